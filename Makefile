@@ -1,0 +1,36 @@
+# riov: the two commands are `make demo` (run the appliance) and `make test` (run every suite).
+# Everything else: `make deps` (Debian packages), `make` (build), `make bench`, `make fuzz`.
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+
+.PHONY: all deps build test test-fast demo bench fuzz clean lab-test
+
+all: build
+
+deps:
+	@deploy/install-deps.sh
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+test: deps
+	tests/run-suites.sh
+
+test-fast: deps
+	SUITES="fast" tests/run-suites.sh
+
+demo: build
+	deploy/demo.sh $(BUILD)
+
+bench: build
+	tests/bench/run.sh $(BUILD)
+
+fuzz: deps
+	SUITES=fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-300} tests/run-suites.sh
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) *.setup.log *.build.log

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Start-up configuration (libconfig).
+ *
+ * Security model: see config.h. libconfig does the parsing; this file checks every setting's type,
+ * range and length, refuses unknown settings (a typo must not be silently ignored), and names the
+ * line of each error.
+ */
+#include <errno.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/config.h"
+
+const char riov_config_default_text[] =
+	"# riovd's embedded defaults: one network, two vhost-user guests in server mode.\n"
+	"riovd = {\n"
+	"  workers = \"auto\";\n"
+	"  memory_mb = 512;\n"
+	"  mbufs = 16383;\n"
+	"  socket_dir = \"/run/riov\";\n"
+	"  state_dir = \"/var/lib/riov\";\n"
+	"  rpc_socket = \"/run/riov/riovd.sock\";\n"
+	"};\n"
+	"networks = ( { name = \"default\"; } );\n"
+	"ports = (\n"
+	"  { name = \"vm1\"; type = \"vhost\"; net = \"default\"; socket = \"vm1.sock\"; },\n"
+	"  { name = \"vm2\"; type = \"vhost\"; net = \"default\"; socket = \"vm2.sock\"; }\n"
+	");\n";
+
+static int fail(char *err, size_t errlen, const char *origin, const config_setting_t *s, const char *fmt,
+		const char *what)
+{
+	char msg[256];
+	snprintf(msg, sizeof(msg), fmt, what);
+	snprintf(err, errlen, "%s:%d: %s", origin, s ? config_setting_source_line(s) : 0, msg);
+	return -EINVAL;
+}
+
+static bool in_list(const char *name, const char *const *allowed)
+{
+	for (; *allowed; allowed++)
+		if (strcmp(name, *allowed) == 0)
+			return true;
+	return false;
+}
+
+/* Refuse settings this version does not know. */
+static int check_keys(const config_setting_t *grp, const char *const *allowed, const char *origin, char *err,
+		      size_t errlen)
+{
+	int n = config_setting_length(grp);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+		const char *name = config_setting_name(s);
+		if (name && !in_list(name, allowed))
+			return fail(err, errlen, origin, s, "unknown setting '%s'", name);
+	}
+	return 0;
+}
+
+static int get_str(const config_setting_t *grp, const char *key, char *dst, size_t len, bool required,
+		   const char *origin, char *err, size_t errlen)
+{
+	const config_setting_t *s = config_setting_get_member(grp, key);
+	if (s == NULL) {
+		if (required)
+			return fail(err, errlen, origin, grp, "missing setting '%s'", key);
+		return 0;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(err, errlen, origin, s, "'%s' must be a string", key);
+	const char *v = config_setting_get_string(s);
+	if (strlen(v) >= len)
+		return fail(err, errlen, origin, s, "'%s' is too long", key);
+	snprintf(dst, len, "%s", v);
+	return 0;
+}
+
+static int get_uint(const config_setting_t *grp, const char *key, unsigned *dst, unsigned lo, unsigned hi,
+		    const char *origin, char *err, size_t errlen)
+{
+	const config_setting_t *s = config_setting_get_member(grp, key);
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+		return fail(err, errlen, origin, s, "'%s' must be an integer", key);
+	long long v = config_setting_get_int64(s);
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	if (v < (long long)lo || v > (long long)hi) {
+		char m[128];
+		snprintf(m, sizeof(m), "'%%s' must be between %u and %u", lo, hi);
+		return fail(err, errlen, origin, s, m, key);
+	}
+	*dst = (unsigned)v;
+	return 0;
+}
+
+static int get_bool(const config_setting_t *grp, const char *key, bool *dst, const char *origin, char *err,
+		    size_t errlen)
+{
+	const config_setting_t *s = config_setting_get_member(grp, key);
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(err, errlen, origin, s, "'%s' must be true or false", key);
+	*dst = config_setting_get_bool(s);
+	return 0;
+}
+
+#define TRY(x)                                                                               \
+	do {                                                                                 \
+		int rc_ = (x);                                                               \
+		if (rc_ != 0)                                                                \
+			return rc_;                                                          \
+	} while (0)
+
+static int parse_daemon(const config_setting_t *d, const char *o, struct riov_config *c, char *err, size_t el)
+{
+	static const char *const keys[] = { "workers", "control_cpu", "mbufs", "memory_mb", "hugepages",
+					    "eal_args", "socket_dir", "state_dir", "rpc_socket", "rpc_listen",
+					    "tls_cert", "tls_key", "tls_ca", "metrics_listen",
+					    "stats_interval", NULL };
+	unsigned cpu = 0;
+	bool have_cpu = config_setting_get_member(d, "control_cpu") != NULL;
+
+	if (!config_setting_is_group(d))
+		return fail(err, el, o, d, "'%s' must be a group { ... }", "riovd");
+	TRY(check_keys(d, keys, o, err, el));
+	TRY(get_str(d, "workers", c->workers, sizeof(c->workers), false, o, err, el));
+	TRY(get_uint(d, "control_cpu", &cpu, 0, 4095, o, err, el));
+	if (have_cpu)
+		c->control_cpu = (int)cpu;
+	TRY(get_uint(d, "mbufs", &c->mbufs, 1023, 4u << 20, o, err, el));
+	TRY(get_uint(d, "memory_mb", &c->memory_mb, 64, 1u << 20, o, err, el));
+	TRY(get_bool(d, "hugepages", &c->hugepages, o, err, el));
+	TRY(get_str(d, "eal_args", c->eal_args, sizeof(c->eal_args), false, o, err, el));
+	TRY(get_str(d, "socket_dir", c->socket_dir, sizeof(c->socket_dir), false, o, err, el));
+	TRY(get_str(d, "state_dir", c->state_dir, sizeof(c->state_dir), false, o, err, el));
+	TRY(get_str(d, "rpc_socket", c->rpc_socket, sizeof(c->rpc_socket), false, o, err, el));
+	TRY(get_str(d, "rpc_listen", c->rpc_listen, sizeof(c->rpc_listen), false, o, err, el));
+	TRY(get_str(d, "tls_cert", c->tls_cert, sizeof(c->tls_cert), false, o, err, el));
+	TRY(get_str(d, "tls_key", c->tls_key, sizeof(c->tls_key), false, o, err, el));
+	TRY(get_str(d, "tls_ca", c->tls_ca, sizeof(c->tls_ca), false, o, err, el));
+	TRY(get_str(d, "metrics_listen", c->metrics_listen, sizeof(c->metrics_listen), false, o, err, el));
+	TRY(get_uint(d, "stats_interval", &c->stats_interval, 0, 86400, o, err, el));
+	return 0;
+}
+
+static bool name_ok(const char *n)
+{
+	if (n[0] == '\0')
+		return false;
+	for (; *n; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9') ||
+		      *n == '-' || *n == '_' || *n == '.'))
+			return false;
+	return true;
+}
+
+static int parse_nets(const config_setting_t *l, const char *o, struct riov_config *c, char *err, size_t el)
+{
+	static const char *const keys[] = { "name", NULL };
+
+	if (!config_setting_is_list(l) && !config_setting_is_array(l))
+		return fail(err, el, o, l, "'%s' must be a list ( { name = \"...\"; }, ... )", "networks");
+	int n = config_setting_length(l);
+	if (n > RIOV_CFG_MAX_NETS)
+		return fail(err, el, o, l, "too many %s", "networks");
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		if (!config_setting_is_group(g))
+			return fail(err, el, o, g, "each of '%s' must be a group { name = ...; }", "networks");
+		TRY(check_keys(g, keys, o, err, el));
+		char *name = c->nets[c->n_nets];
+		TRY(get_str(g, "name", name, RIOV_CFG_NAME, true, o, err, el));
+		if (!name_ok(name))
+			return fail(err, el, o, g, "bad network name '%s'", name);
+		for (unsigned k = 0; k < c->n_nets; k++)
+			if (strcmp(c->nets[k], name) == 0)
+				return fail(err, el, o, g, "network '%s' declared twice", name);
+		c->n_nets++;
+	}
+	return 0;
+}
+
+static int parse_ports(const config_setting_t *l, const char *o, struct riov_config *c, char *err, size_t el)
+{
+	static const char *const keys[] = { "name",      "type",     "net",       "socket",
+					    "devargs",   "client",   "queues",    "mrg_rxbuf",
+					    "in_order",  "event_idx", "indirect", NULL };
+
+	if (!config_setting_is_list(l))
+		return fail(err, el, o, l, "'%s' must be a list ( { ... }, ... )", "ports");
+	int n = config_setting_length(l);
+	if (n > RIOV_CFG_MAX_PORTS)
+		return fail(err, el, o, l, "too many %s", "ports");
+	c->ports = calloc((size_t)n + 1, sizeof(*c->ports));
+	if (c->ports == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		struct riov_cfg_port *p = &c->ports[i];
+		if (!config_setting_is_group(g))
+			return fail(err, el, o, g, "each of '%s' must be a group { ... }", "ports");
+		TRY(check_keys(g, keys, o, err, el));
+		p->queues = 1;
+		p->mrg_rxbuf = p->in_order = p->event_idx = p->indirect = true;
+		TRY(get_str(g, "name", p->name, sizeof(p->name), true, o, err, el));
+		if (!name_ok(p->name))
+			return fail(err, el, o, g, "bad port name '%s'", p->name);
+		TRY(get_str(g, "type", p->type, sizeof(p->type), true, o, err, el));
+		TRY(get_str(g, "net", p->net, sizeof(p->net), true, o, err, el));
+		TRY(get_str(g, "socket", p->socket, sizeof(p->socket), false, o, err, el));
+		TRY(get_str(g, "devargs", p->devargs, sizeof(p->devargs), false, o, err, el));
+		TRY(get_bool(g, "client", &p->client, o, err, el));
+		TRY(get_uint(g, "queues", &p->queues, 1, 16, o, err, el));
+		TRY(get_bool(g, "mrg_rxbuf", &p->mrg_rxbuf, o, err, el));
+		TRY(get_bool(g, "in_order", &p->in_order, o, err, el));
+		TRY(get_bool(g, "event_idx", &p->event_idx, o, err, el));
+		TRY(get_bool(g, "indirect", &p->indirect, o, err, el));
+		if (strcmp(p->type, "vhost") == 0) {
+			if (p->socket[0] == '\0')
+				return fail(err, el, o, g, "vhost port '%s' needs a socket", p->name);
+		} else if (strcmp(p->type, "eth") == 0) {
+			if (p->devargs[0] == '\0')
+				return fail(err, el, o, g, "eth port '%s' needs devargs", p->name);
+		} else {
+			return fail(err, el, o, g, "port type must be \"vhost\" or \"eth\", not '%s'", p->type);
+		}
+		bool known = false;
+		for (unsigned k = 0; k < c->n_nets; k++)
+			known |= strcmp(c->nets[k], p->net) == 0;
+		if (!known)
+			return fail(err, el, o, g, "port's network '%s' is not declared in 'networks'", p->net);
+		for (int k = 0; k < i; k++)
+			if (strcmp(c->ports[k].name, p->name) == 0)
+				return fail(err, el, o, g, "port '%s' declared twice", p->name);
+		c->n_ports++;
+	}
+	return 0;
+}
+
+static void set_defaults(struct riov_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->workers, sizeof(c->workers), "auto");
+	c->control_cpu = -1;
+	c->mbufs = 16383;
+	c->memory_mb = 512;
+	snprintf(c->socket_dir, sizeof(c->socket_dir), "/run/riov");
+	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/riov");
+	snprintf(c->rpc_socket, sizeof(c->rpc_socket), "/run/riov/riovd.sock");
+}
+
+int riov_config_parse(const char *text, const char *origin, struct riov_config *cfg, char *err, size_t errlen)
+{
+	static const char *const top[] = { "riovd", "networks", "ports", NULL };
+	config_t lc;
+	int rc = 0;
+
+	set_defaults(cfg);
+	config_init(&lc);
+	if (config_read_string(&lc, text) != CONFIG_TRUE) {
+		snprintf(err, errlen, "%s:%d: %s", origin, config_error_line(&lc), config_error_text(&lc));
+		config_destroy(&lc);
+		return -EINVAL;
+	}
+	const config_setting_t *root = config_root_setting(&lc);
+	const config_setting_t *s;
+	rc = check_keys(root, top, origin, err, errlen);
+	if (rc == 0 && (s = config_setting_get_member(root, "riovd")) != NULL)
+		rc = parse_daemon(s, origin, cfg, err, errlen);
+	if (rc == 0 && (s = config_setting_get_member(root, "networks")) != NULL)
+		rc = parse_nets(s, origin, cfg, err, errlen);
+	if (rc == 0 && (s = config_setting_get_member(root, "ports")) != NULL)
+		rc = parse_ports(s, origin, cfg, err, errlen);
+	config_destroy(&lc);
+	return rc;
+}
+
+int riov_config_load(const char *path, struct riov_config *cfg, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	set_defaults(cfg);
+	if (f == NULL) {
+		int e = errno;
+		snprintf(err, errlen, "cannot open config file %s: %s", path, strerror(e));
+		return -e;
+	}
+	/* Bounded read: a configuration file is small; refuse anything over 4 MiB. */
+	buf = malloc(4u << 20);
+	if (buf != NULL)
+		len = fread(buf, 1, (4u << 20) - 1, f);
+	bool too_big = buf != NULL && len == (4u << 20) - 1 && fgetc(f) != EOF;
+	fclose(f);
+	if (buf == NULL)
+		return -ENOMEM;
+	if (too_big) {
+		free(buf);
+		snprintf(err, errlen, "config file %s is larger than 4 MiB", path);
+		return -EFBIG;
+	}
+	buf[len] = '\0';
+	if (strlen(buf) != len) {
+		free(buf);
+		snprintf(err, errlen, "config file %s contains a NUL byte", path);
+		return -EINVAL;
+	}
+	int rc = riov_config_parse(buf, path, cfg, err, errlen);
+	free(buf);
+	return rc;
+}
+
+void riov_config_free(struct riov_config *cfg)
+{
+	free(cfg->ports);
+	cfg->ports = NULL;
+	cfg->n_ports = 0;
+}
+
+int riov_config_fuzz_one(const uint8_t *data, size_t size)
+{
+	struct riov_config cfg;
+	char err[512];
+	char *text = malloc(size + 1);
+
+	if (text == NULL)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	riov_config_parse(text, "fuzz", &cfg, err, sizeof(err));
+	riov_config_free(&cfg);
+	free(text);
+	return 0;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riovd's start-up configuration: daemon settings, declared networks and ports, in libconfig's
+ * format (see deploy/riovd.conf). An embedded default configuration lets riovd start with no file.
+ *
+ * Security model: the file is operator input but may be wrong or hostile; every value is checked
+ * (types, ranges, lengths) and an error names the file, line and setting.
+ */
+#ifndef RIOV_CONTROL_CONFIG_H
+#define RIOV_CONTROL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RIOV_CFG_STR 256
+#define RIOV_CFG_NAME 64
+#define RIOV_CFG_MAX_NETS 256
+#define RIOV_CFG_MAX_PORTS 1024
+
+struct riov_cfg_port {
+	char name[RIOV_CFG_NAME];
+	char net[RIOV_CFG_NAME];
+	char type[16];                 /* "vhost" | "eth" */
+	char socket[RIOV_CFG_STR];
+	char devargs[RIOV_CFG_STR];
+	bool client;
+	unsigned queues;
+	bool mrg_rxbuf;                /* default true */
+	bool in_order;                 /* default true */
+	bool event_idx;                /* default true */
+	bool indirect;                 /* default true */
+};
+
+struct riov_config {
+	char workers[64];              /* CPU list for worker lcores, e.g. "1" or "2-3" */
+	int control_cpu;               /* -1: any CPU not used by workers */
+	unsigned mbufs;
+	unsigned memory_mb;            /* DPDK memory (--no-huge -m) */
+	bool hugepages;                /* use hugepages instead of --no-huge */
+	char eal_args[RIOV_CFG_STR];   /* extra EAL arguments */
+	char socket_dir[RIOV_CFG_STR];
+	char state_dir[RIOV_CFG_STR];
+	char rpc_socket[RIOV_CFG_STR];
+	char rpc_listen[RIOV_CFG_STR];
+	char tls_cert[RIOV_CFG_STR];
+	char tls_key[RIOV_CFG_STR];
+	char tls_ca[RIOV_CFG_STR];
+	char metrics_listen[RIOV_CFG_STR];
+	unsigned stats_interval;       /* seconds between counter lines in the log; 0 = off */
+	unsigned n_nets;
+	char nets[RIOV_CFG_MAX_NETS][RIOV_CFG_NAME];
+	unsigned n_ports;
+	struct riov_cfg_port *ports;   /* [n_ports] */
+};
+
+/** The embedded default configuration text. */
+extern const char riov_config_default_text[];
+
+/** Parse text (from file `origin`, for messages) into cfg. Returns 0, or -EINVAL with a message
+ *  "origin:line: ..." in err. cfg is freed with riov_config_free even on failure. */
+int riov_config_parse(const char *text, const char *origin, struct riov_config *cfg, char *err,
+		      size_t errlen);
+/** Read and parse a file. Returns 0 or -errno with a message. */
+int riov_config_load(const char *path, struct riov_config *cfg, char *err, size_t errlen);
+void riov_config_free(struct riov_config *cfg);
+/** Fuzzing entry point: parse arbitrary bytes. */
+int riov_config_fuzz_one(const uint8_t *data, size_t size);
+
+#endif

@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riovd: start-up (command line, configuration, EAL), the control thread's libevent loop, signals,
+ * readiness (sd_notify) and shutdown.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <systemd/sd-daemon.h>
+
+#include "common/log.h"
+#include "control/config.h"
+#include "dataplane/dp.h"
+#include "vmm/vhost.h"
+
+#define COMP "riovd"
+
+struct riovd {
+	struct riov_config cfg;
+	struct event_base *base;
+	struct riov_dp *dp;
+	struct event *ev_int, *ev_term, *ev_usr1, *ev_stats;
+	int exit_code;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: riovd [OPTIONS]\n"
+		"riov's node daemon: serves guests over vhost-user and switches their traffic.\n\n"
+		"  -c, --config FILE          start-up configuration (libconfig format; see riovd.conf(5)\n"
+		"                             in docs/); without it riovd runs on embedded defaults\n"
+		"  -w, --workers CPULIST      CPUs for poll-mode workers, e.g. 1 or 2-3 (default: the\n"
+		"                             last CPU)\n"
+		"      --control-cpu N        CPU for the control thread (default: a CPU no worker uses)\n"
+		"      --socket-dir DIR       base directory for relative vhost-user socket paths\n"
+		"      --rpc-socket PATH      control API Unix socket (default /run/riov/riovd.sock)\n"
+		"      --state-dir DIR        where desired state is kept (default /var/lib/riov)\n"
+		"      --metrics-listen A:P   Prometheus endpoint (off unless given)\n"
+		"      --rpc-listen A:P       TLS control API endpoint (needs --tls-cert/--tls-key/--tls-ca)\n"
+		"      --tls-cert F, --tls-key F, --tls-ca F\n"
+		"      --memory-mb N          DPDK memory without hugepages (default 512)\n"
+		"      --stats-interval S     log port counters every S seconds (0: off)\n"
+		"      --print-config         print the effective configuration's embedded defaults and exit\n"
+		"  -h, --help                 this text\n\n"
+		"Signals: SIGTERM/SIGINT stop (printing final counters), SIGUSR1 prints counters.\n");
+}
+
+/* Parse "1", "2-3", "1,3-4" into a CPU bitmap. Returns the number of CPUs or -1. */
+static int parse_cpulist(const char *s, cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	while (*s) {
+		char *end;
+		long a = strtol(s, &end, 10), b;
+		if (end == s || a < 0 || a >= CPU_SETSIZE)
+			return -1;
+		b = a;
+		s = end;
+		if (*s == '-') {
+			b = strtol(s + 1, &end, 10);
+			if (end == s + 1 || b < a || b >= CPU_SETSIZE)
+				return -1;
+			s = end;
+		}
+		for (long c = a; c <= b; c++)
+			CPU_SET((int)c, set);
+		if (*s == ',')
+			s++;
+		else if (*s != '\0')
+			return -1;
+	}
+	return CPU_COUNT(set);
+}
+
+enum {
+	OPT_CONTROL_CPU = 256, OPT_SOCKET_DIR, OPT_RPC_SOCKET, OPT_STATE_DIR, OPT_METRICS, OPT_RPC_LISTEN,
+	OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CA, OPT_MEMORY, OPT_STATS, OPT_PRINT_CONFIG,
+};
+
+static void copy_opt(char *dst, size_t len, const char *v, const char *opt)
+{
+	if (strlen(v) >= len) {
+		fprintf(stderr, "riovd: %s: value too long\n", opt);
+		exit(2);
+	}
+	snprintf(dst, len, "%s", v);
+}
+
+static int parse_args(struct riovd *d, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "control-cpu", required_argument, NULL, OPT_CONTROL_CPU },
+		{ "socket-dir", required_argument, NULL, OPT_SOCKET_DIR },
+		{ "rpc-socket", required_argument, NULL, OPT_RPC_SOCKET },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "metrics-listen", required_argument, NULL, OPT_METRICS },
+		{ "rpc-listen", required_argument, NULL, OPT_RPC_LISTEN },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
+		{ "memory-mb", required_argument, NULL, OPT_MEMORY },
+		{ "stats-interval", required_argument, NULL, OPT_STATS },
+		{ "print-config", no_argument, NULL, OPT_PRINT_CONFIG },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *config = NULL;
+	char err[512];
+	int c, rc;
+
+	/* First pass: the config file, so that flags override it. */
+	while ((c = getopt_long(argc, argv, "c:w:h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		} else if (c == OPT_PRINT_CONFIG) {
+			fputs(riov_config_default_text, stdout);
+			exit(0);
+		} else if (c == 'c') {
+			config = optarg;
+		} else if (c == '?') {
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "riovd: unexpected argument '%s' (see riovd --help)\n", argv[optind]);
+		exit(2);
+	}
+	rc = config ? riov_config_load(config, &d->cfg, err, sizeof(err))
+		    : riov_config_parse(riov_config_default_text, "(embedded defaults)", &d->cfg, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "riovd: %s\n", err);
+		exit(2);
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:w:h", opts, NULL)) != -1) {
+		struct riov_config *k = &d->cfg;
+		char *end;
+		switch (c) {
+		case 'w': copy_opt(k->workers, sizeof(k->workers), optarg, "--workers"); break;
+		case OPT_CONTROL_CPU:
+			k->control_cpu = (int)strtol(optarg, &end, 10);
+			if (*end || k->control_cpu < 0) {
+				fprintf(stderr, "riovd: --control-cpu needs a CPU number\n");
+				exit(2);
+			}
+			break;
+		case OPT_SOCKET_DIR: copy_opt(k->socket_dir, sizeof(k->socket_dir), optarg, "--socket-dir"); break;
+		case OPT_RPC_SOCKET: copy_opt(k->rpc_socket, sizeof(k->rpc_socket), optarg, "--rpc-socket"); break;
+		case OPT_STATE_DIR: copy_opt(k->state_dir, sizeof(k->state_dir), optarg, "--state-dir"); break;
+		case OPT_METRICS: copy_opt(k->metrics_listen, sizeof(k->metrics_listen), optarg, "--metrics-listen"); break;
+		case OPT_RPC_LISTEN: copy_opt(k->rpc_listen, sizeof(k->rpc_listen), optarg, "--rpc-listen"); break;
+		case OPT_TLS_CERT: copy_opt(k->tls_cert, sizeof(k->tls_cert), optarg, "--tls-cert"); break;
+		case OPT_TLS_KEY: copy_opt(k->tls_key, sizeof(k->tls_key), optarg, "--tls-key"); break;
+		case OPT_TLS_CA: copy_opt(k->tls_ca, sizeof(k->tls_ca), optarg, "--tls-ca"); break;
+		case OPT_MEMORY:
+			k->memory_mb = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || k->memory_mb < 64) {
+				fprintf(stderr, "riovd: --memory-mb needs a number >= 64\n");
+				exit(2);
+			}
+			break;
+		case OPT_STATS:
+			k->stats_interval = (unsigned)strtoul(optarg, &end, 10);
+			if (*end) {
+				fprintf(stderr, "riovd: --stats-interval needs seconds\n");
+				exit(2);
+			}
+			break;
+		default: break;
+		}
+	}
+	if (d->cfg.rpc_listen[0] && !(d->cfg.tls_cert[0] && d->cfg.tls_key[0] && d->cfg.tls_ca[0])) {
+		fprintf(stderr, "riovd: --rpc-listen needs --tls-cert, --tls-key and --tls-ca\n");
+		exit(2);
+	}
+	return 0;
+}
+
+/* Build the EAL command line: worker lcores pinned to the configured CPUs, no hugepages unless
+ * asked, no shared files (several riovd may run side by side), no PCI scan unless eal_args asks. */
+static int eal_start(struct riovd *d, const char *argv0, unsigned *n_workers)
+{
+	struct riov_config *c = &d->cfg;
+	cpu_set_t wset, all;
+	char lcores[512], mem[32];
+	char *args[64];
+	int n = 0;
+
+	CPU_ZERO(&all);
+	if (sched_getaffinity(0, sizeof(all), &all) != 0)
+		return -errno;
+	if (strcmp(c->workers, "auto") == 0) {
+		int last = -1;
+		for (int i = 0; i < CPU_SETSIZE; i++)
+			if (CPU_ISSET(i, &all))
+				last = i;
+		CPU_ZERO(&wset);
+		CPU_SET(last, &wset);
+	} else if (parse_cpulist(c->workers, &wset) <= 0) {
+		riov_log(RIOV_LOG_ERR, COMP, "bad worker CPU list '%s' (e.g. 1 or 2-3)", c->workers);
+		return -EINVAL;
+	}
+	int ctl = c->control_cpu;
+	if (ctl < 0) {
+		for (int i = 0; i < CPU_SETSIZE && ctl < 0; i++)
+			if (CPU_ISSET(i, &all) && !CPU_ISSET(i, &wset))
+				ctl = i;
+		if (ctl < 0) /* one CPU: share it */
+			for (int i = 0; i < CPU_SETSIZE && ctl < 0; i++)
+				if (CPU_ISSET(i, &all))
+					ctl = i;
+	}
+	int len = snprintf(lcores, sizeof(lcores), "0@%d", ctl);
+	unsigned w = 0;
+	for (int i = 0; i < CPU_SETSIZE && len < (int)sizeof(lcores) - 16; i++)
+		if (CPU_ISSET(i, &wset))
+			len += snprintf(lcores + len, sizeof(lcores) - (size_t)len, ",%u@%d", ++w, i);
+	if (w > RIOV_DP_MAX_WORKERS) {
+		riov_log(RIOV_LOG_ERR, COMP, "at most %d workers", RIOV_DP_MAX_WORKERS);
+		return -EINVAL;
+	}
+	*n_workers = w;
+
+	static char lcore_arg[540];
+	snprintf(lcore_arg, sizeof(lcore_arg), "--lcores=%s", lcores);
+	snprintf(mem, sizeof(mem), "%u", c->memory_mb);
+	args[n++] = (char *)argv0;
+	args[n++] = lcore_arg;
+	if (!c->hugepages) {
+		args[n++] = "--no-huge";
+		args[n++] = "-m";
+		args[n++] = mem;
+	}
+	args[n++] = "--in-memory";
+	args[n++] = "--log-level=lib.eal:notice";
+	static char extra[RIOV_CFG_STR];
+	bool pci = false;
+	snprintf(extra, sizeof(extra), "%s", c->eal_args);
+	for (char *save = NULL, *tok = strtok_r(extra, " \t", &save); tok && n < 60;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		args[n++] = tok;
+		pci |= strncmp(tok, "-a", 2) == 0 || strncmp(tok, "--allow", 7) == 0;
+	}
+	if (!pci)
+		args[n++] = "--no-pci";
+	args[n] = NULL;
+	riov_log(RIOV_LOG_INFO, COMP, "EAL: lcores %s, %s", lcores, c->hugepages ? "hugepages" : "no hugepages");
+	if (rte_eal_init(n, args) < 0) {
+		riov_log(RIOV_LOG_ERR, COMP, "DPDK EAL init failed: %s", rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	return 0;
+}
+
+static void on_stop(evutil_socket_t sig, short ev, void *arg)
+{
+	struct riovd *d = arg;
+	riov_log(RIOV_LOG_NOTICE, COMP, "signal %d: stopping", (int)sig);
+	event_base_loopexit(d->base, NULL);
+}
+
+static void on_dump(evutil_socket_t sig, short ev, void *arg)
+{
+	struct riovd *d = arg;
+	riov_dp_dump(d->dp, stdout);
+}
+
+static int mkdir_p(const char *dir, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+				return -errno;
+			*p = '/';
+		}
+	}
+	if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int apply_config(struct riovd *d)
+{
+	struct riov_config *c = &d->cfg;
+	char err[256], path[PATH_MAX];
+	int rc;
+
+	for (unsigned i = 0; i < c->n_nets; i++) {
+		rc = riov_dp_net_add(d->dp, c->nets[i]);
+		if (rc != 0) {
+			riov_log(RIOV_LOG_ERR, COMP, "network %s: %s", c->nets[i], strerror(-rc));
+			return rc;
+		}
+	}
+	for (unsigned i = 0; i < c->n_ports; i++) {
+		const struct riov_cfg_port *cp = &c->ports[i];
+		struct riov_dp_port_params pp = {
+			.name = cp->name,
+			.net = cp->net,
+			.type = strcmp(cp->type, "eth") == 0 ? RIOV_DP_PORT_ETH : RIOV_DP_PORT_VHOST,
+			.queues = (uint16_t)cp->queues,
+			.client = cp->client,
+			.devargs = cp->devargs,
+		};
+		if (!cp->mrg_rxbuf)
+			pp.features_off |= 1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF;
+		if (!cp->in_order)
+			pp.features_off |= 1ull << RIOV_VIRTIO_F_IN_ORDER;
+		if (!cp->event_idx)
+			pp.features_off |= 1ull << RIOV_VIRTIO_F_RING_EVENT_IDX;
+		if (!cp->indirect)
+			pp.features_off |= 1ull << RIOV_VIRTIO_F_RING_INDIRECT;
+		if (pp.type == RIOV_DP_PORT_VHOST) {
+			if (cp->socket[0] == '/')
+				snprintf(path, sizeof(path), "%s", cp->socket);
+			else
+				snprintf(path, sizeof(path), "%s/%s", c->socket_dir, cp->socket);
+			pp.socket = path;
+		}
+		rc = riov_dp_port_add(d->dp, &pp, err, sizeof(err));
+		if (rc != 0) {
+			riov_log(RIOV_LOG_ERR, COMP, "%s", err);
+			return rc;
+		}
+		if (pp.type == RIOV_DP_PORT_VHOST)
+			riov_log(RIOV_LOG_NOTICE, COMP, "port %s: vhost-user %s %s", cp->name,
+				 cp->client ? "client of" : "server at", path);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct riovd d = { 0 };
+	unsigned n_workers = 0;
+	int rc;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	parse_args(&d, argc, argv);
+	rc = mkdir_p(d.cfg.socket_dir, 0755);
+	if (rc == 0)
+		rc = mkdir_p(d.cfg.state_dir, 0750);
+	if (rc != 0) {
+		riov_log(RIOV_LOG_ERR, COMP, "cannot create %s or %s: %s", d.cfg.socket_dir, d.cfg.state_dir,
+			 strerror(-rc));
+		return 1;
+	}
+	if (eal_start(&d, argv[0], &n_workers) != 0)
+		return 1;
+	d.base = event_base_new();
+	if (d.base == NULL) {
+		riov_log(RIOV_LOG_ERR, COMP, "cannot create the event loop");
+		return 1;
+	}
+	struct riov_dp_params dpp = { .n_workers = n_workers, .nb_mbufs = d.cfg.mbufs, .base = d.base };
+	rc = riov_dp_create(&dpp, &d.dp);
+	if (rc != 0) {
+		riov_log(RIOV_LOG_ERR, COMP, "cannot start the dataplane: %s", strerror(-rc));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	d.ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
+	d.ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
+	d.ev_usr1 = evsignal_new(d.base, SIGUSR1, on_dump, &d);
+	event_add(d.ev_int, NULL);
+	event_add(d.ev_term, NULL);
+	event_add(d.ev_usr1, NULL);
+	if (d.cfg.stats_interval) {
+		struct timeval tv = { .tv_sec = d.cfg.stats_interval };
+		d.ev_stats = event_new(d.base, -1, EV_PERSIST, on_dump, &d);
+		event_add(d.ev_stats, &tv);
+	}
+
+	if (apply_config(&d) != 0) {
+		d.exit_code = 1;
+		goto out;
+	}
+	riov_log(RIOV_LOG_NOTICE, COMP, "ready: %u network(s), %u port(s), %u worker(s)", d.cfg.n_nets,
+		 d.cfg.n_ports, n_workers);
+	sd_notify(0, "READY=1");
+	event_base_dispatch(d.base);
+	sd_notify(0, "STOPPING=1");
+	printf("final counters:\n");
+	riov_dp_dump(d.dp, stdout);
+out:
+	riov_dp_destroy(d.dp);
+	if (d.ev_stats)
+		event_free(d.ev_stats);
+	event_free(d.ev_int);
+	event_free(d.ev_term);
+	event_free(d.ev_usr1);
+	event_base_free(d.base);
+	riov_config_free(&d.cfg);
+	rte_eal_cleanup();
+	return d.exit_code;
+}

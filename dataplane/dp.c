@@ -1,0 +1,710 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The dataplane's control side: create workers, networks and ports, publish poll tables to the
+ * workers (publish-and-wait), and sum counters.
+ *
+ * Thread rules: control thread only (see dp.h). Vhost ring hand-over: vmm calls vring_start/stop
+ * on this thread; a queue's "running" flag is the publication, dp_sync() the wait.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "common/log.h"
+#include "dataplane/dp_internal.h"
+#include "iommu/vtd.h"
+#include "vmm/vhost.h"
+
+#define COMP "dataplane"
+
+const char *const riov_dp_drop_names[RIOV_DP_DROP__MAX] = {
+	[RIOV_DP_DROP_NO_MBUF] = "no_mbuf",     [RIOV_DP_DROP_NO_BUFFER] = "no_buffer",
+	[RIOV_DP_DROP_RING_FULL] = "ring_full", [RIOV_DP_DROP_BROKEN] = "broken_queue",
+	[RIOV_DP_DROP_DMA_FAULT] = "dma_fault", [RIOV_DP_DROP_BAD_DESC] = "bad_descriptor",
+	[RIOV_DP_DROP_TOO_BIG] = "too_big",     [RIOV_DP_DROP_NOT_READY] = "not_ready",
+};
+
+/* Source-ids, domain ids and IRTE ranges of vhost ports: bus 1, one function per port. */
+#define DP_SID(port) ((uint16_t)(0x100u + (port)))
+#define DP_DID(port) ((uint16_t)(1u + (port)))
+#define DP_S1_DID(port) ((uint16_t)(0x8000u + (port)))
+#define DP_IRTE_BASE(port) ((uint32_t)(port) * RIOV_VHOST_MAX_VRINGS)
+
+void dp_sync(struct riov_dp *dp)
+{
+	if (dp->n_workers)
+		rte_rcu_qsbr_synchronize(dp->qs, RTE_QSBR_THRID_INVALID);
+}
+
+static void vtd_sync(void *arg)
+{
+	dp_sync(arg);
+}
+
+struct riov_vtd *riov_dp_vtd(struct riov_dp *dp)
+{
+	return dp->vtd;
+}
+
+/* ---- poll tables ---- */
+
+static int publish_poll_tables(struct riov_dp *dp)
+{
+	struct dp_poll_table *nt[RIOV_DP_MAX_WORKERS] = { 0 };
+	unsigned cap = 0;
+
+	for (unsigned i = 0; i < dp->n_port_order; i++) {
+		struct dp_port *p = dp->ports[dp->port_order[i]];
+		if (p != NULL)
+			cap += p->queues;
+	}
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		nt[w] = calloc(1, sizeof(*nt[w]) + (cap + 1) * sizeof(struct dp_poll));
+		if (nt[w] == NULL) {
+			for (unsigned k = 0; k < w; k++)
+				free(nt[k]);
+			return -ENOMEM;
+		}
+	}
+	for (unsigned i = 0; i < dp->n_port_order; i++) {
+		struct dp_port *p = dp->ports[dp->port_order[i]];
+		if (p == NULL || atomic_load(&p->deleting))
+			continue;
+		for (uint16_t q = 0; q < p->queues; q++) {
+			unsigned w = (p->id + q) % dp->n_workers;
+			if (p->type == RIOV_DP_PORT_VHOST)
+				w = p->qp[q].owner;
+			struct dp_poll_table *t = nt[w];
+			t->polls[t->n++] = (struct dp_poll){
+				.kind = p->type == RIOV_DP_PORT_VHOST ? DP_POLL_VHOST : DP_POLL_ETH,
+				.port = p->id,
+				.queue = q,
+			};
+		}
+	}
+	struct dp_poll_table *old[RIOV_DP_MAX_WORKERS];
+	for (unsigned w = 0; w < dp->n_workers; w++)
+		old[w] = atomic_exchange(&dp->workers[w].table, nt[w]);
+	dp_sync(dp);
+	for (unsigned w = 0; w < dp->n_workers; w++)
+		free(old[w]);
+	return 0;
+}
+
+static int publish_flood(struct riov_dp *dp, struct dp_net *net)
+{
+	struct dp_flood *fl = calloc(1, sizeof(*fl) + (net->nports + 1) * sizeof(uint16_t));
+
+	if (fl == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < dp->n_port_order; i++) {
+		struct dp_port *p = dp->ports[dp->port_order[i]];
+		if (p != NULL && p->net == net && !atomic_load(&p->deleting) && fl->n < net->nports)
+			fl->ports[fl->n++] = p->id;
+	}
+	struct dp_flood *old = atomic_exchange(&net->flood, fl);
+	dp_sync(dp);
+	free(old);
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+int riov_dp_create(const struct riov_dp_params *prm, struct riov_dp **out)
+{
+	struct riov_dp *dp;
+	unsigned lcore;
+	int rc;
+
+	if (prm->n_workers == 0 || prm->n_workers > RIOV_DP_MAX_WORKERS)
+		return -EINVAL;
+	if (rte_lcore_count() < prm->n_workers + 1) {
+		riov_log(RIOV_LOG_ERR, COMP, "%u workers need %u EAL lcores, have %u", prm->n_workers,
+			 prm->n_workers + 1, rte_lcore_count());
+		return -EINVAL;
+	}
+	dp = rte_zmalloc("riov_dp", sizeof(*dp), RTE_CACHE_LINE_SIZE);
+	if (dp == NULL)
+		return -ENOMEM;
+	dp->n_workers = prm->n_workers;
+	dp->base = prm->base;
+
+	dp->mp = rte_pktmbuf_pool_create("riov_mbufs", prm->nb_mbufs ? prm->nb_mbufs : 16383, 256, 0,
+					 RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (dp->mp == NULL) {
+		rc = -rte_errno;
+		riov_log(RIOV_LOG_ERR, COMP, "mbuf pool: %s", rte_strerror(rte_errno));
+		goto fail;
+	}
+	size_t qsz = rte_rcu_qsbr_get_memsize(dp->n_workers);
+	dp->qs = rte_zmalloc("riov_qsbr", qsz, RTE_CACHE_LINE_SIZE);
+	if (dp->qs == NULL || rte_rcu_qsbr_init(dp->qs, dp->n_workers) != 0) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	struct riov_vtd_config vc = {
+		.aw_bits = 48,
+		.fault_log_size = 256,
+		.irte_count = 65536,
+		.caching_mode = true,
+		.synchronize = vtd_sync,
+		.sync_arg = dp,
+	};
+	dp->vtd = riov_vtd_create(&vc);
+	if (dp->vtd == NULL) {
+		rc = -errno;
+		goto fail;
+	}
+
+	unsigned w = 0;
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (w == dp->n_workers)
+			break;
+		dp->workers[w].dp = dp;
+		dp->workers[w].idx = w;
+		dp->workers[w].lcore = lcore;
+		w++;
+	}
+	for (w = 0; w < dp->n_workers; w++) {
+		rc = rte_eal_remote_launch(dp_worker_main, &dp->workers[w], dp->workers[w].lcore);
+		if (rc != 0) {
+			riov_log(RIOV_LOG_ERR, COMP, "cannot launch worker on lcore %u", dp->workers[w].lcore);
+			atomic_store(&dp->stop, true);
+			rte_eal_mp_wait_lcore();
+			goto fail;
+		}
+	}
+	riov_log(RIOV_LOG_INFO, COMP, "%u worker(s) started", dp->n_workers);
+	*out = dp;
+	return 0;
+fail:
+	riov_vtd_destroy(dp->vtd);
+	rte_free(dp->qs);
+	rte_mempool_free(dp->mp);
+	rte_free(dp);
+	return rc;
+}
+
+static struct dp_port *port_find(struct riov_dp *dp, const char *name)
+{
+	for (unsigned i = 0; i < dp->n_port_order; i++) {
+		struct dp_port *p = dp->ports[dp->port_order[i]];
+		if (p != NULL && strcmp(p->name, name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+static struct dp_net *net_find(struct riov_dp *dp, const char *name)
+{
+	for (unsigned i = 0; i < RIOV_DP_MAX_NETS; i++)
+		if (dp->nets[i] != NULL && strcmp(dp->nets[i]->name, name) == 0)
+			return dp->nets[i];
+	return NULL;
+}
+
+void riov_dp_destroy(struct riov_dp *dp)
+{
+	if (dp == NULL)
+		return;
+	while (dp->n_port_order > 0) {
+		struct dp_port *p = dp->ports[dp->port_order[dp->n_port_order - 1]];
+		if (p == NULL || riov_dp_port_del(dp, p->name) != 0)
+			dp->n_port_order--;
+	}
+	for (unsigned i = 0; i < RIOV_DP_MAX_NETS; i++)
+		if (dp->nets[i] != NULL)
+			riov_dp_net_del(dp, dp->nets[i]->name);
+	atomic_store(&dp->stop, true);
+	rte_eal_mp_wait_lcore();
+	for (unsigned w = 0; w < dp->n_workers; w++)
+		free(dp->workers[w].table);
+	riov_vtd_destroy(dp->vtd);
+	rte_free(dp->qs);
+	rte_mempool_free(dp->mp);
+	rte_free(dp);
+}
+
+/* ---- networks ---- */
+
+static bool name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0 || n >= RIOV_DP_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '-' || ch == '_' || ch == '.'))
+			return false;
+	}
+	return true;
+}
+
+int riov_dp_net_add(struct riov_dp *dp, const char *name)
+{
+	if (!name_ok(name))
+		return -EINVAL;
+	if (net_find(dp, name) != NULL)
+		return -EEXIST;
+	for (unsigned i = 0; i < RIOV_DP_MAX_NETS; i++) {
+		if (dp->nets[i] != NULL)
+			continue;
+		struct dp_net *net = rte_zmalloc("riov_net", sizeof(*net), RTE_CACHE_LINE_SIZE);
+		if (net == NULL)
+			return -ENOMEM;
+		snprintf(net->name, sizeof(net->name), "%s", name);
+		net->id = (uint16_t)i;
+		dp->nets[i] = net;
+		riov_log(RIOV_LOG_INFO, COMP, "network %s added", name);
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+int riov_dp_net_del(struct riov_dp *dp, const char *name)
+{
+	struct dp_net *net = net_find(dp, name);
+
+	if (net == NULL)
+		return -ENOENT;
+	if (net->nports != 0)
+		return -EBUSY;
+	dp->nets[net->id] = NULL;
+	dp_sync(dp);
+	free(atomic_load(&net->flood));
+	rte_free(net);
+	return 0;
+}
+
+/* ---- vhost ports: vmm hands vrings over here ---- */
+
+static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct riov_vhost_vring_info *vi)
+{
+	struct dp_port *p = ctx;
+	uint16_t q = vi->qid / 2;
+
+	if (q >= p->queues) {
+		riov_log(RIOV_LOG_WARN, COMP, "%s: vring %u beyond %u queue pairs, not served", p->name,
+			 vi->qid, p->queues);
+		return;
+	}
+	struct dp_vq_pair *qp = &p->qp[q];
+	bool tx = vi->qid & 1;
+	_Atomic bool *running = tx ? &qp->tx_running : &qp->rx_running;
+	struct riov_virtq *vq = tx ? &qp->txq : &qp->rxq;
+
+	if (atomic_load(running)) {
+		atomic_store(running, false);
+		dp_sync(p->dp);
+	}
+	if (riov_virtq_init(vq, vi) != 0) {
+		riov_log(RIOV_LOG_WARN, COMP, "%s: vring %u refused by the virtqueue code", p->name, vi->qid);
+		return;
+	}
+	atomic_store_explicit(running, true, memory_order_release);
+	riov_log(RIOV_LOG_INFO, COMP, "%s: vring %u running (size %u, worker %u)", p->name, vi->qid,
+		 vi->size, qp->owner);
+}
+
+static void vh_vring_stop(void *ctx, struct riov_vhost_dev *dev, uint16_t qid, uint16_t *last_avail,
+			  uint16_t *last_used)
+{
+	struct dp_port *p = ctx;
+	uint16_t q = qid / 2;
+
+	*last_avail = 0;
+	*last_used = 0;
+	if (q >= p->queues)
+		return;
+	struct dp_vq_pair *qp = &p->qp[q];
+	bool tx = qid & 1;
+	_Atomic bool *running = tx ? &qp->tx_running : &qp->rx_running;
+	struct riov_virtq *vq = tx ? &qp->txq : &qp->rxq;
+
+	if (atomic_exchange(running, false))
+		dp_sync(p->dp); /* no worker touches the vring past this point */
+	*last_avail = vq->last_avail_idx;
+	*last_used = vq->last_used_idx;
+	if (!tx && qp->ring != NULL) {
+		struct rte_mbuf *m;
+		while (rte_ring_dequeue(qp->ring, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+	}
+}
+
+static void vh_link_change(void *ctx, struct riov_vhost_dev *dev, bool up)
+{
+	struct dp_port *p = ctx;
+	atomic_store(&p->link_up, up);
+	riov_log(RIOV_LOG_INFO, COMP, "%s: guest %s", p->name, up ? "connected" : "disconnected");
+}
+
+static const struct riov_vhost_ops vh_ops = {
+	.vring_start = vh_vring_start,
+	.vring_stop = vh_vring_stop,
+	.link_change = vh_link_change,
+};
+
+static int vhost_port_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_port_params *prm,
+			   char *err, size_t errlen)
+{
+	if (prm->socket == NULL || prm->socket[0] == '\0') {
+		snprintf(err, errlen, "vhost port %s needs a socket path", prm->name);
+		return -EINVAL;
+	}
+	if (p->queues > RIOV_VHOST_MAX_QUEUE_PAIRS) {
+		snprintf(err, errlen, "vhost port %s: at most %d queue pairs", prm->name,
+			 RIOV_VHOST_MAX_QUEUE_PAIRS);
+		return -EINVAL;
+	}
+	p->qp = rte_zmalloc("riov_qp", sizeof(*p->qp) * p->queues, RTE_CACHE_LINE_SIZE);
+	if (p->qp == NULL)
+		return -ENOMEM;
+	for (uint16_t q = 0; q < p->queues; q++) {
+		p->qp[q].owner = (p->id + q) % dp->n_workers;
+		if (dp->n_workers > 1) {
+			char rn[RTE_RING_NAMESIZE];
+			snprintf(rn, sizeof(rn), "rq%u_%u", p->id, q);
+			p->qp[q].ring = rte_ring_create(rn, 1024, (int)rte_socket_id(), RING_F_SC_DEQ);
+			if (p->qp[q].ring == NULL)
+				return -ENOMEM;
+		}
+	}
+	struct riov_vhost_dev_params vp = {
+		.name = p->name,
+		.path = prm->socket,
+		.mode = prm->client ? RIOV_VHOST_CLIENT : RIOV_VHOST_SERVER,
+		.max_queue_pairs = p->queues,
+		.features_off = prm->features_off,
+		.base = dp->base,
+		.vtd = dp->vtd,
+		.sid = DP_SID(p->id),
+		.did = DP_DID(p->id),
+		.s1_did = DP_S1_DID(p->id),
+		.irte_base = DP_IRTE_BASE(p->id),
+		.ops = &vh_ops,
+		.ops_ctx = p,
+	};
+	int rc = riov_vhost_dev_create(&vp, &p->vdev);
+	if (rc != 0)
+		snprintf(err, errlen, "vhost port %s: cannot serve socket %s: %s", prm->name, prm->socket,
+			 strerror(-rc));
+	return rc;
+}
+
+static int eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_port_params *prm,
+			 char *err, size_t errlen)
+{
+	struct rte_eth_conf conf = { 0 };
+	struct rte_eth_dev_info info;
+	int rc;
+
+	if (prm->devargs == NULL || prm->devargs[0] == '\0') {
+		snprintf(err, errlen, "eth port %s needs devargs (a PCI address or a vdev such as "
+			 "net_af_packet0,iface=eth0)", prm->name);
+		return -EINVAL;
+	}
+	size_t n = strcspn(prm->devargs, ",");
+	if (n == 0 || n >= sizeof(p->devname)) {
+		snprintf(err, errlen, "eth port %s: bad devargs '%s'", prm->name, prm->devargs);
+		return -EINVAL;
+	}
+	memcpy(p->devname, prm->devargs, n);
+	p->devname[n] = '\0';
+	uint16_t pid = RTE_MAX_ETHPORTS;
+	if (rte_eth_dev_get_port_by_name(p->devname, &pid) == 0) {
+		snprintf(err, errlen, "eth port %s: device %s is already in use", prm->name, p->devname);
+		p->devname[0] = '\0';
+		return -EBUSY;
+	}
+	rc = rte_dev_probe(prm->devargs);
+	if (rc != 0) {
+		snprintf(err, errlen, "eth port %s: cannot probe '%s': %s", prm->name, prm->devargs,
+			 strerror(-rc));
+		p->devname[0] = '\0';
+		return rc;
+	}
+	if (rte_eth_dev_get_port_by_name(p->devname, &pid) != 0) {
+		snprintf(err, errlen, "eth port %s: '%s' is not an ethernet device", prm->name, p->devname);
+		rte_eal_hotplug_remove("vdev", p->devname);
+		p->devname[0] = '\0';
+		return -ENODEV;
+	}
+	p->eth_id = pid;
+	rc = rte_eth_dev_info_get(pid, &info);
+	if (rc != 0)
+		goto fail;
+	if (p->queues > info.max_rx_queues || dp->n_workers > info.max_tx_queues) {
+		snprintf(err, errlen, "eth port %s: device has %u rx / %u tx queues, need %u / %u", prm->name,
+			 info.max_rx_queues, info.max_tx_queues, p->queues, dp->n_workers);
+		rc = -EINVAL;
+		goto fail;
+	}
+	rc = rte_eth_dev_configure(pid, p->queues, (uint16_t)dp->n_workers, &conf);
+	if (rc != 0)
+		goto fail;
+	for (uint16_t q = 0; q < p->queues && rc == 0; q++)
+		rc = rte_eth_rx_queue_setup(pid, q, 1024, rte_eth_dev_socket_id(pid), NULL, dp->mp);
+	for (uint16_t q = 0; q < dp->n_workers && rc == 0; q++)
+		rc = rte_eth_tx_queue_setup(pid, q, 1024, rte_eth_dev_socket_id(pid), NULL);
+	if (rc == 0)
+		rc = rte_eth_dev_start(pid);
+	if (rc != 0) {
+		snprintf(err, errlen, "eth port %s: cannot start %s: %s", prm->name, p->devname, strerror(-rc));
+		goto fail;
+	}
+	rte_eth_promiscuous_enable(pid);
+	atomic_store(&p->link_up, true);
+	return 0;
+fail:
+	if (err[0] == '\0')
+		snprintf(err, errlen, "eth port %s: %s", prm->name, strerror(-rc));
+	if (rte_eth_dev_info_get(pid, &info) == 0 && info.device != NULL)
+		rte_dev_remove(info.device);
+	else
+		rte_eal_hotplug_remove("vdev", p->devname);
+	p->devname[0] = '\0';
+	return rc;
+}
+
+static void port_free(struct riov_dp *dp, struct dp_port *p)
+{
+	if (p->type == RIOV_DP_PORT_VHOST) {
+		riov_vhost_dev_destroy(p->vdev);
+		for (uint16_t q = 0; p->qp != NULL && q < p->queues; q++) {
+			if (p->qp[q].ring != NULL) {
+				struct rte_mbuf *m;
+				while (rte_ring_dequeue(p->qp[q].ring, (void **)&m) == 0)
+					rte_pktmbuf_free(m);
+				rte_ring_free(p->qp[q].ring);
+			}
+		}
+		rte_free(p->qp);
+	} else if (p->devname[0] != '\0') {
+		struct rte_eth_dev_info info;
+		struct rte_device *dev = NULL;
+		if (rte_eth_dev_info_get(p->eth_id, &info) == 0)
+			dev = info.device;
+		rte_eth_dev_stop(p->eth_id);
+		rte_eth_dev_close(p->eth_id);
+		if (dev != NULL)
+			rte_dev_remove(dev);
+	}
+	rte_free(p);
+}
+
+int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *prm, char *err, size_t errlen)
+{
+	char dummy[8];
+	struct dp_net *net;
+	struct dp_port *p;
+	int rc;
+
+	if (err == NULL) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	if (!name_ok(prm->name)) {
+		snprintf(err, errlen, "bad port name '%s': use 1-63 letters, digits, '-', '_' or '.'",
+			 prm->name ? prm->name : "");
+		return -EINVAL;
+	}
+	if (port_find(dp, prm->name) != NULL) {
+		snprintf(err, errlen, "port %s already exists", prm->name);
+		return -EEXIST;
+	}
+	net = prm->net ? net_find(dp, prm->net) : NULL;
+	if (net == NULL) {
+		snprintf(err, errlen, "network %s does not exist", prm->net ? prm->net : "(none)");
+		return -ENOENT;
+	}
+	if (prm->type != RIOV_DP_PORT_VHOST && prm->type != RIOV_DP_PORT_ETH) {
+		snprintf(err, errlen, "port %s: unknown type", prm->name);
+		return -EINVAL;
+	}
+	unsigned id;
+	for (id = 0; id < RIOV_DP_MAX_PORTS; id++)
+		if (dp->ports[id] == NULL)
+			break;
+	if (id == RIOV_DP_MAX_PORTS || dp->n_port_order == RIOV_DP_MAX_PORTS) {
+		snprintf(err, errlen, "too many ports (at most %d)", RIOV_DP_MAX_PORTS);
+		return -ENOSPC;
+	}
+	p = rte_zmalloc("riov_port", sizeof(*p), RTE_CACHE_LINE_SIZE);
+	if (p == NULL)
+		return -ENOMEM;
+	snprintf(p->name, sizeof(p->name), "%s", prm->name);
+	p->id = (uint16_t)id;
+	p->type = prm->type;
+	p->net = net;
+	p->dp = dp;
+	p->queues = prm->queues ? prm->queues : 1;
+
+	/* The port is visible to workers only once fully set up (poll table + flood list below). */
+	rc = prm->type == RIOV_DP_PORT_VHOST ? vhost_port_init(dp, p, prm, err, errlen)
+					     : eth_port_init(dp, p, prm, err, errlen);
+	if (rc != 0) {
+		port_free(dp, p);
+		return rc;
+	}
+	atomic_store_explicit(&dp->ports[id], p, memory_order_release);
+	dp->port_order[dp->n_port_order++] = id;
+	net->nports++;
+	rc = publish_flood(dp, net);
+	if (rc == 0)
+		rc = publish_poll_tables(dp);
+	if (rc != 0) {
+		snprintf(err, errlen, "port %s: out of memory", prm->name);
+		riov_dp_port_del(dp, prm->name);
+		return rc;
+	}
+	riov_log(RIOV_LOG_INFO, COMP, "port %s (%s) added to network %s", p->name,
+		 p->type == RIOV_DP_PORT_VHOST ? "vhost" : "eth", net->name);
+	return 0;
+}
+
+int riov_dp_port_del(struct riov_dp *dp, const char *name)
+{
+	struct dp_port *p = port_find(dp, name);
+
+	if (p == NULL)
+		return -ENOENT;
+	/* 1. hide the port from workers (polling, flooding, lookups) and wait */
+	atomic_store(&p->deleting, true);
+	publish_poll_tables(dp);
+	publish_flood(dp, p->net);
+	/* 2. vhost: disconnect the guest (vring_stop waits for workers) and unmap its memory */
+	/* 3. forget its MACs; no worker can learn them again now */
+	dp_mac_purge_port(p->net, p->id);
+	p->net->nports--;
+	atomic_store(&dp->ports[p->id], NULL);
+	dp_sync(dp);
+	for (unsigned i = 0; i < dp->n_port_order; i++) {
+		if (dp->port_order[i] == p->id) {
+			memmove(&dp->port_order[i], &dp->port_order[i + 1],
+				(dp->n_port_order - i - 1) * sizeof(dp->port_order[0]));
+			dp->n_port_order--;
+			break;
+		}
+	}
+	riov_log(RIOV_LOG_INFO, COMP, "port %s deleted", p->name);
+	port_free(dp, p);
+	return 0;
+}
+
+/* ---- counters ---- */
+
+static void port_stats(struct riov_dp *dp, struct dp_port *p, struct riov_dp_port_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	snprintf(st->name, sizeof(st->name), "%s", p->name);
+	snprintf(st->net, sizeof(st->net), "%s", p->net->name);
+	st->type = p->type;
+	st->queues = p->queues;
+	st->link_up = atomic_load(&p->link_up);
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		const struct dp_qstats *q = &p->wstats[w];
+		st->rx_packets += q->rx_packets;
+		st->rx_bytes += q->rx_bytes;
+		st->tx_packets += q->tx_packets;
+		st->tx_bytes += q->tx_bytes;
+		for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++)
+			st->drops[d] += q->drops[d];
+	}
+	st->drops[RIOV_DP_DROP_RING_FULL] += atomic_load(&p->ring_full);
+	if (p->type != RIOV_DP_PORT_VHOST)
+		return;
+	for (uint16_t q = 0; q < p->queues; q++) {
+		const struct riov_virtq *vqs[2] = { &p->qp[q].rxq, &p->qp[q].txq };
+		for (int k = 0; k < 2; k++) {
+			const struct riov_virtq_stats *s = &vqs[k]->stats;
+			st->drops[RIOV_DP_DROP_NO_MBUF] += s->drops[RIOV_VQ_DROP_NO_MBUF];
+			st->drops[RIOV_DP_DROP_NO_BUFFER] += s->drops[RIOV_VQ_DROP_NO_BUFFER];
+			st->drops[RIOV_DP_DROP_BROKEN] += s->drops[RIOV_VQ_DROP_BROKEN];
+			st->drops[RIOV_DP_DROP_DMA_FAULT] += s->drops[RIOV_VQ_DROP_DMA_FAULT];
+			st->drops[RIOV_DP_DROP_BAD_DESC] += s->drops[RIOV_VQ_DROP_BAD_DESC];
+			st->drops[RIOV_DP_DROP_TOO_BIG] += s->drops[RIOV_VQ_DROP_TOO_BIG];
+			st->notifications += s->notifications;
+			st->iotlb_hits += vqs[k]->tc.hits;
+			st->iotlb_misses += vqs[k]->tc.misses;
+			st->dma_faults += vqs[k]->tc.faults;
+		}
+	}
+}
+
+int riov_dp_port_stats(struct riov_dp *dp, const char *name, struct riov_dp_port_stats *st)
+{
+	struct dp_port *p = port_find(dp, name);
+
+	if (p == NULL)
+		return -ENOENT;
+	port_stats(dp, p, st);
+	return 0;
+}
+
+void riov_dp_port_foreach(struct riov_dp *dp, void (*fn)(void *arg, const struct riov_dp_port_stats *st),
+			  void *arg)
+{
+	struct riov_dp_port_stats st;
+
+	for (unsigned i = 0; i < dp->n_port_order; i++) {
+		struct dp_port *p = dp->ports[dp->port_order[i]];
+		if (p == NULL)
+			continue;
+		port_stats(dp, p, &st);
+		fn(arg, &st);
+	}
+}
+
+unsigned riov_dp_worker_stats(struct riov_dp *dp, struct riov_dp_worker_stats *out, unsigned n)
+{
+	unsigned k;
+
+	for (k = 0; k < dp->n_workers && k < n; k++) {
+		out[k].lcore = dp->workers[k].lcore;
+		out[k].busy_cycles = dp->workers[k].busy_cycles;
+		out[k].idle_cycles = dp->workers[k].idle_cycles;
+		out[k].loops = dp->workers[k].loops;
+	}
+	return k;
+}
+
+static void dump_port(void *arg, const struct riov_dp_port_stats *st)
+{
+	FILE *f = arg;
+	uint64_t drops = 0;
+
+	for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++)
+		drops += st->drops[d];
+	fprintf(f, "port %-16s net %-10s %-5s %-4s rx_packets %" PRIu64 " rx_bytes %" PRIu64
+		   " tx_packets %" PRIu64 " tx_bytes %" PRIu64 " drops %" PRIu64,
+		st->name, st->net, st->type == RIOV_DP_PORT_VHOST ? "vhost" : "eth",
+		st->link_up ? "up" : "down", st->rx_packets, st->rx_bytes, st->tx_packets, st->tx_bytes,
+		drops);
+	for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++)
+		if (st->drops[d])
+			fprintf(f, " drop_%s %" PRIu64, riov_dp_drop_names[d], st->drops[d]);
+	fprintf(f, " notifications %" PRIu64 " iotlb_hits %" PRIu64 " iotlb_misses %" PRIu64
+		   " dma_faults %" PRIu64 "\n",
+		st->notifications, st->iotlb_hits, st->iotlb_misses, st->dma_faults);
+}
+
+void riov_dp_dump(struct riov_dp *dp, FILE *f)
+{
+	riov_dp_port_foreach(dp, dump_port, f);
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		const struct dp_worker *wk = &dp->workers[w];
+		uint64_t all = wk->busy_cycles + wk->idle_cycles;
+		fprintf(f, "worker %u lcore %u busy_ratio %.3f loops %" PRIu64 "\n", w, wk->lcore,
+			all ? (double)wk->busy_cycles / (double)all : 0.0, wk->loops);
+	}
+	fflush(f);
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riov's dataplane, control-thread face: networks (one L2 switch each), ports (vhost guests, DPDK
+ * ethdevs), poll-mode workers and their counters.
+ *
+ * Thread rules: every function here runs on the control thread. Workers (DPDK lcores) never block,
+ * lock or allocate on the fast path; configuration reaches them by publish-and-wait (RCU QSBR):
+ * build, swap a pointer or flag, rte_rcu_qsbr_synchronize(), then free.
+ */
+#ifndef RIOV_DATAPLANE_DP_H
+#define RIOV_DATAPLANE_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dataplane/virtq.h"
+
+struct event_base;
+struct riov_vtd;
+struct riov_dp;
+
+#define RIOV_DP_MAX_WORKERS 16
+#define RIOV_DP_MAX_PORTS 1024
+#define RIOV_DP_MAX_NETS 256
+#define RIOV_DP_NAME_MAX 64
+
+struct riov_dp_params {
+	unsigned n_workers;            /* worker lcores to use: the first n EAL worker lcores */
+	unsigned nb_mbufs;             /* mbufs in the packet pool */
+	struct event_base *base;       /* control-thread loop (vhost-user sockets) */
+};
+
+/** Create the dataplane after rte_eal_init(): mempool, RCU, VT-d unit. Workers start here too.
+ *  Returns 0 or -errno. */
+int riov_dp_create(const struct riov_dp_params *p, struct riov_dp **out);
+/** Stop workers, delete every port and network, free everything. NULL allowed. */
+void riov_dp_destroy(struct riov_dp *dp);
+/** The node's VT-d unit (every vhost port's DMA domain lives there). */
+struct riov_vtd *riov_dp_vtd(struct riov_dp *dp);
+
+/* ---- networks ---- */
+/** Returns 0, -EEXIST, -EINVAL (bad name), -ENOSPC. */
+int riov_dp_net_add(struct riov_dp *dp, const char *name);
+/** Returns 0, -ENOENT, -EBUSY (ports still attached). */
+int riov_dp_net_del(struct riov_dp *dp, const char *name);
+
+/* ---- ports ---- */
+enum riov_dp_port_type { RIOV_DP_PORT_VHOST = 0, RIOV_DP_PORT_ETH = 1 };
+
+struct riov_dp_port_params {
+	const char *name;
+	const char *net;
+	enum riov_dp_port_type type;
+	uint16_t queues;               /* vhost: queue pairs; eth: rx queues (tx: one per worker) */
+	/* vhost */
+	const char *socket;
+	bool client;
+	uint64_t features_off;         /* virtio feature bits withheld from the guest */
+	/* eth */
+	const char *devargs;           /* e.g. "net_af_packet0,iface=veth0" or a PCI address */
+};
+
+/** Returns 0 or -errno; *err (optional, 256 bytes) gets a sentence for people. */
+int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *p, char *err, size_t errlen);
+int riov_dp_port_del(struct riov_dp *dp, const char *name);
+
+enum riov_dp_drop {
+	RIOV_DP_DROP_NO_MBUF = 0,
+	RIOV_DP_DROP_NO_BUFFER,
+	RIOV_DP_DROP_RING_FULL,
+	RIOV_DP_DROP_BROKEN,
+	RIOV_DP_DROP_DMA_FAULT,
+	RIOV_DP_DROP_BAD_DESC,
+	RIOV_DP_DROP_TOO_BIG,
+	RIOV_DP_DROP_NOT_READY,        /* destination queue not running */
+	RIOV_DP_DROP__MAX
+};
+extern const char *const riov_dp_drop_names[RIOV_DP_DROP__MAX];
+
+/* Counters as seen from the port's side: rx = received from the guest or wire, tx = sent to it. */
+struct riov_dp_port_stats {
+	char name[RIOV_DP_NAME_MAX];
+	char net[RIOV_DP_NAME_MAX];
+	enum riov_dp_port_type type;
+	bool link_up;
+	uint16_t queues;
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t drops[RIOV_DP_DROP__MAX];
+	uint64_t notifications;
+	uint64_t iotlb_hits, iotlb_misses, dma_faults;
+};
+
+/** Fill st for the port called name. Returns 0 or -ENOENT. */
+int riov_dp_port_stats(struct riov_dp *dp, const char *name, struct riov_dp_port_stats *st);
+/** Call fn for every port, in creation order. */
+void riov_dp_port_foreach(struct riov_dp *dp, void (*fn)(void *arg, const struct riov_dp_port_stats *st),
+			  void *arg);
+
+struct riov_dp_worker_stats {
+	unsigned lcore;
+	uint64_t busy_cycles, idle_cycles, loops;
+};
+unsigned riov_dp_worker_stats(struct riov_dp *dp, struct riov_dp_worker_stats *out, unsigned n);
+
+/** Print a table of port and worker counters (operators, tests). */
+void riov_dp_dump(struct riov_dp *dp, FILE *f);
+
+#endif

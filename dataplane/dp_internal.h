@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Dataplane internals shared by dp.c (control side), worker.c (fast path) and switch.c. */
+#ifndef RIOV_DATAPLANE_DP_INTERNAL_H
+#define RIOV_DATAPLANE_DP_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include <rte_common.h>
+#include <rte_dev.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "dataplane/dp.h"
+#include "dataplane/virtq.h"
+#include "vmm/vhost.h"
+
+/* ---- the switch (switch.c) ---- */
+
+/* MAC table: open addressing over 64-bit words, each (mac << 16) | (static << 15) | (port + 1).
+ * Workers learn with single atomic stores/CAS; the control thread purges a deleted port's entries
+ * after the workers stopped seeing that port. No aging yet. */
+#define DP_MAC_SLOTS 8192
+#define DP_MAC_PROBE 8
+#define DP_MAC_STATIC 0x8000u
+
+struct dp_flood {
+	unsigned n;
+	uint16_t ports[];
+};
+
+struct dp_net {
+	char name[RIOV_DP_NAME_MAX];
+	uint16_t id;
+	unsigned nports;
+	struct dp_flood *_Atomic flood;  /* published to workers; old copies freed after sync */
+	_Atomic uint64_t macs[DP_MAC_SLOTS];
+};
+
+/** Port id for dst in net, or -1 (unknown). Worker. */
+int dp_mac_lookup(struct dp_net *net, const uint8_t *mac);
+/** Learn src -> port. Worker. */
+void dp_mac_learn(struct dp_net *net, const uint8_t *mac, uint16_t port);
+/** Remove every entry of port. Control thread, after the workers stopped polling the port. */
+void dp_mac_purge_port(struct dp_net *net, uint16_t port);
+
+/* ---- ports ---- */
+
+struct dp_qstats {
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t drops[RIOV_DP_DROP__MAX];
+} __rte_cache_aligned;
+
+struct dp_vq_pair {
+	struct riov_virtq rxq __rte_cache_aligned;   /* guest RX: we enqueue (even vring) */
+	struct riov_virtq txq __rte_cache_aligned;   /* guest TX: we dequeue (odd vring) */
+	_Atomic bool rx_running;
+	_Atomic bool tx_running;
+	unsigned owner;                /* the worker that owns both vrings */
+	struct rte_ring *ring;         /* other workers hand packets for rxq to the owner (MP/SC) */
+};
+
+struct dp_port {
+	char name[RIOV_DP_NAME_MAX];
+	uint16_t id;
+	enum riov_dp_port_type type;
+	struct dp_net *net;
+	struct riov_dp *dp;
+	uint16_t queues;
+	_Atomic bool deleting;
+	_Atomic bool link_up;
+	/* vhost */
+	struct riov_vhost_dev *vdev;
+	struct dp_vq_pair *qp;         /* [queues] */
+	/* eth */
+	uint16_t eth_id;
+	char devname[RTE_DEV_NAME_MAX_LEN];
+	/* counters: one slot per worker (each worker writes only its own) */
+	struct dp_qstats wstats[RIOV_DP_MAX_WORKERS];
+	_Atomic uint64_t ring_full;    /* handoff ring full, any worker */
+};
+
+/* ---- workers (worker.c) ---- */
+
+enum dp_poll_kind { DP_POLL_VHOST = 0, DP_POLL_ETH = 1 };
+
+struct dp_poll {
+	enum dp_poll_kind kind;
+	uint16_t port;
+	uint16_t queue;
+};
+
+struct dp_poll_table {
+	unsigned n;
+	struct dp_poll polls[];
+};
+
+struct dp_worker {
+	struct riov_dp *dp;
+	unsigned idx;
+	unsigned lcore;
+	struct dp_poll_table *_Atomic table;
+	uint64_t busy_cycles;
+	uint64_t idle_cycles;
+	uint64_t loops;
+} __rte_cache_aligned;
+
+struct riov_dp {
+	struct rte_mempool *mp;
+	struct rte_rcu_qsbr *qs;
+	struct riov_vtd *vtd;
+	struct event_base *base;
+	unsigned n_workers;
+	_Atomic bool stop;
+	struct dp_worker workers[RIOV_DP_MAX_WORKERS];
+	struct dp_port *_Atomic ports[RIOV_DP_MAX_PORTS];
+	struct dp_net *nets[RIOV_DP_MAX_NETS];
+	unsigned port_order[RIOV_DP_MAX_PORTS]; /* creation order, for listings */
+	unsigned n_port_order;
+};
+
+int dp_worker_main(void *arg);
+/** Wait until every worker passed a quiescent point. Control thread. */
+void dp_sync(struct riov_dp *dp);
+
+#endif

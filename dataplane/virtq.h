@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riov's virtio split virtqueue code (virtio 1.2 section 2.7), the device side, for one vring.
+ *
+ * Security model: the guest owns the ring memory and may change it at any time. Every index is
+ * masked or checked before use, descriptors are copied out of guest memory before they are
+ * examined, chains are bounded by the ring size (indirect: by the table length, no nesting), every
+ * buffer address is translated through the device's VT-d domain (riov_vtd_translate) with the
+ * mapped length honoured, and a queue that breaks a rule is marked broken and counted, never fatal.
+ *
+ * Thread rules: a struct riov_virtq is owned by one worker; no locks, no allocation besides mbufs.
+ */
+#ifndef RIOV_DATAPLANE_VIRTQ_H
+#define RIOV_DATAPLANE_VIRTQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iommu/vtd_dp.h"
+
+struct rte_mbuf;
+struct rte_mempool;
+struct riov_vhost_vring_info;
+
+#define RIOV_VIRTQ_BURST 32
+
+/* Drop and error causes, counted per queue. */
+enum riov_virtq_drop {
+	RIOV_VQ_DROP_NO_MBUF = 0,     /* dequeue: mempool empty */
+	RIOV_VQ_DROP_NO_BUFFER,       /* enqueue: guest posted no (or too few) RX buffers */
+	RIOV_VQ_DROP_BROKEN,          /* queue marked broken */
+	RIOV_VQ_DROP_DMA_FAULT,       /* a buffer address faulted in the VT-d model */
+	RIOV_VQ_DROP_BAD_DESC,        /* malformed chain: loop, out of range, too short, bad indirect */
+	RIOV_VQ_DROP_TOO_BIG,         /* packet longer than the mbuf chain limit */
+	RIOV_VQ_DROP__MAX
+};
+
+struct riov_virtq_stats {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t drops[RIOV_VQ_DROP__MAX];
+	uint64_t notifications;       /* interrupts raised towards the guest */
+	uint64_t broken;              /* times the queue was marked broken */
+};
+
+struct riov_virtq {
+	/* ring, host addresses */
+	void *desc;
+	void *avail;
+	void *used;
+	uint16_t size;
+	uint16_t last_avail_idx;
+	uint16_t last_used_idx;
+	uint16_t signalled_used;      /* EVENT_IDX bookkeeping */
+	bool signalled_used_valid;
+	bool is_tx;                   /* guest TX: device reads buffers (odd qid) */
+	bool event_idx;
+	bool mrg_rxbuf;
+	bool indirect;
+	bool in_order;
+	bool broken;
+	uint16_t hdr_len;             /* 12 with VERSION_1 or MRG_RXBUF, else 10 */
+	struct riov_vtd_cursor tc;    /* translation for descriptor buffers */
+	struct riov_vtd *vtd;
+	uint16_t sid;
+	uint64_t msi_addr;
+	uint32_t msi_data;
+	bool have_irq;
+	uint16_t pending_used;        /* used entries written since the last notify check */
+	uint8_t *log_base;
+	uint64_t log_size;
+	struct riov_virtq_stats stats;
+	/* additions beyond the first contract */
+	bool inorder_batch;           /* IN_ORDER TX: one used entry per burst (off by default: DPDK's
+				       * split-ring in-order driver frees one chain per used entry) */
+	bool log_used;                /* dirty-log used ring writes at used_gpa (riov_virtq_set_used_log) */
+	uint64_t used_gpa;            /* guest-physical address of the used ring */
+};
+
+/** Initialise from the vring info vmm handed over. Returns 0 or -EINVAL. */
+int riov_virtq_init(struct riov_virtq *vq, const struct riov_vhost_vring_info *vi);
+
+/** Guest TX: take up to n packets from the avail ring into new mbufs from mp (virtio-net header
+ *  stripped; offload flags from the header may be ignored). Completes the used ring. Returns the
+ *  number of mbufs written to pkts. n is capped at RIOV_VIRTQ_BURST per call. */
+uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struct rte_mbuf **pkts,
+			    uint16_t n);
+
+/** Guest RX: copy up to n packets into guest buffers (with a virtio-net header; mergeable buffers
+ *  when negotiated). Returns the number delivered, in order from pkts[0]; the caller frees all n
+ *  mbufs and counts the rest as drops (already counted in stats.drops by cause). */
+uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n);
+
+/** Raise the guest interrupt through the VT-d interrupt entry if the guest wants one
+ *  (VRING_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX). Called after dequeue/enqueue. */
+void riov_virtq_notify(struct riov_virtq *vq);
+
+/** Dirty-log the used ring too (VHOST_F_LOG_ALL): used_gpa is the ring's guest-physical address
+ *  (vhost-user log_guest_addr). Only meaningful when vq->log_base is set. */
+void riov_virtq_set_used_log(struct riov_virtq *vq, uint64_t used_gpa);
+
+/** Fuzzing entry point: serve a ring laid out in a fuzz-controlled buffer. See tests/fuzz/. */
+int riov_virtq_fuzz_one(const uint8_t *data, size_t size);
+
+#endif

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Poll-mode workers: poll the queues in this worker's table, switch each packet within its
+ * network, and send it out in bursts.
+ *
+ * Thread rules: worker lcores only. No blocking, locking or allocation (mbufs aside). The poll
+ * table and every port's state are read under RCU QSBR: a worker reports quiescent once per loop,
+ * between bursts, and holds no pointer across that point.
+ *
+ * Security model: packets from guests and peers are untrusted; only the Ethernet addresses are
+ * read here (a runt frame is dropped), and they never select anything outside the ingress
+ * port's network.
+ */
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_prefetch.h>
+
+#include "dataplane/dp_internal.h"
+
+#define DP_OUT_SLOTS 8
+
+struct dp_out {
+	uint16_t port;
+	uint16_t n;
+	struct rte_mbuf *m[RIOV_VIRTQ_BURST];
+};
+
+struct dp_ctx {
+	struct dp_worker *w;
+	struct riov_dp *dp;
+	unsigned n_out;
+	struct dp_out out[DP_OUT_SLOTS];
+};
+
+static inline struct dp_port *port_get(struct riov_dp *dp, uint16_t id)
+{
+	struct dp_port *p = atomic_load_explicit(&dp->ports[id], memory_order_acquire);
+	if (p == NULL || atomic_load_explicit(&p->deleting, memory_order_relaxed))
+		return NULL;
+	return p;
+}
+
+static void count_drop(struct dp_port *p, unsigned w, enum riov_dp_drop cause, uint64_t n)
+{
+	p->wstats[w].drops[cause] += n;
+}
+
+/* Deliver n packets to a guest RX vring this worker owns; frees them. */
+static void vhost_deliver(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair *qp,
+			  struct rte_mbuf **m, uint16_t n)
+{
+	struct dp_qstats *st = &p->wstats[c->w->idx];
+	uint16_t done = riov_virtq_enqueue(&qp->rxq, m, n);
+
+	if (done) {
+		uint64_t bytes = 0;
+		for (uint16_t i = 0; i < done; i++)
+			bytes += rte_pktmbuf_pkt_len(m[i]);
+		st->tx_packets += done;
+		st->tx_bytes += bytes;
+		riov_virtq_notify(&qp->rxq);
+	}
+	/* drops by cause are in the virtq's own counters */
+	rte_pktmbuf_free_bulk(m, n);
+}
+
+static void flush_vhost(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
+{
+	unsigned w = c->w->idx;
+	struct dp_vq_pair *fallback = NULL;
+
+	/* Prefer a running queue pair this worker owns: no handoff. */
+	for (uint16_t q = 0; q < p->queues; q++) {
+		struct dp_vq_pair *qp = &p->qp[q];
+		if (!atomic_load_explicit(&qp->rx_running, memory_order_acquire))
+			continue;
+		if (qp->owner == w) {
+			vhost_deliver(c, p, qp, m, n);
+			return;
+		}
+		if (fallback == NULL)
+			fallback = qp;
+	}
+	if (fallback == NULL || fallback->ring == NULL) {
+		count_drop(p, w, RIOV_DP_DROP_NOT_READY, n);
+		rte_pktmbuf_free_bulk(m, n);
+		return;
+	}
+	unsigned sent = rte_ring_mp_enqueue_burst(fallback->ring, (void **)m, n, NULL);
+	if (sent < n) {
+		atomic_fetch_add_explicit(&p->ring_full, n - sent, memory_order_relaxed);
+		rte_pktmbuf_free_bulk(m + sent, n - sent);
+	}
+}
+
+static void flush_eth(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
+{
+	struct dp_qstats *st = &p->wstats[c->w->idx];
+	uint64_t bytes = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		bytes += rte_pktmbuf_pkt_len(m[i]);
+	uint16_t sent = rte_eth_tx_burst(p->eth_id, (uint16_t)c->w->idx, m, n);
+	if (sent < n) {
+		for (uint16_t i = sent; i < n; i++)
+			bytes -= rte_pktmbuf_pkt_len(m[i]);
+		st->drops[RIOV_DP_DROP_RING_FULL] += n - sent;
+		rte_pktmbuf_free_bulk(m + sent, n - sent);
+	}
+	st->tx_packets += sent;
+	st->tx_bytes += bytes;
+}
+
+static void flush_one(struct dp_ctx *c, struct dp_out *o)
+{
+	struct dp_port *p = port_get(c->dp, o->port);
+
+	if (o->n == 0)
+		return;
+	if (p == NULL)
+		rte_pktmbuf_free_bulk(o->m, o->n);
+	else if (p->type == RIOV_DP_PORT_VHOST)
+		flush_vhost(c, p, o->m, o->n);
+	else
+		flush_eth(c, p, o->m, o->n);
+	o->n = 0;
+}
+
+static void flush_all(struct dp_ctx *c)
+{
+	for (unsigned i = 0; i < c->n_out; i++)
+		flush_one(c, &c->out[i]);
+	c->n_out = 0;
+}
+
+static void stage(struct dp_ctx *c, uint16_t port, struct rte_mbuf *m)
+{
+	struct dp_out *o = NULL;
+
+	for (unsigned i = 0; i < c->n_out; i++) {
+		if (c->out[i].port == port) {
+			o = &c->out[i];
+			break;
+		}
+	}
+	if (o == NULL) {
+		if (c->n_out == DP_OUT_SLOTS)
+			flush_all(c);
+		o = &c->out[c->n_out++];
+		o->port = port;
+		o->n = 0;
+	}
+	o->m[o->n++] = m;
+	if (o->n == RIOV_VIRTQ_BURST)
+		flush_one(c, o);
+}
+
+/* Switch a burst received on port `in` (in its network) and stage it for output. */
+static void switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf **m, uint16_t n)
+{
+	struct dp_net *net = in->net;
+	struct dp_flood *fl = NULL;
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void *));
+		if (rte_pktmbuf_data_len(m[i]) < RTE_ETHER_HDR_LEN) {
+			count_drop(in, c->w->idx, RIOV_DP_DROP_BAD_DESC, 1);
+			rte_pktmbuf_free(m[i]);
+			continue;
+		}
+		const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m[i], const struct rte_ether_hdr *);
+		dp_mac_learn(net, eh->src_addr.addr_bytes, in->id);
+		int out = (eh->dst_addr.addr_bytes[0] & 1) ? -1 : dp_mac_lookup(net, eh->dst_addr.addr_bytes);
+		if (out >= 0) {
+			if (out == in->id) {
+				rte_pktmbuf_free(m[i]); /* hairpin: the destination is behind the ingress port */
+				continue;
+			}
+			stage(c, (uint16_t)out, m[i]);
+			continue;
+		}
+		/* broadcast, multicast or unknown: flood within the network */
+		if (fl == NULL)
+			fl = atomic_load_explicit(&net->flood, memory_order_acquire);
+		unsigned targets = 0;
+		for (unsigned k = 0; fl != NULL && k < fl->n; k++)
+			targets += fl->ports[k] != in->id;
+		if (targets == 0) {
+			rte_pktmbuf_free(m[i]);
+			continue;
+		}
+		if (targets > 1)
+			rte_mbuf_refcnt_update(m[i], (int16_t)(targets - 1));
+		for (unsigned k = 0; k < fl->n; k++)
+			if (fl->ports[k] != in->id)
+				stage(c, fl->ports[k], m[i]);
+	}
+}
+
+static uint16_t poll_vhost(struct dp_ctx *c, struct dp_port *p, uint16_t q)
+{
+	struct dp_vq_pair *qp = &p->qp[q];
+	struct rte_mbuf *m[RIOV_VIRTQ_BURST];
+	uint16_t n = 0;
+
+	/* packets other workers handed to this worker for the guest's RX vring */
+	if (qp->ring != NULL && atomic_load_explicit(&qp->rx_running, memory_order_acquire)) {
+		unsigned k = rte_ring_sc_dequeue_burst(qp->ring, (void **)m, RIOV_VIRTQ_BURST, NULL);
+		if (k)
+			vhost_deliver(c, p, qp, m, (uint16_t)k);
+	}
+	if (!atomic_load_explicit(&qp->tx_running, memory_order_acquire))
+		return 0;
+	n = riov_virtq_dequeue(&qp->txq, c->dp->mp, m, RIOV_VIRTQ_BURST);
+	if (n == 0)
+		return 0;
+	riov_virtq_notify(&qp->txq);
+	struct dp_qstats *st = &p->wstats[c->w->idx];
+	uint64_t bytes = 0;
+	for (uint16_t i = 0; i < n; i++)
+		bytes += rte_pktmbuf_pkt_len(m[i]);
+	st->rx_packets += n;
+	st->rx_bytes += bytes;
+	switch_burst(c, p, m, n);
+	return n;
+}
+
+static uint16_t poll_eth(struct dp_ctx *c, struct dp_port *p, uint16_t q)
+{
+	struct rte_mbuf *m[RIOV_VIRTQ_BURST];
+	uint16_t n = rte_eth_rx_burst(p->eth_id, q, m, RIOV_VIRTQ_BURST);
+
+	if (n == 0)
+		return 0;
+	struct dp_qstats *st = &p->wstats[c->w->idx];
+	uint64_t bytes = 0;
+	for (uint16_t i = 0; i < n; i++)
+		bytes += rte_pktmbuf_pkt_len(m[i]);
+	st->rx_packets += n;
+	st->rx_bytes += bytes;
+	switch_burst(c, p, m, n);
+	return n;
+}
+
+int dp_worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct riov_dp *dp = w->dp;
+	struct dp_ctx c = { .w = w, .dp = dp };
+
+	rte_rcu_qsbr_thread_register(dp->qs, w->idx);
+	rte_rcu_qsbr_thread_online(dp->qs, w->idx);
+	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
+		uint64_t t0 = rte_rdtsc();
+		unsigned got = 0;
+		struct dp_poll_table *t = atomic_load_explicit(&w->table, memory_order_acquire);
+
+		for (unsigned i = 0; t != NULL && i < t->n; i++) {
+			struct dp_port *p = port_get(dp, t->polls[i].port);
+			if (p == NULL)
+				continue;
+			if (t->polls[i].kind == DP_POLL_VHOST)
+				got += poll_vhost(&c, p, t->polls[i].queue);
+			else
+				got += poll_eth(&c, p, t->polls[i].queue);
+			flush_all(&c);
+		}
+		uint64_t dt = rte_rdtsc() - t0;
+		if (got)
+			w->busy_cycles += dt;
+		else
+			w->idle_cycles += dt;
+		w->loops++;
+		rte_rcu_qsbr_quiescent(dp->qs, w->idx);
+	}
+	rte_rcu_qsbr_thread_offline(dp->qs, w->idx);
+	rte_rcu_qsbr_thread_unregister(dp->qs, w->idx);
+	return 0;
+}

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riov's Intel VT-d model: the programming face (control thread).
+ *
+ * One struct riov_vtd is one remapping unit: a root table with context entries per source-id
+ * (bus/dev/fn), domains with second-stage page tables in the specification's 64-bit entry format,
+ * an IOTLB tagged by domain id, a context cache, a bounded fault log, and an interrupt-remapping
+ * table. The dataplane's face is iommu/vtd_dp.h.
+ *
+ * Thread rules: every function in this header is called from one thread at a time (the control
+ * thread). riov_vtd_translate()/riov_vtd_irq_raise() (vtd_dp.h) may run concurrently in any number of
+ * worker threads. Memory a worker may still read is freed only after cfg.synchronize() returned.
+ * Spec references: Intel VT-d Architecture Specification rev. 4.x (sections cited in vtd.c).
+ *
+ * Addresses: for riov's paravirtual devices the "host physical address" that page tables produce is a
+ * host virtual address in riovd (guest memory mapped from its memfd), so translate yields a pointer.
+ */
+#ifndef RIOV_IOMMU_VTD_H
+#define RIOV_IOMMU_VTD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iommu/vtd_dp.h"
+
+struct riov_vtd_config {
+	unsigned aw_bits;          /* maximum guest address width supported: 39, 48 or 57 */
+	unsigned fault_log_size;   /* entries in the fault log (>= 1) */
+	unsigned irte_count;       /* entries in the interrupt-remapping table (power of two, <= 65536) */
+	bool caching_mode;         /* CM=1: not-present entries may be cached; software invalidates on map */
+	/* Wait until no worker is inside translate/raise started before the call (rte_rcu_qsbr_synchronize
+	 * in riovd). NULL: single-threaded use (tests). */
+	void (*synchronize)(void *arg);
+	void *sync_arg;
+};
+
+/** Create a remapping unit. Returns NULL with errno set (EINVAL for a bad config, ENOMEM). */
+struct riov_vtd *riov_vtd_create(const struct riov_vtd_config *cfg);
+/** Destroy a unit and every domain, table and entry it owns. NULL is allowed. */
+void riov_vtd_destroy(struct riov_vtd *vtd);
+
+/* ---- domains (second stage) ---- */
+
+/** Create domain `did` (1..65535; 0 is reserved as in CM=1 hardware) with a `levels`-level table
+ *  (3, 4 or 5: 39, 48 or 57-bit). Returns 0, -EEXIST, -EINVAL or -ENOMEM. */
+int riov_vtd_domain_create(struct riov_vtd *vtd, uint16_t did, unsigned levels);
+/** Destroy a domain; -EBUSY while a context entry still points at it, -ENOENT if absent. */
+int riov_vtd_domain_destroy(struct riov_vtd *vtd, uint16_t did);
+
+/** Map [iova, iova+len) to [hpa, hpa+len) with perm (RIOV_VTD_READ|RIOV_VTD_WRITE) using 1 GiB and
+ *  2 MiB pages where alignment allows. Page-aligned arguments only. Tables only: the caller
+ *  invalidates (riov_vtd_inv_*) as hardware software would. Returns 0, -EINVAL, -ENOENT, -EEXIST
+ *  (a page already mapped; nothing changed), -ENOMEM. */
+int riov_vtd_map(struct riov_vtd *vtd, uint16_t did, uint64_t iova, uint64_t hpa, uint64_t len,
+		 unsigned perm);
+/** Unmap [iova, iova+len) (superpages split as needed). Tables only: the caller invalidates.
+ *  Returns 0, -EINVAL, -ENOENT (no such domain). Unmapping holes is not an error. */
+int riov_vtd_unmap(struct riov_vtd *vtd, uint16_t did, uint64_t iova, uint64_t len);
+
+/* ---- context entries (legacy mode root/context tables) ---- */
+
+enum riov_vtd_ttype {
+	RIOV_VTD_TT_MULTI_LEVEL = 0, /* context TT=00b: untranslated requests walk the second stage */
+	RIOV_VTD_TT_PASS_THROUGH = 2, /* TT=10b: iova used as hpa */
+	RIOV_VTD_TT_BLOCKED = 3,      /* reserved TT value: every request faults (reason 0x03, invalid ctx) */
+};
+
+/** Point source-id `sid` at domain `did` with translation type `tt`. FPD=fpd. Replaces an existing
+ *  entry. Caller invalidates the context cache. Returns 0, -ENOENT (no domain), -EINVAL. */
+int riov_vtd_context_set(struct riov_vtd *vtd, uint16_t sid, uint16_t did, enum riov_vtd_ttype tt,
+			 bool fpd);
+/** Nested translation for a device whose guest runs its own vIOMMU: requests walk the first stage
+ *  (domain s1_did, iova -> guest-physical, filled from the guest's IOTLB updates) then the second
+ *  stage (domain s2_did, guest-physical -> host). Returns 0, -ENOENT, -EINVAL. */
+int riov_vtd_context_set_nested(struct riov_vtd *vtd, uint16_t sid, uint16_t s1_did, uint16_t s2_did,
+				bool fpd);
+/** Clear the context entry (present=0). Returns 0 or -ENOENT. */
+int riov_vtd_context_clear(struct riov_vtd *vtd, uint16_t sid);
+
+/* ---- invalidation (VT-d 6.5) ---- */
+void riov_vtd_inv_context_global(struct riov_vtd *vtd);
+void riov_vtd_inv_context_device(struct riov_vtd *vtd, uint16_t sid);
+void riov_vtd_inv_iotlb_global(struct riov_vtd *vtd);
+void riov_vtd_inv_iotlb_domain(struct riov_vtd *vtd, uint16_t did);
+/** Page-selective: 2^am pages from addr (addr aligned to 2^am * 4 KiB, am <= 18). -EINVAL otherwise. */
+int riov_vtd_inv_iotlb_page(struct riov_vtd *vtd, uint16_t did, uint64_t addr, unsigned am);
+
+/* ---- faults (VT-d 7.1) ---- */
+
+/* Fault reasons (VT-d appendix "Non-Recoverable Fault Reasons"); translate returns their negation. */
+#define RIOV_VTD_FR_ROOT_NOT_PRESENT      0x01
+#define RIOV_VTD_FR_CTX_NOT_PRESENT       0x02
+#define RIOV_VTD_FR_CTX_INVALID           0x03
+#define RIOV_VTD_FR_ADDR_BEYOND_AW        0x04
+#define RIOV_VTD_FR_WRITE                 0x05
+#define RIOV_VTD_FR_READ                  0x06
+#define RIOV_VTD_FR_PTE_ADDR              0x07
+#define RIOV_VTD_FR_ROOT_ADDR             0x08
+#define RIOV_VTD_FR_CTX_ADDR              0x09
+#define RIOV_VTD_FR_ROOT_RSVD             0x0a
+#define RIOV_VTD_FR_CTX_RSVD              0x0b
+#define RIOV_VTD_FR_PTE_RSVD              0x0c
+#define RIOV_VTD_FR_TT_BLOCKED            0x0d
+#define RIOV_VTD_FR_IR_RSVD               0x20
+#define RIOV_VTD_FR_IR_INDEX              0x21
+#define RIOV_VTD_FR_IR_NOT_PRESENT        0x22
+#define RIOV_VTD_FR_IR_ROOT_ADDR          0x23
+#define RIOV_VTD_FR_IR_IRTE_RSVD          0x24
+#define RIOV_VTD_FR_IR_COMPAT             0x25
+#define RIOV_VTD_FR_IR_SID                0x26
+
+struct riov_vtd_fault {
+	uint16_t sid;
+	uint8_t reason;
+	uint8_t is_write;     /* DMA faults: the access type */
+	uint8_t is_ir;        /* interrupt-remapping fault: addr holds the interrupt index */
+	uint64_t addr;        /* faulting page address (DMA) or interrupt index */
+	uint64_t count;       /* repeats collapsed into this record */
+};
+
+struct riov_vtd_fault_stats {
+	uint64_t recorded;     /* records written to the log */
+	uint64_t collapsed;    /* repeats from one source folded into an existing record */
+	uint64_t suppressed;   /* not recorded because the entry had FPD set */
+	uint64_t overflow;     /* dropped because the log was full (PFO) */
+	uint64_t by_reason[0x27];
+};
+
+/** Copy up to n fault records, oldest first. If clear, remove what was copied. Returns the count. */
+size_t riov_vtd_faults_read(struct riov_vtd *vtd, struct riov_vtd_fault *out, size_t n, bool clear);
+void riov_vtd_fault_stats(const struct riov_vtd *vtd, struct riov_vtd_fault_stats *st);
+
+/* ---- interrupt remapping (VT-d 5.1) ---- */
+
+struct riov_vtd_irte {
+	bool present;
+	bool fpd;
+	bool posted;          /* IM=1: posted format */
+	/* remapped format */
+	bool dest_mode;       /* DM */
+	bool redir_hint;      /* RH */
+	bool trigger_mode;    /* TM */
+	uint8_t delivery_mode;/* DLM */
+	uint8_t vector;
+	uint32_t dest_id;
+	/* source validation */
+	uint8_t svt;          /* 0 none, 1 requester id with sq mask, 2 bus range */
+	uint8_t sq;
+	uint16_t sid;
+	/* posted format: host address of a 64-byte posted-interrupt descriptor */
+	uint64_t pda;
+	bool urgent;
+	/* riov delivery target: eventfd written on delivery (-1: none), coalescing (0: off) */
+	int eventfd;
+	uint32_t coalesce_count;
+	uint32_t coalesce_usecs;
+};
+
+/** Install entry `index`. Returns 0, -EINVAL (index out of range or a bad field). */
+int riov_vtd_irte_set(struct riov_vtd *vtd, uint32_t index, const struct riov_vtd_irte *e);
+/** Clear entry `index` (present=0) and invalidate the interrupt entry cache for it. */
+int riov_vtd_irte_clear(struct riov_vtd *vtd, uint32_t index);
+/** Compose a remappable-format MSI address/data for handle (and sub-handle if shv). */
+void riov_vtd_msi_compose(uint32_t handle, bool shv, uint16_t subhandle, uint64_t *addr, uint32_t *data);
+
+/* ---- inspection ---- */
+struct riov_vtd_domain_info {
+	uint16_t did;
+	unsigned levels;
+	uint64_t mapped_bytes;
+	uint64_t table_pages;
+	uint32_t attached;    /* context entries pointing at it */
+};
+int riov_vtd_domain_info(const struct riov_vtd *vtd, uint16_t did, struct riov_vtd_domain_info *out);
+/** Call fn for every mapped range of a domain (coalescing adjacent equal-permission pages). */
+int riov_vtd_domain_walk(const struct riov_vtd *vtd, uint16_t did,
+			 void (*fn)(void *arg, uint64_t iova, uint64_t hpa, uint64_t len, unsigned perm),
+			 void *arg);
+
+#endif

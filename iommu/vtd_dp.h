@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The VT-d model's hardware face: what the dataplane calls per DMA and per interrupt.
+ * Worker threads, any number at once; no locks and no allocation on an IOTLB hit.
+ */
+#ifndef RIOV_IOMMU_VTD_DP_H
+#define RIOV_IOMMU_VTD_DP_H
+
+#include <stdint.h>
+
+#define RIOV_VTD_READ  1u
+#define RIOV_VTD_WRITE 2u
+
+struct riov_vtd;
+
+/* Per-queue translation cursor: owned by exactly one worker; holds the requester's source-id, a
+ * last-hit cache (one translated page or superpage) and counters the control thread may read. */
+struct riov_vtd_cursor {
+	struct riov_vtd *vtd;
+	uint16_t sid;
+	/* last hit: valid while gen equals the unit's invalidation generation */
+	uint64_t gen;
+	uint64_t base;        /* iova of the cached page */
+	uint64_t mask;        /* page size - 1 (0 = empty) */
+	uint64_t hbase;       /* host address of the cached page */
+	unsigned perm;
+	/* counters (worker writes, control reads) */
+	uint64_t hits;
+	uint64_t misses;
+	uint64_t faults;
+};
+
+/** Initialise a cursor for requests from source-id sid. */
+void riov_vtd_cursor_init(struct riov_vtd_cursor *c, struct riov_vtd *vtd, uint16_t sid);
+
+/** Translate [iova, iova+len) for access (RIOV_VTD_READ and/or RIOV_VTD_WRITE), len >= 1.
+ *  Returns 0 with *hva = host address of iova and *mapped = bytes contiguous from iova within one
+ *  page (1..len): callers loop over partial mappings. Returns -reason (RIOV_VTD_FR_*) on a fault,
+ *  recorded in the fault log subject to FPD and collapsing. */
+int riov_vtd_translate(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned access,
+		       void **hva, uint64_t *mapped);
+
+/** Deliver an interrupt from source-id sid with remappable MSI address/data (VT-d 5.1.2): look up
+ *  the IRTE, validate the source, then write the entry's eventfd (remapped format, subject to
+ *  coalescing) or post it (posted format). Returns 0 or -reason (0x20..0x26). */
+int riov_vtd_irq_raise(struct riov_vtd *vtd, uint16_t sid, uint64_t msi_addr, uint32_t msi_data);
+
+#endif

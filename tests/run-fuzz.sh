@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Run every libFuzzer harness of a fuzz build: first over its kept inputs (seed corpus and
+# regression crashers under tests/fuzz/corpus/<name>/), then for SECONDS of new inputs.
+# Prints "RESULT <name> pass|fail" per harness. Crashers land in <build>/fuzz-artifacts/.
+set -uo pipefail
+BUILD=$1 SECONDS_EACH=${2:-20}
+SRC=$(cd "$(dirname "$0")" && pwd)/fuzz
+mkdir -p "$BUILD/fuzz-artifacts"
+for exe in "$BUILD"/tests/fuzz/fuzz_*; do
+	[ -x "$exe" ] && [ -f "$exe" ] || continue
+	name=$(basename "$exe"); name=${name#fuzz_}
+	corpus="$SRC/corpus/$name"
+	work="$BUILD/fuzz-work/$name"
+	mkdir -p "$work"
+	ok=pass
+	if [ -d "$corpus" ] && [ -n "$(ls -A "$corpus" 2>/dev/null)" ]; then
+		"$exe" -runs=0 "$corpus" >"$BUILD/fuzz-$name-regress.log" 2>&1 || ok=fail
+	fi
+	if [ $ok = pass ]; then
+		args=("$work")
+		[ -d "$corpus" ] && args+=("$corpus")
+		"$exe" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=4096 \
+			-artifact_prefix="$BUILD/fuzz-artifacts/$name-" "${args[@]}" \
+			>"$BUILD/fuzz-$name.log" 2>&1 || ok=fail
+	fi
+	echo "fuzz $name: $ok ($(grep -o 'cov: [0-9]*' "$BUILD/fuzz-$name.log" 2>/dev/null | tail -1))"
+	[ $ok = fail ] && tail -30 "$BUILD"/fuzz-$name*.log
+	echo "RESULT $name $ok"
+done

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Run every suite this machine can run and end with one line "N passed, N failed, N skipped".
+#   fast    unit tests (gcc build)                     build/
+#   asan    the fast suite again under ASan+UBSan      build-asan/
+#   fuzz    each libFuzzer harness briefly (clang)     build-fuzz/   FUZZ_SECONDS (default 20)
+#   system  real riovd, dpdk-testpmd guests, Linux peers in namespaces (root)
+# SUITES="fast asan fuzz system" selects; BUILD, BUILD_ASAN, BUILD_FUZZ name the build directories.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+SUITES=${SUITES:-"fast asan fuzz system"}
+BUILD=${BUILD:-build}
+BUILD_ASAN=${BUILD_ASAN:-build-asan}
+BUILD_FUZZ=${BUILD_FUZZ:-build-fuzz}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+PASSED=0 FAILED=0 SKIPPED=0
+FAILED_NAMES=()
+
+count_testlog() { # $1 = build dir, $2 = label
+	local log="$1/meson-logs/testlog.json"
+	[ -f "$log" ] || { echo "run-suites: $2: no test log" >&2; FAILED=$((FAILED + 1)); FAILED_NAMES+=("$2"); return; }
+	local out
+	out=$(python3 - "$log" "$2" <<'PY'
+import json, sys
+p = f = s = 0
+names = []
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line:
+        continue
+    r = json.loads(line)
+    res = r.get("result", "")
+    if res in ("OK", "EXPECTEDFAIL"):
+        p += 1
+    elif res == "SKIP":
+        s += 1
+    else:
+        f += 1
+        names.append(sys.argv[2] + ":" + r.get("name", "?"))
+print(p, f, s, " ".join(names))
+PY
+)
+	read -r p f s names <<<"$out"
+	PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s))
+	[ -n "${names:-}" ] && FAILED_NAMES+=($names)
+	echo "== $2: $p passed, $f failed, $s skipped"
+}
+
+setup() { # $1 = dir, rest = meson options
+	local dir=$1; shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+	fi
+	ninja -C "$dir" >"$dir.build.log" 2>&1 || { tail -50 "$dir.build.log"; return 1; }
+}
+
+build_failed() { echo "run-suites: $1: build failed" >&2; FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1:build"); }
+
+run_meson_suite() { # $1 = dir, $2 = suite, $3 = label, rest = extra meson test args
+	local dir=$1 suite=$2 label=$3; shift 3
+	rm -f "$dir/meson-logs/testlog.json"
+	meson test -C "$dir" --suite "$suite" --print-errorlogs "$@" || true
+	count_testlog "$dir" "$label"
+}
+
+for suite in $SUITES; do
+	case $suite in
+	fast)
+		if setup "$BUILD"; then run_meson_suite "$BUILD" fast fast; else build_failed fast; fi ;;
+	asan)
+		if setup "$BUILD_ASAN" -Db_sanitize=address,undefined -Db_lundef=false; then
+			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+				RIOV_TEST_SCALE=0.1 run_meson_suite "$BUILD_ASAN" fast asan --timeout-multiplier 4
+		else build_failed asan; fi ;;
+	fuzz)
+		if CC=clang setup "$BUILD_FUZZ" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false; then
+			out=$(tests/run-fuzz.sh "$BUILD_FUZZ" "$FUZZ_SECONDS")
+			echo "$out" | grep -v '^RESULT'
+			while read -r _ name res; do
+				if [ "$res" = pass ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); FAILED_NAMES+=("fuzz:$name"); fi
+			done < <(echo "$out" | grep '^RESULT')
+		else build_failed fuzz; fi ;;
+	system)
+		if setup "$BUILD"; then run_meson_suite "$BUILD" system system --num-processes 1; else build_failed system; fi ;;
+	*) echo "run-suites: unknown suite $suite" >&2; exit 2 ;;
+	esac
+done
+
+if [ "${#FAILED_NAMES[@]}" -gt 0 ]; then
+	echo "failed: ${FAILED_NAMES[*]}"
+fi
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" -eq 0 ]

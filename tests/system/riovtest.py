@@ -1,0 +1,248 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Helpers for riov's system tests: a real riovd, real guests (DPDK's virtio-user driver inside
+dpdk-testpmd), each in its own process, talking over real vhost-user sockets.
+
+Nothing here is a fake: riovd is the built daemon, guests are Debian's dpdk-testpmd. Every process
+is pinned (taskset-like, through DPDK's --lcores) and given a unique file prefix, and everything
+started is stopped when the test ends, even on failure.
+"""
+import atexit
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.environ.get("RIOV_BUILD", os.path.join(HERE, "..", "..", "build"))
+RIOVD = os.path.join(BUILD, "control", "riovd")
+TESTPMD = shutil.which("dpdk-testpmd") or "/usr/bin/dpdk-testpmd"
+NCPU = os.cpu_count() or 1
+# riovd's worker polls the last CPU; guests and riovd's control thread share the others.
+WORKER_CPU = NCPU - 1
+GUEST_CPU = 0
+
+_procs = []
+
+
+def _cleanup():
+    for p in _procs:
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+atexit.register(_cleanup)
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise TestFailure(what)
+    log("  ok: " + what)
+
+
+def wait_for(pred, timeout, what):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise TestFailure("timed out waiting for " + what)
+
+
+class Riovd:
+    """One riovd with a configuration written to a temporary directory."""
+
+    def __init__(self, tmp, config_body, workers=None, extra_args=()):
+        self.tmp = tmp
+        self.cfg = os.path.join(tmp, "riovd.conf")
+        self.logf = os.path.join(tmp, "riovd.log")
+        self.workers = str(WORKER_CPU if workers is None else workers)
+        with open(self.cfg, "w") as f:
+            f.write('riovd = { socket_dir = "%s"; state_dir = "%s/state"; rpc_socket = "%s/riovd.sock"; '
+                    'memory_mb = 256; };\n' % (tmp, tmp, tmp))
+            f.write(config_body)
+        self.extra = list(extra_args)
+        self.proc = None
+        self.counters = None
+
+    def start(self, timeout=60):
+        args = [RIOVD, "--config", self.cfg, "--workers", self.workers, "--control-cpu", str(GUEST_CPU)]
+        args += self.extra
+        self.proc = subprocess.Popen(args, stdout=open(self.logf, "a"), stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        _procs.append(self.proc)
+        def ready():
+            if self.proc.poll() is not None:
+                raise TestFailure("riovd exited with %d:\n%s" % (self.proc.returncode, self.log_text()[-3000:]))
+            return "ready:" in self.log_text()
+        wait_for(ready, timeout, "riovd ready")
+        return self
+
+    def log_text(self):
+        try:
+            with open(self.logf, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def socket(self, name):
+        return os.path.join(self.tmp, name + ".sock")
+
+    def stop(self, timeout=60):
+        """SIGTERM, then parse the final counters riovd prints."""
+        if self.proc is None:
+            return self.counters
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise TestFailure("riovd did not stop within %d s" % timeout)
+        text = self.log_text()
+        idx = text.rfind("final counters:")
+        if idx < 0:
+            raise TestFailure("riovd printed no final counters:\n" + text[-3000:])
+        self.counters = parse_counters(text[idx:])
+        self.rc = self.proc.returncode
+        self.proc = None
+        return self.counters
+
+
+def parse_counters(text):
+    """'port NAME net N TYPE LINK key value key value ...' lines -> {NAME: {key: int}}."""
+    ports = {}
+    for line in text.splitlines():
+        if not line.startswith("port "):
+            continue
+        tok = line.split()
+        d = {"net": tok[3], "type": tok[4], "link": tok[5]}
+        rest = tok[6:]
+        for k, v in zip(rest[0::2], rest[1::2]):
+            try:
+                d[k] = int(v)
+            except ValueError:
+                d[k] = v
+        ports[tok[1]] = d
+    return ports
+
+
+_prefix_seq = [0]
+
+
+class Guest:
+    """A DPDK application guest: dpdk-testpmd with a virtio-user port on a vhost-user socket."""
+
+    def __init__(self, name, sock, mode, cpu=GUEST_CPU, queues=1, mrg_rxbuf=True, in_order=True,
+                 tx_first=False, pktlen=64, mac=None, peer=None, server=False, extra=()):
+        self.name = name
+        self.sock = sock
+        self.mode = mode
+        self.cpu = cpu
+        self.queues = queues
+        self.mrg_rxbuf = mrg_rxbuf
+        self.in_order = in_order
+        self.tx_first = tx_first
+        self.pktlen = pktlen
+        self.mac = mac
+        self.peer = peer
+        self.server = server
+        self.extra = list(extra)
+        self.proc = None
+        self.logf = None
+        self.stats = None
+
+    def start(self, tmp, timeout=60):
+        _prefix_seq[0] += 1
+        prefix = "riovt%d_%s_%d" % (os.getpid(), self.name, _prefix_seq[0])
+        self.logf = os.path.join(tmp, "%s-%d.log" % (self.name, _prefix_seq[0]))
+        vdev = "net_virtio_user0,path=%s,queues=%d,mrg_rxbuf=%d,in_order=%d" % (
+            self.sock, self.queues, int(self.mrg_rxbuf), int(self.in_order))
+        if self.mac:
+            vdev += ",mac=" + self.mac
+        if self.server:
+            vdev += ",server=1"
+        args = [TESTPMD, "--no-huge", "-m", "1024", "--lcores", "0@%d,1@%d" % (self.cpu, self.cpu),
+                "--file-prefix", prefix, "--no-pci", "--vdev", vdev, "--",
+                "--forward-mode=" + self.mode, "--nb-cores=1", "--rxq=%d" % self.queues,
+                "--txq=%d" % self.queues, "--txpkts=%d" % self.pktlen]
+        if self.peer:
+            args.append("--eth-peer=0,%s" % self.peer)
+        if self.tx_first:
+            args.append("--tx-first")
+        args += self.extra
+        self.proc = subprocess.Popen(args, stdout=open(self.logf, "w"), stderr=subprocess.STDOUT,
+                                     stdin=subprocess.PIPE)
+        _procs.append(self.proc)
+        def up():
+            if self.proc.poll() is not None:
+                raise TestFailure("guest %s exited with %d:\n%s" % (self.name, self.proc.returncode,
+                                                                    self.log_text()[-3000:]))
+            return "Press enter to exit" in self.log_text()
+        wait_for(up, timeout, "guest %s forwarding" % self.name)
+        return self
+
+    def log_text(self):
+        with open(self.logf, errors="replace") as f:
+            return f.read()
+
+    def stop(self, timeout=60):
+        """SIGINT: testpmd stops forwarding and prints per-port statistics."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise TestFailure("guest %s did not stop" % self.name)
+        text = self.log_text()
+        m = re.search(r"Forward statistics for port 0.*?RX-packets:\s+(\d+)\s+RX-dropped:\s+(\d+).*?"
+                      r"TX-packets:\s+(\d+)\s+TX-dropped:\s+(\d+)", text, re.S)
+        if not m:
+            raise TestFailure("guest %s printed no statistics:\n%s" % (self.name, text[-3000:]))
+        self.stats = {"rx": int(m.group(1)), "rx_dropped": int(m.group(2)), "tx": int(m.group(3)),
+                      "tx_dropped": int(m.group(4))}
+        self.proc = None
+        return self.stats
+
+
+def tmpdir(name):
+    d = tempfile.mkdtemp(prefix="riov-%s-" % name)
+    return d
+
+
+def drops(c):
+    return sum(v for k, v in c.items() if k.startswith("drop_"))
+
+
+def main(tests):
+    """Run test functions; print a line each and exit non-zero if any failed."""
+    failed = 0
+    only = sys.argv[1:]
+    for fn in tests:
+        if only and fn.__name__ not in only:
+            continue
+        log("== " + fn.__name__)
+        t0 = time.time()
+        try:
+            fn()
+            log("PASS %s (%.1f s)" % (fn.__name__, time.time() - t0))
+        except Exception as e:  # report and go on with the next test
+            failed += 1
+            log("FAIL %s: %s" % (fn.__name__, e))
+        _cleanup()
+        del _procs[:]
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riov's vhost-user device server (virtio-net back-end), control-thread face.
+ *
+ * A device owns one Unix socket (server mode: riovd listens; client mode: riovd connects and
+ * reconnects with back-off) on the caller's libevent base. It negotiates features, maps the guest's
+ * memory (memfd regions) into riovd and into the device's VT-d domain, sets up vrings, and hands each
+ * ready vring to its owner (the dataplane port) through riov_vhost_ops. Every guest address used by
+ * the dataplane comes from the VT-d domain set up here.
+ *
+ * Thread rules: control thread only. The owner's vring_stop() must not return while any worker
+ * still touches the vring (publish-and-wait), so that memory can be unmapped right after.
+ */
+#ifndef RIOV_VMM_VHOST_H
+#define RIOV_VMM_VHOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct event_base;
+struct riov_vtd;
+struct riov_vhost_dev;
+
+#define RIOV_VHOST_MAX_QUEUE_PAIRS 16
+#define RIOV_VHOST_MAX_VRINGS (2 * RIOV_VHOST_MAX_QUEUE_PAIRS)
+#define RIOV_VHOST_MAX_MEM_REGIONS 64   /* reported by GET_MAX_MEM_SLOTS */
+#define RIOV_VHOST_MAX_RING_SIZE 32768
+
+/* Virtio feature bits the dataplane cares about (virtio 1.2 sections 5.1.3 and 6). */
+#define RIOV_VIRTIO_NET_F_MRG_RXBUF   15
+#define RIOV_VIRTIO_NET_F_MQ          22
+#define RIOV_VIRTIO_F_RING_INDIRECT   28
+#define RIOV_VIRTIO_F_RING_EVENT_IDX  29
+#define RIOV_VHOST_F_LOG_ALL          26
+#define RIOV_VIRTIO_F_VERSION_1       32
+#define RIOV_VIRTIO_F_IOMMU_PLATFORM  33
+#define RIOV_VIRTIO_F_IN_ORDER        35
+
+/* What the dataplane needs to serve one vring. Ring pointers are host addresses obtained by
+ * translating the ring's guest addresses through the device's domain (each ring lies within one
+ * mapping; vmm checked that). Descriptor buffers are translated per packet by the dataplane. */
+struct riov_vhost_vring_info {
+	uint16_t qid;                 /* even: guest RX (device writes), odd: guest TX (device reads) */
+	uint16_t size;                /* power of two, 1..32768 */
+	void *desc;                   /* struct vring_desc[size] */
+	void *avail;                  /* struct vring_avail + ring[size] + used_event */
+	void *used;                   /* struct vring_used + ring[size] + avail_event */
+	uint16_t last_avail_idx;      /* from SET_VRING_BASE */
+	uint16_t last_used_idx;
+	uint64_t features;            /* negotiated virtio features */
+	struct riov_vtd *vtd;         /* translation for descriptor addresses: unit + source-id */
+	uint16_t sid;
+	int callfd;                   /* -1 if none; the interrupt goes through the IRTE below */
+	uint64_t msi_addr;            /* remappable MSI for this vring's interrupt (riov_vtd_irq_raise) */
+	uint32_t msi_data;
+	/* dirty log (VHOST_F_LOG_ALL with LOG_SHMFD), NULL when not logging */
+	uint8_t *log_base;
+	uint64_t log_size;
+};
+
+struct riov_vhost_ops {
+	/** A vring became ready (addresses, base, kick set and enabled): start serving it. */
+	void (*vring_start)(void *ctx, struct riov_vhost_dev *dev, const struct riov_vhost_vring_info *vi);
+	/** Stop serving vring qid; return only once no worker touches it. Report the indices reached. */
+	void (*vring_stop)(void *ctx, struct riov_vhost_dev *dev, uint16_t qid, uint16_t *last_avail_idx,
+			   uint16_t *last_used_idx);
+	/** The front-end connected (true) or went away (false). May be NULL. */
+	void (*link_change)(void *ctx, struct riov_vhost_dev *dev, bool up);
+};
+
+enum riov_vhost_mode { RIOV_VHOST_SERVER = 0, RIOV_VHOST_CLIENT = 1 };
+
+struct riov_vhost_dev_params {
+	const char *name;             /* port name, for logs */
+	const char *path;             /* Unix socket path */
+	enum riov_vhost_mode mode;
+	uint16_t max_queue_pairs;     /* 1..RIOV_VHOST_MAX_QUEUE_PAIRS */
+	uint64_t features_off;        /* virtio feature bits to withhold (e.g. mrg_rxbuf off) */
+	struct event_base *base;
+	struct riov_vtd *vtd;         /* the unit this device's DMA goes through */
+	uint16_t sid;                 /* the device's source-id */
+	uint16_t did;                 /* second-stage domain id for guest memory (created by vmm) */
+	uint16_t s1_did;              /* first-stage domain id used when the guest has a vIOMMU */
+	uint32_t irte_base;           /* IRTE indexes irte_base .. irte_base + 2*max_queue_pairs - 1 */
+	const struct riov_vhost_ops *ops;
+	void *ops_ctx;
+};
+
+/** Create a device and start listening (server) or connecting (client). Returns 0 or -errno
+ *  (-EINVAL bad parameters, -EADDRINUSE socket path busy, ...). */
+int riov_vhost_dev_create(const struct riov_vhost_dev_params *p, struct riov_vhost_dev **out);
+/** Disconnect the front-end (stopping every vring through ops), unmap, close, free. NULL allowed. */
+void riov_vhost_dev_destroy(struct riov_vhost_dev *dev);
+
+struct riov_vhost_dev_stats {
+	bool connected;
+	uint64_t features;
+	uint64_t protocol_features;
+	uint32_t mem_regions;
+	uint64_t mem_bytes;
+	uint16_t queue_pairs;         /* negotiated (MQ) */
+	uint64_t messages;            /* vhost-user messages handled */
+	uint64_t bad_messages;        /* messages that closed the connection */
+	uint64_t connects;
+	uint64_t disconnects;
+};
+void riov_vhost_dev_stats(const struct riov_vhost_dev *dev, struct riov_vhost_dev_stats *st);
+const char *riov_vhost_dev_name(const struct riov_vhost_dev *dev);
+
+#endif
