@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 #include <rte_eal.h>
+#include <rte_errno.h>
 #include <rte_lcore.h>
 #include <systemd/sd-daemon.h>
 
@@ -247,7 +248,11 @@ static int eal_start(struct riovd *d, const char *argv0, unsigned *n_workers)
 		args[n++] = "-m";
 		args[n++] = mem;
 	}
-	args[n++] = "--in-memory";
+	/* Several riovd side by side (tests, nodes in namespaces): no shared config, own prefix. */
+	static char prefix[64];
+	snprintf(prefix, sizeof(prefix), "--file-prefix=riovd%d", (int)getpid());
+	args[n++] = c->hugepages ? "--in-memory" : "--no-shconf";
+	args[n++] = prefix;
 	args[n++] = "--log-level=lib.eal:notice";
 	static char extra[RIOV_CFG_STR];
 	bool pci = false;

@@ -176,7 +176,7 @@ class Guest:
             vdev += ",mac=" + self.mac
         if self.server:
             vdev += ",server=1"
-        args = [TESTPMD, "--no-huge", "-m", "1024", "--lcores", "0@%d,1@%d" % (self.cpu, self.cpu),
+        args = ["stdbuf", "-oL", TESTPMD, "--no-huge", "-m", "1024", "--lcores", "0@%d,1@%d" % (self.cpu, self.cpu),
                 "--file-prefix", prefix, "--no-pci", "--vdev", vdev, "--",
                 "--forward-mode=" + self.mode, "--nb-cores=1", "--rxq=%d" % self.queues,
                 "--txq=%d" % self.queues, "--txpkts=%d" % self.pktlen]

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""riovd against dpdk-testpmd's own net_vhost io forwarding, same guests, same CPUs, same run.
+
+Guest A (dpdk-testpmd virtio-user, txonly) sends to guest B (rxonly) through the switch under test:
+  riov:    riovd, one worker on the last CPU (every descriptor translated through its VT-d domain)
+  testpmd: dpdk-testpmd with two net_vhost ports, io forwarding, one forwarding lcore on that CPU
+Both guests share the other CPU. Runs alternate (riov, testpmd, riov, ...) because throughput on
+these machines is bimodal (see MACHINE-NOTES.md); the median of the per-pair ratios is reported
+with its range. Rates are packets delivered to guest B per second of traffic.
+
+usage: bench_switch.py [--pairs N] [--seconds S] [--sizes 64,1518]
+"""
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "system"))
+import riovtest  # noqa: E402
+from riovtest import Guest, Riovd, tmpdir, wait_for  # noqa: E402
+
+MAC_A = "02:00:00:00:00:0a"
+MAC_B = "02:00:00:00:00:0b"
+
+
+class TestpmdSwitch:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.proc = None
+
+    def socket(self, name):
+        return os.path.join(self.tmp, name + ".sock")
+
+    def start(self):
+        args = [riovtest.TESTPMD, "--no-huge", "-m", "512", "--lcores",
+                "0@%d,1@%d" % (riovtest.GUEST_CPU, riovtest.WORKER_CPU),
+                "--file-prefix", "riovbench%d" % os.getpid(), "--no-pci",
+                "--vdev", "net_vhost0,iface=%s,queues=1" % self.socket("vm1"),
+                "--vdev", "net_vhost1,iface=%s,queues=1" % self.socket("vm2"),
+                "--", "--forward-mode=io", "--nb-cores=1", "--total-num-mbufs=16384"]
+        self.logf = os.path.join(self.tmp, "testpmd-switch.log")
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=open(self.logf, "w"),
+                                     stderr=subprocess.STDOUT)
+        riovtest._procs.append(self.proc)
+        wait_for(lambda: os.path.exists(self.socket("vm2")) and "Press enter" in open(self.logf).read(),
+                 60, "testpmd switch")
+        return self
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=60)
+
+
+def one_run(kind, size, seconds):
+    tmp = tmpdir("bench-" + kind)
+    if kind == "riov":
+        sw = Riovd(tmp, 'networks = ( { name = "b"; } );\n'
+                        'ports = ( { name = "vm1"; type = "vhost"; net = "b"; socket = "vm1.sock"; },\n'
+                        '          { name = "vm2"; type = "vhost"; net = "b"; socket = "vm2.sock"; } );\n')
+        sw.start()
+    else:
+        sw = TestpmdSwitch(tmp).start()
+    mrg = size > 1500 - 14
+    b = Guest("B", sw.socket("vm2"), "rxonly", mac=MAC_B, mrg_rxbuf=mrg).start(tmp)
+    a = Guest("A", sw.socket("vm1"), "txonly", mac=MAC_A, peer=MAC_B, pktlen=size, mrg_rxbuf=mrg).start(tmp)
+    time.sleep(1)  # warm-up
+    # measure B's receive counter over `seconds` by sampling testpmd's stats on the guests' exit:
+    t0 = time.time()
+    time.sleep(seconds)
+    sa = a.stop()
+    t1 = time.time()
+    sb = b.stop()
+    sw.stop()
+    # A ran for (warm-up + seconds + stop latency); B received nearly all of it. Use the traffic
+    # time A actually ran, from its start to its stop.
+    dur = (t1 - t0) + 1.0
+    return sb["rx"] / dur, sa["tx"] / dur
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=4)
+    ap.add_argument("--sizes", default="64,1518")
+    args = ap.parse_args()
+    results = {}
+    for size in [int(s) for s in args.sizes.split(",")]:
+        ratios, rr, tt = [], [], []
+        for i in range(args.pairs):
+            r_rx, r_tx = one_run("riov", size, args.seconds)
+            t_rx, t_tx = one_run("testpmd", size, args.seconds)
+            rr.append(r_rx)
+            tt.append(t_rx)
+            ratios.append(r_rx / t_rx if t_rx else float("nan"))
+            print("  %4d B pair %d: riov %.2f Mpps, testpmd %.2f Mpps, ratio %.2f (sent: %.2f / %.2f Mpps)"
+                  % (size, i + 1, r_rx / 1e6, t_rx / 1e6, ratios[-1], r_tx / 1e6, t_tx / 1e6), flush=True)
+        med = statistics.median(ratios)
+        rm, tm = statistics.median(rr), statistics.median(tt)
+        gbit = lambda pps: pps * (size + 20) * 8 / 1e9  # noqa: E731 (wire size incl. preamble+IFG)
+        print("switch %d B: riov %.2f Mpps %.2f Gbit/s, testpmd %.2f Mpps %.2f Gbit/s, ratio riov/testpmd "
+              "median %.2f (range %.2f-%.2f, %d pairs)" % (size, rm / 1e6, gbit(rm), tm / 1e6, gbit(tm), med,
+                                                          min(ratios), max(ratios), len(ratios)), flush=True)
+        results[size] = med
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

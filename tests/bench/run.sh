@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, one at a time (they busy-poll; parallel runs make numbers meaningless).
+# Prints "name: value unit" lines and ratios against the reference measured in the same run.
+# BENCH_PAIRS (default 5) and BENCH_SECONDS (default 4) size the switch comparison.
+set -uo pipefail
+BUILD=${1:-build}
+HERE=$(cd "$(dirname "$0")" && pwd)
+export RIOV_BUILD=$(cd "$BUILD" && pwd)
+rc=0
+for b in "$BUILD"/tests/bench/bench_*; do
+	[ -x "$b" ] && [ -f "$b" ] || continue
+	echo "== $(basename "$b")"
+	taskset -c "$(($(nproc) - 1))" "$b" || rc=1
+done
+echo "== bench_switch (riovd vs dpdk-testpmd net_vhost, two testpmd virtio-user guests)"
+python3 "$HERE/bench_switch.py" --pairs "${BENCH_PAIRS:-5}" --seconds "${BENCH_SECONDS:-4}" || rc=1
+exit $rc

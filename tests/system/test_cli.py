@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""riovd's command line and start-up errors: clear messages, non-zero exits, nothing left behind."""
+import os
+import subprocess
+
+from riovtest import RIOVD, Riovd, TestFailure, check, main, tmpdir
+
+
+def run(*args, timeout=60):
+    return subprocess.run([RIOVD] + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+def test_help():
+    r = run("--help")
+    check(r.returncode == 0, "riovd --help exits 0")
+    for opt in ("--config", "--workers", "--rpc-socket", "--state-dir", "--metrics-listen", "--rpc-listen",
+                "--tls-cert"):
+        check(opt in r.stdout, "--help lists " + opt)
+    r = run("--bogus")
+    check(r.returncode == 2, "an unknown option exits 2")
+
+
+def test_bad_config_file():
+    tmp = tmpdir("cli")
+    path = os.path.join(tmp, "bad.conf")
+    with open(path, "w") as f:
+        f.write('riovd = {\n  workers = "1";\n  wrokers = 2;\n};\n')
+    r = run("--config", path)
+    check(r.returncode == 2, "a bad config file exits 2")
+    check("%s:3: unknown setting 'wrokers'" % path in r.stderr, "the error names file, line and setting")
+    r = run("--config", os.path.join(tmp, "missing.conf"))
+    check(r.returncode == 2 and "cannot open config file" in r.stderr, "a missing config file is reported")
+
+
+def test_bad_port_fails_start():
+    tmp = tmpdir("cli")
+    d = Riovd(tmp, 'networks = ( { name = "n"; } );\n'
+                   'ports = ( { name = "up0"; type = "eth"; net = "n"; devargs = "net_nosuchdriver0"; } );\n')
+    try:
+        d.start(timeout=60)
+        raise TestFailure("riovd started with an unusable eth port")
+    except TestFailure as e:
+        check("exited with 1" in str(e), "riovd refuses to start with an unusable port")
+        check("cannot probe 'net_nosuchdriver0'" in d.log_text(), "the log names the port and its devargs")
+
+
+def test_bad_worker_list():
+    tmp = tmpdir("cli")
+    r = run("--workers", "x-y", "--socket-dir", tmp, "--state-dir", tmp + "/s", "--rpc-socket", tmp + "/r.sock")
+    check(r.returncode == 1 and "bad worker CPU list 'x-y'" in r.stderr, "a bad CPU list is reported")
+
+
+if __name__ == "__main__":
+    main([test_help, test_bad_config_file, test_bad_port_fails_start, test_bad_worker_list])
