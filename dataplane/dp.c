@@ -28,6 +28,7 @@ const char *const riov_dp_drop_names[RIOV_DP_DROP__MAX] = {
 	[RIOV_DP_DROP_RING_FULL] = "ring_full", [RIOV_DP_DROP_BROKEN] = "broken_queue",
 	[RIOV_DP_DROP_DMA_FAULT] = "dma_fault", [RIOV_DP_DROP_BAD_DESC] = "bad_descriptor",
 	[RIOV_DP_DROP_TOO_BIG] = "too_big",     [RIOV_DP_DROP_NOT_READY] = "not_ready",
+	[RIOV_DP_DROP_LOOP] = "looped",         [RIOV_DP_DROP_HAIRPIN] = "hairpin",
 };
 
 /* Source-ids, domain ids and IRTE ranges of vhost ports: bus 1, one function per port. */
@@ -697,9 +698,34 @@ static void dump_port(void *arg, const struct riov_dp_port_stats *st)
 		st->notifications, st->iotlb_hits, st->iotlb_misses, st->dma_faults);
 }
 
+/* Ring state of a vhost port's vrings: what the guest published and how far riovd got. Read-only
+ * look at guest memory from the control thread (the indices are 16-bit atomic-size loads). */
+static void dump_vrings(struct riov_dp *dp, FILE *f)
+{
+	for (unsigned i = 0; i < dp->n_port_order; i++) {
+		struct dp_port *p = dp->ports[dp->port_order[i]];
+		if (p == NULL || p->type != RIOV_DP_PORT_VHOST)
+			continue;
+		for (uint16_t q = 0; q < p->queues; q++) {
+			const struct riov_virtq *vqs[2] = { &p->qp[q].rxq, &p->qp[q].txq };
+			const bool run[2] = { atomic_load(&p->qp[q].rx_running), atomic_load(&p->qp[q].tx_running) };
+			for (int k = 0; k < 2; k++) {
+				const struct riov_virtq *vq = vqs[k];
+				if (!run[k])
+					continue;
+				const volatile uint16_t *avail = vq->avail, *used = vq->used;
+				fprintf(f, "vring %s %u avail_idx %u last_avail %u used_idx %u last_used %u%s\n", p->name,
+					2 * q + k, avail[1], vq->last_avail_idx, used[1], vq->last_used_idx,
+					vq->broken ? " broken" : "");
+			}
+		}
+	}
+}
+
 void riov_dp_dump(struct riov_dp *dp, FILE *f)
 {
 	riov_dp_port_foreach(dp, dump_port, f);
+	dump_vrings(dp, f);
 	for (unsigned w = 0; w < dp->n_workers; w++) {
 		const struct dp_worker *wk = &dp->workers[w];
 		uint64_t all = wk->busy_cycles + wk->idle_cycles;

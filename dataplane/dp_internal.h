@@ -17,12 +17,15 @@
 
 /* ---- the switch (switch.c) ---- */
 
-/* MAC table: open addressing over 64-bit words, each (mac << 16) | (static << 15) | (port + 1).
+/* MAC table: open addressing over 64-bit words, each
+ * (mac << 16) | (static << 15) | (local << 14) | (port + 1), local = learned on a vhost port.
  * Workers learn with single atomic stores/CAS; the control thread purges a deleted port's entries
  * after the workers stopped seeing that port. No aging yet. */
 #define DP_MAC_SLOTS 8192
 #define DP_MAC_PROBE 8
 #define DP_MAC_STATIC 0x8000u
+#define DP_MAC_LOCAL 0x4000u
+#define DP_MAC_PORT 0x0fffu
 
 struct dp_flood {
 	unsigned n;
@@ -39,8 +42,9 @@ struct dp_net {
 
 /** Port id for dst in net, or -1 (unknown). Worker. */
 int dp_mac_lookup(struct dp_net *net, const uint8_t *mac);
-/** Learn src -> port. Worker. */
-void dp_mac_learn(struct dp_net *net, const uint8_t *mac, uint16_t port);
+/** Learn src -> port (local: a vhost port). Returns -1 if the frame must be dropped: the source
+ *  belongs to a local guest but came from the wire (a looped-back frame or a spoof). Worker. */
+int dp_mac_learn(struct dp_net *net, const uint8_t *mac, uint16_t port, bool local);
 /** Remove every entry of port. Control thread, after the workers stopped polling the port. */
 void dp_mac_purge_port(struct dp_net *net, uint16_t port);
 

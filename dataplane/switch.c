@@ -32,35 +32,39 @@ int dp_mac_lookup(struct dp_net *net, const uint8_t *mac)
 						  memory_order_relaxed);
 		if (e == 0)
 			return -1;
-		if ((e >> 16) == key && (e & 0x7fff) != 0)
-			return (int)(e & 0x7fff) - 1;
+		if ((e >> 16) == key && (e & DP_MAC_PORT) != 0)
+			return (int)(e & DP_MAC_PORT) - 1;
 	}
 	return -1;
 }
 
-void dp_mac_learn(struct dp_net *net, const uint8_t *mac, uint16_t port)
+int dp_mac_learn(struct dp_net *net, const uint8_t *mac, uint16_t port, bool local)
 {
 	uint64_t key = mac_key(mac);
-	uint64_t want = (key << 16) | (uint64_t)((port + 1u) & 0x7fff);
+	uint64_t want = (key << 16) | (local ? DP_MAC_LOCAL : 0) | (uint64_t)((port + 1u) & DP_MAC_PORT);
 	unsigned s = mac_slot(key);
 
 	if (mac[0] & 1)
-		return; /* a multicast source is bogus: never learn it */
+		return 0; /* a multicast source is bogus: never learn it */
 	for (unsigned i = 0; i < DP_MAC_PROBE; i++) {
 		_Atomic uint64_t *slot = &net->macs[(s + i) & (DP_MAC_SLOTS - 1)];
 		uint64_t e = atomic_load_explicit(slot, memory_order_relaxed);
 		if (e == want)
-			return;
+			return 0;
 		if (e == 0) {
 			if (atomic_compare_exchange_strong(slot, &e, want))
-				return;
+				return 0;
 			if (e == want)
-				return;
+				return 0;
 		}
 		if ((e >> 16) == key) {
+			/* A local guest's address arriving from the wire is our own frame looped back
+			 * (an af_packet uplink sees what riovd sent) or a spoof: never move it. */
+			if (!local && (e & DP_MAC_LOCAL) && (e & DP_MAC_PORT) != 0)
+				return -1;
 			if (!(e & DP_MAC_STATIC))
 				atomic_store_explicit(slot, want, memory_order_relaxed); /* moved */
-			return;
+			return 0;
 		}
 	}
 	/* probe window full: replace the home slot unless it is static */
@@ -68,6 +72,7 @@ void dp_mac_learn(struct dp_net *net, const uint8_t *mac, uint16_t port)
 	uint64_t e = atomic_load_explicit(home, memory_order_relaxed);
 	if (!(e & DP_MAC_STATIC))
 		atomic_store_explicit(home, want, memory_order_relaxed);
+	return 0;
 }
 
 void dp_mac_purge_port(struct dp_net *net, uint16_t port)
@@ -75,7 +80,7 @@ void dp_mac_purge_port(struct dp_net *net, uint16_t port)
 	/* Entries are removed by marking them port 0 ("tombstone" keeps probe chains intact). */
 	for (unsigned i = 0; i < DP_MAC_SLOTS; i++) {
 		uint64_t e = atomic_load_explicit(&net->macs[i], memory_order_relaxed);
-		if (e != 0 && (e & 0x7fff) == ((port + 1u) & 0x7fff))
+		if (e != 0 && (e & DP_MAC_PORT) == ((port + 1u) & DP_MAC_PORT))
 			atomic_compare_exchange_strong(&net->macs[i], &e, e & ~0xffffull);
 	}
 }

@@ -78,29 +78,42 @@ struct riov_virtq {
 	uint64_t used_gpa;            /* guest-physical address of the used ring */
 };
 
-/** Initialise from the vring info vmm handed over. Returns 0 or -EINVAL. */
+/** Initialise from the vring info vmm handed over (resets stats and the broken state). Sets
+ *  used->flags = VRING_USED_F_NO_NOTIFY and, with EVENT_IDX, keeps avail_event behind the guest so
+ *  it never kicks (workers poll). Interrupts are raised only if vi->msi_addr is non-zero.
+ *  Returns 0, or -EINVAL (size not a power of two in 1..32768, NULL or misaligned ring parts,
+ *  no VT-d unit). */
 int riov_virtq_init(struct riov_virtq *vq, const struct riov_vhost_vring_info *vi);
 
 /** Guest TX: take up to n packets from the avail ring into new mbufs from mp (virtio-net header
  *  stripped; offload flags from the header may be ignored). Completes the used ring. Returns the
- *  number of mbufs written to pkts. n is capped at RIOV_VIRTQ_BURST per call. */
+ *  number of mbufs written to pkts. n is capped at RIOV_VIRTQ_BURST per call. Malformed or faulting
+ *  chains are dropped (counted by cause) and returned to the guest with length 0. On a broken
+ *  queue returns 0 and counts one RIOV_VQ_DROP_BROKEN per call. */
 uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struct rte_mbuf **pkts,
 			    uint16_t n);
 
 /** Guest RX: copy up to n packets into guest buffers (with a virtio-net header; mergeable buffers
  *  when negotiated). Returns the number delivered, in order from pkts[0]; the caller frees all n
- *  mbufs and counts the rest as drops (already counted in stats.drops by cause). */
+ *  mbufs and counts the rest as drops (already counted in stats.drops by cause). Packets are taken
+ *  in order; a packet dropped for a bad/faulting chain or for not fitting a non-mergeable buffer
+ *  (TOO_BIG, buffer kept) does not stop the burst, running out of buffers does (NO_BUFFER for it
+ *  and every later packet). Used lengths are the bytes written. The mbufs are not modified. */
 uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n);
 
-/** Raise the guest interrupt through the VT-d interrupt entry if the guest wants one
- *  (VRING_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX). Called after dequeue/enqueue. */
+/** Raise the guest interrupt through the VT-d interrupt entry if used entries were published since
+ *  the last call and the guest wants one (VRING_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX).
+ *  Called by the worker after dequeue/enqueue. Counts stats.notifications for each interrupt
+ *  delivered; an interrupt-remapping fault is logged (and recorded by the VT-d model). */
 void riov_virtq_notify(struct riov_virtq *vq);
 
 /** Dirty-log the used ring too (VHOST_F_LOG_ALL): used_gpa is the ring's guest-physical address
  *  (vhost-user log_guest_addr). Only meaningful when vq->log_base is set. */
 void riov_virtq_set_used_log(struct riov_virtq *vq, uint64_t used_gpa);
 
-/** Fuzzing entry point: serve a ring laid out in a fuzz-controlled buffer. See tests/fuzz/. */
+/** Fuzzing entry point: serve a ring laid out in a fuzz-controlled buffer. See tests/fuzz/. Sets up
+ *  EAL (or reuses it), a mempool and a VT-d unit on first call. Returns 0, or -1 if that set-up
+ *  failed. */
 int riov_virtq_fuzz_one(const uint8_t *data, size_t size);
 
 #endif

@@ -171,11 +171,18 @@ static void switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf *
 			continue;
 		}
 		const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m[i], const struct rte_ether_hdr *);
-		dp_mac_learn(net, eh->src_addr.addr_bytes, in->id);
+		if (unlikely(dp_mac_learn(net, eh->src_addr.addr_bytes, in->id,
+					  in->type == RIOV_DP_PORT_VHOST) < 0)) {
+			count_drop(in, c->w->idx, RIOV_DP_DROP_LOOP, 1);
+			rte_pktmbuf_free(m[i]);
+			continue;
+		}
 		int out = (eh->dst_addr.addr_bytes[0] & 1) ? -1 : dp_mac_lookup(net, eh->dst_addr.addr_bytes);
 		if (out >= 0) {
 			if (out == in->id) {
-				rte_pktmbuf_free(m[i]); /* hairpin: the destination is behind the ingress port */
+				/* hairpin: the destination is behind the ingress port */
+				count_drop(in, c->w->idx, RIOV_DP_DROP_HAIRPIN, 1);
+				rte_pktmbuf_free(m[i]);
 				continue;
 			}
 			stage(c, (uint16_t)out, m[i]);

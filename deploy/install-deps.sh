@@ -10,7 +10,7 @@ PACKAGES=(
 	dpdk dpdk-dev libdpdk-dev libnuma-dev libevent-dev protobuf-c-compiler libprotobuf-c-dev
 	libconfig-dev libsystemd-dev libssl-dev openssl libibverbs-dev librdmacm-dev
 	# tests: namespaces and veths, a real Prometheus
-	iproute2 procps prometheus
+	iproute2 iputils-ping procps prometheus
 )
 
 missing=()

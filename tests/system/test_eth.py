@@ -5,7 +5,9 @@
 The Linux kernel in a network namespace (a veth pair: one end in the namespace with an address, the
 other end given to riovd's eth port through DPDK's net_af_packet) pings a guest (dpdk-testpmd,
 virtio-user, icmpecho forwarding, which answers ARP and ICMP echo) through riovd's switch.
-Addresses are TEST-NET-1 (192.0.2.0/24), inside the test's own namespace only.
+Addresses are from a documentation range not configured on this host (checked), inside the test's
+own namespace only. The host end of the veth must stay silent: the host kernel would otherwise answer
+ARP for its own addresses and send IPv6 router solicitations through it.
 """
 import os
 import subprocess
@@ -25,14 +27,30 @@ def sh(*args, check_rc=True):
     return r
 
 
+def pick_subnet():
+    used = sh("ip", "-4", "addr").stdout
+    for net in ("198.51.100", "203.0.113", "192.0.2"):
+        if " %s." % net not in used:
+            return net
+    raise RuntimeError("every documentation subnet is configured on this host")
+
+
+SUBNET = pick_subnet()
+PEER_IP = SUBNET + ".1"
+GUEST_IP = SUBNET + ".2"
+
+
 def setup_net():
     sh("ip", "netns", "add", NS)
     sh("ip", "link", "add", HOST_IF, "type", "veth", "peer", "name", PEER_IF)
     sh("ip", "link", "set", PEER_IF, "netns", NS)
+    # riovd owns the host end: no IPv6 chatter, no ARP answers from the host kernel
+    sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % HOST_IF)
+    sh("sysctl", "-qw", "net.ipv4.conf.%s.arp_ignore=8" % HOST_IF)
     sh("ip", "link", "set", HOST_IF, "up")
     sh("ip", "netns", "exec", NS, "ip", "link", "set", "lo", "up")
     sh("ip", "netns", "exec", NS, "ip", "link", "set", PEER_IF, "up")
-    sh("ip", "netns", "exec", NS, "ip", "addr", "add", "192.0.2.1/24", "dev", PEER_IF)
+    sh("ip", "netns", "exec", NS, "ip", "addr", "add", PEER_IP + "/24", "dev", PEER_IF)
 
 
 def teardown_net():
@@ -50,7 +68,7 @@ def test_linux_peer_pings_guest():
                   % HOST_IF).start()
         g = Guest("G", d.socket("vm1"), "icmpecho", mac="02:00:00:00:00:0c").start(tmp)
         time.sleep(0.5)
-        r = sh("ip", "netns", "exec", NS, "ping", "-c", "5", "-i", "0.2", "-W", "2", "192.0.2.2",
+        r = sh("ip", "netns", "exec", NS, "ping", "-c", "5", "-i", "0.2", "-W", "2", GUEST_IP,
                check_rc=False)
         log(r.stdout.strip().splitlines()[-2] if r.stdout else r.stderr)
         sg = g.stop()
@@ -77,7 +95,7 @@ def test_networks_are_isolated():
                        '  { name = "up0"; type = "eth"; net = "blue"; devargs = "net_af_packet0,iface=%s"; } );\n'
                   % HOST_IF).start()
         g = Guest("G", d.socket("vm1"), "icmpecho", mac="02:00:00:00:00:0c").start(tmp)
-        r = sh("ip", "netns", "exec", NS, "ping", "-c", "3", "-i", "0.2", "-W", "1", "192.0.2.2",
+        r = sh("ip", "netns", "exec", NS, "ping", "-c", "3", "-i", "0.2", "-W", "1", GUEST_IP,
                check_rc=False)
         sg = g.stop()
         c = d.stop()

@@ -1,0 +1,957 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Split virtqueues, device side (virtio 1.2 section 2.7) for virtio-net (section 5.1).
+ *
+ * Security model: everything in the ring and in the buffers belongs to the guest, which may change
+ * it at any moment, including while we read it. Therefore:
+ *  - avail->idx is read once per burst (acquire) and the number of new entries it implies is checked
+ *    against the ring size; more than size outstanding means the guest broke the ring: the queue is
+ *    marked broken and stays so until re-initialised.
+ *  - every head and every next index is checked against the table it indexes before use; every
+ *    descriptor is copied out of guest memory (then a compiler barrier) before any field is examined,
+ *    so a field is never fetched twice.
+ *  - chains are walked by a loop bounded by the ring size (indirect: by the table's entry count,
+ *    itself bounded by RIOV_VIRTQ_MAX_INDIRECT); nested indirect tables, INDIRECT together with NEXT,
+ *    zero-length buffers, wrongly directed buffers and chains shorter than the virtio-net header are
+ *    malformed. No recursion anywhere.
+ *  - buffer addresses (and indirect tables) are guest addresses: they are translated through the
+ *    device's VT-d domain with riov_vtd_translate() for the access being made, honouring the mapped
+ *    length (a loop over partial mappings); a fault drops the packet and is recorded by the VT-d
+ *    model's fault log.
+ *  - the ring parts themselves are host pointers handed over by vmm (already translated, each within
+ *    one mapping, checked for size there); only masked indices are used on them.
+ * A malformed packet is dropped and counted, and its head is returned in the used ring with length 0
+ * whenever the head is a valid index, so the guest gets its descriptors back.
+ *
+ * Thread rules: one worker owns a struct riov_virtq; no locks; only mbufs are allocated.
+ * riov_virtq_fuzz_one() is for the fuzz harness only (initialises EAL on first use).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_byteorder.h>
+#include <rte_common.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_prefetch.h>
+
+#include "common/log.h"
+#include "dataplane/virtq.h"
+#include "dataplane/virtq_internal.h"
+#include "iommu/vtd.h"
+#include "vmm/vhost.h"
+
+#define VQ_LOG "virtq"
+#define VQ_PAGE_SHIFT 12
+
+/* Internal results of chain handling (negative: the packet is not delivered). */
+enum {
+	VQ_E_BAD = -1,      /* malformed chain: BAD_DESC */
+	VQ_E_FAULT = -2,    /* translation fault: DMA_FAULT */
+	VQ_E_NOMBUF = -3,   /* mempool empty mid-packet: NO_MBUF */
+	VQ_E_BIG = -4,      /* packet does not fit: TOO_BIG */
+	VQ_E_NOSPACE = -5,  /* RX: not enough guest buffers: NO_BUFFER */
+};
+
+static inline struct riov_vring_avail *vq_avail(const struct riov_virtq *vq)
+{
+	return vq->avail;
+}
+
+static inline struct riov_vring_used *vq_used(const struct riov_virtq *vq)
+{
+	return vq->used;
+}
+
+static inline uint16_t *vq_used_event(const struct riov_virtq *vq)
+{
+	return &vq_avail(vq)->ring[vq->size];
+}
+
+static inline uint16_t *vq_avail_event(const struct riov_virtq *vq)
+{
+	return (uint16_t *)(void *)&vq_used(vq)->ring[vq->size];
+}
+
+static void vq_count_drop(struct riov_virtq *vq, int err)
+{
+	switch (err) {
+	case VQ_E_BAD:
+		vq->stats.drops[RIOV_VQ_DROP_BAD_DESC]++;
+		break;
+	case VQ_E_FAULT:
+		vq->stats.drops[RIOV_VQ_DROP_DMA_FAULT]++;
+		break;
+	case VQ_E_NOMBUF:
+		vq->stats.drops[RIOV_VQ_DROP_NO_MBUF]++;
+		break;
+	case VQ_E_BIG:
+		vq->stats.drops[RIOV_VQ_DROP_TOO_BIG]++;
+		break;
+	default:
+		vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER]++;
+		break;
+	}
+}
+
+static void vq_mark_broken(struct riov_virtq *vq, const char *why, unsigned a, unsigned b)
+{
+	vq->broken = true;
+	vq->stats.broken++;
+	RIOV_LOG_RL(RIOV_LOG_WARN, VQ_LOG, "queue (sid %#x, %s) broken: %s (%u, %u)", vq->sid,
+		    vq->is_tx ? "tx" : "rx", why, a, b);
+}
+
+/* ---- dirty log (vhost-user VHOST_F_LOG_ALL): one bit per 4 KiB guest page ---- */
+
+static void vq_log_write(struct riov_virtq *vq, uint64_t gpa, uint64_t len)
+{
+	if (likely(vq->log_base == NULL) || len == 0)
+		return;
+	uint64_t first = gpa >> VQ_PAGE_SHIFT;
+	uint64_t last = (gpa + len - 1) >> VQ_PAGE_SHIFT;
+	if (last < first) /* wrapped: address space end */
+		last = UINT64_MAX >> VQ_PAGE_SHIFT;
+	for (uint64_t p = first; p <= last; p++) {
+		uint64_t byte = p >> 3;
+		if (byte >= vq->log_size)
+			break; /* pages beyond the log are not tracked (vmm sized the log) */
+		__atomic_fetch_or(&vq->log_base[byte], (uint8_t)(1u << (p & 7)), __ATOMIC_RELAXED);
+	}
+}
+
+static inline void vq_log_used(struct riov_virtq *vq, uint64_t off, uint64_t len)
+{
+	if (unlikely(vq->log_base != NULL) && vq->log_used)
+		vq_log_write(vq, vq->used_gpa + off, len);
+}
+
+/* ---- ring access ---- */
+
+static inline uint16_t vq_read_avail_idx(const struct riov_virtq *vq)
+{
+	/* acquire: ring entries and descriptors published before idx are visible (2.7.13) */
+	return rte_le_to_cpu_16(__atomic_load_n(&vq_avail(vq)->idx, __ATOMIC_ACQUIRE));
+}
+
+static inline uint16_t vq_read_avail_ring(const struct riov_virtq *vq, uint16_t idx)
+{
+	return rte_le_to_cpu_16(
+		__atomic_load_n(&vq_avail(vq)->ring[idx & (vq->size - 1)], __ATOMIC_RELAXED));
+}
+
+static inline void vq_write_used(struct riov_virtq *vq, uint32_t id, uint32_t len)
+{
+	uint16_t slot = vq->last_used_idx & (vq->size - 1);
+	struct riov_vring_used_elem *e = &vq_used(vq)->ring[slot];
+	e->id = rte_cpu_to_le_32(id);
+	e->len = rte_cpu_to_le_32(len);
+	vq_log_used(vq, 4 + 8ull * slot, 8);
+	vq->last_used_idx++;
+}
+
+/* Keep avail_event one behind what we consumed: the guest's kick condition
+ * vring_need_event(avail_event, new, old) then never holds, because the guest's old avail index is
+ * never behind last_avail_idx. Workers poll; kicks would only cost exits. */
+static inline void vq_update_avail_event(struct riov_virtq *vq)
+{
+	if (!vq->event_idx)
+		return;
+	__atomic_store_n(vq_avail_event(vq), rte_cpu_to_le_16((uint16_t)(vq->last_avail_idx - 1)),
+			 __ATOMIC_RELAXED);
+	vq_log_used(vq, 4 + 8ull * vq->size, 2);
+}
+
+/* Make the used entries written since `old` visible: one release store of used->idx per burst. */
+static void vq_publish_used(struct riov_virtq *vq, uint16_t old)
+{
+	uint16_t added = (uint16_t)(vq->last_used_idx - old);
+	if (added) {
+		__atomic_store_n(&vq_used(vq)->idx, rte_cpu_to_le_16(vq->last_used_idx),
+				 __ATOMIC_RELEASE);
+		vq_log_used(vq, 2, 2);
+		uint32_t p = (uint32_t)vq->pending_used + added;
+		vq->pending_used = p > UINT16_MAX ? UINT16_MAX : (uint16_t)p;
+		/* If used moved past the index we last signalled at (wrap), that index no longer
+		 * tells whether the guest has seen an interrupt for these entries. */
+		if ((int16_t)(vq->last_used_idx - vq->signalled_used) < (int32_t)added)
+			vq->signalled_used_valid = false;
+	}
+	vq_update_avail_event(vq);
+}
+
+/* ---- guest memory through the VT-d model ---- */
+
+/* Copy len bytes from guest address iova (READ). Returns 0 or VQ_E_FAULT. */
+static int vq_guest_read(struct riov_virtq *vq, uint64_t iova, void *dst, uint32_t len)
+{
+	uint8_t *d = dst;
+	while (len) {
+		void *hva;
+		uint64_t mapped;
+		if (riov_vtd_translate(&vq->tc, iova, len, RIOV_VTD_READ, &hva, &mapped) < 0)
+			return VQ_E_FAULT;
+		if (unlikely(mapped == 0 || mapped > len))
+			return VQ_E_FAULT;
+		memcpy(d, hva, mapped);
+		d += mapped;
+		iova += mapped;
+		len -= (uint32_t)mapped;
+	}
+	return 0;
+}
+
+static inline void vq_desc_decode(struct riov_vring_desc *d, const struct riov_vring_desc *raw)
+{
+	d->addr = rte_le_to_cpu_64(raw->addr);
+	d->len = rte_le_to_cpu_32(raw->len);
+	d->flags = rte_le_to_cpu_16(raw->flags);
+	d->next = rte_le_to_cpu_16(raw->next);
+}
+
+/* ---- descriptor chains ---- */
+
+struct vq_chain {
+	uint64_t ind_addr;  /* guest address of the indirect table (in_ind) */
+	uint32_t idx;       /* next entry to read in the current table */
+	uint32_t limit;     /* entries in the current table */
+	uint32_t budget;    /* descriptors still allowed from the current table (loop bound) */
+	bool in_ind;
+	bool more;
+};
+
+static inline void vq_chain_start(const struct riov_virtq *vq, struct vq_chain *ch, uint16_t head)
+{
+	ch->ind_addr = 0;
+	ch->idx = head;
+	ch->limit = vq->size;
+	ch->budget = vq->size;
+	ch->in_ind = false;
+	ch->more = true;
+}
+
+/* Fetch the next buffer descriptor of a chain into *d (a private copy). `write` is the direction
+ * every buffer must have (RX: device-writable). Returns 1 with a descriptor, 0 at the end of the
+ * chain, VQ_E_BAD for a malformed chain, VQ_E_FAULT if an indirect table does not translate.
+ * Iterative: entering an indirect table happens at most once per chain (no nesting). */
+static int vq_chain_next(struct riov_virtq *vq, struct vq_chain *ch, struct riov_vring_desc *d,
+			 bool write)
+{
+	struct riov_vring_desc raw;
+
+	for (;;) {
+		if (!ch->more)
+			return 0;
+		if (ch->budget == 0)
+			return VQ_E_BAD; /* longer than the table: a loop (2.7.5.3.1) */
+		ch->budget--;
+		if (ch->in_ind) {
+			if (vq_guest_read(vq, ch->ind_addr + 16ull * ch->idx, &raw, sizeof(raw)) < 0)
+				return VQ_E_FAULT;
+		} else {
+			memcpy(&raw, (const struct riov_vring_desc *)vq->desc + ch->idx, sizeof(raw));
+		}
+		/* from here on only the private copy is looked at */
+		rte_compiler_barrier();
+		vq_desc_decode(d, &raw);
+
+		if (d->flags & RIOV_VRING_DESC_F_INDIRECT) {
+			/* 2.7.5.3: only with the feature, never with NEXT, never inside a table */
+			if (!vq->indirect || ch->in_ind || (d->flags & RIOV_VRING_DESC_F_NEXT))
+				return VQ_E_BAD;
+			if (d->len == 0 || d->len % 16 != 0 || d->len / 16 > RIOV_VIRTQ_MAX_INDIRECT)
+				return VQ_E_BAD;
+			if (d->addr > UINT64_MAX - d->len)
+				return VQ_E_BAD;
+			ch->in_ind = true;
+			ch->ind_addr = d->addr;
+			ch->idx = 0;
+			ch->limit = d->len / 16;
+			ch->budget = ch->limit;
+			continue;
+		}
+		if (d->flags & RIOV_VRING_DESC_F_NEXT) {
+			if (d->next >= ch->limit)
+				return VQ_E_BAD;
+			ch->idx = d->next;
+		} else {
+			ch->more = false;
+		}
+		if (d->len == 0 || d->addr > UINT64_MAX - d->len)
+			return VQ_E_BAD;
+		if (!!(d->flags & RIOV_VRING_DESC_F_WRITE) != write)
+			return VQ_E_BAD;
+		return 1;
+	}
+}
+
+/* ---- guest TX: dequeue ---- */
+
+/* Append n bytes to the mbuf chain headed by `head` (tail in *tailp), adding segments from mp. */
+static int vq_mbuf_append(struct rte_mempool *mp, struct rte_mbuf *head, struct rte_mbuf **tailp,
+			  const uint8_t *src, uint32_t n)
+{
+	struct rte_mbuf *tail = *tailp;
+	while (n) {
+		uint16_t room = rte_pktmbuf_tailroom(tail);
+		if (room == 0) {
+			if (head->nb_segs == UINT16_MAX)
+				return VQ_E_BIG;
+			struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+			if (m == NULL)
+				return VQ_E_NOMBUF;
+			if (rte_pktmbuf_tailroom(m) == 0) {
+				rte_pktmbuf_free(m);
+				return VQ_E_NOMBUF;
+			}
+			tail->next = m;
+			head->nb_segs++;
+			tail = m;
+			*tailp = m;
+			continue;
+		}
+		uint32_t c = RTE_MIN((uint32_t)room, n);
+		memcpy(rte_pktmbuf_mtod_offset(tail, uint8_t *, tail->data_len), src, c);
+		tail->data_len += c;
+		head->pkt_len += c;
+		src += c;
+		n -= c;
+	}
+	return 0;
+}
+
+/* Copy the chain at `head` into m (virtio-net header skipped). Returns 0 or VQ_E_*. */
+static int vq_tx_chain(struct riov_virtq *vq, struct rte_mempool *mp, uint16_t head,
+		       struct rte_mbuf *m)
+{
+	struct vq_chain ch;
+	struct riov_vring_desc d;
+	struct rte_mbuf *tail = m;
+	uint32_t hdr_left = vq->hdr_len;
+	const uint32_t max = vq->hdr_len + RIOV_VIRTQ_MAX_PAYLOAD;
+	uint32_t total = 0;
+	int rc;
+
+	vq_chain_start(vq, &ch, head);
+	while ((rc = vq_chain_next(vq, &ch, &d, false)) == 1) {
+		if (d.len > max - total)
+			return VQ_E_BIG;
+		total += d.len;
+		uint64_t addr = d.addr;
+		uint32_t left = d.len;
+		while (left) {
+			void *hva;
+			uint64_t mapped;
+			if (riov_vtd_translate(&vq->tc, addr, left, RIOV_VTD_READ, &hva, &mapped) < 0)
+				return VQ_E_FAULT;
+			if (unlikely(mapped == 0 || mapped > left))
+				return VQ_E_FAULT;
+			const uint8_t *src = hva;
+			uint32_t n = (uint32_t)mapped;
+			if (hdr_left) {
+				/* offloads are not offered, so the header carries nothing we need */
+				uint32_t s = RTE_MIN(hdr_left, n);
+				hdr_left -= s;
+				src += s;
+				n -= s;
+			}
+			if (n) {
+				rc = vq_mbuf_append(mp, m, &tail, src, n);
+				if (rc < 0)
+					return rc;
+			}
+			addr += mapped;
+			left -= (uint32_t)mapped;
+		}
+	}
+	if (rc < 0)
+		return rc;
+	if (hdr_left || m->pkt_len == 0)
+		return VQ_E_BAD; /* shorter than the header, or a header and no frame */
+	return 0;
+}
+
+uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struct rte_mbuf **pkts,
+			    uint16_t n)
+{
+	struct rte_mbuf *mb[RIOV_VIRTQ_BURST];
+	uint16_t heads[RIOV_VIRTQ_BURST];
+
+	if (unlikely(vq->broken)) {
+		vq->stats.drops[RIOV_VQ_DROP_BROKEN]++;
+		return 0;
+	}
+	uint16_t avail_idx = vq_read_avail_idx(vq);
+	uint16_t avail = (uint16_t)(avail_idx - vq->last_avail_idx);
+	if (unlikely(avail > vq->size)) {
+		vq_mark_broken(vq, "avail index ahead by more than the ring size", avail, vq->size);
+		return 0;
+	}
+	n = RTE_MIN(n, (uint16_t)RIOV_VIRTQ_BURST);
+	n = RTE_MIN(n, avail);
+	if (n == 0)
+		return 0;
+
+	if (rte_pktmbuf_alloc_bulk(mp, mb, n) != 0) {
+		uint16_t k = 0;
+		while (k < n && (mb[k] = rte_pktmbuf_alloc(mp)) != NULL)
+			k++;
+		if (k == 0) {
+			vq->stats.drops[RIOV_VQ_DROP_NO_MBUF]++;
+			return 0;
+		}
+		n = k;
+	}
+
+	/* read the heads first so the descriptors can be prefetched */
+	for (uint16_t i = 0; i < n; i++) {
+		heads[i] = vq_read_avail_ring(vq, (uint16_t)(vq->last_avail_idx + i));
+		rte_prefetch0((const struct riov_vring_desc *)vq->desc + (heads[i] & (vq->size - 1)));
+	}
+
+	const uint16_t old_used = vq->last_used_idx;
+	const bool batch = vq->in_order && vq->inorder_batch;
+	bool have_last = false;
+	uint16_t last_head = 0;
+	uint16_t out = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		uint16_t head = heads[i];
+		vq->last_avail_idx++;
+		if (unlikely(head >= vq->size)) {
+			/* not a descriptor: nothing to give back */
+			vq->stats.drops[RIOV_VQ_DROP_BAD_DESC]++;
+			rte_pktmbuf_free(mb[i]);
+			RIOV_LOG_RL(RIOV_LOG_WARN, VQ_LOG, "sid %#x tx: head %u out of range (size %u)",
+				    vq->sid, head, vq->size);
+			continue;
+		}
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(mb[i + 1], void *));
+		int rc = vq_tx_chain(vq, mp, head, mb[i]);
+		if (likely(rc == 0)) {
+			vq->stats.packets++;
+			vq->stats.bytes += mb[i]->pkt_len;
+			pkts[out++] = mb[i];
+		} else {
+			vq_count_drop(vq, rc);
+			rte_pktmbuf_free(mb[i]);
+			RIOV_LOG_RL(RIOV_LOG_WARN, VQ_LOG, "sid %#x tx: packet at head %u dropped (%d)",
+				    vq->sid, head, rc);
+		}
+		/* TX buffers are only read: used length 0 (2.7.8) */
+		if (batch) {
+			have_last = true;
+			last_head = head;
+		} else {
+			vq_write_used(vq, head, 0);
+		}
+	}
+	if (batch && have_last) /* 2.7.10: in order, one entry for the batch, last buffer's id */
+		vq_write_used(vq, last_head, 0);
+	vq_publish_used(vq, old_used);
+	return out;
+}
+
+/* ---- guest RX: enqueue ---- */
+
+struct vq_rx_src {
+	const uint8_t *hdr;
+	uint32_t hdr_len;
+	uint32_t done;              /* header + payload bytes consumed */
+	const struct rte_mbuf *seg; /* current payload segment */
+	uint32_t seg_off;
+};
+
+/* Current source chunk; 0 when the packet is exhausted. */
+static inline uint32_t vq_rx_src_chunk(struct vq_rx_src *s, const uint8_t **p)
+{
+	if (s->done < s->hdr_len) {
+		*p = s->hdr + s->done;
+		return s->hdr_len - s->done;
+	}
+	while (s->seg != NULL && s->seg_off >= s->seg->data_len) {
+		s->seg = s->seg->next;
+		s->seg_off = 0;
+	}
+	if (s->seg == NULL)
+		return 0;
+	*p = rte_pktmbuf_mtod_offset(s->seg, const uint8_t *, s->seg_off);
+	return s->seg->data_len - s->seg_off;
+}
+
+static inline void vq_rx_src_advance(struct vq_rx_src *s, uint32_t c)
+{
+	if (s->done >= s->hdr_len)
+		s->seg_off += c;
+	s->done += c;
+}
+
+/* Fill the chain at `head` from the source. *written gets the bytes written to this chain; the host
+ * addresses of the header's num_buffers bytes are recorded in nb[]. Returns 0 (chain full or packet
+ * done) or VQ_E_BAD / VQ_E_FAULT. */
+static int vq_rx_fill(struct riov_virtq *vq, uint16_t head, struct vq_rx_src *s, uint32_t *written,
+		      uint8_t *nb[2])
+{
+	struct vq_chain ch;
+	struct riov_vring_desc d;
+	uint64_t addr = 0;       /* guest address of the untranslated rest of the descriptor */
+	uint32_t left = 0;
+	uint8_t *dst = NULL;     /* translated window: host address, guest address, bytes */
+	uint64_t dst_gpa = 0;
+	uint32_t dst_left = 0;
+
+	*written = 0;
+	vq_chain_start(vq, &ch, head);
+	for (;;) {
+		const uint8_t *p;
+		uint32_t c = vq_rx_src_chunk(s, &p);
+		if (c == 0)
+			return 0;
+		if (dst_left == 0) {
+			if (left == 0) {
+				int rc = vq_chain_next(vq, &ch, &d, true);
+				if (rc <= 0)
+					return rc;
+				addr = d.addr;
+				left = d.len;
+			}
+			/* translate only once there is something to write there */
+			void *hva;
+			uint64_t mapped;
+			if (riov_vtd_translate(&vq->tc, addr, left, RIOV_VTD_WRITE, &hva, &mapped) < 0)
+				return VQ_E_FAULT;
+			if (unlikely(mapped == 0 || mapped > left))
+				return VQ_E_FAULT;
+			dst = hva;
+			dst_gpa = addr;
+			dst_left = (uint32_t)mapped;
+			addr += mapped;
+			left -= (uint32_t)mapped;
+		}
+		c = RTE_MIN(c, dst_left);
+		memcpy(dst, p, c);
+		vq_log_write(vq, dst_gpa, c);
+		for (unsigned k = 0; k < 2; k++) {
+			uint32_t off = RIOV_VIRTIO_NET_HDR_NUM_BUFFERS_OFF + k;
+			if (s->hdr_len > off && s->done <= off && off < s->done + c)
+				nb[k] = dst + (off - s->done);
+		}
+		vq_rx_src_advance(s, c);
+		dst += c;
+		dst_gpa += c;
+		dst_left -= c;
+		*written += c;
+	}
+}
+
+/* Deliver one packet. *avail_left counts avail entries still unread this burst. Returns 0, or
+ * VQ_E_NOSPACE (nothing consumed), VQ_E_BIG (nothing consumed), VQ_E_BAD / VQ_E_FAULT (the heads
+ * taken are returned with length 0). */
+static int vq_rx_one(struct riov_virtq *vq, struct rte_mbuf *m, uint16_t *avail_left)
+{
+	struct riov_virtio_net_hdr hdr;
+	uint8_t *nb[2] = { NULL, NULL };
+	const uint16_t start_avail = vq->last_avail_idx;
+	const uint16_t start_used = vq->last_used_idx;
+	const uint16_t start_left = *avail_left;
+	uint16_t nbufs = 0;
+	struct vq_rx_src s;
+	int rc;
+
+	/* 5.1.6.4: no offloads offered, so flags/gso are zero; num_buffers is 1 unless merged */
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.num_buffers = rte_cpu_to_le_16(1);
+	s.hdr = (const uint8_t *)&hdr;
+	s.hdr_len = vq->hdr_len;
+	s.done = 0;
+	s.seg = m;
+	s.seg_off = 0;
+	const uint64_t total = (uint64_t)vq->hdr_len + m->pkt_len;
+
+	for (;;) {
+		if (*avail_left == 0) {
+			rc = VQ_E_NOSPACE;
+			goto rollback;
+		}
+		uint16_t head = vq_read_avail_ring(vq, vq->last_avail_idx);
+		vq->last_avail_idx++;
+		(*avail_left)--;
+		nbufs++;
+		if (unlikely(head >= vq->size)) {
+			rc = VQ_E_BAD;
+			goto drop;
+		}
+		uint32_t written;
+		rc = vq_rx_fill(vq, head, &s, &written, nb);
+		if (rc < 0) {
+			vq_write_used(vq, head, 0);
+			goto drop;
+		}
+		if (nbufs == 1 && written < vq->hdr_len) {
+			/* the header must fit in the first buffer (5.1.6.3.1) */
+			vq_write_used(vq, head, 0);
+			rc = VQ_E_BAD;
+			goto drop;
+		}
+		if (s.done == total) {
+			vq_write_used(vq, head, written);
+			break;
+		}
+		if (!vq->mrg_rxbuf) {
+			/* packet larger than the buffer: keep the buffer for a smaller packet (as Linux
+			 * vhost-net does); what we wrote into it is still the device's to overwrite */
+			rc = VQ_E_BIG;
+			goto rollback;
+		}
+		vq_write_used(vq, head, written);
+	}
+	if (nbufs > 1 && vq->hdr_len >= sizeof(hdr)) {
+		uint16_t v = rte_cpu_to_le_16(nbufs);
+		const uint8_t *vb = (const uint8_t *)&v;
+		/* both bytes were written above, inside translated WRITE mappings */
+		if (nb[0] != NULL)
+			*nb[0] = vb[0];
+		if (nb[1] != NULL)
+			*nb[1] = vb[1];
+	}
+	return 0;
+
+rollback:
+	vq->last_avail_idx = start_avail;
+	vq->last_used_idx = start_used;
+	*avail_left = start_left;
+	return rc;
+
+drop:
+	/* hand back every buffer of this packet, empty */
+	for (uint16_t u = start_used; u != vq->last_used_idx; u++)
+		vq_used(vq)->ring[u & (vq->size - 1)].len = 0;
+	return rc;
+}
+
+uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
+{
+	if (unlikely(vq->broken)) {
+		vq->stats.drops[RIOV_VQ_DROP_BROKEN] += n;
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	uint16_t avail_idx = vq_read_avail_idx(vq);
+	uint16_t avail = (uint16_t)(avail_idx - vq->last_avail_idx);
+	if (unlikely(avail > vq->size)) {
+		vq_mark_broken(vq, "avail index ahead by more than the ring size", avail, vq->size);
+		vq->stats.drops[RIOV_VQ_DROP_BROKEN] += n;
+		return 0;
+	}
+
+	const uint16_t old_used = vq->last_used_idx;
+	uint16_t delivered = 0;
+	uint16_t i;
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		int rc = vq_rx_one(vq, pkts[i], &avail);
+		if (likely(rc == 0)) {
+			delivered++;
+			vq->stats.packets++;
+			vq->stats.bytes += pkts[i]->pkt_len;
+			continue;
+		}
+		if (rc == VQ_E_NOSPACE) {
+			vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += n - i;
+			break;
+		}
+		vq_count_drop(vq, rc);
+		if (rc != VQ_E_BIG)
+			RIOV_LOG_RL(RIOV_LOG_WARN, VQ_LOG, "sid %#x rx: packet dropped (%d)", vq->sid,
+				    rc);
+	}
+	vq_publish_used(vq, old_used);
+	return delivered;
+}
+
+/* ---- interrupts ---- */
+
+void riov_virtq_notify(struct riov_virtq *vq)
+{
+	if (vq->pending_used == 0)
+		return;
+	vq->pending_used = 0;
+	/* 2.7.10 / 2.7.7: used->idx is written before the guest's suppression state is read */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+	bool need;
+	if (vq->event_idx) {
+		uint16_t ev = rte_le_to_cpu_16(__atomic_load_n(vq_used_event(vq), __ATOMIC_RELAXED));
+		uint16_t old = vq->signalled_used;
+		bool valid = vq->signalled_used_valid;
+		vq->signalled_used = vq->last_used_idx;
+		vq->signalled_used_valid = true;
+		need = !valid || riov_vring_need_event(ev, vq->last_used_idx, old);
+	} else {
+		uint16_t fl = rte_le_to_cpu_16(
+			__atomic_load_n(&vq_avail(vq)->flags, __ATOMIC_RELAXED));
+		need = !(fl & RIOV_VRING_AVAIL_F_NO_INTERRUPT);
+	}
+	if (!need || !vq->have_irq)
+		return;
+	int rc = riov_vtd_irq_raise(vq->vtd, vq->sid, vq->msi_addr, vq->msi_data);
+	if (rc == 0)
+		vq->stats.notifications++;
+	else
+		RIOV_LOG_RL(RIOV_LOG_WARN, VQ_LOG, "sid %#x: interrupt not delivered (fault %#x)",
+			    vq->sid, -rc);
+}
+
+/* ---- set-up ---- */
+
+int riov_virtq_init(struct riov_virtq *vq, const struct riov_vhost_vring_info *vi)
+{
+	if (vq == NULL || vi == NULL || vi->vtd == NULL)
+		return -EINVAL;
+	if (vi->size == 0 || vi->size > RIOV_VHOST_MAX_RING_SIZE || (vi->size & (vi->size - 1)))
+		return -EINVAL;
+	if (vi->desc == NULL || vi->avail == NULL || vi->used == NULL)
+		return -EINVAL;
+	if ((uintptr_t)vi->desc % RIOV_VRING_DESC_ALIGN || (uintptr_t)vi->avail % RIOV_VRING_AVAIL_ALIGN ||
+	    (uintptr_t)vi->used % RIOV_VRING_USED_ALIGN)
+		return -EINVAL;
+
+	const uint64_t f = vi->features;
+	memset(vq, 0, sizeof(*vq));
+	vq->desc = vi->desc;
+	vq->avail = vi->avail;
+	vq->used = vi->used;
+	vq->size = vi->size;
+	vq->last_avail_idx = vi->last_avail_idx;
+	vq->last_used_idx = vi->last_used_idx;
+	vq->signalled_used = vi->last_used_idx;
+	vq->signalled_used_valid = false;
+	vq->is_tx = vi->qid & 1;
+	vq->event_idx = f & (1ull << RIOV_VIRTIO_F_RING_EVENT_IDX);
+	vq->mrg_rxbuf = f & (1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF);
+	vq->indirect = f & (1ull << RIOV_VIRTIO_F_RING_INDIRECT);
+	vq->in_order = f & (1ull << RIOV_VIRTIO_F_IN_ORDER);
+	vq->hdr_len = (vq->mrg_rxbuf || (f & (1ull << RIOV_VIRTIO_F_VERSION_1))) ? 12 : 10;
+	vq->vtd = vi->vtd;
+	vq->sid = vi->sid;
+	riov_vtd_cursor_init(&vq->tc, vi->vtd, vi->sid);
+	vq->msi_addr = vi->msi_addr;
+	vq->msi_data = vi->msi_data;
+	vq->have_irq = vi->msi_addr != 0;
+	vq->log_base = vi->log_base;
+	vq->log_size = vi->log_base ? vi->log_size : 0;
+
+	/* Workers poll the avail ring: ask the guest not to kick (2.7.10). With EVENT_IDX the flag
+	 * is ignored by the driver and avail_event does the job. */
+	__atomic_store_n(&vq_used(vq)->flags, rte_cpu_to_le_16(RIOV_VRING_USED_F_NO_NOTIFY),
+			 __ATOMIC_RELAXED);
+	vq_update_avail_event(vq);
+	return 0;
+}
+
+void riov_virtq_set_used_log(struct riov_virtq *vq, uint64_t used_gpa)
+{
+	vq->used_gpa = used_gpa;
+	vq->log_used = true;
+}
+
+/* ---- fuzzing ----
+ * A guest memory area of FZ_PAGES pages at guest-physical FZ_GPA, mapped through a real VT-d
+ * domain: the rings sit in the first pages (desc, avail, used), page FZ_RO_PAGE is read-only and
+ * page FZ_HOLE_PAGE unmapped. The input fills the memory and picks the ring size and features. */
+
+#define FZ_GPA 0x40000000ull
+#define FZ_PAGES 16u
+#define FZ_RO_PAGE 12u
+#define FZ_HOLE_PAGE 14u
+#define FZ_SID 0x0810
+#define FZ_DID 7
+
+static struct {
+	bool ready;
+	bool failed;
+	struct riov_vtd *vtd;
+	uint8_t *mem;
+	struct rte_mempool *mp;
+	uint64_t msi_addr;
+	uint32_t msi_data;
+} fz;
+
+static int fz_setup(void)
+{
+	/* no --in-memory: DPDK 22.11 refuses it with --no-huge (legacy memory) */
+	static char a0[] = "fuzzvq", a1[] = "--no-huge", a2[] = "-m", a3[] = "64", a4[] = "--no-pci",
+		    a5[] = "--no-shconf", a6[] = "--log-level=1";
+	static char prefix[64];
+	snprintf(prefix, sizeof(prefix), "--file-prefix=fuzzvq%d", (int)getpid());
+	char *argv[] = { a0, a1, a2, a3, a4, a5, a6, prefix, NULL };
+
+	if (rte_eal_init(8, argv) < 0 && rte_errno != EALREADY)
+		return -1;
+	fz.mp = rte_pktmbuf_pool_create("fuzzvq", 511, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	if (fz.mp == NULL)
+		return -1;
+	struct riov_vtd_config cfg = { .aw_bits = 48, .fault_log_size = 8, .irte_count = 16 };
+	fz.vtd = riov_vtd_create(&cfg);
+	if (fz.vtd == NULL)
+		return -1;
+	if (posix_memalign((void **)&fz.mem, 4096, FZ_PAGES * 4096u) != 0)
+		return -1;
+	memset(fz.mem, 0, FZ_PAGES * 4096u);
+	if (riov_vtd_domain_create(fz.vtd, FZ_DID, 4) < 0)
+		return -1;
+	for (unsigned p = 0; p < FZ_PAGES; p++) {
+		if (p == FZ_HOLE_PAGE)
+			continue;
+		unsigned perm = p == FZ_RO_PAGE ? RIOV_VTD_READ : RIOV_VTD_READ | RIOV_VTD_WRITE;
+		if (riov_vtd_map(fz.vtd, FZ_DID, FZ_GPA + 4096ull * p,
+				 (uint64_t)(uintptr_t)(fz.mem + 4096u * p), 4096, perm) < 0)
+			return -1;
+	}
+	if (riov_vtd_context_set(fz.vtd, FZ_SID, FZ_DID, RIOV_VTD_TT_MULTI_LEVEL, false) < 0)
+		return -1;
+	riov_vtd_inv_context_global(fz.vtd);
+	riov_vtd_inv_iotlb_global(fz.vtd);
+	struct riov_vtd_irte e = { .present = true, .vector = 0x40, .eventfd = -1 };
+	if (riov_vtd_irte_set(fz.vtd, 3, &e) < 0)
+		return -1;
+	riov_vtd_msi_compose(3, false, 0, &fz.msi_addr, &fz.msi_data);
+	return 0;
+}
+
+static void fz_vring(struct riov_vhost_vring_info *vi, uint16_t qid, uint16_t size, uint64_t feat,
+		     uint16_t la, uint16_t lu)
+{
+	memset(vi, 0, sizeof(*vi));
+	vi->qid = qid;
+	vi->size = size;
+	vi->desc = fz.mem;
+	vi->avail = fz.mem + 4096;
+	vi->used = fz.mem + 2 * 4096;
+	vi->last_avail_idx = la;
+	vi->last_used_idx = lu;
+	vi->features = feat;
+	vi->vtd = fz.vtd;
+	vi->sid = FZ_SID;
+	vi->callfd = -1;
+	vi->msi_addr = fz.msi_addr;
+	vi->msi_data = fz.msi_data;
+}
+
+int riov_virtq_fuzz_one(const uint8_t *data, size_t size)
+{
+	enum { HDR = 8 };
+	if (!fz.ready) {
+		if (fz.failed || fz_setup() < 0) {
+			fz.failed = true;
+			return -1;
+		}
+		fz.ready = true;
+	}
+	if (size < HDR)
+		return 0;
+
+	/* byte 0: ring size (1..256); byte 1: features; bytes 2-5: start indices; 6-7: packet sizes */
+	uint16_t qsz = (uint16_t)(1u << (data[0] % 9));
+	uint64_t feat = 0;
+	if (data[1] & 1)
+		feat |= 1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF;
+	if (data[1] & 2)
+		feat |= 1ull << RIOV_VIRTIO_F_VERSION_1;
+	if (data[1] & 4)
+		feat |= 1ull << RIOV_VIRTIO_F_RING_INDIRECT;
+	if (data[1] & 8)
+		feat |= 1ull << RIOV_VIRTIO_F_RING_EVENT_IDX;
+	if (data[1] & 16)
+		feat |= 1ull << RIOV_VIRTIO_F_IN_ORDER;
+	uint16_t la = (uint16_t)(data[2] | data[3] << 8);
+	uint16_t lu = (uint16_t)(data[4] | data[5] << 8);
+	uint32_t plen[2] = { 1u + data[6] * 13u, 1u + data[7] * 37u };
+
+	/* the rest is guest memory, from its start (descriptor table first) */
+	memset(fz.mem, 0, FZ_PAGES * 4096u);
+	size_t body = RTE_MIN(size - HDR, (size_t)FZ_PAGES * 4096u);
+	memcpy(fz.mem, data + HDR, body);
+	/* between bursts the "guest" moves avail->idx by input-chosen amounts, so the device also sees
+	 * stale, repeated and far-ahead indices */
+	struct riov_virtq tx, rx;
+	struct riov_vhost_vring_info vi;
+	fz_vring(&vi, 1, qsz, feat, la, lu);
+	if (riov_virtq_init(&tx, &vi) < 0)
+		return 0;
+	tx.inorder_batch = data[1] & 32;
+	/* dirty log covering the area's pages, except the last one (bounded by log_size) */
+	static uint8_t logbuf[((FZ_GPA >> 12) + FZ_PAGES - 1) / 8];
+	if (data[1] & 64) {
+		tx.log_base = logbuf;
+		tx.log_size = sizeof(logbuf);
+		riov_virtq_set_used_log(&tx, FZ_GPA + 2 * 4096);
+	}
+
+	for (unsigned round = 0; round < 3; round++) {
+		struct rte_mbuf *pkts[RIOV_VIRTQ_BURST];
+		uint16_t got = riov_virtq_dequeue(&tx, fz.mp, pkts, RIOV_VIRTQ_BURST);
+		for (uint16_t i = 0; i < got; i++) {
+			/* touch every byte so ASan sees the whole chain */
+			uint32_t sum = 0;
+			for (const struct rte_mbuf *m = pkts[i]; m; m = m->next)
+				for (uint16_t k = 0; k < m->data_len; k++)
+					sum += rte_pktmbuf_mtod(m, const uint8_t *)[k];
+			(void)sum;
+			rte_pktmbuf_free(pkts[i]);
+		}
+		riov_virtq_notify(&tx);
+		/* the guest moves its avail index */
+		struct riov_vring_avail *av = (struct riov_vring_avail *)(fz.mem + 4096);
+		av->idx = (uint16_t)(av->idx + data[(round + 2) % HDR]);
+	}
+
+	fz_vring(&vi, 0, qsz, feat, la, lu);
+	if (riov_virtq_init(&rx, &vi) < 0)
+		return 0;
+	if (data[1] & 64) {
+		rx.log_base = logbuf;
+		rx.log_size = sizeof(logbuf);
+		riov_virtq_set_used_log(&rx, FZ_GPA + 2 * 4096);
+	}
+	for (unsigned round = 0; round < 2; round++) {
+		struct rte_mbuf *pkts[4];
+		uint16_t np = 0;
+		for (unsigned i = 0; i < 4; i++) {
+			struct rte_mbuf *m = rte_pktmbuf_alloc(fz.mp);
+			if (m == NULL)
+				break;
+			uint32_t want = plen[i & 1];
+			struct rte_mbuf *tail = m;
+			uint8_t fill[256];
+			memset(fill, (int)(0xa0 + i), sizeof(fill));
+			while (want) {
+				uint32_t c = RTE_MIN(want, (uint32_t)sizeof(fill));
+				if (vq_mbuf_append(fz.mp, m, &tail, fill, c) < 0)
+					break;
+				want -= c;
+			}
+			pkts[np++] = m;
+		}
+		riov_virtq_enqueue(&rx, pkts, np);
+		riov_virtq_notify(&rx);
+		for (uint16_t i = 0; i < np; i++)
+			rte_pktmbuf_free(pkts[i]);
+		struct riov_vring_avail *av = (struct riov_vring_avail *)(fz.mem + 4096);
+		av->idx = (uint16_t)(av->idx + data[(round + 5) % HDR]);
+	}
+
+	struct riov_vtd_fault f[8];
+	riov_vtd_faults_read(fz.vtd, f, 8, true);
+	return 0;
+}

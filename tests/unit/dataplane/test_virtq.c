@@ -1,0 +1,1486 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests for dataplane/virtq.c. The test plays the guest driver: rings and buffers live in
+ * ordinary memory (posix_memalign) mapped into a real riov_vtd domain (iova = a chosen GPA, hpa =
+ * the host address); interrupts go through real IRTEs to real eventfds. Includes virtq.c to reach
+ * its static helpers and to build independently of the rest of dataplane/.
+ */
+#include "dataplane/virtq.c"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+
+#include "riov_test.h"
+
+#define T_SID 0x0100
+#define T_DID 3
+#define PAGES 160u
+#define RO_PAGE (PAGES - 2)
+#define HOLE_PAGE (PAGES - 1)
+#define BUF_FIRST_PAGE 3u
+#define F(bit) (1ull << (bit))
+#define F_V1 F(RIOV_VIRTIO_F_VERSION_1)
+#define F_MRG F(RIOV_VIRTIO_NET_F_MRG_RXBUF)
+#define F_IND F(RIOV_VIRTIO_F_RING_INDIRECT)
+#define F_EVT F(RIOV_VIRTIO_F_RING_EVENT_IDX)
+#define F_INO F(RIOV_VIRTIO_F_IN_ORDER)
+
+static struct rte_mempool *mp;
+
+struct tguest {
+	uint8_t *mem;
+	uint64_t gpa;
+	uint16_t size;
+	struct riov_vring_desc *desc;
+	struct riov_vring_avail *avail;
+	struct riov_vring_used *used;
+	uint16_t aidx;        /* driver's avail index */
+	uint64_t next_buf;    /* bump allocator for buffers (gpa) */
+	uint16_t next_desc;   /* descriptor allocator */
+};
+
+struct tenv {
+	struct riov_vtd *vtd;
+	struct tguest g[2];
+	int efd[2];
+	uint64_t msi_addr[2];
+	uint32_t msi_data[2];
+	unsigned mp_avail;    /* mempool level at start: every test must give all mbufs back */
+};
+
+static void *g_host(struct tguest *g, uint64_t gpa)
+{
+	return g->mem + (gpa - g->gpa);
+}
+
+static uint64_t g_page(struct tguest *g, unsigned page)
+{
+	return g->gpa + 4096ull * page;
+}
+
+static uint64_t g_buf(struct tguest *g, uint32_t len)
+{
+	uint64_t a = g->next_buf;
+	g->next_buf = (a + len + 63) & ~63ull;
+	if (g->next_buf > g_page(g, RO_PAGE)) {
+		fprintf(stderr, "test guest out of buffer memory\n");
+		abort();
+	}
+	return a;
+}
+
+static void g_desc(struct tguest *g, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+		   uint16_t next)
+{
+	g->desc[i].addr = addr;
+	g->desc[i].len = len;
+	g->desc[i].flags = flags;
+	g->desc[i].next = next;
+}
+
+static uint16_t g_new_desc(struct tguest *g)
+{
+	uint16_t d = g->next_desc;
+	g->next_desc = (uint16_t)((g->next_desc + 1) & (g->size - 1));
+	return d;
+}
+
+static void g_push(struct tguest *g, uint16_t head)
+{
+	g->avail->ring[g->aidx & (g->size - 1)] = head;
+	g->aidx++;
+	__atomic_store_n(&g->avail->idx, g->aidx, __ATOMIC_RELEASE);
+}
+
+static uint16_t g_used_idx(struct tguest *g)
+{
+	return __atomic_load_n(&g->used->idx, __ATOMIC_ACQUIRE);
+}
+
+static struct riov_vring_used_elem g_used(struct tguest *g, uint16_t i)
+{
+	return g->used->ring[i & (g->size - 1)];
+}
+
+static void fill_frame(uint8_t *f, uint32_t len, unsigned seed)
+{
+	for (uint32_t i = 0; i < len; i++)
+		f[i] = (uint8_t)(seed + i * 7 + (i >> 8));
+}
+
+/* Post a TX packet (zero virtio-net header of hdr_len + frame) as one chain whose descriptors
+ * have the lengths in split[] (the last descriptor takes the rest). Returns the head. */
+static uint16_t tx_post(struct tguest *g, uint16_t hdr_len, const uint8_t *frame, uint32_t len,
+			const uint32_t *split, unsigned nsplit)
+{
+	uint32_t total = hdr_len + len, off = 0;
+	uint8_t *tmp = calloc(1, total);
+	memcpy(tmp + hdr_len, frame, len);
+	uint16_t head = g_new_desc(g), cur = head;
+	for (unsigned k = 0; k <= nsplit; k++) {
+		uint32_t l = k < nsplit ? split[k] : total - off;
+		uint64_t b = g_buf(g, l);
+		memcpy(g_host(g, b), tmp + off, l);
+		off += l;
+		bool last = k == nsplit;
+		uint16_t nx = last ? 0 : g_new_desc(g);
+		g_desc(g, cur, b, l, last ? 0 : RIOV_VRING_DESC_F_NEXT, nx);
+		cur = nx;
+	}
+	free(tmp);
+	g_push(g, head);
+	return head;
+}
+
+/* Post an RX buffer chain of ndesc write descriptors of `each` bytes. Returns the head. */
+static uint16_t rx_post(struct tguest *g, uint32_t each, unsigned ndesc)
+{
+	uint16_t head = g_new_desc(g), cur = head;
+	for (unsigned k = 0; k < ndesc; k++) {
+		uint64_t b = g_buf(g, each);
+		memset(g_host(g, b), 0xee, each);
+		bool last = k + 1 == ndesc;
+		uint16_t nx = last ? 0 : g_new_desc(g);
+		g_desc(g, cur, b, each,
+		       RIOV_VRING_DESC_F_WRITE | (last ? 0 : RIOV_VRING_DESC_F_NEXT), nx);
+		cur = nx;
+	}
+	g_push(g, head);
+	return head;
+}
+
+/* Gather up to max bytes from the chain at head (trusted: the test built it). */
+static uint32_t g_gather(struct tguest *g, uint16_t head, uint8_t *out, uint32_t max)
+{
+	uint32_t n = 0;
+	uint16_t i = head;
+	for (unsigned guard = 0; guard < g->size; guard++) {
+		struct riov_vring_desc *d = &g->desc[i];
+		uint32_t c = RTE_MIN(d->len, max - n);
+		memcpy(out + n, g_host(g, d->addr), c);
+		n += c;
+		if (!(d->flags & RIOV_VRING_DESC_F_NEXT) || n == max)
+			break;
+		i = d->next;
+	}
+	return n;
+}
+
+static bool mbuf_equals(const struct rte_mbuf *m, const uint8_t *f, uint32_t len)
+{
+	if (m->pkt_len != len)
+		return false;
+	uint32_t off = 0;
+	for (; m; m = m->next) {
+		if (memcmp(rte_pktmbuf_mtod(m, const uint8_t *), f + off, m->data_len) != 0)
+			return false;
+		off += m->data_len;
+	}
+	return off == len;
+}
+
+static uint64_t efd_count(int fd)
+{
+	uint64_t v = 0;
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+static struct rte_mbuf *mk_pkt(uint32_t len, unsigned seed)
+{
+	uint8_t *f = malloc(len ? len : 1);
+	fill_frame(f, len, seed);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp), *tail = m;
+	if (m && vq_mbuf_append(mp, m, &tail, f, len) < 0) {
+		rte_pktmbuf_free(m);
+		m = NULL;
+	}
+	free(f);
+	return m;
+}
+
+static void env_init(struct tenv *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->mp_avail = rte_mempool_avail_count(mp);
+	struct riov_vtd_config cfg = { .aw_bits = 48, .fault_log_size = 16, .irte_count = 64 };
+	e->vtd = riov_vtd_create(&cfg);
+	CHECK(e->vtd != NULL);
+	CHECK_EQ(riov_vtd_domain_create(e->vtd, T_DID, 4), 0);
+	for (unsigned q = 0; q < 2; q++) {
+		struct tguest *g = &e->g[q];
+		CHECK_EQ(posix_memalign((void **)&g->mem, 4096, PAGES * 4096u), 0);
+		memset(g->mem, 0, PAGES * 4096u);
+		g->gpa = 0x10000000ull * (q + 1);
+		g->desc = (void *)g->mem;
+		g->avail = (void *)(g->mem + 4096);
+		g->used = (void *)(g->mem + 2 * 4096);
+		g->next_buf = g_page(g, BUF_FIRST_PAGE);
+		for (unsigned p = 0; p < PAGES; p++) {
+			if (p == HOLE_PAGE)
+				continue;
+			unsigned perm = p == RO_PAGE ? RIOV_VTD_READ : RIOV_VTD_READ | RIOV_VTD_WRITE;
+			CHECK_EQ(riov_vtd_map(e->vtd, T_DID, g_page(g, p),
+					      (uint64_t)(uintptr_t)(g->mem + 4096u * p), 4096, perm),
+				 0);
+		}
+		e->efd[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		CHECK(e->efd[q] >= 0);
+		struct riov_vtd_irte irte = { .present = true, .vector = (uint8_t)(0x30 + q),
+					      .svt = 1, .sq = 0, .sid = T_SID, .eventfd = e->efd[q] };
+		CHECK_EQ(riov_vtd_irte_set(e->vtd, 10 + q, &irte), 0);
+		riov_vtd_msi_compose(10 + q, false, 0, &e->msi_addr[q], &e->msi_data[q]);
+	}
+	CHECK_EQ(riov_vtd_context_set(e->vtd, T_SID, T_DID, RIOV_VTD_TT_MULTI_LEVEL, false), 0);
+	riov_vtd_inv_context_global(e->vtd);
+	riov_vtd_inv_iotlb_global(e->vtd);
+}
+
+static void env_fini(struct tenv *e)
+{
+	riov_vtd_destroy(e->vtd);
+	for (unsigned q = 0; q < 2; q++) {
+		free(e->g[q].mem);
+		close(e->efd[q]);
+	}
+	CHECK_EQ(rte_mempool_avail_count(mp), e->mp_avail);
+}
+
+/* Initialise vq on guest q's ring. */
+static int vq_open(struct tenv *e, struct riov_virtq *vq, unsigned q, uint16_t qid, uint16_t size,
+		   uint64_t features)
+{
+	struct tguest *g = &e->g[q];
+	g->size = size;
+	struct riov_vhost_vring_info vi = {
+		.qid = qid, .size = size, .desc = g->desc, .avail = g->avail, .used = g->used,
+		.features = features, .vtd = e->vtd, .sid = T_SID, .callfd = e->efd[q],
+		.msi_addr = e->msi_addr[q], .msi_data = e->msi_data[q],
+	};
+	return riov_virtq_init(vq, &vi);
+}
+
+static void free_pkts(struct rte_mbuf **p, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++)
+		rte_pktmbuf_free(p[i]);
+}
+
+/* ---------------- init ---------------- */
+
+RIOV_TEST(init_checks)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 100, F_V1), -EINVAL);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 0, F_V1), -EINVAL);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 256, F_V1), 0);
+	CHECK(vq.is_tx);
+	CHECK_EQ(vq.hdr_len, 12);
+	CHECK_EQ(e.g[0].used->flags, RIOV_VRING_USED_F_NO_NOTIFY);
+	CHECK_EQ(vq_open(&e, &vq, 0, 0, 256, 0), 0);
+	CHECK(!vq.is_tx);
+	CHECK_EQ(vq.hdr_len, 10);
+	CHECK_EQ(vq_open(&e, &vq, 0, 0, 256, F_MRG), 0);
+	CHECK_EQ(vq.hdr_len, 12);
+	CHECK(vq.mrg_rxbuf);
+	CHECK_EQ(vq_open(&e, &vq, 0, 0, 32768, F_V1 | F_IND | F_EVT | F_INO), 0);
+	CHECK(vq.indirect && vq.event_idx && vq.in_order);
+	struct riov_vhost_vring_info vi = { .size = 8, .desc = e.g[0].mem + 8, .avail = e.g[0].avail,
+					    .used = e.g[0].used, .vtd = e.vtd };
+	CHECK_EQ(riov_virtq_init(&vq, &vi), -EINVAL); /* misaligned descriptor table */
+	vi.desc = e.g[0].desc;
+	vi.vtd = NULL;
+	CHECK_EQ(riov_virtq_init(&vq, &vi), -EINVAL);
+	env_fini(&e);
+}
+
+/* ---------------- guest TX ---------------- */
+
+RIOV_TEST(tx_basic)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	uint8_t f1[64], f2[1500], f3[60];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 256, F_V1), 0);
+	fill_frame(f1, sizeof(f1), 1);
+	fill_frame(f2, sizeof(f2), 2);
+	fill_frame(f3, sizeof(f3), 3);
+	uint16_t h1 = tx_post(g, 12, f1, sizeof(f1), NULL, 0);
+	uint32_t s2[] = { 12 };           /* header alone, then the frame */
+	uint16_t h2 = tx_post(g, 12, f2, sizeof(f2), s2, 1);
+	uint32_t s3[] = { 5, 4, 20, 1 };  /* header spread over three descriptors */
+	uint16_t h3 = tx_post(g, 12, f3, sizeof(f3), s3, 4);
+
+	struct rte_mbuf *p[RIOV_VIRTQ_BURST];
+	uint16_t n = riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST);
+	CHECK_EQ(n, 3);
+	if (n == 3) {
+		CHECK(mbuf_equals(p[0], f1, sizeof(f1)));
+		CHECK(mbuf_equals(p[1], f2, sizeof(f2)));
+		CHECK(mbuf_equals(p[2], f3, sizeof(f3)));
+		CHECK_EQ(p[1]->nb_segs, 1);
+	}
+	free_pkts(p, n);
+	CHECK_EQ(g_used_idx(g), 3);
+	CHECK_EQ(g_used(g, 0).id, h1);
+	CHECK_EQ(g_used(g, 1).id, h2);
+	CHECK_EQ(g_used(g, 2).id, h3);
+	CHECK_EQ(g_used(g, 0).len, 0);
+	CHECK_EQ(g_used(g, 2).len, 0);
+	CHECK_EQ(vq.stats.packets, 3);
+	CHECK_EQ(vq.stats.bytes, 64 + 1500 + 60);
+	CHECK_EQ(vq.last_avail_idx, 3);
+	/* nothing more */
+	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
+	env_fini(&e);
+}
+
+RIOV_TEST(tx_legacy_header_and_burst_limit)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	uint8_t f[100];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 64, 0), 0); /* legacy: 10-byte header */
+	for (unsigned i = 0; i < 40; i++) {
+		fill_frame(f, sizeof(f), i);
+		tx_post(g, 10, f, sizeof(f), NULL, 0);
+	}
+	struct rte_mbuf *p[RIOV_VIRTQ_BURST];
+	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 64);
+	CHECK_EQ(n, RIOV_VIRTQ_BURST);
+	fill_frame(f, sizeof(f), 5);
+	if (n > 5)
+		CHECK(mbuf_equals(p[5], f, sizeof(f)));
+	free_pkts(p, n);
+	n = riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST);
+	CHECK_EQ(n, 8);
+	fill_frame(f, sizeof(f), 39);
+	if (n == 8)
+		CHECK(mbuf_equals(p[7], f, sizeof(f)));
+	free_pkts(p, n);
+	CHECK_EQ(g_used_idx(g), 40);
+	env_fini(&e);
+}
+
+RIOV_TEST(tx_large_chained_mbufs)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	static uint8_t f[65536];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 256, F_V1 | F_MRG), 0);
+	fill_frame(f, 9000, 9);
+	uint32_t s[] = { 12, 3000, 3000 };
+	tx_post(g, 12, f, 9000, s, 3);
+	fill_frame(f, sizeof(f), 10);
+	tx_post(g, 12, f, sizeof(f), NULL, 0); /* exactly the 64 KiB payload limit */
+	struct rte_mbuf *p[4];
+	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 4);
+	CHECK_EQ(n, 2);
+	if (n == 2) {
+		fill_frame(f, 9000, 9);
+		CHECK(mbuf_equals(p[0], f, 9000));
+		CHECK(p[0]->nb_segs > 1);
+		fill_frame(f, sizeof(f), 10);
+		CHECK(mbuf_equals(p[1], f, sizeof(f)));
+	}
+	free_pkts(p, n);
+	env_fini(&e);
+}
+
+RIOV_TEST(tx_too_big)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	static uint8_t f[65537];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 256, F_V1), 0);
+	uint16_t h = tx_post(g, 12, f, sizeof(f), NULL, 0);
+	struct rte_mbuf *p[4];
+	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, 4), 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_TOO_BIG], 1);
+	CHECK_EQ(g_used_idx(g), 1);
+	CHECK_EQ(g_used(g, 0).id, h);
+	env_fini(&e);
+}
+
+RIOV_TEST(tx_indirect)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	uint8_t f[300];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1 | F_IND), 0);
+	fill_frame(f, sizeof(f), 77);
+	/* table: [hdr 12][100][200] */
+	uint64_t tbl = g_buf(g, 3 * 16);
+	struct riov_vring_desc *t = g_host(g, tbl);
+	uint64_t b0 = g_buf(g, 12), b1 = g_buf(g, 100), b2 = g_buf(g, 200);
+	memset(g_host(g, b0), 0, 12);
+	memcpy(g_host(g, b1), f, 100);
+	memcpy(g_host(g, b2), f + 100, 200);
+	t[0] = (struct riov_vring_desc){ b0, 12, RIOV_VRING_DESC_F_NEXT, 2 };
+	t[2] = (struct riov_vring_desc){ b1, 100, RIOV_VRING_DESC_F_NEXT, 1 };
+	t[1] = (struct riov_vring_desc){ b2, 200, 0, 0 };
+	g_desc(g, 5, tbl, 3 * 16, RIOV_VRING_DESC_F_INDIRECT, 0);
+	g_push(g, 5);
+	struct rte_mbuf *p[4];
+	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 4);
+	CHECK_EQ(n, 1);
+	if (n == 1)
+		CHECK(mbuf_equals(p[0], f, sizeof(f)));
+	free_pkts(p, n);
+	CHECK_EQ(g_used(g, 0).id, 5);
+	/* the same chain without the feature negotiated is malformed */
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1), 0);
+	vq.last_avail_idx = 1;
+	vq.last_used_idx = 1;
+	g_push(g, 5);
+	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, 4), 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_BAD_DESC], 1);
+	env_fini(&e);
+}
+
+RIOV_TEST(tx_in_order)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	uint8_t f[80];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 64, F_V1 | F_INO), 0);
+	CHECK(vq.in_order && !vq.inorder_batch);
+	uint16_t h[4];
+	uint32_t s[] = { 12 };
+	for (unsigned i = 0; i < 4; i++) {
+		fill_frame(f, sizeof(f), i);
+		h[i] = tx_post(g, 12, f, sizeof(f), s, 1);
+	}
+	struct rte_mbuf *p[8];
+	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 8);
+	CHECK_EQ(n, 4);
+	for (uint16_t i = 0; i < n; i++) {
+		fill_frame(f, sizeof(f), i);
+		CHECK(mbuf_equals(p[i], f, sizeof(f)));
+	}
+	free_pkts(p, n);
+	/* default: one used entry per chain, in order */
+	CHECK_EQ(g_used_idx(g), 4);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(g_used(g, i).id, h[i]);
+	/* batching: one entry per burst with the last chain's id (virtio 1.2 2.7.10) */
+	vq.inorder_batch = true;
+	for (unsigned i = 0; i < 3; i++) {
+		fill_frame(f, sizeof(f), i);
+		h[i] = tx_post(g, 12, f, sizeof(f), s, 1);
+	}
+	n = riov_virtq_dequeue(&vq, mp, p, 8);
+	CHECK_EQ(n, 3);
+	free_pkts(p, n);
+	CHECK_EQ(g_used_idx(g), 5);
+	CHECK_EQ(g_used(g, 4).id, h[2]);
+	CHECK_EQ(g_used(g, 4).len, 0);
+	env_fini(&e);
+}
+
+/* ---------------- guest RX ---------------- */
+
+RIOV_TEST(rx_basic)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	uint8_t buf[2048], f[1500];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 0, 256, F_V1), 0);
+	uint16_t h1 = rx_post(g, 2048, 1);
+	uint16_t h2 = rx_post(g, 700, 3);  /* a chain of three buffers */
+	struct rte_mbuf *p[2] = { mk_pkt(1500, 1), mk_pkt(60, 2) };
+	CHECK_EQ(riov_virtq_enqueue(&vq, p, 2), 2);
+	CHECK_EQ(g_used_idx(g), 2);
+	CHECK_EQ(g_used(g, 0).id, h1);
+	CHECK_EQ(g_used(g, 0).len, 12 + 1500);
+	CHECK_EQ(g_used(g, 1).id, h2);
+	CHECK_EQ(g_used(g, 1).len, 12 + 60);
+	CHECK_EQ(g_gather(g, h1, buf, 12 + 1500), 12 + 1500);
+	static const uint8_t hdr1[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+	CHECK(memcmp(buf, hdr1, 12) == 0);
+	fill_frame(f, 1500, 1);
+	CHECK(memcmp(buf + 12, f, 1500) == 0);
+	CHECK_EQ(g_gather(g, h2, buf, 12 + 60), 12 + 60);
+	CHECK(memcmp(buf, hdr1, 12) == 0);
+	fill_frame(f, 60, 2);
+	CHECK(memcmp(buf + 12, f, 60) == 0);
+	CHECK_EQ(vq.stats.packets, 2);
+	CHECK_EQ(vq.stats.bytes, 1560);
+	free_pkts(p, 2);
+
+	/* large packet from a chained mbuf into a single big buffer */
+	uint16_t h3 = rx_post(g, 12 + 9000, 1);
+	struct rte_mbuf *big = mk_pkt(9000, 3);
+	CHECK(big != NULL && big->nb_segs > 1);
+	CHECK_EQ(riov_virtq_enqueue(&vq, &big, 1), 1);
+	CHECK_EQ(g_used(g, 2).id, h3);
+	CHECK_EQ(g_used(g, 2).len, 9012);
+	static uint8_t bb[9012], ff[9000];
+	g_gather(g, h3, bb, sizeof(bb));
+	fill_frame(ff, 9000, 3);
+	CHECK(memcmp(bb + 12, ff, 9000) == 0);
+	rte_pktmbuf_free(big);
+	env_fini(&e);
+}
+
+RIOV_TEST(rx_legacy_header)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	uint8_t buf[200], f[100];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 0, 256, 0), 0);
+	uint16_t h = rx_post(g, 200, 1);
+	struct rte_mbuf *m = mk_pkt(100, 4);
+	CHECK_EQ(riov_virtq_enqueue(&vq, &m, 1), 1);
+	CHECK_EQ(g_used(g, 0).len, 110);
+	g_gather(g, h, buf, sizeof(buf));
+	for (unsigned i = 0; i < 10; i++)
+		CHECK_EQ(buf[i], 0);
+	fill_frame(f, 100, 4);
+	CHECK(memcmp(buf + 10, f, 100) == 0);
+	CHECK_EQ(buf[110], 0xee); /* nothing beyond */
+	rte_pktmbuf_free(m);
+	env_fini(&e);
+}
+
+RIOV_TEST(rx_mergeable)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	uint8_t buf[512 * 3], f[1500];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 0, 256, F_V1 | F_MRG), 0);
+	uint16_t h[5];
+	for (unsigned i = 0; i < 5; i++)
+		h[i] = rx_post(g, 512, 1);
+	struct rte_mbuf *p[2] = { mk_pkt(1500, 5), mk_pkt(100, 6) };
+	CHECK_EQ(riov_virtq_enqueue(&vq, p, 2), 2);
+	CHECK_EQ(g_used_idx(g), 4);
+	CHECK_EQ(g_used(g, 0).id, h[0]);
+	CHECK_EQ(g_used(g, 0).len, 512);
+	CHECK_EQ(g_used(g, 1).len, 512);
+	CHECK_EQ(g_used(g, 2).id, h[2]);
+	CHECK_EQ(g_used(g, 2).len, 1512 - 1024);
+	CHECK_EQ(g_used(g, 3).id, h[3]);
+	CHECK_EQ(g_used(g, 3).len, 112);
+	for (unsigned i = 0; i < 3; i++)
+		g_gather(g, h[i], buf + 512 * i, 512);
+	struct riov_virtio_net_hdr *hd = (void *)buf;
+	CHECK_EQ(hd->num_buffers, 3);
+	CHECK_EQ(hd->flags, 0);
+	CHECK_EQ(hd->gso_type, 0);
+	CHECK_EQ(hd->csum_start, 0);
+	fill_frame(f, 1500, 5);
+	CHECK(memcmp(buf + 12, f, 1500) == 0);
+	g_gather(g, h[3], buf, 112);
+	CHECK_EQ(hd->num_buffers, 1);
+	free_pkts(p, 2);
+
+	/* not enough buffers for a packet: nothing is consumed, the rest counts NO_BUFFER */
+	struct rte_mbuf *q[2] = { mk_pkt(1500, 7), mk_pkt(64, 8) };
+	CHECK_EQ(riov_virtq_enqueue(&vq, q, 2), 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 2);
+	CHECK_EQ(g_used_idx(g), 4);
+	CHECK_EQ(vq.last_avail_idx, 4);
+	CHECK_EQ(vq.last_used_idx, 4);
+	/* a small packet takes the leftover buffer */
+	CHECK_EQ(riov_virtq_enqueue(&vq, q + 1, 1), 1);
+	CHECK_EQ(g_used(g, 4).len, 76);
+	/* the header straddling two descriptors of one chain, num_buffers patched across heads */
+	uint16_t hh = rx_post(g, 6, 2);  /* 12 bytes in two 6-byte descriptors */
+	rx_post(g, 2000, 1);
+	CHECK_EQ(riov_virtq_enqueue(&vq, q, 1), 1);
+	CHECK_EQ(g_used_idx(g), 7);
+	CHECK_EQ(g_used(g, 5).id, hh);
+	CHECK_EQ(g_used(g, 5).len, 12);
+	CHECK_EQ(g_used(g, 6).len, 1500);
+	uint8_t b2[12];
+	g_gather(g, hh, b2, 12);
+	CHECK_EQ(b2[10], 2);
+	CHECK_EQ(b2[11], 0);
+	free_pkts(q, 2);
+	env_fini(&e);
+}
+
+RIOV_TEST(rx_no_buffer_and_too_big)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 0, 256, F_V1), 0);
+	struct rte_mbuf *p[3] = { mk_pkt(64, 1), mk_pkt(64, 2), mk_pkt(64, 3) };
+	CHECK_EQ(riov_virtq_enqueue(&vq, p, 3), 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 3);
+	rx_post(g, 200, 1);
+	CHECK_EQ(riov_virtq_enqueue(&vq, p, 3), 1);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 5);
+	free_pkts(p, 3);
+	/* without MRG_RXBUF a packet larger than the chain is dropped and the buffer kept */
+	uint16_t h = rx_post(g, 200, 1);
+	struct rte_mbuf *q[2] = { mk_pkt(1000, 4), mk_pkt(100, 5) };
+	CHECK_EQ(riov_virtq_enqueue(&vq, q, 2), 1);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_TOO_BIG], 1);
+	CHECK_EQ(g_used_idx(g), 2);
+	CHECK_EQ(g_used(g, 1).id, h);
+	CHECK_EQ(g_used(g, 1).len, 112);
+	free_pkts(q, 2);
+	env_fini(&e);
+}
+
+RIOV_TEST(rx_indirect_and_in_order)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	uint8_t buf[300], f[200];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 0, 8, F_V1 | F_IND | F_INO), 0);
+	uint64_t tbl = g_buf(g, 32);
+	uint64_t b0 = g_buf(g, 100), b1 = g_buf(g, 200);
+	struct riov_vring_desc *t = g_host(g, tbl);
+	t[0] = (struct riov_vring_desc){ b0, 100, RIOV_VRING_DESC_F_WRITE | RIOV_VRING_DESC_F_NEXT, 1 };
+	t[1] = (struct riov_vring_desc){ b1, 200, RIOV_VRING_DESC_F_WRITE, 0 };
+	g_desc(g, 0, tbl, 32, RIOV_VRING_DESC_F_INDIRECT, 0);
+	g_push(g, 0);
+	g->next_desc = 1;
+	uint16_t h2 = rx_post(g, 300, 1);
+	struct rte_mbuf *p[2] = { mk_pkt(200, 9), mk_pkt(50, 10) };
+	CHECK_EQ(riov_virtq_enqueue(&vq, p, 2), 2);
+	CHECK_EQ(g_used(g, 0).id, 0);
+	CHECK_EQ(g_used(g, 0).len, 212);
+	CHECK_EQ(g_used(g, 1).id, h2);
+	CHECK_EQ(g_used(g, 1).len, 62);
+	memcpy(buf, g_host(g, b0), 100);
+	memcpy(buf + 100, g_host(g, b1), 200);
+	fill_frame(f, 200, 9);
+	CHECK(memcmp(buf + 12, f, 200) == 0);
+	CHECK_EQ(buf[10], 1);
+	free_pkts(p, 2);
+	env_fini(&e);
+}
+
+RIOV_TEST(rx_dirty_log)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	static uint8_t logb[(0x10000000ull + PAGES * 4096ull) / 4096 / 8 + 1];
+	env_init(&e);
+	memset(logb, 0, sizeof(logb));
+	CHECK_EQ(vq_open(&e, &vq, 0, 0, 256, F_V1), 0);
+	vq.log_base = logb;
+	vq.log_size = sizeof(logb);
+	riov_virtq_set_used_log(&vq, g_page(g, 2));
+	g->next_buf = g_page(g, 10) + 4000; /* buffer straddles pages 10 and 11 */
+	rx_post(g, 1000, 1);
+	struct rte_mbuf *m = mk_pkt(500, 1);
+	CHECK_EQ(riov_virtq_enqueue(&vq, &m, 1), 1);
+	rte_pktmbuf_free(m);
+	unsigned set = 0;
+	for (size_t i = 0; i < sizeof(logb); i++)
+		set += __builtin_popcount(logb[i]);
+	uint64_t p10 = g_page(g, 10) >> 12, p2 = g_page(g, 2) >> 12;
+	CHECK(logb[p10 / 8] & (1u << (p10 % 8)));
+	CHECK(logb[(p10 + 1) / 8] & (1u << ((p10 + 1) % 8)));
+	CHECK(logb[p2 / 8] & (1u << (p2 % 8)));
+	CHECK_EQ(set, 3);
+	/* pages beyond the log are not touched (bounded by log_size) */
+	vq.log_size = 1;
+	rx_post(g, 1000, 1);
+	m = mk_pkt(500, 2);
+	CHECK_EQ(riov_virtq_enqueue(&vq, &m, 1), 1);
+	rte_pktmbuf_free(m);
+	env_fini(&e);
+}
+
+/* ---------------- notification ---------------- */
+
+RIOV_TEST(notify_no_interrupt_flag)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	uint8_t f[64];
+	struct rte_mbuf *p[4];
+	env_init(&e);
+	fill_frame(f, 64, 0);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 64, F_V1), 0);
+	riov_virtq_notify(&vq); /* nothing used yet: no interrupt */
+	CHECK_EQ(efd_count(e.efd[0]), 0);
+	tx_post(g, 12, f, 64, NULL, 0);
+	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 4);
+	free_pkts(p, n);
+	riov_virtq_notify(&vq);
+	CHECK_EQ(efd_count(e.efd[0]), 1);
+	CHECK_EQ(vq.stats.notifications, 1);
+	riov_virtq_notify(&vq); /* nothing new */
+	CHECK_EQ(efd_count(e.efd[0]), 0);
+	g->avail->flags = RIOV_VRING_AVAIL_F_NO_INTERRUPT;
+	tx_post(g, 12, f, 64, NULL, 0);
+	n = riov_virtq_dequeue(&vq, mp, p, 4);
+	free_pkts(p, n);
+	riov_virtq_notify(&vq);
+	CHECK_EQ(efd_count(e.efd[0]), 0);
+	CHECK_EQ(vq.stats.notifications, 1);
+	g->avail->flags = 0;
+	tx_post(g, 12, f, 64, NULL, 0);
+	n = riov_virtq_dequeue(&vq, mp, p, 4);
+	free_pkts(p, n);
+	riov_virtq_notify(&vq);
+	CHECK_EQ(efd_count(e.efd[0]), 1);
+	CHECK_EQ(vq.stats.notifications, 2);
+	env_fini(&e);
+}
+
+RIOV_TEST(notify_event_idx)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	uint8_t f[64];
+	struct rte_mbuf *p[8];
+	env_init(&e);
+	uint16_t *used_event = &g->avail->ring[64];
+	uint16_t *avail_event = (uint16_t *)&g->used->ring[64];
+	fill_frame(f, 64, 0);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 64, F_V1 | F_EVT), 0);
+	CHECK_EQ(*avail_event, 0xffff); /* one behind: the guest never kicks */
+	g->avail->flags = RIOV_VRING_AVAIL_F_NO_INTERRUPT; /* ignored with EVENT_IDX */
+	*used_event = 0;
+	tx_post(g, 12, f, 64, NULL, 0);
+	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 8);
+	free_pkts(p, n);
+	CHECK_EQ(*avail_event, 0);
+	/* the guest's kick test must say no for any new avail index */
+	CHECK(!riov_vring_need_event(*avail_event, 2, 1));
+	CHECK(!riov_vring_need_event(*avail_event, 65, 1));
+	riov_virtq_notify(&vq); /* used 0 -> 1, used_event 0: interrupt */
+	CHECK_EQ(efd_count(e.efd[0]), 1);
+	*used_event = 4; /* the guest wants an interrupt once entry 4 is used (idx passes 5) */
+	for (unsigned round = 0; round < 4; round++) {
+		tx_post(g, 12, f, 64, NULL, 0);
+		n = riov_virtq_dequeue(&vq, mp, p, 8);
+		free_pkts(p, n);
+		riov_virtq_notify(&vq);
+		/* used idx: 2, 3, 4, 5 */
+		CHECK_EQ(efd_count(e.efd[0]), round == 3 ? 1 : 0);
+	}
+	CHECK_EQ(vq.stats.notifications, 2);
+	/* a burst that jumps over used_event still interrupts */
+	*used_event = 7;
+	for (unsigned i = 0; i < 4; i++)
+		tx_post(g, 12, f, 64, NULL, 0);
+	n = riov_virtq_dequeue(&vq, mp, p, 8);
+	free_pkts(p, n);
+	riov_virtq_notify(&vq);
+	CHECK_EQ(efd_count(e.efd[0]), 1);
+	CHECK_EQ(*avail_event, (uint16_t)(vq.last_avail_idx - 1));
+	env_fini(&e);
+}
+
+RIOV_TEST(two_queues)
+{
+	struct tenv e;
+	struct riov_virtq rx, tx;
+	uint8_t f[256], buf[300];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &rx, 0, 0, 128, F_V1 | F_MRG), 0);
+	CHECK_EQ(vq_open(&e, &tx, 1, 1, 256, F_V1 | F_MRG), 0);
+	/* guest TX on queue 1 is looped back into guest RX on queue 0 */
+	for (unsigned i = 0; i < 10; i++) {
+		fill_frame(f, 200 + i, i);
+		tx_post(&e.g[1], 12, f, 200 + i, NULL, 0);
+		rx_post(&e.g[0], 1024, 1);
+	}
+	struct rte_mbuf *p[RIOV_VIRTQ_BURST];
+	uint16_t n = riov_virtq_dequeue(&tx, mp, p, RIOV_VIRTQ_BURST);
+	CHECK_EQ(n, 10);
+	CHECK_EQ(riov_virtq_enqueue(&rx, p, n), 10);
+	free_pkts(p, n);
+	riov_virtq_notify(&tx);
+	riov_virtq_notify(&rx);
+	CHECK_EQ(efd_count(e.efd[0]), 1);
+	CHECK_EQ(efd_count(e.efd[1]), 1);
+	for (unsigned i = 0; i < 10; i++) {
+		struct riov_vring_used_elem u = g_used(&e.g[0], i);
+		CHECK_EQ(u.len, 12 + 200 + i);
+		g_gather(&e.g[0], (uint16_t)u.id, buf, u.len);
+		fill_frame(f, 200 + i, i);
+		CHECK(memcmp(buf + 12, f, 200 + i) == 0);
+		CHECK_EQ(buf[10], 1);
+	}
+	CHECK_EQ(g_used_idx(&e.g[1]), 10);
+	env_fini(&e);
+}
+
+RIOV_TEST(index_wraparound)
+{
+	struct tenv e;
+	struct riov_virtq tx, rx;
+	uint8_t f[40], buf[64];
+	struct rte_mbuf *p[4];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &tx, 0, 1, 2, F_V1 | F_EVT), 0);
+	CHECK_EQ(vq_open(&e, &rx, 1, 0, 1, F_V1 | F_MRG), 0);
+	/* pre-built descriptors, re-posted 70000 times: the 16-bit indices wrap */
+	uint64_t tb = g_buf(&e.g[0], 12 + sizeof(f));
+	memset(g_host(&e.g[0], tb), 0, 12);
+	uint64_t rb = g_buf(&e.g[1], 64);
+	g_desc(&e.g[0], 0, tb, 12 + sizeof(f), 0, 0);
+	g_desc(&e.g[1], 0, rb, 64, RIOV_VRING_DESC_F_WRITE, 0);
+	unsigned bad = 0;
+	for (unsigned i = 0; i < 70000; i++) {
+		fill_frame(f, sizeof(f), i);
+		memcpy((uint8_t *)g_host(&e.g[0], tb) + 12, f, sizeof(f));
+		g_push(&e.g[0], 0);
+		g_push(&e.g[1], 0);
+		uint16_t n = riov_virtq_dequeue(&tx, mp, p, 4);
+		if (n != 1 || !mbuf_equals(p[0], f, sizeof(f)) || riov_virtq_enqueue(&rx, p, 1) != 1)
+			bad++;
+		free_pkts(p, n);
+		memcpy(buf, g_host(&e.g[1], rb), sizeof(buf));
+		if (memcmp(buf + 12, f, sizeof(f)) != 0 || g_used(&e.g[1], 0).len != 12 + sizeof(f))
+			bad++;
+	}
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(g_used_idx(&e.g[0]), (uint16_t)70000);
+	CHECK_EQ(g_used_idx(&e.g[1]), (uint16_t)70000);
+	CHECK(!tx.broken && !rx.broken);
+	CHECK_EQ(tx.stats.packets, 70000);
+	env_fini(&e);
+}
+
+RIOV_TEST(notify_irte_fault)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	struct riov_vtd_fault fl[4];
+	uint8_t f[64];
+	struct rte_mbuf *p[4];
+	env_init(&e);
+	fill_frame(f, 64, 0);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 64, F_V1), 0);
+	CHECK_EQ(riov_vtd_irte_clear(e.vtd, 10), 0);
+	tx_post(g, 12, f, 64, NULL, 0);
+	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 4);
+	free_pkts(p, n);
+	riov_virtq_notify(&vq);
+	CHECK_EQ(vq.stats.notifications, 0);
+	CHECK_EQ(efd_count(e.efd[0]), 0);
+	size_t nf = riov_vtd_faults_read(e.vtd, fl, 4, true);
+	CHECK_EQ(nf, 1);
+	if (nf == 1) {
+		CHECK_EQ(fl[0].is_ir, 1);
+		CHECK_EQ(fl[0].reason, RIOV_VTD_FR_IR_NOT_PRESENT);
+	}
+	env_fini(&e);
+}
+
+struct scribbler {
+	struct tguest *g[2];
+	volatile int stop;
+	unsigned long rounds;  /* atomic: scribbling rounds done */
+};
+
+/* A guest that rewrites descriptors, avail entries and indices, and buffers at random while the
+ * device works: every value the device reads may change between two reads. */
+static void *scribble(void *arg)
+{
+	struct scribbler *sc = arg;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	while (!sc->stop) {
+		for (unsigned k = 0; k < 64; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			struct tguest *g = sc->g[x & 1];
+			unsigned i = (unsigned)(x >> 8) & 15;
+			switch ((x >> 20) & 7) {
+			case 0:
+				g->desc[i].addr = g->gpa + ((x >> 24) & (PAGES * 4096ull - 1));
+				break;
+			case 1:
+				g->desc[i].len = (uint32_t)(x >> 32) & 0x1ffff;
+				break;
+			case 2:
+				g->desc[i].flags = (uint16_t)(x >> 40) & 7;
+				g->desc[i].next = (uint16_t)(x >> 48) & 31;
+				break;
+			case 3:
+				g->avail->ring[i] = (uint16_t)(x >> 33) & 31;
+				break;
+			case 4:
+				__atomic_store_n(&g->avail->idx,
+						 (uint16_t)(g->avail->idx + ((x >> 30) & 7)),
+						 __ATOMIC_RELEASE);
+				break;
+			case 5:
+				g->mem[BUF_FIRST_PAGE * 4096u + ((x >> 28) & 0xffff)] = (uint8_t)x;
+				break;
+			default:
+				g->avail->ring[16] = (uint16_t)(x >> 12); /* used_event */
+				break;
+			case 6:
+				__atomic_store_n(&g->avail->idx, (uint16_t)(g->avail->idx + 1),
+						 __ATOMIC_RELEASE);
+				break;
+			}
+		}
+		__atomic_fetch_add(&sc->rounds, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+RIOV_TEST(hostile_guest_thread)
+{
+	struct tenv e;
+	struct riov_virtq tx, rx;
+	struct scribbler sc;
+	pthread_t th;
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &tx, 0, 1, 16, F_V1 | F_IND | F_EVT), 0);
+	CHECK_EQ(vq_open(&e, &rx, 1, 0, 16, F_V1 | F_MRG | F_IND), 0);
+	/* start from valid rings: 16 TX frames, 16 RX buffers, all available */
+	for (uint16_t i = 0; i < 16; i++) {
+		uint64_t tb = g_buf(&e.g[0], 12 + 100);
+		memset(g_host(&e.g[0], tb), 0, 12 + 100);
+		g_desc(&e.g[0], i, tb, 12 + 100, 0, 0);
+		g_push(&e.g[0], i);
+		g_desc(&e.g[1], i, g_buf(&e.g[1], 1024), 1024, RIOV_VRING_DESC_F_WRITE, 0);
+		g_push(&e.g[1], i);
+	}
+	sc.g[0] = &e.g[0];
+	sc.g[1] = &e.g[1];
+	sc.stop = 0;
+	sc.rounds = 0;
+	/* EAL pinned this thread to one CPU; let the guest run on any, truly concurrently */
+	pthread_attr_t attr;
+	cpu_set_t all;
+	CPU_ZERO(&all);
+	for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++)
+		CPU_SET(c, &all);
+	pthread_attr_init(&attr);
+	pthread_attr_setaffinity_np(&attr, sizeof(all), &all);
+	CHECK_EQ(pthread_create(&th, &attr, scribble, &sc), 0);
+	pthread_attr_destroy(&attr);
+	unsigned long moved = 0, moved_rx = 0, restarts = 0, bad = 0;
+	/* progress-based, not timed: until the guest has scribbled a while (bounded) */
+	for (unsigned it = 0;
+	     it < 5000 || (__atomic_load_n(&sc.rounds, __ATOMIC_RELAXED) < 3000 && it < 5000000);
+	     it++) {
+		struct rte_mbuf *p[RIOV_VIRTQ_BURST];
+		uint16_t n = riov_virtq_dequeue(&tx, mp, p, RIOV_VIRTQ_BURST);
+		riov_virtq_enqueue(&rx, p, n);
+		moved += n;
+		free_pkts(p, n);
+		if (n == 0)
+			sched_yield(); /* on a shared CPU, let the guest run */
+		riov_virtq_notify(&tx);
+		riov_virtq_notify(&rx);
+		moved_rx += rx.stats.packets;
+		rx.stats.packets = 0;
+		/* a broken queue is restarted where the guest's rings are (as SET_VRING_BASE would) */
+		if (tx.broken) {
+			restarts++;
+			bad += tx.stats.drops[RIOV_VQ_DROP_BAD_DESC];
+			CHECK_EQ(vq_open(&e, &tx, 0, 1, 16, F_V1 | F_IND | F_EVT), 0);
+			tx.last_avail_idx = __atomic_load_n(&e.g[0].avail->idx, __ATOMIC_ACQUIRE);
+			tx.last_used_idx = e.g[0].used->idx;
+		}
+		if (rx.broken) {
+			restarts++;
+			CHECK_EQ(vq_open(&e, &rx, 1, 0, 16, F_V1 | F_MRG | F_IND), 0);
+			rx.last_avail_idx = __atomic_load_n(&e.g[1].avail->idx, __ATOMIC_ACQUIRE);
+			rx.last_used_idx = e.g[1].used->idx;
+		}
+	}
+	bad += tx.stats.drops[RIOV_VQ_DROP_BAD_DESC];
+	sc.stop = 1;
+	pthread_join(th, NULL);
+	printf("# hostile guest: %lu rounds, %lu packets out, %lu in, %lu bad tx chains, %lu restarts\n",
+	       sc.rounds, moved, moved_rx, bad, restarts);
+	env_fini(&e); /* every mbuf is back in the pool */
+}
+
+/* ---------------- bad ring input ---------------- */
+
+/* Post `head` on a TX queue and expect the packet dropped with `cause`, the head returned with
+ * len 0 when `returned`, and the queue still serving a following good packet. */
+static void expect_tx_drop(struct tenv *e, struct riov_virtq *vq, uint16_t head, int cause,
+			   bool returned)
+{
+	struct tguest *g = &e->g[0];
+	struct rte_mbuf *p[4];
+	uint64_t before = vq->stats.drops[cause];
+	uint16_t used0 = g_used_idx(g);
+	g_push(g, head);
+	CHECK_EQ(riov_virtq_dequeue(vq, mp, p, 4), 0);
+	CHECK_EQ(vq->stats.drops[cause], before + 1);
+	CHECK(!vq->broken);
+	if (returned) {
+		CHECK_EQ(g_used_idx(g), (uint16_t)(used0 + 1));
+		CHECK_EQ(g_used(g, used0).id, head);
+		CHECK_EQ(g_used(g, used0).len, 0);
+	} else {
+		CHECK_EQ(g_used_idx(g), used0);
+	}
+	uint8_t f[70];
+	fill_frame(f, sizeof(f), 42);
+	tx_post(g, 12, f, sizeof(f), NULL, 0);
+	uint16_t n = riov_virtq_dequeue(vq, mp, p, 4);
+	CHECK_EQ(n, 1);
+	if (n == 1)
+		CHECK(mbuf_equals(p[0], f, sizeof(f)));
+	free_pkts(p, n);
+}
+
+static uint16_t hdr_desc(struct tguest *g, uint16_t i, uint16_t flags, uint16_t next)
+{
+	uint64_t b = g_buf(g, 12);
+	memset(g_host(g, b), 0, 12);
+	g_desc(g, i, b, 12, flags, next);
+	return i;
+}
+
+RIOV_TEST(bad_next_loop)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1), 0);
+	g->next_desc = 8;
+	hdr_desc(g, 0, RIOV_VRING_DESC_F_NEXT, 1);
+	hdr_desc(g, 1, RIOV_VRING_DESC_F_NEXT, 2);
+	hdr_desc(g, 2, RIOV_VRING_DESC_F_NEXT, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	hdr_desc(g, 3, RIOV_VRING_DESC_F_NEXT, 3); /* self loop */
+	expect_tx_drop(&e, &vq, 3, RIOV_VQ_DROP_BAD_DESC, true);
+	/* the same on an RX queue */
+	struct riov_virtq rx;
+	CHECK_EQ(vq_open(&e, &rx, 1, 0, 16, F_V1 | F_MRG), 0);
+	uint64_t b = g_buf(&e.g[1], 64);
+	g_desc(&e.g[1], 0, b, 64, RIOV_VRING_DESC_F_WRITE | RIOV_VRING_DESC_F_NEXT, 1);
+	g_desc(&e.g[1], 1, b, 64, RIOV_VRING_DESC_F_WRITE | RIOV_VRING_DESC_F_NEXT, 0);
+	g_push(&e.g[1], 0);
+	struct rte_mbuf *m = mk_pkt(5000, 1);
+	CHECK_EQ(riov_virtq_enqueue(&rx, &m, 1), 0);
+	CHECK_EQ(rx.stats.drops[RIOV_VQ_DROP_BAD_DESC], 1);
+	CHECK_EQ(g_used_idx(&e.g[1]), 1);
+	CHECK_EQ(g_used(&e.g[1], 0).len, 0);
+	rte_pktmbuf_free(m);
+	env_fini(&e);
+}
+
+RIOV_TEST(bad_indirect_loop)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1 | F_IND), 0);
+	g->next_desc = 8;
+	uint64_t tbl = g_buf(g, 80), b = g_buf(g, 12);
+	struct riov_vring_desc *t = g_host(g, tbl);
+	for (unsigned i = 0; i < 4; i++)
+		t[i] = (struct riov_vring_desc){ b, 12, RIOV_VRING_DESC_F_NEXT, (uint16_t)((i + 1) % 4) };
+	g_desc(g, 0, tbl, 64, RIOV_VRING_DESC_F_INDIRECT, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	/* next beyond the indirect table (a valid-looking entry lies right after it) */
+	uint64_t ob = g_buf(g, 100);
+	memset(g_host(g, ob), 0, 100);
+	t[4] = (struct riov_vring_desc){ ob, 100, 0, 0 };
+	t[3].next = 4;
+	t[3].flags = RIOV_VRING_DESC_F_NEXT;
+	t[0].next = 3;
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	env_fini(&e);
+}
+
+RIOV_TEST(bad_head_or_next_out_of_range)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1), 0);
+	g->next_desc = 8;
+	/* a valid-looking descriptor just past the table: must never be read */
+	uint64_t ob = g_buf(g, 100);
+	memset(g_host(g, ob), 0, 100);
+	g_desc(g, 16, ob, 100, 0, 0);
+	expect_tx_drop(&e, &vq, 16, RIOV_VQ_DROP_BAD_DESC, false);
+	expect_tx_drop(&e, &vq, 0xffff, RIOV_VQ_DROP_BAD_DESC, false);
+	hdr_desc(g, 0, RIOV_VRING_DESC_F_NEXT, 16);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	/* RX: an out-of-range head drops the packet, the ring stays usable */
+	struct riov_virtq rx;
+	CHECK_EQ(vq_open(&e, &rx, 1, 0, 16, F_V1), 0);
+	g_push(&e.g[1], 300);
+	e.g[1].next_desc = 2;
+	rx_post(&e.g[1], 200, 1);
+	struct rte_mbuf *m[2] = { mk_pkt(64, 1), mk_pkt(64, 2) };
+	CHECK_EQ(riov_virtq_enqueue(&rx, m, 2), 1);
+	CHECK_EQ(rx.stats.drops[RIOV_VQ_DROP_BAD_DESC], 1);
+	CHECK_EQ(g_used_idx(&e.g[1]), 1);
+	CHECK_EQ(g_used(&e.g[1], 0).id, 2);
+	free_pkts(m, 2);
+	env_fini(&e);
+}
+
+RIOV_TEST(bad_indirect_tables)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1 | F_IND), 0);
+	g->next_desc = 8;
+	uint64_t tbl = g_buf(g, 64), tbl2 = g_buf(g, 16), b = g_buf(g, 80);
+	memset(g_host(g, b), 0, 80);
+	struct riov_vring_desc *t = g_host(g, tbl);
+	t[0] = (struct riov_vring_desc){ b, 80, 0, 0 };
+	/* a good one first */
+	g_desc(g, 0, tbl, 16, RIOV_VRING_DESC_F_INDIRECT, 0);
+	struct rte_mbuf *p[2];
+	g_push(g, 0);
+	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 2);
+	CHECK_EQ(n, 1);
+	free_pkts(p, n);
+	/* too long: more than 32768 entries */
+	g_desc(g, 0, tbl, 16u * 32769u, RIOV_VRING_DESC_F_INDIRECT, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	/* length not a multiple of 16, and zero */
+	g_desc(g, 0, tbl, 24, RIOV_VRING_DESC_F_INDIRECT, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	g_desc(g, 0, tbl, 0, RIOV_VRING_DESC_F_INDIRECT, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	/* nested: an indirect descriptor inside the table */
+	t[0] = (struct riov_vring_desc){ tbl2, 16, RIOV_VRING_DESC_F_INDIRECT, 0 };
+	*(struct riov_vring_desc *)g_host(g, tbl2) = (struct riov_vring_desc){ b, 80, 0, 0 };
+	g_desc(g, 0, tbl, 16, RIOV_VRING_DESC_F_INDIRECT, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	/* INDIRECT together with NEXT */
+	t[0] = (struct riov_vring_desc){ b, 80, 0, 0 };
+	hdr_desc(g, 1, 0, 0);
+	g_desc(g, 0, tbl, 16, RIOV_VRING_DESC_F_INDIRECT | RIOV_VRING_DESC_F_NEXT, 1);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	/* a table that does not translate: DMA fault */
+	g_desc(g, 0, g_page(g, HOLE_PAGE), 16, RIOV_VRING_DESC_F_INDIRECT, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_DMA_FAULT, true);
+	/* a table that wraps the address space */
+	g_desc(g, 0, UINT64_MAX - 15, 32, RIOV_VRING_DESC_F_INDIRECT, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	env_fini(&e);
+}
+
+RIOV_TEST(bad_zero_length)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1), 0);
+	g->next_desc = 8;
+	uint64_t b = g_buf(g, 100);
+	memset(g_host(g, b), 0, 100);
+	g_desc(g, 0, b, 100, RIOV_VRING_DESC_F_NEXT, 1);
+	g_desc(g, 1, b, 0, 0, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	/* RX */
+	struct riov_virtq rx;
+	CHECK_EQ(vq_open(&e, &rx, 1, 0, 16, F_V1), 0);
+	g_desc(&e.g[1], 0, g_buf(&e.g[1], 64), 0, RIOV_VRING_DESC_F_WRITE, 0);
+	g_push(&e.g[1], 0);
+	struct rte_mbuf *m = mk_pkt(30, 1);
+	CHECK_EQ(riov_virtq_enqueue(&rx, &m, 1), 0);
+	CHECK_EQ(rx.stats.drops[RIOV_VQ_DROP_BAD_DESC], 1);
+	CHECK_EQ(g_used(&e.g[1], 0).len, 0);
+	rte_pktmbuf_free(m);
+	env_fini(&e);
+}
+
+RIOV_TEST(bad_unmapped_buffers)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	struct riov_vtd_fault fl[16];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1), 0);
+	g->next_desc = 8;
+	/* a buffer running from a mapped page into the hole */
+	uint64_t hole = g_page(g, HOLE_PAGE);
+	g_desc(g, 0, hole - 100, 300, 0, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_DMA_FAULT, true);
+	size_t nf = riov_vtd_faults_read(e.vtd, fl, 16, true);
+	CHECK_EQ(nf, 1);
+	if (nf >= 1) {
+		CHECK_EQ(fl[0].sid, T_SID);
+		CHECK_EQ(fl[0].addr, hole);
+		CHECK_EQ(fl[0].is_write, 0);
+		CHECK_EQ(fl[0].is_ir, 0);
+		CHECK_EQ(fl[0].reason, RIOV_VTD_FR_READ);
+	}
+	/* outside the domain altogether */
+	g_desc(g, 0, 0x7000000000ull, 64, 0, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_DMA_FAULT, true);
+	CHECK_EQ(vq.tc.faults >= 2, 1);
+
+	/* RX into a read-only page: write fault */
+	struct riov_virtq rx;
+	CHECK_EQ(vq_open(&e, &rx, 1, 0, 16, F_V1), 0);
+	uint64_t ro = g_page(&e.g[1], RO_PAGE);
+	g_desc(&e.g[1], 0, ro, 200, RIOV_VRING_DESC_F_WRITE, 0);
+	g_push(&e.g[1], 0);
+	e.g[1].next_desc = 1;
+	uint16_t h = rx_post(&e.g[1], 200, 1);
+	struct rte_mbuf *m[2] = { mk_pkt(64, 1), mk_pkt(64, 2) };
+	riov_vtd_faults_read(e.vtd, fl, 16, true);
+	CHECK_EQ(riov_virtq_enqueue(&rx, m, 2), 1);
+	CHECK_EQ(rx.stats.drops[RIOV_VQ_DROP_DMA_FAULT], 1);
+	CHECK_EQ(g_used(&e.g[1], 0).id, 0);
+	CHECK_EQ(g_used(&e.g[1], 0).len, 0);
+	CHECK_EQ(g_used(&e.g[1], 1).id, h);
+	CHECK_EQ(g_used(&e.g[1], 1).len, 76);
+	nf = riov_vtd_faults_read(e.vtd, fl, 16, true);
+	CHECK_EQ(nf, 1);
+	if (nf >= 1) {
+		CHECK_EQ(fl[0].addr, ro);
+		CHECK_EQ(fl[0].is_write, 1);
+		CHECK_EQ(fl[0].reason, RIOV_VTD_FR_WRITE);
+	}
+	free_pkts(m, 2);
+	env_fini(&e);
+}
+
+RIOV_TEST(bad_direction)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1), 0);
+	g->next_desc = 8;
+	uint64_t b = g_buf(g, 100);
+	memset(g_host(g, b), 0, 100);
+	/* a device-writable buffer in a TX chain */
+	g_desc(g, 0, b, 50, RIOV_VRING_DESC_F_NEXT, 1);
+	g_desc(g, 1, b + 50, 50, RIOV_VRING_DESC_F_WRITE, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	/* a read-only buffer in an RX chain */
+	struct riov_virtq rx;
+	CHECK_EQ(vq_open(&e, &rx, 1, 0, 16, F_V1), 0);
+	uint64_t rb = g_buf(&e.g[1], 200);
+	g_desc(&e.g[1], 0, rb, 100, RIOV_VRING_DESC_F_WRITE | RIOV_VRING_DESC_F_NEXT, 1);
+	g_desc(&e.g[1], 1, rb + 100, 100, 0, 0);
+	g_push(&e.g[1], 0);
+	struct rte_mbuf *m = mk_pkt(150, 1);
+	CHECK_EQ(riov_virtq_enqueue(&rx, &m, 1), 0);
+	CHECK_EQ(rx.stats.drops[RIOV_VQ_DROP_BAD_DESC], 1);
+	CHECK_EQ(g_used_idx(&e.g[1]), 1);
+	CHECK_EQ(g_used(&e.g[1], 0).len, 0);
+	rte_pktmbuf_free(m);
+	env_fini(&e);
+}
+
+RIOV_TEST(bad_shorter_than_header)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1), 0);
+	g->next_desc = 8;
+	uint64_t b = g_buf(g, 12);
+	memset(g_host(g, b), 0, 12);
+	g_desc(g, 0, b, 8, 0, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	g_desc(g, 0, b, 6, RIOV_VRING_DESC_F_NEXT, 1);
+	g_desc(g, 1, b, 5, 0, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	/* exactly a header and no frame */
+	g_desc(g, 0, b, 12, 0, 0);
+	expect_tx_drop(&e, &vq, 0, RIOV_VQ_DROP_BAD_DESC, true);
+	/* RX, mergeable: the first buffer cannot hold the header */
+	struct riov_virtq rx;
+	CHECK_EQ(vq_open(&e, &rx, 1, 0, 16, F_V1 | F_MRG), 0);
+	e.g[1].next_desc = 0;
+	uint16_t h0 = rx_post(&e.g[1], 8, 1);
+	rx_post(&e.g[1], 512, 1);
+	struct rte_mbuf *m = mk_pkt(100, 1);
+	CHECK_EQ(riov_virtq_enqueue(&rx, &m, 1), 0);
+	CHECK_EQ(rx.stats.drops[RIOV_VQ_DROP_BAD_DESC], 1);
+	CHECK_EQ(g_used_idx(&e.g[1]), 1);
+	CHECK_EQ(g_used(&e.g[1], 0).id, h0);
+	CHECK_EQ(g_used(&e.g[1], 0).len, 0);
+	/* the next buffer still works */
+	CHECK_EQ(riov_virtq_enqueue(&rx, &m, 1), 1);
+	CHECK_EQ(g_used(&e.g[1], 1).len, 112);
+	rte_pktmbuf_free(m);
+	env_fini(&e);
+}
+
+RIOV_TEST(bad_avail_index_broken)
+{
+	struct tenv e;
+	struct riov_virtq vq, rx;
+	struct tguest *g = &e.g[0];
+	struct rte_mbuf *p[4];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1), 0);
+	/* exactly size outstanding is fine (all bad heads here) */
+	g->avail->idx = 16;
+	for (unsigned i = 0; i < 16; i++)
+		g->avail->ring[i] = 0xffff;
+	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 4);
+	CHECK_EQ(n, 0);
+	CHECK(!vq.broken);
+	/* 4 consumed, 12 outstanding; jump ahead by size + 1 */
+	g->avail->idx = (uint16_t)(vq.last_avail_idx + 17);
+	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, 4), 0);
+	CHECK(vq.broken);
+	CHECK_EQ(vq.stats.broken, 1);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_BROKEN], 0);
+	/* stays broken even if the index comes back */
+	g->avail->idx = vq.last_avail_idx;
+	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, 4), 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_BROKEN], 1);
+	CHECK_EQ(vq.stats.broken, 1);
+	/* RX: an index behind what we consumed (wraps to > size) */
+	CHECK_EQ(vq_open(&e, &rx, 1, 0, 16, F_V1), 0);
+	rx_post(&e.g[1], 200, 1);
+	struct rte_mbuf *m[3] = { mk_pkt(64, 1), mk_pkt(64, 2), mk_pkt(64, 3) };
+	CHECK_EQ(riov_virtq_enqueue(&rx, m, 1), 1);
+	e.g[1].avail->idx = 0;  /* went back by one: 0xffff outstanding */
+	CHECK_EQ(riov_virtq_enqueue(&rx, m, 3), 0);
+	CHECK(rx.broken);
+	CHECK_EQ(rx.stats.broken, 1);
+	CHECK_EQ(rx.stats.drops[RIOV_VQ_DROP_BROKEN], 3);
+	CHECK_EQ(riov_virtq_enqueue(&rx, m, 2), 0);
+	CHECK_EQ(rx.stats.drops[RIOV_VQ_DROP_BROKEN], 5);
+	free_pkts(m, 3);
+	/* re-initialising (vring restart) clears it */
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1), 0);
+	CHECK(!vq.broken);
+	env_fini(&e);
+}
+
+RIOV_TEST(no_mbuf)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	uint8_t f[64];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1), 0);
+	struct rte_mempool *tiny =
+		rte_pktmbuf_pool_create("tvq_tiny", 3, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	CHECK(tiny != NULL);
+	fill_frame(f, sizeof(f), 1);
+	for (unsigned i = 0; i < 5; i++)
+		tx_post(g, 12, f, sizeof(f), NULL, 0);
+	struct rte_mbuf *p[8];
+	uint16_t n = riov_virtq_dequeue(&vq, tiny, p, 8);
+	CHECK_EQ(n, 3);
+	CHECK_EQ(riov_virtq_dequeue(&vq, tiny, p + 3, 8), 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_MBUF], 1);
+	CHECK_EQ(vq.last_avail_idx, 3); /* not consumed */
+	free_pkts(p, n);
+	n = riov_virtq_dequeue(&vq, tiny, p, 8);
+	CHECK_EQ(n, 2);
+	free_pkts(p, n);
+	rte_mempool_free(tiny);
+	env_fini(&e);
+}
+
+RIOV_TEST(fuzz_entry_smoke)
+{
+	/* the fuzz entry point runs against its own unit and pool; one pass with a valid ring */
+	uint8_t in[8 + 4096 * 3];
+	memset(in, 0, sizeof(in));
+	in[0] = 4;     /* 16 entries */
+	in[1] = 0x1f;
+	in[6] = 10;
+	in[7] = 3;
+	CHECK_EQ(riov_virtq_fuzz_one(in, sizeof(in)), 0);
+	CHECK_EQ(riov_virtq_fuzz_one(in, 3), 0);
+}
+
+int main(void)
+{
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "--file-prefix=test_virtq_%d", (int)getpid());
+	/* --in-memory is not accepted with --no-huge by DPDK 22.11 (legacy memory); --no-shconf
+	 * keeps the run free of shared config files */
+	char *argv[] = { "test_virtq", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
+			 "--log-level=1", prefix, NULL };
+	if (rte_eal_init(8, argv) < 0) {
+		fprintf(stderr, "rte_eal_init failed\n");
+		return 1;
+	}
+	mp = rte_pktmbuf_pool_create("tvq", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	if (mp == NULL) {
+		fprintf(stderr, "mempool create failed\n");
+		return 1;
+	}
+	static const struct riov_test_case cases[] = {
+		RIOV_TEST_ENTRY(init_checks),
+		RIOV_TEST_ENTRY(tx_basic),
+		RIOV_TEST_ENTRY(tx_legacy_header_and_burst_limit),
+		RIOV_TEST_ENTRY(tx_large_chained_mbufs),
+		RIOV_TEST_ENTRY(tx_too_big),
+		RIOV_TEST_ENTRY(tx_indirect),
+		RIOV_TEST_ENTRY(tx_in_order),
+		RIOV_TEST_ENTRY(rx_basic),
+		RIOV_TEST_ENTRY(rx_legacy_header),
+		RIOV_TEST_ENTRY(rx_mergeable),
+		RIOV_TEST_ENTRY(rx_no_buffer_and_too_big),
+		RIOV_TEST_ENTRY(rx_indirect_and_in_order),
+		RIOV_TEST_ENTRY(rx_dirty_log),
+		RIOV_TEST_ENTRY(notify_no_interrupt_flag),
+		RIOV_TEST_ENTRY(notify_event_idx),
+		RIOV_TEST_ENTRY(two_queues),
+		RIOV_TEST_ENTRY(index_wraparound),
+		RIOV_TEST_ENTRY(notify_irte_fault),
+		RIOV_TEST_ENTRY(hostile_guest_thread),
+		RIOV_TEST_ENTRY(bad_next_loop),
+		RIOV_TEST_ENTRY(bad_indirect_loop),
+		RIOV_TEST_ENTRY(bad_head_or_next_out_of_range),
+		RIOV_TEST_ENTRY(bad_indirect_tables),
+		RIOV_TEST_ENTRY(bad_zero_length),
+		RIOV_TEST_ENTRY(bad_unmapped_buffers),
+		RIOV_TEST_ENTRY(bad_direction),
+		RIOV_TEST_ENTRY(bad_shorter_than_header),
+		RIOV_TEST_ENTRY(bad_avail_index_broken),
+		RIOV_TEST_ENTRY(no_mbuf),
+		RIOV_TEST_ENTRY(fuzz_entry_smoke),
+	};
+	int rc = riov_test_run(cases, sizeof(cases) / sizeof(cases[0]));
+	rte_mempool_free(mp);
+	rte_eal_cleanup();
+	return rc;
+}
