@@ -15,6 +15,7 @@
 #define RIOV_VMM_VHOST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct event_base;
@@ -51,11 +52,17 @@ struct riov_vhost_vring_info {
 	struct riov_vtd *vtd;         /* translation for descriptor addresses: unit + source-id */
 	uint16_t sid;
 	int callfd;                   /* -1 if none; the interrupt goes through the IRTE below */
+	                              /* (informational: SET_VRING_CALL may swap the eventfd of a
+	                               * running vring in the IRTE and close this one; raise with
+	                               * riov_vtd_irq_raise(msi_addr, msi_data), never write it) */
 	uint64_t msi_addr;            /* remappable MSI for this vring's interrupt (riov_vtd_irq_raise) */
 	uint32_t msi_data;
 	/* dirty log (VHOST_F_LOG_ALL with LOG_SHMFD), NULL when not logging */
 	uint8_t *log_base;
 	uint64_t log_size;
+	/* added by vmm: guest-physical address of the used ring for dirty logging (SET_VRING_ADDR
+	 * with VHOST_VRING_F_LOG), 0 when the front-end did not ask for used-ring logging */
+	uint64_t log_guest_addr;
 };
 
 struct riov_vhost_ops {
@@ -106,5 +113,11 @@ struct riov_vhost_dev_stats {
 };
 void riov_vhost_dev_stats(const struct riov_vhost_dev *dev, struct riov_vhost_dev_stats *st);
 const char *riov_vhost_dev_name(const struct riov_vhost_dev *dev);
+
+/** Fuzz entry point: feed data as a sequence of vhost-user messages (with descriptors synthesized
+ *  from memfds and eventfds according to control bytes in the input) through a socketpair into a
+ *  fresh device backed by a fresh VT-d unit, then destroy both. Never leaks, never crashes on any
+ *  input. Always returns 0. Format: see vmm/vhost.c. */
+int riov_vhost_fuzz_one(const uint8_t *data, size_t size);
 
 #endif

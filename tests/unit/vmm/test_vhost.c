@@ -1,0 +1,1420 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vhost-user device server tests: a tiny front-end written here drives the real server over a real
+ * Unix socket (memfds for guest memory, eventfds for kick/call), with a test ops table recording
+ * vring_start/vring_stop. One test per bad input of the vhost-user CVE history; after each, the
+ * connection must be closed, the server must accept a new front-end, and a good session must work,
+ * without leaking a file descriptor.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "iommu/vtd.h"
+#include "riov_test.h"
+#include "vmm/vhost.h"
+#include "vmm/vhost_internal.h"
+
+#define SID 0x0108
+#define DID 7
+#define S1DID 8
+#define IRTE_BASE 16
+#define QP 2
+#define GUEST_SIZE (4u << 20)
+
+/* ---- fixture ------------------------------------------------------------------------------ */
+
+struct rec {
+	int starts, stops, links_up, links_down;
+	struct riov_vhost_vring_info last;
+	uint16_t stop_qid;
+	uint16_t stop_la, stop_lu;   /* what the "dataplane" reports on stop */
+};
+
+struct fx {
+	struct event_base *base;
+	struct riov_vtd *vtd;
+	struct riov_vhost_dev *dev;
+	char path[108];
+	struct rec rec;
+};
+
+static void t_start(void *ctx, struct riov_vhost_dev *dev, const struct riov_vhost_vring_info *vi)
+{
+	struct rec *r = ctx;
+	r->starts++;
+	r->last = *vi;
+}
+
+static void t_stop(void *ctx, struct riov_vhost_dev *dev, uint16_t qid, uint16_t *la, uint16_t *lu)
+{
+	struct rec *r = ctx;
+	r->stops++;
+	r->stop_qid = qid;
+	*la = r->stop_la;
+	*lu = r->stop_lu;
+}
+
+static void t_link(void *ctx, struct riov_vhost_dev *dev, bool up)
+{
+	struct rec *r = ctx;
+	if (up)
+		r->links_up++;
+	else
+		r->links_down++;
+}
+
+static const struct riov_vhost_ops t_ops = { t_start, t_stop, t_link };
+
+static int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* mappings of memfds (guest memory, log, inflight) still in the address space */
+static int count_memfd_maps(void)
+{
+	char line[512];
+	int n = 0;
+	FILE *m = fopen("/proc/self/maps", "r");
+	while (fgets(line, sizeof(line), m))
+		if (strstr(line, "/memfd:"))
+			n++;
+	fclose(m);
+	return n;
+}
+
+static int fx_seq;
+
+static void fx_path(struct fx *f)
+{
+	snprintf(f->path, sizeof(f->path), "/tmp/riov-vhost-ut-%d-%d.sock", (int)getpid(), fx_seq++);
+}
+
+static int fx_init(struct fx *f, enum riov_vhost_mode mode)
+{
+	char keep[sizeof(f->path)];
+	memcpy(keep, f->path, sizeof(keep));
+	memset(f, 0, sizeof(*f));
+	memcpy(f->path, keep, sizeof(keep));
+	struct riov_vtd_config vc = { .aw_bits = 48, .fault_log_size = 16, .irte_count = 256 };
+	f->base = event_base_new();
+	f->vtd = riov_vtd_create(&vc);
+	if (!f->path[0])
+		fx_path(f);
+	struct riov_vhost_dev_params p = {
+		.name = "ut0", .path = f->path, .mode = mode, .max_queue_pairs = QP, .base = f->base,
+		.vtd = f->vtd, .sid = SID, .did = DID, .s1_did = S1DID, .irte_base = IRTE_BASE,
+		.ops = &t_ops, .ops_ctx = &f->rec,
+	};
+	return riov_vhost_dev_create(&p, &f->dev);
+}
+
+static void fx_fini(struct fx *f)
+{
+	riov_vhost_dev_destroy(f->dev);
+	riov_vtd_destroy(f->vtd);
+	event_base_free(f->base);
+}
+
+static struct riov_vhost_dev_stats fx_stats(struct fx *f)
+{
+	struct riov_vhost_dev_stats st;
+	riov_vhost_dev_stats(f->dev, &st);
+	return st;
+}
+
+/* Run the server's loop until fd is readable (or has hung up); bounded. */
+static bool pump_until_readable(struct fx *f, int fd)
+{
+	for (int i = 0; i < 3000; i++) {
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		struct pollfd p = { fd, POLLIN, 0 };
+		if (poll(&p, 1, 1) > 0)
+			return true;
+	}
+	return false;
+}
+
+static void pump(struct fx *f, int n)
+{
+	for (int i = 0; i < n; i++)
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+}
+
+/* ---- tiny front-end ----------------------------------------------------------------------- */
+
+static int fe_connect(struct fx *f)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strcpy(sa.sun_path, f->path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	uint64_t before = fx_stats(f).connects;
+	for (int i = 0; i < 1000 && fx_stats(f).connects == before; i++) {
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		usleep(100);
+	}
+	return fd;
+}
+
+static int fe_send_raw(int fd, const void *buf, size_t len, const int *fds, unsigned nfds)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * 16)];
+		struct cmsghdr align;
+	} cb;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (nfds) {
+		memset(&cb, 0, sizeof(cb));
+		mh.msg_control = cb.b;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+static int fe_send(int fd, uint32_t req, uint32_t flags, const void *pl, uint32_t size, const int *fds,
+		   unsigned nfds)
+{
+	uint8_t buf[VU_HDR_SIZE + 4096];
+	uint32_t h[3] = { req, flags ? flags : VU_VERSION, size };
+	memcpy(buf, h, sizeof(h));
+	if (size)
+		memcpy(buf + VU_HDR_SIZE, pl, size);
+	return fe_send_raw(fd, buf, VU_HDR_SIZE + size, fds, nfds);
+}
+
+/* Read one reply. Returns its payload size, or -1 on EOF/error. *rfd gets a received fd or -1. */
+static int fe_recv(struct fx *f, int fd, uint32_t req, void *pl, size_t cap, int *rfd)
+{
+	uint8_t buf[VU_HDR_SIZE + 4096];
+	union {
+		char b[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} cb;
+	if (rfd)
+		*rfd = -1;
+	if (!pump_until_readable(f, fd))
+		return -1;
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.b,
+			     .msg_controllen = sizeof(cb.b) };
+	ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+	if (n < (ssize_t)VU_HDR_SIZE)
+		return -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_type == SCM_RIGHTS) {
+			int x;
+			memcpy(&x, CMSG_DATA(c), sizeof(int));
+			if (rfd)
+				*rfd = x;
+			else
+				close(x);
+		}
+	uint32_t h[3];
+	memcpy(h, buf, sizeof(h));
+	CHECK_EQ(h[0], req);
+	CHECK_EQ(h[1], VU_VERSION | VU_FLAG_REPLY);
+	CHECK_EQ(h[2], (uint32_t)(n - VU_HDR_SIZE));
+	if (pl)
+		memcpy(pl, buf + VU_HDR_SIZE, h[2] < cap ? h[2] : cap);
+	return (int)h[2];
+}
+
+static uint64_t fe_get_u64(struct fx *f, int fd, uint32_t req)
+{
+	uint64_t v = ~0ull;
+	CHECK_EQ(fe_send(fd, req, 0, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(fe_recv(f, fd, req, &v, sizeof(v), NULL), 8);
+	return v;
+}
+
+/* Send with NEED_REPLY (REPLY_ACK negotiated) and return the ack value, or -1 if the server hung up. */
+static int64_t fe_call(struct fx *f, int fd, uint32_t req, const void *pl, uint32_t size, const int *fds,
+		       unsigned nfds)
+{
+	uint64_t v = ~0ull;
+	if (fe_send(fd, req, VU_VERSION | VU_FLAG_NEED_REPLY, pl, size, fds, nfds))
+		return -1;
+	if (fe_recv(f, fd, req, &v, sizeof(v), NULL) != 8)
+		return -1;
+	return (int64_t)v;
+}
+
+static int64_t fe_call_u64(struct fx *f, int fd, uint32_t req, uint64_t v, const int *fds, unsigned nfds)
+{
+	return fe_call(f, fd, req, &v, sizeof(v), fds, nfds);
+}
+
+static int64_t fe_call_state(struct fx *f, int fd, uint32_t req, uint32_t index, uint32_t num)
+{
+	struct vu_vring_state s = { index, num };
+	return fe_call(f, fd, req, &s, sizeof(s), NULL, 0);
+}
+
+/* Wait until the server closed the connection (EOF on our side). */
+static bool fe_wait_closed(struct fx *f, int fd)
+{
+	for (int i = 0; i < 100; i++) {
+		if (!pump_until_readable(f, fd))
+			return false;
+		uint8_t b[256];
+		ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+		if (n == 0)
+			return true;
+		if (n < 0 && errno != EAGAIN)
+			return true;
+	}
+	return false;
+}
+
+/* ---- guest memory ------------------------------------------------------------------------- */
+
+struct guest {
+	int memfd;
+	uint8_t *map;    /* the front-end's mapping: its address is the region's uaddr */
+	uint64_t gpa;
+};
+
+static void guest_init(struct guest *g, uint64_t gpa)
+{
+	g->memfd = memfd_create("ut-guest", MFD_CLOEXEC);
+	CHECK(ftruncate(g->memfd, GUEST_SIZE) == 0);
+	g->map = mmap(NULL, GUEST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, g->memfd, 0);
+	CHECK(g->map != MAP_FAILED);
+	g->gpa = gpa;
+	/* recognisable ring contents */
+	memset(g->map + 0x10000, 0xd1, 0x1000);
+	memset(g->map + 0x11000, 0xa1, 0x1000);
+	memset(g->map + 0x12000, 0x0e, 0x1000);
+}
+
+static void guest_fini(struct guest *g)
+{
+	munmap(g->map, GUEST_SIZE);
+	close(g->memfd);
+}
+
+static int64_t send_mem_table(struct fx *f, int fd, const struct guest *g)
+{
+	struct {
+		struct vu_mem_table_hdr h;
+		struct riov_guest_region_desc r;
+	} mt = { { 1, 0 }, { g->gpa, GUEST_SIZE, (uint64_t)(uintptr_t)g->map, 0 } };
+	return fe_call(f, fd, VU_SET_MEM_TABLE, &mt, sizeof(mt), &g->memfd, 1);
+}
+
+#define PROTO_WANT ((1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_MQ) | (1ull << VU_PF_LOG_SHMFD) | \
+		    (1ull << VU_PF_CONFIG) | (1ull << VU_PF_INFLIGHT_SHMFD) |                     \
+		    (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_STATUS) | (1ull << VU_PF_SLAVE_REQ))
+#define FEAT_BASE ((1ull << RIOV_VIRTIO_F_VERSION_1) | (1ull << VU_F_PROTOCOL_FEATURES) | \
+		   (1ull << RIOV_VIRTIO_F_RING_EVENT_IDX) | (1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF))
+
+/* Negotiate features and protocol features (REPLY_ACK on). */
+static void negotiate(struct fx *f, int fd, uint64_t features)
+{
+	CHECK_EQ(fe_send(fd, VU_SET_OWNER, 0, NULL, 0, NULL, 0), 0);
+	uint64_t offered = fe_get_u64(f, fd, VU_GET_FEATURES);
+	CHECK((offered & features) == features);
+	CHECK(offered & (1ull << VU_VIRTIO_NET_F_CTRL_VQ));
+	CHECK(offered & (1ull << RIOV_VIRTIO_NET_F_MQ));
+	uint64_t pf = fe_get_u64(f, fd, VU_GET_PROTOCOL_FEATURES);
+	CHECK((pf & PROTO_WANT) == PROTO_WANT);
+	CHECK_EQ(fe_call_u64(f, fd, VU_SET_PROTOCOL_FEATURES, PROTO_WANT, NULL, 0), 0);
+	CHECK_EQ(fe_get_u64(f, fd, VU_GET_QUEUE_NUM), QP);
+	CHECK_EQ(fe_get_u64(f, fd, VU_GET_MAX_MEM_SLOTS), RIOV_VHOST_MAX_MEM_REGIONS);
+	CHECK_EQ(fe_call_u64(f, fd, VU_SET_FEATURES, features, NULL, 0), 0);
+}
+
+/* Set up vring q (num 256, rings at 0x10000/0x11000/0x12000 + q * 0x4000 of guest memory). The
+ * addresses are front-end virtual addresses, or IOVAs when iova_base is not ~0. */
+static void setup_vring(struct fx *f, int fd, const struct guest *g, uint32_t q, uint64_t iova_base,
+			int *callfd, int *kickfd)
+{
+	uint64_t base = iova_base != ~0ull ? iova_base : (uint64_t)(uintptr_t)g->map;
+	uint64_t o = 0x4000ull * q;
+	struct vu_vring_addr a = { q, 0, base + 0x10000 + o, base + 0x12000 + o, base + 0x11000 + o, 0 };
+	CHECK_EQ(fe_call_state(f, fd, VU_SET_VRING_NUM, q, 256), 0);
+	CHECK_EQ(fe_call(f, fd, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	CHECK_EQ(fe_call_state(f, fd, VU_SET_VRING_BASE, q, 5), 0);
+	*callfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	*kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK_EQ(fe_call_u64(f, fd, VU_SET_VRING_CALL, q, callfd, 1), 0);
+	CHECK_EQ(fe_call_u64(f, fd, VU_SET_VRING_KICK, q, kickfd, 1), 0);
+}
+
+static void check_rings(const struct riov_vhost_vring_info *vi, const struct guest *g)
+{
+	CHECK(vi->desc && vi->avail && vi->used);
+	if (!vi->desc || !vi->avail || !vi->used)
+		return;
+	CHECK(memcmp(vi->desc, g->map + 0x10000, 4096) == 0);
+	CHECK(memcmp(vi->avail, g->map + 0x11000, 4096) == 0);
+	CHECK(memcmp(vi->used, g->map + 0x12000, 4096) == 0);
+	/* the server maps the same file elsewhere: a write there shows up in the front-end's view */
+	((volatile uint8_t *)vi->used)[7] = 0x5a;
+	CHECK_EQ(g->map[0x12007], 0x5a);
+	((volatile uint8_t *)vi->used)[7] = 0x0e;
+}
+
+/* The vring's interrupt goes through its IRTE to the call eventfd. */
+static bool irq_reaches(struct fx *f, const struct riov_vhost_vring_info *vi, int callfd)
+{
+	uint64_t v;
+	while (read(callfd, &v, sizeof(v)) == sizeof(v))
+		;
+	if (riov_vtd_irq_raise(f->vtd, SID, vi->msi_addr, vi->msi_data) != 0)
+		return false;
+	return read(callfd, &v, sizeof(v)) == sizeof(v) && v >= 1;
+}
+
+/* A complete good session on a fresh connection: negotiate, map memory, set up vring 0, start,
+ * check the host pointers and the interrupt path, stop through GET_VRING_BASE, hang up. */
+static void good_session(struct fx *f)
+{
+	struct guest g;
+	int callfd, kickfd;
+	int fd = fe_connect(f);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK(fx_stats(f).connected);
+	guest_init(&g, 0x100000000ull);
+	negotiate(f, fd, FEAT_BASE);
+	CHECK_EQ(send_mem_table(f, fd, &g), 0);
+	CHECK_EQ(fx_stats(f).mem_regions, 1);
+	int starts = f->rec.starts, stops = f->rec.stops;
+	setup_vring(f, fd, &g, 0, ~0ull, &callfd, &kickfd);
+	CHECK_EQ(f->rec.starts, starts);  /* PROTOCOL_FEATURES: not before SET_VRING_ENABLE */
+	CHECK_EQ(fe_call_state(f, fd, VU_SET_VRING_ENABLE, 0, 1), 0);
+	CHECK_EQ(f->rec.starts, starts + 1);
+	CHECK_EQ(f->rec.last.qid, 0);
+	CHECK_EQ(f->rec.last.size, 256);
+	CHECK_EQ(f->rec.last.last_avail_idx, 5);
+	CHECK_EQ(f->rec.last.sid, SID);
+	CHECK(f->rec.last.vtd == f->vtd);
+	CHECK(f->rec.last.features == FEAT_BASE);
+	check_rings(&f->rec.last, &g);
+	CHECK(irq_reaches(f, &f->rec.last, callfd));
+
+	f->rec.stop_la = 77;
+	struct vu_vring_state s = { 0, 0 };
+	CHECK_EQ(fe_send(fd, VU_GET_VRING_BASE, 0, &s, sizeof(s), NULL, 0), 0);
+	CHECK_EQ(fe_recv(f, fd, VU_GET_VRING_BASE, &s, sizeof(s), NULL), 8);
+	CHECK_EQ(s.index, 0);
+	CHECK_EQ(s.num, 77);
+	CHECK_EQ(f->rec.stops, stops + 1);
+	close(fd);
+	close(callfd);
+	close(kickfd);
+	guest_fini(&g);
+	uint64_t d = fx_stats(f).disconnects;
+	for (int i = 0; i < 1000 && fx_stats(f).disconnects == d; i++) {
+		pump(f, 1);
+		usleep(100);
+	}
+	CHECK(!fx_stats(f).connected);
+}
+
+/* ---- the bad-input harness ---------------------------------------------------------------- */
+
+enum prelude { PRE_NONE, PRE_NEGOTIATED, PRE_MEM };
+
+typedef void (*bad_fn)(struct fx *f, int fd, struct guest *g);
+
+/* Fresh server; a front-end does the prelude and then the bad thing; the server must hang up and
+ * count one bad message; then a new front-end gets a good session; no fd leaked overall. */
+static void bad_case(enum prelude pre, bad_fn bad)
+{
+	int fds_before = count_fds();
+	struct fx f = { 0 };
+	struct guest g;
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init(&g, 0);
+	int fd = fe_connect(&f);
+	CHECK(fd >= 0);
+	if (pre >= PRE_NEGOTIATED)
+		negotiate(&f, fd, FEAT_BASE);
+	if (pre >= PRE_MEM)
+		CHECK_EQ(send_mem_table(&f, fd, &g), 0);
+	bad(&f, fd, &g);
+	CHECK(fe_wait_closed(&f, fd));
+	close(fd);
+	struct riov_vhost_dev_stats st = fx_stats(&f);
+	CHECK(!st.connected);
+	CHECK_EQ(st.bad_messages, 1);
+	CHECK_EQ(st.disconnects, 1);
+	CHECK_EQ(st.mem_regions, 0);
+	CHECK_EQ(f.rec.links_down, 1);
+	guest_fini(&g);
+
+	good_session(&f);
+	CHECK_EQ(fx_stats(&f).bad_messages, 1);
+	fx_fini(&f);
+	CHECK_EQ(count_fds(), fds_before);
+	CHECK_EQ(count_memfd_maps(), 0);
+}
+
+/* wrong fd counts */
+static void b_too_many_fds(struct fx *f, int fd, struct guest *g)
+{
+	int e[2] = { eventfd(0, 0), eventfd(0, 0) };
+	fe_send(fd, VU_SET_VRING_CALL, 0, &(uint64_t){ 0 }, 8, e, 2);
+	close(e[0]);
+	close(e[1]);
+}
+static void b_nine_fds(struct fx *f, int fd, struct guest *g)
+{
+	int e[9];
+	struct {
+		struct vu_mem_table_hdr h;
+		struct riov_guest_region_desc r[8];
+	} mt;
+	memset(&mt, 0, sizeof(mt));
+	mt.h.nregions = 8;
+	for (int i = 0; i < 9; i++)
+		e[i] = dup(g->memfd);
+	for (int i = 0; i < 8; i++)
+		mt.r[i] = (struct riov_guest_region_desc){ 0x10000ull * i, 0x10000, 0x10000ull * i, 0 };
+	fe_send(fd, VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), e, 9);
+	for (int i = 0; i < 9; i++)
+		close(e[i]);
+}
+static void b_too_few_fds_kick(struct fx *f, int fd, struct guest *g)
+{
+	fe_send(fd, VU_SET_VRING_KICK, 0, &(uint64_t){ 1 }, 8, NULL, 0);   /* no NOFD flag, no fd */
+}
+static void b_too_few_fds_mem(struct fx *f, int fd, struct guest *g)
+{
+	struct {
+		struct vu_mem_table_hdr h;
+		struct riov_guest_region_desc r[2];
+	} mt = { { 2, 0 }, { { 0, 0x10000, 0x7f0000000000ull, 0 }, { 0x100000, 0x10000, 0x7f0000100000ull, 0 } } };
+	fe_send(fd, VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), &g->memfd, 1);
+}
+static void b_fd_on_fdless(struct fx *f, int fd, struct guest *g)
+{
+	struct vu_vring_state s = { 0, 256 };
+	int e = eventfd(0, 0);
+	fe_send(fd, VU_SET_VRING_NUM, 0, &s, sizeof(s), &e, 1);
+	close(e);
+}
+static void b_fd_with_nofd_flag(struct fx *f, int fd, struct guest *g)
+{
+	int e = eventfd(0, 0);
+	fe_send(fd, VU_SET_VRING_CALL, 0, &(uint64_t){ VU_VRING_NOFD }, 8, &e, 1);
+	close(e);
+}
+
+/* vring index */
+static void b_index_high_bits(struct fx *f, int fd, struct guest *g)
+{
+	struct vu_vring_state s = { 0x80000000u, 256 };
+	fe_send(fd, VU_SET_VRING_NUM, 0, &s, sizeof(s), NULL, 0);
+}
+static void b_index_addr_high(struct fx *f, int fd, struct guest *g)
+{
+	struct vu_vring_addr a = { 0x00010000u, 0, 0x1000, 0x3000, 0x2000, 0 };
+	fe_send(fd, VU_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0);
+}
+static void b_index_range(struct fx *f, int fd, struct guest *g)
+{
+	struct vu_vring_state s = { 2 * QP, 0 };
+	fe_send(fd, VU_GET_VRING_BASE, 0, &s, sizeof(s), NULL, 0);
+}
+static void b_index_kick_high(struct fx *f, int fd, struct guest *g)
+{
+	int e = eventfd(0, 0);
+	fe_send(fd, VU_SET_VRING_KICK, 0, &(uint64_t){ 1ull << 40 }, 8, &e, 1);
+	close(e);
+}
+
+/* SET_VRING_NUM */
+static void b_num_zero(struct fx *f, int fd, struct guest *g)
+{
+	fe_call_state(f, fd, VU_SET_VRING_NUM, 0, 0);
+}
+static void b_num_not_pow2(struct fx *f, int fd, struct guest *g)
+{
+	fe_call_state(f, fd, VU_SET_VRING_NUM, 1, 255);
+}
+static void b_num_too_big(struct fx *f, int fd, struct guest *g)
+{
+	fe_call_state(f, fd, VU_SET_VRING_NUM, 0, 65536);
+}
+
+/* memory tables */
+static void b_mem_zero_regions(struct fx *f, int fd, struct guest *g)
+{
+	struct vu_mem_table_hdr h = { 0, 0 };
+	fe_send(fd, VU_SET_MEM_TABLE, 0, &h, sizeof(h), NULL, 0);
+}
+static void b_mem_overlap(struct fx *f, int fd, struct guest *g)
+{
+	struct {
+		struct vu_mem_table_hdr h;
+		struct riov_guest_region_desc r[2];
+	} mt = { { 2, 0 },
+		 { { 0, 0x200000, (uint64_t)(uintptr_t)g->map, 0 },
+		   { 0x100000, 0x200000, (uint64_t)(uintptr_t)g->map + 0x200000, 0x200000 } } };
+	int e[2] = { g->memfd, g->memfd };
+	fe_send(fd, VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), e, 2);
+}
+static void b_mem_overlap_uaddr(struct fx *f, int fd, struct guest *g)
+{
+	struct {
+		struct vu_mem_table_hdr h;
+		struct riov_guest_region_desc r[2];
+	} mt = { { 2, 0 },
+		 { { 0, 0x200000, (uint64_t)(uintptr_t)g->map, 0 },
+		   { 0x200000, 0x200000, (uint64_t)(uintptr_t)g->map + 0x1000, 0x200000 } } };
+	int e[2] = { g->memfd, g->memfd };
+	fe_send(fd, VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), e, 2);
+}
+static void b_mem_offset_overflow(struct fx *f, int fd, struct guest *g)
+{
+	struct {
+		struct vu_mem_table_hdr h;
+		struct riov_guest_region_desc r;
+	} mt = { { 1, 0 }, { 0, 0x200000, (uint64_t)(uintptr_t)g->map, UINT64_MAX - 0xfff } };
+	fe_send(fd, VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), &g->memfd, 1);
+}
+static void b_mem_beyond_file(struct fx *f, int fd, struct guest *g)
+{
+	struct {
+		struct vu_mem_table_hdr h;
+		struct riov_guest_region_desc r;
+	} mt = { { 1, 0 }, { 0, 2ull * GUEST_SIZE, (uint64_t)(uintptr_t)g->map, 0 } };
+	fe_send(fd, VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), &g->memfd, 1);
+}
+static void b_mem_too_many_table(struct fx *f, int fd, struct guest *g)
+{
+	uint8_t buf[8 + 9 * 32];
+	memset(buf, 0, sizeof(buf));
+	uint32_t n = 9;
+	memcpy(buf, &n, 4);
+	int e[8];
+	for (int i = 0; i < 8; i++)
+		e[i] = g->memfd;
+	fe_send(fd, VU_SET_MEM_TABLE, 0, buf, sizeof(buf), e, 8);
+}
+static void b_mem_too_many_add(struct fx *f, int fd, struct guest *g)
+{
+	/* the table holds one region (prelude); 63 more fit, the 64th added one does not */
+	for (int i = 1; i <= RIOV_VHOST_MAX_MEM_REGIONS; i++) {
+		struct vu_mem_reg_single s = { 0, { 0x10000000ull * i, 0x10000, 0x10000000000ull + 0x100000ull * i,
+						    0x10000ull * (i % 32) } };
+		int64_t r = fe_call(f, fd, VU_ADD_MEM_REG, &s, sizeof(s), &g->memfd, 1);
+		if (i < RIOV_VHOST_MAX_MEM_REGIONS) {
+			CHECK_EQ(r, 0);
+			CHECK_EQ(fx_stats(f).mem_regions, (uint32_t)i + 1);
+		} else {
+			CHECK(r != 0);
+		}
+	}
+}
+
+/* payload sizes, header, request */
+static void b_size_features(struct fx *f, int fd, struct guest *g)
+{
+	uint32_t v = 1;
+	fe_send(fd, VU_SET_FEATURES, 0, &v, sizeof(v), NULL, 0);
+}
+static void b_size_addr(struct fx *f, int fd, struct guest *g)
+{
+	uint8_t b[32] = { 0 };
+	fe_send(fd, VU_SET_VRING_ADDR, 0, b, sizeof(b), NULL, 0);
+}
+static void b_size_config(struct fx *f, int fd, struct guest *g)
+{
+	struct {
+		struct vu_config_hdr h;
+		uint8_t d[8];
+	} c = { { 0, 200, 0 }, { 0 } };
+	fe_send(fd, VU_GET_CONFIG, 0, &c, sizeof(c), NULL, 0);
+}
+static void b_size_huge(struct fx *f, int fd, struct guest *g)
+{
+	uint32_t h[3] = { VU_SET_FEATURES, VU_VERSION, 1u << 30 };
+	fe_send_raw(fd, h, sizeof(h), NULL, 0);
+}
+static void b_truncated_header(struct fx *f, int fd, struct guest *g)
+{
+	uint32_t h[3] = { VU_GET_FEATURES, VU_VERSION, 0 };
+	int e = eventfd(0, 0);
+	fe_send_raw(fd, h, 6, &e, 1);   /* with an fd attached, which must not leak either */
+	close(e);
+	shutdown(fd, SHUT_WR);
+}
+static void b_unknown_request(struct fx *f, int fd, struct guest *g)
+{
+	fe_send(fd, 99, 0, NULL, 0, NULL, 0);
+}
+static void b_unknown_request_fd(struct fx *f, int fd, struct guest *g)
+{
+	fe_send(fd, 23 /* SET_VRING_ENDIAN: not offered */, 0, &(uint64_t){ 0 }, 8, &g->memfd, 1);
+}
+static void b_bad_version(struct fx *f, int fd, struct guest *g)
+{
+	fe_send(fd, VU_GET_FEATURES, 2, NULL, 0, NULL, 0);
+}
+static void b_before_features(struct fx *f, int fd, struct guest *g)
+{
+	struct {
+		struct vu_mem_table_hdr h;
+		struct riov_guest_region_desc r;
+	} mt = { { 1, 0 }, { 0, GUEST_SIZE, (uint64_t)(uintptr_t)g->map, 0 } };
+	fe_send(fd, VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), &g->memfd, 1);
+}
+static void b_features_unoffered(struct fx *f, int fd, struct guest *g)
+{
+	fe_send(fd, VU_SET_FEATURES, 0, &(uint64_t){ 1ull << 63 }, 8, NULL, 0);
+}
+static void b_vring_addr_unaligned(struct fx *f, int fd, struct guest *g)
+{
+	struct vu_vring_addr a = { 0, 0, (uint64_t)(uintptr_t)g->map + 8, (uint64_t)(uintptr_t)g->map + 0x2000,
+				   (uint64_t)(uintptr_t)g->map + 0x1000, 0 };
+	fe_send(fd, VU_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0);
+}
+static void b_inflight_huge(struct fx *f, int fd, struct guest *g)
+{
+	struct vu_inflight in = { 0, 0, 1000, 1024 };
+	fe_send(fd, VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), NULL, 0);
+}
+
+#define BAD_TEST(name, pre, fn)               \
+	RIOV_TEST(name)                       \
+	{                                     \
+		bad_case(pre, fn);            \
+	}
+
+BAD_TEST(bad_too_many_fds, PRE_NEGOTIATED, b_too_many_fds)
+BAD_TEST(bad_nine_fds_ctrunc, PRE_NEGOTIATED, b_nine_fds)
+BAD_TEST(bad_too_few_fds_kick, PRE_NEGOTIATED, b_too_few_fds_kick)
+BAD_TEST(bad_too_few_fds_mem_table, PRE_NEGOTIATED, b_too_few_fds_mem)
+BAD_TEST(bad_fd_on_fdless_message, PRE_NEGOTIATED, b_fd_on_fdless)
+BAD_TEST(bad_fd_with_nofd_flag, PRE_NEGOTIATED, b_fd_with_nofd_flag)
+BAD_TEST(bad_vring_index_high_bits, PRE_NEGOTIATED, b_index_high_bits)
+BAD_TEST(bad_vring_addr_index_high_bits, PRE_NEGOTIATED, b_index_addr_high)
+BAD_TEST(bad_vring_index_out_of_range, PRE_NEGOTIATED, b_index_range)
+BAD_TEST(bad_kick_u64_high_bits, PRE_NEGOTIATED, b_index_kick_high)
+BAD_TEST(bad_vring_num_zero, PRE_NEGOTIATED, b_num_zero)
+BAD_TEST(bad_vring_num_not_pow2, PRE_NEGOTIATED, b_num_not_pow2)
+BAD_TEST(bad_vring_num_too_big, PRE_NEGOTIATED, b_num_too_big)
+BAD_TEST(bad_mem_zero_regions, PRE_NEGOTIATED, b_mem_zero_regions)
+BAD_TEST(bad_mem_overlap_gpa, PRE_NEGOTIATED, b_mem_overlap)
+BAD_TEST(bad_mem_overlap_uaddr, PRE_NEGOTIATED, b_mem_overlap_uaddr)
+BAD_TEST(bad_mem_offset_overflow, PRE_NEGOTIATED, b_mem_offset_overflow)
+BAD_TEST(bad_mem_beyond_file, PRE_NEGOTIATED, b_mem_beyond_file)
+BAD_TEST(bad_mem_too_many_in_table, PRE_NEGOTIATED, b_mem_too_many_table)
+BAD_TEST(bad_mem_too_many_added, PRE_MEM, b_mem_too_many_add)
+BAD_TEST(bad_size_set_features, PRE_NONE, b_size_features)
+BAD_TEST(bad_size_vring_addr, PRE_NEGOTIATED, b_size_addr)
+BAD_TEST(bad_size_get_config, PRE_NEGOTIATED, b_size_config)
+BAD_TEST(bad_size_too_large, PRE_NONE, b_size_huge)
+BAD_TEST(bad_truncated_header, PRE_NONE, b_truncated_header)
+BAD_TEST(bad_unknown_request, PRE_NONE, b_unknown_request)
+BAD_TEST(bad_unknown_request_with_fd, PRE_NEGOTIATED, b_unknown_request_fd)
+BAD_TEST(bad_version, PRE_NONE, b_bad_version)
+BAD_TEST(bad_mem_before_features, PRE_NONE, b_before_features)
+BAD_TEST(bad_features_not_offered, PRE_NONE, b_features_unoffered)
+BAD_TEST(bad_vring_addr_unaligned, PRE_MEM, b_vring_addr_unaligned)
+BAD_TEST(bad_inflight_too_many_queues, PRE_NEGOTIATED, b_inflight_huge)
+
+/* ---- good paths --------------------------------------------------------------------------- */
+
+RIOV_TEST(server_good_session)
+{
+	int before = count_fds();
+	struct fx f = { 0 };
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	good_session(&f);
+	good_session(&f);
+	struct riov_vhost_dev_stats st = fx_stats(&f);
+	CHECK_EQ(st.connects, 2);
+	CHECK_EQ(st.disconnects, 2);
+	CHECK_EQ(st.bad_messages, 0);
+	CHECK_EQ(f.rec.links_up, 2);
+	CHECK_EQ(f.rec.links_down, 2);
+	fx_fini(&f);
+	CHECK_EQ(count_fds(), before);
+	CHECK_EQ(count_memfd_maps(), 0);
+}
+
+RIOV_TEST(server_refuses_second_frontend)
+{
+	struct fx f = { 0 };
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	int a = fe_connect(&f);
+	int b = fe_connect(&f);
+	CHECK(b >= 0);
+	CHECK(fe_wait_closed(&f, b));
+	close(b);
+	/* the first one is unaffected */
+	CHECK(fe_get_u64(&f, a, VU_GET_FEATURES) & (1ull << RIOV_VIRTIO_F_VERSION_1));
+	CHECK_EQ(fx_stats(&f).connects, 1);
+	CHECK(fx_stats(&f).connected);
+	close(a);
+	fx_fini(&f);
+}
+
+RIOV_TEST(server_path_busy_and_stale)
+{
+	struct fx f = { 0 }, g = { 0 };
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	memset(&g, 0, sizeof(g));
+	strcpy(g.path, f.path);
+	CHECK_EQ(fx_init(&g, RIOV_VHOST_SERVER), -EADDRINUSE);
+	riov_vtd_destroy(g.vtd);
+	event_base_free(g.base);
+	fx_fini(&f);
+	/* a stale socket file (nobody listening) is replaced */
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	fx_path(&g);
+	strcpy(sa.sun_path, g.path);
+	CHECK(bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	close(s);
+	char p[108];
+	strcpy(p, g.path);
+	memset(&g, 0, sizeof(g));
+	strcpy(g.path, p);
+	CHECK_EQ(fx_init(&g, RIOV_VHOST_SERVER), 0);
+	fx_fini(&g);
+}
+
+/* Repeated SET_MEM_TABLE under a running vring: stop, remap, restart with the indices reached. */
+RIOV_TEST(repeated_mem_table_restarts_and_no_leak)
+{
+	struct fx f = { 0 };
+	struct guest g;
+	int callfd, kickfd;
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init(&g, 0x40000000);
+	int fd = fe_connect(&f);
+	negotiate(&f, fd, FEAT_BASE);
+	CHECK_EQ(send_mem_table(&f, fd, &g), 0);
+	setup_vring(&f, fd, &g, 1, ~0ull, &callfd, &kickfd);
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_ENABLE, 1, 1), 0);
+	CHECK_EQ(f.rec.starts, 1);
+	int before = count_fds();
+	for (int i = 0; i < 20; i++) {
+		struct guest g2;
+		int s0 = f.rec.starts, t0 = f.rec.stops;
+		guest_init(&g2, 0x40000000);
+		memset(g2.map + 0x14000, 0x30 + i, 0x1000);
+		f.rec.stop_la = (uint16_t)(100 + i);
+		f.rec.stop_lu = (uint16_t)(90 + i);
+		/* a new table (new front-end mapping): the running vring is stopped first; its old
+		 * addresses are no longer in the table, so it stays pending until they are re-sent */
+		CHECK_EQ(send_mem_table(&f, fd, &g2), 0);
+		CHECK_EQ(f.rec.stops, t0 + 1);
+		CHECK_EQ(f.rec.starts, s0);
+		uint64_t m2 = (uint64_t)(uintptr_t)g2.map;
+		struct vu_vring_addr a = { 1, 0, m2 + 0x14000, m2 + 0x16000, m2 + 0x15000, 0 };
+		CHECK_EQ(fe_call(&f, fd, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+		CHECK_EQ(f.rec.starts, s0 + 1);
+		CHECK_EQ(f.rec.last.qid, 1);
+		CHECK_EQ(f.rec.last.last_avail_idx, 100 + i);
+		CHECK_EQ(f.rec.last.last_used_idx, 90 + i);
+		CHECK(f.rec.last.desc && memcmp(f.rec.last.desc, g2.map + 0x14000, 4096) == 0);
+		/* the same table again: stop, remap, and the vring restarts by itself */
+		CHECK_EQ(send_mem_table(&f, fd, &g2), 0);
+		CHECK_EQ(f.rec.stops, t0 + 2);
+		CHECK_EQ(f.rec.starts, s0 + 2);
+		CHECK(f.rec.last.desc && memcmp(f.rec.last.desc, g2.map + 0x14000, 4096) == 0);
+		/* back to the first mapping for the next round */
+		CHECK_EQ(send_mem_table(&f, fd, &g), 0);
+		uint64_t m = (uint64_t)(uintptr_t)g.map;
+		struct vu_vring_addr b = { 1, 0, m + 0x14000, m + 0x16000, m + 0x15000, 0 };
+		CHECK_EQ(fe_call(&f, fd, VU_SET_VRING_ADDR, &b, sizeof(b), NULL, 0), 0);
+		CHECK_EQ(f.rec.stops, t0 + 3);
+		CHECK_EQ(f.rec.starts, s0 + 3);
+		guest_fini(&g2);
+	}
+	CHECK_EQ(count_fds(), before);
+	CHECK_EQ(count_memfd_maps(), 2);   /* ours and the server's of the current table */
+	CHECK_EQ(fx_stats(&f).mem_regions, 1);
+	CHECK_EQ(fx_stats(&f).bad_messages, 0);
+	close(fd);
+	close(callfd);
+	close(kickfd);
+	guest_fini(&g);
+	fx_fini(&f);
+}
+
+/* QEMU's order: back-end request channel and call fds before SET_FEATURES, then memory, then per
+ * vring num/base/addr/kick/call, then SET_VRING_ENABLE; stop with enable 0 + GET_VRING_BASE. */
+RIOV_TEST(qemu_message_order)
+{
+	struct fx f = { 0 };
+	struct guest g;
+	int before = count_fds();
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init(&g, 0);
+	int fd = fe_connect(&f);
+	CHECK_EQ(fe_send(fd, VU_SET_OWNER, 0, NULL, 0, NULL, 0), 0);
+	CHECK(fe_get_u64(&f, fd, VU_GET_FEATURES) != 0);
+	CHECK(fe_get_u64(&f, fd, VU_GET_PROTOCOL_FEATURES) != 0);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_PROTOCOL_FEATURES, PROTO_WANT | (1ull << VU_PF_SLAVE_REQ), NULL, 0), 0);
+	CHECK_EQ(fe_get_u64(&f, fd, VU_GET_QUEUE_NUM), QP);
+	int sp[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	CHECK_EQ(fe_call(&f, fd, VU_SET_SLAVE_REQ_FD, NULL, 0, &sp[1], 1), 0);
+	close(sp[1]);
+	int call[2], kick[2], err = eventfd(0, EFD_CLOEXEC);
+	for (uint32_t q = 0; q < 2; q++) {
+		call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		CHECK_EQ(fe_call_u64(&f, fd, VU_SET_VRING_CALL, q, &call[q], 1), 0);
+		CHECK_EQ(fe_call_u64(&f, fd, VU_SET_VRING_ERR, q, &err, 1), 0);
+	}
+	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_FEATURES, FEAT_BASE, NULL, 0), 0);
+	CHECK_EQ(send_mem_table(&f, fd, &g), 0);
+	uint64_t m = (uint64_t)(uintptr_t)g.map;
+	for (uint32_t q = 0; q < 2; q++) {
+		uint64_t o = 0x4000ull * q;
+		struct vu_vring_addr a = { q, 0, m + 0x10000 + o, m + 0x12000 + o, m + 0x11000 + o, 0 };
+		CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_NUM, q, 1024), 0);
+		CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_BASE, q, 0), 0);
+		CHECK_EQ(fe_call(&f, fd, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+		CHECK_EQ(fe_call_u64(&f, fd, VU_SET_VRING_KICK, q, &kick[q], 1), 0);
+		CHECK_EQ(fe_call_u64(&f, fd, VU_SET_VRING_CALL, q, &call[q], 1), 0);
+	}
+	CHECK_EQ(f.rec.starts, 0);
+	for (uint32_t q = 0; q < 2; q++)
+		CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_ENABLE, q, 1), 0);
+	CHECK_EQ(f.rec.starts, 2);
+	CHECK_EQ(fx_stats(&f).queue_pairs, 1);
+	CHECK(irq_reaches(&f, &f.rec.last, call[1]));
+	for (uint32_t q = 0; q < 2; q++)
+		CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_ENABLE, q, 0), 0);
+	CHECK_EQ(f.rec.stops, 2);
+	for (uint32_t q = 0; q < 2; q++) {
+		struct vu_vring_state s = { q, 0 };
+		CHECK_EQ(fe_send(fd, VU_GET_VRING_BASE, 0, &s, sizeof(s), NULL, 0), 0);
+		CHECK_EQ(fe_recv(&f, fd, VU_GET_VRING_BASE, &s, sizeof(s), NULL), 8);
+		CHECK_EQ(s.index, q);
+	}
+	CHECK_EQ(f.rec.stops, 2);
+	CHECK_EQ(fx_stats(&f).bad_messages, 0);
+	close(fd);
+	for (int i = 0; i < 1000 && fx_stats(&f).connected; i++) {
+		pump(&f, 1);
+		usleep(100);
+	}
+	for (int q = 0; q < 2; q++) {
+		close(call[q]);
+		close(kick[q]);
+	}
+	close(err);
+	close(sp[0]);
+	guest_fini(&g);
+	fx_fini(&f);
+	CHECK_EQ(count_fds(), before);
+}
+
+/* ADD_MEM_REG / REM_MEM_REG: rings in a removed region wait until memory is there again. */
+RIOV_TEST(add_rem_mem_reg)
+{
+	struct fx f = { 0 };
+	struct guest g, g2;
+	int callfd, kickfd;
+	int before = count_fds();
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init(&g, 0);
+	guest_init(&g2, 0x100000000ull);
+	int fd = fe_connect(&f);
+	negotiate(&f, fd, FEAT_BASE);
+	struct vu_mem_reg_single r1 = { 0, { g.gpa, GUEST_SIZE, (uint64_t)(uintptr_t)g.map, 0 } };
+	struct vu_mem_reg_single r2 = { 0, { g2.gpa, GUEST_SIZE, (uint64_t)(uintptr_t)g2.map, 0 } };
+	CHECK_EQ(fe_call(&f, fd, VU_ADD_MEM_REG, &r1, sizeof(r1), &g.memfd, 1), 0);
+	setup_vring(&f, fd, &g, 0, ~0ull, &callfd, &kickfd);
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_ENABLE, 0, 1), 0);
+	CHECK_EQ(f.rec.starts, 1);
+	f.rec.stop_la = 33;
+	CHECK_EQ(fe_call(&f, fd, VU_ADD_MEM_REG, &r2, sizeof(r2), &g2.memfd, 1), 0);
+	CHECK_EQ(fx_stats(&f).mem_regions, 2);
+	CHECK_EQ(fx_stats(&f).mem_bytes, 2ull * GUEST_SIZE);
+	CHECK_EQ(f.rec.stops, 1);
+	CHECK_EQ(f.rec.starts, 2);
+	CHECK_EQ(f.rec.last.last_avail_idx, 33);
+	check_rings(&f.rec.last, &g);
+	/* overlapping add is refused (and closes): tested in bad_*; removing an unknown one too */
+	CHECK_EQ(fe_call(&f, fd, VU_REM_MEM_REG, &r1, sizeof(r1), NULL, 0), 0);
+	CHECK_EQ(fx_stats(&f).mem_regions, 1);
+	CHECK_EQ(f.rec.stops, 2);
+	CHECK_EQ(f.rec.starts, 2);   /* its rings are gone: pending */
+	CHECK_EQ(fe_call(&f, fd, VU_ADD_MEM_REG, &r1, sizeof(r1), &g.memfd, 1), 0);
+	CHECK_EQ(f.rec.starts, 3);
+	check_rings(&f.rec.last, &g);
+	/* a REM_MEM_REG with one (ignored) fd, as old front-ends send it */
+	CHECK_EQ(fe_call(&f, fd, VU_REM_MEM_REG, &r2, sizeof(r2), &g2.memfd, 1), 0);
+	CHECK_EQ(fx_stats(&f).mem_regions, 1);
+	CHECK_EQ(fx_stats(&f).bad_messages, 0);
+	close(fd);
+	close(callfd);
+	close(kickfd);
+	guest_fini(&g);
+	guest_fini(&g2);
+	fx_fini(&f);
+	CHECK_EQ(count_fds(), before);
+	CHECK_EQ(count_memfd_maps(), 0);
+}
+
+RIOV_TEST(repeated_get_inflight_fd_no_leak)
+{
+	struct fx f = { 0 };
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	int fd = fe_connect(&f);
+	negotiate(&f, fd, FEAT_BASE);
+	int before = -1;
+	for (int i = 0; i < 20; i++) {
+		struct vu_inflight in = { 0, 0, 2 * QP, 256 }, out;
+		int rfd;
+		CHECK_EQ(fe_send(fd, VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), NULL, 0), 0);
+		CHECK_EQ(fe_recv(&f, fd, VU_GET_INFLIGHT_FD, &out, sizeof(out), &rfd), (int)sizeof(out));
+		CHECK(rfd >= 0);
+		CHECK(out.mmap_size >= 4ull * (16 + 16 * 256));
+		CHECK_EQ(out.num_queues, 2 * QP);
+		/* hand it back as SET_INFLIGHT_FD (a restarted back-end would get it this way) */
+		CHECK_EQ(fe_call(&f, fd, VU_SET_INFLIGHT_FD, &out, sizeof(out), &rfd, 1), 0);
+		close(rfd);
+		if (i == 0)
+			before = count_fds();
+	}
+	CHECK_EQ(count_fds(), before);
+	CHECK_EQ(count_memfd_maps(), 1);   /* the server's current inflight region */
+	close(fd);
+	fx_fini(&f);
+	CHECK_EQ(count_memfd_maps(), 0);
+}
+
+RIOV_TEST(call_fd_replaced_on_running_vring)
+{
+	struct fx f = { 0 };
+	struct guest g;
+	int callfd, kickfd;
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init(&g, 0);
+	int fd = fe_connect(&f);
+	negotiate(&f, fd, FEAT_BASE);
+	CHECK_EQ(send_mem_table(&f, fd, &g), 0);
+	setup_vring(&f, fd, &g, 0, ~0ull, &callfd, &kickfd);
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_ENABLE, 0, 1), 0);
+	CHECK(irq_reaches(&f, &f.rec.last, callfd));
+	int call2 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_VRING_CALL, 0, &call2, 1), 0);
+	CHECK(irq_reaches(&f, &f.rec.last, call2));
+	uint64_t v;
+	CHECK(read(callfd, &v, sizeof(v)) < 0);   /* the old one no longer gets it */
+	CHECK_EQ(f.rec.starts, 1);
+	/* disable stops it */
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_ENABLE, 0, 0), 0);
+	CHECK_EQ(f.rec.stops, 1);
+	CHECK(riov_vtd_irq_raise(f.vtd, SID, f.rec.last.msi_addr, f.rec.last.msi_data) != 0);
+	close(fd);
+	close(callfd);
+	close(call2);
+	close(kickfd);
+	guest_fini(&g);
+	fx_fini(&f);
+}
+
+/* Without PROTOCOL_FEATURES a vring is enabled by its kick. */
+RIOV_TEST(legacy_enable_on_kick)
+{
+	struct fx f = { 0 };
+	struct guest g;
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init(&g, 0);
+	int fd = fe_connect(&f);
+	uint64_t feat = (1ull << RIOV_VIRTIO_F_VERSION_1);
+	CHECK_EQ(fe_send(fd, VU_SET_FEATURES, 0, &feat, 8, NULL, 0), 0);
+	struct {
+		struct vu_mem_table_hdr h;
+		struct riov_guest_region_desc r;
+	} mt = { { 1, 0 }, { 0, GUEST_SIZE, (uint64_t)(uintptr_t)g.map, 0 } };
+	CHECK_EQ(fe_send(fd, VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), &g.memfd, 1), 0);
+	struct vu_vring_state s = { 0, 256 };
+	CHECK_EQ(fe_send(fd, VU_SET_VRING_NUM, 0, &s, sizeof(s), NULL, 0), 0);
+	uint64_t m = (uint64_t)(uintptr_t)g.map;
+	struct vu_vring_addr a = { 0, 0, m + 0x10000, m + 0x12000, m + 0x11000, 0 };
+	CHECK_EQ(fe_send(fd, VU_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0), 0);
+	uint64_t k = VU_VRING_NOFD;   /* polling front-end: no kick fd */
+	CHECK_EQ(fe_send(fd, VU_SET_VRING_KICK, 0, &k, 8, NULL, 0), 0);
+	/* a GET makes the exchange synchronous */
+	CHECK(fe_get_u64(&f, fd, VU_GET_FEATURES) != 0);
+	CHECK_EQ(f.rec.starts, 1);
+	CHECK_EQ(f.rec.last.callfd, -1);
+	check_rings(&f.rec.last, &g);
+	close(fd);
+	for (int i = 0; i < 1000 && fx_stats(&f).connected; i++) {
+		pump(&f, 1);
+		usleep(100);
+	}
+	CHECK_EQ(f.rec.stops, 1);
+	CHECK_EQ(fx_stats(&f).bad_messages, 0);
+	guest_fini(&g);
+	fx_fini(&f);
+}
+
+/* With VIRTIO_F_IOMMU_PLATFORM the ring addresses are IOVAs, mapped by IOTLB updates into the
+ * first-stage domain; the device context is nested. */
+RIOV_TEST(iommu_platform_rings_are_iovas)
+{
+	struct fx f = { 0 };
+	struct guest g;
+	int callfd, kickfd;
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init(&g, 0x80000000ull);
+	int fd = fe_connect(&f);
+	negotiate(&f, fd, FEAT_BASE | (1ull << RIOV_VIRTIO_F_IOMMU_PLATFORM));
+	CHECK_EQ(send_mem_table(&f, fd, &g), 0);
+	int sp[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) == 0);
+	CHECK_EQ(fe_call(&f, fd, VU_SET_SLAVE_REQ_FD, NULL, 0, &sp[1], 1), 0);
+	close(sp[1]);
+	const uint64_t iova = 0xfee00000ull;   /* guest-chosen IOVA for the 64 KiB holding the rings */
+	setup_vring(&f, fd, &g, 0, iova - 0x10000, &callfd, &kickfd);
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_ENABLE, 0, 1), 0);
+	CHECK_EQ(f.rec.starts, 0);   /* nothing in the IOTLB yet: pending */
+	/* the back-end asked for the descriptor table's translation on the back-end channel */
+	struct {
+		uint32_t req, flags, size;
+		struct vu_iotlb t;
+	} __attribute__((packed)) miss;
+	memset(&miss, 0, sizeof(miss));
+	CHECK_EQ(recv(sp[0], &miss, sizeof(miss), MSG_DONTWAIT), (ssize_t)sizeof(miss));
+	CHECK_EQ(miss.req, VU_SLAVE_IOTLB_MSG);
+	CHECK_EQ(miss.size, sizeof(struct vu_iotlb));
+	CHECK_EQ(miss.t.type, VU_IOTLB_MISS);
+	CHECK_EQ(miss.t.iova, iova);
+	CHECK_EQ(miss.t.perm, RIOV_VTD_READ);
+	close(sp[0]);
+	struct vu_iotlb t = { iova, 0x10000, (uint64_t)(uintptr_t)g.map + 0x10000, 3, VU_IOTLB_UPDATE };
+	CHECK_EQ(fe_call(&f, fd, VU_IOTLB_MSG, &t, sizeof(t), NULL, 0), 0);
+	CHECK_EQ(f.rec.starts, 1);
+	check_rings(&f.rec.last, &g);
+	/* and a descriptor IOVA translates through the same cursor the dataplane would use */
+	struct riov_vtd_cursor c;
+	void *h;
+	uint64_t mapped;
+	riov_vtd_cursor_init(&c, f.vtd, SID);
+	CHECK_EQ(riov_vtd_translate(&c, iova + 0x100, 16, RIOV_VTD_READ, &h, &mapped), 0);
+	CHECK(h == (uint8_t *)f.rec.last.desc + 0x100);
+	t.type = VU_IOTLB_INVALIDATE;
+	CHECK_EQ(fe_call(&f, fd, VU_IOTLB_MSG, &t, sizeof(t), NULL, 0), 0);
+	riov_vtd_cursor_init(&c, f.vtd, SID);
+	CHECK(riov_vtd_translate(&c, iova + 0x100, 16, RIOV_VTD_READ, &h, &mapped) != 0);
+	close(fd);
+	close(callfd);
+	close(kickfd);
+	guest_fini(&g);
+	fx_fini(&f);
+}
+
+/* Guest memory lands in the VT-d domain with superpages when the GPA allows it. */
+RIOV_TEST(guest_memory_superpage_congruent)
+{
+	struct fx f = { 0 };
+	struct guest g;
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init(&g, 0x200000000ull);
+	int fd = fe_connect(&f);
+	negotiate(&f, fd, FEAT_BASE);
+	CHECK_EQ(send_mem_table(&f, fd, &g), 0);
+	struct riov_vtd_cursor c;
+	void *h;
+	uint64_t mapped;
+	riov_vtd_cursor_init(&c, f.vtd, SID);
+	CHECK_EQ(riov_vtd_translate(&c, 0x200000000ull, 0x200000, RIOV_VTD_READ, &h, &mapped), 0);
+	CHECK_EQ(((uintptr_t)h) & 0x1fffff, 0);
+	CHECK_EQ(mapped, 0x200000);   /* one 2 MiB page */
+	struct riov_vtd_domain_info di;
+	CHECK_EQ(riov_vtd_domain_info(f.vtd, DID, &di), 0);
+	CHECK_EQ(di.mapped_bytes, GUEST_SIZE);
+	close(fd);
+	for (int i = 0; i < 1000 && fx_stats(&f).connected; i++) {
+		pump(&f, 1);
+		usleep(100);
+	}
+	/* disconnect removed the domain */
+	CHECK(riov_vtd_domain_info(f.vtd, DID, &di) != 0);
+	guest_fini(&g);
+	fx_fini(&f);
+}
+
+RIOV_TEST(log_base_and_config)
+{
+	struct fx f = { 0 };
+	struct guest g;
+	int callfd, kickfd;
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init(&g, 0);
+	int fd = fe_connect(&f);
+	negotiate(&f, fd, FEAT_BASE);
+	CHECK_EQ(send_mem_table(&f, fd, &g), 0);
+	setup_vring(&f, fd, &g, 0, ~0ull, &callfd, &kickfd);
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_ENABLE, 0, 1), 0);
+	CHECK(f.rec.last.log_base == NULL);
+	int lfd = memfd_create("ut-log", MFD_CLOEXEC);
+	CHECK(ftruncate(lfd, 0x3000) == 0);
+	struct vu_log l = { 0x2000, 0x800 };
+	uint64_t r = ~0ull;
+	CHECK_EQ(fe_send(fd, VU_SET_LOG_BASE, 0, &l, sizeof(l), &lfd, 1), 0);
+	CHECK_EQ(fe_recv(&f, fd, VU_SET_LOG_BASE, &r, sizeof(r), NULL), 8);
+	CHECK_EQ(r, 0);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_FEATURES, FEAT_BASE | (1ull << RIOV_VHOST_F_LOG_ALL), NULL, 0), 0);
+	CHECK_EQ(f.rec.starts, 2);   /* restarted with the log */
+	CHECK(f.rec.last.log_base != NULL);
+	CHECK_EQ(f.rec.last.log_size, 0x2000);
+	if (f.rec.last.log_base) {
+		f.rec.last.log_base[0] = 0x42;
+		uint8_t b;
+		CHECK(pread(lfd, &b, 1, 0x800) == 1 && b == 0x42);
+	}
+	close(lfd);
+	/* config space */
+	struct {
+		struct vu_config_hdr h;
+		uint8_t d[12];
+	} c = { { 0, 12, 0 }, { 0 } }, out;
+	CHECK_EQ(fe_send(fd, VU_GET_CONFIG, 0, &c, sizeof(c), NULL, 0), 0);
+	CHECK_EQ(fe_recv(&f, fd, VU_GET_CONFIG, &out, sizeof(out), NULL), (int)sizeof(out));
+	uint16_t mqp;
+	memcpy(&mqp, out.d + 8, 2);
+	CHECK_EQ(mqp, QP);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_STATUS, 0xf, NULL, 0), 0);
+	CHECK_EQ(fe_get_u64(&f, fd, VU_GET_STATUS), 0xf);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_NET_SET_MTU, 9000, NULL, 0), 0);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_SEND_RARP, 0x0000112233445566ull, NULL, 0), 0);
+	/* RESET_DEVICE stops everything but keeps the connection */
+	CHECK_EQ(fe_call(&f, fd, VU_RESET_DEVICE, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(f.rec.stops, 2);
+	CHECK_EQ(fx_stats(&f).mem_regions, 0);
+	CHECK(fx_stats(&f).connected);
+	close(fd);
+	close(callfd);
+	close(kickfd);
+	guest_fini(&g);
+	fx_fini(&f);
+}
+
+RIOV_TEST(destroy_while_running)
+{
+	int before = count_fds();
+	struct fx f = { 0 };
+	struct guest g;
+	int callfd, kickfd;
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init(&g, 0);
+	int fd = fe_connect(&f);
+	negotiate(&f, fd, FEAT_BASE);
+	CHECK_EQ(send_mem_table(&f, fd, &g), 0);
+	setup_vring(&f, fd, &g, 3, ~0ull, &callfd, &kickfd);
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_ENABLE, 3, 1), 0);
+	CHECK_EQ(f.rec.starts, 1);
+	fx_fini(&f);
+	CHECK_EQ(f.rec.stops, 1);
+	CHECK_EQ(f.rec.stop_qid, 3);
+	close(fd);
+	close(callfd);
+	close(kickfd);
+	guest_fini(&g);
+	CHECK_EQ(count_fds(), before);
+	CHECK_EQ(count_memfd_maps(), 0);
+}
+
+/* ---- client mode -------------------------------------------------------------------------- */
+
+static int listener_open(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	CHECK(bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(listen(l, 4) == 0);
+	return l;
+}
+
+/* Drive the device's loop until our listener accepts it (reconnect back-off is 100 ms .. 2 s). */
+static int accept_device(struct fx *f, int l)
+{
+	for (int i = 0; i < 1000; i++) {
+		struct event *dummy = NULL;
+		(void)dummy;
+		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		if (c >= 0)
+			return c;
+		struct pollfd p = { l, POLLIN, 0 };
+		poll(&p, 1, 5);
+	}
+	return -1;
+}
+
+RIOV_TEST(client_mode_reconnects)
+{
+	int before = count_fds();
+	struct fx f = { 0 };
+	memset(&f, 0, sizeof(f));
+	fx_path(&f);
+	char path[108];
+	strcpy(path, f.path);
+	/* the device starts before the front-end listens: it keeps trying */
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_CLIENT), 0);
+	strcpy(f.path, path);
+	CHECK(!fx_stats(&f).connected);
+	int l = listener_open(path);
+	int c = accept_device(&f, l);
+	CHECK(c >= 0);
+	CHECK(fx_stats(&f).connected);
+	CHECK(fe_get_u64(&f, c, VU_GET_FEATURES) & (1ull << VU_F_PROTOCOL_FEATURES));
+	/* the front-end goes away: listener and connection close */
+	close(c);
+	close(l);
+	unlink(path);
+	for (int i = 0; i < 1000 && fx_stats(&f).connected; i++) {
+		pump(&f, 1);
+		usleep(100);
+	}
+	CHECK(!fx_stats(&f).connected);
+	CHECK_EQ(fx_stats(&f).disconnects, 1);
+	/* a few failed attempts while nobody listens */
+	for (int i = 0; i < 30; i++) {
+		event_base_loop(f.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(10000);
+	}
+	l = listener_open(path);
+	c = accept_device(&f, l);
+	CHECK(c >= 0);
+	CHECK_EQ(fx_stats(&f).connects, 2);
+	/* and a good exchange on the new connection */
+	negotiate(&f, c, FEAT_BASE);
+	close(c);
+	close(l);
+	unlink(path);
+	fx_fini(&f);
+	CHECK_EQ(count_fds(), before);
+}
+
+RIOV_TEST(create_rejects_bad_params)
+{
+	struct fx f = { 0 };
+	memset(&f, 0, sizeof(f));
+	struct riov_vtd_config vc = { .aw_bits = 48, .fault_log_size = 16, .irte_count = 256 };
+	f.base = event_base_new();
+	f.vtd = riov_vtd_create(&vc);
+	struct riov_vhost_dev_params p = {
+		.name = "x", .path = "/tmp/riov-vhost-ut-bad.sock", .max_queue_pairs = 0, .base = f.base,
+		.vtd = f.vtd, .did = 1, .s1_did = 2, .ops = &t_ops,
+	};
+	struct riov_vhost_dev *d = NULL;
+	CHECK_EQ(riov_vhost_dev_create(&p, &d), -EINVAL);
+	p.max_queue_pairs = RIOV_VHOST_MAX_QUEUE_PAIRS + 1;
+	CHECK_EQ(riov_vhost_dev_create(&p, &d), -EINVAL);
+	p.max_queue_pairs = 1;
+	p.path = "/tmp/riov-vhost-ut-this-path-is-far-too-long-for-a-unix-socket-address-"
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock";
+	CHECK_EQ(riov_vhost_dev_create(&p, &d), -ENAMETOOLONG);
+	CHECK(d == NULL);
+	riov_vhost_dev_destroy(NULL);
+	riov_vtd_destroy(f.vtd);
+	event_base_free(f.base);
+}
+
+RIOV_TEST(fuzz_entry_smoke)
+{
+	int before = count_fds();
+	uint8_t buf[256];
+	/* GET_FEATURES, then garbage */
+	memset(buf, 0, sizeof(buf));
+	uint32_t h[3] = { VU_GET_FEATURES, VU_VERSION, 0 };
+	memcpy(buf + 1, h, sizeof(h));
+	for (size_t i = 13; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 37);
+	riov_vhost_fuzz_one(buf, sizeof(buf));
+	riov_vhost_fuzz_one(buf, 7);
+	CHECK_EQ(count_fds(), before);
+
+	/* every seed and kept crasher of tests/fuzz/corpus/vhost_msg, without leaking */
+	const char *dir = getenv("RIOV_VHOST_CORPUS");
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *e;
+	int files = 0;
+	while (d && (e = readdir(d)) != NULL) {
+		char path[4096];
+		static uint8_t data[1 << 16];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		FILE *fp = fopen(path, "rb");
+		if (!fp)
+			continue;
+		size_t n = fread(data, 1, sizeof(data), fp);
+		fclose(fp);
+		riov_vhost_fuzz_one(data, n);
+		files++;
+	}
+	if (d)
+		closedir(d);
+	CHECK(!dir || files > 0);
+	CHECK_EQ(count_fds(), before);
+	CHECK_EQ(count_memfd_maps(), 0);
+}
+
+RIOV_TEST_MAIN(RIOV_TEST_ENTRY(server_good_session), RIOV_TEST_ENTRY(server_refuses_second_frontend),
+	       RIOV_TEST_ENTRY(server_path_busy_and_stale),
+	       RIOV_TEST_ENTRY(repeated_mem_table_restarts_and_no_leak),
+	       RIOV_TEST_ENTRY(repeated_get_inflight_fd_no_leak), RIOV_TEST_ENTRY(add_rem_mem_reg),
+	       RIOV_TEST_ENTRY(qemu_message_order),
+	       RIOV_TEST_ENTRY(call_fd_replaced_on_running_vring), RIOV_TEST_ENTRY(legacy_enable_on_kick),
+	       RIOV_TEST_ENTRY(iommu_platform_rings_are_iovas),
+	       RIOV_TEST_ENTRY(guest_memory_superpage_congruent), RIOV_TEST_ENTRY(log_base_and_config),
+	       RIOV_TEST_ENTRY(destroy_while_running), RIOV_TEST_ENTRY(client_mode_reconnects),
+	       RIOV_TEST_ENTRY(create_rejects_bad_params),
+	       RIOV_TEST_ENTRY(bad_too_many_fds), RIOV_TEST_ENTRY(bad_nine_fds_ctrunc),
+	       RIOV_TEST_ENTRY(bad_too_few_fds_kick), RIOV_TEST_ENTRY(bad_too_few_fds_mem_table),
+	       RIOV_TEST_ENTRY(bad_fd_on_fdless_message), RIOV_TEST_ENTRY(bad_fd_with_nofd_flag),
+	       RIOV_TEST_ENTRY(bad_vring_index_high_bits), RIOV_TEST_ENTRY(bad_vring_addr_index_high_bits),
+	       RIOV_TEST_ENTRY(bad_vring_index_out_of_range), RIOV_TEST_ENTRY(bad_kick_u64_high_bits),
+	       RIOV_TEST_ENTRY(bad_vring_num_zero), RIOV_TEST_ENTRY(bad_vring_num_not_pow2),
+	       RIOV_TEST_ENTRY(bad_vring_num_too_big), RIOV_TEST_ENTRY(bad_mem_zero_regions),
+	       RIOV_TEST_ENTRY(bad_mem_overlap_gpa), RIOV_TEST_ENTRY(bad_mem_overlap_uaddr),
+	       RIOV_TEST_ENTRY(bad_mem_offset_overflow), RIOV_TEST_ENTRY(bad_mem_beyond_file),
+	       RIOV_TEST_ENTRY(bad_mem_too_many_in_table), RIOV_TEST_ENTRY(bad_mem_too_many_added),
+	       RIOV_TEST_ENTRY(bad_size_set_features), RIOV_TEST_ENTRY(bad_size_vring_addr),
+	       RIOV_TEST_ENTRY(bad_size_get_config), RIOV_TEST_ENTRY(bad_size_too_large),
+	       RIOV_TEST_ENTRY(bad_truncated_header), RIOV_TEST_ENTRY(bad_unknown_request),
+	       RIOV_TEST_ENTRY(bad_unknown_request_with_fd), RIOV_TEST_ENTRY(bad_version),
+	       RIOV_TEST_ENTRY(bad_mem_before_features), RIOV_TEST_ENTRY(bad_features_not_offered),
+	       RIOV_TEST_ENTRY(bad_vring_addr_unaligned), RIOV_TEST_ENTRY(bad_inflight_too_many_queues),
+	       RIOV_TEST_ENTRY(fuzz_entry_smoke))

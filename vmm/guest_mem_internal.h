@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Guest memory regions of one vhost-user front-end (vmm internal, control thread only).
+ *
+ * A region is a file (memfd, hugetlbfs file) the front-end sent with SET_MEM_TABLE or ADD_MEM_REG.
+ * It is described three ways: guest-physical [gpa, gpa+size), front-end virtual [uaddr, uaddr+size)
+ * and file [mmap_offset, mmap_offset+size). riovd maps it MAP_SHARED and enters [gpa, gpa+size) ->
+ * host address into the device's second-stage VT-d domain.
+ */
+#ifndef RIOV_VMM_GUEST_MEM_INTERNAL_H
+#define RIOV_VMM_GUEST_MEM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/vhost.h"
+
+struct riov_vtd;
+
+/* One region as the front-end describes it (wire layout of VhostUserMemoryRegion). */
+struct riov_guest_region_desc {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t uaddr;
+	uint64_t mmap_offset;
+};
+
+struct riov_guest_region {
+	struct riov_guest_region_desc d;
+	void *map_addr;   /* what mmap returned (for munmap) */
+	size_t map_len;
+	uint8_t *host;    /* host address of d.gpa */
+	bool vtd_mapped;  /* entered into the second-stage domain */
+};
+
+struct riov_guest_mem {
+	struct riov_guest_region r[RIOV_VHOST_MAX_MEM_REGIONS];
+	unsigned n;
+	uint64_t bytes;
+};
+
+#define RIOV_GUEST_PAGE 4096ull
+
+/** Check regions new[0..n) on their own and against the regions already in mem: size > 0, no
+ *  overflow of gpa/uaddr/mmap_offset + size, page-aligned gpa and size, no overlap in GPA or in
+ *  front-end address space, total count <= RIOV_VHOST_MAX_MEM_REGIONS. Returns 0 or -EINVAL
+ *  (-E2BIG for too many regions). */
+int riov_guest_mem_validate(const struct riov_guest_mem *mem, const struct riov_guest_region_desc *nd,
+			    unsigned n);
+
+/** mmap region d from fd (which the caller still owns and closes). The file must be a regular file
+ *  at least mmap_offset + size long. The host address of gpa is chosen congruent to gpa modulo
+ *  2 MiB when possible (superpages in the VT-d model). Returns 0 or -errno. */
+int riov_guest_region_mmap(struct riov_guest_region *r, const struct riov_guest_region_desc *d, int fd);
+
+/** Undo riov_guest_region_mmap. */
+void riov_guest_region_munmap(struct riov_guest_region *r);
+
+/** Map region r into domain did (read+write). Tables only, caller invalidates. Returns 0 or -errno. */
+int riov_guest_region_vtd_map(struct riov_guest_region *r, struct riov_vtd *vtd, uint16_t did);
+/** Remove region r from domain did. Tables only, caller invalidates. */
+void riov_guest_region_vtd_unmap(struct riov_guest_region *r, struct riov_vtd *vtd, uint16_t did);
+
+/** Append an mmapped region to the table (validated before). */
+void riov_guest_mem_add(struct riov_guest_mem *mem, const struct riov_guest_region *r);
+/** Find a region by its description (gpa, size, uaddr); returns its index or -1. */
+int riov_guest_mem_find(const struct riov_guest_mem *mem, const struct riov_guest_region_desc *d);
+/** Remove entry i (already unmapped) keeping the table dense. */
+void riov_guest_mem_remove(struct riov_guest_mem *mem, unsigned i);
+
+/** Convert front-end virtual [uaddr, uaddr+len) to a guest-physical address. The range must lie
+ *  within one region. Returns 0 or -EFAULT. */
+int riov_guest_mem_uva_to_gpa(const struct riov_guest_mem *mem, uint64_t uaddr, uint64_t len,
+			      uint64_t *gpa);
+
+#endif
