@@ -1,0 +1,1064 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riov RPC server: connections, frames, dispatch. Transports (unix, tls) sit behind
+ * struct rpc_transport; TLS lives in rpc_tls.c.
+ *
+ * Security model: a connected peer is untrusted until its frame is decoded, and even an admin
+ * peer's bytes are checked. Before anything is decoded the 4-byte length is compared with
+ * max_frame; a frame that is too long, an envelope that does not decode, or a frame left
+ * incomplete for frame_timeout_ms closes that connection only. The role check happens before the
+ * payload is unpacked; the payload is unpacked with the registered descriptor (protobuf-c bounds
+ * every field) and handlers get only a well-typed message. Per connection, input beyond one
+ * frame is not read (read watermark), and reading stops while more than max_inflight answer
+ * bytes are queued, so a client that never reads cannot make the server buffer without bound;
+ * such a client is closed by the write timeout. Connections beyond max_conns are closed at
+ * accept. Anything a peer can trigger is logged rate-limited.
+ *
+ * Control thread only.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "common/log.h"
+#include "metrics_http.h"
+#include "rpc_server.h"
+#include "rpc_server_internal.h"
+
+#ifndef RIOV_VERSION
+#define RIOV_VERSION "unknown"
+#endif
+
+#define COMP "rpc"
+
+/* ------------------------------------------------------------------ helpers */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int riov_rpc_status_from_errno(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case 0:
+		return RIOV__V1__STATUS__OK;
+	case EINVAL: case ERANGE: case ENAMETOOLONG: case EBADMSG: case EDOM:
+		return RIOV__V1__STATUS__INVALID_ARGUMENT;
+	case ENOENT: case ENODEV: case ESRCH: case ENXIO:
+		return RIOV__V1__STATUS__NOT_FOUND;
+	case EEXIST:
+		return RIOV__V1__STATUS__ALREADY_EXISTS;
+	case EPERM: case EACCES:
+		return RIOV__V1__STATUS__PERMISSION_DENIED;
+	case EBUSY: case ENOTEMPTY: case EALREADY: case EINPROGRESS: case ENOTCONN:
+		return RIOV__V1__STATUS__FAILED_PRECONDITION;
+	case ENOMEM: case ENOSPC: case EMFILE: case ENFILE: case ENOBUFS: case E2BIG:
+	case EMSGSIZE: case EDQUOT:
+		return RIOV__V1__STATUS__RESOURCE_EXHAUSTED;
+	case EAGAIN: case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH: case ECONNRESET:
+		return RIOV__V1__STATUS__UNAVAILABLE;
+	case ETIMEDOUT:
+		return RIOV__V1__STATUS__DEADLINE_EXCEEDED;
+	case ENOSYS: case EOPNOTSUPP:
+		return RIOV__V1__STATUS__UNIMPLEMENTED;
+	default:
+		return RIOV__V1__STATUS__INTERNAL;
+	}
+}
+
+/* ------------------------------------------------------------------ method table */
+
+static struct rpc_entry *find_entry(struct riov_rpc_server *srv, const char *name)
+{
+	for (size_t i = 0; i < srv->n_entries; i++)
+		if (strcmp(srv->entries[i].name, name) == 0)
+			return &srv->entries[i];
+	return NULL;
+}
+
+static int add_entry(struct riov_rpc_server *srv, const char *method, enum riov_role role,
+		     riov_rpc_handler h, const ProtobufCMessageDescriptor *req, bool stream,
+		     unsigned interval_ms)
+{
+	if (!method || !h || !req || strlen(method) >= RIOV_METHOD_NAME_MAX || !strchr(method, '.'))
+		return -EINVAL;
+	const struct riov_method *cat = riov_method_find(method);
+	const ProtobufCMessageDescriptor *resp = NULL;
+	if (cat) {
+		if (cat->req != req || cat->stream != stream)
+			return -EINVAL;
+		resp = cat->resp;
+	}
+	struct rpc_entry *e = find_entry(srv, method);
+	if (!e) {
+		if (srv->n_entries == srv->cap_entries) {
+			size_t cap = srv->cap_entries ? srv->cap_entries * 2 : 32;
+			struct rpc_entry *n = realloc(srv->entries, cap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			srv->entries = n;
+			srv->cap_entries = cap;
+		}
+		e = &srv->entries[srv->n_entries++];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->name, sizeof(e->name), "%s", method);
+	}
+	e->role = role;
+	e->handler = h;
+	e->req = req;
+	e->resp = resp;
+	e->stream = stream;
+	e->interval_ms = interval_ms ? interval_ms : 1000;
+	return 0;
+}
+
+int riov_rpc_register(struct riov_rpc_server *srv, const char *method, enum riov_role role,
+		      riov_rpc_handler handler, const ProtobufCMessageDescriptor *req_desc)
+{
+	return add_entry(srv, method, role, handler, req_desc, false, 0);
+}
+
+int riov_rpc_register_stream(struct riov_rpc_server *srv, const char *method,
+			     enum riov_role role, riov_rpc_handler handler,
+			     const ProtobufCMessageDescriptor *req_desc, unsigned interval_ms)
+{
+	return add_entry(srv, method, role, handler, req_desc, true, interval_ms);
+}
+
+void riov_rpc_server_set_user(struct riov_rpc_server *srv, void *user) { srv->user = user; }
+
+void riov_rpc_server_set_node_info(struct riov_rpc_server *srv, riov_rpc_node_info_fn fn,
+				   void *arg)
+{
+	srv->node_info_fn = fn;
+	srv->node_info_arg = arg;
+}
+
+unsigned riov_rpc_server_conn_count(const struct riov_rpc_server *srv) { return srv->n_conns; }
+
+/* ------------------------------------------------------------------ calls */
+
+struct call_block {
+	struct call_block *next;
+	max_align_t data[];
+};
+
+void *riov_rpc_call_user(const struct riov_rpc_call *call) { return call->srv->user; }
+enum riov_role riov_rpc_call_role(const struct riov_rpc_call *call) { return call->role; }
+const char *riov_rpc_call_peer(const struct riov_rpc_call *call) { return call->peer; }
+const char *riov_rpc_call_method(const struct riov_rpc_call *call) { return call->entry->name; }
+uint64_t riov_rpc_call_stream_seq(const struct riov_rpc_call *call) { return call->seq; }
+void riov_rpc_call_end_stream(struct riov_rpc_call *call) { call->end = true; }
+
+void riov_rpc_call_set_interval(struct riov_rpc_call *call, unsigned ms)
+{
+	if (ms < 10)
+		ms = 10;
+	if (ms > 3600000)
+		ms = 3600000;
+	call->interval_ms = ms;
+}
+
+void *riov_rpc_call_alloc(struct riov_rpc_call *call, size_t size)
+{
+	struct call_block *b = calloc(1, sizeof(*b) + size);
+	if (!b)
+		return NULL;
+	b->next = call->blocks;
+	call->blocks = b;
+	return b->data;
+}
+
+char *riov_rpc_call_strdup(struct riov_rpc_call *call, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = riov_rpc_call_alloc(call, n);
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+static void *allocator_alloc(void *data, size_t size)
+{
+	return riov_rpc_call_alloc(data, size);
+}
+
+static void allocator_free(void *data, void *p)
+{
+	/* released with the call */
+}
+
+ProtobufCAllocator *riov_rpc_call_allocator(struct riov_rpc_call *call)
+{
+	call->allocator.alloc = allocator_alloc;
+	call->allocator.free = allocator_free;
+	call->allocator.allocator_data = call;
+	return &call->allocator;
+}
+
+static void call_release(struct riov_rpc_call *call)
+{
+	while (call->blocks) {
+		struct call_block *b = call->blocks;
+		call->blocks = b->next;
+		free(b);
+	}
+}
+
+/* Append an answer frame to out. A response too large for a frame becomes an error answer. */
+static void put_answer(struct riov_rpc_server *srv, struct evbuffer *out, uint64_t id,
+		       const char *method, int status, const char *msg,
+		       const ProtobufCMessage *resp, bool end)
+{
+	Riov__V1__Frame f = RIOV__V1__FRAME__INIT;
+	uint8_t *payload = NULL, *buf = NULL;
+	size_t plen = 0, len = 0;
+	char big[200];
+
+	f.request_id = id;
+	f.method = (char *)method;
+	f.status = status;
+	f.message = (char *)(msg ? msg : "");
+	f.stream_end = end;
+	if (status == RIOV__V1__STATUS__OK && resp) {
+		int rc = riov_msg_pack(resp, srv->cfg.max_frame, &payload, &plen);
+		if (rc < 0) {
+			snprintf(big, sizeof(big),
+				 "the answer to %s is larger than the frame limit of %zu bytes; "
+				 "narrow the request or raise the server's max frame size",
+				 method, srv->cfg.max_frame);
+			f.status = rc == -ENOMEM ? RIOV__V1__STATUS__INTERNAL
+						 : RIOV__V1__STATUS__RESOURCE_EXHAUSTED;
+			f.message = big;
+			f.stream_end = true;
+		} else {
+			f.payload.data = payload;
+			f.payload.len = plen;
+		}
+	}
+	int rc = riov_frame_encode(&f, srv->cfg.max_frame, &buf, &len);
+	if (rc == -EMSGSIZE) {
+		/* payload fit but the envelope did not: send the error without it */
+		snprintf(big, sizeof(big), "the answer to %s does not fit in a %zu-byte frame",
+			 method, srv->cfg.max_frame);
+		f.payload.data = NULL;
+		f.payload.len = 0;
+		f.status = RIOV__V1__STATUS__RESOURCE_EXHAUSTED;
+		f.message = big;
+		f.stream_end = true;
+		rc = riov_frame_encode(&f, SIZE_MAX, &buf, &len);
+	}
+	if (rc == 0) {
+		evbuffer_add(out, buf, len);
+		free(buf);
+	}
+	free(payload);
+}
+
+static void status_message(const struct rpc_entry *e, int rc, int *status, char *msg,
+			   size_t msglen)
+{
+	if (rc < 0) {
+		*status = riov_rpc_status_from_errno(rc);
+		if (!msg[0])
+			snprintf(msg, msglen, "%s: %s", e->name, strerror(-rc));
+	} else {
+		*status = rc;
+		if (rc != RIOV__V1__STATUS__OK && !msg[0])
+			snprintf(msg, msglen, "%s failed with %s", e->name, riov_status_name(rc));
+	}
+}
+
+/*
+ * Run the handler once and append its answer. Returns true when the call is finished (unary,
+ * error, or stream end).
+ */
+static bool run_handler(struct riov_rpc_server *srv, struct riov_rpc_call *call,
+			const ProtobufCMessage *req, struct evbuffer *out)
+{
+	const struct rpc_entry *e = call->entry;
+	ProtobufCMessage *resp = NULL;
+	char msg[512] = "";
+	int status;
+
+	call->end = false;
+	int rc = e->handler(call, req, &resp, msg, sizeof(msg));
+	status_message(e, rc, &status, msg, sizeof(msg));
+	if (status == RIOV__V1__STATUS__OK && resp && e->resp && resp->descriptor != e->resp) {
+		riov_log(RIOV_LOG_ERR, COMP, "handler of %s answered with %s instead of %s",
+			 e->name, resp->descriptor->name, e->resp->name);
+		status = RIOV__V1__STATUS__INTERNAL;
+		snprintf(msg, sizeof(msg), "internal error: %s built a wrong answer type", e->name);
+	}
+	bool done = !e->stream || status != RIOV__V1__STATUS__OK || call->end;
+	struct rpc_entry *me = (struct rpc_entry *)e;
+	me->calls++;
+	me->failed += status != RIOV__V1__STATUS__OK;
+	put_answer(srv, out, call->request_id, e->name, status, msg, resp, done);
+	call_release(call);
+	call->seq++;
+	return done;
+}
+
+/* ------------------------------------------------------------------ streams */
+
+static void stream_free(struct rpc_stream *s)
+{
+	struct rpc_conn *c = s->conn;
+	struct rpc_stream **pp = &c->streams;
+	while (*pp && *pp != s)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = s->next;
+	if (s->timer)
+		event_free(s->timer);
+	if (s->req)
+		protobuf_c_message_free_unpacked(s->req, NULL);
+	call_release(&s->call);
+	free(s);
+	if (!c->streams && c->bev)
+		conn_restore_timeouts(c);
+}
+
+static void stream_schedule(struct rpc_stream *s)
+{
+	struct timeval tv = { s->call.interval_ms / 1000, (s->call.interval_ms % 1000) * 1000 };
+	evtimer_add(s->timer, &tv);
+}
+
+static void stream_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct rpc_stream *s = arg;
+	struct rpc_conn *c = s->conn;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	/* A client that does not read its stream does not get more of it: skip ticks while the
+	 * queue is above the limit; the write timeout closes it if it never drains. */
+	if (evbuffer_get_length(out) > c->srv->cfg.max_inflight) {
+		stream_schedule(s);
+		return;
+	}
+	if (run_handler(c->srv, &s->call, s->req, out))
+		stream_free(s);
+	else
+		stream_schedule(s);
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+int rpc_dispatch(struct riov_rpc_server *srv, struct rpc_conn *c, enum riov_role role,
+		 const char *peer, Riov__V1__Frame *req, struct evbuffer *out)
+{
+	char msg[512];
+	const char *name = req->method;
+	struct rpc_entry *e = find_entry(srv, name);
+
+	if (!e) {
+		srv->n_unknown++;
+		if (riov_method_find(name))
+			snprintf(msg, sizeof(msg),
+				 "%s is not implemented by this server (riovd %s)", name,
+				 srv->cfg.version);
+		else
+			snprintf(msg, sizeof(msg),
+				 "unknown method '%s': this server speaks riov.v1 (see docs/api.md)",
+				 name[0] ? name : "(empty)");
+		put_answer(srv, out, req->request_id, name, RIOV__V1__STATUS__UNIMPLEMENTED, msg,
+			   NULL, true);
+		return 0;
+	}
+	if (role < e->role) {
+		srv->n_denied++;
+		snprintf(msg, sizeof(msg),
+			 "%s needs the %s role; this client (%s) is %s. Use an admin certificate "
+			 "(OU=admin) or the Unix socket",
+			 name, riov_role_name(e->role), peer, riov_role_name(role));
+		RIOV_LOG_RL(RIOV_LOG_NOTICE, COMP, "denied %s to %s", name, peer);
+		put_answer(srv, out, req->request_id, name, RIOV__V1__STATUS__PERMISSION_DENIED, msg,
+			   NULL, true);
+		return 0;
+	}
+	ProtobufCMessage *m = protobuf_c_message_unpack(e->req, NULL, req->payload.len,
+							req->payload.data);
+	if (!m) {
+		snprintf(msg, sizeof(msg), "the request payload of %s is not a valid %s (%zu bytes)",
+			 name, e->req->name, req->payload.len);
+		put_answer(srv, out, req->request_id, name, RIOV__V1__STATUS__INVALID_ARGUMENT, msg,
+			   NULL, true);
+		return 0;
+	}
+
+	if (!e->stream || !c) {
+		struct riov_rpc_call call = { .srv = srv, .entry = e, .role = role, .peer = peer,
+					      .request_id = req->request_id };
+		if (e->stream)
+			call.end = true; /* fuzzing without a connection: one answer */
+		run_handler(srv, &call, m, out);
+		protobuf_c_message_free_unpacked(m, NULL);
+		return 0;
+	}
+
+	unsigned n = 0;
+	for (struct rpc_stream *s = c->streams; s; s = s->next)
+		n++;
+	if (n >= RIOV_RPC_MAX_STREAMS) {
+		snprintf(msg, sizeof(msg), "too many streams on this connection (%u); "
+			 "close one or open another connection", RIOV_RPC_MAX_STREAMS);
+		put_answer(srv, out, req->request_id, name, RIOV__V1__STATUS__RESOURCE_EXHAUSTED,
+			   msg, NULL, true);
+		protobuf_c_message_free_unpacked(m, NULL);
+		return 0;
+	}
+	struct rpc_stream *s = calloc(1, sizeof(*s));
+	if (s)
+		s->timer = evtimer_new(srv->base, stream_tick, s);
+	if (!s || !s->timer) {
+		free(s);
+		protobuf_c_message_free_unpacked(m, NULL);
+		put_answer(srv, out, req->request_id, name, RIOV__V1__STATUS__RESOURCE_EXHAUSTED,
+			   "out of memory starting the stream", NULL, true);
+		return 0;
+	}
+	s->conn = c;
+	s->req = m;
+	s->call = (struct riov_rpc_call){ .srv = srv, .entry = e, .role = role, .peer = c->peer,
+					  .request_id = req->request_id,
+					  .interval_ms = e->interval_ms };
+	s->next = c->streams;
+	c->streams = s;
+	/* A streaming client sends nothing more: only the write timeout applies now. */
+	conn_restore_timeouts(c);
+	if (run_handler(srv, &s->call, m, out))
+		stream_free(s);
+	else
+		stream_schedule(s);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ connections */
+
+void conn_restore_timeouts(struct rpc_conn *c)
+{
+	unsigned ms = c->srv->cfg.idle_timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	bufferevent_set_timeouts(c->bev, c->streams ? NULL : &tv, &tv);
+}
+
+static void conn_free(struct rpc_conn *c)
+{
+	struct riov_rpc_server *srv = c->srv;
+	while (c->streams)
+		stream_free(c->streams);
+	if (c->frame_timer)
+		event_free(c->frame_timer);
+	if (c->bev)
+		bufferevent_free(c->bev);
+	c->bev = NULL;
+	struct rpc_conn **pp = &srv->conns;
+	while (*pp && *pp != c)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = c->next;
+	srv->n_conns--;
+	free(c);
+}
+
+static void conn_close(struct rpc_conn *c, const char *why)
+{
+	if (why)
+		RIOV_LOG_RL(RIOV_LOG_INFO, COMP, "closing connection from %s: %s", c->peer, why);
+	conn_free(c);
+}
+
+/* Stop reading, send what is queued (e.g. an error answer), then close. */
+static void conn_close_after_flush(struct rpc_conn *c, const char *why)
+{
+	if (why)
+		RIOV_LOG_RL(RIOV_LOG_INFO, COMP, "closing connection from %s: %s", c->peer, why);
+	c->closing = true;
+	while (c->streams)
+		stream_free(c->streams);
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_free(c);
+		return;
+	}
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+}
+
+static void frame_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rpc_conn *c = arg;
+	c->srv->n_frame_timeouts++;
+	conn_close(c, "a frame stayed incomplete longer than the frame timeout");
+}
+
+static void process_input(struct rpc_conn *c)
+{
+	struct riov_rpc_server *srv = c->srv;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	while (!c->closing) {
+		size_t avail = evbuffer_get_length(in);
+		if (avail == 0) {
+			evtimer_del(c->frame_timer);
+			c->frame_started = false;
+			return;
+		}
+		if (evbuffer_get_length(out) > srv->cfg.max_inflight) {
+			/* resumed by write_cb once the client has read its answers */
+			bufferevent_disable(c->bev, EV_READ);
+			return;
+		}
+		uint8_t hdr[RIOV_FRAME_HDR_LEN];
+		size_t body = 0;
+		ev_ssize_t n = evbuffer_copyout(in, hdr, sizeof(hdr));
+		int rc = riov_frame_check_header(hdr, (size_t)n, srv->cfg.max_frame, &body);
+		if (rc < 0) {
+			char msg[200];
+			uint32_t announced = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+					     (uint32_t)hdr[2] << 8 | hdr[3];
+			srv->n_oversize++;
+			if (rc == -EMSGSIZE)
+				snprintf(msg, sizeof(msg),
+					 "frame of %u bytes is above this server's limit of %zu "
+					 "bytes; connection closed", announced, srv->cfg.max_frame);
+			else
+				snprintf(msg, sizeof(msg), "empty frame; connection closed");
+			put_answer(srv, out, 0, "",
+				   rc == -EMSGSIZE ? RIOV__V1__STATUS__RESOURCE_EXHAUSTED
+						   : RIOV__V1__STATUS__INVALID_ARGUMENT,
+				   msg, NULL, true);
+			conn_close_after_flush(c, msg);
+			return;
+		}
+		if (rc == 0 || avail < RIOV_FRAME_HDR_LEN + body) {
+			if (!c->frame_started) {
+				unsigned ms = srv->cfg.frame_timeout_ms;
+				struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+				evtimer_add(c->frame_timer, &tv);
+				c->frame_started = true;
+			}
+			return;
+		}
+		evtimer_del(c->frame_timer);
+		c->frame_started = false;
+		unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)(RIOV_FRAME_HDR_LEN + body));
+		Riov__V1__Frame *f = NULL;
+		rc = p ? riov_frame_decode(p + RIOV_FRAME_HDR_LEN, body, &f) : -ENOMEM;
+		evbuffer_drain(in, RIOV_FRAME_HDR_LEN + body);
+		if (rc < 0) {
+			srv->n_undecodable++;
+			conn_close(c, "undecodable frame");
+			return;
+		}
+		c->frames++;
+		rpc_dispatch(srv, c, c->role, c->peer, f, out);
+		riov_frame_free(f);
+	}
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct rpc_conn *c = arg;
+	if (c->ready)
+		process_input(c);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	struct rpc_conn *c = arg;
+	if (c->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_free(c);
+		return;
+	}
+	/* Called when the output drained to the low watermark: resume reading. */
+	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+		bufferevent_enable(bev, EV_READ);
+		process_input(c);
+	}
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct rpc_conn *c = arg;
+	if (what & BEV_EVENT_CONNECTED) {
+		/* TLS handshake done (unix connections are ready at accept) */
+		char err[200] = "";
+		if (c->tp->handshake_done && c->tp->handshake_done(c, err, sizeof(err)) < 0) {
+			conn_close(c, err);
+			return;
+		}
+		c->ready = true;
+		RIOV_LOG_RL(RIOV_LOG_DEBUG, COMP, "connection from %s, role %s", c->peer,
+			    riov_role_name(c->role));
+		process_input(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		c->srv->n_idle_timeouts++;
+		conn_close(c, !c->ready ? "TLS handshake did not finish in time"
+			      : (what & BEV_EVENT_READING) ? "idle timeout"
+							   : "client stopped reading (write timeout)");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		char err[200];
+		c->tp->describe_error(c, err, sizeof(err));
+		conn_close(c, err);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		conn_close(c, NULL);
+}
+
+/* Called by a transport's accept path with a wrapped bufferevent. */
+void rpc_conn_accepted(struct rpc_listener *l, evutil_socket_t fd, struct bufferevent *bev,
+		       const char *peer, bool ready, enum riov_role role)
+{
+	struct riov_rpc_server *srv = l->srv;
+	struct rpc_conn *c = calloc(1, sizeof(*c));
+	if (!c || !(c->frame_timer = evtimer_new(srv->base, frame_timeout_cb, c))) {
+		free(c);
+		bufferevent_free(bev);
+		return;
+	}
+	c->srv = srv;
+	c->tp = l->tp;
+	c->bev = bev;
+	c->role = role;
+	c->ready = ready;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->next = srv->conns;
+	srv->conns = c;
+	srv->n_conns++;
+	srv->n_accepted++;
+	bufferevent_setcb(bev, read_cb, write_cb, event_cb, c);
+	/* Read at most one whole frame ahead; answers queue up to max_inflight, then reading
+	 * pauses and resumes when the output drained to half of it. */
+	bufferevent_setwatermark(bev, EV_READ, 0, srv->cfg.max_frame + RIOV_FRAME_HDR_LEN);
+	bufferevent_setwatermark(bev, EV_WRITE, srv->cfg.max_inflight / 2, 0);
+	conn_restore_timeouts(c);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	if (ready)
+		RIOV_LOG_RL(RIOV_LOG_DEBUG, COMP, "connection from %s, role %s", c->peer,
+			    riov_role_name(role));
+}
+
+/* Refuse a connection above max_conns. Returns true if it was refused (fd closed). */
+bool rpc_conn_over_limit(struct rpc_listener *l, evutil_socket_t fd, bool plain)
+{
+	struct riov_rpc_server *srv = l->srv;
+	if (srv->n_conns < srv->cfg.max_conns)
+		return false;
+	srv->n_refused++;
+	RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "refusing a %s connection: %u connections open (limit)",
+		    l->tp->name, srv->n_conns);
+	if (plain) {
+		/* Tell a plain-text client why, best effort and without blocking. */
+		struct evbuffer *b = evbuffer_new();
+		if (b) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "too many connections (limit %u); close idle "
+				 "clients or try again later", srv->cfg.max_conns);
+			put_answer(srv, b, 0, "", RIOV__V1__STATUS__RESOURCE_EXHAUSTED, msg, NULL, true);
+			size_t len = evbuffer_get_length(b);
+			unsigned char *p = evbuffer_pullup(b, (ev_ssize_t)len);
+			if (p && send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+				/* nothing more to do: the close below is the answer */
+			}
+			evbuffer_free(b);
+		}
+	}
+	evutil_closesocket(fd);
+	return true;
+}
+
+/* ------------------------------------------------------------------ unix transport */
+
+static void unix_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+			int salen, void *arg)
+{
+	struct rpc_listener *l = arg;
+	if (rpc_conn_over_limit(l, fd, true))
+		return;
+	char peer[96] = "unix";
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+		snprintf(peer, sizeof(peer), "unix pid %d uid %u", (int)cred.pid, (unsigned)cred.uid);
+	struct bufferevent *bev = bufferevent_socket_new(l->srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		evutil_closesocket(fd);
+		return;
+	}
+	rpc_conn_accepted(l, fd, bev, peer, true, RIOV_ROLE_ADMIN);
+}
+
+static void unix_describe_error(struct rpc_conn *c, char *buf, size_t len)
+{
+	int e = EVUTIL_SOCKET_ERROR();
+	snprintf(buf, len, "socket error: %s", e ? evutil_socket_error_to_string(e) : "reset");
+}
+
+/* Remove a stale socket at path; refuse when someone listens there or it is not a socket. */
+static int unix_clear_path(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket; remove it or choose another "
+			 "socket path", path);
+		return -EEXIST;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	int rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	int e = errno;
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen, "another server is listening on %s (is riovd already "
+			 "running?)", path);
+		return -EADDRINUSE;
+	}
+	if (e != ECONNREFUSED) {
+		snprintf(err, errlen, "cannot probe existing socket %s: %s", path, strerror(e));
+		return -e;
+	}
+	riov_log(RIOV_LOG_NOTICE, COMP, "removing stale socket %s", path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int unix_listen(struct riov_rpc_server *srv, struct rpc_listener *l, char *err,
+		       size_t errlen)
+{
+	const char *path = srv->cfg.unix_path;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path %s is longer than %zu bytes", path,
+			 sizeof(sun.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int rc = unix_clear_path(path, err, errlen);
+	if (rc < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot use socket path %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int brc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	if (brc < 0 && errno == ENOENT) {
+		/* the run directory may not exist yet (no tmpfiles.d): create one level */
+		char dir[sizeof(sun.sun_path)];
+		memcpy(dir, path, strlen(path) + 1);
+		char *slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = 0;
+			if (mkdir(dir, 0755) == 0)
+				riov_log(RIOV_LOG_NOTICE, COMP, "created %s", dir);
+		}
+		brc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	}
+	if (brc < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot bind %s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	/* Ownership and mode are set before listen(): nobody can connect before they apply. */
+	struct group gr, *grp = NULL;
+	char gbuf[1024];
+	if (getgrnam_r(srv->cfg.unix_group, &gr, gbuf, sizeof(gbuf), &grp) == 0 && grp) {
+		if (chown(path, (uid_t)-1, grp->gr_gid) < 0)
+			riov_log(RIOV_LOG_WARN, COMP, "cannot give %s to group %s: %s", path,
+				 srv->cfg.unix_group, strerror(errno));
+	}
+	if (chmod(path, srv->cfg.unix_mode) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot chmod %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return rc;
+	}
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		srv->unix_dev = st.st_dev;
+		srv->unix_ino = st.st_ino;
+	}
+	l->lev = evconnlistener_new(srv->base, unix_accept, l, LEV_OPT_CLOSE_ON_FREE, 128, fd);
+	if (!l->lev) {
+		rc = -errno ? -errno : -ENOMEM;
+		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(-rc));
+		close(fd);
+		unlink(path);
+		return rc;
+	}
+	srv->unix_bound = true;
+	riov_log(RIOV_LOG_INFO, COMP, "listening on unix:%s", path);
+	return 0;
+}
+
+static void unix_close(struct riov_rpc_server *srv)
+{
+	struct stat st;
+	/* Remove the socket only if it is still ours (not replaced by another server). */
+	if (srv->unix_bound && stat(srv->cfg.unix_path, &st) == 0 && st.st_dev == srv->unix_dev &&
+	    st.st_ino == srv->unix_ino)
+		unlink(srv->cfg.unix_path);
+}
+
+const struct rpc_transport rpc_transport_unix = {
+	.name = "unix",
+	.listen = unix_listen,
+	.handshake_done = NULL,
+	.describe_error = unix_describe_error,
+	.close = unix_close,
+};
+
+/* ------------------------------------------------------------------ metrics */
+
+void riov_rpc_server_metrics(const struct riov_rpc_server *srv, struct evbuffer *out)
+{
+	riov_metrics_header(out, "riov_rpc_connections", "Open RPC connections.", "gauge");
+	riov_metrics_sample_u64(out, "riov_rpc_connections", NULL, 0, srv->n_conns);
+	riov_metrics_header(out, "riov_rpc_connections_total", "RPC connections accepted.",
+			    "counter");
+	riov_metrics_sample_u64(out, "riov_rpc_connections_total", NULL, 0, srv->n_accepted);
+	riov_metrics_header(out, "riov_rpc_connections_refused_total",
+			    "RPC connections refused at the connection limit.", "counter");
+	riov_metrics_sample_u64(out, "riov_rpc_connections_refused_total", NULL, 0,
+				srv->n_refused);
+	riov_metrics_header(out, "riov_rpc_closed_total",
+			    "RPC connections closed by the server, by reason.", "counter");
+	static const char *const reasons[] = { "oversize", "undecodable", "frame_timeout",
+					       "idle_timeout" };
+	const uint64_t vals[] = { srv->n_oversize, srv->n_undecodable, srv->n_frame_timeouts,
+				  srv->n_idle_timeouts };
+	for (size_t i = 0; i < 4; i++) {
+		const char *l[] = { "reason", reasons[i] };
+		riov_metrics_sample_u64(out, "riov_rpc_closed_total", l, 1, vals[i]);
+	}
+	riov_metrics_header(out, "riov_rpc_requests_total", "RPC answers sent, by method and result.",
+			    "counter");
+	for (size_t i = 0; i < srv->n_entries; i++) {
+		const struct rpc_entry *e = &srv->entries[i];
+		const char *ok[] = { "method", e->name, "result", "ok" };
+		const char *err[] = { "method", e->name, "result", "error" };
+		riov_metrics_sample_u64(out, "riov_rpc_requests_total", ok, 2, e->calls - e->failed);
+		riov_metrics_sample_u64(out, "riov_rpc_requests_total", err, 2, e->failed);
+	}
+	riov_metrics_header(out, "riov_rpc_requests_unknown_total",
+			    "Requests for methods this server does not provide.", "counter");
+	riov_metrics_sample_u64(out, "riov_rpc_requests_unknown_total", NULL, 0, srv->n_unknown);
+	riov_metrics_header(out, "riov_rpc_requests_denied_total",
+			    "Requests refused for the client's role.", "counter");
+	riov_metrics_sample_u64(out, "riov_rpc_requests_denied_total", NULL, 0, srv->n_denied);
+}
+
+/* ------------------------------------------------------------------ Node.Info */
+
+static int node_info(struct riov_rpc_call *call, const ProtobufCMessage *req,
+		     ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_rpc_server *srv = call->srv;
+	Riov__V1__NodeInfoResponse *r = riov_rpc_call_alloc(call, sizeof(*r));
+	char *health = riov_rpc_call_alloc(call, 128);
+	char *host = riov_rpc_call_alloc(call, 256);
+	if (!r || !health || !host)
+		return -ENOMEM;
+	riov__v1__node_info_response__init(r);
+	uint32_t workers = 0;
+	snprintf(health, 128, "ok");
+	if (srv->node_info_fn)
+		srv->node_info_fn(srv->node_info_arg, &workers, health, 128);
+	if (gethostname(host, 255) < 0)
+		host[0] = 0;
+	r->version = (char *)srv->cfg.version;
+	r->uptime_s = (mono_ns() - srv->start_ns) / 1000000000ull;
+	r->workers = workers;
+	r->health = health;
+	r->hostname = host;
+	r->role = (char *)riov_role_name(call->role);
+	r->api_version = 1;
+	*resp = &r->base;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ server */
+
+static int start_transport(struct riov_rpc_server *srv, const struct rpc_transport *tp,
+			   char *err, size_t errlen)
+{
+	struct rpc_listener *l = &srv->listeners[srv->n_listeners];
+	l->srv = srv;
+	l->tp = tp;
+	int rc = tp->listen(srv, l, err, errlen);
+	if (rc < 0)
+		return rc;
+	srv->n_listeners++;
+	return 0;
+}
+
+int riov_rpc_server_new(struct event_base *base, const struct riov_rpc_config *cfg,
+			struct riov_rpc_server **out, char *err, size_t errlen)
+{
+	struct riov_rpc_server *srv = calloc(1, sizeof(*srv));
+	int rc;
+	if (errlen)
+		err[0] = 0;
+	if (!srv)
+		return -ENOMEM;
+	srv->base = base;
+	srv->cfg = *cfg;
+	if (!srv->cfg.unix_group)
+		srv->cfg.unix_group = RIOV_RPC_DEFAULT_GROUP;
+	if (!srv->cfg.unix_mode)
+		srv->cfg.unix_mode = 0660;
+	if (!srv->cfg.tls_verify_depth)
+		srv->cfg.tls_verify_depth = 4;
+	if (!srv->cfg.max_conns)
+		srv->cfg.max_conns = 64;
+	if (!srv->cfg.max_frame)
+		srv->cfg.max_frame = RIOV_FRAME_MAX_DEFAULT;
+	if (!srv->cfg.max_inflight)
+		srv->cfg.max_inflight = 4u << 20;
+	if (!srv->cfg.idle_timeout_ms)
+		srv->cfg.idle_timeout_ms = 30000;
+	if (!srv->cfg.frame_timeout_ms)
+		srv->cfg.frame_timeout_ms = 5000;
+	if (!srv->cfg.version)
+		srv->cfg.version = RIOV_VERSION;
+	srv->start_ns = mono_ns();
+	if (srv->cfg.max_frame > RIOV_FRAME_MAX_LIMIT || srv->cfg.max_frame < 64) {
+		snprintf(err, errlen, "max frame size %zu is outside [64, %u]", srv->cfg.max_frame,
+			 RIOV_FRAME_MAX_LIMIT);
+		free(srv);
+		return -EINVAL;
+	}
+	if (!base && (cfg->unix_path || cfg->tls_listen)) {
+		snprintf(err, errlen, "transports need an event_base");
+		free(srv);
+		return -EINVAL;
+	}
+	rc = riov_rpc_register(srv, "Node.Info", RIOV_ROLE_READONLY, node_info,
+			       &riov__v1__node_info_request__descriptor);
+	if (rc < 0)
+		goto fail;
+	if (srv->cfg.unix_path) {
+		rc = start_transport(srv, &rpc_transport_unix, err, errlen);
+		if (rc < 0)
+			goto fail;
+	}
+	if (srv->cfg.tls_listen) {
+		rc = start_transport(srv, &rpc_transport_tls, err, errlen);
+		if (rc < 0)
+			goto fail;
+	}
+	*out = srv;
+	return 0;
+fail:
+	if (!err[0])
+		snprintf(err, errlen, "RPC server set-up failed: %s", strerror(-rc));
+	riov_rpc_server_free(srv);
+	return rc;
+}
+
+void riov_rpc_server_free(struct riov_rpc_server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->conns)
+		conn_free(srv->conns);
+	for (unsigned i = 0; i < srv->n_listeners; i++) {
+		struct rpc_listener *l = &srv->listeners[i];
+		if (l->lev)
+			evconnlistener_free(l->lev);
+		if (l->tp->close)
+			l->tp->close(srv);
+	}
+	free(srv->entries);
+	free(srv);
+}
+
+/* ------------------------------------------------------------------ fuzzing */
+
+static int fuzz_handler(struct riov_rpc_call *call, const ProtobufCMessage *req,
+			ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	/* Every field of what the dispatcher hands over must be well-formed. */
+	if (!protobuf_c_message_check(req))
+		abort();
+	if (req->descriptor != call->entry->req)
+		abort();
+	return 0;
+}
+
+int riov_rpc_fuzz_request(const uint8_t *data, size_t size)
+{
+	static struct riov_rpc_server *srv;
+	static struct evbuffer *out;
+	char err[128];
+
+	if (!srv) {
+		struct riov_rpc_config cfg = { 0 };
+		if (riov_rpc_server_new(NULL, &cfg, &srv, err, sizeof(err)) < 0)
+			abort();
+		for (size_t i = 0; i < riov_method_count(); i++) {
+			const struct riov_method *m = riov_method_at(i);
+			if (strcmp(m->name, "Node.Info") == 0)
+				continue; /* keep the real one */
+			int rc = m->stream ? riov_rpc_register_stream(srv, m->name, m->role,
+								      fuzz_handler, m->req, 0)
+					   : riov_rpc_register(srv, m->name, m->role,
+							       fuzz_handler, m->req);
+			if (rc < 0)
+				abort();
+		}
+		out = evbuffer_new();
+		if (!out)
+			abort();
+	}
+	if (size < 1)
+		return 0;
+	Riov__V1__Frame f = RIOV__V1__FRAME__INIT;
+	size_t n = riov_method_count();
+	/* one extra value: a method name the server does not know */
+	size_t pick = (data[0] & 0x7f) % (n + 1);
+	f.method = pick < n ? (char *)riov_method_at(pick)->name : "Nope.Nope";
+	f.request_id = size;
+	f.payload.data = (uint8_t *)data + 1;
+	f.payload.len = size - 1;
+	enum riov_role role = (data[0] & 0x80) ? RIOV_ROLE_READONLY : RIOV_ROLE_ADMIN;
+	rpc_dispatch(srv, NULL, role, "fuzz", &f, out);
+	evbuffer_drain(out, evbuffer_get_length(out));
+	return 0;
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# riovctl against the RPC layer alone (rpc_test_server, not full riovd) over a Unix socket:
+# help on every level, exit codes, tables, --json, RIOV_SOCKET, server messages on stderr.
+# usage: test_riovctl.sh RPC_TEST_SERVER RIOVCTL
+set -u
+SERVER=$1
+CTL=$2
+T=$(mktemp -d /tmp/riovctl-test.XXXXXX)
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+pass=0; fail=0
+check() { # description, then a command that must succeed
+	local d=$1; shift
+	if "$@"; then echo "ok - $d"; pass=$((pass + 1)); else echo "not ok - $d"; fail=$((fail + 1)); fi
+}
+run() { # expected-exit args... ; output in $T/out, $T/err
+	local want=$1; shift
+	"$CTL" "$@" >"$T/out" 2>"$T/err"
+	local rc=$?
+	[ "$rc" -eq "$want" ] || { echo "  riovctl $*: exit $rc, wanted $want; stderr: $(cat "$T/err")"; return 1; }
+}
+has() { grep -q -- "$1" "$T/$2" || { echo "  '$1' not in $2: $(head -c 300 "$T/$2")"; return 1; }; }
+
+"$SERVER" --unix "$T/s.sock" --state-dir "$T/state" --metrics 127.0.0.1:0 >"$T/ready" 2>"$T/server.log" &
+PID=$!
+for _ in $(seq 1 200); do grep -q ready "$T/ready" 2>/dev/null && break; sleep 0.05; done
+export RIOV_SOCKET="unix:$T/s.sock"
+
+check "riovctl --help" run 0 --help
+check "top help lists objects" has "port" out
+check "riovctl port --help" run 0 port --help
+check "port help lists verbs" has "stats" out
+check "riovctl port add --help" run 0 port add --help
+check "port add help lists options" has "--devargs" out
+check "no arguments is a usage error" run 2
+check "unknown object is a usage error" run 2 frobnicate
+check "unknown verb is a usage error" run 2 port frobnicate
+check "unknown option is a usage error" run 2 port add vhost x --net blue --bogus
+check "missing --net is a usage error" run 2 port add vhost vm1-eth0 --socket /tmp/x
+check "node info" run 0 node info
+check "node info shows the version" has "version" out
+check "node info --json" run 0 --json node info
+check "json parses" python3 -c "import json,sys; d=json.load(open('$T/out')); assert d['role']=='admin' and d['api_version']==1"
+check "net add blue" run 0 net add blue
+check "net add blue twice fails with the server's message" run 1 net add blue
+check "ALREADY_EXISTS on stderr" has "ALREADY_EXISTS: network blue already exists" err
+check "net list table" run 0 net list
+check "table has blue" has "blue" out
+check "net list --json" run 0 net list --json
+check "json list parses" python3 -c "import json; d=json.load(open('$T/out')); assert d['networks'][0]['spec']['name']=='blue'"
+check "port list is UNIMPLEMENTED here" run 1 port list
+check "UNIMPLEMENTED message" has "UNIMPLEMENTED: Port.List is not implemented" err
+check "port add (vhost) reaches the server" run 1 port add vhost vm1-eth0 --net blue --socket /run/riov/vm1.sock --client
+check "port add (eth) reaches the server" run 1 port add eth up0 --net blue --devargs net_af_packet0,iface=veth0
+check "domain show reaches the server" run 1 domain show vm1-eth0
+check "faults reaches the server" run 1 faults
+check "config save" run 0 config save
+check "config save names the file" has "state.pb" out
+check "config show --saved" run 0 config show --saved
+check "stats --watch --count 2" run 0 stats --watch --interval 100 --count 2
+check "two snapshots printed" test "$(grep -c -- '^---' "$T/out")" -eq 2
+check "--connect overrides RIOV_SOCKET" run 0 --connect "unix:$T/s.sock" node info
+check "unreachable socket exits 3" run 3 --connect unix:/nonexistent/riovd.sock node info
+check "unreachable message is actionable" has "is riovd running" err
+MPORT=$(awk '/ready/ {print $3}' "$T/ready")
+python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=10).read().decode())" >"$T/out" 2>"$T/err"
+check "metrics endpoint counts the failed Network.Add" has 'riov_rpc_requests_total{method="Network.Add",result="error"} 1' out
+check "metrics endpoint counts the refused calls" has 'riov_rpc_requests_unknown_total [1-9]' out
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,1227 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riovctl: command-line client of riovd's control API (riov.v1).
+ *
+ *   riovctl [--connect unix:PATH|tls://HOST:PORT] [--cert F --key F --ca F] [--json]
+ *           [--timeout S] <object> <verb> [args]
+ *
+ * Tables for people by default, --json for scripts (every field of the answer, proto field
+ * names, 64-bit numbers as JSON numbers). Exit 0 on success; 1 when the server refused the call
+ * (its status and message on stderr); 2 for a usage error; 3 when riovd could not be reached.
+ * The default socket is /run/riov/riovd.sock; RIOV_SOCKET overrides it, --connect overrides both.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rpc_client.h"
+
+#define EXIT_RPC 1
+#define EXIT_USAGE 2
+#define EXIT_CONN 3
+#define MAX_OPTS 16
+#define MAX_POS 4
+
+/* ------------------------------------------------------------------ memory */
+
+/* Everything a request needs lives until exit in one list. */
+struct blk { struct blk *next; max_align_t d[]; };
+static struct blk *blocks;
+
+static void *xalloc(size_t n)
+{
+	struct blk *b = calloc(1, sizeof(*b) + n);
+	if (!b) {
+		fprintf(stderr, "riovctl: out of memory\n");
+		exit(EXIT_CONN);
+	}
+	b->next = blocks;
+	blocks = b;
+	return b->d;
+}
+
+static void free_all(void)
+{
+	while (blocks) {
+		struct blk *b = blocks;
+		blocks = b->next;
+		free(b);
+	}
+}
+
+#define NEW(type, init) ({ type *p_ = xalloc(sizeof(type)); init(p_); p_; })
+
+/* ------------------------------------------------------------------ commands */
+
+struct opt {
+	const char *name;  /* without "--" */
+	const char *arg;   /* metavariable, NULL for a flag */
+	const char *help;
+};
+
+struct ctx;
+
+struct cmd {
+	const char *obj;
+	const char *verb;
+	const char *method;
+	const char *synopsis;
+	const char *summary;
+	int min_pos, max_pos;
+	const struct opt *opts;
+	ProtobufCMessage *(*build)(struct ctx *x);
+	const char *const *cols; /* table columns "path=HEADER" of the answer's list */
+};
+
+struct ctx {
+	const struct cmd *cmd;
+	const char *val[MAX_OPTS];
+	const char *pos[MAX_POS];
+	int npos;
+};
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "riovctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (try --help)\n");
+	free_all();
+	exit(EXIT_USAGE);
+}
+
+static const char *opt_val(struct ctx *x, const char *name)
+{
+	for (int i = 0; x->cmd->opts && x->cmd->opts[i].name; i++)
+		if (strcmp(x->cmd->opts[i].name, name) == 0)
+			return x->val[i];
+	return NULL;
+}
+
+static bool opt_flag(struct ctx *x, const char *name) { return opt_val(x, name) != NULL; }
+
+static uint64_t parse_u64(const char *s, const char *what)
+{
+	char *end;
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		usage_error("%s needs a non-negative number", what);
+	unsigned long long v = strtoull(s, &end, 0);
+	uint64_t mul = 1;
+	if (*end == 'K' || *end == 'k')
+		mul = 1ull << 10, end++;
+	else if (*end == 'M')
+		mul = 1ull << 20, end++;
+	else if (*end == 'G')
+		mul = 1ull << 30, end++;
+	if (errno || *end)
+		usage_error("%s: '%s' is not a number", what, s);
+	return (uint64_t)v * mul;
+}
+
+static uint32_t parse_u32(const char *s, const char *what)
+{
+	uint64_t v = parse_u64(s, what);
+	if (v > UINT32_MAX)
+		usage_error("%s: %s is too large", what, s);
+	return (uint32_t)v;
+}
+
+static uint32_t opt_u32(struct ctx *x, const char *name)
+{
+	const char *v = opt_val(x, name);
+	return v ? parse_u32(v, name) : 0;
+}
+
+static uint64_t opt_u64(struct ctx *x, const char *name)
+{
+	const char *v = opt_val(x, name);
+	return v ? parse_u64(v, name) : 0;
+}
+
+static char *pos_or_empty(struct ctx *x, int i) { return (char *)(i < x->npos ? x->pos[i] : ""); }
+
+static char *opt_str(struct ctx *x, const char *name)
+{
+	const char *v = opt_val(x, name);
+	return (char *)(v ? v : "");
+}
+
+/* --- node */
+static ProtobufCMessage *b_node_info(struct ctx *x)
+{
+	return &NEW(Riov__V1__NodeInfoRequest, riov__v1__node_info_request__init)->base;
+}
+
+/* --- network */
+static const struct opt o_net_add[] = { { "mtu", "N", "MTU of the network (default 1500)" },
+					{ "vni", "N", "VXLAN network identifier for overlays" },
+					{ 0 } };
+static ProtobufCMessage *b_net_add(struct ctx *x)
+{
+	Riov__V1__NetworkAddRequest *r = NEW(Riov__V1__NetworkAddRequest,
+					     riov__v1__network_add_request__init);
+	r->network = NEW(Riov__V1__NetworkSpec, riov__v1__network_spec__init);
+	r->network->name = pos_or_empty(x, 0);
+	r->network->mtu = opt_u32(x, "mtu");
+	r->network->vni = opt_u32(x, "vni");
+	return &r->base;
+}
+static ProtobufCMessage *b_net_delete(struct ctx *x)
+{
+	Riov__V1__NetworkDeleteRequest *r = NEW(Riov__V1__NetworkDeleteRequest,
+						riov__v1__network_delete_request__init);
+	r->name = pos_or_empty(x, 0);
+	return &r->base;
+}
+static ProtobufCMessage *b_net_list(struct ctx *x)
+{
+	return &NEW(Riov__V1__NetworkListRequest, riov__v1__network_list_request__init)->base;
+}
+static const char *const c_net_list[] = { "spec.name=NAME", "spec.mtu=MTU", "spec.vni=VNI",
+					  "ports=PORTS", "macs=MACS", NULL };
+
+/* --- port */
+static const struct opt o_port_add[] = {
+	{ "net", "NET", "network the port joins (required)" },
+	{ "socket", "PATH", "vhost: vhost-user socket path" },
+	{ "client", NULL, "vhost: connect to the socket (QEMU is the server)" },
+	{ "queues", "N", "queue pairs (default 1)" },
+	{ "devargs", "ARGS", "eth: DPDK devargs, e.g. net_af_packet0,iface=veth0" },
+	{ "features-off", "LIST", "vhost: comma-separated virtio features to withhold" },
+	{ "mac", "MAC", "fixed MAC address" },
+	{ "mtu", "N", "MTU (default: the network's)" },
+	{ 0 }
+};
+static Riov__V1__PortType parse_port_type(const char *s)
+{
+	static const struct { const char *n; Riov__V1__PortType t; } types[] = {
+		{ "vhost", RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST },
+		{ "eth", RIOV__V1__PORT_TYPE__PORT_TYPE_ETH },
+		{ "vxlan", RIOV__V1__PORT_TYPE__PORT_TYPE_VXLAN },
+		{ "rdma", RIOV__V1__PORT_TYPE__PORT_TYPE_RDMA },
+		{ "vf", RIOV__V1__PORT_TYPE__PORT_TYPE_VF },
+	};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(s, types[i].n) == 0)
+			return types[i].t;
+	usage_error("unknown port type '%s' (vhost, eth, vxlan, rdma, vf)", s);
+}
+static ProtobufCMessage *b_port_add(struct ctx *x)
+{
+	Riov__V1__PortAddRequest *r = NEW(Riov__V1__PortAddRequest,
+					  riov__v1__port_add_request__init);
+	Riov__V1__PortSpec *p = r->port = NEW(Riov__V1__PortSpec, riov__v1__port_spec__init);
+	p->type = parse_port_type(x->pos[0]);
+	p->name = pos_or_empty(x, 1);
+	p->net = opt_str(x, "net");
+	if (!p->net[0])
+		usage_error("port add needs --net NET");
+	p->socket_path = opt_str(x, "socket");
+	p->client = opt_flag(x, "client");
+	p->queues = opt_u32(x, "queues");
+	p->devargs = opt_str(x, "devargs");
+	p->mac = opt_str(x, "mac");
+	p->mtu = opt_u32(x, "mtu");
+	if (p->type == RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST && !p->socket_path[0])
+		usage_error("a vhost port needs --socket PATH");
+	if (p->type == RIOV__V1__PORT_TYPE__PORT_TYPE_ETH && !p->devargs[0])
+		usage_error("an eth port needs --devargs ARGS");
+	const char *fo = opt_val(x, "features-off");
+	if (fo) {
+		char *copy = xalloc(strlen(fo) + 1), *save = NULL;
+		strcpy(copy, fo);
+		size_t n = 1;
+		for (const char *c = fo; *c; c++)
+			n += *c == ',';
+		p->features_off = xalloc(n * sizeof(char *));
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			p->features_off[p->n_features_off++] = t;
+	}
+	return &r->base;
+}
+static ProtobufCMessage *b_port_delete(struct ctx *x)
+{
+	Riov__V1__PortDeleteRequest *r = NEW(Riov__V1__PortDeleteRequest,
+					     riov__v1__port_delete_request__init);
+	r->name = pos_or_empty(x, 0);
+	return &r->base;
+}
+static const struct opt o_port_list[] = { { "net", "NET", "only ports of this network" }, { 0 } };
+static ProtobufCMessage *b_port_list(struct ctx *x)
+{
+	Riov__V1__PortListRequest *r = NEW(Riov__V1__PortListRequest,
+					   riov__v1__port_list_request__init);
+	r->net = opt_str(x, "net");
+	return &r->base;
+}
+static const char *const c_port_list[] = { "spec.name=NAME", "spec.type=TYPE", "spec.net=NET",
+					   "state=STATE", "spec.queues=QUEUES",
+					   "spec.socket_path=SOCKET", "spec.devargs=DEVARGS",
+					   "domain_id=DOMAIN", NULL };
+static ProtobufCMessage *b_port_stats(struct ctx *x)
+{
+	Riov__V1__PortStatsRequest *r = NEW(Riov__V1__PortStatsRequest,
+					    riov__v1__port_stats_request__init);
+	r->name = pos_or_empty(x, 0);
+	return &r->base;
+}
+static const char *const c_port_stats[] = {
+	"port=PORT", "net=NET", "rx_packets=RX_PKTS", "rx_bytes=RX_BYTES", "tx_packets=TX_PKTS",
+	"tx_bytes=TX_BYTES", "rx_dropped=RX_DROP", "tx_dropped=TX_DROP", "dma_faults=DMA_FAULTS",
+	NULL
+};
+
+/* --- domain */
+static const struct opt o_dom_sel[] = { { "id", "N", "domain id instead of a device name" },
+					{ 0 } };
+static const struct opt o_dom_map[] = {
+	{ "id", "N", "domain id instead of a device name" },
+	{ "iova", "ADDR", "I/O virtual address (required)" },
+	{ "size", "BYTES", "length (required; K, M, G suffixes)" },
+	{ "target", "ADDR", "address the IOVA maps to (required)" },
+	{ "read-only", NULL, "map without write permission" },
+	{ 0 }
+};
+static const struct opt o_dom_unmap[] = { { "id", "N", "domain id instead of a device name" },
+					  { "iova", "ADDR", "start (required)" },
+					  { "size", "BYTES", "length (required)" },
+					  { 0 } };
+static const struct opt o_dom_probe[] = { { "id", "N", "domain id instead of a device name" },
+					  { "iova", "ADDR", "address to translate (required)" },
+					  { "length", "BYTES", "bytes wanted (default 1)" },
+					  { "write", NULL, "probe for write access" },
+					  { 0 } };
+static const struct opt o_dom_create[] = { { "id", "N", "domain id (default: allocate)" },
+					   { "name", "NAME", "a name for people" },
+					   { "address-width", "BITS", "39, 48 or 57 (default 48)" },
+					   { "nested", NULL, "nested (first + second stage)" },
+					   { 0 } };
+static const struct opt o_dom_attach[] = { { "id", "N", "domain id (required)" },
+					   { "source-id", "BDF", "PCI requester id (bus<<8|devfn)" },
+					   { 0 } };
+static void need(struct ctx *x, const char *name)
+{
+	if (!opt_val(x, name))
+		usage_error("%s %s needs --%s", x->cmd->obj, x->cmd->verb, name);
+}
+static void need_device_or_id(struct ctx *x)
+{
+	if (x->npos == 0 && !opt_val(x, "id"))
+		usage_error("name the domain by DEVICE or --id N");
+}
+static ProtobufCMessage *b_dom_show(struct ctx *x)
+{
+	need_device_or_id(x);
+	Riov__V1__DomainShowRequest *r = NEW(Riov__V1__DomainShowRequest,
+					     riov__v1__domain_show_request__init);
+	r->device = pos_or_empty(x, 0);
+	r->domain_id = opt_u32(x, "id");
+	return &r->base;
+}
+static ProtobufCMessage *b_dom_map(struct ctx *x)
+{
+	need_device_or_id(x);
+	need(x, "iova");
+	need(x, "size");
+	need(x, "target");
+	Riov__V1__DomainMapRequest *r = NEW(Riov__V1__DomainMapRequest,
+					    riov__v1__domain_map_request__init);
+	r->device = pos_or_empty(x, 0);
+	r->domain_id = opt_u32(x, "id");
+	r->mapping = NEW(Riov__V1__DomainMapping, riov__v1__domain_mapping__init);
+	r->mapping->iova = opt_u64(x, "iova");
+	r->mapping->size = opt_u64(x, "size");
+	r->mapping->target = opt_u64(x, "target");
+	r->mapping->read = true;
+	r->mapping->write = !opt_flag(x, "read-only");
+	return &r->base;
+}
+static ProtobufCMessage *b_dom_unmap(struct ctx *x)
+{
+	need_device_or_id(x);
+	need(x, "iova");
+	need(x, "size");
+	Riov__V1__DomainUnmapRequest *r = NEW(Riov__V1__DomainUnmapRequest,
+					      riov__v1__domain_unmap_request__init);
+	r->device = pos_or_empty(x, 0);
+	r->domain_id = opt_u32(x, "id");
+	r->iova = opt_u64(x, "iova");
+	r->size = opt_u64(x, "size");
+	return &r->base;
+}
+static ProtobufCMessage *b_dom_probe(struct ctx *x)
+{
+	need_device_or_id(x);
+	need(x, "iova");
+	Riov__V1__DomainTranslateProbeRequest *r = NEW(
+		Riov__V1__DomainTranslateProbeRequest, riov__v1__domain_translate_probe_request__init);
+	r->device = pos_or_empty(x, 0);
+	r->domain_id = opt_u32(x, "id");
+	r->iova = opt_u64(x, "iova");
+	r->length = opt_val(x, "length") ? opt_u64(x, "length") : 1;
+	r->write = opt_flag(x, "write");
+	return &r->base;
+}
+static ProtobufCMessage *b_dom_create(struct ctx *x)
+{
+	Riov__V1__DomainCreateRequest *r = NEW(Riov__V1__DomainCreateRequest,
+					       riov__v1__domain_create_request__init);
+	r->domain = NEW(Riov__V1__DomainSpec, riov__v1__domain_spec__init);
+	r->domain->domain_id = opt_u32(x, "id");
+	r->domain->name = opt_str(x, "name");
+	r->domain->address_width = opt_u32(x, "address-width");
+	r->domain->nested = opt_flag(x, "nested");
+	return &r->base;
+}
+static ProtobufCMessage *b_dom_attach(struct ctx *x)
+{
+	need(x, "id");
+	Riov__V1__DomainAttachRequest *r = NEW(Riov__V1__DomainAttachRequest,
+					       riov__v1__domain_attach_request__init);
+	r->domain_id = opt_u32(x, "id");
+	r->attachment = NEW(Riov__V1__DomainAttachment, riov__v1__domain_attachment__init);
+	r->attachment->device = pos_or_empty(x, 0);
+	r->attachment->source_id = opt_u32(x, "source-id");
+	return &r->base;
+}
+
+/* --- interrupt */
+static const struct opt o_irq_set[] = {
+	{ "dest", "APIC", "destination APIC id" },  { "guest-vector", "N", "vector in the guest" },
+	{ "irte", "N", "IRTE index" },              { "posted", NULL, "posted interrupt" },
+	{ "masked", NULL, "start masked" },         { "coalesce-usecs", "N", "coalescing time" },
+	{ "coalesce-frames", "N", "coalescing frames" },
+	{ 0 }
+};
+static ProtobufCMessage *b_irq_set(struct ctx *x)
+{
+	Riov__V1__InterruptSetRequest *r = NEW(Riov__V1__InterruptSetRequest,
+					       riov__v1__interrupt_set_request__init);
+	Riov__V1__InterruptSetting *s = r->setting = NEW(Riov__V1__InterruptSetting,
+							 riov__v1__interrupt_setting__init);
+	s->device = pos_or_empty(x, 0);
+	s->vector = parse_u32(x->pos[1], "VECTOR");
+	s->dest_id = opt_u32(x, "dest");
+	s->guest_vector = opt_u32(x, "guest-vector");
+	s->irte_index = opt_u32(x, "irte");
+	s->posted = opt_flag(x, "posted");
+	s->masked = opt_flag(x, "masked");
+	s->coalesce_usecs = opt_u32(x, "coalesce-usecs");
+	s->coalesce_frames = opt_u32(x, "coalesce-frames");
+	return &r->base;
+}
+static const struct opt o_irq_mask[] = { { "all", NULL, "every vector of the device" },
+					 { "unmask", NULL, "unmask instead of mask" },
+					 { 0 } };
+static ProtobufCMessage *b_irq_mask(struct ctx *x)
+{
+	Riov__V1__InterruptMaskRequest *r = NEW(Riov__V1__InterruptMaskRequest,
+						riov__v1__interrupt_mask_request__init);
+	r->device = pos_or_empty(x, 0);
+	r->all_vectors = opt_flag(x, "all");
+	if (!r->all_vectors && x->npos < 2)
+		usage_error("give a VECTOR or --all");
+	if (x->npos >= 2)
+		r->vector = parse_u32(x->pos[1], "VECTOR");
+	r->masked = !opt_flag(x, "unmask");
+	return &r->base;
+}
+static const struct opt o_irq_coal[] = { { "all", NULL, "every vector of the device" },
+					 { "usecs", "N", "hold interrupts up to N microseconds" },
+					 { "frames", "N", "or until N frames completed" },
+					 { 0 } };
+static ProtobufCMessage *b_irq_coal(struct ctx *x)
+{
+	Riov__V1__InterruptCoalesceRequest *r = NEW(Riov__V1__InterruptCoalesceRequest,
+						    riov__v1__interrupt_coalesce_request__init);
+	r->device = pos_or_empty(x, 0);
+	r->all_vectors = opt_flag(x, "all");
+	if (!r->all_vectors && x->npos < 2)
+		usage_error("give a VECTOR or --all");
+	if (x->npos >= 2)
+		r->vector = parse_u32(x->pos[1], "VECTOR");
+	r->usecs = opt_u32(x, "usecs");
+	r->frames = opt_u32(x, "frames");
+	return &r->base;
+}
+static ProtobufCMessage *b_irq_list(struct ctx *x)
+{
+	Riov__V1__InterruptListRequest *r = NEW(Riov__V1__InterruptListRequest,
+						riov__v1__interrupt_list_request__init);
+	r->device = pos_or_empty(x, 0);
+	return &r->base;
+}
+static const char *const c_irq_list[] = { "device=DEVICE", "vector=VEC", "masked=MASKED",
+					  "irte_index=IRTE", "dest_id=DEST", "guest_vector=GVEC",
+					  "posted=POSTED", "coalesce_usecs=USECS",
+					  "raised=RAISED", "suppressed=SUPPRESSED", NULL };
+
+/* --- faults */
+static const struct opt o_faults_read[] = { { "max", "N", "at most N records" }, { 0 } };
+static ProtobufCMessage *b_faults_read(struct ctx *x)
+{
+	Riov__V1__FaultsReadRequest *r = NEW(Riov__V1__FaultsReadRequest,
+					     riov__v1__faults_read_request__init);
+	r->device = pos_or_empty(x, 0);
+	r->max = opt_u32(x, "max");
+	return &r->base;
+}
+static const char *const c_faults[] = { "seq=SEQ", "device=DEVICE", "source_id=SID",
+					"domain_id=DOMAIN", "address=ADDRESS", "reason=REASON",
+					"reason_text=WHAT", "write=WRITE", "count=COUNT", NULL };
+static ProtobufCMessage *b_faults_clear(struct ctx *x)
+{
+	Riov__V1__FaultsClearRequest *r = NEW(Riov__V1__FaultsClearRequest,
+					      riov__v1__faults_clear_request__init);
+	r->device = pos_or_empty(x, 0);
+	return &r->base;
+}
+
+/* --- metrics / stats */
+static const struct opt o_stats[] = { { "watch", NULL, "print a snapshot every interval" },
+				      { "interval", "MS", "watch interval (default 1000)" },
+				      { "count", "N", "stop after N snapshots" },
+				      { 0 } };
+static ProtobufCMessage *b_metrics_snapshot(struct ctx *x)
+{
+	return &NEW(Riov__V1__MetricsSnapshotRequest, riov__v1__metrics_snapshot_request__init)->base;
+}
+static ProtobufCMessage *b_metrics_watch(struct ctx *x)
+{
+	Riov__V1__MetricsWatchRequest *r = NEW(Riov__V1__MetricsWatchRequest,
+					       riov__v1__metrics_watch_request__init);
+	r->interval_ms = opt_u32(x, "interval");
+	r->count = opt_u32(x, "count");
+	return &r->base;
+}
+
+/* --- config */
+static const struct opt o_config_show[] = { { "saved", NULL, "what the state file holds" },
+					    { 0 } };
+static ProtobufCMessage *b_config_save(struct ctx *x)
+{
+	return &NEW(Riov__V1__ConfigSaveRequest, riov__v1__config_save_request__init)->base;
+}
+static ProtobufCMessage *b_config_show(struct ctx *x)
+{
+	Riov__V1__ConfigShowRequest *r = NEW(Riov__V1__ConfigShowRequest,
+					     riov__v1__config_show_request__init);
+	r->saved = opt_flag(x, "saved");
+	return &r->base;
+}
+
+static const struct cmd cmds[] = {
+	{ "node", "info", "Node.Info", "", "version, uptime, workers, health", 0, 0, NULL,
+	  b_node_info, NULL },
+	{ "net", "add", "Network.Add", "NAME [--mtu N] [--vni N]", "create a network", 1, 1,
+	  o_net_add, b_net_add, NULL },
+	{ "net", "delete", "Network.Delete", "NAME", "delete a network without ports", 1, 1,
+	  NULL, b_net_delete, NULL },
+	{ "net", "list", "Network.List", "", "list networks", 0, 0, NULL, b_net_list, c_net_list },
+	{ "port", "add", "Port.Add",
+	  "vhost|eth NAME --net NET [--socket PATH] [--client] [--queues N] [--devargs ARGS] "
+	  "[--features-off LIST] [--mac MAC] [--mtu N]",
+	  "add a port to a network", 2, 2, o_port_add, b_port_add, NULL },
+	{ "port", "delete", "Port.Delete", "NAME", "remove a port", 1, 1, NULL, b_port_delete,
+	  NULL },
+	{ "port", "list", "Port.List", "[--net NET]", "list ports", 0, 0, o_port_list, b_port_list,
+	  c_port_list },
+	{ "port", "stats", "Port.Stats", "[NAME]", "port counters", 0, 1, NULL, b_port_stats,
+	  c_port_stats },
+	{ "domain", "show", "Domain.Show", "DEVICE | --id N", "a DMA-remapping domain", 0, 1,
+	  o_dom_sel, b_dom_show, NULL },
+	{ "domain", "map", "Domain.Map",
+	  "DEVICE|--id N --iova ADDR --size BYTES --target ADDR [--read-only]", "add a mapping", 0,
+	  1, o_dom_map, b_dom_map, NULL },
+	{ "domain", "unmap", "Domain.Unmap", "DEVICE|--id N --iova ADDR --size BYTES",
+	  "remove mappings", 0, 1, o_dom_unmap, b_dom_unmap, NULL },
+	{ "domain", "probe", "Domain.TranslateProbe",
+	  "DEVICE|--id N --iova ADDR [--length BYTES] [--write]", "translate an address", 0, 1,
+	  o_dom_probe, b_dom_probe, NULL },
+	{ "domain", "create", "Domain.Create", "[--id N] [--name NAME] [--address-width BITS] "
+	  "[--nested]", "create a domain", 0, 0, o_dom_create, b_dom_create, NULL },
+	{ "domain", "attach", "Domain.Attach", "DEVICE --id N [--source-id BDF]",
+	  "attach a device to a domain", 1, 1, o_dom_attach, b_dom_attach, NULL },
+	{ "interrupt", "set", "Interrupt.Set", "DEVICE VECTOR [--dest APIC] [--guest-vector N] "
+	  "[--irte N] [--posted] [--masked] [--coalesce-usecs N] [--coalesce-frames N]",
+	  "program an interrupt remapping entry", 2, 2, o_irq_set, b_irq_set, NULL },
+	{ "interrupt", "mask", "Interrupt.Mask", "DEVICE VECTOR|--all [--unmask]",
+	  "mask or unmask", 1, 2, o_irq_mask, b_irq_mask, NULL },
+	{ "interrupt", "coalesce", "Interrupt.Coalesce",
+	  "DEVICE VECTOR|--all --usecs N [--frames N]", "set coalescing", 1, 2, o_irq_coal,
+	  b_irq_coal, NULL },
+	{ "interrupt", "list", "Interrupt.List", "[DEVICE]", "list interrupts", 0, 1, NULL,
+	  b_irq_list, c_irq_list },
+	{ "faults", "read", "Faults.Read", "[DEVICE] [--max N]",
+	  "recorded DMA and interrupt faults (default verb)", 0, 1, o_faults_read, b_faults_read,
+	  c_faults },
+	{ "faults", "clear", "Faults.Clear", "[DEVICE]", "clear recorded faults", 0, 1, NULL,
+	  b_faults_clear, NULL },
+	{ "stats", "", "Metrics.Snapshot", "[--watch [--interval MS] [--count N]]",
+	  "counters of every port and worker", 0, 0, o_stats, b_metrics_snapshot, NULL },
+	{ "metrics", "snapshot", "Metrics.Snapshot", "", "one snapshot of every counter", 0, 0,
+	  NULL, b_metrics_snapshot, NULL },
+	{ "metrics", "watch", "Metrics.Watch", "[--interval MS] [--count N]",
+	  "a snapshot every interval until interrupted", 0, 0, o_stats, b_metrics_watch, NULL },
+	{ "config", "save", "Config.Save", "", "write the state file now", 0, 0, NULL,
+	  b_config_save, NULL },
+	{ "config", "show", "Config.Show", "[--saved]", "running (or saved) desired state", 0, 0,
+	  o_config_show, b_config_show, NULL },
+};
+#define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static const struct { const char *alias, *obj; } obj_alias[] = {
+	{ "network", "net" }, { "irq", "interrupt" }, { "fault", "faults" },
+	{ "metric", "metrics" },
+};
+static const struct { const char *obj, *verb; } default_verb[] = {
+	{ "faults", "read" }, { "stats", "" }, { "node", "info" },
+};
+
+/* ------------------------------------------------------------------ output: values */
+
+static bool json_out;
+
+static size_t elem_size(const ProtobufCFieldDescriptor *f)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	default:
+		return 4;
+	}
+}
+
+static const void *field_ptr(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+			     size_t i)
+{
+	const char *base = (const char *)m + f->offset;
+	if (f->label == PROTOBUF_C_LABEL_REPEATED)
+		return *(const char *const *)base + i * elem_size(f);
+	return base;
+}
+
+static size_t field_count(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+	if (f->label == PROTOBUF_C_LABEL_REPEATED)
+		return *(const size_t *)((const char *)m + f->quantifier_offset);
+	return 1;
+}
+
+static bool is_address(const char *name)
+{
+	return strcmp(name, "iova") == 0 || strcmp(name, "target") == 0 ||
+	       strcmp(name, "address") == 0 || strcmp(name, "features") == 0;
+}
+
+/* Enum value for people: PORT_TYPE_VHOST -> vhost. */
+static void enum_text(const ProtobufCEnumDescriptor *ed, int v, char *buf, size_t len, bool raw)
+{
+	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, v);
+	if (!ev) {
+		snprintf(buf, len, "%d", v);
+		return;
+	}
+	if (raw) {
+		snprintf(buf, len, "%s", ev->name);
+		return;
+	}
+	char prefix[64];
+	size_t k = 0;
+	for (const char *s = ed->short_name; *s && k + 2 < sizeof(prefix); s++) {
+		if (s != ed->short_name && *s >= 'A' && *s <= 'Z')
+			prefix[k++] = '_';
+		prefix[k++] = (char)(*s >= 'a' && *s <= 'z' ? *s - 32 : *s);
+	}
+	prefix[k++] = '_';
+	prefix[k] = 0;
+	const char *n = strncmp(ev->name, prefix, k) == 0 ? ev->name + k : ev->name;
+	size_t i;
+	for (i = 0; n[i] && i + 1 < len; i++)
+		buf[i] = (char)(n[i] >= 'A' && n[i] <= 'Z' ? n[i] + 32 : n[i]);
+	buf[i] = 0;
+}
+
+/* A scalar as text (for tables), or NULL for messages. */
+static const char *scalar_text(const ProtobufCFieldDescriptor *f, const void *p, char *buf,
+			       size_t len)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
+		snprintf(buf, len, "%" PRId32, *(const int32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+		snprintf(buf, len, "%" PRIu32, *(const uint32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+		snprintf(buf, len, "%" PRId64, *(const int64_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
+		if (is_address(f->name) && !json_out)
+			snprintf(buf, len, "0x%" PRIx64, *(const uint64_t *)p);
+		else
+			snprintf(buf, len, "%" PRIu64, *(const uint64_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_FLOAT:
+		snprintf(buf, len, "%g", (double)*(const float *)p);
+		break;
+	case PROTOBUF_C_TYPE_DOUBLE:
+		snprintf(buf, len, "%g", *(const double *)p);
+		break;
+	case PROTOBUF_C_TYPE_BOOL:
+		snprintf(buf, len, "%s", *(const protobuf_c_boolean *)p ? (json_out ? "true" : "yes")
+									: (json_out ? "false" : "no"));
+		break;
+	case PROTOBUF_C_TYPE_ENUM:
+		enum_text(f->descriptor, *(const int *)p, buf, len, json_out);
+		break;
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(const char *const *)p;
+		snprintf(buf, len, "%s", s ? s : "");
+		break;
+	}
+	case PROTOBUF_C_TYPE_BYTES:
+		snprintf(buf, len, "(%zu bytes)", ((const ProtobufCBinaryData *)p)->len);
+		break;
+	default:
+		return NULL;
+	}
+	return buf;
+}
+
+/* ------------------------------------------------------------------ output: JSON */
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", stdout);
+		else if (*p == '\t')
+			fputs("\\t", stdout);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+static void json_message(const ProtobufCMessage *m, int indent);
+
+static void json_value(const ProtobufCFieldDescriptor *f, const void *p, int indent)
+{
+	char buf[128];
+	if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+		const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)p;
+		if (sub)
+			json_message(sub, indent);
+		else
+			fputs("null", stdout);
+	} else if (f->type == PROTOBUF_C_TYPE_STRING) {
+		const char *s = *(const char *const *)p;
+		json_string(s ? s : "");
+	} else if (f->type == PROTOBUF_C_TYPE_ENUM) {
+		enum_text(f->descriptor, *(const int *)p, buf, sizeof(buf), true);
+		json_string(buf);
+	} else if (f->type == PROTOBUF_C_TYPE_BYTES) {
+		const ProtobufCBinaryData *b = p;
+		putchar('"');
+		for (size_t i = 0; i < b->len; i++)
+			printf("%02x", b->data[i]);
+		putchar('"');
+	} else {
+		fputs(scalar_text(f, p, buf, sizeof(buf)), stdout);
+	}
+}
+
+static void json_message(const ProtobufCMessage *m, int indent)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	printf("{");
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		printf("%s\n%*s\"%s\": ", i ? "," : "", indent + 2, "", f->name);
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = field_count(m, f);
+			printf("[");
+			for (size_t k = 0; k < n; k++) {
+				printf("%s\n%*s", k ? "," : "", indent + 4, "");
+				json_value(f, field_ptr(m, f, k), indent + 4);
+			}
+			if (n)
+				printf("\n%*s", indent + 2, "");
+			printf("]");
+		} else {
+			json_value(f, field_ptr(m, f, 0), indent + 2);
+		}
+	}
+	printf("%s}", d->n_fields ? "\n" : "");
+	if (indent)
+		return;
+	printf("%*s", indent, "");
+}
+
+/* ------------------------------------------------------------------ output: tables */
+
+/* Follow "a.b.c" through single message fields; returns the field and where it lives. */
+static const ProtobufCFieldDescriptor *resolve(const ProtobufCMessage *m, const char *path,
+					       const ProtobufCMessage **owner)
+{
+	char part[64];
+	while (m) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+		if (n >= sizeof(part))
+			return NULL;
+		memcpy(part, path, n);
+		part[n] = 0;
+		const ProtobufCFieldDescriptor *f =
+			protobuf_c_message_descriptor_get_field_by_name(m->descriptor, part);
+		if (!f)
+			return NULL;
+		if (!dot) {
+			*owner = m;
+			return f;
+		}
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED)
+			return NULL;
+		m = *(const ProtobufCMessage *const *)field_ptr(m, f, 0);
+		path = dot + 1;
+	}
+	return NULL;
+}
+
+static void cell_text(const ProtobufCMessage *row, const char *path, char *buf, size_t len)
+{
+	const ProtobufCMessage *owner = NULL;
+	const ProtobufCFieldDescriptor *f = resolve(row, path, &owner);
+	buf[0] = 0;
+	if (!f)
+		return;
+	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+		size_t n = field_count(owner, f), off = 0;
+		for (size_t k = 0; k < n && off + 1 < len; k++) {
+			char v[128];
+			const char *t = scalar_text(f, field_ptr(owner, f, k), v, sizeof(v));
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", k ? "," : "",
+						t ? t : "...");
+		}
+		return;
+	}
+	if (!scalar_text(f, field_ptr(owner, f, 0), buf, len))
+		snprintf(buf, len, "...");
+	if (!buf[0])
+		snprintf(buf, len, "-");
+}
+
+/* Default columns: scalar fields of the row type, one level into single sub-messages. */
+static size_t auto_cols(const ProtobufCMessageDescriptor *d, const char *prefix,
+			char cols[][80], size_t max, size_t n)
+{
+	for (unsigned i = 0; i < d->n_fields && n < max; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+			if (f->label != PROTOBUF_C_LABEL_REPEATED && !prefix[0]) {
+				char p[80];
+				snprintf(p, sizeof(p), "%s.", f->name);
+				n = auto_cols(f->descriptor, p, cols, max, n);
+			}
+			continue;
+		}
+		snprintf(cols[n++], 80, "%s%s", prefix, f->name);
+	}
+	return n;
+}
+
+static void print_table(const ProtobufCMessage *const *rows, size_t nrows,
+			const ProtobufCMessageDescriptor *rowd, const char *const *given,
+			int indent)
+{
+	char cols[32][80], heads[32][32];
+	size_t ncols = 0;
+	if (given) {
+		for (; given[ncols] && ncols < 32; ncols++) {
+			const char *eq = strchr(given[ncols], '=');
+			snprintf(cols[ncols], sizeof(cols[0]), "%.*s", (int)(eq - given[ncols]),
+				 given[ncols]);
+			snprintf(heads[ncols], sizeof(heads[0]), "%s", eq + 1);
+		}
+	} else {
+		ncols = auto_cols(rowd, "", cols, 32, 0);
+		for (size_t c = 0; c < ncols; c++) {
+			const char *last = strrchr(cols[c], '.');
+			last = last ? last + 1 : cols[c];
+			size_t k;
+			for (k = 0; last[k] && k + 1 < sizeof(heads[0]); k++)
+				heads[c][k] = (char)(last[k] >= 'a' && last[k] <= 'z' ? last[k] - 32
+										: last[k]);
+			heads[c][k] = 0;
+		}
+	}
+	size_t width[32];
+	for (size_t c = 0; c < ncols; c++)
+		width[c] = strlen(heads[c]);
+	char cell[256];
+	for (size_t r = 0; r < nrows; r++)
+		for (size_t c = 0; c < ncols; c++) {
+			cell_text(rows[r], cols[c], cell, sizeof(cell));
+			if (strlen(cell) > width[c])
+				width[c] = strlen(cell);
+		}
+	printf("%*s", indent, "");
+	for (size_t c = 0; c < ncols; c++)
+		printf("%-*s%s", (int)width[c], heads[c], c + 1 < ncols ? "  " : "\n");
+	for (size_t r = 0; r < nrows; r++) {
+		printf("%*s", indent, "");
+		for (size_t c = 0; c < ncols; c++) {
+			cell_text(rows[r], cols[c], cell, sizeof(cell));
+			printf("%-*s%s", (int)width[c], cell, c + 1 < ncols ? "  " : "\n");
+		}
+	}
+}
+
+/* Key: value lines; nested messages indented; repeated messages as tables. */
+static void print_kv(const ProtobufCMessage *m, int indent)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	char buf[256];
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+			if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+				size_t n = field_count(m, f);
+				printf("%*s%s: %zu\n", indent, "", f->name, n);
+				if (n)
+					print_table((const ProtobufCMessage *const *)field_ptr(m, f, 0),
+						    n, f->descriptor, NULL, indent + 2);
+			} else {
+				const ProtobufCMessage *sub =
+					*(const ProtobufCMessage *const *)field_ptr(m, f, 0);
+				if (!sub)
+					continue;
+				printf("%*s%s:\n", indent, "", f->name);
+				print_kv(sub, indent + 2);
+			}
+			continue;
+		}
+		cell_text(m, f->name, buf, sizeof(buf));
+		printf("%*s%-14s %s\n", indent, "", f->name, buf);
+	}
+}
+
+static void print_answer(const struct cmd *cmd, const ProtobufCMessage *m)
+{
+	if (json_out) {
+		json_message(m, 0);
+		putchar('\n');
+		return;
+	}
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	/* An answer that is one list prints as a table. */
+	if (d->n_fields == 1 && d->fields[0].label == PROTOBUF_C_LABEL_REPEATED &&
+	    d->fields[0].type == PROTOBUF_C_TYPE_MESSAGE) {
+		const ProtobufCFieldDescriptor *f = &d->fields[0];
+		size_t n = field_count(m, f);
+		if (n == 0) {
+			printf("(no %s)\n", f->name);
+			return;
+		}
+		print_table((const ProtobufCMessage *const *)field_ptr(m, f, 0), n, f->descriptor,
+			    cmd->cols, 0);
+		return;
+	}
+	if (d->n_fields == 0) {
+		printf("ok\n");
+		return;
+	}
+	print_kv(m, 0);
+}
+
+/* ------------------------------------------------------------------ help */
+
+static void print_opts(const struct opt *o)
+{
+	for (int i = 0; o && o[i].name; i++) {
+		char left[64];
+		snprintf(left, sizeof(left), "--%s%s%s", o[i].name, o[i].arg ? " " : "",
+			 o[i].arg ? o[i].arg : "");
+		printf("  %-26s %s\n", left, o[i].help);
+	}
+}
+
+static void help_main(void)
+{
+	printf("usage: riovctl [--connect unix:PATH|tls://HOST:PORT] [--cert F --key F --ca F]\n"
+	       "               [--json] [--timeout S] <object> <verb> [args]\n\n"
+	       "Talks to riovd over its control API (riov.v1).\n\n"
+	       "objects:\n");
+	const char *last = "";
+	for (size_t i = 0; i < N_CMDS; i++) {
+		if (strcmp(cmds[i].obj, last) == 0)
+			continue;
+		last = cmds[i].obj;
+		printf("  %-10s", last);
+		for (size_t j = i; j < N_CMDS && strcmp(cmds[j].obj, last) == 0; j++)
+			printf(" %s", cmds[j].verb[0] ? cmds[j].verb : "[--watch]");
+		printf("\n");
+	}
+	printf("\nglobal options:\n"
+	       "  --connect ADDR             unix:PATH (default /run/riov/riovd.sock, or\n"
+	       "                             $RIOV_SOCKET) or tls://HOST:PORT\n"
+	       "  --cert F --key F           TLS client certificate and key (OU=admin for admin)\n"
+	       "  --ca F                     CA that signed riovd's certificate\n"
+	       "  --json                     machine-readable output\n"
+	       "  --timeout S                seconds to wait for riovd (default 10)\n"
+	       "  --help                     this text; '<object> --help', '<object> <verb> --help'\n\n"
+	       "examples:\n"
+	       "  riovctl net add blue\n"
+	       "  riovctl port add vhost vm1-eth0 --net blue --socket /run/riov/vm1.sock --client\n"
+	       "  riovctl port add eth up0 --net blue --devargs net_af_packet0,iface=veth0\n"
+	       "  riovctl port list; riovctl port stats vm1-eth0; riovctl domain show vm1-eth0\n"
+	       "  riovctl faults; riovctl stats --watch; riovctl node info\n\n"
+	       "exit status: 0 success, 1 riovd refused the call, 2 usage error, 3 riovd not "
+	       "reachable\n");
+}
+
+static void help_obj(const char *obj)
+{
+	printf("usage: riovctl %s <verb> [args]\n\nverbs:\n", obj);
+	for (size_t i = 0; i < N_CMDS; i++)
+		if (strcmp(cmds[i].obj, obj) == 0)
+			printf("  %-9s %s\n  %-9s   riovctl %s%s%s %s\n",
+			       cmds[i].verb[0] ? cmds[i].verb : "(none)", cmds[i].summary, "", obj,
+			       cmds[i].verb[0] ? " " : "", cmds[i].verb, cmds[i].synopsis);
+	printf("\n'riovctl %s <verb> --help' for details.\n", obj);
+}
+
+static void help_cmd(const struct cmd *c)
+{
+	printf("usage: riovctl %s%s%s %s\n\n%s (method %s)\n", c->obj, c->verb[0] ? " " : "",
+	       c->verb, c->synopsis, c->summary, c->method);
+	if (c->opts) {
+		printf("\noptions:\n");
+		print_opts(c->opts);
+	}
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void parse_cmd_args(struct ctx *x, int argc, char **argv)
+{
+	const struct cmd *c = x->cmd;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			help_cmd(c);
+			free_all();
+			exit(0);
+		}
+		if (strcmp(a, "--json") == 0) {
+			json_out = true;
+			continue;
+		}
+		if (strncmp(a, "--", 2) == 0) {
+			const char *name = a + 2, *eq = strchr(name, '=');
+			size_t n = eq ? (size_t)(eq - name) : strlen(name);
+			int k;
+			for (k = 0; c->opts && c->opts[k].name; k++)
+				if (strlen(c->opts[k].name) == n && strncmp(c->opts[k].name, name, n) == 0)
+					break;
+			if (!c->opts || !c->opts[k].name)
+				usage_error("%s %s has no option %s", c->obj, c->verb, a);
+			if (c->opts[k].arg) {
+				if (eq)
+					x->val[k] = eq + 1;
+				else if (i + 1 < argc)
+					x->val[k] = argv[++i];
+				else
+					usage_error("%s needs a value (%s)", a, c->opts[k].arg);
+			} else {
+				if (eq)
+					usage_error("%s takes no value", c->opts[k].name);
+				x->val[k] = "1";
+			}
+			continue;
+		}
+		if (x->npos >= MAX_POS || x->npos >= c->max_pos)
+			usage_error("too many arguments for %s %s: '%s'", c->obj, c->verb, a);
+		x->pos[x->npos++] = a;
+	}
+	if (x->npos < c->min_pos)
+		usage_error("%s %s needs: %s", c->obj, c->verb, c->synopsis);
+}
+
+static int watch_cb(const ProtobufCMessage *resp, void *arg)
+{
+	const struct cmd *c = arg;
+	const Riov__V1__MetricsWatchResponse *r = (const void *)resp;
+	if (!json_out && r->snapshot) {
+		time_t t = (time_t)(r->snapshot->timestamp_ns / 1000000000ull);
+		struct tm tm;
+		char ts[32];
+		localtime_r(&t, &tm);
+		strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
+		printf("--- %s\n", ts);
+		if (r->snapshot->n_ports)
+			print_table((const ProtobufCMessage *const *)r->snapshot->ports,
+				    r->snapshot->n_ports, &riov__v1__port_counters__descriptor,
+				    c_port_stats, 0);
+		else
+			print_kv(&r->snapshot->base, 0);
+	} else {
+		print_answer(c, resp);
+	}
+	fflush(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct riov_client_opts o = { 0 };
+	double timeout_s = 10;
+	int i;
+	for (i = 1; i < argc && strncmp(argv[i], "-", 1) == 0; i++) {
+		const char *a = argv[i];
+		const char **dst = NULL;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			help_main();
+			return 0;
+		} else if (strcmp(a, "--json") == 0) {
+			json_out = true;
+			continue;
+		} else if (strcmp(a, "--connect") == 0) {
+			dst = &o.connect;
+		} else if (strcmp(a, "--cert") == 0) {
+			dst = &o.cert;
+		} else if (strcmp(a, "--key") == 0) {
+			dst = &o.key;
+		} else if (strcmp(a, "--ca") == 0) {
+			dst = &o.ca;
+		} else if (strcmp(a, "--timeout") == 0) {
+			if (i + 1 >= argc)
+				usage_error("--timeout needs seconds");
+			char *end;
+			timeout_s = strtod(argv[++i], &end);
+			if (*end || timeout_s <= 0 || timeout_s > 86400)
+				usage_error("--timeout: '%s' is not a number of seconds", argv[i]);
+			continue;
+		} else {
+			usage_error("unknown option %s", a);
+		}
+		if (i + 1 >= argc)
+			usage_error("%s needs a value", a);
+		*dst = argv[++i];
+	}
+	if (i >= argc) {
+		help_main();
+		return EXIT_USAGE;
+	}
+	const char *obj = argv[i++];
+	for (size_t k = 0; k < sizeof(obj_alias) / sizeof(obj_alias[0]); k++)
+		if (strcmp(obj, obj_alias[k].alias) == 0)
+			obj = obj_alias[k].obj;
+	bool known = false;
+	for (size_t k = 0; k < N_CMDS; k++)
+		known |= strcmp(cmds[k].obj, obj) == 0;
+	if (!known)
+		usage_error("unknown object '%s'", obj);
+	const char *verb = NULL;
+	if (i < argc && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
+		help_obj(obj);
+		return 0;
+	}
+	const struct cmd *cmd = NULL;
+	if (i < argc) {
+		verb = argv[i];
+		if (strcmp(verb, "translate-probe") == 0)
+			verb = "probe";
+		for (size_t k = 0; k < N_CMDS && !cmd; k++)
+			if (strcmp(cmds[k].obj, obj) == 0 && strcmp(cmds[k].verb, verb) == 0)
+				cmd = &cmds[k];
+		if (cmd)
+			i++;
+	}
+	if (!cmd) {
+		for (size_t k = 0; k < sizeof(default_verb) / sizeof(default_verb[0]); k++)
+			if (strcmp(default_verb[k].obj, obj) == 0)
+				for (size_t j = 0; j < N_CMDS && !cmd; j++)
+					if (strcmp(cmds[j].obj, obj) == 0 &&
+					    strcmp(cmds[j].verb, default_verb[k].verb) == 0)
+						cmd = &cmds[j];
+		if (!cmd) {
+			if (verb)
+				usage_error("'%s' has no verb '%s'", obj, verb);
+			help_obj(obj);
+			return EXIT_USAGE;
+		}
+	}
+	struct ctx x = { .cmd = cmd };
+	parse_cmd_args(&x, argc - i, argv + i);
+	const char *method = cmd->method;
+	bool stream = false;
+	if (strcmp(cmd->obj, "stats") == 0 && opt_flag(&x, "watch")) {
+		method = "Metrics.Watch";
+		stream = true;
+	} else if (strcmp(method, "Metrics.Watch") == 0) {
+		stream = true;
+	}
+	ProtobufCMessage *req = stream ? b_metrics_watch(&x) : cmd->build(&x);
+
+	o.timeout_ms = (unsigned)(timeout_s * 1000);
+	if (stream) {
+		/* answers arrive every interval: wait at least two of them */
+		unsigned iv = opt_u32(&x, "interval");
+		iv = iv ? iv : 1000;
+		if (o.timeout_ms < 2 * iv + 1000)
+			o.timeout_ms = 2 * iv + 1000;
+	}
+	char err[512];
+	struct riov_client *cl;
+	int rc = riov_client_connect(&o, &cl, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "riovctl: %s\n", err);
+		free_all();
+		return EXIT_CONN;
+	}
+	int status;
+	if (stream) {
+		status = riov_client_stream(cl, method, req, watch_cb, (void *)cmd, err, sizeof(err));
+	} else {
+		ProtobufCMessage *resp = NULL;
+		status = riov_client_call(cl, method, req, &resp, err, sizeof(err));
+		if (status == 0 && resp)
+			print_answer(cmd, resp);
+		if (resp)
+			protobuf_c_message_free_unpacked(resp, NULL);
+	}
+	riov_client_close(cl);
+	free_all();
+	if (status < 0) {
+		fprintf(stderr, "riovctl: %s: %s\n", method, err);
+		return EXIT_CONN;
+	}
+	if (status > 0) {
+		fprintf(stderr, "riovctl: %s: %s\n", riov_status_name(status), err);
+		return EXIT_RPC;
+	}
+	return 0;
+}
