@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "iommu/vtd_dp.h"
 
@@ -28,7 +29,15 @@ struct riov_vtd_config {
 	unsigned aw_bits;          /* maximum guest address width supported: 39, 48 or 57 */
 	unsigned fault_log_size;   /* entries in the fault log (>= 1) */
 	unsigned irte_count;       /* entries in the interrupt-remapping table (power of two, <= 65536) */
-	bool caching_mode;         /* CM=1: not-present entries may be cached; software invalidates on map */
+	/* Caching mode (VT-d 6.1, CAP.CM). CM=0: only present translations are cached, so a new
+	 * mapping is visible at once; unmap and changes need an invalidation. CM=1: the results of
+	 * walks that found nothing (not-present, or no permission) are cached too, at the size of the
+	 * empty region, so after riov_vtd_map() an address that faulted before keeps faulting until
+	 * the caller invalidates it (page-selective is enough), as a guest driver for a CM=1 vIOMMU
+	 * does (CM=1 is what a guest-visible vIOMMU advertises so its guest invalidates on map). */
+	bool caching_mode;
+	/* IOTLB entries (power of two, 4 .. 2^24; 0: 4096), 4-way set-associative, 32 bytes each */
+	unsigned iotlb_entries;
 	/* Wait until no worker is inside translate/raise started before the call (rte_rcu_qsbr_synchronize
 	 * in riovd). NULL: single-threaded use (tests). */
 	void (*synchronize)(void *arg);
@@ -49,13 +58,15 @@ int riov_vtd_domain_create(struct riov_vtd *vtd, uint16_t did, unsigned levels);
 int riov_vtd_domain_destroy(struct riov_vtd *vtd, uint16_t did);
 
 /** Map [iova, iova+len) to [hpa, hpa+len) with perm (RIOV_VTD_READ|RIOV_VTD_WRITE) using 1 GiB and
- *  2 MiB pages where alignment allows. Page-aligned arguments only. Tables only: the caller
+ *  2 MiB pages where alignment allows. Page-aligned arguments only; iova+len within the domain's
+ *  address width, hpa+len below 2^48 (the model's host address width). Tables only: the caller
  *  invalidates (riov_vtd_inv_*) as hardware software would. Returns 0, -EINVAL, -ENOENT, -EEXIST
  *  (a page already mapped; nothing changed), -ENOMEM. */
 int riov_vtd_map(struct riov_vtd *vtd, uint16_t did, uint64_t iova, uint64_t hpa, uint64_t len,
 		 unsigned perm);
 /** Unmap [iova, iova+len) (superpages split as needed). Tables only: the caller invalidates.
- *  Returns 0, -EINVAL, -ENOENT (no such domain). Unmapping holes is not an error. */
+ *  Returns 0, -EINVAL, -ENOENT (no such domain), -ENOMEM (a superpage could not be split: the
+ *  part before it is unmapped). Unmapping holes is not an error. */
 int riov_vtd_unmap(struct riov_vtd *vtd, uint16_t did, uint64_t iova, uint64_t len);
 
 /* ---- context entries (legacy mode root/context tables) ---- */
@@ -78,7 +89,21 @@ int riov_vtd_context_set_nested(struct riov_vtd *vtd, uint16_t sid, uint16_t s1_
 /** Clear the context entry (present=0). Returns 0 or -ENOENT. */
 int riov_vtd_context_clear(struct riov_vtd *vtd, uint16_t sid);
 
-/* ---- invalidation (VT-d 6.5) ---- */
+struct riov_vtd_context_info {
+	bool present;
+	bool fpd;
+	bool nested;
+	enum riov_vtd_ttype tt;
+	uint16_t did;        /* second-stage (or only) domain */
+	uint16_t s1_did;     /* first-stage domain when nested */
+};
+/** Decode the context entry of sid as the tables hold it now (not the context cache).
+ *  Returns 0 (out->present may be false). */
+int riov_vtd_context_get(const struct riov_vtd *vtd, uint16_t sid, struct riov_vtd_context_info *out);
+
+/* ---- invalidation (VT-d 6.5) ----
+ * Each returns once no translate() that starts afterwards can use what was invalidated (the
+ * caches, the cursors' last hits); translations already in flight may still complete with it. */
 void riov_vtd_inv_context_global(struct riov_vtd *vtd);
 void riov_vtd_inv_context_device(struct riov_vtd *vtd, uint16_t sid);
 void riov_vtd_inv_iotlb_global(struct riov_vtd *vtd);
@@ -130,6 +155,8 @@ struct riov_vtd_fault_stats {
 /** Copy up to n fault records, oldest first. If clear, remove what was copied. Returns the count. */
 size_t riov_vtd_faults_read(struct riov_vtd *vtd, struct riov_vtd_fault *out, size_t n, bool clear);
 void riov_vtd_fault_stats(const struct riov_vtd *vtd, struct riov_vtd_fault_stats *st);
+/** True while the log overflowed (FSTS.PFO) and has not been emptied by a clearing read since. */
+bool riov_vtd_fault_overflowed(const struct riov_vtd *vtd);
 
 /* ---- interrupt remapping (VT-d 5.1) ---- */
 
@@ -151,7 +178,10 @@ struct riov_vtd_irte {
 	/* posted format: host address of a 64-byte posted-interrupt descriptor */
 	uint64_t pda;
 	bool urgent;
-	/* riov delivery target: eventfd written on delivery (-1: none), coalescing (0: off) */
+	/* riov delivery target: eventfd written on delivery (-1: none). Coalescing, remapped format
+	 * only (0: off): deliver every coalesce_count-th interrupt and at most one per coalesce_usecs;
+	 * held-back interrupts are delivered by the next raise that passes or riov_vtd_irq_flush().
+	 * Posted format: the eventfd stands for the notification event (NV to NDST). */
 	int eventfd;
 	uint32_t coalesce_count;
 	uint32_t coalesce_usecs;
@@ -163,6 +193,14 @@ int riov_vtd_irte_set(struct riov_vtd *vtd, uint32_t index, const struct riov_vt
 int riov_vtd_irte_clear(struct riov_vtd *vtd, uint32_t index);
 /** Compose a remappable-format MSI address/data for handle (and sub-handle if shv). */
 void riov_vtd_msi_compose(uint32_t handle, bool shv, uint16_t subhandle, uint64_t *addr, uint32_t *data);
+
+struct riov_vtd_irq_stats {
+	uint64_t delivered;   /* eventfd notifications sent (remapped and posted) */
+	uint64_t coalesced;   /* remapped interrupts held back by coalescing */
+	uint64_t posted;      /* interrupts posted into a descriptor's PIR */
+};
+/** Read the unit's interrupt counters (any thread). */
+void riov_vtd_irq_stats(const struct riov_vtd *vtd, struct riov_vtd_irq_stats *st);
 
 /* ---- inspection ---- */
 struct riov_vtd_domain_info {
@@ -177,5 +215,13 @@ int riov_vtd_domain_info(const struct riov_vtd *vtd, uint16_t did, struct riov_v
 int riov_vtd_domain_walk(const struct riov_vtd *vtd, uint16_t did,
 			 void (*fn)(void *arg, uint64_t iova, uint64_t hpa, uint64_t len, unsigned perm),
 			 void *arg);
+/** Print domain did to f: a header line (levels, mapped bytes, table pages, attachments) then one
+ *  line per coalesced range "iova..end -> hpa perm". Returns 0 or -ENOENT. */
+int riov_vtd_domain_dump(const struct riov_vtd *vtd, uint16_t did, FILE *f);
+
+/** Fuzzing entry point (tests/fuzz/fuzz_vtd.c): interpret data as programming operations, raw
+ *  table and IRTE contents, translations and interrupts on a private unit. Always returns 0; any
+ *  crash, hang, sanitizer report or fault reason outside the specification's list is a bug. */
+int riov_vtd_fuzz_one(const uint8_t *data, size_t size);
 
 #endif
