@@ -678,6 +678,50 @@ unsigned riov_dp_worker_stats(struct riov_dp *dp, struct riov_dp_worker_stats *o
 	return k;
 }
 
+/* ---- read-only queries ---- */
+
+int riov_dp_port_info(struct riov_dp *dp, const char *name, struct riov_dp_port_info *out)
+{
+	struct dp_port *p = port_find(dp, name);
+
+	if (p == NULL)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	out->id = p->id;
+	out->type = p->type;
+	snprintf(out->net, sizeof(out->net), "%s", p->net->name);
+	out->queues = p->queues;
+	out->link_up = atomic_load(&p->link_up);
+	if (p->type != RIOV_DP_PORT_VHOST)
+		return 0;
+	out->sid = DP_SID(p->id);
+	out->did = DP_DID(p->id);
+	struct riov_vhost_dev_stats vs;
+	riov_vhost_dev_stats(p->vdev, &vs);
+	out->features = vs.connected ? vs.features : 0;
+	for (uint16_t q = 0; q < p->queues; q++)
+		out->broken |= p->qp[q].rxq.broken || p->qp[q].txq.broken;
+	return 0;
+}
+
+int riov_dp_net_info(struct riov_dp *dp, const char *name, struct riov_dp_net_info *out)
+{
+	struct dp_net *net = net_find(dp, name);
+
+	if (net == NULL)
+		return -ENOENT;
+	out->ports = net->nports;
+	out->macs = 0; /* purged entries are tombstones with port 0 */
+	for (unsigned i = 0; i < DP_MAC_SLOTS; i++)
+		out->macs += (atomic_load_explicit(&net->macs[i], memory_order_relaxed) & DP_MAC_PORT) != 0;
+	return 0;
+}
+
+unsigned riov_dp_n_workers(const struct riov_dp *dp)
+{
+	return dp->n_workers;
+}
+
 static void dump_port(void *arg, const struct riov_dp_port_stats *st)
 {
 	FILE *f = arg;
@@ -719,6 +763,10 @@ static void dump_vrings(struct riov_dp *dp, FILE *f)
 					vq->broken ? " broken" : "");
 			}
 		}
+		struct riov_vtd_domain_info di;
+		if (riov_vtd_domain_info(dp->vtd, DP_DID(p->id), &di) == 0)
+			fprintf(f, "domain %s did %u levels %u mapped_bytes %" PRIu64 " table_pages %" PRIu64 "\n",
+				p->name, di.did, di.levels, di.mapped_bytes, di.table_pages);
 	}
 }
 

@@ -39,6 +39,7 @@
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_memcpy.h>
 #include <rte_mempool.h>
 #include <rte_prefetch.h>
 
@@ -292,6 +293,21 @@ static int vq_chain_next(struct riov_virtq *vq, struct vq_chain *ch, struct riov
 	}
 }
 
+/* Prefetch the first buffer of each chain whose translation the cursor already holds. Only a
+ * hint: the descriptor is read again, checked and translated when the chain is processed. */
+static inline void vq_prefetch_buffers(const struct riov_virtq *vq, const uint16_t *heads, uint16_t k)
+{
+	const struct riov_vring_desc *desc = vq->desc;
+	const uint16_t mask = (uint16_t)(vq->size - 1);
+
+	for (uint16_t j = 0; j < k; j++) {
+		uint64_t addr = __atomic_load_n(&desc[heads[j] & mask].addr, __ATOMIC_RELAXED);
+		const struct riov_vtd_cursor_slot *sl = &vq->tc.slot[(addr >> 21) % RIOV_VTD_CURSOR_SLOTS];
+		if (sl->mask != 0 && (addr & ~sl->mask) == sl->base)
+			rte_prefetch0((const void *)(uintptr_t)(sl->hbase + (addr - sl->base)));
+	}
+}
+
 /* ---- guest TX: dequeue ---- */
 
 /* Append n bytes to the mbuf chain headed by `head` (tail in *tailp), adding segments from mp. */
@@ -318,7 +334,7 @@ static int vq_mbuf_append(struct rte_mempool *mp, struct rte_mbuf *head, struct 
 			continue;
 		}
 		uint32_t c = RTE_MIN((uint32_t)room, n);
-		memcpy(rte_pktmbuf_mtod_offset(tail, uint8_t *, tail->data_len), src, c);
+		rte_memcpy(rte_pktmbuf_mtod_offset(tail, uint8_t *, tail->data_len), src, c);
 		tail->data_len += c;
 		head->pkt_len += c;
 		src += c;
@@ -415,6 +431,7 @@ uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struc
 		heads[i] = vq_read_avail_ring(vq, (uint16_t)(vq->last_avail_idx + i));
 		rte_prefetch0((const struct riov_vring_desc *)vq->desc + (heads[i] & (vq->size - 1)));
 	}
+	vq_prefetch_buffers(vq, heads, n);
 
 	const uint16_t old_used = vq->last_used_idx;
 	const bool batch = vq->in_order && vq->inorder_batch;
@@ -537,7 +554,7 @@ static int vq_rx_fill(struct riov_virtq *vq, uint16_t head, struct vq_rx_src *s,
 			left -= (uint32_t)mapped;
 		}
 		c = RTE_MIN(c, dst_left);
-		memcpy(dst, p, c);
+		rte_memcpy(dst, p, c);
 		vq_log_write(vq, dst_gpa, c);
 		for (unsigned k = 0; k < 2; k++) {
 			uint32_t off = RIOV_VIRTIO_NET_HDR_NUM_BUFFERS_OFF + k;
@@ -637,6 +654,27 @@ drop:
 	return rc;
 }
 
+/* Start the cache misses of a burst early and in parallel: the guest wrote the avail ring, the
+ * descriptors and the buffers from its own CPU, and one packet at a time they would be taken
+ * one after another. Only hints: nothing read here is trusted or kept (each index is masked;
+ * vq_rx_one() reads and checks everything again). */
+static void vq_rx_prefetch(const struct riov_virtq *vq, uint16_t k)
+{
+	const struct riov_vring_desc *desc = vq->desc;
+	const uint16_t mask = (uint16_t)(vq->size - 1);
+	uint16_t heads[RIOV_VIRTQ_BURST];
+
+	if (k > RIOV_VIRTQ_BURST)
+		k = RIOV_VIRTQ_BURST;
+	for (uint16_t j = 0; j < k; j++) {
+		heads[j] = vq_read_avail_ring(vq, (uint16_t)(vq->last_avail_idx + j)) & mask;
+		rte_prefetch0(&desc[heads[j]]);
+	}
+	for (uint16_t j = 0; j < k; j += 8)
+		rte_prefetch0(&vq_used(vq)->ring[(uint16_t)(vq->last_used_idx + j) & mask]);
+	vq_prefetch_buffers(vq, heads, k);
+}
+
 uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
 {
 	if (unlikely(vq->broken)) {
@@ -656,6 +694,8 @@ uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint1
 	const uint16_t old_used = vq->last_used_idx;
 	uint16_t delivered = 0;
 	uint16_t i;
+
+	vq_rx_prefetch(vq, RTE_MIN(n, avail));
 	for (i = 0; i < n; i++) {
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));

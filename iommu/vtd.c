@@ -1177,6 +1177,12 @@ translate_slow(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned 
 	c->mask = (1ull << x.shift) - 1;
 	c->hbase = x.hbase;
 	c->perm = x.perm;
+	struct riov_vtd_cursor_slot *sl = &c->slot[(iova >> 21) % RIOV_VTD_CURSOR_SLOTS];
+	sl->gen = g0;
+	sl->base = x.base;
+	sl->mask = c->mask;
+	sl->hbase = x.hbase;
+	sl->perm = x.perm;
 	uint64_t m = x.base + (1ull << x.shift) - iova;
 	*mapped = m < len ? m : len;
 	*hva = (void *)(uintptr_t)(x.hbase + (iova - x.base));
@@ -1197,6 +1203,14 @@ int riov_vtd_translate(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, u
 		c->hits++;
 		*mapped = m < len ? m : len;
 		*hva = (void *)(uintptr_t)(c->hbase + (iova - c->base));
+		return 0;
+	}
+	const struct riov_vtd_cursor_slot *sl = &c->slot[(iova >> 21) % RIOV_VTD_CURSOR_SLOTS];
+	if (likely(sl->gen == g && (iova & ~sl->mask) == sl->base && (access & ~sl->perm) == 0)) {
+		uint64_t m = sl->base + sl->mask + 1 - iova;
+		c->hits++;
+		*mapped = m < len ? m : len;
+		*hva = (void *)(uintptr_t)(sl->hbase + (iova - sl->base));
 		return 0;
 	}
 	return translate_slow(c, iova, len, access, hva, mapped);

@@ -34,7 +34,18 @@ struct riov_vtd_cursor {
 	uint64_t ctx_gen;
 	uint64_t ctx_info;
 	struct vtd_domain *ctx_dom, *ctx_dom1;
+	/* recent hits by 2 MiB region (a guest's buffers spread over many pages; one entry alone
+	 * missed most of the time): slot (iova >> 21) % RIOV_VTD_CURSOR_SLOTS, each valid while its
+	 * gen equals the unit's generation */
+	struct riov_vtd_cursor_slot {
+		uint64_t gen;
+		uint64_t base;
+		uint64_t mask;
+		uint64_t hbase;
+		unsigned perm;
+	} slot[64];
 };
+#define RIOV_VTD_CURSOR_SLOTS 64
 
 /** Initialise a cursor for requests from source-id sid. */
 void riov_vtd_cursor_init(struct riov_vtd_cursor *c, struct riov_vtd *vtd, uint16_t sid);
