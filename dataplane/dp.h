@@ -105,6 +105,36 @@ struct riov_dp_worker_stats {
 };
 unsigned riov_dp_worker_stats(struct riov_dp *dp, struct riov_dp_worker_stats *out, unsigned n);
 
+/* ---- read-only queries (control thread) ---- */
+
+/** What the dataplane knows about a port right now (desired settings such as the socket path are
+ *  kept by the control plane). */
+struct riov_dp_port_info {
+	uint16_t id;                   /* port id (index in the dataplane) */
+	enum riov_dp_port_type type;
+	char net[RIOV_DP_NAME_MAX];
+	uint16_t queues;
+	bool link_up;                  /* vhost: a guest is connected; eth: the device started */
+	bool broken;                   /* vhost: a vring was marked broken (guest misbehaved) */
+	/* vhost only (0 for eth): the device's VT-d requester id and second-stage domain id in
+	 * riov_dp_vtd(dp); the domain exists only while a guest has its memory mapped */
+	uint16_t sid;
+	uint16_t did;
+	uint64_t features;             /* vhost: negotiated virtio features (0 before negotiation) */
+};
+/** Fill out for the port called name. Returns 0 or -ENOENT. */
+int riov_dp_port_info(struct riov_dp *dp, const char *name, struct riov_dp_port_info *out);
+
+struct riov_dp_net_info {
+	unsigned ports;                /* ports attached */
+	unsigned macs;                 /* MAC table entries (learned and static) */
+};
+/** Fill out for the network called name. Returns 0 or -ENOENT. */
+int riov_dp_net_info(struct riov_dp *dp, const char *name, struct riov_dp_net_info *out);
+
+/** Number of worker lcores. */
+unsigned riov_dp_n_workers(const struct riov_dp *dp);
+
 /** Print a table of port and worker counters (operators, tests). */
 void riov_dp_dump(struct riov_dp *dp, FILE *f);
 
