@@ -22,8 +22,8 @@
 
 #include "common/log.h"
 #include "control/config.h"
+#include "control/service.h"
 #include "dataplane/dp.h"
-#include "vmm/vhost.h"
 
 #define COMP "riovd"
 
@@ -31,6 +31,7 @@ struct riovd {
 	struct riov_config cfg;
 	struct event_base *base;
 	struct riov_dp *dp;
+	struct riov_service *svc;
 	struct event *ev_int, *ev_term, *ev_usr1, *ev_stats;
 	int exit_code;
 };
@@ -47,7 +48,8 @@ static void usage(FILE *f)
 		"      --control-cpu N        CPU for the control thread (default: a CPU no worker uses)\n"
 		"      --socket-dir DIR       base directory for relative vhost-user socket paths\n"
 		"      --rpc-socket PATH      control API Unix socket (default /run/riov/riovd.sock)\n"
-		"      --state-dir DIR        where desired state is kept (default /var/lib/riov)\n"
+		"      --state-dir DIR        where desired state is kept (default /var/lib/riov); a state\n"
+		"                             file there wins over the config file's networks and ports\n"
 		"      --metrics-listen A:P   Prometheus endpoint (off unless given)\n"
 		"      --rpc-listen A:P       TLS control API endpoint (needs --tls-cert/--tls-key/--tls-ca)\n"
 		"      --tls-cert F, --tls-key F, --tls-ca F\n"
@@ -303,56 +305,6 @@ static int mkdir_p(const char *dir, mode_t mode)
 	return 0;
 }
 
-static int apply_config(struct riovd *d)
-{
-	struct riov_config *c = &d->cfg;
-	char err[256], path[PATH_MAX];
-	int rc;
-
-	for (unsigned i = 0; i < c->n_nets; i++) {
-		rc = riov_dp_net_add(d->dp, c->nets[i]);
-		if (rc != 0) {
-			riov_log(RIOV_LOG_ERR, COMP, "network %s: %s", c->nets[i], strerror(-rc));
-			return rc;
-		}
-	}
-	for (unsigned i = 0; i < c->n_ports; i++) {
-		const struct riov_cfg_port *cp = &c->ports[i];
-		struct riov_dp_port_params pp = {
-			.name = cp->name,
-			.net = cp->net,
-			.type = strcmp(cp->type, "eth") == 0 ? RIOV_DP_PORT_ETH : RIOV_DP_PORT_VHOST,
-			.queues = (uint16_t)cp->queues,
-			.client = cp->client,
-			.devargs = cp->devargs,
-		};
-		if (!cp->mrg_rxbuf)
-			pp.features_off |= 1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF;
-		if (!cp->in_order)
-			pp.features_off |= 1ull << RIOV_VIRTIO_F_IN_ORDER;
-		if (!cp->event_idx)
-			pp.features_off |= 1ull << RIOV_VIRTIO_F_RING_EVENT_IDX;
-		if (!cp->indirect)
-			pp.features_off |= 1ull << RIOV_VIRTIO_F_RING_INDIRECT;
-		if (pp.type == RIOV_DP_PORT_VHOST) {
-			if (cp->socket[0] == '/')
-				snprintf(path, sizeof(path), "%s", cp->socket);
-			else
-				snprintf(path, sizeof(path), "%s/%s", c->socket_dir, cp->socket);
-			pp.socket = path;
-		}
-		rc = riov_dp_port_add(d->dp, &pp, err, sizeof(err));
-		if (rc != 0) {
-			riov_log(RIOV_LOG_ERR, COMP, "%s", err);
-			return rc;
-		}
-		if (pp.type == RIOV_DP_PORT_VHOST)
-			riov_log(RIOV_LOG_NOTICE, COMP, "port %s: vhost-user %s %s", cp->name,
-				 cp->client ? "client of" : "server at", path);
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct riovd d = { 0 };
@@ -364,9 +316,16 @@ int main(int argc, char **argv)
 	rc = mkdir_p(d.cfg.socket_dir, 0755);
 	if (rc == 0)
 		rc = mkdir_p(d.cfg.state_dir, 0750);
+	if (rc == 0 && strchr(d.cfg.rpc_socket, '/') != NULL) {
+		char rpc_dir[PATH_MAX];
+		snprintf(rpc_dir, sizeof(rpc_dir), "%s", d.cfg.rpc_socket);
+		*strrchr(rpc_dir, '/') = '\0';
+		if (rpc_dir[0] != '\0')
+			rc = mkdir_p(rpc_dir, 0755);
+	}
 	if (rc != 0) {
-		riov_log(RIOV_LOG_ERR, COMP, "cannot create %s or %s: %s", d.cfg.socket_dir, d.cfg.state_dir,
-			 strerror(-rc));
+		riov_log(RIOV_LOG_ERR, COMP, "cannot create %s, %s or the directory of %s: %s", d.cfg.socket_dir,
+			 d.cfg.state_dir, d.cfg.rpc_socket, strerror(-rc));
 		return 1;
 	}
 	if (eal_start(&d, argv[0], &n_workers) != 0)
@@ -395,18 +354,32 @@ int main(int argc, char **argv)
 		event_add(d.ev_stats, &tv);
 	}
 
-	if (apply_config(&d) != 0) {
+	/* Desired state first (state file, or the config file's objects on a first start), then the
+	 * control API, then "ready": a client that sees riovd ready sees the whole restored state. */
+	struct riov_service_params sp = { .cfg = &d.cfg, .dp = d.dp, .base = d.base };
+	char err[512] = "";
+	rc = riov_service_create(&sp, &d.svc, err, sizeof(err));
+	if (rc == 0)
+		rc = riov_service_restore(d.svc, err, sizeof(err));
+	if (rc == 0)
+		rc = riov_service_listen(d.svc, err, sizeof(err));
+	if (rc != 0) {
+		riov_log(RIOV_LOG_ERR, COMP, "%s", err[0] ? err : strerror(-rc));
 		d.exit_code = 1;
 		goto out;
 	}
-	riov_log(RIOV_LOG_NOTICE, COMP, "ready: %u network(s), %u port(s), %u worker(s)", d.cfg.n_nets,
-		 d.cfg.n_ports, n_workers);
+	unsigned n_nets, n_ports;
+	riov_service_counts(d.svc, &n_nets, &n_ports);
+	riov_log(RIOV_LOG_NOTICE, COMP, "ready: %u network(s), %u port(s), %u worker(s)", n_nets, n_ports,
+		 n_workers);
 	sd_notify(0, "READY=1");
 	event_base_dispatch(d.base);
 	sd_notify(0, "STOPPING=1");
 	printf("final counters:\n");
 	riov_dp_dump(d.dp, stdout);
 out:
+	/* the control API goes first: no call may reach a half-destroyed dataplane */
+	riov_service_destroy(d.svc);
 	riov_dp_destroy(d.dp);
 	if (d.ev_stats)
 		event_free(d.ev_stats);

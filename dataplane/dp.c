@@ -758,9 +758,13 @@ static void dump_vrings(struct riov_dp *dp, FILE *f)
 				if (!run[k])
 					continue;
 				const volatile uint16_t *avail = vq->avail, *used = vq->used;
-				fprintf(f, "vring %s %u avail_idx %u last_avail %u used_idx %u last_used %u%s\n", p->name,
-					2 * q + k, avail[1], vq->last_avail_idx, used[1], vq->last_used_idx,
-					vq->broken ? " broken" : "");
+				uint64_t vdrops = 0;
+				for (unsigned d = 0; d < RIOV_VQ_DROP__MAX; d++)
+					vdrops += vq->stats.drops[d];
+				fprintf(f, "vring %s %u packets %" PRIu64 " bytes %" PRIu64 " drops %" PRIu64
+					   " avail_idx %u last_avail %u used_idx %u last_used %u%s\n",
+					p->name, 2 * q + k, vq->stats.packets, vq->stats.bytes, vdrops, avail[1],
+					vq->last_avail_idx, used[1], vq->last_used_idx, vq->broken ? " broken" : "");
 			}
 		}
 		struct riov_vtd_domain_info di;

@@ -5,6 +5,7 @@
 set -uo pipefail
 BUILD=$1 SECONDS_EACH=${2:-20}
 SRC=$(cd "$(dirname "$0")" && pwd)/fuzz
+export LSAN_OPTIONS="suppressions=$SRC/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 mkdir -p "$BUILD/fuzz-artifacts"
 for exe in "$BUILD"/tests/fuzz/fuzz_*; do
 	[ -x "$exe" ] && [ -f "$exe" ] || continue

@@ -19,6 +19,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("RIOV_BUILD", os.path.join(HERE, "..", "..", "build"))
 RIOVD = os.path.join(BUILD, "control", "riovd")
+RIOVCTL = os.path.join(BUILD, "tools", "riovctl")
 TESTPMD = shutil.which("dpdk-testpmd") or "/usr/bin/dpdk-testpmd"
 NCPU = os.cpu_count() or 1
 # riovd's worker polls the last CPU; guests and riovd's control thread share the others.
@@ -121,6 +122,53 @@ class Riovd:
         self.rc = self.proc.returncode
         self.proc = None
         return self.counters
+
+
+class Riovctl:
+    """The real riovctl binary, talking to one riovd's Unix socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def run(self, *args, timeout=30):
+        """Returns the CompletedProcess (returncode, stdout, stderr as text)."""
+        return subprocess.run([RIOVCTL, "--connect", "unix:" + self.sock] + list(args),
+                              capture_output=True, text=True, timeout=timeout)
+
+    def ok(self, *args):
+        """Run and require exit 0; returns stdout."""
+        r = self.run(*args)
+        if r.returncode != 0:
+            raise TestFailure("riovctl %s exited %d: %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+        return r.stdout
+
+    def json(self, *args):
+        """Run with --json and require exit 0; returns the decoded answer."""
+        import json
+        return json.loads(self.ok("--json", *args))
+
+
+def count_ready(riovd):
+    """Number of "ready:" lines riovd logged so far (a restarted Riovd appends to its log)."""
+    return riovd.log_text().count("ready:")
+
+
+def restart(riovd, timeout=60):
+    """Start a stopped Riovd again with the same configuration and state directory and wait for
+    its new "ready:" line."""
+    before = count_ready(riovd)
+    args = [RIOVD, "--config", riovd.cfg, "--workers", riovd.workers, "--control-cpu", str(GUEST_CPU)]
+    args += riovd.extra
+    riovd.proc = subprocess.Popen(args, stdout=open(riovd.logf, "a"), stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL)
+    _procs.append(riovd.proc)
+
+    def ready():
+        if riovd.proc.poll() is not None:
+            raise TestFailure("riovd exited with %d:\n%s" % (riovd.proc.returncode, riovd.log_text()[-3000:]))
+        return count_ready(riovd) > before
+    wait_for(ready, timeout, "riovd ready again")
+    return riovd
 
 
 def parse_counters(text):

@@ -1,0 +1,1552 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riovd's control service (see service.h): desired state, state file, RPC handlers, Prometheus.
+ *
+ * Security model: requests come from RPC clients that passed the server's transport and role
+ * checks (control/rpc_server.h), but their content is still untrusted: names, paths, counts and
+ * enum values are checked here or by the dataplane before use, strings are never trusted to be
+ * short, and every refusal says what to change. The state file is read back through the state
+ * store's integrity check (SHA-256) and then decoded by protobuf-c; its content is applied through
+ * the same checks as an RPC request. Domain.TranslateProbe hands out riovd's own host addresses
+ * (the model's "host physical" addresses) to readonly clients: bind TLS to a management network.
+ *
+ * Thread rules: control thread only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#include "common/log.h"
+#include "control/config.h"
+#include "control/metrics_http.h"
+#include "control/rpc_server.h"
+#include "control/service.h"
+#include "control/state_store.h"
+#include "dataplane/dp.h"
+#include "iommu/vtd.h"
+#include "proto/frame.h"
+#include "vmm/vhost.h"
+
+#define COMP "riovd"
+#define STATE_FORMAT 1u
+#define FAULTS_MAX 4096u        /* records read from the fault log per call */
+#define DOMAIN_MAPPINGS_MAX 32768u
+#define WATCH_MIN_MS 100u
+#define WATCH_MAX_MS 60000u
+
+struct riov_service {
+	const struct riov_config *cfg;
+	struct riov_dp *dp;
+	struct riov_vtd *vtd;
+	struct event_base *base;
+	struct riov_state_store *store;
+	struct riov_rpc_server *rpc;
+	struct riov_metrics_http *metrics;
+	/* desired state, owned copies (protobuf-c unpacked, freed with free_unpacked) */
+	Riov__V1__NetworkSpec *nets[RIOV_DP_MAX_NETS];
+	unsigned n_nets;
+	Riov__V1__PortSpec *ports[RIOV_DP_MAX_PORTS]; /* creation order */
+	unsigned n_ports;
+	uint64_t generation;         /* of the last state written or restored */
+	struct timespec started;     /* CLOCK_MONOTONIC */
+	unsigned restore_failed;     /* state-file objects that could not be applied at start */
+	char save_error[256];        /* last state write failure, "" after a good write */
+};
+
+/* ------------------------------------------------------------------ small helpers */
+
+static void *msg_dup(const ProtobufCMessage *m)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(n ? n : 1);
+	if (buf == NULL)
+		return NULL;
+	protobuf_c_message_pack(m, buf);
+	ProtobufCMessage *c = protobuf_c_message_unpack(m->descriptor, NULL, n, buf);
+	free(buf);
+	return c;
+}
+
+static const char *str_or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t uptime_s(const struct riov_service *svc)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)(ts.tv_sec - svc->started.tv_sec);
+}
+
+static int net_index(const struct riov_service *svc, const char *name)
+{
+	for (unsigned i = 0; i < svc->n_nets; i++)
+		if (strcmp(svc->nets[i]->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int port_index(const struct riov_service *svc, const char *name)
+{
+	for (unsigned i = 0; i < svc->n_ports; i++)
+		if (strcmp(svc->ports[i]->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Virtio features a port may withhold from its guest, by the names the config file uses. */
+static const struct {
+	const char *name;
+	unsigned bit;
+} feature_names[] = {
+	{ "mrg_rxbuf", RIOV_VIRTIO_NET_F_MRG_RXBUF },
+	{ "in_order", RIOV_VIRTIO_F_IN_ORDER },
+	{ "event_idx", RIOV_VIRTIO_F_RING_EVENT_IDX },
+	{ "indirect", RIOV_VIRTIO_F_RING_INDIRECT },
+};
+#define N_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
+
+/* VT-d non-recoverable fault reasons (VT-d appendix A): label for Prometheus, text for people. */
+static const struct {
+	uint8_t code;
+	const char *label;
+	const char *text;
+} fault_reasons[] = {
+	{ RIOV_VTD_FR_ROOT_NOT_PRESENT, "root_not_present", "root entry not present" },
+	{ RIOV_VTD_FR_CTX_NOT_PRESENT, "ctx_not_present", "context entry not present (no guest memory mapped for this device)" },
+	{ RIOV_VTD_FR_CTX_INVALID, "ctx_invalid", "invalid context entry" },
+	{ RIOV_VTD_FR_ADDR_BEYOND_AW, "addr_beyond_aw", "address beyond the domain's address width" },
+	{ RIOV_VTD_FR_WRITE, "write", "write to a page that is not mapped writable" },
+	{ RIOV_VTD_FR_READ, "read", "access to a page that is not mapped (or not readable)" },
+	{ RIOV_VTD_FR_PTE_ADDR, "pte_addr", "page-table entry address invalid" },
+	{ RIOV_VTD_FR_ROOT_ADDR, "root_addr", "root table address invalid" },
+	{ RIOV_VTD_FR_CTX_ADDR, "ctx_addr", "context table address invalid" },
+	{ RIOV_VTD_FR_ROOT_RSVD, "root_rsvd", "reserved bit set in a root entry" },
+	{ RIOV_VTD_FR_CTX_RSVD, "ctx_rsvd", "reserved bit set in a context entry" },
+	{ RIOV_VTD_FR_PTE_RSVD, "pte_rsvd", "reserved bit set in a page-table entry" },
+	{ RIOV_VTD_FR_TT_BLOCKED, "tt_blocked", "translation type blocked" },
+	{ RIOV_VTD_FR_IR_RSVD, "ir_rsvd", "interrupt request with reserved fields set" },
+	{ RIOV_VTD_FR_IR_INDEX, "ir_index", "interrupt index beyond the remapping table" },
+	{ RIOV_VTD_FR_IR_NOT_PRESENT, "ir_not_present", "interrupt-remapping entry not present" },
+	{ RIOV_VTD_FR_IR_ROOT_ADDR, "ir_root_addr", "interrupt-remapping table address invalid" },
+	{ RIOV_VTD_FR_IR_IRTE_RSVD, "ir_irte_rsvd", "reserved bit set in an interrupt-remapping entry" },
+	{ RIOV_VTD_FR_IR_COMPAT, "ir_compat", "compatibility-format interrupt blocked" },
+	{ RIOV_VTD_FR_IR_SID, "ir_sid", "interrupt source-id validation failed" },
+};
+#define N_REASONS (sizeof(fault_reasons) / sizeof(fault_reasons[0]))
+
+static const char *fault_text(unsigned code)
+{
+	for (size_t i = 0; i < N_REASONS; i++)
+		if (fault_reasons[i].code == code)
+			return fault_reasons[i].text;
+	return "unknown fault reason";
+}
+
+/* ------------------------------------------------------------------ state file */
+
+static void build_state(struct riov_service *svc, Riov__V1__State *st, uint64_t generation)
+{
+	riov__v1__state__init(st);
+	st->format = STATE_FORMAT;
+	st->generation = generation;
+	st->n_networks = svc->n_nets;
+	st->networks = svc->nets;
+	st->n_ports = svc->n_ports;
+	st->ports = svc->ports;
+}
+
+/* Write the running desired state. Returns 0 or -errno with err filled. */
+static int save_state(struct riov_service *svc, char *err, size_t errlen)
+{
+	Riov__V1__State st;
+	char why[256] = "";
+	int rc;
+
+	build_state(svc, &st, svc->generation + 1);
+	size_t len = riov__v1__state__get_packed_size(&st);
+	uint8_t *buf = malloc(len ? len : 1);
+	if (buf == NULL) {
+		snprintf(err, errlen, "the state file could not be written: out of memory");
+		return -ENOMEM;
+	}
+	riov__v1__state__pack(&st, buf);
+	rc = riov_state_store_write(svc->store, buf, len, why, sizeof(why));
+	free(buf);
+	if (rc != 0) {
+		snprintf(svc->save_error, sizeof(svc->save_error), "%s", why);
+		snprintf(err, errlen, "the state file could not be written: %s", why);
+		riov_log(RIOV_LOG_ERR, COMP, "state not saved: %s", why);
+		return rc;
+	}
+	svc->save_error[0] = '\0';
+	svc->generation++;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ networks */
+
+/* Check a network spec and add it to the dataplane and the desired state (not saved). */
+static int net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char *err, size_t errlen)
+{
+	const char *name = str_or_empty(in->name);
+	int rc;
+
+	if (net_index(svc, name) >= 0) {
+		snprintf(err, errlen, "network %s already exists", name);
+		return -EEXIST;
+	}
+	if (in->mtu != 0 && in->mtu != 1500) {
+		snprintf(err, errlen, "network %s: MTU %u is not supported yet (only 1500); leave it out",
+			 name, in->mtu);
+		return -EINVAL;
+	}
+	if (in->vni != 0) {
+		snprintf(err, errlen, "network %s: VXLAN overlays (vni) are not implemented yet; leave "
+			 "the vni out", name);
+		return -EOPNOTSUPP;
+	}
+	rc = riov_dp_net_add(svc->dp, name);
+	if (rc == -EINVAL)
+		snprintf(err, errlen, "bad network name '%.80s': use 1-%d letters, digits, '-', '_' or '.'",
+			 name, RIOV_DP_NAME_MAX - 1);
+	else if (rc == -EEXIST)
+		snprintf(err, errlen, "network %s already exists", name);
+	else if (rc == -ENOSPC)
+		snprintf(err, errlen, "too many networks (at most %d)", RIOV_DP_MAX_NETS);
+	else if (rc != 0)
+		snprintf(err, errlen, "network %s: %s", name, strerror(-rc));
+	if (rc != 0)
+		return rc;
+	Riov__V1__NetworkSpec *spec = msg_dup(&in->base);
+	if (spec == NULL) {
+		riov_dp_net_del(svc->dp, name);
+		snprintf(err, errlen, "network %s: out of memory", name);
+		return -ENOMEM;
+	}
+	spec->mtu = 1500;
+	svc->nets[svc->n_nets++] = spec;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ ports */
+
+/* The path a vhost port serves: relative paths live under the configuration's socket_dir. */
+static int socket_path(const struct riov_config *cfg, const char *given, char *out, size_t len)
+{
+	int n;
+
+	if (given[0] == '/')
+		n = snprintf(out, len, "%s", given);
+	else
+		n = snprintf(out, len, "%s/%s", cfg->socket_dir, given);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Check a port spec, build the dataplane's parameters and add the port to the dataplane. */
+static int port_apply(struct riov_service *svc, const Riov__V1__PortSpec *ps, char *err, size_t errlen)
+{
+	const char *name = str_or_empty(ps->name);
+	char path[PATH_MAX];
+	int rc;
+
+	struct riov_dp_port_params pp = {
+		.name = name,
+		.net = str_or_empty(ps->net),
+		.queues = (uint16_t)(ps->queues ? ps->queues : 1),
+		.client = ps->client,
+		.devargs = str_or_empty(ps->devargs),
+	};
+	switch (ps->type) {
+	case RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST: pp.type = RIOV_DP_PORT_VHOST; break;
+	case RIOV__V1__PORT_TYPE__PORT_TYPE_ETH: pp.type = RIOV_DP_PORT_ETH; break;
+	case RIOV__V1__PORT_TYPE__PORT_TYPE_UNSPECIFIED:
+		snprintf(err, errlen, "port %s: give a port type (vhost or eth)", name);
+		return -EINVAL;
+	case RIOV__V1__PORT_TYPE__PORT_TYPE_VXLAN:
+	case RIOV__V1__PORT_TYPE__PORT_TYPE_RDMA:
+	case RIOV__V1__PORT_TYPE__PORT_TYPE_VF:
+		snprintf(err, errlen, "port %s: port type %s is not implemented yet (use vhost or eth)", name,
+			 ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_VXLAN ? "vxlan" :
+			 ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_RDMA ? "rdma" : "vf");
+		return -EOPNOTSUPP;
+	default:
+		snprintf(err, errlen, "port %s: unknown port type %d (use vhost or eth)", name, (int)ps->type);
+		return -EINVAL;
+	}
+	if (port_index(svc, name) >= 0) {
+		snprintf(err, errlen, "port %s already exists", name);
+		return -EEXIST;
+	}
+	if (pp.net[0] == '\0') {
+		snprintf(err, errlen, "port %s: name the network it joins (--net NET)", name);
+		return -EINVAL;
+	}
+	if (ps->queues > UINT16_MAX) {
+		snprintf(err, errlen, "port %s: %u queues is too many", name, ps->queues);
+		return -EINVAL;
+	}
+	if (ps->mac != NULL && ps->mac[0] != '\0') {
+		snprintf(err, errlen, "port %s: a fixed MAC is not supported yet (the guest chooses its "
+			 "MAC); leave --mac out", name);
+		return -EOPNOTSUPP;
+	}
+	if (ps->mtu != 0 && ps->mtu != 1500) {
+		snprintf(err, errlen, "port %s: MTU %u is not supported yet (only 1500); leave it out",
+			 name, ps->mtu);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < ps->n_features_off; i++) {
+		size_t k;
+		for (k = 0; k < N_FEATURES; k++)
+			if (strcmp(str_or_empty(ps->features_off[i]), feature_names[k].name) == 0)
+				break;
+		if (k == N_FEATURES) {
+			snprintf(err, errlen, "port %s: unknown virtio feature '%.64s' (features_off takes "
+				 "mrg_rxbuf, in_order, event_idx, indirect)", name,
+				 str_or_empty(ps->features_off[i]));
+			return -EINVAL;
+		}
+		if (pp.type != RIOV_DP_PORT_VHOST) {
+			snprintf(err, errlen, "port %s: features_off is for vhost ports", name);
+			return -EINVAL;
+		}
+		pp.features_off |= 1ull << feature_names[k].bit;
+	}
+	if (pp.type == RIOV_DP_PORT_VHOST) {
+		const char *given = str_or_empty(ps->socket_path);
+		if (given[0] == '\0') {
+			snprintf(err, errlen, "vhost port %s needs a socket path (--socket PATH)", name);
+			return -EINVAL;
+		}
+		if (socket_path(svc->cfg, given, path, sizeof(path)) != 0) {
+			snprintf(err, errlen, "vhost port %s: socket path too long", name);
+			return -ENAMETOOLONG;
+		}
+		pp.socket = path;
+	} else if (ps->socket_path != NULL && ps->socket_path[0] != '\0') {
+		snprintf(err, errlen, "eth port %s takes devargs, not a socket path", name);
+		return -EINVAL;
+	}
+	rc = riov_dp_port_add(svc->dp, &pp, err, errlen);
+	if (rc != 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "port %s: %s", name, strerror(-rc));
+		/* errno values from DPDK and the socket layer, as the RPC status a person expects */
+		if (rc == -EADDRINUSE)
+			rc = -EBUSY;          /* the socket path is served by someone else */
+		else if (rc == -EFAULT)
+			rc = -EINVAL;         /* rte_dev_probe() refusing the devargs */
+		return rc;
+	}
+	if (pp.type == RIOV_DP_PORT_VHOST)
+		riov_log(RIOV_LOG_NOTICE, COMP, "port %s: vhost-user %s %s", name,
+			 pp.client ? "client of" : "server at", path);
+	else
+		riov_log(RIOV_LOG_NOTICE, COMP, "port %s: eth %s", name, pp.devargs);
+	return 0;
+}
+
+/* Add a port to the dataplane and the desired state (not saved). */
+static int port_add(struct riov_service *svc, const Riov__V1__PortSpec *in, char *err, size_t errlen)
+{
+	int rc = port_apply(svc, in, err, errlen);
+	if (rc != 0)
+		return rc;
+	Riov__V1__PortSpec *spec = msg_dup(&in->base);
+	if (spec == NULL) {
+		riov_dp_port_del(svc->dp, in->name);
+		snprintf(err, errlen, "port %s: out of memory", in->name);
+		return -ENOMEM;
+	}
+	if (spec->queues == 0)
+		spec->queues = 1;
+	svc->ports[svc->n_ports++] = spec;
+	return 0;
+}
+
+static void remove_at(void **arr, unsigned *n, unsigned i)
+{
+	memmove(&arr[i], &arr[i + 1], (*n - i - 1) * sizeof(arr[0]));
+	(*n)--;
+}
+
+static void insert_at(void **arr, unsigned *n, unsigned i, void *v)
+{
+	memmove(&arr[i + 1], &arr[i], (*n - i) * sizeof(arr[0]));
+	arr[i] = v;
+	(*n)++;
+}
+
+/* A config-file port as a PortSpec; names points at static strings, spec at cp's buffers. */
+static void cfg_port_spec(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps, char **feat)
+{
+	riov__v1__port_spec__init(ps);
+	ps->name = (char *)cp->name;
+	ps->net = (char *)cp->net;
+	ps->type = strcmp(cp->type, "eth") == 0 ? RIOV__V1__PORT_TYPE__PORT_TYPE_ETH
+						 : RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST;
+	ps->queues = cp->queues;
+	ps->client = cp->client;
+	if (ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST) {
+		ps->socket_path = (char *)cp->socket;
+		const bool on[N_FEATURES] = { cp->mrg_rxbuf, cp->in_order, cp->event_idx, cp->indirect };
+		ps->features_off = feat;
+		for (size_t k = 0; k < N_FEATURES; k++)
+			if (!on[k])
+				feat[ps->n_features_off++] = (char *)feature_names[k].name;
+	} else {
+		ps->devargs = (char *)cp->devargs;
+	}
+}
+
+/* ------------------------------------------------------------------ restore */
+
+static int restore_from_config(struct riov_service *svc, char *err, size_t errlen)
+{
+	const struct riov_config *c = svc->cfg;
+	int rc;
+
+	for (unsigned i = 0; i < c->n_nets; i++) {
+		Riov__V1__NetworkSpec ns = RIOV__V1__NETWORK_SPEC__INIT;
+		ns.name = (char *)c->nets[i];
+		rc = net_add(svc, &ns, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
+	for (unsigned i = 0; i < c->n_ports; i++) {
+		Riov__V1__PortSpec ps;
+		char *feat[N_FEATURES];
+		cfg_port_spec(&c->ports[i], &ps, feat);
+		rc = port_add(svc, &ps, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
+	rc = save_state(svc, err, errlen);
+	if (rc == 0)
+		riov_log(RIOV_LOG_NOTICE, COMP, "no state file: applied the configuration file's %u "
+			 "network(s) and %u port(s) and saved them to %s", svc->n_nets, svc->n_ports,
+			 riov_state_store_path(svc->store));
+	return rc;
+}
+
+static int restore_from_state(struct riov_service *svc, const Riov__V1__State *st, char *err,
+			      size_t errlen)
+{
+	char why[256];
+
+	if (st->format > STATE_FORMAT) {
+		snprintf(err, errlen, "%s has state format %u, newer than this riovd understands (%u); "
+			 "run a newer riovd or move the file away", riov_state_store_path(svc->store),
+			 st->format, STATE_FORMAT);
+		return -EPROTO;
+	}
+	for (size_t i = 0; i < st->n_networks; i++) {
+		why[0] = '\0';
+		if (net_add(svc, st->networks[i], why, sizeof(why)) != 0) {
+			riov_log(RIOV_LOG_ERR, COMP, "state file: network not restored: %s", why);
+			svc->restore_failed++;
+		}
+	}
+	for (size_t i = 0; i < st->n_ports; i++) {
+		why[0] = '\0';
+		if (port_add(svc, st->ports[i], why, sizeof(why)) != 0) {
+			riov_log(RIOV_LOG_ERR, COMP, "state file: port not restored: %s", why);
+			svc->restore_failed++;
+		}
+	}
+	svc->generation = st->generation;
+	riov_log(RIOV_LOG_NOTICE, COMP, "restored state from %s (generation %" PRIu64 "): %u network(s), "
+		 "%u port(s); the configuration file's networks and ports are not used",
+		 riov_state_store_path(svc->store), st->generation, svc->n_nets, svc->n_ports);
+	if (svc->restore_failed)
+		riov_log(RIOV_LOG_ERR, COMP, "%u object(s) of the state file could not be restored and are "
+			 "left out (see above); the next change saves the state without them",
+			 svc->restore_failed);
+	return 0;
+}
+
+int riov_service_restore(struct riov_service *svc, char *err, size_t errlen)
+{
+	char why[512] = "";
+	void *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = riov_state_store_read(svc->store, &buf, &len, why, sizeof(why));
+	if (rc == -ENOENT)
+		return restore_from_config(svc, err, errlen);
+	if (rc == -EBADMSG) {
+		riov_log(RIOV_LOG_ERR, COMP, "%s", why);
+		riov_log(RIOV_LOG_ERR, COMP, "the state file was corrupt: starting from the configuration "
+			 "file's networks and ports instead");
+		return restore_from_config(svc, err, errlen);
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "%s", why);
+		return rc;
+	}
+	Riov__V1__State *st = riov__v1__state__unpack(NULL, len, buf);
+	free(buf);
+	if (st == NULL) {
+		char moved[PATH_MAX] = "";
+		riov_state_store_quarantine(svc->store, moved, sizeof(moved));
+		riov_log(RIOV_LOG_ERR, COMP, "%s does not hold a riov.v1.State: moved aside to %s; starting "
+			 "from the configuration file's networks and ports instead",
+			 riov_state_store_path(svc->store), moved);
+		return restore_from_config(svc, err, errlen);
+	}
+	rc = restore_from_state(svc, st, err, errlen);
+	riov__v1__state__free_unpacked(st, NULL);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ RPC: Node.Info */
+
+static void node_info(void *arg, uint32_t *workers, char *health, size_t len)
+{
+	struct riov_service *svc = arg;
+
+	*workers = riov_dp_n_workers(svc->dp);
+	if (svc->save_error[0])
+		snprintf(health, len, "state file not writable: %s", svc->save_error);
+	else if (svc->restore_failed)
+		snprintf(health, len, "degraded: %u object(s) of the state file could not be restored "
+			 "(see riovd's log)", svc->restore_failed);
+	else
+		snprintf(health, len, "ok");
+}
+
+/* ------------------------------------------------------------------ RPC: Network */
+
+#define CALL_NEW(call, type, init)                                                      \
+	({                                                                              \
+		type *p_ = riov_rpc_call_alloc(call, sizeof(type));                     \
+		if (p_ != NULL)                                                         \
+			init(p_);                                                       \
+		p_;                                                                     \
+	})
+
+static Riov__V1__NetworkInfo *net_info(struct riov_rpc_call *call, struct riov_service *svc,
+				       Riov__V1__NetworkSpec *spec)
+{
+	Riov__V1__NetworkInfo *ni = CALL_NEW(call, Riov__V1__NetworkInfo, riov__v1__network_info__init);
+	struct riov_dp_net_info di = { 0 };
+
+	if (ni == NULL)
+		return NULL;
+	riov_dp_net_info(svc->dp, spec->name, &di);
+	ni->spec = spec;
+	ni->ports = di.ports;
+	ni->macs = di.macs;
+	return ni;
+}
+
+static int h_net_add(struct riov_rpc_call *call, const ProtobufCMessage *reqm, ProtobufCMessage **resp,
+		     char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__NetworkAddRequest *req = (const void *)reqm;
+	char why[256];
+	int rc;
+
+	if (req->network == NULL) {
+		snprintf(msg, msglen, "Network.Add needs a network (name, optional mtu and vni)");
+		return -EINVAL;
+	}
+	rc = net_add(svc, req->network, msg, msglen);
+	if (rc != 0)
+		return rc;
+	rc = save_state(svc, why, sizeof(why));
+	if (rc != 0) {
+		riov_dp_net_del(svc->dp, req->network->name);
+		riov__v1__network_spec__free_unpacked(svc->nets[--svc->n_nets], NULL);
+		snprintf(msg, msglen, "network %s was not added: %s", req->network->name, why);
+		return rc;
+	}
+	riov_log(RIOV_LOG_NOTICE, COMP, "network %s added by %s", req->network->name,
+		 riov_rpc_call_peer(call));
+	Riov__V1__NetworkAddResponse *r = CALL_NEW(call, Riov__V1__NetworkAddResponse,
+						   riov__v1__network_add_response__init);
+	if (r == NULL)
+		return -ENOMEM;
+	r->network = net_info(call, svc, svc->nets[svc->n_nets - 1]);
+	*resp = &r->base;
+	return 0;
+}
+
+static int h_net_delete(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__NetworkDeleteRequest *req = (const void *)reqm;
+	const char *name = str_or_empty(req->name);
+	char why[256], names[160] = "";
+	unsigned users = 0;
+	size_t off = 0;
+	int i, rc;
+
+	i = net_index(svc, name);
+	if (i < 0) {
+		snprintf(msg, msglen, "network %s does not exist", name[0] ? name : "(no name given)");
+		return -ENOENT;
+	}
+	for (unsigned k = 0; k < svc->n_ports; k++) {
+		if (strcmp(svc->ports[k]->net, name) != 0)
+			continue;
+		if (off < sizeof(names) - 1)
+			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", users ? ", " : "",
+						svc->ports[k]->name);
+		users++;
+	}
+	if (users) {
+		snprintf(msg, msglen, "network %s still has %u port%s (%s): delete them first", name, users,
+			 users == 1 ? "" : "s", names);
+		return -EBUSY;
+	}
+	/* state first: once it is saved the delete is acknowledged whatever happens next */
+	Riov__V1__NetworkSpec *spec = svc->nets[i];
+	remove_at((void **)svc->nets, &svc->n_nets, (unsigned)i);
+	rc = save_state(svc, why, sizeof(why));
+	if (rc != 0) {
+		insert_at((void **)svc->nets, &svc->n_nets, (unsigned)i, spec);
+		snprintf(msg, msglen, "network %s was not deleted: %s", name, why);
+		return rc;
+	}
+	rc = riov_dp_net_del(svc->dp, name);
+	if (rc != 0)
+		riov_log(RIOV_LOG_ERR, COMP, "network %s: removed from the state but the dataplane refused: %s",
+			 name, strerror(-rc));
+	riov_log(RIOV_LOG_NOTICE, COMP, "network %s deleted by %s", name, riov_rpc_call_peer(call));
+	riov__v1__network_spec__free_unpacked(spec, NULL);
+	return 0;
+}
+
+static int h_net_list(struct riov_rpc_call *call, const ProtobufCMessage *reqm, ProtobufCMessage **resp,
+		      char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	Riov__V1__NetworkListResponse *r = CALL_NEW(call, Riov__V1__NetworkListResponse,
+						    riov__v1__network_list_response__init);
+	Riov__V1__NetworkInfo **v = riov_rpc_call_alloc(call, (svc->n_nets + 1) * sizeof(*v));
+
+	if (r == NULL || v == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < svc->n_nets; i++)
+		if ((v[i] = net_info(call, svc, svc->nets[i])) == NULL)
+			return -ENOMEM;
+	r->n_networks = svc->n_nets;
+	r->networks = v;
+	*resp = &r->base;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ RPC: Port */
+
+static Riov__V1__PortInfo *port_info(struct riov_rpc_call *call, struct riov_service *svc,
+				     const Riov__V1__PortSpec *spec)
+{
+	Riov__V1__PortInfo *pi = CALL_NEW(call, Riov__V1__PortInfo, riov__v1__port_info__init);
+	Riov__V1__PortSpec *s = riov_rpc_call_alloc(call, sizeof(*s));
+	struct riov_dp_port_info di;
+	char path[PATH_MAX];
+
+	if (pi == NULL || s == NULL)
+		return NULL;
+	*s = *spec; /* shallow: strings stay owned by the desired state during the call */
+	if (s->type == RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST &&
+	    socket_path(svc->cfg, str_or_empty(spec->socket_path), path, sizeof(path)) == 0) {
+		char *resolved = riov_rpc_call_strdup(call, path);
+		if (resolved != NULL)
+			s->socket_path = resolved;
+	}
+	pi->spec = s;
+	if (riov_dp_port_info(svc->dp, spec->name, &di) != 0) {
+		pi->state = "missing from the dataplane";
+		return pi;
+	}
+	pi->port_id = di.id;
+	pi->domain_id = di.did;
+	pi->features = di.features;
+	if (di.type == RIOV_DP_PORT_VHOST)
+		pi->state = di.broken ? "broken: a vring was marked broken (see riovd's log)"
+			    : di.link_up ? "up"
+			    : spec->client ? "connecting to the guest" : "waiting for guest";
+	else
+		pi->state = di.link_up ? "up" : "down";
+	return pi;
+}
+
+static int h_port_add(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+		      ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__PortAddRequest *req = (const void *)reqm;
+	char why[256];
+	int rc;
+
+	if (req->port == NULL) {
+		snprintf(msg, msglen, "Port.Add needs a port (name, type, net, ...)");
+		return -EINVAL;
+	}
+	rc = port_add(svc, req->port, msg, msglen);
+	if (rc != 0)
+		return rc;
+	rc = save_state(svc, why, sizeof(why));
+	if (rc != 0) {
+		riov_dp_port_del(svc->dp, req->port->name);
+		riov__v1__port_spec__free_unpacked(svc->ports[--svc->n_ports], NULL);
+		snprintf(msg, msglen, "port %s was not added: %s", req->port->name, why);
+		return rc;
+	}
+	riov_log(RIOV_LOG_NOTICE, COMP, "port %s added by %s", req->port->name, riov_rpc_call_peer(call));
+	Riov__V1__PortAddResponse *r = CALL_NEW(call, Riov__V1__PortAddResponse,
+						riov__v1__port_add_response__init);
+	if (r == NULL)
+		return -ENOMEM;
+	r->port = port_info(call, svc, svc->ports[svc->n_ports - 1]);
+	*resp = &r->base;
+	return 0;
+}
+
+static int h_port_delete(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			 ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__PortDeleteRequest *req = (const void *)reqm;
+	const char *name = str_or_empty(req->name);
+	char why[256];
+	int i, rc;
+
+	i = port_index(svc, name);
+	if (i < 0) {
+		snprintf(msg, msglen, "port %s does not exist", name[0] ? name : "(no name given)");
+		return -ENOENT;
+	}
+	Riov__V1__PortSpec *spec = svc->ports[i];
+	remove_at((void **)svc->ports, &svc->n_ports, (unsigned)i);
+	rc = save_state(svc, why, sizeof(why));
+	if (rc != 0) {
+		insert_at((void **)svc->ports, &svc->n_ports, (unsigned)i, spec);
+		snprintf(msg, msglen, "port %s was not deleted: %s", name, why);
+		return rc;
+	}
+	rc = riov_dp_port_del(svc->dp, name);
+	if (rc != 0)
+		riov_log(RIOV_LOG_ERR, COMP, "port %s: removed from the state but the dataplane refused: %s",
+			 name, strerror(-rc));
+	riov_log(RIOV_LOG_NOTICE, COMP, "port %s deleted by %s", name, riov_rpc_call_peer(call));
+	riov__v1__port_spec__free_unpacked(spec, NULL);
+	return 0;
+}
+
+static int h_port_list(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+		       ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__PortListRequest *req = (const void *)reqm;
+	const char *net = str_or_empty(req->net);
+	Riov__V1__PortListResponse *r = CALL_NEW(call, Riov__V1__PortListResponse,
+						 riov__v1__port_list_response__init);
+	Riov__V1__PortInfo **v = riov_rpc_call_alloc(call, (svc->n_ports + 1) * sizeof(*v));
+
+	if (r == NULL || v == NULL)
+		return -ENOMEM;
+	if (net[0] && net_index(svc, net) < 0) {
+		snprintf(msg, msglen, "network %s does not exist", net);
+		return -ENOENT;
+	}
+	for (unsigned i = 0; i < svc->n_ports; i++) {
+		if (net[0] && strcmp(svc->ports[i]->net, net) != 0)
+			continue;
+		if ((v[r->n_ports++] = port_info(call, svc, svc->ports[i])) == NULL)
+			return -ENOMEM;
+	}
+	r->ports = v;
+	*resp = &r->base;
+	return 0;
+}
+
+/* Counters for people and scripts. The dataplane counts drops by cause; the RPC groups them:
+ * rx_dropped = taking packets from the port (no_mbuf, looped, hairpin), tx_dropped = delivering
+ * to it (no_buffer, ring_full, not_ready), rx_errors = the port's own rings or DMA misbehaved
+ * (bad_descriptor, too_big, broken_queue, dma_fault). Per-cause numbers: the metrics endpoint. */
+static void fill_counters(Riov__V1__PortCounters *pc, const struct riov_dp_port_stats *st)
+{
+	const uint64_t *d = st->drops;
+
+	pc->port = (char *)st->name;
+	pc->net = (char *)st->net;
+	pc->rx_packets = st->rx_packets;
+	pc->rx_bytes = st->rx_bytes;
+	pc->tx_packets = st->tx_packets;
+	pc->tx_bytes = st->tx_bytes;
+	pc->rx_dropped = d[RIOV_DP_DROP_NO_MBUF] + d[RIOV_DP_DROP_LOOP] + d[RIOV_DP_DROP_HAIRPIN];
+	pc->tx_dropped = d[RIOV_DP_DROP_NO_BUFFER] + d[RIOV_DP_DROP_RING_FULL] + d[RIOV_DP_DROP_NOT_READY];
+	pc->rx_errors = d[RIOV_DP_DROP_BAD_DESC] + d[RIOV_DP_DROP_TOO_BIG] + d[RIOV_DP_DROP_BROKEN] +
+			d[RIOV_DP_DROP_DMA_FAULT];
+	pc->dma_faults = st->dma_faults;
+	pc->interrupts = st->notifications;
+	pc->iotlb_hits = st->iotlb_hits;
+	pc->iotlb_misses = st->iotlb_misses;
+}
+
+struct counters_acc {
+	struct riov_rpc_call *call;
+	const char *only;
+	Riov__V1__PortCounters **v;
+	size_t n, cap;
+	bool nomem;
+};
+
+static void counters_one(void *arg, const struct riov_dp_port_stats *st)
+{
+	struct counters_acc *a = arg;
+
+	if ((a->only && strcmp(a->only, st->name) != 0) || a->n == a->cap || a->nomem)
+		return;
+	Riov__V1__PortCounters *pc = CALL_NEW(a->call, Riov__V1__PortCounters,
+					      riov__v1__port_counters__init);
+	struct riov_dp_port_stats *copy = riov_rpc_call_alloc(a->call, sizeof(*copy));
+	if (pc == NULL || copy == NULL) {
+		a->nomem = true;
+		return;
+	}
+	*copy = *st; /* st is the caller's stack: the answer needs the names until it is packed */
+	fill_counters(pc, copy);
+	a->v[a->n++] = pc;
+}
+
+static int collect_counters(struct riov_rpc_call *call, struct riov_service *svc, const char *only,
+			    Riov__V1__PortCounters ***out, size_t *n)
+{
+	struct counters_acc a = { .call = call, .only = only, .cap = svc->n_ports };
+
+	a.v = riov_rpc_call_alloc(call, (a.cap + 1) * sizeof(*a.v));
+	if (a.v == NULL)
+		return -ENOMEM;
+	riov_dp_port_foreach(svc->dp, counters_one, &a);
+	if (a.nomem)
+		return -ENOMEM;
+	*out = a.v;
+	*n = a.n;
+	return 0;
+}
+
+static int h_port_stats(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__PortStatsRequest *req = (const void *)reqm;
+	const char *name = str_or_empty(req->name);
+	Riov__V1__PortStatsResponse *r = CALL_NEW(call, Riov__V1__PortStatsResponse,
+						  riov__v1__port_stats_response__init);
+
+	if (r == NULL)
+		return -ENOMEM;
+	if (name[0] && port_index(svc, name) < 0) {
+		snprintf(msg, msglen, "port %s does not exist", name);
+		return -ENOENT;
+	}
+	int rc = collect_counters(call, svc, name[0] ? name : NULL, &r->ports, &r->n_ports);
+	if (rc != 0)
+		return rc;
+	*resp = &r->base;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ RPC: Domain */
+
+/* The vhost port a Domain request names: by device (wins) or by domain id. */
+static int domain_target(struct riov_service *svc, const char *device, uint32_t did,
+			 struct riov_dp_port_info *pi, const char **pname, char *msg, size_t msglen)
+{
+	*pname = NULL;
+	memset(pi, 0, sizeof(*pi));
+	if (device[0]) {
+		if (port_index(svc, device) < 0 || riov_dp_port_info(svc->dp, device, pi) != 0) {
+			snprintf(msg, msglen, "port %s does not exist", device);
+			return -ENOENT;
+		}
+		if (pi->type != RIOV_DP_PORT_VHOST) {
+			snprintf(msg, msglen, "port %s is an eth port: its DMA goes through the host's IOMMU, "
+				 "not a riov domain (domains belong to vhost ports)", device);
+			return -EINVAL;
+		}
+		*pname = svc->ports[port_index(svc, device)]->name;
+		return 0;
+	}
+	if (did == 0 || did > UINT16_MAX) {
+		snprintf(msg, msglen, "name the domain by a vhost port or by a domain id 1-65535");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < svc->n_ports; i++) {
+		struct riov_dp_port_info x;
+		if (riov_dp_port_info(svc->dp, svc->ports[i]->name, &x) == 0 &&
+		    x.type == RIOV_DP_PORT_VHOST && x.did == did) {
+			*pi = x;
+			*pname = svc->ports[i]->name;
+			break;
+		}
+	}
+	pi->did = (uint16_t)did;
+	return 0;
+}
+
+struct walk_acc {
+	struct riov_rpc_call *call;
+	Riov__V1__DomainMapping **v;
+	size_t n, cap;
+	bool nomem;
+};
+
+static void walk_count(void *arg, uint64_t iova, uint64_t hpa, uint64_t len, unsigned perm)
+{
+	(*(size_t *)arg)++;
+}
+
+static void walk_fill(void *arg, uint64_t iova, uint64_t hpa, uint64_t len, unsigned perm)
+{
+	struct walk_acc *a = arg;
+
+	if (a->n == a->cap || a->nomem)
+		return;
+	Riov__V1__DomainMapping *m = CALL_NEW(a->call, Riov__V1__DomainMapping,
+					      riov__v1__domain_mapping__init);
+	if (m == NULL) {
+		a->nomem = true;
+		return;
+	}
+	m->iova = iova;
+	m->size = len;
+	m->target = hpa;
+	m->read = (perm & RIOV_VTD_READ) != 0;
+	m->write = (perm & RIOV_VTD_WRITE) != 0;
+	a->v[a->n++] = m;
+}
+
+static int h_domain_show(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			 ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DomainShowRequest *req = (const void *)reqm;
+	struct riov_dp_port_info pi;
+	struct riov_vtd_domain_info info;
+	const char *pname;
+	int rc;
+
+	rc = domain_target(svc, str_or_empty(req->device), req->domain_id, &pi, &pname, msg, msglen);
+	if (rc != 0)
+		return rc;
+	if (riov_vtd_domain_info(svc->vtd, pi.did, &info) != 0) {
+		if (pname)
+			snprintf(msg, msglen, "port %s has no DMA domain yet: domain %u is built when its guest "
+				 "connects and sends its memory table", pname, pi.did);
+		else
+			snprintf(msg, msglen, "domain %u does not exist", pi.did);
+		return -ENOENT;
+	}
+	Riov__V1__DomainShowResponse *r = CALL_NEW(call, Riov__V1__DomainShowResponse,
+						   riov__v1__domain_show_response__init);
+	Riov__V1__DomainSpec *d = CALL_NEW(call, Riov__V1__DomainSpec, riov__v1__domain_spec__init);
+	if (r == NULL || d == NULL)
+		return -ENOMEM;
+	d->domain_id = info.did;
+	d->name = (char *)(pname ? pname : "");
+	d->address_width = 12 + 9 * info.levels;
+	size_t n = 0;
+	riov_vtd_domain_walk(svc->vtd, pi.did, walk_count, &n);
+	struct walk_acc a = { .call = call, .cap = n < DOMAIN_MAPPINGS_MAX ? n : DOMAIN_MAPPINGS_MAX };
+	a.v = riov_rpc_call_alloc(call, (a.cap + 1) * sizeof(*a.v));
+	if (a.v == NULL)
+		return -ENOMEM;
+	riov_vtd_domain_walk(svc->vtd, pi.did, walk_fill, &a);
+	if (a.nomem)
+		return -ENOMEM;
+	d->mappings = a.v;
+	d->n_mappings = a.n;
+	if (pname) {
+		struct riov_vtd_context_info ci;
+		if (riov_vtd_context_get(svc->vtd, pi.sid, &ci) == 0 && ci.present && ci.did == pi.did) {
+			Riov__V1__DomainAttachment *at = CALL_NEW(call, Riov__V1__DomainAttachment,
+								  riov__v1__domain_attachment__init);
+			Riov__V1__DomainAttachment **atv = riov_rpc_call_alloc(call, sizeof(*atv));
+			if (at == NULL || atv == NULL)
+				return -ENOMEM;
+			at->device = (char *)pname;
+			at->source_id = pi.sid;
+			atv[0] = at;
+			d->devices = atv;
+			d->n_devices = 1;
+			d->nested = ci.nested;
+		}
+		struct riov_dp_port_stats st;
+		if (riov_dp_port_stats(svc->dp, pname, &st) == 0) {
+			r->iotlb_hits = st.iotlb_hits;
+			r->iotlb_misses = st.iotlb_misses;
+			r->faults = st.dma_faults;
+		}
+	}
+	r->domain = d;
+	*resp = &r->base;
+	return 0;
+}
+
+static int h_domain_probe(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			  ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DomainTranslateProbeRequest *req = (const void *)reqm;
+	struct riov_dp_port_info pi;
+	const char *pname;
+	int rc;
+
+	rc = domain_target(svc, str_or_empty(req->device), req->domain_id, &pi, &pname, msg, msglen);
+	if (rc != 0)
+		return rc;
+	if (pname == NULL) {
+		snprintf(msg, msglen, "no vhost port uses domain %u: a probe translates as a device, name "
+			 "the port (riovctl domain probe PORT --iova ADDR)", pi.did);
+		return -EINVAL;
+	}
+	struct riov_vtd_domain_info info;
+	if (riov_vtd_domain_info(svc->vtd, pi.did, &info) != 0) {
+		/* refused rather than probed: the walk would only record a "not present" fault */
+		snprintf(msg, msglen, "port %s has no DMA domain yet: domain %u is built when its guest "
+			 "connects and sends its memory table", pname, pi.did);
+		return -ENOENT;
+	}
+	Riov__V1__DomainTranslateProbeResponse *r = CALL_NEW(
+		call, Riov__V1__DomainTranslateProbeResponse,
+		riov__v1__domain_translate_probe_response__init);
+	if (r == NULL)
+		return -ENOMEM;
+	/* A private cursor with the port's source-id: the same walk, IOTLB and fault reporting as
+	 * the port's own DMA. The VT-d API has no non-recording translate, so a failing probe leaves
+	 * a fault record with the port's source-id (documented in docs/api.md). */
+	struct riov_vtd_cursor cur;
+	void *hva = NULL;
+	uint64_t mapped = 0;
+	riov_vtd_cursor_init(&cur, svc->vtd, pi.sid);
+	rc = riov_vtd_translate(&cur, req->iova, req->length ? req->length : 1,
+				req->write ? RIOV_VTD_WRITE : RIOV_VTD_READ, &hva, &mapped);
+	if (rc == 0) {
+		r->ok = true;
+		r->target = (uint64_t)(uintptr_t)hva;
+		r->mapped_length = mapped;
+	} else {
+		r->fault_reason = (uint32_t)-rc;
+		r->fault = (char *)fault_text((unsigned)-rc);
+	}
+	*resp = &r->base;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ RPC: Faults */
+
+/* Name of the vhost port with source-id sid, or "". */
+static const char *sid_owner(struct riov_service *svc, uint16_t sid)
+{
+	for (unsigned i = 0; i < svc->n_ports; i++) {
+		struct riov_dp_port_info pi;
+		if (riov_dp_port_info(svc->dp, svc->ports[i]->name, &pi) == 0 &&
+		    pi.type == RIOV_DP_PORT_VHOST && pi.sid == sid)
+			return svc->ports[i]->name;
+	}
+	return "";
+}
+
+static int h_faults_read(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			 ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__FaultsReadRequest *req = (const void *)reqm;
+	const char *device = str_or_empty(req->device);
+	struct riov_dp_port_info pi = { 0 };
+	struct riov_vtd_fault_stats fs;
+
+	if (device[0]) {
+		if (port_index(svc, device) < 0 || riov_dp_port_info(svc->dp, device, &pi) != 0) {
+			snprintf(msg, msglen, "port %s does not exist", device);
+			return -ENOENT;
+		}
+	}
+	struct riov_vtd_fault *rec = malloc(FAULTS_MAX * sizeof(*rec));
+	if (rec == NULL)
+		return -ENOMEM;
+	size_t n = riov_vtd_faults_read(svc->vtd, rec, FAULTS_MAX, false);
+	Riov__V1__FaultsReadResponse *r = CALL_NEW(call, Riov__V1__FaultsReadResponse,
+						   riov__v1__faults_read_response__init);
+	Riov__V1__Fault **v = riov_rpc_call_alloc(call, (n + 1) * sizeof(*v));
+	if (r == NULL || v == NULL) {
+		free(rec);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (device[0] && (pi.type != RIOV_DP_PORT_VHOST || rec[i].sid != pi.sid))
+			continue;
+		if (req->max && r->n_faults == req->max)
+			break;
+		Riov__V1__Fault *f = CALL_NEW(call, Riov__V1__Fault, riov__v1__fault__init);
+		if (f == NULL) {
+			free(rec);
+			return -ENOMEM;
+		}
+		struct riov_vtd_context_info ci;
+		f->seq = i + 1; /* position in the log, oldest first */
+		f->device = (char *)sid_owner(svc, rec[i].sid);
+		f->source_id = rec[i].sid;
+		if (!rec[i].is_ir && riov_vtd_context_get(svc->vtd, rec[i].sid, &ci) == 0 && ci.present)
+			f->domain_id = ci.did;
+		f->address = rec[i].addr;
+		f->reason = rec[i].reason;
+		f->reason_text = (char *)fault_text(rec[i].reason);
+		f->write = rec[i].is_write;
+		f->interrupt = rec[i].is_ir;
+		f->count = (uint32_t)(rec[i].count > UINT32_MAX ? UINT32_MAX : rec[i].count);
+		v[r->n_faults++] = f;
+	}
+	free(rec);
+	riov_vtd_fault_stats(svc->vtd, &fs);
+	r->faults = v;
+	r->overflow = riov_vtd_fault_overflowed(svc->vtd);
+	r->dropped = fs.overflow;
+	*resp = &r->base;
+	return 0;
+}
+
+static int h_faults_clear(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			  ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__FaultsClearRequest *req = (const void *)reqm;
+	struct riov_vtd_fault rec[64];
+	size_t k, total = 0;
+
+	if (req->device != NULL && req->device[0] != '\0') {
+		snprintf(msg, msglen, "the VT-d fault log is cleared as a whole, like the hardware's fault "
+			 "recording registers: run 'riovctl faults clear' without a device");
+		return -EOPNOTSUPP;
+	}
+	while ((k = riov_vtd_faults_read(svc->vtd, rec, 64, true)) > 0)
+		total += k;
+	Riov__V1__FaultsClearResponse *r = CALL_NEW(call, Riov__V1__FaultsClearResponse,
+						    riov__v1__faults_clear_response__init);
+	if (r == NULL)
+		return -ENOMEM;
+	r->cleared = (uint32_t)total;
+	riov_log(RIOV_LOG_NOTICE, COMP, "%zu fault record(s) cleared by %s", total, riov_rpc_call_peer(call));
+	*resp = &r->base;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ RPC: Metrics */
+
+static uint64_t faults_total(const struct riov_vtd_fault_stats *fs)
+{
+	uint64_t t = 0;
+	for (size_t i = 0; i < sizeof(fs->by_reason) / sizeof(fs->by_reason[0]); i++)
+		t += fs->by_reason[i];
+	return t;
+}
+
+static int fill_snapshot(struct riov_rpc_call *call, struct riov_service *svc, Riov__V1__MetricsSnapshot **out)
+{
+	Riov__V1__MetricsSnapshot *s = CALL_NEW(call, Riov__V1__MetricsSnapshot,
+						riov__v1__metrics_snapshot__init);
+	struct riov_dp_worker_stats ws[RIOV_DP_MAX_WORKERS];
+	struct riov_vtd_fault_stats fs;
+
+	if (s == NULL)
+		return -ENOMEM;
+	s->timestamp_ns = now_ns();
+	s->uptime_s = uptime_s(svc);
+	int rc = collect_counters(call, svc, NULL, &s->ports, &s->n_ports);
+	if (rc != 0)
+		return rc;
+	unsigned nw = riov_dp_worker_stats(svc->dp, ws, RIOV_DP_MAX_WORKERS);
+	s->workers = riov_rpc_call_alloc(call, (nw + 1) * sizeof(*s->workers));
+	if (s->workers == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < nw; i++) {
+		Riov__V1__WorkerCounters *w = CALL_NEW(call, Riov__V1__WorkerCounters,
+						       riov__v1__worker_counters__init);
+		if (w == NULL)
+			return -ENOMEM;
+		w->id = i;
+		w->lcore = ws[i].lcore;
+		w->polls = ws[i].loops;
+		w->busy_cycles = ws[i].busy_cycles;
+		w->idle_cycles = ws[i].idle_cycles;
+		s->workers[s->n_workers++] = w;
+	}
+	riov_vtd_fault_stats(svc->vtd, &fs);
+	s->faults = faults_total(&fs);
+	*out = s;
+	return 0;
+}
+
+static int h_metrics_snapshot(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			      ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	Riov__V1__MetricsSnapshotResponse *r = CALL_NEW(call, Riov__V1__MetricsSnapshotResponse,
+							riov__v1__metrics_snapshot_response__init);
+	if (r == NULL)
+		return -ENOMEM;
+	int rc = fill_snapshot(call, riov_rpc_call_user(call), &r->snapshot);
+	if (rc != 0)
+		return rc;
+	*resp = &r->base;
+	return 0;
+}
+
+static int h_metrics_watch(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			   ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	const Riov__V1__MetricsWatchRequest *req = (const void *)reqm;
+	unsigned iv = req->interval_ms ? req->interval_ms : 1000;
+
+	iv = iv < WATCH_MIN_MS ? WATCH_MIN_MS : iv > WATCH_MAX_MS ? WATCH_MAX_MS : iv;
+	riov_rpc_call_set_interval(call, iv);
+	Riov__V1__MetricsWatchResponse *r = CALL_NEW(call, Riov__V1__MetricsWatchResponse,
+						     riov__v1__metrics_watch_response__init);
+	if (r == NULL)
+		return -ENOMEM;
+	int rc = fill_snapshot(call, riov_rpc_call_user(call), &r->snapshot);
+	if (rc != 0)
+		return rc;
+	if (req->count && riov_rpc_call_stream_seq(call) + 1 >= req->count)
+		riov_rpc_call_end_stream(call);
+	*resp = &r->base;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ RPC: Config */
+
+static int h_config_save(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			 ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	Riov__V1__State st;
+	int rc = save_state(svc, msg, msglen);
+
+	if (rc != 0)
+		return rc;
+	Riov__V1__ConfigSaveResponse *r = CALL_NEW(call, Riov__V1__ConfigSaveResponse,
+						   riov__v1__config_save_response__init);
+	if (r == NULL)
+		return -ENOMEM;
+	build_state(svc, &st, svc->generation);
+	r->path = (char *)riov_state_store_path(svc->store);
+	r->bytes = riov__v1__state__get_packed_size(&st);
+	r->generation = svc->generation;
+	*resp = &r->base;
+	return 0;
+}
+
+static int h_config_show(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			 ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__ConfigShowRequest *req = (const void *)reqm;
+	Riov__V1__ConfigShowResponse *r = CALL_NEW(call, Riov__V1__ConfigShowResponse,
+						   riov__v1__config_show_response__init);
+	Riov__V1__State *st;
+
+	if (r == NULL)
+		return -ENOMEM;
+	r->path = (char *)riov_state_store_path(svc->store);
+	if (!req->saved) {
+		st = riov_rpc_call_alloc(call, sizeof(*st));
+		if (st == NULL)
+			return -ENOMEM;
+		build_state(svc, st, svc->generation);
+	} else {
+		void *buf = NULL;
+		size_t len = 0;
+		int rc = riov_state_store_read(svc->store, &buf, &len, msg, msglen);
+		if (rc == -ENOENT) {
+			snprintf(msg, msglen, "there is no state file at %s yet", riov_state_store_path(svc->store));
+			return rc;
+		}
+		if (rc != 0)
+			return rc;
+		st = riov__v1__state__unpack(riov_rpc_call_allocator(call), len, buf);
+		free(buf);
+		if (st == NULL) {
+			snprintf(msg, msglen, "%s does not hold a riov.v1.State", riov_state_store_path(svc->store));
+			return -EBADMSG;
+		}
+	}
+	r->state = st;
+	*resp = &r->base;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ RPC: not implemented */
+
+static int h_unimplemented(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			   ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	const char *m = riov_rpc_call_method(call);
+	const char *why = "it is part of riov.v1 but not provided by this riovd yet";
+
+	if (strncmp(m, "Domain.", 7) == 0)
+		why = "a vhost port's DMA domain is built by riovd from its guest's memory table; "
+		      "'riovctl domain show PORT' and 'domain probe' inspect it";
+	else if (strncmp(m, "Interrupt.", 10) == 0)
+		why = "a vhost port's interrupt-remapping entries are programmed by riovd from its "
+		      "guest's vrings";
+	snprintf(msg, msglen, "%s is not implemented yet: %s", m, why);
+	return RIOV__V1__STATUS__UNIMPLEMENTED;
+}
+
+static const struct {
+	const char *method;
+	riov_rpc_handler fn;
+	bool stream;
+} handlers[] = {
+	{ "Network.Add", h_net_add, false },
+	{ "Network.Delete", h_net_delete, false },
+	{ "Network.List", h_net_list, false },
+	{ "Port.Add", h_port_add, false },
+	{ "Port.Delete", h_port_delete, false },
+	{ "Port.List", h_port_list, false },
+	{ "Port.Stats", h_port_stats, false },
+	{ "Domain.Show", h_domain_show, false },
+	{ "Domain.TranslateProbe", h_domain_probe, false },
+	{ "Faults.Read", h_faults_read, false },
+	{ "Faults.Clear", h_faults_clear, false },
+	{ "Metrics.Snapshot", h_metrics_snapshot, false },
+	{ "Metrics.Watch", h_metrics_watch, true },
+	{ "Config.Save", h_config_save, false },
+	{ "Config.Show", h_config_show, false },
+};
+#define N_HANDLERS (sizeof(handlers) / sizeof(handlers[0]))
+
+static int register_all(struct riov_service *svc, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < riov_method_count(); i++) {
+		const struct riov_method *m = riov_method_at(i);
+		riov_rpc_handler fn = h_unimplemented;
+		bool stream = m->stream;
+		int rc;
+
+		if (strcmp(m->name, "Node.Info") == 0)
+			continue; /* built into the server */
+		for (size_t k = 0; k < N_HANDLERS; k++)
+			if (strcmp(handlers[k].method, m->name) == 0)
+				fn = handlers[k].fn, stream = handlers[k].stream;
+		if (stream)
+			rc = riov_rpc_register_stream(svc->rpc, m->name, m->role, fn, m->req, 1000);
+		else
+			rc = riov_rpc_register(svc->rpc, m->name, m->role, fn, m->req);
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot register %s: %s", m->name, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ Prometheus */
+
+struct port_array {
+	struct riov_dp_port_stats *v;
+	size_t n, cap;
+};
+
+static void port_array_add(void *arg, const struct riov_dp_port_stats *st)
+{
+	struct port_array *a = arg;
+	if (a->n < a->cap)
+		a->v[a->n++] = *st;
+}
+
+static void port_metric(struct evbuffer *out, const struct port_array *pa, const char *name,
+			const char *help, size_t field_off)
+{
+	riov_metrics_header(out, name, help, "counter");
+	for (size_t i = 0; i < pa->n; i++) {
+		const char *labels[] = { "port", pa->v[i].name, "net", pa->v[i].net };
+		uint64_t v;
+		memcpy(&v, (const char *)&pa->v[i] + field_off, sizeof(v));
+		riov_metrics_sample_u64(out, name, labels, 2, v);
+	}
+}
+
+static void collect(struct evbuffer *out, void *arg)
+{
+	struct riov_service *svc = arg;
+	struct port_array pa = { .cap = svc->n_ports };
+	struct riov_vtd_fault_stats fs;
+	struct riov_vtd_irq_stats is;
+	struct riov_dp_worker_stats ws[RIOV_DP_MAX_WORKERS];
+	char label[16];
+
+	pa.v = calloc(pa.cap + 1, sizeof(*pa.v));
+	if (pa.v != NULL)
+		riov_dp_port_foreach(svc->dp, port_array_add, &pa);
+	port_metric(out, &pa, "riov_port_rx_packets_total", "Packets received from a port (guest TX or wire).",
+		    offsetof(struct riov_dp_port_stats, rx_packets));
+	port_metric(out, &pa, "riov_port_tx_packets_total", "Packets sent to a port (guest RX or wire).",
+		    offsetof(struct riov_dp_port_stats, tx_packets));
+	port_metric(out, &pa, "riov_port_rx_bytes_total", "Bytes received from a port.",
+		    offsetof(struct riov_dp_port_stats, rx_bytes));
+	port_metric(out, &pa, "riov_port_tx_bytes_total", "Bytes sent to a port.",
+		    offsetof(struct riov_dp_port_stats, tx_bytes));
+	riov_metrics_header(out, "riov_port_drops_total", "Packets dropped, by port and cause.", "counter");
+	for (size_t i = 0; i < pa.n; i++)
+		for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++) {
+			const char *labels[] = { "port", pa.v[i].name, "net", pa.v[i].net, "cause",
+						 riov_dp_drop_names[d] };
+			riov_metrics_sample_u64(out, "riov_port_drops_total", labels, 3, pa.v[i].drops[d]);
+		}
+	port_metric(out, &pa, "riov_iotlb_hits_total",
+		    "Guest address translations answered by a port's IOTLB cursors (last hit or IOTLB).",
+		    offsetof(struct riov_dp_port_stats, iotlb_hits));
+	port_metric(out, &pa, "riov_iotlb_misses_total", "Guest address translations that walked the page tables.",
+		    offsetof(struct riov_dp_port_stats, iotlb_misses));
+	port_metric(out, &pa, "riov_port_dma_faults_total", "DMA translations of a port that faulted.",
+		    offsetof(struct riov_dp_port_stats, dma_faults));
+	port_metric(out, &pa, "riov_interrupts_total", "Interrupts raised towards a port's guest.",
+		    offsetof(struct riov_dp_port_stats, notifications));
+	free(pa.v);
+
+	riov_vtd_fault_stats(svc->vtd, &fs);
+	riov_metrics_header(out, "riov_iommu_faults_total", "VT-d faults of the node's remapping unit, by "
+			    "fault reason (recorded, collapsed or suppressed).", "counter");
+	for (size_t i = 0; i < N_REASONS; i++) {
+		const char *labels[] = { "reason", fault_reasons[i].label };
+		riov_metrics_sample_u64(out, "riov_iommu_faults_total", labels, 1,
+					fs.by_reason[fault_reasons[i].code]);
+	}
+	riov_metrics_header(out, "riov_iommu_fault_log_overflow_total",
+			    "Faults not recorded because the fault log was full.", "counter");
+	riov_metrics_sample_u64(out, "riov_iommu_fault_log_overflow_total", NULL, 0, fs.overflow);
+	riov_vtd_irq_stats(svc->vtd, &is);
+	riov_metrics_header(out, "riov_iommu_interrupts_delivered_total",
+			    "Interrupts delivered through the interrupt-remapping table.", "counter");
+	riov_metrics_sample_u64(out, "riov_iommu_interrupts_delivered_total", NULL, 0, is.delivered);
+
+	unsigned nw = riov_dp_worker_stats(svc->dp, ws, RIOV_DP_MAX_WORKERS);
+	riov_metrics_header(out, "riov_worker_busy_ratio",
+			    "Share of a worker's cycles spent in loops that found work, since start.", "gauge");
+	for (unsigned w = 0; w < nw; w++) {
+		uint64_t all = ws[w].busy_cycles + ws[w].idle_cycles;
+		const char *labels[] = { "worker", label };
+		snprintf(label, sizeof(label), "%u", w);
+		riov_metrics_sample_double(out, "riov_worker_busy_ratio", labels, 1,
+					   all ? (double)ws[w].busy_cycles / (double)all : 0.0);
+	}
+	riov_metrics_header(out, "riov_worker_loops_total", "Poll loops a worker ran.", "counter");
+	for (unsigned w = 0; w < nw; w++) {
+		const char *labels[] = { "worker", label };
+		snprintf(label, sizeof(label), "%u", w);
+		riov_metrics_sample_u64(out, "riov_worker_loops_total", labels, 1, ws[w].loops);
+	}
+	riov_metrics_header(out, "riov_state_generation", "Generation of the last state file written.",
+			    "gauge");
+	riov_metrics_sample_u64(out, "riov_state_generation", NULL, 0, svc->generation);
+	if (svc->rpc)
+		riov_rpc_server_metrics(svc->rpc, out);
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+int riov_service_create(const struct riov_service_params *p, struct riov_service **out, char *err,
+			size_t errlen)
+{
+	struct riov_service *svc = calloc(1, sizeof(*svc));
+	int rc;
+
+	if (svc == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	svc->cfg = p->cfg;
+	svc->dp = p->dp;
+	svc->vtd = riov_dp_vtd(p->dp);
+	svc->base = p->base;
+	clock_gettime(CLOCK_MONOTONIC, &svc->started);
+	rc = riov_state_store_open(p->cfg->state_dir, &svc->store, err, errlen);
+	if (rc != 0) {
+		free(svc);
+		return rc;
+	}
+	*out = svc;
+	return 0;
+}
+
+int riov_service_listen(struct riov_service *svc, char *err, size_t errlen)
+{
+	const struct riov_config *c = svc->cfg;
+	struct riov_rpc_config rc_cfg = {
+		.unix_path = c->rpc_socket[0] ? c->rpc_socket : NULL,
+		.tls_listen = c->rpc_listen[0] ? c->rpc_listen : NULL,
+		.tls_cert = c->tls_cert,
+		.tls_key = c->tls_key,
+		.tls_ca = c->tls_ca,
+	};
+	int rc;
+
+	rc = riov_rpc_server_new(svc->base, &rc_cfg, &svc->rpc, err, errlen);
+	if (rc != 0)
+		return rc;
+	riov_rpc_server_set_user(svc->rpc, svc);
+	riov_rpc_server_set_node_info(svc->rpc, node_info, svc);
+	rc = register_all(svc, err, errlen);
+	if (rc != 0)
+		return rc;
+	if (rc_cfg.unix_path)
+		riov_log(RIOV_LOG_NOTICE, COMP, "control API on unix:%s", rc_cfg.unix_path);
+	if (rc_cfg.tls_listen)
+		riov_log(RIOV_LOG_NOTICE, COMP, "control API on tls://%s (port %d)", rc_cfg.tls_listen,
+			 riov_rpc_server_tls_port(svc->rpc));
+	if (c->metrics_listen[0]) {
+		rc = riov_metrics_http_start(svc->base, c->metrics_listen, collect, svc, &svc->metrics, err,
+					     errlen);
+		if (rc != 0)
+			return rc;
+		riov_log(RIOV_LOG_NOTICE, COMP, "Prometheus metrics on http://%s/metrics (port %d)",
+			 c->metrics_listen, riov_metrics_http_port(svc->metrics));
+	}
+	return 0;
+}
+
+void riov_service_counts(const struct riov_service *svc, unsigned *nets, unsigned *ports)
+{
+	*nets = svc->n_nets;
+	*ports = svc->n_ports;
+}
+
+void riov_service_destroy(struct riov_service *svc)
+{
+	if (svc == NULL)
+		return;
+	riov_metrics_http_stop(svc->metrics);
+	if (svc->rpc)
+		riov_rpc_server_free(svc->rpc);
+	riov_state_store_close(svc->store);
+	for (unsigned i = 0; i < svc->n_ports; i++)
+		riov__v1__port_spec__free_unpacked(svc->ports[i], NULL);
+	for (unsigned i = 0; i < svc->n_nets; i++)
+		riov__v1__network_spec__free_unpacked(svc->nets[i], NULL);
+	free(svc);
+}

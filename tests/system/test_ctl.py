@@ -1,0 +1,438 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""riovd's control API driven through the real riovctl binary (build/tools/riovctl --connect unix:).
+
+Every implemented object and verb, each error path (a clear message, a non-zero exit and the state
+unchanged, checked with `net list` / `port list` --json afterwards), a port added at run time that
+passes real guest traffic, persistence across a clean restart and across kill -9 in the middle of a
+stream of changes, a corrupt state file, and a real Prometheus scraping riovd's metrics endpoint.
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+from riovtest import (RIOVCTL, Guest, Riovctl, Riovd, TestFailure, _procs, check, log, main, restart, tmpdir,
+                      wait_for)
+
+MAC_A = "02:00:00:00:00:0a"
+MAC_B = "02:00:00:00:00:0b"
+EXIT_RPC = 1
+
+
+def ctl_for(d):
+    return Riovctl(os.path.join(d.tmp, "riovd.sock"))
+
+
+def nets(ctl):
+    return sorted(n["spec"]["name"] for n in ctl.json("net", "list")["networks"])
+
+
+def ports(ctl):
+    return [(p["spec"]["name"], p["spec"]["net"], p["spec"]["type"]) for p in ctl.json("port", "list")["ports"]]
+
+
+def refused(ctl, args, status, text, what):
+    """riovctl ARGS must exit 1 with STATUS and TEXT on stderr and change nothing."""
+    before = (nets(ctl), ports(ctl))
+    r = ctl.run(*args)
+    log("    riovctl %s -> %d: %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+    check(r.returncode == EXIT_RPC and status in r.stderr and text in r.stderr,
+          "%s: exit 1, %s, '%s'" % (what, status, text))
+    check((nets(ctl), ports(ctl)) == before, "%s: networks and ports unchanged" % what)
+
+
+def test_networks():
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n').start()
+    ctl = ctl_for(d)
+    info = ctl.json("node", "info")
+    check(info["workers"] == 1 and info["health"] == "ok" and info["role"] == "admin",
+          "node info: 1 worker, health ok, admin over the Unix socket")
+    check(nets(ctl) == ["blue"], "the config file's network exists at first start")
+    r = ctl.json("net", "add", "red")
+    check(r["network"]["spec"]["name"] == "red" and r["network"]["spec"]["mtu"] == 1500,
+          "net add answers with the new network (default MTU 1500)")
+    check(nets(ctl) == ["blue", "red"], "net list shows it")
+    check("red" in ctl.ok("net", "list"), "net list prints a table for people")
+    refused(ctl, ["net", "add", "red"], "ALREADY_EXISTS", "network red already exists", "duplicate network")
+    refused(ctl, ["net", "add", "bad/name"], "INVALID_ARGUMENT", "bad network name 'bad/name'", "bad name")
+    refused(ctl, ["net", "add", "x" * 70], "INVALID_ARGUMENT", "bad network name", "name too long")
+    refused(ctl, ["net", "add", "jumbo", "--mtu", "9000"], "INVALID_ARGUMENT", "MTU 9000 is not supported",
+            "unsupported MTU")
+    refused(ctl, ["net", "add", "ov", "--vni", "42"], "UNIMPLEMENTED", "VXLAN overlays", "vni")
+    refused(ctl, ["net", "delete", "green"], "NOT_FOUND", "network green does not exist", "delete unknown")
+    ctl.ok("port", "add", "vhost", "p1", "--net", "red", "--socket", "p1.sock")
+    ctl.ok("port", "add", "vhost", "p2", "--net", "red", "--socket", "p2.sock")
+    refused(ctl, ["net", "delete", "red"], "FAILED_PRECONDITION", "network red still has 2 ports (p1, p2)",
+            "delete a network with ports")
+    ctl.ok("port", "delete", "p1")
+    ctl.ok("port", "delete", "p2")
+    ctl.ok("net", "delete", "red")
+    check(nets(ctl) == ["blue"], "net delete removes it")
+    d.stop()
+
+
+def test_ports():
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, 'networks = ( { name = "blue"; }, { name = "wire"; } );\n').start()
+    ctl = ctl_for(d)
+    r = ctl.json("port", "add", "vhost", "vm1", "--net", "blue", "--socket", "vm1.sock", "--queues", "2",
+                 "--features-off", "mrg_rxbuf,in_order")
+    p = r["port"]
+    check(p["spec"]["socket_path"] == os.path.join(tmp, "vm1.sock"),
+          "a relative socket path is served under socket_dir (%s)" % p["spec"]["socket_path"])
+    check(os.path.exists(os.path.join(tmp, "vm1.sock")), "riovd listens on the vhost-user socket")
+    check(p["spec"]["queues"] == 2 and p["spec"]["features_off"] == ["mrg_rxbuf", "in_order"],
+          "queues and withheld features are kept")
+    check(p["state"] == "waiting for guest" and p["domain_id"] >= 1, "state and domain id reported")
+    abs_sock = os.path.join(tmp, "abs-vm2.sock")
+    ctl.ok("port", "add", "vhost", "vm2", "--net", "blue", "--socket", abs_sock)
+    check(os.path.exists(abs_sock), "an absolute socket path is used as given")
+    r = ctl.run("port", "add", "eth", "up0", "--net", "wire", "--devargs", "net_null0,no-rx=1")
+    if r.returncode == 0:
+        check(ports(ctl)[-1] == ("up0", "wire", "PORT_TYPE_ETH"), "an eth port (net_null) was added")
+        check([x["spec"]["name"] for x in ctl.json("port", "list", "--net", "wire")["ports"]] == ["up0"],
+              "port list --net filters by network")
+        refused(ctl, ["domain", "show", "up0"], "INVALID_ARGUMENT", "up0 is an eth port",
+                "domain of an eth port")
+        ctl.ok("port", "delete", "up0")
+    else:
+        log("    (net_null PMD not usable here: %s)" % r.stderr.strip())
+    refused(ctl, ["port", "add", "eth", "up1", "--net", "wire", "--devargs", "net_nosuchdriver0"],
+            "riovctl:", "cannot probe 'net_nosuchdriver0'", "eth port with unusable devargs")
+    check(ports(ctl) == [("vm1", "blue", "PORT_TYPE_VHOST"), ("vm2", "blue", "PORT_TYPE_VHOST")],
+          "port list shows both vhost ports in creation order")
+    refused(ctl, ["port", "add", "vhost", "vm1", "--net", "blue", "--socket", "x.sock"], "ALREADY_EXISTS",
+            "port vm1 already exists", "duplicate port")
+    refused(ctl, ["port", "add", "vhost", "vm3", "--net", "nosuch", "--socket", "vm3.sock"], "NOT_FOUND",
+            "network nosuch does not exist", "port on an unknown network")
+    refused(ctl, ["port", "add", "vhost", "vm3", "--net", "blue", "--socket", "vm3.sock", "--features-off",
+                  "bogus"], "INVALID_ARGUMENT", "unknown virtio feature 'bogus'", "unknown feature")
+    refused(ctl, ["port", "add", "vhost", "vm3", "--net", "blue", "--socket", "vm1.sock"], "riovctl:",
+            "vm1.sock", "socket path already served by another port")
+    refused(ctl, ["port", "add", "vhost", "vm3", "--net", "blue", "--socket", "vm3.sock", "--queues", "99"],
+            "INVALID_ARGUMENT", "at most 16 queue pairs", "too many queues")
+    refused(ctl, ["port", "add", "vxlan", "vx0", "--net", "blue"], "UNIMPLEMENTED", "vxlan is not implemented",
+            "vxlan port")
+    refused(ctl, ["port", "add", "vhost", "bad name", "--net", "blue", "--socket", "b.sock"], "INVALID_ARGUMENT",
+            "bad port name", "bad port name")
+    refused(ctl, ["port", "delete", "vm9"], "NOT_FOUND", "port vm9 does not exist", "delete unknown port")
+    refused(ctl, ["port", "list", "--net", "nosuch"], "NOT_FOUND", "network nosuch does not exist",
+            "list ports of an unknown network")
+    refused(ctl, ["port", "stats", "vm9"], "NOT_FOUND", "port vm9 does not exist", "stats of an unknown port")
+    st = ctl.json("port", "stats", "vm1")["ports"]
+    check(len(st) == 1 and st[0]["port"] == "vm1" and st[0]["net"] == "blue" and st[0]["rx_packets"] == 0,
+          "port stats NAME gives that port's counters")
+    check(len(ctl.json("port", "stats")["ports"]) == 2, "port stats without a name gives every port")
+    ctl.ok("port", "delete", "vm2")
+    check(not os.path.exists(abs_sock), "port delete closes the vhost-user socket")
+    check(ports(ctl) == [("vm1", "blue", "PORT_TYPE_VHOST")], "port delete removes it")
+    d.stop()
+
+
+def test_other_verbs():
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n'
+                   'ports = ( { name = "vm1"; type = "vhost"; net = "blue"; socket = "vm1.sock"; } );\n').start()
+    ctl = ctl_for(d)
+    snap = ctl.json("metrics", "snapshot")["snapshot"]
+    check(snap["timestamp_ns"] > 0 and [p["port"] for p in snap["ports"]] == ["vm1"],
+          "metrics snapshot has a timestamp and the port's counters")
+    check(len(snap["workers"]) == 1 and snap["workers"][0]["polls"] > 0 and
+          snap["workers"][0]["busy_cycles"] + snap["workers"][0]["idle_cycles"] > 0,
+          "metrics snapshot has the worker's loops and busy/idle cycles")
+    check("RX_PACKETS" in ctl.ok("stats"), "riovctl stats prints the snapshot for people")
+    r = ctl.run("stats", "--watch", "--interval", "200", "--count", "3")
+    check(r.returncode == 0 and r.stdout.count("---") == 3, "stats --watch --count 3 prints three snapshots")
+    r = ctl.run("--json", "metrics", "watch", "--interval", "100", "--count", "2")
+    check(r.returncode == 0 and r.stdout.count('"snapshot"') == 2, "metrics watch streams snapshots (json)")
+    f = ctl.json("faults")
+    check(f["faults"] == [] and f["overflow"] is False, "faults: the log is empty")
+    check(ctl.json("faults", "clear")["cleared"] == 0, "faults clear on an empty log clears nothing")
+    refused(ctl, ["faults", "clear", "vm1"], "UNIMPLEMENTED", "cleared as a whole", "clear one device's faults")
+    refused(ctl, ["faults", "nosuch"], "NOT_FOUND", "port nosuch does not exist", "faults of an unknown port")
+    refused(ctl, ["domain", "show", "vm1"], "NOT_FOUND", "port vm1 has no DMA domain yet",
+            "domain of a port without a guest")
+    refused(ctl, ["domain", "probe", "vm1", "--iova", "0x1000"], "NOT_FOUND", "no DMA domain yet",
+            "probe a port without a guest")
+    refused(ctl, ["domain", "show", "nosuch"], "NOT_FOUND", "port nosuch does not exist", "domain of unknown port")
+    refused(ctl, ["domain", "show", "--id", "999"], "NOT_FOUND", "domain 999 does not exist", "unknown domain id")
+    refused(ctl, ["domain", "map", "vm1", "--iova", "0", "--size", "4K", "--target", "0"], "UNIMPLEMENTED",
+            "Domain.Map is not implemented yet", "Domain.Map")
+    refused(ctl, ["interrupt", "list"], "UNIMPLEMENTED", "Interrupt.List is not implemented yet", "Interrupt.List")
+    check(ctl.json("faults")["faults"] == [], "refused probes left no fault record")
+    saved = ctl.json("config", "save")
+    check(saved["path"] == os.path.join(tmp, "state", "state.pb") and saved["bytes"] > 0,
+          "config save writes the state file")
+    show = ctl.json("config", "show")
+    on_disk = ctl.json("config", "show", "--saved")
+    check(show["state"]["generation"] == saved["generation"] == on_disk["state"]["generation"],
+          "config show and config show --saved agree on the generation")
+    check([p["socket_path"] for p in on_disk["state"]["ports"]] == ["vm1.sock"] and
+          [n["name"] for n in on_disk["state"]["networks"]] == ["blue"],
+          "the state file holds the desired spec as given (relative socket path)")
+    d.stop()
+
+
+def make_certs(tmp):
+    """A CA, a server certificate for 127.0.0.1 and two clients (OU=admin, OU=readonly)."""
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    c = lambda n: os.path.join(tmp, n)
+    ossl("req", "-x509", *key, "-keyout", c("ca.key"), "-out", c("ca.pem"), "-days", "2", "-subj", "/CN=riov test CA")
+    with open(c("server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    with open(c("client.ext"), "w") as f:
+        f.write("extendedKeyUsage=clientAuth\n")
+    for name, subj, ext in (("server", "/CN=localhost", "server.ext"), ("admin", "/CN=ops/OU=admin", "client.ext"),
+                            ("readonly", "/CN=mon/OU=readonly", "client.ext")):
+        ossl("req", "-new", *key, "-keyout", c(name + ".key"), "-out", c(name + ".csr"), "-subj", subj)
+        ossl("x509", "-req", "-in", c(name + ".csr"), "-CA", c("ca.pem"), "-CAkey", c("ca.key"), "-CAcreateserial",
+             "-days", "2", "-extfile", c(ext), "-out", c(name + ".pem"))
+    return c
+
+
+def test_tls_roles():
+    """riovd's TLS listener (--rpc-listen): client certificates decide the role."""
+    if shutil.which("openssl") is None:
+        log("SKIP test_tls_roles: the openssl command is not installed")
+        return
+    tmp = tmpdir("ctl")
+    c = make_certs(tmp)
+    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n',
+              extra_args=["--rpc-listen", "127.0.0.1:0", "--tls-cert", c("server.pem"), "--tls-key", c("server.key"),
+                          "--tls-ca", c("ca.pem")]).start()
+    port = int(re.search(r"control API on tls://127.0.0.1:0 \(port (\d+)\)", d.log_text()).group(1))
+    ctl = ctl_for(d)
+
+    def tls(who, *args):
+        return subprocess.run([RIOVCTL, "--connect", "tls://127.0.0.1:%d" % port, "--ca", c("ca.pem"),
+                               "--cert", c(who + ".pem"), "--key", c(who + ".key"), "--json"] + list(args),
+                              capture_output=True, text=True, timeout=30)
+    r = tls("admin", "node", "info")
+    check(r.returncode == 0 and json.loads(r.stdout)["role"] == "admin", "TLS admin certificate: role admin")
+    r = tls("admin", "net", "add", "red")
+    check(r.returncode == 0 and nets(ctl) == ["blue", "red"], "TLS admin certificate: net add works")
+    r = tls("readonly", "net", "list")
+    check(r.returncode == 0 and len(json.loads(r.stdout)["networks"]) == 2, "TLS readonly certificate: net list works")
+    before = nets(ctl)
+    r = tls("readonly", "net", "delete", "red")
+    check(r.returncode == EXIT_RPC and "PERMISSION_DENIED" in r.stderr and nets(ctl) == before,
+          "TLS readonly certificate: net delete is PERMISSION_DENIED, nothing changed (%s)" % r.stderr.strip())
+    d.stop()
+
+
+def test_runtime_port_traffic():
+    """Ports added through riovctl carry guest traffic; riovctl's counters match the guests'."""
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n').start()
+    ctl = ctl_for(d)
+    ctl.ok("port", "add", "vhost", "vm1", "--net", "blue", "--socket", "vm1.sock")
+    ctl.ok("port", "add", "vhost", "vm2", "--net", "blue", "--socket", "vm2.sock")
+    b = Guest("B", d.socket("vm2"), "rxonly", mac=MAC_B).start(tmp)
+    a = Guest("A", d.socket("vm1"), "txonly", mac=MAC_A, peer=MAC_B).start(tmp)
+    wait_for(lambda: all(p["state"] == "up" for p in ctl.json("port", "list")["ports"]), 10, "both ports up")
+    time.sleep(2)
+    # the guest is connected: its domain exists and has its memory mapped
+    dom = ctl.json("domain", "show", "vm1")
+    spec = dom["domain"]
+    check(spec["name"] == "vm1" and spec["devices"][0]["device"] == "vm1" and spec["devices"][0]["source_id"] >= 0x100
+          and len(spec["mappings"]) > 0, "domain show: vm1's domain, its device and %d mapping(s)" % len(spec["mappings"]))
+    check(dom["iotlb_hits"] + dom["iotlb_misses"] > 0, "domain show: translations counted")
+    check(ctl.json("domain", "show", "--id", str(spec["domain_id"]))["domain"]["name"] == "vm1",
+          "domain show --id finds the same domain")
+    m = spec["mappings"][0]
+    pr = ctl.json("domain", "probe", "vm1", "--iova", str(m["iova"] + 64), "--length", "16")
+    check(pr["ok"] and pr["target"] == m["target"] + 64 and 1 <= pr["mapped_length"] <= 16,
+          "probe of a mapped address gives its host address")
+    hole = max(x["iova"] + x["size"] for x in spec["mappings"]) + (1 << 30)
+    hole -= hole % 4096
+    pr = ctl.json("domain", "probe", "vm1", "--iova", str(hole))
+    check(not pr["ok"] and pr["fault_reason"] in (4, 6) and pr["fault"], "probe of a hole reports a fault (%s)"
+          % pr["fault"])
+    fl = ctl.json("faults", "vm1")["faults"]
+    check(any(f["address"] == hole and f["device"] == "vm1" for f in fl),
+          "the failed probe is in the fault log (documented), with the port's name")
+    check(ctl.json("faults", "clear")["cleared"] >= 1 and ctl.json("faults")["faults"] == [], "faults clear empties it")
+    sa = a.stop()
+    time.sleep(1)
+    sb = b.stop()
+    st = {p["port"]: p for p in ctl.json("port", "stats")["ports"]}
+    log("  guest A %s, guest B %s" % (sa, sb))
+    log("  riovctl vm1 %s" % st["vm1"])
+    log("  riovctl vm2 %s" % st["vm2"])
+    check(sa["tx"] > 0 and sb["rx"] > 0, "traffic flowed (A sent %d, B received %d)" % (sa["tx"], sb["rx"]))
+    check(st["vm1"]["rx_packets"] == sa["tx"], "riovctl: vm1 rx_packets equals what guest A sent")
+    check(st["vm2"]["tx_packets"] == sb["rx"], "riovctl: vm2 tx_packets equals what guest B received")
+    check(st["vm1"]["rx_packets"] == st["vm2"]["tx_packets"] + st["vm2"]["tx_dropped"] + st["vm2"]["rx_errors"],
+          "every packet from A was delivered to B or counted as dropped")
+    check(st["vm1"]["iotlb_hits"] + st["vm1"]["iotlb_misses"] > 0, "IOTLB counters are reported")
+    c = d.stop()
+    check(c["vm1"]["rx_packets"] == st["vm1"]["rx_packets"], "riovd's final counters agree with riovctl")
+
+
+def test_restart_persistence():
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n'
+                   'ports = ( { name = "cfg1"; type = "vhost"; net = "blue"; socket = "cfg1.sock"; } );\n').start()
+    ctl = ctl_for(d)
+    ctl.ok("net", "add", "red")
+    ctl.ok("net", "add", "green")
+    ctl.ok("port", "add", "vhost", "r1", "--net", "red", "--socket", "r1.sock", "--queues", "2")
+    ctl.ok("port", "add", "vhost", "g1", "--net", "green", "--socket", os.path.join(tmp, "g1.sock"), "--client")
+    ctl.ok("port", "delete", "cfg1")
+    ctl.ok("net", "add", "tmp")
+    ctl.ok("net", "delete", "tmp")
+    want_nets, want_ports = nets(ctl), ctl.json("port", "list")["ports"]
+    d.stop()
+    restart(d)
+    check(nets(ctl) == want_nets == ["blue", "green", "red"], "networks restored after SIGTERM and restart")
+    got = ctl.json("port", "list")["ports"]
+    check([p["spec"] for p in got] == [p["spec"] for p in want_ports], "ports restored with the same specs")
+    check("cfg1" not in [p["spec"]["name"] for p in got],
+          "the state file wins: a config-file port deleted at run time stays deleted")
+    check("restored state from" in d.log_text(), "riovd logs where the state came from")
+    d.stop()
+
+
+def test_corrupt_state_file():
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n').start()
+    ctl = ctl_for(d)
+    ctl.ok("net", "add", "red")
+    d.stop()
+    path = os.path.join(tmp, "state", "state.pb")
+    with open(path, "r+b") as f:
+        f.seek(os.path.getsize(path) - 3)
+        f.write(b"\xff\xff\xff")
+    restart(d)
+    check(nets(ctl) == ["blue"], "a corrupt state file: riovd starts from the config file")
+    check(len(glob.glob(path + ".corrupt-*")) == 1, "the corrupt file was moved aside, not deleted")
+    check("state file was corrupt" in d.log_text() and "corrupt" in d.log_text(), "riovd says so in its log")
+    check(ctl.json("config", "show", "--saved")["state"]["networks"][0]["name"] == "blue",
+          "a fresh state file was written from the config file")
+    d.stop()
+
+
+def test_kill9_during_changes():
+    """kill -9 in a stream of `net add nX`: the restored state holds every acknowledged add and at
+    most the one in flight."""
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n').start()
+    ctl = ctl_for(d)
+    ctl.ok("port", "add", "vhost", "vm1", "--net", "blue", "--socket", "vm1.sock")
+    proc = d.proc
+    killer = threading.Timer(0.8, lambda: proc.send_signal(signal.SIGKILL))
+    last_ok, tried = -1, -1
+    killer.start()
+    try:
+        for i in range(200):  # the dataplane holds at most 256 networks
+            tried = i
+            r = ctl.run("net", "add", "n%d" % i, timeout=10)
+            if r.returncode != 0:
+                break
+            last_ok = i
+    finally:
+        killer.cancel()
+    proc.wait(timeout=10)
+    d.proc = None
+    log("  last acknowledged add: n%d; the next one tried: n%d; riovd exit %s" % (last_ok, tried, proc.returncode))
+    check(proc.returncode == -signal.SIGKILL, "riovd was killed with SIGKILL during the stream of changes")
+    check(last_ok >= 1, "some adds were acknowledged before the kill")
+    restart(d)
+    got = nets(ctl)
+    acked = ["n%d" % i for i in range(last_ok + 1)]
+    check(all(n in got for n in acked), "every acknowledged network (n0..n%d) is restored" % last_ok)
+    extra = sorted(set(got) - set(acked) - {"blue"})
+    check(extra in ([], ["n%d" % (last_ok + 1)]), "nothing beyond the add in flight is restored (%s)" % extra)
+    check(ports(ctl) == [("vm1", "blue", "PORT_TYPE_VHOST")],
+          "the vhost port is restored (its stale socket and the stale RPC socket were replaced)")
+    d.stop()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def prom_query(port, q):
+    url = "http://127.0.0.1:%d/api/v1/query?query=%s" % (port, urllib.parse.quote(q))
+    with urllib.request.urlopen(url, timeout=5) as f:
+        return json.load(f)
+
+
+def test_prometheus():
+    prom = shutil.which("prometheus")
+    if prom is None:
+        log("SKIP test_prometheus: the prometheus binary is not installed (apt-get install prometheus)")
+        return
+    tmp = tmpdir("ctl")
+    mport = free_port()
+    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n'
+                   'ports = ( { name = "vm1"; type = "vhost"; net = "blue"; socket = "vm1.sock"; },\n'
+                   '          { name = "vm2"; type = "vhost"; net = "blue"; socket = "vm2.sock"; } );\n',
+              extra_args=["--metrics-listen", "127.0.0.1:%d" % mport]).start()
+    ctl = ctl_for(d)
+    b = Guest("B", d.socket("vm2"), "rxonly", mac=MAC_B).start(tmp)
+    a = Guest("A", d.socket("vm1"), "txonly", mac=MAC_A, peer=MAC_B).start(tmp)
+    time.sleep(2)
+    a.stop()
+    time.sleep(1)
+    b.stop()
+    want = {p["port"]: p["rx_packets"] for p in ctl.json("port", "stats")["ports"]}
+    check(want["vm1"] > 0, "guest traffic was counted (vm1 rx %d)" % want["vm1"])
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5).read().decode()
+    for name in ("riov_port_rx_packets_total", "riov_port_tx_packets_total", "riov_port_rx_bytes_total",
+                 "riov_port_tx_bytes_total", "riov_port_drops_total", "riov_iommu_faults_total",
+                 "riov_iotlb_hits_total", "riov_iotlb_misses_total", "riov_interrupts_total",
+                 "riov_worker_busy_ratio", "riov_rpc_requests_total"):
+        check("# TYPE %s " % name in text, "the endpoint exports %s" % name)
+    pport = free_port()
+    cfg = os.path.join(tmp, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                "scrape_configs:\n  - job_name: riov\n    static_configs:\n"
+                "      - targets: ['127.0.0.1:%d']\n" % mport)
+    plog = os.path.join(tmp, "prometheus.log")
+    p = subprocess.Popen([prom, "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(tmp, "prom"),
+                          "--web.listen-address=127.0.0.1:%d" % pport],
+                         stdout=open(plog, "w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    _procs.append(p)
+    got = {}
+
+    def scraped():
+        if p.poll() is not None:
+            raise TestFailure("prometheus exited: " + open(plog).read()[-2000:])
+        try:
+            r = prom_query(pport, "riov_port_rx_packets_total")
+        except OSError:
+            return False
+        for s in r.get("data", {}).get("result", []):
+            got[s["metric"]["port"]] = int(float(s["value"][1]))
+        return len(got) == 2
+    wait_for(scraped, 30, "Prometheus to scrape riovd")
+    log("  Prometheus: riov_port_rx_packets_total %s, riovctl %s" % (got, want))
+    check(got == want, "Prometheus's riov_port_rx_packets_total equals riovctl's rx_packets per port")
+    up = prom_query(pport, 'up{job="riov"}')["data"]["result"]
+    check(up and up[0]["value"][1] == "1", "Prometheus sees the riovd target up")
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=20)
+    d.stop()
+
+
+if __name__ == "__main__":
+    main([test_networks, test_ports, test_other_verbs, test_tls_roles, test_runtime_port_traffic, test_restart_persistence,
+          test_corrupt_state_file, test_kill9_during_changes, test_prometheus])
