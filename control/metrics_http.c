@@ -31,7 +31,7 @@ struct riov_metrics_http {
 };
 
 /* evutil_parse_sockaddr_port() refuses port 0, which tests use to get any free port. */
-static int parse_listen(const char *s, struct sockaddr *sa, int *len)
+int riov_listen_addr_parse(const char *s, struct sockaddr *sa, int *len)
 {
 	int orig = *len;
 	if (evutil_parse_sockaddr_port(s, sa, len) == 0)
@@ -153,7 +153,7 @@ int riov_metrics_http_start(struct event_base *base, const char *listen,
 	struct sockaddr_storage ss;
 	int sslen = sizeof(ss);
 	char host[INET6_ADDRSTRLEN + 2];
-	if (!listen || parse_listen(listen, (struct sockaddr *)&ss, &sslen) < 0) {
+	if (!listen || riov_listen_addr_parse(listen, (struct sockaddr *)&ss, &sslen) < 0) {
 		snprintf(err, errlen, "bad metrics address '%s' (want ADDR:PORT or [ADDR]:PORT)",
 			 listen ? listen : "");
 		return -EINVAL;

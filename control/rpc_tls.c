@@ -25,33 +25,12 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "control/metrics_http.h"
 #include "rpc_server.h"
 #include "rpc_server_internal.h"
 
 #define COMP "rpc-tls"
 
-/* evutil_parse_sockaddr_port() refuses port 0, which tests use to get any free port. */
-static int parse_listen(const char *s, struct sockaddr *sa, int *len)
-{
-	int orig = *len;
-	if (evutil_parse_sockaddr_port(s, sa, len) == 0)
-		return 0;
-	*len = orig;
-	size_t n = strlen(s);
-	char tmp[128];
-	if (n < 2 || n >= sizeof(tmp) || strcmp(s + n - 2, ":0") != 0)
-		return -1;
-	memcpy(tmp, s, n - 1);
-	tmp[n - 1] = '1';
-	tmp[n] = 0;
-	if (evutil_parse_sockaddr_port(tmp, sa, len) < 0)
-		return -1;
-	if (sa->sa_family == AF_INET6)
-		((struct sockaddr_in6 *)sa)->sin6_port = 0;
-	else
-		((struct sockaddr_in *)sa)->sin_port = 0;
-	return 0;
-}
 
 static void ssl_errors(char *buf, size_t len)
 {
@@ -226,7 +205,7 @@ static int tls_listen(struct riov_rpc_server *srv, struct rpc_listener *l, char 
 	}
 	struct sockaddr_storage ss;
 	int sslen = sizeof(ss);
-	if (parse_listen(cfg->tls_listen, (struct sockaddr *)&ss, &sslen) < 0) {
+	if (riov_listen_addr_parse(cfg->tls_listen, (struct sockaddr *)&ss, &sslen) < 0) {
 		snprintf(err, errlen, "bad TLS listen address '%s' (want ADDR:PORT or [ADDR]:PORT)",
 			 cfg->tls_listen);
 		return -EINVAL;
