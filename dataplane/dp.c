@@ -305,6 +305,19 @@ static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct r
 		atomic_store(running, false);
 		dp_sync(p->dp);
 	}
+	/* keep what the previous life of this vring counted (no worker touches it now) */
+	struct riov_virtq_stats *past = &qp->past[tx];
+	past->packets += vq->stats.packets;
+	past->bytes += vq->stats.bytes;
+	for (unsigned d = 0; d < RIOV_VQ_DROP__MAX; d++)
+		past->drops[d] += vq->stats.drops[d];
+	past->notifications += vq->stats.notifications;
+	past->broken += vq->stats.broken;
+	qp->past_hits[tx] += vq->tc.hits;
+	qp->past_misses[tx] += vq->tc.misses;
+	qp->past_faults[tx] += vq->tc.faults;
+	memset(&vq->stats, 0, sizeof(vq->stats));
+	vq->tc.hits = vq->tc.misses = vq->tc.faults = 0;
 	if (riov_virtq_init(vq, vi) != 0) {
 		riov_log(RIOV_LOG_WARN, COMP, "%s: vring %u refused by the virtqueue code", p->name, vi->qid);
 		return;
@@ -626,7 +639,17 @@ static void port_stats(struct riov_dp *dp, struct dp_port *p, struct riov_dp_por
 	for (uint16_t q = 0; q < p->queues; q++) {
 		const struct riov_virtq *vqs[2] = { &p->qp[q].rxq, &p->qp[q].txq };
 		for (int k = 0; k < 2; k++) {
-			const struct riov_virtq_stats *s = &vqs[k]->stats;
+			struct riov_virtq_stats sum = p->qp[q].past[k];
+			const struct riov_virtq_stats *live = &vqs[k]->stats;
+			sum.packets += live->packets;
+			sum.bytes += live->bytes;
+			for (unsigned d = 0; d < RIOV_VQ_DROP__MAX; d++)
+				sum.drops[d] += live->drops[d];
+			sum.notifications += live->notifications;
+			st->iotlb_hits += p->qp[q].past_hits[k];
+			st->iotlb_misses += p->qp[q].past_misses[k];
+			st->dma_faults += p->qp[q].past_faults[k];
+			const struct riov_virtq_stats *s = &sum;
 			st->drops[RIOV_DP_DROP_NO_MBUF] += s->drops[RIOV_VQ_DROP_NO_MBUF];
 			st->drops[RIOV_DP_DROP_NO_BUFFER] += s->drops[RIOV_VQ_DROP_NO_BUFFER];
 			st->drops[RIOV_DP_DROP_BROKEN] += s->drops[RIOV_VQ_DROP_BROKEN];
@@ -634,6 +657,14 @@ static void port_stats(struct riov_dp *dp, struct dp_port *p, struct riov_dp_por
 			st->drops[RIOV_DP_DROP_BAD_DESC] += s->drops[RIOV_VQ_DROP_BAD_DESC];
 			st->drops[RIOV_DP_DROP_TOO_BIG] += s->drops[RIOV_VQ_DROP_TOO_BIG];
 			st->notifications += s->notifications;
+			/* the guest's TX vring is what the port received, its RX vring what it sent */
+			if (k == 1) {
+				st->rx_packets += s->packets;
+				st->rx_bytes += s->bytes;
+			} else {
+				st->tx_packets += s->packets;
+				st->tx_bytes += s->bytes;
+			}
 			st->iotlb_hits += vqs[k]->tc.hits;
 			st->iotlb_misses += vqs[k]->tc.misses;
 			st->dma_faults += vqs[k]->tc.faults;

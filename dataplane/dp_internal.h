@@ -42,8 +42,9 @@ struct dp_net {
 
 /** Port id for dst in net, or -1 (unknown). Worker. */
 int dp_mac_lookup(struct dp_net *net, const uint8_t *mac);
-/** Learn src -> port (local: a vhost port). Returns -1 if the frame must be dropped: the source
- *  belongs to a local guest but came from the wire (a looped-back frame or a spoof). Worker. */
+/** Learn src -> port (local: a vhost port). Returns 1 if the table changed, 0 if not, -1 if the
+ *  frame must be dropped: the source belongs to a local guest but came from the wire (a
+ *  looped-back frame or a spoof). Worker. */
 int dp_mac_learn(struct dp_net *net, const uint8_t *mac, uint16_t port, bool local);
 /** Remove every entry of port. Control thread, after the workers stopped polling the port. */
 void dp_mac_purge_port(struct dp_net *net, uint16_t port);
@@ -61,6 +62,9 @@ struct dp_vq_pair {
 	_Atomic bool rx_running;
 	_Atomic bool tx_running;
 	unsigned owner;                /* the worker that owns both vrings */
+	/* counters of earlier lives of the vrings (a guest reconnects: the virtq starts at zero) */
+	struct riov_virtq_stats past[2];   /* [0] rxq, [1] txq */
+	uint64_t past_hits[2], past_misses[2], past_faults[2];
 	struct rte_ring *ring;         /* other workers hand packets for rxq to the owner (MP/SC) */
 };
 

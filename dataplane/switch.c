@@ -53,7 +53,7 @@ int dp_mac_learn(struct dp_net *net, const uint8_t *mac, uint16_t port, bool loc
 			return 0;
 		if (e == 0) {
 			if (atomic_compare_exchange_strong(slot, &e, want))
-				return 0;
+				return 1;
 			if (e == want)
 				return 0;
 		}
@@ -62,17 +62,19 @@ int dp_mac_learn(struct dp_net *net, const uint8_t *mac, uint16_t port, bool loc
 			 * (an af_packet uplink sees what riovd sent) or a spoof: never move it. */
 			if (!local && (e & DP_MAC_LOCAL) && (e & DP_MAC_PORT) != 0)
 				return -1;
-			if (!(e & DP_MAC_STATIC))
-				atomic_store_explicit(slot, want, memory_order_relaxed); /* moved */
-			return 0;
+			if (e & DP_MAC_STATIC)
+				return 0;
+			atomic_store_explicit(slot, want, memory_order_relaxed); /* moved */
+			return 1;
 		}
 	}
 	/* probe window full: replace the home slot unless it is static */
 	_Atomic uint64_t *home = &net->macs[s];
 	uint64_t e = atomic_load_explicit(home, memory_order_relaxed);
-	if (!(e & DP_MAC_STATIC))
-		atomic_store_explicit(home, want, memory_order_relaxed);
-	return 0;
+	if (e & DP_MAC_STATIC)
+		return 0;
+	atomic_store_explicit(home, want, memory_order_relaxed);
+	return 1;
 }
 
 void dp_mac_purge_port(struct dp_net *net, uint16_t port)

@@ -365,7 +365,7 @@ static int vq_tx_chain(struct riov_virtq *vq, struct rte_mempool *mp, uint16_t h
 		while (left) {
 			void *hva;
 			uint64_t mapped;
-			if (riov_vtd_translate(&vq->tc, addr, left, RIOV_VTD_READ, &hva, &mapped) < 0)
+			if (riov_vtd_translate_inline(&vq->tc, addr, left, RIOV_VTD_READ, &hva, &mapped) < 0)
 				return VQ_E_FAULT;
 			if (unlikely(mapped == 0 || mapped > left))
 				return VQ_E_FAULT;
@@ -543,7 +543,7 @@ static int vq_rx_fill(struct riov_virtq *vq, uint16_t head, struct vq_rx_src *s,
 			/* translate only once there is something to write there */
 			void *hva;
 			uint64_t mapped;
-			if (riov_vtd_translate(&vq->tc, addr, left, RIOV_VTD_WRITE, &hva, &mapped) < 0)
+			if (riov_vtd_translate_inline(&vq->tc, addr, left, RIOV_VTD_WRITE, &hva, &mapped) < 0)
 				return VQ_E_FAULT;
 			if (unlikely(mapped == 0 || mapped > left))
 				return VQ_E_FAULT;

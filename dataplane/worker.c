@@ -11,6 +11,8 @@
  * read here (a runt frame is dropped), and they never select anything outside the ingress
  * port's network.
  */
+#include <string.h>
+
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
@@ -50,18 +52,9 @@ static void count_drop(struct dp_port *p, unsigned w, enum riov_dp_drop cause, u
 static void vhost_deliver(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair *qp,
 			  struct rte_mbuf **m, uint16_t n)
 {
-	struct dp_qstats *st = &p->wstats[c->w->idx];
-	uint16_t done = riov_virtq_enqueue(&qp->rxq, m, n);
-
-	if (done) {
-		uint64_t bytes = 0;
-		for (uint16_t i = 0; i < done; i++)
-			bytes += rte_pktmbuf_pkt_len(m[i]);
-		st->tx_packets += done;
-		st->tx_bytes += bytes;
+	/* packets, bytes and drops by cause are counted by the virtq itself */
+	if (riov_virtq_enqueue(&qp->rxq, m, n))
 		riov_virtq_notify(&qp->rxq);
-	}
-	/* drops by cause are in the virtq's own counters */
 	rte_pktmbuf_free_bulk(m, n);
 }
 
@@ -156,11 +149,23 @@ static void stage(struct dp_ctx *c, uint16_t port, struct rte_mbuf *m)
 		flush_one(c, o);
 }
 
-/* Switch a burst received on port `in` (in its network) and stage it for output. */
+static inline uint64_t mac48(const struct rte_ether_addr *a)
+{
+	uint64_t v = 0;
+	memcpy(&v, a->addr_bytes, RTE_ETHER_ADDR_LEN);
+	return v;
+}
+
+/* Switch a burst received on port `in` (in its network) and stage it for output. Packets of a
+ * burst mostly share their addresses: the previous packet's learning and lookup are reused while
+ * the addresses repeat and the table did not change. */
 static void switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf **m, uint16_t n)
 {
 	struct dp_net *net = in->net;
 	struct dp_flood *fl = NULL;
+	const bool local = in->type == RIOV_DP_PORT_VHOST;
+	uint64_t last_src = UINT64_MAX, last_dst = UINT64_MAX; /* no 48-bit address matches */
+	int last_learn = 0, last_out = -1;
 
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + 1 < n)
@@ -171,13 +176,24 @@ static void switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf *
 			continue;
 		}
 		const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m[i], const struct rte_ether_hdr *);
-		if (unlikely(dp_mac_learn(net, eh->src_addr.addr_bytes, in->id,
-					  in->type == RIOV_DP_PORT_VHOST) < 0)) {
+		uint64_t src = mac48(&eh->src_addr), dst = mac48(&eh->dst_addr);
+		if (src != last_src) {
+			last_learn = dp_mac_learn(net, eh->src_addr.addr_bytes, in->id, local);
+			last_src = src;
+			if (last_learn > 0)
+				last_dst = UINT64_MAX; /* the table changed: look up again */
+		}
+		if (unlikely(last_learn < 0)) {
 			count_drop(in, c->w->idx, RIOV_DP_DROP_LOOP, 1);
 			rte_pktmbuf_free(m[i]);
 			continue;
 		}
-		int out = (eh->dst_addr.addr_bytes[0] & 1) ? -1 : dp_mac_lookup(net, eh->dst_addr.addr_bytes);
+		if (dst != last_dst) {
+			last_out = (eh->dst_addr.addr_bytes[0] & 1) ? -1
+								      : dp_mac_lookup(net, eh->dst_addr.addr_bytes);
+			last_dst = dst;
+		}
+		int out = last_out;
 		if (out >= 0) {
 			if (out == in->id) {
 				/* hairpin: the destination is behind the ingress port */
@@ -224,12 +240,6 @@ static uint16_t poll_vhost(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 	if (n == 0)
 		return 0;
 	riov_virtq_notify(&qp->txq);
-	struct dp_qstats *st = &p->wstats[c->w->idx];
-	uint64_t bytes = 0;
-	for (uint16_t i = 0; i < n; i++)
-		bytes += rte_pktmbuf_pkt_len(m[i]);
-	st->rx_packets += n;
-	st->rx_bytes += bytes;
 	switch_burst(c, p, m, n);
 	return n;
 }

@@ -1080,6 +1080,7 @@ void riov_vtd_cursor_init(struct riov_vtd_cursor *c, struct riov_vtd *vtd, uint1
 	memset(c, 0, sizeof(*c));
 	c->vtd = vtd;
 	c->sid = sid;
+	c->genp = (const volatile uint64_t *)&vtd->gen;
 	c->gen = 0; /* the unit's generation starts at 1: empty */
 	c->ctx_gen = 0;
 }

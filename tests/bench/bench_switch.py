@@ -63,7 +63,7 @@ class TestpmdSwitch:
 class LoopGuest:
     """dpdk-testpmd with two virtio-user ports forwarding to each other (mac mode)."""
 
-    def __init__(self, sock1, sock2, size, bursts=64):
+    def __init__(self, sock1, sock2, size, bursts=int(os.environ.get("LOOP_BURSTS", "30"))):
         self.socks = (sock1, sock2)
         self.size = size
         self.bursts = bursts
@@ -77,18 +77,31 @@ class LoopGuest:
         for i, sk in enumerate(self.socks):
             args += ["--vdev", "net_virtio_user%d,path=%s,queues=1,mrg_rxbuf=%d,queue_size=1024,mac=%s"
                      % (i, sk, mrg, (MAC_A, MAC_B)[i])]
-        args += ["--", "--forward-mode=mac", "--nb-cores=1", "--txpkts=%d" % self.size,
+        args += ["--", "-i", "--forward-mode=mac", "--nb-cores=1", "--txpkts=%d" % self.size,
                  "--eth-peer=0,%s" % MAC_B, "--eth-peer=1,%s" % MAC_A, "--burst=32",
-                 "--rxd=1024", "--txd=1024", "--tx-first", "--total-num-mbufs=32768"]
+                 "--rxd=1024", "--txd=1024", "--total-num-mbufs=32768"]
+        args += ["--record-burst-stats"] if os.environ.get("BURST_STATS") else []
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=open(self.logf, "w"),
                                      stderr=subprocess.STDOUT)
         riovtest._procs.append(self.proc)
-        wait_for(lambda: "Press enter" in open(self.logf).read(), 60, "loop guest")
+        wait_for(lambda: "testpmd>" in open(self.logf).read(), 60, "loop guest")
+        # Enough packets in flight that the loop measures throughput, not round-trip latency:
+        # `bursts` bursts of 32 per port (960), just below the 1024-entry rings.
+        self.proc.stdin.write(b"start tx_first %d\n" % self.bursts)
+        self.proc.stdin.flush()
+        wait_for(lambda: "packet forwarding" in open(self.logf).read(), 30, "loop guest forwarding")
         return self
 
     def stop(self):
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=60)
+        self.proc.stdin.write(b"stop\n")
+        self.proc.stdin.flush()
+        wait_for(lambda: "Accumulated forward statistics" in open(self.logf).read(), 30, "guest stats")
+        self.proc.stdin.write(b"quit\n")
+        self.proc.stdin.flush()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
         text = open(self.logf).read()
         import re
         rx = [int(x) for x in re.findall(r"Forward statistics for port \d.*?RX-packets:\s+(\d+)", text, re.S)]
