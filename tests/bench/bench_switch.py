@@ -14,6 +14,9 @@ CPU. Runs alternate (riov, testpmd, riov, ...) because throughput on these machi
 (see MACHINE-NOTES.md); the median of the per-pair ratios is reported with its range. The rate is
 the packets the switch delivered to the guest per second, from the guest's own counters.
 
+Also printed: the ratio of the two medians and of the two maxima (on a bimodal machine a pair can
+mix modes; the maxima compare both switches in their high mode).
+
 usage: bench_switch.py [--pairs N] [--seconds S] [--sizes 64,1518]
 """
 import argparse
@@ -149,8 +152,9 @@ def main():
         rm, tm = statistics.median(rr), statistics.median(tt)
         gbit = lambda pps: pps * (size + 20) * 8 / 1e9  # noqa: E731 (wire size incl. preamble+IFG)
         print("switch %d B: riov %.2f Mpps %.2f Gbit/s, testpmd %.2f Mpps %.2f Gbit/s, ratio riov/testpmd "
-              "median %.2f (range %.2f-%.2f, %d pairs)" % (size, rm / 1e6, gbit(rm), tm / 1e6, gbit(tm), med,
-                                                          min(ratios), max(ratios), len(ratios)), flush=True)
+              "median %.2f (range %.2f-%.2f, %d pairs); ratio of medians %.2f, of maxima %.2f"
+              % (size, rm / 1e6, gbit(rm), tm / 1e6, gbit(tm), med, min(ratios), max(ratios), len(ratios),
+                 rm / tm if tm else float("nan"), max(rr) / max(tt) if max(tt) else float("nan")), flush=True)
         results[size] = med
     return 0
 
