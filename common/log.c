@@ -2,6 +2,7 @@
 #include "common/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,21 +59,21 @@ void riov_log(enum riov_log_level level, const char *comp, const char *fmt, ...)
 int riov_ratelimit_ok(struct riov_ratelimit *rl, uint32_t burst, uint32_t interval_s)
 {
 	struct timespec ts;
-	uint64_t now;
+	uint64_t now, start;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	if (now - rl->window_start_ns >= (uint64_t)interval_s * 1000000000ull) {
-		if (rl->missed != 0)
-			riov_log(RIOV_LOG_WARN, "log", "%u similar messages suppressed", rl->missed);
-		rl->window_start_ns = now;
-		rl->printed = 0;
-		rl->missed = 0;
+	start = atomic_load_explicit(&rl->window_start_ns, memory_order_relaxed);
+	if (now - start >= (uint64_t)interval_s * 1000000000ull &&
+	    atomic_compare_exchange_strong(&rl->window_start_ns, &start, now)) {
+		/* this thread opened the new window */
+		uint32_t missed = atomic_exchange(&rl->missed, 0);
+		atomic_store(&rl->printed, 0);
+		if (missed != 0)
+			riov_log(RIOV_LOG_WARN, "log", "%u similar messages suppressed", missed);
 	}
-	if (rl->printed < burst) {
-		rl->printed++;
+	if (atomic_fetch_add_explicit(&rl->printed, 1, memory_order_relaxed) < burst)
 		return 1;
-	}
-	rl->missed++;
+	atomic_fetch_add_explicit(&rl->missed, 1, memory_order_relaxed);
 	return 0;
 }

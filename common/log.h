@@ -26,12 +26,13 @@ void riov_log(enum riov_log_level level, const char *comp, const char *fmt, ...)
 
 /* Per-call-site rate limiter: at most `burst` lines per `interval_s` seconds; reports how many it dropped. */
 struct riov_ratelimit {
-	uint64_t window_start_ns;
-	uint32_t printed;
-	uint32_t missed;
+	_Atomic uint64_t window_start_ns;
+	_Atomic uint32_t printed;
+	_Atomic uint32_t missed;
 };
 
-/** Return 1 if a line may be printed now (thread-safe enough for logging: races only print an extra line). */
+/** Return 1 if a line may be printed now. Lock-free and safe from any thread; a race at a window
+ *  boundary may let one extra line through. */
 int riov_ratelimit_ok(struct riov_ratelimit *rl, uint32_t burst, uint32_t interval_s);
 
 #define RIOV_LOG_RL(level, comp, ...)                                                        \

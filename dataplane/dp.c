@@ -322,6 +322,9 @@ static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct r
 		riov_log(RIOV_LOG_WARN, COMP, "%s: vring %u refused by the virtqueue code", p->name, vi->qid);
 		return;
 	}
+	/* live migration: the used ring's own writes are logged too (VHOST_VRING_F_LOG) */
+	if (vi->log_base != NULL && vi->log_guest_addr != 0)
+		riov_virtq_set_used_log(vq, vi->log_guest_addr);
 	atomic_store_explicit(running, true, memory_order_release);
 	riov_log(RIOV_LOG_INFO, COMP, "%s: vring %u running (size %u, worker %u)", p->name, vi->qid,
 		 vi->size, qp->owner);
