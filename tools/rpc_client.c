@@ -9,6 +9,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -91,6 +93,8 @@ static int connect_tcp(const char *host, const char *port, unsigned ms, char *er
 			    p->ai_protocol);
 		if (fd < 0)
 			continue;
+		int one = 1; /* frames are small: do not wait for delayed ACKs (TLS handshake) */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (connect(fd, p->ai_addr, p->ai_addrlen) < 0 && errno != EINPROGRESS) {
 			e = errno;
 			close(fd);

@@ -4,7 +4,8 @@
 
 Every implemented object and verb, each error path (a clear message, a non-zero exit and the state
 unchanged, checked with `net list` / `port list` --json afterwards), a port added at run time that
-passes real guest traffic, persistence across a clean restart and across kill -9 in the middle of a
+passes real guest traffic, domains created over the API (map, unmap, attach, probe) and their
+interrupt settings, persistence across a clean restart and across kill -9 in the middle of a
 stream of changes, a corrupt state file, and a real Prometheus scraping riovd's metrics endpoint.
 """
 import glob
@@ -166,9 +167,9 @@ def test_other_verbs():
             "probe a port without a guest")
     refused(ctl, ["domain", "show", "nosuch"], "NOT_FOUND", "port nosuch does not exist", "domain of unknown port")
     refused(ctl, ["domain", "show", "--id", "999"], "NOT_FOUND", "domain 999 does not exist", "unknown domain id")
-    refused(ctl, ["domain", "map", "vm1", "--iova", "0", "--size", "4K", "--target", "0"], "UNIMPLEMENTED",
-            "Domain.Map is not implemented yet", "Domain.Map")
-    refused(ctl, ["interrupt", "list"], "UNIMPLEMENTED", "Interrupt.List is not implemented yet", "Interrupt.List")
+    refused(ctl, ["domain", "map", "vm1", "--iova", "0", "--size", "4K", "--target", "0"], "FAILED_PRECONDITION",
+            "port vm1's DMA domain is built by riovd", "Domain.Map on a port's own domain")
+    check(ctl.json("interrupt", "list").get("interrupts", []) == [], "interrupt list: no settings yet")
     check(ctl.json("faults")["faults"] == [], "refused probes left no fault record")
     saved = ctl.json("config", "save")
     check(saved["path"] == os.path.join(tmp, "state", "state.pb") and saved["bytes"] > 0,
@@ -433,6 +434,211 @@ def test_prometheus():
     d.stop()
 
 
+def desired(ctl):
+    """The running desired state without its generation (for 'nothing changed' checks)."""
+    st = ctl.json("config", "show")["state"]
+    st.pop("generation", None)
+    return st
+
+
+def refused_state(ctl, args, status, text, what):
+    """riovctl ARGS must exit 1 with STATUS and TEXT on stderr and leave the desired state as it was."""
+    before = desired(ctl)
+    r = ctl.run(*args)
+    log("    riovctl %s -> %d: %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+    check(r.returncode == EXIT_RPC and status in r.stderr and text in r.stderr,
+          "%s: exit 1, %s, '%s'" % (what, status, text))
+    check(desired(ctl) == before, "%s: desired state unchanged" % what)
+
+
+DOM_CFG = ('networks = ( { name = "blue"; } );\n'
+           'ports = ( { name = "vm1"; type = "vhost"; net = "blue"; socket = "vm1.sock"; } );\n')
+
+
+def make_domain(ctl):
+    """A domain (allocated id) with a 2 MiB mapping at 1 MiB and device nic0 (source-id 0x810)."""
+    did = ctl.json("domain", "create", "--name", "dev-a")["domain_id"]
+    ctl.ok("domain", "map", "--id", str(did), "--iova", "0x100000", "--size", "2M", "--target", "0x40000000")
+    ctl.ok("domain", "attach", "nic0", "--id", str(did), "--source-id", "0x810")
+    return did
+
+
+def test_domain_map_probe():
+    """Domain.Create/Map/Show/TranslateProbe/Unmap/Attach on a domain that is not a port's."""
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, DOM_CFG).start()
+    ctl = ctl_for(d)
+    did = ctl.json("domain", "create", "--name", "dev-a")["domain_id"]
+    check(0x1000 <= did <= 0x7fff, "domain create without --id allocates one in 0x1000-0x7fff (%#x)" % did)
+    check(ctl.json("domain", "create", "--id", "2000")["domain_id"] == 2000, "domain create --id 2000")
+    ctl.ok("domain", "map", "--id", str(did), "--iova", "0x100000", "--size", "2M", "--target", "0x40000000")
+    ctl.ok("domain", "map", "--id", str(did), "--iova", "0x400000", "--size", "8K", "--target", "0x50000000",
+           "--read-only")
+    sh = ctl.json("domain", "show", "--id", str(did))["domain"]
+    log("    show: %s" % sh)
+    maps = [(m["iova"], m["size"], m["target"], m.get("read", False), m.get("write", False)) for m in sh["mappings"]]
+    check(sh["name"] == "dev-a" and sh["address_width"] == 48, "domain show: name and 48-bit address width")
+    check(maps == [(0x100000, 0x200000, 0x40000000, True, True), (0x400000, 0x2000, 0x50000000, True, False)],
+          "domain show: both mappings with targets and permissions")
+    st = ctl.json("config", "show", "--saved")["state"]
+    check([x["domain_id"] for x in st["domains"]] == [did, 2000] and len(st["domains"][0]["mappings"]) == 2,
+          "the state file holds the domains and their mappings")
+    refused_state(ctl, ["domain", "probe", "--id", str(did), "--iova", "0x100000"], "FAILED_PRECONDITION",
+                  "has no device attached", "probe a domain without a device")
+    ctl.ok("domain", "attach", "nic0", "--id", str(did), "--source-id", "0x810")
+    sh = ctl.json("domain", "show", "nic0")["domain"]
+    check(sh["domain_id"] == did and sh["devices"] == [{"device": "nic0", "source_id": 0x810}],
+          "domain attach: domain show by the device name lists it with its source-id")
+    pr = ctl.json("domain", "probe", "--id", str(did), "--iova", "0x100040", "--length", "16")
+    check(pr["ok"] and pr["target"] == 0x40000040 and pr["mapped_length"] == 16,
+          "probe of a mapped address: hit, target 0x40000040, 16 bytes")
+    pr = ctl.json("domain", "probe", "nic0", "--iova", "0x400000", "--write")
+    check(not pr["ok"] and pr["fault_reason"] == 5, "probe for write of a read-only mapping: write fault (%s)"
+          % pr.get("fault"))
+    pr = ctl.json("domain", "probe", "nic0", "--iova", "0x900000")
+    check(not pr["ok"] and pr["fault_reason"] == 6 and pr["fault"], "probe of a hole: fault (%s)" % pr["fault"])
+    fl = ctl.json("faults", "nic0")["faults"]
+    check(any(f["address"] == 0x900000 and f["device"] == "nic0" and f["source_id"] == 0x810 and
+              f["domain_id"] == did for f in fl), "the failed probe is in the fault log under nic0")
+    ctl.json("faults", "clear")
+    r = ctl.json("domain", "unmap", "--id", str(did), "--iova", "0x100000", "--size", "4K")
+    check(r["unmapped"] == 4096, "domain unmap of one page: 4096 bytes unmapped")
+    pr = ctl.json("domain", "probe", "nic0", "--iova", "0x100000")
+    check(not pr["ok"], "the unmapped page faults now")
+    pr = ctl.json("domain", "probe", "nic0", "--iova", "0x101000")
+    check(pr["ok"] and pr["target"] == 0x40001000, "the rest of the mapping still translates")
+    maps = [(m["iova"], m["size"], m["target"]) for m in ctl.json("config", "show")["state"]["domains"][0]["mappings"]]
+    check(maps == [(0x101000, 0x1ff000, 0x40001000), (0x400000, 0x2000, 0x50000000)],
+          "the desired state holds the split mapping")
+    r = ctl.json("domain", "unmap", "--id", str(did), "--iova", "0x10000000", "--size", "4K")
+    check(r.get("unmapped", 0) == 0, "unmapping a hole is not an error (0 bytes)")
+    ctl.json("faults", "clear")
+    d.stop()
+
+
+def test_domain_errors():
+    """Each refusal of Domain.*: a clear message, exit 1, the desired state unchanged."""
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, DOM_CFG).start()
+    ctl = ctl_for(d)
+    did = make_domain(ctl)
+    sid = str(did)
+    refused_state(ctl, ["domain", "map", "--id", "0x3000", "--iova", "0", "--size", "4K", "--target", "0"],
+                  "NOT_FOUND", "domain 12288 does not exist", "map into an unknown domain")
+    refused_state(ctl, ["domain", "unmap", "--id", "0x3000", "--iova", "0", "--size", "4K"],
+                  "NOT_FOUND", "domain 12288 does not exist", "unmap in an unknown domain")
+    refused_state(ctl, ["domain", "map", "nosuch", "--iova", "0", "--size", "4K", "--target", "0"],
+                  "NOT_FOUND", "device nosuch does not exist", "map by an unknown device")
+    refused_state(ctl, ["domain", "map", "--id", sid, "--iova", "0x200000", "--size", "4K", "--target", "0"],
+                  "ALREADY_EXISTS", "overlaps the mapping [0x100000, 0x300000)", "overlapping mapping")
+    refused_state(ctl, ["domain", "map", "--id", sid, "--iova", "0x1000001", "--size", "4K", "--target", "0"],
+                  "INVALID_ARGUMENT", "must be 4 KiB aligned", "unaligned iova")
+    refused_state(ctl, ["domain", "map", "--id", sid, "--iova", "0x1000000", "--size", "100", "--target", "0"],
+                  "INVALID_ARGUMENT", "a non-zero multiple of 4 KiB", "unaligned size")
+    refused_state(ctl, ["domain", "unmap", "--id", sid, "--iova", "0x100800", "--size", "4K"],
+                  "INVALID_ARGUMENT", "4 KiB aligned", "unaligned unmap")
+    refused_state(ctl, ["domain", "map", "--id", sid, "--iova", "0xfffffffff000", "--size", "8K", "--target", "0"],
+                  "INVALID_ARGUMENT", "beyond its 48-bit address width", "mapping beyond the address width")
+    refused_state(ctl, ["domain", "map", "vm1", "--iova", "0", "--size", "4K", "--target", "0"],
+                  "FAILED_PRECONDITION", "port vm1's DMA domain is built by riovd", "map into a port's domain")
+    refused_state(ctl, ["domain", "map", "--id", "1", "--iova", "0", "--size", "4K", "--target", "0"],
+                  "FAILED_PRECONDITION", "domain 1 is a vhost port's DMA domain", "map into domain 1 by id")
+    refused_state(ctl, ["domain", "unmap", "--id", "0x8000", "--iova", "0", "--size", "4K"],
+                  "FAILED_PRECONDITION", "is a vhost port's DMA domain", "unmap in a first-stage port domain")
+    refused_state(ctl, ["domain", "create", "--id", "5"], "FAILED_PRECONDITION",
+                  "belong to vhost ports' DMA domains", "create a domain in the ports' id range")
+    refused_state(ctl, ["domain", "create", "--id", sid], "ALREADY_EXISTS", "domain %d already exists" % did,
+                  "create an existing domain")
+    refused_state(ctl, ["domain", "create", "--address-width", "57"], "INVALID_ARGUMENT", "address width 57",
+                  "unsupported address width")
+    refused_state(ctl, ["domain", "create", "--nested"], "UNIMPLEMENTED", "nested domains are built by riovd",
+                  "nested domain")
+    refused_state(ctl, ["domain", "attach", "vm1", "--id", sid, "--source-id", "0x900"], "FAILED_PRECONDITION",
+                  "port vm1 is attached to its own domain", "attach a port")
+    refused_state(ctl, ["domain", "attach", "x1", "--id", sid, "--source-id", "0x105"], "FAILED_PRECONDITION",
+                  "belong to vhost ports' devices", "attach with a port's source-id")
+    refused_state(ctl, ["domain", "attach", "x1", "--id", sid, "--source-id", "0x810"], "FAILED_PRECONDITION",
+                  "source-id 0x810 is device nic0's", "attach a source-id in use")
+    refused_state(ctl, ["domain", "attach", "nic0", "--id", sid, "--source-id", "0x811"], "ALREADY_EXISTS",
+                  "device nic0 is attached to domain", "attach a device twice")
+    refused_state(ctl, ["domain", "attach", "x1", "--id", "0x3000", "--source-id", "0x900"], "NOT_FOUND",
+                  "domain 12288 does not exist", "attach to an unknown domain")
+    refused_state(ctl, ["port", "add", "vhost", "nic0", "--net", "blue", "--socket", "n.sock"], "ALREADY_EXISTS",
+                  "nic0 is the name of a device attached to domain", "a port named like an attached device")
+    check(ctl.json("faults")["faults"] == [], "no refusal left a fault record")
+    d.stop()
+
+
+def test_interrupts():
+    """Interrupt.Set/List/Mask/Coalesce for a device attached to a created domain, and refusals."""
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, DOM_CFG).start()
+    ctl = ctl_for(d)
+    make_domain(ctl)
+    s = ctl.json("interrupt", "set", "nic0", "0", "--guest-vector", "0x30", "--dest", "1")["setting"]
+    check(s["device"] == "nic0" and s["guest_vector"] == 0x30 and s["irte_index"] >= 32768,
+          "interrupt set: an IRTE outside the ports' range is allocated (%d)" % s["irte_index"])
+    ctl.ok("interrupt", "set", "nic0", "1", "--guest-vector", "0x31", "--irte", "40000", "--coalesce-usecs", "20")
+    lst = ctl.json("interrupt", "list")["interrupts"]
+    check([(x["vector"], x["irte_index"], x["guest_vector"]) for x in lst] ==
+          [(0, s["irte_index"], 0x30), (1, 40000, 0x31)], "interrupt list shows both vectors")
+    check("nic0" in ctl.ok("interrupt", "list", "nic0"), "interrupt list DEVICE prints a table")
+    ctl.ok("interrupt", "mask", "nic0", "1")
+    lst = {x["vector"]: x for x in ctl.json("interrupt", "list", "nic0")["interrupts"]}
+    check(lst[1].get("masked") is True and not lst[0].get("masked"), "interrupt mask: vector 1 masked only")
+    ctl.ok("interrupt", "mask", "nic0", "--all", "--unmask")
+    ctl.ok("interrupt", "coalesce", "nic0", "--all", "--usecs", "50", "--frames", "4")
+    lst = ctl.json("interrupt", "list")["interrupts"]
+    check(all(not x.get("masked") and x["coalesce_usecs"] == 50 and x["coalesce_frames"] == 4 for x in lst),
+          "unmask --all and coalesce --all changed every vector")
+    st = ctl.json("config", "show", "--saved")["state"]
+    check(len(st["interrupts"]) == 2, "the state file holds the interrupt settings")
+    refused_state(ctl, ["interrupt", "set", "vm1", "0", "--guest-vector", "48"], "FAILED_PRECONDITION",
+                  "port vm1's interrupt-remapping entries are programmed by riovd", "interrupt of a port")
+    refused_state(ctl, ["interrupt", "set", "nosuch", "0", "--guest-vector", "48"], "NOT_FOUND",
+                  "device nosuch is not attached to any domain", "interrupt of an unknown device")
+    refused_state(ctl, ["interrupt", "set", "nic0", "2", "--guest-vector", "48", "--irte", "5"],
+                  "FAILED_PRECONDITION", "belong to vhost ports' vrings", "IRTE in the ports' range")
+    refused_state(ctl, ["interrupt", "set", "nic0", "2", "--guest-vector", "48", "--irte", "40000"],
+                  "FAILED_PRECONDITION", "entry 40000 is used by device nic0 vector 1", "IRTE in use")
+    refused_state(ctl, ["interrupt", "set", "nic0", "2"], "INVALID_ARGUMENT", "give --guest-vector 16-255",
+                  "no guest vector")
+    refused_state(ctl, ["interrupt", "set", "nic0", "2", "--guest-vector", "48", "--posted"], "UNIMPLEMENTED",
+                  "posted interrupts", "posted interrupt")
+    refused_state(ctl, ["interrupt", "mask", "nic0", "7"], "NOT_FOUND", "no setting for vector 7",
+                  "mask an unset vector")
+    refused_state(ctl, ["interrupt", "list", "vm1"], "FAILED_PRECONDITION", "programmed by riovd",
+                  "interrupt list of a port")
+    d.stop()
+
+
+def test_domain_restart_persistence():
+    """Created domains, their mappings, devices and interrupt settings survive a restart."""
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, DOM_CFG).start()
+    ctl = ctl_for(d)
+    did = make_domain(ctl)
+    ctl.ok("domain", "unmap", "--id", str(did), "--iova", "0x200000", "--size", "4K")
+    ctl.ok("interrupt", "set", "nic0", "3", "--guest-vector", "0x40", "--masked")
+    want_dom = ctl.json("domain", "show", "--id", str(did))["domain"]
+    want_irq = ctl.json("interrupt", "list")["interrupts"]
+    want_state = desired(ctl)
+    d.stop()
+    restart(d)
+    check(ctl.json("domain", "show", "--id", str(did))["domain"] == want_dom,
+          "domain restored with the same name, mappings and device")
+    check(ctl.json("interrupt", "list")["interrupts"] == want_irq, "interrupt settings restored")
+    check(desired(ctl) == want_state, "the whole desired state is the same after the restart")
+    pr = ctl.json("domain", "probe", "nic0", "--iova", "0x100000")
+    check(pr["ok"] and pr["target"] == 0x40000000, "the restored domain translates for its device")
+    pr = ctl.json("domain", "probe", "nic0", "--iova", "0x200000")
+    check(not pr["ok"], "the page unmapped before the restart stays unmapped")
+    check("1 domain(s), 1 interrupt setting(s)" in d.log_text(), "riovd logs what it restored")
+    check(ctl.json("node", "info")["health"] == "ok", "health ok: everything was restored")
+    d.stop()
+
+
 if __name__ == "__main__":
     main([test_networks, test_ports, test_other_verbs, test_tls_roles, test_runtime_port_traffic, test_restart_persistence,
-          test_corrupt_state_file, test_kill9_during_changes, test_prometheus])
+          test_corrupt_state_file, test_kill9_during_changes, test_prometheus, test_domain_map_probe,
+          test_domain_errors, test_interrupts, test_domain_restart_persistence])
