@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * riovd's control service: the desired state (networks and ports as riov.v1 specs), its
+ * riovd's control service: the desired state (networks, ports, VT-d domains created through the
+ * API and interrupt settings, as riov.v1 specs), its
  * persistence in the state file, the RPC handlers that change and show it, and the Prometheus
  * collector. riovd.c starts it; the dataplane (dataplane/dp.h) and the VT-d unit do the work.
  *
@@ -11,7 +12,8 @@
  * resolved under the socket_dir of the current configuration. A corrupt state file is moved
  * aside by the state store and riovd starts from the configuration file (logged as an error).
  *
- * Every acknowledged change (Network.Add/Delete, Port.Add/Delete) is on stable storage before its
+ * Every acknowledged change (Network.Add/Delete, Port.Add/Delete, Domain.Create/Map/Unmap/Attach,
+ * Interrupt.Set/Mask/Coalesce) is on stable storage before its
  * answer is sent: adds change the dataplane first and then write the state (undoing the add when
  * the write fails); deletes write the state first and then change the dataplane. After a crash
  * the state file holds the last acknowledged change, or the one being made when it came.
