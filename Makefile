@@ -34,3 +34,9 @@ fuzz: deps
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) *.setup.log *.build.log
+
+# The lab: a QEMU (TCG) VM with an emulated VT-d, VFIO and Soft-RoCE, built from Debian packages into
+# $(RIOV_LAB_CACHE) (default /var/cache/riov-lab). `make test` runs it as its `lab` suite. See docs/lab.md.
+lab-test: deps
+	tests/lab/build.sh
+	tests/lab/run.sh

@@ -11,6 +11,8 @@ PACKAGES=(
 	libconfig-dev libsystemd-dev libssl-dev openssl libibverbs-dev librdmacm-dev
 	# tests: namespaces and veths, a real Prometheus
 	iproute2 iputils-ping procps prometheus
+	# the lab (tests/lab): QEMU under TCG, initramfs tools, verbs tools copied into the VM
+	qemu-system-x86 qemu-utils cpio kmod xz-utils bc ibverbs-utils ibverbs-providers
 )
 
 missing=()

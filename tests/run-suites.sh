@@ -4,11 +4,13 @@
 #   asan    the fast suite again under ASan+UBSan      build-asan/
 #   fuzz    each libFuzzer harness briefly (clang)     build-fuzz/   FUZZ_SECONDS (default 20)
 #   system  real riovd, dpdk-testpmd guests, Linux peers in namespaces (root)
-# SUITES="fast asan fuzz system" selects; BUILD, BUILD_ASAN, BUILD_FUZZ name the build directories.
+#   lab     a QEMU (TCG) VM with an emulated VT-d, VFIO and Soft-RoCE (tests/lab, docs/lab.md);
+#           each LAB-RESULT line is one test, a hung or panicked VM one failure
+# SUITES="fast asan fuzz system lab" selects; BUILD, BUILD_ASAN, BUILD_FUZZ name the build directories.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-SUITES=${SUITES:-"fast asan fuzz system"}
+SUITES=${SUITES:-"fast asan fuzz system lab"}
 BUILD=${BUILD:-build}
 BUILD_ASAN=${BUILD_ASAN:-build-asan}
 BUILD_FUZZ=${BUILD_FUZZ:-build-fuzz}
@@ -82,6 +84,27 @@ for suite in $SUITES; do
 		else build_failed fuzz; fi ;;
 	system)
 		if setup "$BUILD"; then run_meson_suite "$BUILD" system system --num-processes 1; else build_failed system; fi ;;
+	lab)
+		if tests/lab/build.sh >lab-build.log 2>&1; then
+			out=$(tests/lab/run.sh 2>&1)
+			lrc=$?
+			echo "$out" | grep -E '^(LAB-RESULT|lab-run)|passed,'
+			p=$(echo "$out" | grep -c '^LAB-RESULT [^ ]* PASS')
+			f=$(echo "$out" | grep -c '^LAB-RESULT [^ ]* FAIL')
+			s=$(echo "$out" | grep -c '^LAB-RESULT [^ ]* SKIP')
+			PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s))
+			for n in $(echo "$out" | awk '$1 == "LAB-RESULT" && $3 == "FAIL" {print $2}'); do
+				FAILED_NAMES+=("lab:$n")
+			done
+			if [ "$lrc" -ge 2 ]; then # the VM hung or died: its unfinished tests are one failure
+				FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:vm")
+				echo "$out" | tail -40
+			fi
+			echo "== lab: $p passed, $f failed, $s skipped"
+		else
+			tail -30 lab-build.log
+			FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:build")
+		fi ;;
 	*) echo "run-suites: unknown suite $suite" >&2; exit 2 ;;
 	esac
 done

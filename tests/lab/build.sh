@@ -1,0 +1,250 @@
+#!/bin/bash
+# tests/lab/build.sh — build the riov lab VM (kernel + initramfs) from Debian packages only.
+#
+# Security model: runs as root on the build host and only reads Debian packages fetched with apt
+# (signature-checked by apt) and files from this source tree. Nothing from a guest is read here.
+#
+# Output (in $RIOV_LAB_CACHE, default /var/cache/riov-lab, never in the source tree):
+#   debs/                the downloaded .deb files (pinned kernel, busybox-static)
+#   kernel/<ver>/        the kernel package unpacked with dpkg -x, modules.dep made by depmod -b
+#   vmlinux-<ver>        the uncompressed (ELF, PVH-bootable) kernel, when it can be extracted
+#   initramfs.cpio.gz    busybox, /init, the modules, the rdma tool, the test list
+#   lab.env              KERNEL=, INITRD=, KVER= for tests/lab/run.sh
+# Each step is skipped when its inputs have not changed (a key file next to the artifact).
+#
+# Environment:
+#   RIOV_LAB_CACHE            cache directory (default /var/cache/riov-lab)
+#   RIOV_LAB_KERNEL_PKG       kernel package (default linux-image-6.1.0-47-amd64-unsigned)
+#   RIOV_LAB_KERNEL_VERSION   its Debian version (default 6.1.170-3); both together are the pin
+#   RIOV_LAB_EXTRA            optional directory copied into the guest as /lab/extra (e.g. riov binaries)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${RIOV_LAB_CACHE:-/var/cache/riov-lab}
+KPKG=${RIOV_LAB_KERNEL_PKG:-linux-image-6.1.0-47-amd64-unsigned}
+KPKG_VER=${RIOV_LAB_KERNEL_VERSION:-6.1.170-3}
+BBPKG=busybox-static
+EXTRA=${RIOV_LAB_EXTRA:-}
+
+# Modules the guest loads at boot, in this order; their dependencies are added by modprobe.
+MODULES=(e1000e virtio_pci virtio_net nvme vfio vfio_iommu_type1 vfio-pci crc32_generic ib_core ib_uverbs rdma_rxe)
+# (rdma_rxe asks the crypto API for "crc32"; nobody can modprobe it on demand in the guest)
+
+log() { echo "lab-build: $*" >&2; }
+die() { echo "lab-build: ERROR: $*" >&2; exit 1; }
+
+for tool in apt-get dpkg-deb cpio depmod modprobe gzip xz sha256sum ldd; do
+	command -v "$tool" >/dev/null || die "missing '$tool' (apt-get install -y cpio kmod xz-utils)"
+done
+
+mkdir -p "$CACHE/debs" "$CACHE/kernel"
+
+# fetch_deb PKG [VERSION] — print the path of the .deb in the cache, downloading it once.
+fetch_deb() {
+	local pkg=$1 ver=${2:-} spec f
+	spec=$pkg${ver:+=$ver}
+	if [ -z "$ver" ]; then
+		ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
+		[ -n "$ver" ] && [ "$ver" != "(none)" ] || die "package $pkg not known to apt (apt-get update?)"
+	fi
+	# .deb names encode the epoch colon as %3a
+	f=$(ls "$CACHE/debs/${pkg}_${ver//:/%3a}_"*.deb 2>/dev/null | head -n1 || true)
+	if [ -z "$f" ]; then
+		log "downloading $spec"
+		(cd "$CACHE/debs" && apt-get download -q "$spec" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
+			die "apt-get download $spec failed; pin another kernel with RIOV_LAB_KERNEL_PKG/RIOV_LAB_KERNEL_VERSION (apt-cache madison 'linux-image-6.1.0-*-amd64-unsigned')"
+		f=$(ls "$CACHE/debs/${pkg}_${ver//:/%3a}_"*.deb 2>/dev/null | head -n1 || true)
+		[ -n "$f" ] || die "download of $spec produced no file"
+	fi
+	echo "$f"
+}
+
+# --- 1. kernel ------------------------------------------------------------------------------------
+KDEB=$(fetch_deb "$KPKG" "$KPKG_VER")
+KROOT=$CACHE/kernel/${KPKG}_${KPKG_VER}
+if [ ! -f "$KROOT/.done" ]; then
+	log "unpacking $(basename "$KDEB")"
+	rm -rf "$KROOT"; mkdir -p "$KROOT"
+	dpkg-deb -x "$KDEB" "$KROOT"
+	KVER=$(ls "$KROOT/lib/modules")
+	# The .deb ships no modules.dep (the postinst makes it); make it here.
+	depmod -b "$KROOT" "$KVER"
+	echo "$KVER" > "$KROOT/.done"
+fi
+KVER=$(cat "$KROOT/.done")
+VMLINUZ=$KROOT/boot/vmlinuz-$KVER
+[ -f "$VMLINUZ" ] || die "no $VMLINUZ in $KDEB"
+
+# Uncompressed kernel: the bzImage carries an xz stream; the ELF inside boots through PVH
+# (CONFIG_PVH=y), which skips the in-guest decompression (slow under TCG).
+VMLINUX=$CACHE/vmlinux-$KVER
+if [ ! -f "$VMLINUX" ] && [ ! -f "$VMLINUX.none" ]; then
+	off=$(LC_ALL=C grep -abo $'\xfd7zXZ' "$VMLINUZ" 2>/dev/null | head -n1 | cut -d: -f1 || true)
+	# (tail may die of SIGPIPE once xz has its one stream: judge by the result, not the pipe status)
+	[ -n "$off" ] && { tail -c +$((off + 1)) "$VMLINUZ" | xz -dc --single-stream > "$VMLINUX.tmp" 2>/dev/null || true; }
+	if [ -n "$off" ] && [ "$(head -c 4 "$VMLINUX.tmp" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+		mv "$VMLINUX.tmp" "$VMLINUX"
+	else
+		log "could not extract an ELF vmlinux; the VM will boot the compressed bzImage"
+		rm -f "$VMLINUX.tmp"; : > "$VMLINUX.none"
+	fi
+fi
+
+# --- 2. busybox -----------------------------------------------------------------------------------
+BBDEB=$(fetch_deb "$BBPKG")
+BBROOT=$CACHE/busybox
+BBKEY=$(basename "$BBDEB")
+if [ "$(cat "$BBROOT/.key" 2>/dev/null || true)" != "$BBKEY" ]; then
+	rm -rf "$BBROOT"; mkdir -p "$BBROOT"
+	dpkg-deb -x "$BBDEB" "$BBROOT"
+	echo "$BBKEY" > "$BBROOT/.key"
+fi
+BUSYBOX=$BBROOT/bin/busybox
+[ -x "$BUSYBOX" ] || die "no busybox in $BBDEB"
+
+# --- 3. initramfs ---------------------------------------------------------------------------------
+# Host tools copied into the guest with their shared libraries; each is optional (its test SKIPs).
+# rdma: iproute2; ibv_devinfo, ibv_rc_pingpong: ibverbs-utils; the rxe provider: ibverbs-providers.
+RDMA=$(command -v rdma || true)
+HOST_TOOLS=()
+for t in rdma ibv_devinfo ibv_rc_pingpong; do
+	p=$(command -v "$t" || true)
+	[ -n "$p" ] && HOST_TOOLS+=("$p")
+done
+RXE_PROVIDER=$(ls /usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav*.so 2>/dev/null | head -n1 || true)
+[ -f /etc/libibverbs.d/rxe.driver ] || RXE_PROVIDER=""
+
+# copy_with_libs FILE STAGE — FILE and every shared library ldd lists for it, at the same paths.
+copy_with_libs() {
+	local f=$1 stage=$2 lib
+	mkdir -p "$stage/$(dirname "$f")"
+	cp -L "$f" "$stage/$f"
+	ldd "$f" | awk '/=>/ {print $3} /^[ \t]*\// {print $1}' | while read -r lib; do
+		[ -f "$lib" ] || continue
+		[ -e "$stage/$lib" ] && continue
+		mkdir -p "$stage/$(dirname "$lib")"
+		cp -L "$lib" "$stage/$lib"
+	done
+	# ld.so is looked up through /lib64 on x86-64
+	if [ ! -e "$stage/lib64/ld-linux-x86-64.so.2" ]; then
+		mkdir -p "$stage/lib64"
+		cp -L /lib64/ld-linux-x86-64.so.2 "$stage/lib64/"
+	fi
+}
+
+# riov sources linked into the guest programs of tests/lab/guest/riov/ (no DPDK, no libevent).
+RIOV_SRC=$(cd "$HERE/../.." && pwd)
+RIOV_LIB_SOURCES=("$RIOV_SRC"/iommu/*.c "$RIOV_SRC"/common/*.c)
+
+# The key covers everything that goes into the image.
+key_inputs() {
+	echo "kernel $KPKG $KPKG_VER $KVER"
+	echo "busybox $BBKEY"
+	echo "modules ${MODULES[*]}"
+	sha256sum "$HERE/build.sh" "$HERE"/guest/init "$HERE"/guest/tests/* 2>/dev/null
+	for f in "${HOST_TOOLS[@]}" $RXE_PROVIDER; do
+		echo "host $f $(dpkg-query -S "$f" 2>/dev/null | cut -d: -f1)"
+		sha256sum "$f"
+	done
+	[ -d "$HERE/guest/src" ] && find "$HERE/guest/src" -type f -exec sha256sum {} + | sort
+	[ -d "$HERE/guest/riov" ] && find "$HERE/guest/riov" -type f -exec sha256sum {} + | sort
+	sha256sum "$RIOV_SRC"/iommu/*.[ch] "$RIOV_SRC"/common/*.[ch] 2>/dev/null
+	if [ -n "$EXTRA" ]; then
+		[ -d "$EXTRA" ] || die "RIOV_LAB_EXTRA=$EXTRA is not a directory"
+		(cd "$EXTRA" && find . -type f -exec sha256sum {} + | sort)
+	fi
+	return 0
+}
+KEY=$(key_inputs | sha256sum | cut -d' ' -f1)
+INITRD=$CACHE/initramfs.cpio.gz
+
+if [ "$(cat "$INITRD.key" 2>/dev/null || true)" = "$KEY" ] && [ -f "$INITRD" ]; then
+	log "initramfs up to date ($INITRD)"
+else
+	log "building initramfs"
+	STAGE=$CACHE/initramfs.d
+	rm -rf "$STAGE"
+	mkdir -p "$STAGE"/{bin,sbin,dev,proc,sys,tmp,run,etc,lab/tests,usr/bin,usr/sbin,lib/modules/"$KVER"}
+	cp "$BUSYBOX" "$STAGE/bin/busybox"
+	ln -s busybox "$STAGE/bin/sh"
+	install -m 0755 "$HERE/guest/init" "$STAGE/init"
+	for t in "$HERE"/guest/tests/*; do
+		[ -f "$t" ] && install -m 0755 "$t" "$STAGE/lab/tests/"
+	done
+
+	# Modules: the dependency closure in load order, as modprobe computes it from modules.dep.
+	: > "$STAGE/lab/modules.list"
+	for m in "${MODULES[@]}"; do
+		modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" ||
+			die "module $m not found in $KPKG"
+	done | awk '$1 == "insmod" {print $2}' | while read -r ko; do
+		rel=${ko#"$KROOT"/}
+		if ! grep -qxF "/$rel" "$STAGE/lab/modules.list"; then
+			mkdir -p "$STAGE/$(dirname "$rel")"
+			cp "$ko" "$STAGE/$rel"
+			echo "/$rel" >> "$STAGE/lab/modules.list"
+		fi
+	done
+	cp "$KROOT/lib/modules/$KVER"/modules.{order,builtin} "$STAGE/lib/modules/$KVER/" 2>/dev/null || true
+
+	# Host tools from Debian packages, with the shared libraries they link against, at their host
+	# paths: iproute2's rdma; rdma-core's ibv_* tools and the rxe verbs provider (optional).
+	for f in "${HOST_TOOLS[@]}"; do
+		copy_with_libs "$f" "$STAGE"
+	done
+	if [ -f "$RXE_PROVIDER" ]; then
+		copy_with_libs "$RXE_PROVIDER" "$STAGE"
+		mkdir -p "$STAGE/etc/libibverbs.d"
+		cp /etc/libibverbs.d/rxe.driver "$STAGE/etc/libibverbs.d/"
+	fi
+	[ -n "$RDMA" ] || log "rdma (iproute2) not found: the Soft-RoCE test will be skipped"
+
+	# Static helper programs written for the lab (tests/lab/guest/src/*.c), one binary each.
+	if [ -d "$HERE/guest/src" ]; then
+		mkdir -p "$STAGE/lab/bin"
+		for c in "$HERE"/guest/src/*.c; do
+			[ -f "$c" ] || continue
+			b=$(basename "$c" .c)
+			gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -o "$STAGE/lab/bin/$b" "$c" ||
+				die "cannot build $c (needs gcc and libc6-dev)"
+		done
+	fi
+
+	# riov's own code in the guest: programs in tests/lab/guest/riov/*.c linked (statically) with the
+	# tree's iommu/ and common/ sources. A compile error (e.g. another folder half-written) skips
+	# the program with a warning; the test that needs it then reports SKIP.
+	mkdir -p "$STAGE/lab/bin"
+	for c in "$HERE"/guest/riov/*.c; do
+		[ -f "$c" ] || continue
+		b=$(basename "$c" .c)
+		if ! gcc -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter \
+			-Wno-missing-field-initializers -static -I"$RIOV_SRC" -o "$STAGE/lab/bin/$b" "$c" \
+			"${RIOV_LIB_SOURCES[@]}" -lpthread > "$CACHE/build-$b.log" 2>&1; then
+			log "WARNING: cannot build $b against riov's sources (see $CACHE/build-$b.log); its test will SKIP"
+			rm -f "$STAGE/lab/bin/$b"
+		fi
+	done
+
+	if [ -n "$EXTRA" ]; then
+		mkdir -p "$STAGE/lab/extra"
+		cp -a "$EXTRA"/. "$STAGE/lab/extra/"
+	fi
+
+	echo "$KVER" > "$STAGE/lab/kver"
+	(cd "$STAGE" && find . -print0 | LC_ALL=C sort -z |
+		cpio --null -o -H newc --quiet -R 0:0 | gzip -1 > "$INITRD.tmp")
+	mv "$INITRD.tmp" "$INITRD"
+	echo "$KEY" > "$INITRD.key"
+	log "initramfs $(du -h "$INITRD" | cut -f1)"
+fi
+
+KERNEL=$VMLINUZ
+[ -f "$VMLINUX" ] && KERNEL=$VMLINUX
+cat > "$CACHE/lab.env.tmp" <<EOF
+KVER=$KVER
+KERNEL=$KERNEL
+KERNEL_BZIMAGE=$VMLINUZ
+INITRD=$INITRD
+EOF
+mv "$CACHE/lab.env.tmp" "$CACHE/lab.env"
+log "ready: kernel $KVER ($KPKG $KPKG_VER), $CACHE/lab.env"

@@ -1,0 +1,117 @@
+#!/bin/bash
+# tests/lab/run.sh — boot the riov lab VM once under QEMU (TCG), collect the in-guest test results.
+#
+# Security model: the guest is a throw-away VM with no network to the host (user-mode networking,
+# restrict=on); its console output is only matched against fixed patterns and printed.
+#
+# Needs tests/lab/build.sh to have run (reads $RIOV_LAB_CACHE/lab.env). Prints each
+#   LAB-RESULT <name> PASS|FAIL|SKIP <detail>
+# line, then "N passed, N failed, N skipped". Exit status: 0 all passed (or skipped), 1 a test
+# failed, 2 the guest hung (hard time-out), 3 the guest died (panic) or QEMU failed before the end
+# of the test list. On 2 and 3 the last console lines are printed.
+#
+# Environment:
+#   RIOV_LAB_CACHE     cache directory (default /var/cache/riov-lab)
+#   RIOV_LAB_TIMEOUT   hard limit for the whole VM run, seconds (default 240)
+#   RIOV_LAB_ONLY      run only these tests (comma-separated names without the NN- prefix)
+#   RIOV_LAB_BIOS      qboot (default when /usr/share/qemu/qboot.rom exists) or seabios
+#   RIOV_LAB_KERNEL    auto (default: vmlinux if extracted), bzimage, or vmlinux (PVH boot, uncompressed)
+#   RIOV_LAB_APPEND    extra kernel command line
+#   RIOV_LAB_VERBOSE   1: copy the whole console to stdout while the VM runs
+#   RIOV_LAB_QEMU_ARGS extra QEMU arguments (word-split)
+set -uo pipefail
+
+CACHE=${RIOV_LAB_CACHE:-/var/cache/riov-lab}
+TIMEOUT=${RIOV_LAB_TIMEOUT:-240}
+QEMU=${QEMU:-qemu-system-x86_64}
+
+die() { echo "lab-run: ERROR: $*" >&2; exit 3; }
+
+[ -f "$CACHE/lab.env" ] || die "$CACHE/lab.env missing: run tests/lab/build.sh first"
+# shellcheck disable=SC1091
+. "$CACHE/lab.env"
+command -v "$QEMU" >/dev/null || die "$QEMU not found (apt-get install -y qemu-system-x86)"
+[ -f "$INITRD" ] || die "no initramfs $INITRD"
+
+# lab.env's KERNEL is the uncompressed vmlinux when build.sh could extract it (boots ~2x faster).
+case "${RIOV_LAB_KERNEL:-auto}" in
+auto) kernel=$KERNEL ;;
+bzimage) kernel=$KERNEL_BZIMAGE ;;
+vmlinux) [ "$KERNEL" != "$KERNEL_BZIMAGE" ] || die "no uncompressed vmlinux was extracted by build.sh"
+	kernel=$KERNEL ;;
+*) die "RIOV_LAB_KERNEL must be auto, bzimage or vmlinux" ;;
+esac
+bios=()
+case "${RIOV_LAB_BIOS:-qboot}" in
+qboot) [ -f /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom) ;;
+seabios) ;;
+*) die "RIOV_LAB_BIOS must be qboot or seabios" ;;
+esac
+
+append="console=ttyS0 intel_iommu=on panic=-1 loglevel=4 lab.timeout=60"
+[ -n "${RIOV_LAB_ONLY:-}" ] && append+=" lab.only=$RIOV_LAB_ONLY"
+[ -n "${RIOV_LAB_APPEND:-}" ] && append+=" $RIOV_LAB_APPEND"
+
+# One VM at a time on this machine: TCG takes a whole core.
+exec 9> "$CACHE/run.lock"
+if ! flock -n 9; then
+	echo "lab-run: another lab VM is running; waiting for it" >&2
+	flock 9
+fi
+
+LOG=$CACHE/console.log
+: > "$LOG"
+start=$(date +%s.%N)
+
+# Devices: the emulated VT-d with interrupt remapping (kernel-irqchip=split is required for intremap),
+# an e1000e for VFIO tests, a virtio-net NIC (user-mode network, no host access) for Soft-RoCE, an
+# SR-IOV capable NVMe controller (2 VFs, no namespace: nothing to store) for SR-IOV tests.
+# -nographic puts the serial console and the monitor on stdio; stdin is /dev/null.
+timeout -k 5 "$TIMEOUT" "$QEMU" \
+	-machine q35,kernel-irqchip=split -accel tcg \
+	-device intel-iommu,intremap=on,caching-mode=on \
+	-cpu max -smp 1 -m 512 \
+	-nographic -no-reboot -nodefaults -serial stdio -monitor none \
+	"${bios[@]}" \
+	-kernel "$kernel" -initrd "$INITRD" -append "$append" \
+	-device e1000e,netdev=nv,mac=52:54:00:12:34:01 -netdev user,id=nv,restrict=on \
+	-device virtio-net-pci,netdev=nr,mac=52:54:00:12:34:02 -netdev user,id=nr,restrict=on \
+	-device nvme-subsys,id=nvs0 \
+	-device nvme,serial=riovlab0,subsys=nvs0,sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2,max_ioqpairs=8,msix_qsize=4 \
+	${RIOV_LAB_QEMU_ARGS:-} \
+	< /dev/null 2>&1 | tr -d '\r' | tee "$LOG" | {
+	if [ "${RIOV_LAB_VERBOSE:-0}" = 1 ]; then cat; else grep --line-buffered -E '^LAB-(RESULT|BOOT|DONE)'; fi
+}
+rc=${PIPESTATUS[0]}
+secs=$(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo "?")
+
+pass=$(grep -c '^LAB-RESULT [^ ]* PASS' "$LOG")
+fail=$(grep -c '^LAB-RESULT [^ ]* FAIL' "$LOG")
+skip=$(grep -c '^LAB-RESULT [^ ]* SKIP' "$LOG")
+
+tail_console() {
+	echo "---- last 30 console lines ($LOG) ----" >&2
+	tail -n 30 "$LOG" >&2
+	echo "----" >&2
+}
+
+status=0
+if ! grep -q '^LAB-DONE' "$LOG"; then
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "lab-run: FAIL: the guest hung: no end of the test list after ${TIMEOUT}s (RIOV_LAB_TIMEOUT)" >&2
+		status=2
+	elif grep -q 'Kernel panic' "$LOG"; then
+		echo "lab-run: FAIL: the guest kernel panicked: $(grep -m1 'Kernel panic' "$LOG")" >&2
+		status=3
+	else
+		echo "lab-run: FAIL: QEMU exited (status $rc) before the guest finished its tests" >&2
+		status=3
+	fi
+	tail_console
+elif [ "$fail" -gt 0 ]; then
+	status=1
+fi
+[ "$pass$fail$skip" = 000 ] && [ "$status" = 0 ] && { echo "lab-run: FAIL: the guest ran no test" >&2; status=1; }
+
+echo "$pass passed, $fail failed, $skip skipped (VM run ${secs}s, console in $LOG)"
+exit $status
