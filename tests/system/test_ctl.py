@@ -642,7 +642,50 @@ def test_domain_restart_persistence():
     d.stop()
 
 
+def test_changes_keep_traffic():
+    """Configuration changes reach the workers without stopping them: while guest A sends to guest
+    B, networks and ports come and go through riovctl; A's and B's counters still match riovd's
+    and nothing is lost or refused on the ports the changes do not touch."""
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n').start()
+    ctl = ctl_for(d)
+    ctl.ok("port", "add", "vhost", "vm1", "--net", "blue", "--socket", "vm1.sock")
+    ctl.ok("port", "add", "vhost", "vm2", "--net", "blue", "--socket", "vm2.sock")
+    b = Guest("B", d.socket("vm2"), "rxonly", mac=MAC_B).start(tmp)
+    a = Guest("A", d.socket("vm1"), "txonly", mac=MAC_A, peer=MAC_B).start(tmp)
+    wait_for(lambda: all(p["state"] == "up" for p in ctl.json("port", "list")["ports"]), 10, "both ports up")
+    before = {p["port"]: p for p in ctl.json("port", "stats")["ports"]}
+    changes = 0
+    for i in range(10):
+        ctl.ok("net", "add", "red%d" % i)
+        ctl.ok("port", "add", "vhost", "x%d" % i, "--net", "red%d" % i, "--socket", "x%d.sock" % i)
+        ctl.ok("port", "add", "vhost", "y%d" % i, "--net", "blue", "--socket", "y%d.sock" % i)
+        changes += 3
+    for i in range(10):
+        ctl.ok("port", "delete", "x%d" % i)
+        ctl.ok("port", "delete", "y%d" % i)
+        ctl.ok("net", "delete", "red%d" % i)
+        changes += 3
+    mid = {p["port"]: p for p in ctl.json("port", "stats")["ports"]}
+    check(mid["vm1"]["rx_packets"] > before["vm1"]["rx_packets"],
+          "traffic went on during %d changes (%d packets from A meanwhile)"
+          % (changes, mid["vm1"]["rx_packets"] - before["vm1"]["rx_packets"]))
+    sa = a.stop()
+    time.sleep(1)
+    sb = b.stop()
+    c = d.stop()
+    log("  guest A %s, guest B %s" % (sa, sb))
+    log("  riovd vm1 %s" % c["vm1"])
+    log("  riovd vm2 %s" % c["vm2"])
+    check(c["vm1"]["rx_packets"] == sa["tx"], "riovd received every packet guest A sent")
+    check(c["vm2"]["tx_packets"] == sb["rx"], "guest B received every packet riovd delivered")
+    check(c["vm1"]["rx_packets"] == c["vm2"]["tx_packets"] + c["vm2"].get("drop_no_buffer", 0),
+          "no packet lost: each was delivered to B or dropped because B's ring was full")
+    check(c["vm2"].get("drop_not_ready", 0) == 0 and c["vm1"].get("drops", 0) == 0,
+          "no packet dropped because of the changes (queue not ready, ring full, ...)")
+
+
 if __name__ == "__main__":
     main([test_networks, test_ports, test_other_verbs, test_tls_roles, test_runtime_port_traffic, test_restart_persistence,
           test_corrupt_state_file, test_kill9_during_changes, test_prometheus, test_domain_map_probe,
-          test_domain_errors, test_interrupts, test_domain_restart_persistence])
+          test_domain_errors, test_interrupts, test_domain_restart_persistence, test_changes_keep_traffic])
