@@ -39,19 +39,34 @@ done
 
 mkdir -p "$CACHE/debs" "$CACHE/kernel"
 
+# A machine whose packages were all installed may have no package lists: fetch them once.
+APT_UPDATED=0
+apt_update_once() {
+	[ "$APT_UPDATED" = 1 ] && return 0
+	APT_UPDATED=1
+	log "apt-get update (package lists for apt-get download)"
+	apt-get update -q >&2
+}
+
 # fetch_deb PKG [VERSION] — print the path of the .deb in the cache, downloading it once.
 fetch_deb() {
 	local pkg=$1 ver=${2:-} spec f
 	spec=$pkg${ver:+=$ver}
 	if [ -z "$ver" ]; then
 		ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
-		[ -n "$ver" ] && [ "$ver" != "(none)" ] || die "package $pkg not known to apt (apt-get update?)"
+		if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
+			apt_update_once
+			ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
+		fi
+		[ -n "$ver" ] && [ "$ver" != "(none)" ] || die "package $pkg not known to apt"
 	fi
 	# .deb names encode the epoch colon as %3a
 	f=$(ls "$CACHE/debs/${pkg}_${ver//:/%3a}_"*.deb 2>/dev/null | head -n1 || true)
 	if [ -z "$f" ]; then
 		log "downloading $spec"
 		(cd "$CACHE/debs" && apt-get download -q "$spec" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
+			{ apt_update_once &&
+			  (cd "$CACHE/debs" && apt-get download -q "$spec" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2); } ||
 			die "apt-get download $spec failed; pin another kernel with RIOV_LAB_KERNEL_PKG/RIOV_LAB_KERNEL_VERSION (apt-cache madison 'linux-image-6.1.0-*-amd64-unsigned')"
 		f=$(ls "$CACHE/debs/${pkg}_${ver//:/%3a}_"*.deb 2>/dev/null | head -n1 || true)
 		[ -n "$f" ] || die "download of $spec produced no file"
