@@ -82,6 +82,9 @@ class Riovd:
         self.counters = None
 
     def start(self, timeout=60):
+        """Start riovd (again, after stop(): same configuration and state directory; the log is
+        appended to) and wait for its new "ready:" line."""
+        before = count_ready(self)
         args = [RIOVD, "--config", self.cfg, "--workers", self.workers, "--control-cpu", str(GUEST_CPU)]
         args += self.extra
         self.proc = subprocess.Popen(args, stdout=open(self.logf, "a"), stderr=subprocess.STDOUT,
@@ -90,7 +93,7 @@ class Riovd:
         def ready():
             if self.proc.poll() is not None:
                 raise TestFailure("riovd exited with %d:\n%s" % (self.proc.returncode, self.log_text()[-3000:]))
-            return "ready:" in self.log_text()
+            return count_ready(self) > before
         wait_for(ready, timeout, "riovd ready")
         return self
 
@@ -154,21 +157,8 @@ def count_ready(riovd):
 
 
 def restart(riovd, timeout=60):
-    """Start a stopped Riovd again with the same configuration and state directory and wait for
-    its new "ready:" line."""
-    before = count_ready(riovd)
-    args = [RIOVD, "--config", riovd.cfg, "--workers", riovd.workers, "--control-cpu", str(GUEST_CPU)]
-    args += riovd.extra
-    riovd.proc = subprocess.Popen(args, stdout=open(riovd.logf, "a"), stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
-    _procs.append(riovd.proc)
-
-    def ready():
-        if riovd.proc.poll() is not None:
-            raise TestFailure("riovd exited with %d:\n%s" % (riovd.proc.returncode, riovd.log_text()[-3000:]))
-        return count_ready(riovd) > before
-    wait_for(ready, timeout, "riovd ready again")
-    return riovd
+    """Start a stopped Riovd again with the same configuration and state directory."""
+    return riovd.start(timeout)
 
 
 def parse_counters(text):
