@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "iommu/vtd.h"
+#include "lab_vfio.h"
 #include "iommu/vtd_vfio.h"
 
 /* 82574 registers (Intel 82574 datasheet, 10.2) */
@@ -65,7 +66,6 @@ struct txd { /* legacy transmit descriptor */
 #define BUF_IOVA  0x300000ULL
 #define NDESC 8
 
-#define FAIL(...) do { printf("FAIL " __VA_ARGS__); printf("\n"); exit(1); } while (0)
 
 static volatile uint32_t *bar;
 static uint32_t rd(unsigned off) { return bar[off / 4]; }
@@ -77,18 +77,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s <group> <bdf>\n", argv[0]);
 		return 2;
 	}
-	char path[64];
-	int container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/dev/vfio/%s", argv[1]);
-	int group = open(path, O_RDWR | O_CLOEXEC);
-	if (container < 0 || group < 0)
-		FAIL("open /dev/vfio: %s", strerror(errno));
-	if (ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) < 0 ||
-	    ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0)
-		FAIL("attach group %s to a type1v2 container: %s", argv[1], strerror(errno));
-	int dev = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, argv[2]);
-	if (dev < 0)
-		FAIL("GROUP_GET_DEVICE_FD %s: %s", argv[2], strerror(errno));
+	int container, group;
+	int dev = lab_vfio_open(argv[1], argv[2], &container, &group);
 	if (ioctl(dev, VFIO_DEVICE_RESET) < 0)
 		FAIL("DEVICE_RESET: %s", strerror(errno));
 

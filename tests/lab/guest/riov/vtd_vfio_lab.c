@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "iommu/vtd.h"
+#include "lab_vfio.h"
 #include "iommu/vtd_vfio.h"
 
 #define MIB (1ULL << 20)
@@ -36,7 +37,6 @@
 static int container = -1;
 static void *probe_page;
 
-#define FAIL(...) do { printf("FAIL " __VA_ARGS__); printf("\n"); exit(1); } while (0)
 
 /* 1: the container maps iova (a one-page MAP_DMA there fails with EEXIST); 0: it does not (the
  * probe mapping is removed again). */
@@ -83,18 +83,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s <group> <bdf>\n", argv[0]);
 		return 2;
 	}
-	char path[64];
-	container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/dev/vfio/%s", argv[1]);
-	int group = open(path, O_RDWR | O_CLOEXEC);
-	if (container < 0 || group < 0)
-		FAIL("open /dev/vfio: %s", strerror(errno));
-	if (ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) < 0 ||
-	    ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0)
-		FAIL("attach group %s to a type1v2 container: %s", argv[1], strerror(errno));
-	int dev = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, argv[2]);
-	if (dev < 0)
-		FAIL("GROUP_GET_DEVICE_FD %s: %s", argv[2], strerror(errno));
+	int group;
+	int dev = lab_vfio_open(argv[1], argv[2], &container, &group);
 
 	uint8_t *mem = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	probe_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
