@@ -123,7 +123,7 @@ static int parse_daemon(const config_setting_t *d, const char *o, struct riov_co
 	static const char *const keys[] = { "workers", "control_cpu", "mbufs", "memory_mb", "hugepages",
 					    "eal_args", "socket_dir", "state_dir", "rpc_socket", "rpc_listen",
 					    "tls_cert", "tls_key", "tls_ca", "metrics_listen",
-					    "stats_interval", NULL };
+					    "stats_interval", "idle_sleep_us", NULL };
 	unsigned cpu = 0;
 	bool have_cpu = config_setting_get_member(d, "control_cpu") != NULL;
 
@@ -147,6 +147,7 @@ static int parse_daemon(const config_setting_t *d, const char *o, struct riov_co
 	TRY(get_str(d, "tls_ca", c->tls_ca, sizeof(c->tls_ca), false, o, err, el));
 	TRY(get_str(d, "metrics_listen", c->metrics_listen, sizeof(c->metrics_listen), false, o, err, el));
 	TRY(get_uint(d, "stats_interval", &c->stats_interval, 0, 86400, o, err, el));
+	TRY(get_uint(d, "idle_sleep_us", &c->idle_sleep_us, 0, 100000, o, err, el));
 	return 0;
 }
 

@@ -48,6 +48,7 @@ struct riov_config {
 	char tls_ca[RIOV_CFG_STR];
 	char metrics_listen[RIOV_CFG_STR];
 	unsigned stats_interval;       /* seconds between counter lines in the log; 0 = off */
+	unsigned idle_sleep_us;        /* an idle worker sleeps this long between polls; 0 = busy-poll */
 	unsigned n_nets;
 	char nets[RIOV_CFG_MAX_NETS][RIOV_CFG_NAME];
 	unsigned n_ports;

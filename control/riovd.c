@@ -55,6 +55,7 @@ static void usage(FILE *f)
 		"      --tls-cert F, --tls-key F, --tls-ca F\n"
 		"      --memory-mb N          DPDK memory without hugepages (default 512)\n"
 		"      --stats-interval S     log port counters every S seconds (0: off)\n"
+		"      --idle-sleep-us N      an idle worker sleeps N us between polls (0: busy-poll, the default)\n"
 		"      --print-config         print the effective configuration's embedded defaults and exit\n"
 		"  -h, --help                 this text\n\n"
 		"Signals: SIGTERM/SIGINT stop (printing final counters), SIGUSR1 prints counters.\n");
@@ -89,7 +90,7 @@ static int parse_cpulist(const char *s, cpu_set_t *set)
 
 enum {
 	OPT_CONTROL_CPU = 256, OPT_SOCKET_DIR, OPT_RPC_SOCKET, OPT_STATE_DIR, OPT_METRICS, OPT_RPC_LISTEN,
-	OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CA, OPT_MEMORY, OPT_STATS, OPT_PRINT_CONFIG,
+	OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CA, OPT_MEMORY, OPT_STATS, OPT_IDLE_SLEEP, OPT_PRINT_CONFIG,
 };
 
 static void copy_opt(char *dst, size_t len, const char *v, const char *opt)
@@ -117,6 +118,7 @@ static int parse_args(struct riovd *d, int argc, char **argv)
 		{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
 		{ "memory-mb", required_argument, NULL, OPT_MEMORY },
 		{ "stats-interval", required_argument, NULL, OPT_STATS },
+		{ "idle-sleep-us", required_argument, NULL, OPT_IDLE_SLEEP },
 		{ "print-config", no_argument, NULL, OPT_PRINT_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -182,6 +184,13 @@ static int parse_args(struct riovd *d, int argc, char **argv)
 			k->stats_interval = (unsigned)strtoul(optarg, &end, 10);
 			if (*end) {
 				fprintf(stderr, "riovd: --stats-interval needs seconds\n");
+				exit(2);
+			}
+			break;
+		case OPT_IDLE_SLEEP:
+			k->idle_sleep_us = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || k->idle_sleep_us > 100000) {
+				fprintf(stderr, "riovd: --idle-sleep-us needs microseconds (0..100000)\n");
 				exit(2);
 			}
 			break;
@@ -335,7 +344,8 @@ int main(int argc, char **argv)
 		riov_log(RIOV_LOG_ERR, COMP, "cannot create the event loop");
 		return 1;
 	}
-	struct riov_dp_params dpp = { .n_workers = n_workers, .nb_mbufs = d.cfg.mbufs, .base = d.base };
+	struct riov_dp_params dpp = { .n_workers = n_workers, .nb_mbufs = d.cfg.mbufs, .base = d.base,
+					  .idle_sleep_us = d.cfg.idle_sleep_us };
 	rc = riov_dp_create(&dpp, &d.dp);
 	if (rc != 0) {
 		riov_log(RIOV_LOG_ERR, COMP, "cannot start the dataplane: %s", strerror(-rc));

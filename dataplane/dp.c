@@ -134,6 +134,7 @@ int riov_dp_create(const struct riov_dp_params *prm, struct riov_dp **out)
 	if (dp == NULL)
 		return -ENOMEM;
 	dp->n_workers = prm->n_workers;
+	dp->idle_sleep_us = prm->idle_sleep_us;
 	dp->base = prm->base;
 
 	dp->mp = rte_pktmbuf_pool_create("riov_mbufs", prm->nb_mbufs ? prm->nb_mbufs : 16383, 256, 0,

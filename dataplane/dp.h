@@ -29,6 +29,9 @@ struct riov_dp_params {
 	unsigned n_workers;            /* worker lcores to use: the first n EAL worker lcores */
 	unsigned nb_mbufs;             /* mbufs in the packet pool */
 	struct event_base *base;       /* control-thread loop (vhost-user sockets) */
+	unsigned idle_sleep_us;        /* a worker that found nothing for a while sleeps this long
+				        * between polls (0: busy-poll); for hosts where riovd shares
+				        * its CPUs (tests, small labs), not for production */
 };
 
 /** Create the dataplane after rte_eal_init(): mempool, RCU, VT-d unit. Workers start here too.

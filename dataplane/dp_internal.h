@@ -119,6 +119,7 @@ struct riov_dp {
 	struct riov_vtd *vtd;
 	struct event_base *base;
 	unsigned n_workers;
+	unsigned idle_sleep_us;        /* riov_dp_params.idle_sleep_us */
 	_Atomic bool stop;
 	struct dp_worker workers[RIOV_DP_MAX_WORKERS];
 	struct dp_port *_Atomic ports[RIOV_DP_MAX_PORTS];

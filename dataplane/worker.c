@@ -13,6 +13,8 @@
  */
 #include <string.h>
 
+#include <time.h>
+
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
@@ -261,6 +263,8 @@ static uint16_t poll_eth(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 	return n;
 }
 
+#define DP_IDLE_LOOPS 1024
+
 int dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
@@ -272,6 +276,8 @@ int dp_worker_main(void *arg)
 	/* One TSC read per loop: the time since the previous read is busy if this loop moved
 	 * packets, idle otherwise (a TSC read costs ~20 ns in a VM: as much as an idle poll). */
 	uint64_t t_prev = rte_rdtsc();
+	unsigned empty = 0;
+	const struct timespec nap = { .tv_nsec = (long)dp->idle_sleep_us * 1000 };
 	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
 		unsigned got = 0;
 		struct dp_poll_table *t = atomic_load_explicit(&w->table, memory_order_acquire);
@@ -297,6 +303,14 @@ int dp_worker_main(void *arg)
 			t_prev = now;
 		}
 		rte_rcu_qsbr_quiescent(dp->qs, w->idx);
+		/* idle_sleep_us: after DP_IDLE_LOOPS empty polls in a row, nap between polls (offline
+		 * for RCU meanwhile, so that publish-and-wait does not wait for the nap) */
+		empty = got ? 0 : empty + 1;
+		if (unlikely(nap.tv_nsec != 0 && empty >= DP_IDLE_LOOPS)) {
+			rte_rcu_qsbr_thread_offline(dp->qs, w->idx);
+			nanosleep(&nap, NULL);
+			rte_rcu_qsbr_thread_online(dp->qs, w->idx);
+		}
 	}
 	rte_rcu_qsbr_thread_offline(dp->qs, w->idx);
 	rte_rcu_qsbr_thread_unregister(dp->qs, w->idx);
