@@ -306,6 +306,7 @@ static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct r
 		atomic_store(running, false);
 		dp_sync(p->dp);
 	}
+	riov_virtq_release(vq);
 	/* keep what the previous life of this vring counted (no worker touches it now) */
 	struct riov_virtq_stats *past = &qp->past[tx];
 	past->packets += vq->stats.packets;
@@ -314,6 +315,7 @@ static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct r
 		past->drops[d] += vq->stats.drops[d];
 	past->notifications += vq->stats.notifications;
 	past->broken += vq->stats.broken;
+	past->iotlb_waits += vq->stats.iotlb_waits;
 	qp->past_hits[tx] += vq->tc.hits;
 	qp->past_misses[tx] += vq->tc.misses;
 	qp->past_faults[tx] += vq->tc.faults;
@@ -348,6 +350,7 @@ static void vh_vring_stop(void *ctx, struct riov_vhost_dev *dev, uint16_t qid, u
 
 	if (atomic_exchange(running, false))
 		dp_sync(p->dp); /* no worker touches the vring past this point */
+	riov_virtq_release(vq);
 	*last_avail = vq->last_avail_idx;
 	*last_used = vq->last_used_idx;
 	if (!tx && qp->ring != NULL) {
@@ -650,6 +653,8 @@ static void port_stats(struct riov_dp *dp, struct dp_port *p, struct riov_dp_por
 			for (unsigned d = 0; d < RIOV_VQ_DROP__MAX; d++)
 				sum.drops[d] += live->drops[d];
 			sum.notifications += live->notifications;
+			sum.iotlb_waits += live->iotlb_waits;
+			st->iotlb_waits += sum.iotlb_waits;
 			st->iotlb_hits += p->qp[q].past_hits[k];
 			st->iotlb_misses += p->qp[q].past_misses[k];
 			st->dma_faults += p->qp[q].past_faults[k];
@@ -773,8 +778,8 @@ static void dump_port(void *arg, const struct riov_dp_port_stats *st)
 		if (st->drops[d])
 			fprintf(f, " drop_%s %" PRIu64, riov_dp_drop_names[d], st->drops[d]);
 	fprintf(f, " notifications %" PRIu64 " iotlb_hits %" PRIu64 " iotlb_misses %" PRIu64
-		   " dma_faults %" PRIu64 "\n",
-		st->notifications, st->iotlb_hits, st->iotlb_misses, st->dma_faults);
+		   " iotlb_waits %" PRIu64 " dma_faults %" PRIu64 "\n",
+		st->notifications, st->iotlb_hits, st->iotlb_misses, st->iotlb_waits, st->dma_faults);
 }
 
 /* Ring state of a vhost port's vrings: what the guest published and how far riovd got. Read-only

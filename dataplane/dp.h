@@ -94,6 +94,8 @@ struct riov_dp_port_stats {
 	uint64_t drops[RIOV_DP_DROP__MAX];
 	uint64_t notifications;
 	uint64_t iotlb_hits, iotlb_misses, dma_faults;
+	uint64_t iotlb_waits;         /* a vIOMMU guest's buffer had no translation yet: the queue
+				       * waited for the front-end's IOTLB update */
 };
 
 /** Fill st for the port called name. Returns 0 or -ENOENT. */

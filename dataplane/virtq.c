@@ -59,6 +59,7 @@ enum {
 	VQ_E_NOMBUF = -3,   /* mempool empty mid-packet: NO_MBUF */
 	VQ_E_BIG = -4,      /* packet does not fit: TOO_BIG */
 	VQ_E_NOSPACE = -5,  /* RX: not enough guest buffers: NO_BUFFER */
+	VQ_E_MISS = -6,     /* vIOMMU first stage has no entry yet: wait for it (vq->wait) */
 };
 
 static inline struct riov_vring_avail *vq_avail(const struct riov_virtq *vq)
@@ -190,15 +191,92 @@ static void vq_publish_used(struct riov_virtq *vq, uint16_t old)
 
 /* ---- guest memory through the VT-d model ---- */
 
-/* Copy len bytes from guest address iova (READ). Returns 0 or VQ_E_FAULT. */
+/* A translation of iova for access failed with rc. A vIOMMU guest's missing first-stage entry is
+ * a wait (VQ_E_MISS, iova remembered for the request), unless its deadline already passed: then,
+ * like any other failure, a DMA fault (recorded in the VT-d fault log). */
+static __attribute__((noinline)) int vq_xlate_err(struct riov_virtq *vq, int rc, uint64_t iova,
+						  unsigned access)
+{
+	if (rc != -RIOV_VTD_IOTLB_MISS)
+		return VQ_E_FAULT;
+	if (vq->wait.give_up) {
+		vq->wait.give_up = false;
+		vq->wait.since = 0;
+		vq->tc.faults++;
+		riov_vtd_fault_record(vq->vtd, vq->sid,
+				      (access & RIOV_VTD_WRITE) ? RIOV_VTD_FR_WRITE : RIOV_VTD_FR_READ,
+				      (access & RIOV_VTD_WRITE) != 0, iova);
+		RIOV_LOG_RL(RIOV_LOG_WARN, VQ_LOG, "sid %#x: no IOTLB entry for 0x%llx within %u ms: "
+			    "DMA fault", vq->sid, (unsigned long long)iova,
+			    RIOV_VIRTQ_MISS_DEADLINE_US / 1000);
+		return VQ_E_FAULT;
+	}
+	vq->wait.iova = iova;
+	vq->wait.access = access;
+	return VQ_E_MISS;
+}
+
+/* Ask vmm to send the front-end an IOTLB miss for vq->wait (best effort: a lost request is sent
+ * again after RIOV_VIRTQ_MISS_RESEND_US). */
+static void vq_ask(struct riov_virtq *vq)
+{
+	static const uint64_t one = 1;
+
+	if (vq->miss_slot == NULL)
+		return;
+	atomic_store_explicit(vq->miss_slot, (vq->wait.iova & ~0xfffull) | (uint64_t)vq->wait.access << 1 | 1,
+			      memory_order_release);
+	if (write(vq->miss_efd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, the control thread is awake anyway */
+	}
+}
+
+/* A burst stopped at a VQ_E_MISS: wait until the unit's generation moves past `gen` (the one read
+ * before the burst translated anything, so an update racing with the miss is not missed). */
+static __attribute__((noinline)) void vq_wait_begin(struct riov_virtq *vq, uint64_t gen)
+{
+	uint64_t now = rte_rdtsc();
+
+	vq->stats.iotlb_waits++;
+	if (vq->wait.since == 0)
+		vq->wait.since = now;   /* kept while the same wait goes on, for the deadline */
+	vq->wait.active = true;
+	vq->wait.gen = gen;
+	vq->wait.sent = now;
+	vq_ask(vq);
+}
+
+/* Called before a burst while waiting: true to go on (the generation moved, or the deadline
+ * passed and the next miss becomes a fault), false to keep waiting. */
+static __attribute__((noinline)) bool vq_wait_poll(struct riov_virtq *vq)
+{
+	if (__atomic_load_n(vq->tc.genp, __ATOMIC_ACQUIRE) != vq->wait.gen) {
+		vq->wait.active = false;
+		return true;
+	}
+	uint64_t now = rte_rdtsc(), us = rte_get_tsc_hz() / 1000000;
+	if (now - vq->wait.since > RIOV_VIRTQ_MISS_DEADLINE_US * us) {
+		vq->wait.active = false;
+		vq->wait.give_up = true;
+		return true;
+	}
+	if (now - vq->wait.sent > RIOV_VIRTQ_MISS_RESEND_US * us) {
+		vq->wait.sent = now;
+		vq_ask(vq);
+	}
+	return false;
+}
+
+/* Copy len bytes from guest address iova (READ). Returns 0, VQ_E_FAULT or VQ_E_MISS. */
 static int vq_guest_read(struct riov_virtq *vq, uint64_t iova, void *dst, uint32_t len)
 {
 	uint8_t *d = dst;
 	while (len) {
 		void *hva;
 		uint64_t mapped;
-		if (riov_vtd_translate(&vq->tc, iova, len, RIOV_VTD_READ, &hva, &mapped) < 0)
-			return VQ_E_FAULT;
+		int rc = riov_vtd_translate(&vq->tc, iova, len, RIOV_VTD_READ, &hva, &mapped);
+		if (rc < 0)
+			return vq_xlate_err(vq, rc, iova, RIOV_VTD_READ);
 		if (unlikely(mapped == 0 || mapped > len))
 			return VQ_E_FAULT;
 		memcpy(d, hva, mapped);
@@ -240,7 +318,8 @@ static inline void vq_chain_start(const struct riov_virtq *vq, struct vq_chain *
 
 /* Fetch the next buffer descriptor of a chain into *d (a private copy). `write` is the direction
  * every buffer must have (RX: device-writable). Returns 1 with a descriptor, 0 at the end of the
- * chain, VQ_E_BAD for a malformed chain, VQ_E_FAULT if an indirect table does not translate.
+ * chain, VQ_E_BAD for a malformed chain, VQ_E_FAULT if an indirect table does not translate
+ * (VQ_E_MISS: not yet).
  * Iterative: entering an indirect table happens at most once per chain (no nesting). */
 static int vq_chain_next(struct riov_virtq *vq, struct vq_chain *ch, struct riov_vring_desc *d,
 			 bool write)
@@ -254,8 +333,9 @@ static int vq_chain_next(struct riov_virtq *vq, struct vq_chain *ch, struct riov
 			return VQ_E_BAD; /* longer than the table: a loop (2.7.5.3.1) */
 		ch->budget--;
 		if (ch->in_ind) {
-			if (vq_guest_read(vq, ch->ind_addr + 16ull * ch->idx, &raw, sizeof(raw)) < 0)
-				return VQ_E_FAULT;
+			int rc = vq_guest_read(vq, ch->ind_addr + 16ull * ch->idx, &raw, sizeof(raw));
+			if (rc < 0)
+				return rc;
 		} else {
 			memcpy(&raw, (const struct riov_vring_desc *)vq->desc + ch->idx, sizeof(raw));
 		}
@@ -379,8 +459,9 @@ static int vq_tx_chain(struct riov_virtq *vq, struct rte_mempool *mp, uint16_t h
 		while (left) {
 			void *hva;
 			uint64_t mapped;
-			if (riov_vtd_translate_inline(&vq->tc, addr, left, RIOV_VTD_READ, &hva, &mapped) < 0)
-				return VQ_E_FAULT;
+			int trc = riov_vtd_translate_inline(&vq->tc, addr, left, RIOV_VTD_READ, &hva, &mapped);
+			if (unlikely(trc < 0))
+				return vq_xlate_err(vq, trc, addr, RIOV_VTD_READ);
 			if (unlikely(mapped == 0 || mapped > left))
 				return VQ_E_FAULT;
 			const uint8_t *src = hva;
@@ -418,6 +499,9 @@ uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struc
 		vq->stats.drops[RIOV_VQ_DROP_BROKEN]++;
 		return 0;
 	}
+	if (unlikely(vq->wait.active) && !vq_wait_poll(vq))
+		return 0;
+	const uint64_t gen = __atomic_load_n(vq->tc.genp, __ATOMIC_ACQUIRE);
 	uint16_t avail_idx = vq_read_avail_idx(vq);
 	uint16_t avail = (uint16_t)(avail_idx - vq->last_avail_idx);
 	if (unlikely(avail > vq->size)) {
@@ -467,6 +551,14 @@ uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struc
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(mb[i + 1], void *));
 		int rc = vq_tx_chain(vq, mp, head, mb[i]);
+		if (unlikely(rc == VQ_E_MISS)) {
+			/* the chain stays in the avail ring until its translation arrives */
+			vq->last_avail_idx--;
+			for (uint16_t k = i; k < n; k++)
+				rte_pktmbuf_free(mb[k]);
+			vq_wait_begin(vq, gen);
+			break;
+		}
 		if (likely(rc == 0)) {
 			vq->stats.packets++;
 			vq->stats.bytes += mb[i]->pkt_len;
@@ -488,6 +580,8 @@ uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struc
 	if (batch && have_last) /* 2.7.10: in order, one entry for the batch, last buffer's id */
 		vq_write_used(vq, last_head, 0);
 	vq_publish_used(vq, old_used);
+	if (unlikely(vq->wait.since != 0) && !vq->wait.active)
+		vq->wait.since = 0;  /* the burst went through: a later miss starts a new deadline */
 	return out;
 }
 
@@ -527,7 +621,7 @@ static inline void vq_rx_src_advance(struct vq_rx_src *s, uint32_t c)
 
 /* Fill the chain at `head` from the source. *written gets the bytes written to this chain; the host
  * addresses of the header's num_buffers bytes are recorded in nb[]. Returns 0 (chain full or packet
- * done) or VQ_E_BAD / VQ_E_FAULT. */
+ * done) or VQ_E_BAD / VQ_E_FAULT / VQ_E_MISS. */
 static int vq_rx_fill(struct riov_virtq *vq, uint16_t head, struct vq_rx_src *s, uint32_t *written,
 		      uint8_t *nb[2])
 {
@@ -557,8 +651,9 @@ static int vq_rx_fill(struct riov_virtq *vq, uint16_t head, struct vq_rx_src *s,
 			/* translate only once there is something to write there */
 			void *hva;
 			uint64_t mapped;
-			if (riov_vtd_translate_inline(&vq->tc, addr, left, RIOV_VTD_WRITE, &hva, &mapped) < 0)
-				return VQ_E_FAULT;
+			int trc = riov_vtd_translate_inline(&vq->tc, addr, left, RIOV_VTD_WRITE, &hva, &mapped);
+			if (unlikely(trc < 0))
+				return vq_xlate_err(vq, trc, addr, RIOV_VTD_WRITE);
 			if (unlikely(mapped == 0 || mapped > left))
 				return VQ_E_FAULT;
 			dst = hva;
@@ -584,8 +679,8 @@ static int vq_rx_fill(struct riov_virtq *vq, uint16_t head, struct vq_rx_src *s,
 }
 
 /* Deliver one packet. *avail_left counts avail entries still unread this burst. Returns 0, or
- * VQ_E_NOSPACE (nothing consumed), VQ_E_BIG (nothing consumed), VQ_E_BAD / VQ_E_FAULT (the heads
- * taken are returned with length 0). */
+ * VQ_E_NOSPACE / VQ_E_BIG / VQ_E_MISS (nothing consumed), VQ_E_BAD / VQ_E_FAULT (the heads taken
+ * are returned with length 0). */
 static int vq_rx_one(struct riov_virtq *vq, struct rte_mbuf *m, uint16_t *avail_left)
 {
 	struct riov_virtio_net_hdr hdr;
@@ -625,6 +720,8 @@ static int vq_rx_one(struct riov_virtq *vq, struct rte_mbuf *m, uint16_t *avail_
 		}
 		uint32_t written;
 		rc = vq_rx_fill(vq, head, &s, &written, nb);
+		if (unlikely(rc == VQ_E_MISS))
+			goto rollback;  /* nothing consumed: the buffers wait for their translation */
 		if (rc < 0) {
 			vq_write_used(vq, head, 0);
 			goto drop;
@@ -692,14 +789,25 @@ static void vq_rx_prefetch(const struct riov_virtq *vq, uint16_t k)
 	vq_prefetch_buffers(vq, heads, k, true);
 }
 
-uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
+/* Keep pkts[0..n) for later (a reference of our own on every segment); beyond RIOV_VIRTQ_HELD
+ * they are dropped as NO_BUFFER. */
+static void vq_hold(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
 {
-	if (unlikely(vq->broken)) {
-		vq->stats.drops[RIOV_VQ_DROP_BROKEN] += n;
-		return 0;
+	for (uint16_t i = 0; i < n; i++) {
+		if (vq->n_held == RIOV_VIRTQ_HELD) {
+			vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += n - i;
+			return;
+		}
+		for (struct rte_mbuf *seg = pkts[i]; seg != NULL; seg = seg->next)
+			rte_mbuf_refcnt_update(seg, 1);
+		vq->held[vq->n_held++] = pkts[i];
 	}
-	if (n == 0)
-		return 0;
+}
+
+/* Deliver pkts[0..n) in order; a VQ_E_MISS holds the rest (vq_hold) and starts the wait. */
+static uint16_t vq_rx_burst(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
+{
+	const uint64_t gen = __atomic_load_n(vq->tc.genp, __ATOMIC_ACQUIRE);
 	uint16_t avail_idx = vq_read_avail_idx(vq);
 	uint16_t avail = (uint16_t)(avail_idx - vq->last_avail_idx);
 	if (unlikely(avail > vq->size)) {
@@ -727,13 +835,70 @@ uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint1
 			vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += n - i;
 			break;
 		}
+		if (rc == VQ_E_MISS) {
+			vq_hold(vq, pkts + i, (uint16_t)(n - i));
+			vq_wait_begin(vq, gen);
+			break;
+		}
 		vq_count_drop(vq, rc);
 		if (rc != VQ_E_BIG)
 			RIOV_LOG_RL(RIOV_LOG_WARN, VQ_LOG, "sid %#x rx: packet dropped (%d)", vq->sid,
 				    rc);
 	}
 	vq_publish_used(vq, old_used);
+	if (unlikely(vq->wait.since != 0) && !vq->wait.active)
+		vq->wait.since = 0;
 	return delivered;
+}
+
+uint16_t riov_virtq_flush_held(struct riov_virtq *vq)
+{
+	struct rte_mbuf *h[RIOV_VIRTQ_HELD];
+	uint16_t k = vq->n_held;
+
+	if (likely(k == 0))
+		return 0;
+	if (vq->broken) {
+		vq->stats.drops[RIOV_VQ_DROP_BROKEN] += k;
+		riov_virtq_release(vq);
+		return 0;
+	}
+	if (vq->wait.active && !vq_wait_poll(vq))
+		return 0;
+	memcpy(h, vq->held, k * sizeof(h[0]));
+	vq->n_held = 0;
+	uint16_t d = vq_rx_burst(vq, h, k);   /* may hold some again (their own new reference) */
+	rte_pktmbuf_free_bulk(h, k);
+	return d;
+}
+
+void riov_virtq_release(struct riov_virtq *vq)
+{
+	if (vq->n_held)
+		rte_pktmbuf_free_bulk(vq->held, vq->n_held);
+	vq->n_held = 0;
+	memset(&vq->wait, 0, sizeof(vq->wait));
+}
+
+uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t done = 0;
+
+	if (unlikely(vq->broken)) {
+		vq->stats.drops[RIOV_VQ_DROP_BROKEN] += n;
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	if (unlikely(vq->n_held)) {
+		/* packets waiting for a translation go first, in order */
+		done = riov_virtq_flush_held(vq);
+		if (vq->n_held) {
+			vq_hold(vq, pkts, n);
+			return done;
+		}
+	}
+	return (uint16_t)(done + vq_rx_burst(vq, pkts, n));
 }
 
 /* ---- interrupts ---- */
@@ -807,6 +972,8 @@ int riov_virtq_init(struct riov_virtq *vq, const struct riov_vhost_vring_info *v
 	vq->have_irq = vi->msi_addr != 0;
 	vq->log_base = vi->log_base;
 	vq->log_size = vi->log_base ? vi->log_size : 0;
+	vq->miss_slot = vi->miss_slot;
+	vq->miss_efd = vi->miss_efd;
 
 	/* Workers poll the avail ring: ask the guest not to kick (2.7.10). With EVENT_IDX the flag
 	 * is ignored by the driver and avail_event does the job. */

@@ -13,6 +13,7 @@
 #ifndef RIOV_DATAPLANE_VIRTQ_H
 #define RIOV_DATAPLANE_VIRTQ_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,7 +43,12 @@ struct riov_virtq_stats {
 	uint64_t drops[RIOV_VQ_DROP__MAX];
 	uint64_t notifications;       /* interrupts raised towards the guest */
 	uint64_t broken;              /* times the queue was marked broken */
+	uint64_t iotlb_waits;         /* times the queue waited for a vIOMMU translation (IOTLB miss) */
 };
+
+#define RIOV_VIRTQ_HELD 64            /* RX packets kept while waiting for a translation */
+#define RIOV_VIRTQ_MISS_RESEND_US 20000     /* ask the front-end again after this long */
+#define RIOV_VIRTQ_MISS_DEADLINE_US 1000000 /* then the address counts as a DMA fault */
 
 struct riov_virtq {
 	/* ring, host addresses */
@@ -76,6 +82,22 @@ struct riov_virtq {
 				       * split-ring in-order driver frees one chain per used entry) */
 	bool log_used;                /* dirty-log used ring writes at used_gpa (riov_virtq_set_used_log) */
 	uint64_t used_gpa;            /* guest-physical address of the used ring */
+	/* A vIOMMU guest's buffer not in the first stage yet (RIOV_VTD_IOTLB_MISS): the queue stops at
+	 * that buffer (TX: the chain stays in the avail ring; RX: the packets are held), asks vmm to
+	 * send the front-end an IOTLB miss, and tries again once the unit's invalidation generation
+	 * moved (an IOTLB update arrived). After RIOV_VIRTQ_MISS_DEADLINE_US the address is a fault. */
+	struct {
+		bool active;
+		bool give_up;             /* deadline passed: the next miss is a DMA fault */
+		unsigned access;
+		uint64_t iova;
+		uint64_t gen;             /* unit generation when the miss was seen */
+		uint64_t since, sent;     /* TSC: first miss, last request */
+	} wait;
+	_Atomic uint64_t *miss_slot;  /* from riov_vhost_vring_info; NULL: no one to ask */
+	int miss_efd;
+	uint16_t n_held;
+	struct rte_mbuf *held[RIOV_VIRTQ_HELD];
 };
 
 /** Initialise from the vring info vmm handed over (resets stats and the broken state). Sets
@@ -100,6 +122,18 @@ uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struc
  *  (TOO_BIG, buffer kept) does not stop the burst, running out of buffers does (NO_BUFFER for it
  *  and every later packet). Used lengths are the bytes written. The mbufs are not modified. */
 uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n);
+/*  (While the queue waits for a vIOMMU translation, packets from the one that missed on are held
+ *   with a reference of their own (the caller still frees all n) and delivered first later; more
+ *   than RIOV_VIRTQ_HELD are dropped as NO_BUFFER. The return value then counts the held packets
+ *   delivered by this call too.) */
+
+/** Deliver held RX packets once the translation they waited for may have arrived. Returns how
+ *  many were delivered (call riov_virtq_notify() if non-zero). Cheap when nothing is held. */
+uint16_t riov_virtq_flush_held(struct riov_virtq *vq);
+
+/** Drop what the queue holds (held RX packets, the wait). Call once no worker touches the queue,
+ *  before riov_virtq_init() re-initialises it and when the vring stops for good. */
+void riov_virtq_release(struct riov_virtq *vq);
 
 /** Raise the guest interrupt through the VT-d interrupt entry if used entries were published since
  *  the last call and the guest wants one (VRING_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX).

@@ -230,6 +230,11 @@ static uint16_t poll_vhost(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 	struct rte_mbuf *m[RIOV_VIRTQ_BURST];
 	uint16_t n = 0;
 
+	/* RX packets held for a vIOMMU translation (riov_virtq_enqueue) */
+	if (unlikely(qp->rxq.n_held) && qp->owner == c->w->idx &&
+	    atomic_load_explicit(&qp->rx_running, memory_order_acquire) &&
+	    riov_virtq_flush_held(&qp->rxq))
+		riov_virtq_notify(&qp->rxq);
 	/* packets other workers handed to this worker for the guest's RX vring */
 	if (qp->ring != NULL && atomic_load_explicit(&qp->rx_running, memory_order_acquire)) {
 		unsigned k = rte_ring_sc_dequeue_burst(qp->ring, (void **)m, RIOV_VIRTQ_BURST, NULL);

@@ -1095,6 +1095,7 @@ translate_slow(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned 
 	uint64_t g0 = atomic_load_explicit(&vtd->gen, memory_order_acquire);
 	struct vtd_ctx ctx;
 	struct vtd_xlate x;
+	bool s1_absent = false;   /* nested: the first stage has nothing there (not a fault) */
 	int rc;
 
 	c->misses++;
@@ -1136,6 +1137,7 @@ translate_slow(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned 
 			if (ctx.info & VTD_CCI_NESTED) {
 				struct vtd_xlate x2;
 				rc = sl_walk(ctx.dom1, iova, access, &x);
+				s1_absent = rc == -RIOV_VTD_FR_READ || rc == -RIOV_VTD_FR_WRITE;
 				if (rc == 0 && x.perm != 0) {
 					uint64_t gpa = x.hbase + (iova - x.base);
 					rc = sl_walk(ctx.dom, gpa, access, &x2);
@@ -1161,8 +1163,9 @@ translate_slow(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned 
 			}
 			if (rc == -RIOV_VTD_FR_PTE_RSVD || rc == -RIOV_VTD_FR_ADDR_BEYOND_AW)
 				goto fault;
-			if (x.perm != 0 || vtd->cfg.caching_mode) {
-				/* CM=1 (6.1): not-present results may be cached too */
+			if (x.perm != 0 || (vtd->cfg.caching_mode && !(ctx.info & VTD_CCI_NESTED))) {
+				/* CM=1 (6.1): not-present results may be cached too (not nested ones: a
+				 * cached miss would not tell which stage was empty) */
 				if (x.perm == 0 && !(sizes & (1u << ((x.shift - 12) / 9))))
 					atomic_fetch_or_explicit(&ctx.dom->sizes, 1u << ((x.shift - 12) / 9),
 								 memory_order_relaxed);
@@ -1189,6 +1192,8 @@ translate_slow(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned 
 	*hva = (void *)(uintptr_t)(x.hbase + (iova - x.base));
 	return 0;
 fault:
+	if (s1_absent)
+		return -RIOV_VTD_IOTLB_MISS;  /* the caller asks the front-end; nothing to record */
 	c->faults++;
 	return vtd_fault_report(vtd, c->sid, (unsigned)-rc, (access & RIOV_VTD_WRITE) != 0, false,
 				iova & ~(VTD_PAGE_SIZE - 1), (ctx.info & VTD_CCI_FPD) != 0);

@@ -135,6 +135,12 @@ int riov_vtd_inv_iotlb_page(struct riov_vtd *vtd, uint16_t did, uint64_t addr, u
 #define RIOV_VTD_FR_IR_COMPAT             0x25
 #define RIOV_VTD_FR_IR_SID                0x26
 
+/* Not a fault: translate() of a nested context (a guest with its own vIOMMU) found nothing in the
+ * first stage, which riov fills from the front-end's IOTLB updates as a device-IOTLB (ATS) would.
+ * Nothing is recorded; the caller asks the front-end for the translation (vhost-user IOTLB miss)
+ * and retries after the next invalidation generation. */
+#define RIOV_VTD_IOTLB_MISS               0x100
+
 struct riov_vtd_fault {
 	uint16_t sid;
 	uint8_t reason;
@@ -157,6 +163,10 @@ size_t riov_vtd_faults_read(struct riov_vtd *vtd, struct riov_vtd_fault *out, si
 void riov_vtd_fault_stats(const struct riov_vtd *vtd, struct riov_vtd_fault_stats *st);
 /** True while the log overflowed (FSTS.PFO) and has not been emptied by a clearing read since. */
 bool riov_vtd_fault_overflowed(const struct riov_vtd *vtd);
+/** Record a DMA fault found outside translate() (a first-stage miss the front-end never answered,
+ *  a fault the real IOMMU reported for an assigned device): same log, collapsing and counters.
+ *  reason must be one of the DMA reasons above (0x01..0x0d). Any thread. Returns -reason. */
+int riov_vtd_fault_record(struct riov_vtd *vtd, uint16_t sid, unsigned reason, bool is_write, uint64_t addr);
 
 /* ---- interrupt remapping (VT-d 5.1) ---- */
 

@@ -55,7 +55,8 @@ void riov_vtd_cursor_init(struct riov_vtd_cursor *c, struct riov_vtd *vtd, uint1
  *  something is mapped), len >= 1. Returns 0 with *hva = host address of iova and *mapped = bytes
  *  contiguous from iova within one page (1..len): callers loop over partial mappings. Returns
  *  -reason (RIOV_VTD_FR_*) on a fault, also when FPD kept it out of the fault log; recorded
- *  subject to FPD and collapsing. Worker thread; no lock, allocation or system call (a fault
+ *  subject to FPD and collapsing. A nested context's empty first stage is no fault: it returns
+ *  -RIOV_VTD_IOTLB_MISS and records nothing (ask the front-end, retry after an invalidation). Worker thread; no lock, allocation or system call (a fault
  *  takes the fault log's spinlock and may print a rate-limited line).
  *  Cost: a last-hit in a few ns, an IOTLB hit in ~10-20 ns, a walk in tens of ns. */
 int riov_vtd_translate(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned access,

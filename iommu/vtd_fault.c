@@ -46,6 +46,13 @@ void vtd_fault_fini(struct riov_vtd *vtd)
 	vtd->flog.rec = NULL;
 }
 
+int riov_vtd_fault_record(struct riov_vtd *vtd, uint16_t sid, unsigned reason, bool is_write, uint64_t addr)
+{
+	if (reason == 0 || reason > RIOV_VTD_FR_TT_BLOCKED)
+		reason = RIOV_VTD_FR_CTX_INVALID;
+	return vtd_fault_report(vtd, sid, reason, is_write, false, addr & ~0xfffull, false);
+}
+
 int vtd_fault_report(struct riov_vtd *vtd, uint16_t sid, unsigned reason, bool is_write, bool is_ir,
 		     uint64_t addr, bool fpd)
 {

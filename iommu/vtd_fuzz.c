@@ -80,6 +80,7 @@ static bool dma_reason_ok(int rc)
 	case RIOV_VTD_FR_ROOT_RSVD:
 	case RIOV_VTD_FR_CTX_RSVD:
 	case RIOV_VTD_FR_PTE_RSVD:
+	case RIOV_VTD_IOTLB_MISS:     /* nested: empty first stage (not a fault, see vtd_dp.h) */
 		return true;
 	default:
 		return false;

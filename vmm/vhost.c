@@ -136,6 +136,11 @@ struct riov_vhost_dev {
 	uint16_t mtu;
 	uint8_t status;
 
+	/* IOTLB miss requests from the workers (riov_vhost_vring_info.miss_slot) */
+	int miss_efd;
+	struct event *miss_ev;
+	_Atomic uint64_t miss_req[RIOV_VHOST_MAX_VRINGS];
+
 	/* counters */
 	uint64_t messages, bad_messages, connects, disconnects;
 };
@@ -328,6 +333,22 @@ static void iotlb_miss(struct riov_vhost_dev *dev, uint64_t iova, unsigned acces
 			    (unsigned long long)iova);
 }
 
+/* Workers asked for translations (riov_vhost_vring_info.miss_slot): one miss request each. */
+static void on_miss(evutil_socket_t fd, short what, void *arg)
+{
+	struct riov_vhost_dev *dev = arg;
+	uint64_t n;
+
+	(void)what;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "%s: miss eventfd: %s", dev->name, strerror(errno));
+	for (unsigned q = 0; q < RIOV_VHOST_MAX_VRINGS; q++) {
+		uint64_t v = atomic_exchange_explicit(&dev->miss_req[q], 0, memory_order_acq_rel);
+		if ((v & 1) && iommu_on(dev))
+			iotlb_miss(dev, v & ~0xfffull, (unsigned)(v >> 1) & (RIOV_VTD_READ | RIOV_VTD_WRITE));
+	}
+}
+
 static int ring_map(struct riov_vhost_dev *dev, uint64_t addr, uint64_t len, unsigned access, void **out)
 {
 	uint64_t iova, miss = 0;
@@ -394,8 +415,13 @@ static void vring_try_start(struct riov_vhost_dev *dev, unsigned qid)
 		rc = ring_map(dev, vr->used, 4 + 8ull * vr->num + ev, RIOV_VTD_READ | RIOV_VTD_WRITE,
 			      &vi.used);
 	if (rc) {
-		RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "%s: vring %u: ring addresses do not translate, pending",
-			    dev->name, qid);
+		/* with a vIOMMU this is how every start begins: the IOTLB update is on its way */
+		if (iommu_on(dev) && rc == -ENOENT)
+			riov_log(RIOV_LOG_DEBUG, COMP, "%s: vring %u: waiting for the rings' IOTLB entries",
+				 dev->name, qid);
+		else
+			RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "%s: vring %u: ring addresses do not translate, "
+				    "pending", dev->name, qid);
 		return;
 	}
 
@@ -422,6 +448,9 @@ static void vring_try_start(struct riov_vhost_dev *dev, unsigned qid)
 	vi.vtd = dev->p.vtd;
 	vi.sid = dev->p.sid;
 	vi.callfd = vr->callfd;
+	atomic_store(&dev->miss_req[qid], 0);
+	vi.miss_slot = &dev->miss_req[qid];
+	vi.miss_efd = dev->miss_efd;
 	riov_vtd_msi_compose(dev->p.irte_base + qid, false, 0, &vi.msi_addr, &vi.msi_data);
 	if (has_feature(dev, RIOV_VHOST_F_LOG_ALL) && dev->log_base) {
 		vi.log_base = dev->log_base;
@@ -1590,7 +1619,7 @@ static struct riov_vhost_dev *dev_alloc(const struct riov_vhost_dev_params *p)
 	dev->offered = offered_features(p);
 	dev->offered_proto = offered_protocol();
 	dev->listen_fd = dev->conn_fd = -1;
-	dev->slave_fd = dev->log_fd = dev->inflight_fd = -1;
+	dev->slave_fd = dev->log_fd = dev->inflight_fd = dev->miss_efd = -1;
 	dev->backoff_ms = BACKOFF_MIN_MS;
 	for (unsigned q = 0; q < RIOV_VHOST_MAX_VRINGS; q++)
 		dev->vr[q].kickfd = dev->vr[q].callfd = dev->vr[q].errfd = -1;
@@ -1615,7 +1644,12 @@ int riov_vhost_dev_create(const struct riov_vhost_dev_params *p, struct riov_vho
 	if (!dev)
 		return -ENOMEM;
 	int rc = 0;
-	if (p->mode == RIOV_VHOST_SERVER) {
+	dev->miss_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (dev->miss_efd < 0 ||
+	    !(dev->miss_ev = event_new(p->base, dev->miss_efd, EV_READ | EV_PERSIST, on_miss, dev)) ||
+	    event_add(dev->miss_ev, NULL) != 0)
+		rc = -ENOMEM;
+	else if (p->mode == RIOV_VHOST_SERVER) {
 		rc = server_listen(dev);
 	} else {
 		dev->timer_ev = evtimer_new(p->base, on_timer, dev);
@@ -1648,6 +1682,10 @@ void riov_vhost_dev_destroy(struct riov_vhost_dev *dev)
 		event_free(dev->listen_ev);
 	if (dev->listen_fd >= 0)
 		close(dev->listen_fd);
+	if (dev->miss_ev)
+		event_free(dev->miss_ev);
+	if (dev->miss_efd >= 0)
+		close(dev->miss_efd);
 	if (dev->unlink_path)
 		unlink(dev->path);
 	free(dev->path);

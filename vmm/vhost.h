@@ -14,6 +14,7 @@
 #ifndef RIOV_VMM_VHOST_H
 #define RIOV_VMM_VHOST_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,6 +64,12 @@ struct riov_vhost_vring_info {
 	/* added by vmm: guest-physical address of the used ring for dirty logging (SET_VRING_ADDR
 	 * with VHOST_VRING_F_LOG), 0 when the front-end did not ask for used-ring logging */
 	uint64_t log_guest_addr;
+	/* added by vmm: IOTLB miss requests from the worker (a vIOMMU guest's first stage had no
+	 * translation): store (iova & ~0xfff) | access << 1 | 1 in *miss_slot, then write 1 to
+	 * miss_efd; the control thread sends the front-end an IOTLB miss for it. The slot stays valid
+	 * until vring_stop() returns. */
+	_Atomic uint64_t *miss_slot;
+	int miss_efd;
 };
 
 struct riov_vhost_ops {

@@ -1430,6 +1430,165 @@ RIOV_TEST(fuzz_entry_smoke)
 	CHECK_EQ(riov_virtq_fuzz_one(in, 3), 0);
 }
 
+/* ---------------- vIOMMU: waiting for the front-end's IOTLB ---------------- */
+
+#define S1_DID 4
+
+/* First stage for guest q: iova = gpa for pages [first, last] (the second stage maps gpa). */
+static void s1_map_pages(struct tenv *e, unsigned q, unsigned first, unsigned last)
+{
+	for (unsigned p = first; p <= last; p++)
+		CHECK_EQ(riov_vtd_map(e->vtd, S1_DID, g_page(&e->g[q], p), g_page(&e->g[q], p), 4096,
+				      RIOV_VTD_READ | RIOV_VTD_WRITE), 0);
+	riov_vtd_inv_iotlb_domain(e->vtd, S1_DID);   /* what vmm does on an IOTLB update */
+}
+
+static void nested_on(struct tenv *e)
+{
+	CHECK_EQ(riov_vtd_domain_create(e->vtd, S1_DID, 4), 0);
+	CHECK_EQ(riov_vtd_context_set_nested(e->vtd, T_SID, S1_DID, T_DID, false), 0);
+	riov_vtd_inv_context_global(e->vtd);
+	riov_vtd_inv_iotlb_global(e->vtd);
+}
+
+RIOV_TEST(viommu_tx_waits_for_iotlb)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	_Atomic uint64_t slot = 0;
+	uint8_t f[100];
+	struct riov_vtd_fault_stats fs;
+	env_init(&e);
+	nested_on(&e);
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	CHECK_EQ(vq_open(&e, &vq, 0, 1, 256, F_V1), 0);
+	vq.miss_slot = &slot;
+	vq.miss_efd = efd;
+	fill_frame(f, sizeof(f), 7);
+	uint64_t buf = g->next_buf;
+	uint16_t h = tx_post(g, 12, f, sizeof(f), NULL, 0);
+
+	struct rte_mbuf *p[RIOV_VIRTQ_BURST];
+	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
+	CHECK_EQ(vq.last_avail_idx, 0);            /* the chain stays in the avail ring */
+	CHECK_EQ(g_used_idx(g), 0);
+	CHECK_EQ(vq.stats.iotlb_waits, 1);
+	CHECK_EQ(atomic_load(&slot), (buf & ~0xfffull) | RIOV_VTD_READ << 1 | 1);
+	CHECK_EQ(efd_count(efd), 1);
+	riov_vtd_fault_stats(e.vtd, &fs);
+	CHECK_EQ(fs.recorded, 0);                  /* a miss is not a fault */
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_DMA_FAULT], 0);
+	/* no update yet: the queue keeps waiting, without asking again */
+	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
+	CHECK_EQ(vq.stats.iotlb_waits, 1);
+	CHECK_EQ(efd_count(efd), 0);
+
+	s1_map_pages(&e, 0, BUF_FIRST_PAGE, BUF_FIRST_PAGE + 1);
+	uint16_t n = riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST);
+	CHECK_EQ(n, 1);
+	if (n == 1)
+		CHECK(mbuf_equals(p[0], f, sizeof(f)));
+	free_pkts(p, n);
+	CHECK_EQ(g_used_idx(g), 1);
+	CHECK_EQ(g_used(g, 0).id, h);
+
+	/* a translation that never comes: after the deadline the buffer is a DMA fault, the chain
+	 * goes back to the guest with length 0 and the fault log has it */
+	uint64_t far = g_page(g, PAGES - 8);
+	g->next_buf = far;
+	h = tx_post(g, 12, f, sizeof(f), NULL, 0);
+	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
+	CHECK(vq.wait.active);
+	vq.wait.since -= (RIOV_VIRTQ_MISS_DEADLINE_US + 1000) * (rte_get_tsc_hz() / 1000000);
+	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_DMA_FAULT], 1);
+	CHECK_EQ(g_used_idx(g), 2);
+	CHECK_EQ(g_used(g, 1).id, h);
+	CHECK_EQ(g_used(g, 1).len, 0);
+	riov_vtd_fault_stats(e.vtd, &fs);
+	CHECK_EQ(fs.recorded, 1);
+	struct riov_vtd_fault rec;
+	CHECK_EQ(riov_vtd_faults_read(e.vtd, &rec, 1, true), 1);
+	CHECK_EQ(rec.sid, T_SID);
+	CHECK_EQ(rec.reason, RIOV_VTD_FR_READ);
+	CHECK_EQ(rec.addr, far);
+	CHECK(!vq.wait.active);
+	riov_virtq_release(&vq);
+	close(efd);
+	env_fini(&e);
+}
+
+RIOV_TEST(viommu_rx_holds_packets)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[1];
+	_Atomic uint64_t slot = 0;
+	env_init(&e);
+	nested_on(&e);
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	CHECK_EQ(vq_open(&e, &vq, 1, 0, 256, F_V1 | F_MRG), 0);
+	vq.miss_slot = &slot;
+	vq.miss_efd = efd;
+	uint64_t buf = g->next_buf;
+	uint16_t heads[4];
+	for (unsigned k = 0; k < 4; k++)
+		heads[k] = rx_post(g, 2048, 1);
+
+	struct rte_mbuf *p[3];
+	for (unsigned k = 0; k < 3; k++)
+		p[k] = mk_pkt(200 + 100 * k, 30 + k);
+	/* chain the last packet: every segment must be held, not only the first */
+	uint8_t extra[300];
+	fill_frame(extra, sizeof(extra), 99);
+	struct rte_mbuf *seg = rte_pktmbuf_alloc(mp);
+	CHECK(seg != NULL);
+	memcpy(rte_pktmbuf_append(seg, sizeof(extra)), extra, sizeof(extra));
+	CHECK_EQ(rte_pktmbuf_chain(p[2], seg), 0);
+
+	CHECK_EQ(riov_virtq_enqueue(&vq, p, 3), 0);
+	CHECK_EQ(vq.n_held, 3);
+	CHECK_EQ(vq.stats.iotlb_waits, 1);
+	CHECK_EQ(atomic_load(&slot), (buf & ~0xfffull) | RIOV_VTD_WRITE << 1 | 1);
+	CHECK_EQ(efd_count(efd), 1);
+	CHECK_EQ(g_used_idx(g), 0);
+	uint32_t lens[3];
+	for (unsigned k = 0; k < 3; k++)
+		lens[k] = p[k]->pkt_len;
+	free_pkts(p, 3);                           /* the caller frees all n, as the worker does */
+	CHECK_EQ(riov_virtq_flush_held(&vq), 0);   /* still waiting */
+
+	/* a packet arriving meanwhile queues behind the held ones */
+	struct rte_mbuf *q1 = mk_pkt(64, 50);
+	CHECK_EQ(riov_virtq_enqueue(&vq, &q1, 1), 0);
+	rte_pktmbuf_free(q1);
+	CHECK_EQ(vq.n_held, 4);
+
+	s1_map_pages(&e, 1, BUF_FIRST_PAGE, BUF_FIRST_PAGE + 4);
+	CHECK_EQ(riov_virtq_flush_held(&vq), 4);
+	CHECK_EQ(vq.n_held, 0);
+	CHECK_EQ(g_used_idx(g), 4);
+	for (unsigned k = 0; k < 3; k++) {
+		CHECK_EQ(g_used(g, (uint16_t)k).id, heads[k]);
+		CHECK_EQ(g_used(g, (uint16_t)k).len, 12 + lens[k]);
+	}
+	CHECK_EQ(g_used(g, 3).len, 12 + 64);
+	CHECK_EQ(vq.stats.packets, 4);
+
+	/* held packets of a vring that stops are freed (env_fini checks the mempool) */
+	g->next_buf = g_page(g, PAGES - 8);
+	rx_post(g, 2048, 1);
+	struct rte_mbuf *q2[2] = { mk_pkt(64, 60), mk_pkt(64, 61) };
+	CHECK_EQ(riov_virtq_enqueue(&vq, q2, 2), 0);
+	CHECK_EQ(vq.n_held, 2);
+	free_pkts(q2, 2);
+	riov_virtq_release(&vq);
+	CHECK_EQ(vq.n_held, 0);
+	close(efd);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -1478,6 +1637,8 @@ int main(void)
 		RIOV_TEST_ENTRY(bad_avail_index_broken),
 		RIOV_TEST_ENTRY(no_mbuf),
 		RIOV_TEST_ENTRY(fuzz_entry_smoke),
+		RIOV_TEST_ENTRY(viommu_tx_waits_for_iotlb),
+		RIOV_TEST_ENTRY(viommu_rx_holds_packets),
 	};
 	int rc = riov_test_run(cases, sizeof(cases) / sizeof(cases[0]));
 	rte_mempool_free(mp);
