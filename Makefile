@@ -36,7 +36,9 @@ clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) *.setup.log *.build.log
 
 # The lab: a QEMU (TCG) VM with an emulated VT-d, VFIO and Soft-RoCE, built from Debian packages into
-# $(RIOV_LAB_CACHE) (default /var/cache/riov-lab). `make test` runs it as its `lab` suite. See docs/lab.md.
-lab-test: deps
+# $(RIOV_LAB_CACHE) (default /var/cache/riov-lab), then Linux guests of riovd under QEMU on this host.
+# `make test` runs both as its `lab` suite. See docs/lab.md.
+lab-test: build
 	tests/lab/build.sh
 	tests/lab/run.sh
+	RIOV_BUILD=$(BUILD) tests/lab/host/test_vhost_guests.py

@@ -5,7 +5,8 @@
 #   fuzz    each libFuzzer harness briefly (clang)     build-fuzz/   FUZZ_SECONDS (default 20)
 #   system  real riovd, dpdk-testpmd guests, Linux peers in namespaces (root)
 #   lab     a QEMU (TCG) VM with an emulated VT-d, VFIO and Soft-RoCE (tests/lab, docs/lab.md);
-#           each LAB-RESULT line is one test, a hung or panicked VM one failure
+#           each LAB-RESULT line is one test, a hung or panicked VM one failure; then Linux guests
+#           of riovd on this host (tests/lab/host/test_vhost_guests.py)
 # SUITES="fast asan fuzz system lab" selects; BUILD, BUILD_ASAN, BUILD_FUZZ name the build directories.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -101,6 +102,21 @@ for suite in $SUITES; do
 				echo "$out" | tail -40
 			fi
 			echo "== lab: $p passed, $f failed, $s skipped"
+			# Linux guests of riovd on this host (QEMU, vhost-user): tests/lab/host
+			out=$(RIOV_BUILD="$BUILD" python3 tests/lab/host/test_vhost_guests.py 2>&1)
+			echo "$out" | grep -E '^LAB-RESULT'
+			p=$(echo "$out" | grep -c '^LAB-RESULT [^ ]* PASS')
+			f=$(echo "$out" | grep -c '^LAB-RESULT [^ ]* FAIL')
+			if [ $((p + f)) -eq 0 ]; then # it died before any result
+				echo "$out" | tail -30
+				f=1
+			fi
+			PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+			for n in $(echo "$out" | awk '$1 == "LAB-RESULT" && $3 == "FAIL" {print $2}'); do
+				FAILED_NAMES+=("lab:$n")
+			done
+			[ "$f" -gt 0 ] && echo "$out" | grep -v '^LAB-RESULT' | tail -40
+			echo "== lab (host guests): $p passed, $f failed"
 		else
 			tail -30 lab-build.log
 			FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:build")

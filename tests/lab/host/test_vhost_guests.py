@@ -8,6 +8,7 @@ riovd over vhost-user, with guest memory in memfds (memory-backend-memfd,share=o
   ping-viommu     the same with a vIOMMU in each guest (intel-iommu, iommu_platform=on, ats=on):
                   riovd serves QEMU's IOTLB messages and translates through nested domains
   reboot-restart  a ping stream from guest 1 survives guest 2's reboot and a riovd restart
+  reboot-restart-viommu  the same with the vIOMMU
 
 Nothing is faked: riovd is the built daemon, the guests are Debian's kernel under QEMU. Needs
 tests/lab/build.sh (kernel, busybox) and tests/lab/host/build-guest.sh (the guest initramfs).
@@ -19,6 +20,7 @@ Usage: test_vhost_guests.py [test ...]     (RIOV_BUILD: the build directory, def
 import fcntl
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,6 +34,7 @@ from riovtest import Riovd, Riovctl, TestFailure, log, wait_for  # noqa: E402
 
 CACHE = os.environ.get("RIOV_LAB_CACHE", "/var/cache/riov-lab")
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
+TMPDIRS = []   # per test: removed when it passed, kept for a look when it failed
 # riovd shares the two CPUs with two TCG guests: its worker naps when idle
 IDLE_SLEEP_US = "200"
 
@@ -160,6 +163,7 @@ class Setup:
         initrd = subprocess.run([os.path.join(HERE, "build-guest.sh")], check=True, capture_output=True,
                                 text=True).stdout.strip()
         self.tmp = riovtest.tmpdir("host-" + name)
+        TMPDIRS.append(self.tmp)
         cfg = ('networks = ( { name = "lab"; } );\n'
                'ports = (\n'
                '  { name = "vm1"; type = "vhost"; net = "lab"; socket = "vm1.sock"; client = true; },\n'
@@ -253,8 +257,8 @@ def seqs(vm, since):
     return [int(m.group(1)) for m in vm.find(r"seq=(\d+) ttl", since)]
 
 
-def test_reboot_restart():
-    s = Setup("reboot").start()
+def test_reboot_restart(viommu=False):
+    s = Setup("reboot", viommu=viommu).start(boot_timeout=180 if viommu else 120)
     try:
         ping(s.vm1, s.vm2.ip, 2)
         since = s.vm1.mark()
@@ -290,11 +294,19 @@ def test_reboot_restart():
         s.stop()
 
 
-TESTS = [("ping", test_ping), ("ping-viommu", test_ping_viommu), ("reboot-restart", test_reboot_restart)]
+def test_reboot_restart_viommu():
+    return test_reboot_restart(viommu=True) + " (vIOMMU)"
+
+
+TESTS = [("ping", test_ping), ("ping-viommu", test_ping_viommu), ("reboot-restart", test_reboot_restart),
+         ("reboot-restart-viommu", test_reboot_restart_viommu)]
 
 
 def main():
     only = sys.argv[1:]
+    unknown = [o for o in only if o not in dict(TESTS)]
+    if unknown:
+        sys.exit("unknown test(s) %s; the tests are: %s" % (", ".join(unknown), " ".join(n for n, _ in TESTS)))
     os.makedirs(CACHE, exist_ok=True)
     lockf = open(os.path.join(CACHE, "run.lock"), "w")
     fcntl.flock(lockf, fcntl.LOCK_EX)   # one QEMU workload at a time (tests/lab/run.sh takes it too)
@@ -304,8 +316,10 @@ def main():
             continue
         log("== host-" + name)
         t0 = time.time()
+        failed_now = True
         try:
             detail = fn()
+            failed_now = False
             print("LAB-RESULT host-%s PASS %s (%.0f s)" % (name, detail, time.time() - t0), flush=True)
         except Exception as e:
             failed += 1
@@ -314,6 +328,12 @@ def main():
             print("LAB-RESULT host-%s FAIL %s" % (name, first), flush=True)
         riovtest._cleanup()
         del riovtest._procs[:]
+        for d in TMPDIRS:
+            if failed_now:
+                log("  kept " + d)
+            else:
+                shutil.rmtree(d, ignore_errors=True)
+        del TMPDIRS[:]
     sys.exit(1 if failed else 0)
 
 
