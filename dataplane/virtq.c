@@ -60,6 +60,7 @@ enum {
 	VQ_E_BIG = -4,      /* packet does not fit: TOO_BIG */
 	VQ_E_NOSPACE = -5,  /* RX: not enough guest buffers: NO_BUFFER */
 	VQ_E_MISS = -6,     /* vIOMMU first stage has no entry yet: wait for it (vq->wait) */
+	VQ_E_SEGS = -7,     /* peek: more segments than a riov_virtq_pkt holds (use an mbuf) */
 };
 
 static inline struct riov_vring_avail *vq_avail(const struct riov_virtq *vq)
@@ -591,9 +592,36 @@ struct vq_rx_src {
 	const uint8_t *hdr;
 	uint32_t hdr_len;
 	uint32_t done;              /* header + payload bytes consumed */
-	const struct rte_mbuf *seg; /* current payload segment */
-	uint32_t seg_off;
+	const struct rte_mbuf *seg; /* current payload segment (mbuf source) */
+	uint32_t seg_off;           /* offset in the current segment or piece */
+	const struct riov_virtq_pkt *pk; /* peeked source: piece 0 = peek, k = seg[k - 1] */
+	unsigned piece;
 };
+
+/* Current chunk of a peeked packet; 0 when exhausted. */
+static inline uint32_t vq_rx_src_pk_chunk(struct vq_rx_src *s, const uint8_t **p)
+{
+	const struct riov_virtq_pkt *pk = s->pk;
+	for (;;) {
+		const uint8_t *base;
+		uint32_t len;
+		if (s->piece == 0) {
+			base = pk->peek;
+			len = pk->peek_len;
+		} else if (s->piece <= pk->nseg) {
+			base = pk->seg[s->piece - 1].p;
+			len = pk->seg[s->piece - 1].len;
+		} else {
+			return 0;
+		}
+		if (s->seg_off < len) {
+			*p = base + s->seg_off;
+			return len - s->seg_off;
+		}
+		s->piece++;
+		s->seg_off = 0;
+	}
+}
 
 /* Current source chunk; 0 when the packet is exhausted. */
 static inline uint32_t vq_rx_src_chunk(struct vq_rx_src *s, const uint8_t **p)
@@ -602,6 +630,8 @@ static inline uint32_t vq_rx_src_chunk(struct vq_rx_src *s, const uint8_t **p)
 		*p = s->hdr + s->done;
 		return s->hdr_len - s->done;
 	}
+	if (s->pk != NULL)
+		return vq_rx_src_pk_chunk(s, p);
 	while (s->seg != NULL && s->seg_off >= s->seg->data_len) {
 		s->seg = s->seg->next;
 		s->seg_off = 0;
@@ -681,7 +711,8 @@ static int vq_rx_fill(struct riov_virtq *vq, uint16_t head, struct vq_rx_src *s,
 /* Deliver one packet. *avail_left counts avail entries still unread this burst. Returns 0, or
  * VQ_E_NOSPACE / VQ_E_BIG / VQ_E_MISS (nothing consumed), VQ_E_BAD / VQ_E_FAULT (the heads taken
  * are returned with length 0). */
-static int vq_rx_one(struct riov_virtq *vq, struct rte_mbuf *m, uint16_t *avail_left)
+static int vq_rx_one(struct riov_virtq *vq, struct vq_rx_src *src, uint32_t pkt_len,
+		     uint16_t *avail_left)
 {
 	struct riov_virtio_net_hdr hdr;
 	uint8_t *nb[2] = { NULL, NULL };
@@ -692,7 +723,7 @@ static int vq_rx_one(struct riov_virtq *vq, struct rte_mbuf *m, uint16_t *avail_
 	const uint16_t start_used = __atomic_load_n(&vq->last_used_idx, __ATOMIC_RELAXED);
 	const uint16_t start_left = *avail_left;
 	uint16_t nbufs = 0;
-	struct vq_rx_src s;
+	struct vq_rx_src s = *src;
 	int rc;
 
 	/* 5.1.6.4: no offloads offered, so flags/gso are zero; num_buffers is 1 unless merged */
@@ -701,9 +732,7 @@ static int vq_rx_one(struct riov_virtq *vq, struct rte_mbuf *m, uint16_t *avail_
 	s.hdr = (const uint8_t *)&hdr;
 	s.hdr_len = vq->hdr_len;
 	s.done = 0;
-	s.seg = m;
-	s.seg_off = 0;
-	const uint64_t total = (uint64_t)vq->hdr_len + m->pkt_len;
+	const uint64_t total = (uint64_t)vq->hdr_len + pkt_len;
 
 	for (;;) {
 		if (*avail_left == 0) {
@@ -824,7 +853,8 @@ static uint16_t vq_rx_burst(struct riov_virtq *vq, struct rte_mbuf **pkts, uint1
 	for (i = 0; i < n; i++) {
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		int rc = vq_rx_one(vq, pkts[i], &avail);
+		struct vq_rx_src src = { .seg = pkts[i] };
+		int rc = vq_rx_one(vq, &src, pkts[i]->pkt_len, &avail);
 		if (likely(rc == 0)) {
 			delivered++;
 			vq->stats.packets++;
@@ -899,6 +929,268 @@ uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint1
 		}
 	}
 	return (uint16_t)(done + vq_rx_burst(vq, pkts, n));
+}
+
+/* ---- guest to guest without an mbuf (peek / enqueue_pkts / peek_done) ---- */
+
+/* Describe the chain at head in *pk (see riov_virtq_peek). Returns 0 or VQ_E_* (VQ_E_SEGS: more
+ * segments than pk holds). Same checks and translations as vq_tx_chain(). */
+static int vq_tx_describe(struct riov_virtq *vq, uint16_t head, struct riov_virtq_pkt *pk)
+{
+	struct vq_chain ch;
+	struct riov_vring_desc d;
+	uint32_t hdr_left = vq->hdr_len;
+	const uint32_t max = vq->hdr_len + RIOV_VIRTQ_MAX_PAYLOAD;
+	uint32_t total = 0;
+	unsigned nseg = 0, peek = 0;
+	int rc;
+
+	vq_chain_start(vq, &ch, head);
+	while ((rc = vq_chain_next(vq, &ch, &d, false)) == 1) {
+		if (d.len > max - total)
+			return VQ_E_BIG;
+		total += d.len;
+		uint64_t addr = d.addr;
+		uint32_t left = d.len;
+		while (left) {
+			void *hva;
+			uint64_t mapped;
+			int trc = riov_vtd_translate_inline(&vq->tc, addr, left, RIOV_VTD_READ, &hva, &mapped);
+			if (unlikely(trc < 0))
+				return vq_xlate_err(vq, trc, addr, RIOV_VTD_READ);
+			if (unlikely(mapped == 0 || mapped > left))
+				return VQ_E_FAULT;
+			const uint8_t *src = hva;
+			uint32_t n = (uint32_t)mapped;
+			if (hdr_left) {
+				uint32_t c = RTE_MIN(hdr_left, n);
+				hdr_left -= c;
+				src += c;
+				n -= c;
+			}
+			if (n && peek < RIOV_VIRTQ_PEEK) {
+				/* the private copy: the switch decides on it and delivers it */
+				uint32_t c = RTE_MIN(n, RIOV_VIRTQ_PEEK - peek);
+				memcpy(pk->peek + peek, src, c);
+				peek += c;
+				src += c;
+				n -= c;
+			}
+			if (n) {
+				if (nseg && pk->seg[nseg - 1].p + pk->seg[nseg - 1].len == src) {
+					pk->seg[nseg - 1].len += n;
+				} else {
+					if (nseg == RIOV_VIRTQ_PKT_SEGS)
+						return VQ_E_SEGS;
+					pk->seg[nseg].p = src;
+					pk->seg[nseg].len = n;
+					nseg++;
+				}
+			}
+			addr += mapped;
+			left -= (uint32_t)mapped;
+		}
+	}
+	if (rc < 0)
+		return rc;
+	if (hdr_left || peek == 0)
+		return VQ_E_BAD; /* shorter than the header, or a header and no frame */
+	pk->len = total - vq->hdr_len;
+	pk->nseg = (uint8_t)nseg;
+	pk->peek_len = (uint8_t)peek;
+	return 0;
+}
+
+uint16_t riov_virtq_peek(struct riov_virtq *vq, struct rte_mempool *mp, struct riov_virtq_pkt *pk,
+			 uint16_t n)
+{
+	uint16_t heads[RIOV_VIRTQ_BURST];
+
+	if (unlikely(vq->broken)) {
+		vq->stats.drops[RIOV_VQ_DROP_BROKEN]++;
+		return 0;
+	}
+	if (unlikely(vq->wait.active) && !vq_wait_poll(vq))
+		return 0;
+	const uint64_t gen = __atomic_load_n(vq->tc.genp, __ATOMIC_ACQUIRE);
+	uint16_t avail_idx = vq_read_avail_idx(vq);
+	uint16_t avail = (uint16_t)(avail_idx - vq->last_avail_idx);
+	if (unlikely(avail > vq->size)) {
+		vq_mark_broken(vq, "avail index ahead by more than the ring size", avail, vq->size);
+		return 0;
+	}
+	n = RTE_MIN(n, (uint16_t)RIOV_VIRTQ_BURST);
+	n = RTE_MIN(n, avail);
+	if (n == 0)
+		return 0;
+	for (uint16_t i = 0; i < n; i++) {
+		heads[i] = vq_read_avail_ring(vq, (uint16_t)(vq->last_avail_idx + i));
+		rte_prefetch0((const struct riov_vring_desc *)vq->desc + (heads[i] & (vq->size - 1)));
+	}
+	vq_prefetch_buffers(vq, heads, n, false);
+
+	uint16_t out = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		uint16_t head = heads[i];
+		struct riov_virtq_pkt *p = &pk[out];
+		vq->last_avail_idx++;
+		if (unlikely(head >= vq->size)) {
+			vq->stats.drops[RIOV_VQ_DROP_BAD_DESC]++;
+			RIOV_LOG_RL(RIOV_LOG_WARN, VQ_LOG, "sid %#x tx: head %u out of range (size %u)",
+				    vq->sid, head, vq->size);
+			continue;
+		}
+		p->head = head;
+		p->bad = false;
+		p->m = NULL;
+		int rc = vq_tx_describe(vq, head, p);
+		if (unlikely(rc == VQ_E_SEGS)) {
+			/* scattered wider than a descriptor holds: copy it into an mbuf now */
+			struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+			rc = m ? vq_tx_chain(vq, mp, head, m) : VQ_E_NOMBUF;
+			if (rc == 0) {
+				p->m = m;
+				p->len = m->pkt_len;
+			} else {
+				rte_pktmbuf_free(m);
+			}
+		}
+		if (unlikely(rc == VQ_E_MISS)) {
+			vq->last_avail_idx--;   /* stays in the avail ring until its translation arrives */
+			vq_wait_begin(vq, gen);
+			break;
+		}
+		if (unlikely(rc < 0)) {
+			vq_count_drop(vq, rc);
+			p->bad = true;
+			RIOV_LOG_RL(RIOV_LOG_WARN, VQ_LOG, "sid %#x tx: packet at head %u dropped (%d)",
+				    vq->sid, head, rc);
+		}
+		out++;
+	}
+	return out;
+}
+
+void riov_virtq_peek_done(struct riov_virtq *vq, const struct riov_virtq_pkt *pk, uint16_t n)
+{
+	const uint16_t old_used = vq->last_used_idx;
+	const bool batch = vq->in_order && vq->inorder_batch;
+
+	if (n == 0)
+		return;
+	for (uint16_t i = 0; i < n; i++) {
+		if (likely(!pk[i].bad)) {
+			vq->stats.packets++;
+			vq->stats.bytes += pk[i].len;
+		}
+		/* TX buffers are only read: used length 0 (2.7.8); in order, one entry per batch */
+		if (!batch)
+			vq_write_used(vq, pk[i].head, 0);
+	}
+	if (batch)
+		vq_write_used(vq, pk[n - 1].head, 0);
+	vq_publish_used(vq, old_used);
+	if (unlikely(vq->wait.since != 0) && !vq->wait.active)
+		vq->wait.since = 0;
+}
+
+struct rte_mbuf *riov_virtq_pkt_mbuf(struct rte_mempool *mp, struct riov_virtq_pkt *pk)
+{
+	struct rte_mbuf *m = pk->m, *tail;
+
+	if (m != NULL) {
+		pk->m = NULL;
+		return m;
+	}
+	m = rte_pktmbuf_alloc(mp);
+	if (m == NULL)
+		return NULL;
+	tail = m;
+	int rc = vq_mbuf_append(mp, m, &tail, pk->peek, pk->peek_len);
+	for (unsigned k = 0; rc == 0 && k < pk->nseg; k++)
+		rc = vq_mbuf_append(mp, m, &tail, pk->seg[k].p, pk->seg[k].len);
+	if (rc != 0) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* Copy pk[0..n) into mbufs and hold them (their only reference is then the queue's). */
+static void vq_hold_pkts(struct riov_virtq *vq, struct rte_mempool *mp, struct riov_virtq_pkt *const *pk,
+			 uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = riov_virtq_pkt_mbuf(mp, pk[i]);
+		if (m == NULL) {
+			vq->stats.drops[RIOV_VQ_DROP_NO_MBUF]++;
+			continue;
+		}
+		vq_hold(vq, &m, 1);
+		rte_pktmbuf_free(m);
+	}
+}
+
+uint16_t riov_virtq_enqueue_pkts(struct riov_virtq *vq, struct rte_mempool *mp,
+				 struct riov_virtq_pkt *const *pk, uint16_t n)
+{
+	if (unlikely(vq->broken)) {
+		vq->stats.drops[RIOV_VQ_DROP_BROKEN] += n;
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	if (unlikely(vq->n_held != 0 || vq->wait.active)) {
+		/* waiting for a translation: these go behind the held packets */
+		uint16_t done = riov_virtq_flush_held(vq);
+		if (vq->n_held != 0 || vq->wait.active) {
+			vq_hold_pkts(vq, mp, pk, n);
+			return done;
+		}
+	}
+	const uint64_t gen = __atomic_load_n(vq->tc.genp, __ATOMIC_ACQUIRE);
+	uint16_t avail_idx = vq_read_avail_idx(vq);
+	uint16_t avail = (uint16_t)(avail_idx - vq->last_avail_idx);
+	if (unlikely(avail > vq->size)) {
+		vq_mark_broken(vq, "avail index ahead by more than the ring size", avail, vq->size);
+		vq->stats.drops[RIOV_VQ_DROP_BROKEN] += n;
+		return 0;
+	}
+
+	const uint16_t old_used = vq->last_used_idx;
+	uint16_t delivered = 0;
+
+	vq_rx_prefetch(vq, RTE_MIN(n, avail));
+	for (uint16_t i = 0; i < n; i++) {
+		if (i + 1 < n && pk[i + 1]->nseg)
+			rte_prefetch0(pk[i + 1]->seg[0].p);
+		/* (a packet that had to be copied into an mbuf by the peek is delivered from it) */
+		struct vq_rx_src src = { .pk = pk[i]->m ? NULL : pk[i], .seg = pk[i]->m };
+		int rc = vq_rx_one(vq, &src, pk[i]->m ? pk[i]->m->pkt_len : pk[i]->len, &avail);
+		if (likely(rc == 0)) {
+			delivered++;
+			vq->stats.packets++;
+			vq->stats.bytes += pk[i]->len;
+			continue;
+		}
+		if (rc == VQ_E_NOSPACE) {
+			vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += n - i;
+			break;
+		}
+		if (rc == VQ_E_MISS) {
+			vq_hold_pkts(vq, mp, pk + i, (uint16_t)(n - i));
+			vq_wait_begin(vq, gen);
+			break;
+		}
+		vq_count_drop(vq, rc);
+		if (rc != VQ_E_BIG)
+			RIOV_LOG_RL(RIOV_LOG_WARN, VQ_LOG, "sid %#x rx: packet dropped (%d)", vq->sid,
+				    rc);
+	}
+	vq_publish_used(vq, old_used);
+	if (unlikely(vq->wait.since != 0) && !vq->wait.active)
+		vq->wait.since = 0;
+	return delivered;
 }
 
 /* ---- interrupts ---- */
@@ -1124,6 +1416,27 @@ int riov_virtq_fuzz_one(const uint8_t *data, size_t size)
 
 	for (unsigned round = 0; round < 3; round++) {
 		struct rte_mbuf *pkts[RIOV_VIRTQ_BURST];
+		if (data[1] & 128) {
+			/* the worker's direct path: peek, read in place, some into mbufs, complete */
+			static struct riov_virtq_pkt pk[RIOV_VIRTQ_BURST];
+			uint16_t got = riov_virtq_peek(&tx, fz.mp, pk, RIOV_VIRTQ_BURST);
+			for (uint16_t i = 0; i < got; i++) {
+				uint32_t sum = 0;
+				if (pk[i].bad)
+					continue;
+				for (unsigned k = 0; pk[i].m == NULL && k < pk[i].nseg; k++)
+					for (uint32_t b = 0; b < pk[i].seg[k].len; b++)
+						sum += pk[i].seg[k].p[b];
+				(void)sum;
+				if ((i & 1) || pk[i].m != NULL)
+					rte_pktmbuf_free(riov_virtq_pkt_mbuf(fz.mp, &pk[i]));
+			}
+			riov_virtq_peek_done(&tx, pk, got);
+			riov_virtq_notify(&tx);
+			struct riov_vring_avail *av = (struct riov_vring_avail *)(fz.mem + 4096);
+			av->idx = (uint16_t)(av->idx + data[(round + 2) % HDR]);
+			continue;
+		}
 		uint16_t got = riov_virtq_dequeue(&tx, fz.mp, pkts, RIOV_VIRTQ_BURST);
 		for (uint16_t i = 0; i < got; i++) {
 			/* touch every byte so ASan sees the whole chain */
@@ -1167,7 +1480,32 @@ int riov_virtq_fuzz_one(const uint8_t *data, size_t size)
 			}
 			pkts[np++] = m;
 		}
-		riov_virtq_enqueue(&rx, pkts, np);
+		if (data[1] & 128) {
+			/* peeked packets from another guest (a private buffer stands in for its memory) */
+			static uint8_t other[4096];
+			static struct riov_virtq_pkt pk[4];
+			struct riov_virtq_pkt *pp[4];
+			for (uint16_t i = 0; i < np; i++) {
+				uint32_t len = pkts[i]->pkt_len;
+				memset(&pk[i], 0, sizeof(pk[i]));
+				pk[i].len = len;
+				pk[i].peek_len = (uint8_t)RTE_MIN(len, (uint32_t)RIOV_VIRTQ_PEEK);
+				memset(pk[i].peek, 0xb0 + i, pk[i].peek_len);
+				uint32_t left = len - pk[i].peek_len;
+				while (left && pk[i].nseg < RIOV_VIRTQ_PKT_SEGS) {
+					uint32_t c = RTE_MIN(left, (uint32_t)sizeof(other));
+					pk[i].seg[pk[i].nseg].p = other;
+					pk[i].seg[pk[i].nseg].len = c;
+					pk[i].nseg++;
+					left -= c;
+				}
+				pk[i].len = len - left;
+				pp[i] = &pk[i];
+			}
+			riov_virtq_enqueue_pkts(&rx, fz.mp, pp, np);
+		} else {
+			riov_virtq_enqueue(&rx, pkts, np);
+		}
 		riov_virtq_notify(&rx);
 		for (uint16_t i = 0; i < np; i++)
 			rte_pktmbuf_free(pkts[i]);

@@ -127,6 +127,49 @@ uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint1
  *   than RIOV_VIRTQ_HELD are dropped as NO_BUFFER. The return value then counts the held packets
  *   delivered by this call too.) */
 
+/* ---- guest to guest without an mbuf (the worker's direct path) ----
+ * riov_virtq_peek() takes chains from a guest TX ring without copying the frame: the first
+ * RIOV_VIRTQ_PEEK bytes are copied into the descriptor (the switch decides on that private copy, and
+ * it is what gets delivered, so a guest rewriting its header meanwhile changes nothing), the rest is
+ * described as host segments in the guest's (translated) memory. riov_virtq_enqueue_pkts() copies
+ * such packets straight into another guest's RX buffers (one copy instead of two, no mbuf);
+ * riov_virtq_pkt_mbuf() copies one into an mbuf for every other destination. The chains stay the
+ * guest's until riov_virtq_peek_done() returns them in the used ring, which must come after every
+ * copy from them and before the worker's next quiescent point. */
+#define RIOV_VIRTQ_PEEK 64
+#define RIOV_VIRTQ_PKT_SEGS 8
+
+struct riov_virtq_pkt {
+	uint32_t len;                 /* frame bytes (virtio-net header excluded) */
+	uint16_t head;                /* chain to complete */
+	bool bad;                     /* dropped (counted): complete only */
+	uint8_t nseg;
+	uint8_t peek_len;             /* min(len, RIOV_VIRTQ_PEEK) */
+	uint8_t peek[RIOV_VIRTQ_PEEK];
+	struct rte_mbuf *m;           /* non-NULL: the chain had more than RIOV_VIRTQ_PKT_SEGS
+				       * segments and was copied into this mbuf (use it instead) */
+	struct {
+		const uint8_t *p;     /* host address inside guest memory (read-only use) */
+		uint32_t len;
+	} seg[RIOV_VIRTQ_PKT_SEGS];
+};
+
+/** Guest TX in place: describe up to n chains (n <= RIOV_VIRTQ_BURST) in pk[]; returns how many
+ *  entries were written (bad ones included, flagged). Malformed and faulting chains are counted as
+ *  for riov_virtq_dequeue(). mp serves the few chains that need an mbuf. */
+uint16_t riov_virtq_peek(struct riov_virtq *vq, struct rte_mempool *mp, struct riov_virtq_pkt *pk,
+			 uint16_t n);
+/** Return the chains of pk[0..n) to the guest (used ring, in order) and count the good ones. */
+void riov_virtq_peek_done(struct riov_virtq *vq, const struct riov_virtq_pkt *pk, uint16_t n);
+/** Guest RX from peeked packets of another vring (same rules as riov_virtq_enqueue(); packets to
+ *  hold for a vIOMMU translation are copied into mbufs from mp first). Returns the number
+ *  delivered. */
+uint16_t riov_virtq_enqueue_pkts(struct riov_virtq *vq, struct rte_mempool *mp,
+				 struct riov_virtq_pkt *const *pk, uint16_t n);
+/** A copy of pk in a new mbuf from mp (or pk->m itself, which the caller then owns: pk->m is
+ *  cleared). NULL when the pool is empty. */
+struct rte_mbuf *riov_virtq_pkt_mbuf(struct rte_mempool *mp, struct riov_virtq_pkt *pk);
+
 /** Deliver held RX packets once the translation they waited for may have arrived. Returns how
  *  many were delivered (call riov_virtq_notify() if non-zero). Cheap when nothing is held. */
 uint16_t riov_virtq_flush_held(struct riov_virtq *vq);

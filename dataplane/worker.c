@@ -224,11 +224,108 @@ static void switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf *
 	}
 }
 
+/* The running RX queue pair of vhost port `id` that this worker owns (where flush_vhost() would
+ * deliver without a handoff), or NULL. */
+static struct dp_vq_pair *own_rx_pair(struct dp_ctx *c, uint16_t id)
+{
+	struct dp_port *p = port_get(c->dp, id);
+
+	if (p == NULL || p->type != RIOV_DP_PORT_VHOST)
+		return NULL;
+	for (uint16_t q = 0; q < p->queues; q++) {
+		struct dp_vq_pair *qp = &p->qp[q];
+		if (!atomic_load_explicit(&qp->rx_running, memory_order_acquire))
+			continue;
+		return qp->owner == c->w->idx ? qp : NULL;
+	}
+	return NULL;
+}
+
+/* Guest TX, the direct path: peek at a burst of the guest's TX chains; a packet for a guest whose
+ * RX vring this worker owns is copied from one guest's buffers into the other's (one copy, no
+ * mbuf); every other packet (flood, wire, another worker's vring, a runt) is copied into an mbuf
+ * and switched as usual. The TX chains go back to the guest after every copy from them. */
+static uint16_t vhost_tx(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair *qp)
+{
+	struct riov_virtq_pkt pk[RIOV_VIRTQ_BURST];
+	struct riov_virtq_pkt *grp[DP_OUT_SLOTS][RIOV_VIRTQ_BURST];
+	struct dp_vq_pair *gqp[DP_OUT_SLOTS];
+	uint16_t gn[DP_OUT_SLOTS];
+	unsigned ng = 0;
+	struct rte_mbuf *rest[RIOV_VIRTQ_BURST];
+	uint16_t nr = 0;
+	const unsigned w = c->w->idx;
+
+	uint16_t n = riov_virtq_peek(&qp->txq, c->dp->mp, pk, RIOV_VIRTQ_BURST);
+	if (n == 0)
+		return 0;
+	struct dp_net *net = p->net;
+	uint64_t last_src = UINT64_MAX, last_dst = UINT64_MAX; /* no 48-bit address matches */
+	int last_learn = 0, last_out = -1, last_g = -1;        /* last_g: group, -1 none, -2 mbuf */
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct riov_virtq_pkt *k = &pk[i];
+		if (k->bad)
+			continue;
+		if (k->m != NULL || k->len < RTE_ETHER_HDR_LEN)
+			goto to_mbuf;
+		const struct rte_ether_hdr *eh = (const struct rte_ether_hdr *)(const void *)k->peek;
+		uint64_t src = mac48(&eh->src_addr), dst = mac48(&eh->dst_addr);
+		if (src != last_src) {
+			last_learn = dp_mac_learn(net, eh->src_addr.addr_bytes, p->id, true);
+			last_src = src;
+			if (last_learn > 0)
+				last_dst = UINT64_MAX; /* the table changed: look up again */
+		}
+		if (unlikely(last_learn < 0)) {
+			count_drop(p, w, RIOV_DP_DROP_LOOP, 1);
+			continue;
+		}
+		if (dst != last_dst) {
+			last_out = (eh->dst_addr.addr_bytes[0] & 1) ? -1
+								      : dp_mac_lookup(net, eh->dst_addr.addr_bytes);
+			last_dst = dst;
+			last_g = -1;
+		}
+		if (last_out < 0 || last_out == p->id)
+			goto to_mbuf;   /* flood, or the switch's drop rules */
+		if (last_g == -1) {
+			struct dp_vq_pair *dq = own_rx_pair(c, (uint16_t)last_out);
+			last_g = -2;
+			for (unsigned g = 0; dq != NULL && g < ng; g++)
+				if (gqp[g] == dq)
+					last_g = (int)g;
+			if (dq != NULL && last_g == -2 && ng < DP_OUT_SLOTS) {
+				gqp[ng] = dq;
+				gn[ng] = 0;
+				last_g = (int)ng++;
+			}
+		}
+		if (last_g >= 0) {
+			grp[last_g][gn[last_g]++] = k;
+			continue;
+		}
+to_mbuf:;
+		struct rte_mbuf *m = riov_virtq_pkt_mbuf(c->dp->mp, k);
+		if (m == NULL)
+			count_drop(p, w, RIOV_DP_DROP_NO_MBUF, 1);
+		else
+			rest[nr++] = m;
+	}
+	for (unsigned g = 0; g < ng; g++)
+		if (riov_virtq_enqueue_pkts(&gqp[g]->rxq, c->dp->mp, grp[g], gn[g]))
+			riov_virtq_notify(&gqp[g]->rxq);
+	riov_virtq_peek_done(&qp->txq, pk, n);
+	riov_virtq_notify(&qp->txq);
+	if (nr)
+		switch_burst(c, p, rest, nr);
+	return n;
+}
+
 static uint16_t poll_vhost(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 {
 	struct dp_vq_pair *qp = &p->qp[q];
 	struct rte_mbuf *m[RIOV_VIRTQ_BURST];
-	uint16_t n = 0;
 
 	/* RX packets held for a vIOMMU translation (riov_virtq_enqueue) */
 	if (unlikely(qp->rxq.n_held) && qp->owner == c->w->idx &&
@@ -243,12 +340,7 @@ static uint16_t poll_vhost(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 	}
 	if (!atomic_load_explicit(&qp->tx_running, memory_order_acquire))
 		return 0;
-	n = riov_virtq_dequeue(&qp->txq, c->dp->mp, m, RIOV_VIRTQ_BURST);
-	if (n == 0)
-		return 0;
-	riov_virtq_notify(&qp->txq);
-	switch_burst(c, p, m, n);
-	return n;
+	return vhost_tx(c, p, qp);
 }
 
 static uint16_t poll_eth(struct dp_ctx *c, struct dp_port *p, uint16_t q)

@@ -1589,6 +1589,106 @@ RIOV_TEST(viommu_rx_holds_packets)
 	env_fini(&e);
 }
 
+/* ---------------- guest to guest without an mbuf ---------------- */
+
+/* Gather the used buffers [first, first + k) of guest g into out (after each buffer's header). */
+static uint32_t rx_collect(struct tguest *g, uint16_t first, unsigned k, uint32_t hdr, uint8_t *out,
+			   uint32_t max)
+{
+	uint32_t n = 0;
+	for (unsigned j = 0; j < k; j++) {
+		struct riov_vring_used_elem u = g_used(g, (uint16_t)(first + j));
+		uint8_t tmp[4096];
+		uint32_t got = g_gather(g, (uint16_t)u.id, tmp, RTE_MIN(u.len, (uint32_t)sizeof(tmp)));
+		uint32_t skip = j == 0 ? hdr : 0;
+		if (got > skip && n + (got - skip) <= max) {
+			memcpy(out + n, tmp + skip, got - skip);
+			n += got - skip;
+		}
+	}
+	return n;
+}
+
+RIOV_TEST(direct_peek_enqueue_done)
+{
+	struct tenv e;
+	struct riov_virtq tx, rx;
+	struct tguest *a = &e.g[0], *b = &e.g[1];
+	static uint8_t f1[64], f2[1500], f3[3000], out[4096];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &tx, 0, 1, 256, F_V1 | F_INO), 0);
+	CHECK_EQ(vq_open(&e, &rx, 1, 0, 256, F_V1 | F_MRG), 0);
+	fill_frame(f1, sizeof(f1), 1);
+	fill_frame(f2, sizeof(f2), 2);
+	fill_frame(f3, sizeof(f3), 3);
+	uint16_t h[4];
+	h[0] = tx_post(a, 12, f1, sizeof(f1), NULL, 0);
+	uint32_t s2[] = { 12 };
+	h[1] = tx_post(a, 12, f2, sizeof(f2), s2, 1);
+	uint32_t s3[30];
+	for (unsigned k = 0; k < 30; k++)
+		s3[k] = 100;        /* 31 scattered pieces: more segments than a descriptor holds */
+	h[2] = tx_post(a, 12, f3, sizeof(f3), s3, 30);
+	h[3] = tx_post(a, 12, f1, 0, NULL, 0);   /* a header and no frame: malformed */
+	for (unsigned k = 0; k < 4; k++)
+		rx_post(b, 2048, 1);
+
+	struct riov_virtq_pkt pk[RIOV_VIRTQ_BURST];
+	uint16_t n = riov_virtq_peek(&tx, mp, pk, RIOV_VIRTQ_BURST);
+	CHECK_EQ(n, 4);
+	CHECK(!pk[0].bad && pk[0].m == NULL && pk[0].len == 64 && pk[0].peek_len == 64 && pk[0].nseg == 0);
+	CHECK(!pk[1].bad && pk[1].m == NULL && pk[1].len == 1500 && pk[1].peek_len == 64 && pk[1].nseg == 1);
+	CHECK(!pk[2].bad && pk[2].m != NULL && pk[2].len == 3000);
+	CHECK(pk[3].bad);
+	CHECK_EQ(tx.stats.drops[RIOV_VQ_DROP_BAD_DESC], 1);
+	CHECK_EQ(g_used_idx(a), 0);                 /* the chains are still the device's */
+
+	/* the guest rewrites its frame after the switch looked at it: what is delivered is what the
+	 * switch saw (the private copy of the first bytes) */
+	uint8_t *frame2 = g_host(a, a->desc[a->desc[h[1]].next].addr);
+	memset(frame2, 0xff, 6);
+
+	struct riov_virtq_pkt *ptr[3] = { &pk[0], &pk[1], &pk[2] };
+	CHECK_EQ(riov_virtq_enqueue_pkts(&rx, mp, ptr, 3), 3);
+	CHECK_EQ(g_used_idx(b), 4);                 /* 64 B, 1500 B, 3000 B over two buffers */
+	CHECK_EQ(rx_collect(b, 0, 1, 12, out, sizeof(out)), 64);
+	CHECK(memcmp(out, f1, 64) == 0);
+	CHECK_EQ(rx_collect(b, 1, 1, 12, out, sizeof(out)), 1500);
+	CHECK(memcmp(out, f2, 1500) == 0);
+	CHECK_EQ(rx_collect(b, 2, 2, 12, out, sizeof(out)), 3000);
+	CHECK(memcmp(out, f3, 3000) == 0);
+	CHECK_EQ(rx.stats.packets, 3);
+	CHECK_EQ(rx.stats.bytes, 64 + 1500 + 3000);
+
+	/* the same packet into an mbuf (for the wire, a flood, another worker) */
+	struct rte_mbuf *m = riov_virtq_pkt_mbuf(mp, &pk[1]);
+	CHECK(m != NULL && mbuf_equals(m, f2, sizeof(f2)));
+	rte_pktmbuf_free(m);
+	m = riov_virtq_pkt_mbuf(mp, &pk[2]);        /* the fallback mbuf itself, handed over */
+	CHECK(m != NULL && pk[2].m == NULL && mbuf_equals(m, f3, sizeof(f3)));
+	rte_pktmbuf_free(m);
+
+	riov_virtq_peek_done(&tx, pk, n);
+	CHECK_EQ(g_used_idx(a), 4);                 /* in order, bad one included */
+	for (unsigned k = 0; k < 4; k++) {
+		CHECK_EQ(g_used(a, (uint16_t)k).id, h[k]);
+		CHECK_EQ(g_used(a, (uint16_t)k).len, 0);
+	}
+	CHECK_EQ(tx.stats.packets, 3);
+	CHECK_EQ(tx.stats.bytes, 64 + 1500 + 3000);
+
+	/* no RX buffers left: counted as NO_BUFFER, nothing else happens */
+	h[0] = tx_post(a, 12, f1, sizeof(f1), NULL, 0);
+	n = riov_virtq_peek(&tx, mp, pk, RIOV_VIRTQ_BURST);
+	CHECK_EQ(n, 1);
+	ptr[0] = &pk[0];
+	CHECK_EQ(riov_virtq_enqueue_pkts(&rx, mp, ptr, 1), 0);
+	CHECK_EQ(rx.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 1);
+	riov_virtq_peek_done(&tx, pk, n);
+	CHECK_EQ(g_used_idx(a), 5);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -1639,6 +1739,7 @@ int main(void)
 		RIOV_TEST_ENTRY(fuzz_entry_smoke),
 		RIOV_TEST_ENTRY(viommu_tx_waits_for_iotlb),
 		RIOV_TEST_ENTRY(viommu_rx_holds_packets),
+		RIOV_TEST_ENTRY(direct_peek_enqueue_done),
 	};
 	int rc = riov_test_run(cases, sizeof(cases) / sizeof(cases[0]));
 	rte_mempool_free(mp);
