@@ -971,7 +971,11 @@ static int vq_tx_describe(struct riov_virtq *vq, uint16_t head, struct riov_virt
 			if (n && peek < RIOV_VIRTQ_PEEK) {
 				/* the private copy: the switch decides on it and delivers it */
 				uint32_t c = RTE_MIN(n, RIOV_VIRTQ_PEEK - peek);
-				memcpy(pk->peek + peek, src, c);
+				/* (memcpy of a variable size became `rep movsq` here: slow to start) */
+				if (likely(c == RIOV_VIRTQ_PEEK))
+					rte_memcpy(pk->peek, src, RIOV_VIRTQ_PEEK);
+				else
+					rte_memcpy(pk->peek + peek, src, c);
 				peek += c;
 				src += c;
 				n -= c;

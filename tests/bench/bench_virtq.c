@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * bench_virtq: nanoseconds per packet for riov_virtq_dequeue (guest TX) and riov_virtq_enqueue
- * (guest RX) at 64 and 1518 bytes, through a real VT-d domain (IOTLB cursor hits), one core.
- * The program plays a guest that re-posts the same buffers. Runs about 2-3 seconds in total.
+ * (guest RX) at 64 and 1518 bytes, through a real VT-d domain (IOTLB cursor hits), one core; then
+ * guest to guest (a TX ring into an RX ring) through an mbuf (dequeue + enqueue) and directly
+ * (peek + enqueue_pkts + peek_done, the worker's path for a guest RX vring it owns).
+ * The program plays guests that re-post the same buffers. Runs about 4-6 seconds in total.
  * Usage: bench_virtq [packets-per-case]   (default 5,000,000)
  */
 #include <stdio.h>
@@ -114,6 +116,78 @@ static void run(struct riov_vtd *vtd, struct rte_mempool *mp, bool tx, uint32_t 
 	       (unsigned long long)vq.tc.misses);
 }
 
+/* A second guest's RX ring (guest to guest runs): its own memory, same domain. */
+#define GPA2 0x200000000ull
+static uint8_t *mem2;
+static struct vdesc *desc2;
+static uint16_t *avail2;
+static uint16_t *used2;
+
+static void post2(uint16_t k)
+{
+	uint16_t idx = avail2[1];
+	for (uint16_t j = 0; j < k; j++)
+		avail2[2 + ((idx + j) & (RING - 1))] = (uint16_t)((idx + j) & (RING - 1));
+	__atomic_store_n(&avail2[1], (uint16_t)(idx + k), __ATOMIC_RELEASE);
+}
+
+static void run_g2g(struct riov_vtd *vtd, struct rte_mempool *mp, bool direct, uint32_t len, uint64_t total)
+{
+	const uint64_t f = (1ull << RIOV_VIRTIO_F_VERSION_1) | (1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF);
+	struct riov_vhost_vring_info vt = { .qid = 1, .size = RING, .desc = desc, .avail = avail,
+					    .used = used, .features = f, .vtd = vtd, .sid = SID, .callfd = -1 };
+	struct riov_vhost_vring_info vr = { .qid = 0, .size = RING, .desc = desc2, .avail = avail2,
+					    .used = used2, .features = f, .vtd = vtd, .sid = SID, .callfd = -1 };
+	struct riov_virtq tx, rx;
+	memset(mem, 0, 3 * 4096);
+	memset(mem2, 0, 3 * 4096);
+	for (unsigned i = 0; i < RING; i++) {
+		desc[i].addr = buf_gpa(i);
+		desc[i].len = 12 + len;
+		desc[i].flags = 0;
+		memset(mem + 3 * 4096 + (size_t)i * BUF, 0, 12);
+		desc2[i].addr = GPA2 + 3 * 4096 + (uint64_t)i * BUF;
+		desc2[i].len = BUF;
+		desc2[i].flags = 2; /* WRITE */
+	}
+	if (riov_virtq_init(&tx, &vt) < 0 || riov_virtq_init(&rx, &vr) < 0) {
+		fprintf(stderr, "init failed\n");
+		exit(1);
+	}
+	post(RING);
+	post2(RING);
+	struct rte_mbuf *pkts[RIOV_VIRTQ_BURST];
+	struct riov_virtq_pkt pk[RIOV_VIRTQ_BURST];
+	struct riov_virtq_pkt *pp[RIOV_VIRTQ_BURST];
+	for (unsigned i = 0; i < RIOV_VIRTQ_BURST; i++)
+		pp[i] = &pk[i];
+	uint64_t done = 0, t0 = now_ns();
+	while (done < total) {
+		uint16_t n, d;
+		if (direct) {
+			n = riov_virtq_peek(&tx, mp, pk, RIOV_VIRTQ_BURST);
+			d = riov_virtq_enqueue_pkts(&rx, mp, pp, n);
+			riov_virtq_peek_done(&tx, pk, n);
+		} else {
+			n = riov_virtq_dequeue(&tx, mp, pkts, RIOV_VIRTQ_BURST);
+			d = riov_virtq_enqueue(&rx, pkts, n);
+			rte_pktmbuf_free_bulk(pkts, n);
+		}
+		riov_virtq_notify(&tx);
+		riov_virtq_notify(&rx);
+		if (n == 0 || d != n) {
+			fprintf(stderr, "stalled\n");
+			exit(1);
+		}
+		done += n;
+		post(n);
+		post2(n);
+	}
+	uint64_t dt = now_ns() - t0;
+	printf("%-8s %5u bytes: %7.1f ns/packet (%.2f Mpps, guest to guest%s)\n", direct ? "direct" : "via-mbuf",
+	       len, (double)dt / done, done * 1e3 / dt, direct ? ", no mbuf" : "");
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t total = argc > 1 ? strtoull(argv[1], NULL, 0) : 5000000;
@@ -144,6 +218,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vtd setup failed\n");
 		return 1;
 	}
+	if (posix_memalign((void **)&mem2, 2u << 20, mem_len) != 0 ||
+	    riov_vtd_map(vtd, DID, GPA2, (uint64_t)(uintptr_t)mem2, (mem_len + 4095) & ~4095ull,
+			 RIOV_VTD_READ | RIOV_VTD_WRITE) < 0) {
+		fprintf(stderr, "second guest setup failed\n");
+		return 1;
+	}
+	desc2 = (struct vdesc *)mem2;
+	avail2 = (uint16_t *)(mem2 + 4096);
+	used2 = (uint16_t *)(mem2 + 2 * 4096);
 	riov_vtd_inv_context_global(vtd);
 	riov_vtd_inv_iotlb_global(vtd);
 	static const uint32_t sizes[] = { 64, 1518 };
@@ -151,7 +234,12 @@ int main(int argc, char **argv)
 		run(vtd, mp, true, sizes[s], total);
 		run(vtd, mp, false, sizes[s], total);
 	}
+	for (unsigned s = 0; s < 2; s++) {
+		run_g2g(vtd, mp, false, sizes[s], total);
+		run_g2g(vtd, mp, true, sizes[s], total);
+	}
 	riov_vtd_destroy(vtd);
+	free(mem2);
 	free(mem);
 	rte_mempool_free(mp);
 	rte_eal_cleanup();
