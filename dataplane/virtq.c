@@ -247,6 +247,16 @@ static __attribute__((noinline)) void vq_wait_begin(struct riov_virtq *vq, uint6
 	vq_ask(vq);
 }
 
+/* After a burst that did not stop at a miss: a later miss starts a new deadline, and a deadline
+ * that passed applied to this burst only. */
+static inline void vq_burst_end(struct riov_virtq *vq)
+{
+	if (unlikely(vq->wait.since != 0 || vq->wait.give_up) && !vq->wait.active) {
+		vq->wait.since = 0;
+		vq->wait.give_up = false;
+	}
+}
+
 /* Called before a burst while waiting: true to go on (the generation moved, or the deadline
  * passed and the next miss becomes a fault), false to keep waiting. */
 static __attribute__((noinline)) bool vq_wait_poll(struct riov_virtq *vq)
@@ -581,8 +591,7 @@ uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struc
 	if (batch && have_last) /* 2.7.10: in order, one entry for the batch, last buffer's id */
 		vq_write_used(vq, last_head, 0);
 	vq_publish_used(vq, old_used);
-	if (unlikely(vq->wait.since != 0) && !vq->wait.active)
-		vq->wait.since = 0;  /* the burst went through: a later miss starts a new deadline */
+	vq_burst_end(vq);
 	return out;
 }
 
@@ -876,8 +885,7 @@ static uint16_t vq_rx_burst(struct riov_virtq *vq, struct rte_mbuf **pkts, uint1
 				    rc);
 	}
 	vq_publish_used(vq, old_used);
-	if (unlikely(vq->wait.since != 0) && !vq->wait.active)
-		vq->wait.since = 0;
+	vq_burst_end(vq);
 	return delivered;
 }
 
@@ -1094,8 +1102,7 @@ void riov_virtq_peek_done(struct riov_virtq *vq, const struct riov_virtq_pkt *pk
 	if (batch)
 		vq_write_used(vq, pk[n - 1].head, 0);
 	vq_publish_used(vq, old_used);
-	if (unlikely(vq->wait.since != 0) && !vq->wait.active)
-		vq->wait.since = 0;
+	vq_burst_end(vq);
 }
 
 struct rte_mbuf *riov_virtq_pkt_mbuf(struct rte_mempool *mp, struct riov_virtq_pkt *pk)
@@ -1192,8 +1199,7 @@ uint16_t riov_virtq_enqueue_pkts(struct riov_virtq *vq, struct rte_mempool *mp,
 				    rc);
 	}
 	vq_publish_used(vq, old_used);
-	if (unlikely(vq->wait.since != 0) && !vq->wait.active)
-		vq->wait.since = 0;
+	vq_burst_end(vq);
 	return delivered;
 }
 

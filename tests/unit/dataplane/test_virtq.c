@@ -1514,6 +1514,18 @@ RIOV_TEST(viommu_tx_waits_for_iotlb)
 	CHECK_EQ(rec.reason, RIOV_VTD_FR_READ);
 	CHECK_EQ(rec.addr, far);
 	CHECK(!vq.wait.active);
+	/* a late answer: the deadline passed but the update came before the retry; the retry goes
+	 * through and the deadline does not carry over to a later miss */
+	g->next_buf = g_page(g, PAGES - 7);
+	tx_post(g, 12, f, sizeof(f), NULL, 0);
+	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
+	vq.wait.since -= (RIOV_VIRTQ_MISS_DEADLINE_US + 1000) * (rte_get_tsc_hz() / 1000000);
+	CHECK_EQ(riov_vtd_map(e.vtd, S1_DID, g_page(g, PAGES - 7), g_page(g, PAGES - 7), 4096,
+			      RIOV_VTD_READ), 0);   /* no invalidation: nothing negative was cached */
+	n = riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST);
+	CHECK_EQ(n, 1);
+	free_pkts(p, n);
+	CHECK(!vq.wait.active && !vq.wait.give_up && vq.wait.since == 0);
 	riov_virtq_release(&vq);
 	close(efd);
 	env_fini(&e);
