@@ -448,9 +448,42 @@ static int vq_mbuf_append(struct rte_mempool *mp, struct rte_mbuf *head, struct 
 	return 0;
 }
 
-/* Copy the chain at `head` into m (virtio-net header skipped). Returns 0 or VQ_E_*. */
-static int vq_tx_chain(struct riov_virtq *vq, struct rte_mempool *mp, uint16_t head,
-		       struct rte_mbuf *m)
+/* Add n frame bytes at src (guest memory, translated) to a peeked packet: the first
+ * RIOV_VIRTQ_PEEK into its private copy, the rest as segments (adjacent ones merged). */
+static inline int vq_pk_add(struct riov_virtq_pkt *pk, unsigned *peek, unsigned *nseg, const uint8_t *src,
+			    uint32_t n)
+{
+	if (*peek < RIOV_VIRTQ_PEEK) {
+		/* the private copy: the switch decides on it and delivers it (a variable-size memcpy
+		 * became `rep movsq` here, slow to start) */
+		uint32_t c = RTE_MIN(n, RIOV_VIRTQ_PEEK - *peek);
+		if (likely(c == RIOV_VIRTQ_PEEK))
+			rte_memcpy(pk->peek, src, RIOV_VIRTQ_PEEK);
+		else
+			rte_memcpy(pk->peek + *peek, src, c);
+		*peek += c;
+		src += c;
+		n -= c;
+	}
+	if (n == 0)
+		return 0;
+	if (*nseg && pk->seg[*nseg - 1].p + pk->seg[*nseg - 1].len == src) {
+		pk->seg[*nseg - 1].len += n;
+		return 0;
+	}
+	if (*nseg == RIOV_VIRTQ_PKT_SEGS)
+		return VQ_E_SEGS;
+	pk->seg[*nseg].p = src;
+	pk->seg[*nseg].len = n;
+	(*nseg)++;
+	return 0;
+}
+
+/* Walk the TX chain at `head` (virtio-net header skipped): copy the frame into mbuf m (pk NULL),
+ * or describe it in place in *pk (m NULL; VQ_E_SEGS when it has more segments than pk holds).
+ * Returns 0 or VQ_E_*. */
+static int vq_tx_walk(struct riov_virtq *vq, uint16_t head, struct rte_mempool *mp, struct rte_mbuf *m,
+		      struct riov_virtq_pkt *pk)
 {
 	struct vq_chain ch;
 	struct riov_vring_desc d;
@@ -458,6 +491,7 @@ static int vq_tx_chain(struct riov_virtq *vq, struct rte_mempool *mp, uint16_t h
 	uint32_t hdr_left = vq->hdr_len;
 	const uint32_t max = vq->hdr_len + RIOV_VIRTQ_MAX_PAYLOAD;
 	uint32_t total = 0;
+	unsigned peek = 0, nseg = 0;
 	int rc;
 
 	vq_chain_start(vq, &ch, head);
@@ -485,7 +519,7 @@ static int vq_tx_chain(struct riov_virtq *vq, struct rte_mempool *mp, uint16_t h
 				n -= s;
 			}
 			if (n) {
-				rc = vq_mbuf_append(mp, m, &tail, src, n);
+				rc = pk ? vq_pk_add(pk, &peek, &nseg, src, n) : vq_mbuf_append(mp, m, &tail, src, n);
 				if (rc < 0)
 					return rc;
 			}
@@ -495,24 +529,28 @@ static int vq_tx_chain(struct riov_virtq *vq, struct rte_mempool *mp, uint16_t h
 	}
 	if (rc < 0)
 		return rc;
-	if (hdr_left || m->pkt_len == 0)
+	if (hdr_left || (pk ? peek == 0 : m->pkt_len == 0))
 		return VQ_E_BAD; /* shorter than the header, or a header and no frame */
+	if (pk) {
+		pk->len = total - vq->hdr_len;
+		pk->nseg = (uint8_t)nseg;
+		pk->peek_len = (uint8_t)peek;
+	}
 	return 0;
 }
 
-uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struct rte_mbuf **pkts,
-			    uint16_t n)
+/* Start a TX burst: up to n (<= RIOV_VIRTQ_BURST) avail heads into heads[], their descriptors and
+ * buffers prefetched; *gen is the unit's generation before anything is translated. Returns the
+ * count; 0 when there is nothing, the queue is broken or it waits for a translation. */
+static uint16_t vq_tx_begin(struct riov_virtq *vq, uint16_t n, uint16_t *heads, uint64_t *gen)
 {
-	struct rte_mbuf *mb[RIOV_VIRTQ_BURST];
-	uint16_t heads[RIOV_VIRTQ_BURST];
-
 	if (unlikely(vq->broken)) {
 		vq->stats.drops[RIOV_VQ_DROP_BROKEN]++;
 		return 0;
 	}
 	if (unlikely(vq->wait.active) && !vq_wait_poll(vq))
 		return 0;
-	const uint64_t gen = __atomic_load_n(vq->tc.genp, __ATOMIC_ACQUIRE);
+	*gen = __atomic_load_n(vq->tc.genp, __ATOMIC_ACQUIRE);
 	uint16_t avail_idx = vq_read_avail_idx(vq);
 	uint16_t avail = (uint16_t)(avail_idx - vq->last_avail_idx);
 	if (unlikely(avail > vq->size)) {
@@ -521,9 +559,25 @@ uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struc
 	}
 	n = RTE_MIN(n, (uint16_t)RIOV_VIRTQ_BURST);
 	n = RTE_MIN(n, avail);
+	/* read the heads first so the descriptors can be prefetched */
+	for (uint16_t i = 0; i < n; i++) {
+		heads[i] = vq_read_avail_ring(vq, (uint16_t)(vq->last_avail_idx + i));
+		rte_prefetch0((const struct riov_vring_desc *)vq->desc + (heads[i] & (vq->size - 1)));
+	}
+	vq_prefetch_buffers(vq, heads, n, false);
+	return n;
+}
+
+uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struct rte_mbuf **pkts,
+			    uint16_t n)
+{
+	struct rte_mbuf *mb[RIOV_VIRTQ_BURST];
+	uint16_t heads[RIOV_VIRTQ_BURST];
+	uint64_t gen;
+
+	n = vq_tx_begin(vq, n, heads, &gen);
 	if (n == 0)
 		return 0;
-
 	if (rte_pktmbuf_alloc_bulk(mp, mb, n) != 0) {
 		uint16_t k = 0;
 		while (k < n && (mb[k] = rte_pktmbuf_alloc(mp)) != NULL)
@@ -534,13 +588,6 @@ uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struc
 		}
 		n = k;
 	}
-
-	/* read the heads first so the descriptors can be prefetched */
-	for (uint16_t i = 0; i < n; i++) {
-		heads[i] = vq_read_avail_ring(vq, (uint16_t)(vq->last_avail_idx + i));
-		rte_prefetch0((const struct riov_vring_desc *)vq->desc + (heads[i] & (vq->size - 1)));
-	}
-	vq_prefetch_buffers(vq, heads, n, false);
 
 	const uint16_t old_used = vq->last_used_idx;
 	const bool batch = vq->in_order && vq->inorder_batch;
@@ -561,7 +608,7 @@ uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struc
 		}
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(mb[i + 1], void *));
-		int rc = vq_tx_chain(vq, mp, head, mb[i]);
+		int rc = vq_tx_walk(vq, head, mp, mb[i], NULL);
 		if (unlikely(rc == VQ_E_MISS)) {
 			/* the chain stays in the avail ring until its translation arrives */
 			vq->last_avail_idx--;
@@ -842,8 +889,13 @@ static void vq_hold(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
 	}
 }
 
-/* Deliver pkts[0..n) in order; a VQ_E_MISS holds the rest (vq_hold) and starts the wait. */
-static uint16_t vq_rx_burst(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
+static void vq_hold_pkts(struct riov_virtq *vq, struct rte_mempool *mp, struct riov_virtq_pkt *const *pk,
+			 uint16_t n);
+
+/* Deliver n packets in order: mbufs pkts[] (pk NULL), or peeked packets pk[] (pkts NULL; mp for
+ * the ones to hold). A VQ_E_MISS holds the rest and starts the wait. */
+static uint16_t vq_rx_burst(struct riov_virtq *vq, struct rte_mempool *mp, struct rte_mbuf **pkts,
+			    struct riov_virtq_pkt *const *pk, uint16_t n)
 {
 	const uint64_t gen = __atomic_load_n(vq->tc.genp, __ATOMIC_ACQUIRE);
 	uint16_t avail_idx = vq_read_avail_idx(vq);
@@ -860,14 +912,26 @@ static uint16_t vq_rx_burst(struct riov_virtq *vq, struct rte_mbuf **pkts, uint1
 
 	vq_rx_prefetch(vq, RTE_MIN(n, avail));
 	for (i = 0; i < n; i++) {
-		if (i + 1 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		struct vq_rx_src src = { .seg = pkts[i] };
-		int rc = vq_rx_one(vq, &src, pkts[i]->pkt_len, &avail);
+		struct vq_rx_src src = { 0 };
+		uint32_t len;
+		if (pk == NULL) {
+			if (i + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			src.seg = pkts[i];
+			len = pkts[i]->pkt_len;
+		} else {
+			if (i + 1 < n && pk[i + 1]->nseg)
+				rte_prefetch0(pk[i + 1]->seg[0].p);
+			/* (a packet the peek had to copy into an mbuf is delivered from it) */
+			src.seg = pk[i]->m;
+			src.pk = pk[i]->m ? NULL : pk[i];
+			len = pk[i]->m ? pk[i]->m->pkt_len : pk[i]->len;
+		}
+		int rc = vq_rx_one(vq, &src, len, &avail);
 		if (likely(rc == 0)) {
 			delivered++;
 			vq->stats.packets++;
-			vq->stats.bytes += pkts[i]->pkt_len;
+			vq->stats.bytes += len;
 			continue;
 		}
 		if (rc == VQ_E_NOSPACE) {
@@ -875,7 +939,10 @@ static uint16_t vq_rx_burst(struct riov_virtq *vq, struct rte_mbuf **pkts, uint1
 			break;
 		}
 		if (rc == VQ_E_MISS) {
-			vq_hold(vq, pkts + i, (uint16_t)(n - i));
+			if (pk == NULL)
+				vq_hold(vq, pkts + i, (uint16_t)(n - i));
+			else
+				vq_hold_pkts(vq, mp, pk + i, (uint16_t)(n - i));
 			vq_wait_begin(vq, gen);
 			break;
 		}
@@ -905,7 +972,7 @@ uint16_t riov_virtq_flush_held(struct riov_virtq *vq)
 		return 0;
 	memcpy(h, vq->held, k * sizeof(h[0]));
 	vq->n_held = 0;
-	uint16_t d = vq_rx_burst(vq, h, k);   /* may hold some again (their own new reference) */
+	uint16_t d = vq_rx_burst(vq, NULL, h, NULL, k); /* may hold some again (own new reference) */
 	rte_pktmbuf_free_bulk(h, k);
 	return d;
 }
@@ -918,7 +985,9 @@ void riov_virtq_release(struct riov_virtq *vq)
 	memset(&vq->wait, 0, sizeof(vq->wait));
 }
 
-uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
+/* riov_virtq_enqueue() and riov_virtq_enqueue_pkts(): pkts[] or pk[] as for vq_rx_burst(). */
+static uint16_t vq_rx_enqueue(struct riov_virtq *vq, struct rte_mempool *mp, struct rte_mbuf **pkts,
+			      struct riov_virtq_pkt *const *pk, uint16_t n)
 {
 	uint16_t done = 0;
 
@@ -928,119 +997,36 @@ uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint1
 	}
 	if (n == 0)
 		return 0;
-	if (unlikely(vq->n_held)) {
-		/* packets waiting for a translation go first, in order */
+	if (unlikely(vq->n_held != 0 || vq->wait.active)) {
+		/* waiting for a translation: packets go behind the held ones, in order */
 		done = riov_virtq_flush_held(vq);
-		if (vq->n_held) {
-			vq_hold(vq, pkts, n);
+		if (vq->n_held != 0 || vq->wait.active) {
+			if (pk == NULL)
+				vq_hold(vq, pkts, n);
+			else
+				vq_hold_pkts(vq, mp, pk, n);
 			return done;
 		}
 	}
-	return (uint16_t)(done + vq_rx_burst(vq, pkts, n));
+	return (uint16_t)(done + vq_rx_burst(vq, mp, pkts, pk, n));
+}
+
+uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
+{
+	return vq_rx_enqueue(vq, NULL, pkts, NULL, n);
 }
 
 /* ---- guest to guest without an mbuf (peek / enqueue_pkts / peek_done) ---- */
-
-/* Describe the chain at head in *pk (see riov_virtq_peek). Returns 0 or VQ_E_* (VQ_E_SEGS: more
- * segments than pk holds). Same checks and translations as vq_tx_chain(). */
-static int vq_tx_describe(struct riov_virtq *vq, uint16_t head, struct riov_virtq_pkt *pk)
-{
-	struct vq_chain ch;
-	struct riov_vring_desc d;
-	uint32_t hdr_left = vq->hdr_len;
-	const uint32_t max = vq->hdr_len + RIOV_VIRTQ_MAX_PAYLOAD;
-	uint32_t total = 0;
-	unsigned nseg = 0, peek = 0;
-	int rc;
-
-	vq_chain_start(vq, &ch, head);
-	while ((rc = vq_chain_next(vq, &ch, &d, false)) == 1) {
-		if (d.len > max - total)
-			return VQ_E_BIG;
-		total += d.len;
-		uint64_t addr = d.addr;
-		uint32_t left = d.len;
-		while (left) {
-			void *hva;
-			uint64_t mapped;
-			int trc = riov_vtd_translate_inline(&vq->tc, addr, left, RIOV_VTD_READ, &hva, &mapped);
-			if (unlikely(trc < 0))
-				return vq_xlate_err(vq, trc, addr, RIOV_VTD_READ);
-			if (unlikely(mapped == 0 || mapped > left))
-				return VQ_E_FAULT;
-			const uint8_t *src = hva;
-			uint32_t n = (uint32_t)mapped;
-			if (hdr_left) {
-				uint32_t c = RTE_MIN(hdr_left, n);
-				hdr_left -= c;
-				src += c;
-				n -= c;
-			}
-			if (n && peek < RIOV_VIRTQ_PEEK) {
-				/* the private copy: the switch decides on it and delivers it */
-				uint32_t c = RTE_MIN(n, RIOV_VIRTQ_PEEK - peek);
-				/* (memcpy of a variable size became `rep movsq` here: slow to start) */
-				if (likely(c == RIOV_VIRTQ_PEEK))
-					rte_memcpy(pk->peek, src, RIOV_VIRTQ_PEEK);
-				else
-					rte_memcpy(pk->peek + peek, src, c);
-				peek += c;
-				src += c;
-				n -= c;
-			}
-			if (n) {
-				if (nseg && pk->seg[nseg - 1].p + pk->seg[nseg - 1].len == src) {
-					pk->seg[nseg - 1].len += n;
-				} else {
-					if (nseg == RIOV_VIRTQ_PKT_SEGS)
-						return VQ_E_SEGS;
-					pk->seg[nseg].p = src;
-					pk->seg[nseg].len = n;
-					nseg++;
-				}
-			}
-			addr += mapped;
-			left -= (uint32_t)mapped;
-		}
-	}
-	if (rc < 0)
-		return rc;
-	if (hdr_left || peek == 0)
-		return VQ_E_BAD; /* shorter than the header, or a header and no frame */
-	pk->len = total - vq->hdr_len;
-	pk->nseg = (uint8_t)nseg;
-	pk->peek_len = (uint8_t)peek;
-	return 0;
-}
 
 uint16_t riov_virtq_peek(struct riov_virtq *vq, struct rte_mempool *mp, struct riov_virtq_pkt *pk,
 			 uint16_t n)
 {
 	uint16_t heads[RIOV_VIRTQ_BURST];
+	uint64_t gen;
 
-	if (unlikely(vq->broken)) {
-		vq->stats.drops[RIOV_VQ_DROP_BROKEN]++;
-		return 0;
-	}
-	if (unlikely(vq->wait.active) && !vq_wait_poll(vq))
-		return 0;
-	const uint64_t gen = __atomic_load_n(vq->tc.genp, __ATOMIC_ACQUIRE);
-	uint16_t avail_idx = vq_read_avail_idx(vq);
-	uint16_t avail = (uint16_t)(avail_idx - vq->last_avail_idx);
-	if (unlikely(avail > vq->size)) {
-		vq_mark_broken(vq, "avail index ahead by more than the ring size", avail, vq->size);
-		return 0;
-	}
-	n = RTE_MIN(n, (uint16_t)RIOV_VIRTQ_BURST);
-	n = RTE_MIN(n, avail);
+	n = vq_tx_begin(vq, n, heads, &gen);
 	if (n == 0)
 		return 0;
-	for (uint16_t i = 0; i < n; i++) {
-		heads[i] = vq_read_avail_ring(vq, (uint16_t)(vq->last_avail_idx + i));
-		rte_prefetch0((const struct riov_vring_desc *)vq->desc + (heads[i] & (vq->size - 1)));
-	}
-	vq_prefetch_buffers(vq, heads, n, false);
-
 	uint16_t out = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		uint16_t head = heads[i];
@@ -1055,11 +1041,11 @@ uint16_t riov_virtq_peek(struct riov_virtq *vq, struct rte_mempool *mp, struct r
 		p->head = head;
 		p->bad = false;
 		p->m = NULL;
-		int rc = vq_tx_describe(vq, head, p);
+		int rc = vq_tx_walk(vq, head, mp, NULL, p);
 		if (unlikely(rc == VQ_E_SEGS)) {
 			/* scattered wider than a descriptor holds: copy it into an mbuf now */
 			struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
-			rc = m ? vq_tx_chain(vq, mp, head, m) : VQ_E_NOMBUF;
+			rc = m ? vq_tx_walk(vq, head, mp, m, NULL) : VQ_E_NOMBUF;
 			if (rc == 0) {
 				p->m = m;
 				p->len = m->pkt_len;
@@ -1145,62 +1131,7 @@ static void vq_hold_pkts(struct riov_virtq *vq, struct rte_mempool *mp, struct r
 uint16_t riov_virtq_enqueue_pkts(struct riov_virtq *vq, struct rte_mempool *mp,
 				 struct riov_virtq_pkt *const *pk, uint16_t n)
 {
-	if (unlikely(vq->broken)) {
-		vq->stats.drops[RIOV_VQ_DROP_BROKEN] += n;
-		return 0;
-	}
-	if (n == 0)
-		return 0;
-	if (unlikely(vq->n_held != 0 || vq->wait.active)) {
-		/* waiting for a translation: these go behind the held packets */
-		uint16_t done = riov_virtq_flush_held(vq);
-		if (vq->n_held != 0 || vq->wait.active) {
-			vq_hold_pkts(vq, mp, pk, n);
-			return done;
-		}
-	}
-	const uint64_t gen = __atomic_load_n(vq->tc.genp, __ATOMIC_ACQUIRE);
-	uint16_t avail_idx = vq_read_avail_idx(vq);
-	uint16_t avail = (uint16_t)(avail_idx - vq->last_avail_idx);
-	if (unlikely(avail > vq->size)) {
-		vq_mark_broken(vq, "avail index ahead by more than the ring size", avail, vq->size);
-		vq->stats.drops[RIOV_VQ_DROP_BROKEN] += n;
-		return 0;
-	}
-
-	const uint16_t old_used = vq->last_used_idx;
-	uint16_t delivered = 0;
-
-	vq_rx_prefetch(vq, RTE_MIN(n, avail));
-	for (uint16_t i = 0; i < n; i++) {
-		if (i + 1 < n && pk[i + 1]->nseg)
-			rte_prefetch0(pk[i + 1]->seg[0].p);
-		/* (a packet that had to be copied into an mbuf by the peek is delivered from it) */
-		struct vq_rx_src src = { .pk = pk[i]->m ? NULL : pk[i], .seg = pk[i]->m };
-		int rc = vq_rx_one(vq, &src, pk[i]->m ? pk[i]->m->pkt_len : pk[i]->len, &avail);
-		if (likely(rc == 0)) {
-			delivered++;
-			vq->stats.packets++;
-			vq->stats.bytes += pk[i]->len;
-			continue;
-		}
-		if (rc == VQ_E_NOSPACE) {
-			vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += n - i;
-			break;
-		}
-		if (rc == VQ_E_MISS) {
-			vq_hold_pkts(vq, mp, pk + i, (uint16_t)(n - i));
-			vq_wait_begin(vq, gen);
-			break;
-		}
-		vq_count_drop(vq, rc);
-		if (rc != VQ_E_BIG)
-			RIOV_LOG_RL(RIOV_LOG_WARN, VQ_LOG, "sid %#x rx: packet dropped (%d)", vq->sid,
-				    rc);
-	}
-	vq_publish_used(vq, old_used);
-	vq_burst_end(vq);
-	return delivered;
+	return vq_rx_enqueue(vq, mp, NULL, pk, n);
 }
 
 /* ---- interrupts ---- */

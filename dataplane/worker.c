@@ -158,16 +158,46 @@ static inline uint64_t mac48(const struct rte_ether_addr *a)
 	return v;
 }
 
-/* Switch a burst received on port `in` (in its network) and stage it for output. Packets of a
- * burst mostly share their addresses: the previous packet's learning and lookup are reused while
- * the addresses repeat and the table did not change. */
+/* The previous packet's learning and lookup, reused while its addresses repeat (packets of a
+ * burst mostly share them) and the table did not change. */
+struct dp_addr_cache {
+	uint64_t src, dst;
+	int learn, out;
+};
+#define DP_ADDR_CACHE_INIT { UINT64_MAX, UINT64_MAX, 0, -1 } /* no 48-bit address matches */
+#define DP_SW_FLOOD (-1)
+#define DP_SW_DROP_LOOP (-2)
+
+/* Learn the source of frame eh (from port `in`, local: a vhost port) and look up its destination.
+ * Returns the output port, DP_SW_FLOOD (broadcast, multicast, unknown) or DP_SW_DROP_LOOP (the
+ * source belongs to a local guest but came from elsewhere). */
+static inline int dp_switch_addr(struct dp_net *net, uint16_t in, bool local, const struct rte_ether_hdr *eh,
+				 struct dp_addr_cache *ac)
+{
+	uint64_t src = mac48(&eh->src_addr), dst = mac48(&eh->dst_addr);
+
+	if (src != ac->src) {
+		ac->learn = dp_mac_learn(net, eh->src_addr.addr_bytes, in, local);
+		ac->src = src;
+		if (ac->learn > 0)
+			ac->dst = UINT64_MAX; /* the table changed: look up again */
+	}
+	if (unlikely(ac->learn < 0))
+		return DP_SW_DROP_LOOP;
+	if (dst != ac->dst) {
+		ac->out = (eh->dst_addr.addr_bytes[0] & 1) ? DP_SW_FLOOD : dp_mac_lookup(net, eh->dst_addr.addr_bytes);
+		ac->dst = dst;
+	}
+	return ac->out;
+}
+
+/* Switch a burst received on port `in` (in its network) and stage it for output. */
 static void switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf **m, uint16_t n)
 {
 	struct dp_net *net = in->net;
 	struct dp_flood *fl = NULL;
 	const bool local = in->type == RIOV_DP_PORT_VHOST;
-	uint64_t last_src = UINT64_MAX, last_dst = UINT64_MAX; /* no 48-bit address matches */
-	int last_learn = 0, last_out = -1;
+	struct dp_addr_cache ac = DP_ADDR_CACHE_INIT;
 
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + 1 < n)
@@ -178,24 +208,12 @@ static void switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf *
 			continue;
 		}
 		const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m[i], const struct rte_ether_hdr *);
-		uint64_t src = mac48(&eh->src_addr), dst = mac48(&eh->dst_addr);
-		if (src != last_src) {
-			last_learn = dp_mac_learn(net, eh->src_addr.addr_bytes, in->id, local);
-			last_src = src;
-			if (last_learn > 0)
-				last_dst = UINT64_MAX; /* the table changed: look up again */
-		}
-		if (unlikely(last_learn < 0)) {
+		int out = dp_switch_addr(net, in->id, local, eh, &ac);
+		if (unlikely(out == DP_SW_DROP_LOOP)) {
 			count_drop(in, c->w->idx, RIOV_DP_DROP_LOOP, 1);
 			rte_pktmbuf_free(m[i]);
 			continue;
 		}
-		if (dst != last_dst) {
-			last_out = (eh->dst_addr.addr_bytes[0] & 1) ? -1
-								      : dp_mac_lookup(net, eh->dst_addr.addr_bytes);
-			last_dst = dst;
-		}
-		int out = last_out;
 		if (out >= 0) {
 			if (out == in->id) {
 				/* hairpin: the destination is behind the ingress port */
@@ -259,9 +277,8 @@ static uint16_t vhost_tx(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair 
 	uint16_t n = riov_virtq_peek(&qp->txq, c->dp->mp, pk, RIOV_VIRTQ_BURST);
 	if (n == 0)
 		return 0;
-	struct dp_net *net = p->net;
-	uint64_t last_src = UINT64_MAX, last_dst = UINT64_MAX; /* no 48-bit address matches */
-	int last_learn = 0, last_out = -1, last_g = -1;        /* last_g: group, -1 none, -2 mbuf */
+	struct dp_addr_cache ac = DP_ADDR_CACHE_INIT;
+	int last_out = DP_SW_FLOOD, last_g = -1;   /* last_g: group of last_out, -1 none, -2 mbuf */
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct riov_virtq_pkt *k = &pk[i];
@@ -270,27 +287,19 @@ static uint16_t vhost_tx(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair 
 		if (k->m != NULL || k->len < RTE_ETHER_HDR_LEN)
 			goto to_mbuf;
 		const struct rte_ether_hdr *eh = (const struct rte_ether_hdr *)(const void *)k->peek;
-		uint64_t src = mac48(&eh->src_addr), dst = mac48(&eh->dst_addr);
-		if (src != last_src) {
-			last_learn = dp_mac_learn(net, eh->src_addr.addr_bytes, p->id, true);
-			last_src = src;
-			if (last_learn > 0)
-				last_dst = UINT64_MAX; /* the table changed: look up again */
-		}
-		if (unlikely(last_learn < 0)) {
+		int out = dp_switch_addr(p->net, p->id, true, eh, &ac);
+		if (unlikely(out == DP_SW_DROP_LOOP)) {
 			count_drop(p, w, RIOV_DP_DROP_LOOP, 1);
 			continue;
 		}
-		if (dst != last_dst) {
-			last_out = (eh->dst_addr.addr_bytes[0] & 1) ? -1
-								      : dp_mac_lookup(net, eh->dst_addr.addr_bytes);
-			last_dst = dst;
+		if (out < 0 || out == p->id)
+			goto to_mbuf;   /* flood, or the switch's drop rules */
+		if (out != last_out) {
+			last_out = out;
 			last_g = -1;
 		}
-		if (last_out < 0 || last_out == p->id)
-			goto to_mbuf;   /* flood, or the switch's drop rules */
 		if (last_g == -1) {
-			struct dp_vq_pair *dq = own_rx_pair(c, (uint16_t)last_out);
+			struct dp_vq_pair *dq = own_rx_pair(c, (uint16_t)out);
 			last_g = -2;
 			for (unsigned g = 0; dq != NULL && g < ng; g++)
 				if (gqp[g] == dq)
