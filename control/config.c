@@ -190,9 +190,10 @@ static int parse_nets(const config_setting_t *l, const char *o, struct riov_conf
 
 static int parse_ports(const config_setting_t *l, const char *o, struct riov_config *c, char *err, size_t el)
 {
-	static const char *const keys[] = { "name",      "type",     "net",       "socket",
-					    "devargs",   "client",   "queues",    "mrg_rxbuf",
-					    "in_order",  "event_idx", "indirect", NULL };
+	static const char *const keys[] = { "name",      "type",      "net",       "socket",
+					    "devargs",   "client",    "queues",    "mrg_rxbuf",
+					    "in_order",  "event_idx", "indirect",  "assign",
+					    "domain_id", NULL };
 
 	if (!config_setting_is_list(l))
 		return fail(err, el, o, l, "'%s' must be a list ( { ... }, ... )", "ports");
@@ -223,6 +224,8 @@ static int parse_ports(const config_setting_t *l, const char *o, struct riov_con
 		TRY(get_bool(g, "in_order", &p->in_order, o, err, el));
 		TRY(get_bool(g, "event_idx", &p->event_idx, o, err, el));
 		TRY(get_bool(g, "indirect", &p->indirect, o, err, el));
+		TRY(get_bool(g, "assign", &p->assign, o, err, el));
+		TRY(get_uint(g, "domain_id", &p->domain_id, 0, 65535, o, err, el));
 		if (strcmp(p->type, "vhost") == 0) {
 			if (p->socket[0] == '\0')
 				return fail(err, el, o, g, "vhost port '%s' needs a socket", p->name);
@@ -232,6 +235,11 @@ static int parse_ports(const config_setting_t *l, const char *o, struct riov_con
 		} else {
 			return fail(err, el, o, g, "port type must be \"vhost\" or \"eth\", not '%s'", p->type);
 		}
+		if ((p->assign || p->domain_id) && strcmp(p->type, "eth") != 0)
+			return fail(err, el, o, g, "port '%s': assign and domain_id are for eth ports on a PCI "
+				    "function", p->name);
+		if (p->domain_id && !p->assign)
+			return fail(err, el, o, g, "port '%s': domain_id needs assign = true", p->name);
 		bool known = false;
 		for (unsigned k = 0; k < c->n_nets; k++)
 			known |= strcmp(c->nets[k], p->net) == 0;

@@ -9,6 +9,10 @@
  * store's integrity check (SHA-256) and then decoded by protobuf-c; its content is applied through
  * the same checks as an RPC request. Domain.TranslateProbe hands out riovd's own host addresses
  * (the model's "host physical" addresses) to readonly clients: bind TLS to a management network.
+ * Device.* and eth ports with assign act on the host (driver binding and sriov_numvfs in sysfs,
+ * VFIO) for the PCI addresses an admin names; vmm/assign.c parses them strictly, and what an
+ * assigned function's domain maps is riovd's own memory, never a host address from a client
+ * (Domain.Map on such a domain only puts back riovd's packet memory at its own IOVAs).
  *
  * Thread rules: control thread only.
  */
@@ -21,8 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
+#include <rte_memory.h>
+#include <rte_vfio.h>
 
 #include "common/log.h"
 #include "control/config.h"
@@ -32,7 +39,9 @@
 #include "control/state_store.h"
 #include "dataplane/dp.h"
 #include "iommu/vtd.h"
+#include "iommu/vtd_vfio.h"
 #include "proto/frame.h"
+#include "vmm/assign.h"
 #include "vmm/vhost.h"
 
 #define COMP "riovd"
@@ -43,6 +52,20 @@
 #define WATCH_MAX_MS 60000u
 #define OWN_DOMAINS_MAX 1024u   /* domains made with Domain.Create */
 #define OWN_IRQS_MAX 4096u      /* Interrupt.Set settings */
+#define ASSIGN_MAX 256u         /* assigned PCI functions (Device.Assign and eth ports) */
+#define SRIOV_MAX 64u           /* PFs whose VF count riovd sets */
+
+/* A PCI function assigned through riov's VT-d model: a Device.Assign device (spec owned here) or
+ * the function of an eth port with `assign` (its PortSpec holds the settings). */
+struct svc_assign {
+	Riov__V1__DeviceSpec *spec;    /* device: desired state; NULL for a port's function */
+	char name[RIOV_DP_NAME_MAX];   /* device or port name */
+	struct riov_assign *a;         /* the assignment (never NULL in svc->asg) */
+	/* port: riovd's packet memory the domain was built from (iova, hva, len): Domain.Map may put
+	 * back only these */
+	struct riov_vtd_range *mem;
+	size_t n_mem;
+};
 
 struct riov_service {
 	const struct riov_config *cfg;
@@ -67,9 +90,25 @@ struct riov_service {
 	unsigned n_doms;
 	Riov__V1__InterruptSetting *irqs[OWN_IRQS_MAX];
 	unsigned n_irqs;
+	/* assigned functions (devices first-come order, ports' functions too) and SR-IOV settings */
+	struct svc_assign *asg[ASSIGN_MAX];
+	unsigned n_asg;
+	Riov__V1__SriovSpec *sriov[SRIOV_MAX];
+	unsigned n_sriov;
+	struct riov_kmsg *kmsg;      /* DMAR faults from the kernel log, open once anything is assigned */
+	bool kmsg_failed;
+	Riov__V1__DeviceSpec *dev_specs[ASSIGN_MAX]; /* build_state's view of the devices' specs */
 };
 
 static int own_device(const struct riov_service *svc, const char *name, size_t *ai);
+static int asg_index(const struct riov_service *svc, const char *name);
+static bool asg_did_used(const struct riov_service *svc, uint32_t did);
+static bool asg_irte_used(const struct riov_service *svc, uint32_t idx);
+static bool asg_sid_used(const struct riov_service *svc, uint32_t sid, const char **who);
+static int port_assign_begin(struct riov_service *svc, const Riov__V1__PortSpec *ps, const char *pci,
+			     struct svc_assign **out, char *err, size_t errlen);
+static int asg_route_msix(struct riov_service *svc, struct svc_assign *x, char *err, size_t errlen);
+static void asg_free(struct riov_service *svc, struct svc_assign *x);
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -184,6 +223,13 @@ static void build_state(struct riov_service *svc, Riov__V1__State *st, uint64_t 
 	st->domains = svc->doms;
 	st->n_interrupts = svc->n_irqs;
 	st->interrupts = svc->irqs;
+	st->n_devices = 0;
+	for (unsigned i = 0; i < svc->n_asg; i++)
+		if (svc->asg[i]->spec != NULL)
+			svc->dev_specs[st->n_devices++] = svc->asg[i]->spec;
+	st->devices = svc->dev_specs;
+	st->n_sriov = svc->n_sriov;
+	st->sriov = svc->sriov;
 }
 
 /* Write the running desired state. Returns 0 or -errno with err filled. */
@@ -313,6 +359,11 @@ static int port_apply(struct riov_service *svc, const Riov__V1__PortSpec *ps, ch
 			 "port name", name, svc->doms[own_device(svc, name, NULL)]->domain_id);
 		return -EEXIST;
 	}
+	if (asg_index(svc, name) >= 0) {
+		snprintf(err, errlen, "%s is the name of an assigned device (riovctl device list): choose "
+			 "another port name", name);
+		return -EEXIST;
+	}
 	if (pp.net[0] == '\0') {
 		snprintf(err, errlen, "port %s: name the network it joins (--net NET)", name);
 		return -EINVAL;
@@ -363,6 +414,25 @@ static int port_apply(struct riov_service *svc, const Riov__V1__PortSpec *ps, ch
 		snprintf(err, errlen, "eth port %s takes devargs, not a socket path", name);
 		return -EINVAL;
 	}
+	struct svc_assign *x = NULL;
+	if (ps->assign || ps->domain_id != 0) {
+		/* the function's DMA goes through a riov domain: set it up before DPDK probes it */
+		char pci[32];
+		size_t n = strcspn(pp.devargs, ",");
+		if (pp.type != RIOV_DP_PORT_ETH || !ps->assign) {
+			snprintf(err, errlen, "port %s: domain_id is for eth ports with assign", name);
+			return -EINVAL;
+		}
+		if (n >= sizeof(pci)) {
+			snprintf(err, errlen, "eth port %s: assign needs devargs that name a PCI function "
+				 "(DDDD:BB:DD.F), not '%.60s'", name, pp.devargs);
+			return -EINVAL;
+		}
+		memcpy(pci, pp.devargs, n);
+		pci[n] = '\0';
+		if ((rc = port_assign_begin(svc, ps, pci, &x, err, errlen)) != 0)
+			return rc;
+	}
 	rc = riov_dp_port_add(svc->dp, &pp, err, errlen);
 	if (rc != 0) {
 		if (err[0] == '\0')
@@ -372,14 +442,36 @@ static int port_apply(struct riov_service *svc, const Riov__V1__PortSpec *ps, ch
 			rc = -EBUSY;          /* the socket path is served by someone else */
 		else if (rc == -EFAULT)
 			rc = -EINVAL;         /* rte_dev_probe() refusing the devargs */
+		if (x != NULL)
+			asg_free(svc, x);
+		return rc;
+	}
+	if (x != NULL && (rc = asg_route_msix(svc, x, err, errlen)) != 0) {
+		riov_dp_port_del(svc->dp, name);
+		asg_free(svc, x);
 		return rc;
 	}
 	if (pp.type == RIOV_DP_PORT_VHOST)
 		riov_log(RIOV_LOG_NOTICE, COMP, "port %s: vhost-user %s %s", name,
 			 pp.client ? "client of" : "server at", path);
 	else
-		riov_log(RIOV_LOG_NOTICE, COMP, "port %s: eth %s", name, pp.devargs);
+		riov_log(RIOV_LOG_NOTICE, COMP, "port %s: eth %s%s", name, pp.devargs,
+			 x ? " (assigned through riov's VT-d model)" : "");
 	return 0;
+}
+
+/* Delete a port from the dataplane, then release its function's assignment (if any): the
+ * device stops before its domain goes. */
+static void port_remove(struct riov_service *svc, const char *name)
+{
+	int rc = riov_dp_port_del(svc->dp, name);
+	int k = asg_index(svc, name);
+
+	if (rc != 0)
+		riov_log(RIOV_LOG_ERR, COMP, "port %s: the dataplane refused to delete it: %s", name,
+			 strerror(-rc));
+	if (k >= 0 && svc->asg[k]->spec == NULL)
+		asg_free(svc, svc->asg[k]);
 }
 
 /* Add a port to the dataplane and the desired state (not saved). */
@@ -390,12 +482,18 @@ static int port_add(struct riov_service *svc, const Riov__V1__PortSpec *in, char
 		return rc;
 	Riov__V1__PortSpec *spec = msg_dup(&in->base);
 	if (spec == NULL) {
-		riov_dp_port_del(svc->dp, in->name);
+		port_remove(svc, in->name);
 		snprintf(err, errlen, "port %s: out of memory", in->name);
 		return -ENOMEM;
 	}
 	if (spec->queues == 0)
 		spec->queues = 1;
+	int k = asg_index(svc, spec->name);
+	if (k >= 0 && svc->asg[k]->a != NULL) {
+		struct riov_assign_info ai;
+		riov_assign_get_info(svc->asg[k]->a, &ai);
+		spec->domain_id = ai.did; /* kept: the same domain after a restart */
+	}
 	svc->ports[svc->n_ports++] = spec;
 	return 0;
 }
@@ -620,6 +718,13 @@ static int own_attach(struct riov_service *svc, Riov__V1__DomainSpec *d, const R
 			 svc->doms[k]->devices[ai]->device, svc->doms[k]->domain_id);
 		return -EBUSY;
 	}
+	const char *who = NULL;
+	if (asg_sid_used(svc, at->source_id, &who) || asg_index(svc, name) >= 0) {
+		snprintf(err, errlen, "%s is an assigned PCI function (%s) with its own domain: riovd "
+			 "manages its context entry", asg_index(svc, name) >= 0 ? name : "that source-id",
+			 who ? who : name);
+		return -EBUSY;
+	}
 	Riov__V1__DomainAttachment **v = realloc(d->devices, (d->n_devices + 1) * sizeof(*v));
 	if (v == NULL)
 		return -ENOMEM;
@@ -700,7 +805,8 @@ static int own_create(struct riov_service *svc, const Riov__V1__DomainSpec *in, 
 	if (id == 0) {
 		for (id = OWN_DID_FIRST; id <= OWN_DID_LAST; id++) {
 			struct riov_vtd_domain_info x;
-			if (own_index(svc, id) < 0 && riov_vtd_domain_info(svc->vtd, (uint16_t)id, &x) != 0)
+			if (own_index(svc, id) < 0 && !asg_did_used(svc, id) &&
+			    riov_vtd_domain_info(svc->vtd, (uint16_t)id, &x) != 0)
 				break;
 		}
 	} else if (id > UINT16_MAX) {
@@ -710,6 +816,9 @@ static int own_create(struct riov_service *svc, const Riov__V1__DomainSpec *in, 
 		snprintf(err, errlen, "domain ids 1-%u and 0x%x-0xffff belong to vhost ports' DMA domains "
 			 "(riovd builds them from each guest's memory table); use %u-%u, or 0 to have one "
 			 "allocated", DP_DID_LAST, DP_S1_DID_FIRST, DP_DID_LAST + 1, DP_S1_DID_FIRST - 1);
+		return -EBUSY;
+	} else if (asg_did_used(svc, id)) {
+		snprintf(err, errlen, "domain %u belongs to an assigned PCI function (riovctl device list)", id);
 		return -EBUSY;
 	}
 	rc = riov_vtd_domain_create(svc->vtd, (uint16_t)id, (aw - 12) / 9);
@@ -768,6 +877,11 @@ static int irq_device(const struct riov_service *svc, const char *device, uint16
 	if (device[0] && port_index(svc, device) >= 0) {
 		snprintf(err, errlen, "port %s's interrupt-remapping entries are programmed by riovd from its "
 			 "guest's vrings; Interrupt.* manage devices attached with Domain.Attach", device);
+		return -EBUSY;
+	}
+	if (device[0] && asg_index(svc, device) >= 0) {
+		snprintf(err, errlen, "%s is an assigned PCI function: riovd routes all its MSI-X vectors "
+			 "through its own interrupt-remapping entries (riovctl device list shows them)", device);
 		return -EBUSY;
 	}
 	k = own_device(svc, device, &ai);
@@ -835,7 +949,7 @@ static int irq_set(struct riov_service *svc, const Riov__V1__InterruptSetting *i
 			unsigned i;
 			for (i = 0; i < svc->n_irqs && svc->irqs[i]->irte_index != idx; i++)
 				;
-			if (i == svc->n_irqs)
+			if (i == svc->n_irqs && !asg_irte_used(svc, idx))
 				break;
 		}
 		if (idx > OWN_IRTE_LAST) {
@@ -855,6 +969,11 @@ static int irq_set(struct riov_service *svc, const Riov__V1__InterruptSetting *i
 				 svc->irqs[i]->device, svc->irqs[i]->vector);
 			return -EBUSY;
 		}
+	if (asg_irte_used(svc, idx)) {
+		snprintf(err, errlen, "interrupt-remapping entry %u routes an assigned function's MSI-X "
+			 "vector (riovctl device list)", idx);
+		return -EBUSY;
+	}
 	if (cur < 0 && svc->n_irqs >= OWN_IRQS_MAX) {
 		snprintf(err, errlen, "too many interrupt settings (at most %u)", OWN_IRQS_MAX);
 		return -ENOSPC;
@@ -880,6 +999,498 @@ static int irq_set(struct riov_service *svc, const Riov__V1__InterruptSetting *i
 	return 0;
 }
 
+/* ------------------------------------------------------------------ assigned PCI functions
+ *
+ * A function is assigned through riov's VT-d model (vmm/assign.h) either for riovd's own eth port
+ * (PortSpec.assign: DPDK's PMD drives it, its domain holds riovd's packet memory) or for a guest
+ * (Device.Assign: riovd holds the VFIO device; its domain is empty until guest memory is mapped).
+ * Domain ids come from the same range as Domain.Create's (0x1000-0x7fff), IRTEs from
+ * Interrupt.Set's (32768-65535), each checked against the other users. */
+
+static int asg_index(const struct riov_service *svc, const char *name)
+{
+	for (unsigned i = 0; i < svc->n_asg; i++)
+		if (strcmp(svc->asg[i]->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A domain id an assignment holds or will hold (its desired id), whether assigned now or not. */
+static bool asg_did_used(const struct riov_service *svc, uint32_t did)
+{
+	for (unsigned i = 0; i < svc->n_asg; i++) {
+		const struct svc_assign *x = svc->asg[i];
+		struct riov_assign_info ai;
+		if (x->spec != NULL && x->spec->domain_id == did)
+			return true;
+		if (x->a != NULL) {
+			riov_assign_get_info(x->a, &ai);
+			if (ai.did == did)
+				return true;
+		}
+	}
+	for (unsigned i = 0; i < svc->n_ports; i++)
+		if (svc->ports[i]->assign && svc->ports[i]->domain_id == did)
+			return true;
+	return false;
+}
+
+static bool asg_irte_used(const struct riov_service *svc, uint32_t idx)
+{
+	for (unsigned i = 0; i < svc->n_asg; i++) {
+		uint32_t irte;
+		uint64_t raised;
+		for (unsigned v = 0; svc->asg[i]->a != NULL &&
+				     riov_assign_vector(svc->asg[i]->a, v, &irte, &raised) == 0; v++)
+			if (irte == idx)
+				return true;
+	}
+	return false;
+}
+
+static bool asg_sid_used(const struct riov_service *svc, uint32_t sid, const char **who)
+{
+	for (unsigned i = 0; i < svc->n_asg; i++) {
+		struct riov_assign_info ai;
+		if (svc->asg[i]->a == NULL)
+			continue;
+		riov_assign_get_info(svc->asg[i]->a, &ai);
+		if (ai.sid == sid) {
+			if (who)
+				*who = svc->asg[i]->name;
+			return true;
+		}
+	}
+	return false;
+}
+
+static struct svc_assign *asg_by_sid(const struct riov_service *svc, uint16_t sid)
+{
+	for (unsigned i = 0; i < svc->n_asg; i++) {
+		struct riov_assign_info ai;
+		if (svc->asg[i]->a == NULL)
+			continue;
+		riov_assign_get_info(svc->asg[i]->a, &ai);
+		if (ai.sid == sid)
+			return svc->asg[i];
+	}
+	return NULL;
+}
+
+/* The assignment a Domain request names by domain id, or NULL. */
+static struct svc_assign *asg_by_did(const struct riov_service *svc, uint32_t did)
+{
+	for (unsigned i = 0; i < svc->n_asg; i++) {
+		struct riov_assign_info ai;
+		if (svc->asg[i]->a == NULL)
+			continue;
+		riov_assign_get_info(svc->asg[i]->a, &ai);
+		if (ai.did == did)
+			return svc->asg[i];
+	}
+	return NULL;
+}
+
+/* Pick domain id `want` (checked) or allocate one. Returns 0 or -errno with err. */
+static int asg_did(const struct riov_service *svc, uint32_t want, const char *name, uint16_t *did,
+		   char *err, size_t errlen)
+{
+	struct riov_vtd_domain_info x;
+
+	if (want != 0) {
+		if (want < OWN_DID_FIRST || want > OWN_DID_LAST) {
+			snprintf(err, errlen, "%s: domain id %u is out of range: assigned functions take ids "
+				 "%u-%u (0 allocates one)", name, want, OWN_DID_FIRST, OWN_DID_LAST);
+			return -EINVAL;
+		}
+		if (own_index(svc, want) >= 0 || riov_vtd_domain_info(svc->vtd, (uint16_t)want, &x) == 0) {
+			snprintf(err, errlen, "%s: domain %u exists already", name, want);
+			return -EBUSY;
+		}
+		*did = (uint16_t)want;
+		return 0;
+	}
+	for (uint32_t id = OWN_DID_FIRST; id <= OWN_DID_LAST; id++)
+		if (own_index(svc, id) < 0 && !asg_did_used(svc, id) &&
+		    riov_vtd_domain_info(svc->vtd, (uint16_t)id, &x) != 0) {
+			*did = (uint16_t)id;
+			return 0;
+		}
+	snprintf(err, errlen, "%s: no free domain id (%u-%u are all in use)", name, OWN_DID_FIRST,
+		 OWN_DID_LAST);
+	return -ENOSPC;
+}
+
+/* DMAR fault lines of the kernel log: record those of assigned functions in riov's fault log. */
+static void on_dmar(void *arg, const struct riov_dmar_fault *f)
+{
+	struct riov_service *svc = arg;
+	struct svc_assign *x = asg_by_sid(svc, f->sid);
+
+	if (x == NULL)
+		return; /* not a function riovd assigned */
+	int reason = riov_assign_fault(x->a, f);
+	RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "%s: the IOMMU reported a DMA%s fault at 0x%" PRIx64 " (reason "
+		    "0x%02x)%s", x->name, f->is_ir ? " interrupt" : f->is_write ? " write" : " read", f->addr,
+		    f->reason, reason > 0 ? ": recorded in riov's fault log" : "");
+}
+
+static void kmsg_want(struct riov_service *svc)
+{
+	if (svc->kmsg != NULL || svc->kmsg_failed)
+		return;
+	int rc = riov_kmsg_open(svc->base, on_dmar, svc, &svc->kmsg);
+	if (rc != 0) {
+		svc->kmsg_failed = true; /* said once; assignments work, their faults go unrecorded */
+		riov_log(RIOV_LOG_ERR, COMP, "cannot follow /dev/kmsg (%s): DMAR faults of assigned "
+			 "functions will not reach riov's fault log", strerror(-rc));
+	}
+}
+
+/* VFIO container and group of a function DPDK's PMD will drive: DPDK's container API, so the
+ * PMD finds the group open (a group can be opened once) in a container riov set up. */
+static int dpdk_container_open(void *arg)
+{
+	int fd = rte_vfio_container_create();
+	return fd < 0 ? -EIO : fd;
+}
+
+static int dpdk_group_open(void *arg, int container_fd, int group)
+{
+	int fd = rte_vfio_container_group_bind(container_fd, group);
+	return fd < 0 ? -EBUSY : fd;
+}
+
+static void dpdk_group_close(void *arg, int container_fd, int group, int group_fd)
+{
+	/* nothing: DPDK closes the group when the PMD releases the device, and
+	 * rte_vfio_container_destroy() unbinds whatever is left */
+}
+
+static void dpdk_container_close(void *arg, int container_fd)
+{
+	rte_vfio_container_destroy(container_fd);
+}
+
+static const struct riov_assign_vfio_ops dpdk_vfio_ops = {
+	.container_open = dpdk_container_open,
+	.group_open = dpdk_group_open,
+	.group_close = dpdk_group_close,
+	.container_close = dpdk_container_close,
+};
+
+struct memseg_acc {
+	struct riov_vtd_range *r;
+	size_t n, cap;
+	bool nomem;
+};
+
+static int memseg_one(const struct rte_memseg_list *msl, const struct rte_memseg *ms, size_t len,
+		      void *arg)
+{
+	struct memseg_acc *m = arg;
+
+	if (msl->external || ms->iova == RTE_BAD_IOVA || len == 0)
+		return 0;
+	if (m->n == m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 8;
+		struct riov_vtd_range *nr = realloc(m->r, nc * sizeof(*nr));
+		if (nr == NULL) {
+			m->nomem = true;
+			return 1;
+		}
+		m->r = nr;
+		m->cap = nc;
+	}
+	m->r[m->n++] = (struct riov_vtd_range){ .iova = ms->iova, .hva = (uint64_t)(uintptr_t)ms->addr,
+						.len = len, .perm = RIOV_VTD_READ | RIOV_VTD_WRITE };
+	return 0;
+}
+
+static void asg_add(struct riov_service *svc, struct svc_assign *x)
+{
+	svc->asg[svc->n_asg++] = x;
+}
+
+/* Remove x from the list, release its function, free it. */
+static void asg_free(struct riov_service *svc, struct svc_assign *x)
+{
+	for (unsigned i = 0; i < svc->n_asg; i++)
+		if (svc->asg[i] == x) {
+			remove_at((void **)svc->asg, &svc->n_asg, i);
+			break;
+		}
+	riov_assign_destroy(x->a);
+	free(x->mem);
+	if (x->spec != NULL)
+		riov__v1__device_spec__free_unpacked(x->spec, NULL);
+	free(x);
+}
+
+/* Route every MSI-X vector of x's function through free IRTEs. */
+static int asg_route_msix(struct riov_service *svc, struct svc_assign *x, char *err, size_t errlen)
+{
+	int n = riov_assign_msix_count(x->a);
+	uint32_t *irte;
+	unsigned k = 0;
+
+	if (n < 0) {
+		snprintf(err, errlen, "%s: cannot read its MSI-X vectors: %s", x->name, strerror(-n));
+		return n;
+	}
+	if (n == 0)
+		return 0; /* no MSI-X: nothing to route */
+	irte = calloc((size_t)n, sizeof(*irte));
+	if (irte == NULL)
+		return -ENOMEM;
+	for (uint32_t idx = OWN_IRTE_FIRST; idx <= OWN_IRTE_LAST && k < (unsigned)n; idx++) {
+		bool used = asg_irte_used(svc, idx);
+		for (unsigned i = 0; i < svc->n_irqs && !used; i++)
+			used = svc->irqs[i]->irte_index == idx;
+		if (!used)
+			irte[k++] = idx;
+	}
+	int rc = k < (unsigned)n ? -ENOSPC : riov_assign_route_msix(x->a, irte, k, err, errlen);
+	if (k < (unsigned)n)
+		snprintf(err, errlen, "%s: not enough free interrupt-remapping entries for its %d MSI-X "
+			 "vectors", x->name, n);
+	free(irte);
+	return rc;
+}
+
+/* Assign the function pci of eth port ps before DPDK probes it: domain with riovd's packet
+ * memory (IOVA as DPDK gives it, host address = riovd's virtual address), pushed to a VFIO
+ * container DPDK will find. On success *out is in svc->asg. */
+static int port_assign_begin(struct riov_service *svc, const Riov__V1__PortSpec *ps, const char *pci,
+			     struct svc_assign **out, char *err, size_t errlen)
+{
+	const char *name = ps->name;
+	struct memseg_acc m = { 0 };
+	struct svc_assign *x;
+	const char *who = NULL;
+	uint16_t did;
+	int rc;
+
+	if (asg_index(svc, name) >= 0) {
+		snprintf(err, errlen, "port %s: %s is the name of an assigned device: choose another port "
+			 "name", name, name);
+		return -EEXIST;
+	}
+	if (svc->n_asg >= ASSIGN_MAX) {
+		snprintf(err, errlen, "too many assigned functions (at most %u)", ASSIGN_MAX);
+		return -ENOSPC;
+	}
+	struct riov_pci_addr pa;
+	if (riov_pci_parse(pci, &pa) != 0) {
+		snprintf(err, errlen, "eth port %s: assign needs devargs that name a PCI function "
+			 "(DDDD:BB:DD.F), not '%.40s'", name, pci);
+		return -EINVAL;
+	}
+	uint16_t sid = riov_pci_sid(&pa);
+	if (sid >= DP_SID_FIRST && sid <= DP_SID_LAST) {
+		snprintf(err, errlen, "eth port %s: %s's source-id 0x%04x is in 0x%x-0x%x, which riov's VT-d "
+			 "unit gives to vhost ports' devices (bus 1): it cannot be assigned through riov yet",
+			 name, pci, sid, DP_SID_FIRST, DP_SID_LAST);
+		return -EBUSY;
+	}
+	if (asg_sid_used(svc, sid, &who) || own_sid(svc, sid, NULL) >= 0) {
+		snprintf(err, errlen, "eth port %s: %s is assigned already (%s)", name, pci,
+			 who ? who : "attached to a domain made with Domain.Create");
+		return -EBUSY;
+	}
+	if ((rc = asg_did(svc, ps->domain_id, name, &did, err, errlen)) != 0)
+		return rc;
+	rc = rte_memseg_contig_walk(memseg_one, &m);
+	if (rc < 0 || m.nomem || m.n == 0) {
+		free(m.r);
+		snprintf(err, errlen, "eth port %s: cannot list riovd's packet memory", name);
+		return -ENOMEM;
+	}
+	x = calloc(1, sizeof(*x));
+	if (x == NULL) {
+		free(m.r);
+		return -ENOMEM;
+	}
+	snprintf(x->name, sizeof(x->name), "%s", name);
+	x->mem = m.r;
+	x->n_mem = m.n;
+	struct riov_assign_params ap = {
+		.pci = pci, .vtd = svc->vtd, .did = did, .ops = &dpdk_vfio_ops,
+		.open_device = false, .base = svc->base,
+	};
+	rc = riov_assign_create(&ap, &x->a, err, errlen);
+	if (rc != 0) {
+		free(x->mem);
+		free(x);
+		return rc;
+	}
+	asg_add(svc, x);
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < m.n && rc == 0; i++) {
+		rc = riov_assign_map(x->a, m.r[i].iova, m.r[i].hva, m.r[i].len, m.r[i].perm);
+		bytes += m.r[i].len;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "eth port %s: mapping riovd's packet memory into domain %u: %s", name,
+			 did, strerror(-rc));
+		asg_free(svc, x);
+		return rc;
+	}
+	kmsg_want(svc);
+	riov_log(RIOV_LOG_NOTICE, COMP, "port %s: %s in riov domain %u (%zu range(s), %" PRIu64 " MiB of "
+		 "packet memory pushed to its VFIO container)", name, pci, did, m.n, bytes >> 20);
+	*out = x;
+	return 0;
+}
+
+/* The PCI address of a device spec (pci, or pf + vf). */
+static int dev_pci(const Riov__V1__DeviceSpec *d, char *pci, size_t len, char *err, size_t errlen)
+{
+	const char *given = str_or_empty(d->pci), *pf = str_or_empty(d->pf);
+	struct riov_pci_addr a;
+
+	if (given[0] && pf[0]) {
+		snprintf(err, errlen, "device %s: give either pci or pf + vf, not both", d->name);
+		return -EINVAL;
+	}
+	if (given[0]) {
+		if (riov_pci_parse(given, &a) != 0) {
+			snprintf(err, errlen, "device %s: '%.40s' is not a PCI address (DDDD:BB:DD.F)", d->name,
+				 given);
+			return -EINVAL;
+		}
+		riov_pci_format(&a, pci, len);
+		return 0;
+	}
+	if (!pf[0]) {
+		snprintf(err, errlen, "device %s: name the function (--pci DDDD:BB:DD.F, or --pf ADDR --vf N)",
+			 d->name);
+		return -EINVAL;
+	}
+	if (d->vf > 65535) {
+		snprintf(err, errlen, "device %s: VF index %u is out of range", d->name, d->vf);
+		return -EINVAL;
+	}
+	int rc = riov_sriov_vf(pf, d->vf, pci, len);
+	if (rc == -EINVAL)
+		snprintf(err, errlen, "device %s: '%.40s' is not a PCI address (DDDD:BB:DD.F)", d->name, pf);
+	else if (rc != 0)
+		snprintf(err, errlen, "device %s: %s has no VF %u (riovctl device vfs %s N)", d->name, pf,
+			 d->vf, pf);
+	return rc;
+}
+
+/* Assign a Device.Assign device (not saved): checks, VFIO with riov's domain, MSI-X routes.
+ * On success the entry (owning a copy of the spec, with its domain id filled) is in svc->asg. */
+static int dev_assign(struct riov_service *svc, const Riov__V1__DeviceSpec *in, char *err, size_t errlen)
+{
+	const char *name = str_or_empty(in->name), *who = NULL;
+	char pci[32];
+	struct riov_pci_addr pa;
+	uint16_t did;
+	int rc;
+
+	if (!valid_name(name)) {
+		snprintf(err, errlen, "bad device name '%.80s': use 1-%d letters, digits, '-', '_' or '.'", name,
+			 RIOV_DP_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	if (asg_index(svc, name) >= 0 || port_index(svc, name) >= 0 || own_device(svc, name, NULL) >= 0) {
+		snprintf(err, errlen, "%s is the name of a %s already", name,
+			 asg_index(svc, name) >= 0 ? "device" : port_index(svc, name) >= 0 ? "port"
+			 : "device attached to a domain");
+		return -EEXIST;
+	}
+	if (svc->n_asg >= ASSIGN_MAX) {
+		snprintf(err, errlen, "too many assigned functions (at most %u)", ASSIGN_MAX);
+		return -ENOSPC;
+	}
+	if ((rc = dev_pci(in, pci, sizeof(pci), err, errlen)) != 0)
+		return rc;
+	riov_pci_parse(pci, &pa);
+	uint16_t sid = riov_pci_sid(&pa);
+	if (sid >= DP_SID_FIRST && sid <= DP_SID_LAST) {
+		snprintf(err, errlen, "device %s: %s's source-id 0x%04x is in 0x%x-0x%x, which riov's VT-d "
+			 "unit gives to vhost ports' devices (bus 1): it cannot be assigned through riov yet",
+			 name, pci, sid, DP_SID_FIRST, DP_SID_LAST);
+		return -EBUSY;
+	}
+	if (asg_sid_used(svc, sid, &who) || own_sid(svc, sid, NULL) >= 0) {
+		snprintf(err, errlen, "device %s: %s is assigned already (%s)", name, pci,
+			 who ? who : "attached to a domain made with Domain.Create");
+		return -EBUSY;
+	}
+	if ((rc = asg_did(svc, in->domain_id, name, &did, err, errlen)) != 0)
+		return rc;
+	struct svc_assign *x = calloc(1, sizeof(*x));
+	Riov__V1__DeviceSpec *spec = msg_dup(&in->base);
+	if (x == NULL || spec == NULL) {
+		free(x);
+		if (spec)
+			riov__v1__device_spec__free_unpacked(spec, NULL);
+		snprintf(err, errlen, "device %s: out of memory", name);
+		return -ENOMEM;
+	}
+	spec->domain_id = did;
+	x->spec = spec;
+	snprintf(x->name, sizeof(x->name), "%s", name);
+	struct riov_assign_params ap = {
+		.pci = pci, .vtd = svc->vtd, .did = did, .ops = NULL, .open_device = true,
+		.base = svc->base,
+	};
+	rc = riov_assign_create(&ap, &x->a, err, errlen);
+	if (rc != 0) {
+		riov__v1__device_spec__free_unpacked(spec, NULL);
+		free(x);
+		return rc;
+	}
+	asg_add(svc, x);
+	if ((rc = asg_route_msix(svc, x, err, errlen)) != 0) {
+		asg_free(svc, x);
+		return rc;
+	}
+	kmsg_want(svc);
+	return 0;
+}
+
+/* ---- SR-IOV */
+
+static int sriov_index(const struct riov_service *svc, const char *pf)
+{
+	struct riov_pci_addr a, b;
+
+	if (riov_pci_parse(pf, &a) != 0)
+		return -1;
+	for (unsigned i = 0; i < svc->n_sriov; i++)
+		if (riov_pci_parse(svc->sriov[i]->pf, &b) == 0 && memcmp(&a, &b, sizeof(a)) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Set pf's VF count (not saved). Refused while an assigned function is one of the VFs that
+ * would go away. */
+static int sriov_apply(struct riov_service *svc, const Riov__V1__SriovSpec *in, char *err, size_t errlen)
+{
+	struct riov_sriov_info si;
+	const char *pf = str_or_empty(in->pf);
+	int rc = riov_sriov_get(pf, &si, err, errlen);
+
+	if (rc != 0)
+		return rc;
+	for (unsigned v = in->num_vfs; v < si.num_vfs; v++) {
+		char vf[32];
+		const char *who = NULL;
+		struct riov_pci_addr a;
+		if (riov_sriov_vf(pf, v, vf, sizeof(vf)) == 0 && riov_pci_parse(vf, &a) == 0 &&
+		    (asg_sid_used(svc, riov_pci_sid(&a), &who))) {
+			snprintf(err, errlen, "%s's VF %u (%s) is assigned (%s): release it first", pf, v, vf,
+				 who);
+			return -EBUSY;
+		}
+	}
+	return riov_sriov_set(pf, in->num_vfs, err, errlen);
+}
+
 /* A config-file port as a PortSpec; names points at static strings, spec at cp's buffers. */
 static void cfg_port_spec(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps, char **feat)
 {
@@ -899,6 +1510,8 @@ static void cfg_port_spec(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps
 				feat[ps->n_features_off++] = (char *)feature_names[k].name;
 	} else {
 		ps->devargs = (char *)cp->devargs;
+		ps->assign = cp->assign;
+		ps->domain_id = cp->domain_id;
 	}
 }
 
@@ -950,10 +1563,32 @@ static int restore_from_state(struct riov_service *svc, const Riov__V1__State *s
 			svc->restore_failed++;
 		}
 	}
+	/* VF counts before ports and devices: an eth port or a device may be a VF */
+	for (size_t i = 0; i < st->n_sriov; i++) {
+		Riov__V1__SriovSpec *sp;
+		why[0] = '\0';
+		if (svc->n_sriov >= SRIOV_MAX || sriov_index(svc, str_or_empty(st->sriov[i]->pf)) >= 0 ||
+		    sriov_apply(svc, st->sriov[i], why, sizeof(why)) != 0 ||
+		    (sp = msg_dup(&st->sriov[i]->base)) == NULL) {
+			riov_log(RIOV_LOG_ERR, COMP, "state file: VF count of %s not restored: %s",
+				 str_or_empty(st->sriov[i]->pf), why[0] ? why : "duplicate or out of memory");
+			svc->restore_failed++;
+			continue;
+		}
+		svc->sriov[svc->n_sriov++] = sp;
+	}
 	for (size_t i = 0; i < st->n_ports; i++) {
 		why[0] = '\0';
 		if (port_add(svc, st->ports[i], why, sizeof(why)) != 0) {
 			riov_log(RIOV_LOG_ERR, COMP, "state file: port not restored: %s", why);
+			svc->restore_failed++;
+		}
+	}
+	for (size_t i = 0; i < st->n_devices; i++) {
+		why[0] = '\0';
+		if (dev_assign(svc, st->devices[i], why, sizeof(why)) != 0) {
+			riov_log(RIOV_LOG_ERR, COMP, "state file: device %s not restored: %s",
+				 str_or_empty(st->devices[i]->name), why);
 			svc->restore_failed++;
 		}
 	}
@@ -978,9 +1613,10 @@ static int restore_from_state(struct riov_service *svc, const Riov__V1__State *s
 	}
 	svc->generation = st->generation;
 	riov_log(RIOV_LOG_NOTICE, COMP, "restored state from %s (generation %" PRIu64 "): %u network(s), "
-		 "%u port(s), %u domain(s), %u interrupt setting(s); the configuration file's networks and "
-		 "ports are not used", riov_state_store_path(svc->store), st->generation, svc->n_nets,
-		 svc->n_ports, svc->n_doms, svc->n_irqs);
+		 "%u port(s), %u domain(s), %u interrupt setting(s), %u assigned function(s), %u SR-IOV "
+		 "PF(s); the configuration file's networks and ports are not used",
+		 riov_state_store_path(svc->store), st->generation, svc->n_nets, svc->n_ports, svc->n_doms,
+		 svc->n_irqs, svc->n_asg, svc->n_sriov);
 	if (svc->restore_failed)
 		riov_log(RIOV_LOG_ERR, COMP, "%u object(s) of the state file could not be restored and are "
 			 "left out (see above); the next change saves the state without them",
@@ -1189,6 +1825,12 @@ static Riov__V1__PortInfo *port_info(struct riov_rpc_call *call, struct riov_ser
 	}
 	pi->port_id = di.id;
 	pi->domain_id = di.did;
+	int ak = asg_index(svc, spec->name);
+	if (ak >= 0 && svc->asg[ak]->a != NULL) {
+		struct riov_assign_info ai;
+		riov_assign_get_info(svc->asg[ak]->a, &ai);
+		pi->domain_id = ai.did;
+	}
 	pi->features = di.features;
 	if (di.type == RIOV_DP_PORT_VHOST)
 		pi->state = di.broken ? "broken: a vring was marked broken (see riovd's log)"
@@ -1216,7 +1858,7 @@ static int h_port_add(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 		return rc;
 	rc = save_state(svc, why, sizeof(why));
 	if (rc != 0) {
-		riov_dp_port_del(svc->dp, req->port->name);
+		port_remove(svc, req->port->name);
 		riov__v1__port_spec__free_unpacked(svc->ports[--svc->n_ports], NULL);
 		snprintf(msg, msglen, "port %s was not added: %s", req->port->name, why);
 		return rc;
@@ -1253,10 +1895,7 @@ static int h_port_delete(struct riov_rpc_call *call, const ProtobufCMessage *req
 		snprintf(msg, msglen, "port %s was not deleted: %s", name, why);
 		return rc;
 	}
-	rc = riov_dp_port_del(svc->dp, name);
-	if (rc != 0)
-		riov_log(RIOV_LOG_ERR, COMP, "port %s: removed from the state but the dataplane refused: %s",
-			 name, strerror(-rc));
+	port_remove(svc, name);
 	riov_log(RIOV_LOG_NOTICE, COMP, "port %s deleted by %s", name, riov_rpc_call_peer(call));
 	riov__v1__port_spec__free_unpacked(spec, NULL);
 	return 0;
@@ -1379,6 +2018,29 @@ static int h_port_stats(struct riov_rpc_call *call, const ProtobufCMessage *reqm
 
 /* ------------------------------------------------------------------ RPC: Domain */
 
+/* The assigned function a Domain request names (by device, which wins, or by domain id), or NULL;
+ * *pi gets its domain and source-id. */
+static struct svc_assign *asg_target(struct riov_service *svc, const char *device, uint32_t did,
+				     struct riov_dp_port_info *pi)
+{
+	struct svc_assign *x = NULL;
+	struct riov_assign_info ai;
+
+	if (device[0]) {
+		int k = asg_index(svc, device);
+		x = k >= 0 ? svc->asg[k] : NULL;
+	} else if (did != 0 && did <= UINT16_MAX) {
+		x = asg_by_did(svc, did);
+	}
+	if (x == NULL || x->a == NULL)
+		return NULL;
+	riov_assign_get_info(x->a, &ai);
+	memset(pi, 0, sizeof(*pi));
+	pi->did = ai.did;
+	pi->sid = ai.sid;
+	return x;
+}
+
 /* The vhost port a Domain request names: by device (wins) or by domain id. */
 static int domain_target(struct riov_service *svc, const char *device, uint32_t did,
 			 struct riov_dp_port_info *pi, const char **pname, char *msg, size_t msglen)
@@ -1391,8 +2053,8 @@ static int domain_target(struct riov_service *svc, const char *device, uint32_t 
 			return -ENOENT;
 		}
 		if (pi->type != RIOV_DP_PORT_VHOST) {
-			snprintf(msg, msglen, "port %s is an eth port: its DMA goes through the host's IOMMU, "
-				 "not a riov domain (domains belong to vhost ports)", device);
+			snprintf(msg, msglen, "port %s is an eth port without assign: its DMA goes through "
+				 "DPDK's own VFIO container, not a riov domain", device);
 			return -EINVAL;
 		}
 		*pname = svc->ports[port_index(svc, device)]->name;
@@ -1462,9 +2124,14 @@ static int h_domain_show(struct riov_rpc_call *call, const ProtobufCMessage *req
 		device = "";
 		did = svc->doms[own]->domain_id;
 	}
-	rc = domain_target(svc, device, did, &pi, &pname, msg, msglen);
-	if (rc != 0)
-		return rc;
+	struct svc_assign *ax = own >= 0 ? NULL : asg_target(svc, device, did, &pi);
+	if (ax != NULL) {
+		pname = ax->name;
+	} else {
+		rc = domain_target(svc, device, did, &pi, &pname, msg, msglen);
+		if (rc != 0)
+			return rc;
+	}
 	if (riov_vtd_domain_info(svc->vtd, pi.did, &info) != 0) {
 		if (pname)
 			snprintf(msg, msglen, "port %s has no DMA domain yet: domain %u is built when its guest "
@@ -1514,7 +2181,11 @@ static int h_domain_show(struct riov_rpc_call *call, const ProtobufCMessage *req
 			d->nested = ci.nested;
 		}
 		struct riov_dp_port_stats st;
-		if (riov_dp_port_stats(svc->dp, pname, &st) == 0) {
+		if (ax != NULL) {
+			struct riov_assign_info ai;
+			riov_assign_get_info(ax->a, &ai);
+			r->faults = ai.hw_faults; /* the real IOMMU's, as the kernel reported them */
+		} else if (riov_dp_port_stats(svc->dp, pname, &st) == 0) {
 			r->iotlb_hits = st.iotlb_hits;
 			r->iotlb_misses = st.iotlb_misses;
 			r->faults = st.dma_faults;
@@ -1548,6 +2219,12 @@ static int h_domain_probe(struct riov_rpc_call *call, const ProtobufCMessage *re
 		pi.did = (uint16_t)d->domain_id;
 		pi.sid = (uint16_t)d->devices[ai]->source_id;
 		pname = d->devices[ai]->device;
+		goto probe;
+	}
+	struct svc_assign *ax = asg_target(svc, device, req->domain_id, &pi);
+	if (ax != NULL) {
+		/* an assigned function: translate as it (the model; the real IOMMU is not asked) */
+		pname = ax->name;
 		goto probe;
 	}
 	rc = domain_target(svc, device, req->domain_id, &pi, &pname, msg, msglen);
@@ -1663,13 +2340,107 @@ static int h_domain_create(struct riov_rpc_call *call, const ProtobufCMessage *r
 	return 0;
 }
 
+/* Domain.Map on an assigned function's domain. Not desired state: the domain is riovd's (the
+ * port's packet memory, the guest's memory), rebuilt when the function is assigned again. */
+static int asg_domain_map(struct riov_service *svc, struct svc_assign *x, const Riov__V1__DomainMapping *m,
+			  struct riov_rpc_call *call, char *msg, size_t msglen)
+{
+	unsigned perm = (m->read ? RIOV_VTD_READ : 0) | (m->write ? RIOV_VTD_WRITE : 0);
+	struct riov_assign_info ai;
+
+	riov_assign_get_info(x->a, &ai);
+	if (x->spec != NULL) {
+		snprintf(msg, msglen, "device %s's domain %u holds its guest's memory, which riovd maps "
+			 "itself; Domain.Map takes no host addresses for assigned functions", x->name, ai.did);
+		return -EOPNOTSUPP;
+	}
+	if (m->size == 0 || ((m->iova | m->size | m->target) & 4095) || perm == 0) {
+		snprintf(msg, msglen, "domain %u: iova, target and size must be 4 KiB aligned, the size "
+			 "non-zero, and read and/or write given", ai.did);
+		return -EINVAL;
+	}
+	bool ok = false;
+	for (size_t i = 0; i < x->n_mem && !ok; i++) {
+		const struct riov_vtd_range *r = &x->mem[i];
+		ok = m->iova >= r->iova && m->size <= r->len && m->iova - r->iova <= r->len - m->size &&
+		     m->target == r->hva + (m->iova - r->iova);
+	}
+	if (!ok) {
+		snprintf(msg, msglen, "port %s's domain %u maps riovd's packet memory only, each page at the "
+			 "IOVA riovd gave it (target = that page's address): [0x%" PRIx64 ", +0x%" PRIx64 ") -> "
+			 "0x%" PRIx64 " is not such a range", x->name, ai.did, m->iova, m->size, m->target);
+		return -EINVAL;
+	}
+	int rc = riov_assign_map(x->a, m->iova, m->target, m->size, perm);
+	if (rc == -EEXIST) {
+		snprintf(msg, msglen, "domain %u: part of [0x%" PRIx64 ", 0x%" PRIx64 ") is mapped already",
+			 ai.did, m->iova, m->iova + m->size);
+		return rc;
+	}
+	if (rc != 0) {
+		snprintf(msg, msglen, "domain %u: %s", ai.did, strerror(-rc));
+		return rc;
+	}
+	riov_log(RIOV_LOG_NOTICE, COMP, "%s: domain %u: 0x%" PRIx64 "+0x%" PRIx64 " mapped back by %s", x->name,
+		 ai.did, m->iova, m->size, riov_rpc_call_peer(call));
+	return 0;
+}
+
+static int asg_domain_unmap(struct riov_service *svc, struct svc_assign *x, uint64_t iova, uint64_t size,
+			    struct riov_rpc_call *call, ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_vtd_domain_info before, after;
+	struct riov_assign_info ai;
+
+	riov_assign_get_info(x->a, &ai);
+	if (size == 0 || ((iova | size) & 4095) || iova + size < iova) {
+		snprintf(msg, msglen, "domain %u: iova 0x%" PRIx64 " and size 0x%" PRIx64 " must be 4 KiB "
+			 "aligned and the size non-zero", ai.did, iova, size);
+		return -EINVAL;
+	}
+	if (riov_vtd_domain_info(svc->vtd, ai.did, &before) != 0)
+		return -ENOENT;
+	/* clip to the domain's address width: unmapping holes is not an error */
+	uint64_t top = 1ull << (12 + 9 * before.levels);
+	if (iova >= top)
+		size = 0;
+	else if (size > top - iova)
+		size = top - iova;
+	int rc = size ? riov_assign_unmap(x->a, iova, size) : 0;
+	if (rc != 0) {
+		snprintf(msg, msglen, "domain %u: %s", ai.did, strerror(-rc));
+		return rc;
+	}
+	riov_vtd_domain_info(svc->vtd, ai.did, &after);
+	Riov__V1__DomainUnmapResponse *r = CALL_NEW(call, Riov__V1__DomainUnmapResponse,
+						    riov__v1__domain_unmap_response__init);
+	if (r == NULL)
+		return -ENOMEM;
+	r->unmapped = before.mapped_bytes - after.mapped_bytes;
+	riov_log(RIOV_LOG_NOTICE, COMP, "%s: domain %u: 0x%" PRIx64 "+0x%" PRIx64 " unmapped by %s (%" PRIu64
+		 " bytes; its VFIO container follows)", x->name, ai.did, iova, size, riov_rpc_call_peer(call),
+		 r->unmapped);
+	*resp = &r->base;
+	return 0;
+}
+
 static int h_domain_map(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 			ProtobufCMessage **resp, char *msg, size_t msglen)
 {
 	struct riov_service *svc = riov_rpc_call_user(call);
 	const Riov__V1__DomainMapRequest *req = (const void *)reqm;
+	struct riov_dp_port_info api;
 	char why[256];
 	int k, rc;
+
+	struct svc_assign *ax = asg_target(svc, str_or_empty(req->device), req->domain_id, &api);
+	if (ax != NULL) {
+		if (req->mapping == NULL) {
+			snprintf(msg, msglen, "Domain.Map needs a mapping (iova, size, target, read/write)");
+			return -EINVAL;
+		}
+		return asg_domain_map(svc, ax, req->mapping, call, msg, msglen);
+	}
 
 	k = own_target(svc, str_or_empty(req->device), req->domain_id, "Domain.Map", msg, msglen);
 	if (k < 0)
@@ -1702,8 +2473,13 @@ static int h_domain_unmap(struct riov_rpc_call *call, const ProtobufCMessage *re
 	struct riov_service *svc = riov_rpc_call_user(call);
 	const Riov__V1__DomainUnmapRequest *req = (const void *)reqm;
 	uint64_t lo = req->iova, hi = req->iova + req->size, unmapped = 0;
+	struct riov_dp_port_info api;
 	char why[256];
 	int k, rc;
+
+	struct svc_assign *ax = asg_target(svc, str_or_empty(req->device), req->domain_id, &api);
+	if (ax != NULL)
+		return asg_domain_unmap(svc, ax, req->iova, req->size, call, resp, msg, msglen);
 
 	k = own_target(svc, str_or_empty(req->device), req->domain_id, "Domain.Unmap", msg, msglen);
 	if (k < 0)
@@ -1994,11 +2770,287 @@ static int h_irq_list(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 	return 0;
 }
 
+/* ------------------------------------------------------------------ RPC: Device */
+
+static Riov__V1__DeviceInfo *dev_info(struct riov_rpc_call *call, struct riov_service *svc,
+				      const struct svc_assign *x)
+{
+	Riov__V1__DeviceInfo *di = CALL_NEW(call, Riov__V1__DeviceInfo, riov__v1__device_info__init);
+	Riov__V1__DeviceSpec *spec = CALL_NEW(call, Riov__V1__DeviceSpec, riov__v1__device_spec__init);
+	struct riov_assign_info ai;
+	char dev[64], drv[160] = "", path[128];
+
+	if (di == NULL || spec == NULL)
+		return NULL;
+	riov_assign_get_info(x->a, &ai);
+	if (x->spec != NULL) {
+		*spec = *x->spec; /* shallow: the desired state outlives the call */
+	} else {
+		spec->name = (char *)x->name;
+		spec->pci = riov_rpc_call_strdup(call, ai.pci);
+		spec->domain_id = ai.did;
+	}
+	di->spec = spec;
+	di->pci = riov_rpc_call_strdup(call, ai.pci);
+	di->source_id = ai.sid;
+	di->iommu_group = (uint32_t)ai.group;
+	snprintf(dev, sizeof(dev), "/sys/bus/pci/devices/%s/driver", ai.pci);
+	ssize_t n = readlink(dev, path, sizeof(path) - 1);
+	if (n > 0) {
+		path[n] = '\0';
+		snprintf(drv, sizeof(drv), "%s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+	}
+	di->driver = riov_rpc_call_strdup(call, drv);
+	di->domain_id = ai.did;
+	di->mapped_bytes = ai.mapped_bytes;
+	di->container_ranges = (uint32_t)ai.ranges;
+	di->hw_faults = ai.hw_faults;
+	if (x->spec == NULL) {
+		char u[RIOV_DP_NAME_MAX + 8];
+		snprintf(u, sizeof(u), "port %s", x->name);
+		di->user = riov_rpc_call_strdup(call, u);
+	} else {
+		di->user = "guest";
+	}
+	di->state = "assigned";
+	di->msix_vectors = ai.nvec;
+	if (ai.nvec) {
+		di->vectors = riov_rpc_call_alloc(call, ai.nvec * sizeof(*di->vectors));
+		if (di->vectors == NULL)
+			return NULL;
+		for (unsigned v = 0; v < ai.nvec; v++) {
+			Riov__V1__DeviceVector *dv = CALL_NEW(call, Riov__V1__DeviceVector,
+							      riov__v1__device_vector__init);
+			uint32_t irte;
+			uint64_t raised;
+			if (dv == NULL || riov_assign_vector(x->a, v, &irte, &raised) != 0)
+				return NULL;
+			dv->vector = v;
+			dv->irte_index = irte;
+			dv->raised = raised;
+			di->vectors[di->n_vectors++] = dv;
+		}
+	}
+	return di;
+}
+
+static int h_dev_assign(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DeviceAssignRequest *req = (const void *)reqm;
+	char why[256];
+	int rc;
+
+	if (req->device == NULL) {
+		snprintf(msg, msglen, "Device.Assign needs a device (name, and pci or pf + vf)");
+		return -EINVAL;
+	}
+	rc = dev_assign(svc, req->device, msg, msglen);
+	if (rc != 0)
+		return rc;
+	struct svc_assign *x = svc->asg[svc->n_asg - 1];
+	rc = save_state(svc, why, sizeof(why));
+	if (rc != 0) {
+		asg_free(svc, x);
+		snprintf(msg, msglen, "device %s was not assigned: %s", req->device->name, why);
+		return rc;
+	}
+	riov_log(RIOV_LOG_NOTICE, COMP, "device %s assigned by %s", x->name, riov_rpc_call_peer(call));
+	Riov__V1__DeviceAssignResponse *r = CALL_NEW(call, Riov__V1__DeviceAssignResponse,
+						     riov__v1__device_assign_response__init);
+	if (r == NULL || (r->device = dev_info(call, svc, x)) == NULL)
+		return -ENOMEM;
+	*resp = &r->base;
+	return 0;
+}
+
+static int h_dev_release(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			 ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DeviceReleaseRequest *req = (const void *)reqm;
+	const char *name = str_or_empty(req->name);
+	char why[256];
+	int k = asg_index(svc, name), rc;
+
+	if (k < 0) {
+		snprintf(msg, msglen, "device %s is not assigned", name[0] ? name : "(no name given)");
+		return -ENOENT;
+	}
+	struct svc_assign *x = svc->asg[k];
+	if (x->spec == NULL) {
+		snprintf(msg, msglen, "%s is the function of eth port %s: delete the port to release it",
+			 name, name);
+		return -EBUSY;
+	}
+	/* state first, like a delete */
+	remove_at((void **)svc->asg, &svc->n_asg, (unsigned)k);
+	rc = save_state(svc, why, sizeof(why));
+	if (rc != 0) {
+		insert_at((void **)svc->asg, &svc->n_asg, (unsigned)k, x);
+		snprintf(msg, msglen, "device %s was not released: %s", name, why);
+		return rc;
+	}
+	riov_log(RIOV_LOG_NOTICE, COMP, "device %s released by %s", name, riov_rpc_call_peer(call));
+	svc->asg[svc->n_asg++] = x; /* asg_free takes it out of the list again */
+	asg_free(svc, x);
+	return 0;
+}
+
+static int h_dev_list(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+		      ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DeviceListRequest *req = (const void *)reqm;
+	const char *name = str_or_empty(req->name);
+	Riov__V1__DeviceListResponse *r = CALL_NEW(call, Riov__V1__DeviceListResponse,
+						   riov__v1__device_list_response__init);
+	Riov__V1__DeviceInfo **v = riov_rpc_call_alloc(call, (svc->n_asg + 1) * sizeof(*v));
+
+	if (r == NULL || v == NULL)
+		return -ENOMEM;
+	if (name[0] && asg_index(svc, name) < 0) {
+		snprintf(msg, msglen, "device %s is not assigned", name);
+		return -ENOENT;
+	}
+	for (unsigned i = 0; i < svc->n_asg; i++) {
+		if (svc->asg[i]->a == NULL || (name[0] && strcmp(svc->asg[i]->name, name) != 0))
+			continue;
+		if ((v[r->n_devices++] = dev_info(call, svc, svc->asg[i])) == NULL)
+			return -ENOMEM;
+	}
+	r->devices = v;
+	*resp = &r->base;
+	return 0;
+}
+
+static Riov__V1__SriovInfo *sriov_info(struct riov_rpc_call *call, const Riov__V1__SriovSpec *spec)
+{
+	Riov__V1__SriovInfo *si = CALL_NEW(call, Riov__V1__SriovInfo, riov__v1__sriov_info__init);
+	struct riov_sriov_info x;
+	char err[128];
+
+	if (si == NULL)
+		return NULL;
+	si->spec = (Riov__V1__SriovSpec *)spec;
+	if (riov_sriov_get(spec->pf, &x, err, sizeof(err)) != 0)
+		return si;
+	si->total_vfs = x.total_vfs;
+	si->driver = riov_rpc_call_strdup(call, x.driver);
+	si->vfs = riov_rpc_call_alloc(call, (x.num_vfs + 1) * sizeof(*si->vfs));
+	if (si->vfs == NULL)
+		return NULL;
+	for (unsigned v = 0; v < x.num_vfs; v++) {
+		char vf[32];
+		if (riov_sriov_vf(spec->pf, v, vf, sizeof(vf)) != 0)
+			break;
+		si->vfs[si->n_vfs++] = riov_rpc_call_strdup(call, vf);
+	}
+	return si;
+}
+
+static int h_dev_set_vfs(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			 ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DeviceSetVfsRequest *req = (const void *)reqm;
+	struct riov_sriov_info before;
+	char why[256];
+	int rc;
+
+	if (req->sriov == NULL) {
+		snprintf(msg, msglen, "Device.SetVfs needs the PF and a VF count");
+		return -EINVAL;
+	}
+	const char *pf = str_or_empty(req->sriov->pf);
+	int k = sriov_index(svc, pf);
+	if (k < 0 && req->sriov->num_vfs != 0 && svc->n_sriov >= SRIOV_MAX) {
+		snprintf(msg, msglen, "too many SR-IOV PFs (at most %u)", SRIOV_MAX);
+		return -ENOSPC;
+	}
+	if ((rc = riov_sriov_get(pf, &before, msg, msglen)) != 0)
+		return rc;
+	/* the state keeps the canonical address */
+	struct riov_pci_addr a;
+	char canon[16];
+	riov_pci_parse(pf, &a); /* riov_sriov_get() parsed it */
+	riov_pci_format(&a, canon, sizeof(canon));
+	Riov__V1__SriovSpec *spec = malloc(sizeof(*spec));
+	char *pfc = strdup(canon);
+	if (spec == NULL || pfc == NULL) {
+		free(spec);
+		free(pfc);
+		return -ENOMEM;
+	}
+	riov__v1__sriov_spec__init(spec);
+	spec->pf = pfc;
+	spec->num_vfs = req->sriov->num_vfs;
+	if ((rc = sriov_apply(svc, spec, msg, msglen)) != 0) {
+		riov__v1__sriov_spec__free_unpacked(spec, NULL);
+		return rc;
+	}
+	Riov__V1__SriovSpec *old = k >= 0 ? svc->sriov[k] : NULL;
+	if (k >= 0)
+		remove_at((void **)svc->sriov, &svc->n_sriov, (unsigned)k);
+	if (spec->num_vfs != 0)
+		svc->sriov[svc->n_sriov++] = spec;
+	rc = save_state(svc, why, sizeof(why));
+	if (rc != 0) {
+		char e2[128];
+		if (spec->num_vfs != 0)
+			svc->n_sriov--;
+		if (old != NULL)
+			svc->sriov[svc->n_sriov++] = old;
+		riov_sriov_set(canon, before.num_vfs, e2, sizeof(e2));
+		riov__v1__sriov_spec__free_unpacked(spec, NULL);
+		snprintf(msg, msglen, "VF count of %s not changed: %s", canon, why);
+		return rc;
+	}
+	if (old != NULL)
+		riov__v1__sriov_spec__free_unpacked(old, NULL);
+	riov_log(RIOV_LOG_NOTICE, COMP, "%s: %u VF(s) set by %s", canon, spec->num_vfs, riov_rpc_call_peer(call));
+	Riov__V1__DeviceSetVfsResponse *r = CALL_NEW(call, Riov__V1__DeviceSetVfsResponse,
+						     riov__v1__device_set_vfs_response__init);
+	Riov__V1__SriovSpec *shown = CALL_NEW(call, Riov__V1__SriovSpec, riov__v1__sriov_spec__init);
+	if (r == NULL || shown == NULL)
+		return -ENOMEM;
+	shown->pf = riov_rpc_call_strdup(call, canon);
+	shown->num_vfs = req->sriov->num_vfs;
+	if (spec->num_vfs == 0)
+		riov__v1__sriov_spec__free_unpacked(spec, NULL); /* 0 VFs: nothing kept */
+	if (shown->pf == NULL || (r->sriov = sriov_info(call, shown)) == NULL)
+		return -ENOMEM;
+	*resp = &r->base;
+	return 0;
+}
+
+static int h_dev_list_vfs(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			  ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	Riov__V1__DeviceListVfsResponse *r = CALL_NEW(call, Riov__V1__DeviceListVfsResponse,
+						      riov__v1__device_list_vfs_response__init);
+	Riov__V1__SriovInfo **v = riov_rpc_call_alloc(call, (svc->n_sriov + 1) * sizeof(*v));
+
+	if (r == NULL || v == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < svc->n_sriov; i++)
+		if ((v[r->n_pfs++] = sriov_info(call, svc->sriov[i])) == NULL)
+			return -ENOMEM;
+	r->pfs = v;
+	*resp = &r->base;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ RPC: Faults */
 
 /* Name of the vhost port with source-id sid, or "". */
 static const char *sid_owner(struct riov_service *svc, uint16_t sid)
 {
+	struct svc_assign *x = asg_by_sid(svc, sid);
+	if (x != NULL)
+		return x->name;
 	for (unsigned i = 0; i < svc->n_ports; i++) {
 		struct riov_dp_port_info pi;
 		if (riov_dp_port_info(svc->dp, svc->ports[i]->name, &pi) == 0 &&
@@ -2020,10 +3072,17 @@ static int h_faults_read(struct riov_rpc_call *call, const ProtobufCMessage *req
 	struct riov_vtd_fault_stats fs;
 	size_t ai;
 	int own = device[0] ? own_device(svc, device, &ai) : -1;
+	struct riov_dp_port_info api;
 
+	/* faults the kernel logged for assigned functions and riovd has not read yet */
+	if (svc->kmsg != NULL)
+		riov_kmsg_poll(svc->kmsg);
 	if (own >= 0) {
 		pi.type = RIOV_DP_PORT_VHOST; /* filter by the attached device's source-id below */
 		pi.sid = (uint16_t)svc->doms[own]->devices[ai]->source_id;
+	} else if (device[0] && asg_target(svc, device, 0, &api) != NULL) {
+		pi.type = RIOV_DP_PORT_VHOST; /* filter by the assigned function's source-id */
+		pi.sid = api.sid;
 	} else if (device[0]) {
 		if (port_index(svc, device) < 0 || riov_dp_port_info(svc->dp, device, &pi) != 0) {
 			snprintf(msg, msglen, "port %s does not exist", device);
@@ -2118,6 +3177,8 @@ static int fill_snapshot(struct riov_rpc_call *call, struct riov_service *svc, R
 
 	if (s == NULL)
 		return -ENOMEM;
+	if (svc->kmsg != NULL)
+		riov_kmsg_poll(svc->kmsg); /* faults the kernel logged for assigned functions */
 	s->timestamp_ns = now_ns();
 	s->uptime_s = uptime_s(svc);
 	int rc = collect_counters(call, svc, NULL, &s->ports, &s->n_ports);
@@ -2276,6 +3337,11 @@ static const struct {
 	{ "Interrupt.Mask", h_irq_mask, false },
 	{ "Interrupt.Coalesce", h_irq_coalesce, false },
 	{ "Interrupt.List", h_irq_list, false },
+	{ "Device.Assign", h_dev_assign, false },
+	{ "Device.Release", h_dev_release, false },
+	{ "Device.List", h_dev_list, false },
+	{ "Device.SetVfs", h_dev_set_vfs, false },
+	{ "Device.ListVfs", h_dev_list_vfs, false },
 	{ "Faults.Read", h_faults_read, false },
 	{ "Faults.Clear", h_faults_clear, false },
 	{ "Metrics.Snapshot", h_metrics_snapshot, false },
@@ -2488,6 +3554,16 @@ void riov_service_destroy(struct riov_service *svc)
 	riov_metrics_http_stop(svc->metrics);
 	if (svc->rpc)
 		riov_rpc_server_free(svc->rpc);
+	/* assigned functions: a port's device stops (the port goes) before its domain does */
+	while (svc->n_asg > 0) {
+		struct svc_assign *x = svc->asg[svc->n_asg - 1];
+		if (x->spec == NULL)
+			riov_dp_port_del(svc->dp, x->name);
+		asg_free(svc, x);
+	}
+	for (unsigned i = 0; i < svc->n_sriov; i++)
+		riov__v1__sriov_spec__free_unpacked(svc->sriov[i], NULL); /* the VFs stay */
+	riov_kmsg_close(svc->kmsg);
 	riov_state_store_close(svc->store);
 	for (unsigned i = 0; i < svc->n_ports; i++)
 		riov__v1__port_spec__free_unpacked(svc->ports[i], NULL);

@@ -199,6 +199,8 @@ static const struct opt o_port_add[] = {
 	{ "features-off", "LIST", "vhost: comma-separated virtio features to withhold" },
 	{ "mac", "MAC", "fixed MAC address" },
 	{ "mtu", "N", "MTU (default: the network's)" },
+	{ "assign", NULL, "eth on a PCI function: assign it through riov's VT-d model" },
+	{ "domain", "N", "with --assign: its DMA domain id (default: allocate)" },
 	{ 0 }
 };
 static Riov__V1__PortType parse_port_type(const char *s)
@@ -231,6 +233,10 @@ static ProtobufCMessage *b_port_add(struct ctx *x)
 	p->devargs = opt_str(x, "devargs");
 	p->mac = opt_str(x, "mac");
 	p->mtu = opt_u32(x, "mtu");
+	p->assign = opt_flag(x, "assign");
+	p->domain_id = opt_u32(x, "domain");
+	if (p->domain_id && !p->assign)
+		usage_error("--domain needs --assign");
 	if (p->type == RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST && !p->socket_path[0])
 		usage_error("a vhost port needs --socket PATH");
 	if (p->type == RIOV__V1__PORT_TYPE__PORT_TYPE_ETH && !p->devargs[0])
@@ -486,6 +492,66 @@ static ProtobufCMessage *b_faults_clear(struct ctx *x)
 	return &r->base;
 }
 
+/* --- device (assigned PCI functions, SR-IOV) */
+static const struct opt o_dev_assign[] = {
+	{ "pci", "ADDR", "the function, DDDD:BB:DD.F" },
+	{ "pf", "ADDR", "or an SR-IOV PF ..." },
+	{ "vf", "N", "... and the index of its VF" },
+	{ "domain", "N", "DMA domain id (default: allocate)" },
+	{ 0 }
+};
+static ProtobufCMessage *b_dev_assign(struct ctx *x)
+{
+	Riov__V1__DeviceAssignRequest *r = NEW(Riov__V1__DeviceAssignRequest,
+					       riov__v1__device_assign_request__init);
+	Riov__V1__DeviceSpec *d = r->device = NEW(Riov__V1__DeviceSpec, riov__v1__device_spec__init);
+	d->name = pos_or_empty(x, 0);
+	d->pci = opt_str(x, "pci");
+	d->pf = opt_str(x, "pf");
+	d->vf = opt_u32(x, "vf");
+	d->domain_id = opt_u32(x, "domain");
+	if (!d->pci[0] && !d->pf[0])
+		usage_error("device assign needs --pci ADDR or --pf ADDR --vf N");
+	if (d->pci[0] && d->pf[0])
+		usage_error("give --pci or --pf/--vf, not both");
+	if (opt_val(x, "vf") && !d->pf[0])
+		usage_error("--vf needs --pf");
+	return &r->base;
+}
+static ProtobufCMessage *b_dev_release(struct ctx *x)
+{
+	Riov__V1__DeviceReleaseRequest *r = NEW(Riov__V1__DeviceReleaseRequest,
+						riov__v1__device_release_request__init);
+	r->name = pos_or_empty(x, 0);
+	return &r->base;
+}
+static ProtobufCMessage *b_dev_list(struct ctx *x)
+{
+	Riov__V1__DeviceListRequest *r = NEW(Riov__V1__DeviceListRequest,
+					     riov__v1__device_list_request__init);
+	r->name = pos_or_empty(x, 0);
+	return &r->base;
+}
+static const char *const c_dev_list[] = { "spec.name=NAME", "pci=PCI", "source_id=SID",
+					  "iommu_group=GROUP", "driver=DRIVER", "domain_id=DOMAIN",
+					  "mapped_bytes=MAPPED", "container_ranges=RANGES",
+					  "msix_vectors=MSIX", "user=USER", "hw_faults=HW_FAULTS", NULL };
+static ProtobufCMessage *b_dev_vfs(struct ctx *x)
+{
+	Riov__V1__DeviceSetVfsRequest *r = NEW(Riov__V1__DeviceSetVfsRequest,
+					       riov__v1__device_set_vfs_request__init);
+	r->sriov = NEW(Riov__V1__SriovSpec, riov__v1__sriov_spec__init);
+	r->sriov->pf = pos_or_empty(x, 0);
+	r->sriov->num_vfs = parse_u32(x->pos[1], "N");
+	return &r->base;
+}
+static ProtobufCMessage *b_dev_pfs(struct ctx *x)
+{
+	return &NEW(Riov__V1__DeviceListVfsRequest, riov__v1__device_list_vfs_request__init)->base;
+}
+static const char *const c_dev_pfs[] = { "spec.pf=PF", "spec.num_vfs=VFS", "total_vfs=TOTAL",
+					 "driver=DRIVER", "vfs=VF_ADDRESSES", NULL };
+
 /* --- metrics / stats */
 static const struct opt o_stats[] = { { "watch", NULL, "print a snapshot every interval" },
 				      { "interval", "MS", "watch interval (default 1000)" },
@@ -529,7 +595,7 @@ static const struct cmd cmds[] = {
 	{ "net", "list", "Network.List", "", "list networks", 0, 0, NULL, b_net_list, c_net_list },
 	{ "port", "add", "Port.Add",
 	  "vhost|eth NAME --net NET [--socket PATH] [--client] [--queues N] [--devargs ARGS] "
-	  "[--features-off LIST] [--mac MAC] [--mtu N]",
+	  "[--features-off LIST] [--mac MAC] [--mtu N] [--assign [--domain N]]",
 	  "add a port to a network", 2, 2, o_port_add, b_port_add, NULL },
 	{ "port", "delete", "Port.Delete", "NAME", "remove a port", 1, 1, NULL, b_port_delete,
 	  NULL },
@@ -561,6 +627,18 @@ static const struct cmd cmds[] = {
 	  b_irq_coal, NULL },
 	{ "interrupt", "list", "Interrupt.List", "[DEVICE]", "list interrupts", 0, 1, NULL,
 	  b_irq_list, c_irq_list },
+	{ "device", "assign", "Device.Assign", "NAME --pci ADDR | --pf ADDR --vf N [--domain N]",
+	  "assign a PCI function (or a VF) through riov's VT-d model", 1, 1, o_dev_assign,
+	  b_dev_assign, NULL },
+	{ "device", "release", "Device.Release", "NAME", "release an assigned function", 1, 1,
+	  NULL, b_dev_release, NULL },
+	{ "device", "list", "Device.List", "[NAME]",
+	  "assigned functions (--json: MSI-X vectors, IRTEs, interrupts)", 0, 1, NULL, b_dev_list,
+	  c_dev_list },
+	{ "device", "vfs", "Device.SetVfs", "PF N", "create N SR-IOV VFs on PF (0 removes them)",
+	  2, 2, NULL, b_dev_vfs, NULL },
+	{ "device", "pfs", "Device.ListVfs", "", "PFs whose VFs riovd created, and their VFs", 0, 0,
+	  NULL, b_dev_pfs, c_dev_pfs },
 	{ "faults", "read", "Faults.Read", "[DEVICE] [--max N]",
 	  "recorded DMA and interrupt faults (default verb)", 0, 1, o_faults_read, b_faults_read,
 	  c_faults },
@@ -581,10 +659,10 @@ static const struct cmd cmds[] = {
 
 static const struct { const char *alias, *obj; } obj_alias[] = {
 	{ "network", "net" }, { "irq", "interrupt" }, { "fault", "faults" },
-	{ "metric", "metrics" },
+	{ "metric", "metrics" }, { "dev", "device" },
 };
 static const struct { const char *obj, *verb; } default_verb[] = {
-	{ "faults", "read" }, { "stats", "" }, { "node", "info" },
+	{ "faults", "read" }, { "stats", "" }, { "node", "info" }, { "device", "list" },
 };
 
 /* ------------------------------------------------------------------ output: values */

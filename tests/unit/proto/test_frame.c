@@ -129,7 +129,8 @@ RIOV_TEST(stream_of_frames_split_anywhere)
 static const ProtobufCServiceDescriptor *const services[] = {
 	&riov__v1__node__descriptor,   &riov__v1__network__descriptor,
 	&riov__v1__port__descriptor,   &riov__v1__domain__descriptor,
-	&riov__v1__interrupt__descriptor, &riov__v1__faults__descriptor,
+	&riov__v1__interrupt__descriptor, &riov__v1__device__descriptor,
+	&riov__v1__faults__descriptor,
 	&riov__v1__metrics__descriptor, &riov__v1__config__descriptor,
 };
 
