@@ -8,7 +8,8 @@
 #   debs/                the downloaded .deb files (pinned kernel, busybox-static)
 #   kernel/<ver>/        the kernel package unpacked with dpkg -x, modules.dep made by depmod -b
 #   vmlinux-<ver>        the uncompressed (ELF, PVH-bootable) kernel, when it can be extracted
-#   initramfs.cpio.gz    busybox, /init, the modules, the rdma tool, the test list
+#   initramfs.cpio.gz    busybox, /init, the modules, host tools (rdma, ip, ibv_*), riovd + riovctl
+#                        of the tree's build with their libraries and DPDK PMDs, the tests
 #   lab.env              KERNEL=, INITRD=, KVER= for tests/lab/run.sh
 # Each step is skipped when its inputs have not changed (a key file next to the artifact).
 #
@@ -17,6 +18,7 @@
 #   RIOV_LAB_KERNEL_PKG       kernel package (default linux-image-6.1.0-47-amd64-unsigned)
 #   RIOV_LAB_KERNEL_VERSION   its Debian version (default 6.1.170-3); both together are the pin
 #   RIOV_LAB_EXTRA            optional directory copied into the guest as /lab/extra (e.g. riov binaries)
+#   RIOV_LAB_BUILD            meson build directory of riovd/riovctl (default <tree>/build)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,7 +29,7 @@ BBPKG=busybox-static
 EXTRA=${RIOV_LAB_EXTRA:-}
 
 # Modules the guest loads at boot, in this order; their dependencies are added by modprobe.
-MODULES=(e1000e virtio_pci virtio_net nvme vfio vfio_iommu_type1 vfio-pci crc32_generic ib_core ib_uverbs rdma_rxe)
+MODULES=(e1000e virtio_pci virtio_net nvme vfio vfio_iommu_type1 vfio-pci crc32_generic ib_core ib_uverbs rdma_rxe tun)
 # (rdma_rxe asks the crypto API for "crc32"; nobody can modprobe it on demand in the guest)
 
 log() { echo "lab-build: $*" >&2; }
@@ -119,44 +121,99 @@ BUSYBOX=$BBROOT/bin/busybox
 
 # --- 3. initramfs ---------------------------------------------------------------------------------
 # Host tools copied into the guest with their shared libraries; each is optional (its test SKIPs).
-# rdma: iproute2; ibv_devinfo, ibv_rc_pingpong: ibverbs-utils; the rxe provider: ibverbs-providers.
+# rdma, ip (network namespaces for the riovd tests' Linux peer): iproute2; ibv_devinfo,
+# ibv_rc_pingpong: ibverbs-utils; the rxe provider: ibverbs-providers.
 RDMA=$(command -v rdma || true)
 HOST_TOOLS=()
-for t in rdma ibv_devinfo ibv_rc_pingpong; do
+for t in rdma ip ibv_devinfo ibv_rc_pingpong; do
 	p=$(command -v "$t" || true)
 	[ -n "$p" ] && HOST_TOOLS+=("$p")
 done
 RXE_PROVIDER=$(ls /usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav*.so 2>/dev/null | head -n1 || true)
 [ -f /etc/libibverbs.d/rxe.driver ] || RXE_PROVIDER=""
 
-# copy_with_libs FILE STAGE — FILE and every shared library ldd lists for it, at the same paths.
-copy_with_libs() {
+# copy_path PATH STAGE — PATH at the same place in STAGE. A symlink stays a symlink and its target
+# is copied too (also a symlinked directory on the way, e.g. /lib -> usr/lib), so a library reached
+# under two names is one file in the guest: the dynamic loader and DPDK's PMD loader (which loads
+# every name in its directory) then load it once.
+copy_path() {
+	local p=$1 stage=$2 dir rdir t
+	while :; do
+		{ [ -e "$stage$p" ] || [ -L "$stage$p" ]; } && return 0
+		dir=$(dirname "$p")
+		rdir=$(readlink -f "$dir")
+		mkdir -p "$stage$dir"
+		if [ "$rdir" != "$dir" ]; then
+			ln -s "$rdir/$(basename "$p")" "$stage$p"
+			p=$rdir/$(basename "$p")
+		elif [ -L "$p" ]; then
+			t=$(readlink "$p")
+			ln -s "$t" "$stage$p"
+			case $t in /*) p=$t ;; *) p=$dir/$t ;; esac
+		else
+			cp "$p" "$stage$p"
+			return 0
+		fi
+	done
+}
+
+# copy_libs_of FILE STAGE — every shared library ldd lists for FILE, at the same paths.
+copy_libs_of() {
 	local f=$1 stage=$2 lib
-	mkdir -p "$stage/$(dirname "$f")"
-	cp -L "$f" "$stage/$f"
 	ldd "$f" | awk '/=>/ {print $3} /^[ \t]*\// {print $1}' | while read -r lib; do
 		[ -f "$lib" ] || continue
-		[ -e "$stage/$lib" ] && continue
-		mkdir -p "$stage/$(dirname "$lib")"
-		cp -L "$lib" "$stage/$lib"
+		copy_path "$lib" "$stage"
 	done
 	# ld.so is looked up through /lib64 on x86-64
-	if [ ! -e "$stage/lib64/ld-linux-x86-64.so.2" ]; then
-		mkdir -p "$stage/lib64"
-		cp -L /lib64/ld-linux-x86-64.so.2 "$stage/lib64/"
-	fi
+	copy_path /lib64/ld-linux-x86-64.so.2 "$stage"
+}
+
+# copy_with_libs FILE STAGE — FILE and its shared libraries, at the same paths.
+copy_with_libs() {
+	copy_path "$1" "$2"
+	copy_libs_of "$1" "$2"
 }
 
 # riov sources linked into the guest programs of tests/lab/guest/riov/ (no DPDK, no libevent).
 RIOV_SRC=$(cd "$HERE/../.." && pwd)
 RIOV_LIB_SOURCES=("$RIOV_SRC"/iommu/*.c "$RIOV_SRC"/common/*.c)
 
+# riovd and riovctl of the build directory (RIOV_LAB_BUILD, default <tree>/build), brought up to
+# date with ninja first, plus the DPDK PMDs riovd loads from DPDK's PMD directory (EAL dlopens every
+# .so there; the guest gets only these). A build that fails leaves riovd out: its tests SKIP.
+RIOV_BUILD=${RIOV_LAB_BUILD:-$RIOV_SRC/build}
+RIOVD_BINS=()
+if [ -f "$RIOV_BUILD/build.ninja" ] && command -v ninja >/dev/null; then
+	if ninja -C "$RIOV_BUILD" control/riovd tools/riovctl > "$CACHE/build-riovd.log" 2>&1; then
+		RIOVD_BINS=("$RIOV_BUILD/control/riovd" "$RIOV_BUILD/tools/riovctl")
+	else
+		log "WARNING: ninja -C $RIOV_BUILD riovd riovctl failed (see $CACHE/build-riovd.log); riovd tests will SKIP"
+	fi
+else
+	log "no meson build directory at $RIOV_BUILD (meson setup build && ninja -C build): riovd tests will SKIP"
+fi
+DPDK_PMD_DIR=$(sed -n 's/^#define RTE_EAL_PMD_PATH "\(.*\)"$/\1/p' \
+	/usr/include/*/dpdk/rte_build_config.h /usr/include/dpdk/rte_build_config.h 2>/dev/null | head -n1 || true)
+[ -n "$DPDK_PMD_DIR" ] || DPDK_PMD_DIR=$(ls -d /usr/lib/x86_64-linux-gnu/dpdk/pmds-* 2>/dev/null | head -n1 || true)
+# PCI bus (-a), vdev bus, the mempool driver (ring), the e1000/e1000e PMD (net_e1000_em), and the
+# vdevs the tests use as the Linux-facing end (tap, af_packet) or sinks (null, ring).
+DPDK_PMDS=(bus_pci bus_vdev mempool_ring net_e1000 net_tap net_af_packet net_null net_ring)
+DPDK_FILES=()
+if [ ${#RIOVD_BINS[@]} -gt 0 ]; then
+	for m in "${DPDK_PMDS[@]}"; do
+		for f in "$DPDK_PMD_DIR"/librte_"$m".so*; do
+			[ -e "$f" ] && DPDK_FILES+=("$f")
+		done
+	done
+	[ ${#DPDK_FILES[@]} -gt 0 ] || log "WARNING: no DPDK PMDs in '$DPDK_PMD_DIR': riovd will find no devices"
+fi
+
 # The key covers everything that goes into the image.
 key_inputs() {
 	echo "kernel $KPKG $KPKG_VER $KVER"
 	echo "busybox $BBKEY"
 	echo "modules ${MODULES[*]}"
-	sha256sum "$HERE/build.sh" "$HERE"/guest/init "$HERE"/guest/tests/* 2>/dev/null
+	sha256sum "$HERE/build.sh" "$HERE"/guest/init "$HERE"/guest/tests/* "$HERE"/guest/lib/* 2>/dev/null
 	for f in "${HOST_TOOLS[@]}" $RXE_PROVIDER; do
 		echo "host $f $(dpkg-query -S "$f" 2>/dev/null | cut -d: -f1)"
 		sha256sum "$f"
@@ -164,6 +221,14 @@ key_inputs() {
 	[ -d "$HERE/guest/src" ] && find "$HERE/guest/src" -type f -exec sha256sum {} + | sort
 	[ -d "$HERE/guest/riov" ] && find "$HERE/guest/riov" -type f -exec sha256sum {} + | sort
 	sha256sum "$RIOV_SRC"/iommu/*.[ch] "$RIOV_SRC"/common/*.[ch] 2>/dev/null
+	# riovd, riovctl, the PMDs and every shared library they load
+	for f in "${RIOVD_BINS[@]}" "${DPDK_FILES[@]}"; do
+		echo "riovd $f"
+		sha256sum "$f"
+		ldd "$f" 2>/dev/null | awk '/=>/ {print $3}' | while read -r lib; do
+			[ -f "$lib" ] && sha256sum "$lib"
+		done
+	done
 	if [ -n "$EXTRA" ]; then
 		[ -d "$EXTRA" ] || die "RIOV_LAB_EXTRA=$EXTRA is not a directory"
 		(cd "$EXTRA" && find . -type f -exec sha256sum {} + | sort)
@@ -185,6 +250,11 @@ else
 	install -m 0755 "$HERE/guest/init" "$STAGE/init"
 	for t in "$HERE"/guest/tests/*; do
 		[ -f "$t" ] && install -m 0755 "$t" "$STAGE/lab/tests/"
+	done
+	# shell functions the tests source (/lab/lib/*.sh)
+	mkdir -p "$STAGE/lab/lib"
+	for t in "$HERE"/guest/lib/*; do
+		[ -f "$t" ] && install -m 0644 "$t" "$STAGE/lab/lib/"
 	done
 
 	# Modules: the dependency closure in load order, as modprobe computes it from modules.dep.
@@ -239,6 +309,18 @@ else
 			rm -f "$STAGE/lab/bin/$b"
 		fi
 	done
+
+	# riovd, riovctl and DPDK: the binaries at /lab/bin, their libraries and the PMDs at the host's
+	# paths (the PMD directory is compiled into librte_eal).
+	if [ ${#RIOVD_BINS[@]} -gt 0 ]; then
+		for f in "${RIOVD_BINS[@]}"; do
+			install -m 0755 "$f" "$STAGE/lab/bin/"
+			copy_libs_of "$f" "$STAGE"
+		done
+		for f in "${DPDK_FILES[@]}"; do
+			copy_with_libs "$f" "$STAGE"
+		done
+	fi
 
 	if [ -n "$EXTRA" ]; then
 		mkdir -p "$STAGE/lab/extra"

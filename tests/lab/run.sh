@@ -65,24 +65,33 @@ start=$(date +%s.%N)
 
 # Devices: the emulated VT-d with interrupt remapping (kernel-irqchip=split is required for intremap),
 # an e1000e for VFIO tests, a virtio-net NIC (user-mode network, no host access) for Soft-RoCE, an
-# SR-IOV capable NVMe controller (2 VFs, no namespace: nothing to store) for SR-IOV tests.
+# SR-IOV capable NVMe controller (2 VFs, no namespace: nothing to store) for SR-IOV tests, and a
+# second virtio-net NIC wired to the e1000e (a pair of unix datagram sockets in the cache, nothing
+# else on that wire): what riovd sends on the e1000e reaches a Linux interface in the same VM, and
+# back. (A QEMU hub without a host network would do the same, but qboot then never boots.)
+WIRE_A=$CACHE/wire-a.sock WIRE_B=$CACHE/wire-b.sock
+rm -f "$WIRE_A" "$WIRE_B"
 # -nographic puts the serial console and the monitor on stdio; stdin is /dev/null.
 timeout -k 5 "$TIMEOUT" "$QEMU" \
 	-machine q35,kernel-irqchip=split -accel tcg \
 	-device intel-iommu,intremap=on,caching-mode=on \
-	-cpu max -smp 1 -m 512 \
+	-cpu max -smp 1 -m 1024 \
 	-nographic -no-reboot -nodefaults -serial stdio -monitor none \
 	"${bios[@]}" \
 	-kernel "$kernel" -initrd "$INITRD" -append "$append" \
-	-device e1000e,netdev=nv,mac=52:54:00:12:34:01 -netdev user,id=nv,restrict=on \
+	-device e1000e,netdev=wa,mac=52:54:00:12:34:01 \
+	-netdev dgram,id=wa,local.type=unix,local.path="$WIRE_A",remote.type=unix,remote.path="$WIRE_B" \
 	-device virtio-net-pci,netdev=nr,mac=52:54:00:12:34:02 -netdev user,id=nr,restrict=on \
 	-device nvme-subsys,id=nvs0 \
 	-device nvme,serial=riovlab0,subsys=nvs0,sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2,max_ioqpairs=8,msix_qsize=4 \
+	-device virtio-net-pci,netdev=wb,mac=52:54:00:12:34:03 \
+	-netdev dgram,id=wb,local.type=unix,local.path="$WIRE_B",remote.type=unix,remote.path="$WIRE_A" \
 	${RIOV_LAB_QEMU_ARGS:-} \
 	< /dev/null 2>&1 | tr -d '\r' | tee "$LOG" | {
 	if [ "${RIOV_LAB_VERBOSE:-0}" = 1 ]; then cat; else grep --line-buffered -E '^LAB-(RESULT|BOOT|DONE)'; fi
 }
 rc=${PIPESTATUS[0]}
+rm -f "$WIRE_A" "$WIRE_B"
 secs=$(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo "?")
 
 pass=$(grep -c '^LAB-RESULT [^ ]* PASS' "$LOG")

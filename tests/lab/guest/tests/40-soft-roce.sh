@@ -4,12 +4,13 @@
 RDMA=$(command -v rdma)
 [ -n "$RDMA" ] || { echo "SKIP: iproute2 rdma not in the initramfs"; exit 77; }
 [ -d /sys/module/rdma_rxe ] || { echo "rdma_rxe module not loaded"; exit 1; }
+# run.sh's virtio-net NIC for Soft-RoCE has MAC 52:54:00:12:34:02 (the other one is the e1000e's wire)
 ifc=""
 for n in /sys/class/net/*; do
 	drv=$(basename "$(readlink "$n/device/driver" 2>/dev/null)")
-	[ "$drv" = virtio_net ] && { ifc=$(basename "$n"); break; }
+	[ "$drv" = virtio_net ] && [ "$(cat "$n/address")" = 52:54:00:12:34:02 ] && { ifc=$(basename "$n"); break; }
 done
-[ -n "$ifc" ] || { echo "no virtio-net interface (is -device virtio-net-pci given?)"; exit 1; }
+[ -n "$ifc" ] || { echo "no virtio-net interface with MAC 52:54:00:12:34:02 (is run.sh's -device virtio-net-pci given?)"; exit 1; }
 ip link set lo up
 ip link set "$ifc" up || { echo "cannot bring $ifc up"; exit 1; }
 ip addr add 10.0.2.15/24 dev "$ifc" 2>/dev/null

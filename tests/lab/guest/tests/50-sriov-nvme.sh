@@ -29,4 +29,6 @@ members=$(ls "/sys/kernel/iommu_groups/$grp/devices" | wc -l)
 [ "$members" = 1 ] || { echo "VF group $grp has $members devices"; exit 1; }
 [ -c "/dev/vfio/$grp" ] || { echo "/dev/vfio/$grp missing"; exit 1; }
 /lab/bin/vfio_smoke "$grp" "$bdf" || { echo "VFIO type1 on VF $bdf failed"; exit 1; }
+# leave the PF as it was: the riovd SR-IOV test creates the VFs through riovd
+echo 0 > "$pf/sriov_numvfs" || { echo "removing the VFs (sriov_numvfs=0) failed"; exit 1; }
 echo "$n VFs on $(basename "$pf"); VF $bdf on vfio-pci, alone in IOMMU group $grp, VFIO type1 works on it"
