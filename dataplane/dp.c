@@ -440,12 +440,18 @@ static int eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct rio
 	memcpy(p->devname, prm->devargs, n);
 	p->devname[n] = '\0';
 	uint16_t pid = RTE_MAX_ETHPORTS;
-	if (rte_eth_dev_get_port_by_name(p->devname, &pid) == 0) {
-		snprintf(err, errlen, "eth port %s: device %s is already in use", prm->name, p->devname);
-		p->devname[0] = '\0';
-		return -EBUSY;
+	bool probed = rte_eth_dev_get_port_by_name(p->devname, &pid) == 0;
+	for (unsigned i = 0; probed && i < RIOV_DP_MAX_PORTS; i++) {
+		struct dp_port *o = atomic_load(&dp->ports[i]);
+		if (o != NULL && o != p && o->type == RIOV_DP_PORT_ETH && strcmp(o->devname, p->devname) == 0) {
+			snprintf(err, errlen, "eth port %s: device %s is already port %s", prm->name,
+				 p->devname, o->name);
+			p->devname[0] = '\0';
+			return -EBUSY;
+		}
 	}
-	rc = rte_dev_probe(prm->devargs);
+	/* a device EAL probed at start (eal_args -a ADDR) is taken as it is; its devargs were EAL's */
+	rc = probed ? 0 : rte_dev_probe(prm->devargs);
 	if (rc != 0) {
 		snprintf(err, errlen, "eth port %s: cannot probe '%s': %s", prm->name, prm->devargs,
 			 strerror(-rc));

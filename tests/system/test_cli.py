@@ -4,7 +4,7 @@
 import os
 import subprocess
 
-from riovtest import RIOVD, Riovd, TestFailure, check, main, tmpdir
+from riovtest import RIOVD, Riovctl, Riovd, TestFailure, check, main, tmpdir
 
 
 def run(*args, timeout=60):
@@ -45,6 +45,28 @@ def test_bad_port_fails_start():
         check("cannot probe 'net_nosuchdriver0'" in d.log_text(), "the log names the port and its devargs")
 
 
+def test_eal_probed_device_port():
+    """A device EAL probed at start (eal_args) becomes the eth port that names it; a second port
+    on the same device is refused with the first one's name."""
+    tmp = tmpdir("cli")
+    d = Riovd(tmp, 'networks = ( { name = "n"; } );\n'
+                   'ports = ( { name = "up0"; type = "eth"; net = "n"; devargs = "net_null0"; } );\n')
+    with open(d.cfg) as f:
+        text = f.read()
+    with open(d.cfg, "w") as f:
+        f.write(text.replace("memory_mb = 256;", 'memory_mb = 256; eal_args = "--vdev=net_null0";', 1))
+    d.start(timeout=60)
+    try:
+        ctl = Riovctl(os.path.join(tmp, "riovd.sock"))
+        ports = ctl.json("port", "list")["ports"]
+        check([p["spec"]["name"] for p in ports] == ["up0"], "the port on the device EAL probed is up")
+        r = ctl.run("port", "add", "eth", "up1", "--net", "n", "--devargs", "net_null0")
+        check(r.returncode != 0 and "already port up0" in r.stderr,
+              "a second port on that device is refused: " + r.stderr.strip())
+    finally:
+        d.stop()
+
+
 def test_bad_worker_list():
     tmp = tmpdir("cli")
     r = run("--workers", "x-y", "--socket-dir", tmp, "--state-dir", tmp + "/s", "--rpc-socket", tmp + "/r.sock")
@@ -52,4 +74,5 @@ def test_bad_worker_list():
 
 
 if __name__ == "__main__":
-    main([test_help, test_bad_config_file, test_bad_port_fails_start, test_bad_worker_list])
+    main([test_help, test_bad_config_file, test_bad_port_fails_start, test_eal_probed_device_port,
+          test_bad_worker_list])
