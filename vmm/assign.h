@@ -57,7 +57,7 @@ struct riov_pci_addr {
 
 /** Parse "DDDD:BB:DD.F" or "BB:DD.F" (hex; nothing before or after). Returns 0 or -EINVAL. */
 int riov_pci_parse(const char *s, struct riov_pci_addr *out);
-/** Canonical form "dddd:bb:dd.f" (13 characters and the NUL). */
+/** Canonical form "dddd:bb:dd.f" (12 characters and the NUL). */
 void riov_pci_format(const struct riov_pci_addr *a, char *buf, size_t len);
 /** The requester id (source-id) of a function: bus << 8 | device << 3 | function. */
 static inline uint16_t riov_pci_sid(const struct riov_pci_addr *a)
