@@ -518,7 +518,7 @@ static void insert_at(void **arr, unsigned *n, unsigned i, void *v)
  * Unmap), the source-ids attached to them (Domain.Attach) and interrupt-remapping entries for
  * those devices (Interrupt.*). They are desired state: kept as DomainSpec/InterruptSetting in the
  * state file and replayed at start. The dataplane owns domain ids 1..RIOV_DP_MAX_PORTS and
- * 0x8000.., source-ids 0x100.. (bus 1) and IRTEs 0..RIOV_DP_MAX_PORTS * RIOV_VHOST_MAX_VRINGS - 1;
+ * 0x8000.., source-ids 0xfc00.. (buses 0xfc-0xff) and IRTEs 0..RIOV_DP_MAX_PORTS * RIOV_VHOST_MAX_VRINGS - 1;
  * the API never touches those. Targets of these mappings are only ever handed back (Show, probe):
  * no riov device reads or writes through them, and a vhost port's source-id can never be
  * pointed at them, so an admin cannot make riovd's dataplane touch arbitrary memory. */
@@ -527,8 +527,8 @@ static void insert_at(void **arr, unsigned *n, unsigned i, void *v)
 #define OWN_DID_LAST 0x7fffu
 #define DP_DID_LAST RIOV_DP_MAX_PORTS     /* dataplane: vhost port n has did 1 + n */
 #define DP_S1_DID_FIRST 0x8000u           /* dataplane: first-stage domains of vhost ports */
-#define DP_SID_FIRST 0x100u               /* dataplane: vhost port n has source-id 0x100 + n */
-#define DP_SID_LAST (DP_SID_FIRST + RIOV_DP_MAX_PORTS - 1)
+#define DP_SID_FIRST RIOV_DP_VHOST_SID_FIRST /* dataplane: vhost port n has source-id 0xfc00 + n */
+#define DP_SID_LAST RIOV_DP_VHOST_SID_LAST
 #define OWN_IRTE_FIRST ((uint32_t)RIOV_DP_MAX_PORTS * RIOV_VHOST_MAX_VRINGS)
 #define OWN_IRTE_LAST 65535u
 #define OWN_MAPPINGS_MAX 4096u           /* Domain.Map entries kept per domain */
@@ -704,7 +704,7 @@ static int own_attach(struct riov_service *svc, Riov__V1__DomainSpec *d, const R
 		return -EINVAL;
 	}
 	if (at->source_id >= DP_SID_FIRST && at->source_id <= DP_SID_LAST) {
-		snprintf(err, errlen, "source-ids 0x%x-0x%x (bus 1) belong to vhost ports' devices; give "
+		snprintf(err, errlen, "source-ids 0x%x-0x%x (buses 0xfc-0xff) belong to vhost ports' devices; give "
 			 "another --source-id", DP_SID_FIRST, DP_SID_LAST);
 		return -EBUSY;
 	}
@@ -1287,9 +1287,9 @@ static int port_assign_begin(struct riov_service *svc, const Riov__V1__PortSpec 
 		return -EINVAL;
 	}
 	uint16_t sid = riov_pci_sid(&pa);
-	if (sid >= DP_SID_FIRST && sid <= DP_SID_LAST) {
+	if (sid >= DP_SID_FIRST) {   /* up to DP_SID_LAST = 0xffff */
 		snprintf(err, errlen, "eth port %s: %s's source-id 0x%04x is in 0x%x-0x%x, which riov's VT-d "
-			 "unit gives to vhost ports' devices (bus 1): it cannot be assigned through riov yet",
+			 "unit gives to vhost ports' devices (buses 0xfc-0xff): it cannot be assigned through riov",
 			 name, pci, sid, DP_SID_FIRST, DP_SID_LAST);
 		return -EBUSY;
 	}
@@ -1409,9 +1409,9 @@ static int dev_assign(struct riov_service *svc, const Riov__V1__DeviceSpec *in, 
 		return rc;
 	riov_pci_parse(pci, &pa);
 	uint16_t sid = riov_pci_sid(&pa);
-	if (sid >= DP_SID_FIRST && sid <= DP_SID_LAST) {
+	if (sid >= DP_SID_FIRST) {   /* up to DP_SID_LAST = 0xffff */
 		snprintf(err, errlen, "device %s: %s's source-id 0x%04x is in 0x%x-0x%x, which riov's VT-d "
-			 "unit gives to vhost ports' devices (bus 1): it cannot be assigned through riov yet",
+			 "unit gives to vhost ports' devices (buses 0xfc-0xff): it cannot be assigned through riov",
 			 name, pci, sid, DP_SID_FIRST, DP_SID_LAST);
 		return -EBUSY;
 	}

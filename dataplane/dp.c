@@ -31,8 +31,8 @@ const char *const riov_dp_drop_names[RIOV_DP_DROP__MAX] = {
 	[RIOV_DP_DROP_LOOP] = "looped",         [RIOV_DP_DROP_HAIRPIN] = "hairpin",
 };
 
-/* Source-ids, domain ids and IRTE ranges of vhost ports: bus 1, one function per port. */
-#define DP_SID(port) ((uint16_t)(0x100u + (port)))
+/* Source-ids, domain ids and IRTE ranges of vhost ports: buses 0xfc-0xff, one function a port. */
+#define DP_SID(port) ((uint16_t)(RIOV_DP_VHOST_SID_FIRST + (port)))
 #define DP_DID(port) ((uint16_t)(1u + (port)))
 #define DP_S1_DID(port) ((uint16_t)(0x8000u + (port)))
 #define DP_IRTE_BASE(port) ((uint32_t)(port) * RIOV_VHOST_MAX_VRINGS)

@@ -22,6 +22,12 @@ struct riov_dp;
 
 #define RIOV_DP_MAX_WORKERS 16
 #define RIOV_DP_MAX_PORTS 1024
+/* Source-ids of vhost ports' (virtual) devices in the node's VT-d unit: port n is
+ * RIOV_DP_VHOST_SID_FIRST + n, on PCI buses 0xfc-0xff, the end of the bus range, which real
+ * functions that do DMA rarely use (a real function there cannot be assigned through riov). */
+#define RIOV_DP_VHOST_SID_FIRST 0xfc00u
+#define RIOV_DP_VHOST_SID_LAST (RIOV_DP_VHOST_SID_FIRST + RIOV_DP_MAX_PORTS - 1)
+_Static_assert(RIOV_DP_VHOST_SID_LAST == 0xffff, "vhost source-ids end the 16-bit range (service.c)");
 #define RIOV_DP_MAX_NETS 256
 #define RIOV_DP_NAME_MAX 64
 

@@ -559,7 +559,7 @@ def test_domain_errors():
                   "nested domain")
     refused_state(ctl, ["domain", "attach", "vm1", "--id", sid, "--source-id", "0x900"], "FAILED_PRECONDITION",
                   "port vm1 is attached to its own domain", "attach a port")
-    refused_state(ctl, ["domain", "attach", "x1", "--id", sid, "--source-id", "0x105"], "FAILED_PRECONDITION",
+    refused_state(ctl, ["domain", "attach", "x1", "--id", sid, "--source-id", "0xfc05"], "FAILED_PRECONDITION",
                   "belong to vhost ports' devices", "attach with a port's source-id")
     refused_state(ctl, ["domain", "attach", "x1", "--id", sid, "--source-id", "0x810"], "FAILED_PRECONDITION",
                   "source-id 0x810 is device nic0's", "attach a source-id in use")
