@@ -32,6 +32,9 @@ EXTRA=${RIOV_LAB_EXTRA:-}
 MODULES=(e1000e virtio_pci virtio_net nvme vfio vfio_iommu_type1 vfio-pci crc32_generic ib_core ib_uverbs rdma_rxe tun)
 # (rdma_rxe asks the crypto API for "crc32"; nobody can modprobe it on demand in the guest)
 
+# shellcheck source=tests/lab/modules.sh
+. "$HERE/modules.sh"
+
 log() { echo "lab-build: $*" >&2; }
 die() { echo "lab-build: ERROR: $*" >&2; exit 1; }
 
@@ -213,7 +216,7 @@ key_inputs() {
 	echo "kernel $KPKG $KPKG_VER $KVER"
 	echo "busybox $BBKEY"
 	echo "modules ${MODULES[*]}"
-	sha256sum "$HERE/build.sh" "$HERE"/guest/init "$HERE"/guest/tests/* "$HERE"/guest/lib/* 2>/dev/null
+	sha256sum "$HERE/build.sh" "$HERE/modules.sh" "$HERE"/guest/init "$HERE"/guest/tests/* "$HERE"/guest/lib/* 2>/dev/null
 	for f in "${HOST_TOOLS[@]}" $RXE_PROVIDER; do
 		echo "host $f $(dpkg-query -S "$f" 2>/dev/null | cut -d: -f1)"
 		sha256sum "$f"
@@ -258,18 +261,8 @@ else
 	done
 
 	# Modules: the dependency closure in load order, as modprobe computes it from modules.dep.
-	: > "$STAGE/lab/modules.list"
-	for m in "${MODULES[@]}"; do
-		modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" ||
-			die "module $m not found in $KPKG"
-	done | awk '$1 == "insmod" {print $2}' | while read -r ko; do
-		rel=${ko#"$KROOT"/}
-		if ! grep -qxF "/$rel" "$STAGE/lab/modules.list"; then
-			mkdir -p "$STAGE/$(dirname "$rel")"
-			cp "$ko" "$STAGE/$rel"
-			echo "/$rel" >> "$STAGE/lab/modules.list"
-		fi
-	done
+	stage_modules "$KROOT" "$KVER" "$STAGE" "$STAGE/lab/modules.list" "${MODULES[@]}" ||
+		die "a module is missing from $KPKG"
 	cp "$KROOT/lib/modules/$KVER"/modules.{order,builtin} "$STAGE/lib/modules/$KVER/" 2>/dev/null || true
 
 	# Host tools from Debian packages, with the shared libraries they link against, at their host

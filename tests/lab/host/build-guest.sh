@@ -12,6 +12,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${RIOV_LAB_CACHE:-/var/cache/riov-lab}
 die() { echo "vhost-guest-build: ERROR: $*" >&2; exit 1; }
+# shellcheck source=tests/lab/modules.sh
+. "$HERE/../modules.sh"
 
 [ -f "$CACHE/lab.env" ] || die "$CACHE/lab.env missing: run tests/lab/build.sh first"
 # shellcheck disable=SC1091
@@ -23,7 +25,7 @@ BUSYBOX=$CACHE/busybox/bin/busybox
 
 MODULES=(virtio_pci virtio_net)
 OUT=$CACHE/vhost-guest.cpio.gz
-KEY=$( { echo "$KVER ${MODULES[*]}"; sha256sum "$BUSYBOX" "$HERE/guest-init" "$HERE/build-guest.sh"; } |
+KEY=$( { echo "$KVER ${MODULES[*]}"; sha256sum "$BUSYBOX" "$HERE/guest-init" "$HERE/build-guest.sh" "$HERE/../modules.sh"; } |
 	sha256sum | cut -d' ' -f1)
 if [ "$(cat "$OUT.key" 2>/dev/null || true)" = "$KEY" ] && [ -f "$OUT" ]; then
 	echo "$OUT"
@@ -36,17 +38,7 @@ mkdir -p "$STAGE"/{bin,sbin,dev,proc,sys,tmp,etc,lib/modules/"$KVER"}
 cp "$BUSYBOX" "$STAGE/bin/busybox"
 ln -s busybox "$STAGE/bin/sh"
 install -m 0755 "$HERE/guest-init" "$STAGE/init"
-: > "$STAGE/modules.list"
-for m in "${MODULES[@]}"; do
-	modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" || die "module $m not found"
-done | awk '$1 == "insmod" {print $2}' | while read -r ko; do
-	rel=${ko#"$KROOT"/}
-	if ! grep -qxF "/$rel" "$STAGE/modules.list"; then
-		mkdir -p "$STAGE/$(dirname "$rel")"
-		cp "$ko" "$STAGE/$rel"
-		echo "/$rel" >> "$STAGE/modules.list"
-	fi
-done
+stage_modules "$KROOT" "$KVER" "$STAGE" "$STAGE/modules.list" "${MODULES[@]}" || die "cannot stage the modules"
 (cd "$STAGE" && find . -print0 | LC_ALL=C sort -z |
 	cpio --null -o -H newc --quiet -R 0:0 | gzip -1 > "$OUT.tmp")
 mv "$OUT.tmp" "$OUT"
