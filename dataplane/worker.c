@@ -61,22 +61,31 @@ static void vhost_deliver(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair
 	rte_pktmbuf_free_bulk(m, n);
 }
 
-static void flush_vhost(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
+/* Where packets for vhost port p go from worker w: a running RX queue pair w owns (no handoff),
+ * or NULL with *fallback (if asked for) the first running one, to hand the packets to its owner. */
+static struct dp_vq_pair *rx_pair_own(struct dp_port *p, unsigned w, struct dp_vq_pair **fallback)
 {
-	unsigned w = c->w->idx;
-	struct dp_vq_pair *fallback = NULL;
-
-	/* Prefer a running queue pair this worker owns: no handoff. */
 	for (uint16_t q = 0; q < p->queues; q++) {
 		struct dp_vq_pair *qp = &p->qp[q];
 		if (!atomic_load_explicit(&qp->rx_running, memory_order_acquire))
 			continue;
-		if (qp->owner == w) {
-			vhost_deliver(c, p, qp, m, n);
-			return;
-		}
-		if (fallback == NULL)
-			fallback = qp;
+		if (qp->owner == w)
+			return qp;
+		if (fallback != NULL && *fallback == NULL)
+			*fallback = qp;
+	}
+	return NULL;
+}
+
+static void flush_vhost(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
+{
+	unsigned w = c->w->idx;
+	struct dp_vq_pair *fallback = NULL;
+	struct dp_vq_pair *own = rx_pair_own(p, w, &fallback);
+
+	if (own != NULL) {
+		vhost_deliver(c, p, own, m, n);
+		return;
 	}
 	if (fallback == NULL || fallback->ring == NULL) {
 		count_drop(p, w, RIOV_DP_DROP_NOT_READY, n);
@@ -255,13 +264,7 @@ static struct dp_vq_pair *own_rx_pair(struct dp_ctx *c, uint16_t id)
 
 	if (p == NULL || p->type != RIOV_DP_PORT_VHOST)
 		return NULL;
-	for (uint16_t q = 0; q < p->queues; q++) {
-		struct dp_vq_pair *qp = &p->qp[q];
-		if (!atomic_load_explicit(&qp->rx_running, memory_order_acquire))
-			continue;
-		return qp->owner == c->w->idx ? qp : NULL;
-	}
-	return NULL;
+	return rx_pair_own(p, c->w->idx, NULL);
 }
 
 /* Guest TX, the direct path: peek at a burst of the guest's TX chains; a packet for a guest whose
