@@ -342,7 +342,7 @@ static void on_miss(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "%s: miss eventfd: %s", dev->name, strerror(errno));
-	for (unsigned q = 0; q < RIOV_VHOST_MAX_VRINGS; q++) {
+	for (unsigned q = 0; q < nvrings(dev); q++) {
 		uint64_t v = atomic_exchange_explicit(&dev->miss_req[q], 0, memory_order_acq_rel);
 		if ((v & 1) && iommu_on(dev))
 			iotlb_miss(dev, v & ~0xfffull, (unsigned)(v >> 1) & (RIOV_VTD_READ | RIOV_VTD_WRITE));
