@@ -49,6 +49,16 @@ PY
 	echo "== $2: $p passed, $f failed, $s skipped"
 }
 
+count_lab_results() { # $1 = output with "LAB-RESULT <name> PASS|FAIL|SKIP ..." lines; sets p f s
+	p=$(echo "$1" | grep -c '^LAB-RESULT [^ ]* PASS')
+	f=$(echo "$1" | grep -c '^LAB-RESULT [^ ]* FAIL')
+	s=$(echo "$1" | grep -c '^LAB-RESULT [^ ]* SKIP')
+	PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s))
+	for n in $(echo "$1" | awk '$1 == "LAB-RESULT" && $3 == "FAIL" {print $2}'); do
+		FAILED_NAMES+=("lab:$n")
+	done
+}
+
 setup() { # $1 = dir, rest = meson options
 	local dir=$1; shift
 	if [ ! -f "$dir/build.ninja" ]; then
@@ -90,13 +100,7 @@ for suite in $SUITES; do
 			out=$(tests/lab/run.sh 2>&1)
 			lrc=$?
 			echo "$out" | grep -E '^(LAB-RESULT|lab-run)|passed,'
-			p=$(echo "$out" | grep -c '^LAB-RESULT [^ ]* PASS')
-			f=$(echo "$out" | grep -c '^LAB-RESULT [^ ]* FAIL')
-			s=$(echo "$out" | grep -c '^LAB-RESULT [^ ]* SKIP')
-			PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s))
-			for n in $(echo "$out" | awk '$1 == "LAB-RESULT" && $3 == "FAIL" {print $2}'); do
-				FAILED_NAMES+=("lab:$n")
-			done
+			count_lab_results "$out"
 			if [ "$lrc" -ge 2 ]; then # the VM hung or died: its unfinished tests are one failure
 				FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:vm")
 				echo "$out" | tail -40
@@ -105,16 +109,11 @@ for suite in $SUITES; do
 			# Linux guests of riovd on this host (QEMU, vhost-user): tests/lab/host
 			out=$(RIOV_BUILD="$BUILD" python3 tests/lab/host/test_vhost_guests.py 2>&1)
 			echo "$out" | grep -E '^LAB-RESULT'
-			p=$(echo "$out" | grep -c '^LAB-RESULT [^ ]* PASS')
-			f=$(echo "$out" | grep -c '^LAB-RESULT [^ ]* FAIL')
+			count_lab_results "$out"
 			if [ $((p + f)) -eq 0 ]; then # it died before any result
-				echo "$out" | tail -30
+				FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:host")
 				f=1
 			fi
-			PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
-			for n in $(echo "$out" | awk '$1 == "LAB-RESULT" && $3 == "FAIL" {print $2}'); do
-				FAILED_NAMES+=("lab:$n")
-			done
 			[ "$f" -gt 0 ] && echo "$out" | grep -v '^LAB-RESULT' | tail -40
 			echo "== lab (host guests): $p passed, $f failed"
 		else
