@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_atomic.h>
 #include <rte_branch_prediction.h>
 #include <rte_byteorder.h>
 #include <rte_common.h>
@@ -390,8 +391,12 @@ static inline void vq_prefetch_w(const void *p)
 	__builtin_prefetch(p, 1, 3);
 }
 
-/* Prefetch the first buffer of each chain whose translation the cursor already holds. Only a
- * hint: the descriptor is read again, checked and translated when the chain is processed. */
+/* Prefetch the first frame bytes of each chain whose translation the cursor already holds: on
+ * TX the line after the virtio-net header (the switch reads the addresses there; a guest that puts
+ * the header in front of its frame, as DPDK's virtio driver does, leaves the header alone on the
+ * line before), on RX the line the header goes to and the next one (a 64-byte frame after a
+ * 12-byte header spans two). Only a hint: the descriptor is read again, checked and translated
+ * when the chain is processed. */
 static inline void vq_prefetch_buffers(const struct riov_virtq *vq, const uint16_t *heads, uint16_t k,
 				       bool write)
 {
@@ -399,17 +404,26 @@ static inline void vq_prefetch_buffers(const struct riov_virtq *vq, const uint16
 	const uint16_t mask = (uint16_t)(vq->size - 1);
 
 	for (uint16_t j = 0; j < k; j++) {
-		uint64_t addr = __atomic_load_n(&desc[heads[j] & mask].addr, __ATOMIC_RELAXED);
+		const struct riov_vring_desc *d = &desc[heads[j] & mask];
+		uint64_t addr = __atomic_load_n(&d->addr, __ATOMIC_RELAXED);
+		if (!write) {
+			if (__atomic_load_n(&d->len, __ATOMIC_RELAXED) <= vq->hdr_len)
+				continue; /* the frame starts in the next descriptor */
+			addr += vq->hdr_len;
+		}
 		const struct riov_vtd_cursor_slot *sl = &vq->tc.slot[(addr >> 21) % RIOV_VTD_CURSOR_SLOTS];
 		if (sl->mask == 0 || (addr & ~sl->mask) != sl->base)
 			continue;
-		const void *p = (const void *)(uintptr_t)(sl->hbase + (addr - sl->base));
+		const uint8_t *p = (const uint8_t *)(uintptr_t)(sl->hbase + (addr - sl->base));
+		if (!write) {
+			rte_prefetch0(p);
+			continue;
+		}
 		/* RX buffers are written: ask for the lines in exclusive state (the guest's CPU
 		 * has them), so the stores of the copy do not wait one by one */
-		if (write)
-			vq_prefetch_w(p);
-		else
-			rte_prefetch0(p);
+		vq_prefetch_w(p);
+		if (((addr | 63) + 1 - sl->base) <= sl->mask)
+			vq_prefetch_w((const uint8_t *)((uintptr_t)p | 63) + 1);
 	}
 }
 
@@ -1136,13 +1150,12 @@ uint16_t riov_virtq_enqueue_pkts(struct riov_virtq *vq, struct rte_mempool *mp,
 
 /* ---- interrupts ---- */
 
-void riov_virtq_notify(struct riov_virtq *vq)
+/* The notify decision for one queue, after the caller's full barrier. */
+static void vq_notify_fenced(struct riov_virtq *vq)
 {
 	if (vq->pending_used == 0)
 		return;
 	vq->pending_used = 0;
-	/* 2.7.10 / 2.7.7: used->idx is written before the guest's suppression state is read */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 
 	bool need;
 	if (vq->event_idx) {
@@ -1165,6 +1178,26 @@ void riov_virtq_notify(struct riov_virtq *vq)
 	else
 		RIOV_LOG_RL(RIOV_LOG_WARN, VQ_LOG, "sid %#x: interrupt not delivered (fault %#x)",
 			    vq->sid, -rc);
+}
+
+void riov_virtq_notify_many(struct riov_virtq *const *vqs, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n && vqs[i]->pending_used == 0; i++)
+		;
+	if (i == n)
+		return;
+	/* 2.7.10 / 2.7.7: used->idx is written before the guest's suppression state is read
+	 * (DPDK's fence: a locked add, cheaper than MFENCE) */
+	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (; i < n; i++)
+		vq_notify_fenced(vqs[i]);
+}
+
+void riov_virtq_notify(struct riov_virtq *vq)
+{
+	riov_virtq_notify_many(&vq, 1);
 }
 
 /* ---- set-up ---- */

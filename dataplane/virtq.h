@@ -184,6 +184,11 @@ void riov_virtq_release(struct riov_virtq *vq);
  *  delivered; an interrupt-remapping fault is logged (and recorded by the VT-d model). */
 void riov_virtq_notify(struct riov_virtq *vq);
 
+/** riov_virtq_notify() for n queues with one full memory barrier between every queue's used->idx
+ *  stores and the reads of the guests' suppression state (one barrier per worker loop instead of
+ *  one per queue and burst). A queue may be listed more than once. */
+void riov_virtq_notify_many(struct riov_virtq *const *vqs, unsigned n);
+
 /** Dirty-log the used ring too (VHOST_F_LOG_ALL): used_gpa is the ring's guest-physical address
  *  (vhost-user log_guest_addr). Only meaningful when vq->log_base is set. */
 void riov_virtq_set_used_log(struct riov_virtq *vq, uint64_t used_gpa);

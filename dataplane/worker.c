@@ -24,6 +24,7 @@
 #include "dataplane/dp_internal.h"
 
 #define DP_OUT_SLOTS 8
+#define DP_NOTIFY_MAX 16
 
 struct dp_out {
 	uint16_t port;
@@ -36,7 +37,28 @@ struct dp_ctx {
 	struct riov_dp *dp;
 	unsigned n_out;
 	struct dp_out out[DP_OUT_SLOTS];
+	/* vrings with used entries published this loop: their notify checks share one barrier at the
+	 * end of the loop (before the quiescent point: the pointers are not kept past it) */
+	unsigned n_notify;
+	struct riov_virtq *notify[DP_NOTIFY_MAX];
 };
+
+static void notify_flush(struct dp_ctx *c)
+{
+	riov_virtq_notify_many(c->notify, c->n_notify);
+	c->n_notify = 0;
+}
+
+/* riov_virtq_notify(vq), at the end of this loop. */
+static void notify_later(struct dp_ctx *c, struct riov_virtq *vq)
+{
+	for (unsigned i = 0; i < c->n_notify; i++)
+		if (c->notify[i] == vq)
+			return;
+	if (c->n_notify == DP_NOTIFY_MAX)
+		notify_flush(c);
+	c->notify[c->n_notify++] = vq;
+}
 
 static inline struct dp_port *port_get(struct riov_dp *dp, uint16_t id)
 {
@@ -57,7 +79,7 @@ static void vhost_deliver(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair
 {
 	/* packets, bytes and drops by cause are counted by the virtq itself */
 	if (riov_virtq_enqueue(&qp->rxq, m, n))
-		riov_virtq_notify(&qp->rxq);
+		notify_later(c, &qp->rxq);
 	rte_pktmbuf_free_bulk(m, n);
 }
 
@@ -331,9 +353,9 @@ to_mbuf:;
 	}
 	for (unsigned g = 0; g < ng; g++)
 		if (riov_virtq_enqueue_pkts(&gqp[g]->rxq, c->dp->mp, grp[g], gn[g]))
-			riov_virtq_notify(&gqp[g]->rxq);
+			notify_later(c, &gqp[g]->rxq);
 	riov_virtq_peek_done(&qp->txq, pk, n);
-	riov_virtq_notify(&qp->txq);
+	notify_later(c, &qp->txq);
 	if (nr)
 		switch_burst(c, p, rest, nr);
 	return n;
@@ -348,7 +370,7 @@ static uint16_t poll_vhost(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 	if (unlikely(qp->rxq.n_held) && qp->owner == c->w->idx &&
 	    atomic_load_explicit(&qp->rx_running, memory_order_acquire) &&
 	    riov_virtq_flush_held(&qp->rxq))
-		riov_virtq_notify(&qp->rxq);
+		notify_later(c, &qp->rxq);
 	/* packets other workers handed to this worker for the guest's RX vring */
 	if (qp->ring != NULL && atomic_load_explicit(&qp->rx_running, memory_order_acquire)) {
 		unsigned k = rte_ring_sc_dequeue_burst(qp->ring, (void **)m, RIOV_VIRTQ_BURST, NULL);
@@ -406,6 +428,7 @@ int dp_worker_main(void *arg)
 				got += poll_eth(&c, p, t->polls[i].queue);
 			flush_all(&c);
 		}
+		notify_flush(&c);
 		w->loops++;
 		if (got) {
 			uint64_t now = rte_rdtsc();

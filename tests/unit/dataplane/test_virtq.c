@@ -1701,6 +1701,101 @@ RIOV_TEST(direct_peek_enqueue_done)
 	env_fini(&e);
 }
 
+/* One-descriptor chains (the virtio driver's usual TX and RX shape) around the limits: frames
+ * shorter than, equal to and longer than the peek; buffers that cross a page (the copy splits at
+ * the page); an RX buffer exactly header + frame and one byte short (merged into two buffers); the
+ * legacy 10-byte header on RX. */
+RIOV_TEST(direct_one_descriptor_shapes)
+{
+	struct tenv e;
+	struct riov_virtq tx, rx;
+	struct tguest *a = &e.g[0], *b = &e.g[1];
+	static const uint32_t len[] = { 20, 64, 65, 200, 1500, 300, 64 };
+	static uint8_t f[7][1500], out[4096];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &tx, 0, 1, 256, F_V1), 0);
+	CHECK_EQ(vq_open(&e, &rx, 1, 0, 256, 0), 0);        /* legacy: 10-byte header */
+	CHECK_EQ(rx.hdr_len, 10);
+	for (unsigned k = 0; k < 7; k++) {
+		fill_frame(f[k], len[k], 10 + k);
+		if (k == 5) /* header + frame across a page boundary */
+			a->next_buf = g_page(a, BUF_FIRST_PAGE + 8) - 100;
+		tx_post(a, 12, f[k], len[k], NULL, 0);
+		if (k == 5) /* an RX buffer across a page boundary */
+			b->next_buf = g_page(b, BUF_FIRST_PAGE + 8) - 50;
+		rx_post(b, 2048, 1);
+	}
+	struct riov_virtq_pkt pk[RIOV_VIRTQ_BURST], *ptr[RIOV_VIRTQ_BURST];
+	uint16_t n = riov_virtq_peek(&tx, mp, pk, RIOV_VIRTQ_BURST);
+	CHECK_EQ(n, 7);
+	for (unsigned k = 0; k < 7; k++) {
+		ptr[k] = &pk[k];
+		CHECK(!pk[k].bad && pk[k].m == NULL && pk[k].len == len[k]);
+		CHECK_EQ(pk[k].peek_len, RTE_MIN(len[k], (uint32_t)RIOV_VIRTQ_PEEK));
+		CHECK(memcmp(pk[k].peek, f[k], pk[k].peek_len) == 0);
+		uint32_t off = pk[k].peek_len;
+		for (unsigned j = 0; j < pk[k].nseg; j++) {
+			CHECK(memcmp(pk[k].seg[j].p, f[k] + off, pk[k].seg[j].len) == 0);
+			off += pk[k].seg[j].len;
+		}
+		CHECK_EQ(off, len[k]);
+	}
+	CHECK_EQ(pk[5].nseg, 1);  /* pages adjacent in host memory too: one segment */
+	CHECK_EQ(riov_virtq_enqueue_pkts(&rx, mp, ptr, 7), 7);
+	riov_virtq_peek_done(&tx, pk, n);
+	CHECK_EQ(g_used_idx(a), 7);
+	CHECK_EQ(g_used_idx(b), 7);
+	for (unsigned k = 0; k < 7; k++) {
+		struct riov_vring_used_elem u = g_used(b, (uint16_t)k);
+		CHECK_EQ(u.len, 10 + len[k]);
+		uint8_t *h = g_host(b, b->desc[u.id].addr);
+		static const uint8_t zero[10];
+		CHECK(memcmp(h, zero, 10) == 0);
+		CHECK_EQ(rx_collect(b, (uint16_t)k, 1, 10, out, sizeof(out)), len[k]);
+		CHECK(memcmp(out, f[k], len[k]) == 0);
+	}
+	CHECK_EQ(rx.stats.packets, 7);
+	CHECK_EQ(tx.stats.packets, 7);
+
+	/* mergeable RX, version 1 header: a buffer of exactly header + frame takes the packet alone
+	 * (num_buffers 1); one a byte short makes it two buffers (num_buffers 2). All in one page,
+	 * after a first packet there, so the translation cursor holds it. */
+	struct riov_virtq rx2;
+	b->aidx = 0;
+	b->next_desc = 0;
+	b->next_buf = g_page(b, BUF_FIRST_PAGE + 20);
+	memset(b->used, 0, 4 + 8 * 256);
+	CHECK_EQ(vq_open(&e, &rx2, 1, 0, 256, F_V1 | F_MRG), 0);
+	rx_post(b, 1024, 1);
+	rx_post(b, 12 + 64, 1);
+	rx_post(b, 12 + 63, 1);
+	rx_post(b, 1024, 1);
+	for (unsigned k = 0; k < 3; k++)
+		tx_post(a, 12, f[1], 64, NULL, 0);
+	n = riov_virtq_peek(&tx, mp, pk, RIOV_VIRTQ_BURST);
+	CHECK_EQ(n, 3);
+	for (unsigned k = 0; k < 3; k++)
+		ptr[k] = &pk[k];
+	CHECK_EQ(riov_virtq_enqueue_pkts(&rx2, mp, ptr, 3), 3);
+	riov_virtq_peek_done(&tx, pk, n);
+	CHECK_EQ(g_used_idx(b), 4);
+	struct riov_virtio_net_hdr hdr;
+	for (unsigned k = 0; k < 2; k++) {
+		CHECK_EQ(g_used(b, (uint16_t)k).len, 12 + 64);
+		memcpy(&hdr, g_host(b, b->desc[g_used(b, (uint16_t)k).id].addr), sizeof(hdr));
+		CHECK_EQ(hdr.num_buffers, 1);
+		CHECK_EQ(rx_collect(b, (uint16_t)k, 1, 12, out, sizeof(out)), 64);
+		CHECK(memcmp(out, f[1], 64) == 0);
+	}
+	CHECK_EQ(g_used(b, 2).len, 12 + 63);
+	CHECK_EQ(g_used(b, 3).len, 1);
+	memcpy(&hdr, g_host(b, b->desc[g_used(b, 2).id].addr), sizeof(hdr));
+	CHECK_EQ(hdr.num_buffers, 2);
+	CHECK_EQ(rx_collect(b, 2, 2, 12, out, sizeof(out)), 64);
+	CHECK(memcmp(out, f[1], 64) == 0);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -1752,6 +1847,7 @@ int main(void)
 		RIOV_TEST_ENTRY(viommu_tx_waits_for_iotlb),
 		RIOV_TEST_ENTRY(viommu_rx_holds_packets),
 		RIOV_TEST_ENTRY(direct_peek_enqueue_done),
+		RIOV_TEST_ENTRY(direct_one_descriptor_shapes),
 	};
 	int rc = riov_test_run(cases, sizeof(cases) / sizeof(cases[0]));
 	rte_mempool_free(mp);
