@@ -391,12 +391,8 @@ static inline void vq_prefetch_w(const void *p)
 	__builtin_prefetch(p, 1, 3);
 }
 
-/* Prefetch the first frame bytes of each chain whose translation the cursor already holds: on
- * TX the line after the virtio-net header (the switch reads the addresses there; a guest that puts
- * the header in front of its frame, as DPDK's virtio driver does, leaves the header alone on the
- * line before), on RX the line the header goes to and the next one (a 64-byte frame after a
- * 12-byte header spans two). Only a hint: the descriptor is read again, checked and translated
- * when the chain is processed. */
+/* Prefetch the first buffer of each chain whose translation the cursor already holds. Only a
+ * hint: the descriptor is read again, checked and translated when the chain is processed. */
 static inline void vq_prefetch_buffers(const struct riov_virtq *vq, const uint16_t *heads, uint16_t k,
 				       bool write)
 {
@@ -404,26 +400,17 @@ static inline void vq_prefetch_buffers(const struct riov_virtq *vq, const uint16
 	const uint16_t mask = (uint16_t)(vq->size - 1);
 
 	for (uint16_t j = 0; j < k; j++) {
-		const struct riov_vring_desc *d = &desc[heads[j] & mask];
-		uint64_t addr = __atomic_load_n(&d->addr, __ATOMIC_RELAXED);
-		if (!write) {
-			if (__atomic_load_n(&d->len, __ATOMIC_RELAXED) <= vq->hdr_len)
-				continue; /* the frame starts in the next descriptor */
-			addr += vq->hdr_len;
-		}
+		uint64_t addr = __atomic_load_n(&desc[heads[j] & mask].addr, __ATOMIC_RELAXED);
 		const struct riov_vtd_cursor_slot *sl = &vq->tc.slot[(addr >> 21) % RIOV_VTD_CURSOR_SLOTS];
 		if (sl->mask == 0 || (addr & ~sl->mask) != sl->base)
 			continue;
-		const uint8_t *p = (const uint8_t *)(uintptr_t)(sl->hbase + (addr - sl->base));
-		if (!write) {
-			rte_prefetch0(p);
-			continue;
-		}
+		const void *p = (const void *)(uintptr_t)(sl->hbase + (addr - sl->base));
 		/* RX buffers are written: ask for the lines in exclusive state (the guest's CPU
 		 * has them), so the stores of the copy do not wait one by one */
-		vq_prefetch_w(p);
-		if (((addr | 63) + 1 - sl->base) <= sl->mask)
-			vq_prefetch_w((const uint8_t *)((uintptr_t)p | 63) + 1);
+		if (write)
+			vq_prefetch_w(p);
+		else
+			rte_prefetch0(p);
 	}
 }
 
