@@ -10,9 +10,12 @@ circulate guest -> switch -> guest for the measured time:
   testpmd: dpdk-testpmd with two net_vhost ports, io forwarding, one forwarding lcore on that CPU
 The guest runs on the other CPU. Two busy-polling guest processes on one CPU would measure the
 kernel's scheduler, not the switch; a single guest with two ports keeps the guests off the switch's
-CPU. Runs alternate (riov, testpmd, riov, ...) because throughput on these machines is bimodal
+CPU. Runs come in pairs (one riov, one testpmd, in random order within the pair, so that a drift of
+the machine's speed favours neither) because throughput on these machines varies from run to run
 (see MACHINE-NOTES.md); the median of the per-pair ratios is reported with its range. The rate is
-the packets the switch delivered to the guest per second, from the guest's own counters.
+the packets the switch delivered to the guest per second, from the guest's own counters. Each run
+also prints the CPU time the hypervisor stole from this VM meanwhile (/proc/stat): runs with much
+steal are noisy, whichever switch they measured.
 
 Also printed: the ratio of the two medians and of the two maxima (on a bimodal machine a pair can
 mix modes; the maxima compare both switches in their high mode).
@@ -21,6 +24,7 @@ usage: bench_switch.py [--pairs N] [--seconds S] [--sizes 64,1518]
 """
 import argparse
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -111,7 +115,22 @@ class LoopGuest:
         return sum(rx)
 
 
+def cpu_times():
+    """(steal, total) jiffies of all CPUs from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return v[7], sum(v)
+
+
 def one_run(kind, size, seconds):
+    """Returns (packets per second, percent of CPU time stolen during the run)."""
+    s0, t0 = cpu_times()
+    rate = _one_run(kind, size, seconds)
+    s1, t1 = cpu_times()
+    return rate, 100.0 * (s1 - s0) / max(1, t1 - t0)
+
+
+def _one_run(kind, size, seconds):
     tmp = tmpdir("bench-" + kind)
     if kind == "riov":
         sw = Riovd(tmp, 'networks = ( { name = "b"; } );\n'
@@ -128,7 +147,7 @@ def one_run(kind, size, seconds):
     t1 = time.time()
     sw.stop()
     # the guest's counters cover warm-up + measured time + the stop; both switches alike
-    return rx / (t1 - t0 + 1.0), 0.0
+    return rx / (t1 - t0 + 1.0)
 
 
 def main():
@@ -141,13 +160,16 @@ def main():
     for size in [int(s) for s in args.sizes.split(",")]:
         ratios, rr, tt = [], [], []
         for i in range(args.pairs):
-            r_rx, r_tx = one_run("riov", size, args.seconds)
-            t_rx, t_tx = one_run("testpmd", size, args.seconds)
+            order = ["riov", "testpmd"]
+            random.shuffle(order)
+            got = {k: one_run(k, size, args.seconds) for k in order}
+            (r_rx, r_st), (t_rx, t_st) = got["riov"], got["testpmd"]
             rr.append(r_rx)
             tt.append(t_rx)
             ratios.append(r_rx / t_rx if t_rx else float("nan"))
-            print("  %4d B pair %d: riov %.2f Mpps, testpmd %.2f Mpps, ratio %.2f"
-                  % (size, i + 1, r_rx / 1e6, t_rx / 1e6, ratios[-1]), flush=True)
+            print("  %4d B pair %d (%s first): riov %.2f Mpps (steal %.0f %%), testpmd %.2f Mpps "
+                  "(steal %.0f %%), ratio %.2f" % (size, i + 1, order[0], r_rx / 1e6, r_st, t_rx / 1e6,
+                                                  t_st, ratios[-1]), flush=True)
         med = statistics.median(ratios)
         rm, tm = statistics.median(rr), statistics.median(tt)
         gbit = lambda pps: pps * (size + 20) * 8 / 1e9  # noqa: E731 (wire size incl. preamble+IFG)
