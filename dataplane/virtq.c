@@ -404,13 +404,18 @@ static inline void vq_prefetch_buffers(const struct riov_virtq *vq, const uint16
 		const struct riov_vtd_cursor_slot *sl = &vq->tc.slot[(addr >> 21) % RIOV_VTD_CURSOR_SLOTS];
 		if (sl->mask == 0 || (addr & ~sl->mask) != sl->base)
 			continue;
-		const void *p = (const void *)(uintptr_t)(sl->hbase + (addr - sl->base));
-		/* RX buffers are written: ask for the lines in exclusive state (the guest's CPU
-		 * has them), so the stores of the copy do not wait one by one */
-		if (write)
-			vq_prefetch_w(p);
-		else
+		const uint8_t *p = (const uint8_t *)(uintptr_t)(sl->hbase + (addr - sl->base));
+		if (!write) {
 			rte_prefetch0(p);
+			continue;
+		}
+		/* RX: the virtio-net header is mostly left as it is (vq_rx_hdr_same()), so its line
+		 * is only read and stays valid in the guest's cache; the frame's first line is
+		 * written: ask for it in exclusive state, so the stores of the copy do not wait */
+		rte_prefetch0(p);
+		const uint64_t frame = addr + vq->hdr_len;
+		if (((frame ^ addr) & ~63ull) != 0 && (frame & ~sl->mask) == sl->base)
+			vq_prefetch_w(p + vq->hdr_len);
 	}
 }
 
@@ -538,6 +543,40 @@ static int vq_tx_walk(struct riov_virtq *vq, uint16_t head, struct rte_mempool *
 		pk->peek_len = (uint8_t)peek;
 	}
 	return 0;
+}
+
+/* The common TX chain, described without walking it: one descriptor (no NEXT, INDIRECT or WRITE)
+ * holding the virtio-net header and the whole frame, inside one page the translation cursor holds.
+ * Fills *pk as vq_tx_walk() would and returns true; false (nothing counted or recorded) leaves the
+ * chain to vq_tx_walk(), which handles every other shape and reports every error. */
+static inline bool vq_tx_simple(struct riov_virtq *vq, uint16_t head, struct riov_virtq_pkt *pk)
+{
+	struct riov_vring_desc raw, d;
+	void *hva;
+	uint64_t mapped;
+
+	memcpy(&raw, (const struct riov_vring_desc *)vq->desc + head, sizeof(raw));
+	rte_compiler_barrier(); /* from here on only the private copy is looked at */
+	vq_desc_decode(&d, &raw);
+	if (d.flags != 0 || d.len <= vq->hdr_len || d.len - vq->hdr_len > RIOV_VIRTQ_MAX_PAYLOAD)
+		return false;
+	if (!riov_vtd_cursor_hit(&vq->tc, d.addr, d.len, RIOV_VTD_READ, &hva, &mapped) || mapped != d.len)
+		return false;
+	const uint8_t *frame = (const uint8_t *)hva + vq->hdr_len;
+	const uint32_t flen = d.len - vq->hdr_len;
+	if (likely(flen >= RIOV_VIRTQ_PEEK)) {
+		rte_memcpy(pk->peek, frame, RIOV_VIRTQ_PEEK);
+		pk->peek_len = RIOV_VIRTQ_PEEK;
+		pk->nseg = flen > RIOV_VIRTQ_PEEK;
+		pk->seg[0].p = frame + RIOV_VIRTQ_PEEK;
+		pk->seg[0].len = flen - RIOV_VIRTQ_PEEK;
+	} else {
+		rte_memcpy(pk->peek, frame, flen);
+		pk->peek_len = (uint8_t)flen;
+		pk->nseg = 0;
+	}
+	pk->len = flen;
+	return true;
 }
 
 /* Start a TX burst: up to n (<= RIOV_VIRTQ_BURST) avail heads into heads[], their descriptors and
@@ -706,6 +745,34 @@ static inline void vq_rx_src_advance(struct vq_rx_src *s, uint32_t c)
 	s->done += c;
 }
 
+/* Whether the guest's buffer already holds the virtio-net header riov is about to write there: a
+ * buffer the guest posts again mostly does, from its last use (riov writes the same header to every
+ * packet, and DPDK's virtio driver leaves equal fields unwritten when it sends a buffer on). Not
+ * storing it keeps the line valid in the guest CPU's cache: a store takes the line away, and the
+ * guest then waits for it from this CPU when it sends the buffer on and reads the header (11 % of
+ * the guest's time in the 64 B loop of docs/benchmarks.md). Reads guest memory the caller has
+ * translated for writing; a guest that changes the bytes meanwhile only spoils its own packet. */
+static inline bool vq_rx_hdr_same(const uint8_t *dst, const uint8_t *hdr, uint32_t len)
+{
+	uint64_t a, b;
+	uint32_t c, d;
+	uint16_t e, f;
+
+	memcpy(&a, dst, 8);
+	memcpy(&b, hdr, 8);
+	if (len == 12) {
+		memcpy(&c, dst + 8, 4);
+		memcpy(&d, hdr + 8, 4);
+		return a == b && c == d;
+	}
+	if (len == 10) {
+		memcpy(&e, dst + 8, 2);
+		memcpy(&f, hdr + 8, 2);
+		return a == b && e == f;
+	}
+	return false;
+}
+
 /* Fill the chain at `head` from the source. *written gets the bytes written to this chain; the host
  * addresses of the header's num_buffers bytes are recorded in nb[]. Returns 0 (chain full or packet
  * done) or VQ_E_BAD / VQ_E_FAULT / VQ_E_MISS. */
@@ -750,7 +817,8 @@ static int vq_rx_fill(struct riov_virtq *vq, uint16_t head, struct vq_rx_src *s,
 			left -= (uint32_t)mapped;
 		}
 		c = RTE_MIN(c, dst_left);
-		rte_memcpy(dst, p, c);
+		if (s->done != 0 || c != s->hdr_len || !vq_rx_hdr_same(dst, p, c))
+			rte_memcpy(dst, p, c);
 		vq_log_write(vq, dst_gpa, c);
 		for (unsigned k = 0; k < 2; k++) {
 			uint32_t off = RIOV_VIRTIO_NET_HDR_NUM_BUFFERS_OFF + k;
@@ -763,6 +831,71 @@ static int vq_rx_fill(struct riov_virtq *vq, uint16_t head, struct vq_rx_src *s,
 		dst_left -= c;
 		*written += c;
 	}
+}
+
+/* Copy up to `left` frame bytes of src (a peeked packet or an mbuf chain, from its start) to dst;
+ * returns the bytes copied (less than left only if the source is shorter). */
+static inline uint32_t vq_rx_src_copy(uint8_t *dst, const struct vq_rx_src *src, uint32_t left)
+{
+	uint32_t done = 0;
+
+	if (src->pk != NULL) {
+		const struct riov_virtq_pkt *pk = src->pk;
+		uint32_t c = RTE_MIN((uint32_t)pk->peek_len, left);
+		rte_memcpy(dst, pk->peek, c);
+		done = c;
+		for (unsigned k = 0; k < pk->nseg && done < left; k++) {
+			c = RTE_MIN(pk->seg[k].len, left - done);
+			rte_memcpy(dst + done, pk->seg[k].p, c);
+			done += c;
+		}
+		return done;
+	}
+	for (const struct rte_mbuf *m = src->seg; m != NULL && done < left; m = m->next) {
+		uint32_t c = RTE_MIN((uint32_t)m->data_len, left - done);
+		rte_memcpy(dst + done, rte_pktmbuf_mtod(m, const uint8_t *), c);
+		done += c;
+	}
+	return done;
+}
+
+/* The common delivery, without walking the chain: the next avail chain is one device-writable
+ * descriptor (no NEXT or INDIRECT) that takes the header and the whole frame inside one page the
+ * translation cursor holds. Writes it as vq_rx_one() would (num_buffers 1) and returns true; false
+ * (nothing consumed, counted or recorded) leaves the packet to vq_rx_one(). */
+static inline bool vq_rx_simple(struct riov_virtq *vq, const struct vq_rx_src *src, uint32_t pkt_len,
+				uint16_t *avail_left)
+{
+	struct riov_vring_desc raw, d;
+	void *hva;
+	uint64_t mapped;
+
+	if (*avail_left == 0)
+		return false;
+	const uint16_t head = vq_read_avail_ring(vq, vq->last_avail_idx);
+	if (unlikely(head >= vq->size))
+		return false;
+	memcpy(&raw, (const struct riov_vring_desc *)vq->desc + head, sizeof(raw));
+	rte_compiler_barrier(); /* from here on only the private copy is looked at */
+	vq_desc_decode(&d, &raw);
+	const uint64_t total = (uint64_t)vq->hdr_len + pkt_len;
+	if (d.flags != RIOV_VRING_DESC_F_WRITE || d.len < total)
+		return false;
+	if (!riov_vtd_cursor_hit(&vq->tc, d.addr, total, RIOV_VTD_WRITE, &hva, &mapped) || mapped != total)
+		return false;
+	uint8_t *dst = hva;
+	/* 5.1.6.4: no offloads offered, so flags/gso are zero; num_buffers 1 (the 12-byte header of
+	 * VERSION_1 or MRG_RXBUF has it; the legacy 10-byte one ends before it). Left unwritten when
+	 * the buffer holds it already (vq_rx_hdr_same()). */
+	const struct riov_virtio_net_hdr hdr = { .num_buffers = rte_cpu_to_le_16(1) };
+	if (!vq_rx_hdr_same(dst, (const uint8_t *)&hdr, vq->hdr_len))
+		memcpy(dst, &hdr, vq->hdr_len);
+	uint32_t w = vq->hdr_len + vq_rx_src_copy(dst + vq->hdr_len, src, pkt_len);
+	vq_log_write(vq, d.addr, w);
+	vq_write_used(vq, head, w);
+	vq->last_avail_idx++;
+	(*avail_left)--;
+	return true;
 }
 
 /* Deliver one packet. *avail_left counts avail entries still unread this burst. Returns 0, or
@@ -928,7 +1061,7 @@ static uint16_t vq_rx_burst(struct riov_virtq *vq, struct rte_mempool *mp, struc
 			src.pk = pk[i]->m ? NULL : pk[i];
 			len = pk[i]->m ? pk[i]->m->pkt_len : pk[i]->len;
 		}
-		int rc = vq_rx_one(vq, &src, len, &avail);
+		int rc = likely(vq_rx_simple(vq, &src, len, &avail)) ? 0 : vq_rx_one(vq, &src, len, &avail);
 		if (likely(rc == 0)) {
 			delivered++;
 			vq->stats.packets++;
@@ -1042,6 +1175,10 @@ uint16_t riov_virtq_peek(struct riov_virtq *vq, struct rte_mempool *mp, struct r
 		p->head = head;
 		p->bad = false;
 		p->m = NULL;
+		if (likely(vq_tx_simple(vq, head, p))) {
+			out++;
+			continue;
+		}
 		int rc = vq_tx_walk(vq, head, mp, NULL, p);
 		if (unlikely(rc == VQ_E_SEGS)) {
 			/* scattered wider than a descriptor holds: copy it into an mbuf now */

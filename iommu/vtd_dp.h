@@ -6,6 +6,7 @@
 #ifndef RIOV_IOMMU_VTD_DP_H
 #define RIOV_IOMMU_VTD_DP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define RIOV_VTD_READ  1u
@@ -62,10 +63,11 @@ void riov_vtd_cursor_init(struct riov_vtd_cursor *c, struct riov_vtd *vtd, uint1
 int riov_vtd_translate(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned access,
 		       void **hva, uint64_t *mapped);
 
-/** riov_vtd_translate() with the cursor's hit path inlined into the caller (the dataplane's
- *  per-buffer call): same arguments, same results. */
-static inline int riov_vtd_translate_inline(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len,
-					    unsigned access, void **hva, uint64_t *mapped)
+/** The cursor's hit path alone: true with *hva and *mapped as riov_vtd_translate() would give
+ *  them when [iova, iova+len) starts in a page a cursor slot holds for `access`; false (nothing
+ *  counted, nothing recorded) when the full translation is needed. */
+static inline bool riov_vtd_cursor_hit(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len,
+				       unsigned access, void **hva, uint64_t *mapped)
 {
 	const struct riov_vtd_cursor_slot *sl = &c->slot[(iova >> 21) % RIOV_VTD_CURSOR_SLOTS];
 	uint64_t g = __atomic_load_n(c->genp, __ATOMIC_ACQUIRE);
@@ -76,8 +78,18 @@ static inline int riov_vtd_translate_inline(struct riov_vtd_cursor *c, uint64_t 
 		c->hits++;
 		*mapped = m < len ? m : len;
 		*hva = (void *)(uintptr_t)(sl->hbase + (iova - sl->base));
-		return 0;
+		return true;
 	}
+	return false;
+}
+
+/** riov_vtd_translate() with the cursor's hit path inlined into the caller (the dataplane's
+ *  per-buffer call): same arguments, same results. */
+static inline int riov_vtd_translate_inline(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len,
+					    unsigned access, void **hva, uint64_t *mapped)
+{
+	if (riov_vtd_cursor_hit(c, iova, len, access, hva, mapped))
+		return 0;
 	return riov_vtd_translate(c, iova, len, access, hva, mapped);
 }
 
