@@ -20,7 +20,15 @@ steal are noisy, whichever switch they measured.
 Also printed: the ratio of the two medians and of the two maxima (on a bimodal machine a pair can
 mix modes; the maxima compare both switches in their high mode).
 
-usage: bench_switch.py [--pairs N] [--seconds S] [--sizes 64,1518]
+Memory and rings as in production: the guest's memory, the switch's and riovd's are 2 MiB hugepages
+(reserved for the run and given back after it; --no-huge, 4 KiB pages, when none can be had), and
+the guest's rings have 256 entries (the default of QEMU's virtio-net and of virtio-user). With 4 KiB
+pages DPDK puts every mbuf in a page of its own, so the guest's mbuf headers all compete for the
+same few cache sets, and with 1024-entry rings the guest's buffers no longer fit its L2: either way
+the guest's own cache misses set the rate, whichever switch serves it (docs/benchmarks.md).
+
+usage: bench_switch.py [--pairs N] [--seconds S] [--sizes 64,1518] [--hugepages auto|on|off]
+                       [--ring 256|512|1024]
 """
 import argparse
 import os
@@ -29,6 +37,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "system"))
@@ -37,6 +46,16 @@ from riovtest import Guest, Riovd, tmpdir, wait_for  # noqa: E402
 
 MAC_A = "02:00:00:00:00:0a"
 MAC_B = "02:00:00:00:00:0b"
+RING = 256      # entries per guest ring (--ring)
+HUGE_DIR = None  # a private hugetlbfs mount when the run uses hugepages (see Hugepages)
+
+
+def mem_args(mb, shared):
+    """EAL memory arguments: 2 MiB pages from HUGE_DIR, or 4 KiB pages (--no-huge)."""
+    if HUGE_DIR is None:
+        return ["--no-huge", "-m", str(mb)]
+    # virtio-user shares its memory with the switch: one file per segment list, not per page
+    return ["-m", str(mb), "--huge-dir", HUGE_DIR] + (["--single-file-segments"] if shared else ["--in-memory"])
 
 
 class TestpmdSwitch:
@@ -48,7 +67,7 @@ class TestpmdSwitch:
         return os.path.join(self.tmp, name + ".sock")
 
     def start(self):
-        args = ["stdbuf", "-oL", riovtest.TESTPMD, "--no-huge", "-m", "512", "--lcores",
+        args = ["stdbuf", "-oL", riovtest.TESTPMD] + mem_args(512, False) + ["--lcores",
                 "0@%d,1@%d" % (riovtest.GUEST_CPU, riovtest.WORKER_CPU),
                 "--file-prefix", "riovbench%d" % os.getpid(), "--no-pci",
                 "--vdev", "net_vhost0,iface=%s,queues=1" % self.socket("vm1"),
@@ -70,30 +89,30 @@ class TestpmdSwitch:
 class LoopGuest:
     """dpdk-testpmd with two virtio-user ports forwarding to each other (mac mode)."""
 
-    def __init__(self, sock1, sock2, size, bursts=int(os.environ.get("LOOP_BURSTS", "30"))):
+    def __init__(self, sock1, sock2, size, bursts=None):
         self.socks = (sock1, sock2)
         self.size = size
-        self.bursts = bursts
+        # Enough packets in flight that the loop measures throughput, not round-trip latency:
+        # bursts of 32 per port up to one burst below the ring size (224 of 256, 960 of 1024).
+        self.bursts = bursts if bursts is not None else RING // 32 - 1
 
     def start(self, tmp):
         mrg = 1 if self.size > 1500 - 14 else 0
         self.logf = os.path.join(tmp, "loop-guest.log")
-        args = ["stdbuf", "-oL", riovtest.TESTPMD, "--no-huge", "-m", "1024",
+        args = ["stdbuf", "-oL", riovtest.TESTPMD] + mem_args(1024, True) + [
                 "--lcores", "0@%d,1@%d" % (riovtest.GUEST_CPU, riovtest.GUEST_CPU),
                 "--file-prefix", "riovbg%d" % os.getpid(), "--no-pci"]
         for i, sk in enumerate(self.socks):
-            args += ["--vdev", "net_virtio_user%d,path=%s,queues=1,mrg_rxbuf=%d,queue_size=1024,mac=%s"
-                     % (i, sk, mrg, (MAC_A, MAC_B)[i])]
+            args += ["--vdev", "net_virtio_user%d,path=%s,queues=1,mrg_rxbuf=%d,queue_size=%d,mac=%s"
+                     % (i, sk, mrg, RING, (MAC_A, MAC_B)[i])]
         args += ["--", "-i", "--forward-mode=mac", "--nb-cores=1", "--txpkts=%d" % self.size,
                  "--eth-peer=0,%s" % MAC_B, "--eth-peer=1,%s" % MAC_A, "--burst=32",
-                 "--rxd=1024", "--txd=1024", "--total-num-mbufs=32768"]
+                 "--rxd=%d" % RING, "--txd=%d" % RING, "--total-num-mbufs=32768"]
         args += ["--record-burst-stats"] if os.environ.get("BURST_STATS") else []
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=open(self.logf, "w"),
                                      stderr=subprocess.STDOUT)
         riovtest._procs.append(self.proc)
         wait_for(lambda: "testpmd>" in open(self.logf).read(), 60, "loop guest")
-        # Enough packets in flight that the loop measures throughput, not round-trip latency:
-        # `bursts` bursts of 32 per port (960), just below the 1024-entry rings.
         self.proc.stdin.write(b"start tx_first %d\n" % self.bursts)
         self.proc.stdin.flush()
         wait_for(lambda: "packet forwarding" in open(self.logf).read(), 30, "loop guest forwarding")
@@ -109,10 +128,76 @@ class LoopGuest:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        if HUGE_DIR is not None:  # --single-file-segments leaves the guest's memory file behind
+            for name in os.listdir(HUGE_DIR):
+                if name.startswith("riovbg%d" % os.getpid()):
+                    os.unlink(os.path.join(HUGE_DIR, name))
         text = open(self.logf).read()
         import re
         rx = [int(x) for x in re.findall(r"Forward statistics for port \d.*?RX-packets:\s+(\d+)", text, re.S)]
         return sum(rx)
+
+
+class Hugepages:
+    """2 MiB pages for the run, as a production host gives its VMs and its switch: reserves the pages
+    that are missing (root), mounts a private hugetlbfs, and gives both back at the end. Without
+    them (--hugepages off, or none to be had) every process runs with --no-huge (4 KiB pages)."""
+
+    PAGES = 1024  # guest 1024 MiB + switch 512 MiB + riovd's pool, one switch at a time
+    NR = "/proc/sys/vm/nr_hugepages"
+    FREE = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+
+    def __init__(self):
+        self.old = None
+        self.dir = None
+
+    def __enter__(self):
+        global HUGE_DIR
+        try:
+            self.old = int(open(self.NR).read())
+            free = int(open(self.FREE).read())
+            if free < self.PAGES:
+                with open(self.NR, "w") as f:
+                    f.write(str(self.old + self.PAGES - free))
+            free = int(open(self.FREE).read())
+            if free < self.PAGES:
+                raise OSError("only %d free 2 MiB pages of %d" % (free, self.PAGES))
+            self.dir = tempfile.mkdtemp(prefix="riov-huge-")
+            subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "nodev", self.dir], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except (OSError, subprocess.CalledProcessError) as e:
+            self.__exit__()
+            raise OSError("no hugepages: %s" % (e.stderr.decode().strip() if hasattr(e, "stderr") else e))
+        HUGE_DIR = self.dir
+        return self
+
+    def __exit__(self, *exc):
+        global HUGE_DIR
+        HUGE_DIR = None
+        if self.dir is not None:
+            subprocess.run(["umount", "-l", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            os.rmdir(self.dir)
+            self.dir = None
+        if self.old is not None:
+            try:
+                with open(self.NR, "w") as f:
+                    f.write(str(self.old))
+            except OSError:
+                pass
+            self.old = None
+
+
+def riov_switch(tmp):
+    """riovd with the two vhost-user ports on one network (not started)."""
+    sw = Riovd(tmp, 'networks = ( { name = "b"; } );\n'
+                    'ports = ( { name = "vm1"; type = "vhost"; net = "b"; socket = "vm1.sock"; },\n'
+                    '          { name = "vm2"; type = "vhost"; net = "b"; socket = "vm2.sock"; } );\n')
+    if HUGE_DIR is not None:
+        with open(sw.cfg) as f:
+            text = f.read()
+        with open(sw.cfg, "w") as f:
+            f.write(text.replace("memory_mb = 256;", 'hugepages = true; eal_args = "--huge-dir %s";' % HUGE_DIR, 1))
+    return sw
 
 
 def cpu_times():
@@ -133,10 +218,7 @@ def one_run(kind, size, seconds):
 def _one_run(kind, size, seconds):
     tmp = tmpdir("bench-" + kind)
     if kind == "riov":
-        sw = Riovd(tmp, 'networks = ( { name = "b"; } );\n'
-                        'ports = ( { name = "vm1"; type = "vhost"; net = "b"; socket = "vm1.sock"; },\n'
-                        '          { name = "vm2"; type = "vhost"; net = "b"; socket = "vm2.sock"; } );\n')
-        sw.start()
+        sw = riov_switch(tmp).start()
     else:
         sw = TestpmdSwitch(tmp).start()
     g = LoopGuest(sw.socket("vm1"), sw.socket("vm2"), size).start(tmp)
@@ -151,11 +233,36 @@ def _one_run(kind, size, seconds):
 
 
 def main():
+    global RING
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=4)
     ap.add_argument("--sizes", default="64,1518")
+    ap.add_argument("--hugepages", choices=("auto", "on", "off"), default="auto",
+                    help="2 MiB pages for guest and switches (auto: when they can be had)")
+    ap.add_argument("--ring", type=int, default=RING, choices=(256, 512, 1024),
+                    help="entries per guest ring (256: the default of QEMU's virtio-net and of virtio-user)")
     args = ap.parse_args()
+    RING = args.ring
+    huge = Hugepages()
+    if args.hugepages != "off":
+        try:
+            huge.__enter__()
+        except OSError as e:
+            if args.hugepages == "on":
+                print("bench_switch: %s" % e, file=sys.stderr)
+                return 1
+            print("bench_switch: %s; running on 4 KiB pages (--no-huge)" % e, flush=True)
+    print("memory: %s; guest rings of %d entries, %d packets in flight per direction"
+          % ("2 MiB hugepages" if HUGE_DIR else "4 KiB pages (--no-huge)", RING, (RING // 32 - 1) * 32),
+          flush=True)
+    try:
+        return run(args)
+    finally:
+        huge.__exit__()
+
+
+def run(args):
     results = {}
     for size in [int(s) for s in args.sizes.split(",")]:
         ratios, rr, tt = [], [], []
