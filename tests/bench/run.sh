@@ -12,7 +12,7 @@ for b in "$BUILD"/tests/bench/bench_*; do
 	echo "== $(basename "$b")"
 	taskset -c "$(($(nproc) - 1))" "$b" || rc=1
 done
-echo "== bench_switch (riovd vs dpdk-testpmd net_vhost, two testpmd virtio-user guests)"
+echo "== bench_switch (riovd vs dpdk-testpmd net_vhost, one testpmd virtio-user guest with two ports, on hugepages reserved for the run)"
 python3 "$HERE/bench_switch.py" --pairs "${BENCH_PAIRS:-5}" --seconds "${BENCH_SECONDS:-4}" || rc=1
 echo "== bench_metrics (riovd with 1000 vhost ports, Metrics.Snapshot through riovctl)"; python3 "$HERE/bench_metrics.py" || rc=1
 exit $rc
