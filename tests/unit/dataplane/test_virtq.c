@@ -1797,100 +1797,90 @@ RIOV_TEST(direct_one_descriptor_shapes)
 	env_fini(&e);
 }
 
+/* Post an RX buffer of one write descriptor [gpa, gpa + cap) to g. */
+static void rx_post_at(struct tguest *g, uint64_t gpa, uint32_t cap)
+{
+	uint16_t d = g_new_desc(g);
+	g_desc(g, d, gpa, cap, RIOV_VRING_DESC_F_WRITE, 0);
+	g_push(g, d);
+}
+
+/* Send one frame from guest a's TX vring to the RX vring of the other guest, without an mbuf. */
+static void move_frame(struct riov_virtq *tx, struct riov_virtq *rx, struct tguest *a,
+		       const uint8_t *frame, uint32_t len)
+{
+	struct riov_virtq_pkt pk[RIOV_VIRTQ_BURST], *ptr = &pk[0];
+	tx_post(a, 12, frame, len, NULL, 0);
+	CHECK_EQ(riov_virtq_peek(tx, mp, pk, RIOV_VIRTQ_BURST), 1);
+	CHECK_EQ(riov_virtq_enqueue_pkts(rx, mp, &ptr, 1), 1);
+	riov_virtq_peek_done(tx, pk, 1);
+}
+
 /* An RX buffer whose bytes already hold the header riov writes (num_buffers 1, the rest zero) keeps
- * it unwritten, so that the line stays in the guest CPU's cache: here the header is the last 12
- * bytes of a page that the host makes read-only after the first delivery, so a store to it would
- * crash the test. A buffer holding other bytes gets the header written; a packet merged over two
- * buffers gets its num_buffers written even when the rest of the header was already right. */
+ * it unwritten, so that the line stays in the guest CPU's cache: the header's host page is made
+ * read-only after the first delivery, so a store to it would crash the test. On the general path
+ * (header the last 12 bytes of a 4 KiB page, frame in the next) and on the one-descriptor path
+ * (both inside one 2 MiB page of the domain, whose first 4 KiB of host memory are protected). A
+ * buffer holding other bytes gets the header written; a packet merged over two buffers gets its
+ * num_buffers written even when the rest of the header was already right. */
 RIOV_TEST(rx_header_left_when_same)
 {
 	struct tenv e;
 	struct riov_virtq tx, rx;
 	struct tguest *a = &e.g[0], *b = &e.g[1];
 	static uint8_t f[3][200], out[4096];
-	struct riov_virtq_pkt pk[RIOV_VIRTQ_BURST], *ptr[RIOV_VIRTQ_BURST];
 	struct riov_virtio_net_hdr hdr;
 	const unsigned hp = BUF_FIRST_PAGE + 30; /* the header's page */
 	env_init(&e);
-	uint8_t *page = b->mem + 4096u * hp;
 	CHECK_EQ(vq_open(&e, &tx, 0, 1, 256, F_V1), 0);
 	CHECK_EQ(vq_open(&e, &rx, 1, 0, 256, F_V1 | F_MRG), 0);
 	for (unsigned k = 0; k < 3; k++)
 		fill_frame(f[k], sizeof(f[k]), 40 + k);
-	const uint64_t buf = g_page(b, hp + 1) - 12; /* header in page hp, frame in the next one */
-	for (unsigned round = 0; round < 3; round++) {
-		uint16_t d = g_new_desc(b);
-		g_desc(b, d, buf, 12 + 200, RIOV_VRING_DESC_F_WRITE, 0);
-		g_push(b, d);
-		tx_post(a, 12, f[round], 200, NULL, 0);
-		if (round == 1)
-			CHECK_EQ(mprotect(page, 4096, PROT_READ), 0);
-		CHECK_EQ(riov_virtq_peek(&tx, mp, pk, RIOV_VIRTQ_BURST), 1);
-		ptr[0] = &pk[0];
-		CHECK_EQ(riov_virtq_enqueue_pkts(&rx, mp, ptr, 1), 1);
-		riov_virtq_peek_done(&tx, pk, 1);
-		CHECK_EQ(g_used(b, (uint16_t)round).len, 12 + 200);
-		memcpy(&hdr, g_host(b, buf), sizeof(hdr));
-		CHECK_EQ(hdr.num_buffers, 1);
-		CHECK_EQ(hdr.flags | hdr.gso_type | hdr.hdr_len | hdr.gso_size | hdr.csum_start |
-			 hdr.csum_offset, 0);
-		CHECK_EQ(rx_collect(b, (uint16_t)round, 1, 12, out, sizeof(out)), 200);
-		CHECK(memcmp(out, f[round], 200) == 0);
-	}
-	CHECK_EQ(mprotect(page, 4096, PROT_READ | PROT_WRITE), 0);
-
-	/* the same through the one-descriptor path, which needs header and frame in one page the
-	 * translation cursor holds: a 2 MiB page of the domain whose first 4 KiB of host memory the
-	 * host makes read-only after the first delivery */
 	uint8_t *big = NULL;
 	const uint64_t big_gpa = b->gpa + (2u << 20);
 	CHECK_EQ(posix_memalign((void **)&big, 2u << 20, 2u << 20), 0);
 	memset(big, 0, 2u << 20);
 	CHECK_EQ(riov_vtd_map(e.vtd, T_DID, big_gpa, (uint64_t)(uintptr_t)big, 2u << 20,
 			      RIOV_VTD_READ | RIOV_VTD_WRITE), 0);
-	for (unsigned round = 0; round < 3; round++) {
-		uint16_t d = g_new_desc(b);
-		g_desc(b, d, big_gpa + 4096 - 12, 12 + 200, RIOV_VRING_DESC_F_WRITE, 0);
-		g_push(b, d);
-		tx_post(a, 12, f[round], 200, NULL, 0);
-		if (round == 1)
-			CHECK_EQ(mprotect(big, 4096, PROT_READ), 0);
-		CHECK_EQ(riov_virtq_peek(&tx, mp, pk, RIOV_VIRTQ_BURST), 1);
-		ptr[0] = &pk[0];
-		CHECK_EQ(riov_virtq_enqueue_pkts(&rx, mp, ptr, 1), 1);
-		riov_virtq_peek_done(&tx, pk, 1);
-		memcpy(&hdr, big + 4096 - 12, sizeof(hdr));
-		CHECK_EQ(hdr.num_buffers, 1);
-		CHECK(memcmp(big + 4096, f[round], 200) == 0);
+
+	const struct { uint64_t buf; uint8_t *host, *protect; } where[2] = {
+		/* general path */
+		{ g_page(b, hp + 1) - 12, b->mem + 4096u * (hp + 1) - 12, b->mem + 4096u * hp },
+		/* one-descriptor path */
+		{ big_gpa + 4096 - 12, big + 4096 - 12, big },
+	};
+	uint16_t used = 0;
+	for (unsigned w = 0; w < 2; w++) {
+		for (unsigned round = 0; round < 3; round++) {
+			if (round == 1)
+				CHECK_EQ(mprotect(where[w].protect, 4096, PROT_READ), 0);
+			rx_post_at(b, where[w].buf, 12 + 200);
+			move_frame(&tx, &rx, a, f[round], 200);
+			CHECK_EQ(g_used(b, used).len, 12 + 200);
+			memcpy(&hdr, where[w].host, sizeof(hdr));
+			CHECK_EQ(hdr.num_buffers, 1);
+			CHECK_EQ(hdr.flags | hdr.gso_type | hdr.hdr_len | hdr.gso_size | hdr.csum_start |
+				 hdr.csum_offset, 0);
+			CHECK(memcmp(where[w].host + 12, f[round], 200) == 0);
+			used++;
+		}
+		CHECK_EQ(mprotect(where[w].protect, 4096, PROT_READ | PROT_WRITE), 0);
 	}
-	CHECK_EQ(mprotect(big, 4096, PROT_READ | PROT_WRITE), 0);
-	CHECK_EQ(g_used_idx(b), 6);
 
 	/* other bytes there: written */
+	const uint64_t buf = where[0].buf;
 	memset(g_host(b, buf), 0x5a, 12);
-	uint16_t d = g_new_desc(b);
-	g_desc(b, d, buf, 12 + 200, RIOV_VRING_DESC_F_WRITE, 0);
-	g_push(b, d);
-	tx_post(a, 12, f[0], 200, NULL, 0);
-	CHECK_EQ(riov_virtq_peek(&tx, mp, pk, RIOV_VIRTQ_BURST), 1);
-	ptr[0] = &pk[0];
-	CHECK_EQ(riov_virtq_enqueue_pkts(&rx, mp, ptr, 1), 1);
-	riov_virtq_peek_done(&tx, pk, 1);
+	rx_post_at(b, buf, 12 + 200);
+	move_frame(&tx, &rx, a, f[0], 200);
 	memcpy(&hdr, g_host(b, buf), sizeof(hdr));
 	CHECK_EQ(hdr.num_buffers, 1);
 	CHECK_EQ(hdr.flags | hdr.gso_type | hdr.hdr_len | hdr.gso_size | hdr.csum_start |
 		 hdr.csum_offset, 0);
 
 	/* merged over two buffers: the header there is already right but for num_buffers */
-	d = g_new_desc(b);
-	g_desc(b, d, buf, 12 + 100, RIOV_VRING_DESC_F_WRITE, 0);
-	g_push(b, d);
+	rx_post_at(b, buf, 12 + 100);
 	rx_post(b, 1024, 1);
-	tx_post(a, 12, f[1], 200, NULL, 0);
-	CHECK_EQ(riov_virtq_peek(&tx, mp, pk, RIOV_VIRTQ_BURST), 1);
-	ptr[0] = &pk[0];
-	CHECK_EQ(riov_virtq_enqueue_pkts(&rx, mp, ptr, 1), 1);
-	riov_virtq_peek_done(&tx, pk, 1);
+	move_frame(&tx, &rx, a, f[1], 200);
 	CHECK_EQ(g_used_idx(b), 9);
 	memcpy(&hdr, g_host(b, buf), sizeof(hdr));
 	CHECK_EQ(hdr.num_buffers, 2);
