@@ -86,15 +86,19 @@ class TestpmdSwitch:
         self.proc.wait(timeout=60)
 
 
+def bursts_in_flight():
+    """Bursts of 32 injected per port: enough packets in flight that the loop measures throughput,
+    not round-trip latency, up to one burst below the ring size (224 of 256, 992 of 1024)."""
+    return RING // 32 - 1
+
+
 class LoopGuest:
     """dpdk-testpmd with two virtio-user ports forwarding to each other (mac mode)."""
 
     def __init__(self, sock1, sock2, size, bursts=None):
         self.socks = (sock1, sock2)
         self.size = size
-        # Enough packets in flight that the loop measures throughput, not round-trip latency:
-        # bursts of 32 per port up to one burst below the ring size (224 of 256, 960 of 1024).
-        self.bursts = bursts if bursts is not None else RING // 32 - 1
+        self.bursts = bursts if bursts is not None else bursts_in_flight()
 
     def start(self, tmp):
         mrg = 1 if self.size > 1500 - 14 else 0
@@ -151,7 +155,8 @@ class Hugepages:
         self.old = None
         self.dir = None
 
-    def __enter__(self):
+    def reserve(self):
+        """Reserve and mount, or raise OSError (nothing left reserved or mounted)."""
         global HUGE_DIR
         try:
             self.old = int(open(self.NR).read())
@@ -166,12 +171,11 @@ class Hugepages:
             subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "nodev", self.dir], check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         except (OSError, subprocess.CalledProcessError) as e:
-            self.__exit__()
+            self.release()
             raise OSError("no hugepages: %s" % (e.stderr.decode().strip() if hasattr(e, "stderr") else e))
         HUGE_DIR = self.dir
-        return self
 
-    def __exit__(self, *exc):
+    def release(self):
         global HUGE_DIR
         HUGE_DIR = None
         if self.dir is not None:
@@ -247,19 +251,19 @@ def main():
     huge = Hugepages()
     if args.hugepages != "off":
         try:
-            huge.__enter__()
+            huge.reserve()
         except OSError as e:
             if args.hugepages == "on":
                 print("bench_switch: %s" % e, file=sys.stderr)
                 return 1
             print("bench_switch: %s; running on 4 KiB pages (--no-huge)" % e, flush=True)
     print("memory: %s; guest rings of %d entries, %d packets in flight per direction"
-          % ("2 MiB hugepages" if HUGE_DIR else "4 KiB pages (--no-huge)", RING, (RING // 32 - 1) * 32),
+          % ("2 MiB hugepages" if HUGE_DIR else "4 KiB pages (--no-huge)", RING, 32 * bursts_in_flight()),
           flush=True)
     try:
         return run(args)
     finally:
-        huge.__exit__()
+        huge.release()
 
 
 def run(args):
