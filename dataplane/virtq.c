@@ -299,12 +299,24 @@ static int vq_guest_read(struct riov_virtq *vq, uint64_t iova, void *dst, uint32
 	return 0;
 }
 
+/* Decode the private copy `raw` of a descriptor the guest can still change: nothing of the guest's
+ * is looked at again (the barrier keeps the compiler from reading the guest's bytes twice). */
 static inline void vq_desc_decode(struct riov_vring_desc *d, const struct riov_vring_desc *raw)
 {
+	rte_compiler_barrier();
 	d->addr = rte_le_to_cpu_64(raw->addr);
 	d->len = rte_le_to_cpu_32(raw->len);
 	d->flags = rte_le_to_cpu_16(raw->flags);
 	d->next = rte_le_to_cpu_16(raw->next);
+}
+
+/* Copy descriptor `idx` (< vq->size) of the ring privately and decode it into *d. */
+static inline void vq_ring_desc(const struct riov_virtq *vq, uint16_t idx, struct riov_vring_desc *d)
+{
+	struct riov_vring_desc raw;
+
+	memcpy(&raw, (const struct riov_vring_desc *)vq->desc + idx, sizeof(raw));
+	vq_desc_decode(d, &raw);
 }
 
 /* ---- descriptor chains ---- */
@@ -348,12 +360,10 @@ static int vq_chain_next(struct riov_virtq *vq, struct vq_chain *ch, struct riov
 			int rc = vq_guest_read(vq, ch->ind_addr + 16ull * ch->idx, &raw, sizeof(raw));
 			if (rc < 0)
 				return rc;
+			vq_desc_decode(d, &raw);
 		} else {
-			memcpy(&raw, (const struct riov_vring_desc *)vq->desc + ch->idx, sizeof(raw));
+			vq_ring_desc(vq, (uint16_t)ch->idx, d);
 		}
-		/* from here on only the private copy is looked at */
-		rte_compiler_barrier();
-		vq_desc_decode(d, &raw);
 
 		if (d->flags & RIOV_VRING_DESC_F_INDIRECT) {
 			/* 2.7.5.3: only with the feature, never with NEXT, never inside a table */
@@ -551,13 +561,11 @@ static int vq_tx_walk(struct riov_virtq *vq, uint16_t head, struct rte_mempool *
  * chain to vq_tx_walk(), which handles every other shape and reports every error. */
 static inline bool vq_tx_simple(struct riov_virtq *vq, uint16_t head, struct riov_virtq_pkt *pk)
 {
-	struct riov_vring_desc raw, d;
+	struct riov_vring_desc d;
 	void *hva;
 	uint64_t mapped;
 
-	memcpy(&raw, (const struct riov_vring_desc *)vq->desc + head, sizeof(raw));
-	rte_compiler_barrier(); /* from here on only the private copy is looked at */
-	vq_desc_decode(&d, &raw);
+	vq_ring_desc(vq, head, &d);
 	if (d.flags != 0 || d.len <= vq->hdr_len || d.len - vq->hdr_len > RIOV_VIRTQ_MAX_PAYLOAD)
 		return false;
 	if (!riov_vtd_cursor_hit(&vq->tc, d.addr, d.len, RIOV_VTD_READ, &hva, &mapped) || mapped != d.len)
@@ -835,7 +843,8 @@ static int vq_rx_fill(struct riov_virtq *vq, uint16_t head, struct vq_rx_src *s,
 }
 
 /* Copy up to `left` frame bytes of src (a peeked packet or an mbuf chain, from its start) to dst;
- * returns the bytes copied (less than left only if the source is shorter). */
+ * returns the bytes copied (less than left only if the source is shorter). A loop of its own rather
+ * than vq_rx_src_chunk()'s general walk: that one costs 35 more instructions per 64 B packet. */
 static inline uint32_t vq_rx_src_copy(uint8_t *dst, const struct vq_rx_src *src, uint32_t left)
 {
 	uint32_t done = 0;
@@ -867,7 +876,7 @@ static inline uint32_t vq_rx_src_copy(uint8_t *dst, const struct vq_rx_src *src,
 static inline bool vq_rx_simple(struct riov_virtq *vq, const struct vq_rx_src *src, uint32_t pkt_len,
 				uint16_t *avail_left)
 {
-	struct riov_vring_desc raw, d;
+	struct riov_vring_desc d;
 	void *hva;
 	uint64_t mapped;
 
@@ -876,9 +885,7 @@ static inline bool vq_rx_simple(struct riov_virtq *vq, const struct vq_rx_src *s
 	const uint16_t head = vq_read_avail_ring(vq, vq->last_avail_idx);
 	if (unlikely(head >= vq->size))
 		return false;
-	memcpy(&raw, (const struct riov_vring_desc *)vq->desc + head, sizeof(raw));
-	rte_compiler_barrier(); /* from here on only the private copy is looked at */
-	vq_desc_decode(&d, &raw);
+	vq_ring_desc(vq, head, &d);
 	const uint64_t total = (uint64_t)vq->hdr_len + pkt_len;
 	if (d.flags != RIOV_VRING_DESC_F_WRITE || d.len < total)
 		return false;
