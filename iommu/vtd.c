@@ -89,7 +89,7 @@ static inline unsigned perm_of(uint64_t e)
 	return (unsigned)(e & VTD_SL_PTE_PERM); /* R = bit 0 = RIOV_VTD_READ, W = bit 1 = RIOV_VTD_WRITE */
 }
 
-static void vtd_synchronize(struct riov_vtd *vtd)
+void riov_vtd_synchronize(struct riov_vtd *vtd)
 {
 	if (vtd->cfg.synchronize != NULL)
 		vtd->cfg.synchronize(vtd->cfg.sync_arg);
@@ -156,7 +156,7 @@ static void dom_flush_pending(struct riov_vtd *vtd, struct vtd_domain *d)
 {
 	if (d->npending == 0)
 		return;
-	vtd_synchronize(vtd);
+	riov_vtd_synchronize(vtd);
 	for (size_t i = 0; i < d->npending; i++)
 		if (ptrvec_push(&d->free, &d->nfree, &d->cap_free, d->pending[i]) < 0)
 			break; /* stays in d->tables: freed at destroy */
@@ -397,6 +397,14 @@ static void gen_bump(struct riov_vtd *vtd)
 	atomic_thread_fence(memory_order_seq_cst);
 }
 
+/* ... and ends here: a translation that began between the first bump and the end of the scrub
+ * may have found an entry not yet scrubbed and kept it in its cursor under the new generation;
+ * one more generation retires what it kept. */
+static void inv_end(struct riov_vtd *vtd)
+{
+	gen_bump(vtd);
+}
+
 static inline __attribute__((always_inline)) void iotlb_scrub(struct riov_vtd *vtd,
 			bool (*match)(uint64_t tag, uint64_t key, const void *arg), const void *arg)
 {
@@ -479,12 +487,14 @@ void riov_vtd_inv_context_global(struct riov_vtd *vtd)
 	gen_bump(vtd);
 	for (unsigned i = 0; i < VTD_CC_SIZE; i++)
 		cc_clear_if(&vtd->cc[i], -1, NULL);
+	inv_end(vtd);
 }
 
 void riov_vtd_inv_context_device(struct riov_vtd *vtd, uint16_t sid)
 {
 	gen_bump(vtd);
 	cc_clear_if(cc_slot(vtd, sid), sid, NULL);
+	inv_end(vtd);
 }
 
 static bool match_all(uint64_t tag, uint64_t key, const void *arg)
@@ -521,12 +531,14 @@ void riov_vtd_inv_iotlb_global(struct riov_vtd *vtd)
 {
 	gen_bump(vtd);
 	iotlb_scrub(vtd, match_all, NULL);
+	inv_end(vtd);
 }
 
 void riov_vtd_inv_iotlb_domain(struct riov_vtd *vtd, uint16_t did)
 {
 	gen_bump(vtd);
 	iotlb_scrub(vtd, match_did, &did);
+	inv_end(vtd);
 }
 
 int riov_vtd_inv_iotlb_page(struct riov_vtd *vtd, uint16_t did, uint64_t addr, unsigned am)
@@ -553,9 +565,11 @@ int riov_vtd_inv_iotlb_page(struct riov_vtd *vtd, uint16_t did, uint64_t addr, u
 					cache_clear_iotlb_if(vtd, &set[w], match_page, &a);
 			}
 		}
+		inv_end(vtd);
 		return 0;
 	}
 	iotlb_scrub(vtd, match_page, &a);
+	inv_end(vtd);
 	return 0;
 }
 
@@ -608,7 +622,8 @@ int riov_vtd_domain_destroy(struct riov_vtd *vtd, uint16_t did)
 	for (unsigned i = 0; i < VTD_CC_SIZE; i++)
 		cc_clear_if(&vtd->cc[i], -1, d);
 	iotlb_scrub(vtd, match_dom_any, &did);
-	vtd_synchronize(vtd);
+	inv_end(vtd);
+	riov_vtd_synchronize(vtd);
 	domain_free(d);
 	return 0;
 }

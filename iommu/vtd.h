@@ -108,6 +108,11 @@ void riov_vtd_inv_context_global(struct riov_vtd *vtd);
 void riov_vtd_inv_context_device(struct riov_vtd *vtd, uint16_t sid);
 void riov_vtd_inv_iotlb_global(struct riov_vtd *vtd);
 void riov_vtd_inv_iotlb_domain(struct riov_vtd *vtd, uint16_t did);
+/** Wait until every translate()/raise started before the call has finished and its caller has
+ *  let go of the host pointer it got (cfg.synchronize: the workers' quiescent point in riovd; a
+ *  no-op without one). After unmapping and invalidating, memory that was mapped there may be
+ *  released once this returns. Control thread. */
+void riov_vtd_synchronize(struct riov_vtd *vtd);
 /** Page-selective: 2^am pages from addr (addr aligned to 2^am * 4 KiB, am <= 18). -EINVAL otherwise. */
 int riov_vtd_inv_iotlb_page(struct riov_vtd *vtd, uint16_t did, uint64_t addr, unsigned am);
 

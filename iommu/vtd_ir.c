@@ -45,12 +45,6 @@ void vtd_ir_fini(struct riov_vtd *vtd)
 	vtd->irt_rt = NULL;
 }
 
-static void vtd_synchronize(struct riov_vtd *vtd)
-{
-	if (vtd->cfg.synchronize != NULL)
-		vtd->cfg.synchronize(vtd->cfg.sync_arg);
-}
-
 void vtd_raw_irte_write(struct riov_vtd *vtd, uint32_t index, uint64_t lo, uint64_t hi)
 {
 	index &= vtd->cfg.irte_count - 1;
@@ -123,7 +117,7 @@ int riov_vtd_irte_set(struct riov_vtd *vtd, uint32_t index, const struct riov_vt
 	atomic_store(&rt->pending, 0);
 	/* a worker may still be delivering through the old entry's eventfd */
 	if (was_present)
-		vtd_synchronize(vtd);
+		riov_vtd_synchronize(vtd);
 	return 0;
 }
 
@@ -143,7 +137,7 @@ int riov_vtd_irte_clear(struct riov_vtd *vtd, uint32_t index)
 	atomic_store(&rt->pending, 0);
 	/* This model keeps no interrupt-entry cache beyond the table itself (the IEC of 6.5.2.7 is
 	 * the seqlock-read entry), so "invalidate" means: wait until no worker uses the old entry. */
-	vtd_synchronize(vtd);
+	riov_vtd_synchronize(vtd);
 	return 0;
 }
 
