@@ -36,7 +36,7 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen;
 }
 
-static int region_check_alone(const struct riov_guest_region_desc *d)
+int riov_guest_region_check(const struct riov_guest_region_desc *d)
 {
 	if (d->size == 0)
 		return -EINVAL;
@@ -60,17 +60,41 @@ int riov_guest_mem_validate(const struct riov_guest_mem *mem, const struct riov_
 	if (n > RIOV_VHOST_MAX_MEM_REGIONS || mem->n + n > RIOV_VHOST_MAX_MEM_REGIONS)
 		return -E2BIG;
 	for (unsigned i = 0; i < n; i++) {
-		int rc = region_check_alone(&nd[i]);
+		int rc = riov_guest_region_check(&nd[i]);
 		if (rc)
 			return rc;
-		for (unsigned j = 0; j < mem->n; j++)
-			if (regions_overlap(&nd[i], &mem->r[j].d))
-				return -EINVAL;
+		if (riov_guest_mem_overlap(mem, &nd[i], 0) >= 0)
+			return -EINVAL;
 		for (unsigned j = 0; j < i; j++)
 			if (regions_overlap(&nd[i], &nd[j]))
 				return -EINVAL;
 	}
 	return 0;
+}
+
+int riov_guest_mem_find_same(const struct riov_guest_mem *mem, const struct riov_guest_region_desc *d, int fd)
+{
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -1;
+	for (unsigned i = 0; i < mem->n; i++) {
+		const struct riov_guest_region *r = &mem->r[i];
+		if (r->d.gpa == d->gpa && r->d.size == d->size && r->d.uaddr == d->uaddr &&
+		    r->d.mmap_offset == d->mmap_offset && r->file_dev == (uint64_t)st.st_dev &&
+		    r->file_ino == (uint64_t)st.st_ino)
+			return (int)i;
+	}
+	return -1;
+}
+
+int riov_guest_mem_overlap(const struct riov_guest_mem *mem, const struct riov_guest_region_desc *d,
+			   uint64_t skip)
+{
+	for (unsigned i = 0; i < mem->n; i++)
+		if (!(skip & (1ull << i)) && regions_overlap(d, &mem->r[i].d))
+			return (int)i;
+	return -1;
 }
 
 /* The file's block size is its page size (hugetlbfs reports the huge page size): mmap offsets
@@ -132,6 +156,8 @@ int riov_guest_region_mmap(struct riov_guest_region *r, const struct riov_guest_
 	if (p == MAP_FAILED)
 		return -errno;
 	r->d = *d;
+	r->file_dev = (uint64_t)st.st_dev;
+	r->file_ino = (uint64_t)st.st_ino;
 	r->map_addr = p;
 	r->map_len = len;
 	r->host = (uint8_t *)p + delta;
@@ -174,7 +200,8 @@ void riov_guest_region_vtd_unmap(struct riov_guest_region *r, struct riov_vtd *v
 
 void riov_guest_mem_add(struct riov_guest_mem *mem, const struct riov_guest_region *r)
 {
-	mem->r[mem->n++] = *r;
+	mem->r[mem->n] = *r;
+	mem->r[mem->n++].refs = 1;
 	mem->bytes += r->d.size;
 }
 

@@ -28,6 +28,9 @@ struct riov_guest_region_desc {
 
 struct riov_guest_region {
 	struct riov_guest_region_desc d;
+	uint64_t file_dev;  /* the backing file's identity (fstat st_dev, st_ino): with d, what makes */
+	uint64_t file_ino;  /* two ADD_MEM_REG messages the same region */
+	unsigned refs;      /* ADD_MEM_REG of the same region (QEMU: once per queue pair), >= 1 */
 	void *map_addr;   /* what mmap returned (for munmap) */
 	size_t map_len;
 	uint8_t *host;    /* host address of d.gpa */
@@ -35,12 +38,18 @@ struct riov_guest_region {
 };
 
 struct riov_guest_mem {
-	struct riov_guest_region r[RIOV_VHOST_MAX_MEM_REGIONS];
+	struct riov_guest_region r[RIOV_VHOST_MAX_MEM_REGIONS];   /* dense: r[0..n) */
 	unsigned n;
 	uint64_t bytes;
 };
 
 #define RIOV_GUEST_PAGE 4096ull
+
+_Static_assert(RIOV_VHOST_MAX_MEM_REGIONS <= 64, "sets of regions are 64-bit masks (vhost.c)");
+
+/** Check one region description on its own: size > 0, no overflow of gpa/uaddr/mmap_offset + size,
+ *  page-aligned gpa and size. Returns 0 or -EINVAL. */
+int riov_guest_region_check(const struct riov_guest_region_desc *d);
 
 /** Check regions new[0..n) on their own and against the regions already in mem: size > 0, no
  *  overflow of gpa/uaddr/mmap_offset + size, page-aligned gpa and size, no overlap in GPA or in
@@ -48,6 +57,15 @@ struct riov_guest_mem {
  *  (-E2BIG for too many regions). */
 int riov_guest_mem_validate(const struct riov_guest_mem *mem, const struct riov_guest_region_desc *nd,
 			    unsigned n);
+
+/** Index of the region in mem identical to d (gpa, size, uaddr, mmap_offset) and backed by the
+ *  same file as fd (device and inode), or -1. */
+int riov_guest_mem_find_same(const struct riov_guest_mem *mem, const struct riov_guest_region_desc *d, int fd);
+
+/** Index of the first region in mem, outside the set skip (bit i = region i), that overlaps d in
+ *  guest-physical or front-end address space, or -1. */
+int riov_guest_mem_overlap(const struct riov_guest_mem *mem, const struct riov_guest_region_desc *d,
+			   uint64_t skip);
 
 /** mmap region d from fd (which the caller still owns and closes). The file must be a regular file
  *  at least mmap_offset + size long. The host address of gpa is chosen congruent to gpa modulo
@@ -62,7 +80,7 @@ int riov_guest_region_vtd_map(struct riov_guest_region *r, struct riov_vtd *vtd,
 /** Remove region r from domain did. Tables only, caller invalidates. */
 void riov_guest_region_vtd_unmap(struct riov_guest_region *r, struct riov_vtd *vtd, uint16_t did);
 
-/** Append an mmapped region to the table (validated before). */
+/** Append an mmapped region to the table (validated before) with one reference. */
 void riov_guest_mem_add(struct riov_guest_mem *mem, const struct riov_guest_region *r);
 /** Find a region by its description (gpa, size, uaddr); returns its index or -1. */
 int riov_guest_mem_find(const struct riov_guest_mem *mem, const struct riov_guest_region_desc *d);

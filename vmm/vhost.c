@@ -15,6 +15,9 @@
  * through the device's VT-d domain and every ring must lie in one host-contiguous mapping. A
  * message that breaks a rule is counted, logged rate-limited, and closes that connection only:
  * vrings are stopped through ops->vring_stop (which waits for workers), then memory is unmapped.
+ * A well-formed memory request riovd will not carry out (a region that overlaps another, does not
+ * fit the file or the 64 slots, or is not there to remove) is refused: answered with an error
+ * (REPLY_ACK), counted and logged with both regions named, and the session goes on unchanged.
  * Reads are non-blocking and resumable, so a front-end that stalls mid-message cannot block the
  * control thread; replies are sent with MSG_DONTWAIT and a front-end that does not read them is
  * disconnected.
@@ -63,6 +66,9 @@ struct vu_vring {
 	uint16_t last_avail;
 	uint16_t last_used;
 	int kickfd, callfd, errfd;
+	/* while running: the rings' host addresses (desc, avail, used), so that a region can tell
+	 * whether a running ring lives in it (each ring lies within one mapping) */
+	const uint8_t *ring_h[3];
 };
 
 struct vu_rx {
@@ -142,7 +148,7 @@ struct riov_vhost_dev {
 	_Atomic uint64_t miss_req[RIOV_VHOST_MAX_VRINGS];
 
 	/* counters */
-	uint64_t messages, bad_messages, connects, disconnects;
+	uint64_t messages, bad_messages, refused, connects, disconnects;
 };
 
 static unsigned nvrings(const struct riov_vhost_dev *dev)
@@ -458,6 +464,9 @@ static void vring_try_start(struct riov_vhost_dev *dev, unsigned qid)
 		if (vr->addr_flags & VU_VRING_F_LOG)
 			vi.log_guest_addr = vr->log;
 	}
+	vr->ring_h[0] = vi.desc;
+	vr->ring_h[1] = vi.avail;
+	vr->ring_h[2] = vi.used;
 	vr->running = true;
 	riov_log(RIOV_LOG_DEBUG, COMP, "%s: vring %u started (size %u, avail idx %u)", dev->name, qid,
 		 vr->num, vr->last_avail);
@@ -628,18 +637,72 @@ static int h_get_max_mem_slots(struct riov_vhost_dev *dev, struct vu_msg *m)
 	return reply_u64(m, RIOV_VHOST_MAX_MEM_REGIONS);
 }
 
-/* Install already-mmapped regions into the table and the second-stage domain. */
-static int mem_install(struct riov_vhost_dev *dev, struct riov_guest_region *nr, unsigned n)
+/* Does one of vr's rings (while it runs) live in region r? */
+static bool vring_in_region(const struct vu_vring *vr, const struct riov_guest_region *r)
+{
+	for (unsigned k = 0; vr->running && k < 3; k++)
+		if (vr->ring_h[k] >= r->host && (uint64_t)(vr->ring_h[k] - r->host) < r->d.size)
+			return true;
+	return false;
+}
+
+/* Stop the running vrings whose rings live in one of the regions of set (bit i = region i). */
+static void vrings_stop_in(struct riov_vhost_dev *dev, uint64_t set)
+{
+	for (unsigned q = 0; q < nvrings(dev); q++) {
+		for (unsigned i = 0; i < dev->mem.n; i++) {
+			if (!(set & (1ull << i)) || !vring_in_region(&dev->vr[q], &dev->mem.r[i]))
+				continue;
+			riov_log(RIOV_LOG_NOTICE, COMP, "%s: vring %u stops: its rings are in the region at "
+				 "gpa 0x%llx being removed", dev->name, q, (unsigned long long)dev->mem.r[i].d.gpa);
+			vring_stop(dev, q);
+			break;
+		}
+	}
+}
+
+/* Remove the regions of set (bit i = region i) from the device: out of the VT-d domain first, then,
+ * once no worker can still hold a host pointer translated before (riov_vtd_synchronize: the workers
+ * passed a quiescent point), out of riovd's address space. Nothing else stops: only a vring whose
+ * own rings are in a removed region. */
+static void regions_drop(struct riov_vhost_dev *dev, uint64_t set)
+{
+	if (!set)
+		return;
+	vrings_stop_in(dev, set);
+	for (unsigned i = 0; i < dev->mem.n; i++)
+		if (set & (1ull << i))
+			riov_guest_region_vtd_unmap(&dev->mem.r[i], dev->p.vtd, dev->p.did);
+	iotlb_flush(dev);
+	riov_vtd_synchronize(dev->p.vtd);
+	for (unsigned i = dev->mem.n; i-- > 0;) {
+		if (!(set & (1ull << i)))
+			continue;
+		riov_log(RIOV_LOG_DEBUG, COMP, "%s: region gpa 0x%llx size 0x%llx removed", dev->name,
+			 (unsigned long long)dev->mem.r[i].d.gpa, (unsigned long long)dev->mem.r[i].d.size);
+		riov_guest_region_munmap(&dev->mem.r[i]);
+		riov_guest_mem_remove(&dev->mem, i);
+	}
+}
+
+/* Enter an mmapped region into the second-stage domain and the table (one reference). Adding
+ * changes no existing translation, so nothing stops: workers see the new pages after the flush
+ * (which also drops negative entries a caching-mode unit may hold). On failure the region is
+ * unmapped and not in the table. */
+static int region_install(struct riov_vhost_dev *dev, struct riov_guest_region *nr)
 {
 	int rc = domains_attach(dev);
-	for (unsigned i = 0; i < n; i++) {
-		if (!rc)
-			rc = riov_guest_region_vtd_map(&nr[i], dev->p.vtd, dev->p.did);
-		/* table entry even on failure, so that session release unmaps it */
-		riov_guest_mem_add(&dev->mem, &nr[i]);
+	if (!rc)
+		rc = riov_guest_region_vtd_map(nr, dev->p.vtd, dev->p.did);
+	if (rc) {
+		riov_log(RIOV_LOG_ERR, COMP, "%s: region gpa 0x%llx size 0x%llx: VT-d map: %s", dev->name,
+			 (unsigned long long)nr->d.gpa, (unsigned long long)nr->d.size, strerror(-rc));
+		riov_guest_region_munmap(nr);
+		return rc;
 	}
+	riov_guest_mem_add(&dev->mem, nr);
 	iotlb_flush(dev);
-	return rc;
+	return 0;
 }
 
 static int regions_mmap(struct riov_guest_region *nr, const struct riov_guest_region_desc *d, unsigned n,
@@ -656,71 +719,137 @@ static int regions_mmap(struct riov_guest_region *nr, const struct riov_guest_re
 	return 0;
 }
 
+static void log_region_refused(const struct riov_vhost_dev *dev, const char *what,
+			       const struct riov_guest_region_desc *d, const char *why)
+{
+	RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "%s: %s gpa 0x%llx size 0x%llx uaddr 0x%llx offset 0x%llx refused: %s",
+		    dev->name, what, (unsigned long long)d->gpa, (unsigned long long)d->size,
+		    (unsigned long long)d->uaddr, (unsigned long long)d->mmap_offset, why);
+}
+
+/* A whole new table (SET_MEM_TABLE): regions identical to installed ones stay as they are; the
+ * others are removed and the new ones added, so a table that only grows or shrinks (memory
+ * hot-plug without CONFIGURE_MEM_SLOTS) stops nothing. Only a new region that takes an address
+ * range of a different old one pauses the vrings, so that no worker finds the range empty between
+ * the two. A table refused before anything changed (invalid, overlapping itself, a file too
+ * short) leaves the old one as it was. */
 static int h_set_mem_table(struct riov_vhost_dev *dev, struct vu_msg *m)
 {
 	struct vu_mem_table_hdr th;
 	struct riov_guest_region_desc d[VU_MEM_BASELINE_REGIONS];
 	struct riov_guest_region nr[VU_MEM_BASELINE_REGIONS];
 	static const struct riov_guest_mem empty;
+	uint64_t keep = 0;
+	unsigned nn = 0;
 
 	memcpy(&th, m->payload, sizeof(th));
-	if (th.nregions == 0)
+	if (th.nregions == 0) {
+		RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "%s: SET_MEM_TABLE without regions refused", dev->name);
 		return -EINVAL;
+	}
 	memcpy(d, m->payload + sizeof(th), th.nregions * sizeof(d[0]));
 	int rc = riov_guest_mem_validate(&empty, d, th.nregions);
-	if (rc)
+	if (rc) {
+		log_region_refused(dev, "SET_MEM_TABLE", &d[0], "regions invalid or overlapping");
 		return rc;
-	rc = regions_mmap(nr, d, th.nregions, m->fds);
-	if (rc)
+	}
+	struct riov_guest_region_desc add[VU_MEM_BASELINE_REGIONS];
+	int add_fd[VU_MEM_BASELINE_REGIONS];
+	for (unsigned i = 0; i < th.nregions; i++) {
+		int same = riov_guest_mem_find_same(&dev->mem, &d[i], m->fds[i]);
+		if (same >= 0) {
+			keep |= 1ull << same;
+			continue;
+		}
+		add[nn] = d[i];
+		add_fd[nn++] = m->fds[i];
+	}
+	rc = regions_mmap(nr, add, nn, add_fd);
+	if (rc) {
+		log_region_refused(dev, "SET_MEM_TABLE", &add[0], strerror(-rc));
 		return rc;
-	/* A repeated table releases the old one first (CVE-2019-14818 class): stop the vrings
-	 * (workers are out when vring_stop returns), unmap, then install and restart. */
-	vrings_stop_all(dev);
-	mem_release(dev);
-	rc = mem_install(dev, nr, th.nregions);
-	if (rc)
-		return rc;
+	}
+	uint64_t drop = (dev->mem.n == 64 ? ~0ull : (1ull << dev->mem.n) - 1) & ~keep;
+	bool replace = false;
+	for (unsigned k = 0; k < nn && !replace; k++)
+		replace = riov_guest_mem_overlap(&dev->mem, &nr[k].d, ~drop) >= 0;
+	if (replace)
+		vrings_stop_all(dev);
+	regions_drop(dev, drop);
+	for (unsigned i = 0; i < dev->mem.n; i++)
+		dev->mem.r[i].refs = 1;   /* the table as given: one reference each */
+	rc = 0;
+	for (unsigned k = 0; k < nn; k++) {
+		if (rc)
+			riov_guest_region_munmap(&nr[k]);
+		else
+			rc = region_install(dev, &nr[k]);
+	}
 	/* restart what ran (with the indices vring_stop reported), and start what became ready */
 	vrings_try_start_all(dev);
-	return 0;
+	return rc;
 }
 
+/* One region more (CONFIGURE_MEM_SLOTS). QEMU 7.2 sends every region once per queue pair (each
+ * pair is a vhost device of its own on this socket): an identical region takes a reference. */
 static int h_add_mem_reg(struct riov_vhost_dev *dev, struct vu_msg *m)
 {
 	struct vu_mem_reg_single s;
 	struct riov_guest_region nr;
+	char why[160];
 
 	memcpy(&s, m->payload, sizeof(s));
-	int rc = riov_guest_mem_validate(&dev->mem, &s.r, 1);
-	if (rc)
+	int rc = riov_guest_region_check(&s.r);
+	if (rc) {
+		log_region_refused(dev, "ADD_MEM_REG", &s.r, "size, alignment or range invalid");
 		return rc;
+	}
+	int i = riov_guest_mem_find_same(&dev->mem, &s.r, m->fds[0]);
+	if (i >= 0) {
+		dev->mem.r[i].refs++;
+		riov_log(RIOV_LOG_DEBUG, COMP, "%s: region gpa 0x%llx added again (%u references)", dev->name,
+			 (unsigned long long)s.r.gpa, dev->mem.r[i].refs);
+		return 0;
+	}
+	if (dev->mem.n >= RIOV_VHOST_MAX_MEM_REGIONS) {
+		log_region_refused(dev, "ADD_MEM_REG", &s.r, "all 64 memory slots in use");
+		return -E2BIG;
+	}
+	i = riov_guest_mem_overlap(&dev->mem, &s.r, 0);
+	if (i >= 0) {
+		const struct riov_guest_region_desc *o = &dev->mem.r[i].d;
+		snprintf(why, sizeof(why), "overlaps the region gpa 0x%llx size 0x%llx uaddr 0x%llx offset 0x%llx",
+			 (unsigned long long)o->gpa, (unsigned long long)o->size,
+			 (unsigned long long)o->uaddr, (unsigned long long)o->mmap_offset);
+		log_region_refused(dev, "ADD_MEM_REG", &s.r, why);
+		return -EEXIST;
+	}
 	rc = regions_mmap(&nr, &s.r, 1, m->fds);
-	if (rc)
+	if (rc) {
+		log_region_refused(dev, "ADD_MEM_REG", &s.r, strerror(-rc));
 		return rc;
-	vrings_stop_all(dev);
-	rc = mem_install(dev, &nr, 1);
+	}
+	rc = region_install(dev, &nr);
 	if (rc)
 		return rc;
 	vrings_try_start_all(dev);
 	return 0;
 }
 
+/* One reference less; the region goes at the last (QEMU 7.2: once per queue pair). */
 static int h_rem_mem_reg(struct riov_vhost_dev *dev, struct vu_msg *m)
 {
 	struct vu_mem_reg_single s;
 
 	memcpy(&s, m->payload, sizeof(s));
 	int i = riov_guest_mem_find(&dev->mem, &s.r);
-	if (i < 0)
+	if (i < 0) {
+		log_region_refused(dev, "REM_MEM_REG", &s.r, "no such region");
 		return -ENOENT;
-	uint32_t mask = vrings_stop_all(dev);
-	riov_guest_region_vtd_unmap(&dev->mem.r[i], dev->p.vtd, dev->p.did);
-	iotlb_flush(dev);
-	riov_guest_region_munmap(&dev->mem.r[i]);
-	riov_guest_mem_remove(&dev->mem, (unsigned)i);
-	for (unsigned q = 0; q < nvrings(dev); q++)
-		if (mask & (1u << q))
-			vring_try_start(dev, q);
+	}
+	if (--dev->mem.r[i].refs > 0)
+		return 0;
+	regions_drop(dev, 1ull << i);
 	return 0;
 }
 
@@ -1099,7 +1228,7 @@ static int h_get_status(struct riov_vhost_dev *dev, struct vu_msg *m)
 
 static int h_set_slave_req_fd(struct riov_vhost_dev *dev, struct vu_msg *m)
 {
-	/* Kept for IOTLB miss requests to the front-end (not sent yet). */
+	/* The back-end channel: IOTLB miss requests to the front-end (iotlb_miss). */
 	close_fd(&dev->slave_fd);
 	dev->slave_fd = take_fd(m);
 	return 0;
@@ -1154,6 +1283,9 @@ struct vu_handler {
 	uint8_t fds_min, fds_max;
 	bool before_features;          /* may arrive before SET_FEATURES */
 	int (*check)(struct riov_vhost_dev *dev, struct vu_msg *m);
+	/* the handler's refusal (a well-formed request riovd will not carry out) is answered
+	 * (REPLY_ACK) and counted; the session stays. Otherwise a failed handler ends it. */
+	bool refusable;
 };
 
 #define U64 8, 8
@@ -1169,7 +1301,7 @@ static const struct vu_handler handlers[VU_REQUEST_MAX] = {
 	[VU_SET_MEM_TABLE] = { "SET_MEM_TABLE", h_set_mem_table, sizeof(struct vu_mem_table_hdr),
 			       sizeof(struct vu_mem_table_hdr) +
 				       VU_MEM_BASELINE_REGIONS * sizeof(struct riov_guest_region_desc),
-			       0, VU_MEM_BASELINE_REGIONS, false, c_mem_table },
+			       0, VU_MEM_BASELINE_REGIONS, false, c_mem_table, true },
 	[VU_SET_LOG_BASE] = { "SET_LOG_BASE", h_set_log_base, sizeof(struct vu_log), sizeof(struct vu_log),
 			      1, 1, false, NULL },
 	[VU_SET_LOG_FD] = { "SET_LOG_FD", h_set_log_fd, NONE_OR_U64, 1, 1, false, NULL },
@@ -1199,9 +1331,9 @@ static const struct vu_handler handlers[VU_REQUEST_MAX] = {
 				 sizeof(struct vu_inflight), 1, 1, true, NULL },
 	[VU_RESET_DEVICE] = { "RESET_DEVICE", h_reset, NONE_OR_U64, 0, 0, true, NULL },
 	[VU_GET_MAX_MEM_SLOTS] = { "GET_MAX_MEM_SLOTS", h_get_max_mem_slots, NONE_OR_U64, 0, 0, true, NULL },
-	[VU_ADD_MEM_REG] = { "ADD_MEM_REG", h_add_mem_reg, MEMREG, 1, 1, false, NULL },
+	[VU_ADD_MEM_REG] = { "ADD_MEM_REG", h_add_mem_reg, MEMREG, 1, 1, false, NULL, true },
 	/* the spec allows one (ignored) fd for compatibility with old front-ends */
-	[VU_REM_MEM_REG] = { "REM_MEM_REG", h_rem_mem_reg, MEMREG, 0, 1, false, NULL },
+	[VU_REM_MEM_REG] = { "REM_MEM_REG", h_rem_mem_reg, MEMREG, 0, 1, false, NULL, true },
 	[VU_SET_STATUS] = { "SET_STATUS", h_set_status, U64, 0, 0, true, NULL },
 	[VU_GET_STATUS] = { "GET_STATUS", h_get_status, NONE_OR_U64, 0, 0, true, NULL },
 };
@@ -1288,10 +1420,15 @@ static int vu_dispatch(struct riov_vhost_dev *dev, struct vu_msg *m)
 	/* after the handler: SET_PROTOCOL_FEATURES that turns REPLY_ACK on is acknowledged */
 	need_ack = (m->flags & VU_FLAG_NEED_REPLY) && has_proto(dev, VU_PF_REPLY_ACK);
 	if (rc < 0) {
-		RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "%s: %s failed: %s", dev->name, h->name, strerror(-rc));
+		RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "%s: %s failed: %s%s", dev->name, h->name, strerror(-rc),
+			    h->refusable ? " (refused; the session goes on)" : "");
 		if (need_ack) {
 			uint64_t err = 1;
 			vu_send(dev, m->request, &err, sizeof(err), -1);
+		}
+		if (h->refusable) {
+			dev->refused++;
+			return 0;
 		}
 		return rc;
 	}
@@ -1706,6 +1843,7 @@ void riov_vhost_dev_stats(const struct riov_vhost_dev *dev, struct riov_vhost_de
 			st->queue_pairs = (uint16_t)(q / 2 + 1);
 	st->messages = dev->messages;
 	st->bad_messages = dev->bad_messages;
+	st->refused = dev->refused;
 	st->connects = dev->connects;
 	st->disconnects = dev->disconnects;
 }

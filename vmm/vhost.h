@@ -115,6 +115,8 @@ struct riov_vhost_dev_stats {
 	uint16_t queue_pairs;         /* negotiated (MQ) */
 	uint64_t messages;            /* vhost-user messages handled */
 	uint64_t bad_messages;        /* messages that closed the connection */
+	uint64_t refused;             /* well-formed requests refused with the session kept (memory
+				       * regions that overlap, do not fit, or are not there) */
 	uint64_t connects;
 	uint64_t disconnects;
 };
