@@ -19,6 +19,8 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
+#include <rte_hash_crc.h>
+#include <rte_ip.h>
 #include <rte_prefetch.h>
 
 #include "dataplane/dp_internal.h"
@@ -83,41 +85,89 @@ static void vhost_deliver(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair
 	rte_pktmbuf_free_bulk(m, n);
 }
 
-/* Where packets for vhost port p go from worker w: a running RX queue pair w owns (no handoff),
- * or NULL with *fallback (if asked for) the first running one, to hand the packets to its owner. */
-static struct dp_vq_pair *rx_pair_own(struct dp_port *p, unsigned w, struct dp_vq_pair **fallback)
+/* A flow's hash from the start of its frame: IPv4/IPv6 addresses, and the ports of TCP and UDP
+ * when they are there; 0 for anything else (one queue). Only read for multiqueue guests. */
+static uint32_t flow_hash(const uint8_t *f, uint32_t len)
 {
-	for (uint16_t q = 0; q < p->queues; q++) {
-		struct dp_vq_pair *qp = &p->qp[q];
-		if (!atomic_load_explicit(&qp->rx_running, memory_order_acquire))
-			continue;
-		if (qp->owner == w)
-			return qp;
-		if (fallback != NULL && *fallback == NULL)
-			*fallback = qp;
+	uint32_t key[9], n = 0;
+	uint32_t l4 = 0, proto = 0;
+
+	if (len < RTE_ETHER_HDR_LEN + 20)
+		return 0;
+	uint16_t et = (uint16_t)(f[12] << 8 | f[13]);
+	if (et == RTE_ETHER_TYPE_IPV4 && (f[14] >> 4) == 4) {
+		memcpy(key, f + 26, 8);            /* source and destination address */
+		n = 2;
+		proto = f[23];
+		/* ports only in a first fragment (offset 0) */
+		if ((f[20] & 0x1f) == 0 && f[21] == 0)
+			l4 = RTE_ETHER_HDR_LEN + 4u * (f[14] & 0xf);
+	} else if (et == RTE_ETHER_TYPE_IPV6 && len >= RTE_ETHER_HDR_LEN + 40) {
+		memcpy(key, f + 22, 32);
+		n = 8;
+		proto = f[20];
+		l4 = RTE_ETHER_HDR_LEN + 40;
+	} else {
+		return 0;
 	}
-	return NULL;
+	if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP) && l4 != 0 && len >= l4 + 4)
+		memcpy(&key[n++], f + l4, 4);
+	return rte_hash_crc(key, n * 4, proto);
+}
+
+/* The running guest RX queue pair of vhost port p that a frame goes to: one of the pairs the guest
+ * enabled, chosen by the frame's flow so that a flow keeps its queue (and its order) while the
+ * set of enabled pairs stays as it is. NULL when none runs. */
+static struct dp_vq_pair *rx_pair_pick(struct dp_port *p, const uint8_t *frame, uint32_t len)
+{
+	struct dp_vq_pair *run[RIOV_VHOST_MAX_QUEUE_PAIRS];
+	unsigned n = 0;
+
+	for (uint16_t q = 0; q < p->queues; q++)
+		if (atomic_load_explicit(&p->qp[q].rx_running, memory_order_acquire))
+			run[n++] = &p->qp[q];
+	if (n <= 1)
+		return n ? run[0] : NULL;
+	return run[flow_hash(frame, len) % n];
+}
+
+/* Deliver n packets to RX queue pair qp of vhost port p: on this worker if it owns the pair,
+ * else through the pair's handoff ring to its owner. */
+static void flush_vhost_pair(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair *qp,
+			     struct rte_mbuf **m, uint16_t n)
+{
+	if (qp->owner == c->w->idx) {
+		vhost_deliver(c, p, qp, m, n);
+		return;
+	}
+	unsigned sent = rte_ring_mp_enqueue_burst(qp->ring, (void **)m, n, NULL);
+	if (sent < n) {
+		atomic_fetch_add_explicit(&p->ring_full, n - sent, memory_order_relaxed);
+		rte_pktmbuf_free_bulk(m + sent, n - sent);
+	}
 }
 
 static void flush_vhost(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
 {
-	unsigned w = c->w->idx;
-	struct dp_vq_pair *fallback = NULL;
-	struct dp_vq_pair *own = rx_pair_own(p, w, &fallback);
+	struct dp_vq_pair *to[RIOV_VIRTQ_BURST];
+	uint16_t done = 0;
 
-	if (own != NULL) {
-		vhost_deliver(c, p, own, m, n);
-		return;
-	}
-	if (fallback == NULL || fallback->ring == NULL) {
-		count_drop(p, w, RIOV_DP_DROP_NOT_READY, n);
-		rte_pktmbuf_free_bulk(m, n);
-		return;
-	}
-	unsigned sent = rte_ring_mp_enqueue_burst(fallback->ring, (void **)m, n, NULL);
-	if (sent < n) {
-		atomic_fetch_add_explicit(&p->ring_full, n - sent, memory_order_relaxed);
-		rte_pktmbuf_free_bulk(m + sent, n - sent);
+	if (p->queues == 1)
+		to[0] = rx_pair_pick(p, NULL, 0);
+	for (uint16_t i = p->queues == 1; i < n; i++)
+		to[i] = p->queues == 1 ? to[0] :
+			rx_pair_pick(p, rte_pktmbuf_mtod(m[i], const uint8_t *), rte_pktmbuf_data_len(m[i]));
+	/* runs of packets for the same pair go together (one pair: the whole burst) */
+	for (uint16_t i = 1; i <= n; i++) {
+		if (i < n && to[i] == to[done])
+			continue;
+		if (to[done] == NULL) {
+			count_drop(p, c->w->idx, RIOV_DP_DROP_NOT_READY, i - done);
+			rte_pktmbuf_free_bulk(m + done, i - done);
+		} else {
+			flush_vhost_pair(c, p, to[done], m + done, i - done);
+		}
+		done = i;
 	}
 }
 
@@ -278,15 +328,20 @@ static void switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf *
 	}
 }
 
-/* The running RX queue pair of vhost port `id` that this worker owns (where flush_vhost() would
- * deliver without a handoff), or NULL. */
-static struct dp_vq_pair *own_rx_pair(struct dp_ctx *c, uint16_t id)
+/* The guest RX queue pair of vhost port `id` a peeked frame goes to, if this worker owns it (where
+ * flush_vhost() would deliver without a handoff), or NULL. *multi: the port has several pairs (the
+ * answer then depends on the frame's flow, not only on the port). */
+static struct dp_vq_pair *own_rx_pair(struct dp_ctx *c, uint16_t id, const struct riov_virtq_pkt *k,
+				      bool *multi)
 {
 	struct dp_port *p = port_get(c->dp, id);
 
+	*multi = false;
 	if (p == NULL || p->type != RIOV_DP_PORT_VHOST)
 		return NULL;
-	return rx_pair_own(p, c->w->idx, NULL);
+	*multi = p->queues > 1;
+	struct dp_vq_pair *qp = rx_pair_pick(p, k->peek, k->peek_len);
+	return qp != NULL && qp->owner == c->w->idx ? qp : NULL;
 }
 
 /* Guest TX, the direct path: peek at a burst of the guest's TX chains; a packet for a guest whose
@@ -309,6 +364,7 @@ static uint16_t vhost_tx(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair 
 		return 0;
 	struct dp_addr_cache ac = DP_ADDR_CACHE_INIT;
 	int last_out = DP_SW_FLOOD, last_g = -1;   /* last_g: group of last_out, -1 none, -2 mbuf */
+	bool last_multi = false;                   /* last_out has several queue pairs: no reuse */
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct riov_virtq_pkt *k = &pk[i];
@@ -324,12 +380,12 @@ static uint16_t vhost_tx(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair 
 		}
 		if (out < 0 || out == p->id)
 			goto to_mbuf;   /* flood, or the switch's drop rules */
-		if (out != last_out) {
+		if (out != last_out || last_multi) {
 			last_out = out;
 			last_g = -1;
 		}
 		if (last_g == -1) {
-			struct dp_vq_pair *dq = own_rx_pair(c, (uint16_t)out);
+			struct dp_vq_pair *dq = own_rx_pair(c, (uint16_t)out, k, &last_multi);
 			last_g = -2;
 			for (unsigned g = 0; dq != NULL && g < ng; g++)
 				if (gqp[g] == dq)
