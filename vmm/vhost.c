@@ -385,6 +385,12 @@ static void vring_stop(struct riov_vhost_dev *dev, unsigned qid)
 	}
 }
 
+static void hold(struct riov_vhost_dev *dev, bool on)
+{
+	if (dev->p.ops->hold)
+		dev->p.ops->hold(dev->p.ops_ctx, dev, on);
+}
+
 static uint32_t vrings_stop_all(struct riov_vhost_dev *dev)
 {
 	uint32_t mask = 0;
@@ -586,19 +592,20 @@ static int h_set_features(struct riov_vhost_dev *dev, struct vu_msg *m)
 		return -EBUSY;
 	uint64_t old = dev->features;
 	uint32_t mask = 0;
-	if ((old ^ f) & log_bit)
+	bool paused = (old ^ f) & log_bit;
+	if (paused) {
+		hold(dev, true);
 		mask = vrings_stop_all(dev);
+	}
 	dev->features = f;
 	dev->features_set = true;
-	if (dev->ctx_mode) {
-		int rc = domains_attach(dev);
-		if (rc)
-			return rc;
-	}
-	for (unsigned q = 0; q < nvrings(dev); q++)
+	int rc = dev->ctx_mode ? domains_attach(dev) : 0;
+	for (unsigned q = 0; !rc && q < nvrings(dev); q++)
 		if (mask & (1u << q))
 			vring_try_start(dev, q);
-	return 0;
+	if (paused)
+		hold(dev, false);
+	return rc;
 }
 
 static int h_set_owner(struct riov_vhost_dev *dev, struct vu_msg *m)
@@ -773,8 +780,10 @@ static int h_set_mem_table(struct riov_vhost_dev *dev, struct vu_msg *m)
 	bool replace = false;
 	for (unsigned k = 0; k < nn && !replace; k++)
 		replace = riov_guest_mem_overlap(&dev->mem, &nr[k].d, ~drop) >= 0;
-	if (replace)
+	if (replace) {
+		hold(dev, true);
 		vrings_stop_all(dev);
+	}
 	regions_drop(dev, drop);
 	for (unsigned i = 0; i < dev->mem.n; i++)
 		dev->mem.r[i].refs = 1;   /* the table as given: one reference each */
@@ -787,6 +796,8 @@ static int h_set_mem_table(struct riov_vhost_dev *dev, struct vu_msg *m)
 	}
 	/* restart what ran (with the indices vring_stop reported), and start what became ready */
 	vrings_try_start_all(dev);
+	if (replace)
+		hold(dev, false);
 	return rc;
 }
 
@@ -877,6 +888,9 @@ static int h_set_vring_addr(struct riov_vhost_dev *dev, struct vu_msg *m)
 		return -EINVAL;
 	struct vu_vring *vr = &dev->vr[a.index];
 	/* QEMU re-sends the addresses of a running vring to switch logging: stop, update, restart. */
+	bool paused = vr->running;
+	if (paused)
+		hold(dev, true);
 	vring_stop(dev, a.index);
 	vr->desc = a.desc;
 	vr->avail = a.avail;
@@ -885,6 +899,8 @@ static int h_set_vring_addr(struct riov_vhost_dev *dev, struct vu_msg *m)
 	vr->addr_flags = a.flags;
 	vr->addr_set = true;
 	vring_try_start(dev, a.index);
+	if (paused)
+		hold(dev, false);
 	return 0;
 }
 
@@ -1004,7 +1020,10 @@ static int h_set_log_base(struct riov_vhost_dev *dev, struct vu_msg *m)
 	if (!base)
 		return -EINVAL;
 	/* running vrings get the new log only if they log at all */
-	uint32_t mask = has_feature(dev, RIOV_VHOST_F_LOG_ALL) ? vrings_stop_all(dev) : 0;
+	bool paused = has_feature(dev, RIOV_VHOST_F_LOG_ALL);
+	if (paused)
+		hold(dev, true);
+	uint32_t mask = paused ? vrings_stop_all(dev) : 0;
 	log_release(dev);
 	dev->log_map = map;
 	dev->log_map_len = map_len;
@@ -1013,6 +1032,8 @@ static int h_set_log_base(struct riov_vhost_dev *dev, struct vu_msg *m)
 	for (unsigned q = 0; q < nvrings(dev); q++)
 		if (mask & (1u << q))
 			vring_try_start(dev, q);
+	if (paused)
+		hold(dev, false);
 	/* the mapping holds the file; the fd is closed by the dispatcher. The front-end waits for a
 	 * reply once the log is in place. */
 	return reply_u64(m, 0);

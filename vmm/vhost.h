@@ -80,6 +80,11 @@ struct riov_vhost_ops {
 			   uint16_t *last_used_idx);
 	/** The front-end connected (true) or went away (false). May be NULL. */
 	void (*link_change)(void *ctx, struct riov_vhost_dev *dev, bool up);
+	/** on: vmm is about to stop running vrings only to restart them (a memory table that replaces
+	 *  a range, dirty logging switched on or off, a running ring's addresses re-sent): until
+	 *  hold(false), which follows within the same message, keep packets for the guest in a
+	 *  bounded queue instead of dropping them. May be NULL. */
+	void (*hold)(void *ctx, struct riov_vhost_dev *dev, bool on);
 };
 
 enum riov_vhost_mode { RIOV_VHOST_SERVER = 0, RIOV_VHOST_CLIENT = 1 };

@@ -39,6 +39,8 @@
 
 struct rec {
 	int starts, stops, links_up, links_down;
+	int holds, stops_held;      /* hold(true) calls; stops while holding */
+	bool holding;
 	struct riov_vhost_vring_info last;
 	uint16_t stop_qid;
 	uint16_t stop_la, stop_lu;   /* what the "dataplane" reports on stop */
@@ -63,6 +65,7 @@ static void t_stop(void *ctx, struct riov_vhost_dev *dev, uint16_t qid, uint16_t
 {
 	struct rec *r = ctx;
 	r->stops++;
+	r->stops_held += r->holding;
 	r->stop_qid = qid;
 	*la = r->stop_la;
 	*lu = r->stop_lu;
@@ -77,7 +80,15 @@ static void t_link(void *ctx, struct riov_vhost_dev *dev, bool up)
 		r->links_down++;
 }
 
-static const struct riov_vhost_ops t_ops = { t_start, t_stop, t_link };
+static void t_hold(void *ctx, struct riov_vhost_dev *dev, bool on)
+{
+	struct rec *r = ctx;
+	CHECK(r->holding != on);   /* on and off alternate */
+	r->holding = on;
+	r->holds += on;
+}
+
+static const struct riov_vhost_ops t_ops = { t_start, t_stop, t_link, t_hold };
 
 static int count_fds(void)
 {
@@ -918,9 +929,14 @@ RIOV_TEST(repeated_mem_table_restarts_and_no_leak)
 		f.rec.stop_lu = (uint16_t)(90 + i);
 		/* a new table (new front-end mapping): the running vring is stopped first; its old
 		 * addresses are no longer in the table, so it stays pending until they are re-sent */
+		int h0 = f.rec.holds;
 		CHECK_EQ(send_mem_table(&f, fd, &g2), 0);
 		CHECK_EQ(f.rec.stops, t0 + 1);
 		CHECK_EQ(f.rec.starts, s0);
+		/* the stop was a pause: packets for the guest were held meanwhile */
+		CHECK_EQ(f.rec.holds, h0 + 1);
+		CHECK_EQ(f.rec.stops_held, t0 + 1);
+		CHECK(!f.rec.holding);
 		uint64_t m2 = (uint64_t)(uintptr_t)g2.map;
 		struct vu_vring_addr a = { 1, 0, m2 + 0x14000, m2 + 0x16000, m2 + 0x15000, 0 };
 		CHECK_EQ(fe_call(&f, fd, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
@@ -933,6 +949,7 @@ RIOV_TEST(repeated_mem_table_restarts_and_no_leak)
 		CHECK_EQ(send_mem_table(&f, fd, &g2), 0);
 		CHECK_EQ(f.rec.stops, t0 + 1);
 		CHECK_EQ(f.rec.starts, s0 + 1);
+		CHECK_EQ(f.rec.holds, h0 + 1);
 		CHECK(f.rec.last.desc && memcmp(f.rec.last.desc, g2.map + 0x14000, 4096) == 0);
 		/* back to the first mapping for the next round (replaces the guest-physical range) */
 		CHECK_EQ(send_mem_table(&f, fd, &g), 0);
@@ -1470,6 +1487,9 @@ RIOV_TEST(log_base_and_config)
 	CHECK_EQ(r, 0);
 	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_FEATURES, FEAT_BASE | (1ull << RIOV_VHOST_F_LOG_ALL), NULL, 0), 0);
 	CHECK_EQ(f.rec.starts, 2);   /* restarted with the log */
+	CHECK_EQ(f.rec.holds, 1);    /* a pause: packets for the guest were held, not dropped */
+	CHECK_EQ(f.rec.stops_held, f.rec.stops);
+	CHECK(!f.rec.holding);
 	CHECK(f.rec.last.log_base != NULL);
 	CHECK_EQ(f.rec.last.log_size, 0x2000);
 	if (f.rec.last.log_base) {
