@@ -1928,10 +1928,71 @@ static int h_port_list(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 	return 0;
 }
 
-/* Counters for people and scripts. The dataplane counts drops by cause; the RPC groups them:
- * rx_dropped = taking packets from the port (no_mbuf, looped, hairpin), tx_dropped = delivering
- * to it (no_buffer, ring_full, not_ready), rx_errors = the port's own rings or DMA misbehaved
- * (bad_descriptor, too_big, broken_queue, dma_fault). Per-cause numbers: the metrics endpoint. */
+/* The non-zero counts of drops[RIOV_DP_DROP__MAX] as DropCounter messages in the call's memory
+ * (*n = 0 when there are none). Returns 0 or -ENOMEM. */
+static int fill_drops(struct riov_rpc_call *call, const uint64_t *drops, Riov__V1__DropCounter ***out,
+		      size_t *n)
+{
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++)
+		k += drops[d] != 0;
+	if (k == 0)
+		return 0;
+	Riov__V1__DropCounter **v = riov_rpc_call_alloc(call, k * sizeof(*v));
+	Riov__V1__DropCounter *dc = riov_rpc_call_alloc(call, k * sizeof(*dc));
+	if (v == NULL || dc == NULL)
+		return -ENOMEM;
+	for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++) {
+		if (drops[d] == 0)
+			continue;
+		riov__v1__drop_counter__init(&dc[*n]);
+		dc[*n].cause = (char *)riov_dp_drop_names[d];
+		dc[*n].packets = drops[d];
+		v[*n] = &dc[*n];
+		(*n)++;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A vhost port's queue pairs as QueueCounters messages (none for an eth port). 0 or -errno. */
+static int fill_queues(struct riov_rpc_call *call, struct riov_dp *dp, Riov__V1__PortCounters *pc)
+{
+	struct riov_dp_queue_stats qs[RIOV_DP_MAX_QUEUE_PAIRS];
+	int n = riov_dp_port_queue_stats(dp, pc->port, qs, RIOV_DP_MAX_QUEUE_PAIRS);
+
+	if (n <= 0)
+		return n;
+	pc->queues = riov_rpc_call_alloc(call, (size_t)n * sizeof(*pc->queues));
+	if (pc->queues == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		Riov__V1__QueueCounters *q = CALL_NEW(call, Riov__V1__QueueCounters,
+						      riov__v1__queue_counters__init);
+		if (q == NULL)
+			return -ENOMEM;
+		q->queue = qs[i].queue;
+		q->rx_running = qs[i].rx_running;
+		q->tx_running = qs[i].tx_running;
+		q->rx_packets = qs[i].rx_packets;
+		q->rx_bytes = qs[i].rx_bytes;
+		q->tx_packets = qs[i].tx_packets;
+		q->tx_bytes = qs[i].tx_bytes;
+		q->interrupts = qs[i].notifications;
+		if (fill_drops(call, qs[i].drops, &q->drops, &q->n_drops) != 0)
+			return -ENOMEM;
+		pc->queues[pc->n_queues++] = q;
+	}
+	return 0;
+}
+
+/* Counters for people and scripts. The dataplane counts drops by cause (`drops`, every non-zero
+ * cause); the RPC also groups them: rx_dropped = taking packets from the port (no_mbuf, looped,
+ * hairpin), tx_dropped = delivering to it (no_buffer, ring_full, not_ready), rx_errors = the
+ * port's own rings or DMA misbehaved (bad_descriptor, too_big, broken_queue, dma_fault). */
 static void fill_counters(Riov__V1__PortCounters *pc, const struct riov_dp_port_stats *st)
 {
 	const uint64_t *d = st->drops;
@@ -1954,7 +2015,8 @@ static void fill_counters(Riov__V1__PortCounters *pc, const struct riov_dp_port_
 
 struct counters_acc {
 	struct riov_rpc_call *call;
-	const char *only;
+	struct riov_dp *dp;
+	const char *only;            /* one port: its queue pairs too */
 	Riov__V1__PortCounters **v;
 	size_t n, cap;
 	bool nomem;
@@ -1975,13 +2037,18 @@ static void counters_one(void *arg, const struct riov_dp_port_stats *st)
 	}
 	*copy = *st; /* st is the caller's stack: the answer needs the names until it is packed */
 	fill_counters(pc, copy);
+	if (fill_drops(a->call, copy->drops, &pc->drops, &pc->n_drops) != 0 ||
+	    (a->only && fill_queues(a->call, a->dp, pc) < 0)) {
+		a->nomem = true;
+		return;
+	}
 	a->v[a->n++] = pc;
 }
 
 static int collect_counters(struct riov_rpc_call *call, struct riov_service *svc, const char *only,
 			    Riov__V1__PortCounters ***out, size_t *n)
 {
-	struct counters_acc a = { .call = call, .only = only, .cap = svc->n_ports };
+	struct counters_acc a = { .call = call, .dp = svc->dp, .only = only, .cap = svc->n_ports };
 
 	a.v = riov_rpc_call_alloc(call, (a.cap + 1) * sizeof(*a.v));
 	if (a.v == NULL)
@@ -3402,6 +3469,82 @@ static void port_metric(struct evbuffer *out, const struct port_array *pa, const
 	}
 }
 
+/* One queue pair of a vhost port in a scrape. */
+struct queue_row {
+	const struct riov_dp_port_stats *port;
+	struct riov_dp_queue_stats q;
+};
+
+/* The queue pairs of pa's vhost ports (eth ports have none); *n rows, NULL when out of memory. */
+static struct queue_row *queue_rows(struct riov_dp *dp, const struct port_array *pa, size_t *n)
+{
+	struct riov_dp_queue_stats qs[RIOV_DP_MAX_QUEUE_PAIRS];
+	size_t cap = 0;
+
+	*n = 0;
+	for (size_t i = 0; i < pa->n; i++)
+		cap += pa->v[i].type == RIOV_DP_PORT_VHOST ? pa->v[i].queues : 0;
+	struct queue_row *v = calloc(cap + 1, sizeof(*v));
+	for (size_t i = 0; v != NULL && i < pa->n; i++) {
+		if (pa->v[i].type != RIOV_DP_PORT_VHOST)
+			continue;
+		int k = riov_dp_port_queue_stats(dp, pa->v[i].name, qs, RIOV_DP_MAX_QUEUE_PAIRS);
+		for (int j = 0; j < k && *n < cap; j++)
+			v[(*n)++] = (struct queue_row){ .port = &pa->v[i], .q = qs[j] };
+	}
+	return v;
+}
+
+typedef uint64_t (*queue_value_fn)(const struct riov_dp_queue_stats *q, bool tx);
+
+/* One per-queue metric, a sample per queue pair and direction (rx: from the guest, tx: to it). */
+static void queue_metric(struct evbuffer *out, const struct queue_row *v, size_t n, const char *name,
+			 const char *help, const char *type, queue_value_fn get)
+{
+	char q[8];
+
+	riov_metrics_header(out, name, help, type);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(q, sizeof(q), "%u", v[i].q.queue);
+		for (int tx = 0; tx < 2; tx++) {
+			const char *labels[] = { "port", v[i].port->name, "net", v[i].port->net, "queue", q,
+						 "direction", tx ? "tx" : "rx" };
+			riov_metrics_sample_u64(out, name, labels, 4, get(&v[i].q, tx));
+		}
+	}
+}
+
+static uint64_t q_packets(const struct riov_dp_queue_stats *q, bool tx)
+{
+	return tx ? q->tx_packets : q->rx_packets;
+}
+
+static uint64_t q_bytes(const struct riov_dp_queue_stats *q, bool tx)
+{
+	return tx ? q->tx_bytes : q->rx_bytes;
+}
+
+static uint64_t q_running(const struct riov_dp_queue_stats *q, bool tx)
+{
+	return tx ? q->tx_running : q->rx_running;
+}
+
+static void queue_metrics(struct evbuffer *out, struct riov_dp *dp, const struct port_array *pa)
+{
+	size_t n;
+	struct queue_row *v = queue_rows(dp, pa, &n);
+
+	queue_metric(out, v, n, "riov_port_queue_packets_total",
+		     "Packets of a vhost port's queue pair: rx from the guest (its TX vring), tx to it.",
+		     "counter", q_packets);
+	queue_metric(out, v, n, "riov_port_queue_bytes_total", "Bytes of a vhost port's queue pair.",
+		     "counter", q_bytes);
+	queue_metric(out, v, n, "riov_port_queue_running",
+		     "1 while the vring of a queue pair and direction is set up and served.", "gauge",
+		     q_running);
+	free(v);
+}
+
 static void collect(struct evbuffer *out, void *arg)
 {
 	struct riov_service *svc = arg;
@@ -3429,6 +3572,7 @@ static void collect(struct evbuffer *out, void *arg)
 						 riov_dp_drop_names[d] };
 			riov_metrics_sample_u64(out, "riov_port_drops_total", labels, 3, pa.v[i].drops[d]);
 		}
+	queue_metrics(out, svc->dp, &pa);
 	port_metric(out, &pa, "riov_iotlb_hits_total",
 		    "Guest address translations answered by a port's IOTLB cursors (last hit or IOTLB).",
 		    offsetof(struct riov_dp_port_stats, iotlb_hits));

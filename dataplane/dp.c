@@ -629,72 +629,29 @@ int riov_dp_port_del(struct riov_dp *dp, const char *name)
 
 /* ---- counters ---- */
 
-static void port_stats(struct riov_dp *dp, struct dp_port *p, struct riov_dp_port_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	snprintf(st->name, sizeof(st->name), "%s", p->name);
-	snprintf(st->net, sizeof(st->net), "%s", p->net->name);
-	st->type = p->type;
-	st->queues = p->queues;
-	st->link_up = atomic_load(&p->link_up);
-	for (unsigned w = 0; w < dp->n_workers; w++) {
-		const struct dp_qstats *q = &p->wstats[w];
-		st->rx_packets += q->rx_packets;
-		st->rx_bytes += q->rx_bytes;
-		st->tx_packets += q->tx_packets;
-		st->tx_bytes += q->tx_bytes;
-		for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++)
-			st->drops[d] += q->drops[d];
-	}
-	st->drops[RIOV_DP_DROP_RING_FULL] += atomic_load(&p->ring_full);
-	if (p->type != RIOV_DP_PORT_VHOST)
-		return;
-	for (uint16_t q = 0; q < p->queues; q++) {
-		const struct riov_virtq *vqs[2] = { &p->qp[q].rxq, &p->qp[q].txq };
-		for (int k = 0; k < 2; k++) {
-			struct riov_virtq_stats sum = p->qp[q].past[k];
-			const struct riov_virtq_stats *live = &vqs[k]->stats;
-			sum.packets += live->packets;
-			sum.bytes += live->bytes;
-			for (unsigned d = 0; d < RIOV_VQ_DROP__MAX; d++)
-				sum.drops[d] += live->drops[d];
-			sum.notifications += live->notifications;
-			sum.iotlb_waits += live->iotlb_waits;
-			st->iotlb_waits += sum.iotlb_waits;
-			st->iotlb_hits += p->qp[q].past_hits[k];
-			st->iotlb_misses += p->qp[q].past_misses[k];
-			st->dma_faults += p->qp[q].past_faults[k];
-			const struct riov_virtq_stats *s = &sum;
-			st->drops[RIOV_DP_DROP_NO_MBUF] += s->drops[RIOV_VQ_DROP_NO_MBUF];
-			st->drops[RIOV_DP_DROP_NO_BUFFER] += s->drops[RIOV_VQ_DROP_NO_BUFFER];
-			st->drops[RIOV_DP_DROP_BROKEN] += s->drops[RIOV_VQ_DROP_BROKEN];
-			st->drops[RIOV_DP_DROP_DMA_FAULT] += s->drops[RIOV_VQ_DROP_DMA_FAULT];
-			st->drops[RIOV_DP_DROP_BAD_DESC] += s->drops[RIOV_VQ_DROP_BAD_DESC];
-			st->drops[RIOV_DP_DROP_TOO_BIG] += s->drops[RIOV_VQ_DROP_TOO_BIG];
-			st->notifications += s->notifications;
-			/* the guest's TX vring is what the port received, its RX vring what it sent */
-			if (k == 1) {
-				st->rx_packets += s->packets;
-				st->rx_bytes += s->bytes;
-			} else {
-				st->tx_packets += s->packets;
-				st->tx_bytes += s->bytes;
-			}
-			st->iotlb_hits += vqs[k]->tc.hits;
-			st->iotlb_misses += vqs[k]->tc.misses;
-			st->dma_faults += vqs[k]->tc.faults;
-		}
-	}
-}
-
 int riov_dp_port_stats(struct riov_dp *dp, const char *name, struct riov_dp_port_stats *st)
 {
 	struct dp_port *p = port_find(dp, name);
 
 	if (p == NULL)
 		return -ENOENT;
-	port_stats(dp, p, st);
+	dp_port_stats(dp, p, st);
 	return 0;
+}
+
+int riov_dp_port_queue_stats(struct riov_dp *dp, const char *name, struct riov_dp_queue_stats *qs,
+			     unsigned n)
+{
+	struct dp_port *p = port_find(dp, name);
+	unsigned k;
+
+	if (p == NULL)
+		return -ENOENT;
+	if (p->type != RIOV_DP_PORT_VHOST)
+		return 0;
+	for (k = 0; k < p->queues && k < n; k++)
+		dp_queue_stats(&p->qp[k], (uint16_t)k, &qs[k]);
+	return (int)k;
 }
 
 void riov_dp_port_foreach(struct riov_dp *dp, void (*fn)(void *arg, const struct riov_dp_port_stats *st),
@@ -706,7 +663,7 @@ void riov_dp_port_foreach(struct riov_dp *dp, void (*fn)(void *arg, const struct
 		struct dp_port *p = dp->ports[dp->port_order[i]];
 		if (p == NULL)
 			continue;
-		port_stats(dp, p, &st);
+		dp_port_stats(dp, p, &st);
 		fn(arg, &st);
 	}
 }

@@ -110,6 +110,31 @@ int riov_dp_port_stats(struct riov_dp *dp, const char *name, struct riov_dp_port
 void riov_dp_port_foreach(struct riov_dp *dp, void (*fn)(void *arg, const struct riov_dp_port_stats *st),
 			  void *arg);
 
+#define RIOV_DP_MAX_QUEUE_PAIRS 16     /* = RIOV_VHOST_MAX_QUEUE_PAIRS */
+
+/* One queue pair q of a vhost port, from the port's side like riov_dp_port_stats: rx = received
+ * from the guest (its TX vring, 2q+1), tx = sent to the guest (its RX vring, 2q). Counts every
+ * life of the vrings (a guest that reconnects adds to them). The port's totals of packets and
+ * bytes are the sums over its queue pairs. */
+struct riov_dp_queue_stats {
+	uint16_t queue;
+	bool rx_running;               /* the guest's TX vring is set up and polled */
+	bool tx_running;               /* the guest's RX vring is set up and takes packets */
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	/* The causes a vring counts itself (no_mbuf, no_buffer, broken_queue, dma_fault,
+	 * bad_descriptor, too_big); the others (ring_full, not_ready, looped, hairpin, ...) are
+	 * decided before a queue is chosen and counted per port only, so these are a part of the
+	 * port's drops. */
+	uint64_t drops[RIOV_DP_DROP__MAX];
+	uint64_t notifications;        /* interrupts raised on either vring */
+};
+
+/** Fill qs[0..n) with the queue pairs of the vhost port called name (n = RIOV_DP_MAX_QUEUE_PAIRS
+ *  is always enough). Returns the number of entries filled (the port's queue pairs, at most n; 0
+ *  for an eth port: its counters are kept per worker, not per queue), or -ENOENT. */
+int riov_dp_port_queue_stats(struct riov_dp *dp, const char *name, struct riov_dp_queue_stats *qs,
+			     unsigned n);
+
 struct riov_dp_worker_stats {
 	unsigned lcore;
 	uint64_t busy_cycles, idle_cycles, loops;

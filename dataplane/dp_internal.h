@@ -132,4 +132,11 @@ int dp_worker_main(void *arg);
 /** Wait until every worker passed a quiescent point. Control thread. */
 void dp_sync(struct riov_dp *dp);
 
+/* ---- counters (dp_stats.c): the control thread sums what workers and vrings counted ---- */
+
+/** Queue pair q of a vhost port: both vrings, every life (qp->past and the live virtq). */
+void dp_queue_stats(const struct dp_vq_pair *qp, uint16_t q, struct riov_dp_queue_stats *qs);
+/** Port p's totals: its per-worker slots, the handoff rings' drops and (vhost) every queue pair. */
+void dp_port_stats(const struct riov_dp *dp, const struct dp_port *p, struct riov_dp_port_stats *st);
+
 #endif

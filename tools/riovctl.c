@@ -76,6 +76,8 @@ struct cmd {
 	const struct opt *opts;
 	ProtobufCMessage *(*build)(struct ctx *x);
 	const char *const *cols; /* table columns "path=HEADER" of the answer's list */
+	/* prints the answer for people instead of the generic table or key-value lines */
+	void (*print)(const struct ctx *x, const ProtobufCMessage *m);
 };
 
 struct ctx {
@@ -285,6 +287,12 @@ static const char *const c_port_stats[] = {
 	"tx_bytes=TX_BYTES", "rx_dropped=RX_DROP", "tx_dropped=TX_DROP", "dma_faults=DMA_FAULTS",
 	NULL
 };
+static const char *const c_port_queues[] = {
+	"queue=QUEUE", "rx_running=RX_RUNNING", "tx_running=TX_RUNNING", "rx_packets=RX_PKTS",
+	"rx_bytes=RX_BYTES", "tx_packets=TX_PKTS", "tx_bytes=TX_BYTES", "interrupts=INTERRUPTS",
+	NULL
+};
+static void p_port_stats(const struct ctx *x, const ProtobufCMessage *m);
 
 /* --- domain */
 static const struct opt o_dom_sel[] = { { "id", "N", "domain id instead of a device name" },
@@ -601,8 +609,9 @@ static const struct cmd cmds[] = {
 	  NULL },
 	{ "port", "list", "Port.List", "[--net NET]", "list ports", 0, 0, o_port_list, b_port_list,
 	  c_port_list },
-	{ "port", "stats", "Port.Stats", "[NAME]", "port counters", 0, 1, NULL, b_port_stats,
-	  c_port_stats },
+	{ "port", "stats", "Port.Stats", "[NAME]",
+	  "port counters (with NAME: drops by cause and per queue pair too)", 0, 1, NULL,
+	  b_port_stats, c_port_stats, p_port_stats },
 	{ "domain", "show", "Domain.Show", "DEVICE | --id N", "a DMA-remapping domain", 0, 1,
 	  o_dom_sel, b_dom_show, NULL },
 	{ "domain", "map", "Domain.Map",
@@ -1034,6 +1043,43 @@ static void print_answer(const struct cmd *cmd, const ProtobufCMessage *m)
 	print_kv(m, 0);
 }
 
+/* "drops: cause N, cause N" (or "none"), the non-zero causes riovd sent. */
+static void print_drops(const char *what, Riov__V1__DropCounter *const *d, size_t n)
+{
+	printf("%s:%s", what, n ? "" : " none");
+	for (size_t k = 0; k < n; k++)
+		printf("%s %s %" PRIu64, k ? "," : "", d[k]->cause ? d[k]->cause : "?", d[k]->packets);
+	putchar('\n');
+}
+
+/* port stats: one line per port; for a named port also its drops by cause and its queue
+ * pairs (vhost) with their own drops. */
+static void p_port_stats(const struct ctx *x, const ProtobufCMessage *m)
+{
+	const Riov__V1__PortStatsResponse *r = (const void *)m;
+
+	print_answer(x->cmd, m);
+	if (x->npos == 0)
+		return;
+	for (size_t i = 0; i < r->n_ports; i++) {
+		const Riov__V1__PortCounters *pc = r->ports[i];
+		putchar('\n');
+		print_drops("drops by cause", pc->drops, pc->n_drops);
+		if (pc->n_queues == 0)
+			continue;
+		printf("\nqueue pairs (rx: from the guest, its TX vring; tx: to the guest, its RX vring):\n");
+		print_table((const ProtobufCMessage *const *)pc->queues, pc->n_queues,
+			    &riov__v1__queue_counters__descriptor, c_port_queues, 2);
+		for (size_t q = 0; q < pc->n_queues; q++) {
+			char what[32];
+			if (pc->queues[q]->n_drops == 0)
+				continue;
+			snprintf(what, sizeof(what), "  queue %" PRIu32 " drops", pc->queues[q]->queue);
+			print_drops(what, pc->queues[q]->drops, pc->queues[q]->n_drops);
+		}
+	}
+}
+
 /* ------------------------------------------------------------------ help */
 
 static void print_opts(const struct opt *o)
@@ -1286,7 +1332,9 @@ int main(int argc, char **argv)
 	} else {
 		ProtobufCMessage *resp = NULL;
 		status = riov_client_call(cl, method, req, &resp, err, sizeof(err));
-		if (status == 0 && resp)
+		if (status == 0 && resp && cmd->print && !json_out)
+			cmd->print(&x, resp);
+		else if (status == 0 && resp)
 			print_answer(cmd, resp);
 		if (resp)
 			protobuf_c_message_free_unpacked(resp, NULL);

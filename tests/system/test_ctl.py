@@ -133,6 +133,9 @@ def test_ports():
     st = ctl.json("port", "stats", "vm1")["ports"]
     check(len(st) == 1 and st[0]["port"] == "vm1" and st[0]["net"] == "blue" and st[0]["rx_packets"] == 0,
           "port stats NAME gives that port's counters")
+    check([(q["queue"], q["rx_running"], q["tx_running"], q["rx_packets"]) for q in st[0]["queues"]] ==
+          [(0, False, False, 0), (1, False, False, 0)] and st[0]["drops"] == [],
+          "port stats NAME: both queue pairs of a --queues 2 port, not running without a guest, no drops")
     check(len(ctl.json("port", "stats")["ports"]) == 2, "port stats without a name gives every port")
     ctl.ok("port", "delete", "vm2")
     check(not os.path.exists(abs_sock), "port delete closes the vhost-user socket")
@@ -403,8 +406,11 @@ def test_prometheus():
     for name in ("riov_port_rx_packets_total", "riov_port_tx_packets_total", "riov_port_rx_bytes_total",
                  "riov_port_tx_bytes_total", "riov_port_drops_total", "riov_iommu_faults_total",
                  "riov_iotlb_hits_total", "riov_iotlb_misses_total", "riov_interrupts_total",
-                 "riov_worker_busy_ratio", "riov_rpc_requests_total"):
+                 "riov_worker_busy_ratio", "riov_rpc_requests_total", "riov_port_queue_packets_total",
+                 "riov_port_queue_bytes_total", "riov_port_queue_running"):
         check("# TYPE %s " % name in text, "the endpoint exports %s" % name)
+    check('riov_port_queue_packets_total{port="vm1",net="blue",queue="0",direction="rx"} %d' % want["vm1"] in text,
+          "riov_port_queue_packets_total: vm1's queue pair 0 received what the port did")
     pport = free_port()
     cfg = os.path.join(tmp, "prometheus.yml")
     with open(cfg, "w") as f:
@@ -431,6 +437,9 @@ def test_prometheus():
     wait_for(scraped, 30, "Prometheus to scrape riovd")
     log("  Prometheus: riov_port_rx_packets_total %s, riovctl %s" % (got, want))
     check(got == want, "Prometheus's riov_port_rx_packets_total equals riovctl's rx_packets per port")
+    r = prom_query(pport, 'sum by (port) (riov_port_queue_packets_total{direction="rx"})')["data"]["result"]
+    byq = {s["metric"]["port"]: int(float(s["value"][1])) for s in r}
+    check(byq == want, "Prometheus: riov_port_queue_packets_total summed over queues equals rx_packets (%s)" % byq)
     up = prom_query(pport, 'up{job="riov"}')["data"]["result"]
     check(up and up[0]["value"][1] == "1", "Prometheus sees the riovd target up")
     p.send_signal(signal.SIGTERM)
@@ -642,6 +651,76 @@ def test_domain_restart_persistence():
     d.stop()
 
 
+def drops_by_cause(c):
+    """A PortCounters' or QueueCounters' drops as {cause: packets}."""
+    return {x["cause"]: x["packets"] for x in c["drops"]}
+
+
+def test_port_stats_queues_and_causes():
+    """`port stats NAME` breaks a multiqueue port down by queue pair and its drops by cause: two
+    --queues 2 ports, guest A (testpmd txonly, 2 queues, many flows) sends to guest B (rxonly, 2
+    queues) and starts first, so that vm2 drops A's first packets as not_ready."""
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n').start()
+    ctl = ctl_for(d)
+    for name in ("vm1", "vm2"):
+        ctl.ok("port", "add", "vhost", name, "--net", "blue", "--socket", name + ".sock", "--queues", "2")
+    a = Guest("A", d.socket("vm1"), "txonly", queues=2, mac=MAC_A, peer=MAC_B,
+              extra=["--txonly-multi-flow"]).start(tmp)
+    wait_for(lambda: ctl.json("port", "stats", "vm2")["ports"][0]["tx_dropped"] > 0, 10,
+             "vm2 to drop packets while no guest is connected")
+    b = Guest("B", d.socket("vm2"), "rxonly", queues=2, mac=MAC_B).start(tmp)
+    wait_for(lambda: all(p["state"] == "up" for p in ctl.json("port", "list")["ports"]), 10, "both ports up")
+    time.sleep(2)
+    live = {n: ctl.json("port", "stats", n)["ports"][0] for n in ("vm1", "vm2")}
+    for n in ("vm1", "vm2"):
+        check([(q["queue"], q["rx_running"], q["tx_running"]) for q in live[n]["queues"]] ==
+              [(0, True, True), (1, True, True)], "%s: both queue pairs' vrings run while the guest is up" % n)
+    text = ctl.ok("port", "stats", "vm2")
+    log("  riovctl port stats vm2:\n" + text)
+    check(re.search(r"^drops by cause: .*\bnot_ready \d+", text, re.M) and "queue pairs" in text and
+          "RX_RUNNING" in text,
+          "port stats NAME prints the drops by cause and the queue pairs for people")
+    check(len(ctl.ok("port", "stats").strip().splitlines()) == 3,
+          "port stats without a name stays one line per port (and the header)")
+    sa = a.stop()
+    time.sleep(1)
+    sb = b.stop()
+    st = {n: ctl.json("port", "stats", n)["ports"][0] for n in ("vm1", "vm2")}
+    log("  guest A %s, guest B %s" % (sa, sb))
+    for n in ("vm1", "vm2"):
+        log("  %s drops %s queues %s" % (n, st[n]["drops"], st[n]["queues"]))
+        qs = st[n]["queues"]
+        check(len(qs) == 2, "%s: two queue pairs" % n)
+        for k in ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes"):
+            check(sum(q[k] for q in qs) == st[n][k], "%s: the queue pairs' %s add up to the port's (%d)"
+                  % (n, k, st[n][k]))
+        for cause, v in drops_by_cause(st[n]).items():
+            check(sum(drops_by_cause(q).get(cause, 0) for q in qs) <= v,
+                  "%s: the queue pairs' %s drops are a part of the port's" % (n, cause))
+    check(st["vm1"]["rx_packets"] == sa["tx"], "vm1 received every packet guest A sent")
+    check(all(q["rx_packets"] > 0 for q in st["vm1"]["queues"]),
+          "vm1: guest A's traffic is counted on both queue pairs (%s)" % [q["rx_packets"] for q in st["vm1"]["queues"]])
+    # testpmd discards what reaches its rings before it starts forwarding (A was sending already):
+    # up to two ring fills (256) per queue that B never counts
+    check(0 < sb["rx"] <= st["vm2"]["tx_packets"] <= sb["rx"] + 2 * 2 * 256,
+          "vm2 delivered what guest B received (%d), and what it flushed before forwarding (%d)"
+          % (sb["rx"], st["vm2"]["tx_packets"] - sb["rx"]))
+    check(all(q["tx_packets"] > 0 for q in st["vm2"]["queues"]),
+          "vm2: A's flows are delivered on both of B's queue pairs (%s)" % [q["tx_packets"] for q in st["vm2"]["queues"]])
+    dr = drops_by_cause(st["vm2"])
+    check(dr.get("not_ready", 0) > 0, "vm2's drops by cause name not_ready (%s)" % dr)
+    check(st["vm2"]["tx_dropped"] == dr.get("no_buffer", 0) + dr.get("ring_full", 0) + dr.get("not_ready", 0),
+          "tx_dropped is the sum of its causes")
+    check(all(v > 0 for v in dr.values()), "only causes that counted something are listed")
+    check(st["vm1"]["rx_packets"] == st["vm2"]["tx_packets"] + sum(dr.values()),
+          "every packet from A was delivered to B or dropped with a cause")
+    every = {p["port"]: p for p in ctl.json("port", "stats")["ports"]}
+    check(all(p["queues"] == [] for p in every.values()) and every["vm2"]["drops"] == st["vm2"]["drops"],
+          "port stats without a name: drops by cause, no queue pairs")
+    d.stop()
+
+
 def test_changes_keep_traffic():
     """Configuration changes reach the workers without stopping them: while guest A sends to guest
     B, networks and ports come and go through riovctl; A's and B's counters still match riovd's
@@ -688,4 +767,5 @@ def test_changes_keep_traffic():
 if __name__ == "__main__":
     main([test_networks, test_ports, test_other_verbs, test_tls_roles, test_runtime_port_traffic, test_restart_persistence,
           test_corrupt_state_file, test_kill9_during_changes, test_prometheus, test_domain_map_probe,
-          test_domain_errors, test_interrupts, test_domain_restart_persistence, test_changes_keep_traffic])
+          test_domain_errors, test_interrupts, test_domain_restart_persistence, test_changes_keep_traffic,
+          test_port_stats_queues_and_causes])
