@@ -29,6 +29,7 @@ const char *const riov_dp_drop_names[RIOV_DP_DROP__MAX] = {
 	[RIOV_DP_DROP_DMA_FAULT] = "dma_fault", [RIOV_DP_DROP_BAD_DESC] = "bad_descriptor",
 	[RIOV_DP_DROP_TOO_BIG] = "too_big",     [RIOV_DP_DROP_NOT_READY] = "not_ready",
 	[RIOV_DP_DROP_LOOP] = "looped",         [RIOV_DP_DROP_HAIRPIN] = "hairpin",
+	[RIOV_DP_DROP_HOLD_FULL] = "hold_full",
 };
 
 /* Source-ids, domain ids and IRTE ranges of vhost ports: buses 0xfc-0xff, one function a port. */
@@ -353,11 +354,20 @@ static void vh_vring_stop(void *ctx, struct riov_vhost_dev *dev, uint16_t qid, u
 	riov_virtq_release(vq);
 	*last_avail = vq->last_avail_idx;
 	*last_used = vq->last_used_idx;
-	if (!tx && qp->ring != NULL) {
+	/* a pause (hold): what other workers handed over stays for the restarted vring */
+	if (!tx && qp->ring != NULL && !atomic_load(&p->holding)) {
 		struct rte_mbuf *m;
 		while (rte_ring_dequeue(qp->ring, (void **)&m) == 0)
 			rte_pktmbuf_free(m);
 	}
+}
+
+static void vh_hold(void *ctx, struct riov_vhost_dev *dev, bool on)
+{
+	struct dp_port *p = ctx;
+	/* workers read it before giving up on a packet for a guest with no running RX vring; the
+	 * vring_stop()s that follow wait for them, so no packet misses the flag */
+	atomic_store(&p->holding, on);
 }
 
 static void vh_link_change(void *ctx, struct riov_vhost_dev *dev, bool up)
@@ -371,6 +381,7 @@ static const struct riov_vhost_ops vh_ops = {
 	.vring_start = vh_vring_start,
 	.vring_stop = vh_vring_stop,
 	.link_change = vh_link_change,
+	.hold = vh_hold,
 };
 
 static int vhost_port_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_port_params *prm,
@@ -387,6 +398,11 @@ static int vhost_port_init(struct riov_dp *dp, struct dp_port *p, const struct r
 	}
 	p->qp = rte_zmalloc("riov_qp", sizeof(*p->qp) * p->queues, RTE_CACHE_LINE_SIZE);
 	if (p->qp == NULL)
+		return -ENOMEM;
+	char hn[RTE_RING_NAMESIZE];
+	snprintf(hn, sizeof(hn), "rh%u", p->id);
+	p->hold = rte_ring_create(hn, RIOV_DP_HOLD_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (p->hold == NULL)
 		return -ENOMEM;
 	for (uint16_t q = 0; q < p->queues; q++) {
 		p->qp[q].owner = (p->id + q) % dp->n_workers;
@@ -514,6 +530,12 @@ static void port_free(struct riov_dp *dp, struct dp_port *p)
 			}
 		}
 		rte_free(p->qp);
+		if (p->hold != NULL) {
+			struct rte_mbuf *m;
+			while (rte_ring_dequeue(p->hold, (void **)&m) == 0)
+				rte_pktmbuf_free(m);
+			rte_ring_free(p->hold);
+		}
 	} else if (p->devname[0] != '\0') {
 		struct rte_eth_dev_info info;
 		struct rte_device *dev = NULL;

@@ -85,6 +85,8 @@ enum riov_dp_drop {
 	RIOV_DP_DROP_NOT_READY,        /* destination queue not running */
 	RIOV_DP_DROP_LOOP,             /* a local guest's source address arrived from the wire */
 	RIOV_DP_DROP_HAIRPIN,          /* destination is behind the ingress port */
+	RIOV_DP_DROP_HOLD_FULL,        /* the guest's queues were paused (vmm replacing its memory
+				        * table or switching dirty logging) and the hold queue was full */
 	RIOV_DP_DROP__MAX
 };
 extern const char *const riov_dp_drop_names[RIOV_DP_DROP__MAX];

@@ -80,6 +80,9 @@ struct dp_port {
 	/* vhost */
 	struct riov_vhost_dev *vdev;
 	struct dp_vq_pair *qp;         /* [queues] */
+	_Atomic bool holding;          /* vmm pauses the vrings (riov_vhost_ops.hold) */
+	struct rte_ring *hold;         /* packets for the guest while it holds (MP, SC: the owner of
+				        * queue pair 0 hands them on once the pause is over) */
 	/* eth */
 	uint16_t eth_id;
 	char devname[RTE_DEV_NAME_MAX_LEN];
@@ -87,6 +90,8 @@ struct dp_port {
 	struct dp_qstats wstats[RIOV_DP_MAX_WORKERS];
 	_Atomic uint64_t ring_full;    /* handoff ring full, any worker */
 };
+
+#define RIOV_DP_HOLD_SIZE 1024      /* packets held for one paused guest */
 
 /* ---- workers (worker.c) ---- */
 

@@ -147,6 +147,23 @@ static void flush_vhost_pair(struct dp_ctx *c, struct dp_port *p, struct dp_vq_p
 	}
 }
 
+/* No RX vring of vhost port p runs: while vmm pauses them (hold), the packets wait in the port's
+ * hold queue; otherwise, or when that is full, they are dropped, each cause counted. */
+static void hold_or_drop(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
+{
+	enum riov_dp_drop cause = RIOV_DP_DROP_NOT_READY;
+	unsigned kept = 0;
+
+	if (atomic_load_explicit(&p->holding, memory_order_acquire)) {
+		kept = rte_ring_mp_enqueue_burst(p->hold, (void **)m, n, NULL);
+		cause = RIOV_DP_DROP_HOLD_FULL;
+	}
+	if (kept < n) {
+		count_drop(p, c->w->idx, cause, n - kept);
+		rte_pktmbuf_free_bulk(m + kept, n - kept);
+	}
+}
+
 static void flush_vhost(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
 {
 	struct dp_vq_pair *to[RIOV_VIRTQ_BURST];
@@ -162,8 +179,7 @@ static void flush_vhost(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m
 		if (i < n && to[i] == to[done])
 			continue;
 		if (to[done] == NULL) {
-			count_drop(p, c->w->idx, RIOV_DP_DROP_NOT_READY, i - done);
-			rte_pktmbuf_free_bulk(m + done, i - done);
+			hold_or_drop(c, p, m + done, i - done);
 		} else {
 			flush_vhost_pair(c, p, to[done], m + done, i - done);
 		}
@@ -427,6 +443,13 @@ static uint16_t poll_vhost(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 	    atomic_load_explicit(&qp->rx_running, memory_order_acquire) &&
 	    riov_virtq_flush_held(&qp->rxq))
 		notify_later(c, &qp->rxq);
+	/* packets held while vmm paused the guest's vrings: on their way again once it is over */
+	if (unlikely(q == 0 && rte_ring_count(p->hold) != 0) &&
+	    !atomic_load_explicit(&p->holding, memory_order_acquire)) {
+		unsigned k = rte_ring_sc_dequeue_burst(p->hold, (void **)m, RIOV_VIRTQ_BURST, NULL);
+		if (k)
+			flush_vhost(c, p, m, (uint16_t)k);
+	}
 	/* packets other workers handed to this worker for the guest's RX vring */
 	if (qp->ring != NULL && atomic_load_explicit(&qp->rx_running, memory_order_acquire)) {
 		unsigned k = rte_ring_sc_dequeue_burst(qp->ring, (void **)m, RIOV_VIRTQ_BURST, NULL);
