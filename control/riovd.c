@@ -314,6 +314,44 @@ static int mkdir_p(const char *dir, mode_t mode)
 	return 0;
 }
 
+/* The directories riovd writes to: vhost sockets, state, the RPC socket's. Returns 0 or -errno
+ * (logged). */
+static int make_dirs(const struct riov_config *c)
+{
+	int rc = mkdir_p(c->socket_dir, 0755);
+
+	if (rc == 0)
+		rc = mkdir_p(c->state_dir, 0750);
+	if (rc == 0 && strchr(c->rpc_socket, '/') != NULL) {
+		char rpc_dir[PATH_MAX];
+		snprintf(rpc_dir, sizeof(rpc_dir), "%s", c->rpc_socket);
+		*strrchr(rpc_dir, '/') = '\0';
+		if (rpc_dir[0] != '\0')
+			rc = mkdir_p(rpc_dir, 0755);
+	}
+	if (rc != 0)
+		riov_log(RIOV_LOG_ERR, COMP, "cannot create %s, %s or the directory of %s: %s", c->socket_dir,
+			 c->state_dir, c->rpc_socket, strerror(-rc));
+	return rc;
+}
+
+/* Signals (stop, dump counters) and the periodic counter dump on the control loop. */
+static void events_start(struct riovd *d)
+{
+	signal(SIGPIPE, SIG_IGN);
+	d->ev_int = evsignal_new(d->base, SIGINT, on_stop, d);
+	d->ev_term = evsignal_new(d->base, SIGTERM, on_stop, d);
+	d->ev_usr1 = evsignal_new(d->base, SIGUSR1, on_dump, d);
+	event_add(d->ev_int, NULL);
+	event_add(d->ev_term, NULL);
+	event_add(d->ev_usr1, NULL);
+	if (d->cfg.stats_interval) {
+		struct timeval tv = { .tv_sec = d->cfg.stats_interval };
+		d->ev_stats = event_new(d->base, -1, EV_PERSIST, on_dump, d);
+		event_add(d->ev_stats, &tv);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct riovd d = { 0 };
@@ -322,21 +360,8 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	parse_args(&d, argc, argv);
-	rc = mkdir_p(d.cfg.socket_dir, 0755);
-	if (rc == 0)
-		rc = mkdir_p(d.cfg.state_dir, 0750);
-	if (rc == 0 && strchr(d.cfg.rpc_socket, '/') != NULL) {
-		char rpc_dir[PATH_MAX];
-		snprintf(rpc_dir, sizeof(rpc_dir), "%s", d.cfg.rpc_socket);
-		*strrchr(rpc_dir, '/') = '\0';
-		if (rpc_dir[0] != '\0')
-			rc = mkdir_p(rpc_dir, 0755);
-	}
-	if (rc != 0) {
-		riov_log(RIOV_LOG_ERR, COMP, "cannot create %s, %s or the directory of %s: %s", d.cfg.socket_dir,
-			 d.cfg.state_dir, d.cfg.rpc_socket, strerror(-rc));
+	if (make_dirs(&d.cfg) != 0)
 		return 1;
-	}
 	if (eal_start(&d, argv[0], &n_workers) != 0)
 		return 1;
 	d.base = event_base_new();
@@ -351,18 +376,7 @@ int main(int argc, char **argv)
 		riov_log(RIOV_LOG_ERR, COMP, "cannot start the dataplane: %s", strerror(-rc));
 		return 1;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	d.ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
-	d.ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
-	d.ev_usr1 = evsignal_new(d.base, SIGUSR1, on_dump, &d);
-	event_add(d.ev_int, NULL);
-	event_add(d.ev_term, NULL);
-	event_add(d.ev_usr1, NULL);
-	if (d.cfg.stats_interval) {
-		struct timeval tv = { .tv_sec = d.cfg.stats_interval };
-		d.ev_stats = event_new(d.base, -1, EV_PERSIST, on_dump, &d);
-		event_add(d.ev_stats, &tv);
-	}
+	events_start(&d);
 
 	/* Desired state first (state file, or the config file's objects on a first start), then the
 	 * control API, then "ready": a client that sees riovd ready sees the whole restored state. */

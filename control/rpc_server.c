@@ -214,7 +214,7 @@ ProtobufCAllocator *riov_rpc_call_allocator(struct riov_rpc_call *call)
 	return &call->allocator;
 }
 
-static void call_release(struct riov_rpc_call *call)
+void rpc_call_release(struct riov_rpc_call *call)
 {
 	while (call->blocks) {
 		struct call_block *b = call->blocks;
@@ -313,7 +313,7 @@ static bool run_handler(struct riov_rpc_server *srv, struct riov_rpc_call *call,
 	me->calls++;
 	me->failed += status != RIOV__V1__STATUS__OK;
 	put_answer(srv, out, call->request_id, e->name, status, msg, resp, done);
-	call_release(call);
+	rpc_call_release(call);
 	call->seq++;
 	return done;
 }
@@ -332,7 +332,7 @@ static void stream_free(struct rpc_stream *s)
 		event_free(s->timer);
 	if (s->req)
 		protobuf_c_message_free_unpacked(s->req, NULL);
-	call_release(&s->call);
+	rpc_call_release(&s->call);
 	free(s);
 	if (!c->streams && c->bev)
 		conn_restore_timeouts(c);
@@ -886,6 +886,12 @@ void riov_rpc_server_metrics(const struct riov_rpc_server *srv, struct evbuffer 
 
 /* ------------------------------------------------------------------ Node.Info */
 
+/* Node.Info is built into the server (readonly: it reads state); riovd supplies its workers and
+ * health (riov_rpc_server_set_node_info()). */
+static const struct riov_method_id node_info_id = RIOV_METHOD_ID(Node, info);
+_Static_assert(RIOV_SERVICE_N_METHODS(Node) == 1,
+	       "Node.Info is riov.v1.Node's only method: a new one needs a handler");
+
 static int node_info(struct riov_rpc_call *call, const ProtobufCMessage *req,
 		     ProtobufCMessage **resp, char *msg, size_t msglen)
 {
@@ -969,8 +975,8 @@ int riov_rpc_server_new(struct event_base *base, const struct riov_rpc_config *c
 		free(srv);
 		return -EINVAL;
 	}
-	rc = riov_rpc_register(srv, "Node.Info", RIOV_ROLE_READONLY, node_info,
-			       &riov__v1__node_info_request__descriptor);
+	const struct riov_method *ni = riov_method_get(node_info_id);
+	rc = ni ? riov_rpc_register(srv, ni->name, RIOV_ROLE_READONLY, node_info, ni->req) : -EINVAL;
 	if (rc < 0)
 		goto fail;
 	if (srv->cfg.unix_path) {
@@ -1032,13 +1038,16 @@ int riov_rpc_fuzz_request(const uint8_t *data, size_t size)
 		struct riov_rpc_config cfg = { 0 };
 		if (riov_rpc_server_new(NULL, &cfg, &srv, err, sizeof(err)) < 0)
 			abort();
+		/* Roles are riovd's (control/svc_*.c), not the RPC layer's: every method needs admin
+		 * here, so a readonly caller is denied and an admin one reaches the handler. */
+		const struct riov_method *ni = riov_method_get(node_info_id);
 		for (size_t i = 0; i < riov_method_count(); i++) {
 			const struct riov_method *m = riov_method_at(i);
-			if (strcmp(m->name, "Node.Info") == 0)
+			if (m == ni)
 				continue; /* keep the real one */
-			int rc = m->stream ? riov_rpc_register_stream(srv, m->name, m->role,
+			int rc = m->stream ? riov_rpc_register_stream(srv, m->name, RIOV_ROLE_ADMIN,
 								      fuzz_handler, m->req, 0)
-					   : riov_rpc_register(srv, m->name, m->role,
+					   : riov_rpc_register(srv, m->name, RIOV_ROLE_ADMIN,
 							       fuzz_handler, m->req);
 			if (rc < 0)
 				abort();

@@ -6,8 +6,9 @@
  *
  * Roles: Unix socket clients are admin (the socket is mode 0660, group riov). A TLS client's role
  * comes from its certificate subject: an organizationalUnitName (OU) equal to "admin" makes it
- * admin; anything else (OU=readonly, no OU) makes it read-only. Each method needs a role
- * (proto/frame.c catalog, or the one given to riov_rpc_register()).
+ * admin; anything else (OU=readonly, no OU) makes it read-only. Each method needs the role given
+ * to riov_rpc_register() (riovd declares it beside each handler, control/svc_*.c; Node.Info, built
+ * in, is readonly).
  *
  * Limits: max_conns connections at once (more are closed at accept); frames above max_frame are
  * refused from their header; a connection stops being read while more than max_inflight answer

@@ -121,5 +121,8 @@ void rpc_conn_accepted(struct rpc_listener *l, evutil_socket_t fd, struct buffer
 		       const char *peer, bool ready, enum riov_role role);
 bool rpc_conn_over_limit(struct rpc_listener *l, evutil_socket_t fd, bool plain);
 void conn_restore_timeouts(struct rpc_conn *c);
+/* Free the memory a call's handler took with riov_rpc_call_alloc() (after its answer is packed,
+ * or, in unit tests that call handlers directly, after the answer was looked at). */
+void rpc_call_release(struct riov_rpc_call *call);
 
 #endif

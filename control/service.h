@@ -4,6 +4,8 @@
  * API and interrupt settings, as riov.v1 specs), its
  * persistence in the state file, the RPC handlers that change and show it, and the Prometheus
  * collector. riovd.c starts it; the dataplane (dataplane/dp.h) and the VT-d unit do the work.
+ * A library (control/service.c and one file per riov.proto service, control/svc_*.c; see
+ * control/service_internal.h) without DPDK of its own but control/dpdk_glue.c.
  *
  * Desired state and precedence: the state file (<state_dir>/state.pb), when present, is the
  * desired state and wins; the configuration file's networks and ports are applied only when there
@@ -13,10 +15,11 @@
  * aside by the state store and riovd starts from the configuration file (logged as an error).
  *
  * Every acknowledged change (Network.Add/Delete, Port.Add/Delete, Domain.Create/Map/Unmap/Attach,
- * Interrupt.Set/Mask/Coalesce) is on stable storage before its
+ * Interrupt.Set/Mask/Coalesce, Device.Assign/Release/SetVfs) is on stable storage before its
  * answer is sent: adds change the dataplane first and then write the state (undoing the add when
- * the write fails); deletes write the state first and then change the dataplane. After a crash
- * the state file holds the last acknowledged change, or the one being made when it came.
+ * the write fails); deletes write the state first and then change the dataplane. Every handler
+ * does this through one helper, svc_save_or_undo(). After a crash the state file holds the last
+ * acknowledged change, or the one being made when it came.
  *
  * Thread rules: control thread only (the thread running the event_base).
  */

@@ -6,9 +6,12 @@
  * from an unauthenticated or untrusted peer. The length header is checked against the maximum
  * before anything else; decoding is done by protobuf-c, which bounds every field by the buffer
  * it is given; the method name is checked for length and characters before anyone compares or
- * logs it. Nothing here keeps state between calls.
+ * logs it. Nothing here keeps state between calls but the method catalog, built once from the
+ * generated descriptors.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,65 +111,99 @@ void riov_frame_free(Riov__V1__Frame *f)
 
 /* ------------------------------------------------------------------ catalog */
 
-#define M(svc, meth, reqd, respd, role_, stream_)                                            \
-	{ svc "." meth, &riov__v1__##reqd##_request__descriptor,                            \
-	  &riov__v1__##respd##_response__descriptor, RIOV_ROLE_##role_, stream_ }
-
-/* The role each method needs. Reading state is READONLY; anything that changes desired state,
- * counters or the state file is ADMIN. docs/api.md repeats this table; tests/unit/proto checks
- * that it lists exactly the methods of riov.proto's services. */
-static const struct riov_method methods[] = {
-	M("Node", "Info", node_info, node_info, READONLY, false),
-	M("Network", "Add", network_add, network_add, ADMIN, false),
-	M("Network", "Delete", network_delete, network_delete, ADMIN, false),
-	M("Network", "List", network_list, network_list, READONLY, false),
-	M("Port", "Add", port_add, port_add, ADMIN, false),
-	M("Port", "Delete", port_delete, port_delete, ADMIN, false),
-	M("Port", "List", port_list, port_list, READONLY, false),
-	M("Port", "Stats", port_stats, port_stats, READONLY, false),
-	M("Domain", "Show", domain_show, domain_show, READONLY, false),
-	M("Domain", "Map", domain_map, domain_map, ADMIN, false),
-	M("Domain", "Unmap", domain_unmap, domain_unmap, ADMIN, false),
-	M("Domain", "TranslateProbe", domain_translate_probe, domain_translate_probe, READONLY,
-	  false),
-	M("Domain", "Create", domain_create, domain_create, ADMIN, false),
-	M("Domain", "Attach", domain_attach, domain_attach, ADMIN, false),
-	M("Interrupt", "Set", interrupt_set, interrupt_set, ADMIN, false),
-	M("Interrupt", "Mask", interrupt_mask, interrupt_mask, ADMIN, false),
-	M("Interrupt", "Coalesce", interrupt_coalesce, interrupt_coalesce, ADMIN, false),
-	M("Interrupt", "List", interrupt_list, interrupt_list, READONLY, false),
-	M("Device", "Assign", device_assign, device_assign, ADMIN, false),
-	M("Device", "Release", device_release, device_release, ADMIN, false),
-	M("Device", "List", device_list, device_list, READONLY, false),
-	M("Device", "SetVfs", device_set_vfs, device_set_vfs, ADMIN, false),
-	M("Device", "ListVfs", device_list_vfs, device_list_vfs, READONLY, false),
-	M("Faults", "Read", faults_read, faults_read, READONLY, false),
-	M("Faults", "Clear", faults_clear, faults_clear, ADMIN, false),
-	M("Metrics", "Snapshot", metrics_snapshot, metrics_snapshot, READONLY, false),
-	M("Metrics", "Watch", metrics_watch, metrics_watch, READONLY, true),
-	M("Config", "Save", config_save, config_save, ADMIN, false),
-	M("Config", "Show", config_show, config_show, READONLY, false),
+/* The services of riov.proto. Their methods, names and message types come from protoc-c's
+ * descriptors; tests/unit/proto checks this list against the services riov.proto declares. */
+static const ProtobufCServiceDescriptor *const services[] = {
+	&riov__v1__node__descriptor,      &riov__v1__network__descriptor,
+	&riov__v1__port__descriptor,      &riov__v1__domain__descriptor,
+	&riov__v1__interrupt__descriptor, &riov__v1__device__descriptor,
+	&riov__v1__faults__descriptor,    &riov__v1__metrics__descriptor,
+	&riov__v1__config__descriptor,
 };
-#undef M
+#define N_SERVICES (sizeof(services) / sizeof(services[0]))
+
+/* Server-streaming methods. protobuf-c has no streaming, so its descriptors do not say which
+ * methods stream ("returns (stream ...)"); tests/unit/proto checks this list against riov.proto. */
+static const struct riov_method_id server_streams[] = {
+	RIOV_METHOD_ID(Metrics, watch),
+};
+
+#define METHODS_MAX 256u
+
+static struct {
+	struct riov_method m[METHODS_MAX];
+	char names[METHODS_MAX][RIOV_METHOD_NAME_MAX];
+	size_t n;
+} catalog;
+static pthread_once_t catalog_once = PTHREAD_ONCE_INIT;
+
+static struct riov_method *catalog_get(const char *service, unsigned index)
+{
+	for (size_t i = 0; i < catalog.n; i++)
+		if (catalog.m[i].index == index && strcmp(catalog.m[i].service->short_name, service) == 0)
+			return &catalog.m[i];
+	return NULL;
+}
+
+/* Every method of every service, in the order of riov.proto. A name that would not fit a frame's
+ * method field, or methods beyond METHODS_MAX, are left out: the unit test that counts the
+ * schema's methods catches that. */
+static void catalog_build(void)
+{
+	for (size_t s = 0; s < N_SERVICES; s++) {
+		const ProtobufCServiceDescriptor *sd = services[s];
+		for (unsigned i = 0; i < sd->n_methods && catalog.n < METHODS_MAX; i++) {
+			char *name = catalog.names[catalog.n];
+			int len = snprintf(name, RIOV_METHOD_NAME_MAX, "%s.%s", sd->short_name,
+					   sd->methods[i].name);
+			if (len < 0 || (size_t)len >= RIOV_METHOD_NAME_MAX)
+				continue;
+			catalog.m[catalog.n++] = (struct riov_method){
+				.name = name, .service = sd, .index = i, .req = sd->methods[i].input,
+				.resp = sd->methods[i].output, .stream = false,
+			};
+		}
+	}
+	for (size_t k = 0; k < sizeof(server_streams) / sizeof(server_streams[0]); k++) {
+		struct riov_method *m = catalog_get(server_streams[k].service, server_streams[k].index);
+		if (m != NULL)
+			m->stream = true;
+	}
+}
+
+static void catalog_ready(void)
+{
+	pthread_once(&catalog_once, catalog_build);
+}
 
 const struct riov_method *riov_method_find(const char *name)
 {
 	if (!name)
 		return NULL;
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (strcmp(methods[i].name, name) == 0)
-			return &methods[i];
+	catalog_ready();
+	for (size_t i = 0; i < catalog.n; i++)
+		if (strcmp(catalog.m[i].name, name) == 0)
+			return &catalog.m[i];
 	return NULL;
+}
+
+const struct riov_method *riov_method_get(struct riov_method_id id)
+{
+	if (!id.service)
+		return NULL;
+	catalog_ready();
+	return catalog_get(id.service, id.index);
 }
 
 size_t riov_method_count(void)
 {
-	return sizeof(methods) / sizeof(methods[0]);
+	catalog_ready();
+	return catalog.n;
 }
 
 const struct riov_method *riov_method_at(size_t i)
 {
-	return i < riov_method_count() ? &methods[i] : NULL;
+	return i < riov_method_count() ? &catalog.m[i] : NULL;
 }
 
 static const char *const status_names[] = {

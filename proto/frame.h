@@ -7,9 +7,12 @@
  * decoded, so a peer cannot make the reader buffer more than max bytes per frame.
  *
  * The catalog lists every method of riov.proto ("Service.Method") with its request and
- * response descriptors, the role it needs and whether it streams. Server and client both use it.
+ * response descriptors and whether it streams. It is built from protoc-c's generated service
+ * descriptors (riov__v1__*__descriptor), never from a hand-kept list of methods; server and client
+ * both use it. The role a method needs is not part of the schema: riovd declares it beside each
+ * handler (control/svc_*.c).
  *
- * Pure functions, no I/O, no global state: safe from any thread.
+ * No I/O; the catalog is built once, on first use (pthread_once): safe from any thread.
  */
 #ifndef RIOV_PROTO_FRAME_H
 #define RIOV_PROTO_FRAME_H
@@ -33,11 +36,34 @@ enum riov_role {
 
 struct riov_method {
 	const char *name;                          /* "Port.Add" */
+	const ProtobufCServiceDescriptor *service; /* its service (riov__v1__port__descriptor) */
+	unsigned index;                            /* its index in service->methods */
 	const ProtobufCMessageDescriptor *req;     /* request payload type */
 	const ProtobufCMessageDescriptor *resp;    /* response payload type */
-	enum riov_role role;                       /* role needed to call it */
 	bool stream;                               /* server stream (many answers) */
 };
+
+/*
+ * A method named in C by what protoc-c generates for it, so that a misspelt method fails the build:
+ * RIOV_METHOD_ID(Port, add) is Port.Add. protoc-c gives service Svc a struct
+ * Riov__V1__<Svc>_Service whose handler pointers follow its ProtobufCService base in the order of
+ * the descriptor's methods (the layout protobuf-c's own protobuf_c_service_invoke_internal()
+ * indexes), so a member's offset is the method's index.
+ */
+struct riov_method_id {
+	const char *service;                       /* short name of the service ("Port") */
+	unsigned index;                            /* index in that service's methods */
+};
+
+#define RIOV_METHOD_INDEX(Svc, member)                                                        \
+	((unsigned)((offsetof(Riov__V1__##Svc##_Service, member) - sizeof(ProtobufCService)) /  \
+		    sizeof(void (*)(void))))
+/* Number of methods riov.proto gives service Svc (an integer constant expression). */
+#define RIOV_SERVICE_N_METHODS(Svc)                                                           \
+	((unsigned)((sizeof(Riov__V1__##Svc##_Service) - sizeof(ProtobufCService)) /            \
+		    sizeof(void (*)(void))))
+/* Initializer of a struct riov_method_id. */
+#define RIOV_METHOD_ID(Svc, member) { #Svc, RIOV_METHOD_INDEX(Svc, member) }
 
 /**
  * Look at the first bytes of a stream for a frame header.
@@ -79,6 +105,9 @@ int riov_msg_pack(const ProtobufCMessage *m, size_t max, uint8_t **out, size_t *
 
 /** Find a method by wire name. @return the catalog entry or NULL. */
 const struct riov_method *riov_method_find(const char *name);
+
+/** Find a method by its C name (RIOV_METHOD_ID()). @return the catalog entry or NULL. */
+const struct riov_method *riov_method_get(struct riov_method_id id);
 
 /** Number of catalog entries; entries are reached with riov_method_at(0..count-1). */
 size_t riov_method_count(void);

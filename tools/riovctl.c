@@ -69,7 +69,7 @@ struct ctx;
 struct cmd {
 	const char *obj;
 	const char *verb;
-	const char *method;
+	struct riov_method_id method; /* by its generated name: see proto/frame.h */
 	const char *synopsis;
 	const char *summary;
 	int min_pos, max_pos;
@@ -593,76 +593,83 @@ static ProtobufCMessage *b_config_show(struct ctx *x)
 	return &r->base;
 }
 
+/* Each command names its method by the C name protoc-c generates for it (RIOV_METHOD_ID): the
+ * wire name comes from riov.proto's descriptors, and a method that is not in riov.proto does not
+ * build. */
 static const struct cmd cmds[] = {
-	{ "node", "info", "Node.Info", "", "version, uptime, workers, health", 0, 0, NULL,
-	  b_node_info, NULL },
-	{ "net", "add", "Network.Add", "NAME [--mtu N] [--vni N]", "create a network", 1, 1,
-	  o_net_add, b_net_add, NULL },
-	{ "net", "delete", "Network.Delete", "NAME", "delete a network without ports", 1, 1,
-	  NULL, b_net_delete, NULL },
-	{ "net", "list", "Network.List", "", "list networks", 0, 0, NULL, b_net_list, c_net_list },
-	{ "port", "add", "Port.Add",
+	{ "node", "info", RIOV_METHOD_ID(Node, info), "", "version, uptime, workers, health", 0, 0,
+	  NULL, b_node_info, NULL },
+	{ "net", "add", RIOV_METHOD_ID(Network, add), "NAME [--mtu N] [--vni N]", "create a network",
+	  1, 1, o_net_add, b_net_add, NULL },
+	{ "net", "delete", RIOV_METHOD_ID(Network, delete), "NAME", "delete a network without ports",
+	  1, 1, NULL, b_net_delete, NULL },
+	{ "net", "list", RIOV_METHOD_ID(Network, list), "", "list networks", 0, 0, NULL, b_net_list,
+	  c_net_list },
+	{ "port", "add", RIOV_METHOD_ID(Port, add),
 	  "vhost|eth NAME --net NET [--socket PATH] [--client] [--queues N] [--devargs ARGS] "
 	  "[--features-off LIST] [--mac MAC] [--mtu N] [--assign [--domain N]]",
 	  "add a port to a network", 2, 2, o_port_add, b_port_add, NULL },
-	{ "port", "delete", "Port.Delete", "NAME", "remove a port", 1, 1, NULL, b_port_delete,
-	  NULL },
-	{ "port", "list", "Port.List", "[--net NET]", "list ports", 0, 0, o_port_list, b_port_list,
-	  c_port_list },
-	{ "port", "stats", "Port.Stats", "[NAME]",
+	{ "port", "delete", RIOV_METHOD_ID(Port, delete), "NAME", "remove a port", 1, 1, NULL,
+	  b_port_delete, NULL },
+	{ "port", "list", RIOV_METHOD_ID(Port, list), "[--net NET]", "list ports", 0, 0, o_port_list,
+	  b_port_list, c_port_list },
+	{ "port", "stats", RIOV_METHOD_ID(Port, stats), "[NAME]",
 	  "port counters (with NAME: drops by cause and per queue pair too)", 0, 1, NULL,
 	  b_port_stats, c_port_stats, p_port_stats },
-	{ "domain", "show", "Domain.Show", "DEVICE | --id N", "a DMA-remapping domain", 0, 1,
-	  o_dom_sel, b_dom_show, NULL },
-	{ "domain", "map", "Domain.Map",
+	{ "domain", "show", RIOV_METHOD_ID(Domain, show), "DEVICE | --id N", "a DMA-remapping domain",
+	  0, 1, o_dom_sel, b_dom_show, NULL },
+	{ "domain", "map", RIOV_METHOD_ID(Domain, map),
 	  "DEVICE|--id N --iova ADDR --size BYTES --target ADDR [--read-only]", "add a mapping", 0,
 	  1, o_dom_map, b_dom_map, NULL },
-	{ "domain", "unmap", "Domain.Unmap", "DEVICE|--id N --iova ADDR --size BYTES",
+	{ "domain", "unmap", RIOV_METHOD_ID(Domain, unmap), "DEVICE|--id N --iova ADDR --size BYTES",
 	  "remove mappings", 0, 1, o_dom_unmap, b_dom_unmap, NULL },
-	{ "domain", "probe", "Domain.TranslateProbe",
+	{ "domain", "probe", RIOV_METHOD_ID(Domain, translate_probe),
 	  "DEVICE|--id N --iova ADDR [--length BYTES] [--write]", "translate an address", 0, 1,
 	  o_dom_probe, b_dom_probe, NULL },
-	{ "domain", "create", "Domain.Create", "[--id N] [--name NAME] [--address-width BITS] "
-	  "[--nested]", "create a domain", 0, 0, o_dom_create, b_dom_create, NULL },
-	{ "domain", "attach", "Domain.Attach", "DEVICE --id N [--source-id BDF]",
+	{ "domain", "create", RIOV_METHOD_ID(Domain, create),
+	  "[--id N] [--name NAME] [--address-width BITS] [--nested]", "create a domain", 0, 0,
+	  o_dom_create, b_dom_create, NULL },
+	{ "domain", "attach", RIOV_METHOD_ID(Domain, attach), "DEVICE --id N [--source-id BDF]",
 	  "attach a device to a domain", 1, 1, o_dom_attach, b_dom_attach, NULL },
-	{ "interrupt", "set", "Interrupt.Set", "DEVICE VECTOR [--dest APIC] [--guest-vector N] "
+	{ "interrupt", "set", RIOV_METHOD_ID(Interrupt, set),
+	  "DEVICE VECTOR [--dest APIC] [--guest-vector N] "
 	  "[--irte N] [--posted] [--masked] [--coalesce-usecs N] [--coalesce-frames N]",
 	  "program an interrupt remapping entry", 2, 2, o_irq_set, b_irq_set, NULL },
-	{ "interrupt", "mask", "Interrupt.Mask", "DEVICE VECTOR|--all [--unmask]",
+	{ "interrupt", "mask", RIOV_METHOD_ID(Interrupt, mask), "DEVICE VECTOR|--all [--unmask]",
 	  "mask or unmask", 1, 2, o_irq_mask, b_irq_mask, NULL },
-	{ "interrupt", "coalesce", "Interrupt.Coalesce",
+	{ "interrupt", "coalesce", RIOV_METHOD_ID(Interrupt, coalesce),
 	  "DEVICE VECTOR|--all --usecs N [--frames N]", "set coalescing", 1, 2, o_irq_coal,
 	  b_irq_coal, NULL },
-	{ "interrupt", "list", "Interrupt.List", "[DEVICE]", "list interrupts", 0, 1, NULL,
-	  b_irq_list, c_irq_list },
-	{ "device", "assign", "Device.Assign", "NAME --pci ADDR | --pf ADDR --vf N [--domain N]",
+	{ "interrupt", "list", RIOV_METHOD_ID(Interrupt, list), "[DEVICE]", "list interrupts", 0, 1,
+	  NULL, b_irq_list, c_irq_list },
+	{ "device", "assign", RIOV_METHOD_ID(Device, assign),
+	  "NAME --pci ADDR | --pf ADDR --vf N [--domain N]",
 	  "assign a PCI function (or a VF) through riov's VT-d model", 1, 1, o_dev_assign,
 	  b_dev_assign, NULL },
-	{ "device", "release", "Device.Release", "NAME", "release an assigned function", 1, 1,
-	  NULL, b_dev_release, NULL },
-	{ "device", "list", "Device.List", "[NAME]",
+	{ "device", "release", RIOV_METHOD_ID(Device, release), "NAME",
+	  "release an assigned function", 1, 1, NULL, b_dev_release, NULL },
+	{ "device", "list", RIOV_METHOD_ID(Device, list), "[NAME]",
 	  "assigned functions (--json: MSI-X vectors, IRTEs, interrupts)", 0, 1, NULL, b_dev_list,
 	  c_dev_list },
-	{ "device", "vfs", "Device.SetVfs", "PF N", "create N SR-IOV VFs on PF (0 removes them)",
-	  2, 2, NULL, b_dev_vfs, NULL },
-	{ "device", "pfs", "Device.ListVfs", "", "PFs whose VFs riovd created, and their VFs", 0, 0,
-	  NULL, b_dev_pfs, c_dev_pfs },
-	{ "faults", "read", "Faults.Read", "[DEVICE] [--max N]",
+	{ "device", "vfs", RIOV_METHOD_ID(Device, set_vfs), "PF N",
+	  "create N SR-IOV VFs on PF (0 removes them)", 2, 2, NULL, b_dev_vfs, NULL },
+	{ "device", "pfs", RIOV_METHOD_ID(Device, list_vfs), "",
+	  "PFs whose VFs riovd created, and their VFs", 0, 0, NULL, b_dev_pfs, c_dev_pfs },
+	{ "faults", "read", RIOV_METHOD_ID(Faults, read), "[DEVICE] [--max N]",
 	  "recorded DMA and interrupt faults (default verb)", 0, 1, o_faults_read, b_faults_read,
 	  c_faults },
-	{ "faults", "clear", "Faults.Clear", "[DEVICE]", "clear recorded faults", 0, 1, NULL,
-	  b_faults_clear, NULL },
-	{ "stats", "", "Metrics.Snapshot", "[--watch [--interval MS] [--count N]]",
+	{ "faults", "clear", RIOV_METHOD_ID(Faults, clear), "[DEVICE]", "clear recorded faults", 0, 1,
+	  NULL, b_faults_clear, NULL },
+	{ "stats", "", RIOV_METHOD_ID(Metrics, snapshot), "[--watch [--interval MS] [--count N]]",
 	  "counters of every port and worker", 0, 0, o_stats, b_metrics_snapshot, NULL },
-	{ "metrics", "snapshot", "Metrics.Snapshot", "", "one snapshot of every counter", 0, 0,
-	  NULL, b_metrics_snapshot, NULL },
-	{ "metrics", "watch", "Metrics.Watch", "[--interval MS] [--count N]",
+	{ "metrics", "snapshot", RIOV_METHOD_ID(Metrics, snapshot), "",
+	  "one snapshot of every counter", 0, 0, NULL, b_metrics_snapshot, NULL },
+	{ "metrics", "watch", RIOV_METHOD_ID(Metrics, watch), "[--interval MS] [--count N]",
 	  "a snapshot every interval until interrupted", 0, 0, o_stats, b_metrics_watch, NULL },
-	{ "config", "save", "Config.Save", "", "write the state file now", 0, 0, NULL,
+	{ "config", "save", RIOV_METHOD_ID(Config, save), "", "write the state file now", 0, 0, NULL,
 	  b_config_save, NULL },
-	{ "config", "show", "Config.Show", "[--saved]", "running (or saved) desired state", 0, 0,
-	  o_config_show, b_config_show, NULL },
+	{ "config", "show", RIOV_METHOD_ID(Config, show), "[--saved]",
+	  "running (or saved) desired state", 0, 0, o_config_show, b_config_show, NULL },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -1137,10 +1144,23 @@ static void help_obj(const char *obj)
 	printf("\n'riovctl %s <verb> --help' for details.\n", obj);
 }
 
+/* The catalog entry of c's method (proto/frame.h: built from riov.proto's descriptors). */
+static const struct riov_method *cmd_method(const struct cmd *c)
+{
+	const struct riov_method *m = riov_method_get(c->method);
+
+	if (m == NULL) {
+		fprintf(stderr, "riovctl: internal error: '%s %s' names no method of riov.v1\n", c->obj,
+			c->verb);
+		exit(EXIT_USAGE);
+	}
+	return m;
+}
+
 static void help_cmd(const struct cmd *c)
 {
 	printf("usage: riovctl %s%s%s %s\n\n%s (method %s)\n", c->obj, c->verb[0] ? " " : "",
-	       c->verb, c->synopsis, c->summary, c->method);
+	       c->verb, c->synopsis, c->summary, cmd_method(c)->name);
 	if (c->opts) {
 		printf("\noptions:\n");
 		print_opts(c->opts);
@@ -1218,28 +1238,29 @@ static int watch_cb(const ProtobufCMessage *resp, void *arg)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* The options before the object (--json, --connect, --timeout ...). Returns the index of the
+ * object in argv, or -1 when --help was answered. */
+static int parse_global_opts(int argc, char **argv, struct riov_client_opts *o, double *timeout)
 {
-	struct riov_client_opts o = { 0 };
-	double timeout_s = 10;
+	double timeout_s = *timeout;
 	int i;
 	for (i = 1; i < argc && strncmp(argv[i], "-", 1) == 0; i++) {
 		const char *a = argv[i];
 		const char **dst = NULL;
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			help_main();
-			return 0;
+			return -1;
 		} else if (strcmp(a, "--json") == 0) {
 			json_out = true;
 			continue;
 		} else if (strcmp(a, "--connect") == 0) {
-			dst = &o.connect;
+			dst = &o->connect;
 		} else if (strcmp(a, "--cert") == 0) {
-			dst = &o.cert;
+			dst = &o->cert;
 		} else if (strcmp(a, "--key") == 0) {
-			dst = &o.key;
+			dst = &o->key;
 		} else if (strcmp(a, "--ca") == 0) {
-			dst = &o.ca;
+			dst = &o->ca;
 		} else if (strcmp(a, "--timeout") == 0) {
 			if (i + 1 >= argc)
 				usage_error("--timeout needs seconds");
@@ -1255,6 +1276,18 @@ int main(int argc, char **argv)
 			usage_error("%s needs a value", a);
 		*dst = argv[++i];
 	}
+	*timeout = timeout_s;
+	return i;
+}
+
+int main(int argc, char **argv)
+{
+	struct riov_client_opts o = { 0 };
+	double timeout_s = 10;
+	int i = parse_global_opts(argc, argv, &o, &timeout_s);
+
+	if (i < 0)
+		return 0;
 	if (i >= argc) {
 		help_main();
 		return EXIT_USAGE;
@@ -1300,15 +1333,17 @@ int main(int argc, char **argv)
 	}
 	struct ctx x = { .cmd = cmd };
 	parse_cmd_args(&x, argc - i, argv + i);
-	const char *method = cmd->method;
-	bool stream = false;
+	static const struct riov_method_id watch = RIOV_METHOD_ID(Metrics, watch);
+	const struct riov_method *m = cmd_method(cmd);
+	ProtobufCMessage *req;
 	if (strcmp(cmd->obj, "stats") == 0 && opt_flag(&x, "watch")) {
-		method = "Metrics.Watch";
-		stream = true;
-	} else if (strcmp(method, "Metrics.Watch") == 0) {
-		stream = true;
+		m = riov_method_get(watch); /* stats --watch is Metrics.Watch */
+		req = b_metrics_watch(&x);
+	} else {
+		req = cmd->build(&x);
 	}
-	ProtobufCMessage *req = stream ? b_metrics_watch(&x) : cmd->build(&x);
+	const char *method = m->name;
+	bool stream = m->stream;
 
 	o.timeout_ms = (unsigned)(timeout_s * 1000);
 	if (stream) {

@@ -155,12 +155,75 @@ RIOV_TEST(catalog_matches_proto_services)
 	}
 	CHECK_EQ(n, riov_method_count());
 	CHECK(riov_method_find("Metrics.Watch")->stream);
-	CHECK_EQ(riov_method_find("Port.Add")->role, RIOV_ROLE_ADMIN);
-	CHECK_EQ(riov_method_find("Port.List")->role, RIOV_ROLE_READONLY);
+	/* roles are riovd's, beside each handler: tests/unit/control/test_svc_catalog.c checks
+	 * Port.Add (admin) and Port.List (readonly) there */
 	CHECK(riov_method_find("Nope.Nope") == NULL);
 	CHECK(riov_method_at(riov_method_count()) == NULL);
 	CHECK(strcmp(riov_status_name(RIOV__V1__STATUS__DEADLINE_EXCEEDED), "DEADLINE_EXCEEDED") == 0);
 	CHECK(strcmp(riov_status_name(99), "UNKNOWN_STATUS") == 0);
+}
+
+/* The catalog against riov.proto's text: every service and rpc is in it, with its stream flag
+ * ("returns (stream ..."), and nothing else. This checks what frame.c keeps by hand because
+ * protoc-c's descriptors cannot give it: the list of services and the server-streaming methods. */
+RIOV_TEST(catalog_matches_proto_text)
+{
+	FILE *f = fopen(RIOV_PROTO_FILE, "r");
+	char line[512], svc[64] = "";
+	size_t n = 0;
+
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		const char *p = line + strspn(line, " \t");
+		char name[64], full[160];
+		if (sscanf(p, "service %63[A-Za-z0-9_]", name) == 1) {
+			snprintf(svc, sizeof(svc), "%s", name);
+			continue;
+		}
+		if (sscanf(p, "rpc %63[A-Za-z0-9_]", name) != 1)
+			continue;
+		snprintf(full, sizeof(full), "%s.%s", svc, name);
+		const struct riov_method *m = riov_method_find(full);
+		CHECK(m != NULL);
+		if (m == NULL) {
+			fprintf(stderr, "  missing from catalog: %s\n", full);
+			continue;
+		}
+		CHECK_EQ(m->stream, strstr(p, "returns (stream ") != NULL);
+		n++;
+	}
+	fclose(f);
+	CHECK(n > 0);
+	CHECK_EQ(n, riov_method_count());
+}
+
+/* RIOV_METHOD_ID() names a method by the member protoc-c generates for it. */
+RIOV_TEST(method_ids_from_generated_names)
+{
+	static const struct {
+		struct riov_method_id id;
+		const char *name;
+	} cases[] = {
+		{ RIOV_METHOD_ID(Node, info), "Node.Info" },
+		{ RIOV_METHOD_ID(Network, delete), "Network.Delete" },
+		{ RIOV_METHOD_ID(Port, stats), "Port.Stats" },
+		{ RIOV_METHOD_ID(Domain, translate_probe), "Domain.TranslateProbe" },
+		{ RIOV_METHOD_ID(Domain, attach), "Domain.Attach" },
+		{ RIOV_METHOD_ID(Device, list_vfs), "Device.ListVfs" },
+		{ RIOV_METHOD_ID(Metrics, watch), "Metrics.Watch" },
+		{ RIOV_METHOD_ID(Config, show), "Config.Show" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct riov_method *m = riov_method_get(cases[i].id);
+		CHECK(m != NULL && strcmp(m->name, cases[i].name) == 0);
+		CHECK(m == riov_method_find(cases[i].name));
+	}
+	CHECK_EQ(RIOV_SERVICE_N_METHODS(Domain), riov__v1__domain__descriptor.n_methods);
+	CHECK_EQ(RIOV_SERVICE_N_METHODS(Node), riov__v1__node__descriptor.n_methods);
+	struct riov_method_id bad = { "Nope", 0 };
+	CHECK(riov_method_get(bad) == NULL);
 }
 
 RIOV_TEST(fuzz_entry_on_seeds)
@@ -185,4 +248,5 @@ RIOV_TEST(fuzz_entry_on_seeds)
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(roundtrip), RIOV_TEST_ENTRY(partial_header_needs_more),
 	       RIOV_TEST_ENTRY(oversize_refused_from_header), RIOV_TEST_ENTRY(encode_refuses_oversize),
 	       RIOV_TEST_ENTRY(decode_garbage), RIOV_TEST_ENTRY(stream_of_frames_split_anywhere),
-	       RIOV_TEST_ENTRY(catalog_matches_proto_services), RIOV_TEST_ENTRY(fuzz_entry_on_seeds))
+	       RIOV_TEST_ENTRY(catalog_matches_proto_services), RIOV_TEST_ENTRY(catalog_matches_proto_text),
+	       RIOV_TEST_ENTRY(method_ids_from_generated_names), RIOV_TEST_ENTRY(fuzz_entry_on_seeds))

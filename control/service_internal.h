@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Internals of riovd's service library (control/service.c and control/svc_*.c), shared by its
+ * files and reached by the unit tests in tests/unit/control. Not for other folders.
+ *
+ * One file per riov.proto service (svc_network.c, svc_port.c, svc_domain.c, svc_interrupt.c,
+ * svc_device.c, svc_faults.c, svc_metrics.c, svc_config.c; Node.Info is built into the RPC
+ * server, svc_node.c supplies its workers and health), each with a table of its methods: the
+ * role each needs and its handler, checked against the schema at build time (SVC_TABLE). What
+ * they share: the desired state (struct riov_service), the state file and the one way a change
+ * is kept (svc_state.c: svc_save_or_undo()), the VT-d identifiers riovd gives out (svc_ids.c),
+ * the Prometheus collector (svc_prometheus.c) and DPDK's memory and VFIO container API
+ * (dpdk_glue.c, the only file of the library that includes DPDK; the unit tests replace it).
+ *
+ * Thread rules: control thread only.
+ */
+#ifndef RIOV_CONTROL_SERVICE_INTERNAL_H
+#define RIOV_CONTROL_SERVICE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "control/rpc_server.h"
+#include "control/dpdk_glue.h"
+#include "control/service.h"
+#include "dataplane/dp.h"
+#include "iommu/vtd.h"
+#include "iommu/vtd_vfio.h"
+#include "proto/frame.h"
+#include "vmm/assign.h"
+#include "vmm/vhost.h"
+
+struct evbuffer;
+struct riov_cfg_port;
+
+#define COMP "riovd"
+#define STATE_FORMAT 1u
+#define OWN_DOMAINS_MAX 1024u   /* domains made with Domain.Create */
+#define OWN_IRQS_MAX 4096u      /* Interrupt.Set settings */
+#define ASSIGN_MAX 256u         /* assigned PCI functions (Device.Assign and eth ports) */
+#define SRIOV_MAX 64u           /* PFs whose VF count riovd sets */
+
+/* ------------------------------------------------------------------ VT-d identifiers (svc_ids.c)
+ *
+ * The dataplane owns domain ids 1..RIOV_DP_MAX_PORTS and 0x8000.., source-ids 0xfc00.. (buses
+ * 0xfc-0xff) and IRTEs 0..RIOV_DP_MAX_PORTS * RIOV_VHOST_MAX_VRINGS - 1; the API never touches
+ * those. Domain.Create and assigned functions take domain ids from OWN_DID_FIRST..OWN_DID_LAST,
+ * Interrupt.Set and assigned functions' MSI-X vectors IRTEs from OWN_IRTE_FIRST..OWN_IRTE_LAST,
+ * each checked against the other users. */
+#define OWN_DID_FIRST 0x1000u            /* allocated by Domain.Create with domain_id 0 */
+#define OWN_DID_LAST 0x7fffu
+#define DP_DID_LAST RIOV_DP_MAX_PORTS     /* dataplane: vhost port n has did 1 + n */
+#define DP_S1_DID_FIRST 0x8000u           /* dataplane: first-stage domains of vhost ports */
+#define DP_SID_FIRST RIOV_DP_VHOST_SID_FIRST /* dataplane: vhost port n has source-id 0xfc00 + n */
+#define DP_SID_LAST RIOV_DP_VHOST_SID_LAST
+#define OWN_IRTE_FIRST ((uint32_t)RIOV_DP_MAX_PORTS * RIOV_VHOST_MAX_VRINGS)
+#define OWN_IRTE_LAST 65535u
+
+/* A PCI function assigned through riov's VT-d model: a Device.Assign device (spec owned here) or
+ * the function of an eth port with `assign` (its PortSpec holds the settings). */
+struct svc_assign {
+	Riov__V1__DeviceSpec *spec;    /* device: desired state; NULL for a port's function */
+	char name[RIOV_DP_NAME_MAX];   /* device or port name */
+	struct riov_assign *a;         /* the assignment (never NULL in svc->asg) */
+	/* port: riovd's packet memory the domain was built from (iova, hva, len): Domain.Map may put
+	 * back only these */
+	struct riov_vtd_range *mem;
+	size_t n_mem;
+};
+
+struct riov_service {
+	const struct riov_config *cfg;
+	struct riov_dp *dp;
+	struct riov_vtd *vtd;
+	struct event_base *base;
+	struct riov_state_store *store;
+	struct riov_rpc_server *rpc;
+	struct riov_metrics_http *metrics;
+	/* desired state, owned copies (protobuf-c unpacked, freed with free_unpacked) */
+	Riov__V1__NetworkSpec *nets[RIOV_DP_MAX_NETS];
+	unsigned n_nets;
+	Riov__V1__PortSpec *ports[RIOV_DP_MAX_PORTS]; /* creation order */
+	unsigned n_ports;
+	uint64_t generation;         /* of the last state written or restored */
+	struct timespec started;     /* CLOCK_MONOTONIC */
+	unsigned restore_failed;     /* state-file objects that could not be applied at start */
+	char save_error[256];        /* last state write failure, "" after a good write */
+	/* domains made with Domain.Create (mappings, attached devices) and interrupt settings of
+	 * those devices, owned copies freed with free_unpacked */
+	Riov__V1__DomainSpec *doms[OWN_DOMAINS_MAX];
+	unsigned n_doms;
+	Riov__V1__InterruptSetting *irqs[OWN_IRQS_MAX];
+	unsigned n_irqs;
+	/* assigned functions (devices first-come order, ports' functions too) and SR-IOV settings */
+	struct svc_assign *asg[ASSIGN_MAX];
+	unsigned n_asg;
+	Riov__V1__SriovSpec *sriov[SRIOV_MAX];
+	unsigned n_sriov;
+	struct riov_kmsg *kmsg;      /* DMAR faults from the kernel log, open once anything is assigned */
+	bool kmsg_failed;
+	Riov__V1__DeviceSpec *dev_specs[ASSIGN_MAX]; /* build_state's view of the devices' specs */
+};
+
+/* ------------------------------------------------------------------ method tables */
+
+/* One RPC method of a service: which one (by its generated C name, so a misspelt method fails
+ * the build), the role a client needs to call it, and its handler. */
+struct svc_method {
+	struct riov_method_id id;
+	enum riov_role role;
+	riov_rpc_handler handler;
+};
+
+#define SVC_METHOD(Svc, member, role_, handler_)                                              \
+	{ .id = RIOV_METHOD_ID(Svc, member), .role = RIOV_ROLE_##role_, .handler = (handler_) }
+
+/* A service's methods. */
+struct svc_table {
+	const char *service;               /* short name in riov.proto ("Port") */
+	const struct svc_method *methods;
+	size_t n;
+};
+
+/* Define table `name` of service Svc from array arr: a service of riov.proto with a method that
+ * has no entry here (or an entry too many) fails the build. */
+#define SVC_TABLE(name, Svc, arr)                                                             \
+	_Static_assert(sizeof(arr) / sizeof((arr)[0]) == RIOV_SERVICE_N_METHODS(Svc),           \
+		       "every method of riov.v1." #Svc " needs one entry in " #arr);           \
+	const struct svc_table name = { #Svc, arr, sizeof(arr) / sizeof((arr)[0]) }
+
+extern const struct svc_table svc_network_table, svc_port_table, svc_domain_table,
+	svc_interrupt_table, svc_device_table, svc_faults_table, svc_metrics_table,
+	svc_config_table;
+
+/* Every service table riovd serves (service.c); Node.Info is the RPC server's own. */
+extern const struct svc_table *const svc_tables[];
+extern const size_t svc_n_tables;
+
+/**
+ * Register every method of svc_tables with rpc (streams with riov_rpc_register_stream()).
+ * @return 0, or a negative errno with err filled.
+ */
+int svc_register_all(struct riov_rpc_server *rpc, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ small helpers (service.c) */
+
+/* A zeroed message of type `type` in the call's memory, initialized with init; NULL when out of
+ * memory. */
+#define CALL_NEW(call, type, init)                                                      \
+	({                                                                              \
+		type *p_ = riov_rpc_call_alloc(call, sizeof(type));                     \
+		if (p_ != NULL)                                                         \
+			init(p_);                                                       \
+		p_;                                                                     \
+	})
+
+static inline const char *str_or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+static inline void remove_at(void **arr, unsigned *n, unsigned i)
+{
+	memmove(&arr[i], &arr[i + 1], (*n - i - 1) * sizeof(arr[0]));
+	(*n)--;
+}
+
+static inline void insert_at(void **arr, unsigned *n, unsigned i, void *v)
+{
+	memmove(&arr[i + 1], &arr[i], (*n - i) * sizeof(arr[0]));
+	arr[i] = v;
+	(*n)++;
+}
+
+/** A deep copy of m (malloc'd, free with protobuf_c_message_free_unpacked()), or NULL. */
+void *svc_msg_dup(const ProtobufCMessage *m);
+/** true when s is 1 to RIOV_DP_NAME_MAX - 1 letters, digits, '-', '_' or '.'. */
+bool svc_valid_name(const char *s);
+
+/* ------------------------------------------------------------------ state (svc_state.c) */
+
+/** The running desired state as a State (pointing into svc; valid until it changes). */
+void svc_state_build(struct riov_service *svc, Riov__V1__State *st, uint64_t generation);
+/** Write the running desired state. @return 0 or -errno with err filled. */
+int svc_state_save(struct riov_service *svc, char *err, size_t errlen);
+
+typedef void (*svc_undo_fn)(struct riov_service *svc, void *arg);
+
+/**
+ * Keep a change of the desired state only once it is on stable storage: write the state file;
+ * when that fails, undo the change (undo(svc, arg)) and put "<what>: <why it failed>" into msg,
+ * what being what_fmt formatted. Every handler that changes the desired state ends its change
+ * with this, adds (change first) and deletes (state first) alike.
+ * @return 0, or the state store's negative errno (the change is undone).
+ */
+int svc_save_or_undo(struct riov_service *svc, svc_undo_fn undo, void *arg, char *msg,
+		     size_t msglen, const char *what_fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+/* An element taken out of one of the desired state's lists, for svc_slot_restore(). */
+struct svc_slot {
+	void **arr;
+	unsigned *n;
+	unsigned i;
+	void *v;
+};
+
+/** svc_undo_fn of a delete that saves first: put slot->v back at slot->i. */
+void svc_slot_restore(struct riov_service *svc, void *slot);
+
+/* ------------------------------------------------------------------ per service */
+
+/* svc_network.c */
+/** Index of network name in the desired state, or -1. */
+int svc_net_index(const struct riov_service *svc, const char *name);
+/** Check a network spec and add it to the dataplane and the desired state (not saved). */
+int svc_net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char *err,
+		size_t errlen);
+
+/* svc_port.c */
+#define SVC_N_FEATURES 4u  /* virtio features a port may withhold (features_off) */
+/** Index of port name in the desired state, or -1. */
+int svc_port_index(const struct riov_service *svc, const char *name);
+/** Add a port to the dataplane and the desired state (not saved). */
+int svc_port_add(struct riov_service *svc, const Riov__V1__PortSpec *in, char *err,
+		 size_t errlen);
+/** A config-file port as a PortSpec; strings point at cp's and static ones, feat holds
+ *  SVC_N_FEATURES. */
+void svc_port_from_config(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps, char **feat);
+/** Counters of every port (or of port only, with its queue pairs) in the call's memory. */
+int svc_port_counters(struct riov_rpc_call *call, struct riov_service *svc, const char *only,
+		      Riov__V1__PortCounters ***out, size_t *n);
+
+/* svc_domain.c */
+/** Index of the API-created domain did, or -1. */
+int svc_dom_index(const struct riov_service *svc, uint32_t did);
+/** The API-created domain a device (an attachment's name) is attached to, or -1; *ai its
+ *  attachment. */
+int svc_dom_device(const struct riov_service *svc, const char *name, size_t *ai);
+/** The API-created domain source-id sid is attached to, or -1; *ai its attachment. */
+int svc_dom_sid(const struct riov_service *svc, uint32_t sid, size_t *ai);
+/** Create a domain from a spec (mappings and devices too; not saved). 0 with *did, or -errno. */
+int svc_dom_create(struct riov_service *svc, const Riov__V1__DomainSpec *in, uint32_t *did,
+		   char *err, size_t errlen);
+
+/* svc_interrupt.c */
+/** Check and program an interrupt setting (replacing the device's for that vector; not saved).
+ *  *old gets the replaced setting (the caller frees or restores it) or NULL. */
+int svc_irq_set(struct riov_service *svc, const Riov__V1__InterruptSetting *in,
+		Riov__V1__InterruptSetting **old, char *err, size_t errlen);
+
+/* svc_device.c: assigned PCI functions, SR-IOV, the kernel's DMAR faults */
+/** Index of the assigned function (device or eth port) called name, or -1. */
+int svc_asg_index(const struct riov_service *svc, const char *name);
+/** true when an assigned function has source-id sid; *who (optional) gets its name. */
+bool svc_asg_sid_used(const struct riov_service *svc, uint32_t sid, const char **who);
+/** The assigned function with source-id sid, or NULL. */
+struct svc_assign *svc_asg_by_sid(const struct riov_service *svc, uint16_t sid);
+/** The assigned function in domain did, or NULL. */
+struct svc_assign *svc_asg_by_did(const struct riov_service *svc, uint32_t did);
+/** The assigned function a Domain request names (by device, which wins, or by domain id), or
+ *  NULL; *pi gets its domain and source-id. */
+struct svc_assign *svc_asg_target(struct riov_service *svc, const char *device, uint32_t did,
+				  struct riov_dp_port_info *pi);
+/** Remove x from the list, release its function, free it. */
+void svc_asg_free(struct riov_service *svc, struct svc_assign *x);
+/** Route every MSI-X vector of x's function through free IRTEs. */
+int svc_asg_route_msix(struct riov_service *svc, struct svc_assign *x, char *err,
+		       size_t errlen);
+/** Assign eth port ps's function pci before DPDK probes it; on success *out is in svc->asg. */
+int svc_port_assign_begin(struct riov_service *svc, const Riov__V1__PortSpec *ps,
+			  const char *pci, struct svc_assign **out, char *err, size_t errlen);
+/** Assign a Device.Assign device (not saved). */
+int svc_dev_assign(struct riov_service *svc, const Riov__V1__DeviceSpec *in, char *err,
+		   size_t errlen);
+/** Index of PF pf (any spelling of its address) among the SR-IOV settings, or -1. */
+int svc_sriov_index(const struct riov_service *svc, const char *pf);
+/** Set a PF's VF count (not saved). */
+int svc_sriov_apply(struct riov_service *svc, const Riov__V1__SriovSpec *in, char *err,
+		    size_t errlen);
+
+/* svc_faults.c */
+struct svc_fault_reason {
+	uint8_t code;
+	const char *label;   /* for Prometheus */
+	const char *text;    /* for people */
+};
+/* VT-d non-recoverable fault reasons (VT-d appendix A) */
+extern const struct svc_fault_reason svc_fault_reasons[];
+extern const size_t svc_n_fault_reasons;
+/** The text of a VT-d fault reason ("unknown fault reason" for others). */
+const char *svc_fault_text(unsigned code);
+
+/* svc_node.c */
+/** Node.Info's workers and health (riov_rpc_node_info_fn). */
+void svc_node_info(void *arg, uint32_t *workers, char *health, size_t len);
+
+/* svc_prometheus.c */
+/** The Prometheus collector (riov_metrics_collect_fn). */
+void svc_prometheus_collect(struct evbuffer *out, void *arg);
+
+/* svc_ids.c */
+/** true for domain ids the dataplane gives vhost ports. */
+bool svc_did_dp_owned(uint32_t did);
+/** true when an assigned function holds domain did or will hold it (its desired id). */
+bool svc_did_assigned(const struct riov_service *svc, uint32_t did);
+/** A free domain id of OWN_DID_FIRST..OWN_DID_LAST. @return 0 with *did, or -ENOSPC. */
+int svc_did_alloc(const struct riov_service *svc, uint32_t *did);
+/** Domain id `want` for assigned function `name` (checked), or a free one when want is 0.
+ *  @return 0 with *did, or -errno with err filled. */
+int svc_did_pick(const struct riov_service *svc, uint32_t want, const char *name, uint16_t *did,
+		 char *err, size_t errlen);
+/** true when IRTE idx routes an assigned function's MSI-X vector. */
+bool svc_irte_assigned(const struct riov_service *svc, uint32_t idx);
+/** true when IRTE idx is an Interrupt.Set setting's or an assigned function's. */
+bool svc_irte_used(const struct riov_service *svc, uint32_t idx);
+/** Up to n free IRTEs of OWN_IRTE_FIRST..OWN_IRTE_LAST, lowest first. @return how many. */
+unsigned svc_irte_alloc(const struct riov_service *svc, uint32_t *out, unsigned n);
+
+#endif

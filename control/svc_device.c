@@ -1,0 +1,704 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riov.v1.Device: PCI functions assigned through riov's VT-d model, SR-IOV VF counts, and the
+ * kernel's DMAR faults of assigned functions relayed into riov's fault log.
+ *
+ * A function is assigned through riov's VT-d model (vmm/assign.h) either for riovd's own eth port
+ * (PortSpec.assign: DPDK's PMD drives it, its domain holds riovd's packet memory) or for a guest
+ * (Device.Assign: riovd holds the VFIO device; its domain is empty until guest memory is mapped).
+ * Domain ids come from the same range as Domain.Create's, IRTEs from Interrupt.Set's (svc_ids.c),
+ * each checked against the other users.
+ *
+ * Security model: requests come from RPC clients that passed the server's transport and role
+ * checks (control/rpc_server.h), but their content is untrusted. Device.* act on the host (driver
+ * binding and sriov_numvfs in sysfs, VFIO) for the PCI addresses an admin names: vmm/assign.c
+ * parses them strictly, functions in the vhost ports' source-id range and functions assigned or
+ * attached already are refused, and what an assigned function's domain maps is riovd's own memory,
+ * never a host address from a client. DMAR lines of the kernel log are parsed by vmm/assign.c and
+ * only counted for functions riovd assigned; their logging is rate-limited.
+ *
+ * Thread rules: control thread only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "control/service_internal.h"
+
+int svc_asg_index(const struct riov_service *svc, const char *name)
+{
+	for (unsigned i = 0; i < svc->n_asg; i++)
+		if (strcmp(svc->asg[i]->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+bool svc_asg_sid_used(const struct riov_service *svc, uint32_t sid, const char **who)
+{
+	for (unsigned i = 0; i < svc->n_asg; i++) {
+		struct riov_assign_info ai;
+		if (svc->asg[i]->a == NULL)
+			continue;
+		riov_assign_get_info(svc->asg[i]->a, &ai);
+		if (ai.sid == sid) {
+			if (who)
+				*who = svc->asg[i]->name;
+			return true;
+		}
+	}
+	return false;
+}
+
+struct svc_assign *svc_asg_by_sid(const struct riov_service *svc, uint16_t sid)
+{
+	for (unsigned i = 0; i < svc->n_asg; i++) {
+		struct riov_assign_info ai;
+		if (svc->asg[i]->a == NULL)
+			continue;
+		riov_assign_get_info(svc->asg[i]->a, &ai);
+		if (ai.sid == sid)
+			return svc->asg[i];
+	}
+	return NULL;
+}
+
+/* The assignment a Domain request names by domain id, or NULL. */
+struct svc_assign *svc_asg_by_did(const struct riov_service *svc, uint32_t did)
+{
+	for (unsigned i = 0; i < svc->n_asg; i++) {
+		struct riov_assign_info ai;
+		if (svc->asg[i]->a == NULL)
+			continue;
+		riov_assign_get_info(svc->asg[i]->a, &ai);
+		if (ai.did == did)
+			return svc->asg[i];
+	}
+	return NULL;
+}
+
+/* The assigned function a Domain request names (by device, which wins, or by domain id), or NULL;
+ * *pi gets its domain and source-id. */
+struct svc_assign *svc_asg_target(struct riov_service *svc, const char *device, uint32_t did,
+				  struct riov_dp_port_info *pi)
+{
+	struct svc_assign *x = NULL;
+	struct riov_assign_info ai;
+
+	if (device[0]) {
+		int k = svc_asg_index(svc, device);
+		x = k >= 0 ? svc->asg[k] : NULL;
+	} else if (did != 0 && did <= UINT16_MAX) {
+		x = svc_asg_by_did(svc, did);
+	}
+	if (x == NULL || x->a == NULL)
+		return NULL;
+	riov_assign_get_info(x->a, &ai);
+	memset(pi, 0, sizeof(*pi));
+	pi->did = ai.did;
+	pi->sid = ai.sid;
+	return x;
+}
+
+/* DMAR fault lines of the kernel log: record those of assigned functions in riov's fault log. */
+static void on_dmar(void *arg, const struct riov_dmar_fault *f)
+{
+	struct riov_service *svc = arg;
+	struct svc_assign *x = svc_asg_by_sid(svc, f->sid);
+
+	if (x == NULL)
+		return; /* not a function riovd assigned */
+	int reason = riov_assign_fault(x->a, f);
+	RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "%s: the IOMMU reported a DMA%s fault at 0x%" PRIx64 " (reason "
+		    "0x%02x)%s", x->name, f->is_ir ? " interrupt" : f->is_write ? " write" : " read", f->addr,
+		    f->reason, reason > 0 ? ": recorded in riov's fault log" : "");
+}
+
+static void kmsg_want(struct riov_service *svc)
+{
+	if (svc->kmsg != NULL || svc->kmsg_failed)
+		return;
+	int rc = riov_kmsg_open(svc->base, on_dmar, svc, &svc->kmsg);
+	if (rc != 0) {
+		svc->kmsg_failed = true; /* said once; assignments work, their faults go unrecorded */
+		riov_log(RIOV_LOG_ERR, COMP, "cannot follow /dev/kmsg (%s): DMAR faults of assigned "
+			 "functions will not reach riov's fault log", strerror(-rc));
+	}
+}
+
+static void asg_add(struct riov_service *svc, struct svc_assign *x)
+{
+	svc->asg[svc->n_asg++] = x;
+}
+
+void svc_asg_free(struct riov_service *svc, struct svc_assign *x)
+{
+	for (unsigned i = 0; i < svc->n_asg; i++)
+		if (svc->asg[i] == x) {
+			remove_at((void **)svc->asg, &svc->n_asg, i);
+			break;
+		}
+	riov_assign_destroy(x->a);
+	free(x->mem);
+	if (x->spec != NULL)
+		riov__v1__device_spec__free_unpacked(x->spec, NULL);
+	free(x);
+}
+
+int svc_asg_route_msix(struct riov_service *svc, struct svc_assign *x, char *err, size_t errlen)
+{
+	int n = riov_assign_msix_count(x->a);
+	uint32_t *irte;
+	unsigned k;
+
+	if (n < 0) {
+		snprintf(err, errlen, "%s: cannot read its MSI-X vectors: %s", x->name, strerror(-n));
+		return n;
+	}
+	if (n == 0)
+		return 0; /* no MSI-X: nothing to route */
+	irte = calloc((size_t)n, sizeof(*irte));
+	if (irte == NULL)
+		return -ENOMEM;
+	k = svc_irte_alloc(svc, irte, (unsigned)n);
+	int rc = k < (unsigned)n ? -ENOSPC : riov_assign_route_msix(x->a, irte, k, err, errlen);
+	if (k < (unsigned)n)
+		snprintf(err, errlen, "%s: not enough free interrupt-remapping entries for its %d MSI-X "
+			 "vectors", x->name, n);
+	free(irte);
+	return rc;
+}
+
+/* Assign the function pci of eth port ps before DPDK probes it: domain with riovd's packet
+ * memory (IOVA as DPDK gives it, host address = riovd's virtual address), pushed to a VFIO
+ * container DPDK will find. On success *out is in svc->asg. */
+int svc_port_assign_begin(struct riov_service *svc, const Riov__V1__PortSpec *ps, const char *pci,
+			  struct svc_assign **out, char *err, size_t errlen)
+{
+	const char *name = ps->name;
+	struct riov_vtd_range *mem;
+	size_t n_mem;
+	struct svc_assign *x;
+	const char *who = NULL;
+	uint16_t did;
+	int rc;
+
+	if (svc_asg_index(svc, name) >= 0) {
+		snprintf(err, errlen, "port %s: %s is the name of an assigned device: choose another port "
+			 "name", name, name);
+		return -EEXIST;
+	}
+	if (svc->n_asg >= ASSIGN_MAX) {
+		snprintf(err, errlen, "too many assigned functions (at most %u)", ASSIGN_MAX);
+		return -ENOSPC;
+	}
+	struct riov_pci_addr pa;
+	if (riov_pci_parse(pci, &pa) != 0) {
+		snprintf(err, errlen, "eth port %s: assign needs devargs that name a PCI function "
+			 "(DDDD:BB:DD.F), not '%.40s'", name, pci);
+		return -EINVAL;
+	}
+	uint16_t sid = riov_pci_sid(&pa);
+	if (sid >= DP_SID_FIRST) {   /* up to DP_SID_LAST = 0xffff */
+		snprintf(err, errlen, "eth port %s: %s's source-id 0x%04x is in 0x%x-0x%x, which riov's VT-d "
+			 "unit gives to vhost ports' devices (buses 0xfc-0xff): it cannot be assigned through riov",
+			 name, pci, sid, DP_SID_FIRST, DP_SID_LAST);
+		return -EBUSY;
+	}
+	if (svc_asg_sid_used(svc, sid, &who) || svc_dom_sid(svc, sid, NULL) >= 0) {
+		snprintf(err, errlen, "eth port %s: %s is assigned already (%s)", name, pci,
+			 who ? who : "attached to a domain made with Domain.Create");
+		return -EBUSY;
+	}
+	if ((rc = svc_did_pick(svc, ps->domain_id, name, &did, err, errlen)) != 0)
+		return rc;
+	if (svc_dpdk_memory(&mem, &n_mem) != 0) {
+		snprintf(err, errlen, "eth port %s: cannot list riovd's packet memory", name);
+		return -ENOMEM;
+	}
+	x = calloc(1, sizeof(*x));
+	if (x == NULL) {
+		free(mem);
+		return -ENOMEM;
+	}
+	snprintf(x->name, sizeof(x->name), "%s", name);
+	x->mem = mem;
+	x->n_mem = n_mem;
+	struct riov_assign_params ap = {
+		.pci = pci, .vtd = svc->vtd, .did = did, .ops = &svc_dpdk_vfio_ops,
+		.open_device = false, .base = svc->base,
+	};
+	rc = riov_assign_create(&ap, &x->a, err, errlen);
+	if (rc != 0) {
+		free(x->mem);
+		free(x);
+		return rc;
+	}
+	asg_add(svc, x);
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < n_mem && rc == 0; i++) {
+		rc = riov_assign_map(x->a, mem[i].iova, mem[i].hva, mem[i].len, mem[i].perm);
+		bytes += mem[i].len;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "eth port %s: mapping riovd's packet memory into domain %u: %s", name,
+			 did, strerror(-rc));
+		svc_asg_free(svc, x);
+		return rc;
+	}
+	kmsg_want(svc);
+	riov_log(RIOV_LOG_NOTICE, COMP, "port %s: %s in riov domain %u (%zu range(s), %" PRIu64 " MiB of "
+		 "packet memory pushed to its VFIO container)", name, pci, did, n_mem, bytes >> 20);
+	*out = x;
+	return 0;
+}
+
+/* The PCI address of a device spec (pci, or pf + vf). */
+static int dev_pci(const Riov__V1__DeviceSpec *d, char *pci, size_t len, char *err, size_t errlen)
+{
+	const char *given = str_or_empty(d->pci), *pf = str_or_empty(d->pf);
+	struct riov_pci_addr a;
+
+	if (given[0] && pf[0]) {
+		snprintf(err, errlen, "device %s: give either pci or pf + vf, not both", d->name);
+		return -EINVAL;
+	}
+	if (given[0]) {
+		if (riov_pci_parse(given, &a) != 0) {
+			snprintf(err, errlen, "device %s: '%.40s' is not a PCI address (DDDD:BB:DD.F)", d->name,
+				 given);
+			return -EINVAL;
+		}
+		riov_pci_format(&a, pci, len);
+		return 0;
+	}
+	if (!pf[0]) {
+		snprintf(err, errlen, "device %s: name the function (--pci DDDD:BB:DD.F, or --pf ADDR --vf N)",
+			 d->name);
+		return -EINVAL;
+	}
+	if (d->vf > 65535) {
+		snprintf(err, errlen, "device %s: VF index %u is out of range", d->name, d->vf);
+		return -EINVAL;
+	}
+	int rc = riov_sriov_vf(pf, d->vf, pci, len);
+	if (rc == -EINVAL)
+		snprintf(err, errlen, "device %s: '%.40s' is not a PCI address (DDDD:BB:DD.F)", d->name, pf);
+	else if (rc != 0)
+		snprintf(err, errlen, "device %s: %s has no VF %u (riovctl device vfs %s N)", d->name, pf,
+			 d->vf, pf);
+	return rc;
+}
+
+/* Assign a Device.Assign device (not saved): checks, VFIO with riov's domain, MSI-X routes.
+ * On success the entry (owning a copy of the spec, with its domain id filled) is in svc->asg. */
+int svc_dev_assign(struct riov_service *svc, const Riov__V1__DeviceSpec *in, char *err, size_t errlen)
+{
+	const char *name = str_or_empty(in->name), *who = NULL;
+	char pci[32];
+	struct riov_pci_addr pa;
+	uint16_t did;
+	int rc;
+
+	if (!svc_valid_name(name)) {
+		snprintf(err, errlen, "bad device name '%.80s': use 1-%d letters, digits, '-', '_' or '.'", name,
+			 RIOV_DP_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	if (svc_asg_index(svc, name) >= 0 || svc_port_index(svc, name) >= 0 || svc_dom_device(svc, name, NULL) >= 0) {
+		snprintf(err, errlen, "%s is the name of a %s already", name,
+			 svc_asg_index(svc, name) >= 0 ? "device" : svc_port_index(svc, name) >= 0 ? "port"
+			 : "device attached to a domain");
+		return -EEXIST;
+	}
+	if (svc->n_asg >= ASSIGN_MAX) {
+		snprintf(err, errlen, "too many assigned functions (at most %u)", ASSIGN_MAX);
+		return -ENOSPC;
+	}
+	if ((rc = dev_pci(in, pci, sizeof(pci), err, errlen)) != 0)
+		return rc;
+	riov_pci_parse(pci, &pa);
+	uint16_t sid = riov_pci_sid(&pa);
+	if (sid >= DP_SID_FIRST) {   /* up to DP_SID_LAST = 0xffff */
+		snprintf(err, errlen, "device %s: %s's source-id 0x%04x is in 0x%x-0x%x, which riov's VT-d "
+			 "unit gives to vhost ports' devices (buses 0xfc-0xff): it cannot be assigned through riov",
+			 name, pci, sid, DP_SID_FIRST, DP_SID_LAST);
+		return -EBUSY;
+	}
+	if (svc_asg_sid_used(svc, sid, &who) || svc_dom_sid(svc, sid, NULL) >= 0) {
+		snprintf(err, errlen, "device %s: %s is assigned already (%s)", name, pci,
+			 who ? who : "attached to a domain made with Domain.Create");
+		return -EBUSY;
+	}
+	if ((rc = svc_did_pick(svc, in->domain_id, name, &did, err, errlen)) != 0)
+		return rc;
+	struct svc_assign *x = calloc(1, sizeof(*x));
+	Riov__V1__DeviceSpec *spec = svc_msg_dup(&in->base);
+	if (x == NULL || spec == NULL) {
+		free(x);
+		if (spec)
+			riov__v1__device_spec__free_unpacked(spec, NULL);
+		snprintf(err, errlen, "device %s: out of memory", name);
+		return -ENOMEM;
+	}
+	spec->domain_id = did;
+	x->spec = spec;
+	snprintf(x->name, sizeof(x->name), "%s", name);
+	struct riov_assign_params ap = {
+		.pci = pci, .vtd = svc->vtd, .did = did, .ops = NULL, .open_device = true,
+		.base = svc->base,
+	};
+	rc = riov_assign_create(&ap, &x->a, err, errlen);
+	if (rc != 0) {
+		riov__v1__device_spec__free_unpacked(spec, NULL);
+		free(x);
+		return rc;
+	}
+	asg_add(svc, x);
+	if ((rc = svc_asg_route_msix(svc, x, err, errlen)) != 0) {
+		svc_asg_free(svc, x);
+		return rc;
+	}
+	kmsg_want(svc);
+	return 0;
+}
+
+/* ---- SR-IOV */
+
+int svc_sriov_index(const struct riov_service *svc, const char *pf)
+{
+	struct riov_pci_addr a, b;
+
+	if (riov_pci_parse(pf, &a) != 0)
+		return -1;
+	for (unsigned i = 0; i < svc->n_sriov; i++)
+		if (riov_pci_parse(svc->sriov[i]->pf, &b) == 0 && memcmp(&a, &b, sizeof(a)) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Set pf's VF count (not saved). Refused while an assigned function is one of the VFs that
+ * would go away. */
+int svc_sriov_apply(struct riov_service *svc, const Riov__V1__SriovSpec *in, char *err, size_t errlen)
+{
+	struct riov_sriov_info si;
+	const char *pf = str_or_empty(in->pf);
+	int rc = riov_sriov_get(pf, &si, err, errlen);
+
+	if (rc != 0)
+		return rc;
+	for (unsigned v = in->num_vfs; v < si.num_vfs; v++) {
+		char vf[32];
+		const char *who = NULL;
+		struct riov_pci_addr a;
+		if (riov_sriov_vf(pf, v, vf, sizeof(vf)) == 0 && riov_pci_parse(vf, &a) == 0 &&
+		    (svc_asg_sid_used(svc, riov_pci_sid(&a), &who))) {
+			snprintf(err, errlen, "%s's VF %u (%s) is assigned (%s): release it first", pf, v, vf,
+				 who);
+			return -EBUSY;
+		}
+	}
+	return riov_sriov_set(pf, in->num_vfs, err, errlen);
+}
+
+/* ------------------------------------------------------------------ RPC */
+
+static Riov__V1__DeviceInfo *dev_info(struct riov_rpc_call *call, struct riov_service *svc,
+				      const struct svc_assign *x)
+{
+	Riov__V1__DeviceInfo *di = CALL_NEW(call, Riov__V1__DeviceInfo, riov__v1__device_info__init);
+	Riov__V1__DeviceSpec *spec = CALL_NEW(call, Riov__V1__DeviceSpec, riov__v1__device_spec__init);
+	struct riov_assign_info ai;
+	char dev[64], drv[160] = "", path[128];
+
+	if (di == NULL || spec == NULL)
+		return NULL;
+	riov_assign_get_info(x->a, &ai);
+	if (x->spec != NULL) {
+		*spec = *x->spec; /* shallow: the desired state outlives the call */
+	} else {
+		spec->name = (char *)x->name;
+		spec->pci = riov_rpc_call_strdup(call, ai.pci);
+		spec->domain_id = ai.did;
+	}
+	di->spec = spec;
+	di->pci = riov_rpc_call_strdup(call, ai.pci);
+	di->source_id = ai.sid;
+	di->iommu_group = (uint32_t)ai.group;
+	snprintf(dev, sizeof(dev), "/sys/bus/pci/devices/%s/driver", ai.pci);
+	ssize_t n = readlink(dev, path, sizeof(path) - 1);
+	if (n > 0) {
+		path[n] = '\0';
+		snprintf(drv, sizeof(drv), "%s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+	}
+	di->driver = riov_rpc_call_strdup(call, drv);
+	di->domain_id = ai.did;
+	di->mapped_bytes = ai.mapped_bytes;
+	di->container_ranges = (uint32_t)ai.ranges;
+	di->hw_faults = ai.hw_faults;
+	if (x->spec == NULL) {
+		char u[RIOV_DP_NAME_MAX + 8];
+		snprintf(u, sizeof(u), "port %s", x->name);
+		di->user = riov_rpc_call_strdup(call, u);
+	} else {
+		di->user = "guest";
+	}
+	di->state = "assigned";
+	di->msix_vectors = ai.nvec;
+	if (ai.nvec) {
+		di->vectors = riov_rpc_call_alloc(call, ai.nvec * sizeof(*di->vectors));
+		if (di->vectors == NULL)
+			return NULL;
+		for (unsigned v = 0; v < ai.nvec; v++) {
+			Riov__V1__DeviceVector *dv = CALL_NEW(call, Riov__V1__DeviceVector,
+							      riov__v1__device_vector__init);
+			uint32_t irte;
+			uint64_t raised;
+			if (dv == NULL || riov_assign_vector(x->a, v, &irte, &raised) != 0)
+				return NULL;
+			dv->vector = v;
+			dv->irte_index = irte;
+			dv->raised = raised;
+			di->vectors[di->n_vectors++] = dv;
+		}
+	}
+	return di;
+}
+
+/* Undo of Device.Assign: the assignment arg goes. */
+static void dev_assign_undo(struct riov_service *svc, void *arg)
+{
+	svc_asg_free(svc, arg);
+}
+
+static int h_dev_assign(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DeviceAssignRequest *req = (const void *)reqm;
+	int rc;
+
+	if (req->device == NULL) {
+		snprintf(msg, msglen, "Device.Assign needs a device (name, and pci or pf + vf)");
+		return -EINVAL;
+	}
+	rc = svc_dev_assign(svc, req->device, msg, msglen);
+	if (rc != 0)
+		return rc;
+	struct svc_assign *x = svc->asg[svc->n_asg - 1];
+	rc = svc_save_or_undo(svc, dev_assign_undo, x, msg, msglen, "device %s was not assigned",
+			      req->device->name);
+	if (rc != 0)
+		return rc;
+	riov_log(RIOV_LOG_NOTICE, COMP, "device %s assigned by %s", x->name, riov_rpc_call_peer(call));
+	Riov__V1__DeviceAssignResponse *r = CALL_NEW(call, Riov__V1__DeviceAssignResponse,
+						     riov__v1__device_assign_response__init);
+	if (r == NULL || (r->device = dev_info(call, svc, x)) == NULL)
+		return -ENOMEM;
+	*resp = &r->base;
+	return 0;
+}
+
+static int h_dev_release(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			 ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DeviceReleaseRequest *req = (const void *)reqm;
+	const char *name = str_or_empty(req->name);
+	int k = svc_asg_index(svc, name), rc;
+
+	if (k < 0) {
+		snprintf(msg, msglen, "device %s is not assigned", name[0] ? name : "(no name given)");
+		return -ENOENT;
+	}
+	struct svc_assign *x = svc->asg[k];
+	if (x->spec == NULL) {
+		snprintf(msg, msglen, "%s is the function of eth port %s: delete the port to release it",
+			 name, name);
+		return -EBUSY;
+	}
+	/* state first, like a delete */
+	struct svc_slot slot = { (void **)svc->asg, &svc->n_asg, (unsigned)k, x };
+	remove_at(slot.arr, slot.n, slot.i);
+	rc = svc_save_or_undo(svc, svc_slot_restore, &slot, msg, msglen, "device %s was not released",
+			      name);
+	if (rc != 0)
+		return rc;
+	riov_log(RIOV_LOG_NOTICE, COMP, "device %s released by %s", name, riov_rpc_call_peer(call));
+	svc->asg[svc->n_asg++] = x; /* svc_asg_free takes it out of the list again */
+	svc_asg_free(svc, x);
+	return 0;
+}
+
+static int h_dev_list(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+		      ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DeviceListRequest *req = (const void *)reqm;
+	const char *name = str_or_empty(req->name);
+	Riov__V1__DeviceListResponse *r = CALL_NEW(call, Riov__V1__DeviceListResponse,
+						   riov__v1__device_list_response__init);
+	Riov__V1__DeviceInfo **v = riov_rpc_call_alloc(call, (svc->n_asg + 1) * sizeof(*v));
+
+	if (r == NULL || v == NULL)
+		return -ENOMEM;
+	if (name[0] && svc_asg_index(svc, name) < 0) {
+		snprintf(msg, msglen, "device %s is not assigned", name);
+		return -ENOENT;
+	}
+	for (unsigned i = 0; i < svc->n_asg; i++) {
+		if (svc->asg[i]->a == NULL || (name[0] && strcmp(svc->asg[i]->name, name) != 0))
+			continue;
+		if ((v[r->n_devices++] = dev_info(call, svc, svc->asg[i])) == NULL)
+			return -ENOMEM;
+	}
+	r->devices = v;
+	*resp = &r->base;
+	return 0;
+}
+
+static Riov__V1__SriovInfo *sriov_info(struct riov_rpc_call *call, const Riov__V1__SriovSpec *spec)
+{
+	Riov__V1__SriovInfo *si = CALL_NEW(call, Riov__V1__SriovInfo, riov__v1__sriov_info__init);
+	struct riov_sriov_info x;
+	char err[128];
+
+	if (si == NULL)
+		return NULL;
+	si->spec = (Riov__V1__SriovSpec *)spec;
+	if (riov_sriov_get(spec->pf, &x, err, sizeof(err)) != 0)
+		return si;
+	si->total_vfs = x.total_vfs;
+	si->driver = riov_rpc_call_strdup(call, x.driver);
+	si->vfs = riov_rpc_call_alloc(call, (x.num_vfs + 1) * sizeof(*si->vfs));
+	if (si->vfs == NULL)
+		return NULL;
+	for (unsigned v = 0; v < x.num_vfs; v++) {
+		char vf[32];
+		if (riov_sriov_vf(spec->pf, v, vf, sizeof(vf)) != 0)
+			break;
+		si->vfs[si->n_vfs++] = riov_rpc_call_strdup(call, vf);
+	}
+	return si;
+}
+
+/* Device.SetVfs's change: spec (kept unless it sets 0 VFs) replaced old (or NULL); the PF had
+ * before VFs. */
+struct set_vfs_change {
+	Riov__V1__SriovSpec *spec, *old;
+	const char *canon;
+	unsigned before;
+};
+
+/* Undo of Device.SetVfs: the old setting is back in the list and the PF has its VFs again. */
+static void set_vfs_undo(struct riov_service *svc, void *arg)
+{
+	struct set_vfs_change *c = arg;
+	char e2[128];
+
+	if (c->spec->num_vfs != 0)
+		svc->n_sriov--;
+	if (c->old != NULL)
+		svc->sriov[svc->n_sriov++] = c->old;
+	riov_sriov_set(c->canon, c->before, e2, sizeof(e2));
+	riov__v1__sriov_spec__free_unpacked(c->spec, NULL);
+}
+
+static int h_dev_set_vfs(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			 ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DeviceSetVfsRequest *req = (const void *)reqm;
+	struct riov_sriov_info before;
+	int rc;
+
+	if (req->sriov == NULL) {
+		snprintf(msg, msglen, "Device.SetVfs needs the PF and a VF count");
+		return -EINVAL;
+	}
+	const char *pf = str_or_empty(req->sriov->pf);
+	int k = svc_sriov_index(svc, pf);
+	if (k < 0 && req->sriov->num_vfs != 0 && svc->n_sriov >= SRIOV_MAX) {
+		snprintf(msg, msglen, "too many SR-IOV PFs (at most %u)", SRIOV_MAX);
+		return -ENOSPC;
+	}
+	if ((rc = riov_sriov_get(pf, &before, msg, msglen)) != 0)
+		return rc;
+	/* the state keeps the canonical address */
+	struct riov_pci_addr a;
+	char canon[16];
+	riov_pci_parse(pf, &a); /* riov_sriov_get() parsed it */
+	riov_pci_format(&a, canon, sizeof(canon));
+	Riov__V1__SriovSpec *spec = malloc(sizeof(*spec));
+	char *pfc = strdup(canon);
+	if (spec == NULL || pfc == NULL) {
+		free(spec);
+		free(pfc);
+		return -ENOMEM;
+	}
+	riov__v1__sriov_spec__init(spec);
+	spec->pf = pfc;
+	spec->num_vfs = req->sriov->num_vfs;
+	if ((rc = svc_sriov_apply(svc, spec, msg, msglen)) != 0) {
+		riov__v1__sriov_spec__free_unpacked(spec, NULL);
+		return rc;
+	}
+	Riov__V1__SriovSpec *old = k >= 0 ? svc->sriov[k] : NULL;
+	if (k >= 0)
+		remove_at((void **)svc->sriov, &svc->n_sriov, (unsigned)k);
+	if (spec->num_vfs != 0)
+		svc->sriov[svc->n_sriov++] = spec;
+	struct set_vfs_change c = { spec, old, canon, before.num_vfs };
+	rc = svc_save_or_undo(svc, set_vfs_undo, &c, msg, msglen, "VF count of %s not changed", canon);
+	if (rc != 0)
+		return rc;
+	if (old != NULL)
+		riov__v1__sriov_spec__free_unpacked(old, NULL);
+	riov_log(RIOV_LOG_NOTICE, COMP, "%s: %u VF(s) set by %s", canon, spec->num_vfs, riov_rpc_call_peer(call));
+	Riov__V1__DeviceSetVfsResponse *r = CALL_NEW(call, Riov__V1__DeviceSetVfsResponse,
+						     riov__v1__device_set_vfs_response__init);
+	Riov__V1__SriovSpec *shown = CALL_NEW(call, Riov__V1__SriovSpec, riov__v1__sriov_spec__init);
+	if (r == NULL || shown == NULL)
+		return -ENOMEM;
+	shown->pf = riov_rpc_call_strdup(call, canon);
+	shown->num_vfs = req->sriov->num_vfs;
+	if (spec->num_vfs == 0)
+		riov__v1__sriov_spec__free_unpacked(spec, NULL); /* 0 VFs: nothing kept */
+	if (shown->pf == NULL || (r->sriov = sriov_info(call, shown)) == NULL)
+		return -ENOMEM;
+	*resp = &r->base;
+	return 0;
+}
+
+static int h_dev_list_vfs(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			  ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	Riov__V1__DeviceListVfsResponse *r = CALL_NEW(call, Riov__V1__DeviceListVfsResponse,
+						      riov__v1__device_list_vfs_response__init);
+	Riov__V1__SriovInfo **v = riov_rpc_call_alloc(call, (svc->n_sriov + 1) * sizeof(*v));
+
+	if (r == NULL || v == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < svc->n_sriov; i++)
+		if ((v[r->n_pfs++] = sriov_info(call, svc->sriov[i])) == NULL)
+			return -ENOMEM;
+	r->pfs = v;
+	*resp = &r->base;
+	return 0;
+}
+
+static const struct svc_method device_methods[] = {
+	SVC_METHOD(Device, assign, ADMIN, h_dev_assign),
+	SVC_METHOD(Device, release, ADMIN, h_dev_release),
+	SVC_METHOD(Device, list, READONLY, h_dev_list),
+	SVC_METHOD(Device, set_vfs, ADMIN, h_dev_set_vfs),
+	SVC_METHOD(Device, list_vfs, READONLY, h_dev_list_vfs),
+};
+SVC_TABLE(svc_device_table, Device, device_methods);

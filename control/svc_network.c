@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riov.v1.Network: networks (one L2 switch each in the dataplane) in the desired state.
+ *
+ * Security model: requests come from RPC clients that passed the server's transport and role
+ * checks (control/rpc_server.h), but their content is untrusted: a network name is checked by the
+ * dataplane (riov_dp_net_add: letters, digits, '-', '_', '.', bounded length) before it is kept,
+ * settings riov does not implement (mtu other than 1500, vni) are refused, and names are printed
+ * with a bound (%.80s) where they may be long.
+ *
+ * Thread rules: control thread only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "control/service_internal.h"
+
+int svc_net_index(const struct riov_service *svc, const char *name)
+{
+	for (unsigned i = 0; i < svc->n_nets; i++)
+		if (strcmp(svc->nets[i]->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int svc_net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char *err, size_t errlen)
+{
+	const char *name = str_or_empty(in->name);
+	int rc;
+
+	if (svc_net_index(svc, name) >= 0) {
+		snprintf(err, errlen, "network %s already exists", name);
+		return -EEXIST;
+	}
+	if (in->mtu != 0 && in->mtu != 1500) {
+		snprintf(err, errlen, "network %s: MTU %u is not supported yet (only 1500); leave it out",
+			 name, in->mtu);
+		return -EINVAL;
+	}
+	if (in->vni != 0) {
+		snprintf(err, errlen, "network %s: VXLAN overlays (vni) are not implemented yet; leave "
+			 "the vni out", name);
+		return -EOPNOTSUPP;
+	}
+	rc = riov_dp_net_add(svc->dp, name);
+	if (rc == -EINVAL)
+		snprintf(err, errlen, "bad network name '%.80s': use 1-%d letters, digits, '-', '_' or '.'",
+			 name, RIOV_DP_NAME_MAX - 1);
+	else if (rc == -EEXIST)
+		snprintf(err, errlen, "network %s already exists", name);
+	else if (rc == -ENOSPC)
+		snprintf(err, errlen, "too many networks (at most %d)", RIOV_DP_MAX_NETS);
+	else if (rc != 0)
+		snprintf(err, errlen, "network %s: %s", name, strerror(-rc));
+	if (rc != 0)
+		return rc;
+	Riov__V1__NetworkSpec *spec = svc_msg_dup(&in->base);
+	if (spec == NULL) {
+		riov_dp_net_del(svc->dp, name);
+		snprintf(err, errlen, "network %s: out of memory", name);
+		return -ENOMEM;
+	}
+	spec->mtu = 1500;
+	svc->nets[svc->n_nets++] = spec;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ RPC */
+
+static Riov__V1__NetworkInfo *net_info(struct riov_rpc_call *call, struct riov_service *svc,
+				       Riov__V1__NetworkSpec *spec)
+{
+	Riov__V1__NetworkInfo *ni = CALL_NEW(call, Riov__V1__NetworkInfo, riov__v1__network_info__init);
+	struct riov_dp_net_info di = { 0 };
+
+	if (ni == NULL)
+		return NULL;
+	riov_dp_net_info(svc->dp, spec->name, &di);
+	ni->spec = spec;
+	ni->ports = di.ports;
+	ni->macs = di.macs;
+	return ni;
+}
+
+/* Undo of an add: the last network goes from the dataplane and the desired state. */
+static void net_add_undo(struct riov_service *svc, void *arg)
+{
+	Riov__V1__NetworkSpec *spec = svc->nets[--svc->n_nets];
+
+	riov_dp_net_del(svc->dp, spec->name);
+	riov__v1__network_spec__free_unpacked(spec, NULL);
+}
+
+static int h_net_add(struct riov_rpc_call *call, const ProtobufCMessage *reqm, ProtobufCMessage **resp,
+		     char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__NetworkAddRequest *req = (const void *)reqm;
+	int rc;
+
+	if (req->network == NULL) {
+		snprintf(msg, msglen, "Network.Add needs a network (name, optional mtu and vni)");
+		return -EINVAL;
+	}
+	rc = svc_net_add(svc, req->network, msg, msglen);
+	if (rc != 0)
+		return rc;
+	rc = svc_save_or_undo(svc, net_add_undo, NULL, msg, msglen, "network %s was not added",
+			      req->network->name);
+	if (rc != 0)
+		return rc;
+	riov_log(RIOV_LOG_NOTICE, COMP, "network %s added by %s", req->network->name,
+		 riov_rpc_call_peer(call));
+	Riov__V1__NetworkAddResponse *r = CALL_NEW(call, Riov__V1__NetworkAddResponse,
+						   riov__v1__network_add_response__init);
+	if (r == NULL)
+		return -ENOMEM;
+	r->network = net_info(call, svc, svc->nets[svc->n_nets - 1]);
+	*resp = &r->base;
+	return 0;
+}
+
+static int h_net_delete(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__NetworkDeleteRequest *req = (const void *)reqm;
+	const char *name = str_or_empty(req->name);
+	char names[160] = "";
+	unsigned users = 0;
+	size_t off = 0;
+	int i, rc;
+
+	i = svc_net_index(svc, name);
+	if (i < 0) {
+		snprintf(msg, msglen, "network %s does not exist", name[0] ? name : "(no name given)");
+		return -ENOENT;
+	}
+	for (unsigned k = 0; k < svc->n_ports; k++) {
+		if (strcmp(svc->ports[k]->net, name) != 0)
+			continue;
+		if (off < sizeof(names) - 1)
+			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", users ? ", " : "",
+						svc->ports[k]->name);
+		users++;
+	}
+	if (users) {
+		snprintf(msg, msglen, "network %s still has %u port%s (%s): delete them first", name, users,
+			 users == 1 ? "" : "s", names);
+		return -EBUSY;
+	}
+	/* state first: once it is saved the delete is acknowledged whatever happens next */
+	Riov__V1__NetworkSpec *spec = svc->nets[i];
+	struct svc_slot slot = { (void **)svc->nets, &svc->n_nets, (unsigned)i, spec };
+	remove_at(slot.arr, slot.n, slot.i);
+	rc = svc_save_or_undo(svc, svc_slot_restore, &slot, msg, msglen, "network %s was not deleted",
+			      name);
+	if (rc != 0)
+		return rc;
+	rc = riov_dp_net_del(svc->dp, name);
+	if (rc != 0)
+		riov_log(RIOV_LOG_ERR, COMP, "network %s: removed from the state but the dataplane refused: %s",
+			 name, strerror(-rc));
+	riov_log(RIOV_LOG_NOTICE, COMP, "network %s deleted by %s", name, riov_rpc_call_peer(call));
+	riov__v1__network_spec__free_unpacked(spec, NULL);
+	return 0;
+}
+
+static int h_net_list(struct riov_rpc_call *call, const ProtobufCMessage *reqm, ProtobufCMessage **resp,
+		      char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	Riov__V1__NetworkListResponse *r = CALL_NEW(call, Riov__V1__NetworkListResponse,
+						    riov__v1__network_list_response__init);
+	Riov__V1__NetworkInfo **v = riov_rpc_call_alloc(call, (svc->n_nets + 1) * sizeof(*v));
+
+	if (r == NULL || v == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < svc->n_nets; i++)
+		if ((v[i] = net_info(call, svc, svc->nets[i])) == NULL)
+			return -ENOMEM;
+	r->n_networks = svc->n_nets;
+	r->networks = v;
+	*resp = &r->base;
+	return 0;
+}
+
+static const struct svc_method network_methods[] = {
+	SVC_METHOD(Network, add, ADMIN, h_net_add),
+	SVC_METHOD(Network, delete, ADMIN, h_net_delete),
+	SVC_METHOD(Network, list, READONLY, h_net_list),
+};
+SVC_TABLE(svc_network_table, Network, network_methods);

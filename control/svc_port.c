@@ -1,0 +1,596 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riov.v1.Port: vhost-user and eth ports in the desired state, and their counters.
+ *
+ * Security model: requests come from RPC clients that passed the server's transport and role
+ * checks (control/rpc_server.h), but their content is untrusted: the port type, network, queue
+ * count, features and socket path are checked here, names by the dataplane, devargs by DPDK's
+ * probe; a relative socket path is resolved under the configuration's socket_dir and refused when
+ * too long. An eth port with `assign` acts on the host (VFIO, sysfs) for the PCI function an admin
+ * names; vmm/assign.c parses it strictly, and its domain holds riovd's own packet memory only.
+ *
+ * Thread rules: control thread only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "control/config.h"
+#include "control/service_internal.h"
+
+int svc_port_index(const struct riov_service *svc, const char *name)
+{
+	for (unsigned i = 0; i < svc->n_ports; i++)
+		if (strcmp(svc->ports[i]->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Virtio features a port may withhold from its guest, by the names the config file uses. */
+static const struct {
+	const char *name;
+	unsigned bit;
+} feature_names[] = {
+	{ "mrg_rxbuf", RIOV_VIRTIO_NET_F_MRG_RXBUF },
+	{ "in_order", RIOV_VIRTIO_F_IN_ORDER },
+	{ "event_idx", RIOV_VIRTIO_F_RING_EVENT_IDX },
+	{ "indirect", RIOV_VIRTIO_F_RING_INDIRECT },
+};
+#define N_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
+_Static_assert(N_FEATURES == SVC_N_FEATURES, "SVC_N_FEATURES counts feature_names");
+
+/* The path a vhost port serves: relative paths live under the configuration's socket_dir. */
+static int socket_path(const struct riov_config *cfg, const char *given, char *out, size_t len)
+{
+	int n;
+
+	if (given[0] == '/')
+		n = snprintf(out, len, "%s", given);
+	else
+		n = snprintf(out, len, "%s/%s", cfg->socket_dir, given);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* The dataplane's port type of ps. Returns 0 or -errno with err filled. */
+static int port_type(const Riov__V1__PortSpec *ps, const char *name, enum riov_dp_port_type *type,
+		     char *err, size_t errlen)
+{
+	switch (ps->type) {
+	case RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST: *type = RIOV_DP_PORT_VHOST; return 0;
+	case RIOV__V1__PORT_TYPE__PORT_TYPE_ETH: *type = RIOV_DP_PORT_ETH; return 0;
+	case RIOV__V1__PORT_TYPE__PORT_TYPE_UNSPECIFIED:
+		snprintf(err, errlen, "port %s: give a port type (vhost or eth)", name);
+		return -EINVAL;
+	case RIOV__V1__PORT_TYPE__PORT_TYPE_VXLAN:
+	case RIOV__V1__PORT_TYPE__PORT_TYPE_RDMA:
+	case RIOV__V1__PORT_TYPE__PORT_TYPE_VF:
+		snprintf(err, errlen, "port %s: port type %s is not implemented yet (use vhost or eth)", name,
+			 ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_VXLAN ? "vxlan" :
+			 ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_RDMA ? "rdma" : "vf");
+		return -EOPNOTSUPP;
+	default:
+		snprintf(err, errlen, "port %s: unknown port type %d (use vhost or eth)", name, (int)ps->type);
+		return -EINVAL;
+	}
+}
+
+/* The features_off of ps as virtio feature bits. Returns 0 or -errno with err filled. */
+static int port_features_off(const Riov__V1__PortSpec *ps, struct riov_dp_port_params *pp,
+			     char *err, size_t errlen)
+{
+	for (size_t i = 0; i < ps->n_features_off; i++) {
+		size_t k;
+		for (k = 0; k < N_FEATURES; k++)
+			if (strcmp(str_or_empty(ps->features_off[i]), feature_names[k].name) == 0)
+				break;
+		if (k == N_FEATURES) {
+			snprintf(err, errlen, "port %s: unknown virtio feature '%.64s' (features_off takes "
+				 "mrg_rxbuf, in_order, event_idx, indirect)", pp->name,
+				 str_or_empty(ps->features_off[i]));
+			return -EINVAL;
+		}
+		if (pp->type != RIOV_DP_PORT_VHOST) {
+			snprintf(err, errlen, "port %s: features_off is for vhost ports", pp->name);
+			return -EINVAL;
+		}
+		pp->features_off |= 1ull << feature_names[k].bit;
+	}
+	return 0;
+}
+
+/* Check a port spec and fill the dataplane's parameters (pp->name, net and devargs already set;
+ * path receives a vhost port's socket path). Returns 0 or -errno with err filled. */
+static int port_params(struct riov_service *svc, const Riov__V1__PortSpec *ps,
+		       struct riov_dp_port_params *pp, char *path, size_t pathlen, char *err,
+		       size_t errlen)
+{
+	const char *name = pp->name;
+	int rc;
+
+	if ((rc = port_type(ps, name, &pp->type, err, errlen)) != 0)
+		return rc;
+	if (svc_port_index(svc, name) >= 0) {
+		snprintf(err, errlen, "port %s already exists", name);
+		return -EEXIST;
+	}
+	if (svc_dom_device(svc, name, NULL) >= 0) {
+		snprintf(err, errlen, "%s is the name of a device attached to domain %u: choose another "
+			 "port name", name, svc->doms[svc_dom_device(svc, name, NULL)]->domain_id);
+		return -EEXIST;
+	}
+	if (svc_asg_index(svc, name) >= 0) {
+		snprintf(err, errlen, "%s is the name of an assigned device (riovctl device list): choose "
+			 "another port name", name);
+		return -EEXIST;
+	}
+	if (pp->net[0] == '\0') {
+		snprintf(err, errlen, "port %s: name the network it joins (--net NET)", name);
+		return -EINVAL;
+	}
+	if (ps->queues > UINT16_MAX) {
+		snprintf(err, errlen, "port %s: %u queues is too many", name, ps->queues);
+		return -EINVAL;
+	}
+	if (ps->mac != NULL && ps->mac[0] != '\0') {
+		snprintf(err, errlen, "port %s: a fixed MAC is not supported yet (the guest chooses its "
+			 "MAC); leave --mac out", name);
+		return -EOPNOTSUPP;
+	}
+	if (ps->mtu != 0 && ps->mtu != 1500) {
+		snprintf(err, errlen, "port %s: MTU %u is not supported yet (only 1500); leave it out",
+			 name, ps->mtu);
+		return -EINVAL;
+	}
+	if ((rc = port_features_off(ps, pp, err, errlen)) != 0)
+		return rc;
+	if (pp->type == RIOV_DP_PORT_VHOST) {
+		const char *given = str_or_empty(ps->socket_path);
+		if (given[0] == '\0') {
+			snprintf(err, errlen, "vhost port %s needs a socket path (--socket PATH)", name);
+			return -EINVAL;
+		}
+		if (socket_path(svc->cfg, given, path, pathlen) != 0) {
+			snprintf(err, errlen, "vhost port %s: socket path too long", name);
+			return -ENAMETOOLONG;
+		}
+		pp->socket = path;
+	} else if (ps->socket_path != NULL && ps->socket_path[0] != '\0') {
+		snprintf(err, errlen, "eth port %s takes devargs, not a socket path", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* An eth port with assign: its function's DMA goes through a riov domain, set up before DPDK
+ * probes it (*x; NULL for other ports). Returns 0 or -errno with err filled. */
+static int port_assign(struct riov_service *svc, const Riov__V1__PortSpec *ps,
+		       const struct riov_dp_port_params *pp, struct svc_assign **x, char *err,
+		       size_t errlen)
+{
+	char pci[32];
+	size_t n = strcspn(pp->devargs, ",");
+
+	*x = NULL;
+	if (!ps->assign && ps->domain_id == 0)
+		return 0;
+	if (pp->type != RIOV_DP_PORT_ETH || !ps->assign) {
+		snprintf(err, errlen, "port %s: domain_id is for eth ports with assign", pp->name);
+		return -EINVAL;
+	}
+	if (n >= sizeof(pci)) {
+		snprintf(err, errlen, "eth port %s: assign needs devargs that name a PCI function "
+			 "(DDDD:BB:DD.F), not '%.60s'", pp->name, pp->devargs);
+		return -EINVAL;
+	}
+	memcpy(pci, pp->devargs, n);
+	pci[n] = '\0';
+	return svc_port_assign_begin(svc, ps, pci, x, err, errlen);
+}
+
+/* Check a port spec, build the dataplane's parameters and add the port to the dataplane. */
+static int port_apply(struct riov_service *svc, const Riov__V1__PortSpec *ps, char *err, size_t errlen)
+{
+	const char *name = str_or_empty(ps->name);
+	struct svc_assign *x = NULL;
+	char path[PATH_MAX];
+	int rc;
+
+	struct riov_dp_port_params pp = {
+		.name = name,
+		.net = str_or_empty(ps->net),
+		.queues = (uint16_t)(ps->queues ? ps->queues : 1),
+		.client = ps->client,
+		.devargs = str_or_empty(ps->devargs),
+	};
+	if ((rc = port_params(svc, ps, &pp, path, sizeof(path), err, errlen)) != 0)
+		return rc;
+	if ((rc = port_assign(svc, ps, &pp, &x, err, errlen)) != 0)
+		return rc;
+	rc = riov_dp_port_add(svc->dp, &pp, err, errlen);
+	if (rc != 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "port %s: %s", name, strerror(-rc));
+		/* errno values from DPDK and the socket layer, as the RPC status a person expects */
+		if (rc == -EADDRINUSE)
+			rc = -EBUSY;          /* the socket path is served by someone else */
+		else if (rc == -EFAULT)
+			rc = -EINVAL;         /* rte_dev_probe() refusing the devargs */
+		if (x != NULL)
+			svc_asg_free(svc, x);
+		return rc;
+	}
+	if (x != NULL && (rc = svc_asg_route_msix(svc, x, err, errlen)) != 0) {
+		riov_dp_port_del(svc->dp, name);
+		svc_asg_free(svc, x);
+		return rc;
+	}
+	if (pp.type == RIOV_DP_PORT_VHOST)
+		riov_log(RIOV_LOG_NOTICE, COMP, "port %s: vhost-user %s %s", name,
+			 pp.client ? "client of" : "server at", path);
+	else
+		riov_log(RIOV_LOG_NOTICE, COMP, "port %s: eth %s%s", name, pp.devargs,
+			 x ? " (assigned through riov's VT-d model)" : "");
+	return 0;
+}
+
+/* Delete a port from the dataplane, then release its function's assignment (if any): the
+ * device stops before its domain goes. */
+static void port_remove(struct riov_service *svc, const char *name)
+{
+	int rc = riov_dp_port_del(svc->dp, name);
+	int k = svc_asg_index(svc, name);
+
+	if (rc != 0)
+		riov_log(RIOV_LOG_ERR, COMP, "port %s: the dataplane refused to delete it: %s", name,
+			 strerror(-rc));
+	if (k >= 0 && svc->asg[k]->spec == NULL)
+		svc_asg_free(svc, svc->asg[k]);
+}
+
+int svc_port_add(struct riov_service *svc, const Riov__V1__PortSpec *in, char *err, size_t errlen)
+{
+	int rc = port_apply(svc, in, err, errlen);
+	if (rc != 0)
+		return rc;
+	Riov__V1__PortSpec *spec = svc_msg_dup(&in->base);
+	if (spec == NULL) {
+		port_remove(svc, in->name);
+		snprintf(err, errlen, "port %s: out of memory", in->name);
+		return -ENOMEM;
+	}
+	if (spec->queues == 0)
+		spec->queues = 1;
+	int k = svc_asg_index(svc, spec->name);
+	if (k >= 0 && svc->asg[k]->a != NULL) {
+		struct riov_assign_info ai;
+		riov_assign_get_info(svc->asg[k]->a, &ai);
+		spec->domain_id = ai.did; /* kept: the same domain after a restart */
+	}
+	svc->ports[svc->n_ports++] = spec;
+	return 0;
+}
+
+void svc_port_from_config(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps, char **feat)
+{
+	riov__v1__port_spec__init(ps);
+	ps->name = (char *)cp->name;
+	ps->net = (char *)cp->net;
+	ps->type = strcmp(cp->type, "eth") == 0 ? RIOV__V1__PORT_TYPE__PORT_TYPE_ETH
+						 : RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST;
+	ps->queues = cp->queues;
+	ps->client = cp->client;
+	if (ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST) {
+		ps->socket_path = (char *)cp->socket;
+		const bool on[N_FEATURES] = { cp->mrg_rxbuf, cp->in_order, cp->event_idx, cp->indirect };
+		ps->features_off = feat;
+		for (size_t k = 0; k < N_FEATURES; k++)
+			if (!on[k])
+				feat[ps->n_features_off++] = (char *)feature_names[k].name;
+	} else {
+		ps->devargs = (char *)cp->devargs;
+		ps->assign = cp->assign;
+		ps->domain_id = cp->domain_id;
+	}
+}
+
+/* ------------------------------------------------------------------ RPC */
+
+static Riov__V1__PortInfo *port_info(struct riov_rpc_call *call, struct riov_service *svc,
+				     const Riov__V1__PortSpec *spec)
+{
+	Riov__V1__PortInfo *pi = CALL_NEW(call, Riov__V1__PortInfo, riov__v1__port_info__init);
+	Riov__V1__PortSpec *s = riov_rpc_call_alloc(call, sizeof(*s));
+	struct riov_dp_port_info di;
+	char path[PATH_MAX];
+
+	if (pi == NULL || s == NULL)
+		return NULL;
+	*s = *spec; /* shallow: strings stay owned by the desired state during the call */
+	if (s->type == RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST &&
+	    socket_path(svc->cfg, str_or_empty(spec->socket_path), path, sizeof(path)) == 0) {
+		char *resolved = riov_rpc_call_strdup(call, path);
+		if (resolved != NULL)
+			s->socket_path = resolved;
+	}
+	pi->spec = s;
+	if (riov_dp_port_info(svc->dp, spec->name, &di) != 0) {
+		pi->state = "missing from the dataplane";
+		return pi;
+	}
+	pi->port_id = di.id;
+	pi->domain_id = di.did;
+	int ak = svc_asg_index(svc, spec->name);
+	if (ak >= 0 && svc->asg[ak]->a != NULL) {
+		struct riov_assign_info ai;
+		riov_assign_get_info(svc->asg[ak]->a, &ai);
+		pi->domain_id = ai.did;
+	}
+	pi->features = di.features;
+	if (di.type == RIOV_DP_PORT_VHOST)
+		pi->state = di.broken ? "broken: a vring was marked broken (see riovd's log)"
+			    : di.link_up ? "up"
+			    : spec->client ? "connecting to the guest" : "waiting for guest";
+	else
+		pi->state = di.link_up ? "up" : "down";
+	return pi;
+}
+
+/* Undo of an add: the last port goes from the dataplane and the desired state. */
+static void port_add_undo(struct riov_service *svc, void *arg)
+{
+	Riov__V1__PortSpec *spec = svc->ports[--svc->n_ports];
+
+	port_remove(svc, spec->name);
+	riov__v1__port_spec__free_unpacked(spec, NULL);
+}
+
+static int h_port_add(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+		      ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__PortAddRequest *req = (const void *)reqm;
+	int rc;
+
+	if (req->port == NULL) {
+		snprintf(msg, msglen, "Port.Add needs a port (name, type, net, ...)");
+		return -EINVAL;
+	}
+	rc = svc_port_add(svc, req->port, msg, msglen);
+	if (rc != 0)
+		return rc;
+	rc = svc_save_or_undo(svc, port_add_undo, NULL, msg, msglen, "port %s was not added",
+			      req->port->name);
+	if (rc != 0)
+		return rc;
+	riov_log(RIOV_LOG_NOTICE, COMP, "port %s added by %s", req->port->name, riov_rpc_call_peer(call));
+	Riov__V1__PortAddResponse *r = CALL_NEW(call, Riov__V1__PortAddResponse,
+						riov__v1__port_add_response__init);
+	if (r == NULL)
+		return -ENOMEM;
+	r->port = port_info(call, svc, svc->ports[svc->n_ports - 1]);
+	*resp = &r->base;
+	return 0;
+}
+
+static int h_port_delete(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			 ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__PortDeleteRequest *req = (const void *)reqm;
+	const char *name = str_or_empty(req->name);
+	int i, rc;
+
+	i = svc_port_index(svc, name);
+	if (i < 0) {
+		snprintf(msg, msglen, "port %s does not exist", name[0] ? name : "(no name given)");
+		return -ENOENT;
+	}
+	/* state first: once it is saved the delete is acknowledged whatever happens next */
+	Riov__V1__PortSpec *spec = svc->ports[i];
+	struct svc_slot slot = { (void **)svc->ports, &svc->n_ports, (unsigned)i, spec };
+	remove_at(slot.arr, slot.n, slot.i);
+	rc = svc_save_or_undo(svc, svc_slot_restore, &slot, msg, msglen, "port %s was not deleted",
+			      name);
+	if (rc != 0)
+		return rc;
+	port_remove(svc, name);
+	riov_log(RIOV_LOG_NOTICE, COMP, "port %s deleted by %s", name, riov_rpc_call_peer(call));
+	riov__v1__port_spec__free_unpacked(spec, NULL);
+	return 0;
+}
+
+static int h_port_list(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+		       ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__PortListRequest *req = (const void *)reqm;
+	const char *net = str_or_empty(req->net);
+	Riov__V1__PortListResponse *r = CALL_NEW(call, Riov__V1__PortListResponse,
+						 riov__v1__port_list_response__init);
+	Riov__V1__PortInfo **v = riov_rpc_call_alloc(call, (svc->n_ports + 1) * sizeof(*v));
+
+	if (r == NULL || v == NULL)
+		return -ENOMEM;
+	if (net[0] && svc_net_index(svc, net) < 0) {
+		snprintf(msg, msglen, "network %s does not exist", net);
+		return -ENOENT;
+	}
+	for (unsigned i = 0; i < svc->n_ports; i++) {
+		if (net[0] && strcmp(svc->ports[i]->net, net) != 0)
+			continue;
+		if ((v[r->n_ports++] = port_info(call, svc, svc->ports[i])) == NULL)
+			return -ENOMEM;
+	}
+	r->ports = v;
+	*resp = &r->base;
+	return 0;
+}
+
+/* The non-zero counts of drops[RIOV_DP_DROP__MAX] as DropCounter messages in the call's memory
+ * (*n = 0 when there are none). Returns 0 or -ENOMEM. */
+static int fill_drops(struct riov_rpc_call *call, const uint64_t *drops, Riov__V1__DropCounter ***out,
+		      size_t *n)
+{
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++)
+		k += drops[d] != 0;
+	if (k == 0)
+		return 0;
+	Riov__V1__DropCounter **v = riov_rpc_call_alloc(call, k * sizeof(*v));
+	Riov__V1__DropCounter *dc = riov_rpc_call_alloc(call, k * sizeof(*dc));
+	if (v == NULL || dc == NULL)
+		return -ENOMEM;
+	for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++) {
+		if (drops[d] == 0)
+			continue;
+		riov__v1__drop_counter__init(&dc[*n]);
+		dc[*n].cause = (char *)riov_dp_drop_names[d];
+		dc[*n].packets = drops[d];
+		v[*n] = &dc[*n];
+		(*n)++;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A vhost port's queue pairs as QueueCounters messages (none for an eth port). 0 or -errno. */
+static int fill_queues(struct riov_rpc_call *call, struct riov_dp *dp, Riov__V1__PortCounters *pc)
+{
+	struct riov_dp_queue_stats qs[RIOV_DP_MAX_QUEUE_PAIRS];
+	int n = riov_dp_port_queue_stats(dp, pc->port, qs, RIOV_DP_MAX_QUEUE_PAIRS);
+
+	if (n <= 0)
+		return n;
+	pc->queues = riov_rpc_call_alloc(call, (size_t)n * sizeof(*pc->queues));
+	if (pc->queues == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		Riov__V1__QueueCounters *q = CALL_NEW(call, Riov__V1__QueueCounters,
+						      riov__v1__queue_counters__init);
+		if (q == NULL)
+			return -ENOMEM;
+		q->queue = qs[i].queue;
+		q->rx_running = qs[i].rx_running;
+		q->tx_running = qs[i].tx_running;
+		q->rx_packets = qs[i].rx_packets;
+		q->rx_bytes = qs[i].rx_bytes;
+		q->tx_packets = qs[i].tx_packets;
+		q->tx_bytes = qs[i].tx_bytes;
+		q->interrupts = qs[i].notifications;
+		if (fill_drops(call, qs[i].drops, &q->drops, &q->n_drops) != 0)
+			return -ENOMEM;
+		pc->queues[pc->n_queues++] = q;
+	}
+	return 0;
+}
+
+/* Counters for people and scripts. The dataplane counts drops by cause (`drops`, every non-zero
+ * cause); the RPC also groups them: rx_dropped = taking packets from the port (no_mbuf, looped,
+ * hairpin), tx_dropped = delivering to it (no_buffer, ring_full, not_ready), rx_errors = the
+ * port's own rings or DMA misbehaved (bad_descriptor, too_big, broken_queue, dma_fault). */
+static void fill_counters(Riov__V1__PortCounters *pc, const struct riov_dp_port_stats *st)
+{
+	const uint64_t *d = st->drops;
+
+	pc->port = (char *)st->name;
+	pc->net = (char *)st->net;
+	pc->rx_packets = st->rx_packets;
+	pc->rx_bytes = st->rx_bytes;
+	pc->tx_packets = st->tx_packets;
+	pc->tx_bytes = st->tx_bytes;
+	pc->rx_dropped = d[RIOV_DP_DROP_NO_MBUF] + d[RIOV_DP_DROP_LOOP] + d[RIOV_DP_DROP_HAIRPIN];
+	pc->tx_dropped = d[RIOV_DP_DROP_NO_BUFFER] + d[RIOV_DP_DROP_RING_FULL] + d[RIOV_DP_DROP_NOT_READY];
+	pc->rx_errors = d[RIOV_DP_DROP_BAD_DESC] + d[RIOV_DP_DROP_TOO_BIG] + d[RIOV_DP_DROP_BROKEN] +
+			d[RIOV_DP_DROP_DMA_FAULT];
+	pc->dma_faults = st->dma_faults;
+	pc->interrupts = st->notifications;
+	pc->iotlb_hits = st->iotlb_hits;
+	pc->iotlb_misses = st->iotlb_misses;
+}
+
+struct counters_acc {
+	struct riov_rpc_call *call;
+	struct riov_dp *dp;
+	const char *only;            /* one port: its queue pairs too */
+	Riov__V1__PortCounters **v;
+	size_t n, cap;
+	bool nomem;
+};
+
+static void counters_one(void *arg, const struct riov_dp_port_stats *st)
+{
+	struct counters_acc *a = arg;
+
+	if ((a->only && strcmp(a->only, st->name) != 0) || a->n == a->cap || a->nomem)
+		return;
+	Riov__V1__PortCounters *pc = CALL_NEW(a->call, Riov__V1__PortCounters,
+					      riov__v1__port_counters__init);
+	struct riov_dp_port_stats *copy = riov_rpc_call_alloc(a->call, sizeof(*copy));
+	if (pc == NULL || copy == NULL) {
+		a->nomem = true;
+		return;
+	}
+	*copy = *st; /* st is the caller's stack: the answer needs the names until it is packed */
+	fill_counters(pc, copy);
+	if (fill_drops(a->call, copy->drops, &pc->drops, &pc->n_drops) != 0 ||
+	    (a->only && fill_queues(a->call, a->dp, pc) < 0)) {
+		a->nomem = true;
+		return;
+	}
+	a->v[a->n++] = pc;
+}
+
+int svc_port_counters(struct riov_rpc_call *call, struct riov_service *svc, const char *only,
+			    Riov__V1__PortCounters ***out, size_t *n)
+{
+	struct counters_acc a = { .call = call, .dp = svc->dp, .only = only, .cap = svc->n_ports };
+
+	a.v = riov_rpc_call_alloc(call, (a.cap + 1) * sizeof(*a.v));
+	if (a.v == NULL)
+		return -ENOMEM;
+	riov_dp_port_foreach(svc->dp, counters_one, &a);
+	if (a.nomem)
+		return -ENOMEM;
+	*out = a.v;
+	*n = a.n;
+	return 0;
+}
+
+static int h_port_stats(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__PortStatsRequest *req = (const void *)reqm;
+	const char *name = str_or_empty(req->name);
+	Riov__V1__PortStatsResponse *r = CALL_NEW(call, Riov__V1__PortStatsResponse,
+						  riov__v1__port_stats_response__init);
+
+	if (r == NULL)
+		return -ENOMEM;
+	if (name[0] && svc_port_index(svc, name) < 0) {
+		snprintf(msg, msglen, "port %s does not exist", name);
+		return -ENOENT;
+	}
+	int rc = svc_port_counters(call, svc, name[0] ? name : NULL, &r->ports, &r->n_ports);
+	if (rc != 0)
+		return rc;
+	*resp = &r->base;
+	return 0;
+}
+
+static const struct svc_method port_methods[] = {
+	SVC_METHOD(Port, add, ADMIN, h_port_add),
+	SVC_METHOD(Port, delete, ADMIN, h_port_delete),
+	SVC_METHOD(Port, list, READONLY, h_port_list),
+	SVC_METHOD(Port, stats, READONLY, h_port_stats),
+};
+SVC_TABLE(svc_port_table, Port, port_methods);

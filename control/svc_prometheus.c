@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riovd's Prometheus collector (control/metrics_http.h serves it): ports and their queue pairs,
+ * the VT-d unit's faults and interrupts, workers, the state generation and the RPC server's own
+ * metrics. Label values (port and network names) are escaped by metrics_http.c.
+ *
+ * Thread rules: control thread only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "control/metrics_http.h"
+#include "control/service_internal.h"
+
+struct port_array {
+	struct riov_dp_port_stats *v;
+	size_t n, cap;
+};
+
+static void port_array_add(void *arg, const struct riov_dp_port_stats *st)
+{
+	struct port_array *a = arg;
+	if (a->n < a->cap)
+		a->v[a->n++] = *st;
+}
+
+static void port_metric(struct evbuffer *out, const struct port_array *pa, const char *name,
+			const char *help, size_t field_off)
+{
+	riov_metrics_header(out, name, help, "counter");
+	for (size_t i = 0; i < pa->n; i++) {
+		const char *labels[] = { "port", pa->v[i].name, "net", pa->v[i].net };
+		uint64_t v;
+		memcpy(&v, (const char *)&pa->v[i] + field_off, sizeof(v));
+		riov_metrics_sample_u64(out, name, labels, 2, v);
+	}
+}
+
+/* One queue pair of a vhost port in a scrape. */
+struct queue_row {
+	const struct riov_dp_port_stats *port;
+	struct riov_dp_queue_stats q;
+};
+
+/* The queue pairs of pa's vhost ports (eth ports have none); *n rows, NULL when out of memory. */
+static struct queue_row *queue_rows(struct riov_dp *dp, const struct port_array *pa, size_t *n)
+{
+	struct riov_dp_queue_stats qs[RIOV_DP_MAX_QUEUE_PAIRS];
+	size_t cap = 0;
+
+	*n = 0;
+	for (size_t i = 0; i < pa->n; i++)
+		cap += pa->v[i].type == RIOV_DP_PORT_VHOST ? pa->v[i].queues : 0;
+	struct queue_row *v = calloc(cap + 1, sizeof(*v));
+	for (size_t i = 0; v != NULL && i < pa->n; i++) {
+		if (pa->v[i].type != RIOV_DP_PORT_VHOST)
+			continue;
+		int k = riov_dp_port_queue_stats(dp, pa->v[i].name, qs, RIOV_DP_MAX_QUEUE_PAIRS);
+		for (int j = 0; j < k && *n < cap; j++)
+			v[(*n)++] = (struct queue_row){ .port = &pa->v[i], .q = qs[j] };
+	}
+	return v;
+}
+
+typedef uint64_t (*queue_value_fn)(const struct riov_dp_queue_stats *q, bool tx);
+
+/* One per-queue metric, a sample per queue pair and direction (rx: from the guest, tx: to it). */
+static void queue_metric(struct evbuffer *out, const struct queue_row *v, size_t n, const char *name,
+			 const char *help, const char *type, queue_value_fn get)
+{
+	char q[8];
+
+	riov_metrics_header(out, name, help, type);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(q, sizeof(q), "%u", v[i].q.queue);
+		for (int tx = 0; tx < 2; tx++) {
+			const char *labels[] = { "port", v[i].port->name, "net", v[i].port->net, "queue", q,
+						 "direction", tx ? "tx" : "rx" };
+			riov_metrics_sample_u64(out, name, labels, 4, get(&v[i].q, tx));
+		}
+	}
+}
+
+static uint64_t q_packets(const struct riov_dp_queue_stats *q, bool tx)
+{
+	return tx ? q->tx_packets : q->rx_packets;
+}
+
+static uint64_t q_bytes(const struct riov_dp_queue_stats *q, bool tx)
+{
+	return tx ? q->tx_bytes : q->rx_bytes;
+}
+
+static uint64_t q_running(const struct riov_dp_queue_stats *q, bool tx)
+{
+	return tx ? q->tx_running : q->rx_running;
+}
+
+static void queue_metrics(struct evbuffer *out, struct riov_dp *dp, const struct port_array *pa)
+{
+	size_t n;
+	struct queue_row *v = queue_rows(dp, pa, &n);
+
+	queue_metric(out, v, n, "riov_port_queue_packets_total",
+		     "Packets of a vhost port's queue pair: rx from the guest (its TX vring), tx to it.",
+		     "counter", q_packets);
+	queue_metric(out, v, n, "riov_port_queue_bytes_total", "Bytes of a vhost port's queue pair.",
+		     "counter", q_bytes);
+	queue_metric(out, v, n, "riov_port_queue_running",
+		     "1 while the vring of a queue pair and direction is set up and served.", "gauge",
+		     q_running);
+	free(v);
+}
+
+void svc_prometheus_collect(struct evbuffer *out, void *arg)
+{
+	struct riov_service *svc = arg;
+	struct port_array pa = { .cap = svc->n_ports };
+	struct riov_vtd_fault_stats fs;
+	struct riov_vtd_irq_stats is;
+	struct riov_dp_worker_stats ws[RIOV_DP_MAX_WORKERS];
+	char label[16];
+
+	pa.v = calloc(pa.cap + 1, sizeof(*pa.v));
+	if (pa.v != NULL)
+		riov_dp_port_foreach(svc->dp, port_array_add, &pa);
+	port_metric(out, &pa, "riov_port_rx_packets_total", "Packets received from a port (guest TX or wire).",
+		    offsetof(struct riov_dp_port_stats, rx_packets));
+	port_metric(out, &pa, "riov_port_tx_packets_total", "Packets sent to a port (guest RX or wire).",
+		    offsetof(struct riov_dp_port_stats, tx_packets));
+	port_metric(out, &pa, "riov_port_rx_bytes_total", "Bytes received from a port.",
+		    offsetof(struct riov_dp_port_stats, rx_bytes));
+	port_metric(out, &pa, "riov_port_tx_bytes_total", "Bytes sent to a port.",
+		    offsetof(struct riov_dp_port_stats, tx_bytes));
+	riov_metrics_header(out, "riov_port_drops_total", "Packets dropped, by port and cause.", "counter");
+	for (size_t i = 0; i < pa.n; i++)
+		for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++) {
+			const char *labels[] = { "port", pa.v[i].name, "net", pa.v[i].net, "cause",
+						 riov_dp_drop_names[d] };
+			riov_metrics_sample_u64(out, "riov_port_drops_total", labels, 3, pa.v[i].drops[d]);
+		}
+	queue_metrics(out, svc->dp, &pa);
+	port_metric(out, &pa, "riov_iotlb_hits_total",
+		    "Guest address translations answered by a port's IOTLB cursors (last hit or IOTLB).",
+		    offsetof(struct riov_dp_port_stats, iotlb_hits));
+	port_metric(out, &pa, "riov_iotlb_misses_total", "Guest address translations that walked the page tables.",
+		    offsetof(struct riov_dp_port_stats, iotlb_misses));
+	port_metric(out, &pa, "riov_port_dma_faults_total", "DMA translations of a port that faulted.",
+		    offsetof(struct riov_dp_port_stats, dma_faults));
+	port_metric(out, &pa, "riov_interrupts_total", "Interrupts raised towards a port's guest.",
+		    offsetof(struct riov_dp_port_stats, notifications));
+	free(pa.v);
+
+	riov_vtd_fault_stats(svc->vtd, &fs);
+	riov_metrics_header(out, "riov_iommu_faults_total", "VT-d faults of the node's remapping unit, by "
+			    "fault reason (recorded, collapsed or suppressed).", "counter");
+	for (size_t i = 0; i < svc_n_fault_reasons; i++) {
+		const char *labels[] = { "reason", svc_fault_reasons[i].label };
+		riov_metrics_sample_u64(out, "riov_iommu_faults_total", labels, 1,
+					fs.by_reason[svc_fault_reasons[i].code]);
+	}
+	riov_metrics_header(out, "riov_iommu_fault_log_overflow_total",
+			    "Faults not recorded because the fault log was full.", "counter");
+	riov_metrics_sample_u64(out, "riov_iommu_fault_log_overflow_total", NULL, 0, fs.overflow);
+	riov_vtd_irq_stats(svc->vtd, &is);
+	riov_metrics_header(out, "riov_iommu_interrupts_delivered_total",
+			    "Interrupts delivered through the interrupt-remapping table.", "counter");
+	riov_metrics_sample_u64(out, "riov_iommu_interrupts_delivered_total", NULL, 0, is.delivered);
+
+	unsigned nw = riov_dp_worker_stats(svc->dp, ws, RIOV_DP_MAX_WORKERS);
+	riov_metrics_header(out, "riov_worker_busy_ratio",
+			    "Share of a worker's cycles spent in loops that found work, since start.", "gauge");
+	for (unsigned w = 0; w < nw; w++) {
+		uint64_t all = ws[w].busy_cycles + ws[w].idle_cycles;
+		const char *labels[] = { "worker", label };
+		snprintf(label, sizeof(label), "%u", w);
+		riov_metrics_sample_double(out, "riov_worker_busy_ratio", labels, 1,
+					   all ? (double)ws[w].busy_cycles / (double)all : 0.0);
+	}
+	riov_metrics_header(out, "riov_worker_loops_total", "Poll loops a worker ran.", "counter");
+	for (unsigned w = 0; w < nw; w++) {
+		const char *labels[] = { "worker", label };
+		snprintf(label, sizeof(label), "%u", w);
+		riov_metrics_sample_u64(out, "riov_worker_loops_total", labels, 1, ws[w].loops);
+	}
+	riov_metrics_header(out, "riov_state_generation", "Generation of the last state file written.",
+			    "gauge");
+	riov_metrics_sample_u64(out, "riov_state_generation", NULL, 0, svc->generation);
+	if (svc->rpc)
+		riov_rpc_server_metrics(svc->rpc, out);
+}

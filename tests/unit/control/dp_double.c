@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Test double of dataplane/dp.h for the service library's unit tests (see dp_double.h). Networks
+ * and ports are kept by name only; a vhost port n reports the ids the real dataplane gives it
+ * (source-id 0xfc00 + n, domain 1 + n) but no domain is built and no guest ever connects.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dp_double.h"
+#include "iommu/vtd.h"
+
+#define DOUBLE_NETS 16
+#define DOUBLE_PORTS 16
+
+struct double_port {
+	bool used;
+	char name[RIOV_DP_NAME_MAX];
+	char net[RIOV_DP_NAME_MAX];
+	enum riov_dp_port_type type;
+	uint16_t queues;
+};
+
+struct riov_dp {
+	struct riov_vtd *vtd;
+	char nets[DOUBLE_NETS][RIOV_DP_NAME_MAX];
+	unsigned n_nets;
+	struct double_port ports[DOUBLE_PORTS];
+};
+
+struct dp_double_knobs dp_double;
+
+const char *const riov_dp_drop_names[RIOV_DP_DROP__MAX] = {
+	[RIOV_DP_DROP_NO_MBUF] = "no_mbuf",     [RIOV_DP_DROP_NO_BUFFER] = "no_buffer",
+	[RIOV_DP_DROP_RING_FULL] = "ring_full", [RIOV_DP_DROP_BROKEN] = "broken_queue",
+	[RIOV_DP_DROP_DMA_FAULT] = "dma_fault", [RIOV_DP_DROP_BAD_DESC] = "bad_descriptor",
+	[RIOV_DP_DROP_TOO_BIG] = "too_big",     [RIOV_DP_DROP_NOT_READY] = "not_ready",
+	[RIOV_DP_DROP_LOOP] = "looped",         [RIOV_DP_DROP_HAIRPIN] = "hairpin",
+	[RIOV_DP_DROP_HOLD_FULL] = "hold_full",
+};
+
+struct riov_dp *dp_double_create(void)
+{
+	struct riov_vtd_config vc = {
+		.aw_bits = 48, .fault_log_size = 256, .irte_count = 65536, .caching_mode = true,
+	};
+	struct riov_dp *dp = calloc(1, sizeof(*dp));
+
+	memset(&dp_double, 0, sizeof(dp_double));
+	if (dp == NULL)
+		return NULL;
+	dp->vtd = riov_vtd_create(&vc);
+	if (dp->vtd == NULL) {
+		free(dp);
+		return NULL;
+	}
+	return dp;
+}
+
+void dp_double_destroy(struct riov_dp *dp)
+{
+	if (dp == NULL)
+		return;
+	riov_vtd_destroy(dp->vtd);
+	free(dp);
+}
+
+static int net_find(const struct riov_dp *dp, const char *name)
+{
+	for (unsigned i = 0; i < dp->n_nets; i++)
+		if (strcmp(dp->nets[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int port_find(const struct riov_dp *dp, const char *name)
+{
+	for (int i = 0; i < DOUBLE_PORTS; i++)
+		if (dp->ports[i].used && strcmp(dp->ports[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static bool name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && n < RIOV_DP_NAME_MAX &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+unsigned dp_double_nets(const struct riov_dp *dp)
+{
+	return dp->n_nets;
+}
+
+unsigned dp_double_ports(const struct riov_dp *dp)
+{
+	unsigned n = 0;
+	for (int i = 0; i < DOUBLE_PORTS; i++)
+		n += dp->ports[i].used;
+	return n;
+}
+
+bool dp_double_has_port(const struct riov_dp *dp, const char *name)
+{
+	return port_find(dp, name) >= 0;
+}
+
+bool dp_double_has_net(const struct riov_dp *dp, const char *name)
+{
+	return net_find(dp, name) >= 0;
+}
+
+struct riov_vtd *riov_dp_vtd(struct riov_dp *dp)
+{
+	return dp->vtd;
+}
+
+int riov_dp_net_add(struct riov_dp *dp, const char *name)
+{
+	dp_double.net_add++;
+	if (!name_ok(name))
+		return -EINVAL;
+	if (net_find(dp, name) >= 0)
+		return -EEXIST;
+	if (dp->n_nets == DOUBLE_NETS)
+		return -ENOSPC;
+	snprintf(dp->nets[dp->n_nets++], RIOV_DP_NAME_MAX, "%s", name);
+	return 0;
+}
+
+int riov_dp_net_del(struct riov_dp *dp, const char *name)
+{
+	int i = net_find(dp, name);
+
+	dp_double.net_del++;
+	if (i < 0)
+		return -ENOENT;
+	for (int k = 0; k < DOUBLE_PORTS; k++)
+		if (dp->ports[k].used && strcmp(dp->ports[k].net, name) == 0)
+			return -EBUSY;
+	memmove(dp->nets[i], dp->nets[i + 1], (dp->n_nets - (unsigned)i - 1) * RIOV_DP_NAME_MAX);
+	dp->n_nets--;
+	return 0;
+}
+
+int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *p, char *err,
+		     size_t errlen)
+{
+	dp_double.port_add++;
+	if (dp_double.port_add_rc != 0) {
+		snprintf(err, errlen, "%s", dp_double.port_add_err);
+		return dp_double.port_add_rc;
+	}
+	if (!name_ok(p->name)) {
+		snprintf(err, errlen, "bad port name '%s': use 1-63 letters, digits, '-', '_' or '.'",
+			 p->name);
+		return -EINVAL;
+	}
+	if (port_find(dp, p->name) >= 0) {
+		snprintf(err, errlen, "port %s already exists", p->name);
+		return -EEXIST;
+	}
+	if (net_find(dp, p->net) < 0) {
+		snprintf(err, errlen, "network %s does not exist", p->net);
+		return -ENOENT;
+	}
+	for (int i = 0; i < DOUBLE_PORTS; i++) {
+		struct double_port *x = &dp->ports[i];
+		if (x->used)
+			continue;
+		x->used = true;
+		snprintf(x->name, sizeof(x->name), "%s", p->name);
+		snprintf(x->net, sizeof(x->net), "%s", p->net);
+		x->type = p->type;
+		x->queues = p->queues;
+		if (p->type == RIOV_DP_PORT_VHOST)
+			snprintf(dp_double.last_socket, sizeof(dp_double.last_socket), "%s", p->socket);
+		dp_double.last_features_off = p->features_off;
+		return 0;
+	}
+	snprintf(err, errlen, "too many ports (at most %d)", DOUBLE_PORTS);
+	return -ENOSPC;
+}
+
+int riov_dp_port_del(struct riov_dp *dp, const char *name)
+{
+	int i = port_find(dp, name);
+
+	dp_double.port_del++;
+	if (i < 0)
+		return -ENOENT;
+	dp->ports[i].used = false;
+	return 0;
+}
+
+int riov_dp_port_info(struct riov_dp *dp, const char *name, struct riov_dp_port_info *out)
+{
+	int i = port_find(dp, name);
+
+	if (i < 0)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	out->id = (uint16_t)i;
+	out->type = dp->ports[i].type;
+	snprintf(out->net, sizeof(out->net), "%s", dp->ports[i].net);
+	out->queues = dp->ports[i].queues;
+	if (out->type == RIOV_DP_PORT_VHOST) {
+		out->sid = (uint16_t)(RIOV_DP_VHOST_SID_FIRST + i);
+		out->did = (uint16_t)(1 + i);
+	}
+	return 0;
+}
+
+int riov_dp_port_stats(struct riov_dp *dp, const char *name, struct riov_dp_port_stats *st)
+{
+	int i = port_find(dp, name);
+
+	if (i < 0)
+		return -ENOENT;
+	memset(st, 0, sizeof(*st));
+	snprintf(st->name, sizeof(st->name), "%s", dp->ports[i].name);
+	snprintf(st->net, sizeof(st->net), "%s", dp->ports[i].net);
+	st->type = dp->ports[i].type;
+	st->queues = dp->ports[i].queues;
+	return 0;
+}
+
+void riov_dp_port_foreach(struct riov_dp *dp,
+			  void (*fn)(void *arg, const struct riov_dp_port_stats *st), void *arg)
+{
+	struct riov_dp_port_stats st;
+
+	for (int i = 0; i < DOUBLE_PORTS; i++)
+		if (dp->ports[i].used && riov_dp_port_stats(dp, dp->ports[i].name, &st) == 0)
+			fn(arg, &st);
+}
+
+int riov_dp_net_info(struct riov_dp *dp, const char *name, struct riov_dp_net_info *out)
+{
+	if (net_find(dp, name) < 0)
+		return -ENOENT;
+	out->ports = 0;
+	for (int i = 0; i < DOUBLE_PORTS; i++)
+		out->ports += dp->ports[i].used && strcmp(dp->ports[i].net, name) == 0;
+	out->macs = 0;
+	return 0;
+}
+
+/* counters the double does not keep */
+DEFINE_STUB(riov_dp_port_queue_stats, int,
+	    (struct riov_dp *dp, const char *name, struct riov_dp_queue_stats *qs, unsigned n), 0)
+DEFINE_STUB(riov_dp_worker_stats, unsigned,
+	    (struct riov_dp *dp, struct riov_dp_worker_stats *out, unsigned n), 0)
+DEFINE_STUB(riov_dp_n_workers, unsigned, (const struct riov_dp *dp), 1)

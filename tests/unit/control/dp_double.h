@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Test doubles of the layers below riovd's service library, for its unit tests (SPDK's
+ * DEFINE_STUB idiom): dp_double.c stands in for dataplane/dp.h, dpdk_glue_double.c for
+ * control/dpdk_glue.c. They are not the dataplane: a double keeps just enough state (networks and
+ * ports by name, a real VT-d unit from iommu/) for the service's own checks to run, and returns
+ * what the test sets here. No DPDK, no workers, no sockets.
+ */
+#ifndef RIOV_TESTS_UNIT_CONTROL_DP_DOUBLE_H
+#define RIOV_TESTS_UNIT_CONTROL_DP_DOUBLE_H
+
+#include <stdbool.h>
+
+#include "dataplane/dp.h"
+
+/* Define fn as a double that returns val (SPDK's DEFINE_STUB). */
+#define DEFINE_STUB(fn, ret, args, val) \
+	ret fn args                     \
+	{                               \
+		return val;             \
+	}
+#define DEFINE_STUB_V(fn, ret, args) \
+	ret fn args                  \
+	{                            \
+	}
+
+/* What the dataplane double answers and what it was asked. */
+struct dp_double_knobs {
+	int port_add_rc;           /* != 0: riov_dp_port_add() fails with it ... */
+	char port_add_err[128];    /* ... and this message ("" leaves err empty) */
+	bool memory_fails;         /* svc_dpdk_memory() finds no packet memory */
+	/* calls seen */
+	unsigned net_add, net_del, port_add, port_del;
+	char last_socket[256];     /* socket path of the last vhost port added */
+	unsigned long long last_features_off;
+};
+extern struct dp_double_knobs dp_double;
+
+/** A dataplane double with a real VT-d unit (riov_dp_vtd()); knobs reset. NULL when out of
+ *  memory. */
+struct riov_dp *dp_double_create(void);
+void dp_double_destroy(struct riov_dp *dp);
+/** Networks and ports the double holds now. */
+unsigned dp_double_nets(const struct riov_dp *dp);
+unsigned dp_double_ports(const struct riov_dp *dp);
+bool dp_double_has_port(const struct riov_dp *dp, const char *name);
+bool dp_double_has_net(const struct riov_dp *dp, const char *name);
+
+#endif
