@@ -23,15 +23,6 @@
 
 #define COMP "dataplane"
 
-const char *const riov_dp_drop_names[RIOV_DP_DROP__MAX] = {
-	[RIOV_DP_DROP_NO_MBUF] = "no_mbuf",     [RIOV_DP_DROP_NO_BUFFER] = "no_buffer",
-	[RIOV_DP_DROP_RING_FULL] = "ring_full", [RIOV_DP_DROP_BROKEN] = "broken_queue",
-	[RIOV_DP_DROP_DMA_FAULT] = "dma_fault", [RIOV_DP_DROP_BAD_DESC] = "bad_descriptor",
-	[RIOV_DP_DROP_TOO_BIG] = "too_big",     [RIOV_DP_DROP_NOT_READY] = "not_ready",
-	[RIOV_DP_DROP_LOOP] = "looped",         [RIOV_DP_DROP_HAIRPIN] = "hairpin",
-	[RIOV_DP_DROP_HOLD_FULL] = "hold_full",
-};
-
 /* Source-ids, domain ids and IRTE ranges of vhost ports: buses 0xfc-0xff, one function a port. */
 #define DP_SID(port) ((uint16_t)(RIOV_DP_VHOST_SID_FIRST + (port)))
 #define DP_DID(port) ((uint16_t)(1u + (port)))
