@@ -1,51 +1,201 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The logger and its registry of components (common/log.h).
+ *
+ * Thread rules: registration happens in constructors (before main) and under reg_lock; the list is
+ * only ever prepended to, so a reader holding reg_lock sees a consistent list. Levels are atomics:
+ * logging never takes the lock.
+ */
 #include "common/log.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static int log_level = -1;
+RIOV_LOG_COMPONENT("log", RIOV_LOG_INFO);
+
+#define SPEC_MAX 512u
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct riov_log_comp *comps;
 
 static const char *const level_names[] = {
 	[RIOV_LOG_ERR] = "error", [RIOV_LOG_WARN] = "warning", [RIOV_LOG_NOTICE] = "notice",
 	[RIOV_LOG_INFO] = "info", [RIOV_LOG_DEBUG] = "debug",
 };
 
+const char *riov_log_level_name(int level)
+{
+	return level >= RIOV_LOG_ERR && level <= RIOV_LOG_DEBUG ? level_names[level] : NULL;
+}
+
+static int parse_level(const char *s)
+{
+	for (int l = RIOV_LOG_ERR; l <= RIOV_LOG_DEBUG; l++)
+		if (strcmp(s, level_names[l]) == 0)
+			return l;
+	if (strcmp(s, "warn") == 0)
+		return RIOV_LOG_WARN;
+	if (strcmp(s, "err") == 0)
+		return RIOV_LOG_ERR;
+	if (s[0] >= '3' && s[0] <= '7' && s[1] == '\0')
+		return s[0] - '0';
+	return -1;
+}
+
+static bool name_matches(const char *pattern, const char *name)
+{
+	size_t n = strlen(pattern);
+
+	if (n > 0 && pattern[n - 1] == '*')
+		return strncmp(pattern, name, n - 1) == 0;
+	return strcmp(pattern, name) == 0;
+}
+
+/* Parse (apply == false) or apply one setting; reg_lock held. */
+static int apply_spec(const char *spec, bool apply, char *err, size_t errlen)
+{
+	char buf[SPEC_MAX], *save = NULL;
+
+	if (strlen(spec) >= sizeof(buf)) {
+		snprintf(err, errlen, "log level setting longer than %u characters", SPEC_MAX - 1);
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *item = strtok_r(buf, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		const char *name = eq ? item : NULL;
+		int level;
+		bool any = false;
+
+		if (eq)
+			*eq = '\0';
+		level = parse_level(eq ? eq + 1 : item);
+		if (level < 0) {
+			snprintf(err, errlen, "'%s': not a log level (error, warning, notice, info, debug "
+				 "or 3-7)", eq ? eq + 1 : item);
+			return -EINVAL;
+		}
+		if (name != NULL && (name[0] == '\0' || strlen(name) >= RIOV_LOG_NAME_MAX)) {
+			snprintf(err, errlen, "'%s': not a component name", name);
+			return -EINVAL;
+		}
+		for (struct riov_log_comp *c = comps; c != NULL; c = c->next) {
+			if (name != NULL && !name_matches(name, c->name))
+				continue;
+			any = true;
+			if (apply)
+				atomic_store_explicit(&c->level, level, memory_order_relaxed);
+		}
+		if (!any && name != NULL) {
+			snprintf(err, errlen, "'%s': no such log component (riovctl log levels lists them)",
+				 name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int riov_log_set(const char *spec, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&reg_lock);
+	rc = apply_spec(spec, false, err, errlen);
+	if (rc == 0)
+		apply_spec(spec, true, err, errlen);
+	pthread_mutex_unlock(&reg_lock);
+	return rc;
+}
+
 void riov_log_set_level(enum riov_log_level level)
 {
-	log_level = (int)level;
+	pthread_mutex_lock(&reg_lock);
+	for (struct riov_log_comp *c = comps; c != NULL; c = c->next)
+		atomic_store_explicit(&c->level, (int)level, memory_order_relaxed);
+	pthread_mutex_unlock(&reg_lock);
 }
 
-static int current_level(void)
+/* RIOV_LOG_LEVEL's items that concern c (a bad item is ignored here; riovd checks the variable
+ * as a whole at start and refuses a bad one). */
+static void apply_env(struct riov_log_comp *c)
 {
-	if (log_level < 0) {
-		const char *env = getenv("RIOV_LOG_LEVEL");
-		log_level = env != NULL ? atoi(env) : RIOV_LOG_INFO;
+	const char *env = getenv("RIOV_LOG_LEVEL");
+	char buf[SPEC_MAX], *save = NULL;
+
+	if (env == NULL || strlen(env) >= sizeof(buf))
+		return;
+	snprintf(buf, sizeof(buf), "%s", env);
+	for (char *item = strtok_r(buf, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		int level;
+
+		if (eq)
+			*eq = '\0';
+		level = parse_level(eq ? eq + 1 : item);
+		if (level >= 0 && (eq == NULL || name_matches(item, c->name)))
+			atomic_store_explicit(&c->level, level, memory_order_relaxed);
 	}
-	return log_level;
 }
 
-void riov_log(enum riov_log_level level, const char *comp, const char *fmt, ...)
+void riov_log_comp_register(struct riov_log_comp *c)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (struct riov_log_comp *x = comps; x != NULL; x = x->next)
+		if (x == c)
+			goto out;
+	apply_env(c);
+	c->next = comps;
+	comps = c;
+out:
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+	return strcmp(((const struct riov_log_info *)a)->name, ((const struct riov_log_info *)b)->name);
+}
+
+size_t riov_log_levels(struct riov_log_info *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	for (struct riov_log_comp *c = comps; c != NULL; c = c->next) {
+		bool seen = false;
+		for (struct riov_log_comp *e = comps; e != c && !seen; e = e->next)
+			seen = strcmp(e->name, c->name) == 0;
+		if (seen)
+			continue;
+		if (n < max) {
+			snprintf(out[n].name, sizeof(out[n].name), "%s", c->name);
+			out[n].level = atomic_load_explicit(&c->level, memory_order_relaxed);
+			out[n].default_level = c->default_level;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	qsort(out, n < max ? n : max, sizeof(*out), cmp_info);
+	return n;
+}
+
+static void vlog(const char *comp, enum riov_log_level level, const char *fmt, va_list ap)
 {
 	char line[1024];
-	va_list ap;
-	int n;
+	const char *ln = riov_log_level_name((int)level);
+	int n, m;
 
-	if ((int)level > current_level())
-		return;
 	/* "<N>" prefix: sd-daemon(3) level markers, understood by journald, harmless on a terminal. */
-	n = snprintf(line, sizeof(line), "<%d>%s %s: ", (int)level,
-		     level <= RIOV_LOG_DEBUG && level_names[level] ? level_names[level] : "log", comp);
+	n = snprintf(line, sizeof(line), "<%d>%s %s: ", (int)level, ln ? ln : "log", comp);
 	if (n < 0 || n >= (int)sizeof(line))
 		return;
-	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	if (m < 0)
 		return;
 	n += m;
@@ -54,6 +204,17 @@ void riov_log(enum riov_log_level level, const char *comp, const char *fmt, ...)
 	line[n++] = '\n';
 	ssize_t w = write(STDERR_FILENO, line, (size_t)n);
 	(void)w;
+}
+
+void riov_log_comp(struct riov_log_comp *c, enum riov_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if ((int)level > atomic_load_explicit(&c->level, memory_order_relaxed))
+		return;
+	va_start(ap, fmt);
+	vlog(c->name, level, fmt, ap);
+	va_end(ap);
 }
 
 int riov_ratelimit_ok(struct riov_ratelimit *rl, uint32_t burst, uint32_t interval_s)
@@ -70,7 +231,7 @@ int riov_ratelimit_ok(struct riov_ratelimit *rl, uint32_t burst, uint32_t interv
 		uint32_t missed = atomic_exchange(&rl->missed, 0);
 		atomic_store(&rl->printed, 0);
 		if (missed != 0)
-			riov_log(RIOV_LOG_WARN, "log", "%u similar messages suppressed", missed);
+			RIOV_LOG(RIOV_LOG_WARN, "%u similar messages suppressed", missed);
 	}
 	if (atomic_fetch_add_explicit(&rl->printed, 1, memory_order_relaxed) < burst)
 		return 1;

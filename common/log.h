@@ -3,10 +3,25 @@
  * riov's one logger: a component, a level, printf-style text to stderr (which systemd's journal
  * collects). Anything a guest or peer can trigger goes through RIOV_LOG_RL, which is rate-limited
  * per call site. Thread-safe: one write(2) per line.
+ *
+ * Components: each source file names the one component it logs as, once, at the top:
+ *
+ *	RIOV_LOG_COMPONENT("vhost", RIOV_LOG_INFO);
+ *
+ * and logs with RIOV_LOG(level, fmt, ...) / RIOV_LOG_RL(level, fmt, ...). Files may share a name
+ * ("vhost" is several files); a level set for a name applies to all of them. Each component starts
+ * at its default (the control path at info, the data path at warning), then RIOV_LOG_LEVEL from
+ * the environment applies, then riovd's `log_level` setting or --log-level, then Log.Set over the
+ * API. A level check is one relaxed atomic load; text is formatted only for enabled lines.
+ *
+ * Thread rules: logging from any thread; levels may be changed from any thread (the control
+ * thread in riovd) and take effect at the next line.
  */
 #ifndef RIOV_COMMON_LOG_H
 #define RIOV_COMMON_LOG_H
 
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum riov_log_level {
@@ -17,12 +32,44 @@ enum riov_log_level {
 	RIOV_LOG_DEBUG = 7,
 };
 
-/** Set the most verbose level printed (default RIOV_LOG_INFO; env RIOV_LOG_LEVEL=0..7 overrides). */
-void riov_log_set_level(enum riov_log_level level);
+#define RIOV_LOG_NAME_MAX 32u   /* longest component name */
 
-/** Print one line "<level> <component>: text" if level is enabled. */
-void riov_log(enum riov_log_level level, const char *comp, const char *fmt, ...)
+/* A log component (one per file, see RIOV_LOG_COMPONENT). Fields are the logger's. */
+struct riov_log_comp {
+	const char *name;
+	int default_level;
+	_Atomic int level;
+	struct riov_log_comp *next;
+};
+
+/** Add a component to the registry (RIOV_LOG_COMPONENT's constructor does it) and apply
+ *  RIOV_LOG_LEVEL's setting for it. Registering the same one twice is harmless. */
+void riov_log_comp_register(struct riov_log_comp *c);
+
+/** Print one line "<level> <component>: text" if level is enabled for c. */
+void riov_log_comp(struct riov_log_comp *c, enum riov_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Name this file's component and its default level (file scope, once per file). */
+#define RIOV_LOG_COMPONENT(name_, level_)                                                     \
+	static struct riov_log_comp riov_log_comp_ = { .name = (name_),                       \
+						       .default_level = (level_),             \
+						       .level = (level_) };                   \
+	__attribute__((constructor)) static void riov_log_comp_init_(void)                   \
+	{                                                                                     \
+		riov_log_comp_register(&riov_log_comp_);                                      \
+	}                                                                                     \
+	struct riov_log_comp_semicolon_
+
+#define RIOV_LOG_ENABLED(lvl_)                                                                \
+	((int)(lvl_) <= atomic_load_explicit(&riov_log_comp_.level, memory_order_relaxed))
+
+/* Log as this file's component. */
+#define RIOV_LOG(lvl_, ...)                                                                   \
+	do {                                                                                  \
+		if (RIOV_LOG_ENABLED(lvl_))                                                   \
+			riov_log_comp(&riov_log_comp_, (lvl_), __VA_ARGS__);                  \
+	} while (0)
 
 /* Per-call-site rate limiter: at most `burst` lines per `interval_s` seconds; reports how many it dropped. */
 struct riov_ratelimit {
@@ -35,11 +82,42 @@ struct riov_ratelimit {
  *  boundary may let one extra line through. */
 int riov_ratelimit_ok(struct riov_ratelimit *rl, uint32_t burst, uint32_t interval_s);
 
-#define RIOV_LOG_RL(level, comp, ...)                                                        \
-	do {                                                                                 \
-		static struct riov_ratelimit rl_;                                            \
-		if (riov_ratelimit_ok(&rl_, 10, 5))                                          \
-			riov_log(level, comp, __VA_ARGS__);                                  \
+/* Log as this file's component, at most 10 lines per 5 s from this call site. A disabled level
+ * costs no rate-limit budget. */
+#define RIOV_LOG_RL(lvl_, ...)                                                                \
+	do {                                                                                  \
+		static struct riov_ratelimit rl_;                                             \
+		if (RIOV_LOG_ENABLED(lvl_) && riov_ratelimit_ok(&rl_, 10, 5))                 \
+			riov_log_comp(&riov_log_comp_, (lvl_), __VA_ARGS__);                  \
 	} while (0)
+
+/**
+ * Apply a level setting: a comma-separated list of LEVEL (every component) and NAME=LEVEL (one
+ * component; NAME may end in '*' to match a prefix), applied left to right, e.g.
+ * "info,vhost=debug,dp*=warning". LEVEL is a name (error, warning, notice, info, debug) or its
+ * number (3-7). Nothing is applied unless the whole setting is valid.
+ * @return 0; -EINVAL with err naming the bad item (bad syntax, unknown level, or a NAME that
+ *         matches no component).
+ */
+int riov_log_set(const char *spec, char *err, size_t errlen);
+
+/** Set every component to level (tests and fuzzers quieten riov this way). */
+void riov_log_set_level(enum riov_log_level level);
+
+/** The level's name ("warning"), or NULL for a number that is not a level. */
+const char *riov_log_level_name(int level);
+
+/* One component's setting, as riov_log_levels() reports it. */
+struct riov_log_info {
+	char name[RIOV_LOG_NAME_MAX];
+	int level;
+	int default_level;
+};
+
+/**
+ * The components, sorted by name, one entry per name.
+ * @return how many there are (entries beyond max are not written).
+ */
+size_t riov_log_levels(struct riov_log_info *out, size_t max);
 
 #endif

@@ -123,7 +123,7 @@ static int parse_daemon(const config_setting_t *d, const char *o, struct riov_co
 	static const char *const keys[] = { "workers", "control_cpu", "mbufs", "memory_mb", "hugepages",
 					    "eal_args", "socket_dir", "state_dir", "rpc_socket", "rpc_listen",
 					    "tls_cert", "tls_key", "tls_ca", "metrics_listen",
-					    "stats_interval", "idle_sleep_us", NULL };
+					    "stats_interval", "idle_sleep_us", "log_level", NULL };
 	unsigned cpu = 0;
 	bool have_cpu = config_setting_get_member(d, "control_cpu") != NULL;
 
@@ -148,6 +148,7 @@ static int parse_daemon(const config_setting_t *d, const char *o, struct riov_co
 	TRY(get_str(d, "metrics_listen", c->metrics_listen, sizeof(c->metrics_listen), false, o, err, el));
 	TRY(get_uint(d, "stats_interval", &c->stats_interval, 0, 86400, o, err, el));
 	TRY(get_uint(d, "idle_sleep_us", &c->idle_sleep_us, 0, 100000, o, err, el));
+	TRY(get_str(d, "log_level", c->log_level, sizeof(c->log_level), false, o, err, el));
 	return 0;
 }
 
@@ -332,20 +333,4 @@ void riov_config_free(struct riov_config *cfg)
 	free(cfg->ports);
 	cfg->ports = NULL;
 	cfg->n_ports = 0;
-}
-
-int riov_config_fuzz_one(const uint8_t *data, size_t size)
-{
-	struct riov_config cfg;
-	char err[512];
-	char *text = malloc(size + 1);
-
-	if (text == NULL)
-		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
-	riov_config_parse(text, "fuzz", &cfg, err, sizeof(err));
-	riov_config_free(&cfg);
-	free(text);
-	return 0;
 }

@@ -51,6 +51,7 @@ struct riov_config {
 	char metrics_listen[RIOV_CFG_STR];
 	unsigned stats_interval;       /* seconds between counter lines in the log; 0 = off */
 	unsigned idle_sleep_us;        /* an idle worker sleeps this long between polls; 0 = busy-poll */
+	char log_level[RIOV_CFG_STR];  /* log levels (common/log.h riov_log_set()); "" = defaults */
 	unsigned n_nets;
 	char nets[RIOV_CFG_MAX_NETS][RIOV_CFG_NAME];
 	unsigned n_ports;
@@ -67,7 +68,5 @@ int riov_config_parse(const char *text, const char *origin, struct riov_config *
 /** Read and parse a file. Returns 0 or -errno with a message. */
 int riov_config_load(const char *path, struct riov_config *cfg, char *err, size_t errlen);
 void riov_config_free(struct riov_config *cfg);
-/** Fuzzing entry point: parse arbitrary bytes. */
-int riov_config_fuzz_one(const uint8_t *data, size_t size);
 
 #endif

@@ -21,7 +21,7 @@
 #include "common/log.h"
 #include "metrics_http.h"
 
-#define COMP "metrics"
+RIOV_LOG_COMPONENT("metrics", RIOV_LOG_INFO);
 
 struct riov_metrics_http {
 	struct evhttp *http;
@@ -53,7 +53,8 @@ int riov_listen_addr_parse(const char *s, struct sockaddr *sa, int *len)
 	return 0;
 }
 
-void riov_metrics_escape_label(struct evbuffer *out, const char *s)
+/* Append s escaped as a label value (without quotes). */
+static void escape_label(struct evbuffer *out, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '\\')
@@ -95,7 +96,7 @@ static void sample_head(struct evbuffer *out, const char *name, const char *cons
 		evbuffer_add(out, "{", 1);
 		for (size_t i = 0; i < nlabels; i++) {
 			evbuffer_add_printf(out, "%s%s=\"", i ? "," : "", labels[2 * i]);
-			riov_metrics_escape_label(out, labels[2 * i + 1]);
+			escape_label(out, labels[2 * i + 1]);
 			evbuffer_add(out, "\"", 1);
 		}
 		evbuffer_add(out, "}", 1);
@@ -192,7 +193,7 @@ int riov_metrics_http_start(struct event_base *base, const char *listen,
 	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&b, &blen) == 0)
 		m->port = b.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&b)->sin6_port)
 						  : ntohs(((struct sockaddr_in *)&b)->sin_port);
-	riov_log(RIOV_LOG_INFO, COMP, "serving Prometheus metrics on http://%s/metrics (port %d)",
+	RIOV_LOG(RIOV_LOG_INFO, "serving Prometheus metrics on http://%s/metrics (port %d)",
 		 listen, m->port);
 	*out = m;
 	return 0;

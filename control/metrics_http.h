@@ -57,9 +57,6 @@ void riov_metrics_sample_u64(struct evbuffer *out, const char *name, const char 
 void riov_metrics_sample_double(struct evbuffer *out, const char *name,
 				const char *const *labels, size_t nlabels, double value);
 
-/** Append s escaped as a label value (without quotes). */
-void riov_metrics_escape_label(struct evbuffer *out, const char *s);
-
 struct sockaddr;
 /** Parse "ADDR:PORT" or "[ADDR]:PORT" (port 0 allowed: any free port) into sa (*len: its size in,
  *  the address length out). Returns 0 or -1. Shared by the metrics and TLS listeners. */

@@ -17,7 +17,6 @@
 #include <event2/event.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
-#include <rte_lcore.h>
 #include <systemd/sd-daemon.h>
 
 #include "common/log.h"
@@ -25,7 +24,7 @@
 #include "control/service.h"
 #include "dataplane/dp.h"
 
-#define COMP "riovd"
+RIOV_LOG_COMPONENT("riovd", RIOV_LOG_INFO);
 
 struct riovd {
 	struct riov_config cfg;
@@ -56,6 +55,8 @@ static void usage(FILE *f)
 		"      --memory-mb N          DPDK memory without hugepages (default 512)\n"
 		"      --stats-interval S     log port counters every S seconds (0: off)\n"
 		"      --idle-sleep-us N      an idle worker sleeps N us between polls (0: busy-poll, the default)\n"
+		"      --log-level SPEC       log levels, e.g. info or notice,vhost=debug (riovctl log levels\n"
+		"                             lists the components; env RIOV_LOG_LEVEL is applied first)\n"
 		"      --print-config         print the effective configuration's embedded defaults and exit\n"
 		"  -h, --help                 this text\n\n"
 		"Signals: SIGTERM/SIGINT stop (printing final counters), SIGUSR1 prints counters.\n");
@@ -91,6 +92,7 @@ static int parse_cpulist(const char *s, cpu_set_t *set)
 enum {
 	OPT_CONTROL_CPU = 256, OPT_SOCKET_DIR, OPT_RPC_SOCKET, OPT_STATE_DIR, OPT_METRICS, OPT_RPC_LISTEN,
 	OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CA, OPT_MEMORY, OPT_STATS, OPT_IDLE_SLEEP, OPT_PRINT_CONFIG,
+	OPT_LOG_LEVEL,
 };
 
 static void copy_opt(char *dst, size_t len, const char *v, const char *opt)
@@ -119,6 +121,7 @@ static int parse_args(struct riovd *d, int argc, char **argv)
 		{ "memory-mb", required_argument, NULL, OPT_MEMORY },
 		{ "stats-interval", required_argument, NULL, OPT_STATS },
 		{ "idle-sleep-us", required_argument, NULL, OPT_IDLE_SLEEP },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "print-config", no_argument, NULL, OPT_PRINT_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -173,6 +176,7 @@ static int parse_args(struct riovd *d, int argc, char **argv)
 		case OPT_TLS_CERT: copy_opt(k->tls_cert, sizeof(k->tls_cert), optarg, "--tls-cert"); break;
 		case OPT_TLS_KEY: copy_opt(k->tls_key, sizeof(k->tls_key), optarg, "--tls-key"); break;
 		case OPT_TLS_CA: copy_opt(k->tls_ca, sizeof(k->tls_ca), optarg, "--tls-ca"); break;
+		case OPT_LOG_LEVEL: copy_opt(k->log_level, sizeof(k->log_level), optarg, "--log-level"); break;
 		case OPT_MEMORY:
 			k->memory_mb = (unsigned)strtoul(optarg, &end, 10);
 			if (*end || k->memory_mb < 64) {
@@ -196,6 +200,14 @@ static int parse_args(struct riovd *d, int argc, char **argv)
 			break;
 		default: break;
 		}
+	}
+	if (getenv("RIOV_LOG_LEVEL") && riov_log_set(getenv("RIOV_LOG_LEVEL"), err, sizeof(err)) != 0) {
+		fprintf(stderr, "riovd: RIOV_LOG_LEVEL: %s\n", err);
+		exit(2);
+	}
+	if (d->cfg.log_level[0] && riov_log_set(d->cfg.log_level, err, sizeof(err)) != 0) {
+		fprintf(stderr, "riovd: log level: %s\n", err);
+		exit(2);
 	}
 	if (d->cfg.rpc_listen[0] && !(d->cfg.tls_cert[0] && d->cfg.tls_key[0] && d->cfg.tls_ca[0])) {
 		fprintf(stderr, "riovd: --rpc-listen needs --tls-cert, --tls-key and --tls-ca\n");
@@ -225,7 +237,7 @@ static int eal_start(struct riovd *d, const char *argv0, unsigned *n_workers)
 		CPU_ZERO(&wset);
 		CPU_SET(last, &wset);
 	} else if (parse_cpulist(c->workers, &wset) <= 0) {
-		riov_log(RIOV_LOG_ERR, COMP, "bad worker CPU list '%s' (e.g. 1 or 2-3)", c->workers);
+		RIOV_LOG(RIOV_LOG_ERR, "bad worker CPU list '%s' (e.g. 1 or 2-3)", c->workers);
 		return -EINVAL;
 	}
 	int ctl = c->control_cpu;
@@ -244,7 +256,7 @@ static int eal_start(struct riovd *d, const char *argv0, unsigned *n_workers)
 		if (CPU_ISSET(i, &wset))
 			len += snprintf(lcores + len, sizeof(lcores) - (size_t)len, ",%u@%d", ++w, i);
 	if (w > RIOV_DP_MAX_WORKERS) {
-		riov_log(RIOV_LOG_ERR, COMP, "at most %d workers", RIOV_DP_MAX_WORKERS);
+		RIOV_LOG(RIOV_LOG_ERR, "at most %d workers", RIOV_DP_MAX_WORKERS);
 		return -EINVAL;
 	}
 	*n_workers = w;
@@ -276,9 +288,9 @@ static int eal_start(struct riovd *d, const char *argv0, unsigned *n_workers)
 	if (!pci)
 		args[n++] = "--no-pci";
 	args[n] = NULL;
-	riov_log(RIOV_LOG_INFO, COMP, "EAL: lcores %s, %s", lcores, c->hugepages ? "hugepages" : "no hugepages");
+	RIOV_LOG(RIOV_LOG_INFO, "EAL: lcores %s, %s", lcores, c->hugepages ? "hugepages" : "no hugepages");
 	if (rte_eal_init(n, args) < 0) {
-		riov_log(RIOV_LOG_ERR, COMP, "DPDK EAL init failed: %s", rte_strerror(rte_errno));
+		RIOV_LOG(RIOV_LOG_ERR, "DPDK EAL init failed: %s", rte_strerror(rte_errno));
 		return -rte_errno;
 	}
 	return 0;
@@ -287,7 +299,7 @@ static int eal_start(struct riovd *d, const char *argv0, unsigned *n_workers)
 static void on_stop(evutil_socket_t sig, short ev, void *arg)
 {
 	struct riovd *d = arg;
-	riov_log(RIOV_LOG_NOTICE, COMP, "signal %d: stopping", (int)sig);
+	RIOV_LOG(RIOV_LOG_NOTICE, "signal %d: stopping", (int)sig);
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -330,7 +342,7 @@ static int make_dirs(const struct riov_config *c)
 			rc = mkdir_p(rpc_dir, 0755);
 	}
 	if (rc != 0)
-		riov_log(RIOV_LOG_ERR, COMP, "cannot create %s, %s or the directory of %s: %s", c->socket_dir,
+		RIOV_LOG(RIOV_LOG_ERR, "cannot create %s, %s or the directory of %s: %s", c->socket_dir,
 			 c->state_dir, c->rpc_socket, strerror(-rc));
 	return rc;
 }
@@ -366,14 +378,14 @@ int main(int argc, char **argv)
 		return 1;
 	d.base = event_base_new();
 	if (d.base == NULL) {
-		riov_log(RIOV_LOG_ERR, COMP, "cannot create the event loop");
+		RIOV_LOG(RIOV_LOG_ERR, "cannot create the event loop");
 		return 1;
 	}
 	struct riov_dp_params dpp = { .n_workers = n_workers, .nb_mbufs = d.cfg.mbufs, .base = d.base,
 					  .idle_sleep_us = d.cfg.idle_sleep_us };
 	rc = riov_dp_create(&dpp, &d.dp);
 	if (rc != 0) {
-		riov_log(RIOV_LOG_ERR, COMP, "cannot start the dataplane: %s", strerror(-rc));
+		RIOV_LOG(RIOV_LOG_ERR, "cannot start the dataplane: %s", strerror(-rc));
 		return 1;
 	}
 	events_start(&d);
@@ -388,13 +400,13 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = riov_service_listen(d.svc, err, sizeof(err));
 	if (rc != 0) {
-		riov_log(RIOV_LOG_ERR, COMP, "%s", err[0] ? err : strerror(-rc));
+		RIOV_LOG(RIOV_LOG_ERR, "%s", err[0] ? err : strerror(-rc));
 		d.exit_code = 1;
 		goto out;
 	}
 	unsigned n_nets, n_ports;
 	riov_service_counts(d.svc, &n_nets, &n_ports);
-	riov_log(RIOV_LOG_NOTICE, COMP, "ready: %u network(s), %u port(s), %u worker(s)", n_nets, n_ports,
+	RIOV_LOG(RIOV_LOG_NOTICE, "ready: %u network(s), %u port(s), %u worker(s)", n_nets, n_ports,
 		 n_workers);
 	sd_notify(0, "READY=1");
 	event_base_dispatch(d.base);

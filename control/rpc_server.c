@@ -42,7 +42,7 @@
 #define RIOV_VERSION "unknown"
 #endif
 
-#define COMP "rpc"
+RIOV_LOG_COMPONENT("rpc", RIOV_LOG_INFO);
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -303,7 +303,7 @@ static bool run_handler(struct riov_rpc_server *srv, struct riov_rpc_call *call,
 	int rc = e->handler(call, req, &resp, msg, sizeof(msg));
 	status_message(e, rc, &status, msg, sizeof(msg));
 	if (status == RIOV__V1__STATUS__OK && resp && e->resp && resp->descriptor != e->resp) {
-		riov_log(RIOV_LOG_ERR, COMP, "handler of %s answered with %s instead of %s",
+		RIOV_LOG(RIOV_LOG_ERR, "handler of %s answered with %s instead of %s",
 			 e->name, resp->descriptor->name, e->resp->name);
 		status = RIOV__V1__STATUS__INTERNAL;
 		snprintf(msg, sizeof(msg), "internal error: %s built a wrong answer type", e->name);
@@ -391,7 +391,7 @@ int rpc_dispatch(struct riov_rpc_server *srv, struct rpc_conn *c, enum riov_role
 			 "%s needs the %s role; this client (%s) is %s. Use an admin certificate "
 			 "(OU=admin) or the Unix socket",
 			 name, riov_role_name(e->role), peer, riov_role_name(role));
-		RIOV_LOG_RL(RIOV_LOG_NOTICE, COMP, "denied %s to %s", name, peer);
+		RIOV_LOG_RL(RIOV_LOG_NOTICE, "denied %s to %s", name, peer);
 		put_answer(srv, out, req->request_id, name, RIOV__V1__STATUS__PERMISSION_DENIED, msg,
 			   NULL, true);
 		return 0;
@@ -410,7 +410,7 @@ int rpc_dispatch(struct riov_rpc_server *srv, struct rpc_conn *c, enum riov_role
 		struct riov_rpc_call call = { .srv = srv, .entry = e, .role = role, .peer = peer,
 					      .request_id = req->request_id };
 		if (e->stream)
-			call.end = true; /* fuzzing without a connection: one answer */
+			call.end = true; /* no connection (tests, fuzzing): one answer */
 		run_handler(srv, &call, m, out);
 		protobuf_c_message_free_unpacked(m, NULL);
 		return 0;
@@ -484,7 +484,7 @@ static void conn_free(struct rpc_conn *c)
 static void conn_close(struct rpc_conn *c, const char *why)
 {
 	if (why)
-		RIOV_LOG_RL(RIOV_LOG_INFO, COMP, "closing connection from %s: %s", c->peer, why);
+		RIOV_LOG_RL(RIOV_LOG_INFO, "closing connection from %s: %s", c->peer, why);
 	conn_free(c);
 }
 
@@ -492,7 +492,7 @@ static void conn_close(struct rpc_conn *c, const char *why)
 static void conn_close_after_flush(struct rpc_conn *c, const char *why)
 {
 	if (why)
-		RIOV_LOG_RL(RIOV_LOG_INFO, COMP, "closing connection from %s: %s", c->peer, why);
+		RIOV_LOG_RL(RIOV_LOG_INFO, "closing connection from %s: %s", c->peer, why);
 	c->closing = true;
 	while (c->streams)
 		stream_free(c->streams);
@@ -610,7 +610,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		c->ready = true;
-		RIOV_LOG_RL(RIOV_LOG_DEBUG, COMP, "connection from %s, role %s", c->peer,
+		RIOV_LOG_RL(RIOV_LOG_DEBUG, "connection from %s, role %s", c->peer,
 			    riov_role_name(c->role));
 		process_input(c);
 		return;
@@ -661,7 +661,7 @@ void rpc_conn_accepted(struct rpc_listener *l, evutil_socket_t fd, struct buffer
 	conn_restore_timeouts(c);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	if (ready)
-		RIOV_LOG_RL(RIOV_LOG_DEBUG, COMP, "connection from %s, role %s", c->peer,
+		RIOV_LOG_RL(RIOV_LOG_DEBUG, "connection from %s, role %s", c->peer,
 			    riov_role_name(role));
 }
 
@@ -672,7 +672,7 @@ bool rpc_conn_over_limit(struct rpc_listener *l, evutil_socket_t fd, bool plain)
 	if (srv->n_conns < srv->cfg.max_conns)
 		return false;
 	srv->n_refused++;
-	RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "refusing a %s connection: %u connections open (limit)",
+	RIOV_LOG_RL(RIOV_LOG_WARN, "refusing a %s connection: %u connections open (limit)",
 		    l->tp->name, srv->n_conns);
 	if (plain) {
 		/* Tell a plain-text client why, best effort and without blocking. */
@@ -749,7 +749,7 @@ static int unix_clear_path(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot probe existing socket %s: %s", path, strerror(e));
 		return -e;
 	}
-	riov_log(RIOV_LOG_NOTICE, COMP, "removing stale socket %s", path);
+	RIOV_LOG(RIOV_LOG_NOTICE, "removing stale socket %s", path);
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -errno;
 	return 0;
@@ -784,7 +784,7 @@ static int unix_listen(struct riov_rpc_server *srv, struct rpc_listener *l, char
 		if (slash && slash != dir) {
 			*slash = 0;
 			if (mkdir(dir, 0755) == 0)
-				riov_log(RIOV_LOG_NOTICE, COMP, "created %s", dir);
+				RIOV_LOG(RIOV_LOG_NOTICE, "created %s", dir);
 		}
 		brc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	}
@@ -799,7 +799,7 @@ static int unix_listen(struct riov_rpc_server *srv, struct rpc_listener *l, char
 	char gbuf[1024];
 	if (getgrnam_r(srv->cfg.unix_group, &gr, gbuf, sizeof(gbuf), &grp) == 0 && grp) {
 		if (chown(path, (uid_t)-1, grp->gr_gid) < 0)
-			riov_log(RIOV_LOG_WARN, COMP, "cannot give %s to group %s: %s", path,
+			RIOV_LOG(RIOV_LOG_WARN, "cannot give %s to group %s: %s", path,
 				 srv->cfg.unix_group, strerror(errno));
 	}
 	if (chmod(path, srv->cfg.unix_mode) < 0) {
@@ -823,7 +823,7 @@ static int unix_listen(struct riov_rpc_server *srv, struct rpc_listener *l, char
 		return rc;
 	}
 	srv->unix_bound = true;
-	riov_log(RIOV_LOG_INFO, COMP, "listening on unix:%s", path);
+	RIOV_LOG(RIOV_LOG_INFO, "listening on unix:%s", path);
 	return 0;
 }
 
@@ -1013,61 +1013,4 @@ void riov_rpc_server_free(struct riov_rpc_server *srv)
 	}
 	free(srv->entries);
 	free(srv);
-}
-
-/* ------------------------------------------------------------------ fuzzing */
-
-static int fuzz_handler(struct riov_rpc_call *call, const ProtobufCMessage *req,
-			ProtobufCMessage **resp, char *msg, size_t msglen)
-{
-	/* Every field of what the dispatcher hands over must be well-formed. */
-	if (!protobuf_c_message_check(req))
-		abort();
-	if (req->descriptor != call->entry->req)
-		abort();
-	return 0;
-}
-
-int riov_rpc_fuzz_request(const uint8_t *data, size_t size)
-{
-	static struct riov_rpc_server *srv;
-	static struct evbuffer *out;
-	char err[128];
-
-	if (!srv) {
-		struct riov_rpc_config cfg = { 0 };
-		if (riov_rpc_server_new(NULL, &cfg, &srv, err, sizeof(err)) < 0)
-			abort();
-		/* Roles are riovd's (control/svc_*.c), not the RPC layer's: every method needs admin
-		 * here, so a readonly caller is denied and an admin one reaches the handler. */
-		const struct riov_method *ni = riov_method_get(node_info_id);
-		for (size_t i = 0; i < riov_method_count(); i++) {
-			const struct riov_method *m = riov_method_at(i);
-			if (m == ni)
-				continue; /* keep the real one */
-			int rc = m->stream ? riov_rpc_register_stream(srv, m->name, RIOV_ROLE_ADMIN,
-								      fuzz_handler, m->req, 0)
-					   : riov_rpc_register(srv, m->name, RIOV_ROLE_ADMIN,
-							       fuzz_handler, m->req);
-			if (rc < 0)
-				abort();
-		}
-		out = evbuffer_new();
-		if (!out)
-			abort();
-	}
-	if (size < 1)
-		return 0;
-	Riov__V1__Frame f = RIOV__V1__FRAME__INIT;
-	size_t n = riov_method_count();
-	/* one extra value: a method name the server does not know */
-	size_t pick = (data[0] & 0x7f) % (n + 1);
-	f.method = pick < n ? (char *)riov_method_at(pick)->name : "Nope.Nope";
-	f.request_id = size;
-	f.payload.data = (uint8_t *)data + 1;
-	f.payload.len = size - 1;
-	enum riov_role role = (data[0] & 0x80) ? RIOV_ROLE_READONLY : RIOV_ROLE_ADMIN;
-	rpc_dispatch(srv, NULL, role, "fuzz", &f, out);
-	evbuffer_drain(out, evbuffer_get_length(out));
-	return 0;
 }

@@ -74,8 +74,8 @@ typedef void (*riov_rpc_node_info_fn)(void *arg, uint32_t *workers, char *health
 
 /**
  * Create a server and start listening on the configured transports.
- * @param base the caller's event_base; NULL only for riov_rpc_fuzz_request()-style use without
- *             transports
+ * @param base the caller's event_base; NULL only for use without transports (requests handed to
+ *             rpc_dispatch() directly: unit tests, tests/fuzz/fuzz_rpc_requests.c)
  * @param err  a message a person can act on when it fails
  * @return 0 with *out set, or a negative errno (-EADDRINUSE: another server owns the Unix socket;
  *         -EINVAL: bad configuration; -EPROTO: TLS set-up failed; others from the OS).
@@ -164,13 +164,5 @@ ProtobufCAllocator *riov_rpc_call_allocator(struct riov_rpc_call *call);
  * @return the status (0 for 0).
  */
 int riov_rpc_status_from_errno(int err);
-
-/**
- * Fuzz entry: data[0] picks a catalog method and the caller's role, the rest is the request
- * payload; it goes through the same dispatch path as a frame read from a connection (role check,
- * unpack with the registered descriptor, handler, answer packing).
- * @return 0 always.
- */
-int riov_rpc_fuzz_request(const uint8_t *data, size_t size);
 
 #endif

@@ -31,7 +31,7 @@
 #include "rpc_server.h"
 #include "rpc_server_internal.h"
 
-#define COMP "rpc-tls"
+RIOV_LOG_COMPONENT("rpc-tls", RIOV_LOG_INFO);
 
 
 static void ssl_errors(char *buf, size_t len)
@@ -53,7 +53,7 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
 		X509 *cert = X509_STORE_CTX_get_current_cert(ctx);
 		if (cert)
 			X509_NAME_oneline(X509_get_subject_name(cert), subj, sizeof(subj));
-		RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "client certificate %s refused: %s", subj,
+		RIOV_LOG_RL(RIOV_LOG_WARN, "client certificate %s refused: %s", subj,
 			    X509_verify_cert_error_string(e));
 	}
 	return ok;
@@ -236,7 +236,7 @@ static int tls_listen(struct riov_rpc_server *srv, struct rpc_listener *l, char 
 		srv->tls_port = bound.ss_family == AF_INET6
 					? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
 					: ntohs(((struct sockaddr_in *)&bound)->sin_port);
-	riov_log(RIOV_LOG_INFO, COMP, "listening on tls://%s (port %d), TLS 1.3, client "
+	RIOV_LOG(RIOV_LOG_INFO, "listening on tls://%s (port %d), TLS 1.3, client "
 		 "certificates from %s", cfg->tls_listen, srv->tls_port, cfg->tls_ca);
 	return 0;
 }

@@ -26,6 +26,8 @@
 #include "control/service_internal.h"
 #include "control/state_store.h"
 
+RIOV_LOG_COMPONENT("riovd", RIOV_LOG_INFO);
+
 /* ------------------------------------------------------------------ small helpers */
 
 void *svc_msg_dup(const ProtobufCMessage *m)
@@ -57,7 +59,7 @@ bool svc_valid_name(const char *s)
 const struct svc_table *const svc_tables[] = {
 	&svc_network_table,   &svc_port_table,   &svc_domain_table,
 	&svc_interrupt_table, &svc_device_table, &svc_faults_table,
-	&svc_metrics_table,   &svc_config_table,
+	&svc_metrics_table,   &svc_config_table,    &svc_log_table,
 };
 const size_t svc_n_tables = sizeof(svc_tables) / sizeof(svc_tables[0]);
 
@@ -105,8 +107,14 @@ int riov_service_create(const struct riov_service_params *p, struct riov_service
 	svc->vtd = riov_dp_vtd(p->dp);
 	svc->base = p->base;
 	clock_gettime(CLOCK_MONOTONIC, &svc->started);
+	if ((rc = svc_ids_create(svc)) != 0) {
+		snprintf(err, errlen, "out of memory");
+		free(svc);
+		return rc;
+	}
 	rc = riov_state_store_open(p->cfg->state_dir, &svc->store, err, errlen);
 	if (rc != 0) {
+		svc_ids_destroy(svc);
 		free(svc);
 		return rc;
 	}
@@ -135,16 +143,16 @@ int riov_service_listen(struct riov_service *svc, char *err, size_t errlen)
 	if (rc != 0)
 		return rc;
 	if (rc_cfg.unix_path)
-		riov_log(RIOV_LOG_NOTICE, COMP, "control API on unix:%s", rc_cfg.unix_path);
+		RIOV_LOG(RIOV_LOG_NOTICE, "control API on unix:%s", rc_cfg.unix_path);
 	if (rc_cfg.tls_listen)
-		riov_log(RIOV_LOG_NOTICE, COMP, "control API on tls://%s (port %d)", rc_cfg.tls_listen,
+		RIOV_LOG(RIOV_LOG_NOTICE, "control API on tls://%s (port %d)", rc_cfg.tls_listen,
 			 riov_rpc_server_tls_port(svc->rpc));
 	if (c->metrics_listen[0]) {
 		rc = riov_metrics_http_start(svc->base, c->metrics_listen, svc_prometheus_collect, svc,
 					     &svc->metrics, err, errlen);
 		if (rc != 0)
 			return rc;
-		riov_log(RIOV_LOG_NOTICE, COMP, "Prometheus metrics on http://%s/metrics (port %d)",
+		RIOV_LOG(RIOV_LOG_NOTICE, "Prometheus metrics on http://%s/metrics (port %d)",
 			 c->metrics_listen, riov_metrics_http_port(svc->metrics));
 	}
 	return 0;
@@ -182,5 +190,6 @@ void riov_service_destroy(struct riov_service *svc)
 		riov__v1__domain_spec__free_unpacked(svc->doms[i], NULL);
 	for (unsigned i = 0; i < svc->n_irqs; i++)
 		riov__v1__interrupt_setting__free_unpacked(svc->irqs[i], NULL);
+	svc_ids_destroy(svc);
 	free(svc);
 }

@@ -5,7 +5,7 @@
  * persistence in the state file, the RPC handlers that change and show it, and the Prometheus
  * collector. riovd.c starts it; the dataplane (dataplane/dp.h) and the VT-d unit do the work.
  * A library (control/service.c and one file per riov.proto service, control/svc_*.c; see
- * control/service_internal.h) without DPDK of its own but control/dpdk_glue.c.
+ * control/service_internal.h) without DPDK: what it needs of DPDK comes through dataplane/dp.h.
  *
  * Desired state and precedence: the state file (<state_dir>/state.pb), when present, is the
  * desired state and wins; the configuration file's networks and ports are applied only when there

@@ -4,13 +4,13 @@
  * files and reached by the unit tests in tests/unit/control. Not for other folders.
  *
  * One file per riov.proto service (svc_network.c, svc_port.c, svc_domain.c, svc_interrupt.c,
- * svc_device.c, svc_faults.c, svc_metrics.c, svc_config.c; Node.Info is built into the RPC
+ * svc_device.c, svc_faults.c, svc_metrics.c, svc_config.c, svc_log.c; Node.Info is built into the RPC
  * server, svc_node.c supplies its workers and health), each with a table of its methods: the
  * role each needs and its handler, checked against the schema at build time (SVC_TABLE). What
  * they share: the desired state (struct riov_service), the state file and the one way a change
  * is kept (svc_state.c: svc_save_or_undo()), the VT-d identifiers riovd gives out (svc_ids.c),
- * the Prometheus collector (svc_prometheus.c) and DPDK's memory and VFIO container API
- * (dpdk_glue.c, the only file of the library that includes DPDK; the unit tests replace it).
+ * the Prometheus collector (svc_prometheus.c). DPDK's memory and VFIO container API come from
+ * the dataplane (dataplane/dp.h, dp_platform.c; the unit tests replace it with doubles).
  *
  * Thread rules: control thread only.
  */
@@ -24,7 +24,6 @@
 #include <time.h>
 
 #include "control/rpc_server.h"
-#include "control/dpdk_glue.h"
 #include "control/service.h"
 #include "dataplane/dp.h"
 #include "iommu/vtd.h"
@@ -36,7 +35,6 @@
 struct evbuffer;
 struct riov_cfg_port;
 
-#define COMP "riovd"
 #define STATE_FORMAT 1u
 #define OWN_DOMAINS_MAX 1024u   /* domains made with Domain.Create */
 #define OWN_IRQS_MAX 4096u      /* Interrupt.Set settings */
@@ -45,19 +43,13 @@ struct riov_cfg_port;
 
 /* ------------------------------------------------------------------ VT-d identifiers (svc_ids.c)
  *
- * The dataplane owns domain ids 1..RIOV_DP_MAX_PORTS and 0x8000.., source-ids 0xfc00.. (buses
- * 0xfc-0xff) and IRTEs 0..RIOV_DP_MAX_PORTS * RIOV_VHOST_MAX_VRINGS - 1; the API never touches
- * those. Domain.Create and assigned functions take domain ids from OWN_DID_FIRST..OWN_DID_LAST,
- * Interrupt.Set and assigned functions' MSI-X vectors IRTEs from OWN_IRTE_FIRST..OWN_IRTE_LAST,
- * each checked against the other users. */
-#define OWN_DID_FIRST 0x1000u            /* allocated by Domain.Create with domain_id 0 */
-#define OWN_DID_LAST 0x7fffu
-#define DP_DID_LAST RIOV_DP_MAX_PORTS     /* dataplane: vhost port n has did 1 + n */
-#define DP_S1_DID_FIRST 0x8000u           /* dataplane: first-stage domains of vhost ports */
+ * Who owns which domain ids and IRTEs is iommu/vtd.h's plan (RIOV_VTD_DID_*, RIOV_VTD_IRTE_*);
+ * the service holds the allocators (svc->dids, svc->irtes) with the vhost ports' ranges reserved
+ * for the dataplane. An id is marked used exactly while its user exists: an API-created domain,
+ * an assigned function (its domain and its MSI-X vectors' IRTEs), an Interrupt.Set setting. The
+ * dataplane's source-ids (buses 0xfc-0xff) are not allocated, only refused: */
 #define DP_SID_FIRST RIOV_DP_VHOST_SID_FIRST /* dataplane: vhost port n has source-id 0xfc00 + n */
 #define DP_SID_LAST RIOV_DP_VHOST_SID_LAST
-#define OWN_IRTE_FIRST ((uint32_t)RIOV_DP_MAX_PORTS * RIOV_VHOST_MAX_VRINGS)
-#define OWN_IRTE_LAST 65535u
 
 /* A PCI function assigned through riov's VT-d model: a Device.Assign device (spec owned here) or
  * the function of an eth port with `assign` (its PortSpec holds the settings). */
@@ -102,6 +94,8 @@ struct riov_service {
 	struct riov_kmsg *kmsg;      /* DMAR faults from the kernel log, open once anything is assigned */
 	bool kmsg_failed;
 	Riov__V1__DeviceSpec *dev_specs[ASSIGN_MAX]; /* build_state's view of the devices' specs */
+	/* VT-d identifiers in use (svc_ids.c): domain ids and interrupt-remapping entries */
+	struct riov_vtd_ids *dids, *irtes;
 };
 
 /* ------------------------------------------------------------------ method tables */
@@ -133,7 +127,7 @@ struct svc_table {
 
 extern const struct svc_table svc_network_table, svc_port_table, svc_domain_table,
 	svc_interrupt_table, svc_device_table, svc_faults_table, svc_metrics_table,
-	svc_config_table;
+	svc_config_table, svc_log_table;
 
 /* Every service table riovd serves (service.c); Node.Info is the RPC server's own. */
 extern const struct svc_table *const svc_tables[];
@@ -265,7 +259,7 @@ struct svc_assign *svc_asg_by_did(const struct riov_service *svc, uint32_t did);
  *  NULL; *pi gets its domain and source-id. */
 struct svc_assign *svc_asg_target(struct riov_service *svc, const char *device, uint32_t did,
 				  struct riov_dp_port_info *pi);
-/** Remove x from the list, release its function, free it. */
+/** Remove x from the list, release its function and its ids (svc_asg_ids_put), free it. */
 void svc_asg_free(struct riov_service *svc, struct svc_assign *x);
 /** Route every MSI-X vector of x's function through free IRTEs. */
 int svc_asg_route_msix(struct riov_service *svc, struct svc_assign *x, char *err,
@@ -303,21 +297,19 @@ void svc_node_info(void *arg, uint32_t *workers, char *health, size_t len);
 void svc_prometheus_collect(struct evbuffer *out, void *arg);
 
 /* svc_ids.c */
-/** true for domain ids the dataplane gives vhost ports. */
-bool svc_did_dp_owned(uint32_t did);
-/** true when an assigned function holds domain did or will hold it (its desired id). */
-bool svc_did_assigned(const struct riov_service *svc, uint32_t did);
-/** A free domain id of OWN_DID_FIRST..OWN_DID_LAST. @return 0 with *did, or -ENOSPC. */
-int svc_did_alloc(const struct riov_service *svc, uint32_t *did);
-/** Domain id `want` for assigned function `name` (checked), or a free one when want is 0.
- *  @return 0 with *did, or -errno with err filled. */
-int svc_did_pick(const struct riov_service *svc, uint32_t want, const char *name, uint16_t *did,
+/** Create the service's identifier allocators (riovd's plan reserved). @return 0 or -ENOMEM. */
+int svc_ids_create(struct riov_service *svc);
+/** Free them (NULL members allowed). */
+void svc_ids_destroy(struct riov_service *svc);
+/** Domain id `want` for assigned function `name` (checked), or a free one when want is 0, marked
+ *  used: the caller releases it (riov_vtd_ids_release) if the assignment is not made, svc_asg_free
+ *  once it is. @return 0 with *did, or -errno with err filled. */
+int svc_did_pick(struct riov_service *svc, uint32_t want, const char *name, uint16_t *did,
 		 char *err, size_t errlen);
-/** true when IRTE idx routes an assigned function's MSI-X vector. */
-bool svc_irte_assigned(const struct riov_service *svc, uint32_t idx);
-/** true when IRTE idx is an Interrupt.Set setting's or an assigned function's. */
-bool svc_irte_used(const struct riov_service *svc, uint32_t idx);
-/** Up to n free IRTEs of OWN_IRTE_FIRST..OWN_IRTE_LAST, lowest first. @return how many. */
-unsigned svc_irte_alloc(const struct riov_service *svc, uint32_t *out, unsigned n);
+/** n free IRTEs of the API's range, lowest first, marked used (all or none).
+ *  @return 0, or -ENOSPC with none taken. */
+int svc_irte_alloc(struct riov_service *svc, uint32_t *out, unsigned n);
+/** Release what assigned function x holds: its domain id and its vectors' IRTEs. */
+void svc_asg_ids_put(struct riov_service *svc, const struct svc_assign *x);
 
 #endif

@@ -22,7 +22,7 @@
 #include "common/log.h"
 #include "state_store.h"
 
-#define COMP "state"
+RIOV_LOG_COMPONENT("state", RIOV_LOG_INFO);
 #define MAGIC "RIOVST01"
 #define HDR_LEN (8 + 8 + 32)
 
@@ -47,7 +47,7 @@ static void remove_temps(struct riov_state_store *st)
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, RIOV_STATE_FILE ".tmp", strlen(RIOV_STATE_FILE ".tmp")) == 0) {
-			riov_log(RIOV_LOG_NOTICE, COMP, "removing %s/%s left by an interrupted write",
+			RIOV_LOG(RIOV_LOG_NOTICE, "removing %s/%s left by an interrupted write",
 				 st->dir, de->d_name);
 			unlinkat(st->dirfd, de->d_name, 0);
 		}
@@ -189,7 +189,7 @@ static int corrupt(struct riov_state_store *st, const char *why, char *err, size
 	else
 		snprintf(err, errlen, "state file %s is corrupt (%s); moved it to %s and starting "
 			 "without saved state", st->path, why, moved);
-	riov_log(RIOV_LOG_ERR, COMP, "%s", err);
+	RIOV_LOG(RIOV_LOG_ERR, "%s", err);
 	return -EBADMSG;
 }
 

@@ -6,15 +6,15 @@
  * A function is assigned through riov's VT-d model (vmm/assign.h) either for riovd's own eth port
  * (PortSpec.assign: DPDK's PMD drives it, its domain holds riovd's packet memory) or for a guest
  * (Device.Assign: riovd holds the VFIO device; its domain is empty until guest memory is mapped).
- * Domain ids come from the same range as Domain.Create's, IRTEs from Interrupt.Set's (svc_ids.c),
- * each checked against the other users.
+ * Domain ids come from the same range as Domain.Create's, IRTEs from Interrupt.Set's: the
+ * service's allocators (svc_ids.c), marked while the assignment exists.
  *
  * Security model: requests come from RPC clients that passed the server's transport and role
  * checks (control/rpc_server.h), but their content is untrusted. Device.* act on the host (driver
- * binding and sriov_numvfs in sysfs, VFIO) for the PCI addresses an admin names: vmm/assign.c
+ * binding and sriov_numvfs in sysfs, VFIO) for the PCI addresses an admin names: vmm/pci.c
  * parses them strictly, functions in the vhost ports' source-id range and functions assigned or
  * attached already are refused, and what an assigned function's domain maps is riovd's own memory,
- * never a host address from a client. DMAR lines of the kernel log are parsed by vmm/assign.c and
+ * never a host address from a client. DMAR lines of the kernel log are parsed by vmm/dmar_log.c and
  * only counted for functions riovd assigned; their logging is rate-limited.
  *
  * Thread rules: control thread only.
@@ -31,6 +31,8 @@
 
 #include "common/log.h"
 #include "control/service_internal.h"
+
+RIOV_LOG_COMPONENT("riovd", RIOV_LOG_INFO);
 
 int svc_asg_index(const struct riov_service *svc, const char *name)
 {
@@ -115,7 +117,7 @@ static void on_dmar(void *arg, const struct riov_dmar_fault *f)
 	if (x == NULL)
 		return; /* not a function riovd assigned */
 	int reason = riov_assign_fault(x->a, f);
-	RIOV_LOG_RL(RIOV_LOG_WARN, COMP, "%s: the IOMMU reported a DMA%s fault at 0x%" PRIx64 " (reason "
+	RIOV_LOG_RL(RIOV_LOG_WARN, "%s: the IOMMU reported a DMA%s fault at 0x%" PRIx64 " (reason "
 		    "0x%02x)%s", x->name, f->is_ir ? " interrupt" : f->is_write ? " write" : " read", f->addr,
 		    f->reason, reason > 0 ? ": recorded in riov's fault log" : "");
 }
@@ -127,7 +129,7 @@ static void kmsg_want(struct riov_service *svc)
 	int rc = riov_kmsg_open(svc->base, on_dmar, svc, &svc->kmsg);
 	if (rc != 0) {
 		svc->kmsg_failed = true; /* said once; assignments work, their faults go unrecorded */
-		riov_log(RIOV_LOG_ERR, COMP, "cannot follow /dev/kmsg (%s): DMAR faults of assigned "
+		RIOV_LOG(RIOV_LOG_ERR, "cannot follow /dev/kmsg (%s): DMAR faults of assigned "
 			 "functions will not reach riov's fault log", strerror(-rc));
 	}
 }
@@ -144,6 +146,7 @@ void svc_asg_free(struct riov_service *svc, struct svc_assign *x)
 			remove_at((void **)svc->asg, &svc->n_asg, i);
 			break;
 		}
+	svc_asg_ids_put(svc, x);
 	riov_assign_destroy(x->a);
 	free(x->mem);
 	if (x->spec != NULL)
@@ -155,7 +158,6 @@ int svc_asg_route_msix(struct riov_service *svc, struct svc_assign *x, char *err
 {
 	int n = riov_assign_msix_count(x->a);
 	uint32_t *irte;
-	unsigned k;
 
 	if (n < 0) {
 		snprintf(err, errlen, "%s: cannot read its MSI-X vectors: %s", x->name, strerror(-n));
@@ -166,11 +168,13 @@ int svc_asg_route_msix(struct riov_service *svc, struct svc_assign *x, char *err
 	irte = calloc((size_t)n, sizeof(*irte));
 	if (irte == NULL)
 		return -ENOMEM;
-	k = svc_irte_alloc(svc, irte, (unsigned)n);
-	int rc = k < (unsigned)n ? -ENOSPC : riov_assign_route_msix(x->a, irte, k, err, errlen);
-	if (k < (unsigned)n)
+	int rc = svc_irte_alloc(svc, irte, (unsigned)n);
+	if (rc != 0)
 		snprintf(err, errlen, "%s: not enough free interrupt-remapping entries for its %d MSI-X "
 			 "vectors", x->name, n);
+	else if ((rc = riov_assign_route_msix(x->a, irte, (unsigned)n, err, errlen)) != 0)
+		for (int v = 0; v < n; v++) /* not routed: the assignment holds none of them */
+			riov_vtd_ids_release(svc->irtes, irte[v]);
 	free(irte);
 	return rc;
 }
@@ -218,12 +222,14 @@ int svc_port_assign_begin(struct riov_service *svc, const Riov__V1__PortSpec *ps
 	}
 	if ((rc = svc_did_pick(svc, ps->domain_id, name, &did, err, errlen)) != 0)
 		return rc;
-	if (svc_dpdk_memory(&mem, &n_mem) != 0) {
+	if (riov_dp_memory_ranges(&mem, &n_mem) != 0) {
+		riov_vtd_ids_release(svc->dids, did);
 		snprintf(err, errlen, "eth port %s: cannot list riovd's packet memory", name);
 		return -ENOMEM;
 	}
 	x = calloc(1, sizeof(*x));
 	if (x == NULL) {
+		riov_vtd_ids_release(svc->dids, did);
 		free(mem);
 		return -ENOMEM;
 	}
@@ -231,11 +237,12 @@ int svc_port_assign_begin(struct riov_service *svc, const Riov__V1__PortSpec *ps
 	x->mem = mem;
 	x->n_mem = n_mem;
 	struct riov_assign_params ap = {
-		.pci = pci, .vtd = svc->vtd, .did = did, .ops = &svc_dpdk_vfio_ops,
+		.pci = pci, .vtd = svc->vtd, .did = did, .ops = riov_dp_vfio_ops(),
 		.open_device = false, .base = svc->base,
 	};
 	rc = riov_assign_create(&ap, &x->a, err, errlen);
 	if (rc != 0) {
+		riov_vtd_ids_release(svc->dids, did);
 		free(x->mem);
 		free(x);
 		return rc;
@@ -253,7 +260,7 @@ int svc_port_assign_begin(struct riov_service *svc, const Riov__V1__PortSpec *ps
 		return rc;
 	}
 	kmsg_want(svc);
-	riov_log(RIOV_LOG_NOTICE, COMP, "port %s: %s in riov domain %u (%zu range(s), %" PRIu64 " MiB of "
+	RIOV_LOG(RIOV_LOG_NOTICE, "port %s: %s in riov domain %u (%zu range(s), %" PRIu64 " MiB of "
 		 "packet memory pushed to its VFIO container)", name, pci, did, n_mem, bytes >> 20);
 	*out = x;
 	return 0;
@@ -344,6 +351,7 @@ int svc_dev_assign(struct riov_service *svc, const Riov__V1__DeviceSpec *in, cha
 		free(x);
 		if (spec)
 			riov__v1__device_spec__free_unpacked(spec, NULL);
+		riov_vtd_ids_release(svc->dids, did);
 		snprintf(err, errlen, "device %s: out of memory", name);
 		return -ENOMEM;
 	}
@@ -356,6 +364,7 @@ int svc_dev_assign(struct riov_service *svc, const Riov__V1__DeviceSpec *in, cha
 	};
 	rc = riov_assign_create(&ap, &x->a, err, errlen);
 	if (rc != 0) {
+		riov_vtd_ids_release(svc->dids, did);
 		riov__v1__device_spec__free_unpacked(spec, NULL);
 		free(x);
 		return rc;
@@ -496,7 +505,7 @@ static int h_dev_assign(struct riov_rpc_call *call, const ProtobufCMessage *reqm
 			      req->device->name);
 	if (rc != 0)
 		return rc;
-	riov_log(RIOV_LOG_NOTICE, COMP, "device %s assigned by %s", x->name, riov_rpc_call_peer(call));
+	RIOV_LOG(RIOV_LOG_NOTICE, "device %s assigned by %s", x->name, riov_rpc_call_peer(call));
 	Riov__V1__DeviceAssignResponse *r = CALL_NEW(call, Riov__V1__DeviceAssignResponse,
 						     riov__v1__device_assign_response__init);
 	if (r == NULL || (r->device = dev_info(call, svc, x)) == NULL)
@@ -530,7 +539,7 @@ static int h_dev_release(struct riov_rpc_call *call, const ProtobufCMessage *req
 			      name);
 	if (rc != 0)
 		return rc;
-	riov_log(RIOV_LOG_NOTICE, COMP, "device %s released by %s", name, riov_rpc_call_peer(call));
+	RIOV_LOG(RIOV_LOG_NOTICE, "device %s released by %s", name, riov_rpc_call_peer(call));
 	svc->asg[svc->n_asg++] = x; /* svc_asg_free takes it out of the list again */
 	svc_asg_free(svc, x);
 	return 0;
@@ -660,7 +669,7 @@ static int h_dev_set_vfs(struct riov_rpc_call *call, const ProtobufCMessage *req
 		return rc;
 	if (old != NULL)
 		riov__v1__sriov_spec__free_unpacked(old, NULL);
-	riov_log(RIOV_LOG_NOTICE, COMP, "%s: %u VF(s) set by %s", canon, spec->num_vfs, riov_rpc_call_peer(call));
+	RIOV_LOG(RIOV_LOG_NOTICE, "%s: %u VF(s) set by %s", canon, spec->num_vfs, riov_rpc_call_peer(call));
 	Riov__V1__DeviceSetVfsResponse *r = CALL_NEW(call, Riov__V1__DeviceSetVfsResponse,
 						     riov__v1__device_set_vfs_response__init);
 	Riov__V1__SriovSpec *shown = CALL_NEW(call, Riov__V1__SriovSpec, riov__v1__sriov_spec__init);

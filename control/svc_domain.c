@@ -34,6 +34,8 @@
 #include "common/log.h"
 #include "control/service_internal.h"
 
+RIOV_LOG_COMPONENT("riovd", RIOV_LOG_INFO);
+
 #define DOMAIN_MAPPINGS_MAX 32768u
 #define OWN_MAPPINGS_MAX 4096u           /* Domain.Map entries kept per domain */
 #define OWN_TABLES_MAX 16384u            /* page-table pages a domain may hold (64 MiB) */
@@ -249,8 +251,50 @@ static void own_remove(struct riov_service *svc, unsigned i)
 	}
 	riov_vtd_inv_iotlb_domain(svc->vtd, (uint16_t)d->domain_id);
 	riov_vtd_domain_destroy(svc->vtd, (uint16_t)d->domain_id);
+	riov_vtd_ids_release(svc->dids, d->domain_id);
 	remove_at((void **)svc->doms, &svc->n_doms, i);
 	riov__v1__domain_spec__free_unpacked(d, NULL);
+}
+
+/* Mark Domain.Create's domain id *id used: a free one of the API's range when *id is 0, else *id
+ * if it is free. Returns 0, or -errno with err filled (the same refusals riovctl has always
+ * printed: the vhost ports' ids, an assigned function's, an existing domain's). */
+static int dom_did_take(struct riov_service *svc, uint32_t *id, char *err, size_t errlen)
+{
+	int rc;
+
+	if (*id == 0) {
+		rc = riov_vtd_ids_alloc(svc->dids, RIOV_VTD_DID_API_ALLOC, RIOV_VTD_DID_API_LAST, id);
+		if (rc != 0) {
+			snprintf(err, errlen, "no free domain id (%u-%u are all in use)",
+				 RIOV_VTD_DID_API_ALLOC, RIOV_VTD_DID_API_LAST);
+			return -ENOSPC;
+		}
+		return 0;
+	}
+	if (*id > UINT16_MAX) {
+		snprintf(err, errlen, "domain id %u is out of range (1-65535; 0 allocates one)", *id);
+		return -EINVAL;
+	}
+	rc = riov_vtd_ids_take(svc->dids, *id);
+	if (rc == -EINVAL) {
+		snprintf(err, errlen, "domain ids %u-%u and 0x%x-0x%x belong to vhost ports' DMA domains "
+			 "(riovd builds them from each guest's memory table); use %u-%u, or 0 to have one "
+			 "allocated", RIOV_VTD_DID_PORT_FIRST, RIOV_VTD_DID_PORT_LAST,
+			 RIOV_VTD_DID_PORT_S1_FIRST, RIOV_VTD_DID_PORT_S1_LAST, RIOV_VTD_DID_API_FIRST,
+			 RIOV_VTD_DID_API_LAST);
+		return -EBUSY;
+	}
+	if (rc == -EBUSY && svc_asg_by_did(svc, *id) != NULL) {
+		snprintf(err, errlen, "domain %u belongs to an assigned PCI function (riovctl device "
+			 "list)", *id);
+		return -EBUSY;
+	}
+	if (rc == -EBUSY) {
+		snprintf(err, errlen, "domain %u already exists", *id);
+		return -EEXIST;
+	}
+	return rc;
 }
 
 /* Create a domain from a spec (its mappings and devices too) in the unit and the desired state
@@ -287,31 +331,16 @@ int svc_dom_create(struct riov_service *svc, const Riov__V1__DomainSpec *in, uin
 		snprintf(err, errlen, "too many domains (at most %u created over the API)", OWN_DOMAINS_MAX);
 		return -ENOSPC;
 	}
-	if (id == 0) {
-		if (svc_did_alloc(svc, &id) != 0) {
-			snprintf(err, errlen, "no free domain id (%u-%u are all in use)", OWN_DID_FIRST,
-				 OWN_DID_LAST);
-			return -ENOSPC;
-		}
-	} else if (id > UINT16_MAX) {
-		snprintf(err, errlen, "domain id %u is out of range (1-65535; 0 allocates one)", id);
-		return -EINVAL;
-	} else if (svc_did_dp_owned(id)) {
-		snprintf(err, errlen, "domain ids 1-%u and 0x%x-0xffff belong to vhost ports' DMA domains "
-			 "(riovd builds them from each guest's memory table); use %u-%u, or 0 to have one "
-			 "allocated", DP_DID_LAST, DP_S1_DID_FIRST, DP_DID_LAST + 1, DP_S1_DID_FIRST - 1);
-		return -EBUSY;
-	} else if (svc_did_assigned(svc, id)) {
-		snprintf(err, errlen, "domain %u belongs to an assigned PCI function (riovctl device list)", id);
-		return -EBUSY;
-	}
-	rc = riov_vtd_domain_create(svc->vtd, (uint16_t)id, (aw - 12) / 9);
-	if (rc == -EEXIST) {
-		snprintf(err, errlen, "domain %u already exists", id);
+	if ((rc = dom_did_take(svc, &id, err, errlen)) != 0)
 		return rc;
-	}
+	rc = riov_vtd_domain_create(svc->vtd, (uint16_t)id, (aw - 12) / 9);
 	if (rc != 0) {
-		snprintf(err, errlen, "domain %u: the remapping unit refused it: %s", id, strerror(-rc));
+		riov_vtd_ids_release(svc->dids, id);
+		if (rc == -EEXIST)
+			snprintf(err, errlen, "domain %u already exists", id);
+		else
+			snprintf(err, errlen, "domain %u: the remapping unit refused it: %s", id,
+				 strerror(-rc));
 		return rc;
 	}
 	Riov__V1__DomainSpec *d = malloc(sizeof(*d));
@@ -320,6 +349,7 @@ int svc_dom_create(struct riov_service *svc, const Riov__V1__DomainSpec *in, uin
 		free(d);
 		free(dn);
 		riov_vtd_domain_destroy(svc->vtd, (uint16_t)id);
+		riov_vtd_ids_release(svc->dids, id);
 		snprintf(err, errlen, "domain %u: out of memory", id);
 		return -ENOMEM;
 	}
@@ -597,10 +627,11 @@ static int own_target(struct riov_service *svc, const char *device, uint32_t did
 		snprintf(msg, msglen, "name the domain by a device or by a domain id 1-65535");
 		return -EINVAL;
 	}
-	if (svc_did_dp_owned(did)) {
-		snprintf(msg, msglen, "domain %u is a vhost port's DMA domain (ids 1-%u and 0x%x-0xffff), built "
-			 "by riovd from its guest's memory table; %s works on domains made with 'riovctl "
-			 "domain create'", did, DP_DID_LAST, DP_S1_DID_FIRST, method);
+	if (riov_vtd_ids_owner(svc->dids, did) != NULL) {
+		snprintf(msg, msglen, "domain %u is a vhost port's DMA domain (ids %u-%u and 0x%x-0x%x), "
+			 "built by riovd from its guest's memory table; %s works on domains made with "
+			 "'riovctl domain create'", did, RIOV_VTD_DID_PORT_FIRST, RIOV_VTD_DID_PORT_LAST,
+			 RIOV_VTD_DID_PORT_S1_FIRST, RIOV_VTD_DID_PORT_S1_LAST, method);
 		return -EBUSY;
 	}
 	if ((k = svc_dom_index(svc, did)) < 0) {
@@ -634,7 +665,7 @@ static int h_domain_create(struct riov_rpc_call *call, const ProtobufCMessage *r
 	rc = svc_save_or_undo(svc, own_remove_last, NULL, msg, msglen, "domain %u was not created", did);
 	if (rc != 0)
 		return rc;
-	riov_log(RIOV_LOG_NOTICE, COMP, "domain %u created by %s", did, riov_rpc_call_peer(call));
+	RIOV_LOG(RIOV_LOG_NOTICE, "domain %u created by %s", did, riov_rpc_call_peer(call));
 	Riov__V1__DomainCreateResponse *r = CALL_NEW(call, Riov__V1__DomainCreateResponse,
 						     riov__v1__domain_create_response__init);
 	if (r == NULL)
@@ -685,7 +716,7 @@ static int asg_domain_map(struct riov_service *svc, struct svc_assign *x, const 
 		snprintf(msg, msglen, "domain %u: %s", ai.did, strerror(-rc));
 		return rc;
 	}
-	riov_log(RIOV_LOG_NOTICE, COMP, "%s: domain %u: 0x%" PRIx64 "+0x%" PRIx64 " mapped back by %s", x->name,
+	RIOV_LOG(RIOV_LOG_NOTICE, "%s: domain %u: 0x%" PRIx64 "+0x%" PRIx64 " mapped back by %s", x->name,
 		 ai.did, m->iova, m->size, riov_rpc_call_peer(call));
 	return 0;
 }
@@ -721,7 +752,7 @@ static int asg_domain_unmap(struct riov_service *svc, struct svc_assign *x, uint
 	if (r == NULL)
 		return -ENOMEM;
 	r->unmapped = before.mapped_bytes - after.mapped_bytes;
-	riov_log(RIOV_LOG_NOTICE, COMP, "%s: domain %u: 0x%" PRIx64 "+0x%" PRIx64 " unmapped by %s (%" PRIu64
+	RIOV_LOG(RIOV_LOG_NOTICE, "%s: domain %u: 0x%" PRIx64 "+0x%" PRIx64 " unmapped by %s (%" PRIu64
 		 " bytes; its VFIO container follows)", x->name, ai.did, iova, size, riov_rpc_call_peer(call),
 		 r->unmapped);
 	*resp = &r->base;
@@ -770,7 +801,7 @@ static int h_domain_map(struct riov_rpc_call *call, const ProtobufCMessage *reqm
 	rc = svc_save_or_undo(svc, own_unmap_last, d, msg, msglen, "domain %u: not mapped", d->domain_id);
 	if (rc != 0)
 		return rc;
-	riov_log(RIOV_LOG_NOTICE, COMP, "domain %u: 0x%" PRIx64 "+0x%" PRIx64 " mapped by %s", d->domain_id,
+	RIOV_LOG(RIOV_LOG_NOTICE, "domain %u: 0x%" PRIx64 "+0x%" PRIx64 " mapped by %s", d->domain_id,
 		 req->mapping->iova, req->mapping->size, riov_rpc_call_peer(call));
 	return 0;
 }
@@ -901,9 +932,9 @@ static int h_domain_unmap(struct riov_rpc_call *call, const ProtobufCMessage *re
 	rc = riov_vtd_unmap(svc->vtd, (uint16_t)d->domain_id, lo, req->size);
 	riov_vtd_inv_iotlb_domain(svc->vtd, (uint16_t)d->domain_id);
 	if (rc != 0)
-		riov_log(RIOV_LOG_ERR, COMP, "domain %u: unmap of 0x%" PRIx64 "+0x%" PRIx64 " saved but the unit "
+		RIOV_LOG(RIOV_LOG_ERR, "domain %u: unmap of 0x%" PRIx64 "+0x%" PRIx64 " saved but the unit "
 			 "failed: %s", d->domain_id, lo, req->size, strerror(-rc));
-	riov_log(RIOV_LOG_NOTICE, COMP, "domain %u: 0x%" PRIx64 "+0x%" PRIx64 " unmapped by %s", d->domain_id,
+	RIOV_LOG(RIOV_LOG_NOTICE, "domain %u: 0x%" PRIx64 "+0x%" PRIx64 " unmapped by %s", d->domain_id,
 		 lo, req->size, riov_rpc_call_peer(call));
 	Riov__V1__DomainUnmapResponse *r = CALL_NEW(call, Riov__V1__DomainUnmapResponse,
 						    riov__v1__domain_unmap_response__init);
@@ -947,7 +978,7 @@ static int h_domain_attach(struct riov_rpc_call *call, const ProtobufCMessage *r
 			      d->domain_id);
 	if (rc != 0)
 		return rc;
-	riov_log(RIOV_LOG_NOTICE, COMP, "device %s (source-id 0x%x) attached to domain %u by %s",
+	RIOV_LOG(RIOV_LOG_NOTICE, "device %s (source-id 0x%x) attached to domain %u by %s",
 		 req->attachment->device, req->attachment->source_id, d->domain_id, riov_rpc_call_peer(call));
 	return 0;
 }

@@ -22,6 +22,8 @@
 #include "common/log.h"
 #include "control/service_internal.h"
 
+RIOV_LOG_COMPONENT("riovd", RIOV_LOG_INFO);
+
 #define FAULTS_MAX 4096u        /* records read from the fault log per call */
 
 /* VT-d non-recoverable fault reasons (VT-d appendix A): label for Prometheus, text for people. */
@@ -167,7 +169,7 @@ static int h_faults_clear(struct riov_rpc_call *call, const ProtobufCMessage *re
 	if (r == NULL)
 		return -ENOMEM;
 	r->cleared = (uint32_t)total;
-	riov_log(RIOV_LOG_NOTICE, COMP, "%zu fault record(s) cleared by %s", total, riov_rpc_call_peer(call));
+	RIOV_LOG(RIOV_LOG_NOTICE, "%zu fault record(s) cleared by %s", total, riov_rpc_call_peer(call));
 	*resp = &r->base;
 	return 0;
 }

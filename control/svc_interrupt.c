@@ -23,6 +23,8 @@
 #include "common/log.h"
 #include "control/service_internal.h"
 
+RIOV_LOG_COMPONENT("riovd", RIOV_LOG_INFO);
+
 #define MSIX_VECTORS 2048u
 
 static int irq_index(const struct riov_service *svc, const char *device, uint32_t vector)
@@ -79,6 +81,42 @@ static int irq_program(struct riov_service *svc, const Riov__V1__InterruptSettin
 	return riov_vtd_irte_set(svc->vtd, s->irte_index, &e);
 }
 
+/* The IRTE a setting gets, marked used: `want`, or when want is 0 the one the setting holds
+ * (held, 0 for a new setting) or a free one. Returns the index, or -errno with err filled. */
+static int irq_irte_take(struct riov_service *svc, uint32_t want, uint32_t held, char *err,
+			 size_t errlen)
+{
+	uint32_t idx = want ? want : held;
+
+	if (idx == 0) {
+		if (svc_irte_alloc(svc, &idx, 1) != 0) {
+			snprintf(err, errlen, "no free interrupt-remapping entry (%u-%u are all in use)",
+				 RIOV_VTD_IRTE_API_FIRST, RIOV_VTD_IRTE_API_LAST);
+			return -ENOSPC;
+		}
+		return (int)idx;
+	}
+	if (idx < RIOV_VTD_IRTE_API_FIRST || idx > RIOV_VTD_IRTE_API_LAST) {
+		snprintf(err, errlen, "interrupt-remapping entries %u-%u belong to vhost ports' vrings; "
+			 "give --irte %u-%u, or leave it out to have one allocated",
+			 RIOV_VTD_IRTE_PORT_FIRST, RIOV_VTD_IRTE_PORT_LAST, RIOV_VTD_IRTE_API_FIRST,
+			 RIOV_VTD_IRTE_API_LAST);
+		return -EBUSY;
+	}
+	if (idx == held || riov_vtd_ids_take(svc->irtes, idx) == 0)
+		return (int)idx;
+	/* in use: say by whom */
+	for (unsigned i = 0; i < svc->n_irqs; i++)
+		if (svc->irqs[i]->irte_index == idx) {
+			snprintf(err, errlen, "interrupt-remapping entry %u is used by device %s vector %u",
+				 idx, svc->irqs[i]->device, svc->irqs[i]->vector);
+			return -EBUSY;
+		}
+	snprintf(err, errlen, "interrupt-remapping entry %u routes an assigned function's MSI-X "
+		 "vector (riovctl device list)", idx);
+	return -EBUSY;
+}
+
 int svc_irq_set(struct riov_service *svc, const Riov__V1__InterruptSetting *in,
 		Riov__V1__InterruptSetting **old, char *err, size_t errlen)
 {
@@ -104,55 +142,43 @@ int svc_irq_set(struct riov_service *svc, const Riov__V1__InterruptSetting *in,
 		return -EINVAL;
 	}
 	cur = irq_index(svc, device, in->vector);
-	uint32_t idx = in->irte_index;
-	if (idx == 0 && cur >= 0) {
-		idx = svc->irqs[cur]->irte_index;
-	} else if (idx == 0) {
-		if (svc_irte_alloc(svc, &idx, 1) != 1) {
-			snprintf(err, errlen, "no free interrupt-remapping entry (%u-%u are all in use)",
-				 OWN_IRTE_FIRST, OWN_IRTE_LAST);
-			return -ENOSPC;
-		}
-	} else if (idx < OWN_IRTE_FIRST || idx > OWN_IRTE_LAST) {
-		snprintf(err, errlen, "interrupt-remapping entries 0-%u belong to vhost ports' vrings; give "
-			 "--irte %u-%u, or leave it out to have one allocated", OWN_IRTE_FIRST - 1,
-			 OWN_IRTE_FIRST, OWN_IRTE_LAST);
-		return -EBUSY;
-	}
-	for (unsigned i = 0; i < svc->n_irqs; i++)
-		if ((int)i != cur && svc->irqs[i]->irte_index == idx) {
-			snprintf(err, errlen, "interrupt-remapping entry %u is used by device %s vector %u", idx,
-				 svc->irqs[i]->device, svc->irqs[i]->vector);
-			return -EBUSY;
-		}
-	if (svc_irte_assigned(svc, idx)) {
-		snprintf(err, errlen, "interrupt-remapping entry %u routes an assigned function's MSI-X "
-			 "vector (riovctl device list)", idx);
-		return -EBUSY;
-	}
+	uint32_t held = cur >= 0 ? svc->irqs[cur]->irte_index : 0;
+	if ((rc = irq_irte_take(svc, in->irte_index, held, err, errlen)) < 0)
+		return rc;
+	uint32_t idx = (uint32_t)rc;
+	bool fresh = cur < 0 || idx != held; /* idx marked by this call: released on failure */
+	Riov__V1__InterruptSetting *s = NULL;
 	if (cur < 0 && svc->n_irqs >= OWN_IRQS_MAX) {
 		snprintf(err, errlen, "too many interrupt settings (at most %u)", OWN_IRQS_MAX);
-		return -ENOSPC;
+		rc = -ENOSPC;
+		goto fail;
 	}
-	Riov__V1__InterruptSetting *s = svc_msg_dup(&in->base);
-	if (s == NULL)
-		return -ENOMEM;
+	if ((s = svc_msg_dup(&in->base)) == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	s->irte_index = idx;
 	s->raised = s->suppressed = 0;
 	if ((rc = irq_program(svc, s, sid)) != 0) {
 		snprintf(err, errlen, "the remapping unit refused entry %u: %s", idx, strerror(-rc));
 		riov__v1__interrupt_setting__free_unpacked(s, NULL);
-		return rc;
+		goto fail;
 	}
 	if (cur >= 0) {
 		*old = svc->irqs[cur];
-		if ((*old)->irte_index != idx)
-			riov_vtd_irte_clear(svc->vtd, (*old)->irte_index);
+		if (fresh) {
+			riov_vtd_irte_clear(svc->vtd, held);
+			riov_vtd_ids_release(svc->irtes, held);
+		}
 		svc->irqs[cur] = s;
 	} else {
 		svc->irqs[svc->n_irqs++] = s;
 	}
 	return 0;
+fail:
+	if (fresh)
+		riov_vtd_ids_release(svc->irtes, idx);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ RPC */
@@ -172,7 +198,11 @@ static void irq_set_undo(struct riov_service *svc, void *arg)
 
 	irq_device(svc, c->s->device, &sid, why, 0);
 	riov_vtd_irte_clear(svc->vtd, c->s->irte_index);
+	if (c->old == NULL || c->old->irte_index != c->s->irte_index)
+		riov_vtd_ids_release(svc->irtes, c->s->irte_index);
 	if (c->old) {
+		if (c->old->irte_index != c->s->irte_index)
+			riov_vtd_ids_take(svc->irtes, c->old->irte_index); /* freed by the set */
 		svc->irqs[c->i] = c->old;
 		irq_program(svc, c->old, sid);
 	} else {
@@ -204,7 +234,7 @@ static int h_irq_set(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 		return rc;
 	if (old)
 		riov__v1__interrupt_setting__free_unpacked(old, NULL);
-	riov_log(RIOV_LOG_NOTICE, COMP, "device %s vector %u: IRTE %u set by %s", s->device, s->vector,
+	RIOV_LOG(RIOV_LOG_NOTICE, "device %s vector %u: IRTE %u set by %s", s->device, s->vector,
 		 s->irte_index, riov_rpc_call_peer(call));
 	Riov__V1__InterruptSetResponse *r = CALL_NEW(call, Riov__V1__InterruptSetResponse,
 						     riov__v1__interrupt_set_response__init);
@@ -294,7 +324,7 @@ static int h_irq_mask(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 	int rc = irq_change(svc, str_or_empty(req->device), req->vector, req->all_vectors, set_masked, &m,
 			    msg, msglen);
 	if (rc == 0)
-		riov_log(RIOV_LOG_NOTICE, COMP, "device %s: interrupts %s by %s", req->device,
+		RIOV_LOG(RIOV_LOG_NOTICE, "device %s: interrupts %s by %s", req->device,
 			 m ? "masked" : "unmasked", riov_rpc_call_peer(call));
 	return rc;
 }

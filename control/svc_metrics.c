@@ -23,7 +23,9 @@
 #define WATCH_MIN_MS 100u
 #define WATCH_MAX_MS 60000u
 
-static uint64_t now_ns(void)
+/* Wall-clock time for MetricsSnapshot.timestamp_ns (CLOCK_REALTIME, as riov.proto says); intervals
+ * are measured on CLOCK_MONOTONIC elsewhere. */
+static uint64_t wall_clock_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -56,7 +58,7 @@ static int fill_snapshot(struct riov_rpc_call *call, struct riov_service *svc, R
 		return -ENOMEM;
 	if (svc->kmsg != NULL)
 		riov_kmsg_poll(svc->kmsg); /* faults the kernel logged for assigned functions */
-	s->timestamp_ns = now_ns();
+	s->timestamp_ns = wall_clock_ns();
 	s->uptime_s = uptime_s(svc);
 	int rc = svc_port_counters(call, svc, NULL, &s->ports, &s->n_ports);
 	if (rc != 0)

@@ -22,6 +22,8 @@
 #include "common/log.h"
 #include "control/service_internal.h"
 
+RIOV_LOG_COMPONENT("riovd", RIOV_LOG_INFO);
+
 int svc_net_index(const struct riov_service *svc, const char *name)
 {
 	for (unsigned i = 0; i < svc->n_nets; i++)
@@ -116,7 +118,7 @@ static int h_net_add(struct riov_rpc_call *call, const ProtobufCMessage *reqm, P
 			      req->network->name);
 	if (rc != 0)
 		return rc;
-	riov_log(RIOV_LOG_NOTICE, COMP, "network %s added by %s", req->network->name,
+	RIOV_LOG(RIOV_LOG_NOTICE, "network %s added by %s", req->network->name,
 		 riov_rpc_call_peer(call));
 	Riov__V1__NetworkAddResponse *r = CALL_NEW(call, Riov__V1__NetworkAddResponse,
 						   riov__v1__network_add_response__init);
@@ -166,9 +168,9 @@ static int h_net_delete(struct riov_rpc_call *call, const ProtobufCMessage *reqm
 		return rc;
 	rc = riov_dp_net_del(svc->dp, name);
 	if (rc != 0)
-		riov_log(RIOV_LOG_ERR, COMP, "network %s: removed from the state but the dataplane refused: %s",
+		RIOV_LOG(RIOV_LOG_ERR, "network %s: removed from the state but the dataplane refused: %s",
 			 name, strerror(-rc));
-	riov_log(RIOV_LOG_NOTICE, COMP, "network %s deleted by %s", name, riov_rpc_call_peer(call));
+	RIOV_LOG(RIOV_LOG_NOTICE, "network %s deleted by %s", name, riov_rpc_call_peer(call));
 	riov__v1__network_spec__free_unpacked(spec, NULL);
 	return 0;
 }

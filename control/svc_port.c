@@ -7,7 +7,7 @@
  * count, features and socket path are checked here, names by the dataplane, devargs by DPDK's
  * probe; a relative socket path is resolved under the configuration's socket_dir and refused when
  * too long. An eth port with `assign` acts on the host (VFIO, sysfs) for the PCI function an admin
- * names; vmm/assign.c parses it strictly, and its domain holds riovd's own packet memory only.
+ * names; vmm/pci.c parses it strictly, and its domain holds riovd's own packet memory only.
  *
  * Thread rules: control thread only.
  */
@@ -23,6 +23,8 @@
 #include "common/log.h"
 #include "control/config.h"
 #include "control/service_internal.h"
+
+RIOV_LOG_COMPONENT("riovd", RIOV_LOG_INFO);
 
 int svc_port_index(const struct riov_service *svc, const char *name)
 {
@@ -231,10 +233,10 @@ static int port_apply(struct riov_service *svc, const Riov__V1__PortSpec *ps, ch
 		return rc;
 	}
 	if (pp.type == RIOV_DP_PORT_VHOST)
-		riov_log(RIOV_LOG_NOTICE, COMP, "port %s: vhost-user %s %s", name,
+		RIOV_LOG(RIOV_LOG_NOTICE, "port %s: vhost-user %s %s", name,
 			 pp.client ? "client of" : "server at", path);
 	else
-		riov_log(RIOV_LOG_NOTICE, COMP, "port %s: eth %s%s", name, pp.devargs,
+		RIOV_LOG(RIOV_LOG_NOTICE, "port %s: eth %s%s", name, pp.devargs,
 			 x ? " (assigned through riov's VT-d model)" : "");
 	return 0;
 }
@@ -247,7 +249,7 @@ static void port_remove(struct riov_service *svc, const char *name)
 	int k = svc_asg_index(svc, name);
 
 	if (rc != 0)
-		riov_log(RIOV_LOG_ERR, COMP, "port %s: the dataplane refused to delete it: %s", name,
+		RIOV_LOG(RIOV_LOG_ERR, "port %s: the dataplane refused to delete it: %s", name,
 			 strerror(-rc));
 	if (k >= 0 && svc->asg[k]->spec == NULL)
 		svc_asg_free(svc, svc->asg[k]);
@@ -368,7 +370,7 @@ static int h_port_add(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 			      req->port->name);
 	if (rc != 0)
 		return rc;
-	riov_log(RIOV_LOG_NOTICE, COMP, "port %s added by %s", req->port->name, riov_rpc_call_peer(call));
+	RIOV_LOG(RIOV_LOG_NOTICE, "port %s added by %s", req->port->name, riov_rpc_call_peer(call));
 	Riov__V1__PortAddResponse *r = CALL_NEW(call, Riov__V1__PortAddResponse,
 						riov__v1__port_add_response__init);
 	if (r == NULL)
@@ -400,7 +402,7 @@ static int h_port_delete(struct riov_rpc_call *call, const ProtobufCMessage *req
 	if (rc != 0)
 		return rc;
 	port_remove(svc, name);
-	riov_log(RIOV_LOG_NOTICE, COMP, "port %s deleted by %s", name, riov_rpc_call_peer(call));
+	RIOV_LOG(RIOV_LOG_NOTICE, "port %s deleted by %s", name, riov_rpc_call_peer(call));
 	riov__v1__port_spec__free_unpacked(spec, NULL);
 	return 0;
 }

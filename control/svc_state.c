@@ -26,6 +26,8 @@
 #include "control/service_internal.h"
 #include "control/state_store.h"
 
+RIOV_LOG_COMPONENT("riovd", RIOV_LOG_INFO);
+
 void svc_state_build(struct riov_service *svc, Riov__V1__State *st, uint64_t generation)
 {
 	riov__v1__state__init(st);
@@ -67,7 +69,7 @@ int svc_state_save(struct riov_service *svc, char *err, size_t errlen)
 	if (rc != 0) {
 		snprintf(svc->save_error, sizeof(svc->save_error), "%s", why);
 		snprintf(err, errlen, "the state file could not be written: %s", why);
-		riov_log(RIOV_LOG_ERR, COMP, "state not saved: %s", why);
+		RIOV_LOG(RIOV_LOG_ERR, "state not saved: %s", why);
 		return rc;
 	}
 	svc->save_error[0] = '\0';
@@ -124,7 +126,7 @@ static int restore_from_config(struct riov_service *svc, char *err, size_t errle
 	}
 	rc = svc_state_save(svc, err, errlen);
 	if (rc == 0)
-		riov_log(RIOV_LOG_NOTICE, COMP, "no state file: applied the configuration file's %u "
+		RIOV_LOG(RIOV_LOG_NOTICE, "no state file: applied the configuration file's %u "
 			 "network(s) and %u port(s) and saved them to %s", svc->n_nets, svc->n_ports,
 			 riov_state_store_path(svc->store));
 	return rc;
@@ -144,7 +146,7 @@ static int restore_from_state(struct riov_service *svc, const Riov__V1__State *s
 	for (size_t i = 0; i < st->n_networks; i++) {
 		why[0] = '\0';
 		if (svc_net_add(svc, st->networks[i], why, sizeof(why)) != 0) {
-			riov_log(RIOV_LOG_ERR, COMP, "state file: network not restored: %s", why);
+			RIOV_LOG(RIOV_LOG_ERR, "state file: network not restored: %s", why);
 			svc->restore_failed++;
 		}
 	}
@@ -155,7 +157,7 @@ static int restore_from_state(struct riov_service *svc, const Riov__V1__State *s
 		if (svc->n_sriov >= SRIOV_MAX || svc_sriov_index(svc, str_or_empty(st->sriov[i]->pf)) >= 0 ||
 		    svc_sriov_apply(svc, st->sriov[i], why, sizeof(why)) != 0 ||
 		    (sp = svc_msg_dup(&st->sriov[i]->base)) == NULL) {
-			riov_log(RIOV_LOG_ERR, COMP, "state file: VF count of %s not restored: %s",
+			RIOV_LOG(RIOV_LOG_ERR, "state file: VF count of %s not restored: %s",
 				 str_or_empty(st->sriov[i]->pf), why[0] ? why : "duplicate or out of memory");
 			svc->restore_failed++;
 			continue;
@@ -165,14 +167,14 @@ static int restore_from_state(struct riov_service *svc, const Riov__V1__State *s
 	for (size_t i = 0; i < st->n_ports; i++) {
 		why[0] = '\0';
 		if (svc_port_add(svc, st->ports[i], why, sizeof(why)) != 0) {
-			riov_log(RIOV_LOG_ERR, COMP, "state file: port not restored: %s", why);
+			RIOV_LOG(RIOV_LOG_ERR, "state file: port not restored: %s", why);
 			svc->restore_failed++;
 		}
 	}
 	for (size_t i = 0; i < st->n_devices; i++) {
 		why[0] = '\0';
 		if (svc_dev_assign(svc, st->devices[i], why, sizeof(why)) != 0) {
-			riov_log(RIOV_LOG_ERR, COMP, "state file: device %s not restored: %s",
+			RIOV_LOG(RIOV_LOG_ERR, "state file: device %s not restored: %s",
 				 str_or_empty(st->devices[i]->name), why);
 			svc->restore_failed++;
 		}
@@ -181,7 +183,7 @@ static int restore_from_state(struct riov_service *svc, const Riov__V1__State *s
 		uint32_t did;
 		why[0] = '\0';
 		if (svc_dom_create(svc, st->domains[i], &did, why, sizeof(why)) != 0) {
-			riov_log(RIOV_LOG_ERR, COMP, "state file: domain %u not restored: %s",
+			RIOV_LOG(RIOV_LOG_ERR, "state file: domain %u not restored: %s",
 				 st->domains[i]->domain_id, why);
 			svc->restore_failed++;
 		}
@@ -190,20 +192,20 @@ static int restore_from_state(struct riov_service *svc, const Riov__V1__State *s
 		Riov__V1__InterruptSetting *old;
 		why[0] = '\0';
 		if (svc_irq_set(svc, st->interrupts[i], &old, why, sizeof(why)) != 0) {
-			riov_log(RIOV_LOG_ERR, COMP, "state file: interrupt setting not restored: %s", why);
+			RIOV_LOG(RIOV_LOG_ERR, "state file: interrupt setting not restored: %s", why);
 			svc->restore_failed++;
 		} else if (old) {
 			riov__v1__interrupt_setting__free_unpacked(old, NULL);
 		}
 	}
 	svc->generation = st->generation;
-	riov_log(RIOV_LOG_NOTICE, COMP, "restored state from %s (generation %" PRIu64 "): %u network(s), "
+	RIOV_LOG(RIOV_LOG_NOTICE, "restored state from %s (generation %" PRIu64 "): %u network(s), "
 		 "%u port(s), %u domain(s), %u interrupt setting(s), %u assigned function(s), %u SR-IOV "
 		 "PF(s); the configuration file's networks and ports are not used",
 		 riov_state_store_path(svc->store), st->generation, svc->n_nets, svc->n_ports, svc->n_doms,
 		 svc->n_irqs, svc->n_asg, svc->n_sriov);
 	if (svc->restore_failed)
-		riov_log(RIOV_LOG_ERR, COMP, "%u object(s) of the state file could not be restored and are "
+		RIOV_LOG(RIOV_LOG_ERR, "%u object(s) of the state file could not be restored and are "
 			 "left out (see above); the next change saves the state without them",
 			 svc->restore_failed);
 	return 0;
@@ -220,8 +222,8 @@ int riov_service_restore(struct riov_service *svc, char *err, size_t errlen)
 	if (rc == -ENOENT)
 		return restore_from_config(svc, err, errlen);
 	if (rc == -EBADMSG) {
-		riov_log(RIOV_LOG_ERR, COMP, "%s", why);
-		riov_log(RIOV_LOG_ERR, COMP, "the state file was corrupt: starting from the configuration "
+		RIOV_LOG(RIOV_LOG_ERR, "%s", why);
+		RIOV_LOG(RIOV_LOG_ERR, "the state file was corrupt: starting from the configuration "
 			 "file's networks and ports instead");
 		return restore_from_config(svc, err, errlen);
 	}
@@ -234,7 +236,7 @@ int riov_service_restore(struct riov_service *svc, char *err, size_t errlen)
 	if (st == NULL) {
 		char moved[PATH_MAX] = "";
 		riov_state_store_quarantine(svc->store, moved, sizeof(moved));
-		riov_log(RIOV_LOG_ERR, COMP, "%s does not hold a riov.v1.State: moved aside to %s; starting "
+		RIOV_LOG(RIOV_LOG_ERR, "%s does not hold a riov.v1.State: moved aside to %s; starting "
 			 "from the configuration file's networks and ports instead",
 			 riov_state_store_path(svc->store), moved);
 		return restore_from_config(svc, err, errlen);

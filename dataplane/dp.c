@@ -21,13 +21,18 @@
 #include "iommu/vtd.h"
 #include "vmm/vhost.h"
 
-#define COMP "dataplane"
+RIOV_LOG_COMPONENT("dataplane", RIOV_LOG_INFO);
 
-/* Source-ids, domain ids and IRTE ranges of vhost ports: buses 0xfc-0xff, one function a port. */
+/* Source-ids, domain ids and IRTE ranges of vhost ports: buses 0xfc-0xff, one function a port.
+ * The ids come from the ranges iommu/vtd.h's plan reserves for the ports; they must fit. */
 #define DP_SID(port) ((uint16_t)(RIOV_DP_VHOST_SID_FIRST + (port)))
-#define DP_DID(port) ((uint16_t)(1u + (port)))
-#define DP_S1_DID(port) ((uint16_t)(0x8000u + (port)))
-#define DP_IRTE_BASE(port) ((uint32_t)(port) * RIOV_VHOST_MAX_VRINGS)
+#define DP_DID(port) ((uint16_t)(RIOV_VTD_DID_PORT_FIRST + (port)))
+#define DP_S1_DID(port) ((uint16_t)(RIOV_VTD_DID_PORT_S1_FIRST + (port)))
+#define DP_IRTE_BASE(port) (RIOV_VTD_IRTE_PORT_FIRST + (uint32_t)(port) * RIOV_VHOST_MAX_VRINGS)
+_Static_assert(RIOV_VTD_DID_PORT_FIRST + RIOV_DP_MAX_PORTS - 1 <= RIOV_VTD_DID_PORT_LAST &&
+	       RIOV_VTD_DID_PORT_S1_FIRST + RIOV_DP_MAX_PORTS - 1 <= RIOV_VTD_DID_PORT_S1_LAST &&
+	       RIOV_VTD_IRTE_PORT_FIRST + RIOV_DP_MAX_PORTS * RIOV_VHOST_MAX_VRINGS - 1 <=
+	       RIOV_VTD_IRTE_PORT_LAST, "vhost ports' ids outside the ranges iommu/vtd.h reserves");
 
 void dp_sync(struct riov_dp *dp)
 {
@@ -118,7 +123,7 @@ int riov_dp_create(const struct riov_dp_params *prm, struct riov_dp **out)
 	if (prm->n_workers == 0 || prm->n_workers > RIOV_DP_MAX_WORKERS)
 		return -EINVAL;
 	if (rte_lcore_count() < prm->n_workers + 1) {
-		riov_log(RIOV_LOG_ERR, COMP, "%u workers need %u EAL lcores, have %u", prm->n_workers,
+		RIOV_LOG(RIOV_LOG_ERR, "%u workers need %u EAL lcores, have %u", prm->n_workers,
 			 prm->n_workers + 1, rte_lcore_count());
 		return -EINVAL;
 	}
@@ -133,7 +138,7 @@ int riov_dp_create(const struct riov_dp_params *prm, struct riov_dp **out)
 					 RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (dp->mp == NULL) {
 		rc = -rte_errno;
-		riov_log(RIOV_LOG_ERR, COMP, "mbuf pool: %s", rte_strerror(rte_errno));
+		RIOV_LOG(RIOV_LOG_ERR, "mbuf pool: %s", rte_strerror(rte_errno));
 		goto fail;
 	}
 	size_t qsz = rte_rcu_qsbr_get_memsize(dp->n_workers);
@@ -168,13 +173,13 @@ int riov_dp_create(const struct riov_dp_params *prm, struct riov_dp **out)
 	for (w = 0; w < dp->n_workers; w++) {
 		rc = rte_eal_remote_launch(dp_worker_main, &dp->workers[w], dp->workers[w].lcore);
 		if (rc != 0) {
-			riov_log(RIOV_LOG_ERR, COMP, "cannot launch worker on lcore %u", dp->workers[w].lcore);
+			RIOV_LOG(RIOV_LOG_ERR, "cannot launch worker on lcore %u", dp->workers[w].lcore);
 			atomic_store(&dp->stop, true);
 			rte_eal_mp_wait_lcore();
 			goto fail;
 		}
 	}
-	riov_log(RIOV_LOG_INFO, COMP, "%u worker(s) started", dp->n_workers);
+	RIOV_LOG(RIOV_LOG_INFO, "%u worker(s) started", dp->n_workers);
 	*out = dp;
 	return 0;
 fail:
@@ -256,7 +261,7 @@ int riov_dp_net_add(struct riov_dp *dp, const char *name)
 		snprintf(net->name, sizeof(net->name), "%s", name);
 		net->id = (uint16_t)i;
 		dp->nets[i] = net;
-		riov_log(RIOV_LOG_INFO, COMP, "network %s added", name);
+		RIOV_LOG(RIOV_LOG_INFO, "network %s added", name);
 		return 0;
 	}
 	return -ENOSPC;
@@ -285,7 +290,7 @@ static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct r
 	uint16_t q = vi->qid / 2;
 
 	if (q >= p->queues) {
-		riov_log(RIOV_LOG_WARN, COMP, "%s: vring %u beyond %u queue pairs, not served", p->name,
+		RIOV_LOG(RIOV_LOG_WARN, "%s: vring %u beyond %u queue pairs, not served", p->name,
 			 vi->qid, p->queues);
 		return;
 	}
@@ -314,14 +319,14 @@ static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct r
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	vq->tc.hits = vq->tc.misses = vq->tc.faults = 0;
 	if (riov_virtq_init(vq, vi) != 0) {
-		riov_log(RIOV_LOG_WARN, COMP, "%s: vring %u refused by the virtqueue code", p->name, vi->qid);
+		RIOV_LOG(RIOV_LOG_WARN, "%s: vring %u refused by the virtqueue code", p->name, vi->qid);
 		return;
 	}
 	/* live migration: the used ring's own writes are logged too (VHOST_VRING_F_LOG) */
 	if (vi->log_base != NULL && vi->log_guest_addr != 0)
 		riov_virtq_set_used_log(vq, vi->log_guest_addr);
 	atomic_store_explicit(running, true, memory_order_release);
-	riov_log(RIOV_LOG_INFO, COMP, "%s: vring %u running (size %u, worker %u)", p->name, vi->qid,
+	RIOV_LOG(RIOV_LOG_INFO, "%s: vring %u running (size %u, worker %u)", p->name, vi->qid,
 		 vi->size, qp->owner);
 }
 
@@ -365,7 +370,7 @@ static void vh_link_change(void *ctx, struct riov_vhost_dev *dev, bool up)
 {
 	struct dp_port *p = ctx;
 	atomic_store(&p->link_up, up);
-	riov_log(RIOV_LOG_INFO, COMP, "%s: guest %s", p->name, up ? "connected" : "disconnected");
+	RIOV_LOG(RIOV_LOG_INFO, "%s: guest %s", p->name, up ? "connected" : "disconnected");
 }
 
 static const struct riov_vhost_ops vh_ops = {
@@ -606,7 +611,7 @@ int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *prm, 
 		riov_dp_port_del(dp, prm->name);
 		return rc;
 	}
-	riov_log(RIOV_LOG_INFO, COMP, "port %s (%s) added to network %s", p->name,
+	RIOV_LOG(RIOV_LOG_INFO, "port %s (%s) added to network %s", p->name,
 		 p->type == RIOV_DP_PORT_VHOST ? "vhost" : "eth", net->name);
 	return 0;
 }
@@ -635,7 +640,7 @@ int riov_dp_port_del(struct riov_dp *dp, const char *name)
 			break;
 		}
 	}
-	riov_log(RIOV_LOG_INFO, COMP, "port %s deleted", p->name);
+	RIOV_LOG(RIOV_LOG_INFO, "port %s deleted", p->name);
 	port_free(dp, p);
 	return 0;
 }

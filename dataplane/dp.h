@@ -176,4 +176,21 @@ unsigned riov_dp_n_workers(const struct riov_dp *dp);
 /** Print a table of port and worker counters (operators, tests). */
 void riov_dp_dump(struct riov_dp *dp, FILE *f);
 
+/* ---- what the control plane needs of DPDK's memory and VFIO (dp_platform.c) ---- */
+
+struct riov_assign_vfio_ops;
+struct riov_vtd_range;
+
+/** VFIO container and group calls through DPDK's container API, for riov_assign_params.ops when
+ *  DPDK's PMD will drive the function (the PMD then finds the group open, in a container riov set
+ *  up). Returns a static table. */
+const struct riov_assign_vfio_ops *riov_dp_vfio_ops(void);
+
+/**
+ * The packet memory (DPDK's memory segments that have an IOVA, external ones left out) as
+ * read/write ranges: iova as DPDK gives it, hva = this process's address.
+ * @return 0 with *out (malloc'd, free()) and *n >= 1, or -ENOMEM (none, or out of memory).
+ */
+int riov_dp_memory_ranges(struct riov_vtd_range **out, size_t *n);
+
 #endif

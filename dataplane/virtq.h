@@ -28,7 +28,7 @@ struct riov_vhost_vring_info;
 
 /* Drop and error causes, counted per queue. */
 enum riov_virtq_drop {
-	RIOV_VQ_DROP_NO_MBUF = 0,     /* dequeue: mempool empty */
+	RIOV_VQ_DROP_NO_MBUF = 0,     /* guest TX: mempool empty */
 	RIOV_VQ_DROP_NO_BUFFER,       /* enqueue: guest posted no (or too few) RX buffers */
 	RIOV_VQ_DROP_BROKEN,          /* queue marked broken */
 	RIOV_VQ_DROP_DMA_FAULT,       /* a buffer address faulted in the VT-d model */
@@ -107,14 +107,6 @@ struct riov_virtq {
  *  no VT-d unit). */
 int riov_virtq_init(struct riov_virtq *vq, const struct riov_vhost_vring_info *vi);
 
-/** Guest TX: take up to n packets from the avail ring into new mbufs from mp (virtio-net header
- *  stripped; offload flags from the header may be ignored). Completes the used ring. Returns the
- *  number of mbufs written to pkts. n is capped at RIOV_VIRTQ_BURST per call. Malformed or faulting
- *  chains are dropped (counted by cause) and returned to the guest with length 0. On a broken
- *  queue returns 0 and counts one RIOV_VQ_DROP_BROKEN per call. */
-uint16_t riov_virtq_dequeue(struct riov_virtq *vq, struct rte_mempool *mp, struct rte_mbuf **pkts,
-			    uint16_t n);
-
 /** Guest RX: copy up to n packets into guest buffers (with a virtio-net header; mergeable buffers
  *  when negotiated). Returns the number delivered, in order from pkts[0]; the caller frees all n
  *  mbufs and counts the rest as drops (already counted in stats.drops by cause). Packets are taken
@@ -127,7 +119,7 @@ uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint1
  *   than RIOV_VIRTQ_HELD are dropped as NO_BUFFER. The return value then counts the held packets
  *   delivered by this call too.) */
 
-/* ---- guest to guest without an mbuf (the worker's direct path) ----
+/* ---- guest TX, and guest to guest without an mbuf (the worker's direct path) ----
  * riov_virtq_peek() takes chains from a guest TX ring without copying the frame: the first
  * RIOV_VIRTQ_PEEK bytes are copied into the descriptor (the switch decides on that private copy, and
  * it is what gets delivered, so a guest rewriting its header meanwhile changes nothing), the rest is
@@ -154,9 +146,11 @@ struct riov_virtq_pkt {
 	} seg[RIOV_VIRTQ_PKT_SEGS];
 };
 
-/** Guest TX in place: describe up to n chains (n <= RIOV_VIRTQ_BURST) in pk[]; returns how many
- *  entries were written (bad ones included, flagged). Malformed and faulting chains are counted as
- *  for riov_virtq_dequeue(). mp serves the few chains that need an mbuf. */
+/** Guest TX in place: describe up to n chains (n capped at RIOV_VIRTQ_BURST) in pk[] (virtio-net
+ *  header skipped; offloads are not offered); returns how many entries were written (bad ones
+ *  included, flagged). Malformed or faulting chains are counted by cause and flagged bad (returned
+ *  to the guest with length 0 by riov_virtq_peek_done()). mp serves the few chains that need an
+ *  mbuf. On a broken queue returns 0 and counts one RIOV_VQ_DROP_BROKEN per call. */
 uint16_t riov_virtq_peek(struct riov_virtq *vq, struct rte_mempool *mp, struct riov_virtq_pkt *pk,
 			 uint16_t n);
 /** Return the chains of pk[0..n) to the guest (used ring, in order) and count the good ones. */
@@ -180,7 +174,7 @@ void riov_virtq_release(struct riov_virtq *vq);
 
 /** Raise the guest interrupt through the VT-d interrupt entry if used entries were published since
  *  the last call and the guest wants one (VRING_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX).
- *  Called by the worker after dequeue/enqueue. Counts stats.notifications for each interrupt
+ *  Called by the worker after peek/enqueue. Counts stats.notifications for each interrupt
  *  delivered; an interrupt-remapping fault is logged (and recorded by the VT-d model). */
 void riov_virtq_notify(struct riov_virtq *vq);
 
@@ -192,10 +186,5 @@ void riov_virtq_notify_many(struct riov_virtq *const *vqs, unsigned n);
 /** Dirty-log the used ring too (VHOST_F_LOG_ALL): used_gpa is the ring's guest-physical address
  *  (vhost-user log_guest_addr). Only meaningful when vq->log_base is set. */
 void riov_virtq_set_used_log(struct riov_virtq *vq, uint64_t used_gpa);
-
-/** Fuzzing entry point: serve a ring laid out in a fuzz-controlled buffer. See tests/fuzz/. Sets up
- *  EAL (or reuses it), a mempool and a VT-d unit on first call. Returns 0, or -1 if that set-up
- *  failed. */
-int riov_virtq_fuzz_one(const uint8_t *data, size_t size);
 
 #endif

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Split virtqueue layout (virtio 1.2 section 2.7) and virtio-net header (section 5.1.6), private to
- * dataplane/virtq.c and its tests. All fields are little-endian in guest memory.
+ * Split virtqueue layout (virtio 1.2 section 2.7) and virtio-net header (section 5.1.6), and what
+ * the device side's files share (dataplane/virtq.c, virtq_tx.c, virtq_rx.c): chain results, ring
+ * access, descriptor decoding and chain walking, prefetch hints. Private to those files, their
+ * unit test and the fuzz harness (tests/fuzz/fuzz_virtq.c). All fields are little-endian in guest
+ * memory.
  *
- * Security model: these structures live in guest memory. Nothing here is trusted: virtq.c reads
- * each field once (indices with atomic loads, descriptors copied out) and checks it before use.
+ * Security model: these structures live in guest memory. Nothing here is trusted: the device side
+ * reads each field once (indices with atomic loads, descriptors copied out) and checks it before
+ * use; the prefetch hints read guest values only to start cache misses, never to decide.
+ *
+ * Thread rules: the helpers are for the worker that owns the queue.
  */
 #ifndef RIOV_DATAPLANE_VIRTQ_INTERNAL_H
 #define RIOV_DATAPLANE_VIRTQ_INTERNAL_H
@@ -83,6 +89,199 @@ static inline uint64_t riov_vring_used_bytes(uint32_t size)
 static inline int riov_vring_need_event(uint16_t event_idx, uint16_t new_idx, uint16_t old)
 {
 	return (uint16_t)(new_idx - event_idx - 1) < (uint16_t)(new_idx - old);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* What virtq.c, virtq_tx.c and virtq_rx.c share (the device side; DPDK from here on). Inline here
+ * what the per-packet paths of more than one file use, so that the split into files added no
+ * call per packet. */
+
+#include <stdbool.h>
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_byteorder.h>
+#include <rte_common.h>
+#include <rte_prefetch.h>
+
+#include "common/log.h"
+#include "dataplane/virtq.h"
+
+/* The virtqueue files log as one component, declared here once so that a unit test that includes
+ * all three of them has one. */
+RIOV_LOG_COMPONENT("virtq", RIOV_LOG_WARN);
+
+#define VQ_PAGE_SHIFT 12
+
+/* Internal results of chain handling (negative: the packet is not delivered). */
+enum {
+	VQ_E_BAD = -1,      /* malformed chain: BAD_DESC */
+	VQ_E_FAULT = -2,    /* translation fault: DMA_FAULT */
+	VQ_E_NOMBUF = -3,   /* mempool empty mid-packet: NO_MBUF */
+	VQ_E_BIG = -4,      /* packet does not fit: TOO_BIG */
+	VQ_E_NOSPACE = -5,  /* RX: not enough guest buffers: NO_BUFFER */
+	VQ_E_MISS = -6,     /* vIOMMU first stage has no entry yet: wait for it (vq->wait) */
+	VQ_E_SEGS = -7,     /* peek: more segments than a riov_virtq_pkt holds (use an mbuf) */
+};
+
+static inline struct riov_vring_avail *vq_avail(const struct riov_virtq *vq)
+{
+	return vq->avail;
+}
+
+static inline struct riov_vring_used *vq_used(const struct riov_virtq *vq)
+{
+	return vq->used;
+}
+
+/* ---- drops, dirty log, used ring (virtq.c) ---- */
+
+/** Count a packet dropped with chain result err (VQ_E_*) under its cause. */
+void vq_count_drop(struct riov_virtq *vq, int err);
+/** Mark the queue broken (until re-initialised), count it and log why (rate-limited). */
+void vq_mark_broken(struct riov_virtq *vq, const char *why, unsigned a, unsigned b);
+/** Set the dirty-log bits of the guest pages of [gpa, gpa + len), len > 0, vq->log_base set. */
+void vq_log_pages(struct riov_virtq *vq, uint64_t gpa, uint64_t len);
+/** Publish the used entries written since used index `old` (one release store of used->idx). */
+void vq_publish_used(struct riov_virtq *vq, uint16_t old);
+
+/* Dirty log (vhost-user VHOST_F_LOG_ALL): one bit per 4 KiB guest page. */
+static inline void vq_log_write(struct riov_virtq *vq, uint64_t gpa, uint64_t len)
+{
+	if (likely(vq->log_base == NULL) || len == 0)
+		return;
+	vq_log_pages(vq, gpa, len);
+}
+
+static inline void vq_log_used(struct riov_virtq *vq, uint64_t off, uint64_t len)
+{
+	if (unlikely(vq->log_base != NULL) && vq->log_used)
+		vq_log_write(vq, vq->used_gpa + off, len);
+}
+
+/* ---- ring access ---- */
+
+static inline uint16_t vq_read_avail_idx(const struct riov_virtq *vq)
+{
+	/* acquire: ring entries and descriptors published before idx are visible (2.7.13) */
+	return rte_le_to_cpu_16(__atomic_load_n(&vq_avail(vq)->idx, __ATOMIC_ACQUIRE));
+}
+
+static inline uint16_t vq_read_avail_ring(const struct riov_virtq *vq, uint16_t idx)
+{
+	return rte_le_to_cpu_16(
+		__atomic_load_n(&vq_avail(vq)->ring[idx & (vq->size - 1)], __ATOMIC_RELAXED));
+}
+
+static inline void vq_write_used(struct riov_virtq *vq, uint32_t id, uint32_t len)
+{
+	uint16_t slot = vq->last_used_idx & (vq->size - 1);
+	struct riov_vring_used_elem *e = &vq_used(vq)->ring[slot];
+	e->id = rte_cpu_to_le_32(id);
+	e->len = rte_cpu_to_le_32(len);
+	vq_log_used(vq, 4 + 8ull * slot, 8);
+	vq->last_used_idx++;
+}
+
+/* ---- guest memory and the wait for a vIOMMU translation (virtq.c) ---- */
+
+/** A translation of iova for access failed with rc: VQ_E_MISS (wait for the front-end's IOTLB
+ *  update; iova remembered) or VQ_E_FAULT (recorded in the VT-d fault log once the wait's deadline
+ *  passed). */
+int vq_xlate_err(struct riov_virtq *vq, int rc, uint64_t iova, unsigned access);
+/** A burst stopped at a VQ_E_MISS: wait until the unit's generation moves past gen. */
+void vq_wait_begin(struct riov_virtq *vq, uint64_t gen);
+/** Before a burst while waiting: true to go on, false to keep waiting (asks again when due). */
+bool vq_wait_poll(struct riov_virtq *vq);
+
+/* After a burst that did not stop at a miss: a later miss starts a new deadline, and a deadline
+ * that passed applied to this burst only. */
+static inline void vq_burst_end(struct riov_virtq *vq)
+{
+	if (unlikely(vq->wait.since != 0 || vq->wait.give_up) && !vq->wait.active) {
+		vq->wait.since = 0;
+		vq->wait.give_up = false;
+	}
+}
+
+/* Decode the private copy `raw` of a descriptor the guest can still change: nothing of the guest's
+ * is looked at again (the barrier keeps the compiler from reading the guest's bytes twice). */
+static inline void vq_desc_decode(struct riov_vring_desc *d, const struct riov_vring_desc *raw)
+{
+	rte_compiler_barrier();
+	d->addr = rte_le_to_cpu_64(raw->addr);
+	d->len = rte_le_to_cpu_32(raw->len);
+	d->flags = rte_le_to_cpu_16(raw->flags);
+	d->next = rte_le_to_cpu_16(raw->next);
+}
+
+/* Copy descriptor `idx` (< vq->size) of the ring privately and decode it into *d. */
+static inline void vq_ring_desc(const struct riov_virtq *vq, uint16_t idx, struct riov_vring_desc *d)
+{
+	struct riov_vring_desc raw;
+
+	memcpy(&raw, (const struct riov_vring_desc *)vq->desc + idx, sizeof(raw));
+	vq_desc_decode(d, &raw);
+}
+
+/* ---- descriptor chains ---- */
+
+struct vq_chain {
+	uint64_t ind_addr;  /* guest address of the indirect table (in_ind) */
+	uint32_t idx;       /* next entry to read in the current table */
+	uint32_t limit;     /* entries in the current table */
+	uint32_t budget;    /* descriptors still allowed from the current table (loop bound) */
+	bool in_ind;
+	bool more;
+};
+
+static inline void vq_chain_start(const struct riov_virtq *vq, struct vq_chain *ch, uint16_t head)
+{
+	ch->ind_addr = 0;
+	ch->idx = head;
+	ch->limit = vq->size;
+	ch->budget = vq->size;
+	ch->in_ind = false;
+	ch->more = true;
+}
+
+/** Fetch the next buffer descriptor of a chain into *d (a private copy) with direction `write`.
+ *  Returns 1 with a descriptor, 0 at the end, VQ_E_BAD, VQ_E_FAULT or VQ_E_MISS (virtq.c). */
+int vq_chain_next(struct riov_virtq *vq, struct vq_chain *ch, struct riov_vring_desc *d,
+		  bool write);
+
+/* Prefetch for writing (PREFETCHW where the build enables it: dataplane/meson.build). */
+static inline void vq_prefetch_w(const void *p)
+{
+	__builtin_prefetch(p, 1, 3);
+}
+
+/* Prefetch the first buffer of each chain whose translation the cursor already holds. Only a
+ * hint: the descriptor is read again, checked and translated when the chain is processed. */
+static inline void vq_prefetch_buffers(const struct riov_virtq *vq, const uint16_t *heads, uint16_t k,
+				       bool write)
+{
+	const struct riov_vring_desc *desc = vq->desc;
+	const uint16_t mask = (uint16_t)(vq->size - 1);
+
+	for (uint16_t j = 0; j < k; j++) {
+		uint64_t addr = __atomic_load_n(&desc[heads[j] & mask].addr, __ATOMIC_RELAXED);
+		const struct riov_vtd_cursor_slot *sl = &vq->tc.slot[(addr >> 21) % RIOV_VTD_CURSOR_SLOTS];
+		if (sl->mask == 0 || (addr & ~sl->mask) != sl->base)
+			continue;
+		const uint8_t *p = (const uint8_t *)(uintptr_t)(sl->hbase + (addr - sl->base));
+		if (!write) {
+			rte_prefetch0(p);
+			continue;
+		}
+		/* RX: the virtio-net header is mostly left as it is (vq_rx_hdr_same()), so its line
+		 * is only read and stays valid in the guest's cache; the frame's first line is
+		 * written: ask for it in exclusive state, so the stores of the copy do not wait */
+		rte_prefetch0(p);
+		const uint64_t frame = addr + vq->hdr_len;
+		if (((frame ^ addr) & ~63ull) != 0 && (frame & ~sl->mask) == sl->base)
+			vq_prefetch_w(p + vq->hdr_len);
+	}
 }
 
 #endif

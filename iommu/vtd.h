@@ -217,6 +217,58 @@ struct riov_vtd_irq_stats {
 /** Read the unit's interrupt counters (any thread). */
 void riov_vtd_irq_stats(const struct riov_vtd *vtd, struct riov_vtd_irq_stats *st);
 
+/* ---- identifiers (vtd_ids.c): who owns which, and their allocators ----
+ * riovd's plan for its one unit, declared here and nowhere else. The dataplane gives vhost port n
+ * domain id RIOV_VTD_DID_PORT_FIRST + n, first-stage domain id RIOV_VTD_DID_PORT_S1_FIRST + n and
+ * RIOV_VHOST_MAX_VRINGS IRTEs from RIOV_VTD_IRTE_PORT_FIRST + n * RIOV_VHOST_MAX_VRINGS (it asserts
+ * that its ports fit). The control API gives out the rest: domain ids for Domain.Create (any of
+ * API_FIRST..API_LAST; id 0 allocates one from API_ALLOC..API_LAST) and assigned functions
+ * (API_ALLOC..API_LAST), IRTEs for Interrupt.Set and assigned functions' MSI-X vectors. */
+#define RIOV_VTD_DID_PORT_FIRST     1u
+#define RIOV_VTD_DID_PORT_LAST      1024u
+#define RIOV_VTD_DID_API_FIRST      (RIOV_VTD_DID_PORT_LAST + 1)
+#define RIOV_VTD_DID_API_ALLOC      0x1000u
+#define RIOV_VTD_DID_API_LAST       0x7fffu
+#define RIOV_VTD_DID_PORT_S1_FIRST  0x8000u
+#define RIOV_VTD_DID_PORT_S1_LAST   0xffffu
+#define RIOV_VTD_IRTE_PORT_FIRST    0u
+#define RIOV_VTD_IRTE_PORT_LAST     32767u
+#define RIOV_VTD_IRTE_API_FIRST     (RIOV_VTD_IRTE_PORT_LAST + 1)
+#define RIOV_VTD_IRTE_API_LAST      65535u
+#define RIOV_VTD_OWNER_PORTS        "dataplane"   /* owner of the ports' reserved ranges */
+#define RIOV_VTD_IDS_SPACE          65536u        /* 16-bit domain ids and IRTE indexes */
+
+/* A space of ids 0..n-1: each id free, in use (taken or allocated) or reserved for an owner.
+ * Control thread only. */
+struct riov_vtd_ids;
+
+/** A space of n ids (1..RIOV_VTD_IDS_SPACE), all free. Returns 0 with *out, -EINVAL or -ENOMEM. */
+int riov_vtd_ids_create(uint32_t n, struct riov_vtd_ids **out);
+/** A domain-id space with the plan's reservations: did 0 (caching mode) and the vhost ports'
+ *  ranges (RIOV_VTD_OWNER_PORTS). Returns 0 with *out, or -ENOMEM. */
+int riov_vtd_ids_create_dids(struct riov_vtd_ids **out);
+/** An IRTE space with the vhost ports' range reserved. Returns 0 with *out, or -ENOMEM. */
+int riov_vtd_ids_create_irtes(struct riov_vtd_ids **out);
+/** Free a space. NULL is allowed. */
+void riov_vtd_ids_destroy(struct riov_vtd_ids *s);
+/** Reserve first..last for owner (a name for messages, copied): those ids are never allocated,
+ *  taken or released. Returns 0, -ERANGE (empty or beyond the space), -EBUSY (an id in it is used
+ *  or reserved already) or -ENOSPC (a space holds at most 8 reservations). */
+int riov_vtd_ids_reserve(struct riov_vtd_ids *s, uint32_t first, uint32_t last, const char *owner);
+/** The owner id is reserved for, or NULL (free, in use, or beyond the space). */
+const char *riov_vtd_ids_owner(const struct riov_vtd_ids *s, uint32_t id);
+/** Mark the lowest free id of first..last used. Returns 0 with *id, -ERANGE (empty range or
+ *  beyond the space) or -ENOSPC (none free). */
+int riov_vtd_ids_alloc(struct riov_vtd_ids *s, uint32_t first, uint32_t last, uint32_t *id);
+/** Mark id used. Returns 0, -ERANGE (beyond the space), -EINVAL (reserved) or -EBUSY (used). */
+int riov_vtd_ids_take(struct riov_vtd_ids *s, uint32_t id);
+/** Free a used id. Returns 0, -ERANGE, -EINVAL (reserved) or -ENOENT (not in use). */
+int riov_vtd_ids_release(struct riov_vtd_ids *s, uint32_t id);
+/** true when id is in use (reserved ids are not). */
+bool riov_vtd_ids_used(const struct riov_vtd_ids *s, uint32_t id);
+/** How many ids are in use (reserved ones not counted). */
+uint32_t riov_vtd_ids_count(const struct riov_vtd_ids *s);
+
 /* ---- inspection ---- */
 struct riov_vtd_domain_info {
 	uint16_t did;
@@ -233,10 +285,5 @@ int riov_vtd_domain_walk(const struct riov_vtd *vtd, uint16_t did,
 /** Print domain did to f: a header line (levels, mapped bytes, table pages, attachments) then one
  *  line per coalesced range "iova..end -> hpa perm". Returns 0 or -ENOENT. */
 int riov_vtd_domain_dump(const struct riov_vtd *vtd, uint16_t did, FILE *f);
-
-/** Fuzzing entry point (tests/fuzz/fuzz_vtd.c): interpret data as programming operations, raw
- *  table and IRTE contents, translations and interrupts on a private unit. Always returns 0; any
- *  crash, hang, sanitizer report or fault reason outside the specification's list is a bug. */
-int riov_vtd_fuzz_one(const uint8_t *data, size_t size);
 
 #endif

@@ -15,6 +15,8 @@
 #include "common/log.h"
 #include "iommu/vtd_internal.h"
 
+RIOV_LOG_COMPONENT("vtd", RIOV_LOG_WARN);
+
 static void flog_lock(struct vtd_fault_log *f)
 {
 	while (atomic_flag_test_and_set_explicit(&f->lock, memory_order_acquire))
@@ -95,7 +97,7 @@ int vtd_fault_report(struct riov_vtd *vtd, uint16_t sid, unsigned reason, bool i
 out:
 	flog_unlock(f);
 	if (print)
-		riov_log(RIOV_LOG_WARN, "vtd", "%s fault: sid %02x:%02x.%u reason 0x%02x %s 0x%llx",
+		RIOV_LOG(RIOV_LOG_WARN, "%s fault: sid %02x:%02x.%u reason 0x%02x %s 0x%llx",
 			 is_ir ? "interrupt-remapping" : "DMA", sid >> 8, (sid >> 3) & 0x1f, sid & 7,
 			 reason, is_ir ? "index" : (is_write ? "write" : "read"),
 			 (unsigned long long)addr);

@@ -2,7 +2,8 @@
 /*
  * Internals of riov's VT-d model: bitfields of the architectural structures (named after the Intel
  * VT-d Architecture Specification, rev. 4.x, grouped per structure), the unit/domain layout and the
- * caches. Nothing outside iommu/ (and its tests) includes this file.
+ * caches, and the helpers the model's files share (vtd.c, vtd_ctx.c, vtd_inv.c, vtd_xlate.c).
+ * Nothing outside iommu/ includes this file but its unit tests and fuzz harness (tests/fuzz/).
  *
  * Security model: the structures described here are the remapping hardware's view of memory. In riov
  * they are written only by riov's control thread (from guest requests that vmm/ has validated), but
@@ -262,6 +263,69 @@ struct riov_vtd {
 #define VTD_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define VTD_LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define VTD_STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* ---- helpers shared by vtd.c, vtd_ctx.c, vtd_inv.c and vtd_xlate.c ---- */
+
+static inline unsigned vtd_pte_idx(uint64_t iova, unsigned level)
+{
+	return (unsigned)(iova >> VTD_LEVEL_SHIFT(level)) & (VTD_PT_ENTRIES - 1);
+}
+
+static inline bool vtd_pte_present(uint64_t e)
+{
+	return (e & VTD_SL_PTE_PERM) != 0;
+}
+
+/* Leaf: a PTE, or a PDE/PDPE with PS (VT-d 9.8). PS at levels 4/5 is reserved, not a leaf. */
+static inline bool vtd_pte_leaf(uint64_t e, unsigned level)
+{
+	return level == 1 || (level <= 3 && (e & VTD_SL_PTE_PS));
+}
+
+static inline uint64_t *vtd_pte_table(uint64_t e)
+{
+	return (uint64_t *)(uintptr_t)(e & VTD_HAW_MASK);
+}
+
+static inline unsigned vtd_perm_of(uint64_t e)
+{
+	return (unsigned)(e & VTD_SL_PTE_PERM); /* R = bit 0 = RIOV_VTD_READ, W = bit 1 = RIOV_VTD_WRITE */
+}
+
+/* worker-safe lookup */
+static inline struct vtd_domain *vtd_dom_get(const struct riov_vtd *vtd, uint16_t did)
+{
+	struct vtd_domain **pg = __atomic_load_n(&vtd->domains[did >> 8], __ATOMIC_ACQUIRE);
+	return pg != NULL ? __atomic_load_n(&pg[did & 0xff], __ATOMIC_ACQUIRE) : NULL;
+}
+
+/* control thread: plain lookup */
+static inline struct vtd_domain *vtd_dom_ctl(const struct riov_vtd *vtd, uint16_t did)
+{
+	struct vtd_domain **pg = vtd->domains[did >> 8];
+	return pg != NULL ? pg[did & 0xff] : NULL;
+}
+
+/* the IOTLB set for tag and key (its VTD_IOTLB_WAYS entries) */
+static inline struct vtd_iotlb_ent *vtd_iotlb_set(const struct riov_vtd *vtd, uint64_t tag,
+						   uint64_t key)
+{
+	uint64_t x = (key >> 12) * 0x9e3779b97f4a7c15ull ^ (tag + (key & 0xfff)) * 0xc2b2ae3d27d4eb4full;
+	/* a one-set IOTLB would need a shift by 64: keep 1 bit and mask it away instead */
+	unsigned sh = vtd->iotlb_hash_shift < 64 ? vtd->iotlb_hash_shift : 63;
+	uint64_t set = (x >> sh) & (vtd->iotlb_entries / VTD_IOTLB_WAYS - 1);
+	return &vtd->iotlb[set * VTD_IOTLB_WAYS];
+}
+
+/* the context-cache entry for sid */
+static inline struct vtd_cc_ent *vtd_cc_slot(const struct riov_vtd *vtd, uint16_t sid)
+{
+	return &vtd->cc[(sid ^ (sid >> VTD_CC_SIZE_LOG2)) & (VTD_CC_SIZE - 1)];
+}
+
+/* vtd_inv.c: scrub every cache entry that refers to domain d (riov_vtd_domain_destroy, after d is
+ * unlinked): context-cache entries naming it, IOTLB entries tagged with its did. Control thread. */
+void vtd_inv_domain_gone(struct riov_vtd *vtd, const struct vtd_domain *d);
 
 /* vtd_fault.c: the one fault reporter (applies FPD, collapsing, overflow). Returns -reason. */
 int vtd_fault_report(struct riov_vtd *vtd, uint16_t sid, unsigned reason, bool is_write, bool is_ir,

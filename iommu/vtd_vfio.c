@@ -18,6 +18,8 @@
 #include "iommu/vtd_internal.h"
 #include "iommu/vtd_vfio.h"
 
+RIOV_LOG_COMPONENT("vtd", RIOV_LOG_WARN);
+
 struct riov_vtd_vfio {
 	int container_fd;
 	struct riov_vtd_vfio_ops ops;
@@ -177,7 +179,7 @@ int riov_vtd_vfio_sync(struct riov_vtd_vfio *m, struct riov_vtd *vtd, uint16_t d
 			if (e == 0)
 				continue;
 			rc = e;
-			RIOV_LOG_RL(RIOV_LOG_ERR, "vtd", "VFIO_IOMMU_UNMAP_DMA 0x%llx+0x%llx: %s",
+			RIOV_LOG_RL(RIOV_LOG_ERR, "VFIO_IOMMU_UNMAP_DMA 0x%llx+0x%llx: %s",
 				    (unsigned long long)m->r[i].iova, (unsigned long long)m->r[i].len,
 				    strerror(-e));
 		}
@@ -190,7 +192,7 @@ int riov_vtd_vfio_sync(struct riov_vtd_vfio *m, struct riov_vtd *vtd, uint16_t d
 		int e = vfio_map(m, &nr[j]);
 		if (e < 0) {
 			rc = e;
-			RIOV_LOG_RL(RIOV_LOG_ERR, "vtd", "VFIO_IOMMU_MAP_DMA 0x%llx+0x%llx: %s",
+			RIOV_LOG_RL(RIOV_LOG_ERR, "VFIO_IOMMU_MAP_DMA 0x%llx+0x%llx: %s",
 				    (unsigned long long)nr[j].iova, (unsigned long long)nr[j].len,
 				    strerror(-e));
 			break;

@@ -118,7 +118,7 @@ static const ProtobufCServiceDescriptor *const services[] = {
 	&riov__v1__port__descriptor,      &riov__v1__domain__descriptor,
 	&riov__v1__interrupt__descriptor, &riov__v1__device__descriptor,
 	&riov__v1__faults__descriptor,    &riov__v1__metrics__descriptor,
-	&riov__v1__config__descriptor,
+	&riov__v1__config__descriptor,    &riov__v1__log__descriptor,
 };
 #define N_SERVICES (sizeof(services) / sizeof(services[0]))
 
@@ -222,49 +222,4 @@ const char *riov_status_name(int status)
 const char *riov_role_name(enum riov_role role)
 {
 	return role >= RIOV_ROLE_ADMIN ? "admin" : "readonly";
-}
-
-/* ------------------------------------------------------------------ fuzzing */
-
-int riov_frame_fuzz_one(const uint8_t *data, size_t size)
-{
-	size_t off = 0;
-	/* Use a small maximum so the fuzzer reaches the oversize path as well as real frames. */
-	const size_t max = 64 * 1024;
-	while (off < size) {
-		size_t body = 0;
-		int rc = riov_frame_check_header(data + off, size - off, max, &body);
-		if (rc <= 0)
-			break;
-		off += RIOV_FRAME_HDR_LEN;
-		if (body > size - off)
-			break; /* partial frame: a reader would wait for more */
-		Riov__V1__Frame *f = NULL;
-		if (riov_frame_decode(data + off, body, &f) == 0) {
-			const struct riov_method *m = riov_method_find(f->method);
-			if (m) {
-				ProtobufCMessage *req = protobuf_c_message_unpack(
-					m->req, NULL, f->payload.len, f->payload.data);
-				if (req) {
-					/* Round trip: what decodes must re-encode. */
-					uint8_t *p = NULL;
-					size_t plen = 0;
-					if (riov_msg_pack(req, SIZE_MAX, &p, &plen) == 0)
-						free(p);
-					protobuf_c_message_free_unpacked(req, NULL);
-				}
-				ProtobufCMessage *resp = protobuf_c_message_unpack(
-					m->resp, NULL, f->payload.len, f->payload.data);
-				if (resp)
-					protobuf_c_message_free_unpacked(resp, NULL);
-			}
-			uint8_t *enc = NULL;
-			size_t enclen = 0;
-			if (riov_frame_encode(f, SIZE_MAX, &enc, &enclen) == 0)
-				free(enc);
-			riov_frame_free(f);
-		}
-		off += body;
-	}
-	return 0;
 }

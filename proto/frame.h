@@ -121,11 +121,4 @@ const char *riov_status_name(int status);
 /** @return "admin" or "readonly". */
 const char *riov_role_name(enum riov_role role);
 
-/**
- * Fuzz entry: treat data as a byte stream of frames, decode each one and, for frames naming a
- * catalog method, unpack the payload as that method's request and response types.
- * @return 0 always (crashes and sanitizer reports are the signal).
- */
-int riov_frame_fuzz_one(const uint8_t *data, size_t size);
-
 #endif

@@ -593,6 +593,20 @@ static ProtobufCMessage *b_config_show(struct ctx *x)
 	return &r->base;
 }
 
+/* --- log */
+static ProtobufCMessage *b_log_levels(struct ctx *x)
+{
+	return &NEW(Riov__V1__LogLevelsRequest, riov__v1__log_levels_request__init)->base;
+}
+static ProtobufCMessage *b_log_set(struct ctx *x)
+{
+	Riov__V1__LogSetRequest *r = NEW(Riov__V1__LogSetRequest, riov__v1__log_set_request__init);
+	r->levels = pos_or_empty(x, 0);
+	return &r->base;
+}
+static const char *const c_log[] = { "name=COMPONENT", "level=LEVEL", "default_level=DEFAULT",
+				     NULL };
+
 /* Each command names its method by the C name protoc-c generates for it (RIOV_METHOD_ID): the
  * wire name comes from riov.proto's descriptors, and a method that is not in riov.proto does not
  * build. */
@@ -670,6 +684,10 @@ static const struct cmd cmds[] = {
 	  b_config_save, NULL },
 	{ "config", "show", RIOV_METHOD_ID(Config, show), "[--saved]",
 	  "running (or saved) desired state", 0, 0, o_config_show, b_config_show, NULL },
+	{ "log", "levels", RIOV_METHOD_ID(Log, levels), "",
+	  "log level of each component of riovd (default verb)", 0, 0, NULL, b_log_levels, c_log },
+	{ "log", "set", RIOV_METHOD_ID(Log, set), "LEVEL|NAME=LEVEL[,...]",
+	  "set log levels until riovd stops, e.g. notice,vhost=debug", 1, 1, NULL, b_log_set, c_log },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -679,6 +697,7 @@ static const struct { const char *alias, *obj; } obj_alias[] = {
 };
 static const struct { const char *obj, *verb; } default_verb[] = {
 	{ "faults", "read" }, { "stats", "" }, { "node", "info" }, { "device", "list" },
+	{ "log", "levels" },
 };
 
 /* ------------------------------------------------------------------ output: values */

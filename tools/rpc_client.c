@@ -309,13 +309,9 @@ static int io_all(struct riov_client *c, void *buf, size_t len, bool wr, char *e
 	return 0;
 }
 
-int riov_client_send_raw(struct riov_client *c, const void *buf, size_t len)
-{
-	char err[64];
-	return io_all(c, (void *)buf, len, true, err, sizeof(err));
-}
-
-int riov_client_recv_frame(struct riov_client *c, Riov__V1__Frame **f, char *err, size_t errlen)
+/* Read one answer frame. Returns 0 with *f set (free with riov_frame_free()), -ECONNRESET when the
+ * server closed the connection, -ETIMEDOUT, -EMSGSIZE, -EBADMSG, -EPROTO (TLS). */
+static int recv_frame(struct riov_client *c, Riov__V1__Frame **f, char *err, size_t errlen)
 {
 	uint8_t hdr[RIOV_FRAME_HDR_LEN];
 	size_t body;
@@ -378,7 +374,7 @@ static int read_answer(struct riov_client *c, const char *method, uint64_t id,
 {
 	const struct riov_method *m = riov_method_find(method);
 	Riov__V1__Frame *f = NULL;
-	int rc = riov_client_recv_frame(c, &f, msg, msglen);
+	int rc = recv_frame(c, &f, msg, msglen);
 	if (rc < 0)
 		return rc;
 	if (f->request_id != id && f->request_id != 0) {

@@ -57,14 +57,4 @@ typedef int (*riov_client_stream_fn)(const ProtobufCMessage *resp, void *arg);
 int riov_client_stream(struct riov_client *c, const char *method, const ProtobufCMessage *req,
 		       riov_client_stream_fn cb, void *arg, char *msg, size_t msglen);
 
-/** Send raw bytes (tests: garbage and partial frames). @return 0 or a negative errno. */
-int riov_client_send_raw(struct riov_client *c, const void *buf, size_t len);
-
-/**
- * Read one answer frame.
- * @return 0 with *f set (free with riov_frame_free()), -ECONNRESET when the server closed the
- *         connection, -ETIMEDOUT, -EMSGSIZE, -EBADMSG, -EPROTO (TLS).
- */
-int riov_client_recv_frame(struct riov_client *c, Riov__V1__Frame **f, char *err, size_t errlen);
-
 #endif

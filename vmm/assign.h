@@ -16,6 +16,10 @@
  *  - SR-IOV: VFs of a PF are created through sysfs (sriov_numvfs, with the PF driver's VF
  *    autoprobe off) and each VF is assigned like any function.
  *
+ * Files: assign.c (the assignment, MSI-X routes, faults of an assigned function), pci.c (PCI
+ * addresses, sysfs, binding to vfio-pci, IOMMU groups), vfio.c (the VFIO files), sriov.c (SR-IOV),
+ * dmar_log.c (the kernel log's DMAR lines); what they share is in assign_internal.h.
+ *
  * Who opens the VFIO container and group: riov itself (ops NULL: /dev/vfio/vfio and
  * /dev/vfio/<group>), or the caller through riov_assign_vfio_ops when a poll-mode driver that
  * manages its own VFIO files (DPDK) will drive the function: a group can be opened only once, so

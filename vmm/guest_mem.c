@@ -24,6 +24,8 @@
 #include "iommu/vtd.h"
 #include "vmm/guest_mem_internal.h"
 
+RIOV_LOG_COMPONENT("vhost", RIOV_LOG_INFO);
+
 #define SUPERPAGE (2ull << 20)
 
 static bool add_overflows(uint64_t a, uint64_t b)
@@ -193,7 +195,7 @@ void riov_guest_region_vtd_unmap(struct riov_guest_region *r, struct riov_vtd *v
 		return;
 	int rc = riov_vtd_unmap(vtd, did, r->d.gpa, r->d.size);
 	if (rc)
-		riov_log(RIOV_LOG_ERR, "vhost", "unmap gpa 0x%llx size 0x%llx from domain %u: %s",
+		RIOV_LOG(RIOV_LOG_ERR, "unmap gpa 0x%llx size 0x%llx from domain %u: %s",
 			 (unsigned long long)r->d.gpa, (unsigned long long)r->d.size, did, strerror(-rc));
 	r->vtd_mapped = false;
 }

@@ -66,8 +66,9 @@ struct riov_vhost_vring_info {
 	uint64_t log_guest_addr;
 	/* added by vmm: IOTLB miss requests from the worker (a vIOMMU guest's first stage had no
 	 * translation): store (iova & ~0xfff) | access << 1 | 1 in *miss_slot, then write 1 to
-	 * miss_efd; the control thread sends the front-end an IOTLB miss for it. The slot stays valid
-	 * until vring_stop() returns. */
+	 * miss_efd; the control thread sends the front-end an IOTLB miss for it on the back-end
+	 * channel (if the front-end set one up; best effort, so the worker asks again while it
+	 * waits). The slot stays valid until vring_stop() returns. */
 	_Atomic uint64_t *miss_slot;
 	int miss_efd;
 };
@@ -126,12 +127,5 @@ struct riov_vhost_dev_stats {
 	uint64_t disconnects;
 };
 void riov_vhost_dev_stats(const struct riov_vhost_dev *dev, struct riov_vhost_dev_stats *st);
-const char *riov_vhost_dev_name(const struct riov_vhost_dev *dev);
-
-/** Fuzz entry point: feed data as a sequence of vhost-user messages (with descriptors synthesized
- *  from memfds and eventfds according to control bytes in the input) through a socketpair into a
- *  fresh device backed by a fresh VT-d unit, then destroy both. Never leaks, never crashes on any
- *  input. Always returns 0. Format: see vmm/vhost.c. */
-int riov_vhost_fuzz_one(const uint8_t *data, size_t size);
 
 #endif

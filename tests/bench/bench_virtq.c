@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * bench_virtq: nanoseconds per packet for riov_virtq_dequeue (guest TX) and riov_virtq_enqueue
- * (guest RX) at 64 and 1518 bytes, through a real VT-d domain (each guest's memory one 2 MiB page:
- * translation cursor hits), one core; then
- * guest to guest (a TX ring into an RX ring) through an mbuf (dequeue + enqueue) and directly
+ * bench_virtq: nanoseconds per packet for guest TX into mbufs ("dequeue": riov_virtq_peek +
+ * riov_virtq_pkt_mbuf + riov_virtq_peek_done, as the worker takes a packet for the wire or another
+ * worker) and riov_virtq_enqueue (guest RX) at 64 and 1518 bytes, through a real VT-d domain (each
+ * guest's memory one 2 MiB page: translation cursor hits), one core; then
+ * guest to guest (a TX ring into an RX ring) through an mbuf (TX into mbufs + enqueue) and directly
  * (peek + enqueue_pkts + peek_done, the worker's path for a guest RX vring it owns).
  * The program plays guests that re-post the same buffers. Runs about 4-6 seconds in total.
  * Usage: bench_virtq [packets-per-case [case [bytes]]]   (default 5,000,000; case: dequeue,
@@ -65,6 +66,21 @@ static void post(uint16_t k)
 	__atomic_store_n(&avail[1], (uint16_t)(idx + k), __ATOMIC_RELEASE);
 }
 
+/* Guest TX into mbufs, the worker's calls (dataplane/worker.c vhost_tx): the number of mbufs. */
+static uint16_t tx_mbufs(struct riov_virtq *vq, struct rte_mempool *mp, struct rte_mbuf **pkts)
+{
+	struct riov_virtq_pkt pk[RIOV_VIRTQ_BURST];
+	uint16_t n = riov_virtq_peek(vq, mp, pk, RIOV_VIRTQ_BURST), out = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pk[i].bad ? NULL : riov_virtq_pkt_mbuf(mp, &pk[i]);
+		if (m != NULL)
+			pkts[out++] = m;
+	}
+	riov_virtq_peek_done(vq, pk, n);
+	return out;
+}
+
 static void run(struct riov_vtd *vtd, struct rte_mempool *mp, bool tx, uint32_t len, uint64_t total)
 {
 	struct riov_vhost_vring_info vi = {
@@ -97,7 +113,7 @@ static void run(struct riov_vtd *vtd, struct rte_mempool *mp, bool tx, uint32_t 
 	while (done < total) {
 		uint16_t n;
 		if (tx) {
-			n = riov_virtq_dequeue(&vq, mp, pkts, RIOV_VIRTQ_BURST);
+			n = tx_mbufs(&vq, mp, pkts);
 			rte_pktmbuf_free_bulk(pkts, n);
 		} else {
 			n = riov_virtq_enqueue(&vq, pkts, RIOV_VIRTQ_BURST);
@@ -172,7 +188,7 @@ static void run_g2g(struct riov_vtd *vtd, struct rte_mempool *mp, bool direct, u
 			d = riov_virtq_enqueue_pkts(&rx, mp, pp, n);
 			riov_virtq_peek_done(&tx, pk, n);
 		} else {
-			n = riov_virtq_dequeue(&tx, mp, pkts, RIOV_VIRTQ_BURST);
+			n = tx_mbufs(&tx, mp, pkts);
 			d = riov_virtq_enqueue(&rx, pkts, n);
 			rte_pktmbuf_free_bulk(pkts, n);
 		}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* libFuzzer: the untrusted text vmm/assign.c parses. data[0] & 1 picks the parser: 0 = a /dev/kmsg
- * record (riov_dmar_parse: any process can write /dev/kmsg), 1 = a PCI address (riov_pci_parse:
- * from RPC clients and the configuration file, later part of sysfs paths). A parsed PCI address
- * must print back as a canonical 12-character form that parses to the same address. */
+/* libFuzzer: the untrusted text vmm/ parses for assigned functions. data[0] & 1 picks the parser:
+ * 0 = a /dev/kmsg record (riov_dmar_parse, vmm/dmar_log.c: any process can write /dev/kmsg), 1 = a
+ * PCI address (riov_pci_parse, vmm/pci.c: from RPC clients and the configuration file, later part
+ * of sysfs paths). A parsed PCI address must print back as a canonical 12-character form that
+ * parses to the same address. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -7,8 +7,9 @@ import subprocess
 from riovtest import RIOVD, Riovctl, Riovd, TestFailure, check, main, tmpdir
 
 
-def run(*args, timeout=60):
-    return subprocess.run([RIOVD] + list(args), capture_output=True, text=True, timeout=timeout)
+def run(*args, timeout=60, env=None):
+    return subprocess.run([RIOVD] + list(args), capture_output=True, text=True, timeout=timeout,
+                          env=None if env is None else dict(os.environ, **env))
 
 
 def test_help():
@@ -31,6 +32,18 @@ def test_bad_config_file():
     check("%s:3: unknown setting 'wrokers'" % path in r.stderr, "the error names file, line and setting")
     r = run("--config", os.path.join(tmp, "missing.conf"))
     check(r.returncode == 2 and "cannot open config file" in r.stderr, "a missing config file is reported")
+    r = run("--log-level", "info,nosuch=debug")
+    check(r.returncode == 2 and "'nosuch': no such log component" in r.stderr,
+          "a log level for an unknown component exits 2 and names it")
+    with open(path, "w") as f:
+        f.write('riovd = {\n  log_level = "vhost=loud";\n};\n')
+    r = run("--config", path)
+    check(r.returncode == 2 and "'loud': not a log level" in r.stderr, "a bad log_level in the config file exits 2")
+    r = run("--print-config", env={"RIOV_LOG_LEVEL": "notice"})
+    check(r.returncode == 0, "RIOV_LOG_LEVEL=notice is accepted")
+    r = run("--rpc-socket", os.path.join(tmp, "x.sock"), env={"RIOV_LOG_LEVEL": "debug,vhost=7,bogus"})
+    check(r.returncode == 2 and "RIOV_LOG_LEVEL: 'bogus': not a log level" in r.stderr,
+          "a bad RIOV_LOG_LEVEL exits 2 and says which item")
 
 
 def test_bad_port_fails_start():

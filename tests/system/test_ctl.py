@@ -764,8 +764,48 @@ def test_changes_keep_traffic():
           "no packet dropped because of the changes (queue not ready, ring full, ...)")
 
 
+def log_lines(d, text):
+    return d.log_text().count(text)
+
+
+def test_log_levels():
+    """Per-component log levels: set at start (--log-level), read and changed over the API (Log.*),
+    a bad setting refused with no level changed, and the levels decide what riovd prints."""
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n', extra_args=["--log-level", "info,rpc=debug"]).start()
+    ctl = ctl_for(d)
+    lv = {c["name"]: c for c in ctl.json("log", "levels")["components"]}
+    log("  components: " + ", ".join("%s=%s" % (n, c["level"]) for n, c in sorted(lv.items())))
+    check(lv["rpc"]["level"] == "debug" and lv["rpc"]["default_level"] == "info",
+          "--log-level info,rpc=debug: rpc at debug (its default is info)")
+    check(all(lv[n]["default_level"] == "warning" for n in ("virtq", "vtd")) and
+          all(lv[n]["default_level"] == "info" for n in ("riovd", "rpc", "vhost", "dataplane")),
+          "the data path (virtq, vtd) defaults to warning, the control path to info")
+    check(lv["virtq"]["level"] == "info", "the leading 'info' set every component")
+    check("COMPONENT" in ctl.ok("log") and "vhost" in ctl.ok("log"), "riovctl log prints the table")
+    check(log_lines(d, "rpc: connection from") > 0, "rpc at debug: riovd logs each connection")
+    ctl.ok("log", "set", "rpc=info,vhost*=debug")
+    lv = {c["name"]: c["level"] for c in ctl.json("log", "levels")["components"]}
+    check(lv["rpc"] == "info" and lv["vhost"] == "debug" and lv["virtq"] == "info", "log set rpc=info,vhost*=debug")
+    n = log_lines(d, "rpc: connection from")
+    for _ in range(3):
+        ctl.ok("node", "info")
+    check(log_lines(d, "rpc: connection from") == n, "rpc at info: no more connection lines")
+    check("log levels \"rpc=info,vhost*=debug\" set by" in d.log_text(), "the change is logged with who made it")
+    before = ctl.json("log", "levels")
+    for bad, status, text in (("vhost=loud", "INVALID_ARGUMENT", "'loud': not a log level"),
+                              ("debug,nosuch=info", "INVALID_ARGUMENT", "'nosuch': no such log component"),
+                              ("", "INVALID_ARGUMENT", "no levels given")):
+        refused(ctl, ["log", "set", bad], status, text, "log set '%s'" % bad)
+        check(ctl.json("log", "levels") == before, "log set '%s' changed no level" % bad)
+    ctl.ok("log", "set", "rpc=debug")
+    wait_for(lambda: ctl.ok("node", "info") and log_lines(d, "rpc: connection from") > n, 15,
+             "rpc at debug again: connection lines are back")
+    d.stop()
+
+
 if __name__ == "__main__":
     main([test_networks, test_ports, test_other_verbs, test_tls_roles, test_runtime_port_traffic, test_restart_persistence,
           test_corrupt_state_file, test_kill9_during_changes, test_prometheus, test_domain_map_probe,
           test_domain_errors, test_interrupts, test_domain_restart_persistence, test_changes_keep_traffic,
-          test_port_stats_queues_and_causes])
+          test_port_stats_queues_and_causes, test_log_levels])

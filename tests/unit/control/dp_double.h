@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Test doubles of the layers below riovd's service library, for its unit tests (SPDK's
- * DEFINE_STUB idiom): dp_double.c stands in for dataplane/dp.h, dpdk_glue_double.c for
- * control/dpdk_glue.c. They are not the dataplane: a double keeps just enough state (networks and
- * ports by name, a real VT-d unit from iommu/) for the service's own checks to run, and returns
- * what the test sets here. No DPDK, no workers, no sockets.
+ * DEFINE_STUB idiom): dp_double.c stands in for dataplane/dp.h, dp_platform_double.c for its
+ * DPDK memory and VFIO calls (dataplane/dp_platform.c). They are not the dataplane: a double keeps
+ * just enough state (networks and ports by name, a real VT-d unit from iommu/) for the service's
+ * own checks to run, and returns what the test sets here. No DPDK, no workers, no sockets.
  */
 #ifndef RIOV_TESTS_UNIT_CONTROL_DP_DOUBLE_H
 #define RIOV_TESTS_UNIT_CONTROL_DP_DOUBLE_H
@@ -28,7 +28,7 @@
 struct dp_double_knobs {
 	int port_add_rc;           /* != 0: riov_dp_port_add() fails with it ... */
 	char port_add_err[128];    /* ... and this message ("" leaves err empty) */
-	bool memory_fails;         /* svc_dpdk_memory() finds no packet memory */
+	bool memory_fails;         /* riov_dp_memory_ranges() finds no packet memory */
 	/* calls seen */
 	unsigned net_add, net_del, port_add, port_del;
 	char last_socket[256];     /* socket path of the last vhost port added */

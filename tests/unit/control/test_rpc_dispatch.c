@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* RPC server pieces without a socket: errno -> status mapping, registration rules, and the
- * dispatch path used by the fuzzer (every catalog method, both roles, garbage payloads). */
+ * dispatch path used by the fuzzer (every catalog method, both roles, garbage payloads; the
+ * fuzz harness tests/fuzz/fuzz_rpc_requests.c is built in). */
 #include <errno.h>
 
 #include "riov_test.h"
 #include "control/rpc_server.h"
+#include "tests/fuzz/fuzz_entry.h"
 
 RIOV_TEST(errno_to_status)
 {

@@ -504,7 +504,9 @@ RIOV_TEST(domain_changes_undone_when_not_saved)
 	fixture_close(&f);
 }
 
-static int irq_set(struct svc_fixture *f, struct svc_call *t, const char *dev, uint32_t vector)
+/* Interrupt.Set of dev's vector with IRTE irte (0: allocated or kept). */
+static int irq_set_at(struct svc_fixture *f, struct svc_call *t, const char *dev, uint32_t vector,
+		      uint32_t irte)
 {
 	Riov__V1__InterruptSetRequest req = RIOV__V1__INTERRUPT_SET_REQUEST__INIT;
 	Riov__V1__InterruptSetting s = RIOV__V1__INTERRUPT_SETTING__INIT;
@@ -512,8 +514,14 @@ static int irq_set(struct svc_fixture *f, struct svc_call *t, const char *dev, u
 	s.device = (char *)dev;
 	s.vector = vector;
 	s.guest_vector = 32;
+	s.irte_index = irte;
 	req.setting = &s;
 	return svc_call(f, t, "Interrupt.Set", &req);
+}
+
+static int irq_set(struct svc_fixture *f, struct svc_call *t, const char *dev, uint32_t vector)
+{
+	return irq_set_at(f, t, dev, vector, 0);
 }
 
 RIOV_TEST(interrupt_changes_undone_when_not_saved)
@@ -535,7 +543,7 @@ RIOV_TEST(interrupt_changes_undone_when_not_saved)
 	svc_call_end(&t);
 	CHECK_EQ(irq_set(&f, &t, "dev0", 0), 0);
 	Riov__V1__InterruptSetResponse *r = (void *)t.resp;
-	CHECK(r && r->setting && r->setting->irte_index == OWN_IRTE_FIRST);
+	CHECK(r && r->setting && r->setting->irte_index == RIOV_VTD_IRTE_API_FIRST);
 	svc_call_end(&t);
 	CHECK_EQ(irq_set(&f, &t, "nodev", 0), -ENOENT);
 	svc_call_end(&t);
@@ -604,6 +612,93 @@ RIOV_TEST(eth_assign_without_packet_memory)
 	CHECK(starts(t.msg, "eth port up0: 0000:fc:00.0's source-id 0xfc00 is in 0xfc00-0xffff"));
 	svc_call_end(&t);
 	CHECK(f.svc->n_ports == 0 && f.svc->n_asg == 0 && dp_double.port_add == 0);
+	CHECK_EQ(riov_vtd_ids_count(f.svc->dids), 0); /* the failed assignment's domain id is free */
+	fixture_close(&f);
+}
+
+/* Domain.Create with domain_id (0: allocate); returns the handler's result, *did the id made. */
+static int dom_create(struct svc_fixture *f, uint32_t want, const char *dev, uint32_t *did,
+		      char *msg, size_t msglen)
+{
+	Riov__V1__DomainCreateRequest dr = RIOV__V1__DOMAIN_CREATE_REQUEST__INIT;
+	Riov__V1__DomainSpec ds = RIOV__V1__DOMAIN_SPEC__INIT;
+	Riov__V1__DomainAttachment at = RIOV__V1__DOMAIN_ATTACHMENT__INIT;
+	Riov__V1__DomainAttachment *atv[] = { &at };
+	struct svc_call t;
+
+	ds.domain_id = want;
+	if (dev != NULL) {
+		at.device = (char *)dev;
+		at.source_id = 0x100;
+		ds.devices = atv;
+		ds.n_devices = 1;
+	}
+	dr.domain = &ds;
+	int rc = svc_call(f, &t, "Domain.Create", &dr);
+	*did = rc == 0 ? ((Riov__V1__DomainCreateResponse *)t.resp)->domain_id : 0;
+	snprintf(msg, msglen, "%s", t.msg);
+	svc_call_end(&t);
+	return rc;
+}
+
+/* The service's allocators mark an id exactly while its user exists: a create or a setting whose
+ * save fails gives its id back, a replaced setting its old IRTE, and a restart marks again what
+ * the state file holds. */
+RIOV_TEST(ids_marked_while_their_users_exist)
+{
+	struct svc_fixture f = { 0 };
+	struct svc_call t;
+	char msg[512];
+	uint32_t did;
+
+	CHECK_EQ(fixture_open(&f), 0);
+	fixture_state_writable(&f, false);
+	CHECK_EQ(dom_create(&f, 0, NULL, &did, msg, sizeof(msg)), -EISDIR);
+	CHECK_EQ(riov_vtd_ids_count(f.svc->dids), 0);
+	fixture_state_writable(&f, true);
+	CHECK_EQ(dom_create(&f, 0, NULL, &did, msg, sizeof(msg)), 0);
+	CHECK_EQ(did, RIOV_VTD_DID_API_ALLOC); /* the undone create's id, allocated again */
+	CHECK(riov_vtd_ids_used(f.svc->dids, did));
+	CHECK_EQ(dom_create(&f, did, NULL, &did, msg, sizeof(msg)), -EEXIST);
+	CHECK(strcmp(msg, "domain 4096 already exists") == 0);
+	CHECK_EQ(dom_create(&f, 2000, NULL, &did, msg, sizeof(msg)), 0);
+	CHECK_EQ(dom_create(&f, 0, "dev0", &did, msg, sizeof(msg)), 0);
+	CHECK_EQ(did, RIOV_VTD_DID_API_ALLOC + 1);
+	CHECK_EQ(riov_vtd_ids_count(f.svc->dids), 3);
+
+	CHECK_EQ(irq_set(&f, &t, "dev0", 0), 0);
+	svc_call_end(&t);
+	CHECK(riov_vtd_ids_used(f.svc->irtes, RIOV_VTD_IRTE_API_FIRST));
+	CHECK_EQ(irq_set_at(&f, &t, "dev0", 0, 40000), 0); /* replaced: the old IRTE is free */
+	svc_call_end(&t);
+	CHECK(!riov_vtd_ids_used(f.svc->irtes, RIOV_VTD_IRTE_API_FIRST));
+	CHECK(riov_vtd_ids_used(f.svc->irtes, 40000));
+	fixture_state_writable(&f, false);
+	CHECK_EQ(irq_set_at(&f, &t, "dev0", 0, 40001), -EISDIR);
+	svc_call_end(&t);
+	CHECK_EQ(irq_set(&f, &t, "dev0", 1), -EISDIR);
+	svc_call_end(&t);
+	CHECK(riov_vtd_ids_used(f.svc->irtes, 40000) && !riov_vtd_ids_used(f.svc->irtes, 40001));
+	CHECK_EQ(riov_vtd_ids_count(f.svc->irtes), 1);
+	fixture_state_writable(&f, true);
+	CHECK_EQ(irq_set_at(&f, &t, "dev0", 1, 40000), -EBUSY);
+	CHECK(strcmp(t.msg, "interrupt-remapping entry 40000 is used by device dev0 vector 0") == 0);
+	svc_call_end(&t);
+	CHECK_EQ(irq_set_at(&f, &t, "dev0", 1, 5), -EBUSY);
+	CHECK(starts(t.msg, "interrupt-remapping entries 0-32767 belong to vhost ports' vrings"));
+	svc_call_end(&t);
+
+	fixture_stop(&f);
+	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(f.svc->restore_failed, 0);
+	CHECK_EQ(riov_vtd_ids_count(f.svc->dids), 3);
+	CHECK(riov_vtd_ids_used(f.svc->dids, 2000) && riov_vtd_ids_used(f.svc->dids, 0x1001));
+	CHECK_EQ(riov_vtd_ids_count(f.svc->irtes), 1);
+	CHECK(riov_vtd_ids_used(f.svc->irtes, 40000));
+	CHECK_EQ(irq_set(&f, &t, "dev0", 1), 0);
+	CHECK_EQ(((Riov__V1__InterruptSetResponse *)t.resp)->setting->irte_index,
+		 RIOV_VTD_IRTE_API_FIRST);
+	svc_call_end(&t);
 	fixture_close(&f);
 }
 
@@ -615,4 +710,5 @@ RIOV_TEST_MAIN(RIOV_TEST_ENTRY(network_add_is_saved), RIOV_TEST_ENTRY(network_ad
 	       RIOV_TEST_ENTRY(domain_changes_undone_when_not_saved),
 	       RIOV_TEST_ENTRY(interrupt_changes_undone_when_not_saved),
 	       RIOV_TEST_ENTRY(restart_replays_the_state),
-	       RIOV_TEST_ENTRY(eth_assign_without_packet_memory))
+	       RIOV_TEST_ENTRY(eth_assign_without_packet_memory),
+	       RIOV_TEST_ENTRY(ids_marked_while_their_users_exist))

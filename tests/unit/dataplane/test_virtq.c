@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests for dataplane/virtq.c. The test plays the guest driver: rings and buffers live in
+ * Unit tests for dataplane/virtq*.c. The test plays the guest driver: rings and buffers live in
  * ordinary memory (posix_memalign) mapped into a real riov_vtd domain (iova = a chosen GPA, hpa =
- * the host address); interrupts go through real IRTEs to real eventfds. Includes virtq.c to reach
- * its static helpers and to build independently of the rest of dataplane/.
+ * the host address); interrupts go through real IRTEs to real eventfds. Guest TX is taken the way
+ * the worker takes it (tx_take(): peek, copy into mbufs, peek_done). Includes virtq.c, virtq_tx.c
+ * and virtq_rx.c to reach their static helpers and to build independently of the rest of
+ * dataplane/, and the virtq fuzz harness for its entry point.
  */
 #include "dataplane/virtq.c"
+#include "dataplane/virtq_rx.c"
+#include "dataplane/virtq_tx.c"
+#include "tests/fuzz/fuzz_virtq.c"
 
 #include <pthread.h>
 #include <sched.h>
@@ -269,6 +274,27 @@ static void free_pkts(struct rte_mbuf **p, uint16_t n)
 		rte_pktmbuf_free(p[i]);
 }
 
+/* Guest TX as dataplane/worker.c takes it for a destination that needs an mbuf: peek at up to n
+ * chains, copy each good packet into an mbuf from pool (riov_virtq_pkt_mbuf), then give the chains
+ * back (riov_virtq_peek_done). Returns the number of mbufs written to pkts; a packet the pool had
+ * no mbuf for is not among them (the worker counts it as its port's NO_MBUF drop). */
+static uint16_t tx_take(struct riov_virtq *vq, struct rte_mempool *pool, struct rte_mbuf **pkts,
+			uint16_t n)
+{
+	struct riov_virtq_pkt pk[RIOV_VIRTQ_BURST];
+	uint16_t got = riov_virtq_peek(vq, pool, pk, n), out = 0;
+
+	for (uint16_t i = 0; i < got; i++) {
+		if (pk[i].bad)
+			continue;
+		struct rte_mbuf *m = riov_virtq_pkt_mbuf(pool, &pk[i]);
+		if (m != NULL)
+			pkts[out++] = m;
+	}
+	riov_virtq_peek_done(vq, pk, got);
+	return out;
+}
+
 /* ---------------- init ---------------- */
 
 RIOV_TEST(init_checks)
@@ -319,7 +345,7 @@ RIOV_TEST(tx_basic)
 	uint16_t h3 = tx_post(g, 12, f3, sizeof(f3), s3, 4);
 
 	struct rte_mbuf *p[RIOV_VIRTQ_BURST];
-	uint16_t n = riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST);
+	uint16_t n = tx_take(&vq, mp, p, RIOV_VIRTQ_BURST);
 	CHECK_EQ(n, 3);
 	if (n == 3) {
 		CHECK(mbuf_equals(p[0], f1, sizeof(f1)));
@@ -338,7 +364,7 @@ RIOV_TEST(tx_basic)
 	CHECK_EQ(vq.stats.bytes, 64 + 1500 + 60);
 	CHECK_EQ(vq.last_avail_idx, 3);
 	/* nothing more */
-	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
+	CHECK_EQ(tx_take(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
 	env_fini(&e);
 }
 
@@ -355,13 +381,13 @@ RIOV_TEST(tx_legacy_header_and_burst_limit)
 		tx_post(g, 10, f, sizeof(f), NULL, 0);
 	}
 	struct rte_mbuf *p[RIOV_VIRTQ_BURST];
-	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 64);
+	uint16_t n = tx_take(&vq, mp, p, 64);
 	CHECK_EQ(n, RIOV_VIRTQ_BURST);
 	fill_frame(f, sizeof(f), 5);
 	if (n > 5)
 		CHECK(mbuf_equals(p[5], f, sizeof(f)));
 	free_pkts(p, n);
-	n = riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST);
+	n = tx_take(&vq, mp, p, RIOV_VIRTQ_BURST);
 	CHECK_EQ(n, 8);
 	fill_frame(f, sizeof(f), 39);
 	if (n == 8)
@@ -385,7 +411,7 @@ RIOV_TEST(tx_large_chained_mbufs)
 	fill_frame(f, sizeof(f), 10);
 	tx_post(g, 12, f, sizeof(f), NULL, 0); /* exactly the 64 KiB payload limit */
 	struct rte_mbuf *p[4];
-	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 4);
+	uint16_t n = tx_take(&vq, mp, p, 4);
 	CHECK_EQ(n, 2);
 	if (n == 2) {
 		fill_frame(f, 9000, 9);
@@ -408,7 +434,7 @@ RIOV_TEST(tx_too_big)
 	CHECK_EQ(vq_open(&e, &vq, 0, 1, 256, F_V1), 0);
 	uint16_t h = tx_post(g, 12, f, sizeof(f), NULL, 0);
 	struct rte_mbuf *p[4];
-	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, 4), 0);
+	CHECK_EQ(tx_take(&vq, mp, p, 4), 0);
 	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_TOO_BIG], 1);
 	CHECK_EQ(g_used_idx(g), 1);
 	CHECK_EQ(g_used(g, 0).id, h);
@@ -437,7 +463,7 @@ RIOV_TEST(tx_indirect)
 	g_desc(g, 5, tbl, 3 * 16, RIOV_VRING_DESC_F_INDIRECT, 0);
 	g_push(g, 5);
 	struct rte_mbuf *p[4];
-	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 4);
+	uint16_t n = tx_take(&vq, mp, p, 4);
 	CHECK_EQ(n, 1);
 	if (n == 1)
 		CHECK(mbuf_equals(p[0], f, sizeof(f)));
@@ -448,7 +474,7 @@ RIOV_TEST(tx_indirect)
 	vq.last_avail_idx = 1;
 	vq.last_used_idx = 1;
 	g_push(g, 5);
-	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, 4), 0);
+	CHECK_EQ(tx_take(&vq, mp, p, 4), 0);
 	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_BAD_DESC], 1);
 	env_fini(&e);
 }
@@ -469,7 +495,7 @@ RIOV_TEST(tx_in_order)
 		h[i] = tx_post(g, 12, f, sizeof(f), s, 1);
 	}
 	struct rte_mbuf *p[8];
-	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 8);
+	uint16_t n = tx_take(&vq, mp, p, 8);
 	CHECK_EQ(n, 4);
 	for (uint16_t i = 0; i < n; i++) {
 		fill_frame(f, sizeof(f), i);
@@ -486,7 +512,7 @@ RIOV_TEST(tx_in_order)
 		fill_frame(f, sizeof(f), i);
 		h[i] = tx_post(g, 12, f, sizeof(f), s, 1);
 	}
-	n = riov_virtq_dequeue(&vq, mp, p, 8);
+	n = tx_take(&vq, mp, p, 8);
 	CHECK_EQ(n, 3);
 	free_pkts(p, n);
 	CHECK_EQ(g_used_idx(g), 5);
@@ -731,7 +757,7 @@ RIOV_TEST(notify_no_interrupt_flag)
 	riov_virtq_notify(&vq); /* nothing used yet: no interrupt */
 	CHECK_EQ(efd_count(e.efd[0]), 0);
 	tx_post(g, 12, f, 64, NULL, 0);
-	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 4);
+	uint16_t n = tx_take(&vq, mp, p, 4);
 	free_pkts(p, n);
 	riov_virtq_notify(&vq);
 	CHECK_EQ(efd_count(e.efd[0]), 1);
@@ -740,14 +766,14 @@ RIOV_TEST(notify_no_interrupt_flag)
 	CHECK_EQ(efd_count(e.efd[0]), 0);
 	g->avail->flags = RIOV_VRING_AVAIL_F_NO_INTERRUPT;
 	tx_post(g, 12, f, 64, NULL, 0);
-	n = riov_virtq_dequeue(&vq, mp, p, 4);
+	n = tx_take(&vq, mp, p, 4);
 	free_pkts(p, n);
 	riov_virtq_notify(&vq);
 	CHECK_EQ(efd_count(e.efd[0]), 0);
 	CHECK_EQ(vq.stats.notifications, 1);
 	g->avail->flags = 0;
 	tx_post(g, 12, f, 64, NULL, 0);
-	n = riov_virtq_dequeue(&vq, mp, p, 4);
+	n = tx_take(&vq, mp, p, 4);
 	free_pkts(p, n);
 	riov_virtq_notify(&vq);
 	CHECK_EQ(efd_count(e.efd[0]), 1);
@@ -771,7 +797,7 @@ RIOV_TEST(notify_event_idx)
 	g->avail->flags = RIOV_VRING_AVAIL_F_NO_INTERRUPT; /* ignored with EVENT_IDX */
 	*used_event = 0;
 	tx_post(g, 12, f, 64, NULL, 0);
-	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 8);
+	uint16_t n = tx_take(&vq, mp, p, 8);
 	free_pkts(p, n);
 	CHECK_EQ(*avail_event, 0);
 	/* the guest's kick test must say no for any new avail index */
@@ -782,7 +808,7 @@ RIOV_TEST(notify_event_idx)
 	*used_event = 4; /* the guest wants an interrupt once entry 4 is used (idx passes 5) */
 	for (unsigned round = 0; round < 4; round++) {
 		tx_post(g, 12, f, 64, NULL, 0);
-		n = riov_virtq_dequeue(&vq, mp, p, 8);
+		n = tx_take(&vq, mp, p, 8);
 		free_pkts(p, n);
 		riov_virtq_notify(&vq);
 		/* used idx: 2, 3, 4, 5 */
@@ -793,7 +819,7 @@ RIOV_TEST(notify_event_idx)
 	*used_event = 7;
 	for (unsigned i = 0; i < 4; i++)
 		tx_post(g, 12, f, 64, NULL, 0);
-	n = riov_virtq_dequeue(&vq, mp, p, 8);
+	n = tx_take(&vq, mp, p, 8);
 	free_pkts(p, n);
 	riov_virtq_notify(&vq);
 	CHECK_EQ(efd_count(e.efd[0]), 1);
@@ -816,7 +842,7 @@ RIOV_TEST(two_queues)
 		rx_post(&e.g[0], 1024, 1);
 	}
 	struct rte_mbuf *p[RIOV_VIRTQ_BURST];
-	uint16_t n = riov_virtq_dequeue(&tx, mp, p, RIOV_VIRTQ_BURST);
+	uint16_t n = tx_take(&tx, mp, p, RIOV_VIRTQ_BURST);
 	CHECK_EQ(n, 10);
 	CHECK_EQ(riov_virtq_enqueue(&rx, p, n), 10);
 	free_pkts(p, n);
@@ -857,7 +883,7 @@ RIOV_TEST(index_wraparound)
 		memcpy((uint8_t *)g_host(&e.g[0], tb) + 12, f, sizeof(f));
 		g_push(&e.g[0], 0);
 		g_push(&e.g[1], 0);
-		uint16_t n = riov_virtq_dequeue(&tx, mp, p, 4);
+		uint16_t n = tx_take(&tx, mp, p, 4);
 		if (n != 1 || !mbuf_equals(p[0], f, sizeof(f)) || riov_virtq_enqueue(&rx, p, 1) != 1)
 			bad++;
 		free_pkts(p, n);
@@ -886,7 +912,7 @@ RIOV_TEST(notify_irte_fault)
 	CHECK_EQ(vq_open(&e, &vq, 0, 1, 64, F_V1), 0);
 	CHECK_EQ(riov_vtd_irte_clear(e.vtd, 10), 0);
 	tx_post(g, 12, f, 64, NULL, 0);
-	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 4);
+	uint16_t n = tx_take(&vq, mp, p, 4);
 	free_pkts(p, n);
 	riov_virtq_notify(&vq);
 	CHECK_EQ(vq.stats.notifications, 0);
@@ -993,7 +1019,7 @@ RIOV_TEST(hostile_guest_thread)
 	     it < 5000 || (__atomic_load_n(&sc.rounds, __ATOMIC_RELAXED) < 3000 && it < 5000000);
 	     it++) {
 		struct rte_mbuf *p[RIOV_VIRTQ_BURST];
-		uint16_t n = riov_virtq_dequeue(&tx, mp, p, RIOV_VIRTQ_BURST);
+		uint16_t n = tx_take(&tx, mp, p, RIOV_VIRTQ_BURST);
 		riov_virtq_enqueue(&rx, p, n);
 		moved += n;
 		free_pkts(p, n);
@@ -1038,7 +1064,7 @@ static void expect_tx_drop(struct tenv *e, struct riov_virtq *vq, uint16_t head,
 	uint64_t before = vq->stats.drops[cause];
 	uint16_t used0 = g_used_idx(g);
 	g_push(g, head);
-	CHECK_EQ(riov_virtq_dequeue(vq, mp, p, 4), 0);
+	CHECK_EQ(tx_take(vq, mp, p, 4), 0);
 	CHECK_EQ(vq->stats.drops[cause], before + 1);
 	CHECK(!vq->broken);
 	if (returned) {
@@ -1051,7 +1077,7 @@ static void expect_tx_drop(struct tenv *e, struct riov_virtq *vq, uint16_t head,
 	uint8_t f[70];
 	fill_frame(f, sizeof(f), 42);
 	tx_post(g, 12, f, sizeof(f), NULL, 0);
-	uint16_t n = riov_virtq_dequeue(vq, mp, p, 4);
+	uint16_t n = tx_take(vq, mp, p, 4);
 	CHECK_EQ(n, 1);
 	if (n == 1)
 		CHECK(mbuf_equals(p[0], f, sizeof(f)));
@@ -1168,7 +1194,7 @@ RIOV_TEST(bad_indirect_tables)
 	g_desc(g, 0, tbl, 16, RIOV_VRING_DESC_F_INDIRECT, 0);
 	struct rte_mbuf *p[2];
 	g_push(g, 0);
-	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 2);
+	uint16_t n = tx_take(&vq, mp, p, 2);
 	CHECK_EQ(n, 1);
 	free_pkts(p, n);
 	/* too long: more than 32768 entries */
@@ -1357,18 +1383,18 @@ RIOV_TEST(bad_avail_index_broken)
 	g->avail->idx = 16;
 	for (unsigned i = 0; i < 16; i++)
 		g->avail->ring[i] = 0xffff;
-	uint16_t n = riov_virtq_dequeue(&vq, mp, p, 4);
+	uint16_t n = tx_take(&vq, mp, p, 4);
 	CHECK_EQ(n, 0);
 	CHECK(!vq.broken);
 	/* 4 consumed, 12 outstanding; jump ahead by size + 1 */
 	g->avail->idx = (uint16_t)(vq.last_avail_idx + 17);
-	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, 4), 0);
+	CHECK_EQ(tx_take(&vq, mp, p, 4), 0);
 	CHECK(vq.broken);
 	CHECK_EQ(vq.stats.broken, 1);
 	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_BROKEN], 0);
 	/* stays broken even if the index comes back */
 	g->avail->idx = vq.last_avail_idx;
-	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, 4), 0);
+	CHECK_EQ(tx_take(&vq, mp, p, 4), 0);
 	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_BROKEN], 1);
 	CHECK_EQ(vq.stats.broken, 1);
 	/* RX: an index behind what we consumed (wraps to > size) */
@@ -1395,24 +1421,44 @@ RIOV_TEST(no_mbuf)
 	struct tenv e;
 	struct riov_virtq vq;
 	struct tguest *g = &e.g[0];
-	uint8_t f[64];
+	static uint8_t f[1000];
 	env_init(&e);
 	CHECK_EQ(vq_open(&e, &vq, 0, 1, 16, F_V1), 0);
 	struct rte_mempool *tiny =
 		rte_pktmbuf_pool_create("tvq_tiny", 3, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	CHECK(tiny != NULL);
-	fill_frame(f, sizeof(f), 1);
+	fill_frame(f, 64, 1);
 	for (unsigned i = 0; i < 5; i++)
-		tx_post(g, 12, f, sizeof(f), NULL, 0);
+		tx_post(g, 12, f, 64, NULL, 0);
+	/* peeking needs no mbuf: all five chains go back to the guest; three copies get one, the
+	 * pool is empty for the other two (the worker counts those at its port) */
 	struct rte_mbuf *p[8];
-	uint16_t n = riov_virtq_dequeue(&vq, tiny, p, 8);
+	uint16_t n = tx_take(&vq, tiny, p, 8);
 	CHECK_EQ(n, 3);
-	CHECK_EQ(riov_virtq_dequeue(&vq, tiny, p + 3, 8), 0);
+	CHECK_EQ(tx_take(&vq, tiny, p + 3, 8), 0);
+	CHECK_EQ(vq.last_avail_idx, 5);
+	CHECK_EQ(g_used_idx(g), 5);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_MBUF], 0);
+	/* a chain in more pieces than a riov_virtq_pkt holds is copied into an mbuf by the peek
+	 * itself: with the pool empty it is dropped as NO_MBUF and returned with length 0 */
+	uint32_t s[RIOV_VIRTQ_PKT_SEGS + 2];
+	for (unsigned k = 0; k < RIOV_VIRTQ_PKT_SEGS + 2; k++)
+		s[k] = k == 0 ? 12 + RIOV_VIRTQ_PEEK : 50;
+	fill_frame(f, sizeof(f), 2);
+	uint16_t h = tx_post(g, 12, f, sizeof(f), s, RIOV_VIRTQ_PKT_SEGS + 2);
+	CHECK_EQ(tx_take(&vq, tiny, p + 3, 8), 0);
 	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_MBUF], 1);
-	CHECK_EQ(vq.last_avail_idx, 3); /* not consumed */
+	CHECK_EQ(g_used_idx(g), 6);
+	CHECK_EQ(g_used(g, 5).id, h);
+	CHECK_EQ(g_used(g, 5).len, 0);
+	CHECK(!vq.broken);
 	free_pkts(p, n);
-	n = riov_virtq_dequeue(&vq, tiny, p, 8);
-	CHECK_EQ(n, 2);
+	/* with mbufs back, the same shape goes through */
+	tx_post(g, 12, f, sizeof(f), s, RIOV_VIRTQ_PKT_SEGS + 2);
+	n = tx_take(&vq, tiny, p, 8);
+	CHECK_EQ(n, 1);
+	if (n == 1)
+		CHECK(mbuf_equals(p[0], f, sizeof(f)));
 	free_pkts(p, n);
 	rte_mempool_free(tiny);
 	env_fini(&e);
@@ -1471,7 +1517,7 @@ RIOV_TEST(viommu_tx_waits_for_iotlb)
 	uint16_t h = tx_post(g, 12, f, sizeof(f), NULL, 0);
 
 	struct rte_mbuf *p[RIOV_VIRTQ_BURST];
-	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
+	CHECK_EQ(tx_take(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
 	CHECK_EQ(vq.last_avail_idx, 0);            /* the chain stays in the avail ring */
 	CHECK_EQ(g_used_idx(g), 0);
 	CHECK_EQ(vq.stats.iotlb_waits, 1);
@@ -1481,12 +1527,12 @@ RIOV_TEST(viommu_tx_waits_for_iotlb)
 	CHECK_EQ(fs.recorded, 0);                  /* a miss is not a fault */
 	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_DMA_FAULT], 0);
 	/* no update yet: the queue keeps waiting, without asking again */
-	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
+	CHECK_EQ(tx_take(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
 	CHECK_EQ(vq.stats.iotlb_waits, 1);
 	CHECK_EQ(efd_count(efd), 0);
 
 	s1_map_pages(&e, 0, BUF_FIRST_PAGE, BUF_FIRST_PAGE + 1);
-	uint16_t n = riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST);
+	uint16_t n = tx_take(&vq, mp, p, RIOV_VIRTQ_BURST);
 	CHECK_EQ(n, 1);
 	if (n == 1)
 		CHECK(mbuf_equals(p[0], f, sizeof(f)));
@@ -1499,10 +1545,10 @@ RIOV_TEST(viommu_tx_waits_for_iotlb)
 	uint64_t far = g_page(g, PAGES - 8);
 	g->next_buf = far;
 	h = tx_post(g, 12, f, sizeof(f), NULL, 0);
-	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
+	CHECK_EQ(tx_take(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
 	CHECK(vq.wait.active);
 	vq.wait.since -= (RIOV_VIRTQ_MISS_DEADLINE_US + 1000) * (rte_get_tsc_hz() / 1000000);
-	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
+	CHECK_EQ(tx_take(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
 	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_DMA_FAULT], 1);
 	CHECK_EQ(g_used_idx(g), 2);
 	CHECK_EQ(g_used(g, 1).id, h);
@@ -1519,11 +1565,11 @@ RIOV_TEST(viommu_tx_waits_for_iotlb)
 	 * through and the deadline does not carry over to a later miss */
 	g->next_buf = g_page(g, PAGES - 7);
 	tx_post(g, 12, f, sizeof(f), NULL, 0);
-	CHECK_EQ(riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
+	CHECK_EQ(tx_take(&vq, mp, p, RIOV_VIRTQ_BURST), 0);
 	vq.wait.since -= (RIOV_VIRTQ_MISS_DEADLINE_US + 1000) * (rte_get_tsc_hz() / 1000000);
 	CHECK_EQ(riov_vtd_map(e.vtd, S1_DID, g_page(g, PAGES - 7), g_page(g, PAGES - 7), 4096,
 			      RIOV_VTD_READ), 0);   /* no invalidation: nothing negative was cached */
-	n = riov_virtq_dequeue(&vq, mp, p, RIOV_VIRTQ_BURST);
+	n = tx_take(&vq, mp, p, RIOV_VIRTQ_BURST);
 	CHECK_EQ(n, 1);
 	free_pkts(p, n);
 	CHECK(!vq.wait.active && !vq.wait.give_up && vq.wait.since == 0);

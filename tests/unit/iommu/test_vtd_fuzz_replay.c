@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Replays the fuzz corpus of the VT-d model (seeds and kept crashers, tests/fuzz/corpus/vtd)
- * through riov_vtd_fuzz_one() in ordinary builds, so a fixed crash stays fixed without clang. */
+ * through riov_vtd_fuzz_one() (tests/fuzz/fuzz_vtd.c, built in) in ordinary builds, so a fixed
+ * crash stays fixed without clang. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "iommu/vtd.h"
+#include "tests/fuzz/fuzz_entry.h"
 
 int main(int argc, char **argv)
 {

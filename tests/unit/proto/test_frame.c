@@ -4,6 +4,7 @@
 
 #include "riov_test.h"
 #include "proto/frame.h"
+#include "tests/fuzz/fuzz_entry.h"
 
 static Riov__V1__Frame mkframe(const char *method, uint64_t id)
 {
@@ -132,6 +133,7 @@ static const ProtobufCServiceDescriptor *const services[] = {
 	&riov__v1__interrupt__descriptor, &riov__v1__device__descriptor,
 	&riov__v1__faults__descriptor,
 	&riov__v1__metrics__descriptor, &riov__v1__config__descriptor,
+	&riov__v1__log__descriptor,
 };
 
 RIOV_TEST(catalog_matches_proto_services)
@@ -214,6 +216,7 @@ RIOV_TEST(method_ids_from_generated_names)
 		{ RIOV_METHOD_ID(Device, list_vfs), "Device.ListVfs" },
 		{ RIOV_METHOD_ID(Metrics, watch), "Metrics.Watch" },
 		{ RIOV_METHOD_ID(Config, show), "Config.Show" },
+		{ RIOV_METHOD_ID(Log, set), "Log.Set" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct riov_method *m = riov_method_get(cases[i].id);

@@ -25,6 +25,7 @@
 #include "iommu/vtd.h"
 #include "iommu/vtd_dp.h"
 #include "riov_test.h"
+#include "tests/fuzz/fuzz_entry.h"
 #include "vmm/vhost.h"
 #include "vmm/vhost_internal.h"
 
@@ -148,6 +149,8 @@ static int fx_init(struct fx *f, enum riov_vhost_mode mode)
 
 static void fx_fini(struct fx *f)
 {
+	if (f->dev)
+		CHECK_EQ(f->dev->rule_breaks, 0);   /* no handler stopped beyond its VU_MESSAGES row */
 	riov_vhost_dev_destroy(f->dev);
 	riov_vtd_destroy(f->vtd);
 	event_base_free(f->base);
@@ -351,7 +354,7 @@ static int64_t send_mem_table(struct fx *f, int fd, const struct guest *g)
 
 #define PROTO_WANT ((1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_MQ) | (1ull << VU_PF_LOG_SHMFD) | \
 		    (1ull << VU_PF_CONFIG) | (1ull << VU_PF_INFLIGHT_SHMFD) |                     \
-		    (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_STATUS) | (1ull << VU_PF_SLAVE_REQ))
+		    (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_STATUS) | (1ull << VU_PF_BACKEND_REQ))
 #define FEAT_BASE ((1ull << RIOV_VIRTIO_F_VERSION_1) | (1ull << VU_F_PROTOCOL_FEATURES) | \
 		   (1ull << RIOV_VIRTIO_F_RING_EVENT_IDX) | (1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF))
 
@@ -984,11 +987,11 @@ RIOV_TEST(qemu_message_order)
 	CHECK_EQ(fe_send(fd, VU_SET_OWNER, 0, NULL, 0, NULL, 0), 0);
 	CHECK(fe_get_u64(&f, fd, VU_GET_FEATURES) != 0);
 	CHECK(fe_get_u64(&f, fd, VU_GET_PROTOCOL_FEATURES) != 0);
-	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_PROTOCOL_FEATURES, PROTO_WANT | (1ull << VU_PF_SLAVE_REQ), NULL, 0), 0);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_PROTOCOL_FEATURES, PROTO_WANT | (1ull << VU_PF_BACKEND_REQ), NULL, 0), 0);
 	CHECK_EQ(fe_get_u64(&f, fd, VU_GET_QUEUE_NUM), QP);
 	int sp[2];
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
-	CHECK_EQ(fe_call(&f, fd, VU_SET_SLAVE_REQ_FD, NULL, 0, &sp[1], 1), 0);
+	CHECK_EQ(fe_call(&f, fd, VU_SET_BACKEND_REQ_FD, NULL, 0, &sp[1], 1), 0);
 	close(sp[1]);
 	int call[2], kick[2], err = eventfd(0, EFD_CLOEXEC);
 	for (uint32_t q = 0; q < 2; q++) {
@@ -1393,7 +1396,7 @@ RIOV_TEST(iommu_platform_rings_are_iovas)
 	CHECK_EQ(send_mem_table(&f, fd, &g), 0);
 	int sp[2];
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) == 0);
-	CHECK_EQ(fe_call(&f, fd, VU_SET_SLAVE_REQ_FD, NULL, 0, &sp[1], 1), 0);
+	CHECK_EQ(fe_call(&f, fd, VU_SET_BACKEND_REQ_FD, NULL, 0, &sp[1], 1), 0);
 	close(sp[1]);
 	const uint64_t iova = 0xfee00000ull;   /* guest-chosen IOVA for the 64 KiB holding the rings */
 	setup_vring(&f, fd, &g, 0, iova - 0x10000, &callfd, &kickfd);
@@ -1406,7 +1409,7 @@ RIOV_TEST(iommu_platform_rings_are_iovas)
 	} __attribute__((packed)) miss;
 	memset(&miss, 0, sizeof(miss));
 	CHECK_EQ(recv(sp[0], &miss, sizeof(miss), MSG_DONTWAIT), (ssize_t)sizeof(miss));
-	CHECK_EQ(miss.req, VU_SLAVE_IOTLB_MSG);
+	CHECK_EQ(miss.req, VU_BACKEND_IOTLB_MSG);
 	CHECK_EQ(miss.size, sizeof(struct vu_iotlb));
 	CHECK_EQ(miss.t.type, VU_IOTLB_MISS);
 	CHECK_EQ(miss.t.iova, iova);
@@ -1648,6 +1651,300 @@ RIOV_TEST(create_rejects_bad_params)
 	event_base_free(f.base);
 }
 
+/* ---- the table: VU_MESSAGES ------------------------------------------------------------------ */
+
+RIOV_TEST(table_from_the_list)
+{
+	unsigned rows = 0;
+	for (uint32_t r = 0; r < VU_REQUEST_MAX; r++) {
+		const struct vu_handler *h = &vu_handlers[r];
+		if (!h->fn)
+			continue;
+		rows++;
+		CHECK(h->name != NULL && strcmp(vu_request_name(r), h->name) == 0);
+		CHECK(h->size_min <= h->size_max && h->size_max <= VU_MAX_PAYLOAD);
+		CHECK(h->fds_min <= h->fds_max && h->fds_max <= VU_MAX_FDS);
+		/* a row naming the vring it stops has a payload that starts with a checked index */
+		if (h->stops & VU_STOP_NAMED)
+			CHECK(h->size_min >= sizeof(uint32_t) && h->check != NULL);
+	}
+	CHECK_EQ(rows, 32);
+	CHECK(strcmp(vu_request_name(VU_SET_BACKEND_REQ_FD), "SET_BACKEND_REQ_FD") == 0);
+	CHECK(strcmp(vu_request_name(VU_GET_STATUS), "GET_STATUS") == 0);
+	CHECK(strcmp(vu_request_name(23), "unknown") == 0);
+	CHECK(strcmp(vu_request_name(VU_REQUEST_MAX), "unknown") == 0);
+	CHECK(strcmp(vu_request_name(0xffffffffu), "unknown") == 0);
+	CHECK_EQ(vu_handlers[VU_SET_MEM_TABLE].fds_max, VU_MEM_BASELINE_REGIONS);
+	CHECK_EQ(vu_handlers[VU_GET_VRING_BASE].stops, VU_STOP_NAMED);
+	CHECK_EQ(vu_handlers[VU_SET_FEATURES].stops, VU_STOP_ANY | VU_STOP_HOLD);
+}
+
+/* One request as stops_column_holds sends it to a device whose vrings 0 and 1 run. */
+struct canon {
+	uint8_t pl[128];
+	uint32_t size;
+	int fd;                 /* sent with it, or -1; closed by the test afterwards */
+	int fd2;                /* kept by the test (the other end of a socketpair), or -1 */
+	bool viommu;            /* needs a vIOMMU session (VIRTIO_F_IOMMU_PLATFORM) */
+	uint64_t gpa2;          /* where the second guest memory goes */
+};
+
+static void canon_put(struct canon *c, const void *pl, uint32_t size)
+{
+	memcpy(c->pl, pl, size);
+	c->size = size;
+}
+
+static int memfd_of(uint64_t size)
+{
+	int fd = memfd_create("ut-canon", MFD_CLOEXEC);
+	CHECK(ftruncate(fd, (off_t)size) == 0);
+	return fd;
+}
+
+static void canon_init(uint32_t r, struct canon *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = c->fd2 = -1;
+	c->viommu = r == VU_IOTLB_MSG;
+	/* SET_MEM_TABLE: the same range as the table's, another file (a replacement) */
+	c->gpa2 = r == VU_SET_MEM_TABLE ? 0 : 0x100000000ull;
+}
+
+/* Fill c's payload and fds for request r, with g (gpa 0, the table) and g2 (c->gpa2). Returns false
+ * for a request the test does not know: a new row of VU_MESSAGES needs a case here. */
+static bool canon_fill(uint32_t r, struct canon *c, const struct guest *g, const struct guest *g2)
+{
+	uint64_t m = (uint64_t)(uintptr_t)g->map;
+	struct vu_vring_state st = { 0, 0 };
+	struct vu_mem_reg_single reg = { 0, { g->gpa, GUEST_SIZE, m, 0 } };
+	struct {
+		struct vu_config_hdr h;
+		uint8_t d[8];
+	} cfg = { { 0, 8, 0 }, { 0 } };
+	int sp[2];
+
+	switch (r) {
+	case VU_GET_FEATURES: case VU_SET_OWNER: case VU_RESET_OWNER: case VU_GET_PROTOCOL_FEATURES:
+	case VU_GET_QUEUE_NUM: case VU_RESET_DEVICE: case VU_GET_MAX_MEM_SLOTS: case VU_GET_STATUS:
+		break;             /* no payload */
+	case VU_SET_FEATURES:      /* dirty logging on: a pause */
+		canon_put(c, &(uint64_t){ FEAT_BASE | (1ull << RIOV_VHOST_F_LOG_ALL) }, 8);
+		break;
+	case VU_SET_PROTOCOL_FEATURES:
+		canon_put(c, &(uint64_t){ PROTO_WANT }, 8);
+		break;
+	case VU_SET_MEM_TABLE: {
+		struct {
+			struct vu_mem_table_hdr h;
+			struct riov_guest_region_desc r;
+		} mt = { { 1, 0 }, { g2->gpa, GUEST_SIZE, (uint64_t)(uintptr_t)g2->map, 0 } };
+		canon_put(c, &mt, sizeof(mt));
+		c->fd = dup(g2->memfd);
+		break;
+	}
+	case VU_SET_LOG_BASE:
+		canon_put(c, &(struct vu_log){ 0x2000, 0 }, sizeof(struct vu_log));
+		c->fd = memfd_of(0x2000);
+		break;
+	case VU_SET_VRING_NUM:     /* vring 2 does not run: a running one refuses a new size */
+	case VU_SET_VRING_BASE:
+		st = (struct vu_vring_state){ 2, r == VU_SET_VRING_NUM ? 256 : 0 };
+		canon_put(c, &st, sizeof(st));
+		break;
+	case VU_SET_VRING_ADDR: {  /* vring 0's addresses again (QEMU switching used-ring logging) */
+		struct vu_vring_addr a = { 0, 0, m + 0x10000, m + 0x12000, m + 0x11000, 0 };
+		canon_put(c, &a, sizeof(a));
+		break;
+	}
+	case VU_GET_VRING_BASE:
+	case VU_SET_VRING_ENABLE:  /* vring 0: stop it */
+		canon_put(c, &st, sizeof(st));
+		break;
+	case VU_SEND_RARP:
+		canon_put(c, &(uint64_t){ 0x0000112233445566ull }, 8);
+		break;
+	case VU_NET_SET_MTU:
+		canon_put(c, &(uint64_t){ 1500 }, 8);
+		break;
+	case VU_SET_STATUS:
+		canon_put(c, &(uint64_t){ 0xf }, 8);
+		break;
+	case VU_GET_CONFIG:
+	case VU_SET_CONFIG:
+		canon_put(c, &cfg, sizeof(cfg));
+		break;
+	case VU_GET_INFLIGHT_FD:
+		canon_put(c, &(struct vu_inflight){ 0, 0, 2, 256 }, sizeof(struct vu_inflight));
+		break;
+	case VU_SET_INFLIGHT_FD:
+		canon_put(c, &(struct vu_inflight){ 8192, 0, 2, 256 }, sizeof(struct vu_inflight));
+		c->fd = memfd_of(8192);
+		break;
+	case VU_ADD_MEM_REG:       /* a DIMM more: changes no translation */
+		reg.r = (struct riov_guest_region_desc){ g2->gpa, GUEST_SIZE, (uint64_t)(uintptr_t)g2->map, 0 };
+		canon_put(c, &reg, sizeof(reg));
+		c->fd = dup(g2->memfd);
+		break;
+	case VU_REM_MEM_REG:       /* the region the rings live in */
+		canon_put(c, &reg, sizeof(reg));
+		break;
+	case VU_SET_LOG_FD:
+	case VU_SET_VRING_KICK:
+	case VU_SET_VRING_CALL:
+	case VU_SET_VRING_ERR:     /* vring 0, a new eventfd */
+		if (r != VU_SET_LOG_FD)
+			canon_put(c, &(uint64_t){ 0 }, 8);
+		c->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		break;
+	case VU_SET_BACKEND_REQ_FD:
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) == 0);
+		c->fd = sp[1];
+		c->fd2 = sp[0];
+		break;
+	case VU_IOTLB_MSG: {       /* another page of guest memory under another IOVA */
+		struct vu_iotlb t = { 0x40000000ull, 0x1000, m + 0x100000, 3, VU_IOTLB_UPDATE };
+		canon_put(c, &t, sizeof(t));
+		break;
+	}
+	default:
+		return false;
+	}
+	return true;
+}
+
+#define CANON_IOVA 0xfee00000ull   /* where a vIOMMU session's rings are (64 KiB) */
+
+/* Negotiate, map g, set up vrings 0 and 1 and start them; with a vIOMMU their rings are IOVAs
+ * that one IOTLB update maps. */
+static void running_session(struct fx *f, int fd, const struct guest *g, bool viommu, int callfd[2],
+			    int kickfd[2])
+{
+	negotiate(f, fd, FEAT_BASE | (viommu ? 1ull << RIOV_VIRTIO_F_IOMMU_PLATFORM : 0));
+	CHECK_EQ(send_mem_table(f, fd, g), 0);
+	for (uint32_t q = 0; q < 2; q++) {
+		setup_vring(f, fd, g, q, viommu ? CANON_IOVA - 0x10000 : ~0ull, &callfd[q], &kickfd[q]);
+		CHECK_EQ(fe_call_state(f, fd, VU_SET_VRING_ENABLE, q, 1), 0);
+	}
+	if (viommu) {
+		struct vu_iotlb t = { CANON_IOVA, 0x10000, (uint64_t)(uintptr_t)g->map + 0x10000, 3,
+				      VU_IOTLB_UPDATE };
+		CHECK_EQ(fe_call(f, fd, VU_IOTLB_MSG, &t, sizeof(t), NULL, 0), 0);
+	}
+	CHECK_EQ(f->rec.starts, 2);
+}
+
+/* Request r to running vrings: what stopped and held is what its row's stops column says. */
+static void stops_case(uint32_t r)
+{
+	const struct vu_handler *h = &vu_handlers[r];
+	struct fx f = { 0 };
+	struct guest g, g2;
+	struct canon c;
+	int callfd[2], kickfd[2], rfd = -1;
+	uint8_t reply[512];
+
+	int failures = riov_test_failures;
+
+	canon_init(r, &c);
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init(&g, 0);
+	guest_init(&g2, c.gpa2);
+	int fd = fe_connect(&f);
+	running_session(&f, fd, &g, c.viommu, callfd, kickfd);
+	if (r == VU_SET_LOG_BASE)   /* a new log pauses only vrings that log */
+		CHECK_EQ(fe_call_u64(&f, fd, VU_SET_FEATURES, FEAT_BASE | (1ull << RIOV_VHOST_F_LOG_ALL), NULL,
+				     0), 0);
+	if (!canon_fill(r, &c, &g, &g2)) {
+		fprintf(stderr, "  no canonical %s (%u) in canon_fill: add one\n", h->name, r);
+		CHECK(!"every row of VU_MESSAGES has a case");
+	}
+	int stops = f.rec.stops, holds = f.rec.holds, held = f.rec.stops_held;
+
+	CHECK_EQ(fe_send(fd, r, VU_VERSION | VU_FLAG_NEED_REPLY, c.pl, c.size, &c.fd, c.fd >= 0), 0);
+	CHECK(fe_recv(&f, fd, r, reply, sizeof(reply), &rfd) >= 0);
+	struct riov_vhost_dev_stats st = fx_stats(&f);
+	CHECK(st.connected);
+	CHECK_EQ(st.bad_messages, 0);
+	CHECK_EQ(st.refused, 0);
+	CHECK_EQ(f.dev->rule_breaks, 0);
+	CHECK(!f.rec.holding);
+	if (h->stops & VU_STOP_ANY)
+		CHECK(f.rec.stops > stops);
+	else if (h->stops & VU_STOP_NAMED)
+		CHECK(f.rec.stops == stops + 1 && f.rec.stop_qid == 0);
+	else
+		CHECK_EQ(f.rec.stops, stops);
+	CHECK_EQ(f.rec.holds, holds + !!(h->stops & VU_STOP_HOLD));
+	if (h->stops & VU_STOP_HOLD)
+		CHECK_EQ(f.rec.stops_held - held, f.rec.stops - stops);
+	if (riov_test_failures != failures)
+		fprintf(stderr, "  (the failures above: %s)\n", h->name);
+	int extra[3] = { rfd, c.fd, c.fd2 };
+	for (int i = 0; i < 3; i++)
+		if (extra[i] >= 0)
+			close(extra[i]);
+	close(fd);
+	for (int q = 0; q < 2; q++) {
+		close(callfd[q]);
+		close(kickfd[q]);
+	}
+	guest_fini(&g);
+	guest_fini(&g2);
+	fx_fini(&f);
+}
+
+/* VU_MESSAGES' stops column, checked against the handlers: every request the device serves goes
+ * to a device whose vrings 0 and 1 run, in a form it accepts; a row that says NONE stops and
+ * holds nothing, NAMED stops the vring it names (0), ANY stops at least one, PAUSE_* also holds
+ * once around its stops. */
+RIOV_TEST(stops_column_holds)
+{
+	int before = count_fds();
+	for (uint32_t r = 0; r < VU_REQUEST_MAX; r++)
+		if (vu_handlers[r].fn)
+			stops_case(r);
+	CHECK_EQ(count_fds(), before);
+	CHECK_EQ(count_memfd_maps(), 0);
+}
+
+/* A stop or hold beyond the row is counted (and the stop still happens). */
+RIOV_TEST(stop_beyond_its_row_is_counted)
+{
+	struct fx f = { 0 };
+	struct guest g;
+	int callfd[2], kickfd[2];
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init(&g, 0);
+	int fd = fe_connect(&f);
+	running_session(&f, fd, &g, false, callfd, kickfd);
+	struct riov_vhost_dev *d = f.dev;
+	d->rule_msg = "SET_VRING_NUM";   /* as if its handler were running */
+	d->rule = vu_handlers[VU_SET_VRING_NUM].stops;
+	d->may_stop = 0;
+	vu_vring_stop(d, 0);
+	CHECK_EQ(d->rule_breaks, 1);
+	CHECK_EQ(f.rec.stops, 1);
+	vu_hold(d, true);
+	CHECK_EQ(d->rule_breaks, 2);
+	vu_hold(d, false);
+	d->may_stop = 1u << 1;           /* a NAMED row naming vring 1 */
+	vu_vring_stop(d, 1);
+	CHECK_EQ(d->rule_breaks, 2);
+	CHECK_EQ(f.rec.stops, 2);
+	d->rule_msg = NULL;
+	d->rule = VU_STOP_ANY;
+	d->may_stop = ~0u;
+	d->rule_breaks = 0;
+	close(fd);
+	for (int q = 0; q < 2; q++) {
+		close(callfd[q]);
+		close(kickfd[q]);
+	}
+	guest_fini(&g);
+	fx_fini(&f);
+}
+
 RIOV_TEST(fuzz_entry_smoke)
 {
 	int before = count_fds();
@@ -1720,4 +2017,5 @@ RIOV_TEST_MAIN(RIOV_TEST_ENTRY(server_good_session), RIOV_TEST_ENTRY(server_refu
 	       RIOV_TEST_ENTRY(mem_reg_added_once_per_queue_pair),
 	       RIOV_TEST_ENTRY(mem_table_grows_and_shrinks_without_stopping),
 	       RIOV_TEST_ENTRY(mem_reg_remove_waits_for_translating_worker),
-	       RIOV_TEST_ENTRY(fuzz_entry_smoke))
+	       RIOV_TEST_ENTRY(table_from_the_list), RIOV_TEST_ENTRY(stops_column_holds),
+	       RIOV_TEST_ENTRY(stop_beyond_its_row_is_counted), RIOV_TEST_ENTRY(fuzz_entry_smoke))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# Writes the seed inputs for fuzz_vtd (iommu/vtd_fuzz.c documents the byte format). Run in this folder.
+# Writes the seed inputs for fuzz_vtd (tests/fuzz/fuzz_vtd.c documents the byte format). Run in this folder.
 import struct
 
 def u16(x): return struct.pack('<H', x)

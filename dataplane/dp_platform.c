@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * What riovd's service library needs of DPDK, and the only file of it that includes DPDK headers:
- * DPDK's VFIO container API (for functions of eth ports with `assign`, which DPDK's PMD drives)
- * and riovd's packet memory (DPDK's memory segments). The unit tests of the service library link
- * tests/unit/control/dpdk_glue_double.c instead. To move to dataplane/, which owns DPDK.
+ * What the control plane needs of DPDK's memory and VFIO (see dp.h), so that control/ calls no
+ * rte_* function: DPDK's VFIO container API, for PCI functions of eth ports with `assign` that
+ * DPDK's PMD drives (riov sets the container up, the PMD finds the group open in it), and the
+ * packet memory, DPDK's memory segments, that riovd maps into such a function's domain.
+ * tests/unit/control/dp_platform_double.c stands in for this file in the control unit tests.
  *
- * Thread rules: control thread only.
+ * Thread rules: control thread only, after rte_eal_init().
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -15,10 +16,13 @@
 #include <rte_memory.h>
 #include <rte_vfio.h>
 
-#include "control/dpdk_glue.h"
+#include "dataplane/dp.h"
+#include "iommu/vtd_vfio.h"
+#include "vmm/assign.h"
 
-/* VFIO container and group of a function DPDK's PMD will drive: DPDK's container API, so the
- * PMD finds the group open (a group can be opened once) in a container riov set up. */
+/* ---- VFIO container and group through DPDK: a group can be opened only once, so the PMD must
+ * find it open, in a container riov set up */
+
 static int dpdk_container_open(void *arg)
 {
 	int fd = rte_vfio_container_create();
@@ -42,12 +46,19 @@ static void dpdk_container_close(void *arg, int container_fd)
 	rte_vfio_container_destroy(container_fd);
 }
 
-const struct riov_assign_vfio_ops svc_dpdk_vfio_ops = {
+static const struct riov_assign_vfio_ops dpdk_vfio_ops = {
 	.container_open = dpdk_container_open,
 	.group_open = dpdk_group_open,
 	.group_close = dpdk_group_close,
 	.container_close = dpdk_container_close,
 };
+
+const struct riov_assign_vfio_ops *riov_dp_vfio_ops(void)
+{
+	return &dpdk_vfio_ops;
+}
+
+/* ---- packet memory */
 
 struct memseg_acc {
 	struct riov_vtd_range *r;
@@ -77,7 +88,7 @@ static int memseg_one(const struct rte_memseg_list *msl, const struct rte_memseg
 	return 0;
 }
 
-int svc_dpdk_memory(struct riov_vtd_range **out, size_t *n)
+int riov_dp_memory_ranges(struct riov_vtd_range **out, size_t *n)
 {
 	struct memseg_acc m = { 0 };
 	int rc = rte_memseg_contig_walk(memseg_one, &m);

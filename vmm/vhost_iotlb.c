@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vhost-user and the device's VT-d domains: the second-stage domain over guest memory and, with
+ * VIRTIO_F_IOMMU_PLATFORM (a guest with a vIOMMU), the first-stage domain the front-end fills
+ * with IOTLB_MSG updates and invalidations, the device's context entry nesting the two; the
+ * back-end channel (BACKEND_REQ_FD) on which riovd asks the front-end for a translation it lacks
+ * (an IOTLB miss).
+ *
+ * Misses: when a vring's rings do not translate yet (vu_vring_try_start), or a worker finds no
+ * first-stage entry for a buffer (riov_vhost_vring_info.miss_slot and miss_efd), one IOTLB_MSG of
+ * type MISS goes to the front-end on the back-end channel, if it set one up and negotiated
+ * BACKEND_REQ; otherwise nothing is sent. Sending is best effort (MSG_DONTWAIT, a failure is
+ * logged rate-limited): the update that answers a miss arrives on the main channel, a pending
+ * vring is retried then, and a worker asks again after RIOV_VIRTQ_MISS_RESEND_US and turns the
+ * miss into a DMA fault after RIOV_VIRTQ_MISS_DEADLINE_US (dataplane/virtq.h).
+ *
+ * Security model: IOTLB updates come from the untrusted front-end. An update maps an IOVA only to
+ * guest-physical memory the front-end's own address range resolves to in the memory table
+ * (riov_guest_mem_uva_to_gpa), and only into the first stage: the second stage, which riovd
+ * fills from the memory table alone, still bounds every access to guest memory, so whatever the
+ * guest maps or invalidates, riovd's own memory stays out of reach. Ranges are checked for size,
+ * alignment and overflow; permissions are R, W or RW.
+ *
+ * Thread rules: control thread only; the workers' miss requests arrive through atomics and an
+ * eventfd (vu_miss_open).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "iommu/vtd.h"
+#include "vmm/vhost_internal.h"
+
+RIOV_LOG_COMPONENT("vhost", RIOV_LOG_INFO);
+
+
+/* ---- domains and context ----------------------------------------------------------------------- */
+
+static int domain_ensure(struct riov_vhost_dev *dev, uint16_t did, bool *ready, bool *created)
+{
+	static const unsigned levels[] = { 4, 3, 5 };
+	int rc = -EINVAL;
+
+	if (*ready)
+		return 0;
+	for (unsigned i = 0; i < 3 && rc == -EINVAL; i++)
+		rc = riov_vtd_domain_create(dev->p.vtd, did, levels[i]);
+	if (rc == 0)
+		*created = true;
+	else if (rc != -EEXIST)
+		return rc;
+	*ready = true;
+	return 0;
+}
+
+int vu_domains_attach(struct riov_vhost_dev *dev)
+{
+	int rc = domain_ensure(dev, dev->p.did, &dev->s2_ready, &dev->s2_created);
+	if (rc)
+		return rc;
+	int want = 1;
+	if (vu_iommu_on(dev)) {
+		rc = domain_ensure(dev, dev->p.s1_did, &dev->s1_ready, &dev->s1_created);
+		if (rc)
+			return rc;
+		want = 2;
+	}
+	if (dev->ctx_mode == want)
+		return 0;
+	if (want == 2)
+		rc = riov_vtd_context_set_nested(dev->p.vtd, dev->p.sid, dev->p.s1_did, dev->p.did, false);
+	else
+		rc = riov_vtd_context_set(dev->p.vtd, dev->p.sid, dev->p.did, RIOV_VTD_TT_MULTI_LEVEL, false);
+	if (rc)
+		return rc;
+	dev->ctx_mode = want;
+	riov_vtd_inv_context_device(dev->p.vtd, dev->p.sid);
+	riov_vtd_inv_iotlb_global(dev->p.vtd);
+	return 0;
+}
+
+void vu_iotlb_flush(struct riov_vhost_dev *dev)
+{
+	riov_vtd_inv_iotlb_domain(dev->p.vtd, dev->p.did);
+	if (dev->s1_ready)
+		riov_vtd_inv_iotlb_domain(dev->p.vtd, dev->p.s1_did);
+}
+
+void vu_domains_detach(struct riov_vhost_dev *dev)
+{
+	if (dev->ctx_mode) {
+		riov_vtd_context_clear(dev->p.vtd, dev->p.sid);
+		riov_vtd_inv_context_device(dev->p.vtd, dev->p.sid);
+		dev->ctx_mode = 0;
+	}
+	vu_iotlb_flush(dev);
+	if (dev->s1_created)
+		riov_vtd_domain_destroy(dev->p.vtd, dev->p.s1_did);
+	if (dev->s2_created)
+		riov_vtd_domain_destroy(dev->p.vtd, dev->p.did);
+	dev->s1_ready = dev->s1_created = false;
+	dev->s2_ready = dev->s2_created = false;
+	riov_vtd_inv_iotlb_global(dev->p.vtd);
+}
+
+/* ---- misses: the back-end channel -------------------------------------------------------------- */
+
+void vu_iotlb_miss(struct riov_vhost_dev *dev, uint64_t iova, unsigned access)
+{
+	struct {
+		uint32_t request, flags, size;
+		struct vu_iotlb t;
+	} __attribute__((packed)) m;
+
+	if (dev->backend_fd < 0 || !vu_has_proto(dev, VU_PF_BACKEND_REQ))
+		return;
+	memset(&m, 0, sizeof(m));
+	m.request = VU_BACKEND_IOTLB_MSG;
+	m.flags = VU_VERSION;
+	m.size = sizeof(m.t);
+	m.t.iova = iova;
+	m.t.perm = (uint8_t)access;
+	m.t.type = VU_IOTLB_MISS;
+	if (send(dev->backend_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(m))
+		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: IOTLB miss request for 0x%llx not sent", dev->name,
+			    (unsigned long long)iova);
+}
+
+/* Workers asked for translations (riov_vhost_vring_info.miss_slot): one miss request each. */
+static void on_miss(evutil_socket_t fd, short what, void *arg)
+{
+	struct riov_vhost_dev *dev = arg;
+	uint64_t n;
+
+	(void)what;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: miss eventfd: %s", dev->name, strerror(errno));
+	for (unsigned q = 0; q < vu_nvrings(dev); q++) {
+		uint64_t v = atomic_exchange_explicit(&dev->miss_req[q], 0, memory_order_acq_rel);
+		if ((v & 1) && vu_iommu_on(dev))
+			vu_iotlb_miss(dev, v & ~0xfffull, (unsigned)(v >> 1) & (RIOV_VTD_READ | RIOV_VTD_WRITE));
+	}
+}
+
+int vu_miss_open(struct riov_vhost_dev *dev)
+{
+	dev->miss_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (dev->miss_efd < 0)
+		return -ENOMEM;
+	dev->miss_ev = event_new(dev->p.base, dev->miss_efd, EV_READ | EV_PERSIST, on_miss, dev);
+	if (!dev->miss_ev || event_add(dev->miss_ev, NULL) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void vu_miss_close(struct riov_vhost_dev *dev)
+{
+	if (dev->miss_ev)
+		event_free(dev->miss_ev);
+	dev->miss_ev = NULL;
+	vu_close_fd(&dev->miss_efd);
+}
+
+int vu_h_set_backend_req_fd(struct riov_vhost_dev *dev, struct vu_msg *m)
+{
+	/* The back-end channel: IOTLB miss requests to the front-end (vu_iotlb_miss). */
+	vu_close_fd(&dev->backend_fd);
+	dev->backend_fd = vu_take_fd(m);
+	return 0;
+}
+
+/* ---- IOTLB_MSG --------------------------------------------------------------------------------- */
+
+static bool range_hits(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return b >= a ? b - a < alen : a - b < blen;   /* no sums: addresses may be near 2^64 */
+}
+
+/* Does [iova, iova+size) meet one of the vring's rings (addresses as IOVAs)? */
+static bool vring_touches(const struct vu_vring *vr, uint64_t iova, uint64_t size)
+{
+	if (!vr->addr_set || !vr->num_set)
+		return false;
+	return range_hits(vr->desc, 16ull * vr->num, iova, size) ||
+	       range_hits(vr->avail, 6 + 2ull * vr->num, iova, size) ||
+	       range_hits(vr->used, 6 + 8ull * vr->num, iova, size);
+}
+
+static int iotlb_update(struct riov_vhost_dev *dev, const struct vu_iotlb *t)
+{
+	uint64_t gpa;
+
+	if (t->perm < 1 || t->perm > 3 || ((t->iova | t->size) & (RIOV_GUEST_PAGE - 1)))
+		return -EINVAL;
+	int rc = riov_guest_mem_uva_to_gpa(&dev->mem, t->uaddr, t->size, &gpa);
+	if (rc || (gpa & (RIOV_GUEST_PAGE - 1)))
+		return -EINVAL;
+	/* first stage: iova -> guest-physical; the second stage then takes it to riovd */
+	rc = riov_vtd_map(dev->p.vtd, dev->p.s1_did, t->iova, gpa, t->size, t->perm);
+	if (rc == -EEXIST) {
+		riov_vtd_unmap(dev->p.vtd, dev->p.s1_did, t->iova, t->size);
+		rc = riov_vtd_map(dev->p.vtd, dev->p.s1_did, t->iova, gpa, t->size, t->perm);
+	}
+	vu_iotlb_flush(dev);
+	if (rc)
+		return rc;
+	/* retry only the pending vrings this update concerns: a failed probe is a recorded DMA
+	 * fault, and the fault log is for real ones */
+	for (unsigned q = 0; q < vu_nvrings(dev); q++)
+		if (!dev->vr[q].running && vring_touches(&dev->vr[q], t->iova, t->size))
+			vu_vring_try_start(dev, q);
+	return 0;
+}
+
+static void iotlb_invalidate(struct riov_vhost_dev *dev, const struct vu_iotlb *t)
+{
+	uint64_t a = t->iova & ~(RIOV_GUEST_PAGE - 1);
+	uint64_t end = t->iova + t->size;
+	end = end > UINT64_MAX - (RIOV_GUEST_PAGE - 1) ? (UINT64_MAX & ~(RIOV_GUEST_PAGE - 1))
+							: (end + RIOV_GUEST_PAGE - 1) & ~(RIOV_GUEST_PAGE - 1);
+	/* Running rings keep their host pointers: they stay inside guest memory, which the second
+	 * stage still maps, so riovd stays safe whatever the guest invalidates. */
+	riov_vtd_unmap(dev->p.vtd, dev->p.s1_did, a, end - a);
+	vu_iotlb_flush(dev);
+}
+
+int vu_h_iotlb_msg(struct riov_vhost_dev *dev, struct vu_msg *m)
+{
+	struct vu_iotlb t;
+	memset(&t, 0, sizeof(t));
+	memcpy(&t, m->payload, m->size < sizeof(t) ? m->size : sizeof(t));
+
+	if (!vu_iommu_on(dev))
+		return -ENOTSUP;
+	int rc = vu_domains_attach(dev);
+	if (rc)
+		return rc;
+	if (t.size == 0 || t.iova > UINT64_MAX - t.size)
+		return -EINVAL;
+	if (t.type == VU_IOTLB_UPDATE)
+		return iotlb_update(dev, &t);
+	if (t.type == VU_IOTLB_INVALIDATE) {
+		iotlb_invalidate(dev, &t);
+		return 0;
+	}
+	return -EINVAL;   /* MISS and ACCESS_FAIL travel the other way */
+}
