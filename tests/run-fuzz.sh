@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every libFuzzer harness of a fuzz build: first over its kept inputs (seed corpus and
 # regression crashers under tests/fuzz/corpus/<name>/), then for SECONDS of new inputs.
-# Prints "RESULT <name> pass|fail" per harness. Crashers land in <build>/fuzz-artifacts/.
+# Prints, per harness, a line with its executions and coverage, then "RESULT <name> pass|fail".
+# Crashers land in <build>/fuzz-artifacts/.
 set -uo pipefail
 BUILD=$1 SECONDS_EACH=${2:-20}
 SRC=$(cd "$(dirname "$0")" && pwd)/fuzz
@@ -24,7 +25,10 @@ for exe in "$BUILD"/tests/fuzz/fuzz_*; do
 			-artifact_prefix="$BUILD/fuzz-artifacts/$name-" "${args[@]}" \
 			>"$BUILD/fuzz-$name.log" 2>&1 || ok=fail
 	fi
-	echo "fuzz $name: $ok ($(grep -o 'cov: [0-9]*' "$BUILD/fuzz-$name.log" 2>/dev/null | tail -1))"
+	runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 executions in \2 s/p' \
+		"$BUILD/fuzz-$name.log" 2>/dev/null | tail -1)
+	cov=$(grep -o 'cov: [0-9]*' "$BUILD/fuzz-$name.log" 2>/dev/null | tail -1)
+	echo "fuzz $name: $ok (${runs:-no executions counted}, ${cov:-no coverage})"
 	[ $ok = fail ] && tail -30 "$BUILD"/fuzz-$name*.log
 	echo "RESULT $name $ok"
 done

@@ -8,25 +8,35 @@
 #           each LAB-RESULT line is one test, a hung or panicked VM one failure; then Linux guests
 #           of riovd on this host (tests/lab/host/test_vhost_guests.py)
 # SUITES="fast asan fuzz system lab" selects; BUILD, BUILD_ASAN, BUILD_FUZZ name the build directories.
+# TESTS="name ..." runs only the meson tests of those names (`meson test --list` shows them) in the
+# fast, asan and system suites (SUITES then defaults to "fast system").
+# A skipped test is counted as skipped and its reason printed on the closing line; a suite that
+# runs no test, or a TESTS selection that matches none, is a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+TESTS=${TESTS:-}
+if [ -n "$TESTS" ]; then SUITES=${SUITES:-"fast system"}; fi
 SUITES=${SUITES:-"fast asan fuzz system lab"}
+read -r -a TESTS_SEL <<<"$TESTS"
 BUILD=${BUILD:-build}
 BUILD_ASAN=${BUILD_ASAN:-build-asan}
 BUILD_FUZZ=${BUILD_FUZZ:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 PASSED=0 FAILED=0 SKIPPED=0
 FAILED_NAMES=()
+SKIP_REASONS=()
 
 count_testlog() { # $1 = build dir, $2 = label
 	local log="$1/meson-logs/testlog.json"
+	if [ ! -f "$log" ] && [ -n "$TESTS" ]; then echo "== $2: none of TESTS here"; return; fi
 	[ -f "$log" ] || { echo "run-suites: $2: no test log" >&2; FAILED=$((FAILED + 1)); FAILED_NAMES+=("$2"); return; }
 	local out
 	out=$(python3 - "$log" "$2" <<'PY'
 import json, sys
 p = f = s = 0
 names = []
+reasons = []
 for line in open(sys.argv[1]):
     line = line.strip()
     if not line:
@@ -37,16 +47,25 @@ for line in open(sys.argv[1]):
         p += 1
     elif res == "SKIP":
         s += 1
+        why = [l.split(": ", 1)[-1] for l in (r.get("stdout") or "").splitlines() if l.startswith("SKIP")]
+        reasons.append("%s:%s: %s" % (sys.argv[2], r.get("name", "?"), why[-1] if why else "no reason given"))
     else:
         f += 1
-        names.append(sys.argv[2] + ":" + r.get("name", "?"))
+        names.append(sys.argv[2] + ":" + r.get("name", "?").replace(" ", "_"))
 print(p, f, s, " ".join(names))
+for why in reasons:
+    print(why.replace("\n", " "))
 PY
 )
-	read -r p f s names <<<"$out"
+	read -r p f s names <<<"$(echo "$out" | head -1)"
 	PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s))
 	[ -n "${names:-}" ] && FAILED_NAMES+=($names)
+	while IFS= read -r why; do [ -n "$why" ] && SKIP_REASONS+=("$why"); done < <(echo "$out" | tail -n +2)
 	echo "== $2: $p passed, $f failed, $s skipped"
+	if [ $((p + f + s)) -eq 0 ] && [ -z "$TESTS" ]; then # a suite that runs nothing is broken
+		echo "run-suites: $2: no test ran" >&2
+		FAILED=$((FAILED + 1)); FAILED_NAMES+=("$2:none-ran")
+	fi
 }
 
 count_lab_results() { # $1 = output with "LAB-RESULT <name> PASS|FAIL|SKIP ..." lines; sets p f s
@@ -54,6 +73,8 @@ count_lab_results() { # $1 = output with "LAB-RESULT <name> PASS|FAIL|SKIP ..." 
 	f=$(echo "$1" | grep -c '^LAB-RESULT [^ ]* FAIL')
 	s=$(echo "$1" | grep -c '^LAB-RESULT [^ ]* SKIP')
 	PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s))
+	while IFS= read -r why; do [ -n "$why" ] && SKIP_REASONS+=("lab:$why"); done \
+		< <(echo "$1" | awk '$1 == "LAB-RESULT" && $3 == "SKIP" {n = $2; $1 = $2 = $3 = ""; sub(/^ +/, ""); print n ": " $0}')
 	for n in $(echo "$1" | awk '$1 == "LAB-RESULT" && $3 == "FAIL" {print $2}'); do
 		FAILED_NAMES+=("lab:$n")
 	done
@@ -72,7 +93,7 @@ build_failed() { echo "run-suites: $1: build failed" >&2; FAILED=$((FAILED + 1))
 run_meson_suite() { # $1 = dir, $2 = suite, $3 = label, rest = extra meson test args
 	local dir=$1 suite=$2 label=$3; shift 3
 	rm -f "$dir/meson-logs/testlog.json"
-	meson test -C "$dir" --suite "$suite" --print-errorlogs "$@" || true
+	meson test -C "$dir" --suite "$suite" --print-errorlogs "$@" "${TESTS_SEL[@]}" || true
 	count_testlog "$dir" "$label"
 }
 
@@ -124,8 +145,16 @@ for suite in $SUITES; do
 	esac
 done
 
+if [ -n "$TESTS" ] && [ $((PASSED + FAILED + SKIPPED)) -eq 0 ]; then
+	echo "run-suites: TESTS=\"$TESTS\" matched no test in suites $SUITES (meson test -C $BUILD --list)" >&2
+	FAILED=$((FAILED + 1)); FAILED_NAMES+=("selection:none-matched")
+fi
 if [ "${#FAILED_NAMES[@]}" -gt 0 ]; then
 	echo "failed: ${FAILED_NAMES[*]}"
 fi
-echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+reasons=""
+if [ "${#SKIP_REASONS[@]}" -gt 0 ]; then
+	reasons=" ($(printf '%s; ' "${SKIP_REASONS[@]}" | sed 's/; $//'))"
+fi
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped$reasons"
 [ "$FAILED" -eq 0 ]

@@ -3,8 +3,9 @@
  * The fuzz entry points of the harnesses in tests/fuzz/, for the unit tests that replay seeds and
  * kept crashers through them in ordinary builds (a unit test compiles the harness's .c beside its
  * own; LLVMFuzzerTestOneInput is then just an unused function). Each takes arbitrary bytes in the
- * input format its harness documents and returns 0 (riov_virtq_fuzz_one: -1 if its one-time set-up
- * failed). Any crash, hang, sanitizer report or abort() is a bug in the code under test.
+ * input format its harness documents. Those whose result says what the input did return it, so that
+ * a unit test can tell a run that exercised the code from one that did nothing; the others return
+ * 0. Any crash, hang, sanitizer report or abort() is a bug in the code under test.
  *
  * Thread rules: one thread (the fuzzer's or the test's).
  */
@@ -17,10 +18,11 @@
 /** fuzz_vtd.c: VT-d programming, raw tables and IRTEs, translations and interrupts. Returns 0. */
 int riov_vtd_fuzz_one(const uint8_t *data, size_t size);
 /** fuzz_virtq.c: split rings in fuzz-controlled guest memory, served through a real VT-d domain
- *  (sets up EAL, a mempool and the unit on first use). Returns 0, or -1 if that set-up failed. */
+ *  (sets up EAL, a mempool and the unit on first use). Returns how many packets moved (guest TX
+ *  taken plus guest RX delivered), or -1 if that set-up failed. */
 int riov_virtq_fuzz_one(const uint8_t *data, size_t size);
 /** fuzz_frame.c: a byte stream of RPC frames, each payload decoded as its method's types.
- *  Returns 0. */
+ *  Returns how many whole frames decoded. */
 int riov_frame_fuzz_one(const uint8_t *data, size_t size);
 /** fuzz_vhost_msg.c: vhost-user messages with descriptors into a fresh device on a fresh VT-d
  *  unit (aborts if a handler stops vrings beyond its VU_MESSAGES row). Returns 0. */

@@ -142,15 +142,17 @@ static void fz_log_on(struct riov_virtq *vq)
 /* Guest TX, as the worker takes it: peek, read the segments in place; with `direct` every other
  * packet (and those peek had to copy) into an mbuf as for another worker's guest, else every
  * packet into an mbuf as for the wire; then the chains go back in the used ring. */
-static void fz_tx_burst(struct riov_virtq *tx, bool direct)
+static unsigned fz_tx_burst(struct riov_virtq *tx, bool direct)
 {
 	static struct riov_virtq_pkt pk[RIOV_VIRTQ_BURST];
 	uint16_t got = riov_virtq_peek(tx, fz.mp, pk, RIOV_VIRTQ_BURST);
+	unsigned good = 0;
 
 	for (uint16_t i = 0; i < got; i++) {
 		uint32_t sum = 0;
 		if (pk[i].bad)
 			continue;
+		good++;
 		for (unsigned k = 0; pk[i].m == NULL && k < pk[i].nseg; k++)
 			for (uint32_t b = 0; b < pk[i].seg[k].len; b++)
 				sum += pk[i].seg[k].p[b];
@@ -167,6 +169,7 @@ static void fz_tx_burst(struct riov_virtq *tx, bool direct)
 	}
 	riov_virtq_peek_done(tx, pk, got);
 	riov_virtq_notify(tx);
+	return good;
 }
 
 /* A packet of len bytes of `fill` in an mbuf chain from the pool (shorter if the pool ran dry). */
@@ -193,7 +196,7 @@ static struct rte_mbuf *fz_pkt(uint32_t len, uint8_t fill)
 }
 
 /* Peeked packets from another guest for the RX side (a private buffer stands in for its memory). */
-static void fz_rx_pkts(struct riov_virtq *rx, struct rte_mbuf **pkts, uint16_t np)
+static uint16_t fz_rx_pkts(struct riov_virtq *rx, struct rte_mbuf **pkts, uint16_t np)
 {
 	static uint8_t other[4096];
 	static struct riov_virtq_pkt pk[4];
@@ -216,13 +219,15 @@ static void fz_rx_pkts(struct riov_virtq *rx, struct rte_mbuf **pkts, uint16_t n
 		pk[i].len = len - left;
 		pp[i] = &pk[i];
 	}
-	riov_virtq_enqueue_pkts(rx, fz.mp, pp, np);
+	return riov_virtq_enqueue_pkts(rx, fz.mp, pp, np);
 }
 
-/* Guest RX: two rounds of up to four packets (sizes from the header), as mbufs or peeked. */
-static void fz_rx(struct riov_virtq *rx, const uint8_t *data)
+/* Guest RX: two rounds of up to four packets (sizes from the header), as mbufs or peeked.
+ * Returns how many the guest received. */
+static unsigned fz_rx(struct riov_virtq *rx, const uint8_t *data)
 {
 	const uint32_t plen[2] = { 1u + data[6] * 13u, 1u + data[7] * 37u };
+	unsigned got = 0;
 
 	for (unsigned round = 0; round < 2; round++) {
 		struct rte_mbuf *pkts[4];
@@ -234,14 +239,15 @@ static void fz_rx(struct riov_virtq *rx, const uint8_t *data)
 			pkts[np++] = m;
 		}
 		if (data[1] & 128)
-			fz_rx_pkts(rx, pkts, np);
+			got += fz_rx_pkts(rx, pkts, np);
 		else
-			riov_virtq_enqueue(rx, pkts, np);
+			got += riov_virtq_enqueue(rx, pkts, np);
 		riov_virtq_notify(rx);
 		for (uint16_t i = 0; i < np; i++)
 			rte_pktmbuf_free(pkts[i]);
 		fz_guest_post(data[(round + 5) % FZ_HDR]);
 	}
+	return got;
 }
 
 int riov_virtq_fuzz_one(const uint8_t *data, size_t size)
@@ -282,21 +288,22 @@ int riov_virtq_fuzz_one(const uint8_t *data, size_t size)
 	tx.inorder_batch = data[1] & 32;
 	if (data[1] & 64)
 		fz_log_on(&tx);
+	unsigned moved = 0;
 	for (unsigned round = 0; round < 3; round++) {
-		fz_tx_burst(&tx, data[1] & 128);
+		moved += fz_tx_burst(&tx, data[1] & 128);
 		fz_guest_post(data[(round + 2) % FZ_HDR]);
 	}
 
 	fz_vring(&vi, 0, qsz, feat, la, lu);
-	if (riov_virtq_init(&rx, &vi) < 0)
-		return 0;
-	if (data[1] & 64)
-		fz_log_on(&rx);
-	fz_rx(&rx, data);
+	if (riov_virtq_init(&rx, &vi) == 0) {
+		if (data[1] & 64)
+			fz_log_on(&rx);
+		moved += fz_rx(&rx, data);
+	}
 
 	struct riov_vtd_fault f[8];
 	riov_vtd_faults_read(fz.vtd, f, 8, true);
-	return 0;
+	return (int)moved;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

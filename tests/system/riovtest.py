@@ -50,6 +50,11 @@ class TestFailure(Exception):
     pass
 
 
+class Skip(Exception):
+    """The test cannot run on this machine; the message says why. main() reports it as a skip
+    (exit 77, which meson counts as SKIP), never as a pass."""
+
+
 def check(cond, what):
     if not cond:
         raise TestFailure(what)
@@ -267,9 +272,15 @@ def drops(c):
 
 
 def main(tests):
-    """Run test functions; print a line each and exit non-zero if any failed."""
-    failed = 0
+    """Run test functions (all, or those named on the command line); print a line each. Exit 1 if
+    any failed, 2 if a name matches no test, 77 if every test that ran was skipped, else 0."""
+    failed = skipped = passed = 0
     only = sys.argv[1:]
+    names = [fn.__name__ for fn in tests]
+    unknown = [o for o in only if o not in names]
+    if unknown:
+        log("no test named %s; the tests are: %s" % (", ".join(unknown), " ".join(names)))
+        sys.exit(2)
     for fn in tests:
         if only and fn.__name__ not in only:
             continue
@@ -277,10 +288,16 @@ def main(tests):
         t0 = time.time()
         try:
             fn()
+            passed += 1
             log("PASS %s (%.1f s)" % (fn.__name__, time.time() - t0))
+        except Skip as e:
+            skipped += 1
+            log("SKIP %s: %s" % (fn.__name__, e))
         except Exception as e:  # report and go on with the next test
             failed += 1
             log("FAIL %s: %s" % (fn.__name__, e))
         _cleanup()
         del _procs[:]
-    sys.exit(1 if failed else 0)
+    if failed:
+        sys.exit(1)
+    sys.exit(77 if skipped and not passed else 0)

@@ -21,7 +21,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from riovtest import (RIOVCTL, Guest, Riovctl, Riovd, TestFailure, _procs, check, log, main, restart, tmpdir,
+from riovtest import (RIOVCTL, Guest, Riovctl, Riovd, Skip, TestFailure, _procs, check, log, main, restart, tmpdir,
                       wait_for)
 
 MAC_A = "02:00:00:00:00:0a"
@@ -209,8 +209,7 @@ def make_certs(tmp):
 def test_tls_roles():
     """riovd's TLS listener (--rpc-listen): client certificates decide the role."""
     if shutil.which("openssl") is None:
-        log("SKIP test_tls_roles: the openssl command is not installed")
-        return
+        raise Skip("the openssl command is not installed")
     tmp = tmpdir("ctl")
     c = make_certs(tmp)
     d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n',
@@ -385,8 +384,7 @@ def prom_query(port, q):
 def test_prometheus():
     prom = shutil.which("prometheus")
     if prom is None:
-        log("SKIP test_prometheus: the prometheus binary is not installed (apt-get install prometheus)")
-        return
+        raise Skip("the prometheus binary is not installed (apt-get install prometheus)")
     tmp = tmpdir("ctl")
     mport = free_port()
     d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n'

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from riovtest import RIOVD, Riovctl, Riovd, check, log, main, tmpdir
+from riovtest import RIOVD, Riovctl, Riovd, Skip, check, log, main, tmpdir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 UNIT = os.path.join(HERE, "..", "..", "deploy", "riovd.service")
@@ -17,8 +17,7 @@ UNIT = os.path.join(HERE, "..", "..", "deploy", "riovd.service")
 
 def test_unit_verifies():
     if not shutil.which("systemd-analyze"):
-        log("SKIP: systemd-analyze not installed")
-        return
+        raise Skip("systemd-analyze is not installed")
     tmp = tmpdir("unit")
     unit = os.path.join(tmp, "riovd.service")
     with open(UNIT) as f:

@@ -243,8 +243,13 @@ RIOV_TEST(fuzz_entry_on_seeds)
 	uint8_t *buf;
 	size_t len;
 	CHECK_EQ(riov_frame_encode(&f, 1024, &buf, &len), 0);
-	CHECK_EQ(riov_frame_fuzz_one(buf, len), 0);
-	CHECK_EQ(riov_frame_fuzz_one(buf, len - 1), 0);
+	CHECK_EQ(riov_frame_fuzz_one(buf, len), 1);       /* the frame decoded */
+	CHECK_EQ(riov_frame_fuzz_one(buf, len - 1), 0);   /* a partial frame waits for more */
+	uint8_t two[2048];
+	CHECK(2 * len <= sizeof(two));
+	memcpy(two, buf, len);
+	memcpy(two + len, buf, len);
+	CHECK_EQ(riov_frame_fuzz_one(two, 2 * len), 2);
 	free(buf);
 }
 
