@@ -313,6 +313,7 @@ static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct r
 	past->notifications += vq->stats.notifications;
 	past->broken += vq->stats.broken;
 	past->iotlb_waits += vq->stats.iotlb_waits;
+	past->log_writes += vq->stats.log_writes;
 	qp->past_hits[tx] += vq->tc.hits;
 	qp->past_misses[tx] += vq->tc.misses;
 	qp->past_faults[tx] += vq->tc.faults;
@@ -373,11 +374,23 @@ static void vh_link_change(void *ctx, struct riov_vhost_dev *dev, bool up)
 	RIOV_LOG(RIOV_LOG_INFO, "%s: guest %s", p->name, up ? "connected" : "disconnected");
 }
 
+static void vh_announce(void *ctx, struct riov_vhost_dev *dev, const uint8_t mac[6])
+{
+	struct dp_port *p = ctx;
+	uint64_t a = DP_ANNOUNCE;
+
+	for (unsigned i = 0; i < 6; i++)
+		a |= (uint64_t)mac[i] << (40 - 8 * i);
+	/* the worker that polls queue pair 0 sends it (a later announcement replaces an unsent one) */
+	atomic_store_explicit(&p->announce, a, memory_order_release);
+}
+
 static const struct riov_vhost_ops vh_ops = {
 	.vring_start = vh_vring_start,
 	.vring_stop = vh_vring_stop,
 	.link_change = vh_link_change,
 	.hold = vh_hold,
+	.announce = vh_announce,
 };
 
 static int vhost_port_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_port_params *prm,
@@ -759,8 +772,10 @@ static void dump_port(void *arg, const struct riov_dp_port_stats *st)
 		if (st->drops[d])
 			fprintf(f, " drop_%s %" PRIu64, riov_dp_drop_names[d], st->drops[d]);
 	fprintf(f, " notifications %" PRIu64 " iotlb_hits %" PRIu64 " iotlb_misses %" PRIu64
-		   " iotlb_waits %" PRIu64 " dma_faults %" PRIu64 "\n",
-		st->notifications, st->iotlb_hits, st->iotlb_misses, st->iotlb_waits, st->dma_faults);
+		   " iotlb_waits %" PRIu64 " dma_faults %" PRIu64 " dirty_log_writes %" PRIu64
+		   " announces %" PRIu64 "\n",
+		st->notifications, st->iotlb_hits, st->iotlb_misses, st->iotlb_waits, st->dma_faults,
+		st->dirty_log_writes, st->announces);
 }
 
 /* Ring state of a vhost port's vrings: what the guest published and how far riovd got. Read-only

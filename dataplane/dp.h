@@ -104,6 +104,10 @@ struct riov_dp_port_stats {
 	uint64_t iotlb_hits, iotlb_misses, dma_faults;
 	uint64_t iotlb_waits;         /* a vIOMMU guest's buffer had no translation yet: the queue
 				       * waited for the front-end's IOTLB update */
+	uint64_t dirty_log_writes;    /* writes to the guest's memory marked in its front-end's dirty
+				       * log (while a live migration copies the guest) */
+	uint64_t announces;           /* RARPs sent for the guest after its front-end announced it
+				       * (SEND_RARP: a live migration landed on this port) */
 };
 
 /** Fill st for the port called name. Returns 0 or -ENOENT. */

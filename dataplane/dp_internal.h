@@ -54,6 +54,7 @@ void dp_mac_purge_port(struct dp_net *net, uint16_t port);
 struct dp_qstats {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 	uint64_t drops[RIOV_DP_DROP__MAX];
+	uint64_t announces;            /* RARPs sent for the guest (send_announce) */
 } __rte_cache_aligned;
 
 struct dp_vq_pair {
@@ -83,6 +84,9 @@ struct dp_port {
 	_Atomic bool holding;          /* vmm pauses the vrings (riov_vhost_ops.hold) */
 	struct rte_ring *hold;         /* packets for the guest while it holds (MP, SC: the owner of
 				        * queue pair 0 hands them on once the pause is over) */
+	_Atomic uint64_t announce;     /* DP_ANNOUNCE | MAC: the front-end announced the guest's
+				        * address (riov_vhost_ops.announce); the owner of queue pair 0
+				        * sends a RARP from it through the switch */
 	/* eth */
 	uint16_t eth_id;
 	char devname[RTE_DEV_NAME_MAX_LEN];
@@ -92,6 +96,7 @@ struct dp_port {
 };
 
 #define RIOV_DP_HOLD_SIZE 1024      /* packets held for one paused guest */
+#define DP_ANNOUNCE (1ull << 63)    /* dp_port.announce: a RARP is due */
 
 /* ---- workers (worker.c) ---- */
 

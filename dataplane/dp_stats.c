@@ -37,6 +37,7 @@ static struct riov_virtq_stats vring_stats(const struct dp_vq_pair *qp, int k)
 	s.notifications += live->notifications;
 	s.broken += live->broken;
 	s.iotlb_waits += live->iotlb_waits;
+	s.log_writes += live->log_writes;
 	return s;
 }
 
@@ -74,6 +75,7 @@ static void add_queue_pair(const struct dp_vq_pair *qp, uint16_t q, struct riov_
 	for (int k = 0; k < 2; k++) {
 		const struct riov_virtq *vq = k ? &qp->txq : &qp->rxq;
 		st->iotlb_waits += qp->past[k].iotlb_waits + vq->stats.iotlb_waits;
+		st->dirty_log_writes += qp->past[k].log_writes + vq->stats.log_writes;
 		st->iotlb_hits += qp->past_hits[k] + vq->tc.hits;
 		st->iotlb_misses += qp->past_misses[k] + vq->tc.misses;
 		st->dma_faults += qp->past_faults[k] + vq->tc.faults;
@@ -96,6 +98,7 @@ void dp_port_stats(const struct riov_dp *dp, const struct dp_port *p, struct rio
 		st->tx_bytes += q->tx_bytes;
 		for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++)
 			st->drops[d] += q->drops[d];
+		st->announces += q->announces;
 	}
 	st->drops[RIOV_DP_DROP_RING_FULL] += atomic_load(&p->ring_full);
 	if (p->type != RIOV_DP_PORT_VHOST)

@@ -93,6 +93,7 @@ void vq_log_pages(struct riov_virtq *vq, uint64_t gpa, uint64_t len)
 	uint64_t last = (gpa + len - 1) >> VQ_PAGE_SHIFT;
 	if (last < first) /* wrapped: address space end */
 		last = UINT64_MAX >> VQ_PAGE_SHIFT;
+	vq->stats.log_writes++;
 	for (uint64_t p = first; p <= last; p++) {
 		uint64_t byte = p >> 3;
 		if (byte >= vq->log_size)

@@ -44,6 +44,7 @@ struct riov_virtq_stats {
 	uint64_t notifications;       /* interrupts raised towards the guest */
 	uint64_t broken;              /* times the queue was marked broken */
 	uint64_t iotlb_waits;         /* times the queue waited for a vIOMMU translation (IOTLB miss) */
+	uint64_t log_writes;          /* guest memory writes marked in the dirty log (live migration) */
 };
 
 #define RIOV_VIRTQ_HELD 64            /* RX packets kept while waiting for a translation */

@@ -433,6 +433,40 @@ to_mbuf:;
 	return n;
 }
 
+/* A RARP from the guest's announced address, broadcast into its network the way QEMU announces a
+ * guest that cannot announce itself (ethertype 0x8035, RFC 903 reverse request, padded to 60
+ * bytes): the switch learns the address on this port, the other ports (and the fabric behind an
+ * uplink) learn it from the flood. No mbuf: the next poll tries again. */
+static void send_announce(struct dp_ctx *c, struct dp_port *p)
+{
+	uint64_t a = atomic_exchange_explicit(&p->announce, 0, memory_order_acquire);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(c->dp->mp);
+	uint8_t mac[RTE_ETHER_ADDR_LEN];
+
+	if (m == NULL) {
+		atomic_compare_exchange_strong(&p->announce, &(uint64_t){ 0 }, a);
+		return;
+	}
+	for (unsigned i = 0; i < RTE_ETHER_ADDR_LEN; i++)
+		mac[i] = (uint8_t)(a >> (40 - 8 * i));
+	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN);
+	if (f == NULL) {   /* no room in a fresh mbuf: cannot happen with riovd's pool */
+		rte_pktmbuf_free(m);
+		return;
+	}
+	memset(f, 0, RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN);
+	memset(f, 0xff, RTE_ETHER_ADDR_LEN);                     /* to everyone */
+	memcpy(f + 6, mac, RTE_ETHER_ADDR_LEN);                  /* from the guest */
+	static const uint8_t rarp[] = { 0x80, 0x35,              /* RARP */
+					0x00, 0x01, 0x08, 0x00,  /* Ethernet, IPv4 */
+					0x06, 0x04, 0x00, 0x03 };/* 6, 4, reverse request */
+	memcpy(f + 12, rarp, sizeof(rarp));
+	memcpy(f + 22, mac, RTE_ETHER_ADDR_LEN);                 /* sender: the guest */
+	memcpy(f + 32, mac, RTE_ETHER_ADDR_LEN);                 /* target: the guest */
+	p->wstats[c->w->idx].announces++;
+	switch_burst(c, p, &m, 1);
+}
+
 static uint16_t poll_vhost(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 {
 	struct dp_vq_pair *qp = &p->qp[q];
@@ -450,6 +484,8 @@ static uint16_t poll_vhost(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 		if (k)
 			flush_vhost(c, p, m, (uint16_t)k);
 	}
+	if (unlikely(q == 0 && atomic_load_explicit(&p->announce, memory_order_relaxed) != 0))
+		send_announce(c, p);
 	/* packets other workers handed to this worker for the guest's RX vring */
 	if (qp->ring != NULL && atomic_load_explicit(&qp->rx_running, memory_order_acquire)) {
 		unsigned k = rte_ring_sc_dequeue_burst(qp->ring, (void **)m, RIOV_VIRTQ_BURST, NULL);

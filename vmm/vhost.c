@@ -155,9 +155,21 @@ int vu_h_set_config(struct riov_vhost_dev *dev, struct vu_msg *m)
 	return 0;
 }
 
+/* QEMU sends the guest's MAC (the first six bytes of the u64, in memory order) once a migration
+ * has landed on this back-end and the guest cannot announce itself (no GUEST_ANNOUNCE). */
 int vu_h_send_rarp(struct riov_vhost_dev *dev, struct vu_msg *m)
 {
-	return 0;   /* the switch learns the MAC from the guest's own traffic */
+	uint8_t mac[6];
+
+	memcpy(mac, m->payload, sizeof(mac));
+	if ((mac[0] & 1) || (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0)
+		return -EINVAL;   /* multicast or zero: not a guest's address */
+	RIOV_LOG(RIOV_LOG_INFO, "%s: front-end announces %02x:%02x:%02x:%02x:%02x:%02x (SEND_RARP)",
+		 dev->name, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	dev->announces++;
+	if (dev->p.ops->announce != NULL)
+		dev->p.ops->announce(dev->p.ops_ctx, dev, mac);
+	return 0;
 }
 
 int vu_h_net_set_mtu(struct riov_vhost_dev *dev, struct vu_msg *m)

@@ -86,6 +86,10 @@ struct riov_vhost_ops {
 	 *  hold(false), which follows within the same message, keep packets for the guest in a
 	 *  bounded queue instead of dropping them. May be NULL. */
 	void (*hold)(void *ctx, struct riov_vhost_dev *dev, bool on);
+	/** The front-end announced the guest's MAC address (SEND_RARP: QEMU after a live migration
+	 *  landed here): make the network reach that address through this device, and tell the
+	 *  network's other ports, as a RARP from the guest would. May be NULL. */
+	void (*announce)(void *ctx, struct riov_vhost_dev *dev, const uint8_t mac[6]);
 };
 
 enum riov_vhost_mode { RIOV_VHOST_SERVER = 0, RIOV_VHOST_CLIENT = 1 };

@@ -178,7 +178,7 @@ _Static_assert(VU_MEM_BASELINE_REGIONS <= VU_MAX_FDS, "a memory table's fds fit 
 	X(SET_PROTOCOL_FEATURES, 16, set_proto,         U64,         0, 0, 1, 0, NONE)             \
 	X(GET_QUEUE_NUM,         17, get_queue_num,     NONE_OR_U64, 0, 0, 1, 0, NONE)             \
 	X(SET_VRING_ENABLE,      18, set_vring_enable,  VRING_STATE, 0, 0, 1, 0, NAMED)            \
-	X(SEND_RARP,             19, send_rarp,         U64,         0, 0, 1, 0, NONE)             \
+	X(SEND_RARP,             19, send_rarp,         U64,         0, 0, 1, 1, NONE)             \
 	X(NET_SET_MTU,           20, net_set_mtu,       U64,         0, 0, 1, 0, NONE)             \
 	X(SET_BACKEND_REQ_FD,    21, set_backend_req_fd, NONE_OR_U64, 1, 1, 1, 0, NONE)            \
 	X(IOTLB_MSG,             22, iotlb_msg,         IOTLB,       0, 0, 0, 0, NONE)             \
@@ -338,6 +338,7 @@ struct riov_vhost_dev {
 
 	/* counters */
 	uint64_t messages, bad_messages, refused, connects, disconnects;
+	uint64_t announces;     /* SEND_RARP requests passed on to ops->announce */
 };
 
 /* ---- the dispatch table (vhost_msg.c) -------------------------------------------------------- */

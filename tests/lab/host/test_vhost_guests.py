@@ -22,6 +22,11 @@ riovd over vhost-user, with guest memory in memfds (memory-backend-memfd,share=o
   libvirt         a multiqueue guest started by libvirtd (Debian's, started by the test without
                   systemd) on a riovd port, riovd as the vhost-user server and as the client,
                   pings the other (plain QEMU) guest; the domain XML is docs/libvirt.md's
+  migrate         live migration (issue 12): guest 2 moves from riovd port vm2 to port vm2b (QEMU
+                  `migrate` to a second QEMU on this host started with -incoming) while guest 1
+                  pings it 5 times a second: the migration completes with riovd writing the dirty
+                  log, at most 1 s of pings is lost, and guest 2 is reached through vm2b (the
+                  destination QEMU's SEND_RARP: riovd announces the guest from its new port)
 
 Nothing is faked: riovd is the built daemon, the guests are Debian's kernel under QEMU. Needs
 tests/lab/build.sh (kernel, busybox) and tests/lab/host/build-guest.sh (the guest initramfs).
@@ -151,11 +156,12 @@ class VM:
     movable so that it can be offlined and removed again."""
 
     def __init__(self, name, tmp, sock, mac, ip, qemu_server, viommu, initrd, kernel, smp=1, queues=1,
-                 hotplug=False):
+                 hotplug=False, incoming=None):
         self.name, self.tmp, self.sock, self.mac, self.ip = name, tmp, sock, mac, ip
         self.qemu_server, self.viommu = qemu_server, viommu
         self.initrd, self.kernel = initrd, kernel
         self.smp, self.queues, self.hotplug = smp, queues, hotplug
+        self.incoming = incoming   # a migration destination: QEMU's -incoming URI
         self.mon = os.path.join(tmp, name + ".mon")
         self.qmp_path = os.path.join(tmp, name + ".qmp")
         self.logf = os.path.join(tmp, name + ".console")
@@ -193,6 +199,8 @@ class VM:
             nic += ",iommu_platform=on,ats=on,disable-legacy=on"
             args[args.index("-append") + 1] += " intel_iommu=on"
         args += ["-device", nic]
+        if self.incoming:
+            args += ["-incoming", self.incoming]
         with open(self.logf, "a") as f:
             f.write("# " + " ".join(args) + "\n")
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -302,13 +310,16 @@ class Setup:
     """riovd with two vhost ports on one network and two Linux guests on them (smp vCPUs each,
     queues queue pairs on each NIC and riovd port, memory slots for DIMMs with hotplug)."""
 
-    def __init__(self, name, viommu=False, smp=1, queues=1, hotplug=False):
+    def __init__(self, name, viommu=False, smp=1, queues=1, hotplug=False, extra_ports=()):
         env = lab_env()
         initrd = guest_initrd()
+        self.env, self.initrd = env, initrd
         self.tmp = riovtest.tmpdir("host-" + name)
         TMPDIRS.append(self.tmp)
+        ports = [port_cfg("vm1", True, queues), port_cfg("vm2", False, queues)]
+        ports += [port_cfg(p, False, queues) for p in extra_ports]
         cfg = ('networks = ( { name = "lab"; } );\n'
-               'ports = (\n%s,\n%s\n);\n' % (port_cfg("vm1", True, queues), port_cfg("vm2", False, queues)))
+               'ports = (\n%s\n);\n' % ",\n".join(ports))
         self.riovd = Riovd(self.tmp, cfg, extra_args=["--idle-sleep-us", IDLE_SLEEP_US])
         self.ctl = Riovctl(os.path.join(self.tmp, "riovd.sock"))
         self.vm1 = VM("vm1", self.tmp, self.riovd.socket("vm1"), "52:54:00:00:01:01", "10.91.0.1", True,
@@ -758,11 +769,11 @@ def seq_list(missing):
 
 
 class PingStream:
-    """ping -i 0.1 from vm to ip in the guest's background, its output in a file; stop() counts
-    the replies and the sequence numbers missing among them."""
+    """ping -i INTERVAL (default 0.1) from vm to ip in the guest's background, its output in a
+    file; stop() counts the replies and the sequence numbers missing among them."""
 
-    def __init__(self, vm, ip, tag):
-        self.vm, self.ip, self.tag = vm, ip, tag
+    def __init__(self, vm, ip, tag, interval="0.1"):
+        self.vm, self.ip, self.tag, self.interval = vm, ip, tag, interval
         self.log = "/tmp/%s.ping" % tag
 
     def replies(self):
@@ -770,7 +781,7 @@ class PingStream:
         return int(out[-1]) if out and out[-1].strip().isdigit() else 0
 
     def start(self):
-        self.vm.run("ping -i 0.1 %s > %s 2>&1 & echo $! > %s.pid" % (self.ip, self.log, self.log))
+        self.vm.run("ping -i %s %s > %s 2>&1 & echo $! > %s.pid" % (self.interval, self.ip, self.log, self.log))
         wait_for(lambda: self.replies() >= 10, 120, "%s: 10 replies of the ping stream" % self.vm.name)
         return self
 
@@ -1230,9 +1241,82 @@ def test_libvirt():
         lv.stop()
 
 
+# ---------------------------------------------------------------- issue 12: live migration
+
+# pings lost across the migration, at 5 a second: at most 1 s
+MIGRATE_MAX_LOST = 5
+# how long the paused source QEMU stays connected after the migration
+MIGRATE_SOURCE_LINGER_S = 3
+
+
+def test_migrate():
+    """Guest 2 migrates from port vm2 to port vm2b under guest 1's ping stream."""
+    s = Setup("migrate", extra_ports=("vm2b",)).start()
+    dst = None
+    try:
+        ping(s.vm1, s.vm2.ip, 2)
+        uri = "unix:" + os.path.join(s.tmp, "migrate.sock")
+        dst = VM("vm2b", s.tmp, s.riovd.socket("vm2b"), s.vm2.mac, s.vm2.ip, False, False, s.initrd,
+                 s.env["KERNEL"], incoming=uri).start()
+        wait_for(lambda: "vm2b: guest connected" in s.riovd.log_text(), 60,
+                 "the destination QEMU on port vm2b")
+        stream = PingStream(s.vm1, s.vm2.ip, "migrate", interval="0.2").start()
+        src_q = s.vm2.qmp()
+        t0 = time.time()
+        src_q.cmd("migrate", uri=uri)
+        wait_for(lambda: src_q.cmd("query-migrate").get("status") in ("completed", "failed", "cancelled"),
+                 300, "the migration to end")
+        info = src_q.cmd("query-migrate")
+        took = time.time() - t0
+        if info.get("status") != "completed":
+            raise TestFailure("migration %s: %s" % (info.get("status"), info.get("error-desc", info)))
+        log("  migration completed in %.1f s (downtime %s ms, %s MiB transferred)"
+            % (took, info.get("downtime"), (info.get("ram") or {}).get("transferred", 0) >> 20))
+        wait_for(lambda: dst.qmp().cmd("query-status").get("status") == "running", 60,
+                 "the destination guest running")
+        # the source QEMU stays, paused and connected to port vm2, for a while (a management layer
+        # cleans up after it has seen the destination run): the guest must be reached through
+        # vm2b meanwhile, not through the port the switch learned it on before
+        time.sleep(MIGRATE_SOURCE_LINGER_S)
+        s.vm2.stop()
+        # the guest answers from its new port; its console is the destination QEMU's now
+        rc, out = dst.run("echo migrated-$((6*7))")
+        riovtest.check(rc == 0 and "migrated-42" in out, "guest 2 answers on the destination's console")
+        time.sleep(3)    # pings after the move
+        replies, top, dups, lost, missing = stream.stop()
+        st_dst = s.port("vm2b")
+        log("  ping stream: %d replies, %d lost%s, %d duplicates; vm2b rx %s tx %s"
+            % (replies, lost, seq_list(missing) if lost else "", dups, st_dst.get("rx_packets"),
+               st_dst.get("tx_packets")))
+        riovtest.check(lost <= MIGRATE_MAX_LOST, "at most %d pings (1 s) lost across the migration: %d"
+                       % (MIGRATE_MAX_LOST, lost))
+        riovtest.check(int(st_dst.get("rx_packets", 0)) > 0 and int(st_dst.get("tx_packets", 0)) > 0,
+                       "traffic to and from guest 2 through port vm2b")
+        text = s.riovd.log_text()
+        riovtest.check("vm2b: front-end announces %s (SEND_RARP)" % s.vm2.mac in text,
+                       "the destination QEMU announced the guest (SEND_RARP) and riovd logged it")
+        ping(s.vm1, s.vm2.ip, 3)
+        dst.stop()
+        s.vm1.stop()
+        c = s.riovd.stop()
+        riovtest.check(c["vm2"].get("dirty_log_writes", 0) > 0,
+                       "riovd wrote the dirty log of port vm2 during the migration (%s writes)"
+                       % c["vm2"].get("dirty_log_writes"))
+        riovtest.check(c["vm2b"].get("announces", 0) >= 1,
+                       "riovd sent the guest's RARP from port vm2b (%s)" % c["vm2b"].get("announces"))
+        return ("migration in %.1f s (downtime %s ms) under a 5/s ping: %d of %d lost, %d dirty-log writes "
+                "on vm2, %d announces on vm2b" % (took, info.get("downtime"), lost, top + 1,
+                                                  c["vm2"]["dirty_log_writes"], c["vm2b"]["announces"]))
+    finally:
+        if dst is not None:
+            dst.stop()
+        s.stop()
+
+
 TESTS = [("ping", test_ping), ("ping-viommu", test_ping_viommu), ("reboot-restart", test_reboot_restart),
          ("reboot-restart-viommu", test_reboot_restart_viommu), ("mq", test_mq), ("hotplug", test_hotplug),
-         ("hotplug-mq", test_hotplug_mq), ("mq-restart", test_mq_restart), ("libvirt", test_libvirt)]
+         ("hotplug-mq", test_hotplug_mq), ("mq-restart", test_mq_restart), ("libvirt", test_libvirt),
+         ("migrate", test_migrate)]
 
 
 def main():

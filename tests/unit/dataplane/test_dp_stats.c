@@ -54,6 +54,7 @@ static void vring_fill(struct riov_virtq_stats *s, uint64_t packets, uint64_t in
 		s->drops[d] = d + 1;
 	s->notifications = interrupts;
 	s->iotlb_waits = 1;
+	s->log_writes = 2;
 }
 
 RIOV_TEST(queue_pair_directions_and_lives)
@@ -121,6 +122,10 @@ RIOV_TEST(port_totals_are_the_queue_sums)
 		CHECK_EQ(st.drops[d], qs[0].drops[d] + qs[1].drops[d] + port_only);
 	}
 	CHECK_EQ(st.iotlb_waits, 4);
+	CHECK_EQ(st.dirty_log_writes, 8);   /* four vrings' lives, two each */
+	p->wstats[1].announces = 3;
+	dp_port_stats(dp, p, &st);
+	CHECK_EQ(st.announces, 3);
 	CHECK_EQ(st.iotlb_hits, 5);
 	CHECK_EQ(st.iotlb_misses, 2);
 	port_free(dp, p);

@@ -45,6 +45,8 @@ struct rec {
 	struct riov_vhost_vring_info last;
 	uint16_t stop_qid;
 	uint16_t stop_la, stop_lu;   /* what the "dataplane" reports on stop */
+	int announces;
+	uint8_t announced[6];        /* the MAC of the last announce() */
 };
 
 struct fx {
@@ -89,7 +91,14 @@ static void t_hold(void *ctx, struct riov_vhost_dev *dev, bool on)
 	r->holds += on;
 }
 
-static const struct riov_vhost_ops t_ops = { t_start, t_stop, t_link, t_hold };
+static void t_announce(void *ctx, struct riov_vhost_dev *dev, const uint8_t mac[6])
+{
+	struct rec *r = ctx;
+	r->announces++;
+	memcpy(r->announced, mac, 6);
+}
+
+static const struct riov_vhost_ops t_ops = { t_start, t_stop, t_link, t_hold, t_announce };
 
 static int count_fds(void)
 {
@@ -1514,7 +1523,15 @@ RIOV_TEST(log_base_and_config)
 	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_STATUS, 0xf, NULL, 0), 0);
 	CHECK_EQ(fe_get_u64(&f, fd, VU_GET_STATUS), 0xf);
 	CHECK_EQ(fe_call_u64(&f, fd, VU_NET_SET_MTU, 9000, NULL, 0), 0);
+	/* SEND_RARP (after a migration): the MAC in memory order goes to the dataplane; a multicast or
+	 * zero address is refused and the session goes on */
 	CHECK_EQ(fe_call_u64(&f, fd, VU_SEND_RARP, 0x0000112233445566ull, NULL, 0), 0);
+	CHECK_EQ(f.rec.announces, 1);
+	CHECK(memcmp(f.rec.announced, (uint8_t[]){ 0x66, 0x55, 0x44, 0x33, 0x22, 0x11 }, 6) == 0);
+	CHECK(fe_call_u64(&f, fd, VU_SEND_RARP, 0x0000112233445501ull, NULL, 0) != 0);
+	CHECK(fe_call_u64(&f, fd, VU_SEND_RARP, 0, NULL, 0) != 0);
+	CHECK_EQ(f.rec.announces, 1);
+	CHECK(fx_stats(&f).connected);
 	/* RESET_DEVICE stops everything but keeps the connection */
 	CHECK_EQ(fe_call(&f, fd, VU_RESET_DEVICE, NULL, 0, NULL, 0), 0);
 	CHECK_EQ(f.rec.stops, 2);
