@@ -22,6 +22,9 @@ riovd over vhost-user, with guest memory in memfds (memory-backend-memfd,share=o
   libvirt         a multiqueue guest started by libvirtd (Debian's, started by the test without
                   systemd) on a riovd port, riovd as the vhost-user server and as the client,
                   pings the other (plain QEMU) guest; the domain XML is docs/libvirt.md's
+  kill-restart    restart under traffic (issue 12): the guests ping each other 5 times a second
+                  while riovd is killed with SIGKILL and restarted 3 times: at most 5 pings lost
+                  per kill in each direction, neither guest restarted
   migrate         live migration (issue 12): guest 2 moves from riovd port vm2 to port vm2b (QEMU
                   `migrate` to a second QEMU on this host started with -incoming) while guest 1
                   pings it 5 times a second: the migration completes with riovd writing the dirty
@@ -1241,6 +1244,59 @@ def test_libvirt():
         lv.stop()
 
 
+# ---------------------------------------------------------------- issue 12: restart under traffic
+
+KILLS = 3
+KILL_MAX_LOST = 5     # pings (at 5 a second) lost per kill, each direction
+
+
+def gaps(missing):
+    """Runs of consecutive missing sequence numbers -> their lengths."""
+    out = []
+    for q in sorted(missing):
+        if out and q == prev + 1:
+            out[-1] += 1
+        else:
+            out.append(1)
+        prev = q
+    return out
+
+
+def test_kill_restart():
+    """riovd killed with SIGKILL and restarted 3 times under a 5/s ping each way."""
+    s = Setup("kill-restart").start()
+    try:
+        both_ways(s)
+        boots = [len(vm.find(r"^GUEST-READY")) for vm in s.vms()]
+        streams = [PingStream(s.vm1, s.vm2.ip, "k12", interval="0.2").start(),
+                   PingStream(s.vm2, s.vm1.ip, "k21", interval="0.2").start()]
+        for k in range(KILLS):
+            n = [st.replies() for st in streams]
+            s.riovd.proc.kill()
+            s.riovd.proc.wait(timeout=30)
+            s.riovd.proc = None
+            s.riovd.start()
+            for st, n0 in zip(streams, n):
+                wait_for(lambda: st.replies() >= n0 + 10, 120,
+                         "%s's ping stream to go on after kill %d" % (st.vm.name, k + 1))
+            log("  kill %d: both ping streams go on" % (k + 1))
+        details = []
+        for st in streams:
+            replies, top, dups, lost, missing = st.stop()
+            g = gaps(missing)
+            log("  %s -> %s: %d of %d replies, %d lost%s, gaps %s, %d duplicates"
+                % (st.vm.name, st.ip, replies, top + 1, lost, seq_list(missing) if lost else "", g, dups))
+            riovtest.check(lost < 30 and all(x <= KILL_MAX_LOST for x in g) and len(g) <= KILLS,
+                           "%s -> %s: at most %d pings lost per kill (gaps %s)"
+                           % (st.vm.name, st.ip, KILL_MAX_LOST, g))
+            details.append("%s->%s %d of %d (gaps %s)" % (st.vm.name, st.ip, replies, top + 1, g))
+        riovtest.check([len(vm.find(r"^GUEST-READY")) for vm in s.vms()] == boots and
+                       not any(vm.exited() for vm in s.vms()), "neither guest restarted")
+        return "%d SIGKILLs of riovd under a 5/s ping each way: %s" % (KILLS, "; ".join(details))
+    finally:
+        s.stop()
+
+
 # ---------------------------------------------------------------- issue 12: live migration
 
 # pings lost across the migration, at 5 a second: at most 1 s
@@ -1316,7 +1372,7 @@ def test_migrate():
 TESTS = [("ping", test_ping), ("ping-viommu", test_ping_viommu), ("reboot-restart", test_reboot_restart),
          ("reboot-restart-viommu", test_reboot_restart_viommu), ("mq", test_mq), ("hotplug", test_hotplug),
          ("hotplug-mq", test_hotplug_mq), ("mq-restart", test_mq_restart), ("libvirt", test_libvirt),
-         ("migrate", test_migrate)]
+         ("kill-restart", test_kill_restart), ("migrate", test_migrate)]
 
 
 def main():
