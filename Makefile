@@ -4,7 +4,7 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 
-.PHONY: all deps build test test-fast demo bench fuzz clean lab-test
+.PHONY: all deps build test test-fast demo bench fuzz soak clean lab-test
 
 all: build
 
@@ -31,6 +31,10 @@ bench: build
 
 fuzz: deps
 	SUITES=fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-300} tests/run-suites.sh
+
+# riovd killed with SIGKILL and restarted SOAK_CYCLES times (default 100) under traffic and changes
+soak: build
+	RIOV_BUILD=$(BUILD) python3 tests/soak/kill9.py $${SOAK_CYCLES:-100}
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) *.setup.log *.build.log

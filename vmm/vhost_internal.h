@@ -242,6 +242,8 @@ struct vu_vring {
 	uint64_t desc, avail, used, log;
 	uint16_t last_avail;
 	uint16_t last_used;
+	bool base_from_fe;      /* last_* came from SET_VRING_BASE and the vring has not started since
+				 * (not from the dataplane's report of a stop) */
 	int kickfd, callfd, errfd;
 	/* while running: the rings' host addresses (desc, avail, used), so that a region can tell
 	 * whether a running ring lives in it (each ring lies within one mapping) */
@@ -339,6 +341,7 @@ struct riov_vhost_dev {
 	/* counters */
 	uint64_t messages, bad_messages, refused, connects, disconnects;
 	uint64_t announces;     /* SEND_RARP requests passed on to ops->announce */
+	uint64_t base_resyncs;  /* vring bases taken from the used ring (vring_resync) */
 };
 
 /* ---- the dispatch table (vhost_msg.c) -------------------------------------------------------- */

@@ -191,6 +191,32 @@ static void vring_info(struct riov_vhost_dev *dev, unsigned qid, struct riov_vho
 	}
 }
 
+/* The used ring's index (in guest memory) is where this device's completions stand. A front-end
+ * that lost track of it sends another base: DPDK's virtio-user reconnecting to a riovd that was
+ * restarted sends 0 while its avail index runs on, so the queue would be broken at once (avail
+ * ahead of the base by more than the ring). Then, if the used index is a base the ring can be
+ * served from, start there, as QEMU itself does after its back-end went away and as DPDK's own
+ * back-end does: what riovd completed is in the used ring, what it took and had not completed
+ * when it went away is served again (such a front-end keeps no in-flight record). A base the
+ * ring can be served from is the front-end's to give (QEMU's, a migration's) and is kept. */
+static void vring_resync(struct riov_vhost_dev *dev, unsigned qid, const void *avail, const void *used)
+{
+	struct vu_vring *vr = &dev->vr[qid];
+	/* both rings start with flags, then idx */
+	uint16_t avail_idx = __atomic_load_n((const uint16_t *)avail + 1, __ATOMIC_ACQUIRE);
+	uint16_t at = __atomic_load_n((const uint16_t *)used + 1, __ATOMIC_ACQUIRE);
+
+	if (!vr->base_from_fe)
+		return;   /* a restart after a pause: the dataplane's own indices */
+	vr->base_from_fe = false;
+	if ((uint16_t)(avail_idx - vr->last_avail) <= vr->num || (uint16_t)(avail_idx - at) > vr->num)
+		return;
+	RIOV_LOG_RL(RIOV_LOG_NOTICE, "%s: vring %u: base %u/%u from the front-end, the used ring is at %u: "
+		    "serving from %u", dev->name, qid, vr->last_avail, vr->last_used, at, at);
+	vr->last_avail = vr->last_used = at;
+	dev->base_resyncs++;
+}
+
 /* A vring whose rings do not translate yet (no mapping, or with a vIOMMU an IOTLB entry still to
  * come: ring_map asked the front-end for it) stays pending; it is retried after the next change. */
 void vu_vring_try_start(struct riov_vhost_dev *dev, unsigned qid)
@@ -221,6 +247,7 @@ void vu_vring_try_start(struct riov_vhost_dev *dev, unsigned qid)
 	}
 	if (vring_irte(dev, qid))
 		return;
+	vring_resync(dev, qid, vi.avail, vi.used);
 	vring_info(dev, qid, &vi);
 	vr->ring_h[0] = vi.desc;
 	vr->ring_h[1] = vi.avail;
@@ -299,6 +326,7 @@ int vu_h_set_vring_base(struct riov_vhost_dev *dev, struct vu_msg *m)
 	if (vr->running)
 		return -EBUSY;
 	vr->last_avail = vr->last_used = (uint16_t)s.num;
+	vr->base_from_fe = true;
 	vu_vring_try_start(dev, s.index);
 	return 0;
 }

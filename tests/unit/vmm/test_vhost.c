@@ -1544,6 +1544,55 @@ RIOV_TEST(log_base_and_config)
 	fx_fini(&f);
 }
 
+/* One session whose vring 0 has avail index `avail` and used index `used` in guest memory and
+ * gets base 5 from the front-end (setup_vring): the indices the vring starts from. */
+static void start_with_ring_indices(uint16_t avail, uint16_t used, uint16_t *la, uint16_t *lu,
+				    uint64_t *resyncs)
+{
+	struct fx f = { 0 };
+	struct guest g;
+	int callfd, kickfd;
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init(&g, 0);
+	memcpy(g.map + 0x11000 + 2, &avail, 2);
+	memcpy(g.map + 0x12000 + 2, &used, 2);
+	int fd = fe_connect(&f);
+	negotiate(&f, fd, FEAT_BASE);
+	CHECK_EQ(send_mem_table(&f, fd, &g), 0);
+	setup_vring(&f, fd, &g, 0, ~0ull, &callfd, &kickfd);
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_ENABLE, 0, 1), 0);
+	CHECK_EQ(f.rec.starts, 1);
+	*la = f.rec.last.last_avail_idx;
+	*lu = f.rec.last.last_used_idx;
+	*resyncs = f.dev->base_resyncs;
+	close(fd);
+	close(callfd);
+	close(kickfd);
+	guest_fini(&g);
+	fx_fini(&f);
+}
+
+RIOV_TEST(base_from_used_ring_when_frontend_lost_track)
+{
+	uint16_t la, lu;
+	uint64_t n;
+	/* DPDK's virtio-user reconnecting to a restarted riovd: base 5 (it sends 0) but the guest
+	 * posted up to 300 and riovd had completed 290: serve from 290, not a broken queue */
+	start_with_ring_indices(300, 290, &la, &lu, &n);
+	CHECK_EQ(la, 290);
+	CHECK_EQ(lu, 290);
+	CHECK_EQ(n, 1);
+	/* a base the ring can be served from is the front-end's (QEMU, a migration): kept */
+	start_with_ring_indices(100, 90, &la, &lu, &n);
+	CHECK_EQ(la, 5);
+	CHECK_EQ(lu, 5);
+	CHECK_EQ(n, 0);
+	/* neither can: kept, and the virtqueue code marks the queue broken as before */
+	start_with_ring_indices(3000, 2000, &la, &lu, &n);
+	CHECK_EQ(la, 5);
+	CHECK_EQ(n, 0);
+}
+
 RIOV_TEST(destroy_while_running)
 {
 	int before = count_fds();
@@ -2010,6 +2059,7 @@ RIOV_TEST_MAIN(RIOV_TEST_ENTRY(server_good_session), RIOV_TEST_ENTRY(server_refu
 	       RIOV_TEST_ENTRY(call_fd_replaced_on_running_vring), RIOV_TEST_ENTRY(legacy_enable_on_kick),
 	       RIOV_TEST_ENTRY(iommu_platform_rings_are_iovas),
 	       RIOV_TEST_ENTRY(guest_memory_superpage_congruent), RIOV_TEST_ENTRY(log_base_and_config),
+	       RIOV_TEST_ENTRY(base_from_used_ring_when_frontend_lost_track),
 	       RIOV_TEST_ENTRY(destroy_while_running), RIOV_TEST_ENTRY(client_mode_reconnects),
 	       RIOV_TEST_ENTRY(create_rejects_bad_params),
 	       RIOV_TEST_ENTRY(bad_too_many_fds), RIOV_TEST_ENTRY(bad_nine_fds_ctrunc),
