@@ -123,7 +123,11 @@ static int parse_daemon(const config_setting_t *d, const char *o, struct riov_co
 	static const char *const keys[] = { "workers", "control_cpu", "mbufs", "memory_mb", "hugepages",
 					    "eal_args", "socket_dir", "state_dir", "rpc_socket", "rpc_listen",
 					    "tls_cert", "tls_key", "tls_ca", "metrics_listen",
-					    "stats_interval", "idle_sleep_us", "log_level", NULL };
+					    "tls_crl", "tls_roles", "rpc_max_conns", "tls_max_conns",
+					    "tls_handshake_timeout_ms", "metrics_max_conns",
+					    "metrics_timeout_ms",
+					    "stats_interval", "idle_sleep_us", "log_level", "eth_devargs_allow",
+					    NULL };
 	unsigned cpu = 0;
 	bool have_cpu = config_setting_get_member(d, "control_cpu") != NULL;
 
@@ -139,12 +143,22 @@ static int parse_daemon(const config_setting_t *d, const char *o, struct riov_co
 	TRY(get_bool(d, "hugepages", &c->hugepages, o, err, el));
 	TRY(get_str(d, "eal_args", c->eal_args, sizeof(c->eal_args), false, o, err, el));
 	TRY(get_str(d, "socket_dir", c->socket_dir, sizeof(c->socket_dir), false, o, err, el));
+	TRY(get_str(d, "eth_devargs_allow", c->eth_devargs_allow, sizeof(c->eth_devargs_allow), false,
+		    o, err, el));
 	TRY(get_str(d, "state_dir", c->state_dir, sizeof(c->state_dir), false, o, err, el));
 	TRY(get_str(d, "rpc_socket", c->rpc_socket, sizeof(c->rpc_socket), false, o, err, el));
 	TRY(get_str(d, "rpc_listen", c->rpc_listen, sizeof(c->rpc_listen), false, o, err, el));
 	TRY(get_str(d, "tls_cert", c->tls_cert, sizeof(c->tls_cert), false, o, err, el));
 	TRY(get_str(d, "tls_key", c->tls_key, sizeof(c->tls_key), false, o, err, el));
 	TRY(get_str(d, "tls_ca", c->tls_ca, sizeof(c->tls_ca), false, o, err, el));
+	TRY(get_str(d, "tls_crl", c->tls_crl, sizeof(c->tls_crl), false, o, err, el));
+	TRY(get_str(d, "tls_roles", c->tls_roles, sizeof(c->tls_roles), false, o, err, el));
+	TRY(get_uint(d, "rpc_max_conns", &c->rpc_max_conns, 1, 4096, o, err, el));
+	TRY(get_uint(d, "tls_max_conns", &c->tls_max_conns, 1, 4096, o, err, el));
+	TRY(get_uint(d, "tls_handshake_timeout_ms", &c->tls_handshake_timeout_ms, 100, 600000, o, err,
+		     el));
+	TRY(get_uint(d, "metrics_max_conns", &c->metrics_max_conns, 1, 4096, o, err, el));
+	TRY(get_uint(d, "metrics_timeout_ms", &c->metrics_timeout_ms, 100, 600000, o, err, el));
 	TRY(get_str(d, "metrics_listen", c->metrics_listen, sizeof(c->metrics_listen), false, o, err, el));
 	TRY(get_uint(d, "stats_interval", &c->stats_interval, 0, 86400, o, err, el));
 	TRY(get_uint(d, "idle_sleep_us", &c->idle_sleep_us, 0, 100000, o, err, el));

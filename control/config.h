@@ -42,12 +42,21 @@ struct riov_config {
 	bool hugepages;                /* use hugepages instead of --no-huge */
 	char eal_args[RIOV_CFG_STR];   /* extra EAL arguments */
 	char socket_dir[RIOV_CFG_STR];
+	char eth_devargs_allow[1024];  /* eth port drivers and keys ("drv:key,key; pci"); "" = default */
 	char state_dir[RIOV_CFG_STR];
 	char rpc_socket[RIOV_CFG_STR];
 	char rpc_listen[RIOV_CFG_STR];
 	char tls_cert[RIOV_CFG_STR];
 	char tls_key[RIOV_CFG_STR];
 	char tls_ca[RIOV_CFG_STR];
+	char tls_crl[RIOV_CFG_STR];    /* PEM CRL(s) of the client CA(s); "" = no revocation check */
+	char tls_roles[1024];          /* certificate identity -> role rules (docs/api.md); "" = legacy
+					* OU=admin rule */
+	unsigned rpc_max_conns;        /* Unix socket connections at once; 0 = 64 */
+	unsigned tls_max_conns;        /* TLS connections at once; 0 = 64 */
+	unsigned tls_handshake_timeout_ms; /* from accept to a finished handshake; 0 = 10000 */
+	unsigned metrics_max_conns;    /* metrics HTTP connections at once; 0 = 16 */
+	unsigned metrics_timeout_ms;   /* one metrics request, from accept to answer sent; 0 = 10000 */
 	char metrics_listen[RIOV_CFG_STR];
 	unsigned stats_interval;       /* seconds between counter lines in the log; 0 = off */
 	unsigned idle_sleep_us;        /* an idle worker sleeps this long between polls; 0 = busy-poll */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Prometheus text endpoint (exposition format 0.0.4) on libevent's evhttp: GET /metrics calls a
- * collector that appends lines to an evbuffer with the helpers below. Off unless riovd is
- * configured with an ADDR:PORT. Control thread only.
+ * Prometheus text endpoint (exposition format 0.0.4): GET /metrics calls a collector that
+ * appends lines to an evbuffer with the helpers below. One request per connection; at most
+ * max_conns connections at once (16 by default; more get 503 and are closed) and one deadline per
+ * connection from accept (10 s by default). Off unless riovd is configured with an ADDR:PORT.
+ * Control thread only.
  *
  * Example output:
  *   # HELP riov_port_rx_packets_total Packets received on a port.
@@ -31,6 +33,14 @@ typedef void (*riov_metrics_collect_fn)(struct evbuffer *out, void *arg);
 int riov_metrics_http_start(struct event_base *base, const char *listen,
 			    riov_metrics_collect_fn collect, void *arg,
 			    struct riov_metrics_http **out, char *err, size_t errlen);
+
+/**
+ * Set the connection cap and the per-connection deadline (from accept to the answer sent;
+ * traffic does not extend it). 0 keeps the default (16 connections, 10000 ms). Applies to
+ * connections accepted from now on.
+ */
+void riov_metrics_http_set_limits(struct riov_metrics_http *m, unsigned max_conns,
+				  unsigned timeout_ms);
 
 /** @return the TCP port bound. */
 int riov_metrics_http_port(const struct riov_metrics_http *m);

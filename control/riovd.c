@@ -21,8 +21,10 @@
 
 #include "common/log.h"
 #include "control/config.h"
+#include "control/rpc_server.h"
 #include "control/service.h"
 #include "dataplane/dp.h"
+#include "vmm/guest_fault.h"
 
 RIOV_LOG_COMPONENT("riovd", RIOV_LOG_INFO);
 
@@ -341,10 +343,24 @@ static int make_dirs(const struct riov_config *c)
 		if (rpc_dir[0] != '\0')
 			rc = mkdir_p(rpc_dir, 0755);
 	}
-	if (rc != 0)
+	if (rc != 0) {
 		RIOV_LOG(RIOV_LOG_ERR, "cannot create %s, %s or the directory of %s: %s", c->socket_dir,
 			 c->state_dir, c->rpc_socket, strerror(-rc));
-	return rc;
+		return rc;
+	}
+	/* riovd trusts what it finds there: no symbolic link at their names, nobody else able to
+	 * replace their contents (the RPC socket's directory is checked again when it binds) */
+	const char *trusted[] = { c->socket_dir, c->state_dir };
+	for (size_t i = 0; i < 2; i++) {
+		char err[512];
+		int fd = riov_rpc_dir_check(trusted[i], err, sizeof(err));
+		if (fd < 0) {
+			RIOV_LOG(RIOV_LOG_ERR, "refusing to start: %s", err);
+			return fd;
+		}
+		close(fd);
+	}
+	return 0;
 }
 
 /* Signals (stop, dump counters) and the periodic counter dump on the control loop. */
@@ -376,6 +392,14 @@ int main(int argc, char **argv)
 		return 1;
 	if (eal_start(&d, argv[0], &n_workers) != 0)
 		return 1;
+	/* after the EAL (which swaps its own SIGBUS handler in only around page allocations and
+	 * puts back what it found): a front-end's truncated file breaks its device, not riovd */
+	rc = riov_guest_fault_install();
+	if (rc != 0) {
+		RIOV_LOG(RIOV_LOG_ERR, "cannot install the SIGBUS handler for guest memory: %s",
+			 strerror(-rc));
+		return 1;
+	}
 	d.base = event_base_new();
 	if (d.base == NULL) {
 		RIOV_LOG(RIOV_LOG_ERR, "cannot create the event loop");

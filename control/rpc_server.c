@@ -11,13 +11,19 @@
  * every field) and handlers get only a well-typed message. Per connection, input beyond one
  * frame is not read (read watermark), and reading stops while more than max_inflight answer
  * bytes are queued, so a client that never reads cannot make the server buffer without bound;
- * such a client is closed by the write timeout. Connections beyond max_conns are closed at
- * accept. Anything a peer can trigger is logged rate-limited.
+ * such a client is closed by the write timeout. Each listener counts its own connections against
+ * its own limit (Unix: max_conns, TLS: tls_max_conns) and closes the ones beyond it at accept, so
+ * anyone who can reach the TCP port cannot take the slots of the local admin on the Unix socket.
+ * A TLS connection that has not finished its handshake tls_handshake_timeout_ms after accept is
+ * closed, whatever it sends meanwhile (a timer armed once, not the read timeout that every byte
+ * restarts). Anything a peer can trigger is logged rate-limited.
  *
  * Control thread only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,8 +394,8 @@ int rpc_dispatch(struct riov_rpc_server *srv, struct rpc_conn *c, enum riov_role
 	if (role < e->role) {
 		srv->n_denied++;
 		snprintf(msg, sizeof(msg),
-			 "%s needs the %s role; this client (%s) is %s. Use an admin certificate "
-			 "(OU=admin) or the Unix socket",
+			 "%s needs the %s role; this client (%s) is %s. Use a certificate riovd's "
+			 "tls_roles makes admin (OU=admin without tls_roles) or the Unix socket",
 			 name, riov_role_name(e->role), peer, riov_role_name(role));
 		RIOV_LOG_RL(RIOV_LOG_NOTICE, "denied %s to %s", name, peer);
 		put_answer(srv, out, req->request_id, name, RIOV__V1__STATUS__PERMISSION_DENIED, msg,
@@ -478,6 +484,8 @@ static void conn_free(struct rpc_conn *c)
 	if (*pp)
 		*pp = c->next;
 	srv->n_conns--;
+	if (c->l)
+		c->l->n_conns--;
 	free(c);
 }
 
@@ -507,6 +515,12 @@ static void conn_close_after_flush(struct rpc_conn *c, const char *why)
 static void frame_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct rpc_conn *c = arg;
+	if (!c->ready) {
+		/* armed at accept: the handshake deadline */
+		c->srv->n_handshake_timeouts++;
+		conn_close(c, "TLS handshake did not finish within the handshake timeout");
+		return;
+	}
 	c->srv->n_frame_timeouts++;
 	conn_close(c, "a frame stayed incomplete longer than the frame timeout");
 }
@@ -605,6 +619,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		/* TLS handshake done (unix connections are ready at accept) */
 		char err[200] = "";
+		evtimer_del(c->frame_timer);
 		if (c->tp->handshake_done && c->tp->handshake_done(c, err, sizeof(err)) < 0) {
 			conn_close(c, err);
 			return;
@@ -645,6 +660,7 @@ void rpc_conn_accepted(struct rpc_listener *l, evutil_socket_t fd, struct buffer
 	}
 	c->srv = srv;
 	c->tp = l->tp;
+	c->l = l;
 	c->bev = bev;
 	c->role = role;
 	c->ready = ready;
@@ -652,6 +668,7 @@ void rpc_conn_accepted(struct rpc_listener *l, evutil_socket_t fd, struct buffer
 	c->next = srv->conns;
 	srv->conns = c;
 	srv->n_conns++;
+	l->n_conns++;
 	srv->n_accepted++;
 	bufferevent_setcb(bev, read_cb, write_cb, event_cb, c);
 	/* Read at most one whole frame ahead; answers queue up to max_inflight, then reading
@@ -659,28 +676,36 @@ void rpc_conn_accepted(struct rpc_listener *l, evutil_socket_t fd, struct buffer
 	bufferevent_setwatermark(bev, EV_READ, 0, srv->cfg.max_frame + RIOV_FRAME_HDR_LEN);
 	bufferevent_setwatermark(bev, EV_WRITE, srv->cfg.max_inflight / 2, 0);
 	conn_restore_timeouts(c);
+	if (!ready) {
+		/* One deadline from accept for the handshake: bytes from the peer do not move it. */
+		unsigned ms = srv->cfg.tls_handshake_timeout_ms;
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+		evtimer_add(c->frame_timer, &tv);
+	}
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	if (ready)
 		RIOV_LOG_RL(RIOV_LOG_DEBUG, "connection from %s, role %s", c->peer,
 			    riov_role_name(role));
 }
 
-/* Refuse a connection above max_conns. Returns true if it was refused (fd closed). */
+/* Refuse a connection above the listener's own limit. Returns true if it was refused (fd
+ * closed). */
 bool rpc_conn_over_limit(struct rpc_listener *l, evutil_socket_t fd, bool plain)
 {
 	struct riov_rpc_server *srv = l->srv;
-	if (srv->n_conns < srv->cfg.max_conns)
+	if (l->n_conns < l->max_conns)
 		return false;
 	srv->n_refused++;
-	RIOV_LOG_RL(RIOV_LOG_WARN, "refusing a %s connection: %u connections open (limit)",
-		    l->tp->name, srv->n_conns);
+	RIOV_LOG_RL(RIOV_LOG_WARN, "refusing a %s connection: %u %s connections open (its limit)",
+		    l->tp->name, l->n_conns, l->tp->name);
 	if (plain) {
 		/* Tell a plain-text client why, best effort and without blocking. */
 		struct evbuffer *b = evbuffer_new();
 		if (b) {
 			char msg[160];
-			snprintf(msg, sizeof(msg), "too many connections (limit %u); close idle "
-				 "clients or try again later", srv->cfg.max_conns);
+			snprintf(msg, sizeof(msg), "too many connections on the %s socket (limit "
+				 "%u); close idle clients or try again later", l->tp->name,
+				 l->max_conns);
 			put_answer(srv, b, 0, "", RIOV__V1__STATUS__RESOURCE_EXHAUSTED, msg, NULL, true);
 			size_t len = evbuffer_get_length(b);
 			unsigned char *p = evbuffer_pullup(b, (ev_ssize_t)len);
@@ -721,22 +746,76 @@ static void unix_describe_error(struct rpc_conn *c, char *buf, size_t len)
 	snprintf(buf, len, "socket error: %s", e ? evutil_socket_error_to_string(e) : "reset");
 }
 
-/* Remove a stale socket at path; refuse when someone listens there or it is not a socket. */
-static int unix_clear_path(const char *path, char *err, size_t errlen)
+int riov_rpc_dir_check(const char *dir, char *err, size_t errlen)
 {
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ELOOP || e == ENOTDIR) {
+			struct stat st;
+			bool link = lstat(dir, &st) == 0 && S_ISLNK(st.st_mode);
+			snprintf(err, errlen, "%s is %s; riovd does not follow links to directories it "
+				 "trusts: configure the real directory", dir,
+				 link ? "a symbolic link" : "not a directory");
+			return link ? -ELOOP : -ENOTDIR;
+		}
+		snprintf(err, errlen, "cannot open directory %s: %s", dir, strerror(e));
+		return -e;
+	}
 	struct stat st;
-	if (lstat(path, &st) < 0)
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		snprintf(err, errlen, "cannot stat directory %s: %s", dir, strerror(e));
+		return -e;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "directory %s is owned by uid %u, not by root or riovd's user "
+			 "(uid %u): someone else could replace what riovd puts there; chown it or "
+			 "choose another directory", dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		close(fd);
+		return -EPERM;
+	}
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		snprintf(err, errlen, "directory %s is writable by everyone (mode %04o, no sticky "
+			 "bit): anyone could replace what riovd puts there; chmod o-w it or choose "
+			 "another directory", dir, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+/* Address of name inside the directory open as dirfd, through /proc/self/fd so that nothing on
+ * the way can be swapped after the directory was checked; the plain path when that is too long
+ * for a socket address (the directory is checked, so only its ancestors could then move). */
+static void unix_addr(const struct riov_rpc_server *srv, struct sockaddr_un *sun)
+{
+	*sun = (struct sockaddr_un){ .sun_family = AF_UNIX };
+	int n = snprintf(sun->sun_path, sizeof(sun->sun_path), "/proc/self/fd/%d/%s",
+			 srv->unix_dirfd, srv->unix_name);
+	if (n < 0 || (size_t)n >= sizeof(sun->sun_path))
+		snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", srv->cfg.unix_path);
+}
+
+/* Remove a stale socket; refuse when someone listens there or it is not a socket (a symbolic
+ * link included: nothing is followed). */
+static int unix_clear_path(struct riov_rpc_server *srv, char *err, size_t errlen)
+{
+	const char *path = srv->cfg.unix_path;
+	struct stat st;
+	if (fstatat(srv->unix_dirfd, srv->unix_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a socket; remove it or choose another "
-			 "socket path", path);
+		snprintf(err, errlen, "%s exists and is not a socket%s; remove it or choose another "
+			 "socket path", path, S_ISLNK(st.st_mode) ? " (a symbolic link)" : "");
 		return -EEXIST;
 	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	struct sockaddr_un sun;
+	unix_addr(srv, &sun);
 	int rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
 	int e = errno;
 	close(fd);
@@ -750,8 +829,72 @@ static int unix_clear_path(const char *path, char *err, size_t errlen)
 		return -e;
 	}
 	RIOV_LOG(RIOV_LOG_NOTICE, "removing stale socket %s", path);
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (unlinkat(srv->unix_dirfd, srv->unix_name, 0) < 0 && errno != ENOENT)
 		return -errno;
+	return 0;
+}
+
+/* Split unix_path, create its directory if missing (one level), check and open it. */
+static int unix_open_dir(struct riov_rpc_server *srv, char *err, size_t errlen)
+{
+	const char *path = srv->cfg.unix_path;
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	if (!name[0] || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    strlen(name) >= sizeof(srv->unix_name) || strlen(path) >= sizeof(dir)) {
+		snprintf(err, errlen, "socket path '%s' does not name a socket file", path);
+		return -EINVAL;
+	}
+	snprintf(srv->unix_name, sizeof(srv->unix_name), "%s", name);
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	/* the run directory may not exist yet (no tmpfiles.d): create one level */
+	if (mkdir(dir, 0755) == 0)
+		RIOV_LOG(RIOV_LOG_NOTICE, "created %s", dir);
+	int fd = riov_rpc_dir_check(dir, err, errlen);
+	if (fd < 0)
+		return fd;
+	srv->unix_dirfd = fd;
+	return 0;
+}
+
+/* Give the bound socket its group and mode through an O_PATH descriptor of the node itself
+ * (never a path that could have become a symbolic link), and remember its inode. */
+static int unix_set_owner(struct riov_rpc_server *srv, char *err, size_t errlen)
+{
+	const char *path = srv->cfg.unix_path;
+	int pfd = openat(srv->unix_dirfd, srv->unix_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (pfd < 0 || fstat(pfd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		int e = pfd < 0 ? errno : EEXIST;
+		snprintf(err, errlen, "%s changed under riovd after bind (no longer our socket)",
+			 path);
+		if (pfd >= 0)
+			close(pfd);
+		return -e;
+	}
+	struct group gr, *grp = NULL;
+	char gbuf[1024];
+	if (getgrnam_r(srv->cfg.unix_group, &gr, gbuf, sizeof(gbuf), &grp) == 0 && grp &&
+	    fchownat(pfd, "", (uid_t)-1, grp->gr_gid, AT_EMPTY_PATH) < 0)
+		RIOV_LOG(RIOV_LOG_WARN, "cannot give %s to group %s: %s", path, srv->cfg.unix_group,
+			 strerror(errno));
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	if (chmod(self, srv->cfg.unix_mode) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot chmod %s: %s", path, strerror(e));
+		close(pfd);
+		return -e;
+	}
+	srv->unix_dev = st.st_dev;
+	srv->unix_ino = st.st_ino;
+	close(pfd);
 	return 0;
 }
 
@@ -759,14 +902,15 @@ static int unix_listen(struct riov_rpc_server *srv, struct rpc_listener *l, char
 		       size_t errlen)
 {
 	const char *path = srv->cfg.unix_path;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "socket path %s is longer than %zu bytes", path,
 			 sizeof(sun.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	int rc = unix_clear_path(path, err, errlen);
+	int rc = unix_open_dir(srv, err, errlen);
+	if (rc == 0)
+		rc = unix_clear_path(srv, err, errlen);
 	if (rc < 0) {
 		if (!err[0])
 			snprintf(err, errlen, "cannot use socket path %s: %s", path, strerror(-rc));
@@ -775,54 +919,31 @@ static int unix_listen(struct riov_rpc_server *srv, struct rpc_listener *l, char
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	int brc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	if (brc < 0 && errno == ENOENT) {
-		/* the run directory may not exist yet (no tmpfiles.d): create one level */
-		char dir[sizeof(sun.sun_path)];
-		memcpy(dir, path, strlen(path) + 1);
-		char *slash = strrchr(dir, '/');
-		if (slash && slash != dir) {
-			*slash = 0;
-			if (mkdir(dir, 0755) == 0)
-				RIOV_LOG(RIOV_LOG_NOTICE, "created %s", dir);
-		}
-		brc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	}
-	if (brc < 0) {
+	/* Linux creates the node with the socket's own mode less the umask: start no wider than
+	 * the configured mode; group and final mode follow, before listen(), so nobody can
+	 * connect before they apply. */
+	if (fchmod(fd, srv->cfg.unix_mode) < 0)
+		RIOV_LOG(RIOV_LOG_DEBUG, "fchmod on the socket: %s", strerror(errno));
+	unix_addr(srv, &sun);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot bind %s: %s", path, strerror(errno));
 		close(fd);
 		return rc;
 	}
-	/* Ownership and mode are set before listen(): nobody can connect before they apply. */
-	struct group gr, *grp = NULL;
-	char gbuf[1024];
-	if (getgrnam_r(srv->cfg.unix_group, &gr, gbuf, sizeof(gbuf), &grp) == 0 && grp) {
-		if (chown(path, (uid_t)-1, grp->gr_gid) < 0)
-			RIOV_LOG(RIOV_LOG_WARN, "cannot give %s to group %s: %s", path,
-				 srv->cfg.unix_group, strerror(errno));
-	}
-	if (chmod(path, srv->cfg.unix_mode) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot chmod %s: %s", path, strerror(errno));
+	srv->unix_bound = true; /* from here unix_close() removes it (same inode only) */
+	rc = unix_set_owner(srv, err, errlen);
+	if (rc < 0) {
 		close(fd);
-		unlink(path);
 		return rc;
-	}
-	struct stat st;
-	if (stat(path, &st) == 0) {
-		srv->unix_dev = st.st_dev;
-		srv->unix_ino = st.st_ino;
 	}
 	l->lev = evconnlistener_new(srv->base, unix_accept, l, LEV_OPT_CLOSE_ON_FREE, 128, fd);
 	if (!l->lev) {
-		rc = -errno ? -errno : -ENOMEM;
+		rc = errno ? -errno : -ENOMEM;
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(-rc));
 		close(fd);
-		unlink(path);
 		return rc;
 	}
-	srv->unix_bound = true;
 	RIOV_LOG(RIOV_LOG_INFO, "listening on unix:%s", path);
 	return 0;
 }
@@ -831,9 +952,14 @@ static void unix_close(struct riov_rpc_server *srv)
 {
 	struct stat st;
 	/* Remove the socket only if it is still ours (not replaced by another server). */
-	if (srv->unix_bound && stat(srv->cfg.unix_path, &st) == 0 && st.st_dev == srv->unix_dev &&
-	    st.st_ino == srv->unix_ino)
-		unlink(srv->cfg.unix_path);
+	if (srv->unix_bound && srv->unix_ino &&
+	    fstatat(srv->unix_dirfd, srv->unix_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_dev == srv->unix_dev && st.st_ino == srv->unix_ino)
+		unlinkat(srv->unix_dirfd, srv->unix_name, 0);
+	srv->unix_bound = false;
+	if (srv->unix_dirfd >= 0)
+		close(srv->unix_dirfd);
+	srv->unix_dirfd = -1;
 }
 
 const struct rpc_transport rpc_transport_unix = {
@@ -860,10 +986,10 @@ void riov_rpc_server_metrics(const struct riov_rpc_server *srv, struct evbuffer 
 	riov_metrics_header(out, "riov_rpc_closed_total",
 			    "RPC connections closed by the server, by reason.", "counter");
 	static const char *const reasons[] = { "oversize", "undecodable", "frame_timeout",
-					       "idle_timeout" };
+					       "idle_timeout", "handshake_timeout" };
 	const uint64_t vals[] = { srv->n_oversize, srv->n_undecodable, srv->n_frame_timeouts,
-				  srv->n_idle_timeouts };
-	for (size_t i = 0; i < 4; i++) {
+				  srv->n_idle_timeouts, srv->n_handshake_timeouts };
+	for (size_t i = 0; i < 5; i++) {
 		const char *l[] = { "reason", reasons[i] };
 		riov_metrics_sample_u64(out, "riov_rpc_closed_total", l, 1, vals[i]);
 	}
@@ -922,14 +1048,18 @@ static int node_info(struct riov_rpc_call *call, const ProtobufCMessage *req,
 /* ------------------------------------------------------------------ server */
 
 static int start_transport(struct riov_rpc_server *srv, const struct rpc_transport *tp,
-			   char *err, size_t errlen)
+			   unsigned max_conns, char *err, size_t errlen)
 {
 	struct rpc_listener *l = &srv->listeners[srv->n_listeners];
 	l->srv = srv;
 	l->tp = tp;
+	l->max_conns = max_conns;
 	int rc = tp->listen(srv, l, err, errlen);
-	if (rc < 0)
+	if (rc < 0) {
+		if (tp->close)
+			tp->close(srv); /* what listen() set up before it failed */
 		return rc;
+	}
 	srv->n_listeners++;
 	return 0;
 }
@@ -945,6 +1075,7 @@ int riov_rpc_server_new(struct event_base *base, const struct riov_rpc_config *c
 		return -ENOMEM;
 	srv->base = base;
 	srv->cfg = *cfg;
+	srv->unix_dirfd = -1;
 	if (!srv->cfg.unix_group)
 		srv->cfg.unix_group = RIOV_RPC_DEFAULT_GROUP;
 	if (!srv->cfg.unix_mode)
@@ -953,6 +1084,10 @@ int riov_rpc_server_new(struct event_base *base, const struct riov_rpc_config *c
 		srv->cfg.tls_verify_depth = 4;
 	if (!srv->cfg.max_conns)
 		srv->cfg.max_conns = 64;
+	if (!srv->cfg.tls_max_conns)
+		srv->cfg.tls_max_conns = 64;
+	if (!srv->cfg.tls_handshake_timeout_ms)
+		srv->cfg.tls_handshake_timeout_ms = 10000;
 	if (!srv->cfg.max_frame)
 		srv->cfg.max_frame = RIOV_FRAME_MAX_DEFAULT;
 	if (!srv->cfg.max_inflight)
@@ -980,12 +1115,13 @@ int riov_rpc_server_new(struct event_base *base, const struct riov_rpc_config *c
 	if (rc < 0)
 		goto fail;
 	if (srv->cfg.unix_path) {
-		rc = start_transport(srv, &rpc_transport_unix, err, errlen);
+		rc = start_transport(srv, &rpc_transport_unix, srv->cfg.max_conns, err, errlen);
 		if (rc < 0)
 			goto fail;
 	}
 	if (srv->cfg.tls_listen) {
-		rc = start_transport(srv, &rpc_transport_tls, err, errlen);
+		rc = start_transport(srv, &rpc_transport_tls, srv->cfg.tls_max_conns, err,
+				     errlen);
 		if (rc < 0)
 			goto fail;
 	}

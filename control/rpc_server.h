@@ -4,13 +4,18 @@
  * caller's libevent event_base. Control thread only: every function here and every handler runs
  * on the thread that runs the event_base.
  *
- * Roles: Unix socket clients are admin (the socket is mode 0660, group riov). A TLS client's role
- * comes from its certificate subject: an organizationalUnitName (OU) equal to "admin" makes it
- * admin; anything else (OU=readonly, no OU) makes it read-only. Each method needs the role given
+ * Roles: Unix socket clients are admin (the socket is mode 0660, group riov; its directory must
+ * pass riov_rpc_dir_check(), and the socket is bound and given its mode through descriptors, so
+ * no symbolic link is followed). A TLS client's role comes from its verified certificate:
+ * tls_roles rules when configured, else the legacy rule (OU=admin is admin, anything else
+ * read-only); see rpc_tls.c. Each method needs the role given
  * to riov_rpc_register() (riovd declares it beside each handler, control/svc_*.c; Node.Info, built
  * in, is readonly).
  *
- * Limits: max_conns connections at once (more are closed at accept); frames above max_frame are
+ * Limits: each listener has its own connection limit (max_conns for the Unix socket,
+ * tls_max_conns for TLS; more are closed at accept and counted), so TCP peers, authenticated or
+ * not, never take the local admin's slots; a TLS handshake must finish within
+ * tls_handshake_timeout_ms of accept, however much the peer sends; frames above max_frame are
  * refused from their header; a connection stops being read while more than max_inflight answer
  * bytes wait to be sent; a connection silent for idle_timeout_ms, or that leaves a frame
  * incomplete for frame_timeout_ms, is closed. A bad frame closes only its connection.
@@ -39,8 +44,14 @@ struct riov_rpc_config {
 	const char *tls_cert;       /* server certificate chain (PEM) */
 	const char *tls_key;        /* server private key (PEM) */
 	const char *tls_ca;         /* CA(s) that sign client certificates (PEM) */
+	const char *tls_crl;        /* CRL(s) of those CAs (PEM); NULL/"" = no revocation check */
+	const char *tls_roles;      /* certificate identity -> role rules (see rpc_tls.c);
+				     * NULL/"" = legacy rule: OU=admin is admin */
 	int tls_verify_depth;       /* 0 = 4 */
-	unsigned max_conns;         /* 0 = 64 */
+	unsigned max_conns;         /* Unix socket connections at once; 0 = 64 */
+	unsigned tls_max_conns;     /* TLS connections at once (handshaking or not); 0 = 64 */
+	unsigned tls_handshake_timeout_ms; /* deadline from accept to a finished handshake, not
+					    * extended by traffic; 0 = 10000 */
 	size_t max_frame;           /* largest frame body; 0 = RIOV_FRAME_MAX_DEFAULT */
 	size_t max_inflight;        /* answer bytes queued per connection before reading pauses;
 				     * 0 = 4 MiB */
@@ -82,6 +93,16 @@ typedef void (*riov_rpc_node_info_fn)(void *arg, uint32_t *workers, char *health
  */
 int riov_rpc_server_new(struct event_base *base, const struct riov_rpc_config *cfg,
 			struct riov_rpc_server **out, char *err, size_t errlen);
+
+/**
+ * Open a directory riovd trusts (the RPC socket's, the state and vhost socket directories)
+ * without following a symbolic link at its name, and check that nobody else can replace what
+ * riovd puts there: owned by root or riovd's user, not writable by everyone unless sticky.
+ * @param err a message naming the directory and the rule it breaks
+ * @return an O_DIRECTORY descriptor (the caller closes it), or -ELOOP/-ENOTDIR (a link or not a
+ *         directory), -EPERM (owner or mode), another negative errno from open().
+ */
+int riov_rpc_dir_check(const char *dir, char *err, size_t errlen);
 
 /** Close every connection and listener, remove the Unix socket and free the server. */
 void riov_rpc_server_free(struct riov_rpc_server *srv);

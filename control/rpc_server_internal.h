@@ -41,6 +41,8 @@ struct rpc_listener {
 	struct riov_rpc_server *srv;
 	const struct rpc_transport *tp;
 	struct evconnlistener *lev;
+	unsigned n_conns;   /* open connections accepted here */
+	unsigned max_conns; /* this listener's own limit */
 };
 
 struct rpc_entry {
@@ -79,12 +81,13 @@ struct rpc_conn {
 	struct rpc_conn *next;
 	struct riov_rpc_server *srv;
 	const struct rpc_transport *tp;
+	struct rpc_listener *l;  /* NULL for connections made without a listener */
 	struct bufferevent *bev;
 	enum riov_role role;
 	bool ready;          /* handshake done; frames are processed */
 	bool closing;        /* flushing a last answer, then closed */
 	bool frame_started;  /* frame_timer armed for a partial frame */
-	struct event *frame_timer;
+	struct event *frame_timer; /* before ready: the handshake deadline */
 	struct rpc_stream *streams;
 	uint64_t frames;
 	char peer[256];
@@ -105,11 +108,13 @@ struct riov_rpc_server {
 	void *node_info_arg;
 	/* counters for riov_rpc_server_metrics() */
 	uint64_t n_accepted, n_refused, n_oversize, n_undecodable, n_frame_timeouts,
-		n_idle_timeouts, n_unknown, n_denied;
+		n_idle_timeouts, n_unknown, n_denied, n_handshake_timeouts;
 	/* unix transport */
 	bool unix_bound;
 	dev_t unix_dev;
 	ino_t unix_ino;
+	int unix_dirfd;       /* the socket's directory (checked, opened without following links) */
+	char unix_name[108];  /* the socket's name in it */
 	/* tls transport */
 	void *ssl_ctx;
 	int tls_port;

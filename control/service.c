@@ -131,6 +131,11 @@ int riov_service_listen(struct riov_service *svc, char *err, size_t errlen)
 		.tls_cert = c->tls_cert,
 		.tls_key = c->tls_key,
 		.tls_ca = c->tls_ca,
+		.tls_crl = c->tls_crl,
+		.tls_roles = c->tls_roles,
+		.max_conns = c->rpc_max_conns,
+		.tls_max_conns = c->tls_max_conns,
+		.tls_handshake_timeout_ms = c->tls_handshake_timeout_ms,
 	};
 	int rc;
 
@@ -152,6 +157,8 @@ int riov_service_listen(struct riov_service *svc, char *err, size_t errlen)
 					     &svc->metrics, err, errlen);
 		if (rc != 0)
 			return rc;
+		riov_metrics_http_set_limits(svc->metrics, c->metrics_max_conns,
+					     c->metrics_timeout_ms);
 		RIOV_LOG(RIOV_LOG_NOTICE, "Prometheus metrics on http://%s/metrics (port %d)",
 			 c->metrics_listen, riov_metrics_http_port(svc->metrics));
 	}

@@ -80,6 +80,7 @@ struct riov_service {
 	struct timespec started;     /* CLOCK_MONOTONIC */
 	unsigned restore_failed;     /* state-file objects that could not be applied at start */
 	char save_error[256];        /* last state write failure, "" after a good write */
+	uint64_t save_not_synced;    /* writes kept whose directory fsync failed (svc_state.c) */
 	/* domains made with Domain.Create (mappings, attached devices) and interrupt settings of
 	 * those devices, owned copies freed with free_unpacked */
 	Riov__V1__DomainSpec *doms[OWN_DOMAINS_MAX];

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,15 @@
 #include "state_store.h"
 
 RIOV_LOG_COMPONENT("state", RIOV_LOG_INFO);
+
+/* The file-system calls of a write. tests/unit/control/test_svc_state.c includes this file with
+ * STATE_FS_DOUBLE defined and test doubles of them, to make a write fail at each step. */
+#ifndef STATE_FS_DOUBLE
+#define fs_openat openat
+#define fs_write write
+#define fs_fsync fsync
+#define fs_renameat renameat
+#endif
 #define MAGIC "RIOVST01"
 #define HDR_LEN (8 + 8 + 32)
 
@@ -97,7 +107,7 @@ static int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = fs_write(fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -129,7 +139,7 @@ int riov_state_store_write(struct riov_state_store *st, const void *buf, size_t 
 		return -EIO;
 	}
 	snprintf(tmp, sizeof(tmp), RIOV_STATE_FILE ".tmp.%d.%u", (int)getpid(), st->seq++);
-	int fd = openat(st->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	int fd = fs_openat(st->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot create %s/%s: %s", st->dir, tmp, strerror(-rc));
@@ -138,7 +148,7 @@ int riov_state_store_write(struct riov_state_store *st, const void *buf, size_t 
 	rc = write_all(fd, hdr, sizeof(hdr));
 	if (rc == 0)
 		rc = write_all(fd, buf, len);
-	if (rc == 0 && fsync(fd) < 0)
+	if (rc == 0 && fs_fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
@@ -148,18 +158,22 @@ int riov_state_store_write(struct riov_state_store *st, const void *buf, size_t 
 		unlinkat(st->dirfd, tmp, 0);
 		return rc;
 	}
-	if (renameat(st->dirfd, tmp, st->dirfd, RIOV_STATE_FILE) < 0) {
+	if (fs_renameat(st->dirfd, tmp, st->dirfd, RIOV_STATE_FILE) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot rename %s/%s to %s: %s (state file unchanged)",
 			 st->dir, tmp, st->path, strerror(-rc));
 		unlinkat(st->dirfd, tmp, 0);
 		return rc;
 	}
-	/* The rename is durable only once the directory entry is. */
-	if (fsync(st->dirfd) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot fsync directory %s: %s", st->dir, strerror(-rc));
-		return rc;
+	/* The rename is durable only once the directory entry is. But from the rename on, state.pb
+	 * is the new state for every reader and the next start: the write is done, and only its
+	 * durability across a power loss is unconfirmed. Undoing it is not possible (the old file
+	 * is gone), so the caller is told apart from a failure. */
+	if (fs_fsync(st->dirfd) < 0) {
+		rc = errno;
+		snprintf(err, errlen, "state file %s replaced, but fsync of directory %s failed: %s "
+			 "(the change may not survive a power loss)", st->path, st->dir, strerror(rc));
+		return RIOV_STATE_STORE_NOT_SYNCED;
 	}
 	return 0;
 }
@@ -179,9 +193,15 @@ int riov_state_store_quarantine(struct riov_state_store *st, char *moved_to, siz
 	return 0;
 }
 
-static int corrupt(struct riov_state_store *st, const char *why, char *err, size_t errlen)
+static int corrupt(struct riov_state_store *st, bool repair, const char *why, char *err,
+		   size_t errlen)
 {
 	char moved[4200];
+
+	if (!repair) {
+		snprintf(err, errlen, "state file %s is corrupt (%s); left in place", st->path, why);
+		return -EBADMSG;
+	}
 	int rc = riov_state_store_quarantine(st, moved, sizeof(moved));
 	if (rc < 0)
 		snprintf(err, errlen, "state file %s is corrupt (%s) and could not be moved aside: "
@@ -193,8 +213,8 @@ static int corrupt(struct riov_state_store *st, const char *why, char *err, size
 	return -EBADMSG;
 }
 
-int riov_state_store_read(struct riov_state_store *st, void **buf, size_t *len, char *err,
-			  size_t errlen)
+static int read_state(struct riov_state_store *st, bool repair, void **buf, size_t *len,
+		      char *err, size_t errlen)
 {
 	unsigned char hdr[HDR_LEN], dig[32];
 	int fd = openat(st->dirfd, RIOV_STATE_FILE, O_RDONLY | O_CLOEXEC);
@@ -222,11 +242,11 @@ int riov_state_store_read(struct riov_state_store *st, void **buf, size_t *len, 
 	}
 	if ((size_t)n < sizeof(hdr)) {
 		close(fd);
-		return corrupt(st, "shorter than its header", err, errlen);
+		return corrupt(st, repair, "shorter than its header", err, errlen);
 	}
 	if (memcmp(hdr, MAGIC, 8) != 0) {
 		close(fd);
-		return corrupt(st, "not a riov state file", err, errlen);
+		return corrupt(st, repair, "not a riov state file", err, errlen);
 	}
 	uint64_t plen = 0;
 	for (int i = 0; i < 8; i++)
@@ -236,7 +256,7 @@ int riov_state_store_read(struct riov_state_store *st, void **buf, size_t *len, 
 		char why[128];
 		snprintf(why, sizeof(why), "header announces %llu bytes, file holds %lld",
 			 (unsigned long long)plen, (long long)sb.st_size - HDR_LEN);
-		return corrupt(st, why, err, errlen);
+		return corrupt(st, repair, why, err, errlen);
 	}
 	void *p = malloc(plen ? plen : 1);
 	if (!p) {
@@ -255,11 +275,11 @@ int riov_state_store_read(struct riov_state_store *st, void **buf, size_t *len, 
 	close(fd);
 	if (got != plen) {
 		free(p);
-		return corrupt(st, "truncated while reading", err, errlen);
+		return corrupt(st, repair, "truncated while reading", err, errlen);
 	}
 	if (sha256(p, plen, dig) < 0 || memcmp(dig, hdr + 16, 32) != 0) {
 		free(p);
-		return corrupt(st, "checksum mismatch", err, errlen);
+		return corrupt(st, repair, "checksum mismatch", err, errlen);
 	}
 	if (plen == 0) {
 		free(p);
@@ -268,4 +288,16 @@ int riov_state_store_read(struct riov_state_store *st, void **buf, size_t *len, 
 	*buf = p;
 	*len = plen;
 	return 0;
+}
+
+int riov_state_store_read(struct riov_state_store *st, void **buf, size_t *len, char *err,
+			  size_t errlen)
+{
+	return read_state(st, true, buf, len, err, errlen);
+}
+
+int riov_state_store_peek(struct riov_state_store *st, void **buf, size_t *len, char *err,
+			  size_t errlen)
+{
+	return read_state(st, false, buf, len, err, errlen);
 }

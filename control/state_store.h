@@ -8,7 +8,8 @@
  *
  * On disk: "RIOVST01" magic, 8-byte big-endian payload length, SHA-256 of the payload, payload.
  * A file that is short, has a wrong magic, length or digest is corrupt: riov_state_store_read()
- * says so and moves it aside to state.pb.corrupt-<unix time>, it is never silently dropped.
+ * (riovd's start) says so and moves it aside to state.pb.corrupt-<unix time>, it is never
+ * silently dropped; riov_state_store_peek() (read-only callers) only says so.
  *
  * Control thread only (one writer per directory).
  */
@@ -37,10 +38,17 @@ void riov_state_store_close(struct riov_state_store *st);
 /** @return the path of the state file ("<dir>/state.pb"). */
 const char *riov_state_store_path(const struct riov_state_store *st);
 
+/* riov_state_store_write(): the file was replaced, the directory's fsync failed. */
+#define RIOV_STATE_STORE_NOT_SYNCED 1
+
 /**
  * Atomically replace the state file with buf. Returns only after the data and the rename are
  * on stable storage (fsync of the file and of the directory).
- * @return 0, or a negative errno with err filled (the old file is then left as it was).
+ * @return 0; a negative errno with err filled when a step before the rename failed (the old file
+ *         is then left as it was); or RIOV_STATE_STORE_NOT_SYNCED with err filled when the
+ *         rename was done (state.pb is the new state for readers and the next start) but the
+ *         directory's fsync failed (durability across a power loss unconfirmed; the next good
+ *         write confirms it).
  */
 int riov_state_store_write(struct riov_state_store *st, const void *buf, size_t len, char *err,
 			   size_t errlen);
@@ -53,6 +61,14 @@ int riov_state_store_write(struct riov_state_store *st, const void *buf, size_t 
  *         other negative errno on I/O errors (with err filled).
  */
 int riov_state_store_read(struct riov_state_store *st, void **buf, size_t *len, char *err,
+			  size_t errlen);
+
+/**
+ * Read the state file without repairing anything, for read-only callers (Config.Show --saved):
+ * as riov_state_store_read(), but a corrupt file is reported (-EBADMSG, err says why) and left
+ * where it is. The directory is not changed.
+ */
+int riov_state_store_peek(struct riov_state_store *st, void **buf, size_t *len, char *err,
 			  size_t errlen);
 
 /**

@@ -5,7 +5,9 @@
  * Security model: requests come from RPC clients that passed the server's transport and role
  * checks (control/rpc_server.h); they carry no more than a flag. The saved state is read back
  * through the state store's integrity check (SHA-256) and decoded by protobuf-c into the call's
- * memory.
+ * memory. Config.Show is read-only: a damaged state file is reported to the caller and left as
+ * it is (riov_state_store_peek); riovd's running state is unaffected and the next save replaces
+ * the file.
  *
  * Thread rules: control thread only.
  */
@@ -62,10 +64,16 @@ static int h_config_show(struct riov_rpc_call *call, const ProtobufCMessage *req
 	} else {
 		void *buf = NULL;
 		size_t len = 0;
-		int rc = riov_state_store_read(svc->store, &buf, &len, msg, msglen);
+		/* read-only: a corrupt file is reported, never moved aside (riovd's start does that) */
+		int rc = riov_state_store_peek(svc->store, &buf, &len, msg, msglen);
 		if (rc == -ENOENT) {
 			snprintf(msg, msglen, "there is no state file at %s yet", riov_state_store_path(svc->store));
 			return rc;
+		}
+		if (rc == -EBADMSG) {
+			size_t n = strlen(msg);
+			snprintf(msg + n, msglen - n, "; riovd's running state is unaffected, the next "
+				 "change or Config.Save replaces the file");
 		}
 		if (rc != 0)
 			return rc;

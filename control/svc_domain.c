@@ -15,8 +15,13 @@
  * Security model: requests come from RPC clients that passed the server's transport and role
  * checks (control/rpc_server.h), but their content is untrusted: ids, addresses, sizes and
  * permissions are checked for range, alignment, overlap and the page-table budget before the
- * unit is changed. Domain.TranslateProbe hands out riovd's own host addresses (the model's "host
- * physical" addresses) to readonly clients: bind TLS to a management network. Domain.Map on an
+ * unit is changed. riovd's own virtual addresses (the "host physical" side of the vhost ports'
+ * and assigned functions' domains: guest memory and packet memory as riovd maps them) are shown
+ * to admin clients only: Domain.Show leaves their targets 0 for read-only clients, and
+ * Domain.TranslateProbe is admin-only. A read-only call changes nothing, and a probe is a real
+ * translation with the device's source-id (the VT-d model has no translation that does not
+ * record its fault), so a read-only client could fill the fault log that real guest faults need:
+ * hence admin-only rather than readonly. Domain.Map on an
  * assigned function's domain only puts back riovd's packet memory at its own IOVAs, never a host
  * address from a client.
  *
@@ -156,6 +161,11 @@ static int own_map(struct riov_service *svc, Riov__V1__DomainSpec *d, const Riov
 				 d->domain_id, m->iova, m->iova + m->size);
 		else if (rc == -ENOMEM)
 			snprintf(err, errlen, "domain %u: out of memory for page tables", d->domain_id);
+		else if (rc == -ENOSPC)
+			snprintf(err, errlen, "domain %u: mapping 0x%" PRIx64 " bytes at this "
+				 "alignment would exceed the domain's page-table limit in the VT-d "
+				 "model; align iova and target alike to 2 MiB or 1 GiB, or map less",
+				 d->domain_id, m->size);
 		else
 			snprintf(err, errlen, "domain %u: the remapping unit refused the mapping: %s",
 				 d->domain_id, strerror(-rc));
@@ -414,6 +424,7 @@ struct walk_acc {
 	Riov__V1__DomainMapping **v;
 	size_t n, cap;
 	bool nomem;
+	bool hide_target; /* riovd's own addresses, to a read-only client: left 0 */
 };
 
 static void walk_count(void *arg, uint64_t iova, uint64_t hpa, uint64_t len, unsigned perm)
@@ -435,7 +446,7 @@ static void walk_fill(void *arg, uint64_t iova, uint64_t hpa, uint64_t len, unsi
 	}
 	m->iova = iova;
 	m->size = len;
-	m->target = hpa;
+	m->target = a->hide_target ? 0 : hpa;
 	m->read = (perm & RIOV_VTD_READ) != 0;
 	m->write = (perm & RIOV_VTD_WRITE) != 0;
 	a->v[a->n++] = m;
@@ -482,7 +493,8 @@ static int h_domain_show(struct riov_rpc_call *call, const ProtobufCMessage *req
 	d->address_width = 12 + 9 * info.levels;
 	size_t n = 0;
 	riov_vtd_domain_walk(svc->vtd, pi.did, walk_count, &n);
-	struct walk_acc a = { .call = call, .cap = n < DOMAIN_MAPPINGS_MAX ? n : DOMAIN_MAPPINGS_MAX };
+	struct walk_acc a = { .call = call, .cap = n < DOMAIN_MAPPINGS_MAX ? n : DOMAIN_MAPPINGS_MAX,
+			      .hide_target = own < 0 && riov_rpc_call_role(call) != RIOV_ROLE_ADMIN };
 	a.v = riov_rpc_call_alloc(call, (a.cap + 1) * sizeof(*a.v));
 	if (a.v == NULL)
 		return -ENOMEM;
@@ -987,7 +999,7 @@ static const struct svc_method domain_methods[] = {
 	SVC_METHOD(Domain, show, READONLY, h_domain_show),
 	SVC_METHOD(Domain, map, ADMIN, h_domain_map),
 	SVC_METHOD(Domain, unmap, ADMIN, h_domain_unmap),
-	SVC_METHOD(Domain, translate_probe, READONLY, h_domain_probe),
+	SVC_METHOD(Domain, translate_probe, ADMIN, h_domain_probe), /* see the top: records faults */
 	SVC_METHOD(Domain, create, ADMIN, h_domain_create),
 	SVC_METHOD(Domain, attach, ADMIN, h_domain_attach),
 };

@@ -4,10 +4,18 @@
  *
  * Security model: requests come from RPC clients that passed the server's transport and role
  * checks (control/rpc_server.h), but their content is untrusted: the port type, network, queue
- * count, features and socket path are checked here, names by the dataplane, devargs by DPDK's
- * probe; a relative socket path is resolved under the configuration's socket_dir and refused when
- * too long. An eth port with `assign` acts on the host (VFIO, sysfs) for the PCI function an admin
- * names; vmm/pci.c parses it strictly, and its domain holds riovd's own packet memory only.
+ * count, features and socket path are checked here, names by the dataplane. The same checks
+ * apply to the configuration file's ports and to the state file's, replayed at start.
+ * - A vhost socket path is confined to the configuration's socket_dir by
+ *   riov_vhost_socket_confine() (vmm/vhost.h): relative paths resolve under it, absolute ones
+ *   must lie inside it, no "..", no symbolic link on the way, no other file at the path; the
+ *   dataplane gets a path through the checked directory's fd, so nothing renamed afterwards can
+ *   move the socket elsewhere.
+ * - An eth port's devargs must name a driver and keys of the configuration's eth_devargs_allow
+ *   (never settable through the API), in a strict syntax without paths, before DPDK's probe sees
+ *   them.
+ * - An eth port with `assign` acts on the host (VFIO, sysfs) for the PCI function an admin
+ *   names; vmm/pci.c parses it strictly, and its domain holds riovd's own packet memory only.
  *
  * Thread rules: control thread only.
  */
@@ -19,10 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "control/config.h"
 #include "control/service_internal.h"
+#include "vmm/vhost.h"
 
 RIOV_LOG_COMPONENT("riovd", RIOV_LOG_INFO);
 
@@ -47,7 +57,8 @@ static const struct {
 #define N_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
 _Static_assert(N_FEATURES == SVC_N_FEATURES, "SVC_N_FEATURES counts feature_names");
 
-/* The path a vhost port serves: relative paths live under the configuration's socket_dir. */
+/* The path a vhost port serves, as people read it: relative paths live under the configuration's
+ * socket_dir (riov_vhost_socket_confine() decides whether it may be served). */
 static int socket_path(const struct riov_config *cfg, const char *given, char *out, size_t len)
 {
 	int n;
@@ -102,6 +113,194 @@ static int port_features_off(const Riov__V1__PortSpec *ps, struct riov_dp_port_p
 			return -EINVAL;
 		}
 		pp->features_off |= 1ull << feature_names[k].bit;
+	}
+	return 0;
+}
+
+/* ---- eth devargs --------------------------------------------------------------------------------
+ * DPDK would create whatever a devargs string names (net_pcap0,tx_pcap=/etc/shadow writes a file
+ * as root), so only drivers and keys of the configuration's eth_devargs_allow pass, in a syntax
+ * parsed strictly here (the library has no DPDK; the subset below is one DPDK parses the same
+ * way): NAME[,KEY=VALUE]... where NAME is a PCI address (DDDD:BB:DD.F or BB:DD.F: the "pci"
+ * entry) or an allowed vdev driver followed by an optional instance number (net_af_packet0: DPDK
+ * matches vdev drivers by name prefix, so nothing but digits may follow the driver's name); KEY
+ * one of that entry's keys, at most once; VALUE 1-127 characters of [A-Za-z0-9._:@-]: no '/',
+ * no quotes, brackets, spaces or separators, so no path and no nested list. */
+
+#define DEVARGS_ALLOW_DEFAULT                                                                      \
+	"net_af_packet:iface,qpairs,blocksz,framesz,framecnt,qdisc_bypass; "                       \
+	"net_af_xdp:iface,start_queue,queue_count; net_tap:iface,mac; net_null:size,copy,no-rx; "  \
+	"net_ring; pci"
+
+/* The configured allow list, or the default one. */
+static const char *devargs_policy(const struct riov_config *cfg)
+{
+	return cfg->eth_devargs_allow[0] ? cfg->eth_devargs_allow : DEVARGS_ALLOW_DEFAULT;
+}
+
+static bool span_is(const char *a, size_t n, const char *b)
+{
+	return strlen(b) == n && memcmp(a, b, n) == 0;
+}
+
+/* The entry of policy for driver (n bytes): *keys gets its key list ("" for none) and *klen its
+ * length. Returns whether the driver is listed. */
+static bool policy_entry(const char *policy, const char *driver, size_t n, const char **keys,
+			 size_t *klen)
+{
+	for (const char *e = policy; *e;) {
+		e += strspn(e, " \t");
+		size_t len = strcspn(e, ";");
+		size_t dl = strcspn(e, ":;");
+		size_t end = dl;
+		while (end > 0 && (e[end - 1] == ' ' || e[end - 1] == '\t'))
+			end--;
+		if (end == n && memcmp(e, driver, n) == 0) {
+			*keys = dl < len ? e + dl + 1 : "";
+			*klen = dl < len ? len - dl - 1 : 0;
+			return true;
+		}
+		e += len + (e[len] == ';');
+	}
+	return false;
+}
+
+/* Whether key (n bytes) is in the comma-separated list keys (klen bytes). */
+static bool key_listed(const char *keys, size_t klen, const char *key, size_t n)
+{
+	for (size_t i = 0; i < klen;) {
+		i += strspn(keys + i, " \t");
+		size_t len = strcspn(keys + i, ",;");
+		if (len > klen - i)
+			len = klen - i;
+		size_t end = len;
+		while (end > 0 && (keys[i + end - 1] == ' ' || keys[i + end - 1] == '\t'))
+			end--;
+		if (end == n && memcmp(keys + i, key, n) == 0)
+			return true;
+		i += len + 1;
+	}
+	return false;
+}
+
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Whether the n bytes at s are a PCI address: [DDDD:]BB:DD.F in hexadecimal. */
+static bool pci_addr(const char *s, size_t n)
+{
+	static const char full[] = "xxxx:xx:xx.x";
+	const char *pat = n == sizeof(full) - 1 ? full : n == sizeof(full) - 6 ? full + 5 : NULL;
+
+	if (pat == NULL)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (pat[i] == 'x' ? !is_hex(s[i]) : s[i] != pat[i])
+			return false;
+	return true;
+}
+
+/* The driver a device name (n bytes) asks for: "pci" for a PCI address, else the name without
+ * its instance number. Returns the driver's length, 0 when the name is not of either kind. */
+static size_t devargs_driver(const char *name, size_t n, const char **drv)
+{
+	size_t k = n;
+
+	if (pci_addr(name, n)) {
+		*drv = "pci";
+		return 3;
+	}
+	*drv = name;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '_'))
+			return 0;
+	while (k > 0 && name[k - 1] >= '0' && name[k - 1] <= '9')
+		k--;
+	return k > 0 && name[0] >= 'a' && name[0] <= 'z' ? k : 0;
+}
+
+static bool value_ok(const char *v, size_t n)
+{
+	if (n == 0 || n > 127)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+		      (v[i] >= '0' && v[i] <= '9') || strchr("._:@-", v[i]) != NULL))
+			return false;
+	return true;
+}
+
+/* Check one KEY=VALUE (n bytes) of driver's devargs against its allowed keys (klen bytes at
+ * keys). Returns 0 or -EINVAL with why filled. */
+static int devargs_kv(const char *kv, size_t n, const char *drv, size_t dl, const char *keys,
+		      size_t klen, char *why, size_t whylen)
+{
+	size_t kl = strcspn(kv, "=,");
+
+	if (kl > n || kl == n || kl == 0) {
+		snprintf(why, whylen, "'%.*s' is not KEY=VALUE", (int)(n > 64 ? 64 : n), kv);
+		return -EINVAL;
+	}
+	if (!key_listed(keys, klen, kv, kl)) {
+		snprintf(why, whylen, "key '%.*s' of %.*s is not allowed (allowed: %.*s)",
+			 (int)(kl > 64 ? 64 : kl), kv, (int)dl, drv, klen ? (int)klen : 6,
+			 klen ? keys : "no key");
+		return -EINVAL;
+	}
+	if (!value_ok(kv + kl + 1, n - kl - 1)) {
+		snprintf(why, whylen, "the value of '%.*s' must be 1-127 characters of "
+			 "[A-Za-z0-9._:@-] (no paths, quotes, brackets or spaces)", (int)kl, kv);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Whether the key of the KEY=VALUE at kv is one of the checked KEY=VALUE items from first on. */
+static bool key_seen(const char *first, const char *kv)
+{
+	size_t kl = strcspn(kv, "=");
+
+	for (const char *p = first; p < kv; p += strcspn(p, ",") + 1)
+		if (strcspn(p, "=") == kl && memcmp(p, kv, kl) == 0)
+			return true;
+	return false;
+}
+
+/* Whether devargs (an eth port's, from any source) is allowed by policy (eth_devargs_allow).
+ * Returns 0 or -EINVAL with why filled (naming the driver or key refused). */
+static int devargs_check(const char *policy, const char *devargs, char *why, size_t whylen)
+{
+	size_t n = strcspn(devargs, ","), dl, klen;
+	const char *drv, *keys;
+
+	if (n == 0 || strlen(devargs) > 255 || (dl = devargs_driver(devargs, n, &drv)) == 0) {
+		snprintf(why, whylen, "'%.*s' is neither a PCI address nor a vdev name such as "
+			 "net_af_packet0", (int)(n > 64 ? 64 : n), devargs);
+		return -EINVAL;
+	}
+	if (!policy_entry(policy, drv, dl, &keys, &klen)) {
+		if (span_is(drv, dl, "pci"))
+			snprintf(why, whylen, "PCI addresses are not allowed by eth_devargs_allow "
+				 "(%.300s)", policy);
+		else
+			snprintf(why, whylen, "driver '%.*s' is not allowed by eth_devargs_allow "
+				 "(%.300s)", (int)dl, drv, policy);
+		return -EINVAL;
+	}
+	for (const char *kv = devargs + n; *kv == ',';) {
+		kv++;
+		size_t len = strcspn(kv, ",");
+		int rc = devargs_kv(kv, len, drv, dl, keys, klen, why, whylen);
+		if (rc)
+			return rc;
+		if (key_seen(devargs + n + 1, kv)) {
+			snprintf(why, whylen, "key '%.*s' is given twice", (int)strcspn(kv, "="), kv);
+			return -EINVAL;
+		}
+		kv += len;
 	}
 	return 0;
 }
@@ -161,12 +360,61 @@ static int port_params(struct riov_service *svc, const Riov__V1__PortSpec *ps,
 			snprintf(err, errlen, "vhost port %s: socket path too long", name);
 			return -ENAMETOOLONG;
 		}
-		pp->socket = path;
 	} else if (ps->socket_path != NULL && ps->socket_path[0] != '\0') {
 		snprintf(err, errlen, "eth port %s takes devargs, not a socket path", name);
 		return -EINVAL;
+	} else if (pp->devargs[0] != '\0') {
+		char why[512];
+		if (devargs_check(devargs_policy(svc->cfg), pp->devargs, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "eth port %s: devargs '%.100s' refused: %s", name,
+				 pp->devargs, why);
+			return -EINVAL;
+		}
 	}
 	return 0;
+}
+
+/* Confine a vhost port's socket path to socket_dir: pp->socket becomes a path through *dir_fd (the
+ * socket's directory, open until the dataplane has the port). Returns 0 or -errno with err
+ * filled (INVALID_ARGUMENT for a path that breaks a rule). */
+static int port_socket(struct riov_service *svc, const Riov__V1__PortSpec *ps,
+		       struct riov_dp_port_params *pp, char *fdpath, size_t fdpathlen, int *dir_fd,
+		       char *err, size_t errlen)
+{
+	const char *given = str_or_empty(ps->socket_path);
+	char why[256] = "";
+	int rc;
+
+	*dir_fd = -1;
+	if (pp->type != RIOV_DP_PORT_VHOST)
+		return 0;
+	rc = riov_vhost_socket_confine(svc->cfg->socket_dir, given, dir_fd, fdpath, fdpathlen, why,
+				       sizeof(why));
+	if (rc == 0) {
+		pp->socket = fdpath;
+		return 0;
+	}
+	snprintf(err, errlen, "vhost port %s: socket path '%.200s' refused: %s", pp->name, given,
+		 why);
+	switch (rc) {
+	case -EINVAL: case -ENAMETOOLONG: case -ELOOP: case -ENOTDIR: case -EEXIST: case -ENOENT:
+		return -EINVAL;
+	default:
+		return rc;
+	}
+}
+
+/* err names the path the dataplane was given (through /proc/self/fd): say the one people know. */
+static void err_path(char *err, size_t errlen, const char *fdpath, const char *path)
+{
+	char *at = strstr(err, fdpath);
+	char tail[512];
+
+	if (fdpath[0] == '\0' || at == NULL)
+		return;
+	snprintf(tail, sizeof(tail), "%s", at + strlen(fdpath));
+	*at = '\0';
+	snprintf(at, errlen - (size_t)(at - err), "%s%s", path, tail);
 }
 
 /* An eth port with assign: its function's DMA goes through a riov domain, set up before DPDK
@@ -200,8 +448,8 @@ static int port_apply(struct riov_service *svc, const Riov__V1__PortSpec *ps, ch
 {
 	const char *name = str_or_empty(ps->name);
 	struct svc_assign *x = NULL;
-	char path[PATH_MAX];
-	int rc;
+	char path[PATH_MAX], fdpath[PATH_MAX] = "";
+	int rc, dir_fd;
 
 	struct riov_dp_port_params pp = {
 		.name = name,
@@ -212,12 +460,17 @@ static int port_apply(struct riov_service *svc, const Riov__V1__PortSpec *ps, ch
 	};
 	if ((rc = port_params(svc, ps, &pp, path, sizeof(path), err, errlen)) != 0)
 		return rc;
-	if ((rc = port_assign(svc, ps, &pp, &x, err, errlen)) != 0)
+	if ((rc = port_socket(svc, ps, &pp, fdpath, sizeof(fdpath), &dir_fd, err, errlen)) != 0)
 		return rc;
+	if ((rc = port_assign(svc, ps, &pp, &x, err, errlen)) != 0)
+		return rc; /* eth ports only: no dir_fd */
 	rc = riov_dp_port_add(svc->dp, &pp, err, errlen);
+	if (dir_fd >= 0)
+		close(dir_fd); /* the device opened the directory for itself */
 	if (rc != 0) {
 		if (err[0] == '\0')
 			snprintf(err, errlen, "port %s: %s", name, strerror(-rc));
+		err_path(err, errlen, fdpath, path);
 		/* errno values from DPDK and the socket layer, as the RPC status a person expects */
 		if (rc == -EADDRINUSE)
 			rc = -EBUSY;          /* the socket path is served by someone else */

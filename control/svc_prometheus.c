@@ -194,6 +194,9 @@ void svc_prometheus_collect(struct evbuffer *out, void *arg)
 	riov_metrics_header(out, "riov_state_generation", "Generation of the last state file written.",
 			    "gauge");
 	riov_metrics_sample_u64(out, "riov_state_generation", NULL, 0, svc->generation);
+	riov_metrics_header(out, "riov_state_save_not_synced_total", "State writes kept whose "
+			    "directory fsync failed.", "counter");
+	riov_metrics_sample_u64(out, "riov_state_save_not_synced_total", NULL, 0, svc->save_not_synced);
 	if (svc->rpc)
 		riov_rpc_server_metrics(svc->rpc, out);
 }

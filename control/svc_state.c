@@ -9,6 +9,18 @@
  * RPC request (svc_net_add, svc_port_add, ...). A newer format is refused, a file that is not a
  * State is moved aside.
  *
+ * What an acknowledged change is, decided once here: a change is kept (in memory, and answered
+ * OK) exactly when riov_state_store_write() has renamed the new state file over the old one,
+ * because from that rename on the next start replays it. So memory and disk never disagree:
+ *  - a failure before the rename (creating, writing or fsyncing the temporary file, the rename
+ *    itself) leaves the old state file: svc_save_or_undo() undoes the change in memory and the
+ *    client gets the error;
+ *  - a failure of the directory fsync after the rename (RIOV_STATE_STORE_NOT_SYNCED) is not
+ *    undone, since the change is on disk and undoing it in memory would lose it at the next
+ *    save while the next start would still apply it: the change is kept and answered OK, and
+ *    the failure is logged, counted (save_not_synced, riov_state_save_not_synced_total) and
+ *    shown as Node.Info health until the next write that is fully synced.
+ *
  * Thread rules: control thread only.
  */
 #include <errno.h>
@@ -66,6 +78,14 @@ int svc_state_save(struct riov_service *svc, char *err, size_t errlen)
 	riov__v1__state__pack(&st, buf);
 	rc = riov_state_store_write(svc->store, buf, len, why, sizeof(why));
 	free(buf);
+	if (rc == RIOV_STATE_STORE_NOT_SYNCED) {
+		/* on disk: kept (see the top of this file), reported */
+		svc->save_not_synced++;
+		snprintf(svc->save_error, sizeof(svc->save_error), "%s", why);
+		RIOV_LOG(RIOV_LOG_ERR, "state saved, durability unconfirmed: %s", why);
+		svc->generation++;
+		return 0;
+	}
 	if (rc != 0) {
 		snprintf(svc->save_error, sizeof(svc->save_error), "%s", why);
 		snprintf(err, errlen, "the state file could not be written: %s", why);

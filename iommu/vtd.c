@@ -5,7 +5,13 @@
  * seam: vtd_ctx.c (root and context tables), vtd_inv.c (invalidation: scrubbing the IOTLB and the
  * context cache) and vtd_xlate.c (translate(): context decode, the caches' lookups and fills, the
  * second-stage walk); interrupt remapping is vtd_ir.c, the fault log vtd_fault.c.
- * second-stage page tables, the IOTLB and context cache, invalidation, and translate().
+ *
+ * Page-table memory: each domain holds at most table_limit table pages (vtd.h,
+ * RIOV_VTD_DOMAIN_TABLE_PAGES_DEFAULT). A map counts the tables it needs before it writes
+ * anything (map_tables_needed: arithmetic over the at most five runs of equal page size, O(levels)
+ * whatever the length), so a request too large for the limit is refused with -ENOSPC having
+ * changed nothing, and never costs more than the limit's worth of work; splitting a superpage on
+ * unmap is held to the same limit.
  *
  * Security model: translate() is how every guest DMA address is turned into a host pointer, so a
  * guest controls iova, len and (through its driver) the access type; none of them is trusted. Page
@@ -153,6 +159,12 @@ static bool table_empty(const uint64_t *t)
 	return true;
 }
 
+/* page-table pages in use: linked, and unlinked but not yet reusable (pending) */
+static inline uint64_t dom_tables_used(const struct vtd_domain *d)
+{
+	return d->ntables - d->nfree;
+}
+
 static void domain_free(struct vtd_domain *d)
 {
 	if (d == NULL)
@@ -187,6 +199,8 @@ struct riov_vtd *riov_vtd_create(const struct riov_vtd_config *cfg)
 	memset(vtd, 0, sizeof(*vtd));
 	vtd->cfg = *cfg;
 	vtd->max_levels = (cfg->aw_bits - 12) / 9;
+	if (vtd->cfg.domain_table_pages == 0)
+		vtd->cfg.domain_table_pages = RIOV_VTD_DOMAIN_TABLE_PAGES_DEFAULT;
 	atomic_init(&vtd->gen, 1);
 	vtd->root = aligned_alloc(VTD_PAGE_SIZE, VTD_PAGE_SIZE);
 	vtd->iotlb_entries = cfg->iotlb_entries ? cfg->iotlb_entries : VTD_IOTLB_DEFAULT_ENTRIES;
@@ -250,6 +264,7 @@ int riov_vtd_domain_create(struct riov_vtd *vtd, uint16_t did, unsigned levels)
 		return -ENOMEM;
 	d->did = did;
 	d->levels = levels;
+	d->table_limit = vtd->cfg.domain_table_pages;
 	d->root = dom_table_alloc(d);
 	if (d->root == NULL) {
 		domain_free(d);
@@ -301,6 +316,10 @@ static int dom_map_one(struct vtd_domain *d, uint64_t iova, uint64_t hpa, unsign
 		uint64_t *p = &t[vtd_pte_idx(iova, l)];
 		uint64_t e = *p;
 		if (!vtd_pte_present(e)) {
+			/* counted beforehand (map_tables_needed); this only keeps the limit if that
+			 * count were ever short */
+			if (dom_tables_used(d) >= d->table_limit)
+				return -ENOSPC;
 			uint64_t *nt = dom_table_alloc(d);
 			if (nt == NULL)
 				return -ENOMEM;
@@ -330,6 +349,99 @@ static inline uint64_t dom_limit(const struct vtd_domain *d)
 	return 1ull << VTD_LEVEL_SHIFT(d->levels + 1);
 }
 
+/* The pages riov_vtd_map() writes for [iova, end) -> hpa: it takes the largest page that the
+ * address and the remaining length allow, so the range falls into runs: 4 KiB pages, then (only
+ * if iova and hpa are congruent modulo 2 MiB) 2 MiB pages over [a2, e2), inside which (if they
+ * are congruent modulo 1 GiB too) 1 GiB pages over [a3, e3), then 4 KiB pages again. Empty runs
+ * have a == e. */
+struct map_plan {
+	uint64_t a2, e2, a3, e3;
+};
+
+static void map_plan(uint64_t iova, uint64_t hpa, uint64_t end, struct map_plan *p)
+{
+	const uint64_t m2 = VTD_LEVEL_SIZE(2) - 1, m3 = VTD_LEVEL_SIZE(3) - 1;
+
+	p->a2 = p->e2 = p->a3 = p->e3 = end;
+	if (((iova ^ hpa) & m2) != 0 || iova > UINT64_MAX - m2)
+		return;
+	uint64_t a2 = (iova + m2) & ~m2, e2 = end & ~m2;
+	if (a2 >= e2)
+		return;
+	p->a2 = a2;
+	p->e2 = e2;
+	if (((iova ^ hpa) & m3) != 0 || a2 > UINT64_MAX - m3)
+		return;
+	uint64_t a3 = (a2 + m3) & ~m3, e3 = e2 & ~m3;
+	if (a3 < e3) {
+		p->a3 = a3;
+		p->e3 = e3;
+	}
+}
+
+uint64_t riov_vtd_map_entries(uint64_t iova, uint64_t hpa, uint64_t len)
+{
+	struct map_plan p;
+
+	if (len == 0 || iova > UINT64_MAX - len)
+		return len == 0 ? 0 : UINT64_MAX;
+	map_plan(iova, hpa, iova + len, &p);
+	uint64_t big = p.e2 - p.a2, huge = p.e3 - p.a3;
+	return ((len - big) >> VTD_LEVEL_SHIFT(1)) + ((big - huge) >> VTD_LEVEL_SHIFT(2)) +
+	       (huge >> VTD_LEVEL_SHIFT(3));
+}
+
+/* Does the table of level `level` (entries of VTD_LEVEL_SIZE(level)) that covers addr exist? */
+static bool dom_has_table(const struct vtd_domain *d, uint64_t addr, unsigned level)
+{
+	const uint64_t *t = d->root;
+
+	for (unsigned l = d->levels; l > level; l--) {
+		uint64_t e = t[vtd_pte_idx(addr, l)];
+		if (!vtd_pte_present(e) || vtd_pte_leaf(e, l))
+			return false;
+		t = vtd_pte_table(e);
+	}
+	return true;
+}
+
+/* New tables of level `level` that pages in [s, e) need: one per VTD_LEVEL_SIZE(level + 1)
+ * window, less the windows whose table exists. Only the first and the last window can reach
+ * outside the (empty) range being mapped, so only theirs are looked up; a table wholly inside the
+ * range can exist only empty (a leftover) and is counted as new: an overestimate, never short. */
+static uint64_t run_tables(const struct vtd_domain *d, uint64_t s, uint64_t e, unsigned level)
+{
+	unsigned sh = VTD_LEVEL_SHIFT(level + 1);
+
+	if (s >= e)
+		return 0;
+	uint64_t n = ((e - 1) >> sh) - (s >> sh) + 1;
+	n -= dom_has_table(d, s, level);
+	if (n > 0 && ((e - 1) >> sh) != (s >> sh))
+		n -= dom_has_table(d, e - 1, level);
+	return n;
+}
+
+/* Table pages riov_vtd_map() of [iova, end) -> hpa will allocate at most, the range being empty:
+ * a table of level L is needed wherever a page of level <= L lies (L below the root). */
+static uint64_t map_tables_needed(const struct vtd_domain *d, uint64_t iova, uint64_t hpa,
+				  uint64_t end)
+{
+	struct map_plan p;
+	uint64_t n = 0;
+
+	map_plan(iova, hpa, end, &p);
+	for (unsigned l = 1; l < d->levels; l++) {
+		if (l == 1)        /* 4 KiB pages: around the 2 MiB-or-larger run */
+			n += run_tables(d, iova, p.a2, l) + run_tables(d, p.e2, end, l);
+		else if (l == 2)   /* 4 KiB and 2 MiB pages: around the 1 GiB run */
+			n += run_tables(d, iova, p.a3, l) + run_tables(d, p.e3, end, l);
+		else
+			n += run_tables(d, iova, end, l);
+	}
+	return n;
+}
+
 int riov_vtd_unmap(struct riov_vtd *vtd, uint16_t did, uint64_t iova, uint64_t len);
 
 int riov_vtd_map(struct riov_vtd *vtd, uint16_t did, uint64_t iova, uint64_t hpa, uint64_t len,
@@ -354,6 +466,12 @@ int riov_vtd_map(struct riov_vtd *vtd, uint16_t did, uint64_t iova, uint64_t hpa
 		if (a == 0)
 			break;
 	}
+	/* the page-table limit: counted before anything is written (nothing changes on -ENOSPC) */
+	uint64_t need = map_tables_needed(d, iova, hpa, end), used = dom_tables_used(d);
+	if (used > d->table_limit || need > d->table_limit - used) {
+		d->table_refused++;
+		return -ENOSPC;
+	}
 	unsigned sizes = 0;
 	for (a = iova; a < end;) {
 		uint64_t h = hpa + (a - iova), rem = end - a;
@@ -372,8 +490,13 @@ int riov_vtd_map(struct riov_vtd *vtd, uint16_t did, uint64_t iova, uint64_t hpa
 		a += VTD_LEVEL_SIZE(target);
 	}
 	if (rc < 0) {
+		/* what this call mapped is whole pages inside [iova, a): no split, nothing lost */
+		uint64_t mapped = d->mapped_bytes;   /* not counted yet: the undo must not uncount it */
+		if (rc == -ENOSPC)
+			d->table_refused++;
 		if (a > iova)
 			riov_vtd_unmap(vtd, did, iova, a - iova);
+		d->mapped_bytes = mapped;
 		dom_flush_pending(vtd, d);
 		return rc;
 	}
@@ -417,7 +540,13 @@ int riov_vtd_unmap(struct riov_vtd *vtd, uint16_t did, uint64_t iova, uint64_t l
 				next = base + sz;
 				break;
 			}
-			/* split the superpage into the next level, same translation and bits */
+			/* split the superpage into the next level, same translation and bits; the
+			 * new table counts against the domain's limit like any other */
+			if (dom_tables_used(d) >= d->table_limit) {
+				d->table_refused++;
+				rc = -ENOSPC;
+				goto out;
+			}
 			uint64_t *nt = dom_table_alloc(d);
 			if (nt == NULL) {
 				rc = -ENOMEM;
@@ -481,8 +610,22 @@ int riov_vtd_domain_info(const struct riov_vtd *vtd, uint16_t did, struct riov_v
 	out->did = did;
 	out->levels = d->levels;
 	out->mapped_bytes = d->mapped_bytes;
-	out->table_pages = d->ntables - d->nfree;
+	out->table_pages = dom_tables_used(d);
+	out->table_pages_max = d->table_limit;
+	out->table_refused = d->table_refused;
 	out->attached = d->attached;
+	return 0;
+}
+
+int riov_vtd_domain_set_table_limit(struct riov_vtd *vtd, uint16_t did, uint64_t pages)
+{
+	struct vtd_domain *d = vtd_dom_ctl(vtd, did);
+
+	if (d == NULL)
+		return -ENOENT;
+	if (pages == 0)
+		return -EINVAL;
+	d->table_limit = pages;
 	return 0;
 }
 

@@ -38,11 +38,24 @@ struct riov_vtd_config {
 	bool caching_mode;
 	/* IOTLB entries (power of two, 4 .. 2^24; 0: 4096), 4-way set-associative, 32 bytes each */
 	unsigned iotlb_entries;
+	/* Page-table pages one domain may hold (0: RIOV_VTD_DOMAIN_TABLE_PAGES_DEFAULT); each
+	 * domain's own limit can be changed later (riov_vtd_domain_set_table_limit). */
+	uint32_t domain_table_pages;
 	/* Wait until no worker is inside translate/raise started before the call (rte_rcu_qsbr_synchronize
 	 * in riovd). NULL: single-threaded use (tests). */
 	void (*synchronize)(void *arg);
 	void *sync_arg;
 };
+
+/* Page-table memory per domain. Every caller (Domain.Map, guest memory tables, vhost IOTLB
+ * updates, assigned functions) maps through riov_vtd_map(), so the bound lives here: a domain
+ * holds at most its limit of 4 KiB table pages (the root included). The default is sized for the
+ * largest honest guest: 1 TiB of guest memory mapped with 2 MiB pages takes 1024 page directories,
+ * 2 PDPTs and the root (~1030 pages; with 1 GiB pages 3), and the same 16384 pages (64 MiB) still
+ * hold 32 GiB mapped page by page with 4 KiB pages (a guest vIOMMU that maps 4 KiB at a time, or
+ * memory whose host address cannot share 2 MiB alignment with its guest address). It equals
+ * Domain.Map's own budget (control/svc_domain.c), so the API's estimate speaks first. */
+#define RIOV_VTD_DOMAIN_TABLE_PAGES_DEFAULT 16384u
 
 /** Create a remapping unit. Returns NULL with errno set (EINVAL for a bad config, ENOMEM). */
 struct riov_vtd *riov_vtd_create(const struct riov_vtd_config *cfg);
@@ -58,16 +71,30 @@ int riov_vtd_domain_create(struct riov_vtd *vtd, uint16_t did, unsigned levels);
 int riov_vtd_domain_destroy(struct riov_vtd *vtd, uint16_t did);
 
 /** Map [iova, iova+len) to [hpa, hpa+len) with perm (RIOV_VTD_READ|RIOV_VTD_WRITE) using 1 GiB and
- *  2 MiB pages where alignment allows. Page-aligned arguments only; iova+len within the domain's
- *  address width, hpa+len below 2^48 (the model's host address width). Tables only: the caller
- *  invalidates (riov_vtd_inv_*) as hardware software would. Returns 0, -EINVAL, -ENOENT, -EEXIST
- *  (a page already mapped; nothing changed), -ENOMEM. */
+ *  2 MiB pages where alignment allows (iova and hpa congruent modulo the page size, VT-d 3.7 and
+ *  9.8: PS in a PDPE or PDE). Page-aligned arguments only; iova+len within the domain's address
+ *  width, hpa+len below 2^48 (the model's host address width). Tables only: the caller
+ *  invalidates (riov_vtd_inv_*) as hardware software would. The page tables the mapping needs
+ *  are counted before anything is written (in O(levels), whatever len is). Returns 0, -EINVAL,
+ *  -ENOENT, -EEXIST (a page already mapped), -ENOSPC (the domain's page-table limit would be
+ *  exceeded; counted in riov_vtd_domain_info.table_refused), -ENOMEM; on every error nothing
+ *  changed. */
 int riov_vtd_map(struct riov_vtd *vtd, uint16_t did, uint64_t iova, uint64_t hpa, uint64_t len,
 		 unsigned perm);
 /** Unmap [iova, iova+len) (superpages split as needed). Tables only: the caller invalidates.
- *  Returns 0, -EINVAL, -ENOENT (no such domain), -ENOMEM (a superpage could not be split: the
- *  part before it is unmapped). Unmapping holes is not an error. */
+ *  Returns 0, -EINVAL, -ENOENT (no such domain), -ENOSPC (splitting a superpage that reaches
+ *  past the range would exceed the domain's page-table limit) or -ENOMEM (the split table could
+ *  not be allocated); after either, the part before that superpage is unmapped. Unmapping holes
+ *  is not an error; a range aligned to 1 GiB at both ends never needs a split. */
 int riov_vtd_unmap(struct riov_vtd *vtd, uint16_t did, uint64_t iova, uint64_t len);
+/** Leaf entries riov_vtd_map(iova, hpa, len) would write: its 4 KiB, 2 MiB and 1 GiB pages as
+ *  alignment allows (0 for len 0). The work of a map is proportional to it; a caller on a trust
+ *  boundary can bound that before mapping. Any arguments (no checks); any thread. */
+uint64_t riov_vtd_map_entries(uint64_t iova, uint64_t hpa, uint64_t len);
+/** Set domain did's page-table limit to `pages` (>= 1, the root included). A limit below what
+ *  the domain holds now unmaps nothing: maps fail until it is back below. Returns 0, -ENOENT or
+ *  -EINVAL. */
+int riov_vtd_domain_set_table_limit(struct riov_vtd *vtd, uint16_t did, uint64_t pages);
 
 /* ---- context entries (legacy mode root/context tables) ---- */
 
@@ -274,9 +301,13 @@ struct riov_vtd_domain_info {
 	uint16_t did;
 	unsigned levels;
 	uint64_t mapped_bytes;
-	uint64_t table_pages;
+	uint64_t table_pages;      /* page-table pages in use (the root, linked tables, and unlinked
+				    * ones workers may still read) */
+	uint64_t table_pages_max;  /* the domain's limit (riov_vtd_domain_set_table_limit) */
+	uint64_t table_refused;    /* maps and superpage splits refused for the limit (-ENOSPC) */
 	uint32_t attached;    /* context entries pointing at it */
 };
+/** Domain did's size, page-table use and limit. Returns 0 or -ENOENT. */
 int riov_vtd_domain_info(const struct riov_vtd *vtd, uint16_t did, struct riov_vtd_domain_info *out);
 /** Call fn for every mapped range of a domain (coalescing adjacent equal-permission pages). */
 int riov_vtd_domain_walk(const struct riov_vtd *vtd, uint16_t did,

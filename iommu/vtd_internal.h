@@ -213,6 +213,8 @@ struct vtd_domain {
 	uint64_t **pending;          /* unlinked tables workers may still read */
 	size_t npending, cap_pending;
 	uint64_t mapped_bytes;
+	uint64_t table_limit;        /* tables in use (ntables - nfree) may not exceed it */
+	uint64_t table_refused;      /* maps and splits refused for table_limit */
 	uint32_t attached;
 	uint8_t nested_used;             /* ever used by a nested context (sticky) */
 };

@@ -1137,7 +1137,7 @@ static void help_main(void)
 	printf("\nglobal options:\n"
 	       "  --connect ADDR             unix:PATH (default /run/riov/riovd.sock, or\n"
 	       "                             $RIOV_SOCKET) or tls://HOST:PORT\n"
-	       "  --cert F --key F           TLS client certificate and key (OU=admin for admin)\n"
+	       "  --cert F --key F           TLS client certificate and key (role: riovd's tls_roles)\n"
 	       "  --ca F                     CA that signed riovd's certificate\n"
 	       "  --json                     machine-readable output\n"
 	       "  --timeout S                seconds to wait for riovd (default 10)\n"

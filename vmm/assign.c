@@ -47,6 +47,8 @@ struct assign_vec {
 struct riov_assign {
 	struct riov_pci_addr addr;
 	char pci[16];
+	char dev[PATH_MAX];       /* its sysfs directory */
+	struct asg_binding bind;  /* what to undo of the host's driver binding */
 	uint16_t sid;
 	int group;
 	struct riov_vtd *vtd;
@@ -66,8 +68,9 @@ struct riov_assign {
 int riov_assign_create(const struct riov_assign_params *p, struct riov_assign **out, char *err,
 		       size_t errlen)
 {
-	char dev[PATH_MAX];
+	char rel[64];
 	struct riov_vtd_context_info ci;
+	struct riov_vtd_domain_info di;
 	struct riov_assign *a;
 	int rc;
 
@@ -95,8 +98,9 @@ int riov_assign_create(const struct riov_assign_params *p, struct riov_assign **
 		rc = -EINVAL;
 		goto fail;
 	}
-	snprintf(dev, sizeof(dev), SYS_PCI "%s", a->pci);
-	if (access(dev, F_OK) != 0) {
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s", a->pci);
+	asg_sys_path(a->dev, sizeof(a->dev), rel);
+	if (access(a->dev, F_OK) != 0) {
 		snprintf(err, errlen, "there is no PCI function %s", a->pci);
 		rc = -ENODEV;
 		goto fail;
@@ -107,9 +111,15 @@ int riov_assign_create(const struct riov_assign_params *p, struct riov_assign **
 		rc = -EBUSY;
 		goto fail;
 	}
-	if ((rc = asg_bind_vfio_pci(a->pci, dev, err, errlen)) != 0)
+	if (riov_vtd_domain_info(a->vtd, a->did, &di) == 0) {
+		snprintf(err, errlen, "%s: domain %u exists already", a->pci, a->did);
+		rc = -EBUSY;
 		goto fail;
-	if ((rc = asg_iommu_group(a->pci, dev, &a->group, err, errlen)) != 0)
+	}
+	/* every check that needs no VFIO comes before the host's driver is touched */
+	if ((rc = asg_iommu_group(a->pci, a->dev, &a->group, err, errlen)) != 0)
+		goto fail;
+	if ((rc = asg_bind_vfio_pci(a->pci, a->dev, &a->bind, err, errlen)) != 0)
 		goto fail;
 	if ((rc = asg_vfio_open(&a->vfio, a->pci, a->group, err, errlen)) != 0)
 		goto fail;
@@ -313,8 +323,9 @@ void riov_assign_destroy(struct riov_assign *a)
 	}
 	asg_vfio_close(&a->vfio, a->group);
 	if (a->domain_made)
-		RIOV_LOG(RIOV_LOG_NOTICE, "%s: released (domain %u removed; the function stays on "
-			 "vfio-pci)", a->pci, a->did);
+		RIOV_LOG(RIOV_LOG_NOTICE, "%s: released (domain %u removed)", a->pci, a->did);
+	/* with its VFIO files closed, vfio-pci lets the function go back to its host driver */
+	asg_bind_restore(a->pci, a->dev, &a->bind);
 	free(a);
 }
 

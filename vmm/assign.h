@@ -29,7 +29,9 @@
  *
  * Security model: PCI addresses come from RPC clients and the configuration file: they are parsed
  * strictly (riov_pci_parse) and only the canonical form is ever put into a sysfs path; writing
- * sysfs (driver_override, unbind, sriov_numvfs) needs root and is what the operator asked for.
+ * sysfs (driver_override, unbind, sriov_numvfs) needs root and is what the operator asked for;
+ * a request is checked completely before the host's driver is unbound, and the driver riov
+ * unbound is bound again when the assignment fails or is released.
  * The domain's host addresses are riovd's own memory chosen by the caller (the packet memory of
  * riovd's own eth port; for guests, their memory once vmm maps it): nothing a client sends is
  * handed to VFIO_IOMMU_MAP_DMA as a host address. /dev/kmsg records are untrusted text: only
@@ -92,10 +94,12 @@ struct riov_assign_params {
 };
 
 /**
- * Assign a function: bind it to vfio-pci if it is not (driver_override, unbind, drivers_probe),
- * check that it is alone in its IOMMU group, attach the group to a type1v2 container, create
+ * Assign a function: check the address, that the function exists, that its source-id and domain
+ * p->did are free and that it is alone in its IOMMU group; only then bind it to vfio-pci if it is
+ * not (driver_override, unbind, drivers_probe), attach the group to a type1v2 container, create
  * domain p->did (4 levels, 48 bits) in p->vtd with a context entry for the function's source-id,
- * and mirror the (empty) domain into the container.
+ * and mirror the (empty) domain into the container. A failure after the unbind gives the
+ * function back to the driver it had (driver_override cleared), as riov_assign_destroy() does.
  * @return 0 with *out, or -errno with a sentence in err: -EINVAL (bad address), -ENODEV (no such
  *         function), -EBUSY (group shared or opened elsewhere, domain or source-id in use),
  *         -ENOENT (no IOMMU group: IOMMU off), -ENOTSUP (no type1v2), -EIO (sysfs refused).
@@ -126,8 +130,9 @@ int riov_assign_route_msix(struct riov_assign *a, const uint32_t *irte, unsigned
 			   size_t errlen);
 
 /** Undo everything: MSI-X routes off and IRTEs cleared, container unmapped, context entry and
- *  domain removed, files closed (through ops when given). The function stays on vfio-pci.
- *  NULL is fine. */
+ *  domain removed, files closed (through ops when given; a driver sharing them must have closed
+ *  its device file), then, if riov bound the function to vfio-pci, driver_override cleared and
+ *  the function given back to the host driver it had before. NULL is fine. */
 void riov_assign_destroy(struct riov_assign *a);
 
 struct riov_assign_info {

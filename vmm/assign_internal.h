@@ -23,9 +23,21 @@
 
 #include "vmm/assign.h"
 
-#define SYS_PCI "/sys/bus/pci/devices/"
+#define SYS_PCI "/sys/bus/pci/devices/" /* sriov.c; pci.c and assign.c use asg_sys_path() */
 
 /* ---- sysfs (pci.c) ---- */
+
+/** Point pci.c and assign.c at another sysfs root (NULL: "/sys"). For unit tests only, which
+ *  build a test double of sysfs (plain files and links) in a temporary directory. */
+void asg_sysfs_root_set(const char *root);
+/** rel ("bus/pci/devices/...") under the sysfs root into out. */
+void asg_sys_path(char *out, size_t len, const char *rel);
+
+/* What riov changed of a function's driver binding, so that it can be undone. */
+struct asg_binding {
+	char prev_driver[64]; /* the host driver bound before ("" none) */
+	bool changed;         /* driver_override set (and maybe unbound): restore on failure/release */
+};
 
 /** The last component of the symlink dir/name into out ("" when there is no such link or its
  *  name does not fit in len). */
@@ -35,8 +47,15 @@ int asg_sys_write(const char *path, const char *s);
 /** Read a sysfs file holding one unsigned number. Returns 0, -errno, or -EIO (not a number). */
 int asg_sys_read_uint(const char *path, unsigned *out);
 /** Bind function pci (canonical form; sysfs directory dev) to vfio-pci unless it is: set
- *  driver_override, unbind it from its driver, drivers_probe. Returns 0 or -EIO with err. */
-int asg_bind_vfio_pci(const char *pci, const char *dev, char *err, size_t errlen);
+ *  driver_override, unbind it from its driver, drivers_probe; *b records what to undo. Call it
+ *  only once every check of the request passed. Returns 0, or -EIO with err and the host's
+ *  binding restored (asg_bind_restore). */
+int asg_bind_vfio_pci(const char *pci, const char *dev, struct asg_binding *b, char *err,
+		      size_t errlen);
+/** Undo asg_bind_vfio_pci (nothing if it changed nothing): clear driver_override, unbind from
+ *  vfio-pci, bind the previous driver again. Failures are logged. Call it with no VFIO file of
+ *  the function open (the kernel waits for them before vfio-pci lets the function go). */
+void asg_bind_restore(const char *pci, const char *dev, struct asg_binding *b);
 /** The function's IOMMU group into *group. Returns 0, -ENOENT (no group: IOMMU off) or -EBUSY
  *  (other devices share the group), with err. */
 int asg_iommu_group(const char *pci, const char *dev, int *group, char *err, size_t errlen);

@@ -9,12 +9,16 @@
  * page-aligned, regions overlap neither in guest-physical nor in front-end address space, the
  * table holds at most RIOV_VHOST_MAX_MEM_REGIONS entries, and the file is a regular file at least
  * mmap_offset + size long (so the mapping never extends past its end, which would SIGBUS a worker).
- * A front-end that shrinks its file after the check can still make riovd fault on access; sealing
- * (F_SEAL_SHRINK) is what closes that, and is the front-end's choice.
+ * A front-end that shrinks its file after the check would make riovd fault on access: a memfd is
+ * sealed against shrinking (F_SEAL_SHRINK added if the front-end did not) before its length is
+ * checked; a file that cannot be sealed (hugetlbfs, tmpfs, a memfd made without MFD_ALLOW_SEALING)
+ * is guarded by the SIGBUS handler of guest_fault.c, which turns a fault in it into zero memory
+ * and a broken device instead of a dead riovd.
  *
  * Thread rules: control thread only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -99,6 +103,21 @@ int riov_guest_mem_overlap(const struct riov_guest_mem *mem, const struct riov_g
 	return -1;
 }
 
+int riov_guest_file_seal(int fd)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return errno == EINVAL ? 0 : -errno;   /* not a memfd: hugetlbfs, tmpfs, ... */
+	if (seals & F_SEAL_SHRINK)
+		return 1;                              /* QEMU's memory-backend-memfd */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0)
+		return 1;
+	/* F_SEAL_SEAL without F_SEAL_SHRINK: a memfd created without MFD_ALLOW_SEALING (DPDK's
+	 * virtio-user memory, with and without hugepages) or sealed on purpose, or an fd not open
+	 * for writing. Refusing it would refuse DPDK: the SIGBUS guard covers it instead. */
+	return errno == EPERM ? 0 : -errno;
+}
+
 /* The file's block size is its page size (hugetlbfs reports the huge page size): mmap offsets
  * and lengths must be multiples of it. */
 static uint64_t file_align(const struct stat *st)
@@ -137,7 +156,13 @@ int riov_guest_region_mmap(struct riov_guest_region *r, const struct riov_guest_
 	struct stat st;
 
 	memset(r, 0, sizeof(*r));
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (fd < 0)
+		return -EBADF;
+	/* seal first: a length checked before the seal could shrink right after the check */
+	int sealed = riov_guest_file_seal(fd);
+	if (sealed < 0)
+		return sealed;
+	if (fstat(fd, &st) < 0)
 		return -EBADF;
 	if (!S_ISREG(st.st_mode) || st.st_size < 0 || d->mmap_offset + d->size > (uint64_t)st.st_size)
 		return -EINVAL;
@@ -163,11 +188,21 @@ int riov_guest_region_mmap(struct riov_guest_region *r, const struct riov_guest_
 	r->map_addr = p;
 	r->map_len = len;
 	r->host = (uint8_t *)p + delta;
+	r->sealed = sealed == 1;
 	return 0;
+}
+
+void riov_guest_region_guard(struct riov_guest_region *r, int efd)
+{
+	if (r->map_addr && r->fault_h <= 0 && !r->sealed)
+		r->fault_h = riov_guest_fault_register(r->map_addr, r->map_len, efd);
 }
 
 void riov_guest_region_munmap(struct riov_guest_region *r)
 {
+	/* out of the SIGBUS table before the address range can be given to anything else */
+	riov_guest_fault_unregister(r->fault_h);
+	r->fault_h = 0;
 	if (r->map_addr)
 		munmap(r->map_addr, r->map_len);
 	r->map_addr = NULL;

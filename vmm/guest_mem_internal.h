@@ -35,6 +35,8 @@ struct riov_guest_region {
 	size_t map_len;
 	uint8_t *host;    /* host address of d.gpa */
 	bool vtd_mapped;  /* entered into the second-stage domain */
+	bool sealed;      /* the file cannot shrink (F_SEAL_SHRINK, ours or the front-end's) */
+	int fault_h;      /* handle in the SIGBUS guard's table (guest_fault.c), 0 if none */
 };
 
 struct riov_guest_mem {
@@ -67,12 +69,17 @@ int riov_guest_mem_find_same(const struct riov_guest_mem *mem, const struct riov
 int riov_guest_mem_overlap(const struct riov_guest_mem *mem, const struct riov_guest_region_desc *d,
 			   uint64_t skip);
 
-/** mmap region d from fd (which the caller still owns and closes). The file must be a regular file
- *  at least mmap_offset + size long. The host address of gpa is chosen congruent to gpa modulo
+/** mmap region d from fd (which the caller still owns and closes). A memfd is sealed against
+ *  shrinking first (riov_guest_file_seal). The file must be a regular file at least
+ *  mmap_offset + size long. The host address of gpa is chosen congruent to gpa modulo
  *  2 MiB when possible (superpages in the VT-d model). Returns 0 or -errno. */
 int riov_guest_region_mmap(struct riov_guest_region *r, const struct riov_guest_region_desc *d, int fd);
 
-/** Undo riov_guest_region_mmap. */
+/** Enter r's mapping into the SIGBUS guard's table (guest_fault.c; a fault writes efd), unless its
+ *  file is sealed against shrinking (then no fault can happen). Control thread. */
+void riov_guest_region_guard(struct riov_guest_region *r, int efd);
+
+/** Undo riov_guest_region_mmap (leaves the SIGBUS table first). */
 void riov_guest_region_munmap(struct riov_guest_region *r);
 
 /** Map region r into domain did (read+write). Tables only, caller invalidates. Returns 0 or -errno. */
@@ -91,5 +98,25 @@ void riov_guest_mem_remove(struct riov_guest_mem *mem, unsigned i);
  *  within one region. Returns 0 or -EFAULT. */
 int riov_guest_mem_uva_to_gpa(const struct riov_guest_mem *mem, uint64_t uaddr, uint64_t len,
 			      uint64_t *gpa);
+
+/** Make fd unable to shrink if it is a memfd: keep F_SEAL_SHRINK if set, else add it. Returns 1 if
+ *  the file is now sealed against shrinking, 0 if it cannot be (not a memfd, or a memfd created
+ *  without MFD_ALLOW_SEALING: only the SIGBUS guard of guest_fault.c protects its mapping),
+ *  -errno on another error. */
+int riov_guest_file_seal(int fd);
+
+/* ---- guest_fault.c: the SIGBUS guard's table (riov_guest_fault_install: guest_fault.h) ------- */
+
+#define RIOV_GUEST_FAULT_SLOTS 17408   /* 64 regions, a log and an inflight area for 256 devices */
+
+/** Enter riovd's mapping [addr, addr+len) of front-end memory into the guard's table: a SIGBUS
+ *  inside it replaces the mapping with zero memory and writes 1 to efd (an eventfd the owner
+ *  watches). Control thread. Returns a handle > 0, or -ENOSPC (logged; the mapping is then not
+ *  guarded). */
+int riov_guest_fault_register(void *addr, size_t len, int efd);
+/** Remove handle h (<= 0 ignored) before unmapping its mapping, once no thread can access it. */
+void riov_guest_fault_unregister(int h);
+/** Has the mapping of handle h faulted (been replaced by zero memory)? */
+bool riov_guest_fault_hit(int h);
 
 #endif

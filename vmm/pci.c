@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * PCI addresses and sysfs (see assign.h, assign_internal.h): the strict parser and canonical form
- * of PCI addresses, small sysfs readers and writers, binding a function to vfio-pci and finding
- * its IOMMU group.
+ * of PCI addresses, small sysfs readers and writers, binding a function to vfio-pci and giving it
+ * back to its host driver, and finding its IOMMU group. sysfs is "/sys" unless a unit test points
+ * asg_sysfs_root_set() at a test double of sysfs (a tree of plain files and links).
  *
  * Security model: PCI addresses come from RPC clients and the configuration file: riov_pci_parse
  * accepts only hex fields of bounded width with nothing before or after, and only the canonical
  * form riov_pci_format prints is ever put into a sysfs path. Writing sysfs (driver_override,
- * unbind, drivers_probe) needs root and is what the operator asked for. A function that shares its
+ * unbind, drivers_probe) needs root and is what the operator asked for; riov records the driver
+ * it unbinds and gives the function back to it (driver_override cleared) when the assignment
+ * fails after the unbind or is released. A function that shares its
  * IOMMU group is refused: the real IOMMU would give every device of the group the function's
  * mappings, while riov's model gives each source-id its own domain.
  *
@@ -18,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +119,8 @@ void asg_link_base(const char *dir, const char *name, char *out, size_t len)
 
 int asg_sys_write(const char *path, const char *s)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
+	/* O_TRUNC: what sysfs ignores, and what a test double of sysfs (plain files) needs */
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC), rc = 0;
 
 	if (fd < 0)
 		return -errno;
@@ -158,36 +163,98 @@ int asg_sys_read_uint(const char *path, unsigned *out)
 	return 0;
 }
 
-int asg_bind_vfio_pci(const char *pci, const char *dev, char *err, size_t errlen)
+/* Where sysfs is: "/sys", or the root of a test double of sysfs (asg_sysfs_root_set). */
+static char sysfs_root[PATH_MAX] = "/sys";
+
+void asg_sysfs_root_set(const char *root)
+{
+	snprintf(sysfs_root, sizeof(sysfs_root), "%s", root != NULL ? root : "/sys");
+}
+
+void asg_sys_path(char *out, size_t len, const char *rel)
+{
+	snprintf(out, len, "%s/%s", sysfs_root, rel);
+}
+
+static bool bound_to(const char *dev, const char *want, char *drv, size_t len)
+{
+	asg_link_base(dev, "driver", drv, len);
+	return strcmp(drv, want) == 0;
+}
+
+int asg_bind_vfio_pci(const char *pci, const char *dev, struct asg_binding *b, char *err,
+		      size_t errlen)
 {
 	char drv[64], path[PATH_MAX + 32];
 	int rc;
 
-	asg_link_base(dev, "driver", drv, sizeof(drv));
-	if (strcmp(drv, "vfio-pci") == 0)
-		return 0;
+	memset(b, 0, sizeof(*b));
+	if (bound_to(dev, "vfio-pci", drv, sizeof(drv)))
+		return 0; /* riov changed nothing: nothing to restore */
+	memcpy(b->prev_driver, drv, sizeof(b->prev_driver));
 	snprintf(path, sizeof(path), "%s/driver_override", dev);
 	if ((rc = asg_sys_write(path, "vfio-pci")) != 0) {
 		snprintf(err, errlen, "%s: cannot set driver_override: %s", pci, strerror(-rc));
 		return -EIO;
 	}
+	b->changed = true; /* from here on, a failure restores the host's binding */
 	if (drv[0] != '\0') {
 		RIOV_LOG(RIOV_LOG_NOTICE, "%s: unbinding it from %s to give it to vfio-pci", pci, drv);
 		snprintf(path, sizeof(path), "%s/driver/unbind", dev);
 		if ((rc = asg_sys_write(path, pci)) != 0) {
 			snprintf(err, errlen, "%s: cannot unbind it from %s: %s", pci, drv, strerror(-rc));
-			return -EIO;
+			goto restore;
 		}
 	}
-	rc = asg_sys_write("/sys/bus/pci/drivers_probe", pci);
-	asg_link_base(dev, "driver", drv, sizeof(drv));
-	if (strcmp(drv, "vfio-pci") != 0) {
+	asg_sys_path(path, sizeof(path), "bus/pci/drivers_probe");
+	rc = asg_sys_write(path, pci);
+	if (!bound_to(dev, "vfio-pci", drv, sizeof(drv))) {
 		snprintf(err, errlen, "%s: vfio-pci did not take it (now bound to %s%s%s); is the vfio-pci "
 			 "module loaded?", pci, drv[0] ? drv : "no driver", rc ? ": " : "",
 			 rc ? strerror(-rc) : "");
-		return -EIO;
+		goto restore;
 	}
 	return 0;
+restore:
+	asg_bind_restore(pci, dev, b);
+	return -EIO;
+}
+
+void asg_bind_restore(const char *pci, const char *dev, struct asg_binding *b)
+{
+	char drv[64], path[PATH_MAX + 32];
+	int rc;
+
+	if (!b->changed)
+		return;
+	b->changed = false;
+	/* an empty line clears the override, so the host's driver may match the function again */
+	snprintf(path, sizeof(path), "%s/driver_override", dev);
+	if ((rc = asg_sys_write(path, "\n")) != 0)
+		RIOV_LOG(RIOV_LOG_ERR, "%s: cannot clear driver_override: %s", pci, strerror(-rc));
+	asg_link_base(dev, "driver", drv, sizeof(drv));
+	if (drv[0] != '\0' && strcmp(drv, b->prev_driver) != 0) {
+		snprintf(path, sizeof(path), "%s/driver/unbind", dev);
+		if ((rc = asg_sys_write(path, pci)) != 0)
+			RIOV_LOG(RIOV_LOG_ERR, "%s: cannot unbind it from %s: %s", pci, drv,
+				 strerror(-rc));
+	}
+	if (b->prev_driver[0] == '\0' || strcmp(drv, b->prev_driver) == 0) {
+		RIOV_LOG(RIOV_LOG_NOTICE, "%s: driver_override cleared (%s)", pci,
+			 b->prev_driver[0] ? "still on its host driver"
+					   : "it had no driver before");
+		return;
+	}
+	/* prev_driver came from a sysfs link name, never from a client */
+	char rel[128];
+	snprintf(rel, sizeof(rel), "bus/pci/drivers/%s/bind", b->prev_driver);
+	asg_sys_path(path, sizeof(path), rel);
+	if ((rc = asg_sys_write(path, pci)) != 0)
+		RIOV_LOG(RIOV_LOG_ERR, "%s: cannot give it back to its host driver %s: %s", pci,
+			 b->prev_driver, strerror(-rc));
+	else
+		RIOV_LOG(RIOV_LOG_NOTICE, "%s: given back to its host driver %s", pci,
+			 b->prev_driver);
 }
 
 int asg_iommu_group(const char *pci, const char *dev, int *group, char *err, size_t errlen)
@@ -202,7 +269,9 @@ int asg_iommu_group(const char *pci, const char *dev, int *group, char *err, siz
 		snprintf(err, errlen, "%s has no IOMMU group: is the IOMMU on (intel_iommu=on)?", pci);
 		return -ENOENT;
 	}
-	snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%ld/devices", v);
+	char rel[64];
+	snprintf(rel, sizeof(rel), "kernel/iommu_groups/%ld/devices", v);
+	asg_sys_path(path, sizeof(path), rel);
 	DIR *d = opendir(path);
 	if (d == NULL) {
 		snprintf(err, errlen, "%s: cannot list IOMMU group %ld: %s", pci, v, strerror(errno));

@@ -307,4 +307,7 @@ void riov_vhost_dev_stats(const struct riov_vhost_dev *dev, struct riov_vhost_de
 	st->refused = dev->refused;
 	st->connects = dev->connects;
 	st->disconnects = dev->disconnects;
+	st->iotlb_refused = dev->iotlb_refused;
+	st->iotlb_evictions = dev->iotlb_evictions;
+	st->memory_faults = dev->memory_faults;
 }

@@ -116,6 +116,19 @@ int riov_vhost_dev_create(const struct riov_vhost_dev_params *p, struct riov_vho
 /** Disconnect the front-end (stopping every vring through ops), unmap, close, free. NULL allowed. */
 void riov_vhost_dev_destroy(struct riov_vhost_dev *dev);
 
+/** Confine a vhost-user socket path to the directory root (socket_dir): a relative given resolves
+ *  under root, an absolute one must lie inside it; no ".." component, no symbolic link on the way
+ *  (each directory opened with O_NOFOLLOW from the one before), at the path nothing or a socket.
+ *  On success *dir_fd is an O_PATH fd of the socket's directory, which the caller closes once the
+ *  device is created (the device opens the directory for itself), and out is
+ *  "/proc/self/fd/<dir_fd>/<name>": the path for riov_vhost_dev_params.path, reaching the checked
+ *  directory through its fd whatever happens to the names on the way.
+ *  Returns 0, or -errno with why filled (a phrase naming the rule broken): -EINVAL (empty, "..",
+ *  outside root, a directory), -ENAMETOOLONG, -ELOOP (a symbolic link), -ENOTDIR, -ENOENT (a
+ *  directory on the way is missing), -EEXIST (a file that is not a socket is at the path). */
+int riov_vhost_socket_confine(const char *root, const char *given, int *dir_fd, char *out,
+			      size_t outlen, char *why, size_t whylen);
+
 struct riov_vhost_dev_stats {
 	bool connected;
 	uint64_t features;
@@ -129,6 +142,10 @@ struct riov_vhost_dev_stats {
 				       * regions that overlap, do not fit, or are not there) */
 	uint64_t connects;
 	uint64_t disconnects;
+	uint64_t iotlb_refused;       /* IOTLB updates refused (too large, outside guest memory) */
+	uint64_t iotlb_evictions;     /* first-stage IOTLB emptied or widened to stay in bounds */
+	uint64_t memory_faults;       /* guest memory that faulted under riovd (a file the front-end
+				       * shrank): each dropped the session, riovd went on */
 };
 void riov_vhost_dev_stats(const struct riov_vhost_dev *dev, struct riov_vhost_dev_stats *st);
 

@@ -181,7 +181,7 @@ _Static_assert(VU_MEM_BASELINE_REGIONS <= VU_MAX_FDS, "a memory table's fds fit 
 	X(SEND_RARP,             19, send_rarp,         U64,         0, 0, 1, 1, NONE)             \
 	X(NET_SET_MTU,           20, net_set_mtu,       U64,         0, 0, 1, 0, NONE)             \
 	X(SET_BACKEND_REQ_FD,    21, set_backend_req_fd, NONE_OR_U64, 1, 1, 1, 0, NONE)            \
-	X(IOTLB_MSG,             22, iotlb_msg,         IOTLB,       0, 0, 0, 0, NONE)             \
+	X(IOTLB_MSG,             22, iotlb_msg,         IOTLB,       0, 0, 0, 1, NONE)             \
 	X(GET_CONFIG,            24, get_config,        CONFIG,      0, 0, 1, 0, NONE)             \
 	X(SET_CONFIG,            25, set_config,        CONFIG,      0, 0, 1, 0, NONE)             \
 	X(GET_INFLIGHT_FD,       31, get_inflight_fd,   INFLIGHT,    0, 0, 1, 0, NONE)             \
@@ -296,6 +296,12 @@ struct riov_vhost_dev {
 	int listen_fd;
 	struct event *listen_ev;
 	bool unlink_path;
+	/* the socket's directory, opened once (vhost_socket.c): bind, connect and unlink go through
+	 * it; sock_dev/sock_ino name the socket file riovd bound, the only one it unlinks */
+	int dir_fd;
+	bool dir_open;
+	const char *base;             /* the socket's name in dir_fd (points into path) */
+	uint64_t sock_dev, sock_ino;
 	/* client */
 	struct event *timer_ev;
 	unsigned backoff_ms;
@@ -340,6 +346,13 @@ struct riov_vhost_dev {
 
 	/* counters */
 	uint64_t messages, bad_messages, refused, connects, disconnects;
+	uint64_t iotlb_refused;   /* IOTLB updates refused (vhost_iotlb.c: reason logged) */
+	uint64_t iotlb_evictions; /* first-stage entries dropped beyond what the front-end asked, to
+				   * stay within the page-table limit (vhost_iotlb.c) */
+	uint64_t memory_faults; /* front-end memory that faulted under riovd (vhost_mem.c) */
+	int fault_efd;          /* written by the SIGBUS guard (guest_fault.c) while fault_ev */
+	struct event *fault_ev; /* on fault_efd while front-end memory is mapped (vhost_mem.c) */
+	int log_fault_h, inflight_fault_h;   /* guard handles of the log, inflight maps; 0 none */
 	uint64_t announces;     /* SEND_RARP requests passed on to ops->announce */
 	uint64_t base_resyncs;  /* vring bases taken from the used ring (vring_resync) */
 };

@@ -20,11 +20,23 @@
  * fills from the memory table alone, still bounds every access to guest memory, so whatever the
  * guest maps or invalidates, riovd's own memory stays out of reach. Ranges are checked for size,
  * alignment and overflow; permissions are R, W or RW.
+ * The work and memory one front-end can cost the control thread are bounded too: an update may
+ * write at most VU_IOTLB_UPDATE_ENTRIES_MAX page-table entries (riov_vtd_map_entries: a 1 TiB
+ * range the guest memory covers, mapped at 4 KiB granularity, would be 2^28), and the first-stage
+ * domain holds at most its page-table limit (iommu/vtd.h; enforced inside riov_vtd_map). The
+ * first stage is the device's IOTLB, a cache the front-end refills on misses, so when honest
+ * updates outgrow the limit it is emptied (evicted) rather than the update refused, and an
+ * invalidation that would have to split a superpage beyond the limit drops the surrounding
+ * 1 GiB instead: dropping more than asked is always allowed to a device TLB. An update that is
+ * refused (IOTLB_MSG is refusable in VU_MESSAGES) is answered with an error when REPLY_ACK was
+ * negotiated, logged rate-limited with its reason, and counted (iotlb_refused); the session and
+ * the device's other mappings go on.
  *
  * Thread rules: control thread only; the workers' miss requests arrive through atomics and an
  * eventfd (vu_miss_open).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -176,6 +188,14 @@ int vu_h_set_backend_req_fd(struct riov_vhost_dev *dev, struct vu_msg *m)
 
 /* ---- IOTLB_MSG --------------------------------------------------------------------------------- */
 
+/* The most page-table entries one IOTLB update may write. An honest front-end sends one IOMMU
+ * page per update (QEMU: the guest's page, 4 KiB, 2 MiB or 1 GiB): one entry, or 512 when a
+ * 2 MiB page cannot be mapped whole. 2^19 leaves room for front-ends that send larger ranges
+ * (1 TiB in 2 MiB pages, the largest honest guest the domain limit is sized for; 2 GiB in
+ * 4 KiB pages) and bounds every message to a few milliseconds of the control thread. */
+#define VU_IOTLB_UPDATE_ENTRIES_MAX (1ull << 19)
+#define VU_GIB (1ull << 30)
+
 static bool range_hits(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
 	return b >= a ? b - a < alen : a - b < blen;   /* no sums: addresses may be near 2^64 */
@@ -191,24 +211,97 @@ static bool vring_touches(const struct vu_vring *vr, uint64_t iova, uint64_t siz
 	       range_hits(vr->used, 6 + 8ull * vr->num, iova, size);
 }
 
+/* Unmap [a, a+len) from the first stage. If a superpage reaching past either end cannot be split
+ * (the page-table limit, or no memory), drop the 1 GiB-aligned span around the range instead: no
+ * split is needed then, and a device TLB may always drop more than it was asked to. */
+static void s1_unmap(struct riov_vhost_dev *dev, uint64_t a, uint64_t len)
+{
+	int rc = riov_vtd_unmap(dev->p.vtd, dev->p.s1_did, a, len);
+
+	if (rc != -ENOSPC && rc != -ENOMEM)
+		return;
+	uint64_t end = a + len, lo = a & ~(VU_GIB - 1);
+	uint64_t hi = end > UINT64_MAX - (VU_GIB - 1) ? (UINT64_MAX & ~(VU_GIB - 1))
+						      : (end + VU_GIB - 1) & ~(VU_GIB - 1);
+	riov_vtd_unmap(dev->p.vtd, dev->p.s1_did, lo, hi - lo);
+	dev->iotlb_evictions++;
+	RIOV_LOG_RL(RIOV_LOG_INFO, "%s: IOTLB invalidation of 0x%llx+0x%llx widened to "
+		    "0x%llx+0x%llx: a superpage could not be split (%s)", dev->name, (unsigned long long)a,
+		    (unsigned long long)len, (unsigned long long)lo, (unsigned long long)(hi - lo),
+		    strerror(-rc));
+}
+
+/* The first stage reached its page-table limit: empty it (the front-end refills it on misses).
+ * Returns 0, or -ENOSPC when there was nothing to evict (the update alone is too large). */
+static int s1_evict(struct riov_vhost_dev *dev)
+{
+	struct riov_vtd_domain_info di;
+
+	if (riov_vtd_domain_info(dev->p.vtd, dev->p.s1_did, &di) != 0 || di.mapped_bytes == 0)
+		return -ENOSPC;
+	/* the whole domain: 1 GiB-aligned, so no superpage is split */
+	riov_vtd_unmap(dev->p.vtd, dev->p.s1_did, 0, 1ull << (12 + 9 * di.levels));
+	vu_iotlb_flush(dev);
+	dev->iotlb_evictions++;
+	RIOV_LOG_RL(RIOV_LOG_INFO, "%s: IOTLB (first stage) at its limit of %llu page-table pages: "
+		    "evicted %llu mapped bytes; the front-end refills them on misses", dev->name,
+		    (unsigned long long)di.table_pages_max, (unsigned long long)di.mapped_bytes);
+	return 0;
+}
+
+/* Map iova -> gpa into the first stage, replacing what the range held. */
+static int s1_map(struct riov_vhost_dev *dev, uint64_t iova, uint64_t gpa, uint64_t size,
+		  unsigned perm)
+{
+	int rc = riov_vtd_map(dev->p.vtd, dev->p.s1_did, iova, gpa, size, perm);
+
+	if (rc == -EEXIST) {
+		s1_unmap(dev, iova, size);
+		rc = riov_vtd_map(dev->p.vtd, dev->p.s1_did, iova, gpa, size, perm);
+	}
+	if (rc == -ENOSPC && s1_evict(dev) == 0)
+		rc = riov_vtd_map(dev->p.vtd, dev->p.s1_did, iova, gpa, size, perm);
+	return rc;
+}
+
+static int update_refused(struct riov_vhost_dev *dev, const struct vu_iotlb *t, int rc,
+			  const char *why)
+{
+	dev->iotlb_refused++;
+	RIOV_LOG_RL(RIOV_LOG_WARN, "%s: IOTLB update iova 0x%llx size 0x%llx uaddr 0x%llx perm %u "
+		    "refused: %s", dev->name, (unsigned long long)t->iova,
+		    (unsigned long long)t->size, (unsigned long long)t->uaddr, t->perm, why);
+	return rc;
+}
+
 static int iotlb_update(struct riov_vhost_dev *dev, const struct vu_iotlb *t)
 {
 	uint64_t gpa;
+	char why[160];
 
 	if (t->perm < 1 || t->perm > 3 || ((t->iova | t->size) & (RIOV_GUEST_PAGE - 1)))
-		return -EINVAL;
+		return update_refused(dev, t, -EINVAL, "permission not R, W or RW, or iova/size "
+				      "not 4 KiB-aligned");
 	int rc = riov_guest_mem_uva_to_gpa(&dev->mem, t->uaddr, t->size, &gpa);
 	if (rc || (gpa & (RIOV_GUEST_PAGE - 1)))
-		return -EINVAL;
-	/* first stage: iova -> guest-physical; the second stage then takes it to riovd */
-	rc = riov_vtd_map(dev->p.vtd, dev->p.s1_did, t->iova, gpa, t->size, t->perm);
-	if (rc == -EEXIST) {
-		riov_vtd_unmap(dev->p.vtd, dev->p.s1_did, t->iova, t->size);
-		rc = riov_vtd_map(dev->p.vtd, dev->p.s1_did, t->iova, gpa, t->size, t->perm);
+		return update_refused(dev, t, -EINVAL, "the range is not inside one guest memory "
+				      "region at a 4 KiB-aligned guest address");
+	uint64_t entries = riov_vtd_map_entries(t->iova, gpa, t->size);
+	if (entries > VU_IOTLB_UPDATE_ENTRIES_MAX) {
+		bool small = ((t->iova ^ gpa) & ((2ull << 20) - 1)) != 0;
+		snprintf(why, sizeof(why), "it would write %llu page-table entries, more than %llu "
+			 "per update%s", (unsigned long long)entries, VU_IOTLB_UPDATE_ENTRIES_MAX,
+			 small ? " (iova and guest address not congruent modulo 2 MiB)" : "");
+		return update_refused(dev, t, -E2BIG, why);
 	}
+	/* first stage: iova -> guest-physical; the second stage then takes it to riovd */
+	rc = s1_map(dev, t->iova, gpa, t->size, t->perm);
 	vu_iotlb_flush(dev);
-	if (rc)
-		return rc;
+	if (rc) {
+		snprintf(why, sizeof(why), "%s", rc == -ENOSPC ? "more page tables than the first "
+			 "stage may hold, even empty" : strerror(-rc));
+		return update_refused(dev, t, rc, why);
+	}
 	/* retry only the pending vrings this update concerns: a failed probe is a recorded DMA
 	 * fault, and the fault log is for real ones */
 	for (unsigned q = 0; q < vu_nvrings(dev); q++)
@@ -225,7 +318,7 @@ static void iotlb_invalidate(struct riov_vhost_dev *dev, const struct vu_iotlb *
 							: (end + RIOV_GUEST_PAGE - 1) & ~(RIOV_GUEST_PAGE - 1);
 	/* Running rings keep their host pointers: they stay inside guest memory, which the second
 	 * stage still maps, so riovd stays safe whatever the guest invalidates. */
-	riov_vtd_unmap(dev->p.vtd, dev->p.s1_did, a, end - a);
+	s1_unmap(dev, a, end - a);
 	vu_iotlb_flush(dev);
 }
 

@@ -13,15 +13,23 @@
  * Memory leaves the domain first and riovd's address space only once no worker can still hold a
  * pointer into it (vring_stop for vrings whose rings lived there, riov_vtd_synchronize for the
  * buffers of the others). A request that arrives twice releases the old state first.
+ * A front-end may shrink a file it shared: memfds are sealed against that (guest_mem.c), the
+ * others are guarded by the SIGBUS handler (guest_fault.c); a fault in one marks the device
+ * broken here: counted (memory_faults), logged, the session dropped (vrings stopped, memory
+ * unmapped) and riovd and the other devices go on. The front-end may connect again.
  *
  * Thread rules: control thread only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "common/log.h"
 #include "iommu/vtd.h"
@@ -32,6 +40,78 @@ RIOV_LOG_COMPONENT("vhost", RIOV_LOG_INFO);
 #define LOG_MAX_SIZE (1ull << 30)        /* dirty log for up to 32 TiB of guest memory */
 #define INFLIGHT_ALIGN 64u
 
+/* ---- memory that faulted (guest_fault.c) ------------------------------------------------------- */
+
+/* Name what faulted, for the log: a region, the dirty log or the inflight area. */
+static void fault_what(const struct riov_vhost_dev *dev, char *buf, size_t len)
+{
+	snprintf(buf, len, "memory");
+	for (unsigned i = 0; i < dev->mem.n; i++)
+		if (riov_guest_fault_hit(dev->mem.r[i].fault_h))
+			snprintf(buf, len, "memory region gpa 0x%llx size 0x%llx",
+				 (unsigned long long)dev->mem.r[i].d.gpa,
+				 (unsigned long long)dev->mem.r[i].d.size);
+	if (dev->log_map && riov_guest_fault_hit(dev->log_fault_h))
+		snprintf(buf, len, "dirty log");
+	if (dev->inflight_map && riov_guest_fault_hit(dev->inflight_fault_h))
+		snprintf(buf, len, "inflight area");
+}
+
+/* The guard replaced a mapping of this device's front-end memory with zero memory (its file
+ * shrank): the device is broken. Count it, say which, and drop the session the way a disconnect
+ * does (vrings stop, waiting for the workers; memory is unmapped and leaves the guard's table);
+ * riovd and the other devices go on, and the front-end may connect again with a new table. */
+static void on_fault(evutil_socket_t fd, short ev, void *arg)
+{
+	struct riov_vhost_dev *dev = arg;
+	uint64_t n = 0;
+	char what[96];
+
+	if (read(fd, &n, sizeof(n)) != sizeof(n) || n == 0)
+		return;
+	fault_what(dev, what, sizeof(what));
+	dev->memory_faults += n;
+	RIOV_LOG_RL(RIOV_LOG_ERR, "%s: guest %s faulted (the front-end shrank its file under "
+		    "riovd): device broken, session dropped; reads of it returned zeros", dev->name,
+		    what);
+	if (dev->conn_fd >= 0)
+		vu_conn_close(dev);
+	else
+		vu_session_release(dev, false);
+}
+
+/* The eventfd the guard writes for this device, watched on the control loop; made when the first
+ * guarded mapping arrives. Returns it, or -1 (the mapping is then not guarded). */
+static int fault_watch(struct riov_vhost_dev *dev)
+{
+	if (dev->fault_ev)
+		return dev->fault_efd;
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (efd < 0)
+		return -1;
+	dev->fault_ev = event_new(dev->p.base, efd, EV_READ | EV_PERSIST, on_fault, dev);
+	if (!dev->fault_ev || event_add(dev->fault_ev, NULL) != 0) {
+		if (dev->fault_ev)
+			event_free(dev->fault_ev);
+		dev->fault_ev = NULL;
+		close(efd);
+		return -1;
+	}
+	dev->fault_efd = efd;
+	return efd;
+}
+
+/* Close the eventfd once nothing of the front-end's memory is mapped (nothing can write it). */
+static void fault_unwatch(struct riov_vhost_dev *dev)
+{
+	if (!dev->fault_ev || dev->mem.n || dev->log_map || dev->inflight_map)
+		return;
+	event_free(dev->fault_ev);
+	dev->fault_ev = NULL;
+	close(dev->fault_efd);
+	dev->fault_efd = -1;
+}
+
 void vu_mem_release(struct riov_vhost_dev *dev)
 {
 	for (unsigned i = 0; i < dev->mem.n; i++)
@@ -41,34 +121,55 @@ void vu_mem_release(struct riov_vhost_dev *dev)
 	for (unsigned i = 0; i < dev->mem.n; i++)
 		riov_guest_region_munmap(&dev->mem.r[i]);
 	memset(&dev->mem, 0, sizeof(dev->mem));
+	fault_unwatch(dev);
 }
 
 void vu_log_release(struct riov_vhost_dev *dev)
 {
-	if (dev->log_map)
+	if (dev->log_map) {
+		riov_guest_fault_unregister(dev->log_fault_h);
 		munmap(dev->log_map, dev->log_map_len);
+	}
+	dev->log_fault_h = 0;
 	dev->log_map = NULL;
 	dev->log_map_len = 0;
 	dev->log_base = NULL;
 	dev->log_size = 0;
+	fault_unwatch(dev);
 }
 
 void vu_inflight_release(struct riov_vhost_dev *dev)
 {
-	if (dev->inflight_map)
+	if (dev->inflight_map) {
+		riov_guest_fault_unregister(dev->inflight_fault_h);
 		munmap(dev->inflight_map, dev->inflight_len);
+	}
+	dev->inflight_fault_h = 0;
 	dev->inflight_map = NULL;
 	dev->inflight_len = 0;
 	vu_close_fd(&dev->inflight_fd);
+	fault_unwatch(dev);
+}
+
+/* Enter a mapping of a file that could not be sealed (log, inflight) into the SIGBUS guard's
+ * table, once it is the device's (so that releasing the one it replaces cannot close the eventfd
+ * under it). Returns the handle, 0 if none. */
+static int map_guard(struct riov_vhost_dev *dev, void *map, size_t len, bool sealed)
+{
+	int efd = sealed ? -1 : fault_watch(dev);
+	return efd >= 0 ? riov_guest_fault_register(map, len, efd) : 0;
 }
 
 /* Map [off, off+size) of fd read-write shared, handling an offset that is not page-aligned.
- * The file must be a regular file that long. Returns the address of off, or NULL. */
-static uint8_t *map_file_range(int fd, uint64_t off, uint64_t size, void **map, size_t *map_len)
+ * The file must be a regular file that long; a memfd is sealed against shrinking first (*sealed:
+ * whether it is, for map_guard). Returns the address of off, or NULL. */
+static uint8_t *map_file_range(int fd, uint64_t off, uint64_t size, void **map, size_t *map_len,
+			       bool *sealed)
 {
 	struct stat st;
-	if (size == 0 || off > UINT64_MAX - size || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size < 0 || off + size > (uint64_t)st.st_size)
+	int rc = riov_guest_file_seal(fd);
+	if (rc < 0 || size == 0 || off > UINT64_MAX - size || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size < 0 || off + size > (uint64_t)st.st_size)
 		return NULL;
 	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t aoff = off & ~(pg - 1);
@@ -78,6 +179,7 @@ static uint8_t *map_file_range(int fd, uint64_t off, uint64_t size, void **map, 
 		return NULL;
 	*map = p;
 	*map_len = len;
+	*sealed = rc == 1;
 	return (uint8_t *)p + (off - aoff);
 }
 
@@ -151,8 +253,8 @@ static int region_install(struct riov_vhost_dev *dev, struct riov_guest_region *
 	return 0;
 }
 
-static int regions_mmap(struct riov_guest_region *nr, const struct riov_guest_region_desc *d, unsigned n,
-			const int *fds)
+static int regions_mmap(struct riov_vhost_dev *dev, struct riov_guest_region *nr,
+			const struct riov_guest_region_desc *d, unsigned n, const int *fds)
 {
 	for (unsigned i = 0; i < n; i++) {
 		int rc = riov_guest_region_mmap(&nr[i], &d[i], fds[i]);
@@ -160,6 +262,11 @@ static int regions_mmap(struct riov_guest_region *nr, const struct riov_guest_re
 			while (i--)
 				riov_guest_region_munmap(&nr[i]);
 			return rc;
+		}
+		if (!nr[i].sealed) {
+			int efd = fault_watch(dev);
+			if (efd >= 0)
+				riov_guest_region_guard(&nr[i], efd);
 		}
 	}
 	return 0;
@@ -213,7 +320,7 @@ int vu_h_set_mem_table(struct riov_vhost_dev *dev, struct vu_msg *m)
 		add[nn] = d[i];
 		add_fd[nn++] = m->fds[i];
 	}
-	rc = regions_mmap(nr, add, nn, add_fd);
+	rc = regions_mmap(dev, nr, add, nn, add_fd);
 	if (rc) {
 		log_region_refused(dev, "SET_MEM_TABLE", &add[0], strerror(-rc));
 		return rc;
@@ -277,7 +384,7 @@ int vu_h_add_mem_reg(struct riov_vhost_dev *dev, struct vu_msg *m)
 		log_region_refused(dev, "ADD_MEM_REG", &s.r, why);
 		return -EEXIST;
 	}
-	rc = regions_mmap(&nr, &s.r, 1, m->fds);
+	rc = regions_mmap(dev, &nr, &s.r, 1, m->fds);
 	if (rc) {
 		log_region_refused(dev, "ADD_MEM_REG", &s.r, strerror(-rc));
 		return rc;
@@ -318,13 +425,15 @@ int vu_h_set_log_base(struct riov_vhost_dev *dev, struct vu_msg *m)
 	struct vu_log l;
 	void *map;
 	size_t map_len;
+	bool sealed;
 
 	if (!vu_has_proto(dev, VU_PF_LOG_SHMFD))
 		return -ENOTSUP;
 	memcpy(&l, m->payload, sizeof(l));
 	if (l.mmap_size == 0 || l.mmap_size > LOG_MAX_SIZE)
 		return -EINVAL;
-	uint8_t *base = map_file_range(m->fds[0], l.mmap_offset, l.mmap_size, &map, &map_len);
+	uint8_t *base = map_file_range(m->fds[0], l.mmap_offset, l.mmap_size, &map, &map_len,
+				       &sealed);
 	if (!base)
 		return -EINVAL;
 	/* running vrings get the new log only if they log at all */
@@ -334,6 +443,7 @@ int vu_h_set_log_base(struct riov_vhost_dev *dev, struct vu_msg *m)
 	uint32_t mask = paused ? vu_vrings_stop_all(dev) : 0;
 	vu_log_release(dev);
 	dev->log_map = map;
+	dev->log_fault_h = map_guard(dev, map, map_len, sealed);
 	dev->log_map_len = map_len;
 	dev->log_base = base;
 	dev->log_size = l.mmap_size;
@@ -383,10 +493,12 @@ int vu_h_get_inflight_fd(struct riov_vhost_dev *dev, struct vu_msg *m)
 
 	/* A repeated request releases the previous region first. */
 	vu_inflight_release(dev);
-	int fd = memfd_create("riov-inflight", MFD_CLOEXEC);
+	int fd = memfd_create("riov-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0) {
+	/* the front-end gets this fd: sealed, it can neither shrink nor grow it under riovd */
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		rc = -errno;
 		close(fd);
 		return rc;
@@ -399,6 +511,7 @@ int vu_h_get_inflight_fd(struct riov_vhost_dev *dev, struct vu_msg *m)
 	}
 	dev->inflight_fd = fd;
 	dev->inflight_map = p;
+	dev->inflight_fault_h = 0;
 	dev->inflight_len = size;
 	in.mmap_size = size;
 	in.mmap_offset = 0;
@@ -413,6 +526,7 @@ int vu_h_set_inflight_fd(struct riov_vhost_dev *dev, struct vu_msg *m)
 	struct vu_inflight in;
 	void *map;
 	size_t map_len;
+	bool sealed;
 
 	memset(&in, 0, sizeof(in));
 	memcpy(&in, m->payload, m->size < sizeof(in) ? m->size : sizeof(in));
@@ -421,11 +535,13 @@ int vu_h_set_inflight_fd(struct riov_vhost_dev *dev, struct vu_msg *m)
 		return rc;
 	if (in.mmap_size == 0 || in.mmap_size > inflight_size(in.num_queues, in.queue_size) * 2 + 4096)
 		return -EINVAL;
-	uint8_t *base = map_file_range(m->fds[0], in.mmap_offset, in.mmap_size, &map, &map_len);
+	uint8_t *base = map_file_range(m->fds[0], in.mmap_offset, in.mmap_size, &map, &map_len,
+				       &sealed);
 	if (!base)
 		return -EINVAL;
 	vu_inflight_release(dev);
 	dev->inflight_map = map;
+	dev->inflight_fault_h = map_guard(dev, map, map_len, sealed);
 	dev->inflight_len = map_len;
 	dev->inflight_fd = vu_take_fd(m);
 	return 0;

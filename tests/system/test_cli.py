@@ -55,7 +55,8 @@ def test_bad_port_fails_start():
         raise TestFailure("riovd started with an unusable eth port")
     except TestFailure as e:
         check("exited with 1" in str(e), "riovd refuses to start with an unusable port")
-        check("cannot probe 'net_nosuchdriver0'" in d.log_text(), "the log names the port and its devargs")
+        check("eth port up0: devargs 'net_nosuchdriver0' refused: driver 'net_nosuchdriver' is not allowed"
+              in d.log_text(), "the log names the port, its devargs and the rule")
 
 
 def test_eal_probed_device_port():

@@ -109,7 +109,20 @@ def test_ports():
     else:
         log("    (net_null PMD not usable here: %s)" % r.stderr.strip())
     refused(ctl, ["port", "add", "eth", "up1", "--net", "wire", "--devargs", "net_nosuchdriver0"],
-            "riovctl:", "cannot probe 'net_nosuchdriver0'", "eth port with unusable devargs")
+            "INVALID_ARGUMENT", "driver 'net_nosuchdriver' is not allowed", "eth port with an unknown driver")
+    pcap_out = os.path.join(tmp, "pcap-out")
+    refused(ctl, ["port", "add", "eth", "up1", "--net", "wire", "--devargs", "net_pcap0,tx_pcap=" + pcap_out],
+            "INVALID_ARGUMENT", "driver 'net_pcap' is not allowed", "eth port on a driver that writes files")
+    check(not os.path.exists(pcap_out), "no file written through refused devargs")
+    refused(ctl, ["port", "add", "eth", "up1", "--net", "wire", "--devargs", "net_af_packet0,iface=riovnosuch0"],
+            "riovctl:", "cannot probe 'net_af_packet0,iface=riovnosuch0'", "eth port with unusable devargs")
+    refused(ctl, ["port", "add", "vhost", "vm3", "--net", "blue", "--socket", "../escape.sock"],
+            "INVALID_ARGUMENT", "socket path '../escape.sock' refused: '..' is not allowed", "socket path with ..")
+    outside = "/tmp/riov-escape-%d.sock" % os.getpid()
+    refused(ctl, ["port", "add", "vhost", "vm3", "--net", "blue", "--socket", outside, "--client"],
+            "INVALID_ARGUMENT", "must be inside socket_dir", "absolute socket path outside socket_dir")
+    check(not os.path.exists(os.path.join(os.path.dirname(tmp), "escape.sock")) and not os.path.exists(outside),
+          "no socket created outside socket_dir")
     check(ports(ctl) == [("vm1", "blue", "PORT_TYPE_VHOST"), ("vm2", "blue", "PORT_TYPE_VHOST")],
           "port list shows both vhost ports in creation order")
     refused(ctl, ["port", "add", "vhost", "vm1", "--net", "blue", "--socket", "x.sock"], "ALREADY_EXISTS",
@@ -232,6 +245,31 @@ def test_tls_roles():
     r = tls("readonly", "net", "delete", "red")
     check(r.returncode == EXIT_RPC and "PERMISSION_DENIED" in r.stderr and nets(ctl) == before,
           "TLS readonly certificate: net delete is PERMISSION_DENIED, nothing changed (%s)" % r.stderr.strip())
+    check("legacy rule" in d.log_text(), "without tls_roles riovd says it applies the legacy OU=admin rule")
+    d.stop()
+    # tls_roles and tls_crl of the configuration file (issue 12 #10): the mapping replaces the OU
+    # rule (mon, OU=readonly, made admin), and the CRL revokes ops (OU=admin, else read-only by CN=*)
+    with open(c("ca.cnf"), "w") as f:
+        f.write("[ ca ]\ndefault_ca = t\n[ t ]\ndatabase = %s\ncertificate = %s\nprivate_key = %s\n"
+                "crlnumber = %s\ndefault_md = sha256\ndefault_crl_days = 2\n"
+                % (c("index.txt"), c("ca.pem"), c("ca.key"), c("crlnumber")))
+    open(c("index.txt"), "w").close()
+    with open(c("crlnumber"), "w") as f:
+        f.write("01\n")
+    for args in (["-revoke", c("admin.pem")], ["-gencrl", "-out", c("crl.pem")]):
+        subprocess.run(["openssl", "ca", "-config", c("ca.cnf")] + args, check=True, capture_output=True)
+    with open(d.cfg) as f:
+        text = f.read()
+    with open(d.cfg, "w") as f:
+        f.write(text.replace("memory_mb = 256;", 'memory_mb = 256; tls_roles = "CN=mon:admin; CN=*:readonly"; '
+                             'tls_crl = "%s";' % c("crl.pem"), 1))
+    d.start()
+    port = int(re.findall(r"control API on tls://127.0.0.1:0 \(port (\d+)\)", d.log_text())[-1])
+    r = tls("readonly", "net", "add", "green")
+    check(r.returncode == 0 and "green" in nets(ctl), "tls_roles: CN=mon:admin makes the OU=readonly certificate admin")
+    r = tls("admin", "node", "info")
+    check(r.returncode == 3 and "certificate revoked" in d.log_text(),
+          "tls_crl: the revoked OU=admin certificate is refused (%s)" % r.stderr.strip()[:120])
     d.stop()
 
 
@@ -802,8 +840,33 @@ def test_log_levels():
     d.stop()
 
 
+def test_devargs_allow_list():
+    """The configuration file's eth_devargs_allow decides which eth drivers and keys riovd takes,
+    from its own ports and from the API alike; the API cannot change it."""
+    tmp = tmpdir("ctl")
+    d = Riovd(tmp, 'networks = ( { name = "wire"; } );\n'
+                   'ports = ( { name = "up0"; type = "eth"; net = "wire"; devargs = "net_null0,size=64"; } );\n')
+    with open(d.cfg) as f:
+        text = f.read()
+    with open(d.cfg, "w") as f:
+        f.write(text.replace("memory_mb = 256;", 'memory_mb = 256; eth_devargs_allow = "net_null:size";', 1))
+    d.start()
+    ctl = Riovctl(os.path.join(tmp, "riovd.sock"))
+    check([p[0] for p in ports(ctl)] == ["up0"], "the configuration's port on an allowed driver and key is up")
+    refused(ctl, ["port", "add", "eth", "up1", "--net", "wire", "--devargs", "net_null1,no-rx=1"],
+            "INVALID_ARGUMENT", "key 'no-rx' of net_null is not allowed (allowed: size)",
+            "a key the default allows, not in the configured list")
+    refused(ctl, ["port", "add", "eth", "up1", "--net", "wire", "--devargs", "net_af_packet0,iface=lo"],
+            "INVALID_ARGUMENT", "driver 'net_af_packet' is not allowed by eth_devargs_allow (net_null:size)",
+            "a driver the default allows, not in the configured list")
+    refused(ctl, ["port", "add", "eth", "up1", "--net", "wire", "--devargs", "0000:00:01.0"],
+            "INVALID_ARGUMENT", "PCI addresses are not allowed", "PCI addresses not in the configured list")
+    ctl.ok("port", "add", "eth", "up1", "--net", "wire", "--devargs", "net_null1,size=128")
+    d.stop()
+
+
 if __name__ == "__main__":
     main([test_networks, test_ports, test_other_verbs, test_tls_roles, test_runtime_port_traffic, test_restart_persistence,
           test_corrupt_state_file, test_kill9_during_changes, test_prometheus, test_domain_map_probe,
           test_domain_errors, test_interrupts, test_domain_restart_persistence, test_changes_keep_traffic,
-          test_port_stats_queues_and_causes, test_log_levels])
+          test_port_stats_queues_and_causes, test_log_levels, test_devargs_allow_list])

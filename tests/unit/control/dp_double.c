@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dp_double.h"
 #include "iommu/vtd.h"
@@ -137,6 +138,28 @@ int riov_dp_net_del(struct riov_dp *dp, const char *name)
 	return 0;
 }
 
+/* The socket path of a vhost port as a reader knows it: a path through /proc/self/fd (the
+ * directory control/ checked, riov_vhost_socket_confine()) is recorded with the directory's
+ * path. */
+static void double_socket(const char *path)
+{
+	char link[64], dir[200];
+	const char *name = strrchr(path, '/');
+	ssize_t n = -1;
+
+	if (strncmp(path, "/proc/self/fd/", 14) == 0 && name != NULL &&
+	    (size_t)(name - path) < sizeof(link)) {
+		snprintf(link, sizeof(link), "%.*s", (int)(name - path), path);
+		n = readlink(link, dir, sizeof(dir) - 1);
+	}
+	if (n > 0) {
+		dir[n] = '\0';
+		snprintf(dp_double.last_socket, sizeof(dp_double.last_socket), "%s%s", dir, name);
+	} else {
+		snprintf(dp_double.last_socket, sizeof(dp_double.last_socket), "%s", path);
+	}
+}
+
 int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *p, char *err,
 		     size_t errlen)
 {
@@ -168,7 +191,7 @@ int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *p, ch
 		x->type = p->type;
 		x->queues = p->queues;
 		if (p->type == RIOV_DP_PORT_VHOST)
-			snprintf(dp_double.last_socket, sizeof(dp_double.last_socket), "%s", p->socket);
+			double_socket(p->socket);
 		dp_double.last_features_off = p->features_off;
 		return 0;
 	}

@@ -8,7 +8,8 @@
  *
  * Usage: rpc_test_server [--unix PATH] [--tls ADDR:PORT --cert F --key F --ca F]
  *        [--state-dir DIR] [--idle-ms N] [--frame-ms N] [--max-conns N] [--max-frame N]
- *        [--max-inflight N] [--metrics ADDR:PORT] [--ready-fd FD]
+ *        [--max-inflight N] [--tls-max-conns N] [--handshake-ms N] [--crl F] [--roles RULES]
+ *        [--metrics ADDR:PORT] [--ready-fd FD]
  * Prints "ready <tls port> <metrics port>" to --ready-fd (or stdout) once listening; stops on
  * SIGTERM/SIGINT. --metrics serves the RPC server's own metrics (riov_rpc_server_metrics()).
  */
@@ -276,6 +277,9 @@ int main(int argc, char **argv)
 		{ "idle-ms", required_argument, 0, 'i' },   { "frame-ms", required_argument, 0, 'f' },
 		{ "max-conns", required_argument, 0, 'm' }, { "max-frame", required_argument, 0, 'x' },
 		{ "max-inflight", required_argument, 0, 'I' },
+		{ "tls-max-conns", required_argument, 0, 'T' },
+		{ "handshake-ms", required_argument, 0, 'H' },
+		{ "crl", required_argument, 0, 'C' },       { "roles", required_argument, 0, 'R' },
 		{ "ready-fd", required_argument, 0, 'r' },  { "metrics", required_argument, 0, 'M' },
 		{ 0, 0, 0, 0 },
 	};
@@ -297,6 +301,10 @@ int main(int argc, char **argv)
 		case 'm': cfg.max_conns = (unsigned)atoi(optarg); break;
 		case 'x': cfg.max_frame = (size_t)atol(optarg); break;
 		case 'I': cfg.max_inflight = (size_t)atol(optarg); break;
+		case 'T': cfg.tls_max_conns = (unsigned)atoi(optarg); break;
+		case 'H': cfg.tls_handshake_timeout_ms = (unsigned)atoi(optarg); break;
+		case 'C': cfg.tls_crl = optarg; break;
+		case 'R': cfg.tls_roles = optarg; break;
 		case 'r': ready_fd = atoi(optarg); break;
 		case 'M': metrics = optarg; break;
 		default:

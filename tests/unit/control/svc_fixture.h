@@ -54,7 +54,9 @@ static inline int fixture_open(struct svc_fixture *f)
 			return -errno;
 	}
 	snprintf(f->cfg.state_dir, sizeof(f->cfg.state_dir), "%s", f->dir);
-	snprintf(f->cfg.socket_dir, sizeof(f->cfg.socket_dir), "/run/riov-test-sockets");
+	/* vhost socket paths are confined to an existing socket_dir: one inside the state dir */
+	snprintf(f->cfg.socket_dir, sizeof(f->cfg.socket_dir), "%s/sockets", f->dir);
+	mkdir(f->cfg.socket_dir, 0755);
 	f->dp = dp_double_create();
 	if (f->dp == NULL)
 		return -ENOMEM;

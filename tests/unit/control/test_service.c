@@ -309,11 +309,13 @@ RIOV_TEST(port_socket_and_features)
 	ps.n_features_off = 2;
 	CHECK_EQ(add_port(&f, &ps, &t), 0);
 	Riov__V1__PortAddResponse *r = (void *)t.resp;
-	CHECK(r && r->port && strcmp(r->port->spec->socket_path, "/run/riov-test-sockets/vm1.sock") == 0);
+	char sock[300];
+	snprintf(sock, sizeof(sock), "%s/vm1.sock", f.cfg.socket_dir);
+	CHECK(r && r->port && strcmp(r->port->spec->socket_path, sock) == 0);
 	CHECK(r && r->port && strcmp(r->port->state, "waiting for guest") == 0 && r->port->domain_id == 1);
 	svc_call_end(&t);
 	/* the dataplane serves the resolved path; the state keeps the path as given */
-	CHECK(strcmp(dp_double.last_socket, "/run/riov-test-sockets/vm1.sock") == 0);
+	CHECK(strcmp(dp_double.last_socket, sock) == 0);
 	CHECK_EQ(dp_double.last_features_off,
 		 (1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF) | (1ull << RIOV_VIRTIO_F_RING_INDIRECT));
 	const Riov__V1__State *st = saved_state(&f, &t);
@@ -584,7 +586,9 @@ RIOV_TEST(restart_replays_the_state)
 	CHECK_EQ(fixture_open(&f), 0); /* same state directory, a new dataplane */
 	CHECK(f.svc->n_nets == 1 && f.svc->n_ports == 1 && f.svc->generation == g);
 	CHECK(dp_double_has_net(f.dp, "blue") && dp_double_has_port(f.dp, "vm1"));
-	CHECK(strcmp(dp_double.last_socket, "/run/riov-test-sockets/vm1.sock") == 0);
+	char sock[300];
+	snprintf(sock, sizeof(sock), "%s/vm1.sock", f.cfg.socket_dir);
+	CHECK(strcmp(dp_double.last_socket, sock) == 0);
 	CHECK_EQ(f.svc->restore_failed, 0);
 	fixture_close(&f);
 }

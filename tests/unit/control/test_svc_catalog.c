@@ -62,7 +62,7 @@ RIOV_TEST(roles_beside_handlers)
 	CHECK_EQ(role_of("Port.List"), RIOV_ROLE_READONLY);
 	CHECK_EQ(role_of("Node.Info"), RIOV_ROLE_READONLY);
 	CHECK_EQ(role_of("Config.Save"), RIOV_ROLE_ADMIN);
-	CHECK_EQ(role_of("Domain.TranslateProbe"), RIOV_ROLE_READONLY);
+	CHECK_EQ(role_of("Domain.TranslateProbe"), RIOV_ROLE_ADMIN); /* records faults: issue 12 #9 */
 }
 
 /* One row of docs/api.md's method table: | `Svc.Method` | role | `Req` → `Resp` | riovctl | */

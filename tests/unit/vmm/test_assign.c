@@ -2,15 +2,24 @@
 /*
  * vmm/assign: PCI address parsing, the kernel-log DMAR fault parser (hostile text: forged
  * facilities, truncated and overlong fields, NULs), and the refusals of riov_assign_create() and
- * the SR-IOV helpers that need no VFIO (bad or absent functions). Assignment itself needs VFIO
+ * the SR-IOV helpers that need no VFIO (bad or absent functions), and, on a test double of
+ * sysfs, that the host's driver is unbound only after every check and bound again when the
+ * assignment fails (issue 12 finding 7). Assignment itself needs VFIO
  * and an IOMMU: it is tested in the lab VM (tests/lab/guest/tests/70-riovd-assign.sh, 80-*).
  */
 #include <errno.h>
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "iommu/vtd.h"
 #include "riov_test.h"
 #include "vmm/assign.h"
+#include "vmm/assign_internal.h" /* asg_sysfs_root_set: the test double of sysfs */
 
 RIOV_TEST(pci_parse_good)
 {
@@ -162,6 +171,199 @@ RIOV_TEST(sriov_refuses)
 	CHECK_EQ(riov_sriov_vf("bad", 0, out, sizeof(out)), -EINVAL);
 }
 
+/* ---- a test double of sysfs: plain files and links in a temporary directory (no real PCI
+ * function, IOMMU or VFIO exists where unit tests run). Writes land in the files; links do not
+ * move, so "vfio-pci took it" never happens here. */
+
+#define FN "0000:00:01.0"
+
+static char sys_root[64];
+
+static void put(const char *rel, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", sys_root, rel);
+	FILE *f = fopen(path, "w");
+	if (f != NULL) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static void get(const char *rel, char *out, size_t len)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", sys_root, rel);
+	out[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (f != NULL) {
+		size_t n = fread(out, 1, len - 1, f);
+		out[n] = '\0';
+		fclose(f);
+	}
+}
+
+static void mk(const char *rel)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", sys_root, rel);
+	mkdir(path, 0700);
+}
+
+static void link_to(const char *rel_target, const char *rel_link)
+{
+	char t[256], l[256];
+	snprintf(t, sizeof(t), "%s/%s", sys_root, rel_target);
+	snprintf(l, sizeof(l), "%s/%s", sys_root, rel_link);
+	unlink(l);
+	if (symlink(t, l) != 0)
+		perror("symlink");
+}
+
+/* FN on host driver e1000e in IOMMU group 7, alone in it unless `shared`. */
+static void sysfs_double(bool shared)
+{
+	snprintf(sys_root, sizeof(sys_root), "/tmp/riov-sysfs-XXXXXX");
+	if (mkdtemp(sys_root) == NULL)
+		abort();
+	static const char *const dirs[] = {
+		"bus", "bus/pci", "bus/pci/devices", "bus/pci/devices/" FN, "bus/pci/drivers",
+		"bus/pci/drivers/e1000e", "bus/pci/drivers/vfio-pci", "kernel", "kernel/iommu_groups",
+		"kernel/iommu_groups/7", "kernel/iommu_groups/7/devices",
+	};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		mk(dirs[i]);
+	static const char *const files[] = {
+		"bus/pci/devices/" FN "/driver_override", "bus/pci/drivers/e1000e/bind",
+		"bus/pci/drivers/e1000e/unbind", "bus/pci/drivers/vfio-pci/bind",
+		"bus/pci/drivers/vfio-pci/unbind", "bus/pci/drivers_probe",
+		"kernel/iommu_groups/7/devices/" FN,
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		put(files[i], "");
+	if (shared)
+		put("kernel/iommu_groups/7/devices/0000:00:01.1", "");
+	link_to("bus/pci/drivers/e1000e", "bus/pci/devices/" FN "/driver");
+	link_to("kernel/iommu_groups/7", "bus/pci/devices/" FN "/iommu_group");
+	asg_sysfs_root_set(sys_root);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static void sysfs_double_free(void)
+{
+	asg_sysfs_root_set(NULL);
+	nftw(sys_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static bool host_driver_untouched(void)
+{
+	char buf[64], drv[64];
+
+	get("bus/pci/drivers/e1000e/unbind", buf, sizeof(buf));
+	if (buf[0] != '\0')
+		return false;
+	get("bus/pci/devices/" FN "/driver_override", buf, sizeof(buf));
+	if (buf[0] != '\0')
+		return false;
+	asg_link_base(sys_root, "bus/pci/devices/" FN "/driver", drv, sizeof(drv));
+	return strcmp(drv, "e1000e") == 0;
+}
+
+/* issue 12 finding 7: a request that fails a check leaves the host's driver bound */
+RIOV_TEST(assign_checks_before_unbinding)
+{
+	struct riov_vtd_config cfg = { .aw_bits = 48, .fault_log_size = 16, .irte_count = 256 };
+	struct riov_vtd *vtd = riov_vtd_create(&cfg);
+	struct riov_assign *a = NULL;
+	char err[256];
+
+	CHECK(vtd != NULL);
+	struct riov_assign_params p = { .pci = FN, .vtd = vtd, .did = 0x1000 };
+	sysfs_double(true); /* the group is shared */
+	CHECK_EQ(riov_assign_create(&p, &a, err, sizeof(err)), -EBUSY);
+	CHECK(strstr(err, "shares IOMMU group 7 with 0000:00:01.1") != NULL);
+	CHECK(host_driver_untouched());
+	sysfs_double_free();
+
+	sysfs_double(false); /* the domain exists already */
+	CHECK_EQ(riov_vtd_domain_create(vtd, 0x1000, 4), 0);
+	CHECK_EQ(riov_assign_create(&p, &a, err, sizeof(err)), -EBUSY);
+	CHECK(strstr(err, "domain 4096 exists already") != NULL);
+	CHECK(host_driver_untouched());
+	CHECK_EQ(riov_vtd_domain_destroy(vtd, 0x1000), 0);
+
+	/* the source-id is in use */
+	CHECK_EQ(riov_vtd_domain_create(vtd, 0x2000, 4), 0);
+	CHECK_EQ(riov_vtd_context_set(vtd, 0x8, 0x2000, RIOV_VTD_TT_MULTI_LEVEL, false), 0);
+	CHECK_EQ(riov_assign_create(&p, &a, err, sizeof(err)), -EBUSY);
+	CHECK(host_driver_untouched());
+	sysfs_double_free();
+	CHECK(a == NULL);
+	riov_vtd_destroy(vtd);
+}
+
+/* issue 12 finding 7: a failure after the unbind restores the host's binding */
+RIOV_TEST(assign_failure_after_unbind_restores)
+{
+	struct riov_vtd_config cfg = { .aw_bits = 48, .fault_log_size = 16, .irte_count = 256 };
+	struct riov_vtd *vtd = riov_vtd_create(&cfg);
+	struct riov_assign *a = NULL;
+	char err[256], buf[64];
+
+	CHECK(vtd != NULL);
+	sysfs_double(false);
+	struct riov_assign_params p = { .pci = FN, .vtd = vtd, .did = 0x1000 };
+	/* every check passes; vfio-pci "does not take it" in the double */
+	CHECK_EQ(riov_assign_create(&p, &a, err, sizeof(err)), -EIO);
+	CHECK(strstr(err, "vfio-pci did not take it") != NULL);
+	get("bus/pci/drivers/e1000e/unbind", buf, sizeof(buf));
+	CHECK(strcmp(buf, FN) == 0);       /* it was unbound ... */
+	get("bus/pci/drivers_probe", buf, sizeof(buf));
+	CHECK(strcmp(buf, FN) == 0);
+	get("bus/pci/devices/" FN "/driver_override", buf, sizeof(buf));
+	CHECK(strcmp(buf, "\n") == 0);     /* ... and its override cleared */
+	sysfs_double_free();
+	riov_vtd_destroy(vtd);
+}
+
+/* issue 12 finding 7: giving the function back to the driver it had */
+RIOV_TEST(bind_restore_rebinds_host_driver)
+{
+	struct asg_binding b = { .prev_driver = "e1000e", .changed = true };
+	char dev[128], buf[64];
+
+	sysfs_double(false);
+	link_to("bus/pci/drivers/vfio-pci", "bus/pci/devices/" FN "/driver"); /* riov's now */
+	put("bus/pci/devices/" FN "/driver_override", "vfio-pci");
+	asg_sys_path(dev, sizeof(dev), "bus/pci/devices/" FN);
+	asg_bind_restore(FN, dev, &b);
+	CHECK(!b.changed);
+	get("bus/pci/devices/" FN "/driver_override", buf, sizeof(buf));
+	CHECK(strcmp(buf, "\n") == 0);
+	get("bus/pci/drivers/vfio-pci/unbind", buf, sizeof(buf));
+	CHECK(strcmp(buf, FN) == 0);
+	get("bus/pci/drivers/e1000e/bind", buf, sizeof(buf));
+	CHECK(strcmp(buf, FN) == 0);
+	/* a second call changes nothing */
+	put("bus/pci/drivers/e1000e/bind", "");
+	asg_bind_restore(FN, dev, &b);
+	get("bus/pci/drivers/e1000e/bind", buf, sizeof(buf));
+	CHECK(buf[0] == '\0');
+	/* a function riov found on vfio-pci is left there */
+	struct asg_binding none;
+	CHECK_EQ(asg_bind_vfio_pci(FN, dev, &none, buf, sizeof(buf)), 0);
+	CHECK(!none.changed);
+	sysfs_double_free();
+}
+
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(pci_parse_good), RIOV_TEST_ENTRY(pci_parse_bad),
 	       RIOV_TEST_ENTRY(dmar_parse_kernel_lines), RIOV_TEST_ENTRY(dmar_parse_refuses),
-	       RIOV_TEST_ENTRY(assign_refuses_without_touching_anything), RIOV_TEST_ENTRY(sriov_refuses))
+	       RIOV_TEST_ENTRY(assign_refuses_without_touching_anything), RIOV_TEST_ENTRY(sriov_refuses),
+	       RIOV_TEST_ENTRY(assign_checks_before_unbinding),
+	       RIOV_TEST_ENTRY(assign_failure_after_unbind_restores),
+	       RIOV_TEST_ENTRY(bind_restore_rebinds_host_driver))

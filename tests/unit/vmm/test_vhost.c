@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -27,6 +28,7 @@
 #include "riov_test.h"
 #include "tests/fuzz/fuzz_entry.h"
 #include "vmm/vhost.h"
+#include "vmm/guest_fault.h"
 #include "vmm/vhost_internal.h"
 
 #define SID 0x0108
@@ -2011,6 +2013,216 @@ RIOV_TEST(stop_beyond_its_row_is_counted)
 	fx_fini(&f);
 }
 
+/* ---- guest memory that shrinks under riovd (seals, the SIGBUS guard) ----------------------- */
+
+/* A guest whose memory file is fd (GUEST_SIZE long), mapped by the "front-end". */
+static void guest_init_fd(struct guest *g, int fd, uint64_t gpa)
+{
+	g->memfd = fd;
+	CHECK(ftruncate(fd, GUEST_SIZE) == 0);
+	g->map = mmap(NULL, GUEST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(g->map != MAP_FAILED);
+	g->gpa = gpa;
+	memset(g->map + 0x10000, 0xd1, 0x1000);
+	memset(g->map + 0x11000, 0xa1, 0x1000);
+	memset(g->map + 0x12000, 0x0e, 0x1000);
+}
+
+/* mappings of guest memory files of any kind (memfd, /dev/shm) still in the address space */
+static int count_guest_maps(void)
+{
+	char line[512];
+	int n = 0;
+	FILE *m = fopen("/proc/self/maps", "r");
+	while (fgets(line, sizeof(line), m))
+		if (strstr(line, "/memfd:ut-") || strstr(line, "/dev/shm/"))
+			n++;
+	fclose(m);
+	return n;
+}
+
+RIOV_TEST(mem_memfd_sealed_against_shrink)
+{
+	int fds_before = count_fds();
+	struct fx f = { 0 };
+	struct guest g, q, d;
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	/* a memfd that can be sealed but is not: riovd seals it, then checks its length */
+	guest_init_fd(&g, memfd_create("ut-sealable", MFD_CLOEXEC | MFD_ALLOW_SEALING), 0);
+	CHECK_EQ(fcntl(g.memfd, F_GET_SEALS) & F_SEAL_SHRINK, 0);
+	int fd = fe_connect(&f);
+	negotiate(&f, fd, FEAT_BASE);
+	CHECK_EQ(send_mem_table(&f, fd, &g), 0);
+	CHECK(fcntl(g.memfd, F_GET_SEALS) & F_SEAL_SHRINK);
+	CHECK(ftruncate(g.memfd, 0) < 0 && errno == EPERM);
+	CHECK(ftruncate(g.memfd, 2 * GUEST_SIZE) == 0);   /* growing stays allowed */
+	/* QEMU's memory-backend-memfd: F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL, taken as it is */
+	guest_init_fd(&q, memfd_create("ut-qemu", MFD_CLOEXEC | MFD_ALLOW_SEALING), 0x100000000ull);
+	CHECK_EQ(fcntl(q.memfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL), 0);
+	struct vu_mem_reg_single rq = { 0, { q.gpa, GUEST_SIZE, (uint64_t)(uintptr_t)q.map, 0 } };
+	CHECK_EQ(fe_call(&f, fd, VU_ADD_MEM_REG, &rq, sizeof(rq), &q.memfd, 1), 0);
+	/* DPDK's virtio-user: memfd_create without MFD_ALLOW_SEALING (F_SEAL_SEAL from birth): it
+	 * cannot be sealed, so it is taken unsealed and guarded by the SIGBUS handler */
+	guest_init_fd(&d, memfd_create("ut-dpdk", MFD_CLOEXEC), 0x200000000ull);
+	CHECK_EQ(fcntl(d.memfd, F_GET_SEALS), F_SEAL_SEAL);
+	struct vu_mem_reg_single rd = { 0, { d.gpa, GUEST_SIZE, (uint64_t)(uintptr_t)d.map, 0 } };
+	CHECK_EQ(fe_call(&f, fd, VU_ADD_MEM_REG, &rd, sizeof(rd), &d.memfd, 1), 0);
+	CHECK_EQ(fx_stats(&f).mem_regions, 3);
+	CHECK(f.dev->mem.r[0].sealed && f.dev->mem.r[1].sealed && !f.dev->mem.r[2].sealed);
+	CHECK(f.dev->mem.r[0].fault_h == 0 && f.dev->mem.r[1].fault_h == 0);
+	/* a memfd already shorter than its region is refused as before, the session kept */
+	struct guest s;
+	guest_init_fd(&s, memfd_create("ut-short", MFD_CLOEXEC | MFD_ALLOW_SEALING), 3ull << 32);
+	CHECK(ftruncate(s.memfd, GUEST_SIZE / 2) == 0);
+	struct vu_mem_reg_single rs = { 0, { s.gpa, GUEST_SIZE, (uint64_t)(uintptr_t)s.map, 0 } };
+	uint64_t refused = fx_stats(&f).refused;
+	CHECK(fe_call(&f, fd, VU_ADD_MEM_REG, &rs, sizeof(rs), &s.memfd, 1) != 0);
+	CHECK_EQ(fx_stats(&f).refused, refused + 1);
+	CHECK(fx_stats(&f).connected);
+	CHECK_EQ(fx_stats(&f).mem_regions, 3);
+	close(fd);
+	for (int i = 0; i < 1000 && fx_stats(&f).connected; i++) {
+		pump(&f, 1);
+		usleep(100);
+	}
+	CHECK_EQ(fx_stats(&f).mem_regions, 0);
+	guest_fini(&g);
+	guest_fini(&q);
+	guest_fini(&d);
+	guest_fini(&s);
+	fx_fini(&f);
+	CHECK_EQ(count_fds(), fds_before);
+	CHECK_EQ(count_guest_maps(), 0);
+}
+
+struct reader {
+	struct riov_vtd *vtd;
+	uint64_t gpa;
+	int bytes_nonzero;
+	int rc;
+};
+
+/* A "worker": translate the guest's rings through the VT-d domain and read them. */
+static void *reader_run(void *arg)
+{
+	struct reader *r = arg;
+	struct riov_vtd_cursor c;
+	void *h;
+	uint64_t mapped;
+	riov_vtd_cursor_init(&c, r->vtd, SID);
+	r->bytes_nonzero = 0;
+	r->rc = riov_vtd_translate(&c, r->gpa + 0x10000, 0x3000, RIOV_VTD_READ, &h, &mapped);
+	if (r->rc == 0)
+		for (unsigned i = 0; i < 0x3000; i++)
+			r->bytes_nonzero += ((volatile uint8_t *)h)[i] != 0;
+	return NULL;
+}
+
+/* A guest file that cannot be sealed shrinks under riovd while a vring runs: the next read (a
+ * worker's, on another thread, and then the control thread's) survives, sees zeros, the device is
+ * broken and counted, its session dropped, and nothing leaks. Without the guard the process dies
+ * of SIGBUS. */
+static void shrink_case(int memfd, bool add_reg, int fds_before)
+{
+	uint64_t total_before = riov_guest_fault_total();
+	struct fx f = { 0 };
+	struct guest g;
+	int callfd, kickfd;
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	guest_init_fd(&g, memfd, 0);
+	int fd = fe_connect(&f);
+	negotiate(&f, fd, FEAT_BASE);
+	if (add_reg) {
+		struct vu_mem_reg_single r = { 0, { g.gpa, GUEST_SIZE, (uintptr_t)g.map, 0 } };
+		CHECK_EQ(fe_call(&f, fd, VU_ADD_MEM_REG, &r, sizeof(r), &g.memfd, 1), 0);
+	} else {
+		CHECK_EQ(send_mem_table(&f, fd, &g), 0);
+	}
+	CHECK(!f.dev->mem.r[0].sealed);
+	CHECK(f.dev->mem.r[0].fault_h > 0);
+	setup_vring(&f, fd, &g, 0, ~0ull, &callfd, &kickfd);
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_ENABLE, 0, 1), 0);
+	CHECK_EQ(f.rec.starts, 1);
+	struct reader rd = { f.vtd, g.gpa, 0, -1 };
+	reader_run(&rd);
+	CHECK_EQ(rd.rc, 0);
+	CHECK_EQ(rd.bytes_nonzero, 0x3000);   /* the rings as the guest wrote them */
+
+	/* the front-end shrinks its file (without touching its own mapping afterwards) */
+	CHECK(ftruncate(g.memfd, 0) == 0);
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, reader_run, &rd), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK_EQ(rd.rc, 0);
+	CHECK_EQ(rd.bytes_nonzero, 0);        /* survived, and reads zeros */
+	CHECK_EQ(riov_guest_fault_total(), total_before + 1);
+	/* the control thread reads the same memory: zeros, no second fault */
+	CHECK_EQ(f.rec.last.desc != NULL, 1);
+	CHECK_EQ(((volatile uint8_t *)f.rec.last.desc)[0], 0);
+	CHECK_EQ(riov_guest_fault_total(), total_before + 1);
+
+	/* the control loop breaks the device: counted, vrings stopped, memory unmapped, hung up */
+	CHECK(fe_wait_closed(&f, fd));
+	struct riov_vhost_dev_stats st = fx_stats(&f);
+	CHECK_EQ(st.memory_faults, 1);
+	CHECK(!st.connected);
+	CHECK_EQ(st.mem_regions, 0);
+	CHECK_EQ(f.rec.stops, 1);
+	CHECK(f.dev->fault_ev == NULL);
+	close(fd);
+	close(callfd);
+	close(kickfd);
+	guest_fini(&g);
+	/* the front-end may come back with a new table */
+	good_session(&f);
+	CHECK_EQ(fx_stats(&f).memory_faults, 1);
+	fx_fini(&f);
+	CHECK_EQ(count_fds(), fds_before);
+	CHECK_EQ(count_guest_maps(), 0);
+}
+
+RIOV_TEST(mem_unsealable_memfd_shrinks_under_riovd)
+{
+	CHECK_EQ(riov_guest_fault_install(), 0);
+	int fds_before = count_fds();
+	shrink_case(memfd_create("ut-unsealable", MFD_CLOEXEC), false, fds_before);
+}
+
+RIOV_TEST(mem_tmpfs_file_shrinks_under_riovd)
+{
+	CHECK_EQ(riov_guest_fault_install(), 0);
+	int fds_before = count_fds();
+	int fd = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	/* a tmpfs file takes no seals (EINVAL, or F_SEAL_SEAL on kernels that answer for shmem) */
+	int seals = fcntl(fd, F_GET_SEALS);
+	CHECK((seals < 0 && errno == EINVAL) || seals == F_SEAL_SEAL);
+	CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0);
+	shrink_case(fd, true, fds_before);
+}
+
+/* A SIGBUS outside guest memory is riovd's own bug: it still kills the process. */
+RIOV_TEST(sigbus_outside_guest_memory_still_kills)
+{
+	CHECK_EQ(riov_guest_fault_install(), 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd = memfd_create("ut-notguest", MFD_CLOEXEC);
+		if (ftruncate(fd, 4096) != 0)
+			_exit(2);
+		volatile uint8_t *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+		if (ftruncate(fd, 0) != 0)
+			_exit(2);
+		uint8_t v = p[0];
+		_exit(v == 0 ? 0 : 1);
+	}
+	int status = 0;
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFSIGNALED(status));
+	CHECK_EQ(WTERMSIG(status), SIGBUS);
+}
+
 RIOV_TEST(fuzz_entry_smoke)
 {
 	int before = count_fds();
@@ -2085,4 +2297,9 @@ RIOV_TEST_MAIN(RIOV_TEST_ENTRY(server_good_session), RIOV_TEST_ENTRY(server_refu
 	       RIOV_TEST_ENTRY(mem_table_grows_and_shrinks_without_stopping),
 	       RIOV_TEST_ENTRY(mem_reg_remove_waits_for_translating_worker),
 	       RIOV_TEST_ENTRY(table_from_the_list), RIOV_TEST_ENTRY(stops_column_holds),
-	       RIOV_TEST_ENTRY(stop_beyond_its_row_is_counted), RIOV_TEST_ENTRY(fuzz_entry_smoke))
+	       RIOV_TEST_ENTRY(stop_beyond_its_row_is_counted),
+	       RIOV_TEST_ENTRY(mem_memfd_sealed_against_shrink),
+	       RIOV_TEST_ENTRY(mem_unsealable_memfd_shrinks_under_riovd),
+	       RIOV_TEST_ENTRY(mem_tmpfs_file_shrinks_under_riovd),
+	       RIOV_TEST_ENTRY(sigbus_outside_guest_memory_still_kills),
+	       RIOV_TEST_ENTRY(fuzz_entry_smoke))
