@@ -36,7 +36,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "system"))
-from riovtest import Guest, Riovctl, Riovd, TestFailure, check, log, tmpdir, wait_for  # noqa: E402
+from riovtest import (Guest, Riovctl, Riovd, TestFailure, check, log, proc_fds, proc_rss_kb,  # noqa: E402
+                      soak_main, tmpdir, wait_for)
 
 ATTACKERS = 50
 MAC_A, MAC_B = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
@@ -318,15 +319,6 @@ def attacker(path, deadline, counts, errors):
             c.close()
 
 
-def proc_fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def proc_rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
-
-
 def delivered(ctl):
     return int(next(p for p in ctl.json("port", "stats")["ports"] if p["port"] == "vm2").get("tx_packets", 0))
 
@@ -378,12 +370,7 @@ def main():
     a.stop()
     b.stop()
     d.stop()
-    print("HOSTILE PASS")
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except TestFailure as e:
-        print("HOSTILE FAIL: %s" % e)
-        sys.exit(1)
+    soak_main(main, "HOSTILE")

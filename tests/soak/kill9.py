@@ -21,7 +21,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "system"))
-from riovtest import Guest, Riovctl, Riovd, TestFailure, check, log, tmpdir, wait_for  # noqa: E402
+from riovtest import (Guest, Riovctl, Riovd, TestFailure, check, log, proc_fds, proc_rss_kb,  # noqa: E402
+                      soak_main, tmpdir, wait_for)
 
 MAC_A, MAC_B = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
 # fds may differ by a few (a connection being accepted, a reconnect timer); RSS by allocator noise
@@ -104,18 +105,6 @@ def state(ctl):
     nets = {n["spec"]["name"] for n in ctl.json("net", "list")["networks"]}
     ports = {(p["spec"]["name"], p["spec"]["net"]) for p in ctl.json("port", "list")["ports"]}
     return nets, ports
-
-
-def proc_fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def proc_rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def check_restored(ctl, acked_nets, acked_ports, inflight, cycle):
@@ -206,12 +195,7 @@ def main():
     log("guest A sent %d, guest B received %d (what was sent while riovd was down is lost)"
         % (sa["tx"], sb["rx"]))
     check(sb["rx"] > 0, "guest B received traffic")
-    print("SOAK PASS")
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except TestFailure as e:
-        print("SOAK FAIL: %s" % e)
-        sys.exit(1)
+    soak_main(main, "SOAK")

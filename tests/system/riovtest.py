@@ -166,6 +166,27 @@ def restart(riovd, timeout=60):
     return riovd.start(timeout)
 
 
+def proc_fds(pid):
+    """How many file descriptors process pid has open."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def proc_rss_kb(pid):
+    """Process pid's resident set (VmRSS), in kB."""
+    with open("/proc/%d/status" % pid) as f:
+        return next((int(l.split()[1]) for l in f if l.startswith("VmRSS:")), 0)
+
+
+def soak_main(main, name):
+    """Run a soak's main(): print "<NAME> PASS" or "<NAME> FAIL: why" and exit 0 or 1."""
+    try:
+        main()
+    except TestFailure as e:
+        print("%s FAIL: %s" % (name, e))
+        sys.exit(1)
+    print("%s PASS" % name)
+
+
 def parse_counters(text):
     """'port NAME net N TYPE LINK key value key value ...' lines -> {NAME: {key: int}}."""
     ports = {}
