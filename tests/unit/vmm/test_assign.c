@@ -227,17 +227,17 @@ static void sysfs_double(bool shared)
 	if (mkdtemp(sys_root) == NULL)
 		abort();
 	static const char *const dirs[] = {
-		"bus", "bus/pci", "bus/pci/devices", "bus/pci/devices/" FN, "bus/pci/drivers",
+		"bus", "bus/pci", "bus/pci/devices", ("bus/pci/devices/" FN), "bus/pci/drivers",
 		"bus/pci/drivers/e1000e", "bus/pci/drivers/vfio-pci", "kernel", "kernel/iommu_groups",
 		"kernel/iommu_groups/7", "kernel/iommu_groups/7/devices",
 	};
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		mk(dirs[i]);
 	static const char *const files[] = {
-		"bus/pci/devices/" FN "/driver_override", "bus/pci/drivers/e1000e/bind",
+		("bus/pci/devices/" FN "/driver_override"), "bus/pci/drivers/e1000e/bind",
 		"bus/pci/drivers/e1000e/unbind", "bus/pci/drivers/vfio-pci/bind",
 		"bus/pci/drivers/vfio-pci/unbind", "bus/pci/drivers_probe",
-		"kernel/iommu_groups/7/devices/" FN,
+		("kernel/iommu_groups/7/devices/" FN),
 	};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		put(files[i], "");
