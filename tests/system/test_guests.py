@@ -38,12 +38,19 @@ def txonly_rxonly(mrg_rxbuf, in_order, queues=1, seconds=3, pktlen=64):
     log("  riovd vm1 %s" % c["vm1"])
     log("  riovd vm2 %s" % c["vm2"])
     check(sa["tx"] > 0, "guest A transmitted packets (%d)" % sa["tx"])
-    check(c["vm1"]["rx_packets"] == sa["tx"], "riovd received every packet guest A sent")
+    # testpmd counts a packet as sent once it is in the TX ring, and closes the device right after it
+    # stops: what riovd had not taken by then stays in the ring (the protocol leaves it to the
+    # front-end; after a migration the next back-end takes it). A's ring is full at that moment
+    # (riovd is the bottleneck), so up to a ring per queue pair may remain when riovd is descheduled.
+    left = sa["tx"] - c["vm1"]["rx_packets"]
+    check(0 <= left <= 1024 * queues,
+          "riovd received what guest A sent but for what A left in its ring at close "
+          "(sent %d, received %d, left %d)" % (sa["tx"], c["vm1"]["rx_packets"], left))
     check(c["vm2"]["tx_packets"] == sb["rx"], "guest B received every packet riovd delivered")
     check(sb["rx"] > 0, "guest B received packets (%d)" % sb["rx"])
     check(c["vm1"]["rx_packets"] == c["vm2"]["tx_packets"] + drops(c["vm2"]),
           "every packet riovd took from A was delivered to B or counted as a drop")
-    check(c["vm1"]["rx_bytes"] == sa["tx"] * pktlen, "byte counters match the packet size")
+    check(c["vm1"]["rx_bytes"] == c["vm1"]["rx_packets"] * pktlen, "byte counters match the packet size")
     check(c["vm1"]["dma_faults"] == 0 and c["vm2"]["dma_faults"] == 0, "no DMA faults")
     check(c["vm1"]["iotlb_hits"] + c["vm1"]["iotlb_misses"] > 0, "descriptors were translated through VT-d")
 
