@@ -179,7 +179,7 @@ static bool name_ok(const char *n)
 
 static int parse_nets(const config_setting_t *l, const char *o, struct riov_config *c, char *err, size_t el)
 {
-	static const char *const keys[] = { "name", NULL };
+	static const char *const keys[] = { "name", "mtu", NULL };
 
 	if (!config_setting_is_list(l) && !config_setting_is_array(l))
 		return fail(err, el, o, l, "'%s' must be a list ( { name = \"...\"; }, ... )", "networks");
@@ -195,6 +195,8 @@ static int parse_nets(const config_setting_t *l, const char *o, struct riov_conf
 		TRY(get_str(g, "name", name, RIOV_CFG_NAME, true, o, err, el));
 		if (!name_ok(name))
 			return fail(err, el, o, g, "bad network name '%s'", name);
+		c->net_mtu[c->n_nets] = 0;
+		TRY(get_uint(g, "mtu", &c->net_mtu[c->n_nets], 68, 9000, o, err, el));
 		for (unsigned k = 0; k < c->n_nets; k++)
 			if (strcmp(c->nets[k], name) == 0)
 				return fail(err, el, o, g, "network '%s' declared twice", name);
@@ -208,7 +210,7 @@ static int parse_ports(const config_setting_t *l, const char *o, struct riov_con
 	static const char *const keys[] = { "name",      "type",      "net",       "socket",
 					    "devargs",   "client",    "queues",    "mrg_rxbuf",
 					    "in_order",  "event_idx", "indirect",  "assign",
-					    "domain_id", NULL };
+					    "domain_id", "mtu",       NULL };
 
 	if (!config_setting_is_list(l))
 		return fail(err, el, o, l, "'%s' must be a list ( { ... }, ... )", "ports");
@@ -241,6 +243,7 @@ static int parse_ports(const config_setting_t *l, const char *o, struct riov_con
 		TRY(get_bool(g, "indirect", &p->indirect, o, err, el));
 		TRY(get_bool(g, "assign", &p->assign, o, err, el));
 		TRY(get_uint(g, "domain_id", &p->domain_id, 0, 65535, o, err, el));
+		TRY(get_uint(g, "mtu", &p->mtu, 68, 9000, o, err, el));
 		if (strcmp(p->type, "vhost") == 0) {
 			if (p->socket[0] == '\0')
 				return fail(err, el, o, g, "vhost port '%s' needs a socket", p->name);

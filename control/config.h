@@ -32,6 +32,7 @@ struct riov_cfg_port {
 	bool indirect;                 /* default true */
 	bool assign;                   /* eth on a PCI function: assign it through riov's VT-d model */
 	unsigned domain_id;            /* assign: its domain (0: allocate) */
+	unsigned mtu;                  /* 0: the network's */
 };
 
 struct riov_config {
@@ -63,6 +64,7 @@ struct riov_config {
 	char log_level[RIOV_CFG_STR];  /* log levels (common/log.h riov_log_set()); "" = defaults */
 	unsigned n_nets;
 	char nets[RIOV_CFG_MAX_NETS][RIOV_CFG_NAME];
+	unsigned net_mtu[RIOV_CFG_MAX_NETS];   /* 0: the default (1500) */
 	unsigned n_ports;
 	struct riov_cfg_port *ports;   /* [n_ports] */
 };

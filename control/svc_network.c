@@ -5,7 +5,7 @@
  * Security model: requests come from RPC clients that passed the server's transport and role
  * checks (control/rpc_server.h), but their content is untrusted: a network name is checked by the
  * dataplane (riov_dp_net_add: letters, digits, '-', '_', '.', bounded length) before it is kept,
- * settings riov does not implement (mtu other than 1500, vni) are refused, and names are printed
+ * an MTU outside 68-9000 and settings riov does not implement (vni) are refused, and names are printed
  * with a bound (%.80s) where they may be long.
  *
  * Thread rules: control thread only.
@@ -41,9 +41,9 @@ int svc_net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char 
 		snprintf(err, errlen, "network %s already exists", name);
 		return -EEXIST;
 	}
-	if (in->mtu != 0 && in->mtu != 1500) {
-		snprintf(err, errlen, "network %s: MTU %u is not supported yet (only 1500); leave it out",
-			 name, in->mtu);
+	if (in->mtu != 0 && (in->mtu < RIOV_DP_MTU_MIN || in->mtu > RIOV_DP_MTU_MAX)) {
+		snprintf(err, errlen, "network %s: MTU %u is outside %d-%d (leave it out for %d)", name,
+			 in->mtu, RIOV_DP_MTU_MIN, RIOV_DP_MTU_MAX, RIOV_DP_MTU_DEFAULT);
 		return -EINVAL;
 	}
 	if (in->vni != 0) {
@@ -69,7 +69,8 @@ int svc_net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char 
 		snprintf(err, errlen, "network %s: out of memory", name);
 		return -ENOMEM;
 	}
-	spec->mtu = 1500;
+	if (spec->mtu == 0)
+		spec->mtu = RIOV_DP_MTU_DEFAULT;
 	svc->nets[svc->n_nets++] = spec;
 	return 0;
 }

@@ -343,11 +343,14 @@ static int port_params(struct riov_service *svc, const Riov__V1__PortSpec *ps,
 			 "MAC); leave --mac out", name);
 		return -EOPNOTSUPP;
 	}
-	if (ps->mtu != 0 && ps->mtu != 1500) {
-		snprintf(err, errlen, "port %s: MTU %u is not supported yet (only 1500); leave it out",
-			 name, ps->mtu);
+	if (ps->mtu != 0 && (ps->mtu < RIOV_DP_MTU_MIN || ps->mtu > RIOV_DP_MTU_MAX)) {
+		snprintf(err, errlen, "port %s: MTU %u is outside %d-%d (leave it out for the network's)",
+			 name, ps->mtu, RIOV_DP_MTU_MIN, RIOV_DP_MTU_MAX);
 		return -EINVAL;
 	}
+	int ni = svc_net_index(svc, pp->net);
+	pp->mtu = (uint16_t)(ps->mtu ? ps->mtu : ni >= 0 && svc->nets[ni]->mtu ? svc->nets[ni]->mtu
+									     : RIOV_DP_MTU_DEFAULT);
 	if ((rc = port_features_off(ps, pp, err, errlen)) != 0)
 		return rc;
 	if (pp->type == RIOV_DP_PORT_VHOST) {
@@ -540,6 +543,7 @@ void svc_port_from_config(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps
 						 : RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST;
 	ps->queues = cp->queues;
 	ps->client = cp->client;
+	ps->mtu = cp->mtu;
 	if (ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST) {
 		ps->socket_path = (char *)cp->socket;
 		const bool on[N_FEATURES] = { cp->mrg_rxbuf, cp->in_order, cp->event_idx, cp->indirect };
@@ -750,7 +754,8 @@ static int fill_queues(struct riov_rpc_call *call, struct riov_dp *dp, Riov__V1_
 
 /* Counters for people and scripts. The dataplane counts drops by cause (`drops`, every non-zero
  * cause); the RPC also groups them: rx_dropped = taking packets from the port (no_mbuf, looped,
- * hairpin), tx_dropped = delivering to it (no_buffer, ring_full, not_ready), rx_errors = the
+ * hairpin), tx_dropped = delivering to it (no_buffer, ring_full, not_ready, hold_full,
+ * mtu_exceeded), rx_errors = the
  * port's own rings or DMA misbehaved (bad_descriptor, too_big, broken_queue, dma_fault). */
 static void fill_counters(Riov__V1__PortCounters *pc, const struct riov_dp_port_stats *st)
 {
@@ -763,7 +768,8 @@ static void fill_counters(Riov__V1__PortCounters *pc, const struct riov_dp_port_
 	pc->tx_packets = st->tx_packets;
 	pc->tx_bytes = st->tx_bytes;
 	pc->rx_dropped = d[RIOV_DP_DROP_NO_MBUF] + d[RIOV_DP_DROP_LOOP] + d[RIOV_DP_DROP_HAIRPIN];
-	pc->tx_dropped = d[RIOV_DP_DROP_NO_BUFFER] + d[RIOV_DP_DROP_RING_FULL] + d[RIOV_DP_DROP_NOT_READY];
+	pc->tx_dropped = d[RIOV_DP_DROP_NO_BUFFER] + d[RIOV_DP_DROP_RING_FULL] + d[RIOV_DP_DROP_NOT_READY] +
+			 d[RIOV_DP_DROP_HOLD_FULL] + d[RIOV_DP_DROP_MTU];
 	pc->rx_errors = d[RIOV_DP_DROP_BAD_DESC] + d[RIOV_DP_DROP_TOO_BIG] + d[RIOV_DP_DROP_BROKEN] +
 			d[RIOV_DP_DROP_DMA_FAULT];
 	pc->dma_faults = st->dma_faults;

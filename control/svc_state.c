@@ -132,6 +132,7 @@ static int restore_from_config(struct riov_service *svc, char *err, size_t errle
 	for (unsigned i = 0; i < c->n_nets; i++) {
 		Riov__V1__NetworkSpec ns = RIOV__V1__NETWORK_SPEC__INIT;
 		ns.name = (char *)c->nets[i];
+		ns.mtu = c->net_mtu[i];
 		rc = svc_net_add(svc, &ns, err, errlen);
 		if (rc != 0)
 			return rc;

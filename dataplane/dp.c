@@ -227,6 +227,7 @@ void riov_dp_destroy(struct riov_dp *dp)
 	riov_vtd_destroy(dp->vtd);
 	rte_free(dp->qs);
 	rte_mempool_free(dp->mp);
+	rte_mempool_free(dp->mp_jumbo);
 	rte_free(dp);
 }
 
@@ -429,6 +430,7 @@ static int vhost_port_init(struct riov_dp *dp, struct dp_port *p, const struct r
 		.mode = prm->client ? RIOV_VHOST_CLIENT : RIOV_VHOST_SERVER,
 		.max_queue_pairs = p->queues,
 		.features_off = prm->features_off,
+		.mtu = p->mtu,
 		.base = dp->base,
 		.vtd = dp->vtd,
 		.sid = DP_SID(p->id),
@@ -443,6 +445,61 @@ static int vhost_port_init(struct riov_dp *dp, struct dp_port *p, const struct r
 		snprintf(err, errlen, "vhost port %s: cannot serve socket %s: %s", prm->name, prm->socket,
 			 strerror(-rc));
 	return rc;
+}
+
+#define DP_JUMBO_MBUFS 4095
+#define DP_JUMBO_ROOM (RTE_PKTMBUF_HEADROOM + RIOV_DP_MTU_MAX + RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN + \
+		       RTE_ETHER_CRC_LEN)
+
+/* The pool an eth device that cannot scatter receives jumbo frames into. Its mbufs travel like any
+ * other (into guests' rings, out of other ports) and go back to it, so it lives as long as the
+ * dataplane. Such devices are vdevs (af_packet, af_xdp), never functions assigned through riov's
+ * VT-d model, whose domains hold only the memory there was when they were made. */
+static struct rte_mempool *dp_jumbo_pool(struct riov_dp *dp)
+{
+	if (dp->mp_jumbo == NULL)
+		dp->mp_jumbo = rte_pktmbuf_pool_create("riov_jumbo", DP_JUMBO_MBUFS, 256, 0, DP_JUMBO_ROOM,
+						       (int)rte_socket_id());
+	return dp->mp_jumbo;
+}
+
+/* Set conf and *pool up for frames of the port's MTU: the device's own MTU, scatter RX where a
+ * frame is larger than riovd's mbufs and the device can scatter, else the jumbo pool; multi-segment
+ * TX (frames from guests arrive in chains of mbufs) where it is needed. */
+static int eth_mtu_setup(struct riov_dp *dp, struct dp_port *p, const struct rte_eth_dev_info *info,
+			 struct rte_eth_conf *conf, struct rte_mempool **pool, char *err, size_t errlen)
+{
+	const uint32_t frame = (uint32_t)p->mtu + RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN;
+	const uint32_t room = rte_pktmbuf_data_room_size(dp->mp) - RTE_PKTMBUF_HEADROOM;
+
+	*pool = dp->mp;
+	const uint32_t overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+	const uint32_t max = RTE_MIN((uint32_t)info->max_mtu, info->max_rx_pktlen - overhead);
+	if (p->mtu > max || p->mtu < info->min_mtu) {
+		snprintf(err, errlen, "eth port %s: %s takes an MTU of %u-%u, not %u", p->name, p->devname,
+			 info->min_mtu, max, p->mtu);
+		return -EINVAL;
+	}
+	conf->rxmode.mtu = p->mtu;
+	if (frame <= room)
+		return 0;
+	if (!(info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)) {
+		snprintf(err, errlen, "eth port %s: %s cannot send frames in several buffers, which an MTU "
+			 "of %u needs", p->name, p->devname, p->mtu);
+		return -EINVAL;
+	}
+	conf->txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	if (info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) {
+		conf->rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+		return 0;
+	}
+	*pool = dp_jumbo_pool(dp);
+	if (*pool == NULL) {
+		snprintf(err, errlen, "eth port %s: no memory for the jumbo frame pool (%u buffers of %u "
+			 "bytes): %s", p->name, DP_JUMBO_MBUFS, DP_JUMBO_ROOM, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_port_params *prm,
@@ -499,11 +556,18 @@ static int eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct rio
 		rc = -EINVAL;
 		goto fail;
 	}
-	rc = rte_eth_dev_configure(pid, p->queues, (uint16_t)dp->n_workers, &conf);
+	struct rte_mempool *pool;
+	rc = eth_mtu_setup(dp, p, &info, &conf, &pool, err, errlen);
 	if (rc != 0)
 		goto fail;
+	rc = rte_eth_dev_configure(pid, p->queues, (uint16_t)dp->n_workers, &conf);
+	if (rc != 0) {
+		snprintf(err, errlen, "eth port %s: cannot configure %s (MTU %u): %s", prm->name, p->devname,
+			 p->mtu, strerror(-rc));
+		goto fail;
+	}
 	for (uint16_t q = 0; q < p->queues && rc == 0; q++)
-		rc = rte_eth_rx_queue_setup(pid, q, 1024, rte_eth_dev_socket_id(pid), NULL, dp->mp);
+		rc = rte_eth_rx_queue_setup(pid, q, 1024, rte_eth_dev_socket_id(pid), NULL, pool);
 	for (uint16_t q = 0; q < dp->n_workers && rc == 0; q++)
 		rc = rte_eth_tx_queue_setup(pid, q, 1024, rte_eth_dev_socket_id(pid), NULL);
 	if (rc == 0)
@@ -605,6 +669,14 @@ int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *prm, 
 	p->net = net;
 	p->dp = dp;
 	p->queues = prm->queues ? prm->queues : 1;
+	p->mtu = prm->mtu ? prm->mtu : RIOV_DP_MTU_DEFAULT;
+	if (p->mtu < RIOV_DP_MTU_MIN || p->mtu > RIOV_DP_MTU_MAX) {
+		snprintf(err, errlen, "port %s: MTU %u is outside %d-%d", prm->name, p->mtu, RIOV_DP_MTU_MIN,
+			 RIOV_DP_MTU_MAX);
+		rte_free(p);
+		return -EINVAL;
+	}
+	p->max_frame = (uint32_t)p->mtu + RTE_ETHER_HDR_LEN;
 
 	/* The port is visible to workers only once fully set up (poll table + flood list below). */
 	rc = prm->type == RIOV_DP_PORT_VHOST ? vhost_port_init(dp, p, prm, err, errlen)

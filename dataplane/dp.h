@@ -68,7 +68,12 @@ struct riov_dp_port_params {
 	uint64_t features_off;         /* virtio feature bits withheld from the guest */
 	/* eth */
 	const char *devargs;           /* e.g. "net_af_packet0,iface=veth0" or a PCI address */
+	uint16_t mtu;                  /* L3 bytes the port carries, RIOV_DP_MTU_MIN..MAX; 0 = 1500 */
 };
+
+#define RIOV_DP_MTU_DEFAULT 1500
+#define RIOV_DP_MTU_MIN 68             /* IPv4's minimum (RFC 791) */
+#define RIOV_DP_MTU_MAX 9000
 
 /** Returns 0 or -errno; *err (optional, 256 bytes) gets a sentence for people. */
 int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *p, char *err, size_t errlen);
@@ -87,6 +92,7 @@ enum riov_dp_drop {
 	RIOV_DP_DROP_HAIRPIN,          /* destination is behind the ingress port */
 	RIOV_DP_DROP_HOLD_FULL,        /* the guest's queues were paused (vmm replacing its memory
 				        * table or switching dirty logging) and the hold queue was full */
+	RIOV_DP_DROP_MTU,              /* larger than the egress port's MTU (never fragmented) */
 	RIOV_DP_DROP__MAX
 };
 extern const char *const riov_dp_drop_names[RIOV_DP_DROP__MAX];

@@ -76,6 +76,8 @@ struct dp_port {
 	struct dp_net *net;
 	struct riov_dp *dp;
 	uint16_t queues;
+	uint16_t mtu;                  /* L3 bytes */
+	uint32_t max_frame;            /* mtu + Ethernet header: longest untagged frame sent here */
 	_Atomic bool deleting;
 	_Atomic bool link_up;
 	/* vhost */
@@ -125,6 +127,9 @@ struct dp_worker {
 
 struct riov_dp {
 	struct rte_mempool *mp;
+	struct rte_mempool *mp_jumbo;  /* one mbuf per jumbo frame, for eth devices that cannot
+				        * scatter a frame over mbufs (af_packet, af_xdp); made by the
+				        * first such port (dp_jumbo_pool()), freed with the dataplane */
 	struct rte_rcu_qsbr *qs;
 	struct riov_vtd *vtd;
 	struct event_base *base;

@@ -75,6 +75,34 @@ static void count_drop(struct dp_port *p, unsigned w, enum riov_dp_drop cause, u
 	p->wstats[w].drops[cause] += n;
 }
 
+/* Does a frame of len bytes starting at f fit port p's MTU? One 802.1Q tag may come on top of it
+ * (callers checked that a frame longer than an Ethernet header has its first 14 bytes at f). */
+static inline bool fits_mtu(const struct dp_port *p, const uint8_t *f, uint32_t len)
+{
+	if (likely(len <= p->max_frame))
+		return true;
+	return len <= p->max_frame + RTE_VLAN_HLEN && f[12] == 0x81 && f[13] == 0x00;
+}
+
+/* Drop, and count on p, the frames of m[0..n) larger than p's MTU; returns how many are left (in
+ * order, at the front of m). Frames are never fragmented. */
+static uint16_t drop_over_mtu(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
+{
+	uint16_t k = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (likely(rte_pktmbuf_pkt_len(m[i]) <= p->max_frame) ||
+		    (rte_pktmbuf_data_len(m[i]) >= RTE_ETHER_HDR_LEN &&
+		     fits_mtu(p, rte_pktmbuf_mtod(m[i], const uint8_t *), rte_pktmbuf_pkt_len(m[i])))) {
+			m[k++] = m[i];
+			continue;
+		}
+		count_drop(p, c->w->idx, RIOV_DP_DROP_MTU, 1);
+		rte_pktmbuf_free(m[i]);
+	}
+	return k;
+}
+
 /* Deliver n packets to a guest RX vring this worker owns; frees them. */
 static void vhost_deliver(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair *qp,
 			  struct rte_mbuf **m, uint16_t n)
@@ -211,6 +239,10 @@ static void flush_one(struct dp_ctx *c, struct dp_out *o)
 
 	if (o->n == 0)
 		return;
+	if (p != NULL)
+		o->n = drop_over_mtu(c, p, o->m, o->n);
+	if (o->n == 0)
+		return;
 	if (p == NULL)
 		rte_pktmbuf_free_bulk(o->m, o->n);
 	else if (p->type == RIOV_DP_PORT_VHOST)
@@ -337,7 +369,7 @@ static void switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf *
 			continue;
 		}
 		if (targets > 1)
-			rte_mbuf_refcnt_update(m[i], (int16_t)(targets - 1));
+			rte_pktmbuf_refcnt_update(m[i], (int16_t)(targets - 1)); /* every segment */
 		for (unsigned k = 0; k < fl->n; k++)
 			if (fl->ports[k] != in->id)
 				stage(c, fl->ports[k], m[i]);
@@ -345,13 +377,14 @@ static void switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf *
 }
 
 /* The guest RX queue pair of vhost port `id` a peeked frame goes to, if this worker owns it (where
- * flush_vhost() would deliver without a handoff), or NULL. *multi: the port has several pairs (the
- * answer then depends on the frame's flow, not only on the port). */
+ * flush_vhost() would deliver without a handoff), or NULL; *portp is then the port. *multi: the
+ * port has several pairs (the answer then depends on the frame's flow, not only on the port). */
 static struct dp_vq_pair *own_rx_pair(struct dp_ctx *c, uint16_t id, const struct riov_virtq_pkt *k,
-				      bool *multi)
+				      bool *multi, struct dp_port **portp)
 {
 	struct dp_port *p = port_get(c->dp, id);
 
+	*portp = p;
 	*multi = false;
 	if (p == NULL || p->type != RIOV_DP_PORT_VHOST)
 		return NULL;
@@ -379,6 +412,7 @@ static uint16_t vhost_tx(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair 
 	if (n == 0)
 		return 0;
 	struct dp_addr_cache ac = DP_ADDR_CACHE_INIT;
+	struct dp_port *last_port = NULL;          /* last_out's port, when last_g >= 0 */
 	int last_out = DP_SW_FLOOD, last_g = -1;   /* last_g: group of last_out, -1 none, -2 mbuf */
 	bool last_multi = false;                   /* last_out has several queue pairs: no reuse */
 
@@ -401,7 +435,7 @@ static uint16_t vhost_tx(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair 
 			last_g = -1;
 		}
 		if (last_g == -1) {
-			struct dp_vq_pair *dq = own_rx_pair(c, (uint16_t)out, k, &last_multi);
+			struct dp_vq_pair *dq = own_rx_pair(c, (uint16_t)out, k, &last_multi, &last_port);
 			last_g = -2;
 			for (unsigned g = 0; dq != NULL && g < ng; g++)
 				if (gqp[g] == dq)
@@ -413,7 +447,10 @@ static uint16_t vhost_tx(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair 
 			}
 		}
 		if (last_g >= 0) {
-			grp[last_g][gn[last_g]++] = k;
+			if (unlikely(!fits_mtu(last_port, k->peek, k->len)))
+				count_drop(last_port, w, RIOV_DP_DROP_MTU, 1);
+			else
+				grp[last_g][gn[last_g]++] = k;
 			continue;
 		}
 to_mbuf:;

@@ -15,6 +15,7 @@
  * Thread rules: control thread only (the caller's libevent base). No threads are created.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +128,7 @@ static void net_config(const struct riov_vhost_dev *dev, uint8_t cfg[VU_CONFIG_M
 	/* struct virtio_net_config (virtio 1.2 5.1.4), little-endian */
 	uint16_t status = 1; /* VIRTIO_NET_S_LINK_UP */
 	uint16_t mqp = dev->p.max_queue_pairs;
-	uint16_t mtu = dev->mtu ? dev->mtu : 1500;
+	uint16_t mtu = dev->mtu ? dev->mtu : dev->p.mtu;
 	uint32_t speed = UINT32_MAX; /* unknown */
 	memset(cfg, 0, VU_CONFIG_MAX);
 	memcpy(cfg + 6, &status, 2);
@@ -172,11 +173,18 @@ int vu_h_send_rarp(struct riov_vhost_dev *dev, struct vu_msg *m)
 	return 0;
 }
 
+/* The front-end's MTU for the guest (QEMU host_mtu=, sent when VIRTIO_NET_F_MTU is negotiated):
+ * one above the port's would have the guest send frames riovd drops, so it is refused (the front-end
+ * then fails to start the device, and says so) rather than let a path MTU black hole form. */
 int vu_h_net_set_mtu(struct riov_vhost_dev *dev, struct vu_msg *m)
 {
 	uint64_t mtu = vu_rd64(m->payload);
-	if (mtu < 68 || mtu > 65535)
+	if (mtu < 68 || mtu > dev->p.mtu) {
+		RIOV_LOG(RIOV_LOG_WARN, "%s: front-end asks for MTU %" PRIu64 ", the port's is %u: refused "
+			 "(raise the port's or the network's MTU, or lower host_mtu)", dev->name, mtu,
+			 dev->p.mtu);
 		return -EINVAL;
+	}
 	dev->mtu = (uint16_t)mtu;
 	return 0;
 }
@@ -201,6 +209,7 @@ static uint64_t offered_features(const struct riov_vhost_dev_params *p)
 {
 	static const unsigned bits[] = {
 		RIOV_VIRTIO_F_VERSION_1, RIOV_VIRTIO_NET_F_MRG_RXBUF, VU_VIRTIO_NET_F_CTRL_VQ,
+		RIOV_VIRTIO_NET_F_MTU,
 		RIOV_VIRTIO_NET_F_MQ, RIOV_VIRTIO_F_RING_INDIRECT, RIOV_VIRTIO_F_RING_EVENT_IDX,
 		RIOV_VIRTIO_F_IN_ORDER, RIOV_VIRTIO_F_IOMMU_PLATFORM, VU_VIRTIO_F_ANY_LAYOUT,
 		VU_VIRTIO_F_NOTIFY_ON_EMPTY, RIOV_VHOST_F_LOG_ALL, VU_F_PROTOCOL_FEATURES,
@@ -230,6 +239,8 @@ struct riov_vhost_dev *vu_dev_alloc(const struct riov_vhost_dev_params *p)
 	if (!dev)
 		return NULL;
 	dev->p = *p;
+	if (dev->p.mtu == 0)
+		dev->p.mtu = 1500;
 	snprintf(dev->name, sizeof(dev->name), "%s", p->name ? p->name : "vhost");
 	dev->p.name = dev->name;
 	dev->path = strdup(p->path ? p->path : "");

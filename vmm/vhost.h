@@ -29,6 +29,7 @@ struct riov_vhost_dev;
 #define RIOV_VHOST_MAX_RING_SIZE 32768
 
 /* Virtio feature bits the dataplane cares about (virtio 1.2 sections 5.1.3 and 6). */
+#define RIOV_VIRTIO_NET_F_MTU          3
 #define RIOV_VIRTIO_NET_F_MRG_RXBUF   15
 #define RIOV_VIRTIO_NET_F_MQ          22
 #define RIOV_VIRTIO_F_RING_INDIRECT   28
@@ -100,6 +101,7 @@ struct riov_vhost_dev_params {
 	enum riov_vhost_mode mode;
 	uint16_t max_queue_pairs;     /* 1..RIOV_VHOST_MAX_QUEUE_PAIRS */
 	uint64_t features_off;        /* virtio feature bits to withhold (e.g. mrg_rxbuf off) */
+	uint16_t mtu;                 /* the port's MTU (VIRTIO_NET_F_MTU, NET_SET_MTU); 0 = 1500 */
 	struct event_base *base;
 	struct riov_vtd *vtd;         /* the unit this device's DMA goes through */
 	uint16_t sid;                 /* the device's source-id */

@@ -179,7 +179,7 @@ _Static_assert(VU_MEM_BASELINE_REGIONS <= VU_MAX_FDS, "a memory table's fds fit 
 	X(GET_QUEUE_NUM,         17, get_queue_num,     NONE_OR_U64, 0, 0, 1, 0, NONE)             \
 	X(SET_VRING_ENABLE,      18, set_vring_enable,  VRING_STATE, 0, 0, 1, 0, NAMED)            \
 	X(SEND_RARP,             19, send_rarp,         U64,         0, 0, 1, 1, NONE)             \
-	X(NET_SET_MTU,           20, net_set_mtu,       U64,         0, 0, 1, 0, NONE)             \
+	X(NET_SET_MTU,           20, net_set_mtu,       U64,         0, 0, 1, 1, NONE)             \
 	X(SET_BACKEND_REQ_FD,    21, set_backend_req_fd, NONE_OR_U64, 1, 1, 1, 0, NONE)            \
 	X(IOTLB_MSG,             22, iotlb_msg,         IOTLB,       0, 0, 0, 1, NONE)             \
 	X(GET_CONFIG,            24, get_config,        CONFIG,      0, 0, 1, 0, NONE)             \

@@ -746,7 +746,8 @@ def test_port_stats_queues_and_causes():
           "vm2: A's flows are delivered on both of B's queue pairs (%s)" % [q["tx_packets"] for q in st["vm2"]["queues"]])
     dr = drops_by_cause(st["vm2"])
     check(dr.get("not_ready", 0) > 0, "vm2's drops by cause name not_ready (%s)" % dr)
-    check(st["vm2"]["tx_dropped"] == dr.get("no_buffer", 0) + dr.get("ring_full", 0) + dr.get("not_ready", 0),
+    check(st["vm2"]["tx_dropped"] == dr.get("no_buffer", 0) + dr.get("ring_full", 0) + dr.get("not_ready", 0) +
+          dr.get("hold_full", 0) + dr.get("mtu_exceeded", 0),
           "tx_dropped is the sum of its causes")
     check(all(v > 0 for v in dr.values()), "only causes that counted something are listed")
     check(st["vm1"]["rx_packets"] == st["vm2"]["tx_packets"] + sum(dr.values()),

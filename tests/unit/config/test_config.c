@@ -48,10 +48,10 @@ RIOV_TEST(full_settings)
 	char err[512];
 	const char *t = "riovd = { workers = \"2-3\"; control_cpu = 1; memory_mb = 1024; mbufs = 4095;\n"
 			"  stats_interval = 5; metrics_listen = \"127.0.0.1:9470\"; };\n"
-			"networks = ( { name = \"a\"; }, { name = \"b\"; } );\n"
+			"networks = ( { name = \"a\"; }, { name = \"b\"; mtu = 9000; } );\n"
 			"ports = ( { name = \"p1\"; type = \"eth\"; net = \"b\"; devargs = \"net_tap0\"; queues = 2; },\n"
 			"  { name = \"p2\"; type = \"vhost\"; net = \"a\"; socket = \"/x.sock\"; client = true;\n"
-			"    mrg_rxbuf = false; } );\n";
+			"    mrg_rxbuf = false; mtu = 1280; } );\n";
 	CHECK_EQ(parse(t, &c, err), 0);
 	CHECK(strcmp(c.workers, "2-3") == 0);
 	CHECK_EQ(c.control_cpu, 1);
@@ -60,6 +60,10 @@ RIOV_TEST(full_settings)
 	CHECK(c.ports[1].client);
 	CHECK(!c.ports[1].mrg_rxbuf);
 	CHECK(c.ports[1].in_order);
+	CHECK_EQ(c.net_mtu[0], 0);
+	CHECK_EQ(c.net_mtu[1], 9000);
+	CHECK_EQ(c.ports[0].mtu, 0);
+	CHECK_EQ(c.ports[1].mtu, 1280);
 	riov_config_free(&c);
 }
 
@@ -95,6 +99,10 @@ RIOV_TEST(bad_inputs_named_errors)
 		  "{ name = \"p\"; type = \"eth\"; net = \"n\"; devargs=\"y\";} );",
 		  "port 'p' declared twice" },
 		{ "networks = 5;", "must be a list" },
+		{ "networks = ( { name = \"n\"; mtu = 9001; } );", "'mtu' must be between 68 and 9000" },
+		{ "networks = ({name=\"n\";}); ports = ( { name = \"p\"; type = \"eth\"; net = \"n\"; "
+		  "devargs=\"x\"; mtu = 67; } );",
+		  "'mtu' must be between 68 and 9000" },
 		{ "riovd = { socket_dir = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; };",

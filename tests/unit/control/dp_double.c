@@ -193,6 +193,7 @@ int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *p, ch
 		if (p->type == RIOV_DP_PORT_VHOST)
 			double_socket(p->socket);
 		dp_double.last_features_off = p->features_off;
+		dp_double.last_mtu = p->mtu;
 		return 0;
 	}
 	snprintf(err, errlen, "too many ports (at most %d)", DOUBLE_PORTS);

@@ -33,6 +33,7 @@ struct dp_double_knobs {
 	unsigned net_add, net_del, port_add, port_del;
 	char last_socket[256];     /* socket path of the last vhost port added */
 	unsigned long long last_features_off;
+	unsigned last_mtu;         /* MTU of the last port added */
 };
 extern struct dp_double_knobs dp_double;
 

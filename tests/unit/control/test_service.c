@@ -110,8 +110,8 @@ RIOV_TEST(network_add_refusals)
 		int rc;
 		const char *msg;
 	} cases[] = {
-		{ "blue", 9000, 0, -EINVAL,
-		  "network blue: MTU 9000 is not supported yet (only 1500); leave it out" },
+		{ "blue", 9001, 0, -EINVAL, "network blue: MTU 9001 is outside 68-9000 (leave it out for 1500)" },
+		{ "blue", 67, 0, -EINVAL, "network blue: MTU 67 is outside 68-9000 (leave it out for 1500)" },
 		{ "blue", 0, 5, -EOPNOTSUPP,
 		  "network blue: VXLAN overlays (vni) are not implemented yet; leave the vni out" },
 		{ "a b", 0, 0, -EINVAL,
@@ -223,8 +223,10 @@ RIOV_TEST(port_add_refusals)
 		{ "mac", -1, .mac = "02:00:00:00:00:01", .rc = -EOPNOTSUPP,
 		  .msg = "port vm1: a fixed MAC is not supported yet (the guest chooses its MAC); leave "
 			 "--mac out" },
-		{ "mtu", -1, .mtu = 9000, .rc = -EINVAL,
-		  .msg = "port vm1: MTU 9000 is not supported yet (only 1500); leave it out" },
+		{ "mtu", -1, .mtu = 9001, .rc = -EINVAL,
+		  .msg = "port vm1: MTU 9001 is outside 68-9000 (leave it out for the network's)" },
+		{ "small mtu", -1, .mtu = 67, .rc = -EINVAL,
+		  .msg = "port vm1: MTU 67 is outside 68-9000 (leave it out for the network's)" },
 		{ "feature", -1, .feature = "bogus", .rc = -EINVAL,
 		  .msg = "port vm1: unknown virtio feature 'bogus' (features_off takes mrg_rxbuf, "
 			 "in_order, event_idx, indirect)" },
@@ -261,6 +263,45 @@ RIOV_TEST(port_add_refusals)
 	CHECK_EQ(f.svc->n_ports, 0);
 	CHECK_EQ(dp_double_ports(f.dp), 0);
 	CHECK_EQ(f.svc->generation, g);
+	fixture_close(&f);
+}
+
+/* A port's MTU is its own, or its network's, or 1500; what the network was given is kept. */
+RIOV_TEST(mtu_network_and_port)
+{
+	Riov__V1__NetworkAddRequest req = RIOV__V1__NETWORK_ADD_REQUEST__INIT;
+	Riov__V1__NetworkSpec spec = RIOV__V1__NETWORK_SPEC__INIT;
+	struct svc_fixture f = { 0 };
+	Riov__V1__PortSpec ps;
+	struct svc_call t;
+
+	CHECK_EQ(fixture_open(&f), 0);
+	spec.name = "big";
+	spec.mtu = 9000;
+	req.network = &spec;
+	CHECK_EQ(svc_call(&f, &t, "Network.Add", &req), 0);
+	svc_call_end(&t);
+	CHECK_EQ(add_net(&f, "small"), 0);
+	CHECK_EQ(f.svc->nets[0]->mtu, 9000);
+	CHECK_EQ(f.svc->nets[1]->mtu, 1500);
+	vhost_spec(&ps, "vm1", "big", "vm1.sock");
+	CHECK_EQ(add_port(&f, &ps, &t), 0);
+	svc_call_end(&t);
+	CHECK_EQ(dp_double.last_mtu, 9000);
+	vhost_spec(&ps, "vm2", "big", "vm2.sock");
+	ps.mtu = 1500;
+	CHECK_EQ(add_port(&f, &ps, &t), 0);
+	svc_call_end(&t);
+	CHECK_EQ(dp_double.last_mtu, 1500);
+	vhost_spec(&ps, "vm3", "small", "vm3.sock");
+	CHECK_EQ(add_port(&f, &ps, &t), 0);
+	svc_call_end(&t);
+	CHECK_EQ(dp_double.last_mtu, 1500);
+	vhost_spec(&ps, "vm4", "small", "vm4.sock");
+	ps.mtu = 9000;
+	CHECK_EQ(add_port(&f, &ps, &t), 0);
+	svc_call_end(&t);
+	CHECK_EQ(dp_double.last_mtu, 9000);
 	fixture_close(&f);
 }
 
@@ -709,6 +750,7 @@ RIOV_TEST(ids_marked_while_their_users_exist)
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(network_add_is_saved), RIOV_TEST_ENTRY(network_add_refusals),
 	       RIOV_TEST_ENTRY(network_delete_with_ports_is_failed_precondition),
 	       RIOV_TEST_ENTRY(port_add_refusals), RIOV_TEST_ENTRY(port_add_maps_dataplane_errors),
+	       RIOV_TEST_ENTRY(mtu_network_and_port),
 	       RIOV_TEST_ENTRY(port_socket_and_features), RIOV_TEST_ENTRY(failed_save_undoes_adds),
 	       RIOV_TEST_ENTRY(failed_save_undoes_deletes),
 	       RIOV_TEST_ENTRY(domain_changes_undone_when_not_saved),

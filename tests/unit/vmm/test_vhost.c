@@ -1524,7 +1524,16 @@ RIOV_TEST(log_base_and_config)
 	CHECK_EQ(mqp, QP);
 	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_STATUS, 0xf, NULL, 0), 0);
 	CHECK_EQ(fe_get_u64(&f, fd, VU_GET_STATUS), 0xf);
-	CHECK_EQ(fe_call_u64(&f, fd, VU_NET_SET_MTU, 9000, NULL, 0), 0);
+	/* NET_SET_MTU: up to the port's MTU (1500 here); above it refused, the session goes on, and
+	 * the config space says what was agreed */
+	CHECK(fe_call_u64(&f, fd, VU_NET_SET_MTU, 9000, NULL, 0) != 0);
+	CHECK(fe_call_u64(&f, fd, VU_NET_SET_MTU, 67, NULL, 0) != 0);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_NET_SET_MTU, 1400, NULL, 0), 0);
+	CHECK_EQ(fe_send(fd, VU_GET_CONFIG, 0, &c, sizeof(c), NULL, 0), 0);
+	CHECK_EQ(fe_recv(&f, fd, VU_GET_CONFIG, &out, sizeof(out), NULL), (int)sizeof(out));
+	uint16_t mtu;
+	memcpy(&mtu, out.d + 10, 2);
+	CHECK_EQ(mtu, 1400);
 	/* SEND_RARP (after a migration): the MAC in memory order goes to the dataplane; a multicast or
 	 * zero address is refused and the session goes on */
 	CHECK_EQ(fe_call_u64(&f, fd, VU_SEND_RARP, 0x0000112233445566ull, NULL, 0), 0);
