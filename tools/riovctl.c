@@ -637,7 +637,7 @@ static const struct cmd cmds[] = {
 	{ "port", "list", RIOV_METHOD_ID(Port, list), "[--net NET]", "list ports", 0, 0, o_port_list,
 	  b_port_list, c_port_list },
 	{ "port", "stats", RIOV_METHOD_ID(Port, stats), "[NAME]",
-	  "port counters (with NAME: drops by cause and per queue pair too)", 0, 1, NULL,
+	  "port counters (with NAME: drops by cause, vhost session, queue pairs too)", 0, 1, NULL,
 	  b_port_stats, c_port_stats, p_port_stats },
 	{ "domain", "show", RIOV_METHOD_ID(Domain, show), "DEVICE | --id N", "a DMA-remapping domain",
 	  0, 1, o_dom_sel, b_dom_show, NULL },

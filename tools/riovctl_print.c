@@ -389,14 +389,40 @@ static void print_drops(const char *what, Riov__V1__DropCounter *const *d, size_
 	putchar('\n');
 }
 
-/* A named port's details after its line: drops by cause and, for a vhost port, its queue pairs
- * (table columns queue_cols) with their own drops. */
+/* A vhost port's counters eth ports do not have, a line per theme: its vhost-user sessions; guest
+ * memory and migration; the vIOMMU's IOTLB. Printed as "field value" with the JSON names. */
+static const char *const vhost_session_lines[][6] = {
+	{ "vhost_connects", "vhost_disconnects", "vhost_messages", "vhost_bad_messages",
+	  "vhost_refused", NULL },
+	{ "memory_faults", "vring_base_resyncs", "dirty_log_writes", "announces", NULL },
+	{ "iotlb_waits", "iotlb_refused", "iotlb_evictions", NULL },
+};
+
+static void print_vhost_session(const Riov__V1__PortCounters *pc)
+{
+	char v[64];
+
+	printf("\nvhost session:\n");
+	for (size_t l = 0; l < sizeof(vhost_session_lines) / sizeof(vhost_session_lines[0]); l++) {
+		printf(" ");
+		for (size_t k = 0; vhost_session_lines[l][k]; k++) {
+			cell_text(&pc->base, vhost_session_lines[l][k], v, sizeof(v));
+			printf("%s %s %s", k ? "," : "", vhost_session_lines[l][k], v);
+		}
+		putchar('\n');
+	}
+}
+
+/* A named port's details after its line: drops by cause and, for a vhost port (it has queue
+ * pairs), its vhost session counters and its queue pairs (table columns queue_cols) with their
+ * own drops. */
 void ctl_print_port_detail(const Riov__V1__PortCounters *pc, const char *const *queue_cols)
 {
 	putchar('\n');
 	print_drops("drops by cause", pc->drops, pc->n_drops);
 	if (pc->n_queues == 0)
 		return;
+	print_vhost_session(pc);
 	printf("\nqueue pairs (rx: from the guest, its TX vring; tx: to the guest, its RX vring):\n");
 	ctl_print_table((const ProtobufCMessage *const *)pc->queues, pc->n_queues,
 			&riov__v1__queue_counters__descriptor, queue_cols, 2);

@@ -20,7 +20,8 @@ void ctl_print_table(const ProtobufCMessage *const *rows, size_t nrows,
 /** Key-value lines of m's fields; sub-messages indented, repeated messages as tables. */
 void ctl_print_kv(const ProtobufCMessage *m, int indent);
 /** What `port stats NAME` prints after the port's line: its drops by cause and, for a vhost
- *  port, its queue pairs (columns queue_cols) with their drops. */
+ *  port, a "vhost session" block (its vhost-user sessions, memory, migration and IOTLB
+ *  counters) and its queue pairs (columns queue_cols) with their drops. */
 void ctl_print_port_detail(const Riov__V1__PortCounters *pc, const char *const *queue_cols);
 
 #endif
