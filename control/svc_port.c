@@ -755,8 +755,9 @@ static int fill_queues(struct riov_rpc_call *call, struct riov_dp *dp, Riov__V1_
 /* Counters for people and scripts. The dataplane counts drops by cause (`drops`, every non-zero
  * cause); the RPC also groups them: rx_dropped = taking packets from the port (no_mbuf, looped,
  * hairpin), tx_dropped = delivering to it (no_buffer, ring_full, not_ready, hold_full,
- * mtu_exceeded), rx_errors = the
- * port's own rings or DMA misbehaved (bad_descriptor, too_big, broken_queue, dma_fault). */
+ * mtu_exceeded), rx_errors = the port's own rings or DMA misbehaved (bad_descriptor, too_big,
+ * broken_queue, dma_fault). A vhost port's sessions (vhost_*, memory_faults, iotlb_refused, ...)
+ * are its vhost-user device's counters; the dataplane leaves them 0 for eth ports. */
 static void fill_counters(Riov__V1__PortCounters *pc, const struct riov_dp_port_stats *st)
 {
 	const uint64_t *d = st->drops;
@@ -776,6 +777,18 @@ static void fill_counters(Riov__V1__PortCounters *pc, const struct riov_dp_port_
 	pc->interrupts = st->notifications;
 	pc->iotlb_hits = st->iotlb_hits;
 	pc->iotlb_misses = st->iotlb_misses;
+	pc->iotlb_waits = st->iotlb_waits;
+	pc->dirty_log_writes = st->dirty_log_writes;
+	pc->announces = st->announces;
+	pc->vhost_connects = st->vhost.connects;
+	pc->vhost_disconnects = st->vhost.disconnects;
+	pc->vhost_messages = st->vhost.messages;
+	pc->vhost_bad_messages = st->vhost.bad_messages;
+	pc->vhost_refused = st->vhost.refused;
+	pc->memory_faults = st->vhost.memory_faults;
+	pc->iotlb_refused = st->vhost.iotlb_refused;
+	pc->iotlb_evictions = st->vhost.iotlb_evictions;
+	pc->vring_base_resyncs = st->vhost.base_resyncs;
 }
 
 struct counters_acc {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * riovd's Prometheus collector (control/metrics_http.h serves it): ports and their queue pairs,
- * the VT-d unit's faults and interrupts, workers, the state generation and the RPC server's own
- * metrics. Label values (port and network names) are escaped by metrics_http.c.
+ * vhost ports' sessions, the VT-d unit's faults and interrupts, workers, the state generation
+ * and the RPC server's own metrics. Label values (port and network names) are escaped by
+ * metrics_http.c.
  *
  * Thread rules: control thread only.
  */
@@ -32,17 +33,64 @@ static void port_array_add(void *arg, const struct riov_dp_port_stats *st)
 		a->v[a->n++] = *st;
 }
 
-static void port_metric(struct evbuffer *out, const struct port_array *pa, const char *name,
-			const char *help, size_t field_off)
+/* A counter of riov_dp_port_stats at field_off, a sample per port (vhost_only: per vhost port). */
+static void port_metric_of(struct evbuffer *out, const struct port_array *pa, const char *name,
+			   const char *help, size_t field_off, bool vhost_only)
 {
 	riov_metrics_header(out, name, help, "counter");
 	for (size_t i = 0; i < pa->n; i++) {
+		if (vhost_only && pa->v[i].type != RIOV_DP_PORT_VHOST)
+			continue;
 		const char *labels[] = { "port", pa->v[i].name, "net", pa->v[i].net };
 		uint64_t v;
 		memcpy(&v, (const char *)&pa->v[i] + field_off, sizeof(v));
 		riov_metrics_sample_u64(out, name, labels, 2, v);
 	}
 }
+
+static void port_metric(struct evbuffer *out, const struct port_array *pa, const char *name,
+			const char *help, size_t field_off)
+{
+	port_metric_of(out, pa, name, help, field_off, false);
+}
+
+#define VHOST_COUNTER(field, name, help) { name, help, offsetof(struct riov_dp_port_stats, field) }
+
+/* What only vhost ports count: their guests' migrations and vIOMMU, and their vhost-user
+ * sessions (riov_dp_vhost_stats). Eth ports have no sample. */
+static const struct {
+	const char *name, *help;
+	size_t off;
+} vhost_counters[] = {
+	VHOST_COUNTER(iotlb_waits, "riov_port_iotlb_waits_total", "Times a vring of a vhost port "
+		      "waited for its front-end's IOTLB update (a vIOMMU guest's buffer had no "
+		      "translation yet)."),
+	VHOST_COUNTER(dirty_log_writes, "riov_port_dirty_log_writes_total", "Writes to a vhost "
+		      "port's guest memory marked in its front-end's dirty log (live migration)."),
+	VHOST_COUNTER(announces, "riov_port_announces_total", "RARPs sent for a vhost port's guest "
+		      "after its front-end announced it (a live migration landed here)."),
+	VHOST_COUNTER(vhost.connects, "riov_port_vhost_connects_total", "vhost-user front-end "
+		      "connections of a port, taken (server) or made (client)."),
+	VHOST_COUNTER(vhost.disconnects, "riov_port_vhost_disconnects_total",
+		      "vhost-user sessions of a port that ended, whoever ended them."),
+	VHOST_COUNTER(vhost.messages, "riov_port_vhost_messages_total",
+		      "vhost-user messages a port's device handled."),
+	VHOST_COUNTER(vhost.bad_messages, "riov_port_vhost_bad_messages_total", "vhost-user "
+		      "messages that ended a port's session (malformed or out of order)."),
+	VHOST_COUNTER(vhost.refused, "riov_port_vhost_refused_total", "Well-formed vhost-user "
+		      "requests refused with the session kept (memory regions that overlap, do not "
+		      "fit or are not there, IOTLB messages, a SEND_RARP of a bad address)."),
+	VHOST_COUNTER(vhost.memory_faults, "riov_port_memory_faults_total", "Guest memory of a "
+		      "vhost port that faulted under riovd (a file the front-end shrank); each ended "
+		      "the session."),
+	VHOST_COUNTER(vhost.iotlb_refused, "riov_port_iotlb_refused_total", "IOTLB updates of a "
+		      "vhost port's front-end refused (too large, outside guest memory)."),
+	VHOST_COUNTER(vhost.iotlb_evictions, "riov_port_iotlb_evictions_total", "Times a vhost "
+		      "port's first-stage IOTLB was emptied or an invalidation widened to stay within "
+		      "its page-table limit."),
+	VHOST_COUNTER(vhost.base_resyncs, "riov_port_vring_base_resyncs_total", "Vrings of a vhost "
+		      "port started from the used ring's index instead of the base its front-end sent."),
+};
 
 /* One queue pair of a vhost port in a scrape. */
 struct queue_row {
@@ -157,6 +205,9 @@ void svc_prometheus_collect(struct evbuffer *out, void *arg)
 		    offsetof(struct riov_dp_port_stats, dma_faults));
 	port_metric(out, &pa, "riov_interrupts_total", "Interrupts raised towards a port's guest.",
 		    offsetof(struct riov_dp_port_stats, notifications));
+	for (size_t k = 0; k < sizeof(vhost_counters) / sizeof(vhost_counters[0]); k++)
+		port_metric_of(out, &pa, vhost_counters[k].name, vhost_counters[k].help,
+			       vhost_counters[k].off, true);
 	free(pa.v);
 
 	riov_vtd_fault_stats(svc->vtd, &fs);

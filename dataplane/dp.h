@@ -97,6 +97,22 @@ enum riov_dp_drop {
 };
 extern const char *const riov_dp_drop_names[RIOV_DP_DROP__MAX];
 
+/* A vhost port's vhost-user sessions, as its device (vmm) counts them: every connection since the
+ * port was added. All 0 for eth ports. */
+struct riov_dp_vhost_stats {
+	uint64_t connects;            /* front-end connections taken (server) or made (client) */
+	uint64_t disconnects;         /* sessions that ended, whoever ended them */
+	uint64_t messages;            /* vhost-user messages handled */
+	uint64_t bad_messages;        /* messages that ended the session (malformed, out of order) */
+	uint64_t refused;             /* well-formed requests refused with the session kept (memory
+				       * regions, IOTLB messages, SEND_RARP) */
+	uint64_t memory_faults;       /* guest memory that faulted under riovd: each ended the session */
+	uint64_t iotlb_refused;       /* IOTLB updates refused (too large, outside guest memory) */
+	uint64_t iotlb_evictions;     /* first-stage IOTLB emptied or widened to stay in bounds */
+	uint64_t base_resyncs;        /* vrings started from the used ring's index, not the base the
+				       * front-end sent (it had lost track) */
+};
+
 /* Counters as seen from the port's side: rx = received from the guest or wire, tx = sent to it. */
 struct riov_dp_port_stats {
 	char name[RIOV_DP_NAME_MAX];
@@ -114,6 +130,7 @@ struct riov_dp_port_stats {
 				       * log (while a live migration copies the guest) */
 	uint64_t announces;           /* RARPs sent for the guest after its front-end announced it
 				       * (SEND_RARP: a live migration landed on this port) */
+	struct riov_dp_vhost_stats vhost;   /* vhost ports: the device's sessions */
 };
 
 /** Fill st for the port called name. Returns 0 or -ENOENT. */

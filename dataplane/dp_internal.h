@@ -151,7 +151,8 @@ void dp_sync(struct riov_dp *dp);
 
 /** Queue pair q of a vhost port: both vrings, every life (qp->past and the live virtq). */
 void dp_queue_stats(const struct dp_vq_pair *qp, uint16_t q, struct riov_dp_queue_stats *qs);
-/** Port p's totals: its per-worker slots, the handoff rings' drops and (vhost) every queue pair. */
+/** Port p's totals: its per-worker slots, the handoff rings' drops and (vhost) every queue pair
+ *  and its device's session counters. */
 void dp_port_stats(const struct riov_dp *dp, const struct dp_port *p, struct riov_dp_port_stats *st);
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * Port and queue-pair counters: what the workers counted in their own slots (dp_port.wstats, one
  * per worker) and what each vring counted (riov_virtq.stats, written by the worker that owns it,
- * plus dp_vq_pair.past for the vring's earlier lives), summed on read.
+ * plus dp_vq_pair.past for the vring's earlier lives), summed on read; for a vhost port also its
+ * vhost-user device's counters (riov_vhost_dev_stats, kept by vmm on the control thread).
  *
  * Thread rules: control thread only. Workers keep writing while this reads: the 64-bit loads see
  * a value a worker stored (a sum may be a burst behind), nothing here writes.
@@ -59,6 +60,23 @@ void dp_queue_stats(const struct dp_vq_pair *qp, uint16_t q, struct riov_dp_queu
 	qs->notifications = rx.notifications + tx.notifications;
 }
 
+/* The vhost-user device's own counters (vmm counts them per device, over every session). */
+static void vhost_dev_counters(const struct riov_vhost_dev *vdev, struct riov_dp_vhost_stats *vh)
+{
+	struct riov_vhost_dev_stats vs;
+
+	riov_vhost_dev_stats(vdev, &vs);
+	vh->connects = vs.connects;
+	vh->disconnects = vs.disconnects;
+	vh->messages = vs.messages;
+	vh->bad_messages = vs.bad_messages;
+	vh->refused = vs.refused;
+	vh->memory_faults = vs.memory_faults;
+	vh->iotlb_refused = vs.iotlb_refused;
+	vh->iotlb_evictions = vs.iotlb_evictions;
+	vh->base_resyncs = vs.base_resyncs;
+}
+
 /* Add queue pair qp's counters (its packets, bytes, drops, interrupts, translations) to st. */
 static void add_queue_pair(const struct dp_vq_pair *qp, uint16_t q, struct riov_dp_port_stats *st)
 {
@@ -105,4 +123,6 @@ void dp_port_stats(const struct riov_dp *dp, const struct dp_port *p, struct rio
 		return;
 	for (uint16_t q = 0; q < p->queues; q++)
 		add_queue_pair(&p->qp[q], q, st);
+	if (p->vdev != NULL)
+		vhost_dev_counters(p->vdev, &st->vhost);
 }

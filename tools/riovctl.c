@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "riovctl_print.h"
 #include "rpc_client.h"
 
 #define EXIT_RPC 1
@@ -292,7 +293,15 @@ static const char *const c_port_queues[] = {
 	"rx_bytes=RX_BYTES", "tx_packets=TX_PKTS", "tx_bytes=TX_BYTES", "interrupts=INTERRUPTS",
 	NULL
 };
-static void p_port_stats(const struct ctx *x, const ProtobufCMessage *m);
+/* port stats: one line per port; for a named port also its details (ctl_print_port_detail). */
+static void p_port_stats(const struct ctx *x, const ProtobufCMessage *m)
+{
+	const Riov__V1__PortStatsResponse *r = (const void *)m;
+
+	ctl_print_answer(m, x->cmd->cols);
+	for (size_t i = 0; x->npos > 0 && i < r->n_ports; i++)
+		ctl_print_port_detail(r->ports[i], c_port_queues);
+}
 
 /* --- domain */
 static const struct opt o_dom_sel[] = { { "id", "N", "domain id instead of a device name" },
@@ -628,7 +637,7 @@ static const struct cmd cmds[] = {
 	{ "port", "list", RIOV_METHOD_ID(Port, list), "[--net NET]", "list ports", 0, 0, o_port_list,
 	  b_port_list, c_port_list },
 	{ "port", "stats", RIOV_METHOD_ID(Port, stats), "[NAME]",
-	  "port counters (with NAME: drops by cause and per queue pair too)", 0, 1, NULL,
+	  "port counters (with NAME: drops by cause, vhost session, queue pairs too)", 0, 1, NULL,
 	  b_port_stats, c_port_stats, p_port_stats },
 	{ "domain", "show", RIOV_METHOD_ID(Domain, show), "DEVICE | --id N", "a DMA-remapping domain",
 	  0, 1, o_dom_sel, b_dom_show, NULL },
@@ -699,412 +708,6 @@ static const struct { const char *obj, *verb; } default_verb[] = {
 	{ "faults", "read" }, { "stats", "" }, { "node", "info" }, { "device", "list" },
 	{ "log", "levels" },
 };
-
-/* ------------------------------------------------------------------ output: values */
-
-static bool json_out;
-
-static size_t elem_size(const ProtobufCFieldDescriptor *f)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(void *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	default:
-		return 4;
-	}
-}
-
-static const void *field_ptr(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
-			     size_t i)
-{
-	const char *base = (const char *)m + f->offset;
-	if (f->label == PROTOBUF_C_LABEL_REPEATED)
-		return *(const char *const *)base + i * elem_size(f);
-	return base;
-}
-
-static size_t field_count(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
-{
-	if (f->label == PROTOBUF_C_LABEL_REPEATED)
-		return *(const size_t *)((const char *)m + f->quantifier_offset);
-	return 1;
-}
-
-static bool is_address(const char *name)
-{
-	return strcmp(name, "iova") == 0 || strcmp(name, "target") == 0 ||
-	       strcmp(name, "address") == 0 || strcmp(name, "features") == 0;
-}
-
-/* Enum value for people: PORT_TYPE_VHOST -> vhost. */
-static void enum_text(const ProtobufCEnumDescriptor *ed, int v, char *buf, size_t len, bool raw)
-{
-	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, v);
-	if (!ev) {
-		snprintf(buf, len, "%d", v);
-		return;
-	}
-	if (raw) {
-		snprintf(buf, len, "%s", ev->name);
-		return;
-	}
-	char prefix[64];
-	size_t k = 0;
-	for (const char *s = ed->short_name; *s && k + 2 < sizeof(prefix); s++) {
-		if (s != ed->short_name && *s >= 'A' && *s <= 'Z')
-			prefix[k++] = '_';
-		prefix[k++] = (char)(*s >= 'a' && *s <= 'z' ? *s - 32 : *s);
-	}
-	prefix[k++] = '_';
-	prefix[k] = 0;
-	const char *n = strncmp(ev->name, prefix, k) == 0 ? ev->name + k : ev->name;
-	size_t i;
-	for (i = 0; n[i] && i + 1 < len; i++)
-		buf[i] = (char)(n[i] >= 'A' && n[i] <= 'Z' ? n[i] + 32 : n[i]);
-	buf[i] = 0;
-}
-
-/* A scalar as text (for tables), or NULL for messages. */
-static const char *scalar_text(const ProtobufCFieldDescriptor *f, const void *p, char *buf,
-			       size_t len)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
-		snprintf(buf, len, "%" PRId32, *(const int32_t *)p);
-		break;
-	case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
-		snprintf(buf, len, "%" PRIu32, *(const uint32_t *)p);
-		break;
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-		snprintf(buf, len, "%" PRId64, *(const int64_t *)p);
-		break;
-	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
-		if (is_address(f->name) && !json_out)
-			snprintf(buf, len, "0x%" PRIx64, *(const uint64_t *)p);
-		else
-			snprintf(buf, len, "%" PRIu64, *(const uint64_t *)p);
-		break;
-	case PROTOBUF_C_TYPE_FLOAT:
-		snprintf(buf, len, "%g", (double)*(const float *)p);
-		break;
-	case PROTOBUF_C_TYPE_DOUBLE:
-		snprintf(buf, len, "%g", *(const double *)p);
-		break;
-	case PROTOBUF_C_TYPE_BOOL:
-		snprintf(buf, len, "%s", *(const protobuf_c_boolean *)p ? (json_out ? "true" : "yes")
-									: (json_out ? "false" : "no"));
-		break;
-	case PROTOBUF_C_TYPE_ENUM:
-		enum_text(f->descriptor, *(const int *)p, buf, len, json_out);
-		break;
-	case PROTOBUF_C_TYPE_STRING: {
-		const char *s = *(const char *const *)p;
-		snprintf(buf, len, "%s", s ? s : "");
-		break;
-	}
-	case PROTOBUF_C_TYPE_BYTES:
-		snprintf(buf, len, "(%zu bytes)", ((const ProtobufCBinaryData *)p)->len);
-		break;
-	default:
-		return NULL;
-	}
-	return buf;
-}
-
-/* ------------------------------------------------------------------ output: JSON */
-
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", stdout);
-		else if (*p == '\t')
-			fputs("\\t", stdout);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
-
-static void json_message(const ProtobufCMessage *m, int indent);
-
-static void json_value(const ProtobufCFieldDescriptor *f, const void *p, int indent)
-{
-	char buf[128];
-	if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-		const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)p;
-		if (sub)
-			json_message(sub, indent);
-		else
-			fputs("null", stdout);
-	} else if (f->type == PROTOBUF_C_TYPE_STRING) {
-		const char *s = *(const char *const *)p;
-		json_string(s ? s : "");
-	} else if (f->type == PROTOBUF_C_TYPE_ENUM) {
-		enum_text(f->descriptor, *(const int *)p, buf, sizeof(buf), true);
-		json_string(buf);
-	} else if (f->type == PROTOBUF_C_TYPE_BYTES) {
-		const ProtobufCBinaryData *b = p;
-		putchar('"');
-		for (size_t i = 0; i < b->len; i++)
-			printf("%02x", b->data[i]);
-		putchar('"');
-	} else {
-		fputs(scalar_text(f, p, buf, sizeof(buf)), stdout);
-	}
-}
-
-static void json_message(const ProtobufCMessage *m, int indent)
-{
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-	printf("{");
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		printf("%s\n%*s\"%s\": ", i ? "," : "", indent + 2, "", f->name);
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = field_count(m, f);
-			printf("[");
-			for (size_t k = 0; k < n; k++) {
-				printf("%s\n%*s", k ? "," : "", indent + 4, "");
-				json_value(f, field_ptr(m, f, k), indent + 4);
-			}
-			if (n)
-				printf("\n%*s", indent + 2, "");
-			printf("]");
-		} else {
-			json_value(f, field_ptr(m, f, 0), indent + 2);
-		}
-	}
-	printf("%s}", d->n_fields ? "\n" : "");
-	if (indent)
-		return;
-	printf("%*s", indent, "");
-}
-
-/* ------------------------------------------------------------------ output: tables */
-
-/* Follow "a.b.c" through single message fields; returns the field and where it lives. */
-static const ProtobufCFieldDescriptor *resolve(const ProtobufCMessage *m, const char *path,
-					       const ProtobufCMessage **owner)
-{
-	char part[64];
-	while (m) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-		if (n >= sizeof(part))
-			return NULL;
-		memcpy(part, path, n);
-		part[n] = 0;
-		const ProtobufCFieldDescriptor *f =
-			protobuf_c_message_descriptor_get_field_by_name(m->descriptor, part);
-		if (!f)
-			return NULL;
-		if (!dot) {
-			*owner = m;
-			return f;
-		}
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED)
-			return NULL;
-		m = *(const ProtobufCMessage *const *)field_ptr(m, f, 0);
-		path = dot + 1;
-	}
-	return NULL;
-}
-
-static void cell_text(const ProtobufCMessage *row, const char *path, char *buf, size_t len)
-{
-	const ProtobufCMessage *owner = NULL;
-	const ProtobufCFieldDescriptor *f = resolve(row, path, &owner);
-	buf[0] = 0;
-	if (!f)
-		return;
-	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-		size_t n = field_count(owner, f), off = 0;
-		for (size_t k = 0; k < n && off + 1 < len; k++) {
-			char v[128];
-			const char *t = scalar_text(f, field_ptr(owner, f, k), v, sizeof(v));
-			off += (size_t)snprintf(buf + off, len - off, "%s%s", k ? "," : "",
-						t ? t : "...");
-		}
-		return;
-	}
-	if (!scalar_text(f, field_ptr(owner, f, 0), buf, len))
-		snprintf(buf, len, "...");
-	if (!buf[0])
-		snprintf(buf, len, "-");
-}
-
-/* Default columns: scalar fields of the row type, one level into single sub-messages. */
-static size_t auto_cols(const ProtobufCMessageDescriptor *d, const char *prefix,
-			char cols[][80], size_t max, size_t n)
-{
-	for (unsigned i = 0; i < d->n_fields && n < max; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-			if (f->label != PROTOBUF_C_LABEL_REPEATED && !prefix[0]) {
-				char p[80];
-				snprintf(p, sizeof(p), "%s.", f->name);
-				n = auto_cols(f->descriptor, p, cols, max, n);
-			}
-			continue;
-		}
-		snprintf(cols[n++], 80, "%s%s", prefix, f->name);
-	}
-	return n;
-}
-
-static void print_table(const ProtobufCMessage *const *rows, size_t nrows,
-			const ProtobufCMessageDescriptor *rowd, const char *const *given,
-			int indent)
-{
-	char cols[32][80], heads[32][32];
-	size_t ncols = 0;
-	if (given) {
-		for (; given[ncols] && ncols < 32; ncols++) {
-			const char *eq = strchr(given[ncols], '=');
-			snprintf(cols[ncols], sizeof(cols[0]), "%.*s", (int)(eq - given[ncols]),
-				 given[ncols]);
-			snprintf(heads[ncols], sizeof(heads[0]), "%s", eq + 1);
-		}
-	} else {
-		ncols = auto_cols(rowd, "", cols, 32, 0);
-		for (size_t c = 0; c < ncols; c++) {
-			const char *last = strrchr(cols[c], '.');
-			last = last ? last + 1 : cols[c];
-			size_t k;
-			for (k = 0; last[k] && k + 1 < sizeof(heads[0]); k++)
-				heads[c][k] = (char)(last[k] >= 'a' && last[k] <= 'z' ? last[k] - 32
-										: last[k]);
-			heads[c][k] = 0;
-		}
-	}
-	size_t width[32];
-	for (size_t c = 0; c < ncols; c++)
-		width[c] = strlen(heads[c]);
-	char cell[256];
-	for (size_t r = 0; r < nrows; r++)
-		for (size_t c = 0; c < ncols; c++) {
-			cell_text(rows[r], cols[c], cell, sizeof(cell));
-			if (strlen(cell) > width[c])
-				width[c] = strlen(cell);
-		}
-	printf("%*s", indent, "");
-	for (size_t c = 0; c < ncols; c++)
-		printf("%-*s%s", (int)width[c], heads[c], c + 1 < ncols ? "  " : "\n");
-	for (size_t r = 0; r < nrows; r++) {
-		printf("%*s", indent, "");
-		for (size_t c = 0; c < ncols; c++) {
-			cell_text(rows[r], cols[c], cell, sizeof(cell));
-			printf("%-*s%s", (int)width[c], cell, c + 1 < ncols ? "  " : "\n");
-		}
-	}
-}
-
-/* Key: value lines; nested messages indented; repeated messages as tables. */
-static void print_kv(const ProtobufCMessage *m, int indent)
-{
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-	char buf[256];
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-			if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-				size_t n = field_count(m, f);
-				printf("%*s%s: %zu\n", indent, "", f->name, n);
-				if (n)
-					print_table((const ProtobufCMessage *const *)field_ptr(m, f, 0),
-						    n, f->descriptor, NULL, indent + 2);
-			} else {
-				const ProtobufCMessage *sub =
-					*(const ProtobufCMessage *const *)field_ptr(m, f, 0);
-				if (!sub)
-					continue;
-				printf("%*s%s:\n", indent, "", f->name);
-				print_kv(sub, indent + 2);
-			}
-			continue;
-		}
-		cell_text(m, f->name, buf, sizeof(buf));
-		printf("%*s%-14s %s\n", indent, "", f->name, buf);
-	}
-}
-
-static void print_answer(const struct cmd *cmd, const ProtobufCMessage *m)
-{
-	if (json_out) {
-		json_message(m, 0);
-		putchar('\n');
-		return;
-	}
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-	/* An answer that is one list prints as a table. */
-	if (d->n_fields == 1 && d->fields[0].label == PROTOBUF_C_LABEL_REPEATED &&
-	    d->fields[0].type == PROTOBUF_C_TYPE_MESSAGE) {
-		const ProtobufCFieldDescriptor *f = &d->fields[0];
-		size_t n = field_count(m, f);
-		if (n == 0) {
-			printf("(no %s)\n", f->name);
-			return;
-		}
-		print_table((const ProtobufCMessage *const *)field_ptr(m, f, 0), n, f->descriptor,
-			    cmd->cols, 0);
-		return;
-	}
-	if (d->n_fields == 0) {
-		printf("ok\n");
-		return;
-	}
-	print_kv(m, 0);
-}
-
-/* "drops: cause N, cause N" (or "none"), the non-zero causes riovd sent. */
-static void print_drops(const char *what, Riov__V1__DropCounter *const *d, size_t n)
-{
-	printf("%s:%s", what, n ? "" : " none");
-	for (size_t k = 0; k < n; k++)
-		printf("%s %s %" PRIu64, k ? "," : "", d[k]->cause ? d[k]->cause : "?", d[k]->packets);
-	putchar('\n');
-}
-
-/* port stats: one line per port; for a named port also its drops by cause and its queue
- * pairs (vhost) with their own drops. */
-static void p_port_stats(const struct ctx *x, const ProtobufCMessage *m)
-{
-	const Riov__V1__PortStatsResponse *r = (const void *)m;
-
-	print_answer(x->cmd, m);
-	if (x->npos == 0)
-		return;
-	for (size_t i = 0; i < r->n_ports; i++) {
-		const Riov__V1__PortCounters *pc = r->ports[i];
-		putchar('\n');
-		print_drops("drops by cause", pc->drops, pc->n_drops);
-		if (pc->n_queues == 0)
-			continue;
-		printf("\nqueue pairs (rx: from the guest, its TX vring; tx: to the guest, its RX vring):\n");
-		print_table((const ProtobufCMessage *const *)pc->queues, pc->n_queues,
-			    &riov__v1__queue_counters__descriptor, c_port_queues, 2);
-		for (size_t q = 0; q < pc->n_queues; q++) {
-			char what[32];
-			if (pc->queues[q]->n_drops == 0)
-				continue;
-			snprintf(what, sizeof(what), "  queue %" PRIu32 " drops", pc->queues[q]->queue);
-			print_drops(what, pc->queues[q]->drops, pc->queues[q]->n_drops);
-		}
-	}
-}
 
 /* ------------------------------------------------------------------ help */
 
@@ -1199,7 +802,7 @@ static void parse_cmd_args(struct ctx *x, int argc, char **argv)
 			exit(0);
 		}
 		if (strcmp(a, "--json") == 0) {
-			json_out = true;
+			ctl_json_out = true;
 			continue;
 		}
 		if (strncmp(a, "--", 2) == 0) {
@@ -1237,7 +840,7 @@ static int watch_cb(const ProtobufCMessage *resp, void *arg)
 {
 	const struct cmd *c = arg;
 	const Riov__V1__MetricsWatchResponse *r = (const void *)resp;
-	if (!json_out && r->snapshot) {
+	if (!ctl_json_out && r->snapshot) {
 		time_t t = (time_t)(r->snapshot->timestamp_ns / 1000000000ull);
 		struct tm tm;
 		char ts[32];
@@ -1245,13 +848,13 @@ static int watch_cb(const ProtobufCMessage *resp, void *arg)
 		strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
 		printf("--- %s\n", ts);
 		if (r->snapshot->n_ports)
-			print_table((const ProtobufCMessage *const *)r->snapshot->ports,
-				    r->snapshot->n_ports, &riov__v1__port_counters__descriptor,
-				    c_port_stats, 0);
+			ctl_print_table((const ProtobufCMessage *const *)r->snapshot->ports,
+					r->snapshot->n_ports, &riov__v1__port_counters__descriptor,
+					c_port_stats, 0);
 		else
-			print_kv(&r->snapshot->base, 0);
+			ctl_print_kv(&r->snapshot->base, 0);
 	} else {
-		print_answer(c, resp);
+		ctl_print_answer(resp, c->cols);
 	}
 	fflush(stdout);
 	return 0;
@@ -1270,7 +873,7 @@ static int parse_global_opts(int argc, char **argv, struct riov_client_opts *o, 
 			help_main();
 			return -1;
 		} else if (strcmp(a, "--json") == 0) {
-			json_out = true;
+			ctl_json_out = true;
 			continue;
 		} else if (strcmp(a, "--connect") == 0) {
 			dst = &o->connect;
@@ -1386,10 +989,10 @@ int main(int argc, char **argv)
 	} else {
 		ProtobufCMessage *resp = NULL;
 		status = riov_client_call(cl, method, req, &resp, err, sizeof(err));
-		if (status == 0 && resp && cmd->print && !json_out)
+		if (status == 0 && resp && cmd->print && !ctl_json_out)
 			cmd->print(&x, resp);
 		else if (status == 0 && resp)
-			print_answer(cmd, resp);
+			ctl_print_answer(resp, cmd->cols);
 		if (resp)
 			protobuf_c_message_free_unpacked(resp, NULL);
 	}

@@ -321,4 +321,5 @@ void riov_vhost_dev_stats(const struct riov_vhost_dev *dev, struct riov_vhost_de
 	st->iotlb_refused = dev->iotlb_refused;
 	st->iotlb_evictions = dev->iotlb_evictions;
 	st->memory_faults = dev->memory_faults;
+	st->base_resyncs = dev->base_resyncs;
 }

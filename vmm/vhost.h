@@ -141,13 +141,17 @@ struct riov_vhost_dev_stats {
 	uint64_t messages;            /* vhost-user messages handled */
 	uint64_t bad_messages;        /* messages that closed the connection */
 	uint64_t refused;             /* well-formed requests refused with the session kept (memory
-				       * regions that overlap, do not fit, or are not there) */
+				       * regions that overlap, do not fit, or are not there; IOTLB
+				       * messages, iotlb_refused among them; a bad SEND_RARP) */
 	uint64_t connects;
 	uint64_t disconnects;
 	uint64_t iotlb_refused;       /* IOTLB updates refused (too large, outside guest memory) */
 	uint64_t iotlb_evictions;     /* first-stage IOTLB emptied or widened to stay in bounds */
 	uint64_t memory_faults;       /* guest memory that faulted under riovd (a file the front-end
 				       * shrank): each dropped the session, riovd went on */
+	uint64_t base_resyncs;        /* vrings started from the used ring's index instead of the
+				       * base the front-end sent (it had lost track: a virtio-user
+				       * front-end reconnecting to a restarted riovd) */
 };
 void riov_vhost_dev_stats(const struct riov_vhost_dev *dev, struct riov_vhost_dev_stats *st);
 

@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -23,6 +24,10 @@ import urllib.request
 
 from riovtest import (RIOVCTL, Guest, Riovctl, Riovd, Skip, TestFailure, _procs, check, log, main, restart, tmpdir,
                       wait_for)
+
+# A vhost-user front-end in Python (Conn) and the hostile soak's cases, reused as they are
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "soak"))
+import hostile_vhost  # noqa: E402
 
 MAC_A = "02:00:00:00:00:0a"
 MAC_B = "02:00:00:00:00:0b"
@@ -692,12 +697,55 @@ def drops_by_cause(c):
     return {x["cause"]: x["packets"] for x in c["drops"]}
 
 
+def metric_sample(mport, name, port, net="blue"):
+    """The value of NAME{port=PORT,net=NET} on riovd's metrics endpoint, or None."""
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5).read().decode()
+    m = re.search(r'^%s\{port="%s",net="%s"\} (\d+)$' % (re.escape(name), re.escape(port), re.escape(net)),
+                  text, re.M)
+    return int(m.group(1)) if m else None
+
+
+def check_vhost_session(ctl, d, mport):
+    """vm1's vhost-user sessions after guest A's: then a front-end (the hostile soak's IOTLB case)
+    sends IOTLB updates riovd refuses. riovctl --json, its table and the metrics endpoint agree."""
+    def vm1():
+        return ctl.json("port", "stats", "vm1")["ports"][0]
+    wait_for(lambda: vm1()["vhost_disconnects"] == 1, 10, "guest A's session on vm1 to end")
+    st = vm1()
+    check(st["vhost_connects"] == 1 and st["vhost_messages"] > 0 and st["iotlb_refused"] == 0,
+          "vm1: guest A's one session and its %d vhost-user messages counted" % st["vhost_messages"])
+    c = hostile_vhost.Conn(d.socket("vm1"))
+    hostile_vhost.iotlb(c)
+    c.close()
+    wait_for(lambda: vm1()["vhost_disconnects"] == 2, 10, "the IOTLB front-end's session on vm1 to end")
+    st2 = vm1()
+    log("  vm1 after the IOTLB front-end: %s" % {k: v for k, v in st2.items() if k.startswith("vhost_") or
+                                                 k.startswith("iotlb_") or k == "vring_base_resyncs"})
+    check(st2["vhost_connects"] == 2 and st2["vhost_messages"] > st["vhost_messages"],
+          "vm1: the second session and its messages counted")
+    check(st2["iotlb_refused"] > 0, "vm1: the IOTLB updates beyond guest memory counted as refused (%d)"
+          % st2["iotlb_refused"])
+    text = ctl.ok("port", "stats", "vm1")
+    check("vhost session:" in text and "vhost_connects 2," in text and
+          "iotlb_refused %d," % st2["iotlb_refused"] in text,
+          "port stats NAME prints the vhost session block for people")
+    for field in ("vhost_connects", "vhost_disconnects", "vhost_messages", "vhost_bad_messages", "vhost_refused",
+                  "iotlb_refused", "iotlb_evictions", "memory_faults", "vring_base_resyncs"):
+        metric = "riov_port_%s_total" % field
+        got = metric_sample(mport, metric, "vm1")
+        check(got == st2[field], "metrics: %s{port=\"vm1\"} %s equals riovctl's %s %d"
+              % (metric, got, field, st2[field]))
+
+
 def test_port_stats_queues_and_causes():
     """`port stats NAME` breaks a multiqueue port down by queue pair and its drops by cause: two
     --queues 2 ports, guest A (testpmd txonly, 2 queues, many flows) sends to guest B (rxonly, 2
-    queues) and starts first, so that vm2 drops A's first packets as not_ready."""
+    queues) and starts first, so that vm2 drops A's first packets as not_ready. Then the vhost
+    sessions of vm1 (check_vhost_session), through riovctl and the metrics endpoint."""
     tmp = tmpdir("ctl")
-    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n').start()
+    mport = free_port()
+    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n',
+              extra_args=["--metrics-listen", "127.0.0.1:%d" % mport]).start()
     ctl = ctl_for(d)
     for name in ("vm1", "vm2"):
         ctl.ok("port", "add", "vhost", name, "--net", "blue", "--socket", name + ".sock", "--queues", "2")
@@ -717,6 +765,8 @@ def test_port_stats_queues_and_causes():
     check(re.search(r"^drops by cause: .*\bnot_ready \d+", text, re.M) and "queue pairs" in text and
           "RX_RUNNING" in text,
           "port stats NAME prints the drops by cause and the queue pairs for people")
+    check("vhost session:" in text and "vhost_connects 1," in text,
+          "port stats NAME prints a vhost port's session counters for people")
     check(len(ctl.ok("port", "stats").strip().splitlines()) == 3,
           "port stats without a name stays one line per port (and the header)")
     sa = a.stop()
@@ -755,6 +805,7 @@ def test_port_stats_queues_and_causes():
     every = {p["port"]: p for p in ctl.json("port", "stats")["ports"]}
     check(all(p["queues"] == [] for p in every.values()) and every["vm2"]["drops"] == st["vm2"]["drops"],
           "port stats without a name: drops by cause, no queue pairs")
+    check_vhost_session(ctl, d, mport)
     d.stop()
 
 

@@ -235,7 +235,10 @@ int riov_dp_port_stats(struct riov_dp *dp, const char *name, struct riov_dp_port
 
 	if (i < 0)
 		return -ENOENT;
-	memset(st, 0, sizeof(*st));
+	if (dp->ports[i].type == RIOV_DP_PORT_VHOST)
+		*st = dp_double.vhost_counters;
+	else
+		memset(st, 0, sizeof(*st));
 	snprintf(st->name, sizeof(st->name), "%s", dp->ports[i].name);
 	snprintf(st->net, sizeof(st->net), "%s", dp->ports[i].net);
 	st->type = dp->ports[i].type;

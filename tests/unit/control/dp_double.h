@@ -29,6 +29,9 @@ struct dp_double_knobs {
 	int port_add_rc;           /* != 0: riov_dp_port_add() fails with it ... */
 	char port_add_err[128];    /* ... and this message ("" leaves err empty) */
 	bool memory_fails;         /* riov_dp_memory_ranges() finds no packet memory */
+	/* the counters every vhost port reports (its name, net, type and queues are its own);
+	 * eth ports report zeros */
+	struct riov_dp_port_stats vhost_counters;
 	/* calls seen */
 	unsigned net_add, net_del, port_add, port_del;
 	char last_socket[256];     /* socket path of the last vhost port added */

@@ -3,9 +3,13 @@
  * riovd's service library alone (control/svc_*.c), on test doubles of the dataplane and of its
  * DPDK glue (dp_double.h): handlers called directly with requests, their validation (the same
  * messages riovctl prints), the desired state kept only once it is on disk (a change whose state
- * write fails is undone, adds and deletes alike), and the state replayed by a restart.
+ * write fails is undone, adds and deletes alike), the state replayed by a restart, and the
+ * counters only vhost ports have reaching Port.Stats and the metrics endpoint.
  */
 #include <errno.h>
+#include <stddef.h>
+
+#include <event2/buffer.h>
 
 #include "riov_test.h"
 #include "svc_fixture.h"
@@ -634,6 +638,137 @@ RIOV_TEST(restart_replays_the_state)
 	fixture_close(&f);
 }
 
+/* ---- counters only vhost ports have: Port.Stats and the metrics endpoint ---- */
+
+/* Each one: where the dataplane keeps it, its PortCounters field, its metric. */
+#define VHOST_FIELD(dp_field, pc_field, metric)                                                  \
+	{ offsetof(struct riov_dp_port_stats, dp_field), offsetof(Riov__V1__PortCounters, pc_field), \
+	  #pc_field, metric }
+static const struct {
+	size_t dp_off, pc_off;
+	const char *field, *metric;
+} vhost_fields[] = {
+	VHOST_FIELD(iotlb_waits, iotlb_waits, "riov_port_iotlb_waits_total"),
+	VHOST_FIELD(dirty_log_writes, dirty_log_writes, "riov_port_dirty_log_writes_total"),
+	VHOST_FIELD(announces, announces, "riov_port_announces_total"),
+	VHOST_FIELD(vhost.connects, vhost_connects, "riov_port_vhost_connects_total"),
+	VHOST_FIELD(vhost.disconnects, vhost_disconnects, "riov_port_vhost_disconnects_total"),
+	VHOST_FIELD(vhost.messages, vhost_messages, "riov_port_vhost_messages_total"),
+	VHOST_FIELD(vhost.bad_messages, vhost_bad_messages, "riov_port_vhost_bad_messages_total"),
+	VHOST_FIELD(vhost.refused, vhost_refused, "riov_port_vhost_refused_total"),
+	VHOST_FIELD(vhost.memory_faults, memory_faults, "riov_port_memory_faults_total"),
+	VHOST_FIELD(vhost.iotlb_refused, iotlb_refused, "riov_port_iotlb_refused_total"),
+	VHOST_FIELD(vhost.iotlb_evictions, iotlb_evictions, "riov_port_iotlb_evictions_total"),
+	VHOST_FIELD(vhost.base_resyncs, vring_base_resyncs, "riov_port_vring_base_resyncs_total"),
+};
+#define N_VHOST_FIELDS (sizeof(vhost_fields) / sizeof(vhost_fields[0]))
+
+static uint64_t u64_at(const void *base, size_t off)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)base + off, sizeof(v));
+	return v;
+}
+
+/* Port.Stats of name ("" every port): the port called `port` in the answer, or NULL. Valid until
+ * svc_call_end(t). */
+static const Riov__V1__PortCounters *port_stats(struct svc_fixture *f, struct svc_call *t,
+					       const char *name, const char *port)
+{
+	Riov__V1__PortStatsRequest req = RIOV__V1__PORT_STATS_REQUEST__INIT;
+	const Riov__V1__PortStatsResponse *r;
+
+	req.name = (char *)name;
+	if (svc_call(f, t, "Port.Stats", &req) != 0)
+		return NULL;
+	r = (const void *)t->resp;
+	for (size_t i = 0; i < r->n_ports; i++)
+		if (strcmp(r->ports[i]->port, port) == 0)
+			return r->ports[i];
+	return NULL;
+}
+
+/* What the metrics endpoint would answer now, NUL-terminated (free()). */
+static char *metrics_text(struct svc_fixture *f)
+{
+	struct evbuffer *b = evbuffer_new();
+	char *text = NULL;
+
+	if (b == NULL)
+		return NULL;
+	svc_prometheus_collect(b, f->svc);
+	size_t n = evbuffer_get_length(b);
+	if ((text = malloc(n + 1)) != NULL) {
+		evbuffer_remove(b, text, n);
+		text[n] = '\0';
+	}
+	evbuffer_free(b);
+	return text;
+}
+
+RIOV_TEST(vhost_counters_reach_stats_and_metrics)
+{
+	struct svc_fixture f = { 0 };
+	Riov__V1__PortSpec ps;
+	struct svc_call t;
+	char line[256];
+
+	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(add_net(&f, "blue"), 0);
+	vhost_spec(&ps, "vm1", "blue", "vm1.sock");
+	CHECK_EQ(add_port(&f, &ps, &t), 0);
+	svc_call_end(&t);
+	riov__v1__port_spec__init(&ps);
+	ps.name = "up0";
+	ps.net = "blue";
+	ps.type = RIOV__V1__PORT_TYPE__PORT_TYPE_ETH;
+	ps.devargs = "net_null0";
+	CHECK_EQ(add_port(&f, &ps, &t), 0);
+	svc_call_end(&t);
+	/* every counter a value of its own, so that a field filled from another shows */
+	for (size_t k = 0; k < N_VHOST_FIELDS; k++) {
+		uint64_t v = 1000 + k;
+		memcpy((char *)&dp_double.vhost_counters + vhost_fields[k].dp_off, &v, sizeof(v));
+	}
+	const Riov__V1__PortCounters *vm1 = port_stats(&f, &t, "vm1", "vm1");
+	CHECK(vm1 != NULL);
+	for (size_t k = 0; vm1 != NULL && k < N_VHOST_FIELDS; k++)
+		if (u64_at(vm1, vhost_fields[k].pc_off) != 1000 + k) {
+			fprintf(stderr, "  Port.Stats vm1: %s is %llu, not %zu\n", vhost_fields[k].field,
+				(unsigned long long)u64_at(vm1, vhost_fields[k].pc_off), 1000 + k);
+			CHECK(!"Port.Stats NAME carries the vhost counter");
+		}
+	svc_call_end(&t);
+	struct svc_call t2;
+	vm1 = port_stats(&f, &t, "", "vm1");
+	const Riov__V1__PortCounters *up0 = port_stats(&f, &t2, "", "up0");
+	CHECK(vm1 != NULL && up0 != NULL);
+	for (size_t k = 0; vm1 != NULL && up0 != NULL && k < N_VHOST_FIELDS; k++) {
+		CHECK_EQ(u64_at(vm1, vhost_fields[k].pc_off), 1000 + k);   /* every port's stats too */
+		CHECK_EQ(u64_at(up0, vhost_fields[k].pc_off), 0);          /* eth: 0 */
+	}
+	svc_call_end(&t);
+	svc_call_end(&t2);
+	char *text = metrics_text(&f);
+	CHECK(text != NULL);
+	for (size_t k = 0; text != NULL && k < N_VHOST_FIELDS; k++) {
+		const char *m = vhost_fields[k].metric;
+		snprintf(line, sizeof(line), "# TYPE %s counter\n", m);
+		CHECK(strstr(text, line) != NULL);
+		snprintf(line, sizeof(line), "# HELP %s ", m);
+		CHECK(strstr(text, line) != NULL);
+		snprintf(line, sizeof(line), "\n%s{port=\"vm1\",net=\"blue\"} %zu\n", m, 1000 + k);
+		if (strstr(text, line) == NULL) {
+			fprintf(stderr, "  metrics: no line%s", line);
+			CHECK(!"the metrics text has the vhost port's sample");
+		}
+		snprintf(line, sizeof(line), "\n%s{port=\"up0\"", m);
+		CHECK(strstr(text, line) == NULL);   /* no sample for an eth port */
+	}
+	free(text);
+	fixture_close(&f);
+}
+
 RIOV_TEST(eth_assign_without_packet_memory)
 {
 	struct svc_fixture f = { 0 };
@@ -756,5 +891,6 @@ RIOV_TEST_MAIN(RIOV_TEST_ENTRY(network_add_is_saved), RIOV_TEST_ENTRY(network_ad
 	       RIOV_TEST_ENTRY(domain_changes_undone_when_not_saved),
 	       RIOV_TEST_ENTRY(interrupt_changes_undone_when_not_saved),
 	       RIOV_TEST_ENTRY(restart_replays_the_state),
+	       RIOV_TEST_ENTRY(vhost_counters_reach_stats_and_metrics),
 	       RIOV_TEST_ENTRY(eth_assign_without_packet_memory),
 	       RIOV_TEST_ENTRY(ids_marked_while_their_users_exist))

@@ -3,7 +3,8 @@
  * Unit tests for dataplane/dp_stats.c: a port's totals and its per-queue-pair counters are summed
  * from the per-worker slots, the handoff rings' drops and every life of each vring, with the
  * port's direction (rx = the guest's TX vring). The test fills the counters the way workers and
- * vh_vring_start() leave them; no EAL, no guest. Includes dp_stats.c to build on its own.
+ * vh_vring_start() leave them, and a vhost port's device counters come from a double of vmm's
+ * riov_vhost_dev_stats(); no EAL, no guest. Includes dp_stats.c to build on its own.
  */
 #include "dataplane/dp_stats.c"
 
@@ -12,6 +13,19 @@
 #include "riov_test.h"
 
 static struct dp_net net = { .name = "blue" };
+
+/* Test double of vmm's riov_vhost_dev_stats(): the device counters it was given, for the one
+ * device the test names (any other device, or none, is a bug of dp_stats.c). */
+static struct riov_vhost_dev_stats vdev_double;
+static const struct riov_vhost_dev *vdev_double_dev;
+static unsigned vdev_double_calls;
+
+void riov_vhost_dev_stats(const struct riov_vhost_dev *dev, struct riov_vhost_dev_stats *st)
+{
+	CHECK(dev != NULL && dev == vdev_double_dev);
+	vdev_double_calls++;
+	*st = vdev_double;
+}
 
 static void *zalloc_aligned(size_t size)
 {
@@ -131,6 +145,35 @@ RIOV_TEST(port_totals_are_the_queue_sums)
 	port_free(dp, p);
 }
 
+RIOV_TEST(vhost_port_has_its_device_counters)
+{
+	struct riov_dp *dp;
+	struct dp_port *p = vhost_port(&dp, 1);
+	struct riov_dp_port_stats st;
+	static char device;   /* stands for the port's struct riov_vhost_dev */
+
+	vdev_double = (struct riov_vhost_dev_stats){
+		.connected = true, .messages = 101, .bad_messages = 2, .refused = 3, .connects = 4,
+		.disconnects = 5, .iotlb_refused = 6, .iotlb_evictions = 7, .memory_faults = 8,
+		.base_resyncs = 9,
+	};
+	p->vdev = (struct riov_vhost_dev *)&device;
+	vdev_double_dev = p->vdev;
+	vdev_double_calls = 0;
+	dp_port_stats(dp, p, &st);
+	CHECK_EQ(vdev_double_calls, 1);
+	CHECK_EQ(st.vhost.messages, 101);
+	CHECK_EQ(st.vhost.bad_messages, 2);
+	CHECK_EQ(st.vhost.refused, 3);
+	CHECK_EQ(st.vhost.connects, 4);
+	CHECK_EQ(st.vhost.disconnects, 5);
+	CHECK_EQ(st.vhost.iotlb_refused, 6);
+	CHECK_EQ(st.vhost.iotlb_evictions, 7);
+	CHECK_EQ(st.vhost.memory_faults, 8);
+	CHECK_EQ(st.vhost.base_resyncs, 9);
+	port_free(dp, p);
+}
+
 RIOV_TEST(eth_port_counts_per_worker)
 {
 	struct riov_dp *dp;
@@ -150,9 +193,12 @@ RIOV_TEST(eth_port_counts_per_worker)
 	CHECK_EQ(st.drops[RIOV_DP_DROP_RING_FULL], 3);
 	CHECK_EQ(st.drops[RIOV_DP_DROP_NO_MBUF], 0);
 	CHECK_EQ(st.notifications, 0);
+	const struct riov_dp_vhost_stats none = { 0 };
+	CHECK(memcmp(&st.vhost, &none, sizeof(none)) == 0);   /* no vhost-user device */
 	port_free(dp, p);
 }
 
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(queue_pair_directions_and_lives),
 	       RIOV_TEST_ENTRY(port_totals_are_the_queue_sums),
+	       RIOV_TEST_ENTRY(vhost_port_has_its_device_counters),
 	       RIOV_TEST_ENTRY(eth_port_counts_per_worker))

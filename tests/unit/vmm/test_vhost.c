@@ -1556,7 +1556,8 @@ RIOV_TEST(log_base_and_config)
 }
 
 /* One session whose vring 0 has avail index `avail` and used index `used` in guest memory and
- * gets base 5 from the front-end (setup_vring): the indices the vring starts from. */
+ * gets base 5 from the front-end (setup_vring): the indices the vring starts from, and the
+ * base_resyncs riov_vhost_dev_stats() reports. */
 static void start_with_ring_indices(uint16_t avail, uint16_t used, uint16_t *la, uint16_t *lu,
 				    uint64_t *resyncs)
 {
@@ -1575,7 +1576,7 @@ static void start_with_ring_indices(uint16_t avail, uint16_t used, uint16_t *la,
 	CHECK_EQ(f.rec.starts, 1);
 	*la = f.rec.last.last_avail_idx;
 	*lu = f.rec.last.last_used_idx;
-	*resyncs = f.dev->base_resyncs;
+	*resyncs = fx_stats(&f).base_resyncs;
 	close(fd);
 	close(callfd);
 	close(kickfd);

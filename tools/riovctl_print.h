@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* riovctl's output (riovctl_print.c): JSON for scripts, tables and key-value lines for people. */
+#ifndef RIOV_TOOLS_RIOVCTL_PRINT_H
+#define RIOV_TOOLS_RIOVCTL_PRINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "proto/frame.h"
+
+/** --json: print answers as JSON (every field, proto field names) instead of for people. */
+extern bool ctl_json_out;
+
+/** Print an answer: JSON with --json; else a table when it is one list (columns cols:
+ *  "path=HEADER" entries ending in NULL; NULL = every scalar field), else key-value lines. */
+void ctl_print_answer(const ProtobufCMessage *m, const char *const *cols);
+/** A table of nrows messages of type rowd, columns as for ctl_print_answer(), indented. */
+void ctl_print_table(const ProtobufCMessage *const *rows, size_t nrows,
+		     const ProtobufCMessageDescriptor *rowd, const char *const *given, int indent);
+/** Key-value lines of m's fields; sub-messages indented, repeated messages as tables. */
+void ctl_print_kv(const ProtobufCMessage *m, int indent);
+/** What `port stats NAME` prints after the port's line: its drops by cause and, for a vhost
+ *  port, a "vhost session" block (its vhost-user sessions, memory, migration and IOTLB
+ *  counters) and its queue pairs (columns queue_cols) with their drops. */
+void ctl_print_port_detail(const Riov__V1__PortCounters *pc, const char *const *queue_cols);
+
+#endif
