@@ -59,22 +59,12 @@ struct ol_pkt {
 	bool v6;
 };
 
-/* The guest's header, each field read once and converted from little-endian. */
-struct ol_hdr {
-	uint8_t flags;
-	uint8_t gso_type;
-	uint16_t hdr_len;
-	uint16_t gso_size;
-	uint16_t csum_start;
-	uint16_t csum_offset;
-};
-
 static inline uint16_t ol_be16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static inline bool ol_gso(const struct ol_hdr *v)
+static inline bool ol_gso(const struct riov_virtio_net_hdr *v)
 {
 	return v->gso_type != RIOV_VNET_GSO_NONE;
 }
@@ -84,7 +74,7 @@ static inline bool ol_gso(const struct ol_hdr *v)
 
 /* The header against what the guest negotiated (virtio 1.2 5.1.6.2.1: the driver MUST NOT use
  * offloads it did not negotiate, and MUST set NEEDS_CSUM with a gso_type other than NONE). */
-static int ol_check_negotiated(const struct ol_hdr *v, unsigned negotiated)
+static int ol_check_negotiated(const struct riov_virtio_net_hdr *v, unsigned negotiated)
 {
 	const uint8_t base = v->gso_type & (uint8_t)~RIOV_VNET_GSO_ECN;
 
@@ -109,7 +99,7 @@ static int ol_check_negotiated(const struct ol_hdr *v, unsigned negotiated)
 
 /* The header's offsets against the frame's length. hdr_len is only a hint (5.1.6.2.2: the device
  * SHOULD NOT rely on it; Linux treats it so): refused only when beyond the data. */
-static int ol_check_ranges(const struct ol_hdr *v, uint32_t pkt_len)
+static int ol_check_ranges(const struct riov_virtio_net_hdr *v, uint32_t pkt_len)
 {
 	if (v->hdr_len > pkt_len)
 		return -RIOV_OL_E_HDR_LEN;
@@ -253,7 +243,7 @@ static int ol_parse_l4(const struct rte_mbuf *m, const uint8_t *d, struct ol_pkt
 }
 
 /* The frame's headers, as the header's gso_type requires them. */
-static int ol_parse(const struct rte_mbuf *m, const struct ol_hdr *v, struct ol_pkt *p)
+static int ol_parse(const struct rte_mbuf *m, const struct riov_virtio_net_hdr *v, struct ol_pkt *p)
 {
 	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
 	const uint8_t base = v->gso_type & (uint8_t)~RIOV_VNET_GSO_ECN;
@@ -273,7 +263,7 @@ static int ol_parse(const struct rte_mbuf *m, const struct ol_hdr *v, struct ol_
 }
 
 /* The header's GSO size and checksum position against the parsed frame. */
-static int ol_check_fields(const struct ol_hdr *v, const struct ol_pkt *p)
+static int ol_check_fields(const struct riov_virtio_net_hdr *v, const struct ol_pkt *p)
 {
 	const uint16_t want_off = p->proto == IPPROTO_TCP ? RIOV_VNET_CSUM_OFF_TCP :
 							    RIOV_VNET_CSUM_OFF_UDP;
@@ -293,7 +283,8 @@ static int ol_check_fields(const struct ol_hdr *v, const struct ol_pkt *p)
 int riov_ol_from_vnet_hdr(struct rte_mbuf *m, const struct riov_virtio_net_hdr *h,
 			  unsigned negotiated)
 {
-	struct ol_hdr v = {
+	/* the guest's header read once, into a copy in CPU byte order */
+	const struct riov_virtio_net_hdr v = {
 		.flags = h->flags,
 		.gso_type = h->gso_type,
 		.hdr_len = rte_le_to_cpu_16(h->hdr_len),

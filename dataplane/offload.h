@@ -108,7 +108,7 @@ enum riov_ol_error {
 const char *riov_ol_strerror(int code);
 
 /** Validate the header h that a guest sent with the frame in m (a multi-segment chain allowed;
- *  fields little-endian, as in guest memory) against what it negotiated (RIOV_OL_* bits) and
+ *  fields little-endian, as in guest memory; each read once) against what it negotiated (RIOV_OL_* bits) and
  *  against the frame, and turn it into metadata: for NEEDS_CSUM, RTE_MBUF_F_TX_IPV4/IPV6 and
  *  RTE_MBUF_F_TX_TCP_CKSUM/UDP_CKSUM with l2_len (14, or 18 with one 802.1Q tag), l3_len and
  *  l4_len; for GSO also RTE_MBUF_F_TX_TCP_SEG (and RTE_MBUF_F_TX_IP_CKSUM for IPv4: each segment
