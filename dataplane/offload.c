@@ -54,7 +54,8 @@
  * the L3 header at l2, the L4 header at l2 + l3). */
 struct ol_pkt {
 	uint16_t l2, l3, l4;    /* header lengths */
-	uint32_t ip_len;        /* L3 bytes the IP header claims (IPv4 total length, IPv6 40 + payload) */
+	/* L3 bytes by the IP header: IPv4 total length, IPv6 40 + payload length */
+	uint32_t ip_len;
 	uint8_t proto;          /* IPPROTO_TCP or IPPROTO_UDP */
 	bool v6;
 };
@@ -424,8 +425,9 @@ static uint16_t ol_l4_cksum(const struct rte_mbuf *m, const struct ol_pkt *p)
  * taken in memory order, so it is stored as it is. */
 static void ol_fill_l4(struct rte_mbuf *m, const struct ol_pkt *p)
 {
-	uint8_t *field = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2 + p->l3) +
-			 (p->proto == IPPROTO_TCP ? RIOV_VNET_CSUM_OFF_TCP : RIOV_VNET_CSUM_OFF_UDP);
+	const unsigned off = p->proto == IPPROTO_TCP ? RIOV_VNET_CSUM_OFF_TCP :
+						       RIOV_VNET_CSUM_OFF_UDP;
+	uint8_t *field = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2 + p->l3 + off);
 	memset(field, 0, 2);
 	const uint16_t c = ol_l4_cksum(m, p);
 	memcpy(field, &c, 2);
@@ -483,7 +485,8 @@ enum riov_ol_plan riov_ol_plan(const struct rte_mbuf *m, unsigned accepts, uint1
 			return RIOV_OL_PLAN_WHOLE;
 		return RIOV_OL_PLAN_SEGMENT;
 	}
-	const uint32_t l2 = f & (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6) ? m->l2_len : ol_l2_len(m);
+	const bool meta = f & (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6);
+	const uint32_t l2 = meta ? m->l2_len : ol_l2_len(m);
 	if (m->pkt_len > l2 + mtu)
 		return RIOV_OL_PLAN_MTU_EXCEEDED;
 	if ((l4f == RTE_MBUF_F_TX_TCP_CKSUM || l4f == RTE_MBUF_F_TX_UDP_CKSUM) &&
@@ -577,7 +580,7 @@ static int ol_attach(struct rte_mbuf *s, struct rte_mbuf **inp, uint32_t *posp, 
 			pos = 0;
 		}
 		if (in == NULL)
-			return -RIOV_OL_E_META;     /* not reached: ol_meta() bounded the IP length */
+			return -RIOV_OL_E_META; /* not reached: ol_meta() bounds the IP length */
 		const uint32_t n = RTE_MIN(want, (uint32_t)in->data_len - pos);
 		struct rte_mbuf *a = rte_pktmbuf_alloc(indirect);
 		if (a == NULL)

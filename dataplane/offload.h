@@ -108,13 +108,13 @@ enum riov_ol_error {
 const char *riov_ol_strerror(int code);
 
 /** Validate the header h that a guest sent with the frame in m (a multi-segment chain allowed;
- *  fields little-endian, as in guest memory; each read once) against what it negotiated (RIOV_OL_* bits) and
- *  against the frame, and turn it into metadata: for NEEDS_CSUM, RTE_MBUF_F_TX_IPV4/IPV6 and
- *  RTE_MBUF_F_TX_TCP_CKSUM/UDP_CKSUM with l2_len (14, or 18 with one 802.1Q tag), l3_len and
- *  l4_len; for GSO also RTE_MBUF_F_TX_TCP_SEG (and RTE_MBUF_F_TX_IP_CKSUM for IPv4: each segment
- *  needs a new IP checksum) and tso_segsz = gso_size. A header with flags 0 (or DATA_VALID alone,
- *  which a driver must not send and which is ignored) and GSO_NONE leaves m without TX offload
- *  bits and does not look at the frame.
+ *  fields little-endian, as in guest memory; each read once) against what it negotiated
+ *  (RIOV_OL_* bits) and against the frame, and turn it into metadata: for NEEDS_CSUM,
+ *  RTE_MBUF_F_TX_IPV4/IPV6 and RTE_MBUF_F_TX_TCP_CKSUM/UDP_CKSUM with l2_len (14, or 18 with
+ *  one 802.1Q tag), l3_len and l4_len; for GSO also RTE_MBUF_F_TX_TCP_SEG (and
+ *  RTE_MBUF_F_TX_IP_CKSUM for IPv4: each segment needs a new IP checksum) and tso_segsz =
+ *  gso_size. A header with flags 0 (or DATA_VALID alone, which a driver must not send and which
+ *  is ignored) and GSO_NONE leaves m without TX offload bits and does not look at the frame.
  *  Returns 0, or a negative RIOV_OL_E_* code (the caller drops the frame and counts bad_offload);
  *  on any return m's TX offload bits are cleared first, so a refused frame carries none. The
  *  frame is read, never written. On success the L2/L3/L4 headers lie in m's first segment, the
@@ -125,10 +125,10 @@ int riov_ol_from_vnet_hdr(struct rte_mbuf *m, const struct riov_virtio_net_hdr *
 
 /* What an egress has to do with a frame (riov_ol_plan()). */
 enum riov_ol_plan {
-	RIOV_OL_PLAN_WHOLE,          /* send m as it is (to a guest: with riov_ol_to_vnet_hdr()) */
-	RIOV_OL_PLAN_CSUM,           /* riov_ol_csum() first: the receiver takes no partial checksum */
-	RIOV_OL_PLAN_SEGMENT,        /* riov_ol_segment() to the receiver's MTU, send the segments */
-	RIOV_OL_PLAN_MTU_EXCEEDED,   /* drop and count mtu_exceeded: never fragmented */
+	RIOV_OL_PLAN_WHOLE,        /* send m as it is (to a guest: with riov_ol_to_vnet_hdr()) */
+	RIOV_OL_PLAN_CSUM,         /* riov_ol_csum() first: the receiver takes no partial sum */
+	RIOV_OL_PLAN_SEGMENT,      /* riov_ol_segment() to the receiver's MTU, send the segments */
+	RIOV_OL_PLAN_MTU_EXCEEDED, /* drop and count mtu_exceeded: never fragmented */
 };
 
 /** What to do with m (metadata from riov_ol_from_vnet_hdr(), or none) for a receiver that accepts

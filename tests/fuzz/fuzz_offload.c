@@ -40,6 +40,7 @@
 #define FO_OUT_SMALL 8u
 #define FO_DIRECT_N 4095u
 #define FO_INDIRECT_N 8191u
+#define FO_TX_OFFLOADS (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_L4_MASK)
 
 /** The fuzz entry point (declared here; tests/unit/dataplane/test_offload.c builds this file).
  *  Returns -1 if EAL or the pools could not be set up, 0 when the header was refused, else
@@ -62,8 +63,8 @@ static int fo_setup(void)
 	if (rte_eal_init(8, argv) < 0 && rte_errno != EALREADY)
 		return -1;
 	/* no per-lcore cache, so that the counts show every mbuf given back */
-	fo.direct = rte_pktmbuf_pool_create("fuzzol_d", FO_DIRECT_N, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					    SOCKET_ID_ANY);
+	fo.direct = rte_pktmbuf_pool_create("fuzzol_d", FO_DIRECT_N, 0, 0,
+					    RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	fo.indirect = rte_pktmbuf_pool_create("fuzzol_i", FO_INDIRECT_N, 0, 0, 0, SOCKET_ID_ANY);
 	return fo.direct && fo.indirect ? 0 : -1;
 }
@@ -185,7 +186,8 @@ static uint32_t fo_check_segment(const struct fo_frame *f, const uint8_t *s, uin
 		flags &= (uint8_t)~0x80;        /* CWR: first segment only */
 	FO_CHECK(th[13] == flags, th[13], flags);
 	FO_CHECK(memcmp(th, fth, 4) == 0 && memcmp(th + 8, fth + 8, 5) == 0, i, 0);
-	FO_CHECK(memcmp(th + 14, fth + 14, 2) == 0 && memcmp(th + 18, fth + 18, f->l4 - 18) == 0, i, 0);
+	FO_CHECK(memcmp(th + 14, fth + 14, 2) == 0, i, 0);
+	FO_CHECK(memcmp(th + 18, fth + 18, f->l4 - 18) == 0, i, 0);
 	FO_CHECK(fo_l4_ok(ip, f->v6, f->l3, len - f->l2), i, len);
 	FO_CHECK(memcmp(s + hdr, f->b + hdr + off, pay) == 0, i, off);
 	return pay;
@@ -200,9 +202,9 @@ static int fo_check_segments(const struct fo_frame *f, struct rte_mbuf *const *s
 	uint32_t off = 0, first = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		FO_CHECK(segs[i]->tso_segsz == 0 && segs[i]->l2_len == f->l2 && segs[i]->l3_len == f->l3,
-			 i, segs[i]->tso_segsz);
-		FO_CHECK((segs[i]->ol_flags & (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_L4_MASK)) == 0, i, 0);
+		const struct rte_mbuf *g = segs[i];
+		FO_CHECK(g->tso_segsz == 0 && g->l2_len == f->l2 && g->l3_len == f->l3, i, 0);
+		FO_CHECK((g->ol_flags & FO_TX_OFFLOADS) == 0, i, g->ol_flags);
 		uint32_t len = fo_flatten(segs[i], s, sizeof(s));
 		uint32_t pay = fo_check_segment(f, s, len, i, n, off, mtu);
 		if (i == 0)
@@ -231,9 +233,8 @@ static struct rte_mbuf *fo_chain(const uint8_t *f, uint32_t len, const uint8_t *
 			return NULL;
 		}
 		uint32_t room = rte_pktmbuf_tailroom(s);
-		uint32_t n = k < nsplit ? RTE_MIN((uint32_t)(split[2 * k] | split[2 * k + 1] << 8), room)
-					: room;
-		n = RTE_MIN(n, len - off);
+		uint32_t n = k < nsplit ? (uint32_t)(split[2 * k] | split[2 * k + 1] << 8) : room;
+		n = RTE_MIN(RTE_MIN(n, room), len - off);
 		memcpy(rte_pktmbuf_mtod(s, uint8_t *), f + off, n);
 		s->data_len = (uint16_t)n;
 		off += n;
@@ -268,7 +269,9 @@ static void fo_check_whole(struct rte_mbuf *m, const uint8_t *frame, unsigned ac
 		FO_CHECK(h.gso_size + l3 + l4 <= mtu, h.gso_size, mtu);
 	} else {
 		/* without metadata the L2 header is looked at here: one 802.1Q tag or none */
-		const uint32_t eth = meta ? l2 : m->pkt_len >= 14 && fo_rd16(frame + 12) == 0x8100 ? 18 : 14;
+		uint32_t eth = meta ? l2 : 14;
+		if (!meta && m->pkt_len >= 14 && fo_rd16(frame + 12) == 0x8100)
+			eth = 18;
 		FO_CHECK(m->pkt_len <= eth + mtu, m->pkt_len, mtu);
 	}
 	if (h.flags & RIOV_VNET_HDR_F_NEEDS_CSUM)
@@ -345,7 +348,7 @@ int riov_offload_fuzz_one(const uint8_t *data, size_t size)
 	int rc = riov_ol_from_vnet_hdr(m, &h, neg);
 	FO_CHECK(rc <= 0 && rc > -RIOV_OL_E__MAX && riov_ol_strerror(rc) != NULL, rc, 0);
 	if (rc < 0) {
-		FO_CHECK((m->ol_flags & (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_L4_MASK)) == 0, rc, 0);
+		FO_CHECK((m->ol_flags & FO_TX_OFFLOADS) == 0, rc, 0);
 		rte_pktmbuf_free(m);
 		return 0;
 	}
@@ -362,9 +365,9 @@ int riov_offload_fuzz_one(const uint8_t *data, size_t size)
 		FO_CHECK(tso ? mtu <= (uint32_t)m->l3_len + m->l4_len : m->pkt_len - 14u > mtu,
 			 m->pkt_len, mtu);
 	rte_pktmbuf_free(m);
-	FO_CHECK(rte_mempool_avail_count(fo.direct) == FO_DIRECT_N, rte_mempool_avail_count(fo.direct), 0);
-	FO_CHECK(rte_mempool_avail_count(fo.indirect) == FO_INDIRECT_N,
-		 rte_mempool_avail_count(fo.indirect), 0);
+	const unsigned direct = rte_mempool_avail_count(fo.direct);
+	const unsigned indirect = rte_mempool_avail_count(fo.indirect);
+	FO_CHECK(direct == FO_DIRECT_N && indirect == FO_INDIRECT_N, direct, indirect);
 	return 1 + (int)plan;
 }
 

@@ -181,8 +181,8 @@ RIOV_TEST(csum_tcp_udp_v4_v6)
 	static const uint16_t odd[] = { 91, 3, 1, 501, 1201, 0 };
 	static const uint16_t even[] = { 100, 0 };
 	for (unsigned k = 0; k < 16; k++) {
-		struct tf t = { .v6 = k & 1, .vlan = k & 2, .proto = k & 4 ? IPPROTO_UDP : IPPROTO_TCP,
-				.tcp_opt = 12, .ip_opt = k & 8 ? 8 : 0, .tcp_flags = TCP_ACK | TCP_PSH,
+		struct tf t = { .v6 = k & 1, .vlan = k & 2, .tcp_opt = 12, .ip_opt = k & 8 ? 8 : 0,
+				.proto = k & 4 ? IPPROTO_UDP : IPPROTO_TCP, .tcp_flags = TCP_ACK,
 				.payload = 5000 + k };
 		csum_case(&t, (k & 8) ? even : odd, 0);
 		t.payload = 1 + k;
@@ -210,7 +210,8 @@ RIOV_TEST(csum_udp_zero_is_ffff)
 	 * checksum then computes to 0 */
 	frame_buf[len - 2] = frame_buf[len - 1] = 0;
 	wr16(frame_buf + 40, 0);
-	uint16_t need = (uint16_t)~fo_fold(fo_sum(fo_sum(17 + 10, frame_buf + 26, 8), frame_buf + 34, 10));
+	uint32_t sum = fo_sum(17 + 10, frame_buf + 26, 8);        /* pseudo-header */
+	uint16_t need = (uint16_t)~fo_fold(fo_sum(sum, frame_buf + 34, 10));
 	wr16(frame_buf + len - 2, need);
 	struct rte_mbuf *m = tf_mbuf(frame_buf, len, NULL);
 	CHECK_EQ(riov_ol_from_vnet_hdr(m, &h, RIOV_OL_CSUM), 0);
@@ -374,8 +375,8 @@ RIOV_TEST(segment_64k_multiseg)
 				.gso_size = 1448, .tcp_flags = TCP_ACK | TCP_PSH };
 		const uint16_t mtu = k & 2 ? 9000 : 1500;
 		const uint32_t unit = RTE_MIN(1448u, mtu - hdrs);
-		struct seg_result r = seg_run(&t, mtu, k & 2 ? (const uint16_t[]){ 999, 7, 0 } : NULL,
-					      FO_OUT);
+		static const uint16_t odd[] = { 999, 7, 0 };
+		struct seg_result r = seg_run(&t, mtu, k & 2 ? odd : NULL, FO_OUT);
 		CHECK_EQ(r.n, (t.payload + unit - 1) / unit);
 		CHECK_EQ(r.first_pay, unit);
 		CHECK_EQ(r.last_pay, t.payload - (r.n - 1) * unit);
@@ -407,8 +408,8 @@ RIOV_TEST(segment_one_segment)
 		m->tso_segsz = 1000;
 		CHECK_EQ(riov_ol_nb_segs(m, 1500), 1);
 		CHECK_EQ(riov_ol_segment(m, 1500, fo.direct, fo.indirect, out, 4), 1);
-		const struct fo_frame f = { .b = frame_buf, .len = len, .l2 = 14, .l3 = v6 ? 40 : 20,
-					    .l4 = 20, .v6 = v6, .segsz = 1000 };
+		const struct fo_frame f = { .b = frame_buf, .len = len, .l2 = 14,
+					    .l3 = v6 ? 40 : 20, .l4 = 20, .v6 = v6, .segsz = 1000 };
 		fo_check_segments(&f, out, 1, 1500);
 		CHECK_EQ(rte_pktmbuf_mtod_offset(out[0], uint8_t *, 14 + f.l3)[13],
 			 TCP_ACK | TCP_FIN | TCP_CWR);
@@ -439,11 +440,13 @@ static void segment_errors_for(bool v6)
 	CHECK_EQ(riov_ol_from_vnet_hdr(m, &h, ALL_OL), 0);
 	const uint64_t flags = m->ol_flags;
 	CHECK_EQ(riov_ol_segment(m, 1500, fo.direct, fo.indirect, out, 19), -RIOV_OL_E_TOO_MANY);
-	CHECK_EQ(riov_ol_segment(m, (uint16_t)hdrs, fo.direct, fo.indirect, out, 64), -RIOV_OL_E_MTU);
+	CHECK_EQ(riov_ol_segment(m, (uint16_t)hdrs, fo.direct, fo.indirect, out, 64),
+		 -RIOV_OL_E_MTU);
 	CHECK_EQ(riov_ol_plan(m, 0, (uint16_t)hdrs), RIOV_OL_PLAN_MTU_EXCEEDED);
 	CHECK_EQ(riov_ol_segment(m, 1500, NULL, fo.indirect, out, 64), -RIOV_OL_E_POOL);
-	struct rte_mempool *small = rte_pktmbuf_pool_create("tol_small", 63, 0, 0,
-							    RTE_PKTMBUF_HEADROOM + 50, SOCKET_ID_ANY);
+	const uint16_t room = RTE_PKTMBUF_HEADROOM + 50;   /* less than the headers */
+	struct rte_mempool *small = rte_pktmbuf_pool_create("tol_small", 63, 0, 0, room,
+							    SOCKET_ID_ANY);
 	struct rte_mempool *few = rte_pktmbuf_pool_create("tol_few", 3, 0, 0,
 							  RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	struct rte_mempool *few_i = rte_pktmbuf_pool_create("tol_few_i", 5, 0, 0, 0, SOCKET_ID_ANY);
@@ -488,6 +491,7 @@ static const struct tf bases[B__N] = {
 };
 
 #define REL(x) (-100000 + (x))
+#define E(name_) (-RIOV_OL_E_##name_)
 
 enum { S_FLAGS = 1, S_GSO = 2, S_HDRLEN = 4, S_GSOSZ = 8, S_CSTART = 16, S_COFF = 32 };
 
@@ -507,61 +511,61 @@ struct bad_case {
 
 /* T4: IPv4 at 14, TCP at 34 (flags 47, data offset 46); T6: TCP at 54; U4: UDP at 34. */
 static const struct bad_case bad_cases[] = {
-	{ "flag 4", B_T4, S_FLAGS, .flags = 1 | 4, .want = -RIOV_OL_E_FLAGS },
-	{ "flag 0x80", B_U4, S_FLAGS, .flags = 0x81, .want = -RIOV_OL_E_FLAGS },
-	{ "NEEDS_CSUM, no CSUM", B_U4, .neg_off = RIOV_OL_CSUM, .want = -RIOV_OL_E_CSUM_NOT_NEGOTIATED },
-	{ "gso_type 2", B_T4, S_GSO, .gso_type = 2, .want = -RIOV_OL_E_GSO_TYPE },
-	{ "gso_type 5", B_T4, S_GSO, .gso_type = 5, .want = -RIOV_OL_E_GSO_TYPE },
-	{ "ECN bit alone", B_U4, S_GSO, .gso_type = 0x80, .want = -RIOV_OL_E_GSO_TYPE },
+	{ "flag 4", B_T4, S_FLAGS, .flags = 1 | 4, .want = E(FLAGS) },
+	{ "flag 0x80", B_U4, S_FLAGS, .flags = 0x81, .want = E(FLAGS) },
+	{ "NEEDS_CSUM, no CSUM", B_U4, .neg_off = RIOV_OL_CSUM, .want = E(CSUM_NOT_NEGOTIATED) },
+	{ "gso_type 2", B_T4, S_GSO, .gso_type = 2, .want = E(GSO_TYPE) },
+	{ "gso_type 5", B_T4, S_GSO, .gso_type = 5, .want = E(GSO_TYPE) },
+	{ "ECN bit alone", B_U4, S_GSO, .gso_type = 0x80, .want = E(GSO_TYPE) },
 	{ "gso_type UDP", B_U4, S_GSO | S_GSOSZ, .gso_type = 3, .gso_size = 40,
-	  .want = -RIOV_OL_E_GSO_UDP },
+	  .want = E(GSO_UDP) },
 	{ "ECN, no HOST_ECN", B_T4, S_GSO, .gso_type = 0x81, .neg_off = RIOV_OL_ECN,
-	  .want = -RIOV_OL_E_ECN_NOT_NEGOTIATED },
-	{ "TSO4, no HOST_TSO4", B_T4, .neg_off = RIOV_OL_TSO4, .want = -RIOV_OL_E_TSO_NOT_NEGOTIATED },
-	{ "TSO6, no HOST_TSO6", B_T6, .neg_off = RIOV_OL_TSO6, .want = -RIOV_OL_E_TSO_NOT_NEGOTIATED },
-	{ "GSO without NEEDS_CSUM", B_T4, S_FLAGS, .flags = 0, .want = -RIOV_OL_E_GSO_NO_CSUM },
-	{ "gso_size 0", B_T4, S_GSOSZ, .gso_size = 0, .want = -RIOV_OL_E_GSO_SIZE },
-	{ "gso_size past IP", B_T4, S_GSOSZ, .gso_size = 65500, .want = -RIOV_OL_E_GSO_SIZE },
-	{ "frame over 64 KB", B_T4, .grow = 65554 - 3054, .want = -RIOV_OL_E_TOO_BIG },
-	{ "hdr_len beyond", B_T4, S_HDRLEN, .hdr_len = REL(1), .want = -RIOV_OL_E_HDR_LEN },
-	{ "csum_start beyond", B_U4, S_CSTART, .csum_start = REL(1), .want = -RIOV_OL_E_CSUM_RANGE },
-	{ "csum_offset beyond", B_T4, S_COFF, .csum_offset = 0xffff, .want = -RIOV_OL_E_CSUM_RANGE },
+	  .want = E(ECN_NOT_NEGOTIATED) },
+	{ "TSO4, no HOST_TSO4", B_T4, .neg_off = RIOV_OL_TSO4, .want = E(TSO_NOT_NEGOTIATED) },
+	{ "TSO6, no HOST_TSO6", B_T6, .neg_off = RIOV_OL_TSO6, .want = E(TSO_NOT_NEGOTIATED) },
+	{ "GSO without NEEDS_CSUM", B_T4, S_FLAGS, .flags = 0, .want = E(GSO_NO_CSUM) },
+	{ "gso_size 0", B_T4, S_GSOSZ, .gso_size = 0, .want = E(GSO_SIZE) },
+	{ "gso_size past IP", B_T4, S_GSOSZ, .gso_size = 65500, .want = E(GSO_SIZE) },
+	{ "frame over 64 KB", B_T4, .grow = 65554 - 3054, .want = E(TOO_BIG) },
+	{ "hdr_len beyond", B_T4, S_HDRLEN, .hdr_len = REL(1), .want = E(HDR_LEN) },
+	{ "csum_start beyond", B_U4, S_CSTART, .csum_start = REL(1), .want = E(CSUM_RANGE) },
+	{ "csum_offset beyond", B_T4, S_COFF, .csum_offset = 0xffff, .want = E(CSUM_RANGE) },
 	{ "frame ends in IP", B_U4, S_CSTART | S_COFF, .csum_start = 0, .csum_offset = 0,
-	  .grow = -122, .want = -RIOV_OL_E_TRUNCATED },
-	{ "TCP past 1st buffer", B_T4, .first_seg = 40, .want = -RIOV_OL_E_HDR_SPLIT },
-	{ "IP past 1st buffer", B_T4, .first_seg = 30, .want = -RIOV_OL_E_HDR_SPLIT },
+	  .grow = -122, .want = E(TRUNCATED) },
+	{ "TCP past 1st buffer", B_T4, .first_seg = 40, .want = E(HDR_SPLIT) },
+	{ "IP past 1st buffer", B_T4, .first_seg = 30, .want = E(HDR_SPLIT) },
 	{ "TCP options past", B_T6, .first_seg = 74, .at = 66, .val = 0x60,
-	  .want = -RIOV_OL_E_HDR_SPLIT },
-	{ "ARP", B_U4, .at = 13, .val = 0x06, .want = -RIOV_OL_E_NOT_IP },
-	{ "802.1ad", B_T4V, .at = 12, .val = 0x88, .at2 = 13, .val2 = 0xa8, .want = -RIOV_OL_E_NOT_IP },
+	  .want = E(HDR_SPLIT) },
+	{ "ARP", B_U4, .at = 13, .val = 0x06, .want = E(NOT_IP) },
+	{ "802.1ad", B_T4V, .at = 12, .val = 0x88, .at2 = 13, .val2 = 0xa8, .want = E(NOT_IP) },
 	{ "two 802.1Q tags", B_T4V, .at = 16, .val = 0x81, .at2 = 17, .val2 = 0x00,
-	  .want = -RIOV_OL_E_NOT_IP },
-	{ "IHL 4", B_T4, .at = 14, .val = 0x44, .want = -RIOV_OL_E_IP_HDR },
-	{ "IPv4 version 5", B_U4, .at = 14, .val = 0x55, .want = -RIOV_OL_E_IP_HDR },
-	{ "IPv6 version 4", B_T6, .at = 14, .val = 0x45, .want = -RIOV_OL_E_IP_HDR },
-	{ "GSO IP length +1", B_T4, .at = 17, .val = (3054 - 14 + 1) & 0xff, .want = -RIOV_OL_E_IP_LEN },
-	{ "GSO IP length -1", B_T4, .at = 17, .val = (3054 - 14 - 1) & 0xff, .want = -RIOV_OL_E_IP_LEN },
+	  .want = E(NOT_IP) },
+	{ "IHL 4", B_T4, .at = 14, .val = 0x44, .want = E(IP_HDR) },
+	{ "IPv4 version 5", B_U4, .at = 14, .val = 0x55, .want = E(IP_HDR) },
+	{ "IPv6 version 4", B_T6, .at = 14, .val = 0x45, .want = E(IP_HDR) },
+	{ "GSO IP length +1", B_T4, .at = 17, .val = (3054 - 14 + 1) & 0xff, .want = E(IP_LEN) },
+	{ "GSO IP length -1", B_T4, .at = 17, .val = (3054 - 14 - 1) & 0xff, .want = E(IP_LEN) },
 	{ "GSO IPv6 length -1", B_T6, .at = 19, .val = (3000 + 20 - 1) & 0xff,
-	  .want = -RIOV_OL_E_IP_LEN },
-	{ "GSO trailing bytes", B_T4, .grow = 4, .want = -RIOV_OL_E_IP_LEN },
-	{ "IP length > frame", B_U4, .at = 17, .val = 129, .want = -RIOV_OL_E_IP_LEN },
-	{ "IP length < IHL", B_U4, .at = 16, .val = 0, .at2 = 17, .val2 = 19, .want = -RIOV_OL_E_IP_LEN },
-	{ "MF", B_T4, .at = 20, .val = 0x60, .want = -RIOV_OL_E_FRAGMENT },
-	{ "fragment offset", B_U4, .at = 21, .val = 1, .want = -RIOV_OL_E_FRAGMENT },
-	{ "IPv6 hop-by-hop", B_T6, .at = 20, .val = 0, .want = -RIOV_OL_E_IPV6_EXT },
-	{ "IPv6 fragment header", B_T6, .at = 20, .val = 44, .want = -RIOV_OL_E_IPV6_EXT },
-	{ "ICMP", B_U4, .at = 23, .val = 1, .want = -RIOV_OL_E_NOT_TCP_UDP },
-	{ "TCPV4 on IPv6", B_T6, S_GSO, .gso_type = 1, .want = -RIOV_OL_E_GSO_FAMILY },
-	{ "TCPV6 on IPv4", B_T4, S_GSO, .gso_type = 4, .want = -RIOV_OL_E_GSO_FAMILY },
-	{ "GSO on UDP", B_T4, .at = 23, .val = 17, .want = -RIOV_OL_E_GSO_NOT_TCP },
-	{ "GSO, no payload", B_T4E, .want = -RIOV_OL_E_GSO_EMPTY },
-	{ "TCP doff 4", B_T4, .at = 46, .val = 0x40, .want = -RIOV_OL_E_TCP_HDR },
-	{ "TCP doff past IP", B_T4C, .at = 46, .val = 0xf0, .want = -RIOV_OL_E_TCP_HDR },
-	{ "UDP length +1", B_U4, .at = 39, .val = 109, .want = -RIOV_OL_E_UDP_LEN },
-	{ "csum_offset 6 on TCP", B_T4, S_COFF, .csum_offset = 6, .want = -RIOV_OL_E_CSUM_FIELD },
-	{ "csum_offset 16 on UDP", B_U4, S_COFF, .csum_offset = 16, .want = -RIOV_OL_E_CSUM_FIELD },
-	{ "csum_start at IP", B_T4, S_CSTART, .csum_start = 14, .want = -RIOV_OL_E_CSUM_FIELD },
-	{ "csum_start, VLAN", B_T4V, S_CSTART, .csum_start = 34, .want = -RIOV_OL_E_CSUM_FIELD },
+	  .want = E(IP_LEN) },
+	{ "GSO trailing bytes", B_T4, .grow = 4, .want = E(IP_LEN) },
+	{ "IP length > frame", B_U4, .at = 17, .val = 129, .want = E(IP_LEN) },
+	{ "IP length < IHL", B_U4, .at = 16, .val = 0, .at2 = 17, .val2 = 19, .want = E(IP_LEN) },
+	{ "MF", B_T4, .at = 20, .val = 0x60, .want = E(FRAGMENT) },
+	{ "fragment offset", B_U4, .at = 21, .val = 1, .want = E(FRAGMENT) },
+	{ "IPv6 hop-by-hop", B_T6, .at = 20, .val = 0, .want = E(IPV6_EXT) },
+	{ "IPv6 fragment header", B_T6, .at = 20, .val = 44, .want = E(IPV6_EXT) },
+	{ "ICMP", B_U4, .at = 23, .val = 1, .want = E(NOT_TCP_UDP) },
+	{ "TCPV4 on IPv6", B_T6, S_GSO, .gso_type = 1, .want = E(GSO_FAMILY) },
+	{ "TCPV6 on IPv4", B_T4, S_GSO, .gso_type = 4, .want = E(GSO_FAMILY) },
+	{ "GSO on UDP", B_T4, .at = 23, .val = 17, .want = E(GSO_NOT_TCP) },
+	{ "GSO, no payload", B_T4E, .want = E(GSO_EMPTY) },
+	{ "TCP doff 4", B_T4, .at = 46, .val = 0x40, .want = E(TCP_HDR) },
+	{ "TCP doff past IP", B_T4C, .at = 46, .val = 0xf0, .want = E(TCP_HDR) },
+	{ "UDP length +1", B_U4, .at = 39, .val = 109, .want = E(UDP_LEN) },
+	{ "csum_offset 6 on TCP", B_T4, S_COFF, .csum_offset = 6, .want = E(CSUM_FIELD) },
+	{ "csum_offset 16 on UDP", B_U4, S_COFF, .csum_offset = 16, .want = E(CSUM_FIELD) },
+	{ "csum_start at IP", B_T4, S_CSTART, .csum_start = 14, .want = E(CSUM_FIELD) },
+	{ "csum_start, VLAN", B_T4V, S_CSTART, .csum_start = 34, .want = E(CSUM_FIELD) },
 	/* accepted */
 	{ "hdr_len 0 (a hint)", B_T4, S_HDRLEN, .hdr_len = 0, .want = 0 },
 	{ "hdr_len = frame", B_T6, S_HDRLEN, .hdr_len = REL(0), .want = 0 },
@@ -595,7 +599,8 @@ RIOV_TEST(bad_headers)
 		h.gso_type = c->set & S_GSO ? c->gso_type : h.gso_type;
 		h.hdr_len = c->set & S_HDRLEN ? (uint16_t)bad_field(c->hdr_len, len) : h.hdr_len;
 		h.gso_size = c->set & S_GSOSZ ? (uint16_t)c->gso_size : h.gso_size;
-		h.csum_start = c->set & S_CSTART ? (uint16_t)bad_field(c->csum_start, len) : h.csum_start;
+		if (c->set & S_CSTART)
+			h.csum_start = (uint16_t)bad_field(c->csum_start, len);
 		h.csum_offset = c->set & S_COFF ? (uint16_t)c->csum_offset : h.csum_offset;
 		const uint16_t split[] = { c->first_seg, 0 };
 		struct rte_mbuf *m = tf_mbuf(frame_buf, len, split);
