@@ -30,6 +30,7 @@ struct riov_cfg_port {
 	bool in_order;                 /* default true */
 	bool event_idx;                /* default true */
 	bool indirect;                 /* default true */
+	bool offloads;                 /* default true: checksum and segmentation offloads */
 	bool assign;                   /* eth on a PCI function: assign it through riov's VT-d model */
 	unsigned domain_id;            /* assign: its domain (0: allocate) */
 	unsigned mtu;                  /* 0: the network's */

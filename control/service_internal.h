@@ -216,7 +216,7 @@ int svc_net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char 
 		size_t errlen);
 
 /* svc_port.c */
-#define SVC_N_FEATURES 4u  /* virtio features a port may withhold (features_off) */
+#define SVC_N_FEATURES 5u  /* virtio features a port may withhold (features_off) */
 /** Index of port name in the desired state, or -1. */
 int svc_port_index(const struct riov_service *svc, const char *name);
 /** Add a port to the dataplane and the desired state (not saved). */

@@ -44,15 +44,17 @@ int svc_port_index(const struct riov_service *svc, const char *name)
 	return -1;
 }
 
-/* Virtio features a port may withhold from its guest, by the names the config file uses. */
+/* Virtio features a port may withhold from its guest, by the names the config file uses
+ * ("offloads": every checksum and segmentation offload, both ways). */
 static const struct {
 	const char *name;
-	unsigned bit;
+	uint64_t bits;
 } feature_names[] = {
-	{ "mrg_rxbuf", RIOV_VIRTIO_NET_F_MRG_RXBUF },
-	{ "in_order", RIOV_VIRTIO_F_IN_ORDER },
-	{ "event_idx", RIOV_VIRTIO_F_RING_EVENT_IDX },
-	{ "indirect", RIOV_VIRTIO_F_RING_INDIRECT },
+	{ "mrg_rxbuf", 1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF },
+	{ "in_order", 1ull << RIOV_VIRTIO_F_IN_ORDER },
+	{ "event_idx", 1ull << RIOV_VIRTIO_F_RING_EVENT_IDX },
+	{ "indirect", 1ull << RIOV_VIRTIO_F_RING_INDIRECT },
+	{ "offloads", RIOV_VIRTIO_NET_OFFLOADS },
 };
 #define N_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
 _Static_assert(N_FEATURES == SVC_N_FEATURES, "SVC_N_FEATURES counts feature_names");
@@ -104,7 +106,7 @@ static int port_features_off(const Riov__V1__PortSpec *ps, struct riov_dp_port_p
 				break;
 		if (k == N_FEATURES) {
 			snprintf(err, errlen, "port %s: unknown virtio feature '%.64s' (features_off takes "
-				 "mrg_rxbuf, in_order, event_idx, indirect)", pp->name,
+				 "mrg_rxbuf, in_order, event_idx, indirect, offloads)", pp->name,
 				 str_or_empty(ps->features_off[i]));
 			return -EINVAL;
 		}
@@ -112,7 +114,7 @@ static int port_features_off(const Riov__V1__PortSpec *ps, struct riov_dp_port_p
 			snprintf(err, errlen, "port %s: features_off is for vhost ports", pp->name);
 			return -EINVAL;
 		}
-		pp->features_off |= 1ull << feature_names[k].bit;
+		pp->features_off |= feature_names[k].bits;
 	}
 	return 0;
 }
@@ -546,7 +548,8 @@ void svc_port_from_config(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps
 	ps->mtu = cp->mtu;
 	if (ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST) {
 		ps->socket_path = (char *)cp->socket;
-		const bool on[N_FEATURES] = { cp->mrg_rxbuf, cp->in_order, cp->event_idx, cp->indirect };
+		const bool on[N_FEATURES] = { cp->mrg_rxbuf, cp->in_order, cp->event_idx, cp->indirect,
+					      cp->offloads };
 		ps->features_off = feat;
 		for (size_t k = 0; k < N_FEATURES; k++)
 			if (!on[k])
@@ -754,7 +757,7 @@ static int fill_queues(struct riov_rpc_call *call, struct riov_dp *dp, Riov__V1_
 
 /* Counters for people and scripts. The dataplane counts drops by cause (`drops`, every non-zero
  * cause); the RPC also groups them: rx_dropped = taking packets from the port (no_mbuf, looped,
- * hairpin), tx_dropped = delivering to it (no_buffer, ring_full, not_ready, hold_full,
+ * hairpin, bad_offload), tx_dropped = delivering to it (no_buffer, ring_full, not_ready, hold_full,
  * mtu_exceeded), rx_errors = the port's own rings or DMA misbehaved (bad_descriptor, too_big,
  * broken_queue, dma_fault). A vhost port's sessions (vhost_*, memory_faults, iotlb_refused, ...)
  * are its vhost-user device's counters; the dataplane leaves them 0 for eth ports. */
@@ -768,7 +771,8 @@ static void fill_counters(Riov__V1__PortCounters *pc, const struct riov_dp_port_
 	pc->rx_bytes = st->rx_bytes;
 	pc->tx_packets = st->tx_packets;
 	pc->tx_bytes = st->tx_bytes;
-	pc->rx_dropped = d[RIOV_DP_DROP_NO_MBUF] + d[RIOV_DP_DROP_LOOP] + d[RIOV_DP_DROP_HAIRPIN];
+	pc->rx_dropped = d[RIOV_DP_DROP_NO_MBUF] + d[RIOV_DP_DROP_LOOP] + d[RIOV_DP_DROP_HAIRPIN] +
+			 d[RIOV_DP_DROP_BAD_OFFLOAD];
 	pc->tx_dropped = d[RIOV_DP_DROP_NO_BUFFER] + d[RIOV_DP_DROP_RING_FULL] + d[RIOV_DP_DROP_NOT_READY] +
 			 d[RIOV_DP_DROP_HOLD_FULL] + d[RIOV_DP_DROP_MTU];
 	pc->rx_errors = d[RIOV_DP_DROP_BAD_DESC] + d[RIOV_DP_DROP_TOO_BIG] + d[RIOV_DP_DROP_BROKEN] +

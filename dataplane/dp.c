@@ -141,6 +141,12 @@ int riov_dp_create(const struct riov_dp_params *prm, struct riov_dp **out)
 		RIOV_LOG(RIOV_LOG_ERR, "mbuf pool: %s", rte_strerror(rte_errno));
 		goto fail;
 	}
+	dp->mp_indirect = rte_pktmbuf_pool_create("riov_indirect", 8191, 256, 0, 0, (int)rte_socket_id());
+	if (dp->mp_indirect == NULL) {
+		rc = -rte_errno;
+		RIOV_LOG(RIOV_LOG_ERR, "indirect mbuf pool: %s", rte_strerror(rte_errno));
+		goto fail;
+	}
 	size_t qsz = rte_rcu_qsbr_get_memsize(dp->n_workers);
 	dp->qs = rte_zmalloc("riov_qsbr", qsz, RTE_CACHE_LINE_SIZE);
 	if (dp->qs == NULL || rte_rcu_qsbr_init(dp->qs, dp->n_workers) != 0) {
@@ -185,6 +191,7 @@ int riov_dp_create(const struct riov_dp_params *prm, struct riov_dp **out)
 fail:
 	riov_vtd_destroy(dp->vtd);
 	rte_free(dp->qs);
+	rte_mempool_free(dp->mp_indirect);
 	rte_mempool_free(dp->mp);
 	rte_free(dp);
 	return rc;
@@ -226,6 +233,7 @@ void riov_dp_destroy(struct riov_dp *dp)
 		free(dp->workers[w].table);
 	riov_vtd_destroy(dp->vtd);
 	rte_free(dp->qs);
+	rte_mempool_free(dp->mp_indirect);
 	rte_mempool_free(dp->mp);
 	rte_mempool_free(dp->mp_jumbo);
 	rte_free(dp);
@@ -324,6 +332,9 @@ static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct r
 		RIOV_LOG(RIOV_LOG_WARN, "%s: vring %u refused by the virtqueue code", p->name, vi->qid);
 		return;
 	}
+	vq->mtu = p->mtu;
+	if (!tx)
+		atomic_store(&p->ol_accepts, vq->ol_accepts);
 	/* live migration: the used ring's own writes are logged too (VHOST_VRING_F_LOG) */
 	if (vi->log_base != NULL && vi->log_guest_addr != 0)
 		riov_virtq_set_used_log(vq, vi->log_guest_addr);

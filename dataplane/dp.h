@@ -93,6 +93,8 @@ enum riov_dp_drop {
 	RIOV_DP_DROP_HOLD_FULL,        /* the guest's queues were paused (vmm replacing its memory
 				        * table or switching dirty logging) and the hold queue was full */
 	RIOV_DP_DROP_MTU,              /* larger than the egress port's MTU (never fragmented) */
+	RIOV_DP_DROP_BAD_OFFLOAD,      /* a guest's virtio-net header does not match its frame, or
+				        * asks for an offload it did not negotiate */
 	RIOV_DP_DROP__MAX
 };
 extern const char *const riov_dp_drop_names[RIOV_DP_DROP__MAX];

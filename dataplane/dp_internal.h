@@ -78,6 +78,8 @@ struct dp_port {
 	uint16_t queues;
 	uint16_t mtu;                  /* L3 bytes */
 	uint32_t max_frame;            /* mtu + Ethernet header: longest untagged frame sent here */
+	_Atomic uint8_t ol_accepts;    /* vhost: RIOV_OL_* offloads the guest takes whole (from its
+				        * RX vrings' features); eth: 0, done in software */
 	_Atomic bool deleting;
 	_Atomic bool link_up;
 	/* vhost */
@@ -127,6 +129,7 @@ struct dp_worker {
 
 struct riov_dp {
 	struct rte_mempool *mp;
+	struct rte_mempool *mp_indirect; /* data room 0: software segmentation's payload references */
 	struct rte_mempool *mp_jumbo;  /* one mbuf per jumbo frame, for eth devices that cannot
 				        * scatter a frame over mbufs (af_packet, af_xdp); made by the
 				        * first such port (dp_jumbo_pool()), freed with the dataplane */

@@ -12,4 +12,5 @@ const char *const riov_dp_drop_names[RIOV_DP_DROP__MAX] = {
 	[RIOV_DP_DROP_TOO_BIG] = "too_big",     [RIOV_DP_DROP_NOT_READY] = "not_ready",
 	[RIOV_DP_DROP_LOOP] = "looped",         [RIOV_DP_DROP_HAIRPIN] = "hairpin",
 	[RIOV_DP_DROP_HOLD_FULL] = "hold_full", [RIOV_DP_DROP_MTU] = "mtu_exceeded",
+	[RIOV_DP_DROP_BAD_OFFLOAD] = "bad_offload",
 };

@@ -34,7 +34,7 @@
 
 #include "dataplane/offload.h"
 /* for struct riov_virtio_net_hdr, the header's layout in guest memory, only */
-#include "dataplane/virtq_internal.h"
+#include "dataplane/virtq.h"
 
 /* The TX offload bits this module sets and clears; any others (VLAN insertion...) are left. */
 #define OL_TX_BITS                                                                            \

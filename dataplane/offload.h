@@ -26,7 +26,11 @@
 
 struct rte_mbuf;
 struct rte_mempool;
-struct riov_virtio_net_hdr;   /* dataplane/virtq_internal.h: the header as it is in guest memory */
+struct riov_virtio_net_hdr;   /* dataplane/virtq.h: the header as it is in guest memory */
+
+/* The mbuf TX offload bits that make a frame need riov_ol_plan() on its way out (use where
+ * rte_mbuf.h is included). */
+#define RIOV_OL_MBUF_FLAGS (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_L4_MASK)
 
 /* virtio 1.2 5.1.6 header values */
 #define RIOV_VNET_HDR_F_NEEDS_CSUM 1

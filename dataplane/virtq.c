@@ -39,6 +39,7 @@
 #include <rte_cycles.h>
 
 #include "common/log.h"
+#include "dataplane/offload.h"
 #include "dataplane/virtq.h"
 #include "dataplane/virtq_internal.h"
 #include "iommu/vtd.h"
@@ -371,6 +372,14 @@ int riov_virtq_init(struct riov_virtq *vq, const struct riov_vhost_vring_info *v
 	vq->indirect = f & (1ull << RIOV_VIRTIO_F_RING_INDIRECT);
 	vq->in_order = f & (1ull << RIOV_VIRTIO_F_IN_ORDER);
 	vq->hdr_len = (vq->mrg_rxbuf || (f & (1ull << RIOV_VIRTIO_F_VERSION_1))) ? 12 : 10;
+	vq->ol_sends = (uint8_t)(((f >> RIOV_VIRTIO_NET_F_CSUM) & 1) ? RIOV_OL_CSUM : 0) |
+		       (uint8_t)(((f >> RIOV_VIRTIO_NET_F_HOST_TSO4) & 1) ? RIOV_OL_TSO4 : 0) |
+		       (uint8_t)(((f >> RIOV_VIRTIO_NET_F_HOST_TSO6) & 1) ? RIOV_OL_TSO6 : 0) |
+		       (uint8_t)(((f >> RIOV_VIRTIO_NET_F_HOST_ECN) & 1) ? RIOV_OL_ECN : 0);
+	vq->ol_accepts = (uint8_t)(((f >> RIOV_VIRTIO_NET_F_GUEST_CSUM) & 1) ? RIOV_OL_CSUM : 0) |
+			 (uint8_t)(((f >> RIOV_VIRTIO_NET_F_GUEST_TSO4) & 1) ? RIOV_OL_TSO4 : 0) |
+			 (uint8_t)(((f >> RIOV_VIRTIO_NET_F_GUEST_TSO6) & 1) ? RIOV_OL_TSO6 : 0) |
+			 (uint8_t)(((f >> RIOV_VIRTIO_NET_F_GUEST_ECN) & 1) ? RIOV_OL_ECN : 0);
 	vq->vtd = vi->vtd;
 	vq->sid = vi->sid;
 	riov_vtd_cursor_init(&vq->tc, vi->vtd, vi->sid);

@@ -26,6 +26,18 @@ struct riov_vhost_vring_info;
 
 #define RIOV_VIRTQ_BURST 32
 
+/* struct virtio_net_hdr_mrg_rxbuf / virtio 1.x header (5.1.6); legacy without MRG_RXBUF stops at
+ * 10 bytes. Fields little-endian. */
+struct riov_virtio_net_hdr {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;
+} __attribute__((packed));
+
 /* Drop and error causes, counted per queue. */
 enum riov_virtq_drop {
 	RIOV_VQ_DROP_NO_MBUF = 0,     /* guest TX: mempool empty */
@@ -68,6 +80,10 @@ struct riov_virtq {
 	bool in_order;
 	bool broken;
 	uint16_t hdr_len;             /* 12 with VERSION_1 or MRG_RXBUF, else 10 */
+	uint8_t ol_sends;             /* RIOV_OL_* the guest may send (CSUM, HOST_TSO4/6, HOST_ECN):
+				       * guest TX reads its virtio-net headers only when non-zero */
+	uint8_t ol_accepts;           /* RIOV_OL_* the guest takes (GUEST_CSUM, GUEST_TSO4/6, ECN) */
+	uint16_t mtu;                 /* the port's (headers for whole TSO frames); 0 = 1500 */
 	struct riov_vtd_cursor tc;    /* translation for descriptor buffers */
 	struct riov_vtd *vtd;
 	uint16_t sid;
@@ -138,6 +154,9 @@ struct riov_virtq_pkt {
 	bool bad;                     /* dropped (counted): complete only */
 	uint8_t nseg;
 	uint8_t peek_len;             /* min(len, RIOV_VIRTQ_PEEK) */
+	bool has_ol;                  /* the header asks for an offload (flags or gso_type set): the
+				       * frame goes through an mbuf with its metadata (vhdr) */
+	struct riov_virtio_net_hdr vhdr; /* the guest's header (private copy) when has_ol */
 	uint8_t peek[RIOV_VIRTQ_PEEK];
 	struct rte_mbuf *m;           /* non-NULL: the chain had more than RIOV_VIRTQ_PKT_SEGS
 				       * segments and was copied into this mbuf (use it instead) */

@@ -58,17 +58,6 @@ struct riov_vring_used {
 	struct riov_vring_used_elem ring[]; /* [size], then uint16_t avail_event (EVENT_IDX) */
 };
 
-/* struct virtio_net_hdr_mrg_rxbuf / virtio 1.x header; legacy without MRG_RXBUF stops at 10 bytes. */
-struct riov_virtio_net_hdr {
-	uint8_t flags;
-	uint8_t gso_type;
-	uint16_t hdr_len;
-	uint16_t gso_size;
-	uint16_t csum_start;
-	uint16_t csum_offset;
-	uint16_t num_buffers;
-} __attribute__((packed));
-
 #define RIOV_VIRTIO_NET_HDR_NUM_BUFFERS_OFF 10u
 
 /* Bytes of each ring part for a queue of `size` entries (with the EVENT_IDX trailer). */

@@ -22,6 +22,7 @@
 #include <rte_prefetch.h>
 
 #include "common/log.h"
+#include "dataplane/offload.h"
 #include "dataplane/virtq.h"
 #include "dataplane/virtq_internal.h"
 #include "iommu/vtd_dp.h"
@@ -35,6 +36,8 @@ struct vq_rx_src {
 	uint32_t seg_off;           /* offset in the current segment or piece */
 	const struct riov_virtq_pkt *pk; /* peeked source: piece 0 = peek, k = seg[k - 1] */
 	unsigned piece;
+	const struct riov_virtio_net_hdr *ohdr; /* offload fields for the header (mbuf with TX
+						 * offload metadata), or NULL: all zero */
 };
 
 /* Current chunk of a peeked packet; 0 when exhausted. */
@@ -259,8 +262,12 @@ static int vq_rx_one(struct riov_virtq *vq, struct vq_rx_src *src, uint32_t pkt_
 	struct vq_rx_src s = *src;
 	int rc;
 
-	/* 5.1.6.4: no offloads offered, so flags/gso are zero; num_buffers is 1 unless merged */
-	memset(&hdr, 0, sizeof(hdr));
+	/* 5.1.6.4: flags/gso from the frame's offload metadata (what the guest accepts), else zero;
+	 * num_buffers is 1 unless merged */
+	if (src->ohdr != NULL)
+		hdr = *src->ohdr;
+	else
+		memset(&hdr, 0, sizeof(hdr));
 	hdr.num_buffers = rte_cpu_to_le_16(1);
 	s.hdr = (const uint8_t *)&hdr;
 	s.hdr_len = vq->hdr_len;
@@ -402,12 +409,18 @@ static uint16_t vq_rx_burst(struct riov_virtq *vq, struct rte_mempool *mp, struc
 	vq_rx_prefetch(vq, RTE_MIN(n, avail));
 	for (i = 0; i < n; i++) {
 		struct vq_rx_src src = { 0 };
+		struct riov_virtio_net_hdr oh;
 		uint32_t len;
 		if (pk == NULL) {
 			if (i + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 			src.seg = pkts[i];
 			len = pkts[i]->pkt_len;
+			if (unlikely(pkts[i]->ol_flags & RIOV_OL_MBUF_FLAGS)) {
+				/* the worker sends such a frame only to a guest that accepts it whole */
+				riov_ol_to_vnet_hdr(pkts[i], vq->ol_accepts, vq->mtu ? vq->mtu : 1500, &oh);
+				src.ohdr = &oh;
+			}
 		} else {
 			if (i + 1 < n && pk[i + 1]->nseg)
 				rte_prefetch0(pk[i + 1]->seg[0].p);
@@ -416,7 +429,8 @@ static uint16_t vq_rx_burst(struct riov_virtq *vq, struct rte_mempool *mp, struc
 			src.pk = pk[i]->m ? NULL : pk[i];
 			len = pk[i]->m ? pk[i]->m->pkt_len : pk[i]->len;
 		}
-		int rc = likely(vq_rx_simple(vq, &src, len, &avail)) ? 0 : vq_rx_one(vq, &src, len, &avail);
+		int rc = likely(src.ohdr == NULL && vq_rx_simple(vq, &src, len, &avail)) ? 0
+									     : vq_rx_one(vq, &src, len, &avail);
 		if (likely(rc == 0)) {
 			delivered++;
 			vq->stats.packets++;

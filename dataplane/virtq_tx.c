@@ -91,11 +91,11 @@ static inline int vq_pk_add(struct riov_virtq_pkt *pk, unsigned *peek, unsigned 
 	return 0;
 }
 
-/* Walk the TX chain at `head` (virtio-net header skipped): copy the frame into mbuf m (pk NULL),
- * or describe it in place in *pk (m NULL; VQ_E_SEGS when it has more segments than pk holds).
- * Returns 0 or VQ_E_*. */
+/* Walk the TX chain at `head`: copy the frame into mbuf m (pk NULL), or describe it in place in
+ * *pk (m NULL; VQ_E_SEGS when it has more segments than pk holds). The virtio-net header is
+ * skipped, or copied to hdr (vq->hdr_len bytes) when hdr is not NULL. Returns 0 or VQ_E_*. */
 static int vq_tx_walk(struct riov_virtq *vq, uint16_t head, struct rte_mempool *mp, struct rte_mbuf *m,
-		      struct riov_virtq_pkt *pk)
+		      struct riov_virtq_pkt *pk, uint8_t *hdr)
 {
 	struct vq_chain ch;
 	struct riov_vring_desc d;
@@ -124,8 +124,10 @@ static int vq_tx_walk(struct riov_virtq *vq, uint16_t head, struct rte_mempool *
 			const uint8_t *src = hva;
 			uint32_t n = (uint32_t)mapped;
 			if (hdr_left) {
-				/* offloads are not offered, so the header carries nothing we need */
+				/* the header matters only to a guest that may ask for offloads */
 				uint32_t s = RTE_MIN(hdr_left, n);
+				if (hdr != NULL)
+					memcpy(hdr + (vq->hdr_len - hdr_left), src, s);
 				hdr_left -= s;
 				src += s;
 				n -= s;
@@ -168,6 +170,8 @@ static inline bool vq_tx_simple(struct riov_virtq *vq, uint16_t head, struct rio
 		return false;
 	const uint8_t *frame = (const uint8_t *)hva + vq->hdr_len;
 	const uint32_t flen = d.len - vq->hdr_len;
+	if (vq->ol_sends)
+		memcpy(&pk->vhdr, hva, vq->hdr_len);
 	if (likely(flen >= RIOV_VIRTQ_PEEK)) {
 		rte_memcpy(pk->peek, frame, RIOV_VIRTQ_PEEK);
 		pk->peek_len = RIOV_VIRTQ_PEEK;
@@ -235,15 +239,18 @@ uint16_t riov_virtq_peek(struct riov_virtq *vq, struct rte_mempool *mp, struct r
 		p->head = head;
 		p->bad = false;
 		p->m = NULL;
+		p->has_ol = false;
 		if (likely(vq_tx_simple(vq, head, p))) {
+			p->has_ol = vq->ol_sends && (p->vhdr.flags | p->vhdr.gso_type);
 			out++;
 			continue;
 		}
-		int rc = vq_tx_walk(vq, head, mp, NULL, p);
+		uint8_t *hdr = vq->ol_sends ? (uint8_t *)&p->vhdr : NULL;
+		int rc = vq_tx_walk(vq, head, mp, NULL, p, hdr);
 		if (unlikely(rc == VQ_E_SEGS)) {
 			/* scattered wider than a descriptor holds: copy it into an mbuf now */
 			struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
-			rc = m ? vq_tx_walk(vq, head, mp, m, NULL) : VQ_E_NOMBUF;
+			rc = m ? vq_tx_walk(vq, head, mp, m, NULL, hdr) : VQ_E_NOMBUF;
 			if (rc == 0) {
 				p->m = m;
 				p->len = m->pkt_len;
@@ -256,6 +263,8 @@ uint16_t riov_virtq_peek(struct riov_virtq *vq, struct rte_mempool *mp, struct r
 			vq_wait_begin(vq, gen);
 			break;
 		}
+		if (likely(rc == 0))
+			p->has_ol = hdr != NULL && (p->vhdr.flags | p->vhdr.gso_type);
 		if (unlikely(rc < 0)) {
 			vq_count_drop(vq, rc);
 			p->bad = true;

@@ -23,7 +23,11 @@
 #include <rte_ip.h>
 #include <rte_prefetch.h>
 
+#include "common/log.h"
 #include "dataplane/dp_internal.h"
+#include "dataplane/offload.h"
+
+RIOV_LOG_COMPONENT("worker", RIOV_LOG_WARN);
 
 #define DP_OUT_SLOTS 8
 #define DP_NOTIFY_MAX 16
@@ -82,25 +86,6 @@ static inline bool fits_mtu(const struct dp_port *p, const uint8_t *f, uint32_t 
 	if (likely(len <= p->max_frame))
 		return true;
 	return len <= p->max_frame + RTE_VLAN_HLEN && f[12] == 0x81 && f[13] == 0x00;
-}
-
-/* Drop, and count on p, the frames of m[0..n) larger than p's MTU; returns how many are left (in
- * order, at the front of m). Frames are never fragmented. */
-static uint16_t drop_over_mtu(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
-{
-	uint16_t k = 0;
-
-	for (uint16_t i = 0; i < n; i++) {
-		if (likely(rte_pktmbuf_pkt_len(m[i]) <= p->max_frame) ||
-		    (rte_pktmbuf_data_len(m[i]) >= RTE_ETHER_HDR_LEN &&
-		     fits_mtu(p, rte_pktmbuf_mtod(m[i], const uint8_t *), rte_pktmbuf_pkt_len(m[i])))) {
-			m[k++] = m[i];
-			continue;
-		}
-		count_drop(p, c->w->idx, RIOV_DP_DROP_MTU, 1);
-		rte_pktmbuf_free(m[i]);
-	}
-	return k;
 }
 
 /* Deliver n packets to a guest RX vring this worker owns; frees them. */
@@ -233,22 +218,114 @@ static void flush_eth(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, 
 	st->tx_bytes += bytes;
 }
 
+static void send_port(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
+{
+	if (n == 0)
+		return;
+	if (p->type == RIOV_DP_PORT_VHOST)
+		flush_vhost(c, p, m, n);
+	else
+		flush_eth(c, p, m, n);
+}
+
+/* A frame's offload the receiver cannot take, done in software: its partial checksum filled in
+ * (in a private copy when other ports share the frame). Returns the frame to send, or NULL
+ * (dropped and counted). */
+static struct rte_mbuf *egress_csum(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf *m)
+{
+	if (!RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1) {
+		struct rte_mbuf *x = rte_pktmbuf_copy(m, c->dp->mp, 0, UINT32_MAX);
+		rte_pktmbuf_free(m);
+		if (x == NULL) {
+			count_drop(p, c->w->idx, RIOV_DP_DROP_NO_MBUF, 1);
+			return NULL;
+		}
+		m = x;
+	}
+	int rc = riov_ol_csum(m);
+	if (unlikely(rc != 0)) {
+		count_drop(p, c->w->idx, RIOV_DP_DROP_BAD_OFFLOAD, 1);
+		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: checksum not filled in: %s", p->name, riov_ol_strerror(rc));
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+#define DP_MAX_SEGS 64   /* software segments of one frame (64 KB at MTU 1500: 47) */
+
+/* A TSO frame for a receiver that does not take it whole: cut to p's MTU and sent (frees m). */
+static void egress_segment(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf *m)
+{
+	struct rte_mbuf *seg[DP_MAX_SEGS];
+	int n = riov_ol_segment(m, p->mtu, c->dp->mp, c->dp->mp_indirect, seg, DP_MAX_SEGS);
+
+	rte_pktmbuf_free(m);
+	if (unlikely(n < 0)) {
+		count_drop(p, c->w->idx, n == -RIOV_OL_E_NO_MBUF ? RIOV_DP_DROP_NO_MBUF
+								: RIOV_DP_DROP_BAD_OFFLOAD, 1);
+		if (n != -RIOV_OL_E_NO_MBUF)
+			RIOV_LOG_RL(RIOV_LOG_WARN, "%s: frame not segmented: %s", p->name,
+				    riov_ol_strerror(n));
+		return;
+	}
+	for (int off = 0; off < n; off += RIOV_VIRTQ_BURST)
+		send_port(c, p, seg + off, (uint16_t)RTE_MIN(n - off, RIOV_VIRTQ_BURST));
+}
+
+/* Send m[0..n) out of port p: a frame over p's MTU is dropped and counted (mtu_exceeded, never
+ * fragmented); a frame with offload metadata goes whole where the receiver takes it (a guest that
+ * negotiated it: riov_ol_plan()), else its checksum is filled in or it is segmented here. */
+static void egress(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
+{
+	const unsigned accepts = atomic_load_explicit(&p->ol_accepts, memory_order_relaxed);
+	uint16_t k = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *x = m[i];
+		if (likely(!(x->ol_flags & RIOV_OL_MBUF_FLAGS))) {
+			if (likely(rte_pktmbuf_pkt_len(x) <= p->max_frame) ||
+			    (rte_pktmbuf_data_len(x) >= RTE_ETHER_HDR_LEN &&
+			     fits_mtu(p, rte_pktmbuf_mtod(x, const uint8_t *), rte_pktmbuf_pkt_len(x)))) {
+				m[k++] = x;
+				continue;
+			}
+			count_drop(p, c->w->idx, RIOV_DP_DROP_MTU, 1);
+			rte_pktmbuf_free(x);
+			continue;
+		}
+		switch (riov_ol_plan(x, accepts, p->mtu)) {
+		case RIOV_OL_PLAN_WHOLE:
+			m[k++] = x;
+			break;
+		case RIOV_OL_PLAN_CSUM:
+			if ((x = egress_csum(c, p, x)) != NULL)
+				m[k++] = x;
+			break;
+		case RIOV_OL_PLAN_SEGMENT:
+			send_port(c, p, m, k);   /* in order: what came before goes first */
+			k = 0;
+			egress_segment(c, p, x);
+			break;
+		default:
+			count_drop(p, c->w->idx, RIOV_DP_DROP_MTU, 1);
+			rte_pktmbuf_free(x);
+			break;
+		}
+	}
+	send_port(c, p, m, k);
+}
+
 static void flush_one(struct dp_ctx *c, struct dp_out *o)
 {
 	struct dp_port *p = port_get(c->dp, o->port);
 
 	if (o->n == 0)
 		return;
-	if (p != NULL)
-		o->n = drop_over_mtu(c, p, o->m, o->n);
-	if (o->n == 0)
-		return;
 	if (p == NULL)
 		rte_pktmbuf_free_bulk(o->m, o->n);
-	else if (p->type == RIOV_DP_PORT_VHOST)
-		flush_vhost(c, p, o->m, o->n);
 	else
-		flush_eth(c, p, o->m, o->n);
+		egress(c, p, o->m, o->n);
 	o->n = 0;
 }
 
@@ -393,6 +470,23 @@ static struct dp_vq_pair *own_rx_pair(struct dp_ctx *c, uint16_t id, const struc
 	return qp != NULL && qp->owner == c->w->idx ? qp : NULL;
 }
 
+/* The virtio-net header of a guest's frame (copied into m) as m's offload metadata; a header
+ * that does not match the frame or asks for what the guest did not negotiate drops the frame
+ * (counted: bad_offload). Returns whether m goes on. */
+static bool offload_in(struct dp_port *p, unsigned w, struct dp_vq_pair *qp,
+		       const struct riov_virtq_pkt *k, struct rte_mbuf *m)
+{
+	int rc = riov_ol_from_vnet_hdr(m, &k->vhdr, qp->txq.ol_sends);
+
+	if (likely(rc == 0))
+		return true;
+	count_drop(p, w, RIOV_DP_DROP_BAD_OFFLOAD, 1);
+	RIOV_LOG_RL(RIOV_LOG_WARN, "%s: frame dropped, its virtio-net header is refused: %s", p->name,
+		    riov_ol_strerror(rc));
+	rte_pktmbuf_free(m);
+	return false;
+}
+
 /* Guest TX, the direct path: peek at a burst of the guest's TX chains; a packet for a guest whose
  * RX vring this worker owns is copied from one guest's buffers into the other's (one copy, no
  * mbuf); every other packet (flood, wire, another worker's vring, a runt) is copied into an mbuf
@@ -420,7 +514,7 @@ static uint16_t vhost_tx(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair 
 		struct riov_virtq_pkt *k = &pk[i];
 		if (k->bad)
 			continue;
-		if (k->m != NULL || k->len < RTE_ETHER_HDR_LEN)
+		if (k->m != NULL || k->len < RTE_ETHER_HDR_LEN || unlikely(k->has_ol))
 			goto to_mbuf;
 		const struct rte_ether_hdr *eh = (const struct rte_ether_hdr *)(const void *)k->peek;
 		int out = dp_switch_addr(p->net, p->id, true, eh, &ac);
@@ -457,6 +551,8 @@ to_mbuf:;
 		struct rte_mbuf *m = riov_virtq_pkt_mbuf(c->dp->mp, k);
 		if (m == NULL)
 			count_drop(p, w, RIOV_DP_DROP_NO_MBUF, 1);
+		else if (unlikely(k->has_ol) && !offload_in(p, w, qp, k, m))
+			continue;
 		else
 			rest[nr++] = m;
 	}

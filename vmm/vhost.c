@@ -214,7 +214,7 @@ static uint64_t offered_features(const struct riov_vhost_dev_params *p)
 		RIOV_VIRTIO_F_IN_ORDER, RIOV_VIRTIO_F_IOMMU_PLATFORM, VU_VIRTIO_F_ANY_LAYOUT,
 		VU_VIRTIO_F_NOTIFY_ON_EMPTY, RIOV_VHOST_F_LOG_ALL, VU_F_PROTOCOL_FEATURES,
 	};
-	uint64_t f = 0;
+	uint64_t f = RIOV_VIRTIO_NET_OFFLOADS;
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
 		f |= 1ull << bits[i];
 	return f & ~p->features_off;

@@ -29,7 +29,15 @@ struct riov_vhost_dev;
 #define RIOV_VHOST_MAX_RING_SIZE 32768
 
 /* Virtio feature bits the dataplane cares about (virtio 1.2 sections 5.1.3 and 6). */
+#define RIOV_VIRTIO_NET_F_CSUM         0
+#define RIOV_VIRTIO_NET_F_GUEST_CSUM   1
 #define RIOV_VIRTIO_NET_F_MTU          3
+#define RIOV_VIRTIO_NET_F_GUEST_TSO4   7
+#define RIOV_VIRTIO_NET_F_GUEST_TSO6   8
+#define RIOV_VIRTIO_NET_F_GUEST_ECN    9
+#define RIOV_VIRTIO_NET_F_HOST_TSO4   11
+#define RIOV_VIRTIO_NET_F_HOST_TSO6   12
+#define RIOV_VIRTIO_NET_F_HOST_ECN    13
 #define RIOV_VIRTIO_NET_F_MRG_RXBUF   15
 #define RIOV_VIRTIO_NET_F_MQ          22
 #define RIOV_VIRTIO_F_RING_INDIRECT   28
@@ -38,6 +46,12 @@ struct riov_vhost_dev;
 #define RIOV_VIRTIO_F_VERSION_1       32
 #define RIOV_VIRTIO_F_IOMMU_PLATFORM  33
 #define RIOV_VIRTIO_F_IN_ORDER        35
+/* The checksum and segmentation offloads, both ways (a port's "offloads" feature switch) */
+#define RIOV_VIRTIO_NET_OFFLOADS                                                                  \
+	((1ull << RIOV_VIRTIO_NET_F_CSUM) | (1ull << RIOV_VIRTIO_NET_F_GUEST_CSUM) |              \
+	 (1ull << RIOV_VIRTIO_NET_F_GUEST_TSO4) | (1ull << RIOV_VIRTIO_NET_F_GUEST_TSO6) |        \
+	 (1ull << RIOV_VIRTIO_NET_F_GUEST_ECN) | (1ull << RIOV_VIRTIO_NET_F_HOST_TSO4) |          \
+	 (1ull << RIOV_VIRTIO_NET_F_HOST_TSO6) | (1ull << RIOV_VIRTIO_NET_F_HOST_ECN))
 
 /* What the dataplane needs to serve one vring. Ring pointers are host addresses obtained by
  * translating the ring's guest addresses through the device's domain (each ring lies within one

@@ -233,7 +233,7 @@ RIOV_TEST(port_add_refusals)
 		  .msg = "port vm1: MTU 67 is outside 68-9000 (leave it out for the network's)" },
 		{ "feature", -1, .feature = "bogus", .rc = -EINVAL,
 		  .msg = "port vm1: unknown virtio feature 'bogus' (features_off takes mrg_rxbuf, "
-			 "in_order, event_idx, indirect)" },
+			 "in_order, event_idx, indirect, offloads)" },
 		{ "eth feature", ETH, .devargs = "net_null0", .feature = "in_order", .rc = -EINVAL,
 		  .msg = "port vm1: features_off is for vhost ports" },
 		{ "no socket", -1, .sock = "", .rc = -EINVAL,
