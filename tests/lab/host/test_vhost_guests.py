@@ -161,6 +161,7 @@ class VM:
     def __init__(self, name, tmp, sock, mac, ip, qemu_server, viommu, initrd, kernel, smp=1, queues=1,
                  hotplug=False, incoming=None):
         self.name, self.tmp, self.sock, self.mac, self.ip = name, tmp, sock, mac, ip
+        self.nic_extra = ""   # more virtio-net-pci properties (",guest_tso4=off", ...)
         self.qemu_server, self.viommu = qemu_server, viommu
         self.initrd, self.kernel = initrd, kernel
         self.smp, self.queues, self.hotplug = smp, queues, hotplug
@@ -201,7 +202,7 @@ class VM:
             args += ["-device", "intel-iommu,intremap=on,caching-mode=on,device-iotlb=on"]
             nic += ",iommu_platform=on,ats=on,disable-legacy=on"
             args[args.index("-append") + 1] += " intel_iommu=on"
-        args += ["-device", nic]
+        args += ["-device", nic + self.nic_extra]
         if self.incoming:
             args += ["-incoming", self.incoming]
         with open(self.logf, "a") as f:
@@ -1369,10 +1370,86 @@ def test_migrate():
         s.stop()
 
 
+# virtio-net feature bits (the guest's /sys/class/net/eth0/device/features: a '0'/'1' string, bit 0 first)
+OFFLOAD_BITS = {"CSUM": 0, "GUEST_CSUM": 1, "GUEST_TSO4": 7, "GUEST_TSO6": 8, "HOST_TSO4": 11, "HOST_TSO6": 12}
+
+
+def guest_features(vm):
+    rc, out = vm.run("cat /sys/class/net/eth0/device/features")
+    bits = next((l.strip() for l in out if set(l.strip()) <= {"0", "1"} and len(l.strip()) >= 32), "")
+    if not bits:
+        raise TestFailure("%s: no virtio features in sysfs: %r" % (vm.name, out))
+    return {name: bits[b] == "1" for name, b in OFFLOAD_BITS.items()}
+
+
+def tcp_csum_errors(vm):
+    """InCsumErrors of the guest's TCP (/proc/net/snmp)."""
+    rc, out = vm.run("grep '^Tcp:' /proc/net/snmp")
+    rows = [l.split() for l in out if l.startswith("Tcp:")]
+    if len(rows) < 2 or "InCsumErrors" not in rows[0]:
+        raise TestFailure("%s: no TCP counters: %r" % (vm.name, out))
+    return int(rows[1][rows[0].index("InCsumErrors")])
+
+
+def frame_sizes(s, name):
+    """Average bytes per frame riovd took from (rx) and gave to (tx) port name."""
+    st = s.port(name)
+    rx, tx = int(st.get("rx_packets", 0)), int(st.get("tx_packets", 0))
+    return (int(st.get("rx_bytes", 0)) / rx if rx else 0, int(st.get("tx_bytes", 0)) / tx if tx else 0)
+
+
+def test_offloads():
+    """Both guests negotiate the checksum and segmentation offloads: TCP crosses riovd in frames up
+    to 64 KB, whole, both ways, with no checksum error. Then vm2 comes back with a NIC that takes no
+    receive offloads (guest_csum, guest_tso4, guest_tso6 off): riovd cuts vm1's TSO frames to
+    MTU-sized segments with checksums filled in for it, and vm2 sees no checksum error either."""
+    s = Setup("offloads").start()
+    try:
+        for vm in s.vms():
+            f = guest_features(vm)
+            riovtest.check(all(f.values()), "%s negotiated %s" % (vm.name, ", ".join(k for k, v in f.items() if v)))
+        iperf_server(s.vm2)
+        a = iperf(s.vm1, s.vm2.ip, "", 10, "iperf3 -P 4 vm1 -> vm2 (offloads)")
+        b = iperf(s.vm1, s.vm2.ip, "-R", 10, "iperf3 -P 4 -R vm2 -> vm1 (offloads)")
+        rx1, tx1 = frame_sizes(s, "vm1")
+        riovtest.check(rx1 > 1514 and tx1 > 1514, "frames crossed whole: riovd took %.0f bytes per frame "
+                       "from vm1 and gave it %.0f" % (rx1, tx1))
+        for vm in s.vms():
+            riovtest.check(tcp_csum_errors(vm) == 0, "%s: no TCP checksum errors" % vm.name)
+        whole = "vm1->vm2 %.0f Mbit/s, vm2->vm1 %.0f Mbit/s, %.0f/%.0f bytes per frame" % (
+            a["receiver"] / 1e6, b["receiver"] / 1e6, rx1, tx1)
+        s.vm2.stop()
+        s.vm2.nic_extra = ",guest_csum=off,guest_tso4=off,guest_tso6=off"
+        with s.vm2.lock:
+            s.vm2.lines = []
+        s.vm2.start()
+        s.vm2.wait_line(r"^GUEST-READY", 0, 120, "boot")
+        f = guest_features(s.vm2)
+        riovtest.check(not f["GUEST_CSUM"] and not f["GUEST_TSO4"] and f["HOST_TSO4"],
+                       "vm2 now takes no receive offloads (%s)" % f)
+        before = s.port("vm2")
+        iperf_server(s.vm2)
+        c = iperf(s.vm1, s.vm2.ip, "", 10, "iperf3 -P 4 vm1 -> vm2 (vm2 without receive offloads)")
+        after = s.port("vm2")
+        pk = int(after.get("tx_packets", 0)) - int(before.get("tx_packets", 0))
+        by = int(after.get("tx_bytes", 0)) - int(before.get("tx_bytes", 0))
+        rx1b, _ = frame_sizes(s, "vm1")
+        riovtest.check(pk > 0 and by / pk <= 1514, "vm2 got MTU-sized frames only (%.0f bytes per frame, "
+                       "%d frames)" % (by / pk if pk else 0, pk))
+        riovtest.check(rx1b > 1514, "vm1 still sent TSO frames (%.0f bytes per frame)" % rx1b)
+        riovtest.check(tcp_csum_errors(s.vm2) == 0, "vm2: no TCP checksum errors on riovd's segments")
+        drops = s.port("vm1").get("drops", [])
+        riovtest.check(not any(d.get("cause") == "bad_offload" for d in drops), "no frame refused as bad_offload")
+        return "%s; to a guest without receive offloads (riovd segments): %.0f Mbit/s, %.0f bytes per frame" % (
+            whole, c["receiver"] / 1e6, by / pk)
+    finally:
+        s.stop()
+
+
 TESTS = [("ping", test_ping), ("ping-viommu", test_ping_viommu), ("reboot-restart", test_reboot_restart),
          ("reboot-restart-viommu", test_reboot_restart_viommu), ("mq", test_mq), ("hotplug", test_hotplug),
          ("hotplug-mq", test_hotplug_mq), ("mq-restart", test_mq_restart), ("libvirt", test_libvirt),
-         ("kill-restart", test_kill_restart), ("migrate", test_migrate)]
+         ("kill-restart", test_kill_restart), ("migrate", test_migrate), ("offloads", test_offloads)]
 
 
 def main():
