@@ -11,8 +11,9 @@
  *
  * Layout: a guest memory area of FZ_PAGES pages at guest-physical FZ_GPA, mapped through a real
  * VT-d domain: the rings sit in the first pages (desc, avail, used), page FZ_RO_PAGE is read-only
- * and page FZ_HOLE_PAGE unmapped. Input bytes 0-7 pick the ring size (byte 0: 1 << (b % 9)), the
- * features (byte 1: bit 0 MRG_RXBUF, 1 VERSION_1, 2 INDIRECT, 3 EVENT_IDX, 4 IN_ORDER, 5 in-order
+ * and page FZ_HOLE_PAGE unmapped. Input bytes 0-7 pick the ring size (byte 0: 1 << (b % 9); its
+ * bit 7 adds the offloads: TX headers become mbuf metadata as in the worker), the features (byte
+ * 1: bit 0 MRG_RXBUF, 1 VERSION_1, 2 INDIRECT, 3 EVENT_IDX, 4 IN_ORDER, 5 in-order
  * batching, 6 dirty log, 7 the worker's direct path for both directions), the start indices (bytes
  * 2-5) and the RX packet sizes (bytes 6-7); the rest fills the memory from its start. Between
  * bursts the "guest" moves avail->idx by input-chosen amounts, so the device also sees stale,
@@ -31,6 +32,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "dataplane/offload.h"
 #include "dataplane/virtq.h"
 #include "dataplane/virtq_internal.h"
 #include "iommu/vtd.h"
@@ -159,7 +161,10 @@ static unsigned fz_tx_burst(struct riov_virtq *tx, bool direct)
 		(void)sum;
 		if (direct && !(i & 1) && pk[i].m == NULL)
 			continue;
+		const bool has_ol = pk[i].has_ol;
 		struct rte_mbuf *m = riov_virtq_pkt_mbuf(fz.mp, &pk[i]);
+		if (m != NULL && has_ol)   /* the worker's offload_in(): refused or metadata */
+			(void)riov_ol_from_vnet_hdr(m, &pk[i].vhdr, tx->ol_sends);
 		/* touch every byte so ASan sees the whole copy */
 		for (const struct rte_mbuf *s = m; s != NULL; s = s->next)
 			for (uint16_t k = 0; k < s->data_len; k++)
@@ -274,6 +279,8 @@ int riov_virtq_fuzz_one(const uint8_t *data, size_t size)
 		feat |= 1ull << RIOV_VIRTIO_F_RING_EVENT_IDX;
 	if (data[1] & 16)
 		feat |= 1ull << RIOV_VIRTIO_F_IN_ORDER;
+	if (data[0] & 128)
+		feat |= RIOV_VIRTIO_NET_OFFLOADS;
 	uint16_t la = (uint16_t)(data[2] | data[3] << 8);
 	uint16_t lu = (uint16_t)(data[4] | data[5] << 8);
 
