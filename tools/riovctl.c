@@ -200,6 +200,8 @@ static const struct opt o_port_add[] = {
 	{ "queues", "N", "queue pairs (default 1)" },
 	{ "devargs", "ARGS", "eth: DPDK devargs, e.g. net_af_packet0,iface=veth0" },
 	{ "features-off", "LIST", "vhost: comma-separated virtio features to withhold" },
+	{ "offloads", "on|off", "vhost: checksum and segmentation offloads (default on; off = "
+				"--features-off offloads)" },
 	{ "mac", "MAC", "fixed MAC address" },
 	{ "mtu", "N", "MTU (default: the network's)" },
 	{ "assign", NULL, "eth on a PCI function: assign it through riov's VT-d model" },
@@ -245,16 +247,22 @@ static ProtobufCMessage *b_port_add(struct ctx *x)
 	if (p->type == RIOV__V1__PORT_TYPE__PORT_TYPE_ETH && !p->devargs[0])
 		usage_error("an eth port needs --devargs ARGS");
 	const char *fo = opt_val(x, "features-off");
+	const char *ol = opt_val(x, "offloads");
+	if (ol && strcmp(ol, "on") != 0 && strcmp(ol, "off") != 0)
+		usage_error("--offloads takes on or off, not '%s'", ol);
+	const bool ol_off = ol && strcmp(ol, "off") == 0;
+	size_t n = 1 + ol_off;
+	for (const char *c = fo ? fo : ""; *c; c++)
+		n += *c == ',';
+	p->features_off = xalloc(n * sizeof(char *));
 	if (fo) {
 		char *copy = xalloc(strlen(fo) + 1), *save = NULL;
 		strcpy(copy, fo);
-		size_t n = 1;
-		for (const char *c = fo; *c; c++)
-			n += *c == ',';
-		p->features_off = xalloc(n * sizeof(char *));
 		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
 			p->features_off[p->n_features_off++] = t;
 	}
+	if (ol_off)
+		p->features_off[p->n_features_off++] = "offloads";
 	return &r->base;
 }
 static ProtobufCMessage *b_port_delete(struct ctx *x)
@@ -630,7 +638,7 @@ static const struct cmd cmds[] = {
 	  c_net_list },
 	{ "port", "add", RIOV_METHOD_ID(Port, add),
 	  "vhost|eth NAME --net NET [--socket PATH] [--client] [--queues N] [--devargs ARGS] "
-	  "[--features-off LIST] [--mac MAC] [--mtu N] [--assign [--domain N]]",
+	  "[--features-off LIST] [--offloads on|off] [--mac MAC] [--mtu N] [--assign [--domain N]]",
 	  "add a port to a network", 2, 2, o_port_add, b_port_add, NULL },
 	{ "port", "delete", RIOV_METHOD_ID(Port, delete), "NAME", "remove a port", 1, 1, NULL,
 	  b_port_delete, NULL },

@@ -92,13 +92,13 @@ def test_ports():
     d = Riovd(tmp, 'networks = ( { name = "blue"; }, { name = "wire"; } );\n').start()
     ctl = ctl_for(d)
     r = ctl.json("port", "add", "vhost", "vm1", "--net", "blue", "--socket", "vm1.sock", "--queues", "2",
-                 "--features-off", "mrg_rxbuf,in_order")
+                 "--features-off", "mrg_rxbuf,in_order", "--offloads", "off")
     p = r["port"]
     check(p["spec"]["socket_path"] == os.path.join(tmp, "vm1.sock"),
           "a relative socket path is served under socket_dir (%s)" % p["spec"]["socket_path"])
     check(os.path.exists(os.path.join(tmp, "vm1.sock")), "riovd listens on the vhost-user socket")
-    check(p["spec"]["queues"] == 2 and p["spec"]["features_off"] == ["mrg_rxbuf", "in_order"],
-          "queues and withheld features are kept")
+    check(p["spec"]["queues"] == 2 and p["spec"]["features_off"] == ["mrg_rxbuf", "in_order", "offloads"],
+          "queues and withheld features (--offloads off: offloads) are kept")
     check(p["state"] == "waiting for guest" and p["domain_id"] >= 1, "state and domain id reported")
     abs_sock = os.path.join(tmp, "abs-vm2.sock")
     ctl.ok("port", "add", "vhost", "vm2", "--net", "blue", "--socket", abs_sock)

@@ -314,7 +314,7 @@ class Setup:
     """riovd with two vhost ports on one network and two Linux guests on them (smp vCPUs each,
     queues queue pairs on each NIC and riovd port, memory slots for DIMMs with hotplug)."""
 
-    def __init__(self, name, viommu=False, smp=1, queues=1, hotplug=False, extra_ports=()):
+    def __init__(self, name, viommu=False, smp=1, queues=1, hotplug=False, extra_ports=(), mtu=0):
         env = lab_env()
         initrd = guest_initrd()
         self.env, self.initrd = env, initrd
@@ -322,8 +322,8 @@ class Setup:
         TMPDIRS.append(self.tmp)
         ports = [port_cfg("vm1", True, queues), port_cfg("vm2", False, queues)]
         ports += [port_cfg(p, False, queues) for p in extra_ports]
-        cfg = ('networks = ( { name = "lab"; } );\n'
-               'ports = (\n%s\n);\n' % ",\n".join(ports))
+        cfg = ('networks = ( { name = "lab";%s } );\n'
+               'ports = (\n%s\n);\n' % (" mtu = %d;" % mtu if mtu else "", ",\n".join(ports)))
         self.riovd = Riovd(self.tmp, cfg, extra_args=["--idle-sleep-us", IDLE_SLEEP_US])
         self.ctl = Riovctl(os.path.join(self.tmp, "riovd.sock"))
         self.vm1 = VM("vm1", self.tmp, self.riovd.socket("vm1"), "52:54:00:00:01:01", "10.91.0.1", True,
@@ -1391,6 +1391,15 @@ def tcp_csum_errors(vm):
     return int(rows[1][rows[0].index("InCsumErrors")])
 
 
+def link_local(vm):
+    """The guest's IPv6 link-local address on eth0."""
+    rc, out = vm.run("ip -6 -o addr show dev eth0 scope link")
+    m = re.search(r"inet6 (fe80::[0-9a-f:]+)/64", "\n".join(out))
+    if not m:
+        raise TestFailure("%s: no IPv6 link-local address on eth0: %r" % (vm.name, out))
+    return m.group(1)
+
+
 def frame_sizes(s, name):
     """Average bytes per frame riovd took from (rx) and gave to (tx) port name."""
     st = s.port(name)
@@ -1414,10 +1423,12 @@ def test_offloads():
         rx1, tx1 = frame_sizes(s, "vm1")
         riovtest.check(rx1 > 1514 and tx1 > 1514, "frames crossed whole: riovd took %.0f bytes per frame "
                        "from vm1 and gave it %.0f" % (rx1, tx1))
+        ll = link_local(s.vm2)
+        v6 = iperf(s.vm1, ll + "%eth0", "-6", 10, "iperf3 -P 4 -6 vm1 -> vm2 (TSO6)")
         for vm in s.vms():
             riovtest.check(tcp_csum_errors(vm) == 0, "%s: no TCP checksum errors" % vm.name)
-        whole = "vm1->vm2 %.0f Mbit/s, vm2->vm1 %.0f Mbit/s, %.0f/%.0f bytes per frame" % (
-            a["receiver"] / 1e6, b["receiver"] / 1e6, rx1, tx1)
+        whole = "vm1->vm2 %.0f Mbit/s, vm2->vm1 %.0f Mbit/s, %.0f/%.0f bytes per frame; IPv6 %.0f Mbit/s" % (
+            a["receiver"] / 1e6, b["receiver"] / 1e6, rx1, tx1, v6["receiver"] / 1e6)
         s.vm2.stop()
         s.vm2.nic_extra = ",guest_csum=off,guest_tso4=off,guest_tso6=off"
         with s.vm2.lock:
@@ -1446,10 +1457,40 @@ def test_offloads():
         s.stop()
 
 
+def test_jumbo():
+    """A network with MTU 9000 and guests started with host_mtu=9000: QEMU tells riovd the MTU
+    (NET_SET_MTU, within the port's), the guests' interfaces come up at 9000 (VIRTIO_NET_F_MTU),
+    8,972-byte pings cross unfragmented and TCP runs at MTU 9000 with the offloads."""
+    s = Setup("jumbo", mtu=9000)
+    for vm in s.vms():
+        vm.nic_extra = ",host_mtu=9000"
+    s.start()
+    try:
+        for vm in s.vms():
+            rc, out = vm.run("cat /sys/class/net/eth0/mtu")
+            mtu = next((l.strip() for l in out if l.strip().isdigit()), "?")
+            riovtest.check(mtu == "9000", "%s: eth0 came up with MTU %s" % (vm.name, mtu))
+        ping(s.vm1, s.vm2.ip, 2)
+        rc, out = s.vm1.run("ping -c 5 -W 2 -M do -s 8972 %s" % s.vm2.ip, 90)
+        text = "\n".join(out)
+        m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", text)
+        riovtest.check(m is not None and m.group(2) == "5", "vm1 -> vm2: 5 of 5 9,000-byte pings, unfragmented "
+                       "(%s)" % (m.group(0) if m else text[-200:]))
+        iperf_server(s.vm2)
+        a = iperf(s.vm1, s.vm2.ip, "", 10, "iperf3 -P 4 vm1 -> vm2 at MTU 9000")
+        drops = s.port("vm2").get("drops", [])
+        riovtest.check(not any(d.get("cause") == "mtu_exceeded" for d in drops), "nothing over the MTU")
+        return "eth0 MTU 9000 in both guests, 9,000-byte pings unfragmented, iperf3 vm1->vm2 %.0f Mbit/s" % (
+            a["receiver"] / 1e6)
+    finally:
+        s.stop()
+
+
 TESTS = [("ping", test_ping), ("ping-viommu", test_ping_viommu), ("reboot-restart", test_reboot_restart),
          ("reboot-restart-viommu", test_reboot_restart_viommu), ("mq", test_mq), ("hotplug", test_hotplug),
          ("hotplug-mq", test_hotplug_mq), ("mq-restart", test_mq_restart), ("libvirt", test_libvirt),
-         ("kill-restart", test_kill_restart), ("migrate", test_migrate), ("offloads", test_offloads)]
+         ("kill-restart", test_kill_restart), ("migrate", test_migrate), ("offloads", test_offloads),
+         ("jumbo", test_jumbo)]
 
 
 def main():
