@@ -784,6 +784,11 @@ static void fill_counters(Riov__V1__PortCounters *pc, const struct riov_dp_port_
 	pc->iotlb_waits = st->iotlb_waits;
 	pc->dirty_log_writes = st->dirty_log_writes;
 	pc->announces = st->announces;
+	pc->offload_frames_in = st->ol.frames_in;
+	pc->offload_frames_out = st->ol.frames_out;
+	pc->sw_checksums = st->ol.sw_checksums;
+	pc->sw_segmented = st->ol.sw_segmented;
+	pc->sw_segments = st->ol.sw_segments;
 	pc->vhost_connects = st->vhost.connects;
 	pc->vhost_disconnects = st->vhost.disconnects;
 	pc->vhost_messages = st->vhost.messages;

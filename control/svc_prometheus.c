@@ -92,6 +92,23 @@ static const struct {
 		      "port started from the used ring's index instead of the base its front-end sent."),
 };
 
+/* Checksum and segmentation offloads through a port (every port type). */
+static const struct {
+	const char *name, *help;
+	size_t off;
+} offload_counters[] = {
+	VHOST_COUNTER(ol.frames_in, "riov_port_offload_frames_in_total", "Frames taken from a port "
+		      "with a partial checksum or TSO (its guest's virtio-net header)."),
+	VHOST_COUNTER(ol.frames_out, "riov_port_offload_frames_out_total", "Frames with a partial "
+		      "checksum or TSO passed whole to a port whose guest takes them."),
+	VHOST_COUNTER(ol.sw_checksums, "riov_port_sw_checksums_total", "Checksums riovd filled in "
+		      "for a port that takes no partial checksum."),
+	VHOST_COUNTER(ol.sw_segmented, "riov_port_sw_segmented_total", "TSO frames riovd cut into "
+		      "segments of a port's MTU."),
+	VHOST_COUNTER(ol.sw_segments, "riov_port_sw_segments_total", "Segments riovd made for a "
+		      "port from TSO frames."),
+};
+
 /* One queue pair of a vhost port in a scrape. */
 struct queue_row {
 	const struct riov_dp_port_stats *port;
@@ -208,6 +225,9 @@ void svc_prometheus_collect(struct evbuffer *out, void *arg)
 	for (size_t k = 0; k < sizeof(vhost_counters) / sizeof(vhost_counters[0]); k++)
 		port_metric_of(out, &pa, vhost_counters[k].name, vhost_counters[k].help,
 			       vhost_counters[k].off, true);
+	for (size_t k = 0; k < sizeof(offload_counters) / sizeof(offload_counters[0]); k++)
+		port_metric(out, &pa, offload_counters[k].name, offload_counters[k].help,
+			    offload_counters[k].off);
 	free(pa.v);
 
 	riov_vtd_fault_stats(svc->vtd, &fs);

@@ -115,6 +115,16 @@ struct riov_dp_vhost_stats {
 				       * front-end sent (it had lost track) */
 };
 
+/* Offloads through a port (issue 22): frames with a partial checksum or TSO taken from it
+ * (in), passed whole to it (out), and what riovd did in software for it (egress). */
+struct riov_dp_offload_stats {
+	uint64_t frames_in;            /* offload frames taken from the port (its guest's header) */
+	uint64_t frames_out;           /* offload frames passed whole (the guest takes them) */
+	uint64_t sw_checksums;         /* checksums filled in by riovd for the port */
+	uint64_t sw_segmented;         /* TSO frames riovd cut into segments for the port ... */
+	uint64_t sw_segments;          /* ... and the segments that made */
+};
+
 /* Counters as seen from the port's side: rx = received from the guest or wire, tx = sent to it. */
 struct riov_dp_port_stats {
 	char name[RIOV_DP_NAME_MAX];
@@ -133,6 +143,7 @@ struct riov_dp_port_stats {
 	uint64_t announces;           /* RARPs sent for the guest after its front-end announced it
 				       * (SEND_RARP: a live migration landed on this port) */
 	struct riov_dp_vhost_stats vhost;   /* vhost ports: the device's sessions */
+	struct riov_dp_offload_stats ol;    /* every port */
 };
 
 /** Fill st for the port called name. Returns 0 or -ENOENT. */

@@ -55,6 +55,7 @@ struct dp_qstats {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 	uint64_t drops[RIOV_DP_DROP__MAX];
 	uint64_t announces;            /* RARPs sent for the guest (send_announce) */
+	struct riov_dp_offload_stats ol;
 } __rte_cache_aligned;
 
 struct dp_vq_pair {

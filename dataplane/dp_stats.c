@@ -117,6 +117,11 @@ void dp_port_stats(const struct riov_dp *dp, const struct dp_port *p, struct rio
 		for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++)
 			st->drops[d] += q->drops[d];
 		st->announces += q->announces;
+		st->ol.frames_in += q->ol.frames_in;
+		st->ol.frames_out += q->ol.frames_out;
+		st->ol.sw_checksums += q->ol.sw_checksums;
+		st->ol.sw_segmented += q->ol.sw_segmented;
+		st->ol.sw_segments += q->ol.sw_segments;
 	}
 	st->drops[RIOV_DP_DROP_RING_FULL] += atomic_load(&p->ring_full);
 	if (p->type != RIOV_DP_PORT_VHOST)

@@ -243,6 +243,8 @@ static struct rte_mbuf *egress_csum(struct dp_ctx *c, struct dp_port *p, struct 
 		m = x;
 	}
 	int rc = riov_ol_csum(m);
+	if (likely(rc == 0))
+		p->wstats[c->w->idx].ol.sw_checksums++;
 	if (unlikely(rc != 0)) {
 		count_drop(p, c->w->idx, RIOV_DP_DROP_BAD_OFFLOAD, 1);
 		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: checksum not filled in: %s", p->name, riov_ol_strerror(rc));
@@ -269,6 +271,8 @@ static void egress_segment(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf 
 				    riov_ol_strerror(n));
 		return;
 	}
+	p->wstats[c->w->idx].ol.sw_segmented++;
+	p->wstats[c->w->idx].ol.sw_segments += (uint64_t)n;
 	for (int off = 0; off < n; off += RIOV_VIRTQ_BURST)
 		send_port(c, p, seg + off, (uint16_t)RTE_MIN(n - off, RIOV_VIRTQ_BURST));
 }
@@ -296,6 +300,7 @@ static void egress(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uin
 		}
 		switch (riov_ol_plan(x, accepts, p->mtu)) {
 		case RIOV_OL_PLAN_WHOLE:
+			p->wstats[c->w->idx].ol.frames_out++;
 			m[k++] = x;
 			break;
 		case RIOV_OL_PLAN_CSUM:
@@ -478,8 +483,10 @@ static bool offload_in(struct dp_port *p, unsigned w, struct dp_vq_pair *qp,
 {
 	int rc = riov_ol_from_vnet_hdr(m, &k->vhdr, qp->txq.ol_sends);
 
-	if (likely(rc == 0))
+	if (likely(rc == 0)) {
+		p->wstats[w].ol.frames_in += (m->ol_flags & RIOV_OL_MBUF_FLAGS) != 0;
 		return true;
+	}
 	count_drop(p, w, RIOV_DP_DROP_BAD_OFFLOAD, 1);
 	RIOV_LOG_RL(RIOV_LOG_WARN, "%s: frame dropped, its virtio-net header is refused: %s", p->name,
 		    riov_ol_strerror(rc));

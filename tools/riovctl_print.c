@@ -396,6 +396,7 @@ static const char *const vhost_session_lines[][6] = {
 	  "vhost_refused", NULL },
 	{ "memory_faults", "vring_base_resyncs", "dirty_log_writes", "announces", NULL },
 	{ "iotlb_waits", "iotlb_refused", "iotlb_evictions", NULL },
+	{ "offload_frames_in", "offload_frames_out", "sw_checksums", "sw_segmented", "sw_segments", NULL },
 };
 
 static void print_vhost_session(const Riov__V1__PortCounters *pc)

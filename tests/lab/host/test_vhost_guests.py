@@ -1423,6 +1423,11 @@ def test_offloads():
         rx1, tx1 = frame_sizes(s, "vm1")
         riovtest.check(rx1 > 1514 and tx1 > 1514, "frames crossed whole: riovd took %.0f bytes per frame "
                        "from vm1 and gave it %.0f" % (rx1, tx1))
+        st1, st2 = s.port("vm1"), s.port("vm2")
+        riovtest.check(int(st1.get("offload_frames_in", 0)) > 0 and int(st2.get("offload_frames_out", 0)) > 0
+                       and int(st2.get("sw_segments", 0)) == 0,
+                       "riovd counted offload frames taken from vm1 (%s) and passed whole to vm2 (%s), none "
+                       "segmented" % (st1.get("offload_frames_in", 0), st2.get("offload_frames_out", 0)))
         ll = link_local(s.vm2)
         v6 = iperf(s.vm1, ll + "%eth0", "-6", 10, "iperf3 -P 4 -6 vm1 -> vm2 (TSO6)")
         for vm in s.vms():
@@ -1448,6 +1453,9 @@ def test_offloads():
         riovtest.check(pk > 0 and by / pk <= 1514, "vm2 got MTU-sized frames only (%.0f bytes per frame, "
                        "%d frames)" % (by / pk if pk else 0, pk))
         riovtest.check(rx1b > 1514, "vm1 still sent TSO frames (%.0f bytes per frame)" % rx1b)
+        segs = int(after.get("sw_segments", 0)) - int(before.get("sw_segments", 0))
+        cut = int(after.get("sw_segmented", 0)) - int(before.get("sw_segmented", 0))
+        riovtest.check(cut > 0 and segs > cut, "riovd counted %d TSO frames cut into %d segments for vm2" % (cut, segs))
         riovtest.check(tcp_csum_errors(s.vm2) == 0, "vm2: no TCP checksum errors on riovd's segments")
         drops = s.port("vm1").get("drops", [])
         riovtest.check(not any(d.get("cause") == "bad_offload" for d in drops), "no frame refused as bad_offload")
