@@ -856,9 +856,20 @@ static void dump_port(void *arg, const struct riov_dp_port_stats *st)
 			fprintf(f, " drop_%s %" PRIu64, riov_dp_drop_names[d], st->drops[d]);
 	fprintf(f, " notifications %" PRIu64 " iotlb_hits %" PRIu64 " iotlb_misses %" PRIu64
 		   " iotlb_waits %" PRIu64 " dma_faults %" PRIu64 " dirty_log_writes %" PRIu64
-		   " announces %" PRIu64 "\n",
+		   " announces %" PRIu64,
 		st->notifications, st->iotlb_hits, st->iotlb_misses, st->iotlb_waits, st->dma_faults,
 		st->dirty_log_writes, st->announces);
+	const struct riov_dp_offload_stats *o = &st->ol;
+	if (o->frames_in | o->frames_out | o->sw_checksums | o->sw_segmented)
+		fprintf(f, " offload_frames_in %" PRIu64 " offload_frames_out %" PRIu64 " sw_checksums %"
+			   PRIu64 " sw_segmented %" PRIu64 " sw_segments %" PRIu64, o->frames_in,
+			o->frames_out, o->sw_checksums, o->sw_segmented, o->sw_segments);
+	if (st->type == RIOV_DP_PORT_VHOST)
+		fprintf(f, " vhost_connects %" PRIu64 " vhost_messages %" PRIu64 " vhost_refused %" PRIu64
+			   " memory_faults %" PRIu64 " iotlb_refused %" PRIu64 " vring_base_resyncs %" PRIu64,
+			st->vhost.connects, st->vhost.messages, st->vhost.refused, st->vhost.memory_faults,
+			st->vhost.iotlb_refused, st->vhost.base_resyncs);
+	fputc('\n', f);
 }
 
 /* Ring state of a vhost port's vrings: what the guest published and how far riovd got. Read-only
