@@ -54,14 +54,18 @@ static void port_metric(struct evbuffer *out, const struct port_array *pa, const
 	port_metric_of(out, pa, name, help, field_off, false);
 }
 
-#define VHOST_COUNTER(field, name, help) { name, help, offsetof(struct riov_dp_port_stats, field) }
+#define COUNTER_(field, name, help, vhost_only)                                                \
+	{ name, help, offsetof(struct riov_dp_port_stats, field), vhost_only }
+/* What only vhost ports count (their guests' migrations and vIOMMU, their vhost-user sessions:
+ * riov_dp_vhost_stats; eth ports have no sample), and what every port counts. */
+#define VHOST_COUNTER(field, name, help) COUNTER_(field, name, help, true)
+#define ANY_COUNTER(field, name, help) COUNTER_(field, name, help, false)
 
-/* What only vhost ports count: their guests' migrations and vIOMMU, and their vhost-user
- * sessions (riov_dp_vhost_stats). Eth ports have no sample. */
 static const struct {
 	const char *name, *help;
 	size_t off;
-} vhost_counters[] = {
+	bool vhost_only;
+} port_counters[] = {
 	VHOST_COUNTER(iotlb_waits, "riov_port_iotlb_waits_total", "Times a vring of a vhost port "
 		      "waited for its front-end's IOTLB update (a vIOMMU guest's buffer had no "
 		      "translation yet)."),
@@ -90,23 +94,17 @@ static const struct {
 		      "its page-table limit."),
 	VHOST_COUNTER(vhost.base_resyncs, "riov_port_vring_base_resyncs_total", "Vrings of a vhost "
 		      "port started from the used ring's index instead of the base its front-end sent."),
-};
-
-/* Checksum and segmentation offloads through a port (every port type). */
-static const struct {
-	const char *name, *help;
-	size_t off;
-} offload_counters[] = {
-	VHOST_COUNTER(ol.frames_in, "riov_port_offload_frames_in_total", "Frames taken from a port "
-		      "with a partial checksum or TSO (its guest's virtio-net header)."),
-	VHOST_COUNTER(ol.frames_out, "riov_port_offload_frames_out_total", "Frames with a partial "
-		      "checksum or TSO passed whole to a port whose guest takes them."),
-	VHOST_COUNTER(ol.sw_checksums, "riov_port_sw_checksums_total", "Checksums riovd filled in "
-		      "for a port that takes no partial checksum."),
-	VHOST_COUNTER(ol.sw_segmented, "riov_port_sw_segmented_total", "TSO frames riovd cut into "
-		      "segments of a port's MTU."),
-	VHOST_COUNTER(ol.sw_segments, "riov_port_sw_segments_total", "Segments riovd made for a "
-		      "port from TSO frames."),
+	/* checksum and segmentation offloads through a port */
+	ANY_COUNTER(ol.frames_in, "riov_port_offload_frames_in_total", "Frames taken from a port "
+		    "with a partial checksum or TSO (its guest's virtio-net header)."),
+	ANY_COUNTER(ol.frames_out, "riov_port_offload_frames_out_total", "Frames with a partial "
+		    "checksum or TSO passed whole to a port whose guest takes them."),
+	ANY_COUNTER(ol.sw_checksums, "riov_port_sw_checksums_total", "Checksums riovd filled in "
+		    "for a port that takes no partial checksum."),
+	ANY_COUNTER(ol.sw_segmented, "riov_port_sw_segmented_total", "TSO frames riovd cut into "
+		    "segments of a port's MTU."),
+	ANY_COUNTER(ol.sw_segments, "riov_port_sw_segments_total", "Segments riovd made for a "
+		    "port from TSO frames."),
 };
 
 /* One queue pair of a vhost port in a scrape. */
@@ -222,12 +220,9 @@ void svc_prometheus_collect(struct evbuffer *out, void *arg)
 		    offsetof(struct riov_dp_port_stats, dma_faults));
 	port_metric(out, &pa, "riov_interrupts_total", "Interrupts raised towards a port's guest.",
 		    offsetof(struct riov_dp_port_stats, notifications));
-	for (size_t k = 0; k < sizeof(vhost_counters) / sizeof(vhost_counters[0]); k++)
-		port_metric_of(out, &pa, vhost_counters[k].name, vhost_counters[k].help,
-			       vhost_counters[k].off, true);
-	for (size_t k = 0; k < sizeof(offload_counters) / sizeof(offload_counters[0]); k++)
-		port_metric(out, &pa, offload_counters[k].name, offload_counters[k].help,
-			    offload_counters[k].off);
+	for (size_t k = 0; k < sizeof(port_counters) / sizeof(port_counters[0]); k++)
+		port_metric_of(out, &pa, port_counters[k].name, port_counters[k].help, port_counters[k].off,
+			       port_counters[k].vhost_only);
 	free(pa.v);
 
 	riov_vtd_fault_stats(svc->vtd, &fs);

@@ -243,14 +243,13 @@ static struct rte_mbuf *egress_csum(struct dp_ctx *c, struct dp_port *p, struct 
 		m = x;
 	}
 	int rc = riov_ol_csum(m);
-	if (likely(rc == 0))
-		p->wstats[c->w->idx].ol.sw_checksums++;
 	if (unlikely(rc != 0)) {
 		count_drop(p, c->w->idx, RIOV_DP_DROP_BAD_OFFLOAD, 1);
 		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: checksum not filled in: %s", p->name, riov_ol_strerror(rc));
 		rte_pktmbuf_free(m);
 		return NULL;
 	}
+	p->wstats[c->w->idx].ol.sw_checksums++;
 	return m;
 }
 
