@@ -59,7 +59,8 @@ struct riov_virtq_stats {
 	uint64_t log_writes;          /* guest memory writes marked in the dirty log (live migration) */
 };
 
-#define RIOV_VIRTQ_HELD 64            /* RX packets kept while waiting for a translation */
+#define RIOV_VIRTQ_HELD 64            /* RX packets kept while waiting for a translation or buffers */
+#define RIOV_VIRTQ_HELD_SEGS 512      /* ... and mbuf segments among them (a 64 KB frame has ~33) */
 #define RIOV_VIRTQ_MISS_RESEND_US 20000     /* ask the front-end again after this long */
 #define RIOV_VIRTQ_MISS_DEADLINE_US 1000000 /* then the address counts as a DMA fault */
 
@@ -114,6 +115,7 @@ struct riov_virtq {
 	_Atomic uint64_t *miss_slot;  /* from riov_vhost_vring_info; NULL: no one to ask */
 	int miss_efd;
 	uint16_t n_held;
+	uint16_t held_segs;           /* mbuf segments of held[] */
 	struct rte_mbuf *held[RIOV_VIRTQ_HELD];
 };
 
@@ -128,13 +130,18 @@ int riov_virtq_init(struct riov_virtq *vq, const struct riov_vhost_vring_info *v
  *  when negotiated). Returns the number delivered, in order from pkts[0]; the caller frees all n
  *  mbufs and counts the rest as drops (already counted in stats.drops by cause). Packets are taken
  *  in order; a packet dropped for a bad/faulting chain or for not fitting a non-mergeable buffer
- *  (TOO_BIG, buffer kept) does not stop the burst, running out of buffers does (NO_BUFFER for it
- *  and every later packet). Used lengths are the bytes written. The mbufs are not modified. */
+ *  (TOO_BIG, buffer kept) does not stop the burst, running out of buffers does: that packet and
+ *  every later one are held (below) until the guest gives buffers back. Used lengths are the bytes
+ *  written. The mbufs are not modified. */
 uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n);
-/*  (While the queue waits for a vIOMMU translation, packets from the one that missed on are held
- *   with a reference of their own (the caller still frees all n) and delivered first later; more
- *   than RIOV_VIRTQ_HELD are dropped as NO_BUFFER. The return value then counts the held packets
- *   delivered by this call too.) */
+/*  (Held packets: while the queue waits for a vIOMMU translation, or when the guest's RX ring has
+ *   no room left, packets from the one that did not fit on are held with a reference of their own
+ *   (the caller still frees all n) and delivered first later, by riov_virtq_flush_held() (the
+ *   worker calls it every poll) or the next enqueue. A guest that is slow to give buffers back is
+ *   normal (its TCP would retransmit every frame dropped here); beyond RIOV_VIRTQ_HELD packets or
+ *   RIOV_VIRTQ_HELD_SEGS mbuf segments they are dropped as NO_BUFFER, as are the held packets of a
+ *   vring that stops (riov_virtq_release). The return value counts the held packets delivered by
+ *   this call too.) */
 
 /* ---- guest TX, and guest to guest without an mbuf (the worker's direct path) ----
  * riov_virtq_peek() takes chains from a guest TX ring without copying the frame: the first
@@ -188,8 +195,8 @@ struct rte_mbuf *riov_virtq_pkt_mbuf(struct rte_mempool *mp, struct riov_virtq_p
  *  many were delivered (call riov_virtq_notify() if non-zero). Cheap when nothing is held. */
 uint16_t riov_virtq_flush_held(struct riov_virtq *vq);
 
-/** Drop what the queue holds (held RX packets, the wait). Call once no worker touches the queue,
- *  before riov_virtq_init() re-initialises it and when the vring stops for good. */
+/** Drop what the queue holds (held RX packets, counted NO_BUFFER; the wait). Call once no worker
+ *  touches the queue, before riov_virtq_init() re-initialises it and when the vring stops for good. */
 void riov_virtq_release(struct riov_virtq *vq);
 
 /** Raise the guest interrupt through the VT-d interrupt entry if used entries were published since

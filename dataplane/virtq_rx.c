@@ -359,25 +359,32 @@ static void vq_rx_prefetch(const struct riov_virtq *vq, uint16_t k)
 }
 
 /* Keep pkts[0..n) for later (a reference of our own on every segment); beyond RIOV_VIRTQ_HELD
- * they are dropped as NO_BUFFER. */
+ * packets or RIOV_VIRTQ_HELD_SEGS segments they are dropped as NO_BUFFER. */
 static void vq_hold(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
 {
 	for (uint16_t i = 0; i < n; i++) {
-		if (vq->n_held == RIOV_VIRTQ_HELD) {
+		if (vq->n_held == RIOV_VIRTQ_HELD ||
+		    vq->held_segs + pkts[i]->nb_segs > RIOV_VIRTQ_HELD_SEGS) {
 			vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += n - i;
 			return;
 		}
 		for (struct rte_mbuf *seg = pkts[i]; seg != NULL; seg = seg->next)
 			rte_mbuf_refcnt_update(seg, 1);
 		vq->held[vq->n_held++] = pkts[i];
+		vq->held_segs = (uint16_t)(vq->held_segs + pkts[i]->nb_segs);
 	}
 }
 
-/* Copy pk[0..n) into mbufs and hold them (their only reference is then the queue's). */
+/* Copy pk[0..n) into mbufs and hold them (their only reference is then the queue's); no copy once
+ * the queue holds all it may. */
 static void vq_hold_pkts(struct riov_virtq *vq, struct rte_mempool *mp, struct riov_virtq_pkt *const *pk,
 			 uint16_t n)
 {
 	for (uint16_t i = 0; i < n; i++) {
+		if (vq->n_held == RIOV_VIRTQ_HELD || vq->held_segs >= RIOV_VIRTQ_HELD_SEGS) {
+			vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += n - i;
+			return;
+		}
 		struct rte_mbuf *m = riov_virtq_pkt_mbuf(mp, pk[i]);
 		if (m == NULL) {
 			vq->stats.drops[RIOV_VQ_DROP_NO_MBUF]++;
@@ -438,7 +445,11 @@ static uint16_t vq_rx_burst(struct riov_virtq *vq, struct rte_mempool *mp, struc
 			continue;
 		}
 		if (rc == VQ_E_NOSPACE) {
-			vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += n - i;
+			/* the guest has not given buffers back yet: hold the rest for the next poll */
+			if (pk == NULL)
+				vq_hold(vq, pkts + i, (uint16_t)(n - i));
+			else
+				vq_hold_pkts(vq, mp, pk + i, (uint16_t)(n - i));
 			break;
 		}
 		if (rc == VQ_E_MISS) {
@@ -471,10 +482,15 @@ uint16_t riov_virtq_flush_held(struct riov_virtq *vq)
 		riov_virtq_release(vq);
 		return 0;
 	}
-	if (vq->wait.active && !vq_wait_poll(vq))
-		return 0;
+	if (vq->wait.active) {
+		if (!vq_wait_poll(vq))
+			return 0;
+	} else if (vq_read_avail_idx(vq) == vq->last_avail_idx) {
+		return 0; /* held for want of buffers, and the guest has posted none since */
+	}
 	memcpy(h, vq->held, k * sizeof(h[0]));
 	vq->n_held = 0;
+	vq->held_segs = 0;
 	uint16_t d = vq_rx_burst(vq, NULL, h, NULL, k); /* may hold some again (own new reference) */
 	rte_pktmbuf_free_bulk(h, k);
 	return d;
@@ -482,9 +498,12 @@ uint16_t riov_virtq_flush_held(struct riov_virtq *vq)
 
 void riov_virtq_release(struct riov_virtq *vq)
 {
-	if (vq->n_held)
+	if (vq->n_held) {
+		vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += vq->n_held;
 		rte_pktmbuf_free_bulk(vq->held, vq->n_held);
+	}
 	vq->n_held = 0;
+	vq->held_segs = 0;
 	memset(&vq->wait, 0, sizeof(vq->wait));
 }
 

@@ -251,6 +251,7 @@ static unsigned fz_rx(struct riov_virtq *rx, const uint8_t *data)
 		for (uint16_t i = 0; i < np; i++)
 			rte_pktmbuf_free(pkts[i]);
 		fz_guest_post(data[(round + 5) % FZ_HDR]);
+		got += riov_virtq_flush_held(rx);   /* what waited for buffers the guest just posted */
 	}
 	return got;
 }
@@ -306,6 +307,7 @@ int riov_virtq_fuzz_one(const uint8_t *data, size_t size)
 		if (data[1] & 64)
 			fz_log_on(&rx);
 		moved += fz_rx(&rx, data);
+		riov_virtq_release(&rx);   /* held packets back to the pool */
 	}
 
 	struct riov_vtd_fault f[8];

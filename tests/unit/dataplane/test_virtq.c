@@ -625,13 +625,18 @@ RIOV_TEST(rx_mergeable)
 	CHECK_EQ(hd->num_buffers, 1);
 	free_pkts(p, 2);
 
-	/* not enough buffers for a packet: nothing is consumed, the rest counts NO_BUFFER */
+	/* not enough buffers for a packet: nothing is consumed, the rest is held (in order: the small
+	 * one does not overtake); a vring that stops drops what it holds as NO_BUFFER */
 	struct rte_mbuf *q[2] = { mk_pkt(1500, 7), mk_pkt(64, 8) };
 	CHECK_EQ(riov_virtq_enqueue(&vq, q, 2), 0);
-	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 2);
+	CHECK_EQ(vq.n_held, 2);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 0);
 	CHECK_EQ(g_used_idx(g), 4);
 	CHECK_EQ(vq.last_avail_idx, 4);
 	CHECK_EQ(vq.last_used_idx, 4);
+	riov_virtq_release(&vq);
+	CHECK_EQ(vq.n_held, 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 2);
 	/* a small packet takes the leftover buffer */
 	CHECK_EQ(riov_virtq_enqueue(&vq, q + 1, 1), 1);
 	CHECK_EQ(g_used(g, 4).len, 76);
@@ -659,10 +664,14 @@ RIOV_TEST(rx_no_buffer_and_too_big)
 	env_init(&e);
 	CHECK_EQ(vq_open(&e, &vq, 0, 0, 256, F_V1), 0);
 	struct rte_mbuf *p[3] = { mk_pkt(64, 1), mk_pkt(64, 2), mk_pkt(64, 3) };
-	CHECK_EQ(riov_virtq_enqueue(&vq, p, 3), 0);
-	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 3);
+	CHECK_EQ(riov_virtq_enqueue(&vq, p, 3), 0);   /* no buffer: held */
+	CHECK_EQ(vq.n_held, 3);
+	CHECK_EQ(riov_virtq_flush_held(&vq), 0);      /* none posted since: nothing tried */
 	rx_post(g, 200, 1);
-	CHECK_EQ(riov_virtq_enqueue(&vq, p, 3), 1);
+	CHECK_EQ(riov_virtq_enqueue(&vq, p, 3), 1);   /* the first held one, then all held again */
+	CHECK_EQ(vq.n_held, 5);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 0);
+	riov_virtq_release(&vq);
 	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 5);
 	free_pkts(p, 3);
 	/* without MRG_RXBUF a packet larger than the chain is dropped and the buffer kept */
@@ -674,6 +683,67 @@ RIOV_TEST(rx_no_buffer_and_too_big)
 	CHECK_EQ(g_used(g, 1).id, h);
 	CHECK_EQ(g_used(g, 1).len, 112);
 	free_pkts(q, 2);
+	env_fini(&e);
+}
+
+/* A guest slow to give RX buffers back: what does not fit waits in order, up to RIOV_VIRTQ_HELD
+ * packets and RIOV_VIRTQ_HELD_SEGS mbuf segments, and goes as soon as buffers come (a drop here
+ * would make the guest's TCP retransmit). */
+RIOV_TEST(rx_ring_full_holds_in_order)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 0, 256, F_V1 | F_MRG), 0);
+	uint16_t h0 = rx_post(g, 2048, 1);
+	struct rte_mbuf *p[RIOV_VIRTQ_HELD + 3];
+	for (unsigned k = 0; k < RTE_DIM(p); k++)
+		p[k] = mk_pkt(100 + k, 40 + k);
+	/* one buffer: the first packet goes, the rest waits; beyond the bound they are dropped */
+	CHECK_EQ(riov_virtq_enqueue(&vq, p, RIOV_VIRTQ_BURST), 1);
+	CHECK_EQ(vq.n_held, RIOV_VIRTQ_BURST - 1);
+	CHECK_EQ(riov_virtq_enqueue(&vq, p + RIOV_VIRTQ_BURST, RTE_DIM(p) - RIOV_VIRTQ_BURST), 0);
+	CHECK_EQ(vq.n_held, RIOV_VIRTQ_HELD);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], RTE_DIM(p) - 1 - RIOV_VIRTQ_HELD);
+	free_pkts(p, RTE_DIM(p));                  /* the caller frees all, as the worker does */
+	CHECK_EQ(riov_virtq_flush_held(&vq), 0);   /* no buffer posted since */
+	CHECK_EQ(g_used_idx(g), 1);
+	CHECK_EQ(g_used(g, 0).id, h0);
+	/* buffers for ten: the next ten held packets go, in order, the others keep waiting */
+	uint16_t hb[10];
+	for (unsigned k = 0; k < 10; k++)
+		hb[k] = rx_post(g, 2048, 1);
+	CHECK_EQ(riov_virtq_flush_held(&vq), 10);
+	CHECK_EQ(vq.n_held, RIOV_VIRTQ_HELD - 10);
+	CHECK_EQ(g_used_idx(g), 11);
+	for (unsigned k = 0; k < 10; k++) {
+		CHECK_EQ(g_used(g, (uint16_t)(1 + k)).id, hb[k]);
+		CHECK_EQ(g_used(g, (uint16_t)(1 + k)).len, 12 + 100 + 1 + k);
+	}
+	CHECK_EQ(vq.stats.packets, 11);
+	riov_virtq_release(&vq);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], RTE_DIM(p) - 11);
+
+	/* big frames: the segment bound holds fewer of them */
+	struct rte_mbuf *big[RIOV_VIRTQ_HELD];
+	unsigned nb = 0, segs = 0;
+	while (nb < RTE_DIM(big)) {
+		big[nb] = mk_pkt(60000, 80 + nb);
+		CHECK(big[nb] != NULL);
+		segs += big[nb]->nb_segs;
+		nb++;
+		if (segs > RIOV_VIRTQ_HELD_SEGS)
+			break;
+	}
+	CHECK(segs > RIOV_VIRTQ_HELD_SEGS);   /* the last one would pass the bound */
+	CHECK_EQ(riov_virtq_enqueue(&vq, big, (uint16_t)nb), 0);
+	CHECK_EQ(vq.n_held, nb - 1);
+	CHECK(vq.held_segs <= RIOV_VIRTQ_HELD_SEGS);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], RTE_DIM(p) - 11 + 1);
+	free_pkts(big, (uint16_t)nb);
+	riov_virtq_release(&vq);
+	CHECK_EQ(vq.held_segs, 0);
 	env_fini(&e);
 }
 
@@ -1745,15 +1815,18 @@ RIOV_TEST(direct_peek_enqueue_done)
 	CHECK_EQ(tx.stats.packets, 3);
 	CHECK_EQ(tx.stats.bytes, 64 + 1500 + 3000);
 
-	/* no RX buffers left: counted as NO_BUFFER, nothing else happens */
+	/* no RX buffers left: the packet is copied into an mbuf and held, the sender's chain goes back */
 	h[0] = tx_post(a, 12, f1, sizeof(f1), NULL, 0);
 	n = riov_virtq_peek(&tx, mp, pk, RIOV_VIRTQ_BURST);
 	CHECK_EQ(n, 1);
 	ptr[0] = &pk[0];
 	CHECK_EQ(riov_virtq_enqueue_pkts(&rx, mp, ptr, 1), 0);
-	CHECK_EQ(rx.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 1);
+	CHECK_EQ(rx.n_held, 1);
+	CHECK_EQ(rx.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 0);
 	riov_virtq_peek_done(&tx, pk, n);
 	CHECK_EQ(g_used_idx(a), 5);
+	riov_virtq_release(&rx);
+	CHECK_EQ(rx.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 1);
 	env_fini(&e);
 }
 
@@ -1974,6 +2047,7 @@ int main(void)
 		RIOV_TEST_ENTRY(rx_legacy_header),
 		RIOV_TEST_ENTRY(rx_mergeable),
 		RIOV_TEST_ENTRY(rx_no_buffer_and_too_big),
+		RIOV_TEST_ENTRY(rx_ring_full_holds_in_order),
 		RIOV_TEST_ENTRY(rx_indirect_and_in_order),
 		RIOV_TEST_ENTRY(rx_dirty_log),
 		RIOV_TEST_ENTRY(notify_no_interrupt_flag),
