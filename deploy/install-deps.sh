@@ -16,6 +16,8 @@ PACKAGES=(
 	# Linux guests of riovd (tests/lab/host): tools copied into their initramfs; libvirt, started
 	# by the test itself (no systemd needed)
 	iperf3 ethtool libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+	# benchmarks: the reference switch (tests/bench/bench_tcp.py starts its own instance)
+	openvswitch-switch-dpdk
 )
 
 missing=()
@@ -42,4 +44,8 @@ apt-get install -y -q --no-install-recommends "${missing[@]}"
 # Debian starts the packaged Prometheus service on install; riov's tests run their own instance.
 if printf '%s\n' "${missing[@]}" | grep -qx prometheus && command -v systemctl >/dev/null; then
 	systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+fi
+# The same for Open vSwitch: the benchmark runs its own ovsdb-server and ovs-vswitchd.
+if printf '%s\n' "${missing[@]}" | grep -qx openvswitch-switch-dpdk && command -v systemctl >/dev/null; then
+	systemctl disable --now openvswitch-switch ovs-vswitchd ovsdb-server >/dev/null 2>&1 || true
 fi

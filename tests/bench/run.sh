@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: every benchmark, one at a time (they busy-poll; parallel runs make numbers meaningless).
 # Prints "name: value unit" lines and ratios against the reference measured in the same run.
-# BENCH_PAIRS (default 5) and BENCH_SECONDS (default 4) size the switch comparison.
+# BENCH_PAIRS (default 5) and BENCH_SECONDS (default 4) size the switch comparison; BENCH_TCP_ROUNDS
+# (default 3) and BENCH_TCP_SECONDS (default 10) the guest-to-guest TCP one (about 6 minutes a round).
 set -uo pipefail
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -14,5 +15,7 @@ for b in "$BUILD"/tests/bench/bench_*; do
 done
 echo "== bench_switch (riovd vs dpdk-testpmd net_vhost, one testpmd virtio-user guest with two ports, on hugepages reserved for the run)"
 python3 "$HERE/bench_switch.py" --pairs "${BENCH_PAIRS:-5}" --seconds "${BENCH_SECONDS:-4}" || rc=1
+echo "== bench_tcp (guest-to-guest TCP: iperf3 between two QEMU Linux guests through riovd, Open vSwitch with DPDK and a Linux bridge)"
+python3 "$HERE/bench_tcp.py" --rounds "${BENCH_TCP_ROUNDS:-3}" --seconds "${BENCH_TCP_SECONDS:-10}" || rc=1
 echo "== bench_metrics (riovd with 1000 vhost ports, Metrics.Snapshot through riovctl)"; python3 "$HERE/bench_metrics.py" || rc=1
 exit $rc

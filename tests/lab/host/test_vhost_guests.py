@@ -25,6 +25,8 @@ riovd over vhost-user, with guest memory in memfds (memory-backend-memfd,share=o
   kill-restart    restart under traffic (issue 12): the guests ping each other 5 times a second
                   while riovd is killed with SIGKILL and restarted 3 times: at most 5 pings lost
                   per kill in each direction, neither guest restarted
+  tso-sender      a dpdk-testpmd guest (csum engine, tso set 1448) sends TSO frames through riovd to
+                  a guest that takes them whole and to one riovd segments them for (issue 22)
   migrate         live migration (issue 12): guest 2 moves from riovd port vm2 to port vm2b (QEMU
                   `migrate` to a second QEMU on this host started with -incoming) while guest 1
                   pings it 5 times a second: the migration completes with riovd writing the dirty
@@ -166,6 +168,8 @@ class VM:
         self.initrd, self.kernel = initrd, kernel
         self.smp, self.queues, self.hotplug = smp, queues, hotplug
         self.incoming = incoming   # a migration destination: QEMU's -incoming URI
+        self.tap = None            # a tap device's name: QEMU's own virtio-net on it instead of vhost-user
+        self.cpus = None           # a CPU list to pin QEMU to (taskset -c)
         self.mon = os.path.join(tmp, name + ".mon")
         self.qmp_path = os.path.join(tmp, name + ".qmp")
         self.logf = os.path.join(tmp, name + ".console")
@@ -185,6 +189,9 @@ class VM:
             nic += ",mq=on"
         chardev = "socket,id=c0,path=%s" % self.sock
         chardev += ",server=on,wait=off" if self.qemu_server else ",reconnect=1"
+        net = ["-chardev", chardev, "-netdev", netdev]
+        if self.tap:   # no vhost-net on this machine: QEMU moves the packets itself
+            net = ["-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no,vhost=off" % self.tap]
         mem = "256"
         if self.hotplug:
             mem += ",slots=%d,maxmem=%dM" % (HP_SLOTS, 256 + HP_SLOTS * HP_DIMM_MB)
@@ -194,8 +201,9 @@ class VM:
                 "-nographic", "-nodefaults",
                 "-serial", "stdio", "-monitor", "unix:%s,server=on,wait=off" % self.mon,
                 "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
-                "-kernel", self.kernel, "-initrd", self.initrd, "-append", append,
-                "-chardev", chardev, "-netdev", netdev]
+                "-kernel", self.kernel, "-initrd", self.initrd, "-append", append] + net
+        if self.cpus is not None:
+            args = ["taskset", "-c", self.cpus] + args
         if os.path.exists("/usr/share/qemu/qboot.rom"):
             args += ["-bios", "/usr/share/qemu/qboot.rom"]
         if self.viommu:
@@ -1507,11 +1515,132 @@ def test_jumbo():
         s.stop()
 
 
+def tcp_pcap(path, dst_mac, dst_ip, frames, payload):
+    """A pcap file of `frames` IPv4/TCP frames (ACK|PSH, `payload` bytes each) to dst_ip, one flow
+    (source port) per frame so that the receiver's GRO keeps them apart; checksums left 0 (the
+    sending testpmd fills them in: csum engine)."""
+    import struct
+    def mac(m):
+        return bytes(int(x, 16) for x in m.split(":"))
+    def ip(a):
+        return bytes(int(x) for x in a.split("."))
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for k in range(frames):
+            tcp = struct.pack("!HHIIBBHHH", 20000 + k, 5555, 1000 + k, 0, 5 << 4, 0x18, 65535, 0, 0)
+            ipv4 = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + payload, k, 0x4000, 64, 6, 0,
+                               ip(TSO_SRC_IP), ip(dst_ip))
+            frame = mac(dst_mac) + mac(TSO_SRC_MAC) + b"\x08\x00" + ipv4 + tcp + bytes((k + i) & 0xff
+                                                                                   for i in range(payload))
+            f.write(struct.pack("<IIII", 1, k, len(frame), len(frame)) + frame)
+
+
+TSO_SRC_MAC = "02:00:00:00:00:77"
+TSO_SRC_IP = "10.91.0.77"
+TSO_FRAMES = 50
+TSO_PAYLOAD = 7000          # about five 1,448-byte segments each
+
+
+class TsoSender:
+    """dpdk-testpmd as a guest of riovd that sends TSO frames: a virtio-user port on riovd's port
+    (port 0) and a net_pcap port (port 1) reading the frames from a file; the csum engine forwards
+    them from port 1 to port 0 with `csum set tcp hw`, `tso set 1448`, so its virtio PMD hands
+    each to riovd whole with a virtio-net header (GSO_TCPV4, NEEDS_CSUM)."""
+
+    def __init__(self, tmp, sock, pcap, peer_mac, n):
+        self.tmp, self.sock, self.pcap, self.peer, self.n = tmp, sock, pcap, peer_mac, n
+        self.logf = os.path.join(tmp, "tso-sender-%d.log" % n)
+
+    def run(self):
+        args = ["stdbuf", "-oL", riovtest.TESTPMD, "--no-huge", "-m", "512", "--no-pci",
+                "--file-prefix", "riovtso%d_%d" % (os.getpid(), self.n),
+                "--vdev", "net_virtio_user0,path=%s,queues=1,mac=%s" % (self.sock, TSO_SRC_MAC),
+                "--vdev", "net_pcap0,rx_pcap=%s,tx_pcap=%s" % (self.pcap, os.path.join(self.tmp, "tso-out-%d.pcap"
+                                                                                       % self.n)),
+                "--", "-i", "--eth-peer=0,%s" % self.peer, "--total-num-mbufs=8192",
+                "--no-flush-rx"]   # else testpmd drains the file before it forwards
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=open(self.logf, "w"), stderr=subprocess.STDOUT)
+        riovtest._procs.append(proc)
+        text = lambda: open(self.logf, errors="replace").read()  # noqa: E731
+        try:
+            wait_for(lambda: proc.poll() is None and "testpmd>" in text() or proc.poll() is not None, 60,
+                     "testpmd prompt")
+            if proc.poll() is not None:
+                raise TestFailure("testpmd exited (%d):\n%s" % (proc.returncode, text()[-2000:]))
+            for cmd in ("port stop 0", "csum set ip sw 0", "csum set tcp hw 0", "tso set 1448 0", "port start 0",
+                        "set fwd csum", "start"):
+                proc.stdin.write((cmd + "\n").encode())
+                proc.stdin.flush()
+                time.sleep(0.5)
+            time.sleep(5)   # the file's frames go in the first poll; the guest answers meanwhile
+            proc.stdin.write(b"stop\n")
+            proc.stdin.flush()
+            wait_for(lambda: "Accumulated forward statistics" in text(), 30, "testpmd forward statistics")
+            proc.stdin.write(b"quit\n")
+            proc.stdin.flush()
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        out = text()
+        riovtest.check("TSO segment size for non-tunneled packets is 1448" in out,
+                       "testpmd: TSO on its virtio-user port (riovd offered HOST_TSO4)%s" % (
+                           "" if "TSO segment size" in out else ":\n" + out[-1500:]))
+        m = re.search(r"Forward statistics for port 0.*?TX-packets:\s+(\d+)", out, re.S)
+        return int(m.group(1)) if m else 0
+
+
+def test_tso_sender():
+    """A dpdk-testpmd guest (csum engine, `tso set 1448`) sends 7,000-byte TCP frames as TSO through
+    riovd: to vm1, which takes them whole (GUEST_TSO4), and to vm2, whose NIC takes no receive
+    offloads, so riovd cuts them into MTU-sized segments with checksums of its own. Both guests'
+    TCP takes every frame (each to a closed port: one RST back per frame) and counts no checksum
+    error."""
+    s = Setup("tso-sender", extra_ports=("tp",))
+    s.vm2.nic_extra = ",guest_csum=off,guest_tso4=off,guest_tso6=off"
+    s.start()
+    try:
+        results = []
+        for n, vm in enumerate(s.vms()):
+            pcap = os.path.join(s.tmp, "tso-%s.pcap" % vm.name)
+            tcp_pcap(pcap, vm.mac, vm.ip, TSO_FRAMES, TSO_PAYLOAD)
+            before_tp, before_vm = s.port("tp"), s.port(vm.name)
+            rst0, err0 = snmp(vm, "Tcp", "OutRsts"), tcp_csum_errors(vm)
+            rxp0 = int(vm.run("cat /sys/class/net/eth0/statistics/rx_packets")[1][0])
+            sent = TsoSender(s.tmp, s.riovd.socket("tp"), pcap, vm.mac, n).run()
+            riovtest.check(sent == TSO_FRAMES, "testpmd sent %d of %d TSO frames to %s" % (sent, TSO_FRAMES, vm.name))
+            deadline = time.time() + 30
+            while snmp(vm, "Tcp", "OutRsts") - rst0 < TSO_FRAMES and time.time() < deadline:
+                time.sleep(1)
+            rsts, errs = snmp(vm, "Tcp", "OutRsts") - rst0, tcp_csum_errors(vm) - err0
+            rxp = int(vm.run("cat /sys/class/net/eth0/statistics/rx_packets")[1][0]) - rxp0
+            tp, st = s.port("tp"), s.port(vm.name)
+            d = lambda a, b, k: int(a.get(k, 0)) - int(b.get(k, 0))  # noqa: E731
+            riovtest.check(d(tp, before_tp, "offload_frames_in") >= TSO_FRAMES,
+                           "riovd took %d TSO frames from testpmd" % d(tp, before_tp, "offload_frames_in"))
+            riovtest.check(rsts >= TSO_FRAMES and errs == 0,
+                           "%s's TCP took all %d frames (%d RSTs back), %d checksum errors" % (
+                               vm.name, TSO_FRAMES, rsts, errs))
+            if vm is s.vm1:
+                riovtest.check(d(st, before_vm, "offload_frames_out") >= TSO_FRAMES and rxp >= TSO_FRAMES,
+                               "vm1 got them whole: %d offload frames out, %d frames received" % (
+                                   d(st, before_vm, "offload_frames_out"), rxp))
+                results.append("vm1 whole (%d frames)" % rxp)
+            else:
+                segs = d(st, before_vm, "sw_segments")
+                riovtest.check(segs >= TSO_FRAMES * 5 and rxp >= TSO_FRAMES * 5,
+                               "vm2 got MTU-sized segments: riovd made %d, vm2 received %d frames" % (segs, rxp))
+                results.append("vm2 in %d segments made by riovd" % segs)
+        return "testpmd TSO frames: %s; 0 checksum errors" % ", ".join(results)
+    finally:
+        s.stop()
+
+
 TESTS = [("ping", test_ping), ("ping-viommu", test_ping_viommu), ("reboot-restart", test_reboot_restart),
          ("reboot-restart-viommu", test_reboot_restart_viommu), ("mq", test_mq), ("hotplug", test_hotplug),
          ("hotplug-mq", test_hotplug_mq), ("mq-restart", test_mq_restart), ("libvirt", test_libvirt),
          ("kill-restart", test_kill_restart), ("migrate", test_migrate), ("offloads", test_offloads),
-         ("jumbo", test_jumbo)]
+         ("jumbo", test_jumbo), ("tso-sender", test_tso_sender)]
 
 
 def main():
