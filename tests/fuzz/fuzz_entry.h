@@ -30,6 +30,11 @@ int riov_vhost_fuzz_one(const uint8_t *data, size_t size);
 /** fuzz_rpc_requests.c: one request through the RPC server's dispatch path. Returns 0. */
 int riov_rpc_fuzz_request(const uint8_t *data, size_t size);
 
+/** fuzz_vxlan.c: a frame from the uplink through the VXLAN parser, and the same bytes as an inner
+ *  frame encapsulated and parsed back (sets up EAL and two mempools on first use). Returns the
+ *  parser's verdict (enum riov_vxlan_verdict), or -1 if that set-up failed. */
+int riov_vxlan_fuzz_one(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #endif

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * VXLAN (RFC 7348) over IPv4 for the fabric (DESIGN.md "Fabric"): the outer headers riov puts in
+ * front of a frame for a remote VTEP (a per-peer template: outer Ethernet, IPv4 with DF, UDP to
+ * 4789 with checksum 0, the VXLAN header with the I flag and the VNI), and the checks a frame from
+ * the uplink passes before riov decapsulates it.
+ *
+ * Security model: frames from the uplink come from anyone on the underlay. riov_vxlan_parse()
+ * reads only the bytes it is given, trusts no length field before checking it against the frame,
+ * and sorts every frame into one of three: VXLAN for this VTEP to decapsulate (its inner frame
+ * lies wholly inside the outer one), not VXLAN at all (ARP, ICMP, BGP, ssh: the kernel's, through
+ * the exception path), or VXLAN (UDP to port 4789, or a frame that claims to be IPv4 and cannot
+ * be read as such) that is malformed or not for this VTEP: dropped, with a cause to count. The
+ * VNI is the caller's to look up (an unknown one is RIOV_VXLAN_DROP_UNKNOWN_VNI). A non-zero
+ * outer UDP checksum is not verified (RFC 7348 section 5: a decapsulating end point MAY verify it;
+ * the underlay's own link layer checks every frame).
+ *
+ * Thread rules: no state of its own; a template is read-only once made (workers share it), any
+ * thread may call any function on mbufs it owns; no locks, no blocking, nothing allocated except
+ * by riov_vxlan_encap_clone() from the pools it is given.
+ */
+#ifndef RIOV_DATAPLANE_VXLAN_H
+#define RIOV_DATAPLANE_VXLAN_H
+
+#include <stdint.h>
+
+struct rte_mbuf;
+struct rte_mempool;
+
+#define RIOV_VXLAN_UDP_PORT 4789
+#define RIOV_VXLAN_OUTER_LEN 50u          /* Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 */
+#define RIOV_VXLAN_VNI_MAX 0xffffffu
+#define RIOV_VXLAN_SPORT_MIN 49152u       /* UDP source ports: 49152-65535 (RFC 7348 5) */
+#define RIOV_VXLAN_TTL 64
+
+/** Why a VXLAN frame from the uplink was dropped (riov_vxlan_drop_names[] for counters). */
+enum riov_vxlan_drop {
+	RIOV_VXLAN_DROP_TRUNCATED = 0, /* ends inside the outer headers or the inner Ethernet header */
+	RIOV_VXLAN_DROP_IP_HEADER,     /* IPv4 EtherType but version not 4, or IHL below 5 */
+	RIOV_VXLAN_DROP_IP_OPTIONS,    /* IHL above 5: VTEPs send no options */
+	RIOV_VXLAN_DROP_IP_LENGTH,     /* total length shorter than its headers or longer than the frame */
+	RIOV_VXLAN_DROP_IP_CHECKSUM,   /* outer IPv4 header checksum wrong */
+	RIOV_VXLAN_DROP_FRAGMENT,      /* a fragment (MF or an offset): VTEPs never fragment */
+	RIOV_VXLAN_DROP_UDP_LENGTH,    /* UDP length not the IPv4 payload's */
+	RIOV_VXLAN_DROP_FLAGS,         /* the VXLAN I flag clear */
+	RIOV_VXLAN_DROP_RESERVED,      /* other VXLAN flag or reserved bits set */
+	RIOV_VXLAN_DROP_NOT_LOCAL,     /* to another IPv4 address than this VTEP's */
+	RIOV_VXLAN_DROP_UNKNOWN_VNI,   /* a VNI no network of this node has (the caller's lookup) */
+	RIOV_VXLAN_DROP__MAX
+};
+
+extern const char *const riov_vxlan_drop_names[RIOV_VXLAN_DROP__MAX];
+
+enum riov_vxlan_verdict {
+	RIOV_VXLAN_DECAP = 0,    /* VXLAN for this VTEP: rx describes it */
+	RIOV_VXLAN_NOT_VXLAN,    /* not IPv4 UDP to 4789 (nor malformed IPv4): the kernel's */
+	RIOV_VXLAN_DROPPED,      /* rx->cause says why */
+};
+
+/** What riov_vxlan_parse() found in a VXLAN frame. Addresses in network byte order. */
+struct riov_vxlan_rx {
+	uint32_t src_ip, dst_ip;       /* outer IPv4 addresses: src is the remote VTEP */
+	uint32_t vni;
+	uint16_t src_port;             /* outer UDP source port (host order) */
+	uint16_t inner_off;            /* the inner Ethernet header's offset in the frame */
+	uint32_t inner_len;            /* the inner frame's length (any outer trailer not counted) */
+	enum riov_vxlan_drop cause;    /* with RIOV_VXLAN_DROPPED */
+};
+
+/** Sort one frame from the uplink. hdr holds the frame's first hdr_len bytes (at least the
+ *  outer headers and the inner Ethernet header, RIOV_VXLAN_OUTER_LEN + 14, when the frame is that
+ *  long; fewer only when the frame is shorter), frame_len is the whole frame's length. local_ip is
+ *  this node's VTEP address (network order). Untagged outer frames only: a VLAN-tagged one is not
+ *  VXLAN here (the kernel's). */
+enum riov_vxlan_verdict riov_vxlan_parse(const void *hdr, uint32_t hdr_len, uint32_t frame_len,
+					 uint32_t local_ip, struct riov_vxlan_rx *rx);
+
+/** The outer headers toward one remote VTEP, made once and shared read-only. */
+struct riov_vxlan_tmpl {
+	uint8_t hdr[RIOV_VXLAN_OUTER_LEN];
+};
+
+/** Make the template: outer Ethernet src_mac -> dst_mac (the next hop's), IPv4 src_ip -> dst_ip
+ *  (network order; DF, TTL 64, ID 0), UDP to 4789 with checksum 0, VXLAN with the I flag and vni
+ *  (<= RIOV_VXLAN_VNI_MAX). Returns 0 or -EINVAL. */
+int riov_vxlan_tmpl_init(struct riov_vxlan_tmpl *t, const uint8_t src_mac[6], const uint8_t dst_mac[6],
+			 uint32_t src_ip, uint32_t dst_ip, uint32_t vni);
+
+/** The outer UDP source port for a frame (49152-65535): a hash of its inner flow (Ethernet
+ *  addresses and type; IPv4 or IPv6 addresses and protocol; TCP/UDP ports of an unfragmented
+ *  packet), so that the underlay's ECMP spreads flows and keeps each in order. */
+uint16_t riov_vxlan_src_port(const struct rte_mbuf *m);
+
+/** Encapsulate m in place: prepend the template's headers (m must be direct, writable, with
+ *  RIOV_VXLAN_OUTER_LEN bytes of headroom) and fill in lengths, IPv4 checksum and src_port.
+ *  Returns 0; -ENOSPC without headroom, -EINVAL for an indirect or shared mbuf or an inner frame
+ *  too long for IPv4 (nothing changed then). */
+int riov_vxlan_encap(struct rte_mbuf *m, const struct riov_vxlan_tmpl *t, uint16_t src_port);
+
+/** Encapsulate a copy of m without copying its data (head-end replication, a frame in shared
+ *  mbufs): a header mbuf from hdr_pool chained to a clone of m from clone_pool (indirect mbufs).
+ *  m is unchanged and still the caller's. Returns the new frame, or NULL (pool empty, or the frame
+ *  too long). */
+struct rte_mbuf *riov_vxlan_encap_clone(struct rte_mbuf *m, const struct riov_vxlan_tmpl *t, uint16_t src_port,
+					struct rte_mempool *hdr_pool, struct rte_mempool *clone_pool);
+
+#endif
