@@ -45,7 +45,8 @@ int svc_port_index(const struct riov_service *svc, const char *name)
 }
 
 /* Virtio features a port may withhold from its guest, by the names the config file uses
- * ("offloads": every checksum and segmentation offload, both ways). */
+ * ("offloads": every checksum and segmentation offload, both ways; the last entry, and the only
+ * one an eth port takes: there it turns off receive coalescing, dataplane/gro.h). */
 static const struct {
 	const char *name;
 	uint64_t bits;
@@ -110,8 +111,9 @@ static int port_features_off(const Riov__V1__PortSpec *ps, struct riov_dp_port_p
 				 str_or_empty(ps->features_off[i]));
 			return -EINVAL;
 		}
-		if (pp->type != RIOV_DP_PORT_VHOST) {
-			snprintf(err, errlen, "port %s: features_off is for vhost ports", pp->name);
+		if (pp->type != RIOV_DP_PORT_VHOST && feature_names[k].bits != RIOV_VIRTIO_NET_OFFLOADS) {
+			snprintf(err, errlen, "port %s: an eth port takes only 'offloads' in features_off (its "
+				 "receive coalescing of TCP); '%s' is for vhost ports", pp->name, feature_names[k].name);
 			return -EINVAL;
 		}
 		pp->features_off |= feature_names[k].bits;
@@ -558,6 +560,10 @@ void svc_port_from_config(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps
 		ps->devargs = (char *)cp->devargs;
 		ps->assign = cp->assign;
 		ps->domain_id = cp->domain_id;
+		if (!cp->offloads) {   /* no receive coalescing */
+			ps->features_off = feat;
+			feat[ps->n_features_off++] = (char *)feature_names[N_FEATURES - 1].name;
+		}
 	}
 }
 

@@ -688,6 +688,8 @@ int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *prm, 
 		return -EINVAL;
 	}
 	p->max_frame = (uint32_t)p->mtu + RTE_ETHER_HDR_LEN;
+	/* "offloads" off for an eth port: no receive coalescing either */
+	p->gro = prm->type == RIOV_DP_PORT_ETH && !(prm->features_off & RIOV_VIRTIO_NET_OFFLOADS);
 
 	/* The port is visible to workers only once fully set up (poll table + flood list below). */
 	rc = prm->type == RIOV_DP_PORT_VHOST ? vhost_port_init(dp, p, prm, err, errlen)

@@ -81,6 +81,7 @@ struct dp_port {
 	uint32_t max_frame;            /* mtu + Ethernet header: longest untagged frame sent here */
 	_Atomic uint8_t ol_accepts;    /* vhost: RIOV_OL_* offloads the guest takes whole (from its
 				        * RX vrings' features); eth: 0, done in software */
+	bool gro;                      /* eth: coalesce TCP segments it receives (dataplane/gro.h) */
 	_Atomic bool deleting;
 	_Atomic bool link_up;
 	/* vhost */

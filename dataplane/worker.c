@@ -25,6 +25,7 @@
 
 #include "common/log.h"
 #include "dataplane/dp_internal.h"
+#include "dataplane/gro.h"
 #include "dataplane/offload.h"
 
 RIOV_LOG_COMPONENT("worker", RIOV_LOG_WARN);
@@ -649,7 +650,14 @@ static uint16_t poll_eth(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 		bytes += rte_pktmbuf_pkt_len(m[i]);
 	st->rx_packets += n;
 	st->rx_bytes += bytes;
-	switch_burst(c, p, m, n);
+	uint16_t k = n;
+	if (p->gro && n > 1) {
+		/* TCP segments from the network into TSO frames (counted as offload frames taken) */
+		struct riov_gro_stats gs = { 0 };
+		k = riov_gro_burst(m, n, &gs);
+		st->ol.frames_in += gs.frames;
+	}
+	switch_burst(c, p, m, k);
 	return n;
 }
 

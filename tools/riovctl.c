@@ -200,8 +200,8 @@ static const struct opt o_port_add[] = {
 	{ "queues", "N", "queue pairs (default 1)" },
 	{ "devargs", "ARGS", "eth: DPDK devargs, e.g. net_af_packet0,iface=veth0" },
 	{ "features-off", "LIST", "vhost: comma-separated virtio features to withhold" },
-	{ "offloads", "on|off", "vhost: checksum and segmentation offloads (default on; off = "
-				"--features-off offloads)" },
+	{ "offloads", "on|off", "vhost: checksum and segmentation offloads; eth: receive coalescing "
+				"of TCP (default on; off = --features-off offloads)" },
 	{ "mac", "MAC", "fixed MAC address" },
 	{ "mtu", "N", "MTU (default: the network's)" },
 	{ "assign", NULL, "eth on a PCI function: assign it through riov's VT-d model" },

@@ -35,6 +35,11 @@ int riov_rpc_fuzz_request(const uint8_t *data, size_t size);
  *  parser's verdict (enum riov_vxlan_verdict), or -1 if that set-up failed. */
 int riov_vxlan_fuzz_one(const uint8_t *data, size_t size);
 
+/** fuzz_gro.c: a burst of frames from an uplink through receive coalescing, every output checked
+ *  (sets up EAL and two mempools on first use). Returns how many frames were merged, or -1 if
+ *  that set-up failed. */
+int riov_gro_fuzz_one(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #endif

@@ -27,6 +27,8 @@ riovd over vhost-user, with guest memory in memfds (memory-backend-memfd,share=o
                   per kill in each direction, neither guest restarted
   tso-sender      a dpdk-testpmd guest (csum engine, tso set 1448) sends TSO frames through riovd to
                   a guest that takes them whole and to one riovd segments them for (issue 22)
+  uplink-gro      TCP from a Linux peer on an uplink (veth, net_af_packet) to a guest that takes TSO:
+                  riovd coalesces the peer's segments into TSO frames (issue 22); and without
   migrate         live migration (issue 12): guest 2 moves from riovd port vm2 to port vm2b (QEMU
                   `migrate` to a second QEMU on this host started with -incoming) while guest 1
                   pings it 5 times a second: the migration completes with riovd writing the dirty
@@ -1636,11 +1638,95 @@ def test_tso_sender():
         s.stop()
 
 
+class _Named:
+    def __init__(self, name):
+        self.name = name
+
+
+def host_sh(*args, check_rc=True, timeout=60):
+    r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
+    if check_rc and r.returncode != 0:
+        raise TestFailure("%s: exit %d: %s" % (" ".join(args), r.returncode, (r.stderr or r.stdout).strip()[-300:]))
+    return r
+
+
+def eth0_rx(vm):
+    rc, out = vm.run("cat /sys/class/net/eth0/statistics/rx_bytes /sys/class/net/eth0/statistics/rx_packets")
+    v = [int(l) for l in out if l.strip().isdigit()]
+    if len(v) != 2:
+        raise TestFailure("%s: eth0 counters not read: %r" % (vm.name, out))
+    return v[0], v[1]
+
+
+UPLINK_PEER_IP = "10.91.0.50"
+
+
+def test_uplink_gro():
+    """TCP from a Linux peer on an uplink (a veth into a namespace, riovd's eth port on the host end
+    through net_af_packet; checksumming, TSO and GSO off on the peer's veth, so that it sends
+    MTU-sized segments with their checksums as a NIC delivers them: a veth otherwise passes the
+    kernel's partial checksums on, which af_packet does not complete) to a guest that takes TSO: riovd coalesces the segments into TSO frames
+    (the eth port's offload_frames_in), the guest receives frames far larger than 1,514 bytes and
+    counts no checksum error. With the port's offloads off (no coalescing) the guest gets the
+    segments as they came. iperf3 both ways, with and without, rates printed."""
+    s = Setup("uplink-gro")
+    ns = "riovgro%d" % os.getpid()
+    host_if, peer_if = "rgro%dh" % (os.getpid() % 100000), "rgro%dp" % (os.getpid() % 100000)
+    s.start()
+    try:
+        host_sh("ip", "netns", "add", ns)
+        host_sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", peer_if)
+        host_sh("ip", "link", "set", peer_if, "netns", ns)
+        host_sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % host_if)
+        host_sh("sysctl", "-qw", "net.ipv4.conf.%s.arp_ignore=8" % host_if)
+        host_sh("ip", "link", "set", host_if, "up")
+        for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "link", "set", peer_if, "up"],
+                    ["ip", "addr", "add", UPLINK_PEER_IP + "/24", "dev", peer_if],
+                    ["ethtool", "-K", peer_if, "tx", "off", "tso", "off", "gso", "off"]):
+            host_sh("ip", "netns", "exec", ns, *cmd)
+        iperf_server(s.vm2)
+        results = {}
+        for mode in ("on", "off"):
+            args = ["port", "add", "eth", "up0", "--net", "lab", "--devargs", "net_af_packet0,iface=%s" % host_if]
+            if mode == "off":
+                s.ctl.ok("port", "delete", "up0")
+                args += ["--offloads", "off"]
+            s.ctl.ok(*args)
+            wait_for(lambda: host_sh("ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", s.vm2.ip,
+                                     check_rc=False).returncode == 0, 60, "the peer pings vm2 over the uplink")
+            err0 = tcp_csum_errors(s.vm2)
+            b0, p0 = eth0_rx(s.vm2)
+            st0 = s.port("up0")
+            r = host_sh("ip", "netns", "exec", ns, "iperf3", "-c", s.vm2.ip, "-P", "4", "-t", "10", timeout=200)
+            fwd = parse_iperf(_Named("peer"), r.stdout.splitlines(), "iperf3 -P 4 peer -> vm2 (coalescing %s)" % mode)
+            b1, p1 = eth0_rx(s.vm2)
+            st1 = s.port("up0")
+            r = host_sh("ip", "netns", "exec", ns, "iperf3", "-c", s.vm2.ip, "-P", "4", "-t", "10", "-R", timeout=200)
+            rev = parse_iperf(_Named("peer"), r.stdout.splitlines(), "iperf3 -P 4 -R vm2 -> peer (coalescing %s)" % mode)
+            frame = (b1 - b0) / max(1, p1 - p0)
+            merged = int(st1.get("offload_frames_in", 0)) - int(st0.get("offload_frames_in", 0))
+            riovtest.check(tcp_csum_errors(s.vm2) == err0, "vm2: no TCP checksum errors (coalescing %s)" % mode)
+            if mode == "on":
+                riovtest.check(merged > 0 and frame > 3000, "coalescing on: riovd made %d TSO frames from the "
+                               "uplink's segments, vm2 got %.0f bytes per frame" % (merged, frame))
+            else:
+                riovtest.check(merged == 0 and frame <= 1514, "coalescing off: no TSO frames made (%d), vm2 got "
+                               "%.0f bytes per frame" % (merged, frame))
+            results[mode] = (fwd["receiver"] / 1e6, rev["receiver"] / 1e6, frame)
+        return "peer->vm2 / vm2->peer Mbit/s: coalescing on %.0f / %.0f (%.0f B/frame to vm2), off %.0f / %.0f " \
+               "(%.0f B/frame)" % (results["on"] + results["off"])
+    finally:
+        host_sh("ip", "link", "del", host_if, check_rc=False)
+        host_sh("ip", "netns", "del", ns, check_rc=False)
+        s.stop()
+
+
 TESTS = [("ping", test_ping), ("ping-viommu", test_ping_viommu), ("reboot-restart", test_reboot_restart),
          ("reboot-restart-viommu", test_reboot_restart_viommu), ("mq", test_mq), ("hotplug", test_hotplug),
          ("hotplug-mq", test_hotplug_mq), ("mq-restart", test_mq_restart), ("libvirt", test_libvirt),
          ("kill-restart", test_kill_restart), ("migrate", test_migrate), ("offloads", test_offloads),
-         ("jumbo", test_jumbo), ("tso-sender", test_tso_sender)]
+         ("jumbo", test_jumbo), ("tso-sender", test_tso_sender),
+         ("uplink-gro", test_uplink_gro)]
 
 
 def main():

@@ -235,7 +235,8 @@ RIOV_TEST(port_add_refusals)
 		  .msg = "port vm1: unknown virtio feature 'bogus' (features_off takes mrg_rxbuf, "
 			 "in_order, event_idx, indirect, offloads)" },
 		{ "eth feature", ETH, .devargs = "net_null0", .feature = "in_order", .rc = -EINVAL,
-		  .msg = "port vm1: features_off is for vhost ports" },
+		  .msg = "port vm1: an eth port takes only 'offloads' in features_off (its receive "
+			 "coalescing of TCP); 'in_order' is for vhost ports" },
 		{ "no socket", -1, .sock = "", .rc = -EINVAL,
 		  .msg = "vhost port vm1 needs a socket path (--socket PATH)" },
 		{ "eth socket", ETH, .sock = "x.sock", .devargs = "net_null0", .rc = -EINVAL,
@@ -267,6 +268,33 @@ RIOV_TEST(port_add_refusals)
 	CHECK_EQ(f.svc->n_ports, 0);
 	CHECK_EQ(dp_double_ports(f.dp), 0);
 	CHECK_EQ(f.svc->generation, g);
+	fixture_close(&f);
+}
+
+/* An eth port takes 'offloads' in features_off (no receive coalescing) and only that. */
+RIOV_TEST(eth_port_offloads_off)
+{
+	struct svc_fixture f = { 0 };
+	Riov__V1__PortSpec ps;
+	struct svc_call t;
+	char *feat[1] = { "offloads" };
+
+	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(add_net(&f, "blue"), 0);
+	vhost_spec(&ps, "up0", "blue", "");
+	ps.type = RIOV__V1__PORT_TYPE__PORT_TYPE_ETH;
+	ps.devargs = "net_null0";
+	ps.features_off = feat;
+	ps.n_features_off = 1;
+	CHECK_EQ(add_port(&f, &ps, &t), 0);
+	svc_call_end(&t);
+	CHECK_EQ(dp_double.last_features_off, RIOV_VIRTIO_NET_OFFLOADS);
+	vhost_spec(&ps, "up1", "blue", "");
+	ps.type = RIOV__V1__PORT_TYPE__PORT_TYPE_ETH;
+	ps.devargs = "net_null1";
+	CHECK_EQ(add_port(&f, &ps, &t), 0);
+	svc_call_end(&t);
+	CHECK_EQ(dp_double.last_features_off, 0);
 	fixture_close(&f);
 }
 
@@ -885,7 +913,7 @@ RIOV_TEST(ids_marked_while_their_users_exist)
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(network_add_is_saved), RIOV_TEST_ENTRY(network_add_refusals),
 	       RIOV_TEST_ENTRY(network_delete_with_ports_is_failed_precondition),
 	       RIOV_TEST_ENTRY(port_add_refusals), RIOV_TEST_ENTRY(port_add_maps_dataplane_errors),
-	       RIOV_TEST_ENTRY(mtu_network_and_port),
+	       RIOV_TEST_ENTRY(eth_port_offloads_off), RIOV_TEST_ENTRY(mtu_network_and_port),
 	       RIOV_TEST_ENTRY(port_socket_and_features), RIOV_TEST_ENTRY(failed_save_undoes_adds),
 	       RIOV_TEST_ENTRY(failed_save_undoes_deletes),
 	       RIOV_TEST_ENTRY(domain_changes_undone_when_not_saved),
