@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "dataplane/dp_internal.h"
+#include "dataplane/offload.h"
 #include "iommu/vtd.h"
 #include "vmm/vhost.h"
 
@@ -513,6 +514,35 @@ static int eth_mtu_setup(struct riov_dp *dp, struct dp_port *p, const struct rte
 	return 0;
 }
 
+/* The TX offloads of the device riov uses (issue 22): frames with a partial checksum (TCP and UDP
+ * checksums both offered) or TSO (also multi-buffer frames) go to it whole, the device does the
+ * work riov would do in software (egress() asks riov_ol_plan() with the port's ol_accepts; the
+ * device's IPv4 header checksum offload is enabled where it has one, a device that segments
+ * computes its segments' IPv4 checksums itself). TSO for TCP/IPv4 only: DPDK's capability flags
+ * do not say whether a device segments TCP/IPv6, so IPv6 TSO frames are cut by riov. Not for
+ * net_tap: both its offloads are DPDK's software in the PMD (nothing gained), and in DPDK 22.11 its
+ * TSO refuses every segment whose frame, Ethernet header included, exceeds the MTU. */
+static void eth_tx_offloads(struct dp_port *p, const struct rte_eth_dev_info *info, struct rte_eth_conf *conf,
+			    bool allowed)
+{
+	const uint64_t capa = info->tx_offload_capa;
+	const uint64_t csum = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	const uint64_t tso = RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	unsigned ol = 0;
+
+	if (info->driver_name != NULL && strcmp(info->driver_name, "net_tap") == 0)
+		allowed = false;
+	if (allowed && (capa & csum) == csum) {
+		ol |= RIOV_OL_CSUM;
+		conf->txmode.offloads |= csum;
+		if ((capa & tso) == tso) {
+			ol |= RIOV_OL_TSO4;
+			conf->txmode.offloads |= tso | (capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM);
+		}
+	}
+	atomic_store(&p->ol_accepts, (uint8_t)ol);
+}
+
 static int eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_port_params *prm,
 			 char *err, size_t errlen)
 {
@@ -571,6 +601,7 @@ static int eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct rio
 	rc = eth_mtu_setup(dp, p, &info, &conf, &pool, err, errlen);
 	if (rc != 0)
 		goto fail;
+	eth_tx_offloads(p, &info, &conf, !(prm->features_off & RIOV_VIRTIO_NET_OFFLOADS));
 	rc = rte_eth_dev_configure(pid, p->queues, (uint16_t)dp->n_workers, &conf);
 	if (rc != 0) {
 		snprintf(err, errlen, "eth port %s: cannot configure %s (MTU %u): %s", prm->name, p->devname,

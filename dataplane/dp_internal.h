@@ -80,7 +80,7 @@ struct dp_port {
 	uint16_t mtu;                  /* L3 bytes */
 	uint32_t max_frame;            /* mtu + Ethernet header: longest untagged frame sent here */
 	_Atomic uint8_t ol_accepts;    /* vhost: RIOV_OL_* offloads the guest takes whole (from its
-				        * RX vrings' features); eth: 0, done in software */
+				        * RX vrings' features); eth: the device's TX offloads riov uses */
 	bool gro;                      /* eth: coalesce TCP segments it receives (dataplane/gro.h) */
 	_Atomic bool deleting;
 	_Atomic bool link_up;

@@ -201,6 +201,24 @@ static void flush_vhost(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m
 	}
 }
 
+/* The device's own preparation of frames with TX offloads (pseudo-header sums and the like); a
+ * frame it refuses is dropped and counted as bad_offload. Returns how many are left in m. */
+static uint16_t eth_tx_prepare(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
+{
+	uint16_t ok = rte_eth_tx_prepare(p->eth_id, (uint16_t)c->w->idx, m, n);
+
+	while (unlikely(ok < n)) {
+		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: the device refused a frame's TX offloads: %s", p->name,
+			    rte_strerror(rte_errno));
+		count_drop(p, c->w->idx, RIOV_DP_DROP_BAD_OFFLOAD, 1);
+		rte_pktmbuf_free(m[ok]);
+		memmove(m + ok, m + ok + 1, (size_t)(n - ok - 1) * sizeof(m[0]));
+		n--;
+		ok = (uint16_t)(ok + rte_eth_tx_prepare(p->eth_id, (uint16_t)c->w->idx, m + ok, n - ok));
+	}
+	return n;
+}
+
 static void flush_eth(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
 {
 	struct dp_qstats *st = &p->wstats[c->w->idx];
@@ -208,6 +226,8 @@ static void flush_eth(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, 
 
 	for (uint16_t i = 0; i < n; i++)
 		bytes += rte_pktmbuf_pkt_len(m[i]);
+	if (atomic_load_explicit(&p->ol_accepts, memory_order_relaxed) != 0)
+		n = eth_tx_prepare(c, p, m, n);
 	uint16_t sent = rte_eth_tx_burst(p->eth_id, (uint16_t)c->w->idx, m, n);
 	if (sent < n) {
 		for (uint16_t i = sent; i < n; i++)
@@ -227,6 +247,19 @@ static void send_port(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, 
 		flush_vhost(c, p, m, n);
 	else
 		flush_eth(c, p, m, n);
+}
+
+/* m as a frame of its own (a copy if it is shared), for a device that writes into it; NULL: no
+ * mbuf for the copy (counted). */
+static struct rte_mbuf *eth_private(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf *m)
+{
+	if (likely(RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1))
+		return m;
+	struct rte_mbuf *x = rte_pktmbuf_copy(m, c->dp->mp, 0, UINT32_MAX);
+	rte_pktmbuf_free(m);
+	if (x == NULL)
+		count_drop(p, c->w->idx, RIOV_DP_DROP_NO_MBUF, 1);
+	return x;
 }
 
 /* A frame's offload the receiver cannot take, done in software: its partial checksum filled in
@@ -300,6 +333,9 @@ static void egress(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uin
 		}
 		switch (riov_ol_plan(x, accepts, p->mtu)) {
 		case RIOV_OL_PLAN_WHOLE:
+			/* a device writes checksums into the frame: a frame other ports share gets copied */
+			if (p->type != RIOV_DP_PORT_VHOST && (x = eth_private(c, p, x)) == NULL)
+				break;
 			p->wstats[c->w->idx].ol.frames_out++;
 			m[k++] = x;
 			break;

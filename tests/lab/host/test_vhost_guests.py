@@ -57,6 +57,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "system"))
 import riovtest  # noqa: E402
+import tso_sender  # noqa: E402
 from riovtest import Riovd, Riovctl, TestFailure, log, wait_for  # noqa: E402
 
 CACHE = os.environ.get("RIOV_LAB_CACHE", "/var/cache/riov-lab")
@@ -1517,79 +1518,8 @@ def test_jumbo():
         s.stop()
 
 
-def tcp_pcap(path, dst_mac, dst_ip, frames, payload):
-    """A pcap file of `frames` IPv4/TCP frames (ACK|PSH, `payload` bytes each) to dst_ip, one flow
-    (source port) per frame so that the receiver's GRO keeps them apart; checksums left 0 (the
-    sending testpmd fills them in: csum engine)."""
-    import struct
-    def mac(m):
-        return bytes(int(x, 16) for x in m.split(":"))
-    def ip(a):
-        return bytes(int(x) for x in a.split("."))
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
-        for k in range(frames):
-            tcp = struct.pack("!HHIIBBHHH", 20000 + k, 5555, 1000 + k, 0, 5 << 4, 0x18, 65535, 0, 0)
-            ipv4 = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + payload, k, 0x4000, 64, 6, 0,
-                               ip(TSO_SRC_IP), ip(dst_ip))
-            frame = mac(dst_mac) + mac(TSO_SRC_MAC) + b"\x08\x00" + ipv4 + tcp + bytes((k + i) & 0xff
-                                                                                   for i in range(payload))
-            f.write(struct.pack("<IIII", 1, k, len(frame), len(frame)) + frame)
-
-
-TSO_SRC_MAC = "02:00:00:00:00:77"
-TSO_SRC_IP = "10.91.0.77"
 TSO_FRAMES = 50
 TSO_PAYLOAD = 7000          # about five 1,448-byte segments each
-
-
-class TsoSender:
-    """dpdk-testpmd as a guest of riovd that sends TSO frames: a virtio-user port on riovd's port
-    (port 0) and a net_pcap port (port 1) reading the frames from a file; the csum engine forwards
-    them from port 1 to port 0 with `csum set tcp hw`, `tso set 1448`, so its virtio PMD hands
-    each to riovd whole with a virtio-net header (GSO_TCPV4, NEEDS_CSUM)."""
-
-    def __init__(self, tmp, sock, pcap, peer_mac, n):
-        self.tmp, self.sock, self.pcap, self.peer, self.n = tmp, sock, pcap, peer_mac, n
-        self.logf = os.path.join(tmp, "tso-sender-%d.log" % n)
-
-    def run(self):
-        args = ["stdbuf", "-oL", riovtest.TESTPMD, "--no-huge", "-m", "512", "--no-pci",
-                "--file-prefix", "riovtso%d_%d" % (os.getpid(), self.n),
-                "--vdev", "net_virtio_user0,path=%s,queues=1,mac=%s" % (self.sock, TSO_SRC_MAC),
-                "--vdev", "net_pcap0,rx_pcap=%s,tx_pcap=%s" % (self.pcap, os.path.join(self.tmp, "tso-out-%d.pcap"
-                                                                                       % self.n)),
-                "--", "-i", "--eth-peer=0,%s" % self.peer, "--total-num-mbufs=8192",
-                "--no-flush-rx"]   # else testpmd drains the file before it forwards
-        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=open(self.logf, "w"), stderr=subprocess.STDOUT)
-        riovtest._procs.append(proc)
-        text = lambda: open(self.logf, errors="replace").read()  # noqa: E731
-        try:
-            wait_for(lambda: proc.poll() is None and "testpmd>" in text() or proc.poll() is not None, 60,
-                     "testpmd prompt")
-            if proc.poll() is not None:
-                raise TestFailure("testpmd exited (%d):\n%s" % (proc.returncode, text()[-2000:]))
-            for cmd in ("port stop 0", "csum set ip sw 0", "csum set tcp hw 0", "tso set 1448 0", "port start 0",
-                        "set fwd csum", "start"):
-                proc.stdin.write((cmd + "\n").encode())
-                proc.stdin.flush()
-                time.sleep(0.5)
-            time.sleep(5)   # the file's frames go in the first poll; the guest answers meanwhile
-            proc.stdin.write(b"stop\n")
-            proc.stdin.flush()
-            wait_for(lambda: "Accumulated forward statistics" in text(), 30, "testpmd forward statistics")
-            proc.stdin.write(b"quit\n")
-            proc.stdin.flush()
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        out = text()
-        riovtest.check("TSO segment size for non-tunneled packets is 1448" in out,
-                       "testpmd: TSO on its virtio-user port (riovd offered HOST_TSO4)%s" % (
-                           "" if "TSO segment size" in out else ":\n" + out[-1500:]))
-        m = re.search(r"Forward statistics for port 0.*?TX-packets:\s+(\d+)", out, re.S)
-        return int(m.group(1)) if m else 0
 
 
 def test_tso_sender():
@@ -1605,11 +1535,11 @@ def test_tso_sender():
         results = []
         for n, vm in enumerate(s.vms()):
             pcap = os.path.join(s.tmp, "tso-%s.pcap" % vm.name)
-            tcp_pcap(pcap, vm.mac, vm.ip, TSO_FRAMES, TSO_PAYLOAD)
+            tso_sender.tcp_pcap(pcap, vm.mac, vm.ip, TSO_FRAMES, TSO_PAYLOAD)
             before_tp, before_vm = s.port("tp"), s.port(vm.name)
             rst0, err0 = snmp(vm, "Tcp", "OutRsts"), tcp_csum_errors(vm)
             rxp0 = int(vm.run("cat /sys/class/net/eth0/statistics/rx_packets")[1][0])
-            sent = TsoSender(s.tmp, s.riovd.socket("tp"), pcap, vm.mac, n).run()
+            sent = tso_sender.TsoSender(s.tmp, s.riovd.socket("tp"), pcap, vm.mac, n).run()
             riovtest.check(sent == TSO_FRAMES, "testpmd sent %d of %d TSO frames to %s" % (sent, TSO_FRAMES, vm.name))
             deadline = time.time() + 30
             while snmp(vm, "Tcp", "OutRsts") - rst0 < TSO_FRAMES and time.time() < deadline:
