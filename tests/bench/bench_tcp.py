@@ -24,13 +24,21 @@ kept whole by the offloads are up to 64 KB; MTU-sized ones 1,514 or 9,014). Each
 CPU time the hypervisor stole meanwhile. Per row: the median rate of each switch over the rounds, and
 the median and range of riov's per-round ratio to each.
 
-Needs root (taps, bridge, hugepages), the lab's kernel and guest initramfs (tests/lab/build.sh and
+Then the uplink topology (--uplink): one guest on the switch and a Linux peer in a network namespace
+on a veth pair whose host end is the switch's uplink (riovd and OVS: DPDK's net_af_packet on it; the
+bridge: the veth itself as a bridge port). The peer sends MTU-sized segments with full checksums, as
+a NIC delivers them (checksumming, TSO and GSO off on its veth), and runs iperf3 into the guest and
+back: riov with and without its receive coalescing (riov-nogro: the eth port's offloads off), OVS
+(without userspace TSO here: OVS 3.1 drops TSO frames for a port that cannot take them, and
+af_packet cannot), the bridge. The peer's iperf3 runs on the guests' CPU.
+
+Needs root (taps, bridge, hugepages, namespaces), the lab's kernel and guest initramfs (tests/lab/build.sh and
 tests/lab/host/build-guest.sh, run here when missing), openvswitch-switch-dpdk (deploy/install-deps.sh)
 and 2 MiB hugepages for the vhost-user switches (reserved for the run and given back; OVS cannot run
 without them, riovd then runs on 4 KiB pages and OVS is reported as not measured).
 
 usage: bench_tcp.py [--rounds N] [--seconds S] [--switches riov,ovs,bridge] [--mtus 1500,9000]
-                    [--guest-cpus 1|any]
+                    [--uplink riov,riov-nogro,ovs,bridge] [--guest-cpus 1|any]
 """
 import argparse
 import fcntl
@@ -69,10 +77,13 @@ def sh(*args, check=True, env=None):
 class RiovSwitch:
     name = "riov"
 
-    def __init__(self, tmp, mtu):
+    def __init__(self, tmp, mtu, uplink=None, gro=True):
         self.tmp, self.mtu = tmp, mtu
         ports = ",\n".join('  { name = "vm%d"; type = "vhost"; net = "lab"; socket = "vm%d.sock"; client = true; }'
                            % (i, i) for i in (1, 2))
+        if uplink:   # the uplink topology: an eth port on the host end of the peer's veth
+            ports += (',\n  { name = "up0"; type = "eth"; net = "lab"; devargs = "net_af_packet0,iface=%s";%s }'
+                      % (uplink, "" if gro else " offloads = false;"))
         self.riovd = Riovd(tmp, 'networks = ( { name = "lab"; mtu = %d; } );\nports = (\n%s\n);\n' % (mtu, ports),
                            workers=SWITCH_CPU)
         if bench_switch.HUGE_DIR is not None:
@@ -110,8 +121,8 @@ class OvsSwitch:
     """ovsdb-server and ovs-vswitchd-dpdk of their own, in tmp (MACHINE-NOTES.md has the recipe)."""
     name = "ovs"
 
-    def __init__(self, tmp, mtu):
-        self.tmp, self.mtu = tmp, mtu
+    def __init__(self, tmp, mtu, uplink=None, gro=True):
+        self.tmp, self.mtu, self.uplink = tmp, mtu, uplink
         self.db = "unix:%s/db.sock" % tmp
         self.env = dict(os.environ, OVS_RUNDIR=tmp, OVS_LOGDIR=tmp, OVS_DBDIR=tmp, OVS_SYSCONFDIR=tmp)
         self.started = []
@@ -136,7 +147,10 @@ class OvsSwitch:
         self.vsctl("--no-wait", "init")
         self.vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true",
                    "other_config:pmd-cpu-mask=0x%x" % (1 << int(SWITCH_CPU)),
-                   "other_config:dpdk-socket-mem=1024", "other_config:userspace-tso-enable=true",
+                   "other_config:dpdk-socket-mem=1024",
+                   # OVS 3.1 drops a TSO frame for a port without TSO (it has no software
+                   # segmentation): with an af_packet uplink it must run without
+                   "other_config:userspace-tso-enable=%s" % ("false" if self.uplink else "true"),
                    'other_config:dpdk-extra="--huge-dir %s --no-pci --file-prefix riovbenchovs%d"'
                    % (bench_switch.HUGE_DIR, os.getpid()))
         sh("taskset", "-c", SWITCH_CPU, OVS_VSWITCHD, self.db, "--pidfile=%s/ovs-vswitchd.pid" % self.tmp,
@@ -146,16 +160,20 @@ class OvsSwitch:
         self.vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev")
 
     def attach(self, vms):
-        for i, vm in enumerate(vms, 1):
-            self.vsctl("add-port", "br0", "vm%d" % i, "--", "set", "Interface", "vm%d" % i,
+        for vm in vms:
+            n = vm.name
+            self.vsctl("add-port", "br0", n, "--", "set", "Interface", n,
                        "type=dpdkvhostuserclient", "options:vhost-server-path=%s" % vm.sock,
                        "mtu_request=%d" % self.mtu)
+        if self.uplink:
+            self.vsctl("add-port", "br0", "up0", "--", "set", "Interface", "up0", "type=dpdk",
+                       "options:dpdk-devargs=net_af_packet0,iface=%s" % self.uplink)
 
     def drops(self):
         """OVS's drop counters of both ports (Interface statistics: tx_dropped is a full guest ring
         after OVS's own retries, tx_retries those retries)."""
         out = {}
-        for i in (1, 2):
+        for i in [i for i in (1, 2) if "vm%d" % i in self.vsctl("list-ports", "br0").split()]:
             text = self.vsctl("get", "Interface", "vm%d" % i, "statistics")
             for k, v in re.findall(r'"?(\w+)"?=(\d+)', text):
                 if "drop" in k or "retries" in k or "error" in k:
@@ -181,8 +199,8 @@ class OvsSwitch:
 class BridgeSwitch:
     name = "bridge"
 
-    def __init__(self, tmp, mtu):
-        self.tmp, self.mtu = tmp, mtu
+    def __init__(self, tmp, mtu, uplink=None, gro=True):
+        self.tmp, self.mtu, self.uplink = tmp, mtu, uplink
         self.br = "rbbr%d" % (os.getpid() % 10000)
         self.taps = ["%st%d" % (self.br, i) for i in (1, 2)]
 
@@ -194,14 +212,17 @@ class BridgeSwitch:
         sh("ip", "link", "set", self.br, "mtu", str(self.mtu), "up")
 
     def attach(self, vms):
-        for t in self.taps:
+        for vm in vms:
+            t = vm.tap
             wait_for(lambda: os.path.exists("/sys/class/net/" + t), 30, "tap " + t)
             sh("ip", "link", "set", t, "mtu", str(self.mtu), "master", self.br, "up")
+        if self.uplink:
+            sh("ip", "link", "set", self.uplink, "master", self.br, "up")
 
     def drops(self):
         """The taps' drop counters (tx_dropped: the tap's queue toward QEMU overflowed)."""
         out = {}
-        for t in self.taps:
+        for t in [t for t in self.taps if os.path.exists("/sys/class/net/" + t)]:
             for k in ("tx_dropped", "rx_dropped"):
                 with open("/sys/class/net/%s/statistics/%s" % (t, k)) as f:
                     out[k] = out.get(k, 0) + int(f.read())
@@ -213,6 +234,9 @@ class BridgeSwitch:
 
 
 SWITCHES = {"riov": RiovSwitch, "ovs": OvsSwitch, "bridge": BridgeSwitch}
+# the uplink topology also measures riov without receive coalescing
+UPLINK_KINDS = {"riov": (RiovSwitch, True), "riov-nogro": (RiovSwitch, False), "ovs": (OvsSwitch, True),
+                "bridge": (BridgeSwitch, True)}
 
 
 def guest_counters(vm):
@@ -281,6 +305,128 @@ def one_run(kind, mtu, seconds, env, initrd):
     return out
 
 
+UPLINK_PEER_IP = "10.91.0.50"
+
+
+class Peer:
+    """A Linux peer in a namespace on a veth pair; the host end is the switch's uplink. The peer's
+    veth sends MTU-sized segments with full checksums, as frames arrive from a NIC (checksumming,
+    TSO and GSO off: a veth would pass the kernel's partial checksums on)."""
+
+    def __init__(self):
+        tag = os.getpid() % 100000
+        self.ns, self.host_if, self.peer_if = "riovbup%d" % tag, "rbup%dh" % tag, "rbup%dp" % tag
+
+    def start(self):
+        sh("ip", "netns", "add", self.ns)
+        sh("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.peer_if)
+        sh("ip", "link", "set", self.peer_if, "netns", self.ns)
+        sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % self.host_if)
+        sh("sysctl", "-qw", "net.ipv4.conf.%s.arp_ignore=8" % self.host_if)
+        sh("ip", "link", "set", self.host_if, "up")
+        for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "link", "set", self.peer_if, "up"],
+                    ["ip", "addr", "add", UPLINK_PEER_IP + "/24", "dev", self.peer_if],
+                    ["ethtool", "-K", self.peer_if, "tx", "off", "tso", "off", "gso", "off"]):
+            sh("ip", "netns", "exec", self.ns, *cmd)
+        return self
+
+    def iperf(self, ip, seconds, reverse):
+        args = ["ip", "netns", "exec", self.ns, "taskset", "-c", GUEST_CPUS if GUEST_CPUS != "any" else "0-1",
+                "iperf3", "-c", ip, "-P", "4", "-t", str(seconds)] + (["-R"] if reverse else [])
+        try:
+            r = subprocess.run(args, capture_output=True, text=True, timeout=seconds * 6 + 60)
+        except subprocess.TimeoutExpired:
+            raise TestFailure("peer iperf3%s did not finish" % (" -R" if reverse else ""))
+        if r.returncode != 0:
+            raise TestFailure("peer iperf3: %s" % (r.stderr or r.stdout).strip()[-300:])
+        return lab.parse_iperf(lab._Named("peer"), r.stdout.splitlines(), "peer iperf3%s" % (" -R" if reverse else ""))
+
+    def stop(self):
+        sh("ip", "link", "del", self.host_if, check=False)
+        sh("ip", "netns", "del", self.ns, check=False)
+
+
+def uplink_run(kind, seconds, env, initrd):
+    """One guest (vm2) on the switch, the peer on its uplink: iperf3 from the peer into the guest
+    (the direction coalescing serves) and back."""
+    tmp = riovtest.tmpdir("bench-tcp-uplink-%s" % kind)
+    peer = Peer()
+    cls, gro = UPLINK_KINDS[kind]
+    sw = cls(tmp, 1500, uplink=peer.host_if, gro=gro)
+    vm = lab.VM("vm2", tmp, None, MACS[1], IPS[1], True, False, initrd, env["KERNEL"])
+    s0, t0 = bench_switch.cpu_times()
+    try:
+        peer.start()
+        sw.prepare(vm, 2)
+        vm.cpus = GUEST_CPUS if GUEST_CPUS != "any" else None
+        sw.start()
+        vm.start()
+        sw.attach([vm])
+        vm.wait_line(r"^GUEST-READY", 0, 180, "boot")
+        wait_for(lambda: subprocess.run(["ip", "netns", "exec", peer.ns, "ping", "-c", "1", "-W", "1", vm.ip],
+                                        capture_output=True).returncode == 0, 120, "the peer pings vm2")
+        lab.iperf_server(vm)
+        out = {}
+        for d, rev in (("in", False), ("out", True)):
+            b = guest_counters(vm)
+            r = peer.iperf(vm.ip, seconds, rev)
+            a = guest_counters(vm)
+            rx = a["rx_bytes"] - b["rx_bytes"]
+            out[d] = {"mbit": r["receiver"] / 1e6, "frame": rx / max(1, a["rx_packets"] - b["rx_packets"]),
+                      "irq_per_mb": (a["irq"] - b["irq"]) / max(1e-9, rx / 1e6)}
+    finally:
+        vm.stop()
+        sw.stop()
+        peer.stop()
+    s1, t1 = bench_switch.cpu_times()
+    out["steal"] = 100.0 * (s1 - s0) / max(1, t1 - t0)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def run_uplink(args, env, initrd):
+    kinds = [k for k in args.uplink.split(",") if k]
+    bad = [k for k in kinds if k not in UPLINK_KINDS]
+    if bad:
+        sys.exit("bench_tcp: unknown uplink switch(es) %s (%s)" % (", ".join(bad), ", ".join(UPLINK_KINDS)))
+    res, failed = {}, set()
+    for rnd in range(1, args.rounds + 1):
+        order = [k for k in kinds if k not in failed]
+        random.shuffle(order)
+        for kind in order:
+            try:
+                r = uplink_run(kind, args.seconds, env, initrd)
+            except TestFailure as e:
+                print("  uplink round %d %-10s: not measured: %s" % (rnd, kind, str(e).splitlines()[0]), flush=True)
+                failed.add(kind)
+                continue
+            for d in ("in", "out"):
+                res.setdefault((kind, d), []).append(r[d])
+                print("  uplink round %d %-10s %s: %6.0f Mbit/s, %5.1f irq/MB, %6.0f B/frame to the guest "
+                      "(steal %.0f %%)" % (rnd, kind, "peer->vm2" if d == "in" else "vm2->peer", r[d]["mbit"],
+                                           r[d]["irq_per_mb"], r[d]["frame"], r["steal"]), flush=True)
+    for d in ("in", "out"):
+        parts = []
+        for kind in kinds:
+            runs = res.get((kind, d))
+            parts.append("%s %.0f Mbit/s (%.0f B/frame)" % (kind, statistics.median(x["mbit"] for x in runs),
+                                                           statistics.median(x["frame"] for x in runs))
+                         if runs else "%s not measured" % kind)
+        print("tcp uplink %s: %s" % ("peer->vm2" if d == "in" else "vm2->peer", "; ".join(parts)), flush=True)
+        mine = res.get(("riov", d))
+        for other in kinds:
+            theirs = res.get((other, d))
+            if other == "riov" or not mine or not theirs:
+                continue
+            n = min(len(mine), len(theirs))
+            ratios = [mine[i]["mbit"] / theirs[i]["mbit"] for i in range(n) if theirs[i]["mbit"]]
+            if ratios:
+                print("tcp uplink %s: ratio riov/%s median %.2f (range %.2f-%.2f, %d rounds)" % (
+                    "peer->vm2" if d == "in" else "vm2->peer", other, statistics.median(ratios), min(ratios),
+                    max(ratios), len(ratios)), flush=True)
+    return 1 if failed else 0
+
+
 def lab_inputs():
     if not os.path.exists(os.path.join(lab.CACHE, "lab.env")):
         log("bench_tcp: building the lab's kernel and busybox (tests/lab/build.sh)")
@@ -294,12 +440,14 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--switches", default="riov,ovs,bridge")
     ap.add_argument("--mtus", default="1500,9000")
+    ap.add_argument("--uplink", default="riov,riov-nogro,ovs,bridge",
+                    help="switches for the uplink topology (a Linux peer on a veth into one guest; empty: skip)")
     ap.add_argument("--guest-cpus", default=GUEST_CPUS,
                     help="CPU list the guests' QEMUs are pinned to (default %s; any: not pinned, they then "
                          "share CPU %s with the switch)" % (GUEST_CPUS, SWITCH_CPU))
     args = ap.parse_args()
     globals()["GUEST_CPUS"] = args.guest_cpus
-    kinds = args.switches.split(",")
+    kinds = [k for k in args.switches.split(",") if k]
     bad = [k for k in kinds if k not in SWITCHES]
     if bad:
         sys.exit("bench_tcp: unknown switch(es) %s (riov, ovs, bridge)" % ", ".join(bad))
@@ -314,7 +462,10 @@ def main():
     except OSError as e:
         print("bench_tcp: %s; riovd on 4 KiB pages, OVS not measured" % e, flush=True)
     try:
-        return run(args, kinds, mtus, env, initrd)
+        rc = run(args, kinds, mtus, env, initrd) if kinds else 0
+        if args.uplink:
+            rc |= run_uplink(args, env, initrd)
+        return rc
     finally:
         huge.release()
         riovtest._cleanup()

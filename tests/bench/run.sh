@@ -2,7 +2,7 @@
 # make bench: every benchmark, one at a time (they busy-poll; parallel runs make numbers meaningless).
 # Prints "name: value unit" lines and ratios against the reference measured in the same run.
 # BENCH_PAIRS (default 5) and BENCH_SECONDS (default 4) size the switch comparison; BENCH_TCP_ROUNDS
-# (default 3) and BENCH_TCP_SECONDS (default 10) the guest-to-guest TCP one (about 6 minutes a round).
+# (default 3) and BENCH_TCP_SECONDS (default 10) the guest-to-guest TCP one (about 8 minutes a round: guests, then the uplink topology).
 set -uo pipefail
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
