@@ -96,9 +96,10 @@ static const struct {
 		      "port started from the used ring's index instead of the base its front-end sent."),
 	/* checksum and segmentation offloads through a port */
 	ANY_COUNTER(ol.frames_in, "riov_port_offload_frames_in_total", "Frames taken from a port "
-		    "with a partial checksum or TSO (its guest's virtio-net header)."),
+		    "with a partial checksum or TSO (a guest's virtio-net header; for an eth port, the TSO "
+		    "frames its TCP segments were coalesced into)."),
 	ANY_COUNTER(ol.frames_out, "riov_port_offload_frames_out_total", "Frames with a partial "
-		    "checksum or TSO passed whole to a port whose guest takes them."),
+		    "checksum or TSO passed whole to a port whose guest or device takes them."),
 	ANY_COUNTER(ol.sw_checksums, "riov_port_sw_checksums_total", "Checksums riovd filled in "
 		    "for a port that takes no partial checksum."),
 	ANY_COUNTER(ol.sw_segmented, "riov_port_sw_segmented_total", "TSO frames riovd cut into "

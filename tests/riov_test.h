@@ -7,6 +7,8 @@
 #ifndef RIOV_TESTS_RIOV_TEST_H
 #define RIOV_TESTS_RIOV_TEST_H
 
+#include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,39 @@ static inline int riov_test_run(const struct riov_test_case *cases, size_t n)
 	}
 	printf("# %zu cases, %zu failed\n", n, failed);
 	return failed ? 1 : 0;
+}
+
+/* For every file of dir but dot files: its first cap bytes read into buf, then fn(name, buf, len,
+ * arg). Returns how many files, or -1 when dir cannot be opened (corpus replays of the fuzz
+ * harnesses' inputs). */
+static inline int riov_test_each_file(const char *dir, uint8_t *buf, size_t cap,
+				      void (*fn)(const char *name, const uint8_t *data, size_t len, void *arg),
+				      void *arg)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		char path[4096];
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		FILE *f = fopen(path, "rb");
+		if (f == NULL) {
+			riov_test_failures++;
+			fprintf(stderr, "  FAIL cannot read %s\n", path);
+			continue;
+		}
+		size_t len = fread(buf, 1, cap, f);
+		fclose(f);
+		fn(de->d_name, buf, len, arg);
+		n++;
+	}
+	closedir(d);
+	return n;
 }
 
 #define RIOV_TEST_MAIN(...)                                                                  \

@@ -308,49 +308,24 @@ def one_run(kind, mtu, seconds, env, initrd):
 UPLINK_PEER_IP = "10.91.0.50"
 
 
-class Peer:
-    """A Linux peer in a namespace on a veth pair; the host end is the switch's uplink. The peer's
-    veth sends MTU-sized segments with full checksums, as frames arrive from a NIC (checksumming,
-    TSO and GSO off: a veth would pass the kernel's partial checksums on)."""
-
-    def __init__(self):
-        tag = os.getpid() % 100000
-        self.ns, self.host_if, self.peer_if = "riovbup%d" % tag, "rbup%dh" % tag, "rbup%dp" % tag
-
-    def start(self):
-        sh("ip", "netns", "add", self.ns)
-        sh("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.peer_if)
-        sh("ip", "link", "set", self.peer_if, "netns", self.ns)
-        sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % self.host_if)
-        sh("sysctl", "-qw", "net.ipv4.conf.%s.arp_ignore=8" % self.host_if)
-        sh("ip", "link", "set", self.host_if, "up")
-        for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "link", "set", self.peer_if, "up"],
-                    ["ip", "addr", "add", UPLINK_PEER_IP + "/24", "dev", self.peer_if],
-                    ["ethtool", "-K", self.peer_if, "tx", "off", "tso", "off", "gso", "off"]):
-            sh("ip", "netns", "exec", self.ns, *cmd)
-        return self
-
-    def iperf(self, ip, seconds, reverse):
-        args = ["ip", "netns", "exec", self.ns, "taskset", "-c", GUEST_CPUS if GUEST_CPUS != "any" else "0-1",
-                "iperf3", "-c", ip, "-P", "4", "-t", str(seconds)] + (["-R"] if reverse else [])
-        try:
-            r = subprocess.run(args, capture_output=True, text=True, timeout=seconds * 6 + 60)
-        except subprocess.TimeoutExpired:
-            raise TestFailure("peer iperf3%s did not finish" % (" -R" if reverse else ""))
-        if r.returncode != 0:
-            raise TestFailure("peer iperf3: %s" % (r.stderr or r.stdout).strip()[-300:])
-        return lab.parse_iperf(lab._Named("peer"), r.stdout.splitlines(), "peer iperf3%s" % (" -R" if reverse else ""))
-
-    def stop(self):
-        sh("ip", "link", "del", self.host_if, check=False)
-        sh("ip", "netns", "del", self.ns, check=False)
+def peer_iperf(peer, ip, seconds, reverse):
+    """iperf3 -P 4 from the peer's namespace, on the guests' CPU."""
+    args = ["ip", "netns", "exec", peer.ns, "taskset", "-c", GUEST_CPUS if GUEST_CPUS != "any" else "0-1",
+            "iperf3", "-c", ip, "-P", "4", "-t", str(seconds)] + (["-R"] if reverse else [])
+    try:
+        r = subprocess.run(args, capture_output=True, text=True, timeout=seconds * 6 + 60)
+    except subprocess.TimeoutExpired:
+        raise TestFailure("peer iperf3%s did not finish" % (" -R" if reverse else ""))
+    if r.returncode != 0:
+        raise TestFailure("peer iperf3: %s" % (r.stderr or r.stdout).strip()[-300:])
+    return lab.parse_iperf(lab._Named("peer"), r.stdout.splitlines(), "peer iperf3%s" % (" -R" if reverse else ""))
 
 
 def uplink_run(kind, seconds, env, initrd):
     """One guest (vm2) on the switch, the peer on its uplink: iperf3 from the peer into the guest
     (the direction coalescing serves) and back."""
     tmp = riovtest.tmpdir("bench-tcp-uplink-%s" % kind)
-    peer = Peer()
+    peer = riovtest.VethPeer("bup", UPLINK_PEER_IP)
     cls, gro = UPLINK_KINDS[kind]
     sw = cls(tmp, 1500, uplink=peer.host_if, gro=gro)
     vm = lab.VM("vm2", tmp, None, MACS[1], IPS[1], True, False, initrd, env["KERNEL"])
@@ -363,13 +338,12 @@ def uplink_run(kind, seconds, env, initrd):
         vm.start()
         sw.attach([vm])
         vm.wait_line(r"^GUEST-READY", 0, 180, "boot")
-        wait_for(lambda: subprocess.run(["ip", "netns", "exec", peer.ns, "ping", "-c", "1", "-W", "1", vm.ip],
-                                        capture_output=True).returncode == 0, 120, "the peer pings vm2")
+        wait_for(lambda: peer.pings(vm.ip), 120, "the peer pings vm2")
         lab.iperf_server(vm)
         out = {}
         for d, rev in (("in", False), ("out", True)):
             b = guest_counters(vm)
-            r = peer.iperf(vm.ip, seconds, rev)
+            r = peer_iperf(peer, vm.ip, seconds, rev)
             a = guest_counters(vm)
             rx = a["rx_bytes"] - b["rx_bytes"]
             out[d] = {"mbit": r["receiver"] / 1e6, "frame": rx / max(1, a["rx_packets"] - b["rx_packets"]),
@@ -413,17 +387,7 @@ def run_uplink(args, env, initrd):
                                                            statistics.median(x["frame"] for x in runs))
                          if runs else "%s not measured" % kind)
         print("tcp uplink %s: %s" % ("peer->vm2" if d == "in" else "vm2->peer", "; ".join(parts)), flush=True)
-        mine = res.get(("riov", d))
-        for other in kinds:
-            theirs = res.get((other, d))
-            if other == "riov" or not mine or not theirs:
-                continue
-            n = min(len(mine), len(theirs))
-            ratios = [mine[i]["mbit"] / theirs[i]["mbit"] for i in range(n) if theirs[i]["mbit"]]
-            if ratios:
-                print("tcp uplink %s: ratio riov/%s median %.2f (range %.2f-%.2f, %d rounds)" % (
-                    "peer->vm2" if d == "in" else "vm2->peer", other, statistics.median(ratios), min(ratios),
-                    max(ratios), len(ratios)), flush=True)
+        print_ratios("tcp uplink %s" % ("peer->vm2" if d == "in" else "vm2->peer"), {k: res.get((k, d)) for k in kinds})
     return 1 if failed else 0
 
 
@@ -471,6 +435,19 @@ def main():
         riovtest._cleanup()
 
 
+def print_ratios(label, runs):
+    """riov's per-round rate against each other switch's: median and range (runs: kind -> results)."""
+    mine = runs.get("riov")
+    for other, theirs in runs.items():
+        if other == "riov" or not mine or not theirs:
+            continue
+        n = min(len(mine), len(theirs))
+        ratios = [mine[i]["mbit"] / theirs[i]["mbit"] for i in range(n) if theirs[i]["mbit"]]
+        if ratios:
+            print("%s: ratio riov/%s median %.2f (range %.2f-%.2f, %d rounds)" % (
+                label, other, statistics.median(ratios), min(ratios), max(ratios), len(ratios)), flush=True)
+
+
 def run(args, kinds, mtus, env, initrd):
     res = {}   # (kind, mtu, dir) -> [run results]
     failed = set()
@@ -509,16 +486,7 @@ def run(args, kinds, mtus, env, initrd):
                 parts.append("%s %.0f Mbit/s (%d retransmitted, %.1f irq/MB, %.0f B/frame)" % (
                     kind, med("mbit"), med("retrans"), med("irq_per_mb"), med("frame")))
             print("tcp MTU %d %s: %s" % (mtu, way, "; ".join(parts)), flush=True)
-            mine = res.get(("riov", mtu, d))
-            for other in kinds:
-                theirs = res.get((other, mtu, d))
-                if other == "riov" or not mine or not theirs:
-                    continue
-                n = min(len(mine), len(theirs))
-                ratios = [mine[i]["mbit"] / theirs[i]["mbit"] for i in range(n) if theirs[i]["mbit"]]
-                if ratios:
-                    print("tcp MTU %d %s: ratio riov/%s median %.2f (range %.2f-%.2f, %d rounds)" % (
-                        mtu, way, other, statistics.median(ratios), min(ratios), max(ratios), len(ratios)), flush=True)
+            print_ratios("tcp MTU %d %s" % (mtu, way), {k: res.get((k, mtu, d)) for k in kinds})
     return 1 if failed else 0
 
 

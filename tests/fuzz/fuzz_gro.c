@@ -29,6 +29,7 @@
 
 #include "dataplane/gro.h"
 #include "dataplane/offload.h"
+#include "tests/fuzz/fuzz_eal.h"
 #include "tests/fuzz/fuzz_entry.h"
 
 #define FG_BURST 32u
@@ -46,16 +47,7 @@ static struct {
 
 static int fg_setup(void)
 {
-	static char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=fuzzgro%d", (int)getpid());
-	char *argv[] = { "fuzzgro", "--no-huge", "-m", "64", "--no-pci", "--no-shconf",
-			 "--log-level=1", prefix, NULL };
-	if (rte_eal_init(8, argv) < 0 && rte_errno != EALREADY)
-		return -1;
-	fg.direct = rte_pktmbuf_pool_create("fuzzgro_d", FG_DIRECT_N, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					    SOCKET_ID_ANY);
-	fg.indirect = rte_pktmbuf_pool_create("fuzzgro_i", FG_INDIRECT_N, 0, 0, 0, SOCKET_ID_ANY);
-	return fg.direct && fg.indirect ? 0 : -1;
+	return riov_fuzz_eal_pools("fuzzgro", FG_DIRECT_N, FG_INDIRECT_N, &fg.direct, &fg.indirect);
 }
 
 static void fg_fail(const char *what, long a, long b)

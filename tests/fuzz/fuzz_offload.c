@@ -33,6 +33,7 @@
 
 #include "dataplane/offload.h"
 #include "dataplane/virtq_internal.h"
+#include "tests/fuzz/fuzz_eal.h"
 #include "tests/fuzz/fuzz_entry.h"
 
 #define FO_HDR 16u
@@ -54,19 +55,7 @@ static struct {
 
 static int fo_setup(void)
 {
-	static char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=fuzzol%d", (int)getpid());
-	/* --no-huge and legacy memory: no --in-memory with DPDK 22.11 (see fuzz_virtq.c) */
-	char *argv[] = { "fuzzol", "--no-huge", "-m", "64", "--no-pci", "--no-shconf",
-			 "--log-level=1", prefix, NULL };
-
-	if (rte_eal_init(8, argv) < 0 && rte_errno != EALREADY)
-		return -1;
-	/* no per-lcore cache, so that the counts show every mbuf given back */
-	fo.direct = rte_pktmbuf_pool_create("fuzzol_d", FO_DIRECT_N, 0, 0,
-					    RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-	fo.indirect = rte_pktmbuf_pool_create("fuzzol_i", FO_INDIRECT_N, 0, 0, 0, SOCKET_ID_ANY);
-	return fo.direct && fo.indirect ? 0 : -1;
+	return riov_fuzz_eal_pools("fuzzol", FO_DIRECT_N, FO_INDIRECT_N, &fo.direct, &fo.indirect);
 }
 
 static void fo_fail(const char *what, long a, long b)

@@ -29,6 +29,7 @@
 #include <rte_mempool.h>
 
 #include "dataplane/vxlan.h"
+#include "tests/fuzz/fuzz_eal.h"
 #include "tests/fuzz/fuzz_entry.h"
 
 #define FV_PARSE_LEN 104u   /* what a caller reads for the parser: outer headers with IPv4 options */
@@ -44,18 +45,7 @@ static struct {
 
 static int fv_setup(void)
 {
-	static char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=fuzzvx%d", (int)getpid());
-	char *argv[] = { "fuzzvx", "--no-huge", "-m", "64", "--no-pci", "--no-shconf",
-			 "--log-level=1", prefix, NULL };
-
-	if (rte_eal_init(8, argv) < 0 && rte_errno != EALREADY)
-		return -1;
-	/* no per-lcore cache, so that the counts show every mbuf given back */
-	fv.direct = rte_pktmbuf_pool_create("fuzzvx_d", FV_DIRECT_N, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					    SOCKET_ID_ANY);
-	fv.indirect = rte_pktmbuf_pool_create("fuzzvx_i", FV_INDIRECT_N, 0, 0, 0, SOCKET_ID_ANY);
-	return fv.direct && fv.indirect ? 0 : -1;
+	return riov_fuzz_eal_pools("fuzzvx", FV_DIRECT_N, FV_INDIRECT_N, &fv.direct, &fv.indirect);
 }
 
 static void fv_fail(const char *what, long a, long b)

@@ -283,6 +283,49 @@ class Guest:
         return self.stats
 
 
+class VethPeer:
+    """A Linux peer in a network namespace of its own on a veth pair: the peer end has peer_ip/24,
+    the host end (host_if) is for riovd's eth port (or another switch's uplink) and stays silent
+    (no IPv6, no ARP answers from the host kernel). With nic_like, the peer's veth sends what a NIC
+    would deliver: MTU-sized segments with full checksums (checksumming, TSO and GSO off; a veth
+    otherwise passes the kernel's partial checksums on, which af_packet does not complete)."""
+
+    def __init__(self, tag, peer_ip, nic_like=True):
+        n = os.getpid() % 100000
+        self.ns, self.host_if, self.peer_if = "riov%s%d" % (tag, n), "r%s%dh" % (tag, n), "r%s%dp" % (tag, n)
+        self.peer_ip, self.nic_like = peer_ip, nic_like
+
+    def _sh(self, *args, check_rc=True):
+        r = subprocess.run(list(args), capture_output=True, text=True, timeout=60)
+        if check_rc and r.returncode != 0:
+            raise TestFailure("%s: %s" % (" ".join(args), (r.stderr or r.stdout).strip()[-300:]))
+        return r
+
+    def ns_run(self, *args, check_rc=True):
+        return self._sh("ip", "netns", "exec", self.ns, *args, check_rc=check_rc)
+
+    def start(self):
+        self._sh("ip", "netns", "add", self.ns)
+        self._sh("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.peer_if)
+        self._sh("ip", "link", "set", self.peer_if, "netns", self.ns)
+        self._sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % self.host_if)
+        self._sh("sysctl", "-qw", "net.ipv4.conf.%s.arp_ignore=8" % self.host_if)
+        self._sh("ip", "link", "set", self.host_if, "up")
+        self.ns_run("ip", "link", "set", "lo", "up")
+        self.ns_run("ip", "link", "set", self.peer_if, "up")
+        self.ns_run("ip", "addr", "add", self.peer_ip + "/24", "dev", self.peer_if)
+        if self.nic_like:
+            self.ns_run("ethtool", "-K", self.peer_if, "tx", "off", "tso", "off", "gso", "off")
+        return self
+
+    def pings(self, ip):
+        return self.ns_run("ping", "-c", "1", "-W", "1", ip, check_rc=False).returncode == 0
+
+    def stop(self):
+        self._sh("ip", "link", "del", self.host_if, check_rc=False)
+        self._sh("ip", "netns", "del", self.ns, check_rc=False)
+
+
 def tmpdir(name):
     d = tempfile.mkdtemp(prefix="riov-%s-" % name)
     return d

@@ -1573,13 +1573,6 @@ class _Named:
         self.name = name
 
 
-def host_sh(*args, check_rc=True, timeout=60):
-    r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
-    if check_rc and r.returncode != 0:
-        raise TestFailure("%s: exit %d: %s" % (" ".join(args), r.returncode, (r.stderr or r.stdout).strip()[-300:]))
-    return r
-
-
 def eth0_rx(vm):
     rc, out = vm.run("cat /sys/class/net/eth0/statistics/rx_bytes /sys/class/net/eth0/statistics/rx_packets")
     v = [int(l) for l in out if l.strip().isdigit()]
@@ -1600,38 +1593,27 @@ def test_uplink_gro():
     counts no checksum error. With the port's offloads off (no coalescing) the guest gets the
     segments as they came. iperf3 both ways, with and without, rates printed."""
     s = Setup("uplink-gro")
-    ns = "riovgro%d" % os.getpid()
-    host_if, peer_if = "rgro%dh" % (os.getpid() % 100000), "rgro%dp" % (os.getpid() % 100000)
+    peer = riovtest.VethPeer("gro", UPLINK_PEER_IP)
     s.start()
     try:
-        host_sh("ip", "netns", "add", ns)
-        host_sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", peer_if)
-        host_sh("ip", "link", "set", peer_if, "netns", ns)
-        host_sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % host_if)
-        host_sh("sysctl", "-qw", "net.ipv4.conf.%s.arp_ignore=8" % host_if)
-        host_sh("ip", "link", "set", host_if, "up")
-        for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "link", "set", peer_if, "up"],
-                    ["ip", "addr", "add", UPLINK_PEER_IP + "/24", "dev", peer_if],
-                    ["ethtool", "-K", peer_if, "tx", "off", "tso", "off", "gso", "off"]):
-            host_sh("ip", "netns", "exec", ns, *cmd)
+        peer.start()
         iperf_server(s.vm2)
         results = {}
         for mode in ("on", "off"):
-            args = ["port", "add", "eth", "up0", "--net", "lab", "--devargs", "net_af_packet0,iface=%s" % host_if]
+            args = ["port", "add", "eth", "up0", "--net", "lab", "--devargs", "net_af_packet0,iface=%s" % peer.host_if]
             if mode == "off":
                 s.ctl.ok("port", "delete", "up0")
                 args += ["--offloads", "off"]
             s.ctl.ok(*args)
-            wait_for(lambda: host_sh("ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", s.vm2.ip,
-                                     check_rc=False).returncode == 0, 60, "the peer pings vm2 over the uplink")
+            wait_for(lambda: peer.pings(s.vm2.ip), 60, "the peer pings vm2 over the uplink")
             err0 = tcp_csum_errors(s.vm2)
             b0, p0 = eth0_rx(s.vm2)
             st0 = s.port("up0")
-            r = host_sh("ip", "netns", "exec", ns, "iperf3", "-c", s.vm2.ip, "-P", "4", "-t", "10", timeout=200)
+            r = peer.ns_run("iperf3", "-c", s.vm2.ip, "-P", "4", "-t", "10")
             fwd = parse_iperf(_Named("peer"), r.stdout.splitlines(), "iperf3 -P 4 peer -> vm2 (coalescing %s)" % mode)
             b1, p1 = eth0_rx(s.vm2)
             st1 = s.port("up0")
-            r = host_sh("ip", "netns", "exec", ns, "iperf3", "-c", s.vm2.ip, "-P", "4", "-t", "10", "-R", timeout=200)
+            r = peer.ns_run("iperf3", "-c", s.vm2.ip, "-P", "4", "-t", "10", "-R")
             rev = parse_iperf(_Named("peer"), r.stdout.splitlines(), "iperf3 -P 4 -R vm2 -> peer (coalescing %s)" % mode)
             frame = (b1 - b0) / max(1, p1 - p0)
             merged = int(st1.get("offload_frames_in", 0)) - int(st0.get("offload_frames_in", 0))
@@ -1646,8 +1628,7 @@ def test_uplink_gro():
         return "peer->vm2 / vm2->peer Mbit/s: coalescing on %.0f / %.0f (%.0f B/frame to vm2), off %.0f / %.0f " \
                "(%.0f B/frame)" % (results["on"] + results["off"])
     finally:
-        host_sh("ip", "link", "del", host_if, check_rc=False)
-        host_sh("ip", "netns", "del", ns, check_rc=False)
+        peer.stop()
         s.stop()
 
 

@@ -21,8 +21,6 @@
 #include "riov_test.h"
 #include "tests/fuzz/fuzz_gro.c"
 
-#include <dirent.h>
-
 static const char *corpus_dir = "tests/fuzz/corpus/gro";
 
 #define MSS 1448u
@@ -31,17 +29,6 @@ static const char *corpus_dir = "tests/fuzz/corpus/gro";
 #define INDIRECT_N 255u
 
 static struct rte_mempool *direct, *indirect;
-
-static uint16_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
 
 static void put16(uint8_t *p, unsigned v)
 {
@@ -64,7 +51,7 @@ static uint16_t pseudo(const uint8_t *ip)
 	ph[8] = 0;
 	ph[9] = 6;
 	put16(ph + 10, tl - 20);
-	return sum16(ph, 12, 0);
+	return fg_sum(ph, 12, 0);
 }
 
 /* Segment k of flow f: ACK only, sequence and IP ID following on, payload bytes from both. */
@@ -81,7 +68,7 @@ static size_t seg(uint8_t *b, unsigned f, unsigned k, uint32_t payload)
 	ip[9] = 6;
 	memcpy(ip + 12, "\x0a\x01\0\x01\x0a\x01\0\x02", 8);
 	ip[15] = (uint8_t)(1 + f);
-	put16(ip + 10, ~sum16(ip, 20, 0) & 0xffff);
+	put16(ip + 10, ~fg_sum(ip, 20, 0) & 0xffff);
 	put16(th, 40000 + f);
 	put16(th + 2, 5201);
 	put32(th + 4, 1000000 + k * MSS);
@@ -91,7 +78,7 @@ static size_t seg(uint8_t *b, unsigned f, unsigned k, uint32_t payload)
 	put16(th + 14, 512);
 	for (uint32_t i = 0; i < payload; i++)
 		b[HDRS + i] = (uint8_t)(f * 31 + k * 7 + i);
-	put16(th + 16, ~sum16(th, 20 + payload, pseudo(ip)) & 0xffff);
+	put16(th + 16, ~fg_sum(th, 20 + payload, pseudo(ip)) & 0xffff);
 	return HDRS + payload;
 }
 
@@ -139,7 +126,7 @@ RIOV_TEST(one_flow_one_frame_and_back)
 	CHECK_EQ(m->l4_len, 20);
 	const uint8_t *h = rte_pktmbuf_mtod(m, const uint8_t *);
 	CHECK_EQ(h[16] << 8 | h[17], 40 + 8 * MSS);             /* IPv4 total length */
-	CHECK_EQ(sum16(h + 14, 20, 0), 0xffff);                 /* its header checksum */
+	CHECK_EQ(fg_sum(h + 14, 20, 0), 0xffff);                 /* its header checksum */
 	CHECK_EQ(h[50] << 8 | h[51], pseudo(h + 14));           /* TCP: the pseudo-header sum */
 	CHECK(memcmp(h + 14 + 4, orig[0] + 14 + 4, 2) == 0);    /* the first segment's IP ID */
 
@@ -212,20 +199,20 @@ static void spoil_psh(uint8_t *b, size_t *n)
 {
 	b[47] = 0x18;
 	put16(b + 50, 0);
-	put16(b + 50, ~sum16(b + 34, *n - 34, pseudo(b + 14)) & 0xffff);
+	put16(b + 50, ~fg_sum(b + 34, *n - 34, pseudo(b + 14)) & 0xffff);
 }
 static void spoil_padding(uint8_t *b, size_t *n) { b[*n] = 0; *n += 1; }
 static void spoil_length(uint8_t *b, size_t *n)
 {
 	put16(b + 16, (unsigned)(*n - 14 + 8));   /* claims more than the frame has */
 	put16(b + 24, 0);
-	put16(b + 24, ~sum16(b + 14, 20, 0) & 0xffff);
+	put16(b + 24, ~fg_sum(b + 14, 20, 0) & 0xffff);
 }
 static void spoil_fragment(uint8_t *b, size_t *n)
 {
 	put16(b + 20, 0x2000);
 	put16(b + 24, 0);
-	put16(b + 24, ~sum16(b + 14, 20, 0) & 0xffff);
+	put16(b + 24, ~fg_sum(b + 14, 20, 0) & 0xffff);
 	(void)n;
 }
 static void spoil_ihl(uint8_t *b, size_t *n) { b[14] = 0x44; (void)n; }
@@ -278,32 +265,18 @@ RIOV_TEST(single_segments_stay_plain)
 }
 
 /* The fuzz harness's corpus (seeds and kept crashers), through its checks. */
+static void replay_one(const char *name, const uint8_t *data, size_t len, void *arg)
+{
+	int r = riov_gro_fuzz_one(data, len);
+	CHECK(r >= 0);
+	*(unsigned *)arg += r > 0;
+}
+
 RIOV_TEST(corpus_replay)
 {
-	DIR *d = opendir(corpus_dir);
-	CHECK(d != NULL);
-	if (d == NULL)
-		return;
-	unsigned n = 0, merged = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char path[1024];
-		snprintf(path, sizeof(path), "%s/%s", corpus_dir, e->d_name);
-		FILE *f = fopen(path, "rb");
-		if (f == NULL)
-			continue;
-		static uint8_t buf[70000];
-		size_t len = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		int r = riov_gro_fuzz_one(buf, len);
-		CHECK(r >= 0);
-		merged += r > 0;
-		n++;
-	}
-	closedir(d);
-	CHECK(n >= 2);
+	static uint8_t buf[70000];
+	unsigned merged = 0;
+	CHECK(riov_test_each_file(corpus_dir, buf, sizeof(buf), replay_one, &merged) >= 2);
 	CHECK(merged >= 1);   /* the seeds reach a merge */
 }
 

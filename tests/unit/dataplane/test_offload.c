@@ -747,38 +747,22 @@ RIOV_TEST(strerror_every_code)
 
 /* Replay every input kept in the corpus (seeds and crashers); a seed named after a plan must
  * reach it (tso4, tso6: segmented; csum_udp: checksummed; plain, whole_*: whole). */
+static void replay_one(const char *name, const uint8_t *data, size_t len, void *arg)
+{
+	int rc = riov_offload_fuzz_one(data, len);
+	CHECK(rc >= 0);
+	if (strncmp(name, "tso", 3) == 0)
+		CHECK_EQ(rc, 1 + RIOV_OL_PLAN_SEGMENT);
+	if (strncmp(name, "csum", 4) == 0)
+		CHECK_EQ(rc, 1 + RIOV_OL_PLAN_CSUM);
+	if (strncmp(name, "plain", 5) == 0 || strncmp(name, "whole", 5) == 0)
+		CHECK_EQ(rc, 1 + RIOV_OL_PLAN_WHOLE);
+}
+
 RIOV_TEST(fuzz_corpus_replay)
 {
 	static uint8_t buf[RIOV_OL_MAX_FRAME + 256];
-	DIR *d = opendir(corpus_dir);
-	struct dirent *de;
-	unsigned n = 0;
-
-	CHECK(d != NULL);
-	while (d != NULL && (de = readdir(d)) != NULL) {
-		char path[4096];
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", corpus_dir, de->d_name);
-		FILE *f = fopen(path, "rb");
-		CHECK(f != NULL);
-		if (f == NULL)
-			continue;
-		size_t len = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		int rc = riov_offload_fuzz_one(buf, len);
-		CHECK(rc >= 0);
-		if (strncmp(de->d_name, "tso", 3) == 0)
-			CHECK_EQ(rc, 1 + RIOV_OL_PLAN_SEGMENT);
-		if (strncmp(de->d_name, "csum", 4) == 0)
-			CHECK_EQ(rc, 1 + RIOV_OL_PLAN_CSUM);
-		if (strncmp(de->d_name, "plain", 5) == 0 || strncmp(de->d_name, "whole", 5) == 0)
-			CHECK_EQ(rc, 1 + RIOV_OL_PLAN_WHOLE);
-		n++;
-	}
-	if (d != NULL)
-		closedir(d);
-	CHECK(n >= 4);
+	CHECK(riov_test_each_file(corpus_dir, buf, sizeof(buf), replay_one, NULL) >= 4);
 	pools_full();
 }
 

@@ -10,8 +10,6 @@
 #include "dataplane/vxlan.c"
 #include "tests/fuzz/fuzz_vxlan.c"
 
-#include <dirent.h>
-
 #include "riov_test.h"
 
 static const char *corpus_dir = "tests/fuzz/corpus/vxlan";
@@ -307,32 +305,18 @@ RIOV_TEST(src_port_per_flow)
 	rte_pktmbuf_free(m);
 }
 
+static void replay_one(const char *name, const uint8_t *data, size_t len, void *arg)
+{
+	int v = riov_vxlan_fuzz_one(data, len);
+	CHECK(v >= 0);
+	*(unsigned *)arg += v == RIOV_VXLAN_DECAP;
+}
+
 RIOV_TEST(corpus_replay)
 {
-	DIR *d = opendir(corpus_dir);
-	CHECK(d != NULL);
-	if (d == NULL)
-		return;
-	unsigned n = 0, decap = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char path[1024];
-		snprintf(path, sizeof(path), "%s/%s", corpus_dir, e->d_name);
-		FILE *f = fopen(path, "rb");
-		if (f == NULL)
-			continue;
-		static uint8_t buf[FV_MAX_FRAME + 16];
-		size_t len = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		int v = riov_vxlan_fuzz_one(buf, len);
-		CHECK(v >= 0);
-		decap += v == RIOV_VXLAN_DECAP;
-		n++;
-	}
-	closedir(d);
-	CHECK(n >= 3);
+	static uint8_t buf[FV_MAX_FRAME + 16];
+	unsigned decap = 0;
+	CHECK(riov_test_each_file(corpus_dir, buf, sizeof(buf), replay_one, &decap) >= 3);
 	CHECK(decap >= 1);   /* the seeds reach decapsulation, not only the early refusals */
 }
 
