@@ -224,10 +224,10 @@ static void flush_eth(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, 
 	struct dp_qstats *st = &p->wstats[c->w->idx];
 	uint64_t bytes = 0;
 
-	for (uint16_t i = 0; i < n; i++)
-		bytes += rte_pktmbuf_pkt_len(m[i]);
 	if (atomic_load_explicit(&p->ol_accepts, memory_order_relaxed) != 0)
 		n = eth_tx_prepare(c, p, m, n);
+	for (uint16_t i = 0; i < n; i++)
+		bytes += rte_pktmbuf_pkt_len(m[i]);
 	uint16_t sent = rte_eth_tx_burst(p->eth_id, (uint16_t)c->w->idx, m, n);
 	if (sent < n) {
 		for (uint16_t i = sent; i < n; i++)
