@@ -2,39 +2,30 @@
 /* Replays the fuzz corpus of the VT-d model (seeds and kept crashers, tests/fuzz/corpus/vtd)
  * through riov_vtd_fuzz_one() (tests/fuzz/fuzz_vtd.c, built in) in ordinary builds, so a fixed
  * crash stays fixed without clang. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "riov_test.h"
 #include "tests/fuzz/fuzz_entry.h"
+
+static void replay_one(const char *name, const uint8_t *data, size_t len, void *arg)
+{
+	unsigned *n = arg;
+	riov_vtd_fuzz_one(data, len);
+	printf("ok %u %s\n", ++*n, name);
+}
 
 int main(int argc, char **argv)
 {
+	static uint8_t buf[1 << 20];
 	const char *dir = argc > 1 ? argv[1] : "tests/fuzz/corpus/vtd";
-	DIR *d = opendir(dir);
-	struct dirent *de;
 	unsigned n = 0;
 
-	if (d == NULL) {
+	if (riov_test_each_file(dir, buf, sizeof(buf), replay_one, &n) < 0) {
 		perror(dir);
 		return 1;
 	}
-	while ((de = readdir(d)) != NULL) {
-		char path[4096];
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		FILE *f = fopen(path, "rb");
-		if (f == NULL)
-			continue;
-		static uint8_t buf[1 << 20];
-		size_t len = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		riov_vtd_fuzz_one(buf, len);
-		printf("ok %u %s\n", ++n, de->d_name);
-	}
-	closedir(d);
 	printf("# %u inputs replayed\n", n);
-	return n > 0 ? 0 : 1;
+	return n > 0 && riov_test_failures == 0 ? 0 : 1;
 }
