@@ -8,7 +8,7 @@ PACKAGES=(
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3
 	# libraries
 	dpdk dpdk-dev libdpdk-dev libnuma-dev libevent-dev protobuf-c-compiler libprotobuf-c-dev
-	libconfig-dev libsystemd-dev libssl-dev openssl libibverbs-dev librdmacm-dev
+	libconfig-dev libsystemd-dev libssl-dev openssl libibverbs-dev librdmacm-dev libmnl-dev
 	# tests: namespaces and veths, a real Prometheus
 	iproute2 iputils-ping procps prometheus
 	# the lab (tests/lab): QEMU under TCG, initramfs tools, verbs tools copied into the VM

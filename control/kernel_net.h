@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The kernel beside riovd (DESIGN.md "Fabric", issue 13): what riovd asks of the Linux network
+ * stack over rtnetlink (libmnl): the address of an uplink's exception interface, and how the
+ * kernel reaches a remote VTEP (route, next hop, the next hop's MAC from the neighbour table,
+ * which the kernel's own ARP fills through the exception interface). riovd never resolves
+ * addresses itself.
+ *
+ * Security model: the kernel is trusted; its answers are still parsed with bounds (libmnl's
+ * attribute validation), and an answer that lacks what was asked is an error, not a guess.
+ *
+ * Thread rules: the control thread. Each call opens, uses and closes its own netlink socket
+ * (blocking, with a receive timeout), so a call never sees another's replies.
+ */
+#ifndef RIOV_CONTROL_KERNEL_NET_H
+#define RIOV_CONTROL_KERNEL_NET_H
+
+#include <stdint.h>
+
+/** How the kernel reaches an IPv4 destination. Addresses in network byte order. */
+struct riov_kernel_nh {
+	uint32_t ifindex;      /* the output interface */
+	uint32_t via;          /* the next hop: the route's gateway, or the destination when on-link */
+	uint32_t src;          /* the route's preferred source address (0 if the kernel gave none) */
+	uint8_t mac[6];        /* the next hop's link-layer address */
+};
+
+/** Look up dst in the kernel's routing table and the next hop in its neighbour table. Returns 0
+ *  with *nh filled; -ENETUNREACH (no route), -EHOSTUNREACH (the route is there but the next hop
+ *  has no usable link-layer address yet: no neighbour entry, or one that is incomplete or failed;
+ *  nh->ifindex and nh->via are filled), or another -errno (netlink failed). */
+int riov_kernel_nexthop(uint32_t dst, struct riov_kernel_nh *nh);
+
+/** Put addr/prefix (IPv4, network order; prefix 1-32) on interface ifname (replacing the same
+ *  address if there) and bring the interface up. Returns 0, -ENODEV (no such interface), -EINVAL
+ *  (bad prefix or name), or -errno from the kernel. */
+int riov_kernel_addr_add(const char *ifname, uint32_t addr, unsigned prefix);
+
+#endif
