@@ -133,6 +133,8 @@ int riov_dp_create(const struct riov_dp_params *prm, struct riov_dp **out)
 		return -ENOMEM;
 	dp->n_workers = prm->n_workers;
 	dp->idle_sleep_us = prm->idle_sleep_us;
+	/* what guests slow to give RX buffers back may pin of the pool, together (virtq.h) */
+	dp->held_budget.cap = (int32_t)(prm->nb_mbufs ? prm->nb_mbufs : 16383) / 4;
 	dp->base = prm->base;
 
 	dp->mp = rte_pktmbuf_pool_create("riov_mbufs", prm->nb_mbufs ? prm->nb_mbufs : 16383, 256, 0,
@@ -334,6 +336,8 @@ static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct r
 		return;
 	}
 	vq->mtu = p->mtu;
+	if (!tx)
+		vq->held_budget = &p->dp->held_budget;
 	if (!tx)
 		atomic_store(&p->ol_accepts, vq->ol_accepts);
 	/* live migration: the used ring's own writes are logged too (VHOST_VRING_F_LOG) */

@@ -140,6 +140,7 @@ struct riov_dp {
 	struct event_base *base;
 	unsigned n_workers;
 	unsigned idle_sleep_us;        /* riov_dp_params.idle_sleep_us */
+	struct riov_virtq_held_budget held_budget;   /* RX vrings' held mbufs, together */
 	_Atomic bool stop;
 	struct dp_worker workers[RIOV_DP_MAX_WORKERS];
 	struct dp_port *_Atomic ports[RIOV_DP_MAX_PORTS];

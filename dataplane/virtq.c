@@ -366,6 +366,7 @@ int riov_virtq_init(struct riov_virtq *vq, const struct riov_vhost_vring_info *v
 	vq->last_used_idx = vi->last_used_idx;
 	vq->signalled_used = vi->last_used_idx;
 	vq->signalled_used_valid = false;
+	vq->held_max_tsc = rte_get_tsc_hz() / 1000000 * RIOV_VIRTQ_HELD_MAX_US;
 	vq->is_tx = vi->qid & 1;
 	vq->event_idx = f & (1ull << RIOV_VIRTIO_F_RING_EVENT_IDX);
 	vq->mrg_rxbuf = f & (1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF);

@@ -61,6 +61,14 @@ struct riov_virtq_stats {
 
 #define RIOV_VIRTQ_HELD 64            /* RX packets kept while waiting for a translation or buffers */
 #define RIOV_VIRTQ_HELD_SEGS 512      /* ... and mbuf segments among them (a 64 KB frame has ~33) */
+#define RIOV_VIRTQ_HELD_MAX_US 2000   /* held for want of buffers longer than this: dropped */
+
+/* The mbuf segments all RX vrings of a dataplane may hold together (cap), and how many they hold
+ * (used): a guest that never gives buffers back pins no more than its share of the pool. */
+struct riov_virtq_held_budget {
+	_Atomic int32_t used;
+	int32_t cap;
+};
 #define RIOV_VIRTQ_MISS_RESEND_US 20000     /* ask the front-end again after this long */
 #define RIOV_VIRTQ_MISS_DEADLINE_US 1000000 /* then the address counts as a DMA fault */
 
@@ -116,6 +124,9 @@ struct riov_virtq {
 	int miss_efd;
 	uint16_t n_held;
 	uint16_t held_segs;           /* mbuf segments of held[] */
+	uint64_t held_since;          /* TSC when held[] was last empty (0: it is) */
+	uint64_t held_max_tsc;        /* RIOV_VIRTQ_HELD_MAX_US in TSC cycles */
+	struct riov_virtq_held_budget *held_budget;  /* shared with the other vrings; NULL: none */
 	struct rte_mbuf *held[RIOV_VIRTQ_HELD];
 };
 
@@ -139,8 +150,9 @@ uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint1
  *   (the caller still frees all n) and delivered first later, by riov_virtq_flush_held() (the
  *   worker calls it every poll) or the next enqueue. A guest that is slow to give buffers back is
  *   normal (its TCP would retransmit every frame dropped here); beyond RIOV_VIRTQ_HELD packets or
- *   RIOV_VIRTQ_HELD_SEGS mbuf segments they are dropped as NO_BUFFER, as are the held packets of a
- *   vring that stops (riov_virtq_release). The return value counts the held packets delivered by
+ *   RIOV_VIRTQ_HELD_SEGS mbuf segments, or beyond the shared held_budget, they are dropped as
+ *   NO_BUFFER, as are packets held for want of buffers longer than RIOV_VIRTQ_HELD_MAX_US and the
+ *   held packets of a vring that stops (riov_virtq_release). The return value counts the held packets delivered by
  *   this call too.) */
 
 /* ---- guest TX, and guest to guest without an mbuf (the worker's direct path) ----

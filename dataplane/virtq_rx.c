@@ -362,17 +362,38 @@ static void vq_rx_prefetch(const struct riov_virtq *vq, uint16_t k)
  * packets or RIOV_VIRTQ_HELD_SEGS segments they are dropped as NO_BUFFER. */
 static void vq_hold(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
 {
+	struct riov_virtq_held_budget *b = vq->held_budget;
+
 	for (uint16_t i = 0; i < n; i++) {
-		if (vq->n_held == RIOV_VIRTQ_HELD ||
-		    vq->held_segs + pkts[i]->nb_segs > RIOV_VIRTQ_HELD_SEGS) {
+		const uint16_t segs = pkts[i]->nb_segs;
+		if (vq->n_held == RIOV_VIRTQ_HELD || vq->held_segs + segs > RIOV_VIRTQ_HELD_SEGS ||
+		    (b != NULL && atomic_fetch_add_explicit(&b->used, segs, memory_order_relaxed) + segs > b->cap)) {
+			if (b != NULL && vq->n_held != RIOV_VIRTQ_HELD && vq->held_segs + segs <= RIOV_VIRTQ_HELD_SEGS)
+				atomic_fetch_sub_explicit(&b->used, segs, memory_order_relaxed);
 			vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += n - i;
 			return;
 		}
 		for (struct rte_mbuf *seg = pkts[i]; seg != NULL; seg = seg->next)
 			rte_mbuf_refcnt_update(seg, 1);
+		if (vq->n_held == 0)
+			vq->held_since = rte_rdtsc();
 		vq->held[vq->n_held++] = pkts[i];
-		vq->held_segs = (uint16_t)(vq->held_segs + pkts[i]->nb_segs);
+		vq->held_segs = (uint16_t)(vq->held_segs + segs);
 	}
+}
+
+/* Give back what the queue holds, each counted as a NO_BUFFER drop. */
+static void vq_held_drop(struct riov_virtq *vq)
+{
+	if (vq->n_held) {
+		vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += vq->n_held;
+		rte_pktmbuf_free_bulk(vq->held, vq->n_held);
+	}
+	if (vq->held_budget != NULL && vq->held_segs)
+		atomic_fetch_sub_explicit(&vq->held_budget->used, vq->held_segs, memory_order_relaxed);
+	vq->n_held = 0;
+	vq->held_segs = 0;
+	vq->held_since = 0;
 }
 
 /* Copy pk[0..n) into mbufs and hold them (their only reference is then the queue's); no copy once
@@ -381,7 +402,9 @@ static void vq_hold_pkts(struct riov_virtq *vq, struct rte_mempool *mp, struct r
 			 uint16_t n)
 {
 	for (uint16_t i = 0; i < n; i++) {
-		if (vq->n_held == RIOV_VIRTQ_HELD || vq->held_segs >= RIOV_VIRTQ_HELD_SEGS) {
+		if (vq->n_held == RIOV_VIRTQ_HELD || vq->held_segs >= RIOV_VIRTQ_HELD_SEGS ||
+		    (vq->held_budget != NULL &&
+		     atomic_load_explicit(&vq->held_budget->used, memory_order_relaxed) >= vq->held_budget->cap)) {
 			vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += n - i;
 			return;
 		}
@@ -486,11 +509,18 @@ uint16_t riov_virtq_flush_held(struct riov_virtq *vq)
 		if (!vq_wait_poll(vq))
 			return 0;
 	} else if (vq_read_avail_idx(vq) == vq->last_avail_idx) {
-		return 0; /* held for want of buffers, and the guest has posted none since */
+		/* held for want of buffers, and the guest has posted none since: past the deadline
+		 * they go, so that a guest that stopped taking packets pins no mbufs */
+		if (rte_rdtsc() - vq->held_since > vq->held_max_tsc)
+			vq_held_drop(vq);
+		return 0;
 	}
 	memcpy(h, vq->held, k * sizeof(h[0]));
+	if (vq->held_budget != NULL)
+		atomic_fetch_sub_explicit(&vq->held_budget->used, vq->held_segs, memory_order_relaxed);
 	vq->n_held = 0;
 	vq->held_segs = 0;
+	vq->held_since = 0;
 	uint16_t d = vq_rx_burst(vq, NULL, h, NULL, k); /* may hold some again (own new reference) */
 	rte_pktmbuf_free_bulk(h, k);
 	return d;
@@ -498,12 +528,7 @@ uint16_t riov_virtq_flush_held(struct riov_virtq *vq)
 
 void riov_virtq_release(struct riov_virtq *vq)
 {
-	if (vq->n_held) {
-		vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += vq->n_held;
-		rte_pktmbuf_free_bulk(vq->held, vq->n_held);
-	}
-	vq->n_held = 0;
-	vq->held_segs = 0;
+	vq_held_drop(vq);
 	memset(&vq->wait, 0, sizeof(vq->wait));
 }
 

@@ -318,7 +318,10 @@ def test_runtime_port_traffic():
     log("  riovctl vm1 %s" % st["vm1"])
     log("  riovctl vm2 %s" % st["vm2"])
     check(sa["tx"] > 0 and sb["rx"] > 0, "traffic flowed (A sent %d, B received %d)" % (sa["tx"], sb["rx"]))
-    check(st["vm1"]["rx_packets"] == sa["tx"], "riovctl: vm1 rx_packets equals what guest A sent")
+    # testpmd counts a packet as sent when it is in its TX ring; what is still there when the guest
+    # stops (a burst or so, on a loaded machine) riovd never takes (seen: 32 under a fuzzer's load)
+    check(0 <= sa["tx"] - st["vm1"]["rx_packets"] <= 256, "riovctl: vm1 rx_packets is what guest A sent, "
+          "but for what was still in its TX ring when it stopped (sent %d, taken %d)" % (sa["tx"], st["vm1"]["rx_packets"]))
     check(st["vm2"]["tx_packets"] == sb["rx"], "riovctl: vm2 tx_packets equals what guest B received")
     check(st["vm1"]["rx_packets"] == st["vm2"]["tx_packets"] + st["vm2"]["tx_dropped"] + st["vm2"]["rx_errors"],
           "every packet from A was delivered to B or counted as dropped")

@@ -663,6 +663,7 @@ RIOV_TEST(rx_no_buffer_and_too_big)
 	struct tguest *g = &e.g[0];
 	env_init(&e);
 	CHECK_EQ(vq_open(&e, &vq, 0, 0, 256, F_V1), 0);
+	vq.held_max_tsc = UINT64_MAX;
 	struct rte_mbuf *p[3] = { mk_pkt(64, 1), mk_pkt(64, 2), mk_pkt(64, 3) };
 	CHECK_EQ(riov_virtq_enqueue(&vq, p, 3), 0);   /* no buffer: held */
 	CHECK_EQ(vq.n_held, 3);
@@ -696,6 +697,7 @@ RIOV_TEST(rx_ring_full_holds_in_order)
 	struct tguest *g = &e.g[0];
 	env_init(&e);
 	CHECK_EQ(vq_open(&e, &vq, 0, 0, 256, F_V1 | F_MRG), 0);
+	vq.held_max_tsc = UINT64_MAX;   /* no deadline here: the test may be slow (sanitizers) */
 	uint16_t h0 = rx_post(g, 2048, 1);
 	struct rte_mbuf *p[RIOV_VIRTQ_HELD + 3];
 	for (unsigned k = 0; k < RTE_DIM(p); k++)
@@ -744,6 +746,47 @@ RIOV_TEST(rx_ring_full_holds_in_order)
 	free_pkts(big, (uint16_t)nb);
 	riov_virtq_release(&vq);
 	CHECK_EQ(vq.held_segs, 0);
+	env_fini(&e);
+}
+
+/* What waits for buffers is bounded in time (a guest that stopped taking packets pins no mbufs)
+ * and, over all vrings, by a shared budget. */
+RIOV_TEST(rx_held_deadline_and_budget)
+{
+	struct tenv e;
+	struct riov_virtq vq;
+	struct tguest *g = &e.g[0];
+	struct riov_virtq_held_budget b = { .cap = 5 };
+	env_init(&e);
+	CHECK_EQ(vq_open(&e, &vq, 0, 0, 256, F_V1 | F_MRG), 0);
+	vq.held_budget = &b;
+	vq.held_max_tsc = UINT64_MAX;
+	struct rte_mbuf *p[8];
+	for (unsigned k = 0; k < 8; k++)
+		p[k] = mk_pkt(100, 60 + k);
+	CHECK_EQ(riov_virtq_enqueue(&vq, p, 8), 0);
+	CHECK_EQ(vq.n_held, 5);                       /* the budget's 5 segments */
+	CHECK_EQ(atomic_load(&b.used), 5);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 3);
+	/* buffers for two: delivered, and their share of the budget back */
+	rx_post(g, 2048, 1);
+	rx_post(g, 2048, 1);
+	CHECK_EQ(riov_virtq_flush_held(&vq), 2);
+	CHECK_EQ(vq.n_held, 3);
+	CHECK_EQ(atomic_load(&b.used), 3);
+	/* past the deadline with no buffer posted since: dropped, counted, the budget back */
+	vq.held_max_tsc = 0;
+	CHECK_EQ(riov_virtq_flush_held(&vq), 0);
+	CHECK_EQ(vq.n_held, 0);
+	CHECK_EQ(atomic_load(&b.used), 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_NO_BUFFER], 6);
+	/* and a stopping vring gives its share back too */
+	vq.held_max_tsc = UINT64_MAX;
+	CHECK_EQ(riov_virtq_enqueue(&vq, p, 2), 0);
+	CHECK_EQ(atomic_load(&b.used), 2);
+	riov_virtq_release(&vq);
+	CHECK_EQ(atomic_load(&b.used), 0);
+	free_pkts(p, 8);
 	env_fini(&e);
 }
 
@@ -2048,6 +2091,7 @@ int main(void)
 		RIOV_TEST_ENTRY(rx_mergeable),
 		RIOV_TEST_ENTRY(rx_no_buffer_and_too_big),
 		RIOV_TEST_ENTRY(rx_ring_full_holds_in_order),
+		RIOV_TEST_ENTRY(rx_held_deadline_and_budget),
 		RIOV_TEST_ENTRY(rx_indirect_and_in_order),
 		RIOV_TEST_ENTRY(rx_dirty_log),
 		RIOV_TEST_ENTRY(notify_no_interrupt_flag),
