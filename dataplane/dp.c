@@ -133,11 +133,12 @@ int riov_dp_create(const struct riov_dp_params *prm, struct riov_dp **out)
 		return -ENOMEM;
 	dp->n_workers = prm->n_workers;
 	dp->idle_sleep_us = prm->idle_sleep_us;
+	const unsigned nb_mbufs = prm->nb_mbufs ? prm->nb_mbufs : 16383;
 	/* what guests slow to give RX buffers back may pin of the pool, together (virtq.h) */
-	dp->held_budget.cap = (int32_t)(prm->nb_mbufs ? prm->nb_mbufs : 16383) / 4;
+	dp->held_budget.cap = (int32_t)nb_mbufs / 4;
 	dp->base = prm->base;
 
-	dp->mp = rte_pktmbuf_pool_create("riov_mbufs", prm->nb_mbufs ? prm->nb_mbufs : 16383, 256, 0,
+	dp->mp = rte_pktmbuf_pool_create("riov_mbufs", nb_mbufs, 256, 0,
 					 RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (dp->mp == NULL) {
 		rc = -rte_errno;
@@ -336,10 +337,10 @@ static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct r
 		return;
 	}
 	vq->mtu = p->mtu;
-	if (!tx)
+	if (!tx) {
 		vq->held_budget = &p->dp->held_budget;
-	if (!tx)
 		atomic_store(&p->ol_accepts, vq->ol_accepts);
+	}
 	/* live migration: the used ring's own writes are logged too (VHOST_VRING_F_LOG) */
 	if (vi->log_base != NULL && vi->log_guest_addr != 0)
 		riov_virtq_set_used_log(vq, vi->log_guest_addr);

@@ -360,16 +360,33 @@ static void vq_rx_prefetch(const struct riov_virtq *vq, uint16_t k)
 
 /* Keep pkts[0..n) for later (a reference of our own on every segment); beyond RIOV_VIRTQ_HELD
  * packets or RIOV_VIRTQ_HELD_SEGS segments they are dropped as NO_BUFFER. */
+/* Take segs from the shared budget (none: always); false, and nothing taken, when it is spent. */
+static bool vq_budget_take(struct riov_virtq_held_budget *b, uint16_t segs)
+{
+	if (b == NULL)
+		return true;
+	if (atomic_fetch_add_explicit(&b->used, segs, memory_order_relaxed) + segs <= b->cap)
+		return true;
+	atomic_fetch_sub_explicit(&b->used, segs, memory_order_relaxed);
+	return false;
+}
+
+/* Empty held[] (its mbufs are the caller's now) and give its segments back to the budget. */
+static void vq_held_clear(struct riov_virtq *vq)
+{
+	if (vq->held_budget != NULL && vq->held_segs)
+		atomic_fetch_sub_explicit(&vq->held_budget->used, vq->held_segs, memory_order_relaxed);
+	vq->n_held = 0;
+	vq->held_segs = 0;
+	vq->held_since = 0;
+}
+
 static void vq_hold(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
 {
-	struct riov_virtq_held_budget *b = vq->held_budget;
-
 	for (uint16_t i = 0; i < n; i++) {
 		const uint16_t segs = pkts[i]->nb_segs;
 		if (vq->n_held == RIOV_VIRTQ_HELD || vq->held_segs + segs > RIOV_VIRTQ_HELD_SEGS ||
-		    (b != NULL && atomic_fetch_add_explicit(&b->used, segs, memory_order_relaxed) + segs > b->cap)) {
-			if (b != NULL && vq->n_held != RIOV_VIRTQ_HELD && vq->held_segs + segs <= RIOV_VIRTQ_HELD_SEGS)
-				atomic_fetch_sub_explicit(&b->used, segs, memory_order_relaxed);
+		    !vq_budget_take(vq->held_budget, segs)) {
 			vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += n - i;
 			return;
 		}
@@ -389,11 +406,7 @@ static void vq_held_drop(struct riov_virtq *vq)
 		vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += vq->n_held;
 		rte_pktmbuf_free_bulk(vq->held, vq->n_held);
 	}
-	if (vq->held_budget != NULL && vq->held_segs)
-		atomic_fetch_sub_explicit(&vq->held_budget->used, vq->held_segs, memory_order_relaxed);
-	vq->n_held = 0;
-	vq->held_segs = 0;
-	vq->held_since = 0;
+	vq_held_clear(vq);
 }
 
 /* Copy pk[0..n) into mbufs and hold them (their only reference is then the queue's); no copy once
@@ -516,11 +529,7 @@ uint16_t riov_virtq_flush_held(struct riov_virtq *vq)
 		return 0;
 	}
 	memcpy(h, vq->held, k * sizeof(h[0]));
-	if (vq->held_budget != NULL)
-		atomic_fetch_sub_explicit(&vq->held_budget->used, vq->held_segs, memory_order_relaxed);
-	vq->n_held = 0;
-	vq->held_segs = 0;
-	vq->held_since = 0;
+	vq_held_clear(vq);
 	uint16_t d = vq_rx_burst(vq, NULL, h, NULL, k); /* may hold some again (own new reference) */
 	rte_pktmbuf_free_bulk(h, k);
 	return d;
