@@ -6,6 +6,7 @@
  * range and length, refuses unknown settings (a typo must not be silently ignored), and names the
  * line of each error.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <stdio.h>
@@ -177,9 +178,111 @@ static bool name_ok(const char *n)
 	return true;
 }
 
+/* ------------------------------------------------------------------ IPv4 addresses */
+
+int riov_ipv4_parse(const char *s, uint32_t *ip)
+{
+	struct in_addr a;
+
+	/* inet_pton, not inet_aton: no "10.1" shorthands, hexadecimal or octal parts */
+	if (s == NULL || strlen(s) > 15 || inet_pton(AF_INET, s, &a) != 1)
+		return -EINVAL;
+	*ip = a.s_addr;
+	return 0;
+}
+
+int riov_ipv4_cidr_parse(const char *s, uint32_t *ip, unsigned *prefix)
+{
+	char addr[16];
+	const char *slash = s ? strchr(s, '/') : NULL;
+	size_t n = slash ? (size_t)(slash - s) : 0;
+	unsigned len = 0;
+
+	if (slash == NULL || n == 0 || n >= sizeof(addr) || slash[1] == '\0' || strlen(slash + 1) > 2)
+		return -EINVAL;
+	for (const char *d = slash + 1; *d; d++) {
+		if (*d < '0' || *d > '9')
+			return -EINVAL;
+		len = len * 10 + (unsigned)(*d - '0');
+	}
+	if (len < 1 || len > 32 || (slash[1] == '0'))
+		return -EINVAL;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	if (riov_ipv4_parse(addr, ip) != 0)
+		return -EINVAL;
+	*prefix = len;
+	return 0;
+}
+
+bool riov_ipv4_unicast(uint32_t ip)
+{
+	uint32_t h = ntohl(ip);
+
+	return (h >> 24) != 0 && (h >> 24) != 127 && (h >> 28) < 0xe;
+}
+
+bool riov_ipv4_gateway_ok(uint32_t ip, unsigned prefix, uint32_t gw)
+{
+	uint32_t mask = prefix == 0 ? 0 : prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
+	uint32_t h = ntohl(ip), g = ntohl(gw);
+
+	if (!riov_ipv4_unicast(gw) || gw == ip || prefix < 1 || prefix > 32 || (h & mask) != (g & mask))
+		return false;
+	/* a /31 (RFC 3021) has no network and broadcast address; a /32 has no gateway at all */
+	return prefix > 30 ? prefix == 31 : (g & ~mask) != 0 && (g & ~mask) != ~mask;
+}
+
+/* ------------------------------------------------------------------ networks */
+
+/* A network's vteps list: IPv4 unicast addresses, each once, appended to c->vteps. */
+static int parse_vteps(const config_setting_t *g, const char *net, unsigned ni, const char *o,
+		       struct riov_config *c, char *err, size_t el)
+{
+	const config_setting_t *l = config_setting_get_member(g, "vteps");
+
+	c->net_vtep_first[ni] = c->n_vteps;
+	c->net_n_vteps[ni] = 0;
+	if (l == NULL)
+		return 0;
+	if (!config_setting_is_array(l) && !config_setting_is_list(l))
+		return fail(err, el, o, l, "'%s' must be a list of IPv4 addresses [\"10.0.0.2\", ...]",
+			    "vteps");
+	if (c->net_vni[ni] == 0)
+		return fail(err, el, o, l, "network '%s' has vteps but no vni: give it a vni", net);
+	int n = config_setting_length(l);
+	if (c->vteps == NULL && n > 0 &&
+	    (c->vteps = calloc(RIOV_CFG_MAX_VTEPS, sizeof(*c->vteps))) == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *v = config_setting_get_elem(l, (unsigned)i);
+		const char *s = config_setting_type(v) == CONFIG_TYPE_STRING ? config_setting_get_string(v)
+									      : NULL;
+		uint32_t ip;
+		if (s == NULL)
+			return fail(err, el, o, v, "each of '%s' must be a string \"a.b.c.d\"", "vteps");
+		if (riov_ipv4_parse(s, &ip) != 0 || !riov_ipv4_unicast(ip)) {
+			char m[160];
+			snprintf(m, sizeof(m), "VTEP '%.20s' of network '%s' is not a unicast IPv4 "
+				 "address a.b.c.d", s, net);
+			return fail(err, el, o, v, "%s", m);
+		}
+		for (unsigned k = c->net_vtep_first[ni]; k < c->n_vteps; k++) {
+			uint32_t other;
+			if (riov_ipv4_parse(c->vteps[k], &other) == 0 && other == ip)
+				return fail(err, el, o, v, "VTEP %s is listed twice", s);
+		}
+		if (c->n_vteps == RIOV_CFG_MAX_VTEPS)
+			return fail(err, el, o, v, "too many %s (at most 1024 over every network)", "vteps");
+		snprintf(c->vteps[c->n_vteps++], RIOV_CFG_ADDR, "%s", s);
+		c->net_n_vteps[ni]++;
+	}
+	return 0;
+}
+
 static int parse_nets(const config_setting_t *l, const char *o, struct riov_config *c, char *err, size_t el)
 {
-	static const char *const keys[] = { "name", "mtu", NULL };
+	static const char *const keys[] = { "name", "mtu", "vni", "vteps", NULL };
 
 	if (!config_setting_is_list(l) && !config_setting_is_array(l))
 		return fail(err, el, o, l, "'%s' must be a list ( { name = \"...\"; }, ... )", "networks");
@@ -197,11 +300,64 @@ static int parse_nets(const config_setting_t *l, const char *o, struct riov_conf
 			return fail(err, el, o, g, "bad network name '%s'", name);
 		c->net_mtu[c->n_nets] = 0;
 		TRY(get_uint(g, "mtu", &c->net_mtu[c->n_nets], 68, 9000, o, err, el));
-		for (unsigned k = 0; k < c->n_nets; k++)
+		c->net_vni[c->n_nets] = 0;
+		TRY(get_uint(g, "vni", &c->net_vni[c->n_nets], 1, 16777215, o, err, el));
+		for (unsigned k = 0; k < c->n_nets; k++) {
 			if (strcmp(c->nets[k], name) == 0)
 				return fail(err, el, o, g, "network '%s' declared twice", name);
+			if (c->net_vni[k] != 0 && c->net_vni[k] == c->net_vni[c->n_nets]) {
+				char m[96];
+				snprintf(m, sizeof(m), "vni %u is network '%s''s already", c->net_vni[k],
+					 c->nets[k]);
+				return fail(err, el, o, config_setting_get_member(g, "vni"), "%s", m);
+			}
+		}
+		TRY(parse_vteps(g, name, c->n_nets, o, c, err, el));
 		c->n_nets++;
 	}
+	return 0;
+}
+
+/* An uplink port: in no network, with devargs, a name that can be its TAP's (IFNAMSIZ), and its
+ * VTEP address (and optional gateway) as the API checks them. */
+static int check_uplink(const config_setting_t *g, const struct riov_cfg_port *p, const char *o,
+			char *err, size_t el)
+{
+	uint32_t ip, gw;
+	unsigned prefix;
+
+	if (p->net[0] != '\0')
+		return fail(err, el, o, g, "uplink port '%s' is in no network: leave 'net' out", p->name);
+	if (strlen(p->name) > 15 || strcmp(p->name, ".") == 0 || strcmp(p->name, "..") == 0)
+		return fail(err, el, o, g, "uplink port '%s': the name is also its TAP interface's: at "
+			    "most 15 characters, not '.' or '..'", p->name);
+	if (p->devargs[0] == '\0')
+		return fail(err, el, o, g, "uplink port '%s' needs devargs", p->name);
+	if (p->assign || p->domain_id)
+		return fail(err, el, o, g, "port '%s': assign and domain_id are for eth ports on a PCI "
+			    "function", p->name);
+	if (p->address[0] == '\0')
+		return fail(err, el, o, g, "uplink port '%s' needs an address (its VTEP address, "
+			    "\"a.b.c.d/len\")", p->name);
+	if (riov_ipv4_cidr_parse(p->address, &ip, &prefix) != 0 || !riov_ipv4_unicast(ip))
+		return fail(err, el, o, config_setting_get_member(g, "address"), "'address' must be a "
+			    "unicast IPv4 address with a prefix length 1-32, \"a.b.c.d/len\", not '%s'",
+			    p->address);
+	if (p->gateway[0] != '\0' &&
+	    (riov_ipv4_parse(p->gateway, &gw) != 0 || !riov_ipv4_gateway_ok(ip, prefix, gw)))
+		return fail(err, el, o, config_setting_get_member(g, "gateway"), "'gateway' must be an "
+			    "IPv4 address \"a.b.c.d\" of another host on the address's subnet, not '%s'",
+			    p->gateway);
+	return 0;
+}
+
+/* Port i's name is not one of the ports before it. */
+static int check_port_unique(const config_setting_t *g, const struct riov_config *c, int i,
+			     const char *o, char *err, size_t el)
+{
+	for (int k = 0; k < i; k++)
+		if (strcmp(c->ports[k].name, c->ports[i].name) == 0)
+			return fail(err, el, o, g, "port '%s' declared twice", c->ports[i].name);
 	return 0;
 }
 
@@ -210,7 +366,8 @@ static int parse_ports(const config_setting_t *l, const char *o, struct riov_con
 	static const char *const keys[] = { "name",      "type",      "net",       "socket",
 					    "devargs",   "client",    "queues",    "mrg_rxbuf",
 					    "in_order",  "event_idx", "indirect",  "assign",
-					    "domain_id", "mtu",       "offloads",  NULL };
+					    "domain_id", "mtu",       "offloads",  "address",
+					    "gateway",   NULL };
 
 	if (!config_setting_is_list(l))
 		return fail(err, el, o, l, "'%s' must be a list ( { ... }, ... )", "ports");
@@ -232,7 +389,7 @@ static int parse_ports(const config_setting_t *l, const char *o, struct riov_con
 		if (!name_ok(p->name))
 			return fail(err, el, o, g, "bad port name '%s'", p->name);
 		TRY(get_str(g, "type", p->type, sizeof(p->type), true, o, err, el));
-		TRY(get_str(g, "net", p->net, sizeof(p->net), true, o, err, el));
+		TRY(get_str(g, "net", p->net, sizeof(p->net), strcmp(p->type, "uplink") != 0, o, err, el));
 		TRY(get_str(g, "socket", p->socket, sizeof(p->socket), false, o, err, el));
 		TRY(get_str(g, "devargs", p->devargs, sizeof(p->devargs), false, o, err, el));
 		TRY(get_bool(g, "client", &p->client, o, err, el));
@@ -245,15 +402,26 @@ static int parse_ports(const config_setting_t *l, const char *o, struct riov_con
 		TRY(get_bool(g, "assign", &p->assign, o, err, el));
 		TRY(get_uint(g, "domain_id", &p->domain_id, 0, 65535, o, err, el));
 		TRY(get_uint(g, "mtu", &p->mtu, 68, 9000, o, err, el));
+		TRY(get_str(g, "address", p->address, sizeof(p->address), false, o, err, el));
+		TRY(get_str(g, "gateway", p->gateway, sizeof(p->gateway), false, o, err, el));
 		if (strcmp(p->type, "vhost") == 0) {
 			if (p->socket[0] == '\0')
 				return fail(err, el, o, g, "vhost port '%s' needs a socket", p->name);
 		} else if (strcmp(p->type, "eth") == 0) {
 			if (p->devargs[0] == '\0')
 				return fail(err, el, o, g, "eth port '%s' needs devargs", p->name);
+		} else if (strcmp(p->type, "uplink") == 0) {
+			TRY(check_uplink(g, p, o, err, el));
+			c->n_ports++;
+			TRY(check_port_unique(g, c, i, o, err, el));
+			continue;
 		} else {
-			return fail(err, el, o, g, "port type must be \"vhost\" or \"eth\", not '%s'", p->type);
+			return fail(err, el, o, g, "port type must be \"vhost\", \"eth\" or \"uplink\", "
+				    "not '%s'", p->type);
 		}
+		if (p->address[0] || p->gateway[0])
+			return fail(err, el, o, g, "port '%s': address and gateway are for uplink ports",
+				    p->name);
 		if ((p->assign || p->domain_id) && strcmp(p->type, "eth") != 0)
 			return fail(err, el, o, g, "port '%s': assign and domain_id are for eth ports on a PCI "
 				    "function", p->name);
@@ -264,10 +432,8 @@ static int parse_ports(const config_setting_t *l, const char *o, struct riov_con
 			known |= strcmp(c->nets[k], p->net) == 0;
 		if (!known)
 			return fail(err, el, o, g, "port's network '%s' is not declared in 'networks'", p->net);
-		for (int k = 0; k < i; k++)
-			if (strcmp(c->ports[k].name, p->name) == 0)
-				return fail(err, el, o, g, "port '%s' declared twice", p->name);
 		c->n_ports++;
+		TRY(check_port_unique(g, c, i, o, err, el));
 	}
 	return 0;
 }
@@ -351,4 +517,7 @@ void riov_config_free(struct riov_config *cfg)
 	free(cfg->ports);
 	cfg->ports = NULL;
 	cfg->n_ports = 0;
+	free(cfg->vteps);
+	cfg->vteps = NULL;
+	cfg->n_vteps = 0;
 }

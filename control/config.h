@@ -17,11 +17,13 @@
 #define RIOV_CFG_NAME 64
 #define RIOV_CFG_MAX_NETS 256
 #define RIOV_CFG_MAX_PORTS 1024
+#define RIOV_CFG_MAX_VTEPS 1024        /* remote VTEPs over every network (each is a port) */
+#define RIOV_CFG_ADDR 20               /* "255.255.255.255/32" and its NUL */
 
 struct riov_cfg_port {
 	char name[RIOV_CFG_NAME];
 	char net[RIOV_CFG_NAME];
-	char type[16];                 /* "vhost" | "eth" */
+	char type[16];                 /* "vhost" | "eth" | "uplink" */
 	char socket[RIOV_CFG_STR];
 	char devargs[RIOV_CFG_STR];
 	bool client;
@@ -34,6 +36,8 @@ struct riov_cfg_port {
 	bool assign;                   /* eth on a PCI function: assign it through riov's VT-d model */
 	unsigned domain_id;            /* assign: its domain (0: allocate) */
 	unsigned mtu;                  /* 0: the network's */
+	char address[RIOV_CFG_ADDR];   /* uplink: its VTEP address, "a.b.c.d/len" */
+	char gateway[RIOV_CFG_ADDR];   /* uplink: the underlay's default gateway, "" = none */
 };
 
 struct riov_config {
@@ -66,6 +70,12 @@ struct riov_config {
 	unsigned n_nets;
 	char nets[RIOV_CFG_MAX_NETS][RIOV_CFG_NAME];
 	unsigned net_mtu[RIOV_CFG_MAX_NETS];   /* 0: the default (1500) */
+	unsigned net_vni[RIOV_CFG_MAX_NETS];   /* 0: no overlay */
+	/* network i's remote VTEPs are vteps[net_vtep_first[i] .. + net_n_vteps[i]) */
+	unsigned net_vtep_first[RIOV_CFG_MAX_NETS];
+	unsigned net_n_vteps[RIOV_CFG_MAX_NETS];
+	unsigned n_vteps;
+	char (*vteps)[RIOV_CFG_ADDR];  /* [n_vteps], "a.b.c.d" as written */
 	unsigned n_ports;
 	struct riov_cfg_port *ports;   /* [n_ports] */
 };
@@ -80,5 +90,21 @@ int riov_config_parse(const char *text, const char *origin, struct riov_config *
 /** Read and parse a file. Returns 0 or -errno with a message. */
 int riov_config_load(const char *path, struct riov_config *cfg, char *err, size_t errlen);
 void riov_config_free(struct riov_config *cfg);
+
+/* IPv4 addresses as the configuration file and the API take them (one syntax for both):
+ * dotted decimal "a.b.c.d" (inet_pton: four decimal parts, no leading zeros, nothing else). */
+
+/** Parse s as "a.b.c.d" into *ip (network order). Returns 0 or -EINVAL. */
+int riov_ipv4_parse(const char *s, uint32_t *ip);
+/** Parse s as "a.b.c.d/len" (len 1-32) into *ip (network order) and *prefix. Returns 0 or
+ *  -EINVAL. */
+int riov_ipv4_cidr_parse(const char *s, uint32_t *ip, unsigned *prefix);
+/** Whether ip (network order) can be a unicast host's address: not in 0.0.0.0/8, 127.0.0.0/8,
+ *  224.0.0.0/4 (multicast) or 240.0.0.0/4 (reserved, and the broadcast address). */
+bool riov_ipv4_unicast(uint32_t ip);
+/** Whether gw (network order) can be the gateway of a host at ip/prefix: a unicast address of
+ *  the same subnet, neither ip itself nor (for prefixes up to 30) the subnet's network or
+ *  broadcast address. */
+bool riov_ipv4_gateway_ok(uint32_t ip, unsigned prefix, uint32_t gw);
 
 #endif

@@ -220,3 +220,63 @@ int riov_kernel_addr_add(const char *ifname, uint32_t addr, unsigned prefix)
 	mnl_socket_close(s.nl);
 	return rc;
 }
+
+int riov_kernel_route_add(const char *ifname, uint32_t dst, unsigned prefix, uint32_t gw)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct kn_sock s;
+
+	if (ifname == NULL || ifname[0] == '\0' || strlen(ifname) >= IFNAMSIZ || prefix > 32)
+		return -EINVAL;
+	unsigned idx = if_nametoindex(ifname);
+	if (idx == 0)
+		return -ENODEV;
+	int rc = kn_open(&s);
+	if (rc != 0)
+		return rc;
+
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	struct rtmsg *rm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rm));
+	rm->rtm_family = AF_INET;
+	rm->rtm_dst_len = (uint8_t)prefix;
+	rm->rtm_table = RT_TABLE_MAIN;
+	rm->rtm_protocol = RTPROT_STATIC;
+	rm->rtm_scope = gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+	rm->rtm_type = RTN_UNICAST;
+	if (prefix)
+		mnl_attr_put_u32(nlh, RTA_DST, dst);
+	if (gw)
+		mnl_attr_put_u32(nlh, RTA_GATEWAY, gw);
+	mnl_attr_put_u32(nlh, RTA_OIF, idx);
+	rc = kn_talk(&s, nlh, NULL, NULL);
+	mnl_socket_close(s.nl);
+	return rc;
+}
+
+int riov_kernel_neigh_resolve(uint32_t ifindex, uint32_t ip)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct kn_sock s;
+
+	if (ifindex == 0 || ip == 0)
+		return -EINVAL;
+	int rc = kn_open(&s);
+	if (rc != 0)
+		return rc;
+	/* NTF_USE: the kernel treats the entry as used by traffic and resolves it if it must (its own
+	 * ARP, retries and timers); an existing entry is left as it is */
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	struct ndmsg *nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = AF_INET;
+	nd->ndm_ifindex = (int)ifindex;
+	nd->ndm_state = NUD_NONE;
+	nd->ndm_flags = NTF_USE;
+	mnl_attr_put_u32(nlh, NDA_DST, ip);
+	rc = kn_talk(&s, nlh, NULL, NULL);
+	mnl_socket_close(s.nl);
+	return rc;
+}

@@ -36,4 +36,14 @@ int riov_kernel_nexthop(uint32_t dst, struct riov_kernel_nh *nh);
  *  (bad prefix or name), or -errno from the kernel. */
 int riov_kernel_addr_add(const char *ifname, uint32_t addr, unsigned prefix);
 
+/** Add (or replace) the route dst/prefix via gateway gw (0: on-link) out of interface ifname
+ *  (IPv4, network order; prefix 0-32, 0 = the default route). Returns 0, -ENODEV, -EINVAL, or
+ *  -errno from the kernel (-ENETUNREACH: gw is not on a subnet of the interface). */
+int riov_kernel_route_add(const char *ifname, uint32_t dst, unsigned prefix, uint32_t gw);
+
+/** Ask the kernel to resolve ip's link-layer address on interface ifindex (its own ARP; an
+ *  RTM_NEWNEIGH with NTF_USE, as `ip neigh ... use`), without waiting for the answer. Returns 0 or
+ *  -errno. */
+int riov_kernel_neigh_resolve(uint32_t ifindex, uint32_t ip);
+
 #endif

@@ -118,6 +118,7 @@ int riov_service_create(const struct riov_service_params *p, struct riov_service
 		free(svc);
 		return rc;
 	}
+	svc_fabric_start(svc); /* before the restore: it adds remote VTEPs */
 	*out = svc;
 	return 0;
 }
@@ -178,6 +179,7 @@ void riov_service_destroy(struct riov_service *svc)
 	riov_metrics_http_stop(svc->metrics);
 	if (svc->rpc)
 		riov_rpc_server_free(svc->rpc);
+	svc_fabric_stop(svc);
 	/* assigned functions: a port's device stops (the port goes) before its domain does */
 	while (svc->n_asg > 0) {
 		struct svc_assign *x = svc->asg[svc->n_asg - 1];

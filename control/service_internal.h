@@ -5,7 +5,8 @@
  *
  * One file per riov.proto service (svc_network.c, svc_port.c, svc_domain.c, svc_interrupt.c,
  * svc_device.c, svc_faults.c, svc_metrics.c, svc_config.c, svc_log.c; Node.Info is built into the RPC
- * server, svc_node.c supplies its workers and health), each with a table of its methods: the
+ * server, svc_node.c supplies its workers and health; svc_fabric.c holds the VXLAN overlay's part
+ * of Network and Port: VNIs, remote VTEPs, uplinks), each with a table of its methods: the
  * role each needs and its handler, checked against the schema at build time (SVC_TABLE). What
  * they share: the desired state (struct riov_service), the state file and the one way a change
  * is kept (svc_state.c: svc_save_or_undo()), the VT-d identifiers riovd gives out (svc_ids.c),
@@ -34,6 +35,7 @@
 
 struct evbuffer;
 struct riov_cfg_port;
+struct riov_nh_watch;
 
 #define STATE_FORMAT 1u
 #define OWN_DOMAINS_MAX 1024u   /* domains made with Domain.Create */
@@ -97,6 +99,9 @@ struct riov_service {
 	Riov__V1__DeviceSpec *dev_specs[ASSIGN_MAX]; /* build_state's view of the devices' specs */
 	/* VT-d identifiers in use (svc_ids.c): domain ids and interrupt-remapping entries */
 	struct riov_vtd_ids *dids, *irtes;
+	/* the fabric (svc_fabric.c): next hops of remote VTEPs from the kernel; NULL when it could
+	 * not be created (no netlink): VTEPs then stay unresolved */
+	struct riov_nh_watch *nh;
 };
 
 /* ------------------------------------------------------------------ method tables */
@@ -214,6 +219,54 @@ int svc_net_index(const struct riov_service *svc, const char *name);
 /** Check a network spec and add it to the dataplane and the desired state (not saved). */
 int svc_net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char *err,
 		size_t errlen);
+
+/** Network spec's answer (ports, MACs, remote VTEPs) in the call's memory, or NULL. */
+Riov__V1__NetworkInfo *svc_net_info(struct riov_rpc_call *call, struct riov_service *svc,
+				    Riov__V1__NetworkSpec *spec);
+
+/* svc_fabric.c: the VXLAN overlay (DESIGN.md "Fabric", issue 13): uplink ports, networks' VNIs
+ * and remote VTEPs, their next hops from the kernel (control/nh_watch.h) */
+/** Open the next-hop watcher on svc->base (riov_service_create). Never fails: without one (no
+ *  netlink) riovd runs, its VTEPs unresolved, and says so in its log. */
+void svc_fabric_start(struct riov_service *svc);
+/** Close it (riov_service_destroy). */
+void svc_fabric_stop(struct riov_service *svc);
+/** Check a network spec's vni and vteps (range, syntax, repeats, a VNI another network has).
+ *  @return 0 or -errno with err filled. */
+int svc_net_fabric_check(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char *err,
+			 size_t errlen);
+/** A network just added to the dataplane: give it in's vni and add in's vteps (checked). On
+ *  failure what it did is undone (the caller deletes the network). @return 0 or -errno with err
+ *  filled. */
+int svc_net_fabric_apply(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char *err,
+			 size_t errlen);
+/** Take a network's remote VTEPs (spec's) out of the dataplane and the watcher, before the
+ *  network itself goes. */
+void svc_net_fabric_remove(struct riov_service *svc, const Riov__V1__NetworkSpec *spec);
+/** ni->vteps: the remote VTEPs of network net as the dataplane has them. 0 or -ENOMEM. */
+int svc_net_vtep_infos(struct riov_rpc_call *call, struct riov_service *svc, const char *net,
+		       Riov__V1__NetworkInfo *ni);
+/** The fabric's metrics (riov_vtep_resolved) for the Prometheus collector. */
+void svc_fabric_metrics(struct evbuffer *out, struct riov_service *svc);
+/** Remote VTEPs in the desired state (each is a dataplane port). */
+unsigned svc_vtep_count(const struct riov_service *svc);
+/** Whether name is a remote VTEP's port ("<net>@<a.b.c.d>"). */
+bool svc_is_vtep_port(struct riov_service *svc, const char *name);
+/** Check an uplink port's spec (name, no network, address, gateway) and set pp->address.
+ *  @return 0 or -errno with err filled. */
+int svc_uplink_params(struct riov_service *svc, const Riov__V1__PortSpec *ps,
+		      struct riov_dp_port_params *pp, char *err, size_t errlen);
+/** An uplink just added to the dataplane: its address (and default route) on its TAP. On
+ *  failure the caller deletes the port. @return 0 or -errno with err filled. */
+int svc_uplink_up(struct riov_service *svc, const Riov__V1__PortSpec *ps, char *err,
+		  size_t errlen);
+/** An uplink came or went: look at every remote VTEP's next hop again. */
+void svc_uplink_changed(struct riov_service *svc);
+/** Network.AddVtep and Network.DeleteVtep (riov_rpc_handler). */
+int svc_h_net_add_vtep(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+		       ProtobufCMessage **resp, char *msg, size_t msglen);
+int svc_h_net_delete_vtep(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			  ProtobufCMessage **resp, char *msg, size_t msglen);
 
 /* svc_port.c */
 #define SVC_N_FEATURES 5u  /* virtio features a port may withhold (features_off) */

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * riov.v1.Network: networks (one L2 switch each in the dataplane) in the desired state.
+ * riov.v1.Network: networks (one L2 switch each in the dataplane) in the desired state. A
+ * network's VXLAN overlay (its vni and remote VTEPs, Network.AddVtep/DeleteVtep) is
+ * svc_fabric.c's.
  *
  * Security model: requests come from RPC clients that passed the server's transport and role
  * checks (control/rpc_server.h), but their content is untrusted: a network name is checked by the
  * dataplane (riov_dp_net_add: letters, digits, '-', '_', '.', bounded length) before it is kept,
- * an MTU outside 68-9000 and settings riov does not implement (vni) are refused, and names are printed
- * with a bound (%.80s) where they may be long.
+ * an MTU outside 68-9000 is refused, the vni and vteps are checked by svc_fabric.c, and names are
+ * printed with a bound (%.80s) where they may be long.
  *
  * Thread rules: control thread only.
  */
@@ -46,11 +48,8 @@ int svc_net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char 
 			 in->mtu, RIOV_DP_MTU_MIN, RIOV_DP_MTU_MAX, RIOV_DP_MTU_DEFAULT);
 		return -EINVAL;
 	}
-	if (in->vni != 0) {
-		snprintf(err, errlen, "network %s: VXLAN overlays (vni) are not implemented yet; leave "
-			 "the vni out", name);
-		return -EOPNOTSUPP;
-	}
+	if ((rc = svc_net_fabric_check(svc, in, err, errlen)) != 0)
+		return rc;
 	rc = riov_dp_net_add(svc->dp, name);
 	if (rc == -EINVAL)
 		snprintf(err, errlen, "bad network name '%.80s': use 1-%d letters, digits, '-', '_' or '.'",
@@ -63,8 +62,13 @@ int svc_net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char 
 		snprintf(err, errlen, "network %s: %s", name, strerror(-rc));
 	if (rc != 0)
 		return rc;
+	if ((rc = svc_net_fabric_apply(svc, in, err, errlen)) != 0) {
+		riov_dp_net_del(svc->dp, name);
+		return rc;
+	}
 	Riov__V1__NetworkSpec *spec = svc_msg_dup(&in->base);
 	if (spec == NULL) {
+		svc_net_fabric_remove(svc, in);
 		riov_dp_net_del(svc->dp, name);
 		snprintf(err, errlen, "network %s: out of memory", name);
 		return -ENOMEM;
@@ -77,8 +81,8 @@ int svc_net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char 
 
 /* ------------------------------------------------------------------ RPC */
 
-static Riov__V1__NetworkInfo *net_info(struct riov_rpc_call *call, struct riov_service *svc,
-				       Riov__V1__NetworkSpec *spec)
+Riov__V1__NetworkInfo *svc_net_info(struct riov_rpc_call *call, struct riov_service *svc,
+				    Riov__V1__NetworkSpec *spec)
 {
 	Riov__V1__NetworkInfo *ni = CALL_NEW(call, Riov__V1__NetworkInfo, riov__v1__network_info__init);
 	struct riov_dp_net_info di = { 0 };
@@ -89,6 +93,8 @@ static Riov__V1__NetworkInfo *net_info(struct riov_rpc_call *call, struct riov_s
 	ni->spec = spec;
 	ni->ports = di.ports;
 	ni->macs = di.macs;
+	if (svc_net_vtep_infos(call, svc, spec->name, ni) != 0)
+		return NULL;
 	return ni;
 }
 
@@ -97,6 +103,7 @@ static void net_add_undo(struct riov_service *svc, void *arg)
 {
 	Riov__V1__NetworkSpec *spec = svc->nets[--svc->n_nets];
 
+	svc_net_fabric_remove(svc, spec);
 	riov_dp_net_del(svc->dp, spec->name);
 	riov__v1__network_spec__free_unpacked(spec, NULL);
 }
@@ -109,7 +116,7 @@ static int h_net_add(struct riov_rpc_call *call, const ProtobufCMessage *reqm, P
 	int rc;
 
 	if (req->network == NULL) {
-		snprintf(msg, msglen, "Network.Add needs a network (name, optional mtu and vni)");
+		snprintf(msg, msglen, "Network.Add needs a network (name, optional mtu, vni and vteps)");
 		return -EINVAL;
 	}
 	rc = svc_net_add(svc, req->network, msg, msglen);
@@ -125,7 +132,7 @@ static int h_net_add(struct riov_rpc_call *call, const ProtobufCMessage *reqm, P
 						   riov__v1__network_add_response__init);
 	if (r == NULL)
 		return -ENOMEM;
-	r->network = net_info(call, svc, svc->nets[svc->n_nets - 1]);
+	r->network = svc_net_info(call, svc, svc->nets[svc->n_nets - 1]);
 	*resp = &r->base;
 	return 0;
 }
@@ -167,6 +174,8 @@ static int h_net_delete(struct riov_rpc_call *call, const ProtobufCMessage *reqm
 			      name);
 	if (rc != 0)
 		return rc;
+	/* its remote VTEPs are part of its spec: they go with it */
+	svc_net_fabric_remove(svc, spec);
 	rc = riov_dp_net_del(svc->dp, name);
 	if (rc != 0)
 		RIOV_LOG(RIOV_LOG_ERR, "network %s: removed from the state but the dataplane refused: %s",
@@ -187,7 +196,7 @@ static int h_net_list(struct riov_rpc_call *call, const ProtobufCMessage *reqm, 
 	if (r == NULL || v == NULL)
 		return -ENOMEM;
 	for (unsigned i = 0; i < svc->n_nets; i++)
-		if ((v[i] = net_info(call, svc, svc->nets[i])) == NULL)
+		if ((v[i] = svc_net_info(call, svc, svc->nets[i])) == NULL)
 			return -ENOMEM;
 	r->n_networks = svc->n_nets;
 	r->networks = v;
@@ -199,5 +208,7 @@ static const struct svc_method network_methods[] = {
 	SVC_METHOD(Network, add, ADMIN, h_net_add),
 	SVC_METHOD(Network, delete, ADMIN, h_net_delete),
 	SVC_METHOD(Network, list, READONLY, h_net_list),
+	SVC_METHOD(Network, add_vtep, ADMIN, svc_h_net_add_vtep),      /* svc_fabric.c */
+	SVC_METHOD(Network, delete_vtep, ADMIN, svc_h_net_delete_vtep),
 };
 SVC_TABLE(svc_network_table, Network, network_methods);

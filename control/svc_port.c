@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * riov.v1.Port: vhost-user and eth ports in the desired state, and their counters.
+ * riov.v1.Port: vhost-user, eth and uplink ports in the desired state, and their counters. What
+ * is an uplink's own (its name, VTEP address and gateway, the kernel side) is svc_fabric.c's.
  *
  * Security model: requests come from RPC clients that passed the server's transport and role
  * checks (control/rpc_server.h), but their content is untrusted: the port type, network, queue
@@ -11,7 +12,7 @@
  *   must lie inside it, no "..", no symbolic link on the way, no other file at the path; the
  *   dataplane gets a path through the checked directory's fd, so nothing renamed afterwards can
  *   move the socket elsewhere.
- * - An eth port's devargs must name a driver and keys of the configuration's eth_devargs_allow
+ * - An eth or uplink port's devargs must name a driver and keys of the configuration's eth_devargs_allow
  *   (never settable through the API), in a strict syntax without paths, before DPDK's probe sees
  *   them.
  * - An eth port with `assign` acts on the host (VFIO, sysfs) for the PCI function an admin
@@ -80,20 +81,35 @@ static int port_type(const Riov__V1__PortSpec *ps, const char *name, enum riov_d
 	switch (ps->type) {
 	case RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST: *type = RIOV_DP_PORT_VHOST; return 0;
 	case RIOV__V1__PORT_TYPE__PORT_TYPE_ETH: *type = RIOV_DP_PORT_ETH; return 0;
+	case RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK: *type = RIOV_DP_PORT_UPLINK; return 0;
 	case RIOV__V1__PORT_TYPE__PORT_TYPE_UNSPECIFIED:
-		snprintf(err, errlen, "port %s: give a port type (vhost or eth)", name);
+		snprintf(err, errlen, "port %s: give a port type (vhost, eth or uplink)", name);
 		return -EINVAL;
 	case RIOV__V1__PORT_TYPE__PORT_TYPE_VXLAN:
 	case RIOV__V1__PORT_TYPE__PORT_TYPE_RDMA:
 	case RIOV__V1__PORT_TYPE__PORT_TYPE_VF:
-		snprintf(err, errlen, "port %s: port type %s is not implemented yet (use vhost or eth)", name,
+		snprintf(err, errlen, "port %s: port type %s is not implemented yet (use vhost, eth or "
+			 "uplink)", name,
 			 ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_VXLAN ? "vxlan" :
 			 ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_RDMA ? "rdma" : "vf");
 		return -EOPNOTSUPP;
 	default:
-		snprintf(err, errlen, "port %s: unknown port type %d (use vhost or eth)", name, (int)ps->type);
+		snprintf(err, errlen, "port %s: unknown port type %d (use vhost, eth or uplink)", name,
+			 (int)ps->type);
 		return -EINVAL;
 	}
+}
+
+/* The dataplane's port type as people and riovctl name it. */
+static const char *type_name(enum riov_dp_port_type t)
+{
+	switch (t) {
+	case RIOV_DP_PORT_VHOST: return "vhost";
+	case RIOV_DP_PORT_ETH: return "eth";
+	case RIOV_DP_PORT_UPLINK: return "uplink";
+	case RIOV_DP_PORT_VTEP: return "vtep";
+	}
+	return "?";
 }
 
 /* The features_off of ps as virtio feature bits. Returns 0 or -errno with err filled. */
@@ -112,8 +128,9 @@ static int port_features_off(const Riov__V1__PortSpec *ps, struct riov_dp_port_p
 			return -EINVAL;
 		}
 		if (pp->type != RIOV_DP_PORT_VHOST && feature_names[k].bits != RIOV_VIRTIO_NET_OFFLOADS) {
-			snprintf(err, errlen, "port %s: an eth port takes only 'offloads' in features_off (its "
-				 "receive coalescing of TCP); '%s' is for vhost ports", pp->name, feature_names[k].name);
+			snprintf(err, errlen, "port %s: an eth or uplink port takes only 'offloads' in "
+				 "features_off (its receive coalescing of TCP); '%s' is for vhost ports",
+				 pp->name, feature_names[k].name);
 			return -EINVAL;
 		}
 		pp->features_off |= feature_names[k].bits;
@@ -334,7 +351,13 @@ static int port_params(struct riov_service *svc, const Riov__V1__PortSpec *ps,
 			 "another port name", name);
 		return -EEXIST;
 	}
-	if (pp->net[0] == '\0') {
+	if (pp->type == RIOV_DP_PORT_UPLINK) {
+		if ((rc = svc_uplink_params(svc, ps, pp, err, errlen)) != 0)
+			return rc;
+	} else if (str_or_empty(ps->address)[0] != '\0' || str_or_empty(ps->gateway)[0] != '\0') {
+		snprintf(err, errlen, "port %s: address and gateway are for uplink ports", name);
+		return -EINVAL;
+	} else if (pp->net[0] == '\0') {
 		snprintf(err, errlen, "port %s: name the network it joins (--net NET)", name);
 		return -EINVAL;
 	}
@@ -368,13 +391,14 @@ static int port_params(struct riov_service *svc, const Riov__V1__PortSpec *ps,
 			return -ENAMETOOLONG;
 		}
 	} else if (ps->socket_path != NULL && ps->socket_path[0] != '\0') {
-		snprintf(err, errlen, "eth port %s takes devargs, not a socket path", name);
+		snprintf(err, errlen, "%s port %s takes devargs, not a socket path", type_name(pp->type),
+			 name);
 		return -EINVAL;
 	} else if (pp->devargs[0] != '\0') {
 		char why[512];
 		if (devargs_check(devargs_policy(svc->cfg), pp->devargs, why, sizeof(why)) != 0) {
-			snprintf(err, errlen, "eth port %s: devargs '%.100s' refused: %s", name,
-				 pp->devargs, why);
+			snprintf(err, errlen, "%s port %s: devargs '%.100s' refused: %s", type_name(pp->type),
+				 name, pp->devargs, why);
 			return -EINVAL;
 		}
 	}
@@ -492,6 +516,16 @@ static int port_apply(struct riov_service *svc, const Riov__V1__PortSpec *ps, ch
 		svc_asg_free(svc, x);
 		return rc;
 	}
+	if (pp.type == RIOV_DP_PORT_UPLINK) {
+		/* the kernel side: the TAP the dataplane made gets the address (and route) */
+		if ((rc = svc_uplink_up(svc, ps, err, errlen)) != 0) {
+			riov_dp_port_del(svc->dp, name);
+			return rc;
+		}
+		RIOV_LOG(RIOV_LOG_NOTICE, "port %s: uplink %s, VTEP address %s", name, pp.devargs,
+			 ps->address);
+		return 0;
+	}
 	if (pp.type == RIOV_DP_PORT_VHOST)
 		RIOV_LOG(RIOV_LOG_NOTICE, "port %s: vhost-user %s %s", name,
 			 pp.client ? "client of" : "server at", path);
@@ -505,6 +539,8 @@ static int port_apply(struct riov_service *svc, const Riov__V1__PortSpec *ps, ch
  * device stops before its domain goes. */
 static void port_remove(struct riov_service *svc, const char *name)
 {
+	struct riov_dp_uplink_info ui;
+	bool uplink = riov_dp_uplink_info(svc->dp, name, &ui) == 0;
 	int rc = riov_dp_port_del(svc->dp, name);
 	int k = svc_asg_index(svc, name);
 
@@ -513,6 +549,12 @@ static void port_remove(struct riov_service *svc, const char *name)
 			 strerror(-rc));
 	if (k >= 0 && svc->asg[k]->spec == NULL)
 		svc_asg_free(svc, svc->asg[k]);
+	if (uplink) { /* its TAP went with it, and the routes out of it */
+		if (rc == 0 && svc_vtep_count(svc) > 0)
+			RIOV_LOG(RIOV_LOG_NOTICE, "uplink %s deleted: remote VTEPs reached through it are "
+				 "unresolved until the kernel routes them out of another uplink", name);
+		svc_uplink_changed(svc);
+	}
 }
 
 int svc_port_add(struct riov_service *svc, const Riov__V1__PortSpec *in, char *err, size_t errlen)
@@ -528,6 +570,8 @@ int svc_port_add(struct riov_service *svc, const Riov__V1__PortSpec *in, char *e
 	}
 	if (spec->queues == 0)
 		spec->queues = 1;
+	if (spec->type == RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK)
+		svc_uplink_changed(svc); /* VTEPs may be reached through it now */
 	int k = svc_asg_index(svc, spec->name);
 	if (k >= 0 && svc->asg[k]->a != NULL) {
 		struct riov_assign_info ai;
@@ -543,8 +587,12 @@ void svc_port_from_config(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps
 	riov__v1__port_spec__init(ps);
 	ps->name = (char *)cp->name;
 	ps->net = (char *)cp->net;
-	ps->type = strcmp(cp->type, "eth") == 0 ? RIOV__V1__PORT_TYPE__PORT_TYPE_ETH
-						 : RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST;
+	if (strcmp(cp->type, "eth") == 0)
+		ps->type = RIOV__V1__PORT_TYPE__PORT_TYPE_ETH;
+	else if (strcmp(cp->type, "uplink") == 0)
+		ps->type = RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK;
+	else
+		ps->type = RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST;
 	ps->queues = cp->queues;
 	ps->client = cp->client;
 	ps->mtu = cp->mtu;
@@ -560,6 +608,8 @@ void svc_port_from_config(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps
 		ps->devargs = (char *)cp->devargs;
 		ps->assign = cp->assign;
 		ps->domain_id = cp->domain_id;
+		ps->address = (char *)cp->address;
+		ps->gateway = (char *)cp->gateway;
 		if (!cp->offloads) {   /* no receive coalescing */
 			ps->features_off = feat;
 			feat[ps->n_features_off++] = (char *)feature_names[N_FEATURES - 1].name;
@@ -655,6 +705,11 @@ static int h_port_delete(struct riov_rpc_call *call, const ProtobufCMessage *req
 	int i, rc;
 
 	i = svc_port_index(svc, name);
+	if (i < 0 && svc_is_vtep_port(svc, name)) {
+		snprintf(msg, msglen, "port %s is a remote VTEP's: riovctl net vtep del %.*s %s", name,
+			 (int)strcspn(name, "@"), name, strchr(name, '@') + 1);
+		return -EINVAL;
+	}
 	if (i < 0) {
 		snprintf(msg, msglen, "port %s does not exist", name[0] ? name : "(no name given)");
 		return -ENOENT;
@@ -763,9 +818,11 @@ static int fill_queues(struct riov_rpc_call *call, struct riov_dp *dp, Riov__V1_
 
 /* Counters for people and scripts. The dataplane counts drops by cause (`drops`, every non-zero
  * cause); the RPC also groups them: rx_dropped = taking packets from the port (no_mbuf, looped,
- * hairpin, bad_offload), tx_dropped = delivering to it (no_buffer, ring_full, not_ready, hold_full,
- * mtu_exceeded), rx_errors = the port's own rings or DMA misbehaved (bad_descriptor, too_big,
- * broken_queue, dma_fault). A vhost port's sessions (vhost_*, memory_faults, iotlb_refused, ...)
+ * hairpin, bad_offload; an uplink's VXLAN that is not for this node's networks or is malformed:
+ * unknown_vtep and every vxlan_* cause), tx_dropped = delivering to it (no_buffer, ring_full,
+ * not_ready, hold_full, mtu_exceeded; no_nexthop: a remote VTEP the kernel has no next hop for),
+ * rx_errors = the port's own rings or DMA misbehaved (bad_descriptor, too_big, broken_queue,
+ * dma_fault). A vhost port's sessions (vhost_*, memory_faults, iotlb_refused, ...)
  * are its vhost-user device's counters; the dataplane leaves them 0 for eth ports. */
 static void fill_counters(Riov__V1__PortCounters *pc, const struct riov_dp_port_stats *st)
 {
@@ -778,9 +835,11 @@ static void fill_counters(Riov__V1__PortCounters *pc, const struct riov_dp_port_
 	pc->tx_packets = st->tx_packets;
 	pc->tx_bytes = st->tx_bytes;
 	pc->rx_dropped = d[RIOV_DP_DROP_NO_MBUF] + d[RIOV_DP_DROP_LOOP] + d[RIOV_DP_DROP_HAIRPIN] +
-			 d[RIOV_DP_DROP_BAD_OFFLOAD];
+			 d[RIOV_DP_DROP_BAD_OFFLOAD] + d[RIOV_DP_DROP_UNKNOWN_VTEP];
+	for (unsigned c = RIOV_DP_DROP_VX_TRUNCATED; c <= RIOV_DP_DROP_VX_UNKNOWN_VNI; c++)
+		pc->rx_dropped += d[c];
 	pc->tx_dropped = d[RIOV_DP_DROP_NO_BUFFER] + d[RIOV_DP_DROP_RING_FULL] + d[RIOV_DP_DROP_NOT_READY] +
-			 d[RIOV_DP_DROP_HOLD_FULL] + d[RIOV_DP_DROP_MTU];
+			 d[RIOV_DP_DROP_HOLD_FULL] + d[RIOV_DP_DROP_MTU] + d[RIOV_DP_DROP_NO_NEXTHOP];
 	pc->rx_errors = d[RIOV_DP_DROP_BAD_DESC] + d[RIOV_DP_DROP_TOO_BIG] + d[RIOV_DP_DROP_BROKEN] +
 			d[RIOV_DP_DROP_DMA_FAULT];
 	pc->dma_faults = st->dma_faults;
@@ -841,7 +900,9 @@ static void counters_one(void *arg, const struct riov_dp_port_stats *st)
 int svc_port_counters(struct riov_rpc_call *call, struct riov_service *svc, const char *only,
 			    Riov__V1__PortCounters ***out, size_t *n)
 {
-	struct counters_acc a = { .call = call, .dp = svc->dp, .only = only, .cap = svc->n_ports };
+	/* the dataplane's ports: the desired state's and a port per remote VTEP */
+	struct counters_acc a = { .call = call, .dp = svc->dp, .only = only,
+				  .cap = svc->n_ports + svc_vtep_count(svc) };
 
 	a.v = riov_rpc_call_alloc(call, (a.cap + 1) * sizeof(*a.v));
 	if (a.v == NULL)
@@ -865,7 +926,7 @@ static int h_port_stats(struct riov_rpc_call *call, const ProtobufCMessage *reqm
 
 	if (r == NULL)
 		return -ENOMEM;
-	if (name[0] && svc_port_index(svc, name) < 0) {
+	if (name[0] && svc_port_index(svc, name) < 0 && !svc_is_vtep_port(svc, name)) {
 		snprintf(msg, msglen, "port %s does not exist", name);
 		return -ENOENT;
 	}

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * riovd's Prometheus collector (control/metrics_http.h serves it): ports and their queue pairs,
- * vhost ports' sessions, the VT-d unit's faults and interrupts, workers, the state generation
- * and the RPC server's own metrics. Label values (port and network names) are escaped by
- * metrics_http.c.
+ * riovd's Prometheus collector (control/metrics_http.h serves it): ports (remote VTEPs' too) and
+ * their queue pairs, remote VTEPs' next hops, vhost ports' sessions, the VT-d unit's faults and
+ * interrupts, workers, the state generation and the RPC server's own metrics. Label values (port
+ * and network names) are escaped by metrics_http.c.
  *
  * Thread rules: control thread only.
  */
@@ -187,7 +187,9 @@ static void queue_metrics(struct evbuffer *out, struct riov_dp *dp, const struct
 void svc_prometheus_collect(struct evbuffer *out, void *arg)
 {
 	struct riov_service *svc = arg;
-	struct port_array pa = { .cap = svc->n_ports };
+	/* the dataplane's ports: the desired state's, and one per remote VTEP ("<net>@<a.b.c.d>":
+	 * '@' and '.' need no escaping in a label value) */
+	struct port_array pa = { .cap = svc->n_ports + svc_vtep_count(svc) };
 	struct riov_vtd_fault_stats fs;
 	struct riov_vtd_irq_stats is;
 	struct riov_dp_worker_stats ws[RIOV_DP_MAX_WORKERS];
@@ -225,6 +227,7 @@ void svc_prometheus_collect(struct evbuffer *out, void *arg)
 		port_metric_of(out, &pa, port_counters[k].name, port_counters[k].help, port_counters[k].off,
 			       port_counters[k].vhost_only);
 	free(pa.v);
+	svc_fabric_metrics(out, svc);
 
 	riov_vtd_fault_stats(svc->vtd, &fs);
 	riov_metrics_header(out, "riov_iommu_faults_total", "VT-d faults of the node's remapping unit, by "

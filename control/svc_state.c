@@ -131,8 +131,13 @@ static int restore_from_config(struct riov_service *svc, char *err, size_t errle
 
 	for (unsigned i = 0; i < c->n_nets; i++) {
 		Riov__V1__NetworkSpec ns = RIOV__V1__NETWORK_SPEC__INIT;
+		char *vteps[RIOV_CFG_MAX_VTEPS];
 		ns.name = (char *)c->nets[i];
 		ns.mtu = c->net_mtu[i];
+		ns.vni = c->net_vni[i];
+		for (unsigned k = 0; k < c->net_n_vteps[i] && k < RIOV_CFG_MAX_VTEPS; k++)
+			vteps[ns.n_vteps++] = c->vteps[c->net_vtep_first[i] + k];
+		ns.vteps = vteps;
 		rc = svc_net_add(svc, &ns, err, errlen);
 		if (rc != 0)
 			return rc;

@@ -53,7 +53,7 @@ struct riov_vtd *riov_dp_vtd(struct riov_dp *dp)
 
 /* ---- poll tables ---- */
 
-static int publish_poll_tables(struct riov_dp *dp)
+int dp_publish_poll_tables(struct riov_dp *dp)
 {
 	struct dp_poll_table *nt[RIOV_DP_MAX_WORKERS] = { 0 };
 	unsigned cap = 0;
@@ -61,7 +61,7 @@ static int publish_poll_tables(struct riov_dp *dp)
 	for (unsigned i = 0; i < dp->n_port_order; i++) {
 		struct dp_port *p = dp->ports[dp->port_order[i]];
 		if (p != NULL)
-			cap += p->queues;
+			cap += p->queues + (p->type == RIOV_DP_PORT_UPLINK);
 	}
 	for (unsigned w = 0; w < dp->n_workers; w++) {
 		nt[w] = calloc(1, sizeof(*nt[w]) + (cap + 1) * sizeof(struct dp_poll));
@@ -81,10 +81,16 @@ static int publish_poll_tables(struct riov_dp *dp)
 				w = p->qp[q].owner;
 			struct dp_poll_table *t = nt[w];
 			t->polls[t->n++] = (struct dp_poll){
-				.kind = p->type == RIOV_DP_PORT_VHOST ? DP_POLL_VHOST : DP_POLL_ETH,
+				.kind = p->type == RIOV_DP_PORT_VHOST ? DP_POLL_VHOST :
+					p->type == RIOV_DP_PORT_UPLINK ? DP_POLL_UPLINK : DP_POLL_ETH,
 				.port = p->id,
 				.queue = q,
 			};
+		}
+		/* an uplink's exception TAP: one queue, what the kernel sends out of the uplink */
+		if (p->type == RIOV_DP_PORT_UPLINK) {
+			struct dp_poll_table *t = nt[(p->id + p->queues) % dp->n_workers];
+			t->polls[t->n++] = (struct dp_poll){ .kind = DP_POLL_TAP, .port = p->id, .queue = 0 };
 		}
 	}
 	struct dp_poll_table *old[RIOV_DP_MAX_WORKERS];
@@ -96,20 +102,31 @@ static int publish_poll_tables(struct riov_dp *dp)
 	return 0;
 }
 
-static int publish_flood(struct riov_dp *dp, struct dp_net *net)
+/* The network's flood lists: every port, and the ports that are not remote VTEPs (a frame from the
+ * overlay floods only to those: split horizon). */
+int dp_publish_flood(struct riov_dp *dp, struct dp_net *net)
 {
 	struct dp_flood *fl = calloc(1, sizeof(*fl) + (net->nports + 1) * sizeof(uint16_t));
+	struct dp_flood *lo = calloc(1, sizeof(*lo) + (net->nports + 1) * sizeof(uint16_t));
 
-	if (fl == NULL)
+	if (fl == NULL || lo == NULL) {
+		free(fl);
+		free(lo);
 		return -ENOMEM;
+	}
 	for (unsigned i = 0; i < dp->n_port_order; i++) {
 		struct dp_port *p = dp->ports[dp->port_order[i]];
-		if (p != NULL && p->net == net && !atomic_load(&p->deleting) && fl->n < net->nports)
-			fl->ports[fl->n++] = p->id;
+		if (p == NULL || p->net != net || atomic_load(&p->deleting) || fl->n == net->nports)
+			continue;
+		fl->ports[fl->n++] = p->id;
+		if (p->type != RIOV_DP_PORT_VTEP)
+			lo->ports[lo->n++] = p->id;
 	}
 	struct dp_flood *old = atomic_exchange(&net->flood, fl);
+	struct dp_flood *old_lo = atomic_exchange(&net->flood_local, lo);
 	dp_sync(dp);
 	free(old);
+	free(old_lo);
 	return 0;
 }
 
@@ -201,7 +218,7 @@ fail:
 	return rc;
 }
 
-static struct dp_port *port_find(struct riov_dp *dp, const char *name)
+struct dp_port *dp_port_find(struct riov_dp *dp, const char *name)
 {
 	for (unsigned i = 0; i < dp->n_port_order; i++) {
 		struct dp_port *p = dp->ports[dp->port_order[i]];
@@ -211,7 +228,7 @@ static struct dp_port *port_find(struct riov_dp *dp, const char *name)
 	return NULL;
 }
 
-static struct dp_net *net_find(struct riov_dp *dp, const char *name)
+struct dp_net *dp_net_find(struct riov_dp *dp, const char *name)
 {
 	for (unsigned i = 0; i < RIOV_DP_MAX_NETS; i++)
 		if (dp->nets[i] != NULL && strcmp(dp->nets[i]->name, name) == 0)
@@ -263,7 +280,7 @@ int riov_dp_net_add(struct riov_dp *dp, const char *name)
 {
 	if (!name_ok(name))
 		return -EINVAL;
-	if (net_find(dp, name) != NULL)
+	if (dp_net_find(dp, name) != NULL)
 		return -EEXIST;
 	for (unsigned i = 0; i < RIOV_DP_MAX_NETS; i++) {
 		if (dp->nets[i] != NULL)
@@ -282,15 +299,18 @@ int riov_dp_net_add(struct riov_dp *dp, const char *name)
 
 int riov_dp_net_del(struct riov_dp *dp, const char *name)
 {
-	struct dp_net *net = net_find(dp, name);
+	struct dp_net *net = dp_net_find(dp, name);
 
 	if (net == NULL)
 		return -ENOENT;
 	if (net->nports != 0)
 		return -EBUSY;
+	dp_fabric_net_del(dp, net);
 	dp->nets[net->id] = NULL;
 	dp_sync(dp);
 	free(atomic_load(&net->flood));
+	free(atomic_load(&net->flood_local));
+	free(atomic_load(&net->vteps));
 	rte_free(net);
 	return 0;
 }
@@ -483,8 +503,9 @@ static struct rte_mempool *dp_jumbo_pool(struct riov_dp *dp)
 /* Set conf and *pool up for frames of the port's MTU: the device's own MTU, scatter RX where a
  * frame is larger than riovd's mbufs and the device can scatter, else the jumbo pool; multi-segment
  * TX (frames from guests arrive in chains of mbufs) where it is needed. */
-static int eth_mtu_setup(struct riov_dp *dp, struct dp_port *p, const struct rte_eth_dev_info *info,
-			 struct rte_eth_conf *conf, struct rte_mempool **pool, char *err, size_t errlen)
+static int eth_mtu_setup(struct riov_dp *dp, struct dp_port *p, const char *devname,
+			 const struct rte_eth_dev_info *info, struct rte_eth_conf *conf, struct rte_mempool **pool,
+			 char *err, size_t errlen)
 {
 	const uint32_t frame = (uint32_t)p->mtu + RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN;
 	const uint32_t room = rte_pktmbuf_data_room_size(dp->mp) - RTE_PKTMBUF_HEADROOM;
@@ -493,7 +514,7 @@ static int eth_mtu_setup(struct riov_dp *dp, struct dp_port *p, const struct rte
 	const uint32_t overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
 	const uint32_t max = RTE_MIN((uint32_t)info->max_mtu, info->max_rx_pktlen - overhead);
 	if (p->mtu > max || p->mtu < info->min_mtu) {
-		snprintf(err, errlen, "eth port %s: %s takes an MTU of %u-%u, not %u", p->name, p->devname,
+		snprintf(err, errlen, "eth port %s: %s takes an MTU of %u-%u, not %u", p->name, devname,
 			 info->min_mtu, max, p->mtu);
 		return -EINVAL;
 	}
@@ -502,7 +523,7 @@ static int eth_mtu_setup(struct riov_dp *dp, struct dp_port *p, const struct rte
 		return 0;
 	if (!(info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)) {
 		snprintf(err, errlen, "eth port %s: %s cannot send frames in several buffers, which an MTU "
-			 "of %u needs", p->name, p->devname, p->mtu);
+			 "of %u needs", p->name, devname, p->mtu);
 		return -EINVAL;
 	}
 	conf->txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
@@ -527,8 +548,8 @@ static int eth_mtu_setup(struct riov_dp *dp, struct dp_port *p, const struct rte
  * do not say whether a device segments TCP/IPv6, so IPv6 TSO frames are cut by riov. Not for
  * net_tap: both its offloads are DPDK's software in the PMD (nothing gained), and in DPDK 22.11 its
  * TSO refuses every segment whose frame, Ethernet header included, exceeds the MTU. */
-static void eth_tx_offloads(struct dp_port *p, const struct rte_eth_dev_info *info, struct rte_eth_conf *conf,
-			    bool allowed)
+static void eth_tx_offloads(_Atomic uint8_t *accepts, const struct rte_eth_dev_info *info,
+			    struct rte_eth_conf *conf, bool allowed)
 {
 	const uint64_t capa = info->tx_offload_capa;
 	const uint64_t csum = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
@@ -545,14 +566,12 @@ static void eth_tx_offloads(struct dp_port *p, const struct rte_eth_dev_info *in
 			conf->txmode.offloads |= tso | (capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM);
 		}
 	}
-	atomic_store(&p->ol_accepts, (uint8_t)ol);
+	atomic_store(accepts, (uint8_t)ol);
 }
 
-static int eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_port_params *prm,
-			 char *err, size_t errlen)
+int dp_eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_port_params *prm,
+		     char *err, size_t errlen)
 {
-	struct rte_eth_conf conf = { 0 };
-	struct rte_eth_dev_info info;
 	int rc;
 
 	if (prm->devargs == NULL || prm->devargs[0] == '\0') {
@@ -571,7 +590,8 @@ static int eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct rio
 	bool probed = rte_eth_dev_get_port_by_name(p->devname, &pid) == 0;
 	for (unsigned i = 0; probed && i < RIOV_DP_MAX_PORTS; i++) {
 		struct dp_port *o = atomic_load(&dp->ports[i]);
-		if (o != NULL && o != p && o->type == RIOV_DP_PORT_ETH && strcmp(o->devname, p->devname) == 0) {
+		if (o != NULL && o != p && (o->type == RIOV_DP_PORT_ETH || o->type == RIOV_DP_PORT_UPLINK) &&
+		    strcmp(o->devname, p->devname) == 0) {
 			snprintf(err, errlen, "eth port %s: device %s is already port %s", prm->name,
 				 p->devname, o->name);
 			p->devname[0] = '\0';
@@ -593,48 +613,77 @@ static int eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct rio
 		return -ENODEV;
 	}
 	p->eth_id = pid;
+	rc = dp_eth_dev_start(dp, p, pid, p->devname, p->queues, &p->ol_accepts,
+			      !(prm->features_off & RIOV_VIRTIO_NET_OFFLOADS), err, errlen);
+	if (rc != 0) {
+		p->devname[0] = '\0';
+		return rc;
+	}
+	atomic_store(&p->link_up, true);
+	return 0;
+}
+
+int dp_eth_dev_start(struct riov_dp *dp, struct dp_port *p, uint16_t pid, const char *devname, uint16_t rxq,
+		     _Atomic uint8_t *ol, bool offloads, char *err, size_t errlen)
+{
+	struct rte_eth_conf conf = { 0 };
+	struct rte_eth_dev_info info;
+	_Atomic uint8_t none;
+	int rc;
+
 	rc = rte_eth_dev_info_get(pid, &info);
 	if (rc != 0)
 		goto fail;
-	if (p->queues > info.max_rx_queues || dp->n_workers > info.max_tx_queues) {
-		snprintf(err, errlen, "eth port %s: device has %u rx / %u tx queues, need %u / %u", prm->name,
-			 info.max_rx_queues, info.max_tx_queues, p->queues, dp->n_workers);
+	if (rxq > info.max_rx_queues || dp->n_workers > info.max_tx_queues) {
+		snprintf(err, errlen, "port %s: device %s has %u rx / %u tx queues, need %u / %u", p->name,
+			 devname, info.max_rx_queues, info.max_tx_queues, rxq, dp->n_workers);
 		rc = -EINVAL;
 		goto fail;
 	}
 	struct rte_mempool *pool;
-	rc = eth_mtu_setup(dp, p, &info, &conf, &pool, err, errlen);
+	rc = eth_mtu_setup(dp, p, devname, &info, &conf, &pool, err, errlen);
 	if (rc != 0)
 		goto fail;
-	eth_tx_offloads(p, &info, &conf, !(prm->features_off & RIOV_VIRTIO_NET_OFFLOADS));
-	rc = rte_eth_dev_configure(pid, p->queues, (uint16_t)dp->n_workers, &conf);
+	eth_tx_offloads(ol != NULL ? ol : &none, &info, &conf, offloads && ol != NULL);
+	rc = rte_eth_dev_configure(pid, rxq, (uint16_t)dp->n_workers, &conf);
 	if (rc != 0) {
-		snprintf(err, errlen, "eth port %s: cannot configure %s (MTU %u): %s", prm->name, p->devname,
-			 p->mtu, strerror(-rc));
+		snprintf(err, errlen, "port %s: cannot configure %s (MTU %u): %s", p->name, devname, p->mtu,
+			 strerror(-rc));
 		goto fail;
 	}
-	for (uint16_t q = 0; q < p->queues && rc == 0; q++)
+	for (uint16_t q = 0; q < rxq && rc == 0; q++)
 		rc = rte_eth_rx_queue_setup(pid, q, 1024, rte_eth_dev_socket_id(pid), NULL, pool);
 	for (uint16_t q = 0; q < dp->n_workers && rc == 0; q++)
 		rc = rte_eth_tx_queue_setup(pid, q, 1024, rte_eth_dev_socket_id(pid), NULL);
 	if (rc == 0)
 		rc = rte_eth_dev_start(pid);
 	if (rc != 0) {
-		snprintf(err, errlen, "eth port %s: cannot start %s: %s", prm->name, p->devname, strerror(-rc));
+		snprintf(err, errlen, "port %s: cannot start %s: %s", p->name, devname, strerror(-rc));
 		goto fail;
 	}
 	rte_eth_promiscuous_enable(pid);
-	atomic_store(&p->link_up, true);
 	return 0;
 fail:
 	if (err[0] == '\0')
-		snprintf(err, errlen, "eth port %s: %s", prm->name, strerror(-rc));
+		snprintf(err, errlen, "port %s: %s: %s", p->name, devname, strerror(-rc));
 	if (rte_eth_dev_info_get(pid, &info) == 0 && info.device != NULL)
 		rte_dev_remove(info.device);
 	else
-		rte_eal_hotplug_remove("vdev", p->devname);
-	p->devname[0] = '\0';
+		rte_eal_hotplug_remove("vdev", devname);
 	return rc;
+}
+
+void dp_eth_dev_remove(uint16_t pid)
+{
+	struct rte_eth_dev_info info;
+	struct rte_device *dev = NULL;
+
+	if (rte_eth_dev_info_get(pid, &info) == 0)
+		dev = info.device;
+	rte_eth_dev_stop(pid);
+	rte_eth_dev_close(pid);
+	if (dev != NULL)
+		rte_dev_remove(dev);
 }
 
 static void port_free(struct riov_dp *dp, struct dp_port *p)
@@ -657,48 +706,30 @@ static void port_free(struct riov_dp *dp, struct dp_port *p)
 			rte_ring_free(p->hold);
 		}
 	} else if (p->devname[0] != '\0') {
-		struct rte_eth_dev_info info;
-		struct rte_device *dev = NULL;
-		if (rte_eth_dev_info_get(p->eth_id, &info) == 0)
-			dev = info.device;
-		rte_eth_dev_stop(p->eth_id);
-		rte_eth_dev_close(p->eth_id);
-		if (dev != NULL)
-			rte_dev_remove(dev);
+		dp_eth_dev_remove(p->eth_id);
 	}
+	dp_fabric_port_free(dp, p);
 	rte_free(p);
 }
 
-int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *prm, char *err, size_t errlen)
+static const char *type_name(enum riov_dp_port_type t)
 {
-	char dummy[8];
-	struct dp_net *net;
+	switch (t) {
+	case RIOV_DP_PORT_VHOST: return "vhost";
+	case RIOV_DP_PORT_ETH: return "eth";
+	case RIOV_DP_PORT_UPLINK: return "uplink";
+	case RIOV_DP_PORT_VTEP: return "vtep";
+	}
+	return "?";
+}
+
+/* Make port prm (checked by the caller) in net (NULL: an uplink) and show it to the workers. */
+int dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *prm, struct dp_net *net, char *err,
+		size_t errlen)
+{
 	struct dp_port *p;
 	int rc;
 
-	if (err == NULL) {
-		err = dummy;
-		errlen = sizeof(dummy);
-	}
-	err[0] = '\0';
-	if (!name_ok(prm->name)) {
-		snprintf(err, errlen, "bad port name '%s': use 1-63 letters, digits, '-', '_' or '.'",
-			 prm->name ? prm->name : "");
-		return -EINVAL;
-	}
-	if (port_find(dp, prm->name) != NULL) {
-		snprintf(err, errlen, "port %s already exists", prm->name);
-		return -EEXIST;
-	}
-	net = prm->net ? net_find(dp, prm->net) : NULL;
-	if (net == NULL) {
-		snprintf(err, errlen, "network %s does not exist", prm->net ? prm->net : "(none)");
-		return -ENOENT;
-	}
-	if (prm->type != RIOV_DP_PORT_VHOST && prm->type != RIOV_DP_PORT_ETH) {
-		snprintf(err, errlen, "port %s: unknown type", prm->name);
-		return -EINVAL;
-	}
 	unsigned id;
 	for (id = 0; id < RIOV_DP_MAX_PORTS; id++)
 		if (dp->ports[id] == NULL)
@@ -715,7 +746,7 @@ int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *prm, 
 	p->type = prm->type;
 	p->net = net;
 	p->dp = dp;
-	p->queues = prm->queues ? prm->queues : 1;
+	p->queues = prm->type == RIOV_DP_PORT_VTEP ? 0 : prm->queues ? prm->queues : 1;
 	p->mtu = prm->mtu ? prm->mtu : RIOV_DP_MTU_DEFAULT;
 	if (p->mtu < RIOV_DP_MTU_MIN || p->mtu > RIOV_DP_MTU_MAX) {
 		snprintf(err, errlen, "port %s: MTU %u is outside %d-%d", prm->name, p->mtu, RIOV_DP_MTU_MIN,
@@ -728,42 +759,100 @@ int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *prm, 
 	p->gro = prm->type == RIOV_DP_PORT_ETH && !(prm->features_off & RIOV_VIRTIO_NET_OFFLOADS);
 
 	/* The port is visible to workers only once fully set up (poll table + flood list below). */
-	rc = prm->type == RIOV_DP_PORT_VHOST ? vhost_port_init(dp, p, prm, err, errlen)
-					     : eth_port_init(dp, p, prm, err, errlen);
+	switch (prm->type) {
+	case RIOV_DP_PORT_VHOST: rc = vhost_port_init(dp, p, prm, err, errlen); break;
+	case RIOV_DP_PORT_ETH: rc = dp_eth_port_init(dp, p, prm, err, errlen); break;
+	case RIOV_DP_PORT_UPLINK: rc = dp_uplink_init(dp, p, prm, err, errlen); break;
+	case RIOV_DP_PORT_VTEP: p->remote_ip = prm->address; rc = 0; break;
+	default: rc = -EINVAL; break;
+	}
 	if (rc != 0) {
 		port_free(dp, p);
 		return rc;
 	}
 	atomic_store_explicit(&dp->ports[id], p, memory_order_release);
 	dp->port_order[dp->n_port_order++] = id;
-	net->nports++;
-	rc = publish_flood(dp, net);
+	if (net != NULL) {
+		net->nports++;
+		net->nvteps += p->type == RIOV_DP_PORT_VTEP;
+		rc = dp_publish_flood(dp, net);
+	}
 	if (rc == 0)
-		rc = publish_poll_tables(dp);
+		rc = dp_publish_poll_tables(dp);
 	if (rc != 0) {
 		snprintf(err, errlen, "port %s: out of memory", prm->name);
 		riov_dp_port_del(dp, prm->name);
 		return rc;
 	}
-	RIOV_LOG(RIOV_LOG_INFO, "port %s (%s) added to network %s", p->name,
-		 p->type == RIOV_DP_PORT_VHOST ? "vhost" : "eth", net->name);
+	RIOV_LOG(RIOV_LOG_INFO, "port %s (%s) added%s%s", p->name, type_name(p->type),
+		 net ? " to network " : "", net ? net->name : "");
 	return 0;
+}
+
+int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *prm, char *err, size_t errlen)
+{
+	char dummy[8];
+	struct dp_net *net = NULL;
+
+	if (err == NULL) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	if (!name_ok(prm->name)) {
+		snprintf(err, errlen, "bad port name '%s': use 1-63 letters, digits, '-', '_' or '.'",
+			 prm->name ? prm->name : "");
+		return -EINVAL;
+	}
+	if (dp_port_find(dp, prm->name) != NULL) {
+		snprintf(err, errlen, "port %s already exists", prm->name);
+		return -EEXIST;
+	}
+	if (prm->type == RIOV_DP_PORT_UPLINK) {
+		if (prm->net != NULL && prm->net[0] != '\0') {
+			snprintf(err, errlen, "uplink %s: an uplink is in no network (leave the network out)",
+				 prm->name);
+			return -EINVAL;
+		}
+		if (strlen(prm->name) > RIOV_DP_UPLINK_NAME_MAX) {
+			snprintf(err, errlen, "uplink %s: name longer than %d characters (its kernel interface "
+				 "has the same name)", prm->name, RIOV_DP_UPLINK_NAME_MAX);
+			return -EINVAL;
+		}
+		return dp_port_add(dp, prm, NULL, err, errlen);
+	}
+	net = prm->net ? dp_net_find(dp, prm->net) : NULL;
+	if (net == NULL) {
+		snprintf(err, errlen, "network %s does not exist", prm->net ? prm->net : "(none)");
+		return -ENOENT;
+	}
+	if (prm->type != RIOV_DP_PORT_VHOST && prm->type != RIOV_DP_PORT_ETH) {
+		snprintf(err, errlen, "port %s: unknown type (VTEP ports are made by adding a remote VTEP)",
+			 prm->name);
+		return -EINVAL;
+	}
+	return dp_port_add(dp, prm, net, err, errlen);
 }
 
 int riov_dp_port_del(struct riov_dp *dp, const char *name)
 {
-	struct dp_port *p = port_find(dp, name);
+	struct dp_port *p = dp_port_find(dp, name);
 
 	if (p == NULL)
 		return -ENOENT;
 	/* 1. hide the port from workers (polling, flooding, lookups) and wait */
 	atomic_store(&p->deleting, true);
-	publish_poll_tables(dp);
-	publish_flood(dp, p->net);
+	dp_fabric_port_del(dp, p);
+	dp_publish_poll_tables(dp);
+	if (p->net != NULL)
+		dp_publish_flood(dp, p->net);
 	/* 2. vhost: disconnect the guest (vring_stop waits for workers) and unmap its memory */
 	/* 3. forget its MACs; no worker can learn them again now */
-	dp_mac_purge_port(p->net, p->id);
-	p->net->nports--;
+	if (p->net != NULL) {
+		dp_mac_purge_port(p->net, p->id);
+		p->net->nports--;
+		p->net->nvteps -= p->type == RIOV_DP_PORT_VTEP;
+	}
 	atomic_store(&dp->ports[p->id], NULL);
 	dp_sync(dp);
 	for (unsigned i = 0; i < dp->n_port_order; i++) {
@@ -783,7 +872,7 @@ int riov_dp_port_del(struct riov_dp *dp, const char *name)
 
 int riov_dp_port_stats(struct riov_dp *dp, const char *name, struct riov_dp_port_stats *st)
 {
-	struct dp_port *p = port_find(dp, name);
+	struct dp_port *p = dp_port_find(dp, name);
 
 	if (p == NULL)
 		return -ENOENT;
@@ -794,7 +883,7 @@ int riov_dp_port_stats(struct riov_dp *dp, const char *name, struct riov_dp_port
 int riov_dp_port_queue_stats(struct riov_dp *dp, const char *name, struct riov_dp_queue_stats *qs,
 			     unsigned n)
 {
-	struct dp_port *p = port_find(dp, name);
+	struct dp_port *p = dp_port_find(dp, name);
 	unsigned k;
 
 	if (p == NULL)
@@ -837,14 +926,14 @@ unsigned riov_dp_worker_stats(struct riov_dp *dp, struct riov_dp_worker_stats *o
 
 int riov_dp_port_info(struct riov_dp *dp, const char *name, struct riov_dp_port_info *out)
 {
-	struct dp_port *p = port_find(dp, name);
+	struct dp_port *p = dp_port_find(dp, name);
 
 	if (p == NULL)
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));
 	out->id = p->id;
 	out->type = p->type;
-	snprintf(out->net, sizeof(out->net), "%s", p->net->name);
+	snprintf(out->net, sizeof(out->net), "%s", p->net ? p->net->name : "");
 	out->queues = p->queues;
 	out->link_up = atomic_load(&p->link_up);
 	if (p->type != RIOV_DP_PORT_VHOST)
@@ -861,11 +950,11 @@ int riov_dp_port_info(struct riov_dp *dp, const char *name, struct riov_dp_port_
 
 int riov_dp_net_info(struct riov_dp *dp, const char *name, struct riov_dp_net_info *out)
 {
-	struct dp_net *net = net_find(dp, name);
+	struct dp_net *net = dp_net_find(dp, name);
 
 	if (net == NULL)
 		return -ENOENT;
-	out->ports = net->nports;
+	out->ports = net->nports - net->nvteps;
 	out->macs = 0; /* purged entries are tombstones with port 0 */
 	for (unsigned i = 0; i < DP_MAC_SLOTS; i++)
 		out->macs += (atomic_load_explicit(&net->macs[i], memory_order_relaxed) & DP_MAC_PORT) != 0;
@@ -886,7 +975,7 @@ static void dump_port(void *arg, const struct riov_dp_port_stats *st)
 		drops += st->drops[d];
 	fprintf(f, "port %-16s net %-10s %-5s %-4s rx_packets %" PRIu64 " rx_bytes %" PRIu64
 		   " tx_packets %" PRIu64 " tx_bytes %" PRIu64 " drops %" PRIu64,
-		st->name, st->net, st->type == RIOV_DP_PORT_VHOST ? "vhost" : "eth",
+		st->name, st->net, type_name(st->type),
 		st->link_up ? "up" : "down", st->rx_packets, st->rx_bytes, st->tx_packets, st->tx_bytes,
 		drops);
 	for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++)

@@ -51,11 +51,29 @@ struct riov_vtd *riov_dp_vtd(struct riov_dp *dp);
 /* ---- networks ---- */
 /** Returns 0, -EEXIST, -EINVAL (bad name), -ENOSPC. */
 int riov_dp_net_add(struct riov_dp *dp, const char *name);
-/** Returns 0, -ENOENT, -EBUSY (ports still attached). */
+/** Returns 0, -ENOENT, -EBUSY (ports or remote VTEPs still attached). */
 int riov_dp_net_del(struct riov_dp *dp, const char *name);
+/** Give network name a VXLAN network identifier (1..RIOV_DP_VNI_MAX; 0 takes it away): frames
+ *  decapsulated from an uplink with that VNI enter this network. Returns 0, -ENOENT, -EINVAL (out
+ *  of range), -EEXIST (another network has it), -EBUSY (the network has remote VTEPs). */
+int riov_dp_net_set_vni(struct riov_dp *dp, const char *name, uint32_t vni);
+#define RIOV_DP_VNI_MAX 0xffffffu
 
 /* ---- ports ---- */
-enum riov_dp_port_type { RIOV_DP_PORT_VHOST = 0, RIOV_DP_PORT_ETH = 1 };
+enum riov_dp_port_type {
+	RIOV_DP_PORT_VHOST = 0,
+	RIOV_DP_PORT_ETH = 1,
+	/* The node's underlay NIC (DESIGN.md "Fabric"): in no network. What arrives on it is VXLAN
+	 * for this node (decapsulated into the VNI's network) or the kernel's: it goes out of a TAP
+	 * interface named like the port (the exception path), and what the kernel sends there goes
+	 * out of the uplink. */
+	RIOV_DP_PORT_UPLINK = 2,
+	/* A remote VTEP of a network with a VNI ("<net>@<a.b.c.d>", made by riov_dp_vtep_add()):
+	 * frames switched to it are encapsulated and sent out of the uplink that reaches it;
+	 * frames decapsulated from it enter the network through it (split horizon: never back
+	 * into the overlay). */
+	RIOV_DP_PORT_VTEP = 3,
+};
 
 struct riov_dp_port_params {
 	const char *name;
@@ -69,15 +87,61 @@ struct riov_dp_port_params {
 	/* eth */
 	const char *devargs;           /* e.g. "net_af_packet0,iface=veth0" or a PCI address */
 	uint16_t mtu;                  /* L3 bytes the port carries, RIOV_DP_MTU_MIN..MAX; 0 = 1500 */
+	/* uplink (also devargs, mtu, features_off "offloads"; net must be NULL or empty) */
+	uint32_t address;              /* the node's VTEP address on it (IPv4, network order) */
 };
+
+/** Max length of an uplink's name: its exception TAP interface has the same name (IFNAMSIZ - 1). */
+#define RIOV_DP_UPLINK_NAME_MAX 15
 
 #define RIOV_DP_MTU_DEFAULT 1500
 #define RIOV_DP_MTU_MIN 68             /* IPv4's minimum (RFC 791) */
 #define RIOV_DP_MTU_MAX 9000
 
-/** Returns 0 or -errno; *err (optional, 256 bytes) gets a sentence for people. */
+/** Returns 0 or -errno; *err (optional, 256 bytes) gets a sentence for people. VTEP ports are
+ *  made by riov_dp_vtep_add() only. An uplink in use by VTEPs can be deleted: they are left
+ *  unresolved (frames to them dropped as no_nexthop). */
 int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *p, char *err, size_t errlen);
 int riov_dp_port_del(struct riov_dp *dp, const char *name);
+
+/* ---- the fabric: uplinks and remote VTEPs (dataplane/fabric.c) ---- */
+
+struct riov_dp_uplink_info {
+	char tap[RIOV_DP_UPLINK_NAME_MAX + 1]; /* the exception path's kernel interface */
+	uint32_t address;              /* VTEP address (network order) */
+	uint8_t mac[6];                /* the uplink's MAC (the TAP has the same) */
+	uint16_t mtu;
+};
+/** Returns 0 or -ENOENT (no uplink of that name). */
+int riov_dp_uplink_info(struct riov_dp *dp, const char *name, struct riov_dp_uplink_info *out);
+
+/** A VTEP port's name for network net and remote ip (network order): "<net>@<a.b.c.d>". */
+void riov_dp_vtep_name(const char *net, uint32_t ip, char *out, size_t len);
+/** Add remote VTEP ip (IPv4, network order) to network net (which has a VNI): its port joins the
+ *  network, so flooding replicates to it (head-end replication) and MACs behind it are learned
+ *  from what it sends. Frames to it are dropped (no_nexthop) until riov_dp_vtep_set_nexthop().
+ *  Returns 0, -ENOENT (no such network), -EINVAL (network without a VNI; ip 0, multicast,
+ *  broadcast or loopback), -EEXIST, -ENOSPC; *err (optional) gets a sentence. */
+int riov_dp_vtep_add(struct riov_dp *dp, const char *net, uint32_t ip, char *err, size_t errlen);
+/** Returns 0 or -ENOENT. */
+int riov_dp_vtep_del(struct riov_dp *dp, const char *net, uint32_t ip);
+/** How frames reach remote VTEP ip, in every network that has it: out of uplink `uplink` to the
+ *  next hop's MAC mac (from the kernel's route and neighbour tables). uplink NULL: unknown
+ *  (frames to it are dropped as no_nexthop). Returns how many VTEP ports changed, or -ENOENT (no
+ *  uplink of that name). */
+int riov_dp_vtep_set_nexthop(struct riov_dp *dp, uint32_t ip, const char *uplink, const uint8_t mac[6]);
+
+struct riov_dp_vtep_info {
+	char port[RIOV_DP_NAME_MAX];   /* its port (counters: riov_dp_port_stats) */
+	uint32_t vni;
+	bool resolved;                 /* a next hop is set */
+	char uplink[RIOV_DP_NAME_MAX]; /* resolved: out of which uplink ... */
+	uint8_t mac[6];                /* ... to which next hop */
+};
+/** Call fn for each remote VTEP of network net (all networks: net NULL). */
+void riov_dp_vtep_foreach(struct riov_dp *dp, const char *net,
+			  void (*fn)(void *arg, const char *net, uint32_t ip, const struct riov_dp_vtep_info *vi),
+			  void *arg);
 
 enum riov_dp_drop {
 	RIOV_DP_DROP_NO_MBUF = 0,
@@ -95,6 +159,22 @@ enum riov_dp_drop {
 	RIOV_DP_DROP_MTU,              /* larger than the egress port's MTU (never fragmented) */
 	RIOV_DP_DROP_BAD_OFFLOAD,      /* a guest's virtio-net header does not match its frame, or
 				        * asks for an offload it did not negotiate */
+	/* the fabric */
+	RIOV_DP_DROP_NO_NEXTHOP,       /* to a remote VTEP the kernel has no next hop for (yet) */
+	RIOV_DP_DROP_UNKNOWN_VTEP,     /* VXLAN from a VTEP the VNI's network does not have */
+	/* VXLAN from the uplink that failed riov_vxlan_parse() (dataplane/vxlan.h), by its cause,
+	 * in the order of enum riov_vxlan_drop */
+	RIOV_DP_DROP_VX_TRUNCATED,
+	RIOV_DP_DROP_VX_IP_HEADER,
+	RIOV_DP_DROP_VX_IP_OPTIONS,
+	RIOV_DP_DROP_VX_IP_LENGTH,
+	RIOV_DP_DROP_VX_IP_CHECKSUM,
+	RIOV_DP_DROP_VX_FRAGMENT,
+	RIOV_DP_DROP_VX_UDP_LENGTH,
+	RIOV_DP_DROP_VX_FLAGS,
+	RIOV_DP_DROP_VX_RESERVED,
+	RIOV_DP_DROP_VX_NOT_LOCAL,
+	RIOV_DP_DROP_VX_UNKNOWN_VNI,
 	RIOV_DP_DROP__MAX
 };
 extern const char *const riov_dp_drop_names[RIOV_DP_DROP__MAX];
@@ -207,7 +287,7 @@ struct riov_dp_net_info {
 	unsigned ports;                /* ports attached */
 	unsigned macs;                 /* MAC table entries (learned and static) */
 };
-/** Fill out for the network called name. Returns 0 or -ENOENT. */
+/** Fill out for the network called name (ports: local ports, not its remote VTEPs). Returns 0 or -ENOENT. */
 int riov_dp_net_info(struct riov_dp *dp, const char *name, struct riov_dp_net_info *out);
 
 /** Number of worker lcores. */

@@ -13,6 +13,7 @@
 
 #include "dataplane/dp.h"
 #include "dataplane/virtq.h"
+#include "dataplane/vxlan.h"
 #include "vmm/vhost.h"
 
 /* ---- the switch (switch.c) ---- */
@@ -32,12 +33,41 @@ struct dp_flood {
 	uint16_t ports[];
 };
 
+/* A network's remote VTEPs (fabric.c): what the uplink's decapsulation looks a sender up in. */
+struct dp_vteps {
+	unsigned n;
+	struct {
+		uint32_t ip;           /* network order */
+		uint16_t port;         /* its VTEP port */
+	} v[];
+};
+
 struct dp_net {
 	char name[RIOV_DP_NAME_MAX];
 	uint16_t id;
-	unsigned nports;
+	unsigned nports;               /* every port in it, its VTEP ports too */
+	unsigned nvteps;               /* of which VTEP ports */
+	uint32_t vni;                  /* 0: none (no overlay) */
 	struct dp_flood *_Atomic flood;  /* published to workers; old copies freed after sync */
+	struct dp_flood *_Atomic flood_local; /* the same without VTEP ports: what a frame from the
+					 * overlay floods to (split horizon) */
+	struct dp_vteps *_Atomic vteps;  /* published like flood */
 	_Atomic uint64_t macs[DP_MAC_SLOTS];
+};
+
+/* VNI -> network for the uplinks' decapsulation, sorted by VNI (fabric.c publishes it). */
+struct dp_vni_map {
+	unsigned n;
+	struct {
+		uint32_t vni;
+		uint16_t net;
+	} e[];
+};
+
+/* How frames reach a remote VTEP: the uplink and the outer headers (made for its next hop). */
+struct dp_vtep_nh {
+	uint16_t uplink;
+	struct riov_vxlan_tmpl t;
 };
 
 /** Port id for dst in net, or -1 (unknown). Worker. */
@@ -93,9 +123,17 @@ struct dp_port {
 	_Atomic uint64_t announce;     /* DP_ANNOUNCE | MAC: the front-end announced the guest's
 				        * address (riov_vhost_ops.announce); the owner of queue pair 0
 				        * sends a RARP from it through the switch */
-	/* eth */
+	/* eth, uplink */
 	uint16_t eth_id;
 	char devname[RTE_DEV_NAME_MAX_LEN];
+	/* uplink: the exception path's TAP device, and the node's VTEP address and MAC on it */
+	uint16_t tap_id;
+	char tapdev[RTE_DEV_NAME_MAX_LEN];
+	uint32_t vtep_ip;              /* network order */
+	uint8_t mac[6];
+	/* VTEP */
+	uint32_t remote_ip;            /* network order */
+	struct dp_vtep_nh *_Atomic nh; /* NULL: no next hop (frames dropped as no_nexthop) */
 	/* counters: one slot per worker (each worker writes only its own) */
 	struct dp_qstats wstats[RIOV_DP_MAX_WORKERS];
 	_Atomic uint64_t ring_full;    /* handoff ring full, any worker */
@@ -106,7 +144,7 @@ struct dp_port {
 
 /* ---- workers (worker.c) ---- */
 
-enum dp_poll_kind { DP_POLL_VHOST = 0, DP_POLL_ETH = 1 };
+enum dp_poll_kind { DP_POLL_VHOST = 0, DP_POLL_ETH = 1, DP_POLL_UPLINK = 2, DP_POLL_TAP = 3 };
 
 struct dp_poll {
 	enum dp_poll_kind kind;
@@ -145,6 +183,7 @@ struct riov_dp {
 	struct dp_worker workers[RIOV_DP_MAX_WORKERS];
 	struct dp_port *_Atomic ports[RIOV_DP_MAX_PORTS];
 	struct dp_net *nets[RIOV_DP_MAX_NETS];
+	struct dp_vni_map *_Atomic vni_map;  /* fabric.c */
 	unsigned port_order[RIOV_DP_MAX_PORTS]; /* creation order, for listings */
 	unsigned n_port_order;
 };
@@ -152,6 +191,42 @@ struct riov_dp {
 int dp_worker_main(void *arg);
 /** Wait until every worker passed a quiescent point. Control thread. */
 void dp_sync(struct riov_dp *dp);
+
+/* ---- dp.c's helpers for fabric.c (control thread) ---- */
+
+struct dp_port *dp_port_find(struct riov_dp *dp, const char *name);
+struct dp_net *dp_net_find(struct riov_dp *dp, const char *name);
+/** Publish the poll tables / net's flood lists again (after a port came or went). */
+int dp_publish_poll_tables(struct riov_dp *dp);
+int dp_publish_flood(struct riov_dp *dp, struct dp_net *net);
+/** Make a port of a checked prm in net (NULL: an uplink); VTEP ports: prm->address is the remote
+ *  VTEP. Returns 0 or -errno with err filled. */
+int dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *prm, struct dp_net *net, char *err,
+		size_t errlen);
+/** Probe prm->devargs and start the device as port p (eth ports and uplinks). Returns 0 or -errno
+ *  with err filled. */
+int dp_eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_port_params *prm,
+		     char *err, size_t errlen);
+/** Configure and start ethdev pid (probed as devname) for port p: rxq RX queues, a TX queue per
+ *  worker, p->mtu; with ol (may be NULL: none), the device's TX offloads riov uses, unless
+ *  offloads is false. Returns 0 or -errno with err filled. */
+int dp_eth_dev_start(struct riov_dp *dp, struct dp_port *p, uint16_t pid, const char *devname, uint16_t rxq,
+		     _Atomic uint8_t *ol, bool offloads, char *err, size_t errlen);
+/** Stop, close and remove ethdev pid. */
+void dp_eth_dev_remove(uint16_t pid);
+
+/* ---- the fabric (fabric.c: control side; fabric_worker.c: workers) ---- */
+
+/** Port add for RIOV_DP_PORT_UPLINK: probe and start the uplink's device and its TAP. */
+int dp_uplink_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_port_params *prm, char *err,
+		   size_t errlen);
+/** A port is going (workers no longer see it once synced): uplink: VTEPs that used it lose their
+ *  next hop; VTEP: out of its network's VTEP list. */
+void dp_fabric_port_del(struct riov_dp *dp, struct dp_port *p);
+/** Free what port_free does not know of (uplink: its TAP; VTEP: its next hop). */
+void dp_fabric_port_free(struct riov_dp *dp, struct dp_port *p);
+/** Before a network goes: its VNI out of the map. */
+void dp_fabric_net_del(struct riov_dp *dp, struct dp_net *net);
 
 /* ---- counters (dp_stats.c): the control thread sums what workers and vrings counted ---- */
 

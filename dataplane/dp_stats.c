@@ -104,7 +104,7 @@ void dp_port_stats(const struct riov_dp *dp, const struct dp_port *p, struct rio
 {
 	memset(st, 0, sizeof(*st));
 	snprintf(st->name, sizeof(st->name), "%s", p->name);
-	snprintf(st->net, sizeof(st->net), "%s", p->net->name);
+	snprintf(st->net, sizeof(st->net), "%s", p->net ? p->net->name : "");
 	st->type = p->type;
 	st->queues = p->queues;
 	st->link_up = atomic_load(&p->link_up);

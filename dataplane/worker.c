@@ -27,28 +27,9 @@
 #include "dataplane/dp_internal.h"
 #include "dataplane/gro.h"
 #include "dataplane/offload.h"
+#include "dataplane/worker_internal.h"
 
 RIOV_LOG_COMPONENT("worker", RIOV_LOG_WARN);
-
-#define DP_OUT_SLOTS 8
-#define DP_NOTIFY_MAX 16
-
-struct dp_out {
-	uint16_t port;
-	uint16_t n;
-	struct rte_mbuf *m[RIOV_VIRTQ_BURST];
-};
-
-struct dp_ctx {
-	struct dp_worker *w;
-	struct riov_dp *dp;
-	unsigned n_out;
-	struct dp_out out[DP_OUT_SLOTS];
-	/* vrings with used entries published this loop: their notify checks share one barrier at the
-	 * end of the loop (before the quiescent point: the pointers are not kept past it) */
-	unsigned n_notify;
-	struct riov_virtq *notify[DP_NOTIFY_MAX];
-};
 
 static void notify_flush(struct dp_ctx *c)
 {
@@ -65,19 +46,6 @@ static void notify_later(struct dp_ctx *c, struct riov_virtq *vq)
 	if (c->n_notify == DP_NOTIFY_MAX)
 		notify_flush(c);
 	c->notify[c->n_notify++] = vq;
-}
-
-static inline struct dp_port *port_get(struct riov_dp *dp, uint16_t id)
-{
-	struct dp_port *p = atomic_load_explicit(&dp->ports[id], memory_order_acquire);
-	if (p == NULL || atomic_load_explicit(&p->deleting, memory_order_relaxed))
-		return NULL;
-	return p;
-}
-
-static void count_drop(struct dp_port *p, unsigned w, enum riov_dp_drop cause, uint64_t n)
-{
-	p->wstats[w].drops[cause] += n;
 }
 
 /* Does a frame of len bytes starting at f fit port p's MTU? One 802.1Q tag may come on top of it
@@ -219,7 +187,7 @@ static uint16_t eth_tx_prepare(struct dp_ctx *c, struct dp_port *p, struct rte_m
 	return n;
 }
 
-static void flush_eth(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
+void dp_flush_eth(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
 {
 	struct dp_qstats *st = &p->wstats[c->w->idx];
 	uint64_t bytes = 0;
@@ -245,8 +213,10 @@ static void send_port(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, 
 		return;
 	if (p->type == RIOV_DP_PORT_VHOST)
 		flush_vhost(c, p, m, n);
+	else if (p->type == RIOV_DP_PORT_VTEP)
+		dp_vtep_send(c, p, m, n);
 	else
-		flush_eth(c, p, m, n);
+		dp_flush_eth(c, p, m, n);
 }
 
 /* m as a frame of its own (a copy if it is shared), for a device that writes into it; NULL: no
@@ -399,6 +369,13 @@ static void stage(struct dp_ctx *c, uint16_t port, struct rte_mbuf *m)
 		flush_one(c, o);
 }
 
+/* Is port id a remote VTEP? */
+static bool to_overlay(struct dp_ctx *c, uint16_t id)
+{
+	const struct dp_port *p = port_get(c->dp, id);
+	return p != NULL && p->type == RIOV_DP_PORT_VTEP;
+}
+
 /* An Ethernet header's address as a number. One 8-byte load, masked: both addresses lie in the
  * first 14 bytes, so 8 bytes from either stay inside the header (callers checked its length). A
  * 6-byte memcpy into a zeroed word was two stores and an 8-byte load the stores could not forward
@@ -443,12 +420,15 @@ static inline int dp_switch_addr(struct dp_net *net, uint16_t in, bool local, co
 	return ac->out;
 }
 
-/* Switch a burst received on port `in` (in its network) and stage it for output. */
-static void switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf **m, uint16_t n)
+/* Switch a burst received on port `in` (in its network) and stage it for output. A frame from the
+ * overlay (in is a remote VTEP) never goes back into it: it floods to the local ports only, and
+ * one for a MAC behind another VTEP is dropped (split horizon, counted as hairpin). */
+void dp_switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf **m, uint16_t n)
 {
 	struct dp_net *net = in->net;
 	struct dp_flood *fl = NULL;
 	const bool local = in->type == RIOV_DP_PORT_VHOST;
+	const bool overlay = in->type == RIOV_DP_PORT_VTEP;
 	struct dp_addr_cache ac = DP_ADDR_CACHE_INIT;
 
 	for (uint16_t i = 0; i < n; i++) {
@@ -467,7 +447,7 @@ static void switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf *
 			continue;
 		}
 		if (out >= 0) {
-			if (out == in->id) {
+			if (out == in->id || (unlikely(overlay) && to_overlay(c, (uint16_t)out))) {
 				/* hairpin: the destination is behind the ingress port */
 				count_drop(in, c->w->idx, RIOV_DP_DROP_HAIRPIN, 1);
 				rte_pktmbuf_free(m[i]);
@@ -478,7 +458,7 @@ static void switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf *
 		}
 		/* broadcast, multicast or unknown: flood within the network */
 		if (fl == NULL)
-			fl = atomic_load_explicit(&net->flood, memory_order_acquire);
+			fl = atomic_load_explicit(overlay ? &net->flood_local : &net->flood, memory_order_acquire);
 		unsigned targets = 0;
 		for (unsigned k = 0; fl != NULL && k < fl->n; k++)
 			targets += fl->ports[k] != in->id;
@@ -605,7 +585,7 @@ to_mbuf:;
 	riov_virtq_peek_done(&qp->txq, pk, n);
 	notify_later(c, &qp->txq);
 	if (nr)
-		switch_burst(c, p, rest, nr);
+		dp_switch_burst(c, p, rest, nr);
 	return n;
 }
 
@@ -640,7 +620,7 @@ static void send_announce(struct dp_ctx *c, struct dp_port *p)
 	memcpy(f + 22, mac, RTE_ETHER_ADDR_LEN);                 /* sender: the guest */
 	memcpy(f + 32, mac, RTE_ETHER_ADDR_LEN);                 /* target: the guest */
 	p->wstats[c->w->idx].announces++;
-	switch_burst(c, p, &m, 1);
+	dp_switch_burst(c, p, &m, 1);
 }
 
 static uint16_t poll_vhost(struct dp_ctx *c, struct dp_port *p, uint16_t q)
@@ -693,7 +673,7 @@ static uint16_t poll_eth(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 		k = riov_gro_burst(m, n, &gs);
 		st->ol.frames_in += gs.frames;
 	}
-	switch_burst(c, p, m, k);
+	dp_switch_burst(c, p, m, k);
 	return n;
 }
 
@@ -720,10 +700,12 @@ int dp_worker_main(void *arg)
 			struct dp_port *p = port_get(dp, t->polls[i].port);
 			if (p == NULL)
 				continue;
-			if (t->polls[i].kind == DP_POLL_VHOST)
-				got += poll_vhost(&c, p, t->polls[i].queue);
-			else
-				got += poll_eth(&c, p, t->polls[i].queue);
+			switch (t->polls[i].kind) {
+			case DP_POLL_VHOST: got += poll_vhost(&c, p, t->polls[i].queue); break;
+			case DP_POLL_ETH: got += poll_eth(&c, p, t->polls[i].queue); break;
+			case DP_POLL_UPLINK: got += dp_poll_uplink(&c, p, t->polls[i].queue); break;
+			case DP_POLL_TAP: got += dp_poll_tap(&c, p); break;
+			}
 			flush_all(&c);
 		}
 		notify_flush(&c);

@@ -79,6 +79,9 @@ struct cmd {
 	const char *const *cols; /* table columns "path=HEADER" of the answer's list */
 	/* prints the answer for people instead of the generic table or key-value lines */
 	void (*print)(const struct ctx *x, const ProtobufCMessage *m);
+	/* the part of the answer to print, people or --json (NULL: the command's error is printed,
+	 * exit 1); NULL view: all of it */
+	const ProtobufCMessage *(*view)(const struct ctx *x, const ProtobufCMessage *m);
 };
 
 struct ctx {
@@ -165,8 +168,10 @@ static ProtobufCMessage *b_node_info(struct ctx *x)
 }
 
 /* --- network */
-static const struct opt o_net_add[] = { { "mtu", "N", "MTU of the network (default 1500)" },
-					{ "vni", "N", "VXLAN network identifier for overlays" },
+static const struct opt o_net_add[] = { { "mtu", "N", "MTU of the network (default 1500; 1450 for "
+						"an overlay over a 1500-byte underlay)" },
+					{ "vni", "N", "VXLAN network identifier (1-16777215): an "
+						      "overlay across nodes (net vtep add)" },
 					{ 0 } };
 static ProtobufCMessage *b_net_add(struct ctx *x)
 {
@@ -190,22 +195,58 @@ static ProtobufCMessage *b_net_list(struct ctx *x)
 	return &NEW(Riov__V1__NetworkListRequest, riov__v1__network_list_request__init)->base;
 }
 static const char *const c_net_list[] = { "spec.name=NAME", "spec.mtu=MTU", "spec.vni=VNI",
-					  "ports=PORTS", "macs=MACS", NULL };
+					  "ports=PORTS", "#vteps=VTEPS", "macs=MACS", NULL };
+static ProtobufCMessage *b_net_vtep(struct ctx *x)
+{
+	Riov__V1__NetworkVtepRequest *r = NEW(Riov__V1__NetworkVtepRequest,
+					      riov__v1__network_vtep_request__init);
+	r->net = pos_or_empty(x, 0);
+	r->address = pos_or_empty(x, 1);
+	return &r->base;
+}
+/* net vtep list [NET]: Network.List's answer, narrowed to NET when one is given. */
+static const ProtobufCMessage *v_vtep_list(const struct ctx *x, const ProtobufCMessage *m)
+{
+	const Riov__V1__NetworkListResponse *r = (const void *)m;
+
+	if (x->npos == 0)
+		return m;
+	for (size_t i = 0; i < r->n_networks; i++) {
+		if (r->networks[i]->spec && strcmp(r->networks[i]->spec->name, x->pos[0]) == 0) {
+			Riov__V1__NetworkListResponse *one = NEW(Riov__V1__NetworkListResponse,
+								 riov__v1__network_list_response__init);
+			one->networks = xalloc(sizeof(*one->networks));
+			one->networks[0] = r->networks[i];
+			one->n_networks = 1;
+			return &one->base;
+		}
+	}
+	fprintf(stderr, "riovctl: NOT_FOUND: network %s does not exist\n", x->pos[0]);
+	return NULL;
+}
+static void p_vtep_list(const struct ctx *x, const ProtobufCMessage *m)
+{
+	ctl_print_vteps((const Riov__V1__NetworkListResponse *)m);
+}
 
 /* --- port */
 static const struct opt o_port_add[] = {
-	{ "net", "NET", "network the port joins (required)" },
+	{ "net", "NET", "network the port joins (required; none for an uplink)" },
 	{ "socket", "PATH", "vhost: vhost-user socket path" },
 	{ "client", NULL, "vhost: connect to the socket (QEMU is the server)" },
 	{ "queues", "N", "queue pairs (default 1)" },
-	{ "devargs", "ARGS", "eth: DPDK devargs, e.g. net_af_packet0,iface=veth0" },
+	{ "devargs", "ARGS", "eth, uplink: DPDK devargs, e.g. net_af_packet0,iface=veth0" },
 	{ "features-off", "LIST", "vhost: comma-separated virtio features to withhold" },
-	{ "offloads", "on|off", "vhost: checksum and segmentation offloads; eth: receive coalescing "
-				"of TCP (default on; off = --features-off offloads)" },
+	{ "offloads", "on|off", "vhost: checksum and segmentation offloads; eth, uplink: receive "
+				"coalescing of TCP (default on; off = --features-off offloads)" },
 	{ "mac", "MAC", "fixed MAC address" },
 	{ "mtu", "N", "MTU (default: the network's)" },
 	{ "assign", NULL, "eth on a PCI function: assign it through riov's VT-d model" },
 	{ "domain", "N", "with --assign: its DMA domain id (default: allocate)" },
+	{ "address", "A.B.C.D/LEN", "uplink: the node's VTEP address and the underlay's prefix "
+				    "length (required)" },
+	{ "gateway", "A.B.C.D", "uplink: the underlay's default gateway (riovd adds the default "
+				"route out of the uplink's TAP)" },
 	{ 0 }
 };
 static Riov__V1__PortType parse_port_type(const char *s)
@@ -216,11 +257,12 @@ static Riov__V1__PortType parse_port_type(const char *s)
 		{ "vxlan", RIOV__V1__PORT_TYPE__PORT_TYPE_VXLAN },
 		{ "rdma", RIOV__V1__PORT_TYPE__PORT_TYPE_RDMA },
 		{ "vf", RIOV__V1__PORT_TYPE__PORT_TYPE_VF },
+		{ "uplink", RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK },
 	};
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (strcmp(s, types[i].n) == 0)
 			return types[i].t;
-	usage_error("unknown port type '%s' (vhost, eth, vxlan, rdma, vf)", s);
+	usage_error("unknown port type '%s' (vhost, eth, uplink, vxlan, rdma, vf)", s);
 }
 static ProtobufCMessage *b_port_add(struct ctx *x)
 {
@@ -230,7 +272,7 @@ static ProtobufCMessage *b_port_add(struct ctx *x)
 	p->type = parse_port_type(x->pos[0]);
 	p->name = pos_or_empty(x, 1);
 	p->net = opt_str(x, "net");
-	if (!p->net[0])
+	if (!p->net[0] && p->type != RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK)
 		usage_error("port add needs --net NET");
 	p->socket_path = opt_str(x, "socket");
 	p->client = opt_flag(x, "client");
@@ -246,6 +288,18 @@ static ProtobufCMessage *b_port_add(struct ctx *x)
 		usage_error("a vhost port needs --socket PATH");
 	if (p->type == RIOV__V1__PORT_TYPE__PORT_TYPE_ETH && !p->devargs[0])
 		usage_error("an eth port needs --devargs ARGS");
+	p->address = opt_str(x, "address");
+	p->gateway = opt_str(x, "gateway");
+	if (p->type == RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK) {
+		if (p->net[0])
+			usage_error("an uplink is in no network: leave --net out");
+		if (!p->devargs[0])
+			usage_error("an uplink needs --devargs ARGS");
+		if (!p->address[0])
+			usage_error("an uplink needs --address A.B.C.D/LEN (its VTEP address)");
+	} else if (p->address[0] || p->gateway[0]) {
+		usage_error("--address and --gateway are for uplink ports");
+	}
 	const char *fo = opt_val(x, "features-off");
 	const char *ol = opt_val(x, "offloads");
 	if (ol && strcmp(ol, "on") != 0 && strcmp(ol, "off") != 0)
@@ -283,7 +337,7 @@ static ProtobufCMessage *b_port_list(struct ctx *x)
 static const char *const c_port_list[] = { "spec.name=NAME", "spec.type=TYPE", "spec.net=NET",
 					   "state=STATE", "spec.queues=QUEUES",
 					   "spec.socket_path=SOCKET", "spec.devargs=DEVARGS",
-					   "domain_id=DOMAIN", NULL };
+					   "spec.address=ADDRESS", "domain_id=DOMAIN", NULL };
 static ProtobufCMessage *b_port_stats(struct ctx *x)
 {
 	Riov__V1__PortStatsRequest *r = NEW(Riov__V1__PortStatsRequest,
@@ -632,20 +686,31 @@ static const struct cmd cmds[] = {
 	  NULL, b_node_info, NULL },
 	{ "net", "add", RIOV_METHOD_ID(Network, add), "NAME [--mtu N] [--vni N]", "create a network",
 	  1, 1, o_net_add, b_net_add, NULL },
-	{ "net", "delete", RIOV_METHOD_ID(Network, delete), "NAME", "delete a network without ports",
-	  1, 1, NULL, b_net_delete, NULL },
+	{ "net", "delete", RIOV_METHOD_ID(Network, delete), "NAME",
+	  "delete a network without ports (its remote VTEPs go with it)", 1, 1, NULL, b_net_delete,
+	  NULL },
 	{ "net", "list", RIOV_METHOD_ID(Network, list), "", "list networks", 0, 0, NULL, b_net_list,
 	  c_net_list },
+	{ "net", "vtep add", RIOV_METHOD_ID(Network, add_vtep), "NET A.B.C.D",
+	  "add a remote VTEP (another node's uplink address) to an overlay network", 2, 2, NULL,
+	  b_net_vtep, NULL },
+	{ "net", "vtep del", RIOV_METHOD_ID(Network, delete_vtep), "NET A.B.C.D",
+	  "remove a remote VTEP from a network", 2, 2, NULL, b_net_vtep, NULL },
+	{ "net", "vtep list", RIOV_METHOD_ID(Network, list), "[NET]",
+	  "remote VTEPs: next hop and counters (every network's, or NET's)", 0, 1, NULL, b_net_list,
+	  NULL, p_vtep_list, v_vtep_list },
 	{ "port", "add", RIOV_METHOD_ID(Port, add),
-	  "vhost|eth NAME --net NET [--socket PATH] [--client] [--queues N] [--devargs ARGS] "
-	  "[--features-off LIST] [--offloads on|off] [--mac MAC] [--mtu N] [--assign [--domain N]]",
-	  "add a port to a network", 2, 2, o_port_add, b_port_add, NULL },
+	  "vhost|eth|uplink NAME [--net NET] [--socket PATH] [--client] [--queues N] [--devargs ARGS] "
+	  "[--features-off LIST] [--offloads on|off] [--mac MAC] [--mtu N] [--assign [--domain N]] "
+	  "[--address A.B.C.D/LEN [--gateway A.B.C.D]]",
+	  "add a port to a network, or an uplink", 2, 2, o_port_add, b_port_add, NULL },
 	{ "port", "delete", RIOV_METHOD_ID(Port, delete), "NAME", "remove a port", 1, 1, NULL,
 	  b_port_delete, NULL },
 	{ "port", "list", RIOV_METHOD_ID(Port, list), "[--net NET]", "list ports", 0, 0, o_port_list,
 	  b_port_list, c_port_list },
 	{ "port", "stats", RIOV_METHOD_ID(Port, stats), "[NAME]",
-	  "port counters (with NAME: drops by cause, vhost session, queue pairs too)", 0, 1, NULL,
+	  "port counters (with NAME, also a remote VTEP's NET@A.B.C.D: drops by cause, vhost session, "
+	  "queue pairs too)", 0, 1, NULL,
 	  b_port_stats, c_port_stats, p_port_stats },
 	{ "domain", "show", RIOV_METHOD_ID(Domain, show), "DEVICE | --id N", "a DMA-remapping domain",
 	  0, 1, o_dom_sel, b_dom_show, NULL },
@@ -741,8 +806,15 @@ static void help_main(void)
 			continue;
 		last = cmds[i].obj;
 		printf("  %-10s", last);
-		for (size_t j = i; j < N_CMDS && strcmp(cmds[j].obj, last) == 0; j++)
-			printf(" %s", cmds[j].verb[0] ? cmds[j].verb : "[--watch]");
+		for (size_t j = i; j < N_CMDS && strcmp(cmds[j].obj, last) == 0; j++) {
+			/* two-word verbs as one: "vtep add|del|list" */
+			const char *v = cmds[j].verb, *sp = strchr(v, ' ');
+			const char *prev = j > i ? cmds[j - 1].verb : "";
+			if (sp != NULL && strncmp(prev, v, (size_t)(sp - v + 1)) == 0)
+				printf("|%s", sp + 1);
+			else
+				printf(" %s", v[0] ? v : "[--watch]");
+		}
 		printf("\n");
 	}
 	printf("\nglobal options:\n"
@@ -757,6 +829,8 @@ static void help_main(void)
 	       "  riovctl net add blue\n"
 	       "  riovctl port add vhost vm1-eth0 --net blue --socket /run/riov/vm1.sock --client\n"
 	       "  riovctl port add eth up0 --net blue --devargs net_af_packet0,iface=veth0\n"
+	       "  riovctl port add uplink ul0 --devargs net_af_packet1,iface=eth1 --address 10.0.0.1/24\n"
+	       "  riovctl net add red --vni 100 --mtu 1450; riovctl net vtep add red 10.0.0.2\n"
 	       "  riovctl port list; riovctl port stats vm1-eth0; riovctl domain show vm1-eth0\n"
 	       "  riovctl faults; riovctl stats --watch; riovctl node info\n\n"
 	       "exit status: 0 success, 1 riovd refused the call, 2 usage error, 3 riovd not "
@@ -768,7 +842,7 @@ static void help_obj(const char *obj)
 	printf("usage: riovctl %s <verb> [args]\n\nverbs:\n", obj);
 	for (size_t i = 0; i < N_CMDS; i++)
 		if (strcmp(cmds[i].obj, obj) == 0)
-			printf("  %-9s %s\n  %-9s   riovctl %s%s%s %s\n",
+			printf("  %-10s %s\n  %-10s   riovctl %s%s%s %s\n",
 			       cmds[i].verb[0] ? cmds[i].verb : "(none)", cmds[i].summary, "", obj,
 			       cmds[i].verb[0] ? " " : "", cmds[i].verb, cmds[i].synopsis);
 	printf("\n'riovctl %s <verb> --help' for details.\n", obj);
@@ -798,6 +872,51 @@ static void help_cmd(const struct cmd *c)
 }
 
 /* ------------------------------------------------------------------ main */
+
+/* Whether verb starts two-word verbs of obj ("net vtep add"). */
+static bool verb_family(const char *obj, const char *verb)
+{
+	size_t n = strlen(verb);
+
+	for (size_t k = 0; k < N_CMDS; k++)
+		if (strcmp(cmds[k].obj, obj) == 0 && strncmp(cmds[k].verb, verb, n) == 0 &&
+		    cmds[k].verb[n] == ' ')
+			return true;
+	return false;
+}
+
+/* The command "obj verb sub" ("delete" may be "del"); *i moves past both words. A missing or
+ * unknown sub is a usage error naming the verbs there are. */
+static const struct cmd *two_word_cmd(const char *obj, const char *verb, const char *sub, int *i)
+{
+	char want[64], have[256] = "";
+	size_t off = 0, n = strlen(verb);
+
+	if (sub != NULL && strcmp(sub, "delete") == 0)
+		sub = "del";
+	snprintf(want, sizeof(want), "%s %s", verb, sub ? sub : "");
+	for (size_t k = 0; k < N_CMDS; k++) {
+		if (strcmp(cmds[k].obj, obj) != 0 || strncmp(cmds[k].verb, verb, n) != 0 ||
+		    cmds[k].verb[n] != ' ')
+			continue;
+		if (sub != NULL && strcmp(cmds[k].verb, want) == 0) {
+			*i += 2;
+			return &cmds[k];
+		}
+		if (off < sizeof(have))
+			off += (size_t)snprintf(have + off, sizeof(have) - off, "%s%s", off ? ", " : "",
+						cmds[k].verb + n + 1);
+	}
+	if (sub == NULL || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+		if (sub != NULL) {
+			help_obj(obj);
+			free_all();
+			exit(0);
+		}
+		usage_error("%s %s needs one of: %s", obj, verb, have);
+	}
+	usage_error("'%s %s' has no verb '%s' (%s)", obj, verb, sub, have);
+}
 
 static void parse_cmd_args(struct ctx *x, int argc, char **argv)
 {
@@ -946,6 +1065,8 @@ int main(int argc, char **argv)
 				cmd = &cmds[k];
 		if (cmd)
 			i++;
+		else if (verb_family(obj, verb))
+			cmd = two_word_cmd(obj, verb, i + 1 < argc ? argv[i + 1] : NULL, &i);
 	}
 	if (!cmd) {
 		for (size_t k = 0; k < sizeof(default_verb) / sizeof(default_verb[0]); k++)
@@ -992,15 +1113,19 @@ int main(int argc, char **argv)
 		return EXIT_CONN;
 	}
 	int status;
+	bool not_shown = false;
 	if (stream) {
 		status = riov_client_stream(cl, method, req, watch_cb, (void *)cmd, err, sizeof(err));
 	} else {
 		ProtobufCMessage *resp = NULL;
 		status = riov_client_call(cl, method, req, &resp, err, sizeof(err));
-		if (status == 0 && resp && cmd->print && !ctl_json_out)
-			cmd->print(&x, resp);
+		const ProtobufCMessage *shown = resp;
+		if (status == 0 && resp && cmd->view && (shown = cmd->view(&x, resp)) == NULL)
+			not_shown = true;
+		else if (status == 0 && resp && cmd->print && !ctl_json_out)
+			cmd->print(&x, shown);
 		else if (status == 0 && resp)
-			ctl_print_answer(resp, cmd->cols);
+			ctl_print_answer(shown, cmd->cols);
 		if (resp)
 			protobuf_c_message_free_unpacked(resp, NULL);
 	}
@@ -1014,5 +1139,5 @@ int main(int argc, char **argv)
 		fprintf(stderr, "riovctl: %s: %s\n", riov_status_name(status), err);
 		return EXIT_RPC;
 	}
-	return 0;
+	return not_shown ? EXIT_RPC : 0;
 }

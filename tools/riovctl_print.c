@@ -235,13 +235,20 @@ static const ProtobufCFieldDescriptor *resolve(const ProtobufCMessage *m, const 
 	return NULL;
 }
 
+/* A cell of row: the field at path ("a.b.c"), or with "#path" the number of entries of a repeated
+ * field. */
 static void cell_text(const ProtobufCMessage *row, const char *path, char *buf, size_t len)
 {
 	const ProtobufCMessage *owner = NULL;
-	const ProtobufCFieldDescriptor *f = resolve(row, path, &owner);
+	const bool count = path[0] == '#';
+	const ProtobufCFieldDescriptor *f = resolve(row, path + count, &owner);
 	buf[0] = 0;
 	if (!f)
 		return;
+	if (count) {
+		snprintf(buf, len, "%zu", field_count(owner, f));
+		return;
+	}
 	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 		size_t n = field_count(owner, f), off = 0;
 		for (size_t k = 0; k < n && off + 1 < len; k++) {
@@ -433,5 +440,57 @@ void ctl_print_port_detail(const Riov__V1__PortCounters *pc, const char *const *
 			continue;
 		snprintf(what, sizeof(what), "  queue %" PRIu32 " drops", pc->queues[q]->queue);
 		print_drops(what, pc->queues[q]->drops, pc->queues[q]->n_drops);
+	}
+}
+
+/* The columns of `net vtep list`, for people. */
+enum { VT_NET, VT_ADDR, VT_RESOLVED, VT_UPLINK, VT_NEXT_HOP, VT_TX, VT_RX, VT_DROPPED, VT_N };
+
+static void vtep_row(const char *net, const Riov__V1__VtepInfo *v, char cell[VT_N][80])
+{
+	snprintf(cell[VT_NET], 80, "%s", net);
+	snprintf(cell[VT_ADDR], 80, "%s", v->address ? v->address : "");
+	snprintf(cell[VT_RESOLVED], 80, "%s", v->resolved ? "yes" : "no");
+	snprintf(cell[VT_UPLINK], 80, "%s", v->resolved && v->uplink && v->uplink[0] ? v->uplink : "-");
+	snprintf(cell[VT_NEXT_HOP], 80, "%s",
+		 v->resolved && v->next_hop_mac && v->next_hop_mac[0] ? v->next_hop_mac : "-");
+	snprintf(cell[VT_TX], 80, "%" PRIu64, v->tx_packets);
+	snprintf(cell[VT_RX], 80, "%" PRIu64, v->rx_packets);
+	snprintf(cell[VT_DROPPED], 80, "%" PRIu64, v->dropped);
+}
+
+void ctl_print_vteps(const Riov__V1__NetworkListResponse *r)
+{
+	static const char *const head[VT_N] = { "NET", "VTEP", "RESOLVED", "UPLINK", "NEXT_HOP",
+						"TX_PKTS", "RX_PKTS", "DROPPED" };
+	size_t width[VT_N], rows = 0;
+	char cell[VT_N][80];
+
+	for (size_t c = 0; c < VT_N; c++)
+		width[c] = strlen(head[c]);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			if (rows == 0) {
+				printf("(no vteps)\n");
+				return;
+			}
+			for (size_t c = 0; c < VT_N; c++)
+				printf("%-*s%s", (int)width[c], head[c], c + 1 < VT_N ? "  " : "\n");
+		}
+		for (size_t i = 0; i < r->n_networks; i++) {
+			const Riov__V1__NetworkInfo *ni = r->networks[i];
+			const char *net = ni->spec && ni->spec->name ? ni->spec->name : "?";
+			for (size_t k = 0; k < ni->n_vteps; k++) {
+				vtep_row(net, ni->vteps[k], cell);
+				for (size_t c = 0; c < VT_N; c++) {
+					if (pass == 0 && strlen(cell[c]) > width[c])
+						width[c] = strlen(cell[c]);
+					if (pass == 1)
+						printf("%-*s%s", (int)width[c], cell[c],
+						       c + 1 < VT_N ? "  " : "\n");
+				}
+				rows += pass == 0;
+			}
+		}
 	}
 }

@@ -12,7 +12,8 @@
 extern bool ctl_json_out;
 
 /** Print an answer: JSON with --json; else a table when it is one list (columns cols:
- *  "path=HEADER" entries ending in NULL; NULL = every scalar field), else key-value lines. */
+ *  "path=HEADER" entries ending in NULL, "#path=HEADER" for the number of entries of a repeated
+ *  field; NULL = every scalar field), else key-value lines. */
 void ctl_print_answer(const ProtobufCMessage *m, const char *const *cols);
 /** A table of nrows messages of type rowd, columns as for ctl_print_answer(), indented. */
 void ctl_print_table(const ProtobufCMessage *const *rows, size_t nrows,
@@ -23,5 +24,8 @@ void ctl_print_kv(const ProtobufCMessage *m, int indent);
  *  port, a "vhost session" block (its vhost-user sessions, memory, migration and IOTLB
  *  counters) and its queue pairs (columns queue_cols) with their drops. */
 void ctl_print_port_detail(const Riov__V1__PortCounters *pc, const char *const *queue_cols);
+/** `net vtep list`: a line per remote VTEP of r's networks (network, address, resolved, uplink,
+ *  next hop's MAC, packets sent and received, drops), or "(no vteps)". */
+void ctl_print_vteps(const Riov__V1__NetworkListResponse *r);
 
 #endif

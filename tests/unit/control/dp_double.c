@@ -2,8 +2,11 @@
 /*
  * Test double of dataplane/dp.h for the service library's unit tests (see dp_double.h). Networks
  * and ports are kept by name only; a vhost port n reports the ids the real dataplane gives it
- * (source-id 0xfc00 + n, domain 1 + n) but no domain is built and no guest ever connects.
+ * (source-id 0xfc00 + n, domain 1 + n) but no domain is built and no guest ever connects. The
+ * fabric's rules are the real one's (dataplane/fabric.c): a VNI per network, remote VTEPs as
+ * ports "<net>@<a.b.c.d>" of networks with a VNI, next hops out of uplinks only.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +17,7 @@
 #include "iommu/vtd.h"
 
 #define DOUBLE_NETS 16
-#define DOUBLE_PORTS 16
+#define DOUBLE_PORTS 32
 
 struct double_port {
 	bool used;
@@ -22,11 +25,18 @@ struct double_port {
 	char net[RIOV_DP_NAME_MAX];
 	enum riov_dp_port_type type;
 	uint16_t queues;
+	uint16_t mtu;
+	uint32_t ip;                   /* uplink: its VTEP address; VTEP: the remote address */
+	/* VTEP: its next hop */
+	bool resolved;
+	char uplink[RIOV_DP_NAME_MAX];
+	uint8_t mac[6];
 };
 
 struct riov_dp {
 	struct riov_vtd *vtd;
 	char nets[DOUBLE_NETS][RIOV_DP_NAME_MAX];
+	uint32_t vni[DOUBLE_NETS];
 	unsigned n_nets;
 	struct double_port ports[DOUBLE_PORTS];
 };
@@ -132,10 +142,39 @@ int riov_dp_net_del(struct riov_dp *dp, const char *name)
 		return -ENOENT;
 	for (int k = 0; k < DOUBLE_PORTS; k++)
 		if (dp->ports[k].used && strcmp(dp->ports[k].net, name) == 0)
-			return -EBUSY;
+			return -EBUSY; /* its ports and remote VTEPs */
 	memmove(dp->nets[i], dp->nets[i + 1], (dp->n_nets - (unsigned)i - 1) * RIOV_DP_NAME_MAX);
+	memmove(&dp->vni[i], &dp->vni[i + 1], (dp->n_nets - (unsigned)i - 1) * sizeof(dp->vni[0]));
 	dp->n_nets--;
 	return 0;
+}
+
+int riov_dp_net_set_vni(struct riov_dp *dp, const char *name, uint32_t vni)
+{
+	int i = net_find(dp, name);
+
+	dp_double.set_vni++;
+	if (i < 0)
+		return -ENOENT;
+	if (vni > RIOV_DP_VNI_MAX)
+		return -EINVAL;
+	if (vni == dp->vni[i])
+		return 0;
+	for (int k = 0; k < DOUBLE_PORTS; k++)
+		if (dp->ports[k].used && dp->ports[k].type == RIOV_DP_PORT_VTEP &&
+		    strcmp(dp->ports[k].net, name) == 0)
+			return -EBUSY;
+	for (unsigned k = 0; vni != 0 && k < dp->n_nets; k++)
+		if (dp->vni[k] == vni)
+			return -EEXIST;
+	dp->vni[i] = vni;
+	return 0;
+}
+
+uint32_t dp_double_vni(const struct riov_dp *dp, const char *net)
+{
+	int i = net_find(dp, net);
+	return i < 0 ? 0 : dp->vni[i];
 }
 
 /* The socket path of a vhost port as a reader knows it: a path through /proc/self/fd (the
@@ -177,7 +216,12 @@ int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *p, ch
 		snprintf(err, errlen, "port %s already exists", p->name);
 		return -EEXIST;
 	}
-	if (net_find(dp, p->net) < 0) {
+	if (p->type == RIOV_DP_PORT_VTEP) {
+		snprintf(err, errlen, "VTEP ports are made by riov_dp_vtep_add()");
+		return -EINVAL;
+	}
+	if (p->type == RIOV_DP_PORT_UPLINK ? p->net != NULL && p->net[0] != '\0'
+					   : net_find(dp, p->net) < 0) {
 		snprintf(err, errlen, "network %s does not exist", p->net);
 		return -ENOENT;
 	}
@@ -185,11 +229,17 @@ int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *p, ch
 		struct double_port *x = &dp->ports[i];
 		if (x->used)
 			continue;
+		memset(x, 0, sizeof(*x));
 		x->used = true;
 		snprintf(x->name, sizeof(x->name), "%s", p->name);
-		snprintf(x->net, sizeof(x->net), "%s", p->net);
+		snprintf(x->net, sizeof(x->net), "%s", p->net ? p->net : "");
 		x->type = p->type;
 		x->queues = p->queues;
+		x->mtu = p->mtu;
+		if (p->type == RIOV_DP_PORT_UPLINK) {
+			x->ip = p->address;
+			dp_double.last_address = p->address;
+		}
 		if (p->type == RIOV_DP_PORT_VHOST)
 			double_socket(p->socket);
 		dp_double.last_features_off = p->features_off;
@@ -207,6 +257,17 @@ int riov_dp_port_del(struct riov_dp *dp, const char *name)
 	dp_double.port_del++;
 	if (i < 0)
 		return -ENOENT;
+	if (dp->ports[i].type == RIOV_DP_PORT_UPLINK) {
+		/* its VTEPs lose their next hop, as in the real dataplane */
+		for (int k = 0; k < DOUBLE_PORTS; k++) {
+			struct double_port *v = &dp->ports[k];
+			if (v->used && v->type == RIOV_DP_PORT_VTEP && v->resolved &&
+			    strcmp(v->uplink, name) == 0) {
+				v->resolved = false;
+				v->uplink[0] = '\0';
+			}
+		}
+	}
 	dp->ports[i].used = false;
 	return 0;
 }
@@ -237,6 +298,8 @@ int riov_dp_port_stats(struct riov_dp *dp, const char *name, struct riov_dp_port
 		return -ENOENT;
 	if (dp->ports[i].type == RIOV_DP_PORT_VHOST)
 		*st = dp_double.vhost_counters;
+	else if (dp->ports[i].type == RIOV_DP_PORT_VTEP)
+		*st = dp_double.vtep_counters;
 	else
 		memset(st, 0, sizeof(*st));
 	snprintf(st->name, sizeof(st->name), "%s", dp->ports[i].name);
@@ -262,7 +325,8 @@ int riov_dp_net_info(struct riov_dp *dp, const char *name, struct riov_dp_net_in
 		return -ENOENT;
 	out->ports = 0;
 	for (int i = 0; i < DOUBLE_PORTS; i++)
-		out->ports += dp->ports[i].used && strcmp(dp->ports[i].net, name) == 0;
+		out->ports += dp->ports[i].used && dp->ports[i].type != RIOV_DP_PORT_VTEP &&
+			      strcmp(dp->ports[i].net, name) == 0;
 	out->macs = 0;
 	return 0;
 }
@@ -273,3 +337,132 @@ DEFINE_STUB(riov_dp_port_queue_stats, int,
 DEFINE_STUB(riov_dp_worker_stats, unsigned,
 	    (struct riov_dp *dp, struct riov_dp_worker_stats *out, unsigned n), 0)
 DEFINE_STUB(riov_dp_n_workers, unsigned, (const struct riov_dp *dp), 1)
+
+/* ---- the fabric ---- */
+
+int riov_dp_uplink_info(struct riov_dp *dp, const char *name, struct riov_dp_uplink_info *out)
+{
+	int i = port_find(dp, name);
+
+	if (i < 0 || dp->ports[i].type != RIOV_DP_PORT_UPLINK)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->tap, sizeof(out->tap), "%.15s", name);
+	out->address = dp->ports[i].ip;
+	out->mac[0] = 0x02;
+	out->mac[5] = (uint8_t)i;
+	out->mtu = dp->ports[i].mtu;
+	return 0;
+}
+
+void riov_dp_vtep_name(const char *net, uint32_t ip, char *out, size_t len)
+{
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &ip, a, sizeof(a));
+	snprintf(out, len, "%s@%s", net, a);
+}
+
+static int vtep_find(const struct riov_dp *dp, const char *net, uint32_t ip)
+{
+	for (int i = 0; i < DOUBLE_PORTS; i++)
+		if (dp->ports[i].used && dp->ports[i].type == RIOV_DP_PORT_VTEP && dp->ports[i].ip == ip &&
+		    strcmp(dp->ports[i].net, net) == 0)
+			return i;
+	return -1;
+}
+
+int riov_dp_vtep_add(struct riov_dp *dp, const char *net, uint32_t ip, char *err, size_t errlen)
+{
+	int n = net_find(dp, net);
+	uint32_t a = ntohl(ip);
+
+	dp_double.vtep_add++;
+	if (n < 0) {
+		snprintf(err, errlen, "network %s does not exist", net);
+		return -ENOENT;
+	}
+	if (dp->vni[n] == 0) {
+		snprintf(err, errlen, "network %s has no VNI: give it one to add remote VTEPs", net);
+		return -EINVAL;
+	}
+	if (a == 0 || (a >> 24) == 127 || (a >> 28) >= 14) {
+		snprintf(err, errlen, "network %s: a remote VTEP is a unicast IPv4 address", net);
+		return -EINVAL;
+	}
+	if (vtep_find(dp, net, ip) >= 0)
+		return -EEXIST;
+	for (int i = 0; i < DOUBLE_PORTS; i++) {
+		struct double_port *x = &dp->ports[i];
+		if (x->used)
+			continue;
+		memset(x, 0, sizeof(*x));
+		x->used = true;
+		riov_dp_vtep_name(net, ip, x->name, sizeof(x->name));
+		snprintf(x->net, sizeof(x->net), "%s", net);
+		x->type = RIOV_DP_PORT_VTEP;
+		x->queues = 1;
+		x->ip = ip;
+		return 0;
+	}
+	snprintf(err, errlen, "too many ports (at most %d)", DOUBLE_PORTS);
+	return -ENOSPC;
+}
+
+int riov_dp_vtep_del(struct riov_dp *dp, const char *net, uint32_t ip)
+{
+	int i = vtep_find(dp, net, ip);
+
+	dp_double.vtep_del++;
+	if (i < 0)
+		return -ENOENT;
+	dp->ports[i].used = false;
+	return 0;
+}
+
+int riov_dp_vtep_set_nexthop(struct riov_dp *dp, uint32_t ip, const char *uplink, const uint8_t mac[6])
+{
+	int changed = 0;
+
+	dp_double.set_nexthop++;
+	if (uplink != NULL) {
+		int u = port_find(dp, uplink);
+		if (u < 0 || dp->ports[u].type != RIOV_DP_PORT_UPLINK || mac == NULL)
+			return -ENOENT;
+	}
+	for (int i = 0; i < DOUBLE_PORTS; i++) {
+		struct double_port *x = &dp->ports[i];
+		if (!x->used || x->type != RIOV_DP_PORT_VTEP || x->ip != ip)
+			continue;
+		if (uplink == NULL ? !x->resolved
+				   : x->resolved && strcmp(x->uplink, uplink) == 0 &&
+				     memcmp(x->mac, mac, 6) == 0)
+			continue;
+		x->resolved = uplink != NULL;
+		snprintf(x->uplink, sizeof(x->uplink), "%s", uplink ? uplink : "");
+		if (mac != NULL && uplink != NULL)
+			memcpy(x->mac, mac, 6);
+		changed++;
+	}
+	return changed;
+}
+
+void riov_dp_vtep_foreach(struct riov_dp *dp, const char *net,
+			  void (*fn)(void *arg, const char *net, uint32_t ip,
+				     const struct riov_dp_vtep_info *vi),
+			  void *arg)
+{
+	for (int i = 0; i < DOUBLE_PORTS; i++) {
+		const struct double_port *x = &dp->ports[i];
+		if (!x->used || x->type != RIOV_DP_PORT_VTEP || (net != NULL && strcmp(x->net, net) != 0))
+			continue;
+		struct riov_dp_vtep_info vi = { .vni = dp->vni[net_find(dp, x->net)],
+						.resolved = x->resolved };
+		snprintf(vi.port, sizeof(vi.port), "%s", x->name);
+		if (x->resolved) {
+			snprintf(vi.uplink, sizeof(vi.uplink), "%s", x->uplink);
+			memcpy(vi.mac, x->mac, 6);
+		}
+		fn(arg, x->net, x->ip, &vi);
+	}
+}

@@ -3,8 +3,9 @@
  * Test doubles of the layers below riovd's service library, for its unit tests (SPDK's
  * DEFINE_STUB idiom): dp_double.c stands in for dataplane/dp.h, dp_platform_double.c for its
  * DPDK memory and VFIO calls (dataplane/dp_platform.c). They are not the dataplane: a double keeps
- * just enough state (networks and ports by name, a real VT-d unit from iommu/) for the service's
- * own checks to run, and returns what the test sets here. No DPDK, no workers, no sockets.
+ * just enough state (networks and ports by name, VNIs, remote VTEPs and their next hops, a real
+ * VT-d unit from iommu/) for the service's own checks to run, and returns what the test sets here.
+ * No DPDK, no workers, no sockets. fabric_double.h has the doubles of the kernel beside riovd.
  */
 #ifndef RIOV_TESTS_UNIT_CONTROL_DP_DOUBLE_H
 #define RIOV_TESTS_UNIT_CONTROL_DP_DOUBLE_H
@@ -32,8 +33,11 @@ struct dp_double_knobs {
 	/* the counters every vhost port reports (its name, net, type and queues are its own);
 	 * eth ports report zeros */
 	struct riov_dp_port_stats vhost_counters;
+	struct riov_dp_port_stats vtep_counters;   /* the same for every remote VTEP's port */
 	/* calls seen */
 	unsigned net_add, net_del, port_add, port_del;
+	unsigned set_vni, vtep_add, vtep_del, set_nexthop;
+	uint32_t last_address;     /* VTEP address of the last uplink added */
 	char last_socket[256];     /* socket path of the last vhost port added */
 	unsigned long long last_features_off;
 	unsigned last_mtu;         /* MTU of the last port added */
@@ -49,5 +53,7 @@ unsigned dp_double_nets(const struct riov_dp *dp);
 unsigned dp_double_ports(const struct riov_dp *dp);
 bool dp_double_has_port(const struct riov_dp *dp, const char *name);
 bool dp_double_has_net(const struct riov_dp *dp, const char *name);
+/** The VNI network net has in the double (0: none or no such network). */
+uint32_t dp_double_vni(const struct riov_dp *dp, const char *net);
 
 #endif

@@ -88,6 +88,62 @@ RIOV_TEST(next_hops)
 	CHECK_EQ(nh.mac[5], 0x22);
 }
 
+static int output_has(const char *cmd, const char *want, int say)
+{
+	FILE *p = popen(cmd, "r");
+	char out[2048] = "";
+	size_t n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+	out[n] = '\0';
+	if (p)
+		pclose(p);
+	if (strstr(out, want) == NULL) {
+		if (say)
+			fprintf(stderr, "  '%s' printed no '%s':\n%s", cmd, want, out);
+		return 0;
+	}
+	return 1;
+}
+
+static int shows(const char *cmd, const char *want)
+{
+	return output_has(cmd, want, 1);
+}
+
+RIOV_TEST(routes)
+{
+	/* the default route of an uplink's --gateway */
+	CHECK_EQ(riov_kernel_route_add("d0", 0, 0, ip4("10.77.0.254")), 0);
+	CHECK(shows("ip -4 route show default", "default via 10.77.0.254 dev d0"));
+	/* replaced, not an error */
+	CHECK_EQ(riov_kernel_route_add("d0", 0, 0, ip4("10.77.0.253")), 0);
+	CHECK(shows("ip -4 route show default", "default via 10.77.0.253 dev d0"));
+	/* a prefix on-link */
+	CHECK_EQ(riov_kernel_route_add("d0", ip4("10.88.0.0"), 16, 0), 0);
+	CHECK(shows("ip -4 route show 10.88.0.0/16", "10.88.0.0/16 dev d0"));
+	/* a gateway on no subnet of the interface */
+	CHECK(riov_kernel_route_add("d0", 0, 0, ip4("192.0.2.9")) < 0);
+	CHECK_EQ(riov_kernel_route_add("nosuch0", 0, 0, ip4("10.77.0.254")), -ENODEV);
+	CHECK_EQ(riov_kernel_route_add("d0", 0, 33, 0), -EINVAL);
+	CHECK_EQ(riov_kernel_route_add(NULL, 0, 0, 0), -EINVAL);
+}
+
+RIOV_TEST(resolve_asks_the_kernel)
+{
+	const unsigned d0 = if_nametoindex("d0");
+	struct riov_kernel_nh nh;
+
+	/* no entry before; after the request the kernel has one of its own (resolving: nobody on
+	 * d1 answers, so it stays incomplete or fails, and is still no next hop) */
+	CHECK(!output_has("ip neigh show 10.77.0.5 dev d0 2>&1", "10.77.0.5", 0));
+	CHECK_EQ(riov_kernel_neigh_resolve(d0, ip4("10.77.0.5")), 0);
+	CHECK(shows("ip neigh show 10.77.0.5 dev d0", "10.77.0.5"));
+	CHECK_EQ(riov_kernel_nexthop(ip4("10.77.0.5"), &nh), -EHOSTUNREACH);
+	/* asking again is no error */
+	CHECK_EQ(riov_kernel_neigh_resolve(d0, ip4("10.77.0.5")), 0);
+	CHECK_EQ(riov_kernel_neigh_resolve(0, ip4("10.77.0.5")), -EINVAL);
+	CHECK_EQ(riov_kernel_neigh_resolve(d0, 0), -EINVAL);
+}
+
 int main(void)
 {
 	if (geteuid() != 0 || unshare(CLONE_NEWNET) != 0) {
@@ -104,6 +160,8 @@ int main(void)
 	static const struct riov_test_case cases[] = {
 		RIOV_TEST_ENTRY(address_on_an_interface),
 		RIOV_TEST_ENTRY(next_hops),
+		RIOV_TEST_ENTRY(routes),
+		RIOV_TEST_ENTRY(resolve_asks_the_kernel),
 	};
 	return riov_test_run(cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -50,6 +50,38 @@ check "net list table" run 0 net list
 check "table has blue" has "blue" out
 check "net list --json" run 0 net list --json
 check "json list parses" python3 -c "import json; d=json.load(open('$T/out')); assert d['networks'][0]['spec']['name']=='blue'"
+check "net list again" run 0 net list
+check "net list shows the VNI and VTEP count" has "VNI.*PORTS.*VTEPS" out
+check "net add with --vni" run 0 net add red --vni 100 --mtu 1450
+check "net vtep without a verb is a usage error" run 2 net vtep
+check "the usage error names the vtep verbs" has "net vtep needs one of: add, del, list" err
+check "net vtep frob is a usage error" run 2 net vtep frob
+check "net vtep add needs NET and ADDRESS" run 2 net vtep add blue
+check "net vtep add takes no third argument" run 2 net vtep add blue 10.0.0.2 10.0.0.3
+check "net vtep --help" run 0 net vtep --help
+check "net help lists the vtep verbs" has "vtep add" out
+check "net vtep add --help" run 0 net vtep add --help
+check "vtep add help names the method" has "Network.AddVtep" out
+check "net vtep add reaches the server" run 1 net vtep add blue 10.0.0.2
+check "as Network.AddVtep" has "UNIMPLEMENTED: Network.AddVtep is not implemented" err
+check "net vtep del reaches the server" run 1 net vtep del blue 10.0.0.2
+check "as Network.DeleteVtep" has "UNIMPLEMENTED: Network.DeleteVtep is not implemented" err
+check "net vtep delete is del" run 1 net vtep delete blue 10.0.0.2
+check "as Network.DeleteVtep too" has "Network.DeleteVtep" err
+check "net vtep list" run 0 net vtep list
+check "no vteps yet" has "(no vteps)" out
+check "net vtep list blue --json" run 0 net vtep list blue --json
+check "json vtep list is blue's NetworkInfo" python3 -c "import json; d=json.load(open('$T/out')); assert [n['spec']['name'] for n in d['networks']]==['blue'] and d['networks'][0]['vteps']==[]"
+check "net vtep list of an unknown network" run 1 net vtep list nope
+check "says which" has "NOT_FOUND: network nope does not exist" err
+check "port add uplink reaches the server" run 1 port add uplink up0 --devargs net_af_packet0,iface=veth0 --address 10.0.0.1/24 --gateway 10.0.0.254 --mtu 1600
+check "port add uplink without --devargs" run 2 port add uplink up0 --address 10.0.0.1/24
+check "port add uplink without --address" run 2 port add uplink up0 --devargs net_null0
+check "port add uplink with --net" run 2 port add uplink up0 --net blue --devargs net_null0 --address 10.0.0.1/24
+check "the usage error says why" has "an uplink is in no network" err
+check "--address is for uplinks" run 2 port add vhost vm1 --net blue --socket s --address 10.0.0.1/24
+check "port add help lists --address" run 0 port add --help
+check "and --gateway" has "--gateway A.B.C.D" out
 check "port list is UNIMPLEMENTED here" run 1 port list
 check "UNIMPLEMENTED message" has "UNIMPLEMENTED: Port.List is not implemented" err
 check "port add (vhost) reaches the server" run 1 port add vhost vm1-eth0 --net blue --socket /run/riov/vm1.sock --client

@@ -116,8 +116,7 @@ RIOV_TEST(network_add_refusals)
 	} cases[] = {
 		{ "blue", 9001, 0, -EINVAL, "network blue: MTU 9001 is outside 68-9000 (leave it out for 1500)" },
 		{ "blue", 67, 0, -EINVAL, "network blue: MTU 67 is outside 68-9000 (leave it out for 1500)" },
-		{ "blue", 0, 5, -EOPNOTSUPP,
-		  "network blue: VXLAN overlays (vni) are not implemented yet; leave the vni out" },
+		{ "blue", 0, 16777216, -EINVAL, "network blue: VNI 16777216 is outside 1-16777215" },
 		{ "a b", 0, 0, -EINVAL,
 		  "bad network name 'a b': use 1-63 letters, digits, '-', '_' or '.'" },
 		{ "red", 0, 0, -EEXIST, "network red already exists" },
@@ -130,7 +129,7 @@ RIOV_TEST(network_add_refusals)
 	uint64_t g = f.svc->generation;
 	Riov__V1__NetworkAddRequest req = RIOV__V1__NETWORK_ADD_REQUEST__INIT;
 	CHECK_EQ(svc_call(&f, &t, "Network.Add", &req), -EINVAL);
-	CHECK(strcmp(t.msg, "Network.Add needs a network (name, optional mtu and vni)") == 0);
+	CHECK(strcmp(t.msg, "Network.Add needs a network (name, optional mtu, vni and vteps)") == 0);
 	svc_call_end(&t);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		Riov__V1__NetworkSpec spec = RIOV__V1__NETWORK_SPEC__INIT;
@@ -217,10 +216,11 @@ RIOV_TEST(port_add_refusals)
 	enum { VHOST = RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST, ETH = RIOV__V1__PORT_TYPE__PORT_TYPE_ETH };
 	static const struct port_case cases[] = {
 		{ "no type", RIOV__V1__PORT_TYPE__PORT_TYPE_UNSPECIFIED, .rc = -EINVAL,
-		  .msg = "port vm1: give a port type (vhost or eth)" },
+		  .msg = "port vm1: give a port type (vhost, eth or uplink)" },
 		{ "vxlan", RIOV__V1__PORT_TYPE__PORT_TYPE_VXLAN, .rc = -EOPNOTSUPP,
-		  .msg = "port vm1: port type vxlan is not implemented yet (use vhost or eth)" },
-		{ "type 99", 99, .rc = -EINVAL, .msg = "port vm1: unknown port type 99 (use vhost or eth)" },
+		  .msg = "port vm1: port type vxlan is not implemented yet (use vhost, eth or uplink)" },
+		{ "type 99", 99, .rc = -EINVAL,
+		  .msg = "port vm1: unknown port type 99 (use vhost, eth or uplink)" },
 		{ "no net", -1, .net = "", .rc = -EINVAL,
 		  .msg = "port vm1: name the network it joins (--net NET)" },
 		{ "queues", -1, .queues = 70000, .rc = -EINVAL, .msg = "port vm1: 70000 queues is too many" },
@@ -235,8 +235,8 @@ RIOV_TEST(port_add_refusals)
 		  .msg = "port vm1: unknown virtio feature 'bogus' (features_off takes mrg_rxbuf, "
 			 "in_order, event_idx, indirect, offloads)" },
 		{ "eth feature", ETH, .devargs = "net_null0", .feature = "in_order", .rc = -EINVAL,
-		  .msg = "port vm1: an eth port takes only 'offloads' in features_off (its receive "
-			 "coalescing of TCP); 'in_order' is for vhost ports" },
+		  .msg = "port vm1: an eth or uplink port takes only 'offloads' in features_off (its "
+			 "receive coalescing of TCP); 'in_order' is for vhost ports" },
 		{ "no socket", -1, .sock = "", .rc = -EINVAL,
 		  .msg = "vhost port vm1 needs a socket path (--socket PATH)" },
 		{ "eth socket", ETH, .sock = "x.sock", .devargs = "net_null0", .rc = -EINVAL,

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The fabric's fast path (DESIGN.md "Fabric", issue 13): an uplink's frames sorted into VXLAN for
+ * this node (decapsulated into the VNI's network, through the port of the VTEP that sent it) and
+ * the kernel's (out of the exception TAP), the kernel's frames out of the uplink, and frames for
+ * remote VTEPs encapsulated with their next hop's template.
+ *
+ * Thread rules: worker lcores only (worker.c's). What the control thread publishes (VNI map,
+ * VTEP lists, next hops) is read under RCU QSBR and not kept past the poll.
+ *
+ * Security model: the underlay is anyone's. riov_vxlan_parse() (vxlan.h) checks every outer header
+ * before anything is trusted; a frame is decapsulated only for this uplink's address, a VNI a
+ * network has, and a sender that network has as a remote VTEP; anything else VXLAN-like is
+ * counted by cause and dropped; a frame with this uplink's own source MAC (af_packet shows a
+ * socket what it sent) is dropped as looped rather than given to the kernel as its own again.
+ */
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+
+#include "dataplane/vxlan.h"
+#include "dataplane/worker_internal.h"
+
+_Static_assert(RIOV_DP_DROP_VX_UNKNOWN_VNI - RIOV_DP_DROP_VX_TRUNCATED ==
+		       RIOV_VXLAN_DROP_UNKNOWN_VNI - RIOV_VXLAN_DROP_TRUNCATED,
+	       "dp.h's vxlan_* causes follow enum riov_vxlan_drop");
+
+/* The network of vni, or NULL. */
+static struct dp_net *vni_net(struct riov_dp *dp, uint32_t vni)
+{
+	const struct dp_vni_map *m = atomic_load_explicit(&dp->vni_map, memory_order_acquire);
+	unsigned lo = 0, hi = m != NULL ? m->n : 0;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (m->e[mid].vni == vni)
+			return dp->nets[m->e[mid].net];
+		if (m->e[mid].vni < vni)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The port of remote VTEP ip in net, or NULL. */
+static struct dp_port *net_vtep(struct dp_ctx *c, struct dp_net *net, uint32_t ip)
+{
+	const struct dp_vteps *v = atomic_load_explicit(&net->vteps, memory_order_acquire);
+
+	for (unsigned i = 0; v != NULL && i < v->n; i++)
+		if (v->v[i].ip == ip)
+			return port_get(c->dp, v->v[i].port);
+	return NULL;
+}
+
+/* The last sender looked up, for the frames of a burst that repeat it. */
+struct dp_decap_cache {
+	uint32_t vni, ip;
+	struct dp_port *port;      /* NULL: not there */
+	enum riov_dp_drop cause;   /* why not */
+};
+
+static struct dp_port *decap_port(struct dp_ctx *c, const struct riov_vxlan_rx *rx, struct dp_decap_cache *dc)
+{
+	if (dc->vni == rx->vni && dc->ip == rx->src_ip && dc->port != NULL)
+		return dc->port;
+	dc->vni = rx->vni;
+	dc->ip = rx->src_ip;
+	struct dp_net *net = vni_net(c->dp, rx->vni);
+	if (net == NULL) {
+		dc->cause = RIOV_DP_DROP_VX_UNKNOWN_VNI;
+		dc->port = NULL;
+		return NULL;
+	}
+	dc->port = net_vtep(c, net, rx->src_ip);
+	dc->cause = RIOV_DP_DROP_UNKNOWN_VTEP;
+	return dc->port;
+}
+
+/* The outer headers off: m becomes the inner frame (its outer trailer, if any, cut too). */
+static bool decap(struct rte_mbuf *m, const struct riov_vxlan_rx *rx)
+{
+	if (rte_pktmbuf_adj(m, rx->inner_off) == NULL)
+		return false;   /* a first segment shorter than the outer headers */
+	uint32_t extra = rte_pktmbuf_pkt_len(m) - rx->inner_len;
+	if (extra != 0 && (extra > UINT16_MAX || rte_pktmbuf_trim(m, (uint16_t)extra) != 0))
+		return false;
+	/* the device's receive metadata was about the outer frame */
+	m->ol_flags &= RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL;
+	m->packet_type = 0;
+	return true;
+}
+
+uint16_t dp_poll_uplink(struct dp_ctx *c, struct dp_port *up, uint16_t q)
+{
+	struct rte_mbuf *m[RIOV_VIRTQ_BURST], *kern[RIOV_VIRTQ_BURST], *grp[RIOV_VIRTQ_BURST];
+	uint16_t n = rte_eth_rx_burst(up->eth_id, q, m, RIOV_VIRTQ_BURST);
+	uint16_t nk = 0, ng = 0;
+	struct dp_port *gport = NULL;
+	struct dp_decap_cache dc = { .vni = UINT32_MAX };
+	const unsigned w = c->w->idx;
+
+	if (n == 0)
+		return 0;
+	struct dp_qstats *st = &up->wstats[w];
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *x = m[i];
+		uint8_t buf[RIOV_VXLAN_OUTER_LEN + RTE_ETHER_HDR_LEN];
+		const uint32_t len = rte_pktmbuf_pkt_len(x);
+		const uint32_t hl = RTE_MIN(len, (uint32_t)sizeof(buf));
+		const uint8_t *h = rte_pktmbuf_read(x, 0, hl, buf);
+		struct riov_vxlan_rx rx;
+
+		st->rx_packets++;
+		st->rx_bytes += len;
+		if (unlikely(h == NULL || hl < RTE_ETHER_HDR_LEN)) {
+			count_drop(up, w, RIOV_DP_DROP_BAD_DESC, 1);
+			rte_pktmbuf_free(x);
+			continue;
+		}
+		if (unlikely(memcmp(h + RTE_ETHER_ADDR_LEN, up->mac, RTE_ETHER_ADDR_LEN) == 0)) {
+			count_drop(up, w, RIOV_DP_DROP_LOOP, 1);
+			rte_pktmbuf_free(x);
+			continue;
+		}
+		switch (riov_vxlan_parse(h, hl, len, up->vtep_ip, &rx)) {
+		case RIOV_VXLAN_NOT_VXLAN:
+			kern[nk++] = x;
+			continue;
+		case RIOV_VXLAN_DROPPED:
+			count_drop(up, w, (enum riov_dp_drop)(RIOV_DP_DROP_VX_TRUNCATED + rx.cause), 1);
+			rte_pktmbuf_free(x);
+			continue;
+		case RIOV_VXLAN_DECAP:
+			break;
+		}
+		struct dp_port *vp = decap_port(c, &rx, &dc);
+		if (vp == NULL || !decap(x, &rx)) {
+			count_drop(up, w, vp == NULL ? dc.cause : RIOV_DP_DROP_VX_TRUNCATED, 1);
+			rte_pktmbuf_free(x);
+			continue;
+		}
+		if (vp != gport) {
+			if (ng)
+				dp_switch_burst(c, gport, grp, ng);
+			ng = 0;
+			gport = vp;
+		}
+		vp->wstats[w].rx_packets++;
+		vp->wstats[w].rx_bytes += rte_pktmbuf_pkt_len(x);
+		grp[ng++] = x;
+	}
+	if (ng)
+		dp_switch_burst(c, gport, grp, ng);
+	if (nk) {
+		uint16_t sent = rte_eth_tx_burst(up->tap_id, (uint16_t)w, kern, nk);
+		if (sent < nk) {
+			count_drop(up, w, RIOV_DP_DROP_RING_FULL, nk - sent);
+			rte_pktmbuf_free_bulk(kern + sent, nk - sent);
+		}
+	}
+	return n;
+}
+
+uint16_t dp_poll_tap(struct dp_ctx *c, struct dp_port *up)
+{
+	struct rte_mbuf *m[RIOV_VIRTQ_BURST];
+	uint16_t n = rte_eth_rx_burst(up->tap_id, 0, m, RIOV_VIRTQ_BURST);
+
+	if (n)
+		dp_flush_eth(c, up, m, n);
+	return n;
+}
+
+void dp_vtep_send(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
+{
+	const struct dp_vtep_nh *nh = atomic_load_explicit(&p->nh, memory_order_acquire);
+	struct dp_port *up = nh != NULL ? port_get(c->dp, nh->uplink) : NULL;
+	const unsigned w = c->w->idx;
+	uint16_t k = 0;
+
+	if (unlikely(up == NULL)) {
+		count_drop(p, w, RIOV_DP_DROP_NO_NEXTHOP, n);
+		rte_pktmbuf_free_bulk(m, n);
+		return;
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *x = m[i];
+		const uint16_t sport = riov_vxlan_src_port(x);
+		/* in place when the frame is this port's alone, else a header in front of a clone
+		 * (a flooded frame other ports share) */
+		if (RTE_MBUF_DIRECT(x) && rte_mbuf_refcnt_read(x) == 1 &&
+		    rte_pktmbuf_headroom(x) >= RIOV_VXLAN_OUTER_LEN && riov_vxlan_encap(x, &nh->t, sport) == 0) {
+			m[k++] = x;
+			continue;
+		}
+		struct rte_mbuf *y = riov_vxlan_encap_clone(x, &nh->t, sport, c->dp->mp, c->dp->mp_indirect);
+		rte_pktmbuf_free(x);
+		if (y == NULL) {
+			count_drop(p, w, RIOV_DP_DROP_NO_MBUF, 1);
+			continue;
+		}
+		m[k++] = y;
+	}
+	uint64_t bytes = 0;
+	for (uint16_t i = 0; i < k; i++)
+		bytes += rte_pktmbuf_pkt_len(m[i]);
+	uint16_t sent = rte_eth_tx_burst(up->eth_id, (uint16_t)w, m, k);
+	for (uint16_t i = sent; i < k; i++)
+		bytes -= rte_pktmbuf_pkt_len(m[i]);
+	if (sent < k) {
+		count_drop(p, w, RIOV_DP_DROP_RING_FULL, k - sent);
+		rte_pktmbuf_free_bulk(m + sent, k - sent);
+	}
+	p->wstats[w].tx_packets += sent;
+	p->wstats[w].tx_bytes += bytes;
+	up->wstats[w].tx_packets += sent;
+	up->wstats[w].tx_bytes += bytes;
+}

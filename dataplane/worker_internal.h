@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What worker.c (guests, eth ports, the switch) and fabric_worker.c (uplinks, remote VTEPs) share
+ * on the fast path. Worker lcores only: see worker.c's thread rules.
+ */
+#ifndef RIOV_DATAPLANE_WORKER_INTERNAL_H
+#define RIOV_DATAPLANE_WORKER_INTERNAL_H
+
+#include "dataplane/dp_internal.h"
+
+#define DP_OUT_SLOTS 8
+#define DP_NOTIFY_MAX 16
+
+/* Packets staged for one output port during a poll. */
+struct dp_out {
+	uint16_t port;
+	uint16_t n;
+	struct rte_mbuf *m[RIOV_VIRTQ_BURST];
+};
+
+/* One worker's state while it polls. */
+struct dp_ctx {
+	struct dp_worker *w;
+	struct riov_dp *dp;
+	unsigned n_out;
+	struct dp_out out[DP_OUT_SLOTS];
+	/* vrings with used entries published this loop: their notify checks share one barrier at the
+	 * end of the loop (before the quiescent point: the pointers are not kept past it) */
+	unsigned n_notify;
+	struct riov_virtq *notify[DP_NOTIFY_MAX];
+};
+
+static inline struct dp_port *port_get(struct riov_dp *dp, uint16_t id)
+{
+	struct dp_port *p = atomic_load_explicit(&dp->ports[id], memory_order_acquire);
+	if (p == NULL || atomic_load_explicit(&p->deleting, memory_order_relaxed))
+		return NULL;
+	return p;
+}
+
+static inline void count_drop(struct dp_port *p, unsigned w, enum riov_dp_drop cause, uint64_t n)
+{
+	p->wstats[w].drops[cause] += n;
+}
+
+/* worker.c */
+
+/** Switch a burst received on port `in` (in its network) and stage it for output. */
+void dp_switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf **m, uint16_t n);
+/** Send n frames out of eth device port p (its TX queue of this worker); counts, frees the rest. */
+void dp_flush_eth(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n);
+
+/* fabric_worker.c */
+
+/** Poll RX queue q of uplink up: VXLAN for this node into its networks, the rest to the kernel. */
+uint16_t dp_poll_uplink(struct dp_ctx *c, struct dp_port *up, uint16_t q);
+/** Poll uplink up's exception TAP: what the kernel sends goes out of the uplink. */
+uint16_t dp_poll_tap(struct dp_ctx *c, struct dp_port *up);
+/** Encapsulate n frames for remote VTEP p and send them out of its uplink (frees them). */
+void dp_vtep_send(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n);
+
+#endif
