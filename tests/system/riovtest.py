@@ -71,10 +71,13 @@ def wait_for(pred, timeout, what):
 
 
 class Riovd:
-    """One riovd with a configuration written to a temporary directory."""
+    """One riovd with a configuration written to a temporary directory. With netns, riovd runs in
+    that network namespace (`ip netns exec` replaces itself with riovd: proc is riovd's process);
+    its Unix sockets are in the file system, reachable from every namespace."""
 
-    def __init__(self, tmp, config_body, workers=None, extra_args=()):
+    def __init__(self, tmp, config_body, workers=None, extra_args=(), netns=None):
         self.tmp = tmp
+        self.netns = netns
         self.cfg = os.path.join(tmp, "riovd.conf")
         self.logf = os.path.join(tmp, "riovd.log")
         self.workers = str(WORKER_CPU if workers is None else workers)
@@ -92,6 +95,8 @@ class Riovd:
         before = count_ready(self)
         args = [RIOVD, "--config", self.cfg, "--workers", self.workers, "--control-cpu", str(GUEST_CPU)]
         args += self.extra
+        if self.netns:
+            args = ["ip", "netns", "exec", self.netns] + args
         self.proc = subprocess.Popen(args, stdout=open(self.logf, "a"), stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         _procs.append(self.proc)
