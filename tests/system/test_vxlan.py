@@ -28,6 +28,7 @@ names carry this process's id.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -605,5 +606,170 @@ def test_malformed_vxlan_counted():
         fab.stop()
 
 
+# ---- test_two_riov_nodes: riovd to riovd, both ends DPDK guests
+
+NODE_A = "rv-a%d" % TAG
+NODE_B = "rv-b%d" % TAG
+A_IP, B_IP = "10.0.0.1", "10.0.0.2"
+MAC_A1, MAC_B1, MAC_B2 = "02:00:00:00:0a:01", "02:00:00:00:0b:01", "02:00:00:00:0b:02"
+# the af_packet ring of each uplink: room for a few milliseconds of frames while the other riovd,
+# busy-polling on the same CPU, has it
+UPLINK_FRAMES = 8192
+
+
+def two_nodes():
+    """NODE_A and NODE_B joined by veth u0 <-> u0, the kernel kept off both ends."""
+    for n in (NODE_A, NODE_B):
+        sh("ip", "netns", "add", n)
+        ns(n, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+        ns(n, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+        sh("ip", "-n", n, "link", "set", "lo", "up")
+    sh("ip", "-n", NODE_A, "link", "add", UPLINK_IF, "type", "veth", "peer", "name", UPLINK_IF, "netns", NODE_B)
+    for n in (NODE_A, NODE_B):
+        ns(n, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % UPLINK_IF)
+        ns(n, "sysctl", "-qw", "net.ipv4.conf.%s.arp_ignore=8" % UPLINK_IF)
+        ns(n, "sysctl", "-qw", "net.ipv4.conf.%s.rp_filter=1" % UPLINK_IF)
+        sh("ip", "-n", n, "link", "set", UPLINK_IF, "up")
+
+
+def riov_node(d, my_ip, peer_ip, nets):
+    """Uplink up0 (my_ip/24 on u0) on riovd d and, for each (name, vni), a network of MTU 1450
+    whose remote VTEP is peer_ip. Returns a riovctl."""
+    ctl = Riovctl(os.path.join(d.tmp, "riovd.sock"))
+    ctl.ok("port", "add", "uplink", TAP, "--devargs",
+           "net_af_packet0,iface=%s,framecnt=%d" % (UPLINK_IF, UPLINK_FRAMES), "--address", my_ip + "/24")
+    for name, vni in nets:
+        ctl.ok("net", "add", name, "--vni", str(vni), "--mtu", str(NET_MTU))
+        ctl.ok("net", "vtep", "add", name, peer_ip)
+    return ctl
+
+
+def socket_drops(netns):
+    """Frames the kernel dropped at the packet sockets in netns (their rings were full): ss's
+    skmem d field. None when ss cannot tell."""
+    r = ns(netns, "ss", "-0", "-a", "-m", "-n", check_rc=False)
+    total, seen = 0, False
+    for m in re.finditer(r"skmem:\(([^)]*)\)", r.stdout):
+        for f in m.group(1).split(","):
+            if f.startswith("d") and f[1:].isdigit():
+                total += int(f[1:])
+                seen = True
+    return total if seen else None
+
+
+def quiet(ctl, port, key):
+    """Wait until port's counter key stops moving (nothing left under way); its value."""
+    last = [None]
+
+    def get():
+        v = int(port_stats(ctl, port)[key])
+        same = v == last[0]
+        last[0] = v
+        return same
+    poll(get, bool, 30, "%s's %s to settle" % (port, key), interval=0.5)
+    return last[0]
+
+
+def test_two_riov_nodes():
+    """Two riov nodes, each riovd in its own namespace with its uplink on one end of a veth: the
+    nodes' kernels ping each other through both TAPs, then a txonly guest on node A's blue (VNI
+    100) sends 60-byte and 1464-byte frames (the largest a 1500-byte underlay carries inside) to
+    node B's blue, where an rxonly guest counts them. The guest's, both riovds' (encapsulated on
+    A, decapsulated on B) and the receiving guest's counts agree frame for frame, less what each
+    counted as dropped and what the kernel dropped at B's af_packet ring (ss's socket drops); red
+    (VNI 200) on B gets none of it."""
+    need(testpmd=True, tools=("ip", "sysctl", "ss", "ping"))
+    ds = []
+    try:
+        two_nodes()
+        tmp = tmpdir("vxlan-2")
+        ta, tb = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+        os.makedirs(ta)
+        os.makedirs(tb)
+        da = Riovd(ta, "", netns=NODE_A)
+        ds.append(da)
+        da.start()
+        db = Riovd(tb, "", netns=NODE_B)
+        ds.append(db)
+        db.start()
+        nets = [("blue", 100), ("red", 200)]
+        ca = riov_node(da, A_IP, B_IP, nets)
+        cb = riov_node(db, B_IP, A_IP, nets)
+        ca.ok("port", "add", "vhost", "vm1", "--net", "blue", "--socket", "vm1.sock")
+        cb.ok("port", "add", "vhost", "vm1", "--net", "blue", "--socket", "vm1.sock")
+        cb.ok("port", "add", "vhost", "vm2", "--net", "red", "--socket", "vm2.sock")
+
+        # the underlay: each node's kernel reaches the other's through riovd's TAPs and uplinks
+        r = ns(NODE_A, "ping", "-c", "3", "-i", "0.2", "-W", "2", B_IP, check_rc=False, timeout=60)
+        log("  ping %s from node A: %s" % (B_IP, r.stdout.strip().splitlines()[-2:]))
+        check(all_replied(r), "node A's kernel pinged node B's (%s) through both riovds' TAPs" % B_IP)
+        for c, name, peer in ((ca, "A", B_IP), (cb, "B", A_IP)):
+            for net, _ in nets:
+                poll(lambda: vtep(c, net, peer), lambda v: v is not None and v.get("resolved") is True, 15,
+                     "node %s's VTEP %s of %s resolved" % (name, peer, net))
+        log("  every VTEP resolved on both nodes")
+
+        vt_a, vt_b, red_b = "blue@" + B_IP, "blue@" + A_IP, "red@" + A_IP
+        for pktlen in (60, NET_MTU + 14):
+            before = {("A", p): port_stats(ca, p) for p in ("vm1", vt_a, TAP)}
+            before.update({("B", p): port_stats(cb, p) for p in ("vm1", "vm2", vt_b, red_b, TAP)})
+            drops_b0 = socket_drops(NODE_B)
+            gb = Guest("B1", db.socket("vm1"), "rxonly", mac=MAC_B1).start(tb)
+            gr = Guest("B2", db.socket("vm2"), "rxonly", mac=MAC_B2).start(tb)
+            ga = Guest("A1", da.socket("vm1"), "txonly", mac=MAC_A1, peer=MAC_B1, pktlen=pktlen).start(ta)
+            time.sleep(3)
+            sa = ga.stop()
+            quiet(ca, vt_a, "tx_packets")
+            quiet(cb, "vm1", "tx_packets")
+            drops_b1 = socket_drops(NODE_B)
+            sb, sr = gb.stop(), gr.stop()
+            after = {("A", p): port_stats(ca, p) for p in ("vm1", vt_a, TAP)}
+            after.update({("B", p): port_stats(cb, p) for p in ("vm1", "vm2", vt_b, red_b, TAP)})
+
+            def delta(node, port, key):
+                return int(after[(node, port)][key]) - int(before[(node, port)][key])
+
+            def ddrops(node, port):
+                a, b = drops_of(after[(node, port)]), drops_of(before[(node, port)])
+                return {k: v - b.get(k, 0) for k, v in a.items() if v - b.get(k, 0)}
+
+            a_rx, a_enc = delta("A", "vm1", "rx_packets"), delta("A", vt_a, "tx_packets")
+            b_dec, b_out = delta("B", vt_b, "rx_packets"), delta("B", "vm1", "tx_packets")
+            a_drops, b_drops = ddrops("A", vt_a), ddrops("B", "vm1")
+            lost = None if drops_b0 is None or drops_b1 is None else drops_b1 - drops_b0
+            log("  %d B: guest A1 sent %d; riovd A took %d, encapsulated %d (dropped %s); kernel dropped %s at "
+                "B's ring; riovd B decapsulated %d, delivered %d (dropped %s); guest B1 received %d; "
+                "uplink drops A %s B %s" % (pktlen + 4, sa["tx"], a_rx, a_enc, a_drops, lost, b_dec, b_out,
+                                            b_drops, sb["rx"], ddrops("A", TAP), ddrops("B", TAP)))
+            check(sa["tx"] > 0 and 0 <= sa["tx"] - a_rx <= 1024,
+                  "riovd A took what guest A1 sent but for what it left in its ring at close (%d of %d)" %
+                  (a_rx, sa["tx"]))
+            check(a_rx == a_enc + sum(a_drops.values()),
+                  "every frame riovd A took was encapsulated to %s or counted as a drop" % B_IP)
+            check(delta("A", vt_a, "tx_bytes") == a_enc * (pktlen + 50),
+                  "riovd A's VTEP port counted %d-byte frames (the guest's and 50 of outer headers)" %
+                  (pktlen + 50))
+            check(lost is not None, "ss shows the drops of B's packet sockets")
+            check(a_enc == b_dec + lost, "every frame riovd A encapsulated was decapsulated by riovd B "
+                  "or dropped by the kernel at B's af_packet ring (%d = %d + %d)" % (a_enc, b_dec, lost))
+            check(b_dec > 0, "riovd B decapsulated frames (%d)" % b_dec)
+            check(b_dec == b_out + sum(b_drops.values()),
+                  "every frame riovd B decapsulated was delivered to B1 or counted as a drop")
+            check(sb["rx"] == b_out, "guest B1 received every frame riovd B delivered (%d)" % sb["rx"])
+            check(fabric_drops(after[("A", TAP)]) == {} and fabric_drops(after[("B", TAP)]) == {},
+                  "neither uplink dropped a VXLAN frame")
+            check(sr["rx"] == 0 and delta("B", "vm2", "tx_packets") == 0 and
+                  delta("B", red_b, "rx_packets") == 0,
+                  "red (VNI 200) on node B got none of blue's frames (guest B2 received %d)" % sr["rx"])
+        for d in ds:
+            check(stop_riovd(d) == 0, "riovd %s stopped cleanly" % d.netns)
+    finally:
+        for d in ds:
+            stop_riovd(d)
+        for n in (NODE_A, NODE_B):
+            sh("ip", "netns", "del", n, check_rc=False)
+
+
 if __name__ == "__main__":
-    main([test_linux_vxlan_pings_guest, test_uplink_tap_tcp, test_vnis_isolated, test_malformed_vxlan_counted])
+    main([test_linux_vxlan_pings_guest, test_uplink_tap_tcp, test_vnis_isolated, test_malformed_vxlan_counted,
+          test_two_riov_nodes])
