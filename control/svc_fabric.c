@@ -76,6 +76,43 @@ static const char *unresolved_why(int status, const char *ifname, char *buf, siz
 /* The next-hop watcher's callback: what the kernel says about remote VTEP ip now, given to every
  * network's VTEP of that address. Logged when a VTEP port's next hop changes, not on every look
  * (the dataplane counts the ports it changed). */
+/* A VTEP resolved out of an uplink carrying mtu bytes: networks with that VTEP whose MTU is larger
+ * than what fits inside get a warning (their guests are told their network's MTU; larger frames
+ * to the VTEP are dropped as mtu_exceeded, never fragmented). */
+struct vtep_mtu_check {
+	struct riov_service *svc;
+	uint32_t ip;
+	uint32_t inner;
+	const char *uplink;
+};
+
+static void vtep_mtu_one(void *arg, const char *net, uint32_t ip, const struct riov_dp_vtep_info *vi)
+{
+	const struct vtep_mtu_check *c = arg;
+	char a[INET_ADDRSTRLEN];
+	(void)vi;
+
+	if (ip != c->ip)
+		return;
+	int i = svc_net_index(c->svc, net);
+	if (i < 0)
+		return;
+	uint32_t mtu = c->svc->nets[i]->mtu ? c->svc->nets[i]->mtu : RIOV_DP_MTU_DEFAULT;
+	if (mtu <= c->inner)
+		return;
+	ip_text(ip, a);
+	RIOV_LOG(RIOV_LOG_WARN, "network %s: MTU %u, but uplink %s carries %u bytes inside VXLAN to VTEP %s "
+		 "(its MTU less 50): guests' frames above %u to it are dropped (mtu_exceeded); lower the "
+		 "network's MTU or raise the uplink's", net, mtu, c->uplink, c->inner, a, c->inner);
+}
+
+static void vtep_mtu_warn(struct riov_service *svc, uint32_t ip, const char *uplink, uint16_t uplink_mtu)
+{
+	struct vtep_mtu_check c = { .svc = svc, .ip = ip, .uplink = uplink,
+				    .inner = uplink_mtu > 50 ? uplink_mtu - 50u : 0 };
+	riov_dp_vtep_foreach(svc->dp, NULL, vtep_mtu_one, &c);
+}
+
 static void fabric_nh_cb(void *arg, uint32_t ip, int status, const struct riov_kernel_nh *nh)
 {
 	struct riov_service *svc = arg;
@@ -101,6 +138,7 @@ static void fabric_nh_cb(void *arg, uint32_t ip, int status, const struct riov_k
 		mac_text(nh->mac, mac);
 		RIOV_LOG(RIOV_LOG_NOTICE, "VTEP %s resolved: out of uplink %s to next hop %s (%s)", a,
 			 uplink, via, mac);
+		vtep_mtu_warn(svc, ip, uplink, ui.mtu);
 	} else {
 		RIOV_LOG(RIOV_LOG_NOTICE, "VTEP %s unresolved: %s; frames to it are dropped (no_nexthop)",
 			 a, unresolved_why(status, ifname, why, sizeof(why)));
@@ -155,9 +193,12 @@ static void vtep_copy_nexthop(struct riov_service *svc, uint32_t ip)
 {
 	struct vtep_match m = { .ip = ip };
 
+	struct riov_dp_uplink_info ui;
+
 	riov_dp_vtep_foreach(svc->dp, NULL, vtep_match_one, &m);
-	if (m.found)
-		riov_dp_vtep_set_nexthop(svc->dp, ip, m.vi.uplink, m.vi.mac);
+	if (m.found && riov_dp_vtep_set_nexthop(svc->dp, ip, m.vi.uplink, m.vi.mac) > 0 &&
+	    riov_dp_uplink_info(svc->dp, m.vi.uplink, &ui) == 0)
+		vtep_mtu_warn(svc, ip, m.vi.uplink, ui.mtu);
 }
 
 /* ip, given as text, as a remote VTEP of network net: a unicast IPv4 address that is not this

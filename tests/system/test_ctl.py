@@ -74,7 +74,16 @@ def test_networks():
     refused(ctl, ["net", "add", "x" * 70], "INVALID_ARGUMENT", "bad network name", "name too long")
     refused(ctl, ["net", "add", "jumbo", "--mtu", "9001"], "INVALID_ARGUMENT", "MTU 9001 is outside 68-9000",
             "an MTU above 9000")
-    refused(ctl, ["net", "add", "ov", "--vni", "42"], "UNIMPLEMENTED", "VXLAN overlays", "vni")
+    refused(ctl, ["net", "add", "ov", "--vni", "16777216"], "INVALID_ARGUMENT", "VNI 16777216 is outside 1-16777215",
+            "a VNI above 2^24-1")
+    ctl.ok("net", "add", "ov", "--vni", "42", "--mtu", "1450")
+    check(any(n["spec"]["name"] == "ov" and n["spec"].get("vni") == 42 for n in ctl.json("net", "list")["networks"]),
+          "net add --vni: an overlay network")
+    refused(ctl, ["net", "add", "ov2", "--vni", "42"], "ALREADY_EXISTS", "VNI 42 is network ov's",
+            "a second network of VNI 42")
+    refused(ctl, ["net", "vtep", "add", "red", "10.0.0.2"], "INVALID_ARGUMENT", "network red has no VNI",
+            "a remote VTEP for a network without a VNI")
+    ctl.ok("net", "delete", "ov")
     refused(ctl, ["net", "delete", "green"], "NOT_FOUND", "network green does not exist", "delete unknown")
     ctl.ok("port", "add", "vhost", "p1", "--net", "red", "--socket", "p1.sock")
     ctl.ok("port", "add", "vhost", "p2", "--net", "red", "--socket", "p2.sock")
@@ -787,7 +796,11 @@ def test_port_stats_queues_and_causes():
         for cause, v in drops_by_cause(st[n]).items():
             check(sum(drops_by_cause(q).get(cause, 0) for q in qs) <= v,
                   "%s: the queue pairs' %s drops are a part of the port's" % (n, cause))
-    check(st["vm1"]["rx_packets"] == sa["tx"], "vm1 received every packet guest A sent")
+    # what guest A left in its two TX rings when it stopped riovd never takes (seen: 96 while helpers
+    # compiled beside the test; testpmd counts a packet sent once it is in the ring)
+    left = sa["tx"] - st["vm1"]["rx_packets"]
+    check(0 <= left <= 2 * 256, "vm1 received every packet guest A sent but for what A left in its rings "
+          "(sent %d, received %d)" % (sa["tx"], st["vm1"]["rx_packets"]))
     check(all(q["rx_packets"] > 0 for q in st["vm1"]["queues"]),
           "vm1: guest A's traffic is counted on both queue pairs (%s)" % [q["rx_packets"] for q in st["vm1"]["queues"]])
     # testpmd discards what reaches its rings before it starts forwarding (A was sending already):

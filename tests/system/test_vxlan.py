@@ -761,6 +761,12 @@ def test_two_riov_nodes():
             check(sr["rx"] == 0 and delta("B", "vm2", "tx_packets") == 0 and
                   delta("B", red_b, "rx_packets") == 0,
                   "red (VNI 200) on node B got none of blue's frames (guest B2 received %d)" % sr["rx"])
+        # a network whose MTU does not fit inside the underlay's: riovd says so when its VTEP resolves
+        ca.ok("net", "add", "green", "--vni", "300", "--mtu", "1500")
+        ca.ok("net", "vtep", "add", "green", B_IP)
+        want = "network green: MTU 1500, but uplink %s carries 1450 bytes" % TAP
+        poll(lambda: want in da.log_text(), bool, 15, "riovd A's warning about green's MTU")
+        log("  riovd A: " + next(l for l in da.log_text().splitlines() if want in l).strip())
         for d in ds:
             check(stop_riovd(d) == 0, "riovd %s stopped cleanly" % d.netns)
     finally:
