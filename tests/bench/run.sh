@@ -2,7 +2,8 @@
 # make bench: every benchmark, one at a time (they busy-poll; parallel runs make numbers meaningless).
 # Prints "name: value unit" lines and ratios against the reference measured in the same run.
 # BENCH_PAIRS (default 5) and BENCH_SECONDS (default 4) size the switch comparison; BENCH_TCP_ROUNDS
-# (default 3) and BENCH_TCP_SECONDS (default 10) the guest-to-guest TCP one (about 8 minutes a round: guests, then the uplink topology).
+# (default 3) and BENCH_TCP_SECONDS (default 10) the guest-to-guest TCP one (about 8 minutes a round: guests, then the uplink topology);
+# BENCH_VXLAN_PAIRS (default 5) and BENCH_VXLAN_SECONDS (default 4) the VXLAN one (about 4 minutes: 40 runs of about 6 s).
 set -uo pipefail
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -15,6 +16,8 @@ for b in "$BUILD"/tests/bench/bench_*; do
 done
 echo "== bench_switch (riovd vs dpdk-testpmd net_vhost, one testpmd virtio-user guest with two ports, on hugepages reserved for the run)"
 python3 "$HERE/bench_switch.py" --pairs "${BENCH_PAIRS:-5}" --seconds "${BENCH_SECONDS:-4}" || rc=1
+echo "== bench_vxlan (VXLAN decapsulation and encapsulation against plain L2 on the same DPDK device: net_pcap replaying a capture into an rxonly guest, a txonly guest into net_null)"
+python3 "$HERE/bench_vxlan.py" --pairs "${BENCH_VXLAN_PAIRS:-5}" --seconds "${BENCH_VXLAN_SECONDS:-4}" || rc=1
 echo "== bench_tcp (guest-to-guest TCP: iperf3 between two QEMU Linux guests through riovd, Open vSwitch with DPDK and a Linux bridge)"
 python3 "$HERE/bench_tcp.py" --rounds "${BENCH_TCP_ROUNDS:-3}" --seconds "${BENCH_TCP_SECONDS:-10}" || rc=1
 echo "== bench_metrics (riovd with 1000 vhost ports, Metrics.Snapshot through riovctl)"; python3 "$HERE/bench_metrics.py" || rc=1
