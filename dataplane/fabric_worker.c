@@ -18,6 +18,7 @@
 
 #include <rte_ethdev.h>
 #include <rte_ether.h>
+#include <rte_prefetch.h>
 
 #include "dataplane/vxlan.h"
 #include "dataplane/worker_internal.h"
@@ -93,6 +94,16 @@ static bool decap(struct rte_mbuf *m, const struct riov_vxlan_rx *rx)
 	return true;
 }
 
+/* n decapsulated frames (bytes in all) from remote VTEP port vp into its network's switch. */
+static inline void vtep_rx(struct dp_ctx *c, struct dp_port *vp, struct rte_mbuf **m, uint16_t n, uint64_t bytes)
+{
+	struct dp_qstats *vs = &vp->wstats[c->w->idx];
+
+	vs->rx_packets += n;
+	vs->rx_bytes += bytes;
+	dp_switch_burst(c, vp, m, n);
+}
+
 uint16_t dp_poll_uplink(struct dp_ctx *c, struct dp_port *up, uint16_t q)
 {
 	struct rte_mbuf *m[RIOV_VIRTQ_BURST], *kern[RIOV_VIRTQ_BURST], *grp[RIOV_VIRTQ_BURST];
@@ -105,6 +116,7 @@ uint16_t dp_poll_uplink(struct dp_ctx *c, struct dp_port *up, uint16_t q)
 	if (n == 0)
 		return 0;
 	struct dp_qstats *st = &up->wstats[w];
+	uint64_t rx_bytes = 0, g_bytes = 0;   /* counted once per burst, and per group of a VTEP */
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *x = m[i];
 		uint8_t buf[RIOV_VXLAN_OUTER_LEN + RTE_ETHER_HDR_LEN];
@@ -113,8 +125,9 @@ uint16_t dp_poll_uplink(struct dp_ctx *c, struct dp_port *up, uint16_t q)
 		const uint8_t *h = rte_pktmbuf_read(x, 0, hl, buf);
 		struct riov_vxlan_rx rx;
 
-		st->rx_packets++;
-		st->rx_bytes += len;
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void *));
+		rx_bytes += len;
 		if (unlikely(h == NULL || hl < RTE_ETHER_HDR_LEN)) {
 			count_drop(up, w, RIOV_DP_DROP_BAD_DESC, 1);
 			rte_pktmbuf_free(x);
@@ -144,16 +157,18 @@ uint16_t dp_poll_uplink(struct dp_ctx *c, struct dp_port *up, uint16_t q)
 		}
 		if (vp != gport) {
 			if (ng)
-				dp_switch_burst(c, gport, grp, ng);
+				vtep_rx(c, gport, grp, ng, g_bytes);
 			ng = 0;
+			g_bytes = 0;
 			gport = vp;
 		}
-		vp->wstats[w].rx_packets++;
-		vp->wstats[w].rx_bytes += rte_pktmbuf_pkt_len(x);
+		g_bytes += rte_pktmbuf_pkt_len(x);
 		grp[ng++] = x;
 	}
+	st->rx_packets += n;
+	st->rx_bytes += rx_bytes;
 	if (ng)
-		dp_switch_burst(c, gport, grp, ng);
+		vtep_rx(c, gport, grp, ng, g_bytes);
 	if (nk) {
 		uint16_t sent = rte_eth_tx_burst(up->tap_id, (uint16_t)w, kern, nk);
 		if (sent < nk) {

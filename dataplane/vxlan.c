@@ -38,6 +38,23 @@ static inline uint16_t rd16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/* The one's complement sum of a 20-byte IPv4 header, five 32-bit words folded (the same sum as
+ * rte_raw_cksum's over ten 16-bit words, in fewer steps). */
+static inline uint16_t ip_sum20(const uint8_t *ip)
+{
+	uint64_t s = 0;
+	for (unsigned k = 0; k < 20; k += 4) {
+		uint32_t w;
+		memcpy(&w, ip + k, 4);
+		s += w;
+	}
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	return (uint16_t)s;
+}
+
 static inline enum riov_vxlan_verdict vx_drop(struct riov_vxlan_rx *rx, enum riov_vxlan_drop cause)
 {
 	rx->cause = cause;
@@ -74,7 +91,7 @@ enum riov_vxlan_verdict riov_vxlan_parse(const void *hdr, uint32_t hdr_len, uint
 	/* from here on the frame claims to be VXLAN: every field is checked before it is used */
 	if (ihl != 5)
 		return vx_drop(rx, RIOV_VXLAN_DROP_IP_OPTIONS);
-	if (rte_raw_cksum(ip, 20) != 0xffff) /* the one's complement sum of a right header */
+	if (ip_sum20(ip) != 0xffff) /* the one's complement sum of a right header */
 		return vx_drop(rx, RIOV_VXLAN_DROP_IP_CHECKSUM);
 	if (rd16(ip + 6) & 0x3fffu)
 		return vx_drop(rx, RIOV_VXLAN_DROP_FRAGMENT);
@@ -131,6 +148,7 @@ int riov_vxlan_tmpl_init(struct riov_vxlan_tmpl *t, const uint8_t src_mac[6], co
 	vx[4] = (uint8_t)(vni >> 16);
 	vx[5] = (uint8_t)(vni >> 8);
 	vx[6] = (uint8_t)vni;
+	t->ip_sum = rte_raw_cksum(ip, 20);
 	return 0;
 }
 
@@ -139,9 +157,12 @@ static void vx_fill(uint8_t *h, const struct riov_vxlan_tmpl *t, uint32_t inner_
 {
 	memcpy(h, t->hdr, RIOV_VXLAN_OUTER_LEN);
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(h + VX_IP);
-	ip->total_length = rte_cpu_to_be_16((uint16_t)(inner_len + RIOV_VXLAN_OUTER_LEN - VX_ETH));
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	const uint16_t tl = rte_cpu_to_be_16((uint16_t)(inner_len + RIOV_VXLAN_OUTER_LEN - VX_ETH));
+	ip->total_length = tl;
+	/* the template's sum plus the total length, as rte_ipv4_cksum() would sum the whole header */
+	uint32_t sum = (uint32_t)t->ip_sum + tl;
+	sum = (sum & 0xffffu) + (sum >> 16);
+	ip->hdr_checksum = (uint16_t)~sum;
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(h + VX_UDP);
 	udp->src_port = rte_cpu_to_be_16(src_port);
 	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(inner_len + 16u));
@@ -182,40 +203,73 @@ struct rte_mbuf *riov_vxlan_encap_clone(struct rte_mbuf *m, const struct riov_vx
 	return h;
 }
 
+static inline uint64_t ld64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint32_t ld32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* The bytes of the headers src_port hashes: Ethernet, IPv6 (the longer), the L4 ports. */
+#define VX_KEY_BYTES (RTE_ETHER_HDR_LEN + 40u + 4u)
+
 uint16_t riov_vxlan_src_port(const struct rte_mbuf *m)
 {
-	struct {
-		uint8_t eth[12];
-		uint16_t type;
-		uint8_t proto, pad;
-		uint32_t ports;
-		uint8_t addrs[32];
-	} key;
-	uint8_t buf[40];
-	const uint8_t *p;
+	/* Words loaded straight from the frame into the CRC (no key built on the stack: stores of
+	 * small fields read back as words stall on store forwarding). Headers not in the first
+	 * segment, or a frame shorter than them, are read into buf, zero-padded. */
+	uint8_t buf[VX_KEY_BYTES];
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t have = rte_pktmbuf_data_len(m);
 
-	memset(&key, 0, sizeof(key));
-	p = rte_pktmbuf_read(m, 0, RTE_ETHER_HDR_LEN, buf);
-	if (p != NULL) {
-		memcpy(key.eth, p, 12);
-		key.type = (uint16_t)(p[12] << 8 | p[13]);
+	if (unlikely(have < VX_KEY_BYTES)) {
+		have = RTE_MIN(rte_pktmbuf_pkt_len(m), VX_KEY_BYTES);
+		memset(buf, 0, sizeof(buf));
+		p = rte_pktmbuf_read(m, 0, have, buf);
+		if (p != buf && p != NULL) {
+			memcpy(buf, p, have);   /* all in the first segment, but short: pad it */
+		}
+		p = buf;
 	}
+	/* Ethernet: destination and source addresses and type (bytes 0-13, two overlapping words) */
+	uint32_t h = rte_hash_crc_8byte(ld64(p), 0x7a5f1d3bu);
+	h = rte_hash_crc_8byte(ld64(p + 6), h);
+	const uint16_t type = rd16(p + 12);
+	const uint8_t *ip = p + RTE_ETHER_HDR_LEN;
 	uint32_t l4 = 0;
-	if (key.type == RTE_ETHER_TYPE_IPV4 && (p = rte_pktmbuf_read(m, RTE_ETHER_HDR_LEN, 20, buf)) != NULL &&
-	    (p[0] >> 4) == 4 && (p[0] & 15u) >= 5) {
-		memcpy(key.addrs, p + 12, 8);
-		key.proto = p[9];
-		if ((rd16(p + 6) & 0x3fffu) == 0)
-			l4 = RTE_ETHER_HDR_LEN + 4u * (p[0] & 15u);
-	} else if (key.type == RTE_ETHER_TYPE_IPV6 &&
-		   (p = rte_pktmbuf_read(m, RTE_ETHER_HDR_LEN, 40, buf)) != NULL) {
-		memcpy(key.addrs, p + 8, 32);
-		key.proto = p[6];
+	uint8_t proto = 0;
+
+	if (type == RTE_ETHER_TYPE_IPV4 && (ip[0] >> 4) == 4 && (ip[0] & 15u) >= 5) {
+		h = rte_hash_crc_8byte(ld64(ip + 12), h);   /* source and destination addresses */
+		proto = ip[9];
+		if ((rd16(ip + 6) & 0x3fffu) == 0)
+			l4 = RTE_ETHER_HDR_LEN + 4u * (ip[0] & 15u);
+	} else if (type == RTE_ETHER_TYPE_IPV6) {
+		for (unsigned k = 8; k < 40; k += 8)
+			h = rte_hash_crc_8byte(ld64(ip + k), h);
+		proto = ip[6];
 		l4 = RTE_ETHER_HDR_LEN + 40u;
 	}
-	if (l4 != 0 && (key.proto == IPPROTO_TCP || key.proto == IPPROTO_UDP) &&
-	    (p = rte_pktmbuf_read(m, l4, 4, buf)) != NULL)
-		memcpy(&key.ports, p, 4);
-	uint32_t h = rte_hash_crc(&key, sizeof(key), 0x7a5f1d3bu);
+	if (l4 != 0 && (proto == IPPROTO_TCP || proto == IPPROTO_UDP)) {
+		uint8_t pb[4];
+		const uint8_t *ports = NULL;
+		if (l4 + 4u <= have)
+			ports = p + l4;
+		else if (l4 + 4u <= rte_pktmbuf_pkt_len(m))
+			ports = rte_pktmbuf_read(m, l4, 4, pb);   /* IPv4 options: past the key bytes */
+		if (ports != NULL)
+			h = rte_hash_crc_4byte(ld32(ports) ^ proto, h);
+		else
+			h = rte_hash_crc_4byte(proto, h);
+	} else {
+		h = rte_hash_crc_4byte(proto, h);
+	}
 	return (uint16_t)(RIOV_VXLAN_SPORT_MIN + ((h ^ (h >> 16)) & 0x3fffu));
 }

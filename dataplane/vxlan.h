@@ -78,6 +78,9 @@ enum riov_vxlan_verdict riov_vxlan_parse(const void *hdr, uint32_t hdr_len, uint
 /** The outer headers toward one remote VTEP, made once and shared read-only. */
 struct riov_vxlan_tmpl {
 	uint8_t hdr[RIOV_VXLAN_OUTER_LEN];
+	uint16_t ip_sum;               /* the outer IPv4 header's one's complement sum (as rte_raw_cksum
+					* gives it) with total length and checksum 0: a frame's checksum
+					* adds its total length alone */
 };
 
 /** Make the template: outer Ethernet src_mac -> dst_mac (the next hop's), IPv4 src_ip -> dst_ip

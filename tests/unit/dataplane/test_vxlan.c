@@ -305,6 +305,74 @@ RIOV_TEST(src_port_per_flow)
 	rte_pktmbuf_free(m);
 }
 
+RIOV_TEST(encap_checksum_at_every_length)
+{
+	/* the outer checksum is the template's sum plus the total length: right for every length and
+	 * for addresses whose sums carry (0xff.. octets) */
+	static const uint8_t ma[6] = { 2, 0, 0, 0, 0, 0xa }, mb[6] = { 2, 0, 0, 0, 0, 0xb };
+	static uint8_t inner[1600];
+	const uint32_t ips[][2] = { { LOCAL_IP, REMOTE_IP }, { 0xffffffffu, 0xfffffffeu }, { 0x0000ff0au, 1 } };
+	for (unsigned i = 0; i < sizeof(inner); i++)
+		inner[i] = (uint8_t)(i * 7);
+	for (unsigned a = 0; a < 3; a++) {
+		struct riov_vxlan_tmpl t;
+		CHECK_EQ(riov_vxlan_tmpl_init(&t, ma, mb, ips[a][0], ips[a][1], 0xfffff0u + a), 0);
+		for (uint32_t len = 14; len <= sizeof(inner); len += 13) {
+			struct rte_mbuf *m = fv_mbufs(inner, len, false);
+			CHECK(m != NULL);
+			CHECK_EQ(riov_vxlan_encap(m, &t, 50000), 0);
+			const uint8_t *h = rte_pktmbuf_mtod(m, const uint8_t *);
+			if (!fv_ip4_sum_ok(h + 14)) {
+				fprintf(stderr, "  template %u, inner length %u: bad outer checksum\n", a, len);
+				CHECK(0);
+			}
+			rte_pktmbuf_free(m);
+		}
+	}
+}
+
+RIOV_TEST(src_port_same_for_split_frames)
+{
+	/* a flow's frames hash alike whether the headers come in one segment or two, and however
+	 * long the frame */
+	uint8_t f[200];
+	memset(f, 0, sizeof(f));
+	memcpy(f, "\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x08\x00", 14);
+	f[14] = 0x45;
+	f[23] = 17;
+	memcpy(f + 26, "\x0a\x01\0\x01\x0a\x01\0\x02", 8);
+	put16(f + 34, 4000);
+	put16(f + 36, 53);
+	struct rte_mbuf *one = fv_mbufs(f, sizeof(f), false), *two = fv_mbufs(f, sizeof(f), true);
+	struct rte_mbuf *shrt = fv_mbufs(f, 42, false);
+	CHECK(one != NULL && two != NULL && shrt != NULL && two->nb_segs == 2);
+	const uint16_t p = riov_vxlan_src_port(one);
+	CHECK_EQ(riov_vxlan_src_port(two), p);
+	CHECK_EQ(riov_vxlan_src_port(shrt), p);
+	/* IPv6 too */
+	memset(f + 12, 0, 60);
+	memcpy(f + 12, "\x86\xdd\x60", 3);
+	f[20] = 6;
+	f[30] = 0x20;
+	f[53] = 1;
+	put16(f + 54, 4000);
+	put16(f + 56, 80);
+	rte_pktmbuf_free(one);
+	rte_pktmbuf_free(two);
+	rte_pktmbuf_free(shrt);
+	one = fv_mbufs(f, sizeof(f), false);
+	two = fv_mbufs(f, 60, true);   /* headers split, the ports in the second segment */
+	shrt = fv_mbufs(f, 58, false);
+	CHECK(one != NULL && two != NULL && shrt != NULL);
+	const uint16_t q = riov_vxlan_src_port(one);
+	CHECK(q >= RIOV_VXLAN_SPORT_MIN);
+	CHECK_EQ(riov_vxlan_src_port(two), q);
+	CHECK_EQ(riov_vxlan_src_port(shrt), q);
+	rte_pktmbuf_free(one);
+	rte_pktmbuf_free(two);
+	rte_pktmbuf_free(shrt);
+}
+
 static void replay_one(const char *name, const uint8_t *data, size_t len, void *arg)
 {
 	int v = riov_vxlan_fuzz_one(data, len);
@@ -337,6 +405,8 @@ int main(int argc, char **argv)
 		RIOV_TEST_ENTRY(template_and_encap_in_place),
 		RIOV_TEST_ENTRY(encap_clone_leaves_the_frame),
 		RIOV_TEST_ENTRY(src_port_per_flow),
+		RIOV_TEST_ENTRY(encap_checksum_at_every_length),
+		RIOV_TEST_ENTRY(src_port_same_for_split_frames),
 		RIOV_TEST_ENTRY(corpus_replay),
 	};
 	return riov_test_run(cases, RTE_DIM(cases));
