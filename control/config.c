@@ -128,7 +128,7 @@ static int parse_daemon(const config_setting_t *d, const char *o, struct riov_co
 					    "tls_handshake_timeout_ms", "metrics_max_conns",
 					    "metrics_timeout_ms",
 					    "stats_interval", "idle_sleep_us", "log_level", "eth_devargs_allow",
-					    NULL };
+					    "mac_aging_s", NULL };
 	unsigned cpu = 0;
 	bool have_cpu = config_setting_get_member(d, "control_cpu") != NULL;
 
@@ -164,6 +164,10 @@ static int parse_daemon(const config_setting_t *d, const char *o, struct riov_co
 	TRY(get_uint(d, "stats_interval", &c->stats_interval, 0, 86400, o, err, el));
 	TRY(get_uint(d, "idle_sleep_us", &c->idle_sleep_us, 0, 100000, o, err, el));
 	TRY(get_str(d, "log_level", c->log_level, sizeof(c->log_level), false, o, err, el));
+	TRY(get_uint(d, "mac_aging_s", &c->mac_aging_s, 0, RIOV_CFG_MAC_AGING_MAX, o, err, el));
+	if (c->mac_aging_s != 0 && c->mac_aging_s < RIOV_CFG_MAC_AGING_MIN)
+		return fail(err, el, o, config_setting_get_member(d, "mac_aging_s"), "'%s' must be 0 "
+			    "(learned MACs never age) or between 10 and 1000000 seconds", "mac_aging_s");
 	return 0;
 }
 
@@ -233,6 +237,48 @@ bool riov_ipv4_gateway_ok(uint32_t ip, unsigned prefix, uint32_t gw)
 	return prefix > 30 ? prefix == 31 : (g & ~mask) != 0 && (g & ~mask) != ~mask;
 }
 
+/* ------------------------------------------------------------------ MAC addresses */
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int riov_mac_parse(const char *s, uint8_t mac[6])
+{
+	uint8_t m[6];
+
+	if (s == NULL || strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return -EINVAL;
+		m[i] = (uint8_t)(hi << 4 | lo);
+	}
+	memcpy(mac, m, sizeof(m));
+	return 0;
+}
+
+void riov_mac_text(const uint8_t mac[6], char out[RIOV_CFG_MAC])
+{
+	snprintf(out, RIOV_CFG_MAC, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+		 mac[4], mac[5]);
+}
+
+bool riov_mac_unicast(const uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+
+	return (mac[0] & 1) == 0 && memcmp(mac, zero, sizeof(zero)) != 0;
+}
+
 /* ------------------------------------------------------------------ networks */
 
 /* A network's vteps list: IPv4 unicast addresses, each once, appended to c->vteps. */
@@ -280,9 +326,88 @@ static int parse_vteps(const config_setting_t *g, const char *net, unsigned ni, 
 	return 0;
 }
 
+/* A network's macs list: "MAC@A.B.C.D" (one of its vteps) or "MAC@PORT" (a local port's name),
+ * each address unicast and once, appended to c->macs. */
+static int parse_macs(const config_setting_t *g, const char *net, unsigned ni, const char *o,
+		      struct riov_config *c, char *err, size_t el)
+{
+	const config_setting_t *l = config_setting_get_member(g, "macs");
+	char m[224];
+
+	c->net_mac_first[ni] = c->n_macs;
+	c->net_n_macs[ni] = 0;
+	if (l == NULL)
+		return 0;
+	if (!config_setting_is_array(l) && !config_setting_is_list(l))
+		return fail(err, el, o, l, "'%s' must be a list [\"02:00:00:00:00:01@10.0.0.2\", "
+			    "\"02:00:00:00:00:02@vm1\", ...] (MAC@VTEP or MAC@PORT)", "macs");
+	int n = config_setting_length(l);
+	if (c->macs == NULL && n > 0 && (c->macs = calloc(RIOV_CFG_MAX_MACS, sizeof(*c->macs))) == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *v = config_setting_get_elem(l, (unsigned)i);
+		const char *s = config_setting_type(v) == CONFIG_TYPE_STRING ? config_setting_get_string(v)
+									      : NULL;
+		uint8_t mac[6], other[6];
+		uint32_t ip;
+		if (s == NULL)
+			return fail(err, el, o, v, "each of '%s' must be a string \"MAC@VTEP\" or "
+				    "\"MAC@PORT\"", "macs");
+		const char *at = strchr(s, '@');
+		char text[RIOV_CFG_MAC] = "";
+		if (at != NULL && (size_t)(at - s) < sizeof(text))
+			snprintf(text, sizeof(text), "%.*s", (int)(at - s), s);
+		if (at == NULL || riov_mac_parse(text, mac) != 0) {
+			snprintf(m, sizeof(m), "static MAC '%.40s' of network '%s' is not MAC@VTEP or "
+				 "MAC@PORT (MAC as 02:00:00:00:00:01)", s, net);
+			return fail(err, el, o, v, "%s", m);
+		}
+		if (!riov_mac_unicast(mac)) {
+			snprintf(m, sizeof(m), "static MAC %s of network '%s' is %s: only a unicast "
+				 "address can be static", text, net, mac[0] & 1 ? "multicast" : "all zeros");
+			return fail(err, el, o, v, "%s", m);
+		}
+		const char *target = at + 1;
+		const bool vtep = riov_ipv4_parse(target, &ip) == 0;
+		if (vtep) {
+			bool known = false;
+			const unsigned first = c->net_vtep_first[ni];
+			for (unsigned k = first; k < first + c->net_n_vteps[ni]; k++) {
+				uint32_t v4;
+				known |= riov_ipv4_parse(c->vteps[k], &v4) == 0 && v4 == ip;
+			}
+			if (!known) {
+				snprintf(m, sizeof(m), "static MAC %s of network '%s': VTEP %s is not one of "
+					 "its vteps", text, net, target);
+				return fail(err, el, o, v, "%s", m);
+			}
+		} else if (!name_ok(target) || strlen(target) >= RIOV_CFG_NAME) {
+			snprintf(m, sizeof(m), "static MAC %s of network '%s': '%.40s' is neither an IPv4 "
+				 "address (one of its vteps) nor a port name", text, net, target);
+			return fail(err, el, o, v, "%s", m);
+		}
+		for (unsigned k = c->net_mac_first[ni]; k < c->n_macs; k++) {
+			if (riov_mac_parse(c->macs[k].mac, other) == 0 && memcmp(other, mac, 6) == 0) {
+				snprintf(m, sizeof(m), "static MAC %s of network '%s' is listed twice", text,
+					 net);
+				return fail(err, el, o, v, "%s", m);
+			}
+		}
+		if (c->n_macs == RIOV_CFG_MAX_MACS)
+			return fail(err, el, o, v, "too many static %s (at most 4096 over every network)",
+				    "macs");
+		struct riov_cfg_mac *x = &c->macs[c->n_macs++];
+		snprintf(x->mac, sizeof(x->mac), "%s", text);
+		snprintf(x->target, sizeof(x->target), "%s", target);
+		x->vtep = vtep;
+		c->net_n_macs[ni]++;
+	}
+	return 0;
+}
+
 static int parse_nets(const config_setting_t *l, const char *o, struct riov_config *c, char *err, size_t el)
 {
-	static const char *const keys[] = { "name", "mtu", "vni", "vteps", NULL };
+	static const char *const keys[] = { "name", "mtu", "vni", "vteps", "macs", NULL };
 
 	if (!config_setting_is_list(l) && !config_setting_is_array(l))
 		return fail(err, el, o, l, "'%s' must be a list ( { name = \"...\"; }, ... )", "networks");
@@ -313,6 +438,7 @@ static int parse_nets(const config_setting_t *l, const char *o, struct riov_conf
 			}
 		}
 		TRY(parse_vteps(g, name, c->n_nets, o, c, err, el));
+		TRY(parse_macs(g, name, c->n_nets, o, c, err, el));
 		c->n_nets++;
 	}
 	return 0;
@@ -448,6 +574,7 @@ static void set_defaults(struct riov_config *c)
 	snprintf(c->socket_dir, sizeof(c->socket_dir), "/run/riov");
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/riov");
 	snprintf(c->rpc_socket, sizeof(c->rpc_socket), "/run/riov/riovd.sock");
+	c->mac_aging_s = 300; /* Linux bridge's ageing_time */
 }
 
 int riov_config_parse(const char *text, const char *origin, struct riov_config *cfg, char *err, size_t errlen)
@@ -520,4 +647,7 @@ void riov_config_free(struct riov_config *cfg)
 	free(cfg->vteps);
 	cfg->vteps = NULL;
 	cfg->n_vteps = 0;
+	free(cfg->macs);
+	cfg->macs = NULL;
+	cfg->n_macs = 0;
 }

@@ -19,6 +19,10 @@
 #define RIOV_CFG_MAX_PORTS 1024
 #define RIOV_CFG_MAX_VTEPS 1024        /* remote VTEPs over every network (each is a port) */
 #define RIOV_CFG_ADDR 20               /* "255.255.255.255/32" and its NUL */
+#define RIOV_CFG_MAX_MACS 4096         /* static MACs over every network */
+#define RIOV_CFG_MAC 18                /* "02:00:00:00:00:01" and its NUL */
+#define RIOV_CFG_MAC_AGING_MIN 10      /* seconds (as Linux's bridge ageing_time); 0 = never */
+#define RIOV_CFG_MAC_AGING_MAX 1000000
 
 struct riov_cfg_port {
 	char name[RIOV_CFG_NAME];
@@ -38,6 +42,14 @@ struct riov_cfg_port {
 	unsigned mtu;                  /* 0: the network's */
 	char address[RIOV_CFG_ADDR];   /* uplink: its VTEP address, "a.b.c.d/len" */
 	char gateway[RIOV_CFG_ADDR];   /* uplink: the underlay's default gateway, "" = none */
+};
+
+/* A network's static MAC, "MAC@TARGET" in the file: TARGET an IPv4 address (one of the network's
+ * vteps) or a local port's name. */
+struct riov_cfg_mac {
+	char mac[RIOV_CFG_MAC];        /* as written */
+	char target[RIOV_CFG_NAME];
+	bool vtep;                     /* target is a remote VTEP's address, else a port's name */
 };
 
 struct riov_config {
@@ -67,6 +79,8 @@ struct riov_config {
 	unsigned stats_interval;       /* seconds between counter lines in the log; 0 = off */
 	unsigned idle_sleep_us;        /* an idle worker sleeps this long between polls; 0 = busy-poll */
 	char log_level[RIOV_CFG_STR];  /* log levels (common/log.h riov_log_set()); "" = defaults */
+	unsigned mac_aging_s;          /* seconds a learned MAC stays without a frame from it (at most
+					* 1.5 times that); 0 = never aged; default 300 */
 	unsigned n_nets;
 	char nets[RIOV_CFG_MAX_NETS][RIOV_CFG_NAME];
 	unsigned net_mtu[RIOV_CFG_MAX_NETS];   /* 0: the default (1500) */
@@ -76,6 +90,11 @@ struct riov_config {
 	unsigned net_n_vteps[RIOV_CFG_MAX_NETS];
 	unsigned n_vteps;
 	char (*vteps)[RIOV_CFG_ADDR];  /* [n_vteps], "a.b.c.d" as written */
+	/* network i's static MACs are macs[net_mac_first[i] .. + net_n_macs[i]) */
+	unsigned net_mac_first[RIOV_CFG_MAX_NETS];
+	unsigned net_n_macs[RIOV_CFG_MAX_NETS];
+	unsigned n_macs;
+	struct riov_cfg_mac *macs;     /* [n_macs] */
 	unsigned n_ports;
 	struct riov_cfg_port *ports;   /* [n_ports] */
 };
@@ -106,5 +125,15 @@ bool riov_ipv4_unicast(uint32_t ip);
  *  the same subnet, neither ip itself nor (for prefixes up to 30) the subnet's network or
  *  broadcast address. */
 bool riov_ipv4_gateway_ok(uint32_t ip, unsigned prefix, uint32_t gw);
+
+/* MAC addresses as the configuration file and the API take them: six pairs of hexadecimal digits
+ * separated by ':' ("02:00:00:00:00:01", either case), nothing else. */
+
+/** Parse s into mac. Returns 0 or -EINVAL. */
+int riov_mac_parse(const char *s, uint8_t mac[6]);
+/** mac as "xx:xx:xx:xx:xx:xx" (lower case) into out (RIOV_CFG_MAC bytes). */
+void riov_mac_text(const uint8_t mac[6], char out[RIOV_CFG_MAC]);
+/** Whether mac can be a static entry: unicast (the group bit clear) and not all zeros. */
+bool riov_mac_unicast(const uint8_t mac[6]);
 
 #endif

@@ -119,6 +119,7 @@ int riov_service_create(const struct riov_service_params *p, struct riov_service
 		return rc;
 	}
 	svc_fabric_start(svc); /* before the restore: it adds remote VTEPs */
+	svc_mac_aging_start(svc);
 	*out = svc;
 	return 0;
 }
@@ -180,6 +181,7 @@ void riov_service_destroy(struct riov_service *svc)
 	if (svc->rpc)
 		riov_rpc_server_free(svc->rpc);
 	svc_fabric_stop(svc);
+	svc_mac_aging_stop(svc);
 	/* assigned functions: a port's device stops (the port goes) before its domain does */
 	while (svc->n_asg > 0) {
 		struct svc_assign *x = svc->asg[svc->n_asg - 1];

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * riovd's control service: the desired state (networks with their VXLAN VNIs and remote VTEPs,
- * ports, VT-d domains created through the API and interrupt settings, as riov.v1 specs), its
+ * riovd's control service: the desired state (networks with their VXLAN VNIs, remote VTEPs and
+ * static MACs, ports, VT-d domains created through the API and interrupt settings, as riov.v1
+ * specs), its
  * persistence in the state file, the RPC handlers that change and show it, and the Prometheus
  * collector. riovd.c starts it; the dataplane (dataplane/dp.h) and the VT-d unit do the work.
  * A library (control/service.c and one file per riov.proto service, control/svc_*.c; see
@@ -14,8 +15,8 @@
  * resolved under the socket_dir of the current configuration. A corrupt state file is moved
  * aside by the state store and riovd starts from the configuration file (logged as an error).
  *
- * Every acknowledged change (Network.Add/Delete/AddVtep/DeleteVtep, Port.Add/Delete,
- * Domain.Create/Map/Unmap/Attach, Interrupt.Set/Mask/Coalesce, Device.Assign/Release/SetVfs) is on
+ * Every acknowledged change (Network.Add/Delete/AddVtep/DeleteVtep/AddMac/DeleteMac,
+ * Port.Add/Delete, Domain.Create/Map/Unmap/Attach, Interrupt.Set/Mask/Coalesce, Device.Assign/Release/SetVfs) is on
  * stable storage before its answer is sent: adds change the dataplane first and then write the state (undoing the add when
  * the write fails); deletes write the state first and then change the dataplane. Every handler
  * does this through one helper, svc_save_or_undo(). After a crash the state file holds the last

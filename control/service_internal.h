@@ -6,7 +6,8 @@
  * One file per riov.proto service (svc_network.c, svc_port.c, svc_domain.c, svc_interrupt.c,
  * svc_device.c, svc_faults.c, svc_metrics.c, svc_config.c, svc_log.c; Node.Info is built into the RPC
  * server, svc_node.c supplies its workers and health; svc_fabric.c holds the VXLAN overlay's part
- * of Network and Port: VNIs, remote VTEPs, uplinks), each with a table of its methods: the
+ * of Network and Port: VNIs, remote VTEPs, uplinks; svc_mac.c Network's MAC tables: static MACs,
+ * their listing, aging), each with a table of its methods: the
  * role each needs and its handler, checked against the schema at build time (SVC_TABLE). What
  * they share: the desired state (struct riov_service), the state file and the one way a change
  * is kept (svc_state.c: svc_save_or_undo()), the VT-d identifiers riovd gives out (svc_ids.c),
@@ -33,6 +34,7 @@
 #include "vmm/assign.h"
 #include "vmm/vhost.h"
 
+struct event;
 struct evbuffer;
 struct riov_cfg_port;
 struct riov_nh_watch;
@@ -42,6 +44,7 @@ struct riov_nh_watch;
 #define OWN_IRQS_MAX 4096u      /* Interrupt.Set settings */
 #define ASSIGN_MAX 256u         /* assigned PCI functions (Device.Assign and eth ports) */
 #define SRIOV_MAX 64u           /* PFs whose VF count riovd sets */
+#define MACS_MAX 1024u          /* static MACs of one network */
 
 /* ------------------------------------------------------------------ VT-d identifiers (svc_ids.c)
  *
@@ -102,6 +105,10 @@ struct riov_service {
 	/* the fabric (svc_fabric.c): next hops of remote VTEPs from the kernel; NULL when it could
 	 * not be created (no netlink): VTEPs then stay unresolved */
 	struct riov_nh_watch *nh;
+	/* the MAC tables (svc_mac.c): the aging timer (NULL: none, mac_aging_s = 0) and the learned
+	 * entries it removed */
+	struct event *mac_age_ev;
+	uint64_t macs_aged;
 };
 
 /* ------------------------------------------------------------------ method tables */
@@ -243,10 +250,13 @@ int svc_net_fabric_apply(struct riov_service *svc, const Riov__V1__NetworkSpec *
 /** Take a network's remote VTEPs (spec's) out of the dataplane and the watcher, before the
  *  network itself goes. */
 void svc_net_fabric_remove(struct riov_service *svc, const Riov__V1__NetworkSpec *spec);
-/** ni->vteps: the remote VTEPs of network net as the dataplane has them. 0 or -ENOMEM. */
+/** ni->vteps: the remote VTEPs of network net as the dataplane has them, and (a network with a
+ *  VNI) ni->overlay, their totals. 0 or -ENOMEM. */
 int svc_net_vtep_infos(struct riov_rpc_call *call, struct riov_service *svc, const char *net,
 		       Riov__V1__NetworkInfo *ni);
-/** The fabric's metrics (riov_vtep_resolved) for the Prometheus collector. */
+/** Index of VTEP ip (network order) in spec's vteps, or -1. */
+int svc_spec_vtep_index(const Riov__V1__NetworkSpec *spec, uint32_t ip);
+/** The fabric's metrics (riov_vtep_resolved, riov_vni_*) for the Prometheus collector. */
 void svc_fabric_metrics(struct evbuffer *out, struct riov_service *svc);
 /** Remote VTEPs in the desired state (each is a dataplane port). */
 unsigned svc_vtep_count(const struct riov_service *svc);
@@ -267,6 +277,33 @@ int svc_h_net_add_vtep(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 		       ProtobufCMessage **resp, char *msg, size_t msglen);
 int svc_h_net_delete_vtep(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 			  ProtobufCMessage **resp, char *msg, size_t msglen);
+
+/* svc_mac.c: the MAC tables: static MACs (NetworkSpec.macs), their listing, aging */
+/** Start the aging timer on svc->base, every cfg->mac_aging_s / 2 s (none without a base or with
+ *  mac_aging_s 0). Never fails: without a timer riovd runs and says so in its log. */
+void svc_mac_aging_start(struct riov_service *svc);
+/** Stop it (riov_service_destroy). */
+void svc_mac_aging_stop(struct riov_service *svc);
+/** One aging sweep of every network's table (the timer's work). */
+void svc_mac_age(struct riov_service *svc);
+/** Check a network spec's static MACs (syntax, unicast, a VTEP of the spec or a port name, each
+ *  once, at most MACS_MAX). @return 0 or -errno with err filled. */
+int svc_net_macs_check(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char *err,
+		       size_t errlen);
+/** A network just added with its VTEPs: its static MACs (checked) into the dataplane, but those
+ *  on a local port that is not there (pending). On failure the caller deletes the network.
+ *  @return 0 or -errno with err filled. */
+int svc_net_macs_apply(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char *err,
+		       size_t errlen);
+/** A port just added: its network's static MACs on it into the dataplane (failures logged). */
+void svc_port_macs_added(struct riov_service *svc, const Riov__V1__PortSpec *ps);
+/** Network.AddMac, Network.DeleteMac and Network.ListMacs (riov_rpc_handler). */
+int svc_h_net_add_mac(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+		      ProtobufCMessage **resp, char *msg, size_t msglen);
+int svc_h_net_delete_mac(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			 ProtobufCMessage **resp, char *msg, size_t msglen);
+int svc_h_net_list_macs(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			ProtobufCMessage **resp, char *msg, size_t msglen);
 
 /* svc_port.c */
 #define SVC_N_FEATURES 5u  /* virtio features a port may withhold (features_off) */

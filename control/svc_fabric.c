@@ -226,7 +226,7 @@ static int vtep_parse(struct riov_service *svc, const char *net, const char *tex
 }
 
 /* Index of VTEP ip in spec's list, or -1 (entries that do not parse match nothing). */
-static int spec_vtep_index(const Riov__V1__NetworkSpec *spec, uint32_t ip)
+int svc_spec_vtep_index(const Riov__V1__NetworkSpec *spec, uint32_t ip)
 {
 	for (size_t k = 0; k < spec->n_vteps; k++) {
 		uint32_t v;
@@ -432,11 +432,62 @@ static void vtep_info_one(void *arg, const char *net, uint32_t ip, const struct 
 	a->v[a->n++] = x;
 }
 
+/* drops by cause as DropCounters in the call's memory (causes that counted nothing left out);
+ * *total gets their sum. 0 or -ENOMEM. */
+static int drop_counters(struct riov_rpc_call *call, const uint64_t drops[RIOV_DP_DROP__MAX],
+			 Riov__V1__DropCounter ***out, size_t *n, uint64_t *total)
+{
+	Riov__V1__DropCounter **v = riov_rpc_call_alloc(call, RIOV_DP_DROP__MAX * sizeof(*v));
+
+	*n = 0;
+	*total = 0;
+	if (v == NULL)
+		return -ENOMEM;
+	for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++) {
+		*total += drops[d];
+		if (drops[d] == 0)
+			continue;
+		Riov__V1__DropCounter *x = CALL_NEW(call, Riov__V1__DropCounter,
+						    riov__v1__drop_counter__init);
+		if (x == NULL)
+			return -ENOMEM;
+		x->cause = (char *)riov_dp_drop_names[d];
+		x->packets = drops[d];
+		v[(*n)++] = x;
+	}
+	*out = v;
+	return 0;
+}
+
+/* ni->overlay: network net's totals over its remote VTEPs (it has a VNI). 0 or -ENOMEM. */
+static int vni_counters(struct riov_rpc_call *call, struct riov_service *svc, const char *net,
+			Riov__V1__NetworkInfo *ni)
+{
+	struct riov_dp_vni_stats vs;
+	Riov__V1__VniCounters *o;
+
+	if (riov_dp_vni_stats(svc->dp, net, &vs) != 0 || vs.vni == 0)
+		return 0;
+	if ((o = CALL_NEW(call, Riov__V1__VniCounters, riov__v1__vni_counters__init)) == NULL)
+		return -ENOMEM;
+	o->vni = vs.vni;
+	o->tx_packets = vs.tx_packets;
+	o->tx_bytes = vs.tx_bytes;
+	o->rx_packets = vs.rx_packets;
+	o->rx_bytes = vs.rx_bytes;
+	if (drop_counters(call, vs.drops, &o->drops, &o->n_drops, &o->dropped) != 0)
+		return -ENOMEM;
+	ni->overlay = o;
+	return 0;
+}
+
 int svc_net_vtep_infos(struct riov_rpc_call *call, struct riov_service *svc, const char *net,
 		       Riov__V1__NetworkInfo *ni)
 {
 	struct vtep_acc a = { .call = call, .dp = svc->dp };
 
+	if (vni_counters(call, svc, net, ni) != 0)
+		return -ENOMEM;
 	riov_dp_vtep_foreach(svc->dp, net, vtep_count_one, &a.cap);
 	if (a.cap == 0)
 		return 0;
@@ -460,12 +511,64 @@ static void vtep_metric_one(void *arg, const char *net, uint32_t ip, const struc
 	riov_metrics_sample_u64(arg, "riov_vtep_resolved", labels, 2, vi->resolved);
 }
 
+/* The overlay totals of every network with a VNI (riov_dp_vni_stats), for the metrics. */
+struct vni_row {
+	const char *net;
+	char vni[12];
+	struct riov_dp_vni_stats st;
+};
+
+static void vni_metric(struct evbuffer *out, const struct vni_row *v, unsigned n, const char *name,
+		       const char *help, bool bytes)
+{
+	riov_metrics_header(out, name, help, "counter");
+	for (unsigned i = 0; i < n; i++) {
+		for (int tx = 0; tx < 2; tx++) {
+			const char *labels[] = { "net", v[i].net, "vni", v[i].vni, "direction",
+						 tx ? "tx" : "rx" };
+			riov_metrics_sample_u64(out, name, labels, 3,
+						bytes ? (tx ? v[i].st.tx_bytes : v[i].st.rx_bytes)
+						      : (tx ? v[i].st.tx_packets : v[i].st.rx_packets));
+		}
+	}
+}
+
+static void vni_metrics(struct evbuffer *out, struct riov_service *svc)
+{
+	struct vni_row *v = calloc(svc->n_nets + 1, sizeof(*v));
+	unsigned n = 0;
+
+	for (unsigned i = 0; v != NULL && i < svc->n_nets; i++) {
+		if (svc->nets[i]->vni == 0 || riov_dp_vni_stats(svc->dp, svc->nets[i]->name, &v[n].st) != 0 ||
+		    v[n].st.vni == 0)
+			continue;
+		v[n].net = svc->nets[i]->name;
+		snprintf(v[n].vni, sizeof(v[n].vni), "%u", v[n].st.vni);
+		n++;
+	}
+	vni_metric(out, v, n, "riov_vni_packets_total", "Packets of a network's overlay, summed over "
+		   "its remote VTEPs' ports: direction tx encapsulated and sent, rx decapsulated into the "
+		   "network.", false);
+	vni_metric(out, v, n, "riov_vni_bytes_total", "Bytes of a network's overlay: tx the outer "
+		   "frames sent, rx the inner frames decapsulated.", true);
+	riov_metrics_header(out, "riov_vni_drops_total", "Packets of a network's overlay dropped on its "
+			    "remote VTEPs' ports, by cause.", "counter");
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++) {
+			const char *labels[] = { "net", v[i].net, "vni", v[i].vni, "cause",
+						 riov_dp_drop_names[d] };
+			riov_metrics_sample_u64(out, "riov_vni_drops_total", labels, 3, v[i].st.drops[d]);
+		}
+	free(v);
+}
+
 void svc_fabric_metrics(struct evbuffer *out, struct riov_service *svc)
 {
 	riov_metrics_header(out, "riov_vtep_resolved", "1 while the kernel reaches a network's remote "
 			    "VTEP out of an uplink (its frames are encapsulated), 0 while they are "
 			    "dropped (no_nexthop).", "gauge");
 	riov_dp_vtep_foreach(svc->dp, NULL, vtep_metric_one, out);
+	vni_metrics(out, svc);
 }
 
 /* ------------------------------------------------------------------ uplinks */
@@ -518,7 +621,7 @@ int svc_uplink_params(struct riov_service *svc, const Riov__V1__PortSpec *ps,
 		}
 	}
 	for (unsigned k = 0; k < svc->n_nets; k++) {
-		if (spec_vtep_index(svc->nets[k], ip) >= 0) {
+		if (svc_spec_vtep_index(svc->nets[k], ip) >= 0) {
 			snprintf(err, errlen, "uplink port %s: address %.40s is a remote VTEP of network %s; "
 				 "delete that VTEP first", name, addr, svc->nets[k]->name);
 			return -EINVAL;
@@ -572,25 +675,44 @@ int svc_uplink_up(struct riov_service *svc, const Riov__V1__PortSpec *ps, char *
 
 /* ------------------------------------------------------------------ RPC */
 
-/* A copy of spec (malloc'd, freed with free_unpacked) whose VTEP list lacks entry skip (-1: none)
- * and ends with add (NULL: nothing added). */
-static Riov__V1__NetworkSpec *spec_vteps(const Riov__V1__NetworkSpec *spec, const char *add, int skip)
+/* A copy of spec (malloc'd, freed with free_unpacked) whose VTEP list lacks entry skip (-1: none),
+ * and the static MACs behind it (*dropped: how many), and ends with add (NULL: nothing added). */
+static Riov__V1__NetworkSpec *spec_vteps(const Riov__V1__NetworkSpec *spec, const char *add, int skip,
+					 size_t *dropped)
 {
 	Riov__V1__NetworkSpec tmp = *spec; /* shallow: packed and unpacked again below */
 	char **v = calloc(spec->n_vteps + 1, sizeof(*v));
-	size_t n = 0;
+	Riov__V1__StaticMac **m = calloc(spec->n_macs + 1, sizeof(*m));
+	uint32_t gone = 0;
+	size_t n = 0, nm = 0;
 
-	if (v == NULL)
+	*dropped = 0;
+	if (v == NULL || m == NULL) {
+		free(v);
+		free(m);
 		return NULL;
+	}
 	for (size_t k = 0; k < spec->n_vteps; k++)
 		if ((int)k != skip)
 			v[n++] = spec->vteps[k];
 	if (add != NULL)
 		v[n++] = (char *)add;
+	if (skip >= 0 && riov_ipv4_parse(spec->vteps[skip], &gone) != 0)
+		gone = 0;
+	for (size_t k = 0; k < spec->n_macs; k++) {
+		uint32_t ip;
+		if (gone != 0 && riov_ipv4_parse(spec->macs[k]->vtep, &ip) == 0 && ip == gone)
+			(*dropped)++;
+		else
+			m[nm++] = spec->macs[k];
+	}
 	tmp.vteps = v;
 	tmp.n_vteps = n;
+	tmp.macs = m;
+	tmp.n_macs = nm;
 	Riov__V1__NetworkSpec *copy = svc_msg_dup(&tmp.base);
 	free(v);
+	free(m);
 	return copy;
 }
 
@@ -664,7 +786,7 @@ int svc_h_net_add_vtep(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 	if ((rc = vtep_parse(svc, old->name, req->address, &ip, msg, msglen)) != 0)
 		return rc;
 	ip_text(ip, a);
-	if (spec_vtep_index(old, ip) >= 0) {
+	if (svc_spec_vtep_index(old, ip) >= 0) {
 		snprintf(msg, msglen, "network %s already has VTEP %s", old->name, a);
 		return -EEXIST;
 	}
@@ -674,7 +796,8 @@ int svc_h_net_add_vtep(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 		return -ENOSPC;
 	}
 	struct vtep_change c = { .i = (unsigned)i, .old = old, .ip = ip, .added = true };
-	if ((c.spec = spec_vteps(old, a, -1)) == NULL) {
+	size_t dropped;
+	if ((c.spec = spec_vteps(old, a, -1, &dropped)) == NULL) {
 		snprintf(msg, msglen, "network %s: out of memory", old->name);
 		return -ENOMEM;
 	}
@@ -714,13 +837,15 @@ int svc_h_net_delete_vtep(struct riov_rpc_call *call, const ProtobufCMessage *re
 		return -EINVAL;
 	}
 	ip_text(ip, a);
-	if ((k = spec_vtep_index(old, ip)) < 0) {
+	if ((k = svc_spec_vtep_index(old, ip)) < 0) {
 		snprintf(msg, msglen, "network %s has no VTEP %s", old->name, a);
 		return -ENOENT;
 	}
-	/* state first: once it is saved the delete is acknowledged whatever happens next */
+	/* state first: once it is saved the delete is acknowledged whatever happens next; the static
+	 * MACs behind the VTEP go with it (the dataplane forgets them with its port) */
 	struct vtep_change c = { .i = (unsigned)i, .old = old, .ip = ip, .added = false };
-	if ((c.spec = spec_vteps(old, NULL, k)) == NULL) {
+	size_t dropped;
+	if ((c.spec = spec_vteps(old, NULL, k, &dropped)) == NULL) {
 		snprintf(msg, msglen, "network %s: out of memory", old->name);
 		return -ENOMEM;
 	}
@@ -730,8 +855,12 @@ int svc_h_net_delete_vtep(struct riov_rpc_call *call, const ProtobufCMessage *re
 	if (rc != 0)
 		return rc;
 	vtep_del(svc, c.spec->name, ip);
-	RIOV_LOG(RIOV_LOG_NOTICE, "network %s: VTEP %s deleted by %s", c.spec->name, a,
-		 riov_rpc_call_peer(call));
+	if (dropped)
+		RIOV_LOG(RIOV_LOG_NOTICE, "network %s: VTEP %s deleted by %s, with the %zu static MAC(s) "
+			 "behind it", c.spec->name, a, riov_rpc_call_peer(call), dropped);
+	else
+		RIOV_LOG(RIOV_LOG_NOTICE, "network %s: VTEP %s deleted by %s", c.spec->name, a,
+			 riov_rpc_call_peer(call));
 	riov__v1__network_spec__free_unpacked(old, NULL);
 	return vtep_answer(call, svc, (unsigned)i, resp);
 }

@@ -2,12 +2,14 @@
 /*
  * riov.v1.Network: networks (one L2 switch each in the dataplane) in the desired state. A
  * network's VXLAN overlay (its vni and remote VTEPs, Network.AddVtep/DeleteVtep) is
- * svc_fabric.c's.
+ * svc_fabric.c's, its MAC table (static MACs, Network.AddMac/DeleteMac/ListMacs, aging)
+ * svc_mac.c's.
  *
  * Security model: requests come from RPC clients that passed the server's transport and role
  * checks (control/rpc_server.h), but their content is untrusted: a network name is checked by the
  * dataplane (riov_dp_net_add: letters, digits, '-', '_', '.', bounded length) before it is kept,
- * an MTU outside 68-9000 is refused, the vni and vteps are checked by svc_fabric.c, and names are
+ * an MTU outside 68-9000 is refused, the vni and vteps are checked by svc_fabric.c, the static
+ * MACs by svc_mac.c, and names are
  * printed with a bound (%.80s) where they may be long.
  *
  * Thread rules: control thread only.
@@ -48,7 +50,8 @@ int svc_net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char 
 			 in->mtu, RIOV_DP_MTU_MIN, RIOV_DP_MTU_MAX, RIOV_DP_MTU_DEFAULT);
 		return -EINVAL;
 	}
-	if ((rc = svc_net_fabric_check(svc, in, err, errlen)) != 0)
+	if ((rc = svc_net_fabric_check(svc, in, err, errlen)) != 0 ||
+	    (rc = svc_net_macs_check(svc, in, err, errlen)) != 0)
 		return rc;
 	rc = riov_dp_net_add(svc->dp, name);
 	if (rc == -EINVAL)
@@ -63,6 +66,11 @@ int svc_net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char 
 	if (rc != 0)
 		return rc;
 	if ((rc = svc_net_fabric_apply(svc, in, err, errlen)) != 0) {
+		riov_dp_net_del(svc->dp, name);
+		return rc;
+	}
+	if ((rc = svc_net_macs_apply(svc, in, err, errlen)) != 0) {
+		svc_net_fabric_remove(svc, in);
 		riov_dp_net_del(svc->dp, name);
 		return rc;
 	}
@@ -210,5 +218,8 @@ static const struct svc_method network_methods[] = {
 	SVC_METHOD(Network, list, READONLY, h_net_list),
 	SVC_METHOD(Network, add_vtep, ADMIN, svc_h_net_add_vtep),      /* svc_fabric.c */
 	SVC_METHOD(Network, delete_vtep, ADMIN, svc_h_net_delete_vtep),
+	SVC_METHOD(Network, add_mac, ADMIN, svc_h_net_add_mac),        /* svc_mac.c */
+	SVC_METHOD(Network, delete_mac, ADMIN, svc_h_net_delete_mac),
+	SVC_METHOD(Network, list_macs, READONLY, svc_h_net_list_macs),
 };
 SVC_TABLE(svc_network_table, Network, network_methods);

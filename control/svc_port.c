@@ -579,6 +579,7 @@ int svc_port_add(struct riov_service *svc, const Riov__V1__PortSpec *in, char *e
 		spec->domain_id = ai.did; /* kept: the same domain after a restart */
 	}
 	svc->ports[svc->n_ports++] = spec;
+	svc_port_macs_added(svc, spec); /* static MACs of its network on it */
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * riovd's Prometheus collector (control/metrics_http.h serves it): ports (remote VTEPs' too) and
- * their queue pairs, remote VTEPs' next hops, vhost ports' sessions, the VT-d unit's faults and
+ * their queue pairs, remote VTEPs' next hops, overlay networks' totals, MACs aged out, vhost ports' sessions, the VT-d unit's faults and
  * interrupts, workers, the state generation and the RPC server's own metrics. Label values (port
  * and network names) are escaped by metrics_http.c.
  *
@@ -228,6 +228,9 @@ void svc_prometheus_collect(struct evbuffer *out, void *arg)
 			       port_counters[k].vhost_only);
 	free(pa.v);
 	svc_fabric_metrics(out, svc);
+	riov_metrics_header(out, "riov_macs_aged_total", "Learned MAC table entries removed by aging "
+			    "(mac_aging_s without a frame from their address), every network.", "counter");
+	riov_metrics_sample_u64(out, "riov_macs_aged_total", NULL, 0, svc->macs_aged);
 
 	riov_vtd_fault_stats(svc->vtd, &fs);
 	riov_metrics_header(out, "riov_iommu_faults_total", "VT-d faults of the node's remapping unit, by "

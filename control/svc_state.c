@@ -132,12 +132,23 @@ static int restore_from_config(struct riov_service *svc, char *err, size_t errle
 	for (unsigned i = 0; i < c->n_nets; i++) {
 		Riov__V1__NetworkSpec ns = RIOV__V1__NETWORK_SPEC__INIT;
 		char *vteps[RIOV_CFG_MAX_VTEPS];
+		static Riov__V1__StaticMac macs[RIOV_CFG_MAX_MACS];
+		static Riov__V1__StaticMac *macp[RIOV_CFG_MAX_MACS];
 		ns.name = (char *)c->nets[i];
 		ns.mtu = c->net_mtu[i];
 		ns.vni = c->net_vni[i];
 		for (unsigned k = 0; k < c->net_n_vteps[i] && k < RIOV_CFG_MAX_VTEPS; k++)
 			vteps[ns.n_vteps++] = c->vteps[c->net_vtep_first[i] + k];
 		ns.vteps = vteps;
+		for (unsigned k = 0; k < c->net_n_macs[i] && k < RIOV_CFG_MAX_MACS; k++) {
+			const struct riov_cfg_mac *cm = &c->macs[c->net_mac_first[i] + k];
+			riov__v1__static_mac__init(&macs[k]);
+			macs[k].mac = (char *)cm->mac;
+			macs[k].vtep = (char *)(cm->vtep ? cm->target : "");
+			macs[k].port = (char *)(cm->vtep ? "" : cm->target);
+			macp[ns.n_macs++] = &macs[k];
+		}
+		ns.macs = macp;
 		rc = svc_net_add(svc, &ns, err, errlen);
 		if (rc != 0)
 			return rc;

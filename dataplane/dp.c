@@ -503,27 +503,27 @@ static struct rte_mempool *dp_jumbo_pool(struct riov_dp *dp)
 /* Set conf and *pool up for frames of the port's MTU: the device's own MTU, scatter RX where a
  * frame is larger than riovd's mbufs and the device can scatter, else the jumbo pool; multi-segment
  * TX (frames from guests arrive in chains of mbufs) where it is needed. */
-static int eth_mtu_setup(struct riov_dp *dp, struct dp_port *p, const char *devname,
+static int eth_mtu_setup(struct riov_dp *dp, struct dp_port *p, uint16_t mtu, const char *devname,
 			 const struct rte_eth_dev_info *info, struct rte_eth_conf *conf, struct rte_mempool **pool,
 			 char *err, size_t errlen)
 {
-	const uint32_t frame = (uint32_t)p->mtu + RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN;
+	const uint32_t frame = (uint32_t)mtu + RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN;
 	const uint32_t room = rte_pktmbuf_data_room_size(dp->mp) - RTE_PKTMBUF_HEADROOM;
 
 	*pool = dp->mp;
 	const uint32_t overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
 	const uint32_t max = RTE_MIN((uint32_t)info->max_mtu, info->max_rx_pktlen - overhead);
-	if (p->mtu > max || p->mtu < info->min_mtu) {
-		snprintf(err, errlen, "eth port %s: %s takes an MTU of %u-%u, not %u", p->name, devname,
-			 info->min_mtu, max, p->mtu);
+	if (mtu > max || mtu < info->min_mtu) {
+		snprintf(err, errlen, "port %s: %s takes an MTU of %u-%u, not %u", p->name, devname,
+			 info->min_mtu, max, mtu);
 		return -EINVAL;
 	}
-	conf->rxmode.mtu = p->mtu;
+	conf->rxmode.mtu = mtu;
 	if (frame <= room)
 		return 0;
 	if (!(info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)) {
-		snprintf(err, errlen, "eth port %s: %s cannot send frames in several buffers, which an MTU "
-			 "of %u needs", p->name, devname, p->mtu);
+		snprintf(err, errlen, "port %s: %s cannot send frames in several buffers, which an MTU "
+			 "of %u needs", p->name, devname, mtu);
 		return -EINVAL;
 	}
 	conf->txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
@@ -533,7 +533,7 @@ static int eth_mtu_setup(struct riov_dp *dp, struct dp_port *p, const char *devn
 	}
 	*pool = dp_jumbo_pool(dp);
 	if (*pool == NULL) {
-		snprintf(err, errlen, "eth port %s: no memory for the jumbo frame pool (%u buffers of %u "
+		snprintf(err, errlen, "port %s: no memory for the jumbo frame pool (%u buffers of %u "
 			 "bytes): %s", p->name, DP_JUMBO_MBUFS, DP_JUMBO_ROOM, rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
@@ -613,7 +613,7 @@ int dp_eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp
 		return -ENODEV;
 	}
 	p->eth_id = pid;
-	rc = dp_eth_dev_start(dp, p, pid, p->devname, p->queues, &p->ol_accepts,
+	rc = dp_eth_dev_start(dp, p, pid, p->devname, p->queues, 0, &p->ol_accepts,
 			      !(prm->features_off & RIOV_VIRTIO_NET_OFFLOADS), err, errlen);
 	if (rc != 0) {
 		p->devname[0] = '\0';
@@ -624,7 +624,7 @@ int dp_eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp
 }
 
 int dp_eth_dev_start(struct riov_dp *dp, struct dp_port *p, uint16_t pid, const char *devname, uint16_t rxq,
-		     _Atomic uint8_t *ol, bool offloads, char *err, size_t errlen)
+		     uint16_t mtu, _Atomic uint8_t *ol, bool offloads, char *err, size_t errlen)
 {
 	struct rte_eth_conf conf = { 0 };
 	struct rte_eth_dev_info info;
@@ -641,13 +641,15 @@ int dp_eth_dev_start(struct riov_dp *dp, struct dp_port *p, uint16_t pid, const 
 		goto fail;
 	}
 	struct rte_mempool *pool;
-	rc = eth_mtu_setup(dp, p, devname, &info, &conf, &pool, err, errlen);
+	if (mtu == 0)
+		mtu = p->mtu;
+	rc = eth_mtu_setup(dp, p, mtu, devname, &info, &conf, &pool, err, errlen);
 	if (rc != 0)
 		goto fail;
 	eth_tx_offloads(ol != NULL ? ol : &none, &info, &conf, offloads && ol != NULL);
 	rc = rte_eth_dev_configure(pid, rxq, (uint16_t)dp->n_workers, &conf);
 	if (rc != 0) {
-		snprintf(err, errlen, "port %s: cannot configure %s (MTU %u): %s", p->name, devname, p->mtu,
+		snprintf(err, errlen, "port %s: cannot configure %s (MTU %u): %s", p->name, devname, mtu,
 			 strerror(-rc));
 		goto fail;
 	}
@@ -855,6 +857,8 @@ int riov_dp_port_del(struct riov_dp *dp, const char *name)
 	}
 	atomic_store(&dp->ports[p->id], NULL);
 	dp_sync(dp);
+	if (p->type == RIOV_DP_PORT_VTEP)
+		dp_fabric_vtep_gone(dp, p); /* its counters, final now, stay in its network's totals */
 	for (unsigned i = 0; i < dp->n_port_order; i++) {
 		if (dp->port_order[i] == p->id) {
 			memmove(&dp->port_order[i], &dp->port_order[i + 1],
@@ -959,6 +963,75 @@ int riov_dp_net_info(struct riov_dp *dp, const char *name, struct riov_dp_net_in
 	for (unsigned i = 0; i < DP_MAC_SLOTS; i++)
 		out->macs += (atomic_load_explicit(&net->macs[i], memory_order_relaxed) & DP_MAC_PORT) != 0;
 	return 0;
+}
+
+/* ---- the MAC table's control side (switch.c does the table) ---- */
+
+int riov_dp_mac_add(struct riov_dp *dp, const char *name, const uint8_t mac[6], const char *port)
+{
+	struct dp_net *net = dp_net_find(dp, name);
+	struct dp_port *p = net != NULL ? dp_port_find(dp, port) : NULL;
+	int rc;
+
+	if (p == NULL || p->net != net || atomic_load(&p->deleting))
+		return -ENOENT;
+	rc = dp_mac_set_static(net, mac, p->id, p->type == RIOV_DP_PORT_VHOST);
+	if (rc == 0)
+		RIOV_LOG(RIOV_LOG_INFO, "network %s: static MAC " RTE_ETHER_ADDR_PRT_FMT " on port %s", name,
+			 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], port);
+	return rc;
+}
+
+int riov_dp_mac_del(struct riov_dp *dp, const char *name, const uint8_t mac[6])
+{
+	struct dp_net *net = dp_net_find(dp, name);
+
+	return net != NULL ? dp_mac_remove(net, mac) : -ENOENT;
+}
+
+struct mac_walk {
+	struct riov_dp *dp;
+	void (*fn)(void *arg, const struct riov_dp_mac_info *mi);
+	void *arg;
+};
+
+static void mac_walk_one(void *arg, const uint8_t mac[6], uint64_t e)
+{
+	const struct mac_walk *w = arg;
+	const unsigned id = (unsigned)(e & DP_MAC_PORT) - 1;
+	const struct dp_port *p = id < RIOV_DP_MAX_PORTS ? atomic_load(&w->dp->ports[id]) : NULL;
+	struct riov_dp_mac_info mi = {
+		.is_static = (e & DP_MAC_STATIC) != 0,
+		.local = (e & DP_MAC_LOCAL) != 0,
+		.age = (unsigned)((e & DP_MAC_AGE) / DP_MAC_AGE_ONE),
+	};
+
+	memcpy(mi.mac, mac, sizeof(mi.mac));
+	snprintf(mi.port, sizeof(mi.port), "%s", p != NULL ? p->name : "?");
+	mi.type = p != NULL ? p->type : RIOV_DP_PORT_ETH;
+	w->fn(w->arg, &mi);
+}
+
+int riov_dp_mac_foreach(struct riov_dp *dp, const char *name,
+			void (*fn)(void *arg, const struct riov_dp_mac_info *mi), void *arg)
+{
+	struct dp_net *net = dp_net_find(dp, name);
+	struct mac_walk w = { dp, fn, arg };
+
+	if (net == NULL)
+		return -ENOENT;
+	dp_mac_walk(net, mac_walk_one, &w);
+	return 0;
+}
+
+unsigned riov_dp_mac_age(struct riov_dp *dp)
+{
+	unsigned removed = 0;
+
+	for (unsigned i = 0; i < RIOV_DP_MAX_NETS; i++)
+		if (dp->nets[i] != NULL)
+			removed += dp_mac_age_net(dp->nets[i]);
+	return removed;
 }
 
 unsigned riov_dp_n_workers(const struct riov_dp *dp)

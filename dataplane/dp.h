@@ -290,6 +290,51 @@ struct riov_dp_net_info {
 /** Fill out for the network called name (ports: local ports, not its remote VTEPs). Returns 0 or -ENOENT. */
 int riov_dp_net_info(struct riov_dp *dp, const char *name, struct riov_dp_net_info *out);
 
+/* ---- a network's MAC table (switch.c: learned entries age, static ones stay) ---- */
+
+/* Aging of learned entries, local and remote: the control plane calls riov_dp_mac_age() every
+ * aging time / 2 (its mac_aging_s, 300 s by default as Linux bridge's ageing_time), and an entry
+ * goes at the third sweep after a frame last came from its address: between 1 and 1.5 times the
+ * aging time after it. */
+
+struct riov_dp_mac_info {
+	uint8_t mac[6];
+	char port[RIOV_DP_NAME_MAX];   /* where frames to it go ("?" for a port going away) */
+	enum riov_dp_port_type type;   /* that port's */
+	bool is_static;                /* riov_dp_mac_add(): never moved by learning, never aged */
+	bool local;                    /* on a vhost port (a guest's address) */
+	unsigned age;                  /* learned: aging sweeps since a frame last came from it */
+};
+/** Make mac (unicast, not all zeros) a static entry of network net to its port called port (a
+ *  vhost or eth port, or a remote VTEP's "<net>@<a.b.c.d>"), in place of whatever entry the
+ *  address had. Learning never moves it, aging never removes it; deleting the port removes it.
+ *  Returns 0, -ENOENT (no such network, or no such port in it), -EINVAL (a multicast or all-zero
+ *  address) or -ENOSPC (the slots the address may take hold static entries already: no static
+ *  entry is ever evicted). */
+int riov_dp_mac_add(struct riov_dp *dp, const char *net, const uint8_t mac[6], const char *port);
+/** Remove network net's entry of mac, static or learned. Returns 0 or -ENOENT. */
+int riov_dp_mac_del(struct riov_dp *dp, const char *net, const uint8_t mac[6]);
+/** Call fn for each entry of network net's table, in table order; workers go on learning
+ *  meanwhile (each entry is read once, atomically). Returns 0 or -ENOENT. */
+int riov_dp_mac_foreach(struct riov_dp *dp, const char *net,
+			void (*fn)(void *arg, const struct riov_dp_mac_info *mi), void *arg);
+/** One aging sweep over every network (see above). Returns how many learned entries it removed. */
+unsigned riov_dp_mac_age(struct riov_dp *dp);
+
+/* A network's overlay totals: the sums of its remote VTEPs' port counters (riov_dp_port_stats),
+ * those deleted since its VNI was set included, so they never go backwards. tx: encapsulated and
+ * sent (bytes of the outer frames, as the VTEP ports count them), rx: decapsulated into the
+ * network (bytes of the inner frames). VXLAN the uplink drops before a network is known
+ * (vxlan_unknown_vni, the other vxlan_* causes, unknown_vtep) stays the uplink's. */
+struct riov_dp_vni_stats {
+	uint32_t vni;
+	unsigned vteps;                /* remote VTEPs now */
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t drops[RIOV_DP_DROP__MAX];
+};
+/** Fill out for network name (zeros without a VNI). Returns 0 or -ENOENT. */
+int riov_dp_vni_stats(struct riov_dp *dp, const char *name, struct riov_dp_vni_stats *out);
+
 /** Number of worker lcores. */
 unsigned riov_dp_n_workers(const struct riov_dp *dp);
 

@@ -18,15 +18,34 @@
 
 /* ---- the switch (switch.c) ---- */
 
-/* MAC table: open addressing over 64-bit words, each
- * (mac << 16) | (static << 15) | (local << 14) | (port + 1), local = learned on a vhost port.
- * Workers learn with single atomic stores/CAS; the control thread purges a deleted port's entries
- * after the workers stopped seeing that port. No aging yet. */
+/* MAC table: open addressing over 64-bit words, probed from the slot the address hashes to over at
+ * most DP_MAC_PROBE slots. A word is
+ *   bits 63-16  the MAC address
+ *   bit  15     DP_MAC_STATIC  set by the control plane (riov_dp_mac_add): learning never moves or
+ *                              replaces it, aging never removes it
+ *   bit  14     DP_MAC_LOCAL   its port is a vhost port (a guest's address: the same source arriving
+ *                              from the wire is a loop or a spoof)
+ *   bits 13-12  DP_MAC_AGE     learned entries: sweeps (dp_mac_age_net) since a frame last came
+ *                              from the address; the worker that sees it again stores 0 (one store
+ *                              per entry per sweep, not per frame); static entries keep 0
+ *   bits 11-0   DP_MAC_PORT    port + 1 (1..RIOV_DP_MAX_PORTS); 0: a tombstone (an entry removed,
+ *                              its address kept: probe chains stay intact, learning reuses the slot)
+ * and 0 is an empty slot (probe chains end there).
+ * Workers learn with atomic loads and compare-and-swap (an entry changes only from the value its
+ * writer read); the control thread adds and removes static entries, ages learned ones and purges
+ * a deleted port's entries (after the workers stopped seeing that port) with compare-and-swap too,
+ * and reads the table with relaxed loads. */
 #define DP_MAC_SLOTS 8192
 #define DP_MAC_PROBE 8
 #define DP_MAC_STATIC 0x8000u
 #define DP_MAC_LOCAL 0x4000u
+#define DP_MAC_AGE 0x3000u
+#define DP_MAC_AGE_ONE 0x1000u
+#define DP_MAC_AGE_MAX 2u              /* a sweep that finds a learned entry at this age removes it */
 #define DP_MAC_PORT 0x0fffu
+#define DP_MAC_FLAGS 0xffffu           /* everything but the address */
+_Static_assert(RIOV_DP_MAX_PORTS < DP_MAC_PORT, "a port id + 1 fits DP_MAC_PORT");
+_Static_assert(((DP_MAC_AGE_MAX * DP_MAC_AGE_ONE) & ~DP_MAC_AGE) == 0, "DP_MAC_AGE holds the oldest age");
 
 struct dp_flood {
 	unsigned n;
@@ -52,6 +71,11 @@ struct dp_net {
 	struct dp_flood *_Atomic flood_local; /* the same without VTEP ports: what a frame from the
 					 * overlay floods to (split horizon) */
 	struct dp_vteps *_Atomic vteps;  /* published like flood */
+	/* counters of its remote VTEPs' ports deleted since its VNI was set (riov_dp_vni_stats) */
+	struct dp_vtep_past {
+		uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+		uint64_t drops[RIOV_DP_DROP__MAX];
+	} vtep_past;
 	_Atomic uint64_t macs[DP_MAC_SLOTS];
 };
 
@@ -72,12 +96,27 @@ struct dp_vtep_nh {
 
 /** Port id for dst in net, or -1 (unknown). Worker. */
 int dp_mac_lookup(struct dp_net *net, const uint8_t *mac);
-/** Learn src -> port (local: a vhost port). Returns 1 if the table changed, 0 if not, -1 if the
- *  frame must be dropped: the source belongs to a local guest but came from the wire (a
- *  looped-back frame or a spoof). Worker. */
+/** Learn src -> port (local: a vhost port); an entry it already has is marked seen (its age back
+ *  to 0). Returns 1 if the table changed (an entry added or moved), 0 if not, -1 if the frame
+ *  must be dropped: the source belongs to a local guest but came from the wire (a looped-back
+ *  frame or a spoof). Worker. */
 int dp_mac_learn(struct dp_net *net, const uint8_t *mac, uint16_t port, bool local);
-/** Remove every entry of port. Control thread, after the workers stopped polling the port. */
+/** Remove every entry of port, static ones too. Control thread, after the workers stopped
+ *  polling the port. */
 void dp_mac_purge_port(struct dp_net *net, uint16_t port);
+/** Make mac a static entry to port (local: a vhost port), in place of any entry of that address;
+ *  where the address has none, in the first free slot of its probe window, else in place of the
+ *  oldest learned entry there (never of a static one). Returns 0, -EINVAL (a multicast or
+ *  all-zero address) or -ENOSPC (every slot of its window holds a static entry). Control thread. */
+int dp_mac_set_static(struct dp_net *net, const uint8_t *mac, uint16_t port, bool local);
+/** Remove the entry of mac, static or learned. Returns 0 or -ENOENT. Control thread. */
+int dp_mac_remove(struct dp_net *net, const uint8_t *mac);
+/** One aging sweep: every learned entry ages by one; those already DP_MAC_AGE_MAX old are
+ *  removed. Returns how many were removed. Control thread. */
+unsigned dp_mac_age_net(struct dp_net *net);
+/** Call fn with each entry of net's table (a relaxed snapshot: workers go on learning). Control
+ *  thread. */
+void dp_mac_walk(struct dp_net *net, void (*fn)(void *arg, const uint8_t mac[6], uint64_t e), void *arg);
 
 /* ---- ports ---- */
 
@@ -208,10 +247,10 @@ int dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *prm, struc
 int dp_eth_port_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_port_params *prm,
 		     char *err, size_t errlen);
 /** Configure and start ethdev pid (probed as devname) for port p: rxq RX queues, a TX queue per
- *  worker, p->mtu; with ol (may be NULL: none), the device's TX offloads riov uses, unless
- *  offloads is false. Returns 0 or -errno with err filled. */
+ *  worker, MTU mtu (0: p->mtu); with ol (may be NULL: none), the device's TX offloads riov uses,
+ *  unless offloads is false. Returns 0 or -errno with err filled. */
 int dp_eth_dev_start(struct riov_dp *dp, struct dp_port *p, uint16_t pid, const char *devname, uint16_t rxq,
-		     _Atomic uint8_t *ol, bool offloads, char *err, size_t errlen);
+		     uint16_t mtu, _Atomic uint8_t *ol, bool offloads, char *err, size_t errlen);
 /** Stop, close and remove ethdev pid. */
 void dp_eth_dev_remove(uint16_t pid);
 
@@ -223,6 +262,8 @@ int dp_uplink_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_p
 /** A port is going (workers no longer see it once synced): uplink: VTEPs that used it lose their
  *  next hop; VTEP: out of its network's VTEP list. */
 void dp_fabric_port_del(struct riov_dp *dp, struct dp_port *p);
+/** VTEP port p is gone from the workers (synced): its counters into its network's vtep_past. */
+void dp_fabric_vtep_gone(struct riov_dp *dp, const struct dp_port *p);
 /** Free what port_free does not know of (uplink: its TAP; VTEP: its next hop). */
 void dp_fabric_port_free(struct riov_dp *dp, struct dp_port *p);
 /** Before a network goes: its VNI out of the map. */

@@ -100,6 +100,7 @@ int riov_dp_net_set_vni(struct riov_dp *dp, const char *name, uint32_t vni)
 		net->vni = was;
 		return rc;
 	}
+	memset(&net->vtep_past, 0, sizeof(net->vtep_past)); /* the old VNI's */
 	RIOV_LOG(RIOV_LOG_INFO, "network %s: VNI %u", name, vni);
 	return 0;
 }
@@ -167,7 +168,20 @@ int dp_uplink_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_p
 		return rc;
 	}
 	p->tap_id = tid;
-	rc = dp_eth_dev_start(dp, p, tid, p->tapdev, 1, NULL, false, err, errlen);
+	/* the kernel's side carries the uplink's MTU where the TAP driver can (DPDK 22.11's net_tap
+	 * stops at 1504): ARP, BGP and ssh need no more; VXLAN never goes through it */
+	struct rte_eth_dev_info ti;
+	uint16_t tap_mtu = p->mtu;
+	if (rte_eth_dev_info_get(tid, &ti) == 0 && ti.max_rx_pktlen > RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN) {
+		const uint32_t tmax = RTE_MIN((uint32_t)ti.max_mtu,
+					      ti.max_rx_pktlen - RTE_ETHER_HDR_LEN - RTE_ETHER_CRC_LEN);
+		if (tap_mtu > tmax) {
+			tap_mtu = (uint16_t)tmax;
+			RIOV_LOG(RIOV_LOG_NOTICE, "uplink %s: MTU %u; its exception interface %s takes %u at most "
+				 "(the kernel's own traffic over it)", p->name, p->mtu, p->name, tap_mtu);
+		}
+	}
+	rc = dp_eth_dev_start(dp, p, tid, p->tapdev, 1, tap_mtu, NULL, false, err, errlen);
 	if (rc != 0) {
 		p->tapdev[0] = '\0'; /* dp_eth_dev_start removed it */
 		return rc;
@@ -342,6 +356,61 @@ void riov_dp_vtep_foreach(struct riov_dp *dp, const char *netname,
 		}
 		fn(arg, p->net->name, p->remote_ip, &vi);
 	}
+}
+
+/* ---- a network's overlay totals ---- */
+
+static void vni_add(struct riov_dp_vni_stats *out, const struct riov_dp_port_stats *st)
+{
+	out->rx_packets += st->rx_packets;
+	out->rx_bytes += st->rx_bytes;
+	out->tx_packets += st->tx_packets;
+	out->tx_bytes += st->tx_bytes;
+	for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++)
+		out->drops[d] += st->drops[d];
+}
+
+int riov_dp_vni_stats(struct riov_dp *dp, const char *name, struct riov_dp_vni_stats *out)
+{
+	struct dp_net *net = dp_net_find(dp, name);
+	const struct dp_vtep_past *past;
+	struct riov_dp_port_stats st;
+
+	if (net == NULL)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	if (net->vni == 0)
+		return 0;
+	out->vni = net->vni;
+	past = &net->vtep_past;
+	out->rx_packets = past->rx_packets;
+	out->rx_bytes = past->rx_bytes;
+	out->tx_packets = past->tx_packets;
+	out->tx_bytes = past->tx_bytes;
+	memcpy(out->drops, past->drops, sizeof(out->drops));
+	for (unsigned i = 0; i < dp->n_port_order; i++) {
+		const struct dp_port *p = dp->ports[dp->port_order[i]];
+		if (p == NULL || p->net != net || p->type != RIOV_DP_PORT_VTEP)
+			continue;
+		dp_port_stats(dp, p, &st);
+		vni_add(out, &st);
+		out->vteps += !atomic_load(&p->deleting);
+	}
+	return 0;
+}
+
+void dp_fabric_vtep_gone(struct riov_dp *dp, const struct dp_port *p)
+{
+	struct dp_vtep_past *past = &p->net->vtep_past;
+	struct riov_dp_port_stats st;
+
+	dp_port_stats(dp, p, &st);
+	past->rx_packets += st.rx_packets;
+	past->rx_bytes += st.rx_bytes;
+	past->tx_packets += st.tx_packets;
+	past->tx_bytes += st.tx_bytes;
+	for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++)
+		past->drops[d] += st.drops[d];
 }
 
 /* ---- ports going ---- */

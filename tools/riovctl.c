@@ -228,6 +228,38 @@ static void p_vtep_list(const struct ctx *x, const ProtobufCMessage *m)
 {
 	ctl_print_vteps((const Riov__V1__NetworkListResponse *)m);
 }
+static const struct opt o_net_mac_add[] = {
+	{ "vtep", "A.B.C.D", "frames to the MAC go to this remote VTEP of the network" },
+	{ "port", "NAME", "... or to this local port of the network (vhost or eth)" },
+	{ 0 }
+};
+static ProtobufCMessage *b_net_mac(struct ctx *x)
+{
+	Riov__V1__NetworkMacRequest *r = NEW(Riov__V1__NetworkMacRequest,
+					     riov__v1__network_mac_request__init);
+	r->net = pos_or_empty(x, 0);
+	r->mac = pos_or_empty(x, 1);
+	r->vtep = opt_str(x, "vtep");
+	r->port = opt_str(x, "port");
+	return &r->base;
+}
+static ProtobufCMessage *b_net_mac_add(struct ctx *x)
+{
+	if (!opt_val(x, "vtep") == !opt_val(x, "port"))
+		usage_error("net mac add needs one of --vtep A.B.C.D and --port NAME");
+	return b_net_mac(x);
+}
+static ProtobufCMessage *b_net_mac_list(struct ctx *x)
+{
+	Riov__V1__NetworkListMacsRequest *r = NEW(Riov__V1__NetworkListMacsRequest,
+						  riov__v1__network_list_macs_request__init);
+	r->net = pos_or_empty(x, 0);
+	return &r->base;
+}
+static void p_mac_list(const struct ctx *x, const ProtobufCMessage *m)
+{
+	ctl_print_macs((const Riov__V1__NetworkListMacsResponse *)m);
+}
 
 /* --- port */
 static const struct opt o_port_add[] = {
@@ -697,8 +729,16 @@ static const struct cmd cmds[] = {
 	{ "net", "vtep del", RIOV_METHOD_ID(Network, delete_vtep), "NET A.B.C.D",
 	  "remove a remote VTEP from a network", 2, 2, NULL, b_net_vtep, NULL },
 	{ "net", "vtep list", RIOV_METHOD_ID(Network, list), "[NET]",
-	  "remote VTEPs: next hop and counters (every network's, or NET's)", 0, 1, NULL, b_net_list,
-	  NULL, p_vtep_list, v_vtep_list },
+	  "remote VTEPs: next hop and counters, and each VNI's totals (every network's, or NET's)", 0,
+	  1, NULL, b_net_list, NULL, p_vtep_list, v_vtep_list },
+	{ "net", "mac add", RIOV_METHOD_ID(Network, add_mac), "NET MAC --vtep A.B.C.D | --port NAME",
+	  "make a MAC static: frames to it go to that remote VTEP or local port", 2, 2, o_net_mac_add,
+	  b_net_mac_add, NULL },
+	{ "net", "mac del", RIOV_METHOD_ID(Network, delete_mac), "NET MAC", "delete a static MAC", 2,
+	  2, NULL, b_net_mac, NULL },
+	{ "net", "mac list", RIOV_METHOD_ID(Network, list_macs), "NET",
+	  "the network's MAC table: learned and static entries", 1, 1, NULL, b_net_mac_list, NULL,
+	  p_mac_list },
 	{ "port", "add", RIOV_METHOD_ID(Port, add),
 	  "vhost|eth|uplink NAME [--net NET] [--socket PATH] [--client] [--queues N] [--devargs ARGS] "
 	  "[--features-off LIST] [--offloads on|off] [--mac MAC] [--mtu N] [--assign [--domain N]] "
@@ -831,6 +871,7 @@ static void help_main(void)
 	       "  riovctl port add eth up0 --net blue --devargs net_af_packet0,iface=veth0\n"
 	       "  riovctl port add uplink ul0 --devargs net_af_packet1,iface=eth1 --address 10.0.0.1/24\n"
 	       "  riovctl net add red --vni 100 --mtu 1450; riovctl net vtep add red 10.0.0.2\n"
+	       "  riovctl net mac add red 02:00:00:00:00:0a --vtep 10.0.0.2; riovctl net mac list red\n"
 	       "  riovctl port list; riovctl port stats vm1-eth0; riovctl domain show vm1-eth0\n"
 	       "  riovctl faults; riovctl stats --watch; riovctl node info\n\n"
 	       "exit status: 0 success, 1 riovd refused the call, 2 usage error, 3 riovd not "

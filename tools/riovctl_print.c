@@ -459,6 +459,18 @@ static void vtep_row(const char *net, const Riov__V1__VtepInfo *v, char cell[VT_
 	snprintf(cell[VT_DROPPED], 80, "%" PRIu64, v->dropped);
 }
 
+/* A network's overlay totals, one line: "NET: VNI N totals: tx ..., rx ..., dropped D (cause n, ...)". */
+static void print_vni_totals(const char *net, const Riov__V1__VniCounters *o)
+{
+	printf("%s: VNI %" PRIu32 " totals: tx %" PRIu64 " packets (%" PRIu64 " bytes), rx %" PRIu64
+	       " packets (%" PRIu64 " bytes), dropped %" PRIu64, net, o->vni, o->tx_packets, o->tx_bytes,
+	       o->rx_packets, o->rx_bytes, o->dropped);
+	for (size_t k = 0; k < o->n_drops; k++)
+		printf("%s%s %" PRIu64, k ? ", " : " (", o->drops[k]->cause ? o->drops[k]->cause : "?",
+		       o->drops[k]->packets);
+	printf("%s\n", o->n_drops ? ")" : "");
+}
+
 void ctl_print_vteps(const Riov__V1__NetworkListResponse *r)
 {
 	static const char *const head[VT_N] = { "NET", "VTEP", "RESOLVED", "UPLINK", "NEXT_HOP",
@@ -472,7 +484,7 @@ void ctl_print_vteps(const Riov__V1__NetworkListResponse *r)
 		if (pass == 1) {
 			if (rows == 0) {
 				printf("(no vteps)\n");
-				return;
+				break;
 			}
 			for (size_t c = 0; c < VT_N; c++)
 				printf("%-*s%s", (int)width[c], head[c], c + 1 < VT_N ? "  " : "\n");
@@ -492,5 +504,53 @@ void ctl_print_vteps(const Riov__V1__NetworkListResponse *r)
 				rows += pass == 0;
 			}
 		}
+	}
+	for (size_t i = 0; i < r->n_networks; i++) {
+		const Riov__V1__NetworkInfo *ni = r->networks[i];
+		if (ni->overlay != NULL)
+			print_vni_totals(ni->spec && ni->spec->name ? ni->spec->name : "?", ni->overlay);
+	}
+}
+
+/* The columns of `net mac list`, for people. */
+enum { MC_MAC, MC_PORT, MC_KIND, MC_WHERE, MC_N };
+
+static void mac_row(const Riov__V1__MacEntry *e, char cell[MC_N][80])
+{
+	snprintf(cell[MC_MAC], 80, "%s", e->mac ? e->mac : "");
+	snprintf(cell[MC_PORT], 80, "%s", e->port && e->port[0] ? e->port : "-");
+	snprintf(cell[MC_KIND], 80, "%s%s", e->learned ? "learned" : "static",
+		 e->pending ? " (pending: no such port now)" : "");
+	if (e->remote)
+		snprintf(cell[MC_WHERE], 80, "remote %s", e->vtep ? e->vtep : "");
+	else /* a guest's (vhost), else behind an eth port (what a pending one will be is not known) */
+		snprintf(cell[MC_WHERE], 80, "%s", e->local ? "local" : e->pending ? "-" : "eth");
+}
+
+void ctl_print_macs(const Riov__V1__NetworkListMacsResponse *r)
+{
+	static const char *const head[MC_N] = { "MAC", "PORT", "ENTRY", "WHERE" };
+	size_t width[MC_N];
+	char cell[MC_N][80];
+
+	if (r->n_macs == 0) {
+		printf("(no macs)\n");
+		return;
+	}
+	for (size_t c = 0; c < MC_N; c++)
+		width[c] = strlen(head[c]);
+	for (size_t k = 0; k < r->n_macs; k++) {
+		mac_row(r->macs[k], cell);
+		for (size_t c = 0; c < MC_N; c++)
+			if (strlen(cell[c]) > width[c])
+				width[c] = strlen(cell[c]);
+	}
+	for (size_t c = 0; c < MC_N; c++) /* the last column unpadded */
+		printf("%-*s%s", c + 1 < MC_N ? (int)width[c] : 0, head[c], c + 1 < MC_N ? "  " : "\n");
+	for (size_t k = 0; k < r->n_macs; k++) {
+		mac_row(r->macs[k], cell);
+		for (size_t c = 0; c < MC_N; c++)
+			printf("%-*s%s", c + 1 < MC_N ? (int)width[c] : 0, cell[c],
+			       c + 1 < MC_N ? "  " : "\n");
 	}
 }

@@ -25,7 +25,11 @@ void ctl_print_kv(const ProtobufCMessage *m, int indent);
  *  counters) and its queue pairs (columns queue_cols) with their drops. */
 void ctl_print_port_detail(const Riov__V1__PortCounters *pc, const char *const *queue_cols);
 /** `net vtep list`: a line per remote VTEP of r's networks (network, address, resolved, uplink,
- *  next hop's MAC, packets sent and received, drops), or "(no vteps)". */
+ *  next hop's MAC, packets sent and received, drops), or "(no vteps)"; then a totals line per
+ *  network with a VNI (packets and bytes each way, drops by cause). */
 void ctl_print_vteps(const Riov__V1__NetworkListResponse *r);
+/** `net mac list`: a line per entry of the MAC table (address, port, static or learned, local,
+ *  remote and pending), or "(no macs)". */
+void ctl_print_macs(const Riov__V1__NetworkListMacsResponse *r);
 
 #endif

@@ -776,6 +776,39 @@ def test_two_riov_nodes():
             sh("ip", "netns", "del", n, check_rc=False)
 
 
+def test_uplink_mtu_above_the_taps():
+    """An uplink of MTU 1600 (net_null, which takes it) whose exception TAP cannot go that high
+    (DPDK 22.11's net_tap stops at 1504): the uplink is made, its TAP gets the most it can take,
+    and a network of MTU 1550 fits inside (1600 less 50): no MTU warning when its VTEP resolves."""
+    need(tools=("ip", "sysctl"))
+    d = None
+    try:
+        sh("ip", "netns", "add", NODE)
+        sh("ip", "-n", NODE, "link", "set", "lo", "up")
+        tmp = tmpdir("vxlan-mtu")
+        d = Riovd(tmp, "", netns=NODE)
+        d.start()
+        ctl = Riovctl(os.path.join(d.tmp, "riovd.sock"))
+        ctl.ok("port", "add", "uplink", TAP, "--devargs", "net_null0", "--mtu", "1600", "--address", NODE_IP + "/24")
+        up = next(p for p in ctl.json("port", "list")["ports"] if p["spec"]["name"] == TAP)
+        check(int(up["spec"].get("mtu", 0)) == 1600, "uplink %s has MTU 1600 (%s)" % (TAP, up["spec"].get("mtu")))
+        tap_mtu = json.loads(sh("ip", "-n", NODE, "-j", "link", "show", "dev", TAP).stdout)[0]["mtu"]
+        check(tap_mtu <= 1600, "its TAP took MTU %d (at most the uplink's)" % tap_mtu)
+        m = re.search(r"its exception interface %s takes (\d+) at most" % TAP, d.log_text())
+        check(m is not None and tap_mtu <= int(m.group(1)) < 1600,
+              "riovd said in its log that the TAP takes %s at most" % (m.group(1) if m else "?"))
+        ctl.ok("net", "add", "blue", "--vni", "100", "--mtu", "1550")
+        ctl.ok("net", "vtep", "add", "blue", LINUX_IP)
+        sh("ip", "-n", NODE, "neigh", "replace", LINUX_IP, "lladdr", "02:00:00:00:00:02", "dev", TAP, "nud", "permanent")
+        poll(lambda: vtep(ctl, "blue", LINUX_IP), lambda v: v is not None and v.get("resolved") is True, 15,
+             "VTEP %s of blue resolved" % LINUX_IP)
+        check("network blue: MTU" not in d.log_text(), "no MTU warning for blue (1550 fits inside 1600)")
+        check(stop_riovd(d) == 0, "riovd stopped cleanly")
+    finally:
+        stop_riovd(d)
+        sh("ip", "netns", "del", NODE, check_rc=False)
+
+
 if __name__ == "__main__":
     main([test_linux_vxlan_pings_guest, test_uplink_tap_tcp, test_vnis_isolated, test_malformed_vxlan_counted,
-          test_two_riov_nodes])
+          test_two_riov_nodes, test_uplink_mtu_above_the_taps])

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The configuration file's VXLAN overlay (issue 13): networks' vni and vteps, uplink ports'
- * address and gateway parse; every bad value is refused naming the line and the setting. */
+/* The configuration file's VXLAN overlay (issue 13): networks' vni, vteps and static macs, uplink
+ * ports' address and gateway, the daemon's mac_aging_s parse; every bad value is refused naming
+ * the line and the setting. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -183,5 +184,163 @@ RIOV_TEST(ipv4_helpers)
 	CHECK(!riov_ipv4_gateway_ok(ip, 24, ip));
 }
 
+/* Static MACs: "MAC@VTEP" (one of the network's vteps) or "MAC@PORT". */
+RIOV_TEST(static_macs_parse)
+{
+	struct riov_config c;
+	char err[512];
+	CHECK_EQ(parse("networks = ( { name = \"a\"; },\n"
+		       "  { name = \"b\"; vni = 100; vteps = [ \"10.0.0.2\" ];\n"
+		       "    macs = [ \"02:00:00:00:00:0A@10.0.0.2\", \"52:54:00:12:34:56@vm1\" ]; },\n"
+		       "  { name = \"c\"; macs = ( \"02:00:00:00:00:0a@10.0.0.2.x\" ); } );\n",
+		       &c, err), 0);
+	CHECK_EQ(c.n_macs, 3);
+	CHECK_EQ(c.net_n_macs[0], 0);
+	CHECK_EQ(c.net_n_macs[1], 2);
+	CHECK_EQ(c.net_n_macs[2], 1);
+	CHECK(c.macs != NULL);
+	if (c.macs != NULL) {
+		const struct riov_cfg_mac *m = &c.macs[c.net_mac_first[1]];
+		CHECK(strcmp(m[0].mac, "02:00:00:00:00:0A") == 0 && strcmp(m[0].target, "10.0.0.2") == 0 && m[0].vtep);
+		CHECK(strcmp(m[1].mac, "52:54:00:12:34:56") == 0 && strcmp(m[1].target, "vm1") == 0 && !m[1].vtep);
+		/* a port may be called anything a port may be called */
+		m = &c.macs[c.net_mac_first[2]];
+		CHECK(strcmp(m[0].target, "10.0.0.2.x") == 0 && !m[0].vtep);
+	}
+	riov_config_free(&c);
+	CHECK(c.macs == NULL && c.n_macs == 0);
+	CHECK_EQ(c.mac_aging_s, 300); /* the default */
+}
+
+RIOV_TEST(static_macs_refusals_named)
+{
+	static const struct {
+		const char *text;
+		const char *expect; /* substring of the error */
+	} cases[] = {
+		{ "networks = ( { name = \"a\"; macs = \"02:00:00:00:00:01@vm1\"; } );",
+		  "'macs' must be a list [\"02:00:00:00:00:01@10.0.0.2\"" },
+		{ "networks = ( { name = \"a\"; macs = [ 2 ]; } );",
+		  "each of 'macs' must be a string \"MAC@VTEP\" or \"MAC@PORT\"" },
+		{ "networks = ( { name = \"a\";\n macs = [ \"02:00:00:00:00:01\" ]; } );",
+		  "t.conf:2: static MAC '02:00:00:00:00:01' of network 'a' is not MAC@VTEP or MAC@PORT" },
+		{ "networks = ( { name = \"a\"; macs = [ \"02:00:00:00:01@vm1\" ]; } );",
+		  "static MAC '02:00:00:00:01@vm1' of network 'a' is not MAC@VTEP or MAC@PORT" },
+		{ "networks = ( { name = \"a\"; macs = [ \"02-00-00-00-00-01@vm1\" ]; } );",
+		  "is not MAC@VTEP or MAC@PORT" },
+		{ "networks = ( { name = \"a\"; macs = [ \"02:00:00:00:00:0x@vm1\" ]; } );",
+		  "is not MAC@VTEP or MAC@PORT" },
+		{ "networks = ( { name = \"a\"; macs = [ \"%s%n%s%n%s%n%s%n@vm1\" ]; } );",
+		  "static MAC '%s%n%s%n%s%n%s%n@vm1' of network 'a' is not" },
+		{ "networks = ( { name = \"a\"; macs = [ \"01:00:5e:00:00:01@vm1\" ]; } );",
+		  "static MAC 01:00:5e:00:00:01 of network 'a' is multicast: only a unicast address can be "
+		  "static" },
+		{ "networks = ( { name = \"a\"; macs = [ \"ff:ff:ff:ff:ff:ff@vm1\" ]; } );",
+		  "is multicast" },
+		{ "networks = ( { name = \"a\"; macs = [ \"00:00:00:00:00:00@vm1\" ]; } );",
+		  "static MAC 00:00:00:00:00:00 of network 'a' is all zeros" },
+		{ "networks = ( { name = \"a\"; vni = 5; vteps = [ \"10.0.0.2\" ];\n"
+		  "  macs = [ \"02:00:00:00:00:01@10.0.0.3\" ]; } );",
+		  "t.conf:2: static MAC 02:00:00:00:00:01 of network 'a': VTEP 10.0.0.3 is not one of its vteps" },
+		{ "networks = ( { name = \"a\"; macs = [ \"02:00:00:00:00:01@10.0.0.3\" ]; } );",
+		  "VTEP 10.0.0.3 is not one of its vteps" },
+		{ "networks = ( { name = \"a\"; macs = [ \"02:00:00:00:00:01@\" ]; } );",
+		  "static MAC 02:00:00:00:00:01 of network 'a': '' is neither an IPv4 address (one of its "
+		  "vteps) nor a port name" },
+		{ "networks = ( { name = \"a\"; macs = [ \"02:00:00:00:00:01@vm 1\" ]; } );",
+		  "'vm 1' is neither an IPv4 address" },
+		{ "networks = ( { name = \"a\"; macs = [ \"02:00:00:00:00:01@a@b\" ]; } );",
+		  "'a@b' is neither an IPv4 address" },
+		{ "networks = ( { name = \"a\"; macs = [ \"02:00:00:00:00:01@../x\" ]; } );",
+		  "is neither an IPv4 address" },
+		{ "networks = ( { name = \"a\"; macs = [ \"02:00:00:00:00:01@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" ]; } );",
+		  "is neither an IPv4 address" },
+		{ "networks = ( { name = \"a\"; macs = [ \"02:00:00:00:00:0a@vm1\", \"02:00:00:00:00:0A@vm2\" ]; } );",
+		  "static MAC 02:00:00:00:00:0A of network 'a' is listed twice" },
+		{ "networks = ( { name = \"a\"; mac = [ \"02:00:00:00:00:0a@vm1\" ]; } );",
+		  "unknown setting 'mac'" },
+		{ "riovd = { mac_aging_s = 9; };", "'mac_aging_s' must be 0 (learned MACs never age) or between "
+		  "10 and 1000000 seconds" },
+		{ "riovd = { mac_aging_s = 1000001; };", "'mac_aging_s' must be between 0 and 1000000" },
+		{ "riovd = { mac_aging_s = -1; };", "'mac_aging_s' must be between 0 and 1000000" },
+		{ "riovd = { mac_aging_s = \"300\"; };", "'mac_aging_s' must be an integer" },
+		{ "riovd = { mac_aging = 300; };", "unknown setting 'mac_aging'" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct riov_config c;
+		char err[512] = "";
+		int rc = riov_config_parse(cases[i].text, "t.conf", &c, err, sizeof(err));
+		CHECK_EQ(rc, -EINVAL);
+		if (strstr(err, cases[i].expect) == NULL) {
+			fprintf(stderr, "  case %zu: error '%s' lacks '%s'\n", i, err, cases[i].expect);
+			riov_test_failures++;
+		}
+		riov_config_free(&c);
+	}
+}
+
+RIOV_TEST(mac_aging_setting)
+{
+	struct riov_config c;
+	char err[512];
+
+	CHECK_EQ(parse("riovd = { mac_aging_s = 0; };", &c, err), 0);
+	CHECK_EQ(c.mac_aging_s, 0);
+	riov_config_free(&c);
+	CHECK_EQ(parse("riovd = { mac_aging_s = 10; };", &c, err), 0);
+	CHECK_EQ(c.mac_aging_s, 10);
+	riov_config_free(&c);
+	CHECK_EQ(parse("riovd = { mac_aging_s = 1000000; };", &c, err), 0);
+	CHECK_EQ(c.mac_aging_s, 1000000);
+	riov_config_free(&c);
+	CHECK_EQ(parse(riov_config_default_text, &c, err), 0);
+	CHECK_EQ(c.mac_aging_s, 300);
+	riov_config_free(&c);
+}
+
+RIOV_TEST(too_many_static_macs)
+{
+	static char text[4200 * 32 + 256];
+	struct riov_config c;
+	char err[512] = "";
+	size_t off = (size_t)snprintf(text, sizeof(text), "networks = ( { name = \"a\"; macs = [ ");
+
+	for (unsigned i = 0; i < 4097; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s\"02:00:00:00:%02x:%02x@vm1\"",
+					i ? ", " : "", i >> 8, i & 0xff);
+	snprintf(text + off, sizeof(text) - off, " ]; } );");
+	CHECK_EQ(riov_config_parse(text, "t.conf", &c, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "too many static macs (at most 4096 over every network)") != NULL);
+	riov_config_free(&c);
+}
+
+RIOV_TEST(mac_helpers)
+{
+	uint8_t m[6];
+	char text[RIOV_CFG_MAC];
+
+	CHECK_EQ(riov_mac_parse("02:aB:cd:EF:00:09", m), 0);
+	riov_mac_text(m, text);
+	CHECK(strcmp(text, "02:ab:cd:ef:00:09") == 0);
+	CHECK(riov_mac_unicast(m));
+	CHECK_EQ(riov_mac_parse(NULL, m), -EINVAL);
+	CHECK_EQ(riov_mac_parse("02:ab:cd:ef:00:9", m), -EINVAL);
+	CHECK_EQ(riov_mac_parse("02:ab:cd:ef:00:09:", m), -EINVAL);
+	CHECK_EQ(riov_mac_parse("02:ab:cd:ef:00-09", m), -EINVAL);
+	CHECK_EQ(riov_mac_parse("+2:ab:cd:ef:00:09", m), -EINVAL);
+	riov_mac_text(m, text);
+	CHECK(strcmp(text, "02:ab:cd:ef:00:09") == 0); /* a failed parse leaves mac alone */
+	CHECK_EQ(riov_mac_parse("03:00:00:00:00:00", m), 0);
+	CHECK(!riov_mac_unicast(m));
+	CHECK_EQ(riov_mac_parse("00:00:00:00:00:00", m), 0);
+	CHECK(!riov_mac_unicast(m));
+	CHECK_EQ(riov_mac_parse("00:00:00:00:00:01", m), 0);
+	CHECK(riov_mac_unicast(m));
+}
+
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(overlay_parses), RIOV_TEST_ENTRY(overlay_refusals_named),
-	       RIOV_TEST_ENTRY(too_many_vteps), RIOV_TEST_ENTRY(ipv4_helpers))
+	       RIOV_TEST_ENTRY(too_many_vteps), RIOV_TEST_ENTRY(ipv4_helpers),
+	       RIOV_TEST_ENTRY(static_macs_parse), RIOV_TEST_ENTRY(static_macs_refusals_named),
+	       RIOV_TEST_ENTRY(mac_aging_setting), RIOV_TEST_ENTRY(too_many_static_macs),
+	       RIOV_TEST_ENTRY(mac_helpers))

@@ -18,6 +18,18 @@
 
 #define DOUBLE_NETS 16
 #define DOUBLE_PORTS 32
+#define DOUBLE_MACS 64
+
+/* An entry of a network's MAC table: learned (dp_double_learn) or static (riov_dp_mac_add). */
+struct double_mac {
+	bool used;
+	char net[RIOV_DP_NAME_MAX];
+	uint8_t mac[6];
+	char port[RIOV_DP_NAME_MAX];
+	enum riov_dp_port_type type;
+	bool is_static;
+	unsigned age;
+};
 
 struct double_port {
 	bool used;
@@ -39,6 +51,8 @@ struct riov_dp {
 	uint32_t vni[DOUBLE_NETS];
 	unsigned n_nets;
 	struct double_port ports[DOUBLE_PORTS];
+	struct double_mac macs[DOUBLE_MACS];
+	struct riov_dp_port_stats vtep_past[DOUBLE_NETS]; /* deleted VTEPs' counters, per network */
 };
 
 struct dp_double_knobs dp_double;
@@ -145,7 +159,13 @@ int riov_dp_net_del(struct riov_dp *dp, const char *name)
 			return -EBUSY; /* its ports and remote VTEPs */
 	memmove(dp->nets[i], dp->nets[i + 1], (dp->n_nets - (unsigned)i - 1) * RIOV_DP_NAME_MAX);
 	memmove(&dp->vni[i], &dp->vni[i + 1], (dp->n_nets - (unsigned)i - 1) * sizeof(dp->vni[0]));
+	memmove(&dp->vtep_past[i], &dp->vtep_past[i + 1],
+		(dp->n_nets - (unsigned)i - 1) * sizeof(dp->vtep_past[0]));
+	memset(&dp->vtep_past[dp->n_nets - 1], 0, sizeof(dp->vtep_past[0]));
 	dp->n_nets--;
+	for (int k = 0; k < DOUBLE_MACS; k++)
+		if (dp->macs[k].used && strcmp(dp->macs[k].net, name) == 0)
+			dp->macs[k].used = false;
 	return 0;
 }
 
@@ -168,6 +188,7 @@ int riov_dp_net_set_vni(struct riov_dp *dp, const char *name, uint32_t vni)
 		if (dp->vni[k] == vni)
 			return -EEXIST;
 	dp->vni[i] = vni;
+	memset(&dp->vtep_past[i], 0, sizeof(dp->vtep_past[i]));
 	return 0;
 }
 
@@ -250,6 +271,14 @@ int riov_dp_port_add(struct riov_dp *dp, const struct riov_dp_port_params *p, ch
 	return -ENOSPC;
 }
 
+/* A port goes: its MAC entries with it, static ones too (as switch.c's dp_mac_purge_port). */
+static void purge_port(struct riov_dp *dp, const char *name)
+{
+	for (int k = 0; k < DOUBLE_MACS; k++)
+		if (dp->macs[k].used && strcmp(dp->macs[k].port, name) == 0)
+			dp->macs[k].used = false;
+}
+
 int riov_dp_port_del(struct riov_dp *dp, const char *name)
 {
 	int i = port_find(dp, name);
@@ -257,6 +286,7 @@ int riov_dp_port_del(struct riov_dp *dp, const char *name)
 	dp_double.port_del++;
 	if (i < 0)
 		return -ENOENT;
+	purge_port(dp, name);
 	if (dp->ports[i].type == RIOV_DP_PORT_UPLINK) {
 		/* its VTEPs lose their next hop, as in the real dataplane */
 		for (int k = 0; k < DOUBLE_PORTS; k++) {
@@ -416,6 +446,16 @@ int riov_dp_vtep_del(struct riov_dp *dp, const char *net, uint32_t ip)
 	dp_double.vtep_del++;
 	if (i < 0)
 		return -ENOENT;
+	purge_port(dp, dp->ports[i].name);
+	/* its counters stay in its network's totals */
+	struct riov_dp_port_stats *past = &dp->vtep_past[net_find(dp, net)];
+	const struct riov_dp_port_stats *c = &dp_double.vtep_counters;
+	past->rx_packets += c->rx_packets;
+	past->rx_bytes += c->rx_bytes;
+	past->tx_packets += c->tx_packets;
+	past->tx_bytes += c->tx_bytes;
+	for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++)
+		past->drops[d] += c->drops[d];
 	dp->ports[i].used = false;
 	return 0;
 }
@@ -465,4 +505,150 @@ void riov_dp_vtep_foreach(struct riov_dp *dp, const char *net,
 		}
 		fn(arg, x->net, x->ip, &vi);
 	}
+}
+
+/* ---- the MAC tables ---- */
+
+static int mac_find(const struct riov_dp *dp, const char *net, const uint8_t mac[6])
+{
+	for (int k = 0; k < DOUBLE_MACS; k++)
+		if (dp->macs[k].used && strcmp(dp->macs[k].net, net) == 0 &&
+		    memcmp(dp->macs[k].mac, mac, 6) == 0)
+			return k;
+	return -1;
+}
+
+/* Put an entry of mac in net to port (which must be in net): in place of one it has, or new. */
+static int mac_put(struct riov_dp *dp, const char *net, const uint8_t mac[6], const char *port,
+		   bool is_static)
+{
+	static const uint8_t zero[6];
+	int p = port_find(dp, port), k = mac_find(dp, net, mac);
+
+	if (net_find(dp, net) < 0 || p < 0 || strcmp(dp->ports[p].net, net) != 0)
+		return -ENOENT;
+	if ((mac[0] & 1) || memcmp(mac, zero, 6) == 0)
+		return -EINVAL;
+	if (k >= 0 && dp->macs[k].is_static && !is_static)
+		return 0; /* learning never moves a static entry */
+	for (int i = 0; k < 0 && i < DOUBLE_MACS; i++)
+		if (!dp->macs[i].used)
+			k = i;
+	if (k < 0)
+		return -ENOSPC;
+	struct double_mac *x = &dp->macs[k];
+	memset(x, 0, sizeof(*x));
+	x->used = true;
+	snprintf(x->net, sizeof(x->net), "%s", net);
+	memcpy(x->mac, mac, 6);
+	snprintf(x->port, sizeof(x->port), "%s", port);
+	x->type = dp->ports[p].type;
+	x->is_static = is_static;
+	return 0;
+}
+
+int riov_dp_mac_add(struct riov_dp *dp, const char *net, const uint8_t mac[6], const char *port)
+{
+	dp_double.mac_add++;
+	if (dp_double.mac_add_rc != 0)
+		return dp_double.mac_add_rc;
+	return mac_put(dp, net, mac, port, true);
+}
+
+int riov_dp_mac_del(struct riov_dp *dp, const char *net, const uint8_t mac[6])
+{
+	int k = mac_find(dp, net, mac);
+
+	dp_double.mac_del++;
+	if (k < 0)
+		return -ENOENT;
+	dp->macs[k].used = false;
+	return 0;
+}
+
+int riov_dp_mac_foreach(struct riov_dp *dp, const char *net,
+			void (*fn)(void *arg, const struct riov_dp_mac_info *mi), void *arg)
+{
+	if (net_find(dp, net) < 0)
+		return -ENOENT;
+	for (int k = 0; k < DOUBLE_MACS; k++) {
+		const struct double_mac *x = &dp->macs[k];
+		if (!x->used || strcmp(x->net, net) != 0)
+			continue;
+		struct riov_dp_mac_info mi = { .type = x->type, .is_static = x->is_static,
+					       .local = x->type == RIOV_DP_PORT_VHOST, .age = x->age };
+		memcpy(mi.mac, x->mac, 6);
+		snprintf(mi.port, sizeof(mi.port), "%s", x->port);
+		fn(arg, &mi);
+	}
+	return 0;
+}
+
+unsigned riov_dp_mac_age(struct riov_dp *dp)
+{
+	unsigned removed = 0;
+
+	dp_double.mac_age++;
+	for (int k = 0; k < DOUBLE_MACS; k++) {
+		struct double_mac *x = &dp->macs[k];
+		if (!x->used || x->is_static)
+			continue;
+		if (x->age >= 2) {
+			x->used = false;
+			removed++;
+		} else {
+			x->age++;
+		}
+	}
+	return removed;
+}
+
+int dp_double_learn(struct riov_dp *dp, const char *net, const uint8_t mac[6], const char *port)
+{
+	return mac_put(dp, net, mac, port, false);
+}
+
+bool dp_double_mac(const struct riov_dp *dp, const char *net, const uint8_t mac[6], char *port, size_t len,
+		   bool *is_static)
+{
+	int k = mac_find(dp, net, mac);
+
+	if (k < 0)
+		return false;
+	if (port != NULL)
+		snprintf(port, len, "%s", dp->macs[k].port);
+	if (is_static != NULL)
+		*is_static = dp->macs[k].is_static;
+	return true;
+}
+
+int riov_dp_vni_stats(struct riov_dp *dp, const char *name, struct riov_dp_vni_stats *out)
+{
+	int n = net_find(dp, name);
+
+	if (n < 0)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	if (dp->vni[n] == 0)
+		return 0;
+	out->vni = dp->vni[n];
+	const struct riov_dp_port_stats *past = &dp->vtep_past[n], *c = &dp_double.vtep_counters;
+	out->rx_packets = past->rx_packets;
+	out->rx_bytes = past->rx_bytes;
+	out->tx_packets = past->tx_packets;
+	out->tx_bytes = past->tx_bytes;
+	memcpy(out->drops, past->drops, sizeof(out->drops));
+	for (int i = 0; i < DOUBLE_PORTS; i++) {
+		if (!dp->ports[i].used || dp->ports[i].type != RIOV_DP_PORT_VTEP ||
+		    strcmp(dp->ports[i].net, name) != 0)
+			continue;
+		out->vteps++;
+		out->rx_packets += c->rx_packets;
+		out->rx_bytes += c->rx_bytes;
+		out->tx_packets += c->tx_packets;
+		out->tx_bytes += c->tx_bytes;
+		for (unsigned d = 0; d < RIOV_DP_DROP__MAX; d++)
+			out->drops[d] += c->drops[d];
+	}
+	return 0;
 }

@@ -3,8 +3,9 @@
  * Test doubles of the layers below riovd's service library, for its unit tests (SPDK's
  * DEFINE_STUB idiom): dp_double.c stands in for dataplane/dp.h, dp_platform_double.c for its
  * DPDK memory and VFIO calls (dataplane/dp_platform.c). They are not the dataplane: a double keeps
- * just enough state (networks and ports by name, VNIs, remote VTEPs and their next hops, a real
- * VT-d unit from iommu/) for the service's own checks to run, and returns what the test sets here.
+ * just enough state (networks and ports by name, VNIs, remote VTEPs and their next hops, MAC
+ * tables of a few entries that age like the real one, a real VT-d unit from iommu/) for the
+ * service's own checks to run, and returns what the test sets here.
  * No DPDK, no workers, no sockets. fabric_double.h has the doubles of the kernel beside riovd.
  */
 #ifndef RIOV_TESTS_UNIT_CONTROL_DP_DOUBLE_H
@@ -37,6 +38,8 @@ struct dp_double_knobs {
 	/* calls seen */
 	unsigned net_add, net_del, port_add, port_del;
 	unsigned set_vni, vtep_add, vtep_del, set_nexthop;
+	int mac_add_rc;            /* != 0: riov_dp_mac_add() fails with it */
+	unsigned mac_add, mac_del, mac_age;
 	uint32_t last_address;     /* VTEP address of the last uplink added */
 	char last_socket[256];     /* socket path of the last vhost port added */
 	unsigned long long last_features_off;
@@ -55,5 +58,11 @@ bool dp_double_has_port(const struct riov_dp *dp, const char *name);
 bool dp_double_has_net(const struct riov_dp *dp, const char *name);
 /** The VNI network net has in the double (0: none or no such network). */
 uint32_t dp_double_vni(const struct riov_dp *dp, const char *net);
+/** A learned entry of mac in net to port (a port of net), as a worker makes it; a static entry
+ *  stays. Returns 0, -ENOENT, -EINVAL or -ENOSPC. */
+int dp_double_learn(struct riov_dp *dp, const char *net, const uint8_t mac[6], const char *port);
+/** Whether net's table has mac; *port (len bytes) and *is_static (both optional) get its entry. */
+bool dp_double_mac(const struct riov_dp *dp, const char *net, const uint8_t mac[6], char *port, size_t len,
+		   bool *is_static);
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * rpc_test_server: the real RPC layer (control/rpc_server.c, rpc_tls.c, state_store.c) without
  * riovd's dataplane, for tests. It is NOT riovd: it registers Node.Info (built in),
- * Network.Add/Delete/List over an in-memory list, Config.Save (writes the real state store),
+ * Network.Add/Delete/List over an in-memory list (a network with a vni lists canned overlay
+ * totals), Network.ListMacs (two canned entries of any network), Config.Save (writes the real state store),
  * Config.Show, Metrics.Snapshot and the Metrics.Watch stream; every other method answers
  * UNIMPLEMENTED.
  *
@@ -115,6 +116,68 @@ static int net_delete(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 	return 0;
 }
 
+/* What riovd would count for an overlay network: tx 11 packets, rx 7, 3 drops (no_nexthop). */
+static Riov__V1__VniCounters *canned_overlay(struct riov_rpc_call *call, uint32_t vni)
+{
+	Riov__V1__VniCounters *o = riov_rpc_call_alloc(call, sizeof(*o));
+	Riov__V1__DropCounter *d = riov_rpc_call_alloc(call, sizeof(*d));
+	Riov__V1__DropCounter **dv = riov_rpc_call_alloc(call, sizeof(*dv));
+
+	if (!o || !d || !dv)
+		return NULL;
+	riov__v1__vni_counters__init(o);
+	riov__v1__drop_counter__init(d);
+	d->cause = "no_nexthop";
+	d->packets = 3;
+	dv[0] = d;
+	o->vni = vni;
+	o->tx_packets = 11;
+	o->tx_bytes = 1100;
+	o->rx_packets = 7;
+	o->rx_bytes = 700;
+	o->dropped = 3;
+	o->drops = dv;
+	o->n_drops = 1;
+	return o;
+}
+
+/* Network.ListMacs: a guest's learned MAC and a static one behind VTEP 10.0.0.2, for any network. */
+static int net_list_macs(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			 ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct app *a = riov_rpc_call_user(call);
+	const Riov__V1__NetworkListMacsRequest *req = (const void *)reqm;
+	Riov__V1__NetworkListMacsResponse *r = riov_rpc_call_alloc(call, sizeof(*r));
+	Riov__V1__MacEntry *e = riov_rpc_call_alloc(call, 2 * sizeof(*e));
+	Riov__V1__MacEntry **v = riov_rpc_call_alloc(call, 2 * sizeof(*v));
+	char vtep_port[80];
+
+	if (net_find(a, req->net) < 0) {
+		snprintf(msg, msglen, "network %s does not exist", req->net);
+		return -ENOENT;
+	}
+	if (!r || !e || !v)
+		return -ENOMEM;
+	riov__v1__network_list_macs_response__init(r);
+	riov__v1__mac_entry__init(&e[0]);
+	riov__v1__mac_entry__init(&e[1]);
+	e[0].mac = "02:00:00:00:00:01";
+	e[0].port = "vm1";
+	e[0].learned = true;
+	e[0].local = true;
+	snprintf(vtep_port, sizeof(vtep_port), "%.32s@10.0.0.2", req->net);
+	e[1].mac = "02:00:00:00:00:0a";
+	e[1].port = riov_rpc_call_strdup(call, vtep_port);
+	e[1].remote = true;
+	e[1].vtep = "10.0.0.2";
+	v[0] = &e[0];
+	v[1] = &e[1];
+	r->macs = v;
+	r->n_macs = 2;
+	*resp = &r->base;
+	return 0;
+}
+
 static int net_list(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 		    ProtobufCMessage **resp, char *msg, size_t msglen)
 {
@@ -130,6 +193,8 @@ static int net_list(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 		a->nets[i].name = a->names[i];
 		infos[i].spec = &a->nets[i];
 		pp[i] = &infos[i];
+		if (a->nets[i].vni != 0 && (infos[i].overlay = canned_overlay(call, a->nets[i].vni)) == NULL)
+			return -ENOMEM;
 	}
 	r->n_networks = a->n_nets;
 	r->networks = pp;
@@ -334,6 +399,8 @@ int main(int argc, char **argv)
 			  &riov__v1__network_delete_request__descriptor);
 	riov_rpc_register(srv, "Network.List", RIOV_ROLE_READONLY, net_list,
 			  &riov__v1__network_list_request__descriptor);
+	riov_rpc_register(srv, "Network.ListMacs", RIOV_ROLE_READONLY, net_list_macs,
+			  &riov__v1__network_list_macs_request__descriptor);
 	riov_rpc_register(srv, "Config.Save", RIOV_ROLE_ADMIN, config_save,
 			  &riov__v1__config_save_request__descriptor);
 	riov_rpc_register(srv, "Config.Show", RIOV_ROLE_READONLY, config_show,

@@ -29,6 +29,7 @@ struct svc_fixture {
 	struct riov_service *svc;
 	struct riov_rpc_server *rpc;
 	char dir[64];        /* state_dir */
+	struct event_base *base;   /* the service's loop: NULL (none, no timers) unless the test sets one */
 };
 
 /* The server's entry of a method, or NULL. */
@@ -60,7 +61,7 @@ static inline int fixture_open(struct svc_fixture *f)
 	f->dp = dp_double_create();
 	if (f->dp == NULL)
 		return -ENOMEM;
-	struct riov_service_params p = { .cfg = &f->cfg, .dp = f->dp, .base = NULL };
+	struct riov_service_params p = { .cfg = &f->cfg, .dp = f->dp, .base = f->base };
 	if ((rc_ = riov_service_create(&p, &f->svc, err, sizeof(err))) != 0 ||
 	    (rc_ = riov_service_restore(f->svc, err, sizeof(err))) != 0 ||
 	    (rc_ = riov_rpc_server_new(NULL, &rc, &f->rpc, err, sizeof(err))) != 0 ||

@@ -74,6 +74,43 @@ check "net vtep list blue --json" run 0 net vtep list blue --json
 check "json vtep list is blue's NetworkInfo" python3 -c "import json; d=json.load(open('$T/out')); assert [n['spec']['name'] for n in d['networks']]==['blue'] and d['networks'][0]['vteps']==[]"
 check "net vtep list of an unknown network" run 1 net vtep list nope
 check "says which" has "NOT_FOUND: network nope does not exist" err
+check "net vtep list red" run 0 net vtep list red
+check "no VTEP rows" has "(no vteps)" out
+check "a totals line for the VNI" has "^red: VNI 100 totals: tx 11 packets (1100 bytes), rx 7 packets (700 bytes), dropped 3 (no_nexthop 3)$" out
+check "net vtep list (every network)" run 0 net vtep list
+check "blue has no VNI: no totals line" bash -c "! grep -q '^blue:' '$T/out' && grep -q '^red: VNI 100' '$T/out'"
+check "net vtep list red --json" run 0 net vtep list red --json
+check "json has the overlay totals" python3 -c "import json; o=json.load(open('$T/out'))['networks'][0]['overlay']; assert o['vni']==100 and o['tx_packets']==11 and o['rx_bytes']==700 and o['dropped']==3 and o['drops']==[{'cause':'no_nexthop','packets':3}]"
+check "net mac without a verb is a usage error" run 2 net mac
+check "the usage error names the mac verbs" has "net mac needs one of: add, del, list" err
+check "net mac add needs --vtep or --port" run 2 net mac add red 02:00:00:00:00:0a
+check "says so" has "net mac add needs one of --vtep A.B.C.D and --port NAME" err
+check "net mac add takes one of them only" run 2 net mac add red 02:00:00:00:00:0a --vtep 10.0.0.2 --port vm1
+check "net mac add needs NET and MAC" run 2 net mac add red --vtep 10.0.0.2
+check "net mac add takes no third argument" run 2 net mac add red 02:00:00:00:00:0a 10.0.0.2
+check "net mac add reaches the server" run 1 net mac add red 02:00:00:00:00:0a --vtep 10.0.0.2
+check "as Network.AddMac" has "UNIMPLEMENTED: Network.AddMac is not implemented" err
+check "net mac add --port reaches the server" run 1 net mac add red 02:00:00:00:00:0b --port=vm1
+check "net mac del reaches the server" run 1 net mac del red 02:00:00:00:00:0a
+check "as Network.DeleteMac" has "UNIMPLEMENTED: Network.DeleteMac is not implemented" err
+check "net mac delete is del" run 1 net mac delete red 02:00:00:00:00:0a
+check "as Network.DeleteMac too" has "Network.DeleteMac" err
+check "net mac del takes no --vtep" run 2 net mac del red 02:00:00:00:00:0a --vtep 10.0.0.2
+check "net mac list needs NET" run 2 net mac list
+check "net mac list red" run 0 net mac list red
+check "a table of the entries" has "^MAC  *PORT  *ENTRY  *WHERE$" out
+check "a guest's learned MAC" has "^02:00:00:00:00:01  vm1  *learned  local$" out
+check "a static MAC behind a VTEP" has "^02:00:00:00:00:0a  red@10.0.0.2  static  *remote 10.0.0.2$" out
+check "net mac list red --json" run 0 net mac list red --json
+check "json mac list parses" python3 -c "import json; m=json.load(open('$T/out'))['macs']; assert [e['mac'] for e in m]==['02:00:00:00:00:01','02:00:00:00:00:0a'] and m[0]['learned'] and m[0]['local'] and not m[1]['learned'] and m[1]['remote'] and m[1]['vtep']=='10.0.0.2' and not m[1]['pending']"
+check "net mac list of an unknown network" run 1 net mac list nope
+check "says which network" has "NOT_FOUND: network nope does not exist" err
+check "net mac add --help" run 0 net mac add --help
+check "mac add help names the method and options" bash -c "grep -q Network.AddMac '$T/out' && grep -q -- '--vtep A.B.C.D' '$T/out' && grep -q -- '--port NAME' '$T/out'"
+check "net --help" run 0 net --help
+check "net help lists the mac verbs" has "mac list" out
+check "top help shows the mac verbs" run 0 --help
+check "as mac add|del|list" has "mac add|del|list" out
 check "port add uplink reaches the server" run 1 port add uplink up0 --devargs net_af_packet0,iface=veth0 --address 10.0.0.1/24 --gateway 10.0.0.254 --mtu 1600
 check "port add uplink without --devargs" run 2 port add uplink up0 --address 10.0.0.1/24
 check "port add uplink without --address" run 2 port add uplink up0 --devargs net_null0

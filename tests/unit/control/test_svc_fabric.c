@@ -4,9 +4,10 @@
  * (dp_double.h) and of the kernel beside riovd (fabric_double.h): networks' VNIs and remote VTEPs
  * (Network.Add, Network.AddVtep/DeleteVtep), uplink ports (their address and route on the TAP),
  * next hops from the watcher reaching the dataplane, what the state file and the configuration
- * file keep of all that, counters and metrics of VTEP ports, and hostile values refused with a
- * sentence, never a crash. No unit test here touches the host's addresses or routes; the one
- * kernel call made for real is if_indextoname() of the loopback interface (read-only).
+ * file keep of all that, counters and metrics of VTEP ports and each VNI's totals, and hostile
+ * values refused with a sentence, never a crash. No unit test here touches the host's addresses
+ * or routes; the one kernel call made for real is if_indextoname() of the loopback interface
+ * (read-only).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -751,8 +752,76 @@ RIOV_TEST(vtep_counters_and_metrics)
 	fixture_close(&f);
 }
 
+/* The overlay network's totals over its VTEPs' ports (NetworkInfo.overlay, riov_vni_*): sums, a
+ * deleted VTEP's counts kept, none for a network without a VNI. */
+RIOV_TEST(vni_totals)
+{
+	struct svc_fixture f = { 0 };
+	struct svc_call t;
+
+	fabric_double_reset();
+	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(add_net_end(&f, "blue", 100), 0);
+	CHECK_EQ(add_net_end(&f, "plain", 0), 0);
+	CHECK_EQ(vtep_end(&f, "Network.AddVtep", "blue", "10.0.0.2"), 0);
+	CHECK_EQ(vtep_end(&f, "Network.AddVtep", "blue", "10.0.0.3"), 0);
+	struct riov_dp_port_stats *c = &dp_double.vtep_counters; /* each VTEP port's */
+	c->tx_packets = 11;
+	c->tx_bytes = 1100;
+	c->rx_packets = 7;
+	c->rx_bytes = 700;
+	c->drops[RIOV_DP_DROP_NO_NEXTHOP] = 3;
+	c->drops[RIOV_DP_DROP_MTU] = 1;
+
+	Riov__V1__NetworkListRequest lr = RIOV__V1__NETWORK_LIST_REQUEST__INIT;
+	CHECK_EQ(svc_call(&f, &t, "Network.List", &lr), 0);
+	const Riov__V1__NetworkListResponse *r = (const void *)t.resp;
+	CHECK(r != NULL && r->n_networks == 2);
+	if (r != NULL && r->n_networks == 2) {
+		const Riov__V1__VniCounters *o = r->networks[0]->overlay;
+		CHECK(o != NULL && o->vni == 100 && o->tx_packets == 22 && o->tx_bytes == 2200 &&
+		      o->rx_packets == 14 && o->rx_bytes == 1400 && o->dropped == 8 && o->n_drops == 2);
+		if (o != NULL && o->n_drops == 2)
+			CHECK(strcmp(o->drops[0]->cause, "mtu_exceeded") == 0 && o->drops[0]->packets == 2 &&
+			      strcmp(o->drops[1]->cause, "no_nexthop") == 0 && o->drops[1]->packets == 6);
+		CHECK(r->networks[1]->overlay == NULL);
+	}
+	svc_call_end(&t);
+
+	/* a VTEP goes: its counts stay in the totals */
+	CHECK_EQ(vtep_end(&f, "Network.DeleteVtep", "blue", "10.0.0.3"), 0);
+	CHECK_EQ(vtep_call(&f, &t, "Network.DeleteVtep", "blue", "10.0.0.2"), 0);
+	const Riov__V1__NetworkVtepResponse *vr = (const void *)t.resp;
+	CHECK(vr != NULL && vr->network->n_vteps == 0 && vr->network->overlay != NULL &&
+	      vr->network->overlay->tx_packets == 22 && vr->network->overlay->dropped == 8);
+	svc_call_end(&t);
+	CHECK_EQ(vtep_end(&f, "Network.AddVtep", "blue", "10.0.0.2"), 0);
+
+	struct evbuffer *b = evbuffer_new();
+	svc_prometheus_collect(b, f.svc);
+	size_t n = evbuffer_get_length(b);
+	char *text = malloc(n + 1);
+	CHECK(text != NULL);
+	if (text != NULL) {
+		evbuffer_remove(b, text, n);
+		text[n] = '\0';
+		CHECK(strstr(text, "# TYPE riov_vni_packets_total counter\n") != NULL);
+		CHECK(strstr(text, "\nriov_vni_packets_total{net=\"blue\",vni=\"100\",direction=\"tx\"} 33\n") != NULL);
+		CHECK(strstr(text, "\nriov_vni_packets_total{net=\"blue\",vni=\"100\",direction=\"rx\"} 21\n") != NULL);
+		CHECK(strstr(text, "\nriov_vni_bytes_total{net=\"blue\",vni=\"100\",direction=\"tx\"} 3300\n") != NULL);
+		CHECK(strstr(text, "\nriov_vni_bytes_total{net=\"blue\",vni=\"100\",direction=\"rx\"} 2100\n") != NULL);
+		CHECK(strstr(text, "\nriov_vni_drops_total{net=\"blue\",vni=\"100\",cause=\"no_nexthop\"} 9\n") != NULL);
+		CHECK(strstr(text, "\nriov_vni_drops_total{net=\"blue\",vni=\"100\",cause=\"vxlan_unknown_vni\"} 0\n") != NULL);
+		CHECK(strstr(text, "net=\"plain\",vni") == NULL);
+	}
+	free(text);
+	evbuffer_free(b);
+	fixture_close(&f);
+}
+
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(network_vni_and_vteps), RIOV_TEST_ENTRY(vtep_refusals),
 	       RIOV_TEST_ENTRY(vtep_add_delete_saved_and_undone),
 	       RIOV_TEST_ENTRY(next_hops_from_the_kernel), RIOV_TEST_ENTRY(no_watcher_vteps_unresolved),
 	       RIOV_TEST_ENTRY(uplink_refusals), RIOV_TEST_ENTRY(state_round_trip),
-	       RIOV_TEST_ENTRY(config_file_overlay), RIOV_TEST_ENTRY(vtep_counters_and_metrics))
+	       RIOV_TEST_ENTRY(config_file_overlay), RIOV_TEST_ENTRY(vtep_counters_and_metrics),
+	       RIOV_TEST_ENTRY(vni_totals))
