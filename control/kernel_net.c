@@ -182,17 +182,28 @@ out:
 	return rc;
 }
 
+/* The socket for a request about interface ifname: *idx its index. Returns 0, -EINVAL (no name,
+ * or too long), -ENODEV (no such interface) or -errno. */
+static int kn_open_for(const char *ifname, unsigned *idx, struct kn_sock *s)
+{
+	if (ifname == NULL || ifname[0] == '\0' || strlen(ifname) >= IFNAMSIZ)
+		return -EINVAL;
+	*idx = if_nametoindex(ifname);
+	if (*idx == 0)
+		return -ENODEV;
+	return kn_open(s);
+}
+
 int riov_kernel_addr_add(const char *ifname, uint32_t addr, unsigned prefix)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct kn_sock s;
 
-	if (ifname == NULL || ifname[0] == '\0' || strlen(ifname) >= IFNAMSIZ || prefix < 1 || prefix > 32)
+	unsigned idx;
+
+	if (prefix < 1 || prefix > 32)
 		return -EINVAL;
-	unsigned idx = if_nametoindex(ifname);
-	if (idx == 0)
-		return -ENODEV;
-	int rc = kn_open(&s);
+	int rc = kn_open_for(ifname, &idx, &s);
 	if (rc != 0)
 		return rc;
 
@@ -226,12 +237,11 @@ int riov_kernel_route_add(const char *ifname, uint32_t dst, unsigned prefix, uin
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct kn_sock s;
 
-	if (ifname == NULL || ifname[0] == '\0' || strlen(ifname) >= IFNAMSIZ || prefix > 32)
+	unsigned idx;
+
+	if (prefix > 32)
 		return -EINVAL;
-	unsigned idx = if_nametoindex(ifname);
-	if (idx == 0)
-		return -ENODEV;
-	int rc = kn_open(&s);
+	int rc = kn_open_for(ifname, &idx, &s);
 	if (rc != 0)
 		return rc;
 

@@ -16,23 +16,9 @@
 #include <unistd.h>
 
 #include "control/kernel_net.h"
+#include "netns_util.h"
 #include "riov_test.h"
 
-static uint32_t ip4(const char *s)
-{
-	struct in_addr a;
-	if (inet_pton(AF_INET, s, &a) != 1)
-		abort();
-	return a.s_addr;
-}
-
-static int run(const char *cmd)
-{
-	int rc = system(cmd);
-	if (rc != 0)
-		fprintf(stderr, "  '%s' failed (%d)\n", cmd, rc);
-	return rc;
-}
 
 RIOV_TEST(address_on_an_interface)
 {
@@ -86,22 +72,6 @@ RIOV_TEST(next_hops)
 	CHECK_EQ(run("ip neigh replace 10.77.0.2 lladdr 02:00:00:00:77:22 dev d0 nud reachable"), 0);
 	CHECK_EQ(riov_kernel_nexthop(ip4("10.99.3.4"), &nh), 0);
 	CHECK_EQ(nh.mac[5], 0x22);
-}
-
-static int output_has(const char *cmd, const char *want, int say)
-{
-	FILE *p = popen(cmd, "r");
-	char out[2048] = "";
-	size_t n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-	out[n] = '\0';
-	if (p)
-		pclose(p);
-	if (strstr(out, want) == NULL) {
-		if (say)
-			fprintf(stderr, "  '%s' printed no '%s':\n%s", cmd, want, out);
-		return 0;
-	}
-	return 1;
 }
 
 static int shows(const char *cmd, const char *want)

@@ -23,25 +23,11 @@
 #include <event2/event.h>
 
 #include "control/nh_watch.h"
+#include "netns_util.h"
 #include "riov_test.h"
 
 #define WAIT_S 20 /* the deadline of one step; the backstop look is every 30 s, events come at once */
 
-static uint32_t ip4(const char *s)
-{
-	struct in_addr a;
-	if (inet_pton(AF_INET, s, &a) != 1)
-		abort();
-	return a.s_addr;
-}
-
-static int run(const char *cmd)
-{
-	int rc = system(cmd);
-	if (rc != 0)
-		fprintf(stderr, "  '%s' failed (%d)\n", cmd, rc);
-	return rc;
-}
 
 /* What the callback was last told, per address, and how often it was called. */
 struct seen {
