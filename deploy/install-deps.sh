@@ -18,6 +18,8 @@ PACKAGES=(
 	iperf3 ethtool libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	# benchmarks: the reference switch (tests/bench/bench_tcp.py starts its own instance)
 	openvswitch-switch-dpdk
+	# EVPN (docs/evpn.md): FRRouting's zebra and bgpd, run per network namespace by whoever needs them
+	frr
 )
 
 missing=()
@@ -48,4 +50,8 @@ fi
 # The same for Open vSwitch: the benchmark runs its own ovsdb-server and ovs-vswitchd.
 if printf '%s\n' "${missing[@]}" | grep -qx openvswitch-switch-dpdk && command -v systemctl >/dev/null; then
 	systemctl disable --now openvswitch-switch ovs-vswitchd ovsdb-server >/dev/null 2>&1 || true
+fi
+# And for FRR: zebra and bgpd run in the namespaces that need them (docs/evpn.md), not in the host's.
+if printf '%s\n' "${missing[@]}" | grep -qx frr && command -v systemctl >/dev/null; then
+	systemctl disable --now frr >/dev/null 2>&1 || true
 fi
