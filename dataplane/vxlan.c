@@ -57,12 +57,7 @@ static inline uint32_t ld32(const uint8_t *p)
  * rte_raw_cksum's over ten 16-bit words, in fewer steps). */
 static inline uint16_t ip_sum20(const uint8_t *ip)
 {
-	uint64_t s = 0;
-	for (unsigned k = 0; k < 20; k += 4) {
-		uint32_t w;
-		memcpy(&w, ip + k, 4);
-		s += w;
-	}
+	uint64_t s = (uint64_t)ld32(ip) + ld32(ip + 4) + ld32(ip + 8) + ld32(ip + 12) + ld32(ip + 16);
 	s = (s & 0xffffffffu) + (s >> 32);
 	s = (s & 0xffffu) + (s >> 16);
 	s = (s & 0xffffu) + (s >> 16);
