@@ -104,76 +104,130 @@ static inline void vtep_rx(struct dp_ctx *c, struct dp_port *vp, struct rte_mbuf
 	dp_switch_burst(c, vp, m, n);
 }
 
+/* One burst from an uplink being sorted: the decapsulated frames of the current VTEP (a group,
+ * handed to the switch when the sender changes) and the kernel's frames. */
+struct uplink_burst {
+	struct dp_decap_cache dc;
+	struct dp_port *gport;
+	uint64_t g_bytes;
+	uint16_t ng, nk;
+	struct rte_mbuf *grp[RIOV_VIRTQ_BURST], *kern[RIOV_VIRTQ_BURST];
+};
+
+/* Decapsulated frame x (its headers off) from VTEP port vp joins the burst's group. */
+static inline void group_add(struct dp_ctx *c, struct uplink_burst *b, struct dp_port *vp, struct rte_mbuf *x)
+{
+	if (vp != b->gport) {
+		if (b->ng)
+			vtep_rx(c, b->gport, b->grp, b->ng, b->g_bytes);
+		b->ng = 0;
+		b->g_bytes = 0;
+		b->gport = vp;
+	}
+	b->g_bytes += rte_pktmbuf_pkt_len(x);
+	b->grp[b->ng++] = x;
+}
+
+/* Every frame the inline path did not take: read whole if need be, sorted field by field (the
+ * kernel's, dropped with its cause, or decapsulated). Out of line: the loop stays small. */
+static __rte_noinline void uplink_slow(struct dp_ctx *c, struct dp_port *up, struct uplink_burst *b,
+				       struct rte_mbuf *x)
+{
+	uint8_t buf[RIOV_VXLAN_OUTER_LEN + RTE_ETHER_HDR_LEN];
+	const uint32_t len = rte_pktmbuf_pkt_len(x);
+	const uint32_t hl = RTE_MIN(len, (uint32_t)sizeof(buf));
+	const uint8_t *h = rte_pktmbuf_read(x, 0, hl, buf);
+	const unsigned w = c->w->idx;
+	struct riov_vxlan_rx rx;
+	enum riov_dp_drop cause;
+
+	if (h == NULL || hl < RTE_ETHER_HDR_LEN) {
+		cause = RIOV_DP_DROP_BAD_DESC;
+		goto drop;
+	}
+	if (memcmp(h + RTE_ETHER_ADDR_LEN, up->mac, RTE_ETHER_ADDR_LEN) == 0) {
+		cause = RIOV_DP_DROP_LOOP;
+		goto drop;
+	}
+	switch (riov_vxlan_parse(h, hl, len, up->vtep_ip, &rx)) {
+	case RIOV_VXLAN_NOT_VXLAN:
+		b->kern[b->nk++] = x;
+		return;
+	case RIOV_VXLAN_DROPPED:
+		cause = (enum riov_dp_drop)(RIOV_DP_DROP_VX_TRUNCATED + rx.cause);
+		goto drop;
+	case RIOV_VXLAN_DECAP:
+		break;
+	}
+	struct dp_port *vp = decap_port(c, &rx, &b->dc);
+	if (vp == NULL) {
+		cause = b->dc.cause;
+		goto drop;
+	}
+	if (!decap(x, &rx)) {
+		cause = RIOV_DP_DROP_VX_TRUNCATED;
+		goto drop;
+	}
+	group_add(c, b, vp, x);
+	return;
+drop:
+	count_drop(up, w, cause, 1);
+	rte_pktmbuf_free(x);
+}
+
 uint16_t dp_poll_uplink(struct dp_ctx *c, struct dp_port *up, uint16_t q)
 {
-	struct rte_mbuf *m[RIOV_VIRTQ_BURST], *kern[RIOV_VIRTQ_BURST], *grp[RIOV_VIRTQ_BURST];
+	struct rte_mbuf *m[RIOV_VIRTQ_BURST];
 	uint16_t n = rte_eth_rx_burst(up->eth_id, q, m, RIOV_VIRTQ_BURST);
-	uint16_t nk = 0, ng = 0;
-	struct dp_port *gport = NULL;
-	struct dp_decap_cache dc = { .vni = UINT32_MAX };
+	struct uplink_burst b;
 	const unsigned w = c->w->idx;
 
 	if (n == 0)
 		return 0;
-	struct dp_qstats *st = &up->wstats[w];
-	uint64_t rx_bytes = 0, g_bytes = 0;   /* counted once per burst, and per group of a VTEP */
+	b.dc.vni = UINT32_MAX;
+	b.dc.ip = 0;
+	b.dc.port = NULL;
+	b.gport = NULL;
+	b.g_bytes = 0;
+	b.ng = 0;
+	b.nk = 0;
+	uint64_t rx_bytes = 0;   /* counted once per burst */
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *x = m[i];
-		uint8_t buf[RIOV_VXLAN_OUTER_LEN + RTE_ETHER_HDR_LEN];
 		const uint32_t len = rte_pktmbuf_pkt_len(x);
-		const uint32_t hl = RTE_MIN(len, (uint32_t)sizeof(buf));
-		const uint8_t *h = rte_pktmbuf_read(x, 0, hl, buf);
 		struct riov_vxlan_rx rx;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void *));
 		rx_bytes += len;
-		if (unlikely(h == NULL || hl < RTE_ETHER_HDR_LEN)) {
-			count_drop(up, w, RIOV_DP_DROP_BAD_DESC, 1);
-			rte_pktmbuf_free(x);
+		/* the common frame: its headers in the first segment, well-formed VXLAN from the
+		 * sender of the frame before, no Ethernet padding (else uplink_slow) */
+		const uint8_t *h = rte_pktmbuf_mtod(x, const uint8_t *);
+		if (likely(rte_pktmbuf_data_len(x) >= RIOV_VXLAN_OUTER_LEN + RTE_ETHER_HDR_LEN) &&
+		    likely(memcmp(h + RTE_ETHER_ADDR_LEN, up->mac, RTE_ETHER_ADDR_LEN) != 0) &&
+		    likely(riov_vxlan_parse_fast(h, RIOV_VXLAN_OUTER_LEN + RTE_ETHER_HDR_LEN, len, up->vtep_ip, &rx)) &&
+		    likely(rx.vni == b.dc.vni && rx.src_ip == b.dc.ip && b.dc.port != NULL) &&
+		    likely(rx.inner_len + RIOV_VXLAN_OUTER_LEN == len)) {
+			x->data_off = (uint16_t)(x->data_off + RIOV_VXLAN_OUTER_LEN);
+			x->data_len = (uint16_t)(x->data_len - RIOV_VXLAN_OUTER_LEN);
+			x->pkt_len = rx.inner_len;
+			x->ol_flags &= RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL;
+			x->packet_type = 0;
+			group_add(c, &b, b.dc.port, x);
 			continue;
 		}
-		if (unlikely(memcmp(h + RTE_ETHER_ADDR_LEN, up->mac, RTE_ETHER_ADDR_LEN) == 0)) {
-			count_drop(up, w, RIOV_DP_DROP_LOOP, 1);
-			rte_pktmbuf_free(x);
-			continue;
-		}
-		switch (riov_vxlan_parse(h, hl, len, up->vtep_ip, &rx)) {
-		case RIOV_VXLAN_NOT_VXLAN:
-			kern[nk++] = x;
-			continue;
-		case RIOV_VXLAN_DROPPED:
-			count_drop(up, w, (enum riov_dp_drop)(RIOV_DP_DROP_VX_TRUNCATED + rx.cause), 1);
-			rte_pktmbuf_free(x);
-			continue;
-		case RIOV_VXLAN_DECAP:
-			break;
-		}
-		struct dp_port *vp = decap_port(c, &rx, &dc);
-		if (vp == NULL || !decap(x, &rx)) {
-			count_drop(up, w, vp == NULL ? dc.cause : RIOV_DP_DROP_VX_TRUNCATED, 1);
-			rte_pktmbuf_free(x);
-			continue;
-		}
-		if (vp != gport) {
-			if (ng)
-				vtep_rx(c, gport, grp, ng, g_bytes);
-			ng = 0;
-			g_bytes = 0;
-			gport = vp;
-		}
-		g_bytes += rte_pktmbuf_pkt_len(x);
-		grp[ng++] = x;
+		uplink_slow(c, up, &b, x);
 	}
+	struct dp_qstats *st = &up->wstats[w];
 	st->rx_packets += n;
 	st->rx_bytes += rx_bytes;
-	if (ng)
-		vtep_rx(c, gport, grp, ng, g_bytes);
-	if (nk) {
-		uint16_t sent = rte_eth_tx_burst(up->tap_id, (uint16_t)w, kern, nk);
-		if (sent < nk) {
-			count_drop(up, w, RIOV_DP_DROP_RING_FULL, nk - sent);
-			rte_pktmbuf_free_bulk(kern + sent, nk - sent);
+	if (b.ng)
+		vtep_rx(c, b.gport, b.grp, b.ng, b.g_bytes);
+	if (b.nk) {
+		uint16_t sent = rte_eth_tx_burst(up->tap_id, (uint16_t)w, b.kern, b.nk);
+		if (sent < b.nk) {
+			count_drop(up, w, RIOV_DP_DROP_RING_FULL, b.nk - sent);
+			rte_pktmbuf_free_bulk(b.kern + sent, b.nk - sent);
 		}
 	}
 	return n;

@@ -48,22 +48,9 @@ static inline uint64_t ld64(const uint8_t *p)
 
 static inline uint32_t ld32(const uint8_t *p)
 {
-	uint32_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
+	return riov_vx_ld32(p);
 }
 
-/* The one's complement sum of a 20-byte IPv4 header, five 32-bit words folded (the same sum as
- * rte_raw_cksum's over ten 16-bit words, in fewer steps). */
-static inline uint16_t ip_sum20(const uint8_t *ip)
-{
-	uint64_t s = (uint64_t)ld32(ip) + ld32(ip + 4) + ld32(ip + 8) + ld32(ip + 12) + ld32(ip + 16);
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffffu) + (s >> 16);
-	s = (s & 0xffffu) + (s >> 16);
-	s = (s & 0xffffu) + (s >> 16);
-	return (uint16_t)s;
-}
 
 static inline enum riov_vxlan_verdict vx_drop(struct riov_vxlan_rx *rx, enum riov_vxlan_drop cause)
 {
@@ -78,27 +65,8 @@ enum riov_vxlan_verdict riov_vxlan_parse(const void *hdr, uint32_t hdr_len, uint
 	/* what this function may read: the bytes it was given, within the frame */
 	const uint32_t have = hdr_len < frame_len ? hdr_len : frame_len;
 
-	/* The common frame first, a few words compared at once: untagged IPv4 without options,
-	 * unfragmented UDP to this node's port 4789, the I flag alone, a right checksum and lengths.
-	 * Anything else takes the checks below, one by one, which name the cause. */
-	if (likely(have >= VX_HDR + 8u + RTE_ETHER_HDR_LEN) &&
-	    (ld32(b + 12) & RTE_BE32(0xffffff00u)) == RTE_BE32(0x08004500u) &&
-	    (ld32(b + 20) & RTE_BE32(0x3fff00ffu)) == RTE_BE32(IPPROTO_UDP) && ld32(b + 30) == local_ip &&
-	    rd16(b + VX_UDP + 2) == RIOV_VXLAN_UDP_PORT && ld32(b + VX_HDR) == RTE_BE32(0x08000000u) &&
-	    b[VX_HDR + 7] == 0 && ip_sum20(b + VX_IP) == 0xffff) {
-		const uint32_t tl = rd16(b + VX_IP + 2);
-		if (tl >= 20u + 8u + 8u + RTE_ETHER_HDR_LEN && tl <= frame_len - VX_ETH &&
-		    rd16(b + VX_UDP + 4) == tl - 20u) {
-			rx->src_ip = ld32(b + VX_IP + 12);
-			rx->dst_ip = local_ip;
-			rx->vni = (uint32_t)b[VX_HDR + 4] << 16 | (uint32_t)b[VX_HDR + 5] << 8 | b[VX_HDR + 6];
-			rx->src_port = rd16(b + VX_UDP);
-			rx->inner_off = (uint16_t)(VX_HDR + 8u);
-			rx->inner_len = tl - 20u - 8u - 8u;
-			rx->cause = 0;
-			return RIOV_VXLAN_DECAP;
-		}
-	}
+	if (riov_vxlan_parse_fast(b, have, frame_len, local_ip, rx))
+		return RIOV_VXLAN_DECAP;
 	memset(rx, 0, sizeof(*rx));
 	if (have < VX_ETH)
 		return vx_drop(rx, RIOV_VXLAN_DROP_TRUNCATED);
@@ -122,7 +90,7 @@ enum riov_vxlan_verdict riov_vxlan_parse(const void *hdr, uint32_t hdr_len, uint
 	/* from here on the frame claims to be VXLAN: every field is checked before it is used */
 	if (ihl != 5)
 		return vx_drop(rx, RIOV_VXLAN_DROP_IP_OPTIONS);
-	if (ip_sum20(ip) != 0xffff) /* the one's complement sum of a right header */
+	if (riov_vx_sum20(ip) != 0xffff) /* the one's complement sum of a right header */
 		return vx_drop(rx, RIOV_VXLAN_DROP_IP_CHECKSUM);
 	if (rd16(ip + 6) & 0x3fffu)
 		return vx_drop(rx, RIOV_VXLAN_DROP_FRAGMENT);
