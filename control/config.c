@@ -407,7 +407,7 @@ static int parse_macs(const config_setting_t *g, const char *net, unsigned ni, c
 
 static int parse_nets(const config_setting_t *l, const char *o, struct riov_config *c, char *err, size_t el)
 {
-	static const char *const keys[] = { "name", "mtu", "vni", "vteps", "macs", NULL };
+	static const char *const keys[] = { "name", "mtu", "vni", "vteps", "macs", "evpn", NULL };
 
 	if (!config_setting_is_list(l) && !config_setting_is_array(l))
 		return fail(err, el, o, l, "'%s' must be a list ( { name = \"...\"; }, ... )", "networks");
@@ -437,6 +437,14 @@ static int parse_nets(const config_setting_t *l, const char *o, struct riov_conf
 				return fail(err, el, o, config_setting_get_member(g, "vni"), "%s", m);
 			}
 		}
+		c->net_evpn[c->n_nets] = false;
+		TRY(get_bool(g, "evpn", &c->net_evpn[c->n_nets], o, err, el));
+		if (c->net_evpn[c->n_nets] && c->net_vni[c->n_nets] == 0)
+			return fail(err, el, o, config_setting_get_member(g, "evpn"), "network '%s': evpn needs "
+				    "a vni (vni = N;)", name);
+		if (c->net_evpn[c->n_nets] && config_setting_get_member(g, "vteps") != NULL)
+			return fail(err, el, o, config_setting_get_member(g, "vteps"), "network '%s' is an EVPN "
+				    "network: its remote VTEPs come from BGP EVPN (FRR), leave 'vteps' out", name);
 		TRY(parse_vteps(g, name, c->n_nets, o, c, err, el));
 		TRY(parse_macs(g, name, c->n_nets, o, c, err, el));
 		c->n_nets++;

@@ -85,6 +85,7 @@ struct riov_config {
 	char nets[RIOV_CFG_MAX_NETS][RIOV_CFG_NAME];
 	unsigned net_mtu[RIOV_CFG_MAX_NETS];   /* 0: the default (1500) */
 	unsigned net_vni[RIOV_CFG_MAX_NETS];   /* 0: no overlay */
+	bool net_evpn[RIOV_CFG_MAX_NETS];      /* evpn = true: BGP EVPN through FRR (docs/evpn.md) */
 	/* network i's remote VTEPs are vteps[net_vtep_first[i] .. + net_n_vteps[i]) */
 	unsigned net_vtep_first[RIOV_CFG_MAX_NETS];
 	unsigned net_n_vteps[RIOV_CFG_MAX_NETS];

@@ -180,6 +180,7 @@ void riov_service_destroy(struct riov_service *svc)
 	riov_metrics_http_stop(svc->metrics);
 	if (svc->rpc)
 		riov_rpc_server_free(svc->rpc);
+	svc_evpn_stop(svc);
 	svc_fabric_stop(svc);
 	svc_mac_aging_stop(svc);
 	/* assigned functions: a port's device stops (the port goes) before its domain does */

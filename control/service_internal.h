@@ -38,6 +38,7 @@ struct event;
 struct evbuffer;
 struct riov_cfg_port;
 struct riov_nh_watch;
+struct svc_evpn;
 
 #define STATE_FORMAT 1u
 #define OWN_DOMAINS_MAX 1024u   /* domains made with Domain.Create */
@@ -109,6 +110,8 @@ struct riov_service {
 	 * entries it removed */
 	struct event *mac_age_ev;
 	uint64_t macs_aged;
+	/* BGP EVPN networks (svc_evpn.c): NULL until one is added or a restore begins */
+	struct svc_evpn *evpn;
 };
 
 /* ------------------------------------------------------------------ method tables */
@@ -277,6 +280,47 @@ int svc_h_net_add_vtep(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 		       ProtobufCMessage **resp, char *msg, size_t msglen);
 int svc_h_net_delete_vtep(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 			  ProtobufCMessage **resp, char *msg, size_t msglen);
+
+/** Remote VTEP ip of network net into the dataplane, its next hop watched (as Network.AddVtep,
+ *  without the spec). @return 0 or -errno with err filled (nothing left behind). */
+int svc_vtep_add(struct riov_service *svc, const char *net, uint32_t ip, char *err, size_t errlen);
+/** Remote VTEP ip of network net out of the dataplane and the watcher (failures logged). */
+void svc_vtep_del(struct riov_service *svc, const char *net, uint32_t ip);
+
+/* svc_evpn.c: BGP EVPN networks (NetworkSpec.evpn, docs/evpn.md): their kernel shadow devices
+ * (control/evpn_kernel.h; riovd links it, the unit tests a double), local MACs swept into them,
+ * zebra's remote MACs and flood lists into the dataplane */
+/** Check an EVPN network spec (a vni, no vteps, an uplink unless restoring). 0 or -errno with
+ *  err filled. */
+int svc_evpn_net_check(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char *err,
+		       size_t errlen);
+/** A network just added with its VNI: when EVPN, learning from the overlay off, its kernel
+ *  devices made (at start: after the restore). On failure nothing is left. 0 or -errno with err
+ *  filled. */
+int svc_evpn_net_apply(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char *err,
+		       size_t errlen);
+/** Network name goes: its kernel devices, EVPN VTEP ports and remote MACs go (nothing if it is
+ *  not an EVPN network). Before the dataplane deletes it. */
+void svc_evpn_net_remove(struct riov_service *svc, const char *name);
+/** Whether network net is an EVPN network. */
+bool svc_evpn_is(const struct riov_service *svc, const char *net);
+/** Whether ip is an EVPN VTEP of network net, and its state. */
+bool svc_evpn_vtep(const struct riov_service *svc, const char *net, uint32_t ip, bool *flood,
+		   unsigned *macs);
+/** A port just added (in the desired state): a vhost port of an EVPN network gets its shadow
+ *  TAP; an uplink lets the EVPN networks that wait for one be applied. Failures logged. */
+void svc_evpn_port_added(struct riov_service *svc, const Riov__V1__PortSpec *ps);
+/** Port name is about to leave the dataplane: its shadow TAP goes. */
+void svc_evpn_port_removed(struct riov_service *svc, const char *name);
+/** One sweep of the EVPN networks' MAC tables into the shadow TAPs (the timer's work). */
+void svc_evpn_sweep(struct riov_service *svc);
+/** riov_service_restore's start and end: the kernel is reconciled once, at the end. */
+void svc_evpn_restore_begin(struct riov_service *svc);
+void svc_evpn_restore_end(struct riov_service *svc);
+/** Close the kernel context (the devices stay) and free everything (riov_service_destroy). */
+void svc_evpn_stop(struct riov_service *svc);
+/** riov_evpn_* metrics for the Prometheus collector (none without an EVPN network). */
+void svc_evpn_metrics(struct evbuffer *out, struct riov_service *svc);
 
 /* svc_mac.c: the MAC tables: static MACs (NetworkSpec.macs), their listing, aging */
 /** Start the aging timer on svc->base, every cfg->mac_aging_s / 2 s (none without a base or with

@@ -238,7 +238,7 @@ int svc_spec_vtep_index(const Riov__V1__NetworkSpec *spec, uint32_t ip)
 
 /* Remote VTEP ip of network net into the dataplane, its next hop watched. Returns 0 or -errno
  * with err filled (nothing left behind). */
-static int vtep_add(struct riov_service *svc, const char *net, uint32_t ip, char *err, size_t errlen)
+int svc_vtep_add(struct riov_service *svc, const char *net, uint32_t ip, char *err, size_t errlen)
 {
 	char why[256] = "", a[INET_ADDRSTRLEN];
 	int rc;
@@ -265,7 +265,7 @@ static int vtep_add(struct riov_service *svc, const char *net, uint32_t ip, char
 	return 0;
 }
 
-static void vtep_del(struct riov_service *svc, const char *net, uint32_t ip)
+void svc_vtep_del(struct riov_service *svc, const char *net, uint32_t ip)
 {
 	char a[INET_ADDRSTRLEN];
 	int rc = riov_dp_vtep_del(svc->dp, net, ip);
@@ -341,24 +341,25 @@ int svc_net_fabric_apply(struct riov_service *svc, const Riov__V1__NetworkSpec *
 	for (k = 0; k < in->n_vteps; k++) {
 		/* checked by svc_net_fabric_check() */
 		if ((rc = riov_ipv4_parse(in->vteps[k], &ip)) != 0 ||
-		    (rc = vtep_add(svc, name, ip, err, errlen)) != 0)
+		    (rc = svc_vtep_add(svc, name, ip, err, errlen)) != 0)
 			break;
 	}
 	if (rc == 0)
 		return 0;
 	while (k-- > 0)
 		if (riov_ipv4_parse(in->vteps[k], &ip) == 0)
-			vtep_del(svc, name, ip);
+			svc_vtep_del(svc, name, ip);
 	riov_dp_net_set_vni(svc->dp, name, 0);
 	return rc;
 }
 
 void svc_net_fabric_remove(struct riov_service *svc, const Riov__V1__NetworkSpec *spec)
 {
+	svc_evpn_net_remove(svc, spec->name); /* its EVPN VTEPs too */
 	for (size_t k = 0; k < spec->n_vteps; k++) {
 		uint32_t ip;
 		if (riov_ipv4_parse(spec->vteps[k], &ip) == 0)
-			vtep_del(svc, spec->name, ip);
+			svc_vtep_del(svc, spec->name, ip);
 	}
 }
 
@@ -383,6 +384,7 @@ bool svc_is_vtep_port(struct riov_service *svc, const char *name)
 
 struct vtep_acc {
 	struct riov_rpc_call *call;
+	struct riov_service *svc;
 	struct riov_dp *dp;
 	Riov__V1__VtepInfo **v;
 	size_t n, cap;
@@ -411,6 +413,11 @@ static void vtep_info_one(void *arg, const char *net, uint32_t ip, const struct 
 	x->address = riov_rpc_call_strdup(a->call, addr);
 	x->port = riov_rpc_call_strdup(a->call, vi->port);
 	x->resolved = vi->resolved;
+	unsigned evpn_macs = 0;
+	bool flood = false;
+	x->origin = (char *)(svc_evpn_vtep(a->svc, net, ip, &flood, &evpn_macs) ? "evpn" : "static");
+	x->flood = flood;
+	x->evpn_macs = evpn_macs;
 	if (vi->resolved) {
 		mac_text(vi->mac, mac);
 		x->uplink = riov_rpc_call_strdup(a->call, vi->uplink);
@@ -484,7 +491,7 @@ static int vni_counters(struct riov_rpc_call *call, struct riov_service *svc, co
 int svc_net_vtep_infos(struct riov_rpc_call *call, struct riov_service *svc, const char *net,
 		       Riov__V1__NetworkInfo *ni)
 {
-	struct vtep_acc a = { .call = call, .dp = svc->dp };
+	struct vtep_acc a = { .call = call, .svc = svc, .dp = svc->dp };
 
 	if (vni_counters(call, svc, net, ni) != 0)
 		return -ENOMEM;
@@ -730,7 +737,7 @@ static void vtep_change_undo(struct riov_service *svc, void *arg)
 	struct vtep_change *c = arg;
 
 	if (c->added)
-		vtep_del(svc, c->old->name, c->ip);
+		svc_vtep_del(svc, c->old->name, c->ip);
 	svc->nets[c->i] = c->old;
 	riov__v1__network_spec__free_unpacked(c->spec, NULL);
 }
@@ -778,6 +785,11 @@ int svc_h_net_add_vtep(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 	if ((i = vtep_request_net(svc, req, msg, msglen)) < 0)
 		return i;
 	Riov__V1__NetworkSpec *old = svc->nets[i];
+	if (old->evpn) {
+		snprintf(msg, msglen, "network %s is an EVPN network: its remote VTEPs come from BGP EVPN "
+			 "(FRR's zebra), not by hand", old->name);
+		return -EINVAL;
+	}
 	if (old->vni == 0) {
 		snprintf(msg, msglen, "network %s has no VNI: remote VTEPs are for overlay networks (a "
 			 "network made with a vni, riovctl net add NAME --vni N)", old->name);
@@ -801,7 +813,7 @@ int svc_h_net_add_vtep(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 		snprintf(msg, msglen, "network %s: out of memory", old->name);
 		return -ENOMEM;
 	}
-	if ((rc = vtep_add(svc, old->name, ip, msg, msglen)) != 0) {
+	if ((rc = svc_vtep_add(svc, old->name, ip, msg, msglen)) != 0) {
 		riov__v1__network_spec__free_unpacked(c.spec, NULL);
 		return rc;
 	}
@@ -831,6 +843,11 @@ int svc_h_net_delete_vtep(struct riov_rpc_call *call, const ProtobufCMessage *re
 	if ((i = vtep_request_net(svc, req, msg, msglen)) < 0)
 		return i;
 	Riov__V1__NetworkSpec *old = svc->nets[i];
+	if (old->evpn) {
+		snprintf(msg, msglen, "network %s is an EVPN network: its remote VTEPs are zebra's (they "
+			 "go when BGP withdraws them), not deleted by hand", old->name);
+		return -EINVAL;
+	}
 	if (riov_ipv4_parse(req->address, &ip) != 0) {
 		snprintf(msg, msglen, "network %s: VTEP '%.40s' is not an IPv4 address (a.b.c.d)", old->name,
 			 req->address);
@@ -854,7 +871,7 @@ int svc_h_net_delete_vtep(struct riov_rpc_call *call, const ProtobufCMessage *re
 			      "VTEP %s was not deleted from network %s", a, old->name);
 	if (rc != 0)
 		return rc;
-	vtep_del(svc, c.spec->name, ip);
+	svc_vtep_del(svc, c.spec->name, ip);
 	if (dropped)
 		RIOV_LOG(RIOV_LOG_NOTICE, "network %s: VTEP %s deleted by %s, with the %zu static MAC(s) "
 			 "behind it", c.spec->name, a, riov_rpc_call_peer(call), dropped);

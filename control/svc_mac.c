@@ -495,6 +495,8 @@ static void mac_entry_one(void *arg, const struct riov_dp_mac_info *mi)
 		return;
 	x->learned = !mi->is_static;
 	x->local = mi->local;
+	/* a remote static entry of an EVPN network is zebra's (hand-typed VTEPs are refused there) */
+	x->evpn = a->spec->evpn && mi->is_static && mi->type == RIOV_DP_PORT_VTEP;
 	if (mi->is_static && (k = spec_mac_index(a->spec, mi->mac)) >= 0)
 		a->found[k] = true;
 }

@@ -51,6 +51,7 @@ int svc_net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char 
 		return -EINVAL;
 	}
 	if ((rc = svc_net_fabric_check(svc, in, err, errlen)) != 0 ||
+	    (rc = svc_evpn_net_check(svc, in, err, errlen)) != 0 ||
 	    (rc = svc_net_macs_check(svc, in, err, errlen)) != 0)
 		return rc;
 	rc = riov_dp_net_add(svc->dp, name);
@@ -69,7 +70,8 @@ int svc_net_add(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char 
 		riov_dp_net_del(svc->dp, name);
 		return rc;
 	}
-	if ((rc = svc_net_macs_apply(svc, in, err, errlen)) != 0) {
+	if ((rc = svc_net_macs_apply(svc, in, err, errlen)) != 0 ||
+	    (rc = svc_evpn_net_apply(svc, in, err, errlen)) != 0) {
 		svc_net_fabric_remove(svc, in);
 		riov_dp_net_del(svc->dp, name);
 		return rc;
@@ -99,6 +101,7 @@ Riov__V1__NetworkInfo *svc_net_info(struct riov_rpc_call *call, struct riov_serv
 		return NULL;
 	riov_dp_net_info(svc->dp, spec->name, &di);
 	ni->spec = spec;
+	ni->mode = (char *)(spec->evpn ? "evpn" : spec->vni ? "static" : "local");
 	ni->ports = di.ports;
 	ni->macs = di.macs;
 	if (svc_net_vtep_infos(call, svc, spec->name, ni) != 0)

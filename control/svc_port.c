@@ -541,6 +541,7 @@ static void port_remove(struct riov_service *svc, const char *name)
 {
 	struct riov_dp_uplink_info ui;
 	bool uplink = riov_dp_uplink_info(svc->dp, name, &ui) == 0;
+	svc_evpn_port_removed(svc, name); /* its shadow TAP */
 	int rc = riov_dp_port_del(svc->dp, name);
 	int k = svc_asg_index(svc, name);
 
@@ -580,6 +581,7 @@ int svc_port_add(struct riov_service *svc, const Riov__V1__PortSpec *in, char *e
 	}
 	svc->ports[svc->n_ports++] = spec;
 	svc_port_macs_added(svc, spec); /* static MACs of its network on it */
+	svc_evpn_port_added(svc, spec);  /* an EVPN network's shadow TAP, or an uplink EVPN waits for */
 	return 0;
 }
 

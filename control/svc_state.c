@@ -137,6 +137,7 @@ static int restore_from_config(struct riov_service *svc, char *err, size_t errle
 		ns.name = (char *)c->nets[i];
 		ns.mtu = c->net_mtu[i];
 		ns.vni = c->net_vni[i];
+		ns.evpn = c->net_evpn[i];
 		for (unsigned k = 0; k < c->net_n_vteps[i] && k < RIOV_CFG_MAX_VTEPS; k++)
 			vteps[ns.n_vteps++] = c->vteps[c->net_vtep_first[i] + k];
 		ns.vteps = vteps;
@@ -248,7 +249,7 @@ static int restore_from_state(struct riov_service *svc, const Riov__V1__State *s
 	return 0;
 }
 
-int riov_service_restore(struct riov_service *svc, char *err, size_t errlen)
+static int restore_any(struct riov_service *svc, char *err, size_t errlen)
 {
 	char why[512] = "";
 	void *buf = NULL;
@@ -280,5 +281,13 @@ int riov_service_restore(struct riov_service *svc, char *err, size_t errlen)
 	}
 	rc = restore_from_state(svc, st, err, errlen);
 	riov__v1__state__free_unpacked(st, NULL);
+	return rc;
+}
+
+int riov_service_restore(struct riov_service *svc, char *err, size_t errlen)
+{
+	svc_evpn_restore_begin(svc); /* EVPN networks: the kernel is reconciled once, at the end */
+	int rc = restore_any(svc, err, errlen);
+	svc_evpn_restore_end(svc);
 	return rc;
 }

@@ -58,6 +58,11 @@ int riov_dp_net_del(struct riov_dp *dp, const char *name);
  *  of range), -EEXIST (another network has it), -EBUSY (the network has remote VTEPs). */
 int riov_dp_net_set_vni(struct riov_dp *dp, const char *name, uint32_t vni);
 #define RIOV_DP_VNI_MAX 0xffffffu
+/** Network name's MACs come from BGP EVPN (on) or not (off, the default): with it on, workers
+ *  learn nothing from frames decapsulated from its remote VTEPs (the control plane installs
+ *  zebra's remote MACs as static entries), and a guest's frame on a vhost port moves a static
+ *  entry that is not on a vhost port (the guest moved here). Returns 0 or -ENOENT. */
+int riov_dp_net_set_evpn(struct riov_dp *dp, const char *name, bool on);
 
 /* ---- ports ---- */
 enum riov_dp_port_type {

@@ -67,6 +67,9 @@ struct dp_net {
 	unsigned nports;               /* every port in it, its VTEP ports too */
 	unsigned nvteps;               /* of which VTEP ports */
 	uint32_t vni;                  /* 0: none (no overlay) */
+	/* BGP EVPN (riov_dp_net_set_evpn): no learning from the overlay (zebra gives the remote
+	 * MACs), and a guest's frame on a vhost port moves a static entry that is not a guest's */
+	_Atomic bool evpn;
 	struct dp_flood *_Atomic flood;  /* published to workers; old copies freed after sync */
 	struct dp_flood *_Atomic flood_local; /* the same without VTEP ports: what a frame from the
 					 * overlay floods to (split horizon) */

@@ -105,6 +105,18 @@ int riov_dp_net_set_vni(struct riov_dp *dp, const char *name, uint32_t vni)
 	return 0;
 }
 
+int riov_dp_net_set_evpn(struct riov_dp *dp, const char *name, bool on)
+{
+	struct dp_net *net = dp_net_find(dp, name);
+
+	if (net == NULL)
+		return -ENOENT;
+	/* a flag the workers read per burst: no publish-and-wait needed, a burst in flight learns
+	 * with the old value */
+	atomic_store_explicit(&net->evpn, on, memory_order_relaxed);
+	return 0;
+}
+
 void dp_fabric_net_del(struct riov_dp *dp, struct dp_net *net)
 {
 	if (net->vni == 0)

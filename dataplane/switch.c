@@ -119,7 +119,11 @@ static int learn_over(struct dp_net *net, unsigned s, unsigned i, uint64_t e, ui
 	 * uplink sees what riovd sent) or a spoof: never move it. */
 	if (!local && (e & DP_MAC_LOCAL) && (e & DP_MAC_PORT) != 0)
 		return -1;
-	if (e & DP_MAC_STATIC)
+	/* A static entry stays, but in an EVPN network one that is not a guest's (a remote MAC
+	 * zebra gave) yields to a guest sending from here: the guest moved here (a migration), the
+	 * control plane tells zebra (MAC mobility, RFC 7432 15) and zebra withdraws the remote one. */
+	if ((e & DP_MAC_STATIC) &&
+	    !(local && !(e & DP_MAC_LOCAL) && atomic_load_explicit(&net->evpn, memory_order_relaxed)))
 		return 0;
 	const bool seen = (e & ~(uint64_t)DP_MAC_AGE) == want; /* the same port: only its age changes */
 	const bool back = (e & DP_MAC_PORT) == 0;               /* its tombstone */

@@ -397,16 +397,16 @@ struct dp_addr_cache {
 #define DP_SW_FLOOD (-1)
 #define DP_SW_DROP_LOOP (-2)
 
-/* Learn the source of frame eh (from port `in`, local: a vhost port) and look up its destination.
- * Returns the output port, DP_SW_FLOOD (broadcast, multicast, unknown) or DP_SW_DROP_LOOP (the
+/* Learn the source of frame eh (from port `in`, local: a vhost port; not when learn is false: a
+ * frame from the overlay of an EVPN network) and look up its destination. Returns the output port, DP_SW_FLOOD (broadcast, multicast, unknown) or DP_SW_DROP_LOOP (the
  * source belongs to a local guest but came from elsewhere). */
-static inline int dp_switch_addr(struct dp_net *net, uint16_t in, bool local, const struct rte_ether_hdr *eh,
-				 struct dp_addr_cache *ac)
+static inline int dp_switch_addr(struct dp_net *net, uint16_t in, bool local, bool learn,
+				 const struct rte_ether_hdr *eh, struct dp_addr_cache *ac)
 {
 	uint64_t src = mac48(&eh->src_addr), dst = mac48(&eh->dst_addr);
 
 	if (src != ac->src) {
-		ac->learn = dp_mac_learn(net, eh->src_addr.addr_bytes, in, local);
+		ac->learn = learn ? dp_mac_learn(net, eh->src_addr.addr_bytes, in, local) : 0;
 		ac->src = src;
 		if (ac->learn > 0)
 			ac->dst = UINT64_MAX; /* the table changed: look up again */
@@ -429,6 +429,9 @@ void dp_switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf **m, 
 	struct dp_flood *fl = NULL;
 	const bool local = in->type == RIOV_DP_PORT_VHOST;
 	const bool overlay = in->type == RIOV_DP_PORT_VTEP;
+	/* an EVPN network's remote MACs are zebra's (the control plane installs them): the overlay
+	 * teaches the table nothing */
+	const bool learn = !overlay || !atomic_load_explicit(&net->evpn, memory_order_relaxed);
 	struct dp_addr_cache ac = DP_ADDR_CACHE_INIT;
 
 	for (uint16_t i = 0; i < n; i++) {
@@ -440,7 +443,7 @@ void dp_switch_burst(struct dp_ctx *c, struct dp_port *in, struct rte_mbuf **m, 
 			continue;
 		}
 		const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m[i], const struct rte_ether_hdr *);
-		int out = dp_switch_addr(net, in->id, local, eh, &ac);
+		int out = dp_switch_addr(net, in->id, local, learn, eh, &ac);
 		if (unlikely(out == DP_SW_DROP_LOOP)) {
 			count_drop(in, c->w->idx, RIOV_DP_DROP_LOOP, 1);
 			rte_pktmbuf_free(m[i]);
@@ -540,7 +543,7 @@ static uint16_t vhost_tx(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair 
 		if (k->m != NULL || k->len < RTE_ETHER_HDR_LEN || unlikely(k->has_ol))
 			goto to_mbuf;
 		const struct rte_ether_hdr *eh = (const struct rte_ether_hdr *)(const void *)k->peek;
-		int out = dp_switch_addr(p->net, p->id, true, eh, &ac);
+		int out = dp_switch_addr(p->net, p->id, true, true, eh, &ac);
 		if (unlikely(out == DP_SW_DROP_LOOP)) {
 			count_drop(p, w, RIOV_DP_DROP_LOOP, 1);
 			continue;

@@ -172,6 +172,8 @@ static const struct opt o_net_add[] = { { "mtu", "N", "MTU of the network (defau
 						"an overlay over a 1500-byte underlay)" },
 					{ "vni", "N", "VXLAN network identifier (1-16777215): an "
 						      "overlay across nodes (net vtep add)" },
+					{ "evpn", NULL, "with --vni: remote VTEPs and MACs from BGP EVPN "
+							"(FRR's zebra; needs an uplink)" },
 					{ 0 } };
 static ProtobufCMessage *b_net_add(struct ctx *x)
 {
@@ -181,6 +183,7 @@ static ProtobufCMessage *b_net_add(struct ctx *x)
 	r->network->name = pos_or_empty(x, 0);
 	r->network->mtu = opt_u32(x, "mtu");
 	r->network->vni = opt_u32(x, "vni");
+	r->network->evpn = opt_flag(x, "evpn");
 	return &r->base;
 }
 static ProtobufCMessage *b_net_delete(struct ctx *x)
@@ -195,7 +198,7 @@ static ProtobufCMessage *b_net_list(struct ctx *x)
 	return &NEW(Riov__V1__NetworkListRequest, riov__v1__network_list_request__init)->base;
 }
 static const char *const c_net_list[] = { "spec.name=NAME", "spec.mtu=MTU", "spec.vni=VNI",
-					  "ports=PORTS", "#vteps=VTEPS", "macs=MACS", NULL };
+					  "mode=MODE", "ports=PORTS", "#vteps=VTEPS", "macs=MACS", NULL };
 static ProtobufCMessage *b_net_vtep(struct ctx *x)
 {
 	Riov__V1__NetworkVtepRequest *r = NEW(Riov__V1__NetworkVtepRequest,
@@ -716,7 +719,7 @@ static const char *const c_log[] = { "name=COMPONENT", "level=LEVEL", "default_l
 static const struct cmd cmds[] = {
 	{ "node", "info", RIOV_METHOD_ID(Node, info), "", "version, uptime, workers, health", 0, 0,
 	  NULL, b_node_info, NULL },
-	{ "net", "add", RIOV_METHOD_ID(Network, add), "NAME [--mtu N] [--vni N]", "create a network",
+	{ "net", "add", RIOV_METHOD_ID(Network, add), "NAME [--mtu N] [--vni N [--evpn]]", "create a network",
 	  1, 1, o_net_add, b_net_add, NULL },
 	{ "net", "delete", RIOV_METHOD_ID(Network, delete), "NAME",
 	  "delete a network without ports (its remote VTEPs go with it)", 1, 1, NULL, b_net_delete,

@@ -444,12 +444,16 @@ void ctl_print_port_detail(const Riov__V1__PortCounters *pc, const char *const *
 }
 
 /* The columns of `net vtep list`, for people. */
-enum { VT_NET, VT_ADDR, VT_RESOLVED, VT_UPLINK, VT_NEXT_HOP, VT_TX, VT_RX, VT_DROPPED, VT_N };
+enum { VT_NET, VT_ADDR, VT_ORIGIN, VT_RESOLVED, VT_UPLINK, VT_NEXT_HOP, VT_TX, VT_RX, VT_DROPPED, VT_N };
 
 static void vtep_row(const char *net, const Riov__V1__VtepInfo *v, char cell[VT_N][80])
 {
 	snprintf(cell[VT_NET], 80, "%s", net);
 	snprintf(cell[VT_ADDR], 80, "%s", v->address ? v->address : "");
+	if (v->origin != NULL && strcmp(v->origin, "evpn") == 0) /* zebra's: flood list, MACs */
+		snprintf(cell[VT_ORIGIN], 80, "evpn (%s%u macs)", v->flood ? "flood, " : "", v->evpn_macs);
+	else
+		snprintf(cell[VT_ORIGIN], 80, "%s", v->origin && v->origin[0] ? v->origin : "static");
 	snprintf(cell[VT_RESOLVED], 80, "%s", v->resolved ? "yes" : "no");
 	snprintf(cell[VT_UPLINK], 80, "%s", v->resolved && v->uplink && v->uplink[0] ? v->uplink : "-");
 	snprintf(cell[VT_NEXT_HOP], 80, "%s",
@@ -473,7 +477,7 @@ static void print_vni_totals(const char *net, const Riov__V1__VniCounters *o)
 
 void ctl_print_vteps(const Riov__V1__NetworkListResponse *r)
 {
-	static const char *const head[VT_N] = { "NET", "VTEP", "RESOLVED", "UPLINK", "NEXT_HOP",
+	static const char *const head[VT_N] = { "NET", "VTEP", "ORIGIN", "RESOLVED", "UPLINK", "NEXT_HOP",
 						"TX_PKTS", "RX_PKTS", "DROPPED" };
 	size_t width[VT_N], rows = 0;
 	char cell[VT_N][80];
@@ -519,7 +523,7 @@ static void mac_row(const Riov__V1__MacEntry *e, char cell[MC_N][80])
 {
 	snprintf(cell[MC_MAC], 80, "%s", e->mac ? e->mac : "");
 	snprintf(cell[MC_PORT], 80, "%s", e->port && e->port[0] ? e->port : "-");
-	snprintf(cell[MC_KIND], 80, "%s%s", e->learned ? "learned" : "static",
+	snprintf(cell[MC_KIND], 80, "%s%s", e->evpn ? "evpn" : e->learned ? "learned" : "static",
 		 e->pending ? " (pending: no such port now)" : "");
 	if (e->remote)
 		snprintf(cell[MC_WHERE], 80, "remote %s", e->vtep ? e->vtep : "");

@@ -49,6 +49,7 @@ struct riov_dp {
 	struct riov_vtd *vtd;
 	char nets[DOUBLE_NETS][RIOV_DP_NAME_MAX];
 	uint32_t vni[DOUBLE_NETS];
+	bool evpn[DOUBLE_NETS];
 	unsigned n_nets;
 	struct double_port ports[DOUBLE_PORTS];
 	struct double_mac macs[DOUBLE_MACS];
@@ -159,6 +160,8 @@ int riov_dp_net_del(struct riov_dp *dp, const char *name)
 			return -EBUSY; /* its ports and remote VTEPs */
 	memmove(dp->nets[i], dp->nets[i + 1], (dp->n_nets - (unsigned)i - 1) * RIOV_DP_NAME_MAX);
 	memmove(&dp->vni[i], &dp->vni[i + 1], (dp->n_nets - (unsigned)i - 1) * sizeof(dp->vni[0]));
+	memmove(&dp->evpn[i], &dp->evpn[i + 1], (dp->n_nets - (unsigned)i - 1) * sizeof(dp->evpn[0]));
+	dp->evpn[dp->n_nets - 1] = false;
 	memmove(&dp->vtep_past[i], &dp->vtep_past[i + 1],
 		(dp->n_nets - (unsigned)i - 1) * sizeof(dp->vtep_past[0]));
 	memset(&dp->vtep_past[dp->n_nets - 1], 0, sizeof(dp->vtep_past[0]));
@@ -167,6 +170,22 @@ int riov_dp_net_del(struct riov_dp *dp, const char *name)
 		if (dp->macs[k].used && strcmp(dp->macs[k].net, name) == 0)
 			dp->macs[k].used = false;
 	return 0;
+}
+
+int riov_dp_net_set_evpn(struct riov_dp *dp, const char *name, bool on)
+{
+	int i = net_find(dp, name);
+
+	if (i < 0)
+		return -ENOENT;
+	dp->evpn[i] = on;
+	return 0;
+}
+
+bool dp_double_evpn(const struct riov_dp *dp, const char *net)
+{
+	int i = net_find(dp, net);
+	return i >= 0 && dp->evpn[i];
 }
 
 int riov_dp_net_set_vni(struct riov_dp *dp, const char *name, uint32_t vni)
@@ -529,8 +548,12 @@ static int mac_put(struct riov_dp *dp, const char *net, const uint8_t mac[6], co
 		return -ENOENT;
 	if ((mac[0] & 1) || memcmp(mac, zero, 6) == 0)
 		return -EINVAL;
-	if (k >= 0 && dp->macs[k].is_static && !is_static)
-		return 0; /* learning never moves a static entry */
+	/* learning never moves a static entry, but in an EVPN network a guest's frame moves one that
+	 * is not a guest's (as dataplane/switch.c) */
+	if (k >= 0 && dp->macs[k].is_static && !is_static &&
+	    !(dp->evpn[net_find(dp, net)] && dp->ports[p].type == RIOV_DP_PORT_VHOST &&
+	      dp->macs[k].type != RIOV_DP_PORT_VHOST))
+		return 0;
 	for (int i = 0; k < 0 && i < DOUBLE_MACS; i++)
 		if (!dp->macs[i].used)
 			k = i;

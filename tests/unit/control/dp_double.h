@@ -58,6 +58,8 @@ bool dp_double_has_port(const struct riov_dp *dp, const char *name);
 bool dp_double_has_net(const struct riov_dp *dp, const char *name);
 /** The VNI network net has in the double (0: none or no such network). */
 uint32_t dp_double_vni(const struct riov_dp *dp, const char *net);
+/** Whether network net is an EVPN network in the double (riov_dp_net_set_evpn). */
+bool dp_double_evpn(const struct riov_dp *dp, const char *net);
 /** A learned entry of mac in net to port (a port of net), as a worker makes it; a static entry
  *  stays. Returns 0, -ENOENT, -EINVAL or -ENOSPC. */
 int dp_double_learn(struct riov_dp *dp, const char *net, const uint8_t mac[6], const char *port);
