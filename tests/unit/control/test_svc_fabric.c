@@ -255,8 +255,8 @@ static const char *const bad_addresses[] = {
 	"10.0.0", "10.0.0.256", "1.2.3.4.5", "010.0.0.1", " 10.0.0.1", "10.0.0.1 ", "10.0.0.1/24",
 	"0x0a000001", "167772161", "0.0.0.0", "0.1.2.3", "127.0.0.1", "224.0.0.1", "239.1.1.1",
 	"240.0.0.1", "255.255.255.255", "::1", "10.0.0.-1", "%s%n%s", "10.0.0.1\n",
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
 };
 
 RIOV_TEST(vtep_refusals)
