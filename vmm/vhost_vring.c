@@ -209,7 +209,12 @@ static void vring_resync(struct riov_vhost_dev *dev, unsigned qid, const void *a
 	if (!vr->base_from_fe)
 		return;   /* a restart after a pause: the dataplane's own indices */
 	vr->base_from_fe = false;
-	if ((uint16_t)(avail_idx - vr->last_avail) <= vr->num || (uint16_t)(avail_idx - at) > vr->num)
+	/* completions the base would take again: a base behind the used index is never right (the
+	 * used index counts what the device completed, and it completes only what it took) */
+	uint16_t behind = (uint16_t)(at - vr->last_avail);
+	if ((uint16_t)(avail_idx - at) > vr->num)
+		return;
+	if ((uint16_t)(avail_idx - vr->last_avail) <= vr->num && (behind == 0 || behind > vr->num))
 		return;
 	RIOV_LOG_RL(RIOV_LOG_NOTICE, "%s: vring %u: base %u/%u from the front-end, the used ring is at %u: "
 		    "serving from %u", dev->name, qid, vr->last_avail, vr->last_used, at, at);

@@ -1594,10 +1594,25 @@ RIOV_TEST(base_from_used_ring_when_frontend_lost_track)
 	CHECK_EQ(la, 290);
 	CHECK_EQ(lu, 290);
 	CHECK_EQ(n, 1);
-	/* a base the ring can be served from is the front-end's (QEMU, a migration): kept */
+	/* a base behind the used index would serve completed entries again (a restarted riovd under
+	 * a reconnecting virtio-user guest's TX ring: the guest sent 14, riovd had taken and
+	 * completed all of them, base 5 from the front-end): served from the used index; this was
+	 * kept before, and the guest's 9 frames went out twice */
+	start_with_ring_indices(14, 14, &la, &lu, &n);
+	CHECK_EQ(la, 14);
+	CHECK_EQ(lu, 14);
+	CHECK_EQ(n, 1);
 	start_with_ring_indices(100, 90, &la, &lu, &n);
+	CHECK_EQ(la, 90);
+	CHECK_EQ(n, 1);
+	/* a base at or ahead of the used index, the ring servable from it, is the front-end's (QEMU
+	 * after a migration or a reconnect sends the used index or what it had taken): kept */
+	start_with_ring_indices(10, 3, &la, &lu, &n);
 	CHECK_EQ(la, 5);
 	CHECK_EQ(lu, 5);
+	CHECK_EQ(n, 0);
+	start_with_ring_indices(10, 5, &la, &lu, &n);
+	CHECK_EQ(la, 5);
 	CHECK_EQ(n, 0);
 	/* neither can: kept, and the virtqueue code marks the queue broken as before */
 	start_with_ring_indices(3000, 2000, &la, &lu, &n);
