@@ -1713,13 +1713,19 @@ static int local_fdb_fix(struct riov_evpn_kernel *k)
 	int rc = fdb_dump(k, local_dump_cb, &ll);
 	if (rc == 0)
 		rc = ll.err;
+	/* an entry on a wanted port's TAP that is not one of its static MACs was a learned MAC of
+	 * the previous run: kept (adopted as local), so that a restart withdraws nothing; the
+	 * service ages it (riov_evpn_kernel_port_macs) */
 	for (size_t i = 0; rc == 0 && i < ll.n; i++) {
-		bool want = false;
-		for (size_t j = 0; j < k->n_port && !want; j++)
-			want = k->port[j]->ifindex == ll.e[i].ifindex && port_mac_idx(k->port[j], ll.e[i].mac) >= 0;
-		if (!want) {
-			int r = fdb_local(k, false, ll.e[i].ifindex, ll.e[i].mac);
-			rc = rc ? rc : r;
+		for (size_t j = 0; j < k->n_port; j++) {
+			struct evk_port *p = k->port[j];
+			if (p->ifindex != ll.e[i].ifindex || port_mac_idx(p, ll.e[i].mac) >= 0)
+				continue;
+			if (EVK_GROW(p->mac, p->cap_mac, p->n_mac) != 0) {
+				rc = -ENOMEM;
+				break;
+			}
+			memcpy(p->mac[p->n_mac++], ll.e[i].mac, 6);
 		}
 	}
 	free(ll.e);
@@ -1787,4 +1793,16 @@ int riov_evpn_kernel_reconcile(struct riov_evpn_kernel *k, const struct riov_evp
 			if (local_owner(k, k->vni[i]->vni, k->vni[i]->rm[j].mac) != NULL)
 				drop_stale_remote(k, k->vni[i], &k->vni[i]->rm[j]);
 	return rc;
+}
+
+int riov_evpn_kernel_port_macs(const struct riov_evpn_kernel *k, uint32_t id, const uint8_t (**macs)[6], size_t *n)
+{
+	for (size_t i = 0; i < k->n_port; i++) {
+		if (k->port[i]->id == id) {
+			*macs = (const uint8_t(*)[6])k->port[i]->mac;
+			*n = k->port[i]->n_mac;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }

@@ -199,6 +199,9 @@ struct riov_evpn_vni_spec {
  *  else is still done): -EINVAL (a bad or repeated VNI or port id; nothing done), or -errno. */
 int riov_evpn_kernel_reconcile(struct riov_evpn_kernel *k, const struct riov_evpn_vni_spec *vnis, size_t n);
 
+/** Port id's local MACs (valid until the next call into the context). 0 or -ENOENT. */
+int riov_evpn_kernel_port_macs(const struct riov_evpn_kernel *k, uint32_t id, const uint8_t (**macs)[6], size_t *n);
+
 /** Read the FDB whole again and report the differences (the context does this itself after an
  *  overrun of its event socket). Returns 0 or -errno. */
 int riov_evpn_kernel_resync(struct riov_evpn_kernel *k);

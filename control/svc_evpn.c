@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -68,7 +69,16 @@ struct evpn_local {
 	uint8_t mac[6];
 	uint32_t id;           /* its port's shadow TAP (the dataplane's port id) */
 	bool seen;             /* in this sweep */
+	uint64_t keep_until;   /* found on its TAP at start (CLOCK_MONOTONIC ms): kept until then
+				* unless the switch has it elsewhere; 0 once the switch had it */
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 struct evpn_net {
 	char name[RIOV_DP_NAME_MAX];
@@ -335,6 +345,7 @@ static void sweep_one(void *arg, const struct riov_dp_mac_info *mi)
 	i = local_find(n, mi->mac);
 	if (i >= 0 && n->local[i].id == pi.id) {
 		n->local[i].seen = true;
+		n->local[i].keep_until = 0;
 		return;
 	}
 	if (i < 0 && grow((void **)&n->local, &n->cap_local, n->n_local, sizeof(*n->local)) != 0)
@@ -354,6 +365,7 @@ static void sweep_one(void *arg, const struct riov_dp_mac_info *mi)
 	}
 	n->local[i].id = pi.id;
 	n->local[i].seen = true;
+	n->local[i].keep_until = 0;
 }
 
 void svc_evpn_sweep(struct riov_service *svc)
@@ -372,8 +384,9 @@ void svc_evpn_sweep(struct riov_service *svc)
 			n->local[i].seen = false;
 		if (riov_dp_mac_foreach(svc->dp, n->name, sweep_one, &c) != 0)
 			continue;
+		const uint64_t now = now_ms();
 		for (unsigned i = 0; i < n->n_local;) {
-			if (n->local[i].seen) {
+			if (n->local[i].seen || now < n->local[i].keep_until) {
 				i++;
 				continue;
 			}
@@ -709,6 +722,28 @@ void svc_evpn_restore_end(struct riov_service *svc)
 		n->applied = true; /* before: the FDB read reports zebra's entries for it */
 	}
 	rc = riov_evpn_kernel_reconcile(e->k, r.vnis, nv);
+	/* the MACs the previous run had on the shadow TAPs stay advertised for an aging time, in
+	 * which the switch learns them again from their guests (or they go) */
+	const uint64_t keep = svc->cfg->mac_aging_s ? now_ms() + 1000ull * svc->cfg->mac_aging_s : UINT64_MAX;
+	for (size_t v = 0; v < nv; v++) {
+		struct evpn_net *n = net_by_vni(svc, r.vnis[v].vni);
+		for (size_t p = 0; n != NULL && p < r.vnis[v].n_ports; p++) {
+			const uint8_t(*macs)[6];
+			size_t nm2;
+			if (riov_evpn_kernel_port_macs(e->k, r.vnis[v].ports[p].id, &macs, &nm2) != 0)
+				continue;
+			for (size_t m = 0; m < nm2; m++) {
+				if (local_find(n, macs[m]) >= 0 ||
+				    grow((void **)&n->local, &n->cap_local, n->n_local, sizeof(*n->local)) != 0)
+					continue;
+				struct evpn_local *l = &n->local[n->n_local++];
+				memcpy(l->mac, macs[m], 6);
+				l->id = r.vnis[v].ports[p].id;
+				l->seen = false;
+				l->keep_until = keep;
+			}
+		}
+	}
 	ip_text(local, a);
 	if (rc != 0)
 		RIOV_LOG(RIOV_LOG_ERR, "EVPN reconciliation with the kernel: %s (what could be done was "

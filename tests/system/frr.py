@@ -280,7 +280,8 @@ class FrrNode:
     def evpn_routes(self, vni=None, rtype=None):
         """The EVPN routes bgpd holds, as a list of dicts: type (2 or 3), mac (type 2, lower
         case), ip (the type-2 route's IP, if any; the type-3 route's originator), nexthop (the
-        VTEP the route points to: the next hop of its best path) and local (originated here).
+        VTEP the route points to: the next hop of its best path), local (originated here) and
+        seq (type 2: the best path's MAC mobility sequence number, 0 without the MM community).
         With vni, the routes imported into that VNI (`show bgp l2vpn evpn route vni N`), else the
         global table (`show bgp l2vpn evpn route`)."""
         cmd = "show bgp l2vpn evpn route"
@@ -305,9 +306,13 @@ class FrrNode:
                 return b is True or (isinstance(b, dict) and b.get("overall") is True)
             best = next((p for p in flat if is_best(p)), flat[0] if flat else {})
             nh = (best.get("nexthops") or [{}])[0].get("ip")
+            # the MAC mobility sequence number: the MM extended community, absent when it is 0
+            ec = (best.get("extendedCommunity") or {}).get("string") or ""
+            mm = re.search(r"\bMM:(\d+)", ec)
             # a route this node originated has no peer ("peerId": "(unspec)", weight 32768)
             local = best.get("peerId") in (None, "(unspec)") or best.get("local") is True
-            r = {"type": t, "prefix": prefix, "nexthop": nh, "local": local, "paths": len(flat)}
+            r = {"type": t, "prefix": prefix, "nexthop": nh, "local": local, "paths": len(flat),
+                 "seq": int(mm.group(1)) if mm else 0}
             if t == 2:
                 r["mac"] = m.group(4).lower()
                 r["ip"] = m.group(6) or None
@@ -333,6 +338,22 @@ class FrrNode:
         """The originators of the type-3 (inclusive multicast) routes in VNI vni that came from
         other nodes: the remote VTEPs of its flood list."""
         return sorted(r["ip"] for r in self.evpn_routes(vni, 3) if not r["local"])
+
+    def type2_routes(self, vni, mac):
+        """The type-2 routes of VNI vni for mac (lower case): a list of route dicts (see
+        evpn_routes; "seq" is the best path's MAC mobility sequence number), one per MAC/IP
+        prefix."""
+        return [r for r in self.evpn_routes(vni, 2) if r["mac"] == mac.lower()]
+
+    def evpn_mac(self, vni, mac):
+        """zebra's detail of one MAC of VNI vni (`show evpn mac vni N mac M json`), with its
+        MAC mobility sequence numbers (localSequence, remoteSequence), or {} when zebra does not
+        have it."""
+        try:
+            j = self.vtysh_json("show evpn mac vni %d mac %s json" % (vni, mac))
+        except TestFailure:
+            return {}
+        return j.get(mac.lower()) or j.get(mac.upper()) or (j if "type" in j else {})
 
     def evpn_vni(self, vni):
         """zebra's view of VNI vni (`show evpn vni N json`), or None."""

@@ -25,14 +25,19 @@ af_packet uplink may be on the same wire. Names carry this process's id.
 """
 import json
 import os
+import re
 import shutil
+import signal
+import subprocess
 import sys
+import threading
 import time
 
 import frr
+import riovtest
 from frr import FrrNode
 from riovtest import Guest, Riovctl, Riovd, Skip, TestFailure, check, log, main, tmpdir
-from test_vxlan import all_replied, need, ns, ping, poll, port_stats, sh, stop_riovd, vteps
+from test_vxlan import all_replied, need, ns, ping, poll, port_stats, sh, stop_riovd, vtep, vteps
 
 TAG = os.getpid() % 100000
 ASN = 65000
@@ -527,5 +532,566 @@ def test_riov_and_linux_evpn():
         ul.stop()
 
 
+# ---- moves and restarts (issue 14): the same three nodes
+
+MAC_M = "02:00:00:00:0c:01"     # the guest that moves (mobility) or whose node restarts
+IP_M = "192.168.100.1"          # the address the endpoint pings it at (icmpecho answers any)
+IP_B1 = "192.168.100.2"
+MAC_STALE = "02:00:00:00:0c:99"  # on a stale shadow TAP left for riovd a's restart
+GUARD = 30                      # seconds: a failure guard, not a bound (the times are printed)
+
+
+def riov_topology(ul, tmp):
+    """The riov case's nodes up: riov nodes a and b (start_riov_node: network blue in EVPN mode,
+    vhost ports vm1 and vm2, no guest yet), Linux node l with its endpoint, zebra + bgpd in each;
+    returns (a, b, lx, clock) once every session is up, every kernel and both riovds have their
+    flood lists from type-3 routes, and the endpoint's MAC is a type-2 route at a and b."""
+    ul.start()
+    a = ul.add_node("a", A_IP, riov=True)
+    b = ul.add_node("b", B_IP, riov=True)
+    lx = ul.add_node("l", L_IP)
+    ul.add_vni(lx, VNI, EP_IP)
+    for node in (a, b):
+        start_riov_node(node, tmp)       # skips while riovd has no EVPN mode
+    nodes = [a, b, lx]
+    clock = Clock()
+    for node in nodes:
+        ul.start_frr(node)
+    wait_sessions(nodes, clock)
+    wait_type3(nodes, clock, riov_dev)
+    for node in (a, b):
+        others = sorted(m.ip for m in nodes if m is not node)
+        got = poll(lambda: riov_flood(node), lambda v: v == others, CONVERGE,
+                   "riovd %s's flood list of %s from zebra" % (node.name, NET))
+        check(got == others, "riovd %s: blue's flood list is %s (evpn VTEPs, type-3 routes)" %
+              (node.name, ", ".join(got)))
+    ep_mac = link_mac(lx.ep, "eth0")
+    since = clock()
+    announce(lx)
+    wait_type2(nodes, ep_mac, lx, clock, since, riov_dev, "endpoint " + lx.ep)
+    return a, b, lx, clock
+
+
+def riov_flood(node):
+    """The addresses of riovd's evpn VTEPs of blue that are in its flood list."""
+    return sorted(v.get("address") for v in vteps(node.ctl, NET) if v.get("origin") == "evpn" and v.get("flood"))
+
+
+def riov_mac_table(node):
+    """{mac: MacEntry} of riovd's table of blue (`riovctl --json net mac list blue`)."""
+    return {e["mac"].lower(): e for e in node.ctl.json("net", "mac", "list", NET).get("macs") or []}
+
+
+def route_of(node, mac):
+    """(next hop, MAC mobility sequence number) of the type-2 route for mac that node got from
+    another node (its MAC-only route, if there are several), or None."""
+    rs = [r for r in node.frr.type2_routes(VNI, mac) if not r["local"]]
+    if not rs:
+        return None
+    r = next((r for r in rs if not r.get("ip")), rs[0])
+    return (r["nexthop"], r["seq"])
+
+
+def zebra_mac(node, mac):
+    """zebra's view of mac in node as text: type, where, local and remote sequence numbers."""
+    z = node.frr.evpn_mac(VNI, mac)
+    if not z:
+        return "(none)"
+    return "%s %s, localSequence %s, remoteSequence %s" % (
+        z.get("type"), z.get("remoteVtep") or z.get("intf") or "", z.get("localSequence"), z.get("remoteSequence"))
+
+
+def riov_links(node):
+    """The interfaces in node's namespace that are riovd's by docs/evpn.md (a name rvbr<n>,
+    rvx<n> or rvs<n>, or a TAP whose alias starts with riov:): {name: alias}."""
+    r = sh("ip", "-n", node.netns, "-j", "-d", "link", "show", check_rc=False)
+    out = {}
+    for link in json.loads(r.stdout or "[]"):
+        name, alias = link.get("ifname", ""), link.get("ifalias") or ""
+        if re.fullmatch(r"rv(br|x|s)\d+", name) or alias.startswith("riov:"):
+            out[name] = alias
+    return out
+
+
+def expected_links(node):
+    """The riov devices node's riovd should have now: rvbr<vni> and rvx<vni>, and rvs<id> with
+    alias riov:blue/<port> for each of its vhost ports (id: its port_id in `riovctl port list`)."""
+    want = {"rvbr%d" % VNI: "", "rvx%d" % VNI: ""}
+    for p in node.ctl.json("port", "list").get("ports") or []:
+        spec = p.get("spec") or {}
+        if spec.get("net") == NET and spec.get("type") in ("PORT_TYPE_VHOST", "vhost", 1):
+            want["rvs%d" % int(p.get("port_id") or 0)] = "riov:%s/%s" % (NET, spec.get("name"))
+    return want
+
+
+def links_text(links):
+    return ", ".join("%s%s" % (n, " (%s)" % al if al else "") for n, al in sorted(links.items()))
+
+
+class Pinger:
+    """`ping -D` from netns to ip in the background every interval seconds: the times (this
+    machine's clock, as time.time()) of the answered echoes."""
+
+    REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from [\d.]+: icmp_seq=(\d+)")
+
+    def __init__(self, netns, ip, interval=0.1):
+        self.what = "ping %s from %s" % (ip, netns)
+        self.replies, self.dups, self.lines = [], 0, []
+        self.proc = subprocess.Popen(["ip", "netns", "exec", netns, "stdbuf", "-oL", "ping", "-D", "-n", "-i",
+                                      str(interval), "-W", "1", ip],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        riovtest._procs.append(self.proc)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip())
+            m = self.REPLY.match(line)
+            if m:
+                if "DUP!" in line:
+                    self.dups += 1
+                else:
+                    self.replies.append(float(m.group(1)))
+
+    def first_after(self, t):
+        """The time of the first echo answered at or after t, or None."""
+        return next((r for r in self.replies if r >= t), None)
+
+    def last_before(self, t):
+        return next((r for r in reversed(self.replies) if r < t), None)
+
+    def answered_since(self, t):
+        return sum(1 for r in self.replies if r >= t)
+
+    def stop(self):
+        """Stop it; ping's summary line."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.thread.join(timeout=10)
+        summary = next((l for l in reversed(self.lines) if "packets transmitted" in l), "(no summary)")
+        log("  %s: %s (%d duplicates)" % (self.what, summary, self.dups))
+        return summary
+
+
+class FdbMonitor:
+    """`bridge monitor fdb` in netns in the background: lines() are (time, line) of the FDB
+    events that mention mac."""
+
+    def __init__(self, netns):
+        self.events = []
+        self.proc = subprocess.Popen(["ip", "netns", "exec", netns, "stdbuf", "-oL", "bridge", "monitor", "fdb"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        riovtest._procs.append(self.proc)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.events.append((time.time(), line.rstrip()))
+
+    def lines(self, mac):
+        return [(t, l) for t, l in self.events if mac.lower() in l.lower()]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.thread.join(timeout=10)
+
+
+def bgp_up_since(node, peer):
+    """When node's session with peer was established (FRR's peerUptimeEstablishedEpoch), or None."""
+    j = node.frr.vtysh_json("show bgp l2vpn evpn summary json")
+    if "peers" not in j:
+        j = next((v for v in j.values() if isinstance(v, dict) and "peers" in v), {})
+    p = (j.get("peers") or {}).get(peer) or {}
+    return p.get("peerUptimeEstablishedEpoch")
+
+
+class RouteWatch:
+    """Polls node's type-2 route for mac (route_of) in the background: history() is the list of
+    (time, value) each time it changed."""
+
+    def __init__(self, node, mac, interval=0.2):
+        self.node, self.mac, self.interval = node, mac, interval
+        self.changes = []
+        self.errors = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        last = object()
+        while not self.done.is_set():
+            try:
+                v = route_of(self.node, self.mac)
+            except Exception:   # a vtysh that timed out: not a change
+                self.errors += 1
+                v = last
+            if v != last:
+                self.changes.append((time.time(), v))
+                last = v
+            self.done.wait(self.interval)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(timeout=30)
+        return self.changes
+
+
+def test_evpn_mac_mobility():
+    """MAC mobility: guest MAC M on riov node a (icmpecho on vm1), the Linux endpoint pings it;
+    the guest moves to node b the way a live migration does it: it stops on a (its port and its
+    route still there), comes up on b's new vhost port vm3 and answers the endpoint's ARP; then
+    a's port vm1 is deleted. The route for M at the Linux node gets next hop b (10.0.0.2) and a
+    higher MAC mobility sequence number, riovd a has M as an evpn entry behind 10.0.0.2, and the
+    endpoint's pings reach M at b (the time from the move to the first answered echo is printed).
+    Then it moves back the other way round: b's port deleted first (the route is withdrawn),
+    then the guest comes up on a's new port vm4: the route comes back with next hop a, riovd b
+    follows, and the pings reach it at a.
+
+    The sequence number rises only when the new node learns M while the old node's route is
+    there (RFC 7432 section 15): a MAC whose route was withdrawn first is new where it comes up,
+    with whatever sequence number its new node gives it (the second move's, printed)."""
+    need(testpmd=True, tools=("ip", "sysctl", "ethtool", "bridge", "ping", "stdbuf"))
+    frr.need_frr()
+    ul = Underlay()
+    tmp = tmpdir("evpn-mob")
+    pinger = None
+    try:
+        a, b, lx, clock = riov_topology(ul, tmp)
+        nodes = [a, b, lx]
+        ga = Guest("A1", a.riovd.socket("vm1"), "icmpecho", mac=MAC_M).start(tmp)
+        # the endpoint's neighbor entry for IP_M is M: nothing but M's guest answers
+        ns(lx.ep, "ip", "neigh", "replace", IP_M, "lladdr", MAC_M, "dev", "eth0", "nud", "permanent")
+        since = clock()
+        r = ping(lx.ep, IP_M)
+        check(all_replied(r), "the endpoint pinged guest %s at node a (%s), every echo answered once" % (MAC_M, IP_M))
+        wait_type2(nodes, MAC_M, a, clock, since, riov_dev, "guest A1")
+        before = route_of(lx, MAC_M)
+        check(before is not None and before[0] == A_IP,
+              "the Linux node's type-2 route for %s: next hop %s, MAC mobility sequence number %s" %
+              (MAC_M, before and before[0], before and before[1]))
+        log("  zebra: a: %s; b: %s; l: %s" % (zebra_mac(a, MAC_M), zebra_mac(b, MAC_M), zebra_mac(lx, MAC_M)))
+
+        # the move to b: the guest stops on a, comes up on b's new port and answers ARP
+        ga.stop()
+        b.ctl.ok("port", "add", "vhost", "vm3", "--net", NET, "--socket", "vm3.sock")
+        tap = poll(lambda: shadow_tap(b, "vm3"), lambda t: t is not None, 15, "the shadow TAP of vm3 in b")
+        gb = Guest("B3", b.riovd.socket("vm3"), "icmpecho", mac=MAC_M).start(tmp)
+        ns(lx.ep, "ip", "neigh", "del", IP_M, "dev", "eth0")   # the endpoint asks again (ARP)
+        t_move = time.time()
+        pinger = Pinger(lx.ep, IP_M)
+        after = poll(lambda: route_of(lx, MAC_M), lambda v: v is not None and v[0] == B_IP, GUARD,
+                     "the Linux node's route for %s with next hop %s" % (MAC_M, B_IP))
+        t_route = time.time() - t_move
+        check(after[1] > before[1], "the Linux node's type-2 route for %s moved to next hop %s %.1f s after the "
+              "move, its MAC mobility sequence number rose from %d to %d" %
+              (MAC_M, B_IP, t_route, before[1], after[1]))
+        log("  zebra: a: %s; b: %s; l: %s" % (zebra_mac(a, MAC_M), zebra_mac(b, MAC_M), zebra_mac(lx, MAC_M)))
+        got = poll(lambda: riov_evpn_macs(a).get(MAC_M), lambda v: v == B_IP, GUARD,
+                   "riovd a's evpn entry for %s behind %s" % (MAC_M, B_IP))
+        check(got == B_IP, "riovd a has %s as an evpn entry behind %s (%.1f s after the move)" %
+              (MAC_M, B_IP, time.time() - t_move))
+        e = riov_mac_table(b).get(MAC_M) or {}
+        check(e.get("port") == "vm3" and e.get("local") and not e.get("evpn"),
+              "riovd b has %s on its port vm3 (shadow TAP %s), local, not evpn: %s" % (MAC_M, tap, e))
+        first = poll(lambda: pinger.first_after(t_move), lambda v: v is not None, GUARD,
+                     "an echo answered by the guest at node b")
+        log("  MEASURED: mac mobility a -> b: the route moved %.2f s and the first echo was answered %.2f s after "
+            "the guest came up on b (the issue: within seconds)" % (t_route, first - t_move))
+        check(zebra_mac(a, MAC_M).startswith("remote " + B_IP),
+              "zebra a has %s as remote behind %s: %s" % (MAC_M, B_IP, zebra_mac(a, MAC_M)))
+
+        # the old port goes: nothing changes for M
+        s0 = sent(b, "vm3")
+        a.ctl.ok("port", "delete", "vm1")
+        poll(lambda: shadow_tap(a, "vm1"), lambda t: t is None, 15, "vm1's shadow TAP gone from a")
+        t_del = time.time()
+        poll(lambda: pinger.answered_since(t_del), lambda n: n >= 10, GUARD, "10 echoes answered after vm1's deletion")
+        check(route_of(lx, MAC_M) == after and riov_evpn_macs(a).get(MAC_M) == B_IP and
+              riov_evpn_macs(b).get(MAC_M) is None,
+              "after a's port vm1 was deleted: the route for %s is still next hop %s, sequence number %d; riovd a "
+              "still has it behind %s" % (MAC_M, B_IP, after[1], B_IP))
+        check(sent(b, "vm3") - s0 >= 10, "the echoes were answered by the guest at node b (%d frames from vm3)" %
+              (sent(b, "vm3") - s0))
+        pinger.stop()
+        pinger = None
+
+        # back to a the other way round: b's port first (the route is withdrawn), then a's new port
+        gb.stop()
+        b.ctl.ok("port", "delete", "vm3")
+        t_wd = time.time()
+        poll(lambda: route_of(lx, MAC_M), lambda v: v is None, GUARD, "the route for %s withdrawn" % MAC_M)
+        poll(lambda: riov_evpn_macs(a).get(MAC_M), lambda v: v is None, GUARD,
+             "riovd a's evpn entry for %s withdrawn" % MAC_M)
+        check(True, "b's port vm3 deleted: the route for %s was withdrawn, riovd a dropped its evpn entry "
+              "(%.1f s)" % (MAC_M, time.time() - t_wd))
+        a.ctl.ok("port", "add", "vhost", "vm4", "--net", NET, "--socket", "vm4.sock")
+        poll(lambda: shadow_tap(a, "vm4"), lambda t: t is not None, 15, "the shadow TAP of vm4 in a")
+        ga4 = Guest("A4", a.riovd.socket("vm4"), "icmpecho", mac=MAC_M).start(tmp)
+        t_move = time.time()
+        pinger = Pinger(lx.ep, IP_M)   # unknown at l now: flooded to a and b, the guest at a answers
+        back = poll(lambda: route_of(lx, MAC_M), lambda v: v is not None and v[0] == A_IP, GUARD,
+                    "the Linux node's route for %s with next hop %s" % (MAC_M, A_IP))
+        t_route = time.time() - t_move
+        got = poll(lambda: riov_evpn_macs(b).get(MAC_M), lambda v: v == A_IP, GUARD,
+                   "riovd b's evpn entry for %s behind %s" % (MAC_M, A_IP))
+        first = poll(lambda: pinger.first_after(t_move), lambda v: v is not None, GUARD,
+                     "an echo answered by the guest at node a")
+        check(got == A_IP, "the route for %s is back with next hop %s (sequence number %d), riovd b has it behind %s" %
+              (MAC_M, A_IP, back[1], A_IP))
+        log("  MEASURED: mac move b -> a after b's port was deleted: the route came %.2f s and the first echo "
+            "was answered %.2f s after the guest came up on a (sequence number %d -> %d)" %
+            (t_route, first - t_move, after[1], back[1]))
+        e = riov_mac_table(a).get(MAC_M) or {}
+        check(e.get("port") == "vm4" and e.get("local") and not e.get("evpn"),
+              "riovd a has %s on its new port vm4, local: %s" % (MAC_M, e))
+        pinger.stop()
+        pinger = None
+        ga4.stop()
+        for node in nodes:
+            check(hand_typed(node, riov_dev(node)) == [],
+                  "%s: every entry with a destination on %s is zebra's" % (node.netns, riov_dev(node)))
+            check(node.frr.running(), "zebra and bgpd still run in %s" % node.netns)
+        for node in (a, b):
+            check(stop_riovd(node.riovd) == 0, "riovd %s stopped cleanly" % node.name)
+    except Skip:
+        ul.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except Exception:
+        ul.diagnostics()
+        log("  riovd's and the guests' logs are in %s" % tmp)
+        raise
+    finally:
+        if pinger is not None:
+            pinger.stop()
+        ul.stop()
+
+
+def test_evpn_riovd_restart():
+    """riovd on node a killed with SIGKILL and started again (the same state directory: the state
+    file gives it back its uplink, network blue and the ports). Its guest (icmpecho, a
+    virtio-user server on a client port vm3 of a's) stays up and riovd reconnects to it. The
+    shadow devices stay while riovd is down; a stale shadow TAP rvs99 (alias riov:blue/gone,
+    with a MAC of its own that zebra takes as local) is left in the kernel meanwhile. After the
+    restart: a's riov devices are exactly rvbr100, rvx100 and one rvs<id> per port, named after
+    the port's id now (rvs99 and its MAC gone), and the endpoint's pings reach the guest again.
+    The time from riovd's "ready:" to the first answered echo is printed (the issue: 2 s; the
+    failure guard is 30 s). No frame of the guest's is sent twice (no duplicate echo reply), and
+    the Linux node's route for the guest's MAC, watched throughout, is never withdrawn
+    (docs/evpn.md: a restart of riovd withdraws nothing from BGP); a's FDB events for the MAC
+    and the BGP sessions' ages are printed to tell why when it is."""
+    need(testpmd=True, tools=("ip", "sysctl", "ethtool", "bridge", "ping", "stdbuf"))
+    frr.need_frr()
+    ul = Underlay()
+    tmp = tmpdir("evpn-rst")
+    pinger = watch = fdbmon = None
+    try:
+        a, b, lx, clock = riov_topology(ul, tmp)
+        nodes = [a, b, lx]
+        # a port riovd reconnects to after a restart: riovd is the vhost-user client
+        a.ctl.ok("port", "add", "vhost", "vm3", "--net", NET, "--socket", "vm3.sock", "--client")
+        ga = Guest("A3", a.riovd.socket("vm3"), "icmpecho", mac=MAC_M, server=True).start(tmp)
+        guest_pid = ga.proc.pid
+        ns(lx.ep, "ip", "neigh", "replace", IP_M, "lladdr", MAC_M, "dev", "eth0", "nud", "permanent")
+        since = clock()
+        r = ping(lx.ep, IP_M)
+        check(all_replied(r), "the endpoint pinged guest %s at node a (%s), every echo answered once" % (MAC_M, IP_M))
+        wait_type2(nodes, MAC_M, a, clock, since, riov_dev, "guest A3")
+        want = expected_links(a)
+        have = riov_links(a)
+        check(len(want) == 5 and have == want, "a's riov devices before the kill: %s" % links_text(have))
+        check("rvs99" not in want, "no port of a's has id 99")
+
+        watch = RouteWatch(lx, MAC_M)
+        fdbmon = FdbMonitor(a.netns)
+        up_since = {n.name: bgp_up_since(n, A_IP) for n in (b, lx)}
+        pinger = Pinger(lx.ep, IP_M)
+        poll(lambda: pinger.answered_since(0), lambda n: n >= 3, GUARD, "echoes answered before the kill")
+        took_before = sent(a, "vm3")
+        a.riovd.proc.kill()
+        a.riovd.proc.wait(timeout=30)
+        t_kill = time.time()
+        a.riovd.proc = None
+        check(riov_links(a) == want, "riovd a killed with SIGKILL: its shadow devices stay (%s)" %
+              ", ".join(sorted(want)))
+        # what an earlier run could have left: a shadow TAP of a port that is gone, with a MAC on it
+        sh("ip", "-n", a.netns, "tuntap", "add", "dev", "rvs99", "mode", "tap")
+        sh("ip", "-n", a.netns, "link", "set", "dev", "rvs99", "alias", "riov:%s/gone" % NET)
+        sh("ip", "-n", a.netns, "link", "set", "dev", "rvs99", "master", "rvbr%d" % VNI)
+        sh("ip", "-n", a.netns, "link", "set", "dev", "rvs99", "up")
+        sh("bridge", "-n", a.netns, "fdb", "add", MAC_STALE, "dev", "rvs99", "master", "static")
+        # zebra a takes it as local (it cannot advertise it while riovd is down: a's underlay is
+        # riovd's uplink, its TAP gone with riovd)
+        z = poll(lambda: zebra_mac(a, MAC_STALE), lambda v: v.startswith("local rvs99"), 3,
+                 "zebra a's local MAC %s" % MAC_STALE, must=False)
+        log("  the stale TAP rvs99's MAC %s in zebra a: %s" % (MAC_STALE, z))
+
+        a.riovd.start()   # the same configuration and state directory
+        t_ready = time.time()
+        log("  MEASURED: riovd a killed, ready again %.2f s later" % (t_ready - t_kill))
+        want2 = expected_links(a)
+        have = poll(lambda: riov_links(a), lambda v: v == want2, GUARD, "a's riov devices reconciled", must=False)
+        left, missing = sorted(set(have) - set(want2)), sorted(set(want2) - set(have))
+        check(have == want2, "after the restart a's riov devices are exactly %s: none left over (%s), none missing "
+              "(%s)" % (links_text(want2), ", ".join(left) or "none", ", ".join(missing) or "none"))
+        moved = ["%s is %s now" % (al, n) for n, al in want2.items() if al and want.get(n) != al]
+        check(sorted(want.values()) == sorted(want2.values()),
+              "the same ports have a shadow TAP each%s" %
+              (" (" + "; ".join(moved) + ": riovd gave the port another id, the TAP was renamed by its alias)"
+               if moved else ""))
+        first = poll(lambda: pinger.first_after(t_ready), lambda v: v is not None, GUARD,
+                     "an echo answered by a's guest after the restart")
+        last = pinger.last_before(t_kill + 0.001)
+        log("  MEASURED: riovd a restart: the first echo answered %.2f s after riovd a's ready (the issue: within "
+            "2 s: %s); no answer for %.2f s in all (last before the kill to first after the restart)" %
+            (first - t_ready, "met" if first - t_ready <= 2.0 else "NOT met", first - (last or t_kill)))
+        check(ga.proc.poll() is None and ga.proc.pid == guest_pid,
+              "the guest is the same testpmd process: riovd reconnected to it")
+        poll(lambda: (zebra_mac(a, MAC_STALE), route_of(lx, MAC_STALE)), lambda v: v == ("(none)", None), GUARD,
+             "the stale MAC gone from zebra a and the Linux node")
+        check(True, "the stale TAP's MAC %s is gone: zebra a has no such MAC, the Linux node no route" % MAC_STALE)
+        poll(lambda: riov_flood(a), lambda v: v == [B_IP, L_IP], GUARD, "riovd a's flood list after the restart")
+        ep_mac = link_mac(lx.ep, "eth0")
+        poll(lambda: riov_evpn_macs(a).get(ep_mac), lambda v: v == L_IP, GUARD, "riovd a's evpn entry for the endpoint")
+        check(True, "riovd a's flood list is %s, %s again and the endpoint's MAC an evpn entry behind %s (zebra's "
+              "entries read back)" % (B_IP, L_IP, L_IP))
+        t = time.time()
+        poll(lambda: pinger.answered_since(t), lambda n: n >= 10, GUARD, "10 more echoes answered")
+        pinger_dups = pinger.dups
+        route = poll(lambda: route_of(lx, MAC_M), lambda v: v is not None and v[0] == A_IP, GUARD,
+                     "the route for %s at the Linux node" % MAC_M)
+        changes = watch.stop()
+        watch = None
+        hist = ", ".join("%+.2f s: %s" % (tc - t_kill, v) for tc, v in changes)
+        log("  the Linux node's route for %s, relative to the kill (riovd a ready at %+.2f s): %s" %
+            (MAC_M, t_ready - t_kill, hist))
+        fdbmon.stop()
+        for tc, line in fdbmon.lines(MAC_M):
+            log("  a's FDB events for %s: %+.2f s: %s" % (MAC_M, tc - t_kill, line))
+        for n in (b, lx):
+            now = bgp_up_since(n, A_IP)
+            same = now is not None and up_since[n.name] is not None and abs(now - up_since[n.name]) <= 2
+            log("  %s's BGP session with a: established at %s before, %s now (%s)" %
+                (n.name, up_since[n.name], now, "the same session" if same else "RESET"))
+        pinger.stop()
+        pinger = None
+        # the guest answers each frame once: what riovd took from it is what it gave it
+        took, gave = sent(a, "vm3"), delivered(a, "vm3")
+        gs = ga.stop()
+        log("  guest A3 (icmpecho) sent %d and got %d frames in all; riovd a took %d from it before the kill, and "
+            "since its restart took %d, gave it %d" % (gs["tx"], gs["rx"], took_before, took, gave))
+        check(pinger_dups == 0 and took - gave <= 2,
+              "no frame of the guest's was sent twice after the restart: the endpoint got no duplicate echo reply "
+              "(%d), riovd took %d frames from the guest since its restart for %d it gave it" %
+              (pinger_dups, took, gave))
+        check(route == changes[0][1] and len(changes) == 1,
+              "the Linux node's route for %s stayed %s through riovd a's restart: never withdrawn (docs/evpn.md: a "
+              "restart of riovd withdraws nothing from BGP)" % (MAC_M, route))
+        for node in nodes:
+            check(hand_typed(node, riov_dev(node)) == [],
+                  "%s: every entry with a destination on %s is zebra's" % (node.netns, riov_dev(node)))
+            check(node.frr.running(), "zebra and bgpd still run in %s" % node.netns)
+        for node in (a, b):
+            check(stop_riovd(node.riovd) == 0, "riovd %s stopped cleanly" % node.name)
+    except Skip:
+        ul.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except Exception:
+        ul.diagnostics()
+        log("  riovd's and the guests' logs are in %s" % tmp)
+        raise
+    finally:
+        if watch is not None:
+            watch.stop()
+        if fdbmon is not None:
+            fdbmon.stop()
+        if pinger is not None:
+            pinger.stop()
+        ul.stop()
+
+
+def test_evpn_frr_restart():
+    """FRR on node b stopped and started again while riovd runs: riovd a follows the
+    withdrawals (b's guest's MAC and VTEP 10.0.0.2 leave its table and flood list), and the
+    re-advertisements (they come back); the endpoint's pings reach b's guest again."""
+    need(testpmd=True, tools=("ip", "sysctl", "ethtool", "bridge", "ping"))
+    frr.need_frr()
+    ul = Underlay()
+    tmp = tmpdir("evpn-frr")
+    try:
+        a, b, lx, clock = riov_topology(ul, tmp)
+        nodes = [a, b, lx]
+        gb = Guest("B1", b.riovd.socket("vm1"), "icmpecho", mac=MAC_B1).start(tmp)
+        ns(lx.ep, "ip", "neigh", "replace", IP_B1, "lladdr", MAC_B1, "dev", "eth0", "nud", "permanent")
+        since = clock()
+        r = ping(lx.ep, IP_B1)
+        check(all_replied(r), "the endpoint pinged guest %s at node b (%s), every echo answered once" % (MAC_B1, IP_B1))
+        wait_type2(nodes, MAC_B1, b, clock, since, riov_dev, "guest B1")
+
+        def b_at_a():
+            """What riovd a has from b: (in its flood list, b's MACs in its table)."""
+            return (B_IP in riov_flood(a), sorted(m for m, v in riov_evpn_macs(a).items() if v == B_IP))
+
+        check(b_at_a() == (True, [MAC_B1]), "riovd a: VTEP %s in blue's flood list, %s behind it" % (B_IP, MAC_B1))
+        t0 = time.time()
+        b.frr.stop()
+        got = poll(b_at_a, lambda v: v == (False, []), GUARD, "riovd a without b's VTEP and MACs", must=False)
+        t_gone = time.time() - t0
+        check(got == (False, []) and vtep(a.ctl, NET, B_IP) is None,
+              "FRR on b stopped: riovd a dropped VTEP %s from its flood list and %s from its table, and deleted "
+              "the VTEP's port (%.1f s)" % (B_IP, MAC_B1, t_gone))
+        check(B_IP not in flood_vteps(a, riov_dev(a)) and B_IP not in remote_macs(a, riov_dev(a)).values(),
+              "a's kernel: zebra withdrew b's flood entry and MACs from rvx%d" % VNI)
+        log("  riovd b with its FRR down: flood list %s, evpn MACs %s" % (riov_flood(b), riov_evpn_macs(b)))
+        log("  MEASURED: FRR b stopped: riovd a followed the withdrawals in %.2f s" % t_gone)
+
+        t1 = time.time()
+        b.frr.start()
+        wait_sessions(nodes, Clock())   # "after the first zebra started": b's, again
+        got = poll(b_at_a, lambda v: v == (True, [MAC_B1]), GUARD, "riovd a with b's VTEP and MAC again", must=False)
+        t_back = time.time() - t1
+        check(got == (True, [MAC_B1]), "FRR on b started again: riovd a has VTEP %s in its flood list and %s behind "
+              "it again (%.1f s)" % (B_IP, MAC_B1, t_back))
+        got = poll(lambda: riov_flood(b), lambda v: v == [A_IP, L_IP], GUARD, "riovd b's flood list", must=False)
+        check(got == [A_IP, L_IP], "riovd b's flood list is %s, %s again" % (A_IP, L_IP))
+        ep_mac = link_mac(lx.ep, "eth0")
+        poll(lambda: riov_evpn_macs(b).get(ep_mac), lambda v: v == L_IP, GUARD, "riovd b's evpn entry for the endpoint")
+        poll(lambda: route_of(lx, MAC_B1), lambda v: v is not None and v[0] == B_IP, GUARD,
+             "the Linux node's route for %s" % MAC_B1)
+        log("  MEASURED: FRR b started: riovd a had b's VTEP and MAC again %.2f s later" % t_back)
+        s0 = sent(b)
+        r = ping(lx.ep, IP_B1)
+        check(all_replied(r) and sent(b) - s0 >= 5,
+              "the endpoint pinged guest %s at node b again, every echo answered once by it" % MAC_B1)
+        for node in nodes:
+            check(hand_typed(node, riov_dev(node)) == [],
+                  "%s: every entry with a destination on %s is zebra's" % (node.netns, riov_dev(node)))
+            check(node.frr.running(), "zebra and bgpd still run in %s" % node.netns)
+        gb.stop()
+        for node in (a, b):
+            check(stop_riovd(node.riovd) == 0, "riovd %s stopped cleanly" % node.name)
+    except Skip:
+        ul.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except Exception:
+        ul.diagnostics()
+        log("  riovd's and the guests' logs are in %s" % tmp)
+        raise
+    finally:
+        ul.stop()
+
+
 if __name__ == "__main__":
-    main([test_linux_nodes_evpn, test_riov_and_linux_evpn])
+    main([test_linux_nodes_evpn, test_riov_and_linux_evpn, test_evpn_mac_mobility, test_evpn_riovd_restart,
+          test_evpn_frr_restart])

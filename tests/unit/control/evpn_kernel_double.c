@@ -301,3 +301,19 @@ void evpn_double_flood(bool added, uint32_t vni, uint32_t vtep)
 	if (live != NULL)
 		live->ops->flood(live->arg, added, vni, vtep);
 }
+
+int riov_evpn_kernel_port_macs(const struct riov_evpn_kernel *k, uint32_t id, const uint8_t (**out)[6], size_t *n)
+{
+	static uint8_t list[sizeof(macs) / sizeof(macs[0])][6];
+	size_t c = 0;
+
+	(void)k;
+	if (port_find(id) == NULL)
+		return -ENOENT;
+	for (size_t m = 0; m < sizeof(macs) / sizeof(macs[0]); m++)
+		if (macs[m].used && macs[m].id == id)
+			memcpy(list[c++], macs[m].mac, 6);
+	*out = (const uint8_t(*)[6])list;
+	*n = c;
+	return 0;
+}

@@ -851,10 +851,21 @@ RIOV_TEST(reconcile_removes_a_previous_runs_devices)
 	CHECK_EQ(ifindex("rvs9"), p3);
 	CHECK(link_true("rvs9", "d[\"ifalias\"] == \"riov:blue/p3\" and d[\"master\"] == \"rvbr100\" and "
 				"s[\"learning\"] is False and \"UP\" in d[\"flags\"]"));
-	/* local MACs: the stale one removed, the wanted ones there */
+	/* local MACs: the wanted ones there; one a previous run learned on a wanted port's TAP kept
+	 * (adopted as the port's: a restart withdraws nothing; the service ages it), reported by
+	 * riov_evpn_kernel_port_macs() */
 	CHECK(json_true("bridge -j fdb show br rvbr100",
 			"sorted((e[\"ifname\"], e[\"mac\"]) for e in d if e.get(\"state\") == \"static\") == "
-			"[(\"rvs7\", \"02:00:00:00:00:aa\"), (\"rvs9\", \"02:00:00:00:00:cc\")]"));
+			"[(\"rvs7\", \"02:00:00:00:00:aa\"), (\"rvs7\", \"02:00:00:00:00:bb\"), "
+			"(\"rvs9\", \"02:00:00:00:00:cc\")]"));
+	const uint8_t(*pm)[6];
+	size_t npm = 0;
+	CHECK_EQ(riov_evpn_kernel_port_macs(k, 7, &pm, &npm), 0);
+	bool adopted = false;
+	for (size_t i = 0; i < npm; i++)
+		adopted |= pm[i][5] == 0xbb;
+	CHECK(adopted);
+	CHECK_EQ(riov_evpn_kernel_port_macs(k, 4242, &pm, &npm), -ENOENT);
 	/* a bad spec changes nothing */
 	const struct riov_evpn_vni_spec twice[] = { spec[0], spec[0] };
 	CHECK_EQ(riov_evpn_kernel_reconcile(k, twice, 2), -EINVAL);
