@@ -419,6 +419,34 @@ def burst(src, peer_mac, mac, tmp, seconds=1.0):
     return g.stop()
 
 
+def fabric_clean(nodes):
+    """At the end of a test: every node's vxlan FDB entries with a destination are zebra's (none
+    typed by hand, none riovd's), and zebra and bgpd still run everywhere."""
+    for node in nodes:
+        check(hand_typed(node, riov_dev(node)) == [],
+              "%s: every entry with a destination on %s is zebra's" % (node.netns, riov_dev(node)))
+        check(node.frr.running(), "zebra and bgpd still run in %s" % node.netns)
+
+
+def stop_riov_nodes(nodes):
+    for node in nodes:
+        check(stop_riovd(node.riovd) == 0, "riovd %s stopped cleanly" % node.name)
+
+
+def skipped(ul, tmp):
+    """In an `except Skip:` of a test: nothing to look at; the Skip goes on."""
+    ul.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+
+
+def failed(ul, tmp):
+    """In an `except Exception:` of a test: what helps to see why, then the failure goes on."""
+    ul.diagnostics()
+    log("  riovd's and the guests' logs are in %s" % tmp)
+    raise
+
+
 def test_riov_and_linux_evpn():
     """Two riov nodes (riovd with an af_packet uplink, network blue in EVPN mode, an icmpecho
     guest on vm1) and a Linux node (kernel vxlan + bridge, an endpoint behind it), zebra + bgpd
@@ -512,22 +540,14 @@ def test_riov_and_linux_evpn():
               "a broadcast burst from node a's guest (%d) was flooded to node b's guest (%d) and to the Linux "
               "endpoint (%d)" % (st["tx"], got_b, got_l))
 
-        for node in nodes:
-            check(hand_typed(node, riov_dev(node)) == [],
-                  "%s: every entry with a destination on %s is zebra's" % (node.netns, riov_dev(node)))
-            check(node.frr.running(), "zebra and bgpd still run in %s" % node.netns)
+        fabric_clean(nodes)
         ga.stop()
         gb.stop()
-        for node in (a, b):
-            check(stop_riovd(node.riovd) == 0, "riovd %s stopped cleanly" % node.name)
+        stop_riov_nodes((a, b))
     except Skip:
-        ul.stop()
-        shutil.rmtree(tmp, ignore_errors=True)   # nothing to look at
-        raise
+        skipped(ul, tmp)
     except Exception:
-        ul.diagnostics()
-        log("  riovd's and the guests' logs are in %s" % tmp)
-        raise
+        failed(ul, tmp)
     finally:
         ul.stop()
 
@@ -856,20 +876,12 @@ def test_evpn_mac_mobility():
         pinger.stop()
         pinger = None
         ga4.stop()
-        for node in nodes:
-            check(hand_typed(node, riov_dev(node)) == [],
-                  "%s: every entry with a destination on %s is zebra's" % (node.netns, riov_dev(node)))
-            check(node.frr.running(), "zebra and bgpd still run in %s" % node.netns)
-        for node in (a, b):
-            check(stop_riovd(node.riovd) == 0, "riovd %s stopped cleanly" % node.name)
+        fabric_clean(nodes)
+        stop_riov_nodes((a, b))
     except Skip:
-        ul.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        skipped(ul, tmp)
     except Exception:
-        ul.diagnostics()
-        log("  riovd's and the guests' logs are in %s" % tmp)
-        raise
+        failed(ul, tmp)
     finally:
         if pinger is not None:
             pinger.stop()
@@ -996,20 +1008,12 @@ def test_evpn_riovd_restart():
         check(route == changes[0][1] and len(changes) == 1,
               "the Linux node's route for %s stayed %s through riovd a's restart: never withdrawn (docs/evpn.md: a "
               "restart of riovd withdraws nothing from BGP)" % (MAC_M, route))
-        for node in nodes:
-            check(hand_typed(node, riov_dev(node)) == [],
-                  "%s: every entry with a destination on %s is zebra's" % (node.netns, riov_dev(node)))
-            check(node.frr.running(), "zebra and bgpd still run in %s" % node.netns)
-        for node in (a, b):
-            check(stop_riovd(node.riovd) == 0, "riovd %s stopped cleanly" % node.name)
+        fabric_clean(nodes)
+        stop_riov_nodes((a, b))
     except Skip:
-        ul.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        skipped(ul, tmp)
     except Exception:
-        ul.diagnostics()
-        log("  riovd's and the guests' logs are in %s" % tmp)
-        raise
+        failed(ul, tmp)
     finally:
         if watch is not None:
             watch.stop()
@@ -1073,21 +1077,13 @@ def test_evpn_frr_restart():
         r = ping(lx.ep, IP_B1)
         check(all_replied(r) and sent(b) - s0 >= 5,
               "the endpoint pinged guest %s at node b again, every echo answered once by it" % MAC_B1)
-        for node in nodes:
-            check(hand_typed(node, riov_dev(node)) == [],
-                  "%s: every entry with a destination on %s is zebra's" % (node.netns, riov_dev(node)))
-            check(node.frr.running(), "zebra and bgpd still run in %s" % node.netns)
+        fabric_clean(nodes)
         gb.stop()
-        for node in (a, b):
-            check(stop_riovd(node.riovd) == 0, "riovd %s stopped cleanly" % node.name)
+        stop_riov_nodes((a, b))
     except Skip:
-        ul.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        skipped(ul, tmp)
     except Exception:
-        ul.diagnostics()
-        log("  riovd's and the guests' logs are in %s" % tmp)
-        raise
+        failed(ul, tmp)
     finally:
         ul.stop()
 
