@@ -20,5 +20,7 @@ echo "== bench_vxlan (VXLAN decapsulation and encapsulation against plain L2 on 
 python3 "$HERE/bench_vxlan.py" --pairs "${BENCH_VXLAN_PAIRS:-5}" --seconds "${BENCH_VXLAN_SECONDS:-4}" || rc=1
 echo "== bench_tcp (guest-to-guest TCP: iperf3 between two QEMU Linux guests through riovd, Open vSwitch with DPDK and a Linux bridge)"
 python3 "$HERE/bench_tcp.py" --rounds "${BENCH_TCP_ROUNDS:-3}" --seconds "${BENCH_TCP_SECONDS:-10}" || rc=1
+echo "== bench_evpn (EVPN: remote MACs written to the kernel as zebra writes them, to riovd's switch; median and p99 latency)"
+python3 "$HERE/bench_evpn.py" --macs "${BENCH_EVPN_MACS:-10000}" || rc=1
 echo "== bench_metrics (riovd with 1000 vhost ports, Metrics.Snapshot through riovctl)"; python3 "$HERE/bench_metrics.py" || rc=1
 exit $rc
