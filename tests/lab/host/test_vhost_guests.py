@@ -38,6 +38,10 @@ riovd over vhost-user, with guest memory in memfds (memory-backend-memfd,share=o
                   network blue with VNI 100 and each other as remote VTEP), a guest on each: ARP
                   and pings (also 1,400 bytes and the MTU, 1,450) cross the VXLAN overlay both ways,
                   iperf3 too; the VTEP ports' counters agree, no fabric drops (issue 13)
+  evpn-ping       the same two nodes with nothing configured but EVPN (network blue `--evpn`, FRR's
+                  zebra + bgpd in each namespace): flood lists from type-3 routes, the guests' MACs
+                  type-2 routes at the other node and EVPN entries of its switch; pings both ways
+                  (issue 14)
 
 Nothing is faked: riovd is the built daemon, the guests are Debian's kernel under QEMU. Needs
 tests/lab/build.sh (kernel, busybox) and tests/lab/host/build-guest.sh (the guest initramfs).
@@ -61,6 +65,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "system"))
 import riovtest  # noqa: E402
+import frr  # noqa: E402
 import tso_sender  # noqa: E402
 from riovtest import Riovd, Riovctl, TestFailure, log, wait_for  # noqa: E402
 
@@ -1655,6 +1660,8 @@ OVL_TAP = "up0"           # the uplink's name, and its TAP's in the node's names
 # a 1,464-byte inner frame, 1,500 bytes of outer IPv4 on the underlay)
 OVL_PING_SIZES = (1400, 1422)
 OVL_IPERF_S = 3
+# seconds for the BGP session and the EVPN routes (FRR takes 1-5 here; the TCG guests are not up yet)
+OVL_EVPN_CONVERGE = 60
 
 
 def _sh(*args, check_rc=True, timeout=60):
@@ -1671,9 +1678,11 @@ class OverlayNode:
     vmN (riovd the server) for the node's guest. riovd's sockets are files: QEMU and riovctl reach
     them from the host's namespace."""
 
-    def __init__(self, letter, tmp, ip, peer_ip, vm_name):
+    def __init__(self, letter, tmp, ip, peer_ip, vm_name, evpn=False):
         self.name = "node " + letter
         self.ns = "rv-ov%s%d" % (letter.lower(), os.getpid() % 100000)
+        self.evpn = evpn
+        self.frr = None
         self.ip, self.peer_ip, self.vm_name = ip, peer_ip, vm_name
         self.tmp = os.path.join(tmp, "node-" + letter.lower())
         os.makedirs(self.tmp)
@@ -1712,13 +1721,17 @@ class OverlayNode:
         return json.loads(_sh("ip", "-n", self.ns, "-j", "link", "show", "dev", OVL_TAP).stdout)[0]["address"].lower()
 
     def configure(self):
-        """riovd's uplink, network blue with the other node as its remote VTEP, the guest's port."""
+        """riovd's uplink, network blue with the other node as its remote VTEP (in EVPN mode:
+        no VTEP, the network's shadow devices for zebra instead), the guest's port."""
         self.riovd.start()
         self.ctl.ok("port", "add", "uplink", OVL_TAP, "--devargs", "net_af_packet0,iface=%s" % OVL_UPLINK_IF,
                     "--address", self.ip + "/24")
         wait_for(self.tap_ready, 10, "%s: the uplink's TAP %s up with %s/24" % (self.name, OVL_TAP, self.ip))
-        self.ctl.ok("net", "add", OVL_NET, "--vni", str(OVL_VNI), "--mtu", str(OVL_MTU))
-        self.ctl.ok("net", "vtep", "add", OVL_NET, self.peer_ip)
+        if self.evpn:
+            self.ctl.ok("net", "add", OVL_NET, "--vni", str(OVL_VNI), "--mtu", str(OVL_MTU), "--evpn")
+        else:
+            self.ctl.ok("net", "add", OVL_NET, "--vni", str(OVL_VNI), "--mtu", str(OVL_MTU))
+            self.ctl.ok("net", "vtep", "add", OVL_NET, self.peer_ip)
         self.ctl.ok("port", "add", "vhost", self.vm_name, "--net", OVL_NET, "--socket", self.vm_name + ".sock")
 
     def port(self, name):
@@ -1733,6 +1746,16 @@ class OverlayNode:
     def vtep(self):
         """The VtepInfo of the other node in network blue (None while riovd lists none)."""
         return next((v for v in self.net().get("vteps", []) if v.get("address") == self.peer_ip), None)
+
+    def start_frr(self):
+        """zebra and bgpd in the node's namespace (tests/system/frr.py), the other node their iBGP
+        neighbor with address family l2vpn evpn and advertise-all-vni."""
+        self.frr = frr.FrrNode(self.ns, self.ip, 65000, [self.peer_ip])
+        self.frr.start()
+
+    def stop_frr(self):
+        if self.frr is not None:
+            self.frr.stop()
 
     def stop_riovd(self):
         """SIGTERM; riovd's exit status (None when it had to be killed, or did not run)."""
@@ -1785,13 +1808,14 @@ class Overlay:
     """Two riov nodes (namespaces rv-ova<pid>, rv-ovb<pid>) joined by one veth, each with a Linux
     guest (QEMU in the host's namespace) on its vhost port."""
 
-    def __init__(self):
+    def __init__(self, evpn=False):
         env = lab_env()
         initrd = guest_initrd()
-        self.tmp = riovtest.tmpdir("host-overlay-ping")
+        self.evpn = evpn
+        self.tmp = riovtest.tmpdir("host-evpn-ping" if evpn else "host-overlay-ping")
         TMPDIRS.append(self.tmp)
-        self.a = OverlayNode("A", self.tmp, "10.0.0.1", "10.0.0.2", "vm1")
-        self.b = OverlayNode("B", self.tmp, "10.0.0.2", "10.0.0.1", "vm2")
+        self.a = OverlayNode("A", self.tmp, "10.0.0.1", "10.0.0.2", "vm1", evpn)
+        self.b = OverlayNode("B", self.tmp, "10.0.0.2", "10.0.0.1", "vm2", evpn)
         self.vm1 = VM("vm1", self.a.tmp, self.a.riovd.socket("vm1"), "52:54:00:00:0d:01", "192.168.100.1", False,
                       False, initrd, env["KERNEL"])
         self.vm2 = VM("vm2", self.b.tmp, self.b.riovd.socket("vm2"), "52:54:00:00:0d:02", "192.168.100.2", False,
@@ -1816,6 +1840,8 @@ class Overlay:
             n.underlay_if_up()
         for n in self.nodes():
             n.configure()
+        if self.evpn:
+            self.start_evpn()
         # the underlay first: each node's kernel pings the other through both riovds' uplinks and
         # TAPs, and each riovd takes its VTEP's next hop from its kernel (the other TAP's MAC)
         for n, peer in ((self.a, self.b), (self.b, self.a)):
@@ -1823,8 +1849,8 @@ class Overlay:
             riovtest.check(r.returncode == 0 and " 0% packet loss" in r.stdout and "DUP" not in r.stdout,
                            "%s's kernel pinged %s through the TAPs, each echo answered once" % (n.name, n.peer_ip))
             mac = peer.tap_mac()
-            wait_for(lambda: (lambda v: v is not None and v.get("resolved") is True)(n.vtep()), 15,
-                     "%s: VTEP %s resolved" % (n.name, n.peer_ip))
+            wait_for(lambda: (lambda v: v is not None and v.get("resolved") is True)(n.vtep()),
+                     OVL_EVPN_CONVERGE if self.evpn else 15, "%s: VTEP %s resolved" % (n.name, n.peer_ip))
             v = n.vtep()
             riovtest.check(v.get("uplink") == OVL_TAP and str(v.get("next_hop_mac", "")).lower() == mac and
                            v.get("port") == n.vtep_port,
@@ -1837,9 +1863,28 @@ class Overlay:
         log("  both guests up")
         return self
 
+    def start_evpn(self):
+        """FRR in both namespaces; the BGP session up (it runs over the uplinks' TAPs: riovd
+        punts it to each kernel), and each node's bgpd holds the other's type-3 route of VNI 100."""
+        for n in self.nodes():
+            n.start_frr()
+        t0 = time.time()
+        try:
+            for n in self.nodes():
+                wait_for(n.frr.sessions_established, OVL_EVPN_CONVERGE,
+                         "%s: the iBGP EVPN session to %s established" % (n.name, n.peer_ip))
+            for n in self.nodes():
+                wait_for(lambda: n.frr.type3_vteps(OVL_VNI) == [n.peer_ip], OVL_EVPN_CONVERGE,
+                         "%s: the type-3 route of %s in VNI %d" % (n.name, n.peer_ip, OVL_VNI))
+        except TestFailure:
+            for n in self.nodes():
+                log(n.frr.diagnostics())
+            raise
+        log("  EVPN: sessions up, type-3 routes exchanged in %.1f s" % (time.time() - t0))
+
     def stop(self):
         """Everything this test started goes, whatever happened: the QEMUs, both riovds (SIGTERM,
-        then SIGKILL), the namespaces (with the veth and the TAPs in them)."""
+        then SIGKILL), FRR, the namespaces (with the veth and the TAPs in them)."""
         for vm in self.vms():
             try:
                 vm.stop()
@@ -1850,6 +1895,11 @@ class Overlay:
                 n.stop_riovd()
             except Exception as e:
                 log("  %s: riovd stop: %s" % (n.name, e))
+        for n in self.nodes():
+            try:
+                n.stop_frr()
+            except Exception as e:
+                log("  %s: FRR stop: %s" % (n.name, e))
         if self.namespaces:
             for n in self.nodes():
                 n.delete_ns()
@@ -1969,12 +2019,99 @@ def test_overlay_ping():
             signal.signal(signal.SIGTERM, old_term)
 
 
+def test_evpn_ping():
+    """Issue 14's "must show": two QEMU Linux guests on two riov nodes ping each other with
+    nothing configured but EVPN. The nodes are host-overlay-ping's (riovds in namespaces of their
+    own, uplinks on the two ends of one veth), but network blue is in EVPN mode on each (`net add
+    blue --vni 100 --evpn`, no `net vtep add`), and each namespace runs FRR's zebra and bgpd
+    (iBGP, l2vpn evpn, advertise-all-vni). The flood lists come from the type-3 routes; each
+    guest's MAC, learned by its riovd, reaches the other node as a type-2 route and riovd's
+    switch from zebra's FDB entry; ARP and pings cross both ways; every VTEP riovd lists is
+    EVPN's."""
+    if shutil.which("ip") is None or shutil.which("sysctl") is None:
+        raise Skip("not installed: ip (iproute2) or sysctl (procps)")
+    try:
+        frr.need_frr()
+    except riovtest.Skip as e:
+        raise Skip(str(e))
+    ov = Overlay(evpn=True)
+
+    def _term(signum, frame):
+        raise SystemExit("host-evpn-ping: signal %d" % signum)
+    old_term = signal.signal(signal.SIGTERM, _term)   # `finally` cleans up on SIGTERM too
+    try:
+        ov.start()
+        a, b, vm1, vm2 = ov.a, ov.b, ov.vm1, ov.vm2
+        for n in ov.nodes():
+            vs = n.net().get("vteps", []) or []
+            riovtest.check([(v.get("address"), v.get("origin")) for v in vs] == [(n.peer_ip, "evpn")],
+                           "%s: blue's only VTEP is %s, from EVPN (%s)" % (
+                               n.name, n.peer_ip, [(v.get("address"), v.get("origin")) for v in vs]))
+        riovtest.check(_guest_arp(vm1, vm2.ip) is None and _guest_arp(vm2, vm1.ip) is None,
+                       "neither guest knows the other's MAC yet")
+        t0 = time.time()
+        s1, r1, dup1 = _guest_ping(vm1, vm2.ip)
+        s2, r2, dup2 = _guest_ping(vm2, vm1.ip)
+        riovtest.check(r1 == s1 == 5 and not dup1, "vm1 (node A) -> vm2 (node B): %d/%d echo replies%s" % (
+            r1, s1, ", duplicates" if dup1 else ""))
+        riovtest.check(r2 == s2 == 5 and not dup2, "vm2 (node B) -> vm1 (node A): %d/%d echo replies%s" % (
+            r2, s2, ", duplicates" if dup2 else ""))
+        m12, m21 = _guest_arp(vm1, vm2.ip), _guest_arp(vm2, vm1.ip)
+        riovtest.check(m12 == vm2.mac and m21 == vm1.mac, "ARP resolved across the overlay: vm1 has %s at %s, "
+                       "vm2 has %s at %s" % (vm2.ip, m12, vm1.ip, m21))
+        # each guest's MAC is a type-2 route at the other node, pointing at its node's VTEP, and an
+        # EVPN entry of the other riovd's switch (riovd's sweep writes the learned MAC to the
+        # shadow TAP's FDB every 500 ms; zebra and bgpd take it from there)
+        for n, peer, vm in ((a, b, vm2), (b, a, vm1)):
+            wait_for(lambda: n.frr.type2_macs(OVL_VNI).get(vm.mac) == peer.ip, OVL_EVPN_CONVERGE,
+                     "%s: the type-2 route of %s (%s) via %s" % (n.name, vm.name, vm.mac, peer.ip))
+
+            def entry():
+                return next((e for e in n.ctl.json("net", "mac", "list", OVL_NET).get("macs") or []
+                             if e.get("mac", "").lower() == vm.mac), None)
+            wait_for(lambda: (entry() or {}).get("evpn") is True, OVL_EVPN_CONVERGE,
+                     "%s: riovd's switch has %s from EVPN" % (n.name, vm.mac))
+            e = entry()
+            riovtest.check(e.get("port") == n.vtep_port and not e.get("local"),
+                           "%s: riovd sends %s's MAC %s to %s (EVPN entry: %s)" % (
+                               n.name, vm.name, vm.mac, n.vtep_port, e))
+        converged = time.time() - t0
+        for vm, peer in ((vm1, vm2), (vm2, vm1)):
+            s, r, dup = _guest_ping(vm, peer.ip, size=OVL_PING_SIZES[-1])
+            riovtest.check(r == s == 5 and not dup, "%s -> %s: %d/%d echo replies of %d bytes of data" % (
+                vm.name, peer.name, r, s, OVL_PING_SIZES[-1]))
+        for n in ov.nodes():
+            up, vt = n.port(OVL_TAP), n.port(n.vtep_port)
+            riovtest.check(_fabric_drops(up) == {}, "%s: uplink %s dropped no VXLAN frame (%s)" % (
+                n.name, OVL_TAP, _fabric_drops(up)))
+            riovtest.check(_drop_causes(vt) == {} and _num(vt.get("tx_dropped")) == 0,
+                           "%s: VTEP port %s dropped nothing (%s)" % (n.name, n.vtep_port, _drop_causes(vt)))
+        for n in ov.nodes():
+            riovtest.check(n.stop_riovd() == 0, "%s: riovd stopped cleanly" % n.name)
+        return ("vm1 (node A) <-> vm2 (node B) 5/5 each way over VNI %d with nothing configured but EVPN "
+                "(FRR zebra + bgpd per node): flood lists from type-3 routes, each guest's MAC a type-2 route "
+                "at the other node and an EVPN entry of its switch %.1f s after the first ping; %d-byte pings 5/5 "
+                "each way; 0 fabric drops" % (OVL_VNI, converged, OVL_PING_SIZES[-1]))
+    except TestFailure:
+        for n in ov.nodes():
+            if n.frr is not None and n.frr.running():
+                log(n.frr.diagnostics())
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)   # no second signal in the middle of the cleanup
+        try:
+            ov.stop()
+        finally:
+            signal.signal(signal.SIGTERM, old_term)
+
+
 TESTS = [("ping", test_ping), ("ping-viommu", test_ping_viommu), ("reboot-restart", test_reboot_restart),
          ("reboot-restart-viommu", test_reboot_restart_viommu), ("mq", test_mq), ("hotplug", test_hotplug),
          ("hotplug-mq", test_hotplug_mq), ("mq-restart", test_mq_restart), ("libvirt", test_libvirt),
          ("kill-restart", test_kill_restart), ("migrate", test_migrate), ("offloads", test_offloads),
          ("jumbo", test_jumbo), ("tso-sender", test_tso_sender),
-         ("uplink-gro", test_uplink_gro), ("overlay-ping", test_overlay_ping)]
+         ("uplink-gro", test_uplink_gro), ("overlay-ping", test_overlay_ping),
+         ("evpn-ping", test_evpn_ping)]
 
 
 def main():
