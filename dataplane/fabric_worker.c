@@ -18,7 +18,6 @@
 
 #include <rte_ethdev.h>
 #include <rte_ether.h>
-#include <rte_prefetch.h>
 
 #include "dataplane/vxlan.h"
 #include "dataplane/worker_internal.h"
@@ -128,6 +127,22 @@ static inline void group_add(struct dp_ctx *c, struct uplink_burst *b, struct dp
 	b->grp[b->ng++] = x;
 }
 
+/* k decapsulated frames (bytes in all) from VTEP port vp join the burst's group. */
+static inline void group_add_run(struct dp_ctx *c, struct uplink_burst *b, struct dp_port *vp,
+				 struct rte_mbuf *const *x, uint16_t k, uint64_t bytes)
+{
+	if (vp != b->gport) {
+		if (b->ng)
+			vtep_rx(c, b->gport, b->grp, b->ng, b->g_bytes);
+		b->ng = 0;
+		b->g_bytes = 0;
+		b->gport = vp;
+	}
+	memcpy(b->grp + b->ng, x, k * sizeof(*x));
+	b->ng = (uint16_t)(b->ng + k);
+	b->g_bytes += bytes;
+}
+
 /* Every frame the inline path did not take: read whole if need be, sorted field by field (the
  * kernel's, dropped with its cause, or decapsulated). Out of line: the loop stays small. */
 static __rte_noinline void uplink_slow(struct dp_ctx *c, struct dp_port *up, struct uplink_burst *b,
@@ -192,22 +207,49 @@ uint16_t dp_poll_uplink(struct dp_ctx *c, struct dp_port *up, uint16_t q)
 	b.ng = 0;
 	b.nk = 0;
 	uint64_t rx_bytes = 0;   /* counted once per burst */
-	for (uint16_t i = 0; i < n; i++) {
+	struct riov_vxlan_same same = { .frame_len = 0 };   /* the inline path's last frame */
+	struct dp_port *same_port = NULL;                      /* and its VTEP's port */
+	for (uint16_t i = 0; i < n;) {
 		struct rte_mbuf *x = m[i];
 		const uint32_t len = rte_pktmbuf_pkt_len(x);
+		const uint8_t *h = rte_pktmbuf_mtod(x, const uint8_t *);
 		struct riov_vxlan_rx rx;
 
-		if (i + 1 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void *));
+		/* a run of frames that repeat the last inline frame's outer headers (same length, one
+		 * segment each): the same checks would pass with the same result, so the run is
+		 * decapsulated as that frame was and joins its VTEP's group whole */
+		if (likely(rte_pktmbuf_data_len(x) == len) && likely(riov_vxlan_same_match(&same, h, len))) {
+			uint16_t j = (uint16_t)(i + 1);
+			while (j < n && rte_pktmbuf_data_len(m[j]) == len && rte_pktmbuf_pkt_len(m[j]) == len &&
+			       riov_vxlan_same_match(&same, rte_pktmbuf_mtod(m[j], const uint8_t *), len))
+				j++;
+			const uint16_t k = (uint16_t)(j - i), inner_dlen = (uint16_t)(len - RIOV_VXLAN_OUTER_LEN);
+			for (uint16_t r = i; r < j; r++) {
+				struct rte_mbuf *y = m[r];
+				y->data_off = (uint16_t)(y->data_off + RIOV_VXLAN_OUTER_LEN);
+				y->data_len = inner_dlen;
+				y->pkt_len = same.inner_len;
+				y->ol_flags &= RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL;
+				y->packet_type = 0;
+			}
+			group_add_run(c, &b, same_port, m + i, k, (uint64_t)k * same.inner_len);
+			rx_bytes += (uint64_t)k * len;
+			i = j;
+			continue;
+		}
 		rx_bytes += len;
+		i++;
 		/* the common frame: its headers in the first segment, well-formed VXLAN from the
 		 * sender of the frame before, no Ethernet padding (else uplink_slow) */
-		const uint8_t *h = rte_pktmbuf_mtod(x, const uint8_t *);
 		if (likely(rte_pktmbuf_data_len(x) >= RIOV_VXLAN_OUTER_LEN + RTE_ETHER_HDR_LEN) &&
 		    likely(memcmp(h + RTE_ETHER_ADDR_LEN, up->mac, RTE_ETHER_ADDR_LEN) != 0) &&
 		    likely(riov_vxlan_parse_fast(h, RIOV_VXLAN_OUTER_LEN + RTE_ETHER_HDR_LEN, len, up->vtep_ip, &rx)) &&
 		    likely(rx.vni == b.dc.vni && rx.src_ip == b.dc.ip && b.dc.port != NULL) &&
 		    likely(rx.inner_len + RIOV_VXLAN_OUTER_LEN == len)) {
+			if (rte_pktmbuf_data_len(x) == len) {
+				riov_vxlan_same_set(&same, h, len, &rx);
+				same_port = b.dc.port;
+			}
 			x->data_off = (uint16_t)(x->data_off + RIOV_VXLAN_OUTER_LEN);
 			x->data_len = (uint16_t)(x->data_len - RIOV_VXLAN_OUTER_LEN);
 			x->pkt_len = rx.inner_len;
