@@ -29,8 +29,9 @@ BBPKG=busybox-static
 EXTRA=${RIOV_LAB_EXTRA:-}
 
 # Modules the guest loads at boot, in this order; their dependencies are added by modprobe.
-MODULES=(e1000e virtio_pci virtio_net nvme vfio vfio_iommu_type1 vfio-pci crc32_generic ib_core ib_uverbs rdma_rxe tun)
-# (rdma_rxe asks the crypto API for "crc32"; nobody can modprobe it on demand in the guest)
+MODULES=(e1000e virtio_pci virtio_net nvme vfio vfio_iommu_type1 vfio-pci crc32_generic ib_core ib_uverbs rdma_rxe rdma_ucm tun)
+# (rdma_rxe asks the crypto API for "crc32"; nobody can modprobe it on demand in the guest;
+# rdma_ucm is librdmacm's /dev/infiniband/rdma_cm)
 
 # shellcheck source=tests/lab/modules.sh
 . "$HERE/modules.sh"
@@ -195,6 +196,20 @@ if [ -f "$RIOV_BUILD/build.ninja" ] && command -v ninja >/dev/null; then
 else
 	log "no meson build directory at $RIOV_BUILD (meson setup build && ninja -C build): riovd tests will SKIP"
 fi
+# DPDK programs of the lab built with the tree (tests/lab/guest/dpdk/, meson targets; only those the
+# build directory has: rdma_link_smoke needs rdma-core). A failed build leaves one out: its test SKIPs.
+LAB_DPDK_BINS=()
+if [ -f "$RIOV_BUILD/build.ninja" ] && command -v ninja >/dev/null; then
+	for t in rdma_link_smoke; do
+		tgt=tests/lab/guest/dpdk/$t
+		ninja -C "$RIOV_BUILD" -t targets all 2>/dev/null | grep -q "^$tgt:" || continue
+		if ninja -C "$RIOV_BUILD" "$tgt" > "$CACHE/build-$t.log" 2>&1; then
+			LAB_DPDK_BINS+=("$RIOV_BUILD/$tgt")
+		else
+			log "WARNING: ninja -C $RIOV_BUILD $tgt failed (see $CACHE/build-$t.log); its test will SKIP"
+		fi
+	done
+fi
 DPDK_PMD_DIR=$(sed -n 's/^#define RTE_EAL_PMD_PATH "\(.*\)"$/\1/p' \
 	/usr/include/*/dpdk/rte_build_config.h /usr/include/dpdk/rte_build_config.h 2>/dev/null | head -n1 || true)
 [ -n "$DPDK_PMD_DIR" ] || DPDK_PMD_DIR=$(ls -d /usr/lib/x86_64-linux-gnu/dpdk/pmds-* 2>/dev/null | head -n1 || true)
@@ -202,7 +217,7 @@ DPDK_PMD_DIR=$(sed -n 's/^#define RTE_EAL_PMD_PATH "\(.*\)"$/\1/p' \
 # vdevs the tests use as the Linux-facing end (tap, af_packet) or sinks (null, ring).
 DPDK_PMDS=(bus_pci bus_vdev mempool_ring net_e1000 net_tap net_af_packet net_null net_ring)
 DPDK_FILES=()
-if [ ${#RIOVD_BINS[@]} -gt 0 ]; then
+if [ ${#RIOVD_BINS[@]} -gt 0 ] || [ ${#LAB_DPDK_BINS[@]} -gt 0 ]; then
 	for m in "${DPDK_PMDS[@]}"; do
 		for f in "$DPDK_PMD_DIR"/librte_"$m".so*; do
 			[ -e "$f" ] && DPDK_FILES+=("$f")
@@ -225,7 +240,7 @@ key_inputs() {
 	[ -d "$HERE/guest/riov" ] && find "$HERE/guest/riov" -type f -exec sha256sum {} + | sort
 	sha256sum "$RIOV_SRC"/iommu/*.[ch] "$RIOV_SRC"/common/*.[ch] 2>/dev/null
 	# riovd, riovctl, the PMDs and every shared library they load
-	for f in "${RIOVD_BINS[@]}" "${DPDK_FILES[@]}"; do
+	for f in "${RIOVD_BINS[@]}" "${LAB_DPDK_BINS[@]}" "${DPDK_FILES[@]}"; do
 		echo "riovd $f"
 		sha256sum "$f"
 		ldd "$f" 2>/dev/null | awk '/=>/ {print $3}' | while read -r lib; do
@@ -310,10 +325,14 @@ else
 			install -m 0755 "$f" "$STAGE/lab/bin/"
 			copy_libs_of "$f" "$STAGE"
 		done
-		for f in "${DPDK_FILES[@]}"; do
-			copy_with_libs "$f" "$STAGE"
-		done
 	fi
+	for f in "${LAB_DPDK_BINS[@]}"; do
+		install -m 0755 "$f" "$STAGE/lab/bin/"
+		copy_libs_of "$f" "$STAGE"
+	done
+	for f in "${DPDK_FILES[@]}"; do
+		copy_with_libs "$f" "$STAGE"
+	done
 
 	if [ -n "$EXTRA" ]; then
 		mkdir -p "$STAGE/lab/extra"
