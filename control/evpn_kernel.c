@@ -924,14 +924,37 @@ static int bridge_ensure(struct riov_evpn_kernel *k, struct evk_vni *v)
 	return rc;
 }
 
-/* Make sure v's vxlan device is there, right, and a port of its bridge. Returns 0
- * (v->vx_ifindex set) or -errno. */
+/* v has no VTEP address: no vxlan device. Deleting it makes zebra withdraw the VNI (its type-3
+ * route, and the type-2 routes of the local MACs on the bridge, which stays); the remote MACs and
+ * flood entries went with it and are reported removed. Returns 0 (v->vx_ifindex 0) or -errno. */
+static int vxlan_absent(struct riov_evpn_kernel *k, struct evk_vni *v, const char *name)
+{
+	struct evk_link l;
+
+	int rc = link_get(k, name, &l);
+	if (rc == 0)
+		rc = link_del(k, l.ifindex);
+	else if (rc == -ENODEV)
+		rc = 0;
+	if (rc != 0) {
+		RIOV_LOG(RIOV_LOG_ERR, "VNI %u: vxlan device %s not deleted: %s", v->vni, name, strerror(-rc));
+		return rc;
+	}
+	v->vx_ifindex = 0;   /* before its events come: they are not reported */
+	vni_forget_remote(k, v, true);
+	return 0;
+}
+
+/* Make sure v's vxlan device is there, right, and a port of its bridge (or, without a VTEP
+ * address, not there). Returns 0 (v->vx_ifindex set) or -errno. */
 static int vxlan_ensure(struct riov_evpn_kernel *k, struct evk_vni *v)
 {
 	char name[IFNAMSIZ];
 	struct evk_link l;
 
 	name_of(name, RIOV_EVPN_VXLAN_PREFIX, v->vni);
+	if (v->local == 0)
+		return vxlan_absent(k, v, name);
 	int rc = link_get(k, name, &l);
 	if (rc == 0 && (strcmp(l.kind, "vxlan") != 0 || l.vx_id != v->vni || l.vx_local != v->local ||
 			l.vx_port != htons(RIOV_EVPN_VXLAN_PORT) || l.vx_learning != 0)) {
@@ -1256,10 +1279,12 @@ void riov_evpn_kernel_get_stats(const struct riov_evpn_kernel *k, struct riov_ev
 /* ------------------------------------------------------------------------------------------ */
 /* VNIs, ports, local MACs                                                                    */
 
+/* local 0: no VTEP address (no vxlan device) */
 static bool vni_args_ok(uint32_t vni, uint32_t local, unsigned mtu)
 {
 	const uint8_t *l = (const uint8_t *)&local;
-	return vni >= 1 && vni <= RIOV_EVPN_VNI_MAX && np_dst_usable(l) && mtu >= 68 && mtu <= 65535;
+	return vni >= 1 && vni <= RIOV_EVPN_VNI_MAX && (local == 0 || np_dst_usable(l)) && mtu >= 68 &&
+	       mtu <= 65535;
 }
 
 static bool name_ok(const char *s)
@@ -1570,8 +1595,8 @@ static bool wanted_name(const struct riov_evpn_vni_spec *vnis, size_t n, const c
 		if (strcmp(want, name) == 0)
 			return true;
 		name_of(want, RIOV_EVPN_VXLAN_PREFIX, vnis[i].vni);
-		if (strcmp(want, name) == 0)
-			return true;
+		if (vnis[i].local != 0 && strcmp(want, name) == 0)
+			return true;   /* without a VTEP address, the VNI has none */
 		for (size_t p = 0; p < vnis[i].n_ports; p++) {
 			name_of(want, RIOV_EVPN_SHADOW_PREFIX, vnis[i].ports[p].id);
 			if (strcmp(want, name) == 0)
@@ -1581,13 +1606,25 @@ static bool wanted_name(const struct riov_evpn_vni_spec *vnis, size_t n, const c
 	return false;
 }
 
-/* A wanted port whose TAP is missing under its name but there under another (its alias names
- * it: riovd gave it another id this time): renamed, so that zebra sees no withdrawal. */
+/* A wanted port's TAP that is there under another name (its alias names the port: riovd gave
+ * the port another id this time) is renamed, so that zebra sees no withdrawal: the TAP, its
+ * ifindex and its FDB entries stay. Ids can shift or swap (a restart without the uplink, which
+ * took an id before), so names are taken by each other: the TAPs to rename get a temporary name
+ * first, then a device still holding a wanted name is deleted (riovd's by its name, and not the
+ * TAP its port's alias names; the stale pass would delete it anyway), then the TAPs get their
+ * names. A TAP left with its temporary name (a rename refused) is stale: deleted, and made again. */
 static void rename_by_alias(struct riov_evpn_kernel *k, struct link_list *ll,
 			    const struct riov_evpn_vni_spec *vnis, size_t n)
 {
+	struct move {
+		struct evk_link *l;
+		char name[IFNAMSIZ];
+	} *mv = calloc(ll->n + 1, sizeof(*mv));
 	char name[IFNAMSIZ], alias[256];
+	size_t nm = 0;
 
+	if (mv == NULL)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		for (size_t p = 0; p < vnis[i].n_ports; p++) {
 			const struct riov_evpn_port_spec *ps = &vnis[i].ports[p];
@@ -1595,21 +1632,56 @@ static void rename_by_alias(struct riov_evpn_kernel *k, struct link_list *ll,
 			alias_of(alias, sizeof(alias), ps->net, ps->port);
 			struct evk_link *have = NULL, *cand = NULL;
 			for (size_t j = 0; j < ll->n; j++) {
-				if (strcmp(ll->l[j].name, name) == 0)
-					have = &ll->l[j];
-				else if (strcmp(ll->l[j].alias, alias) == 0 && strcmp(ll->l[j].kind, "tun") == 0 &&
-					 ll->l[j].tun_type == IFF_TAP && !wanted_name(vnis, n, ll->l[j].name))
-					cand = &ll->l[j];
+				struct evk_link *l = &ll->l[j];
+				if (strcmp(l->alias, alias) != 0 || strcmp(l->kind, "tun") != 0 || l->tun_type != IFF_TAP)
+					continue;
+				if (strcmp(l->name, name) == 0)
+					have = l;
+				else
+					cand = cand != NULL ? cand : l;
 			}
-			if (have != NULL || cand == NULL)
+			bool taken = false;
+			for (size_t m = 0; m < nm && !taken; m++)
+				taken = mv[m].l == cand;
+			if (have != NULL || cand == NULL || taken)
 				continue;
-			if (link_set(k, cand->ifindex, &(struct evk_set){ .up = 0 }) == 0 &&
-			    link_set(k, cand->ifindex, &(struct evk_set){ .name = name, .up = -1 }) == 0) {
-				RIOV_LOG(RIOV_LOG_INFO, "%s (%s) renamed %s", cand->name, alias, name);
-				snprintf(cand->name, sizeof(cand->name), "%s", name);
-			}
+			mv[nm].l = cand;
+			snprintf(mv[nm].name, sizeof(mv[nm].name), "%s", name);
+			nm++;
 		}
 	}
+	/* 1. out of each other's way */
+	for (size_t m = 0; m < nm; m++) {
+		struct evk_link *l = mv[m].l;
+		snprintf(name, sizeof(name), "rvtmp%u", l->ifindex);
+		if (link_set(k, l->ifindex, &(struct evk_set){ .up = 0 }) != 0 ||
+		    link_set(k, l->ifindex, &(struct evk_set){ .name = name, .up = -1 }) != 0) {
+			mv[m].l = NULL;   /* left as it is */
+			continue;
+		}
+		snprintf(l->name, sizeof(l->name), "%s", name);
+	}
+	/* 2. their names */
+	for (size_t m = 0; m < nm; m++) {
+		struct evk_link *l = mv[m].l;
+		if (l == NULL)
+			continue;
+		for (size_t j = 0; j < ll->n; j++) {
+			struct evk_link *o = &ll->l[j];
+			if (o->ifindex == 0 || strcmp(o->name, mv[m].name) != 0)
+				continue;
+			RIOV_LOG(RIOV_LOG_INFO, "%s%s%s: in the way of %s's TAP, deleted", o->name, o->alias[0] ? " " : "",
+				 o->alias, l->alias);
+			if (link_del(k, o->ifindex) == 0)
+				o->ifindex = 0;
+		}
+		snprintf(name, sizeof(name), "%s", l->name);
+		if (link_set(k, l->ifindex, &(struct evk_set){ .name = mv[m].name, .up = -1 }) == 0) {
+			RIOV_LOG(RIOV_LOG_INFO, "%s (%s) renamed %s", name, l->alias, mv[m].name);
+			snprintf(l->name, sizeof(l->name), "%s", mv[m].name);
+		}
+	}
+	free(mv);
 }
 
 /* Context state := the spec (what it forgets is not reported). */

@@ -7,13 +7,15 @@
  *
  *   rvbr<vni>  a VLAN-unaware bridge per VNI                         (at most 12 characters)
  *   rvx<vni>   its vxlan device: id <vni>, local <VTEP>, dstport 4789, nolearning, a port of
- *              rvbr<vni> with learning off and neigh_suppress on     (at most 11 characters)
- *   rvs<id>    a carrier-less persistent TAP per guest port, a port of rvbr<vni> with learning
- *              off, alias "riov:<network>/<port>"                    (at most 13 characters)
+ *              rvbr<vni> with learning off and neigh_suppress on     (at most 11 characters);
+ *              none while the node has no VTEP address (local 0: zebra has no such VNI then)
+ *   rvs<id>    a carrier-less persistent TAP per local port (a guest's vhost port, an eth port),
+ *              a port of rvbr<vni> with learning off, alias "riov:<network>/<port>"
+ *                                                                    (at most 13 characters)
  *
- * all with IPv6 address generation off (addrgenmode none), the VNI's MTU, and up. A local guest
- * MAC is a `static` FDB entry (master, the bridge) on its port's shadow TAP: zebra advertises it
- * (type-2); zebra ignores `permanent` entries. zebra's remote MACs (FDB entries with a
+ * all with IPv6 address generation off (addrgenmode none), the VNI's MTU, and up. A local MAC
+ * (a guest's, or a host's behind an eth port) is a `static` FDB entry (master, the bridge) on its
+ * port's shadow TAP: zebra advertises it (type-2); zebra ignores `permanent` entries. zebra's remote MACs (FDB entries with a
  * destination and NTF_EXT_LEARNED on rvx<vni>) and flood entries (the all-zero MAC with a
  * destination: head-end replication, type-3) come back through the callbacks. Every interface
  * named with these prefixes followed by digits, and every TAP whose alias starts with "riov:", is
@@ -150,14 +152,19 @@ void riov_evpn_kernel_destroy(struct riov_evpn_kernel *k);
 
 /** Make (or keep, or fix, or replace) vni's bridge and vxlan device: VTEP address local
  *  (network order), MTU mtu (68-65535). Then read the FDB whole (zebra's entries for it are
- *  reported). Idempotent; a changed local or mtu is applied. Returns 0, -EINVAL, or -errno
- *  from the kernel (-EEXIST: another vxlan device has this VNI and port). */
+ *  reported). Idempotent; a changed local or mtu is applied. A changed local replaces the vxlan
+ *  device: zebra withdraws the old VTEP's type-3 route and advertises the new one, and what was
+ *  reported for the VNI is reported removed first (zebra writes it again). local 0 (the node has
+ *  no VTEP address): the bridge and its shadow TAPs (with their local MACs) are kept or made, the
+ *  vxlan device is deleted, so zebra withdraws the VNI (its type-3 route and its local MACs'
+ *  type-2 routes), and what was reported for the VNI is reported removed. Returns 0, -EINVAL, or
+ *  -errno from the kernel (-EEXIST: another vxlan device has this VNI and port). */
 int riov_evpn_kernel_vni_add(struct riov_evpn_kernel *k, uint32_t vni, uint32_t local, unsigned mtu);
 /** Delete vni's devices and its ports' shadow TAPs (zebra withdraws their MACs); forget what
  *  was reported for it (no callbacks). Returns 0, -ENOENT (not known), or -errno. */
 int riov_evpn_kernel_vni_del(struct riov_evpn_kernel *k, uint32_t vni);
 
-/** Make (or keep, or fix) guest port id's shadow TAP rvs<id> in vni's bridge, alias
+/** Make (or keep, or fix) local port id's shadow TAP rvs<id> in vni's bridge, alias
  *  "riov:<net>/<port>" (each name 1-64 characters, no '/', no control characters). Another
  *  port of that id is moved. Returns 0, -EINVAL, -ENOENT (vni not known), or -errno. */
 int riov_evpn_kernel_port_add(struct riov_evpn_kernel *k, uint32_t vni, uint32_t id, const char *net,
@@ -185,7 +192,7 @@ struct riov_evpn_port_spec {
 /** A VNI of riovd's desired state. */
 struct riov_evpn_vni_spec {
 	uint32_t vni;
-	uint32_t local;                /* VTEP address, network order */
+	uint32_t local;                /* VTEP address, network order; 0: none (no vxlan device) */
 	unsigned mtu;
 	const struct riov_evpn_port_spec *ports;
 	size_t n_ports;
@@ -193,7 +200,8 @@ struct riov_evpn_vni_spec {
 
 /** Make the kernel what riovd wants (at start, from its own state): delete every device of
  *  riov's (by name or alias) that is not wanted (a previous run's), rename a shadow TAP whose
- *  alias names a wanted port under another id, make what is missing, fix each shadow TAP's FDB
+ *  alias names a wanted port under another id (and the vxlan device of a VNI without a local
+ *  address), make what is missing, fix each shadow TAP's FDB
  *  (stale local MACs removed, missing ones added), then read the FDB whole. The context's state
  *  becomes vnis (no callbacks for what it forgets). Returns 0 or the first error (everything
  *  else is still done): -EINVAL (a bad or repeated VNI or port id; nothing done), or -errno. */

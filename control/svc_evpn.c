@@ -2,13 +2,14 @@
 /*
  * BGP EVPN networks (NetworkSpec.evpn, issue 14, docs/evpn.md): riovd mirrors each EVPN network
  * into kernel shadow devices (control/evpn_kernel.h: a bridge and a vxlan device per VNI, a
- * carrier-less TAP per vhost port) that FRR's zebra reads and writes, and follows zebra:
+ * carrier-less TAP per local port: vhost and eth, not VTEP ports) that FRR's zebra reads and
+ * writes, and follows zebra:
  *
- *  - local MACs: a sweep every SWEEP_MS walks each EVPN network's MAC table and writes the
- *    guests' MACs (learned or static, on vhost ports) as FDB entries on their port's shadow TAP,
- *    and deletes those gone or moved. A MAC a guest starts to use is advertised within SWEEP_MS
- *    (plus zebra's and bgpd's own delays); one that ages out is withdrawn within SWEEP_MS of its
- *    aging.
+ *  - local MACs: a sweep every SWEEP_MS walks each EVPN network's MAC table and writes the local
+ *    MACs (learned or static, on a vhost port: a guest's; on an eth port: a host's behind it) as
+ *    FDB entries on their port's shadow TAP, and deletes those gone or moved. A MAC a guest or
+ *    host starts to use is advertised within SWEEP_MS (plus zebra's and bgpd's own delays); one
+ *    that ages out is withdrawn within SWEEP_MS of its aging.
  *  - remote MACs (zebra's type-2 routes): a static entry of the network's MAC table to the VTEP's
  *    port "<net>@<a.b.c.d>", not aged and not in the state file (zebra gives them again after a
  *    restart: the reconciliation's FDB read). Learning from the overlay is off in EVPN networks
@@ -19,10 +20,15 @@
  *    hop from the kernel, nh_watch) and is deleted when it has neither.
  *
  * The local VTEP address is the first uplink's. Network.Add refuses an EVPN network without an
- * uplink; at start (state or configuration file, where networks come before ports) an EVPN
- * network waits for an uplink, and riovd reconciles the kernel with every EVPN network once the
- * restore is done (riov_evpn_kernel_reconcile: stale devices of an earlier run deleted). A riovd
- * without EVPN networks never opens the kernel context and touches no device.
+ * uplink. When the uplinks change (Port.Add or Port.Delete of an uplink), every EVPN network's
+ * vxlan device follows the first uplink's address: replaced with the new `local` (zebra withdraws
+ * the old type-3 route and advertises the new one), or deleted when no uplink is left (zebra
+ * withdraws the VNI: this node can originate nothing without a VTEP address; the bridge, the
+ * shadow TAPs and their local MACs stay for when an uplink comes back). At start (state or
+ * configuration file, where networks come before ports) riovd reconciles the kernel with every
+ * EVPN network once the restore is done (riov_evpn_kernel_reconcile: stale devices of an earlier
+ * run deleted, and a vxlan device too when there is no uplink), which reaches the same state. A
+ * riovd without EVPN networks never opens the kernel context and touches no device.
  *
  * Security model: zebra's entries are input (parsed and checked by evpn_kernel.c); here a remote
  * MAC or flood entry only ever reaches the network of its VNI, as a static entry of its table or
@@ -84,7 +90,8 @@ struct evpn_net {
 	char name[RIOV_DP_NAME_MAX];
 	uint32_t vni;
 	unsigned mtu;
-	bool applied;          /* its kernel devices are made (else it waits for an uplink) */
+	bool applied;          /* its kernel devices are made (else the kernel refused) */
+	uint32_t vtep_ip;      /* applied: its vxlan device's VTEP address (0: none, no uplink) */
 	struct evpn_vtep *vteps;
 	unsigned n_vteps, cap_vteps;
 	struct evpn_remote *remote;
@@ -319,6 +326,19 @@ static const struct riov_evpn_kernel_ops evpn_ops = {
 
 /* ------------------------------------------------------------------ local MACs: the sweep */
 
+/* The ports of an EVPN network whose MACs are this node's to advertise, each through a shadow
+ * TAP: a guest's vhost port and an eth port (hosts behind it), not a remote VTEP's port. */
+static bool dp_port_local(enum riov_dp_port_type t)
+{
+	return t == RIOV_DP_PORT_VHOST || t == RIOV_DP_PORT_ETH;
+}
+
+static bool spec_port_local(const Riov__V1__PortSpec *ps)
+{
+	return ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST ||
+	       ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_ETH;
+}
+
 static int local_find(const struct evpn_net *n, const uint8_t mac[6])
 {
 	for (unsigned i = 0; i < n->n_local; i++)
@@ -340,7 +360,7 @@ static void sweep_one(void *arg, const struct riov_dp_mac_info *mi)
 	char text[RIOV_CFG_MAC];
 	int i, rc;
 
-	if (mi->type != RIOV_DP_PORT_VHOST || riov_dp_port_info(c->svc->dp, mi->port, &pi) != 0)
+	if (!dp_port_local(mi->type) || riov_dp_port_info(c->svc->dp, mi->port, &pi) != 0)
 		return;
 	i = local_find(n, mi->mac);
 	if (i >= 0 && n->local[i].id == pi.id) {
@@ -432,24 +452,24 @@ static int kernel_open(struct riov_service *svc, char *err, size_t errlen)
 
 /* ------------------------------------------------------------------ networks and ports */
 
-/* The shadow TAP of vhost port ps (in EVPN network n, applied). Logged when it fails: the port
- * works, its guests' MACs are not advertised. */
+/* The shadow TAP of local port ps (vhost or eth, in EVPN network n, applied). Logged when it
+ * fails: the port works, the MACs behind it are not advertised. */
 static void shadow_add(struct riov_service *svc, struct evpn_net *n, const Riov__V1__PortSpec *ps)
 {
 	struct riov_dp_port_info pi;
 	int rc;
 
-	if (ps->type != RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST ||
-	    riov_dp_port_info(svc->dp, ps->name, &pi) != 0)
+	if (!spec_port_local(ps) || riov_dp_port_info(svc->dp, ps->name, &pi) != 0)
 		return;
 	if ((rc = riov_evpn_kernel_port_add(svc->evpn->k, n->vni, pi.id, n->name, ps->name)) != 0) {
 		svc->evpn->errors++;
-		RIOV_LOG(RIOV_LOG_ERR, "port %s: no shadow TAP rvs%u for EVPN network %s: %s; its guests' "
-			 "MACs are not advertised", ps->name, pi.id, n->name, strerror(-rc));
+		RIOV_LOG(RIOV_LOG_ERR, "port %s: no shadow TAP rvs%u for EVPN network %s: %s; the MACs "
+			 "behind it are not advertised", ps->name, pi.id, n->name, strerror(-rc));
 	}
 }
 
-/* Network n's kernel devices and its vhost ports' shadow TAPs. 0 or -errno with err filled. */
+/* Network n's kernel devices with VTEP address local (0: none, no vxlan device) and its local
+ * ports' shadow TAPs. 0 or -errno with err filled. */
 static int net_apply(struct riov_service *svc, struct evpn_net *n, uint32_t local, char *err, size_t errlen)
 {
 	char a[INET_ADDRSTRLEN];
@@ -458,6 +478,7 @@ static int net_apply(struct riov_service *svc, struct evpn_net *n, uint32_t loca
 	if ((rc = kernel_open(svc, err, errlen)) != 0)
 		return rc;
 	n->applied = true; /* before: vni_add reports zebra's entries for it */
+	n->vtep_ip = local;
 	if ((rc = riov_evpn_kernel_vni_add(svc->evpn->k, n->vni, local, n->mtu)) != 0) {
 		n->applied = false;
 		snprintf(err, errlen, "network %s: the kernel's EVPN devices for VNI %u (rvbr%u, rvx%u) "
@@ -470,8 +491,13 @@ static int net_apply(struct riov_service *svc, struct evpn_net *n, uint32_t loca
 		if (strcmp(str_or_empty(svc->ports[k]->net), n->name) == 0)
 			shadow_add(svc, n, svc->ports[k]);
 	ip_text(local, a);
-	RIOV_LOG(RIOV_LOG_NOTICE, "network %s: EVPN VNI %u, local VTEP %s (rvbr%u, rvx%u)", n->name,
-		 n->vni, a, n->vni, n->vni);
+	if (local != 0)
+		RIOV_LOG(RIOV_LOG_NOTICE, "network %s: EVPN VNI %u, local VTEP %s (rvbr%u, rvx%u)", n->name,
+			 n->vni, a, n->vni, n->vni);
+	else
+		RIOV_LOG(RIOV_LOG_WARN, "network %s: EVPN VNI %u has no local VTEP (no uplink): no vxlan "
+			 "device rvx%u, so zebra withdraws the VNI; rvbr%u and the shadow TAPs stay until an "
+			 "uplink is added", n->name, n->vni, n->vni, n->vni);
 	return 0;
 }
 
@@ -532,11 +558,8 @@ int svc_evpn_net_apply(struct riov_service *svc, const Riov__V1__NetworkSpec *in
 	e->nets[e->n_nets++] = n;
 	if (e->restoring)
 		return 0; /* svc_evpn_restore_end() reconciles */
-	const char *up = NULL;
-	uint32_t local = uplink_address(svc, &up);
-	if (local == 0)
-		return 0; /* waits for an uplink (checked: only at start) */
-	if ((rc = net_apply(svc, n, local, err, errlen)) != 0) {
+	/* an uplink: svc_evpn_net_check() */
+	if ((rc = net_apply(svc, n, uplink_address(svc, NULL), err, errlen)) != 0) {
 		e->n_nets--;
 		riov_dp_net_set_evpn(svc->dp, name, false);
 		net_free(n);
@@ -585,18 +608,25 @@ bool svc_evpn_vtep(const struct riov_service *svc, const char *net, uint32_t ip,
 	return true;
 }
 
-/* Apply every network that waits for an uplink. */
-static void apply_waiting(struct riov_service *svc)
+/* The uplinks changed (one added, or one deleted and out of the desired state already): every
+ * EVPN network's devices follow the first uplink's address, the VTEP address. A network whose
+ * vxlan device has another `local` gets it replaced (zebra withdraws the old type-3 route and
+ * advertises the new); with no uplink left it loses it (zebra withdraws the VNI: without a VTEP
+ * address the node can originate nothing, and a device with the old address would have zebra
+ * advertise a next hop nobody answers at); the remote VTEPs and MACs go with the old device and
+ * come back from zebra. A network the kernel refused before is tried again. */
+static void uplinks_changed(struct riov_service *svc)
 {
 	struct svc_evpn *e = svc->evpn;
-	uint32_t local = uplink_address(svc, NULL);
+	const uint32_t local = uplink_address(svc, NULL);
 	char err[256];
 
-	for (unsigned k = 0; e != NULL && local != 0 && k < e->n_nets; k++) {
-		if (e->nets[k]->applied)
+	for (unsigned k = 0; e != NULL && k < e->n_nets; k++) {
+		struct evpn_net *n = e->nets[k];
+		if (n->applied && n->vtep_ip == local)
 			continue;
 		err[0] = '\0';
-		if (net_apply(svc, e->nets[k], local, err, sizeof(err)) != 0)
+		if (net_apply(svc, n, local, err, sizeof(err)) != 0)
 			RIOV_LOG(RIOV_LOG_ERR, "%s", err);
 	}
 }
@@ -608,7 +638,7 @@ void svc_evpn_port_added(struct riov_service *svc, const Riov__V1__PortSpec *ps)
 	if (e == NULL || e->restoring)
 		return;
 	if (ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK) {
-		apply_waiting(svc);
+		uplinks_changed(svc);
 		return;
 	}
 	struct evpn_net *n = net_by_name(svc, str_or_empty(ps->net));
@@ -622,8 +652,14 @@ void svc_evpn_port_removed(struct riov_service *svc, const char *name)
 	struct evpn_net *n;
 	int rc;
 
-	if (svc->evpn == NULL || svc->evpn->k == NULL || riov_dp_port_info(svc->dp, name, &pi) != 0 ||
-	    pi.type != RIOV_DP_PORT_VHOST || (n = net_by_name(svc, pi.net)) == NULL || !n->applied)
+	if (svc->evpn == NULL || svc->evpn->restoring || riov_dp_port_info(svc->dp, name, &pi) != 0)
+		return;
+	if (pi.type == RIOV_DP_PORT_UPLINK) {
+		uplinks_changed(svc); /* its spec is out of the desired state already */
+		return;
+	}
+	if (svc->evpn->k == NULL || !dp_port_local(pi.type) || (n = net_by_name(svc, pi.net)) == NULL ||
+	    !n->applied)
 		return;
 	if ((rc = riov_evpn_kernel_port_del(svc->evpn->k, pi.id)) != 0 && rc != -ENOENT)
 		RIOV_LOG(RIOV_LOG_ERR, "port %s: its shadow TAP rvs%u was not deleted: %s", name, pi.id,
@@ -645,7 +681,7 @@ void svc_evpn_restore_begin(struct riov_service *svc)
 		svc->evpn->restoring = true;
 }
 
-/* The desired state of the EVPN networks (all with an uplink now) for the reconciliation. */
+/* The desired state of the EVPN networks for the reconciliation. */
 struct recon {
 	struct riov_evpn_vni_spec *vnis;
 	struct riov_evpn_port_spec *ports;
@@ -666,13 +702,8 @@ void svc_evpn_restore_end(struct riov_service *svc)
 	e->restoring = false;
 	if (e->n_nets == 0)
 		return; /* no EVPN network: riovd touches no kernel device */
-	uint32_t local = uplink_address(svc, &up);
-	if (local == 0) {
-		for (unsigned k = 0; k < e->n_nets; k++)
-			RIOV_LOG(RIOV_LOG_WARN, "network %s: EVPN waits for an uplink (its VTEP address is the "
-				 "first uplink's)", e->nets[k]->name);
-		return;
-	}
+	/* without an uplink: no vxlan devices (what an uplink's deletion leaves at run time) */
+	const uint32_t local = uplink_address(svc, &up);
 	if ((rc = kernel_open(svc, err, sizeof(err))) != 0) {
 		RIOV_LOG(RIOV_LOG_ERR, "EVPN networks not in BGP: %s", err);
 		return;
@@ -698,8 +729,7 @@ void svc_evpn_restore_end(struct riov_service *svc)
 		for (unsigned p = 0; p < svc->n_ports; p++) {
 			const Riov__V1__PortSpec *ps = svc->ports[p];
 			struct riov_dp_port_info pi;
-			if (ps->type != RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST ||
-			    strcmp(str_or_empty(ps->net), n->name) != 0 ||
+			if (!spec_port_local(ps) || strcmp(str_or_empty(ps->net), n->name) != 0 ||
 			    riov_dp_port_info(svc->dp, ps->name, &pi) != 0)
 				continue;
 			struct riov_evpn_port_spec *x = &r.ports[np++];
@@ -707,8 +737,8 @@ void svc_evpn_restore_end(struct riov_service *svc)
 			x->net = n->name;
 			x->port = ps->name;
 			x->macs = (const uint8_t(*)[6]) & r.macs[nm];
-			/* its static MACs: advertised again at once (learned ones when the guest next
-			 * sends a frame) */
+			/* its static MACs: advertised again at once (learned ones when the guest or
+			 * host next sends a frame) */
 			for (size_t m = 0; si >= 0 && m < svc->nets[si]->n_macs; m++) {
 				const Riov__V1__StaticMac *sm = svc->nets[si]->macs[m];
 				if (strcmp(str_or_empty(sm->port), ps->name) == 0 &&
@@ -720,6 +750,7 @@ void svc_evpn_restore_end(struct riov_service *svc)
 			v->n_ports++;
 		}
 		n->applied = true; /* before: the FDB read reports zebra's entries for it */
+		n->vtep_ip = local;
 	}
 	rc = riov_evpn_kernel_reconcile(e->k, r.vnis, nv);
 	/* the MACs the previous run had on the shadow TAPs stay advertised for an aging time, in
@@ -748,9 +779,13 @@ void svc_evpn_restore_end(struct riov_service *svc)
 	if (rc != 0)
 		RIOV_LOG(RIOV_LOG_ERR, "EVPN reconciliation with the kernel: %s (what could be done was "
 			 "done)", strerror(-rc));
-	else
+	else if (local != 0)
 		RIOV_LOG(RIOV_LOG_NOTICE, "EVPN: %zu network(s) and %zu shadow TAP(s) reconciled with the "
 			 "kernel, local VTEP %s (uplink %s)", nv, np, a, up);
+	else
+		RIOV_LOG(RIOV_LOG_WARN, "EVPN: %zu network(s) and %zu shadow TAP(s) reconciled with the "
+			 "kernel, but no uplink: no local VTEP, so no vxlan devices (zebra has none of these "
+			 "VNIs) until an uplink is added", nv, np);
 out:
 	free(r.vnis);
 	free(r.ports);

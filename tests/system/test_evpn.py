@@ -359,6 +359,13 @@ def shadow_tap(node, port):
     return None
 
 
+def add_uplink(node):
+    """riovd's uplink up0 (af_packet on u0) with node.ip/24, once its TAP is up with it."""
+    node.ctl.ok("port", "add", "uplink", TAP, "--devargs",
+                "net_af_packet0,iface=%s,framecnt=%d" % (UPLINK_IF, UPLINK_FRAMES), "--address", node.ip + "/24")
+    poll(lambda: tap_ready(node), bool, 10, "the uplink's TAP %s up with %s in %s" % (TAP, node.ip, node.netns))
+
+
 def start_riov_node(node, tmp):
     """riovd in node's namespace with uplink up0 (af_packet on u0, node.ip/24), network blue in
     EVPN mode (VNI 100) and vhost ports vm1 and vm2. Skips when riovctl has no --evpn yet."""
@@ -367,9 +374,7 @@ def start_riov_node(node, tmp):
     node.riovd = Riovd(d, "", netns=node.netns)   # named before it starts: stop() stops it
     node.riovd.start()
     node.ctl = ctl = Riovctl(os.path.join(d, "riovd.sock"))
-    ctl.ok("port", "add", "uplink", TAP, "--devargs",
-           "net_af_packet0,iface=%s,framecnt=%d" % (UPLINK_IF, UPLINK_FRAMES), "--address", node.ip + "/24")
-    poll(lambda: tap_ready(node), bool, 10, "the uplink's TAP %s up with %s in %s" % (TAP, node.ip, node.netns))
+    add_uplink(node)
     r = ctl.run("net", "add", NET, "--vni", str(VNI), "--mtu", str(NET_MTU), "--evpn")
     if r.returncode != 0:
         err = (r.stderr or r.stdout).strip()
@@ -635,11 +640,12 @@ def riov_links(node):
 
 def expected_links(node):
     """The riov devices node's riovd should have now: rvbr<vni> and rvx<vni>, and rvs<id> with
-    alias riov:blue/<port> for each of its vhost ports (id: its port_id in `riovctl port list`)."""
+    alias riov:blue/<port> for each of its vhost and eth ports (id: its port_id in `riovctl port
+    list`)."""
     want = {"rvbr%d" % VNI: "", "rvx%d" % VNI: ""}
     for p in node.ctl.json("port", "list").get("ports") or []:
         spec = p.get("spec") or {}
-        if spec.get("net") == NET and spec.get("type") in ("PORT_TYPE_VHOST", "vhost", 1):
+        if spec.get("net") == NET and spec.get("type") in ("PORT_TYPE_VHOST", "vhost", 1, "PORT_TYPE_ETH", "eth", 2):
             want["rvs%d" % int(p.get("port_id") or 0)] = "riov:%s/%s" % (NET, spec.get("name"))
     return want
 
@@ -1088,6 +1094,172 @@ def test_evpn_frr_restart():
         ul.stop()
 
 
+# ---- an eth port's hosts, and the uplink's address (the same three nodes)
+
+ETH_PORT = "eth1"               # riov node a's eth port in blue: af_packet on a veth to an endpoint
+ETH_EP_IP = "192.168.100.9"     # the endpoint (a host) behind it
+NEW_A_IP = "10.0.0.4"           # node a's VTEP address after its uplink is added again with another
+
+
+def eth_endpoint(ul, node, port, ip):
+    """An endpoint namespace with ip/24 on eth0, a veth's end; the other end (x0, in node's
+    namespace, the kernel kept off it as off an uplink's interface) is riovd's eth port `port`
+    of blue (net_af_packet1). Returns (its namespace, its MAC)."""
+    ep = "rve-x%s%d" % (node.name, TAG)
+    ul._add_ns(ep)
+    sh("ip", "-n", node.netns, "link", "add", "x0", "type", "veth", "peer", "name", "eth0", "netns", ep)
+    ns(node.netns, "sysctl", "-qw", "net.ipv6.conf.x0.disable_ipv6=1")
+    ns(node.netns, "sysctl", "-qw", "net.ipv4.conf.x0.arp_ignore=8")
+    sh("ip", "-n", node.netns, "link", "set", "x0", "up")
+    sh("ip", "-n", ep, "link", "set", "eth0", "mtu", str(NET_MTU), "up")
+    sh("ip", "-n", ep, "addr", "add", ip + "/24", "dev", "eth0")
+    ns(ep, "ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off")
+    node.ctl.ok("port", "add", "eth", port, "--net", NET, "--devargs", "net_af_packet1,iface=x0")
+    return ep, link_mac(ep, "eth0")
+
+
+def test_evpn_eth_port_macs():
+    """A host behind an eth port of riov node a's EVPN network (af_packet on a veth into an
+    endpoint namespace): the eth port has a shadow TAP as a guest's port has; the host's MAC, once
+    riovd a learned it on the port, is a type-2 route at node b and the Linux node (zebra installs
+    it, riovd b has it as an evpn entry); the Linux endpoint pings the host unicast to that MAC (no
+    flood-and-learn); the route is withdrawn when the port goes."""
+    need(tools=("ip", "sysctl", "ethtool", "bridge", "ping"))
+    frr.need_frr()
+    ul = Underlay()
+    tmp = tmpdir("evpn-eth")
+    try:
+        a, b, lx, clock = riov_topology(ul, tmp)
+        nodes = [a, b, lx]
+        ep, mac = eth_endpoint(ul, a, ETH_PORT, ETH_EP_IP)
+        tap = poll(lambda: shadow_tap(a, ETH_PORT), lambda t: t is not None, 15, "the shadow TAP of %s" % ETH_PORT)
+        check((link_json(a, tap) or {}).get("master") == "rvbr%d" % VNI,
+              "a: eth port %s has shadow TAP %s (alias riov:%s/%s) in rvbr%d" % (ETH_PORT, tap, NET, ETH_PORT, VNI))
+        since = clock()
+        ns(ep, sys.executable, "-c", ANNOUNCE, "eth0", ETH_EP_IP)   # the host's gratuitous ARP
+        poll(lambda: (riov_mac_table(a).get(mac) or {}).get("port"), lambda p: p == ETH_PORT, 10,
+             "riovd a learning %s on %s" % (mac, ETH_PORT))
+        wait_type2(nodes, mac, a, clock, since, riov_dev, "the host behind eth port " + ETH_PORT)
+        zm = a.frr.evpn_macs(VNI).get(mac) or {}
+        check(zm.get("type") == "local" and zm.get("intf") == tap,
+              "zebra a has the host's MAC %s as local on %s (%s)" % (mac, tap, zm))
+        ns(lx.ep, "ip", "neigh", "replace", ETH_EP_IP, "lladdr", mac, "dev", "eth0", "nud", "permanent")
+        r = ping(lx.ep, ETH_EP_IP)
+        check(all_replied(r), "the Linux endpoint pinged the host behind a's eth port (%s), unicast to the MAC "
+              "from its type-2 route, every echo answered once" % ETH_EP_IP)
+        a.ctl.ok("port", "delete", ETH_PORT)
+        poll(lambda: route_of(lx, mac), lambda v: v is None, GUARD, "the route for %s withdrawn" % mac)
+        check(shadow_tap(a, ETH_PORT) is None, "eth port %s deleted: its shadow TAP and the route for %s are gone"
+              % (ETH_PORT, mac))
+        fabric_clean(nodes)
+        stop_riov_nodes((a, b))
+    except Skip:
+        skipped(ul, tmp)
+    except Exception:
+        failed(ul, tmp)
+    finally:
+        ul.stop()
+
+
+def type3_from(node, ip):
+    """The next hops of node's type-3 routes from VTEP ip (the others' view of that node)."""
+    return [r["nexthop"] for r in node.frr.evpn_routes(VNI, 3) if not r["local"] and r["ip"] == ip]
+
+
+def tap_indexes(node):
+    """{alias: ifindex} of the shadow TAPs in node's namespace."""
+    r = sh("ip", "-n", node.netns, "-j", "link", "show", check_rc=False)
+    return {l["ifalias"]: l["ifindex"] for l in json.loads(r.stdout or "[]")
+            if (l.get("ifalias") or "").startswith("riov:")}
+
+
+def vx_local(node):
+    """rvx100's local address in node's namespace, or None without the device."""
+    vx = link_json(node, "rvx%d" % VNI, details=True)
+    return None if vx is None else ((vx.get("linkinfo") or {}).get("info_data") or {}).get("local")
+
+
+def test_evpn_uplink_readdress():
+    """Riov node a's uplink deleted: with no VTEP address, riovd a deletes rvx100 and zebra
+    withdraws the VNI: a's type-3 route and its static MAC's type-2 route leave node b and the
+    Linux node; rvbr100 and the shadow TAPs stay, also through a restart of riovd a. The uplink
+    added again with the same address: rvx100 and the routes are back. Deleted and added with
+    another address (10.0.0.4, a new neighbor at b and l): rvx100's local is the new address, and
+    so is the next hop of a's type-3 and type-2 routes at the others."""
+    need(tools=("ip", "sysctl", "ethtool", "bridge", "ping"))
+    frr.need_frr()
+    ul = Underlay()
+    tmp = tmpdir("evpn-up")
+    try:
+        a, b, lx, clock = riov_topology(ul, tmp)
+        nodes = [a, b, lx]
+        a.ctl.ok("net", "mac", "add", NET, MAC_A1, "--port", "vm1")
+        poll(lambda: route_of(lx, MAC_A1), lambda v: v is not None and v[0] == A_IP, GUARD,
+             "the Linux node's route for a's static MAC %s" % MAC_A1)
+
+        a.ctl.ok("port", "delete", TAP)
+        t0 = time.time()
+
+        def without_vx():
+            return {n: al for n, al in expected_links(a).items() if n != "rvx%d" % VNI}
+
+        keep, taps = without_vx(), tap_indexes(a)
+        check(vx_local(a) is None and riov_links(a) == keep,
+              "uplink deleted: riovd a deleted rvx%d, kept %s" % (VNI, links_text(keep)))
+        for node, others in ((b, [L_IP]), (lx, [B_IP])):
+            poll(lambda: node.frr.type3_vteps(VNI), lambda v: v == others, GUARD, "%s's type-3 routes" % node.name)
+        poll(lambda: route_of(lx, MAC_A1), lambda v: v is None, GUARD, "the route for %s withdrawn" % MAC_A1)
+        poll(lambda: riov_flood(b), lambda v: v == [L_IP], GUARD, "riovd b's flood list without a")
+        check(True, "a's type-3 route and its MAC's type-2 route are gone at b and l, riovd b dropped VTEP %s "
+              "(%.1f s)" % (A_IP, time.time() - t0))
+        check(vteps(a.ctl, NET) == [], "riovd a has no VTEP of blue left")
+        stop_riovd(a.riovd)
+        a.riovd.start()
+        keep = without_vx()   # the ports' ids shifted: the uplink had one
+        check(vx_local(a) is None and riov_links(a) == keep and tap_indexes(a) == taps,
+              "riovd a restarted without an uplink: still no rvx%d; %s, the shadow TAPs renamed by their "
+              "aliases, not made again" % (VNI, links_text(keep)))
+
+        add_uplink(a)
+        check(poll(lambda: vx_local(a), lambda v: v == A_IP, 10, "rvx%d again" % VNI) == A_IP,
+              "uplink added again with %s: rvx%d is back with local %s" % (A_IP, VNI, A_IP))
+        for node in (b, lx):
+            poll(lambda: type3_from(node, A_IP), lambda v: v == [A_IP], GUARD, "%s's type-3 route from a" % node.name)
+        poll(lambda: route_of(lx, MAC_A1), lambda v: v is not None and v[0] == A_IP, GUARD,
+             "the route for %s again" % MAC_A1)
+        check(True, "a's type-3 route (next hop %s) is back at b and l, and the route for %s" % (A_IP, MAC_A1))
+
+        for node in (b, lx):
+            node.frr.vtysh("configure terminal", "router bgp %d" % ASN,
+                           "neighbor %s remote-as %d" % (NEW_A_IP, ASN),
+                           "neighbor %s timers connect %d" % (NEW_A_IP, FrrNode.CONNECT_RETRY),
+                           "address-family l2vpn evpn", "neighbor %s activate" % NEW_A_IP)
+        a.ctl.ok("port", "delete", TAP)
+        a.ip = NEW_A_IP
+        add_uplink(a)
+        check(poll(lambda: vx_local(a), lambda v: v == NEW_A_IP, 10, "rvx%d's new local" % VNI) == NEW_A_IP,
+              "uplink added again with %s: rvx%d's local is %s" % (NEW_A_IP, VNI, NEW_A_IP))
+        for node in (b, lx):
+            poll(lambda: node.frr.type3_vteps(VNI), lambda v: NEW_A_IP in v and A_IP not in v, GUARD,
+                 "%s's type-3 routes from %s" % (node.name, NEW_A_IP))
+            check(type3_from(node, NEW_A_IP) == [NEW_A_IP],
+                  "%s: a's type-3 route is from %s, next hop %s (none from %s)" % (node.name, NEW_A_IP, NEW_A_IP, A_IP))
+        poll(lambda: route_of(lx, MAC_A1), lambda v: v is not None and v[0] == NEW_A_IP, GUARD,
+             "the route for %s with next hop %s" % (MAC_A1, NEW_A_IP))
+        got = poll(lambda: flood_vteps(lx, riov_dev(lx)), lambda v: v == [B_IP, NEW_A_IP], GUARD,
+                   "the Linux node's flood entries")
+        check(got == [B_IP, NEW_A_IP], "the Linux node floods to %s and %s, and routes %s to %s" %
+              (B_IP, NEW_A_IP, MAC_A1, NEW_A_IP))
+        fabric_clean(nodes)
+        stop_riov_nodes((a, b))
+    except Skip:
+        skipped(ul, tmp)
+    except Exception:
+        failed(ul, tmp)
+    finally:
+        ul.stop()
+
+
 if __name__ == "__main__":
     main([test_linux_nodes_evpn, test_riov_and_linux_evpn, test_evpn_mac_mobility, test_evpn_riovd_restart,
-          test_evpn_frr_restart])
+          test_evpn_frr_restart, test_evpn_eth_port_macs, test_evpn_uplink_readdress])

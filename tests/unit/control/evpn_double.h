@@ -32,14 +32,16 @@ extern struct evpn_double_knobs evpn_double;
 /** Reset the knobs and everything the double holds (calls before the service is created). */
 void evpn_double_reset(void);
 /** Whether the double has VNI vni (made with vni_add or reconcile); *local and *mtu (optional)
- *  get its VTEP address and MTU. */
+ *  get its VTEP address (0: no vxlan device) and MTU. */
 bool evpn_double_vni(uint32_t vni, uint32_t *local, unsigned *mtu);
 /** Whether shadow TAP id exists; *vni (optional) gets its VNI and port (optional, 65 bytes) its
  *  port name. */
 bool evpn_double_port(uint32_t id, uint32_t *vni, char *port);
 /** Whether local MAC mac is on shadow TAP id. */
 bool evpn_double_mac(uint32_t id, const uint8_t mac[6]);
-/** zebra's entries, as the real context reports them (on the live context; none: nothing). */
+/** zebra's entries, as the real context reports them (on the live context; none: nothing). The
+ *  double keeps them (of a VNI with a vxlan device) and, like the real context, reports them
+ *  removed when vni_add changes the VNI's VTEP address (the vxlan device replaced or deleted). */
 void evpn_double_remote_mac(bool added, uint32_t vni, const uint8_t mac[6], uint32_t vtep);
 void evpn_double_flood(bool added, uint32_t vni, uint32_t vtep);
 

@@ -31,11 +31,18 @@ struct dmac {
 	uint32_t id;
 	uint8_t mac[6];
 };
+/* what the test fired (zebra's entries, as the real context has them reported) */
+struct dremote {
+	bool used, is_mac;
+	uint32_t vni, vtep;
+	uint8_t mac[6];
+};
 
 struct evpn_double_knobs evpn_double;
 static struct dvni vnis[EVPN_DOUBLE_MAX];
 static struct dport ports[EVPN_DOUBLE_MAX];
 static struct dmac macs[EVPN_DOUBLE_MAX * 4];
+static struct dremote remote[EVPN_DOUBLE_MAX * 4];
 static struct riov_evpn_kernel *live;
 
 void evpn_double_reset(void)
@@ -44,6 +51,7 @@ void evpn_double_reset(void)
 	memset(vnis, 0, sizeof(vnis));
 	memset(ports, 0, sizeof(ports));
 	memset(macs, 0, sizeof(macs));
+	memset(remote, 0, sizeof(remote));
 }
 
 static struct dvni *vni_find(uint32_t vni)
@@ -114,13 +122,32 @@ static int vni_put(uint32_t vni, uint32_t local, unsigned mtu)
 	return 0;
 }
 
+/* The VNI's vxlan device is replaced or deleted: what zebra had written there went with it,
+ * and is reported removed (as the real context's vni_forget_remote). */
+static void remote_forget(struct riov_evpn_kernel *k, uint32_t vni)
+{
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
+		struct dremote r = remote[i];
+		if (!r.used || r.vni != vni)
+			continue;
+		remote[i].used = false;
+		if (r.is_mac)
+			k->ops->remote_mac(k->arg, false, vni, r.mac, r.vtep);
+		else
+			k->ops->flood(k->arg, false, vni, r.vtep);
+	}
+}
+
 int riov_evpn_kernel_vni_add(struct riov_evpn_kernel *k, uint32_t vni, uint32_t local, unsigned mtu)
 {
 	evpn_double.vni_adds++;
 	if (evpn_double.vni_add_rc != 0)
 		return evpn_double.vni_add_rc;
-	if (vni == 0 || vni > RIOV_EVPN_VNI_MAX || local == 0)
+	if (vni == 0 || vni > RIOV_EVPN_VNI_MAX)
 		return -EINVAL;
+	const struct dvni *v = vni_find(vni);
+	if (v != NULL && v->local != local)
+		remote_forget(k, vni);
 	return vni_put(vni, local, mtu);
 }
 
@@ -132,6 +159,9 @@ int riov_evpn_kernel_vni_del(struct riov_evpn_kernel *k, uint32_t vni)
 	if (v == NULL)
 		return -ENOENT;
 	v->used = false;
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+		if (remote[i].vni == vni)
+			remote[i].used = false; /* forgotten without callbacks */
 	for (int i = 0; i < EVPN_DOUBLE_MAX; i++) {
 		if (ports[i].used && ports[i].vni == vni) {
 			ports[i].used = false;
@@ -225,6 +255,7 @@ int riov_evpn_kernel_reconcile(struct riov_evpn_kernel *k, const struct riov_evp
 	memset(vnis, 0, sizeof(vnis));
 	memset(ports, 0, sizeof(ports));
 	memset(macs, 0, sizeof(macs));
+	memset(remote, 0, sizeof(remote));
 	for (size_t i = 0; i < n && i < EVPN_DOUBLE_MAX; i++) {
 		evpn_double.rec_vni[i] = v[i].vni;
 		evpn_double.rec_local[i] = v[i].local;
@@ -290,16 +321,48 @@ bool evpn_double_mac(uint32_t id, const uint8_t mac[6])
 	return mac_find(id, mac) != NULL;
 }
 
+/* Keep what the test fired for a known VNI with a vxlan device (as the real context does). */
+static void remote_note(bool added, bool is_mac, uint32_t vni, const uint8_t *mac, uint32_t vtep)
+{
+	const struct dvni *v = vni_find(vni);
+	struct dremote *free_r = NULL;
+
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
+		struct dremote *r = &remote[i];
+		if (!r->used) {
+			free_r = free_r ? free_r : r;
+			continue;
+		}
+		if (r->vni == vni && r->is_mac == is_mac &&
+		    (is_mac ? memcmp(r->mac, mac, 6) == 0 : r->vtep == vtep)) {
+			if (added)
+				r->vtep = vtep; /* a MAC moved to another VTEP */
+			else if (r->vtep == vtep)
+				r->used = false;
+			return;
+		}
+	}
+	if (added && free_r != NULL && v != NULL && v->local != 0) {
+		*free_r = (struct dremote){ .used = true, .is_mac = is_mac, .vni = vni, .vtep = vtep };
+		if (is_mac)
+			memcpy(free_r->mac, mac, 6);
+	}
+}
+
 void evpn_double_remote_mac(bool added, uint32_t vni, const uint8_t mac[6], uint32_t vtep)
 {
-	if (live != NULL)
-		live->ops->remote_mac(live->arg, added, vni, mac, vtep);
+	if (live == NULL)
+		return;
+	remote_note(added, true, vni, mac, vtep);
+	live->ops->remote_mac(live->arg, added, vni, mac, vtep);
 }
 
 void evpn_double_flood(bool added, uint32_t vni, uint32_t vtep)
 {
-	if (live != NULL)
-		live->ops->flood(live->arg, added, vni, vtep);
+	if (live == NULL)
+		return;
+	remote_note(added, false, vni, NULL, vtep);
+	live->ops->flood(live->arg, added, vni, vtep);
 }
 
 int riov_evpn_kernel_port_macs(const struct riov_evpn_kernel *k, uint32_t id, const uint8_t (**out)[6], size_t *n)

@@ -11,9 +11,10 @@
  * with `ip -d -j link show` and `bridge -j fdb show` (through python3's json), zebra's writes
  * simulated the way zebra makes them (`bridge fdb add ... extern_learn` for a remote MAC,
  * `bridge fdb append 00:00:00:00:00:00 ... dst` for a flood entry) and reported from the kernel's
- * events on a libevent loop, entries that are not riov's ignored, the initial FDB read, and
- * reconciliation against devices a "previous run" left. Without root the kernel cases are
- * skipped (exit 77 after the others passed).
+ * events on a libevent loop, entries that are not riov's ignored, the initial FDB read,
+ * reconciliation against devices a "previous run" left, and the vxlan device following the VTEP
+ * address (another one, none). Without root the kernel cases are skipped (exit 77 after the
+ * others passed).
  *
  * Waiting: each step runs the loop until the callback reports what the step made, with a generous
  * deadline that only turns a report that never comes into a failure.
@@ -616,7 +617,8 @@ RIOV_TEST(vni_makes_bridge_and_vxlan)
 	/* refused */
 	CHECK_EQ(riov_evpn_kernel_vni_add(k, 0, ip4("10.0.0.1"), 1500), -EINVAL);
 	CHECK_EQ(riov_evpn_kernel_vni_add(k, RIOV_EVPN_VNI_MAX + 1, ip4("10.0.0.1"), 1500), -EINVAL);
-	CHECK_EQ(riov_evpn_kernel_vni_add(k, 101, 0, 1500), -EINVAL);
+	CHECK_EQ(riov_evpn_kernel_vni_add(k, 101, ip4("127.0.0.1"), 1500), -EINVAL);
+	CHECK_EQ(riov_evpn_kernel_vni_add(k, 101, ip4("224.0.0.1"), 1500), -EINVAL);
 	CHECK_EQ(riov_evpn_kernel_vni_add(k, 101, ip4("10.0.0.1"), 67), -EINVAL);
 }
 
@@ -894,6 +896,116 @@ RIOV_TEST(vni_and_port_del)
 	       (unsigned long long)st.kernel_errors, (unsigned long long)st.overruns);
 }
 
+/* Whether rvx300 is there with VTEP address local, a port of rvbr300. */
+static int vx300_local(const char *local)
+{
+	char e[256];
+	snprintf(e, sizeof(e), "x[\"local\"] == \"%s\" and d[\"master\"] == \"rvbr300\" and \"UP\" in d[\"flags\"]",
+		 local);
+	return link_true("rvx300", e);
+}
+
+RIOV_TEST(vxlan_device_follows_the_vtep_address)
+{
+	if (k == NULL)
+		return;
+	uint8_t m[6];
+	mac_of("02:00:00:00:31:01", m);
+	CHECK_EQ(riov_evpn_kernel_vni_add(k, 300, ip4("10.0.0.1"), 1450), 0);
+	CHECK_EQ(riov_evpn_kernel_port_add(k, 300, 31, "red", "q1"), 0);
+	CHECK_EQ(riov_evpn_kernel_mac_add(k, 31, m), 0);
+	n_told = 0;
+	CHECK_EQ(run("bridge fdb add 02:00:00:00:31:02 dev rvx300 dst 10.0.0.2 extern_learn && "
+		     "bridge fdb append 00:00:00:00:00:00 dev rvx300 dst 10.0.0.3"), 0);
+	CHECK(wait_told(true, 300, "02:00:00:00:31:02", "10.0.0.2"));
+	CHECK(wait_told(true, 300, NULL, "10.0.0.3"));
+	const unsigned br = ifindex("rvbr300"), tap = ifindex("rvs31");
+
+	/* no VTEP address (the uplink went): no vxlan device, so zebra withdraws the VNI; what it
+	 * had written is reported removed at once; the bridge, the shadow TAP and its MAC stay */
+	n_told = 0;
+	CHECK_EQ(riov_evpn_kernel_vni_add(k, 300, 0, 1450), 0);
+	CHECK_EQ(ifindex("rvx300"), 0);
+	CHECK(was_told(false, 300, "02:00:00:00:31:02", "10.0.0.2"));
+	CHECK(was_told(false, 300, NULL, "10.0.0.3"));
+	CHECK_EQ(ifindex("rvbr300"), br);
+	CHECK_EQ(ifindex("rvs31"), tap);
+	CHECK(json_true("bridge -j fdb show br rvbr300",
+			"[e for e in d if e[\"mac\"] == \"02:00:00:00:31:01\" and e[\"ifname\"] == \"rvs31\" and "
+			"e.get(\"state\") == \"static\"]"));
+	idle(200);   /* the deleted device's events: not reported again */
+	CHECK_EQ(n_told, 2);
+	CHECK_EQ(riov_evpn_kernel_vni_add(k, 300, 0, 1450), 0);   /* idempotent */
+	CHECK_EQ(ifindex("rvx300"), 0);
+	/* ports and MACs meanwhile */
+	CHECK_EQ(riov_evpn_kernel_port_add(k, 300, 32, "red", "q2"), 0);
+	CHECK_EQ(riov_evpn_kernel_mac_del(k, 31, m), 0);
+	CHECK_EQ(riov_evpn_kernel_mac_add(k, 32, m), 0);
+
+	/* an address again: the vxlan device with it */
+	CHECK_EQ(riov_evpn_kernel_vni_add(k, 300, ip4("10.0.0.4"), 1450), 0);
+	CHECK(vx300_local("10.0.0.4"));
+	n_told = 0;
+	CHECK_EQ(run("bridge fdb append 00:00:00:00:00:00 dev rvx300 dst 10.0.0.3"), 0);
+	CHECK(wait_told(true, 300, NULL, "10.0.0.3"));
+	/* another address: the device replaced, its entries reported removed */
+	CHECK_EQ(riov_evpn_kernel_vni_add(k, 300, ip4("10.0.0.5"), 1450), 0);
+	CHECK(vx300_local("10.0.0.5"));
+	CHECK(was_told(false, 300, NULL, "10.0.0.3"));
+	CHECK_EQ(ifindex("rvbr300"), br);
+
+	/* a restart without an uplink: the previous run's vxlan device (with its old address) goes,
+	 * the rest stays; with one, the device has its address. The ports' ids shifted down by one
+	 * (the uplink had an id before): their TAPs are renamed by their aliases, not made again */
+	const unsigned tap32 = ifindex("rvs32");
+	riov_evpn_kernel_destroy(k);
+	k = NULL;
+	CHECK_EQ(riov_evpn_kernel_create(base, &ops, NULL, &k), 0);
+	if (k == NULL)
+		return;
+	const struct riov_evpn_port_spec ports[] = {
+		{ .id = 30, .net = "red", .port = "q1" },
+		{ .id = 31, .net = "red", .port = "q2" },
+	};
+	struct riov_evpn_vni_spec spec = { .vni = 300, .local = 0, .mtu = 1450, .ports = ports, .n_ports = 2 };
+	CHECK_EQ(riov_evpn_kernel_reconcile(k, &spec, 1), 0);
+	CHECK_EQ(ifindex("rvx300"), 0);
+	CHECK_EQ(ifindex("rvbr300"), br);
+	CHECK_EQ(ifindex("rvs30"), tap);
+	CHECK_EQ(ifindex("rvs31"), tap32);
+	CHECK_EQ(ifindex("rvs32"), 0);
+	CHECK(link_true("rvs31", "d[\"ifalias\"] == \"riov:red/q2\" and d[\"master\"] == \"rvbr300\" and "
+				 "\"UP\" in d[\"flags\"]"));
+	CHECK(json_true("bridge -j fdb show br rvbr300",
+			"[e[\"ifname\"] for e in d if e[\"mac\"] == \"02:00:00:00:31:01\" and "
+			"e.get(\"state\") == \"static\"] == [\"rvs31\"]"));
+	/* and back up, swapped: q2 takes id 30, q1 id 31 */
+	const struct riov_evpn_port_spec swapped[] = {
+		{ .id = 31, .net = "red", .port = "q1" },
+		{ .id = 30, .net = "red", .port = "q2" },
+	};
+	spec.ports = swapped;
+	CHECK_EQ(riov_evpn_kernel_reconcile(k, &spec, 1), 0);
+	CHECK_EQ(ifindex("rvs31"), tap);
+	CHECK_EQ(ifindex("rvs30"), tap32);
+	CHECK(json_true("ip -j link show",
+			"not [l for l in d if l[\"ifname\"].startswith(\"rvtmp\")]"));
+	CHECK(json_true("bridge -j fdb show br rvbr300",
+			"[e[\"ifname\"] for e in d if e[\"mac\"] == \"02:00:00:00:31:01\" and "
+			"e.get(\"state\") == \"static\"] == [\"rvs30\"]"));
+	spec.local = ip4("10.0.0.6");
+	CHECK_EQ(riov_evpn_kernel_reconcile(k, &spec, 1), 0);
+	CHECK(vx300_local("10.0.0.6"));
+	CHECK_EQ(ifindex("rvbr300"), br);
+	CHECK_EQ(riov_evpn_kernel_vni_del(k, 300), 0);
+	CHECK_EQ(ifindex("rvbr300"), 0);
+	CHECK_EQ(ifindex("rvs30"), 0);
+	CHECK_EQ(ifindex("rvs31"), 0);
+	struct riov_evpn_kernel_stats st;
+	riov_evpn_kernel_get_stats(k, &st);
+	CHECK_EQ(st.devices_lost, 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -935,6 +1047,7 @@ int main(int argc, char **argv)
 		RIOV_TEST_ENTRY(initial_read_reports_what_was_there),
 		RIOV_TEST_ENTRY(reconcile_removes_a_previous_runs_devices),
 		RIOV_TEST_ENTRY(vni_and_port_del),
+		RIOV_TEST_ENTRY(vxlan_device_follows_the_vtep_address),
 	};
 	rc = riov_test_run(kernel, sizeof(kernel) / sizeof(kernel[0]));
 	riov_evpn_kernel_destroy(k);

@@ -2,9 +2,11 @@
 /*
  * BGP EVPN networks (control/svc_evpn.c) on the doubles of the dataplane (dp_double.h), of the
  * next-hop watcher (fabric_double.h) and of EVPN's kernel side (evpn_double.h): Network.Add
- * --evpn makes the VNI's devices with the uplink's address, refusals, shadow TAPs of vhost ports,
- * the sweep of local MACs, zebra's remote MACs and flood entries into the dataplane (VTEP ports
- * made and removed), and the reconciliation at a restart. No kernel device is touched.
+ * --evpn makes the VNI's devices with the uplink's address, refusals, shadow TAPs of local ports
+ * (vhost and eth), the sweep of local MACs, zebra's remote MACs and flood entries into the
+ * dataplane (VTEP ports made and removed), the VTEP address following the uplinks (deleted,
+ * added again, another address), and the reconciliation at a restart. No kernel device is
+ * touched.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +21,7 @@
 
 static const uint8_t MAC1[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t MAC2[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+static const uint8_t MAC3[6] = { 0x02, 0, 0, 0, 0, 0x03 };
 static const uint8_t RMAC[6] = { 0x02, 0, 0, 0, 0, 0xaa };
 
 static uint32_t ip4(const char *s)
@@ -215,7 +218,6 @@ RIOV_TEST(local_macs_swept_into_the_shadow_taps)
 	CHECK_EQ(add_port(&f, "eth1", RIOV__V1__PORT_TYPE__PORT_TYPE_ETH, "blue", NULL), 0);
 	uint32_t id1 = port_id(&f, "vm1"), id2 = port_id(&f, "vm2");
 	CHECK_EQ(dp_double_learn(f.dp, "blue", MAC1, "vm1"), 0);
-	CHECK_EQ(dp_double_learn(f.dp, "blue", MAC2, "eth1"), 0); /* not a guest's: not advertised */
 	CHECK(!evpn_double_mac(id1, MAC1));
 	svc_evpn_sweep(f.svc);
 	CHECK(evpn_double_mac(id1, MAC1));
@@ -244,6 +246,148 @@ static bool table_has(struct svc_fixture *f, const uint8_t mac[6], const char *p
 	char p[RIOV_DP_NAME_MAX];
 	bool st = false;
 	return dp_double_mac(f->dp, "blue", mac, p, sizeof(p), &st) && strcmp(p, port) == 0 && st;
+}
+
+RIOV_TEST(eth_port_macs_advertised_like_guests)
+{
+	struct svc_fixture f = { 0 };
+
+	setup(&f);
+	CHECK_EQ(add_net_end(&f, "plain", 200, false), 0);
+	CHECK_EQ(add_port(&f, "eth1", RIOV__V1__PORT_TYPE__PORT_TYPE_ETH, "blue", NULL), 0);
+	CHECK_EQ(add_port(&f, "eth2", RIOV__V1__PORT_TYPE__PORT_TYPE_ETH, "plain", NULL), 0);
+	const uint32_t e1 = port_id(&f, "eth1"), id1 = port_id(&f, "vm1");
+	uint32_t vni = 0;
+	char port[65] = "";
+	/* every local port of an EVPN network has a shadow TAP: vhost and eth; not the uplink, not
+	 * a port of another network, not a remote VTEP's port */
+	CHECK(evpn_double_port(e1, &vni, port));
+	CHECK(vni == 100 && strcmp(port, "eth1") == 0);
+	CHECK(evpn_double_port(id1, NULL, NULL));
+	CHECK(!evpn_double_port(port_id(&f, "up0"), NULL, NULL));
+	CHECK(!evpn_double_port(port_id(&f, "eth2"), NULL, NULL));
+	evpn_double_flood(true, 100, ip4("10.0.0.2"));
+	CHECK(dp_double_has_port(f.dp, "blue@10.0.0.2"));
+	CHECK(!evpn_double_port(port_id(&f, "blue@10.0.0.2"), NULL, NULL));
+	CHECK_EQ(evpn_double.port_adds, 2u);
+	/* a host behind the eth port, learned there: advertised at the next sweep */
+	CHECK_EQ(dp_double_learn(f.dp, "blue", MAC2, "eth1"), 0);
+	svc_evpn_sweep(f.svc);
+	CHECK(evpn_double_mac(e1, MAC2));
+	/* one behind the other network's eth port: not EVPN's */
+	CHECK_EQ(dp_double_learn(f.dp, "plain", MAC3, "eth2"), 0);
+	svc_evpn_sweep(f.svc);
+	CHECK_EQ(evpn_double.mac_adds, 1u);
+	/* it moves to a guest's port and back: moved on the shadow TAPs */
+	CHECK_EQ(riov_dp_mac_del(f.dp, "blue", MAC2), 0);
+	CHECK_EQ(dp_double_learn(f.dp, "blue", MAC2, "vm1"), 0);
+	svc_evpn_sweep(f.svc);
+	CHECK(evpn_double_mac(id1, MAC2) && !evpn_double_mac(e1, MAC2));
+	CHECK_EQ(riov_dp_mac_del(f.dp, "blue", MAC2), 0);
+	CHECK_EQ(dp_double_learn(f.dp, "blue", MAC2, "eth1"), 0);
+	svc_evpn_sweep(f.svc);
+	CHECK(evpn_double_mac(e1, MAC2) && !evpn_double_mac(id1, MAC2));
+	CHECK_EQ(evpn_double.mac_dels, 0u); /* moves, not withdrawals */
+	/* it ages out: withdrawn */
+	CHECK_EQ(riov_dp_mac_del(f.dp, "blue", MAC2), 0);
+	svc_evpn_sweep(f.svc);
+	CHECK(!evpn_double_mac(e1, MAC2));
+	CHECK_EQ(evpn_double.mac_dels, 1u);
+	/* a static MAC on the eth port: advertised, and again at once after a restart */
+	Riov__V1__NetworkMacRequest req = RIOV__V1__NETWORK_MAC_REQUEST__INIT;
+	struct svc_call t;
+	req.net = "blue";
+	req.mac = "02:00:00:00:00:03";
+	req.port = "eth1";
+	CHECK_EQ(svc_call(&f, &t, "Network.AddMac", &req), 0);
+	svc_call_end(&t);
+	svc_evpn_sweep(f.svc);
+	CHECK(evpn_double_mac(e1, MAC3));
+	fixture_stop(&f);
+	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(evpn_double.rec_ports[0], 2u);
+	CHECK_EQ(evpn_double.rec_macs[0], 1u);
+	CHECK(evpn_double_port(port_id(&f, "eth1"), NULL, NULL));
+	CHECK(evpn_double_mac(port_id(&f, "eth1"), MAC3));
+	/* the eth port goes: its shadow TAP (and the MACs on it) with it */
+	const uint32_t e1b = port_id(&f, "eth1");
+	CHECK_EQ(delete_port(&f, "eth1"), 0);
+	CHECK(!evpn_double_port(e1b, NULL, NULL));
+	CHECK(!evpn_double_mac(e1b, MAC3));
+	fixture_close(&f);
+}
+
+RIOV_TEST(vtep_address_follows_the_uplinks)
+{
+	struct svc_fixture f = { 0 };
+	uint32_t local = 0;
+	const uint32_t b = ip4("10.0.0.2");
+
+	setup(&f);
+	const uint32_t id1 = port_id(&f, "vm1");
+	evpn_double_flood(true, 100, b);
+	evpn_double_remote_mac(true, 100, RMAC, b);
+	CHECK(table_has(&f, RMAC, "blue@10.0.0.2"));
+	CHECK_EQ(dp_double_learn(f.dp, "blue", MAC1, "vm1"), 0);
+	svc_evpn_sweep(f.svc);
+	CHECK(evpn_double_mac(id1, MAC1));
+	/* the uplink goes: no VTEP address, no vxlan device (zebra withdraws the VNI); the remote
+	 * VTEPs and MACs went with it; the bridge, the shadow TAPs and their MACs stay */
+	CHECK_EQ(delete_port(&f, "up0"), 0);
+	CHECK(evpn_double_vni(100, &local, NULL));
+	CHECK_EQ(local, 0u);
+	CHECK(!dp_double_has_port(f.dp, "blue@10.0.0.2"));
+	CHECK(!dp_double_mac(f.dp, "blue", RMAC, NULL, 0, NULL));
+	CHECK_EQ(nh_double_refs(b), 0u);
+	CHECK(evpn_double_port(id1, NULL, NULL));
+	CHECK(evpn_double_mac(id1, MAC1));
+	CHECK_EQ(evpn_double.vni_dels, 0u);
+	CHECK(dp_double_evpn(f.dp, "blue"));
+	/* local ports come and go meanwhile */
+	CHECK_EQ(add_port(&f, "vm2", RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST, "blue", NULL), 0);
+	CHECK(evpn_double_port(port_id(&f, "vm2"), NULL, NULL));
+	/* it comes back with the same address: the vxlan device with it, zebra's entries again */
+	CHECK_EQ(add_port(&f, "up0", RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK, NULL, "10.0.0.1/24"), 0);
+	CHECK(evpn_double_vni(100, &local, NULL));
+	CHECK_EQ(local, ip4("10.0.0.1"));
+	evpn_double_flood(true, 100, b);
+	CHECK(dp_double_has_port(f.dp, "blue@10.0.0.2"));
+	/* deleted and added again with another address: the vxlan device's local follows */
+	CHECK_EQ(delete_port(&f, "up0"), 0);
+	CHECK(!dp_double_has_port(f.dp, "blue@10.0.0.2"));
+	CHECK_EQ(add_port(&f, "up0", RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK, NULL, "10.0.0.4/24"), 0);
+	CHECK(evpn_double_vni(100, &local, NULL));
+	CHECK_EQ(local, ip4("10.0.0.4"));
+	/* a second uplink changes nothing; the first one going makes the second's address the
+	 * VTEP address: zebra's entries of the old device are reported removed */
+	evpn_double_flood(true, 100, b);
+	unsigned adds = evpn_double.vni_adds;
+	CHECK_EQ(add_port(&f, "up1", RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK, NULL, "10.0.1.5/24"), 0);
+	CHECK_EQ(evpn_double.vni_adds, adds);
+	CHECK_EQ(delete_port(&f, "up0"), 0);
+	CHECK(evpn_double_vni(100, &local, NULL));
+	CHECK_EQ(local, ip4("10.0.1.5"));
+	CHECK(!dp_double_has_port(f.dp, "blue@10.0.0.2"));
+	/* a restart reaches the same state: with the uplink's address, or without an uplink none */
+	fixture_stop(&f);
+	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(evpn_double.rec_n_vnis, 1u);
+	CHECK_EQ(evpn_double.rec_local[0], ip4("10.0.1.5"));
+	CHECK_EQ(delete_port(&f, "up1"), 0);
+	CHECK(evpn_double_vni(100, &local, NULL));
+	CHECK_EQ(local, 0u);
+	fixture_stop(&f);
+	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(evpn_double.rec_n_vnis, 1u);
+	CHECK_EQ(evpn_double.rec_vni[0], 100u);
+	CHECK_EQ(evpn_double.rec_local[0], 0u);
+	CHECK_EQ(evpn_double.rec_ports[0], 2u); /* vm1 and vm2 keep their shadow TAPs */
+	CHECK(evpn_double_port(port_id(&f, "vm1"), NULL, NULL));
+	/* and the uplink's return after it makes the vxlan device */
+	CHECK_EQ(add_port(&f, "up0", RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK, NULL, "10.0.0.1/24"), 0);
+	CHECK(evpn_double_vni(100, &local, NULL));
+	CHECK_EQ(local, ip4("10.0.0.1"));
+	fixture_close(&f);
 }
 
 RIOV_TEST(remote_macs_and_flood_lists_from_zebra)
@@ -423,6 +567,8 @@ RIOV_TEST(config_file_evpn_waits_for_its_uplink)
 
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(evpn_network_makes_the_vni_with_the_uplink_address),
 	       RIOV_TEST_ENTRY(evpn_refusals), RIOV_TEST_ENTRY(local_macs_swept_into_the_shadow_taps),
+	       RIOV_TEST_ENTRY(eth_port_macs_advertised_like_guests),
+	       RIOV_TEST_ENTRY(vtep_address_follows_the_uplinks),
 	       RIOV_TEST_ENTRY(remote_macs_and_flood_lists_from_zebra),
 	       RIOV_TEST_ENTRY(a_guest_takes_a_remote_mac_back),
 	       RIOV_TEST_ENTRY(restart_reconciles_with_the_desired_state),
