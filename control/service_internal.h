@@ -46,6 +46,8 @@ struct svc_evpn;
 #define ASSIGN_MAX 256u         /* assigned PCI functions (Device.Assign and eth ports) */
 #define SRIOV_MAX 64u           /* PFs whose VF count riovd sets */
 #define MACS_MAX 1024u          /* static MACs of one network */
+#define MAC_PAGE_DEFAULT 1000u  /* Network.ListMacs: entries a page when page_size is 0 ... */
+#define MAC_PAGE_MAX 5000u      /* ... and at most (what a frame holds: svc_mac.c) */
 
 /* ------------------------------------------------------------------ VT-d identifiers (svc_ids.c)
  *
@@ -307,10 +309,12 @@ bool svc_evpn_is(const struct riov_service *svc, const char *net);
 /** Whether ip is an EVPN VTEP of network net, and its state. */
 bool svc_evpn_vtep(const struct riov_service *svc, const char *net, uint32_t ip, bool *flood,
 		   unsigned *macs);
-/** A port just added (in the desired state): a vhost port of an EVPN network gets its shadow
- *  TAP; an uplink lets the EVPN networks that wait for one be applied. Failures logged. */
+/** A port just added (in the desired state): a vhost or eth port of an EVPN network gets its
+ *  shadow TAP; an uplink (re)makes the EVPN networks' vxlan devices with the first uplink's
+ *  address. Failures logged. */
 void svc_evpn_port_added(struct riov_service *svc, const Riov__V1__PortSpec *ps);
-/** Port name is about to leave the dataplane: its shadow TAP goes. */
+/** Port name is about to leave the dataplane: its shadow TAP goes; the last uplink: the vxlan
+ *  devices go (zebra withdraws the VNIs) until an uplink is added again. */
 void svc_evpn_port_removed(struct riov_service *svc, const char *name);
 /** One sweep of the EVPN networks' MAC tables into the shadow TAPs (the timer's work). */
 void svc_evpn_sweep(struct riov_service *svc);

@@ -3,7 +3,8 @@
  * riov.v1.Network's MAC tables: static MACs (NetworkSpec.macs, Network.AddMac/DeleteMac), what a
  * table holds (Network.ListMacs) and the aging of learned entries (a timer every mac_aging_s / 2
  * seconds that calls riov_dp_mac_age(): an entry goes between 1 and 1.5 times mac_aging_s after
- * the last frame from its address).
+ * the last frame from its address). Network.ListMacs answers a page of the table at a time (a
+ * table of 32,768 entries does not fit one frame): see "Network.ListMacs" below.
  *
  * A static MAC sends the frames to its address to one remote VTEP of its network or to one local
  * port of it (vhost or eth), whatever learning sees. One behind a VTEP goes with the VTEP
@@ -18,6 +19,9 @@
  * zeros, a VTEP must be one of the network's, a port a valid name (for AddMac a port of the
  * network), a network has at most MACS_MAX static MACs, each once, and strings are printed with a
  * bound. The dataplane never evicts a static entry for another: a full probe window is an error.
+ * ListMacs' page_size is capped (MAC_PAGE_MAX: the largest page fits a frame) and its page_token
+ * parsed strictly (length, hexadecimal, version, network, a port name's bytes): a forged token
+ * can only move where a page starts.
  *
  * Thread rules: control thread only (the aging timer runs on the event loop).
  */
@@ -443,120 +447,313 @@ int svc_h_net_delete_mac(struct riov_rpc_call *call, const ProtobufCMessage *req
 	return mac_answer(call, svc, (unsigned)i, resp);
 }
 
-/* Network.ListMacs' answer being built. */
-struct mac_acc {
-	struct riov_rpc_call *call;
-	Riov__V1__MacEntry **v;
-	size_t n, cap;
-	bool nomem;
-	/* static MACs of the spec the table has (the others are pending) */
-	const Riov__V1__NetworkSpec *spec;
-	bool *found;
+/* ------------------------------------------------------------------ Network.ListMacs
+ *
+ * A page at a time (AIP-158): the entries in (mac, port) order, at most page_size of them, after
+ * the entry page_token names. The token is the last entry of the page before, so each call walks
+ * the whole table (32,768 slots at most) and keeps only the page_size smallest entries after it
+ * (a max-heap): no state between calls, memory for one page, and whatever is learned, aged or
+ * deleted between two calls causes neither a duplicate nor a gap among the entries that stay.
+ *
+ * Token: lower-case hexadecimal of a version byte (1), the FNV-1a hash of the network's name (4
+ * bytes, big-endian: a token of another network is refused), the last entry's MAC (6 bytes) and
+ * port (its name's bytes, at most RIOV_DP_NAME_MAX - 1). Clients pass it back unchanged; any
+ * other is INVALID_ARGUMENT. A forged well-formed one only moves where the page starts.
+ */
+#define MAC_TOKEN_VERSION 1u
+#define MAC_TOKEN_FIXED (1 + 4 + 6)
+#define MAC_TOKEN_MAX (2 * (MAC_TOKEN_FIXED + RIOV_DP_NAME_MAX - 1))
+
+/* The longest MacEntry packed as an element of NetworkListMacsResponse.macs: its tag and a length
+ * of 2 bytes (3), mac (tag, length, 17 characters: 19), port and vtep (a part of the port) at
+ * most RIOV_DP_NAME_MAX - 1 characters each (65 each), five true bools (2 each): 162 bytes. The
+ * largest page, with the token (151 bytes), total (6) and the frame's other fields (request id,
+ * method, payload's tag and length, stream_end: under 50), fits the frame riovd's server uses. */
+#define MAC_ENTRY_PACKED_MAX (3 + (2 + 17) + 2 * (2 + RIOV_DP_NAME_MAX - 1) + 5 * 2)
+_Static_assert(MAC_PAGE_MAX * MAC_ENTRY_PACKED_MAX + 512 <= RIOV_FRAME_MAX_DEFAULT,
+	       "a page of the longest MAC entries fits a frame");
+_Static_assert(MAC_PAGE_DEFAULT <= MAC_PAGE_MAX, "the default page is a page");
+
+/* An entry of the table (or a pending static MAC) on its way to a page. */
+struct mac_row {
+	uint8_t mac[6];
+	bool is_static, local, remote, pending, evpn;
+	char port[RIOV_DP_NAME_MAX];
 };
 
-static void mac_count_one(void *arg, const struct riov_dp_mac_info *mi)
+/* A static MAC of the spec, parsed (sorted by address to be looked up per table entry). */
+struct spec_mac {
+	uint8_t mac[6];
+	unsigned k;          /* its index in spec->macs */
+};
+
+/* One Network.ListMacs page being made. */
+struct mac_page {
+	const Riov__V1__NetworkSpec *spec;
+	struct spec_mac *smacs;   /* the spec's static MACs that parse, sorted */
+	size_t n_smacs;
+	bool *found;              /* by spec index: the table has it (else it is pending) */
+	bool after;               /* a token was given: only entries after cursor */
+	struct mac_row cursor;
+	struct mac_row *heap;     /* max-heap of the size smallest entries after cursor */
+	size_t n, size;
+	size_t total, later;      /* entries seen; of those, after cursor */
+};
+
+static int mac_row_cmp(const struct mac_row *a, const struct mac_row *b)
 {
-	(*(size_t *)arg)++;
-}
-
-static Riov__V1__MacEntry *mac_entry(struct mac_acc *a, const uint8_t mac[6], const char *port, bool remote)
-{
-	char text[RIOV_CFG_MAC];
-	Riov__V1__MacEntry *x;
-
-	if (a->n == a->cap || a->nomem)
-		return NULL;
-	if ((x = CALL_NEW(a->call, Riov__V1__MacEntry, riov__v1__mac_entry__init)) == NULL) {
-		a->nomem = true;
-		return NULL;
-	}
-	riov_mac_text(mac, text);
-	const char *at = strchr(port, '@');
-	x->mac = riov_rpc_call_strdup(a->call, text);
-	x->port = riov_rpc_call_strdup(a->call, port);
-	x->remote = remote;
-	if (remote && at != NULL)
-		x->vtep = riov_rpc_call_strdup(a->call, at + 1);
-	if (x->mac == NULL || x->port == NULL || (remote && at != NULL && x->vtep == NULL)) {
-		a->nomem = true;
-		return NULL;
-	}
-	a->v[a->n++] = x;
-	return x;
-}
-
-static void mac_entry_one(void *arg, const struct riov_dp_mac_info *mi)
-{
-	struct mac_acc *a = arg;
-	Riov__V1__MacEntry *x = mac_entry(a, mi->mac, mi->port, mi->type == RIOV_DP_PORT_VTEP);
-	int k;
-
-	if (x == NULL)
-		return;
-	x->learned = !mi->is_static;
-	x->local = mi->local;
-	/* a remote static entry of an EVPN network is zebra's (hand-typed VTEPs are refused there) */
-	x->evpn = a->spec->evpn && mi->is_static && mi->type == RIOV_DP_PORT_VTEP;
-	if (mi->is_static && (k = spec_mac_index(a->spec, mi->mac)) >= 0)
-		a->found[k] = true;
-}
-
-static int mac_entry_cmp(const void *x, const void *y)
-{
-	const Riov__V1__MacEntry *a = *(Riov__V1__MacEntry *const *)x, *b = *(Riov__V1__MacEntry *const *)y;
-	int c = strcmp(a->mac, b->mac);
+	int c = memcmp(a->mac, b->mac, 6);
 
 	return c != 0 ? c : strcmp(a->port, b->port);
 }
+
+static int mac_row_qcmp(const void *x, const void *y)
+{
+	return mac_row_cmp(x, y);
+}
+
+static int spec_mac_cmp(const void *x, const void *y)
+{
+	return memcmp(((const struct spec_mac *)x)->mac, ((const struct spec_mac *)y)->mac, 6);
+}
+
+static void heap_swap(struct mac_row *h, size_t i, size_t j)
+{
+	struct mac_row t = h[i];
+	h[i] = h[j];
+	h[j] = t;
+}
+
+/* Row r (its port NUL-terminated) into page p when it belongs there. */
+static void page_offer(struct mac_page *p, const struct mac_row *r)
+{
+	struct mac_row *h = p->heap;
+	size_t i;
+
+	p->total++;
+	if (p->after && mac_row_cmp(r, &p->cursor) <= 0)
+		return;
+	p->later++;
+	if (p->n < p->size) {
+		h[i = p->n++] = *r;
+		while (i > 0 && mac_row_cmp(&h[(i - 1) / 2], &h[i]) < 0) {
+			heap_swap(h, i, (i - 1) / 2);
+			i = (i - 1) / 2;
+		}
+		return;
+	}
+	if (mac_row_cmp(r, &h[0]) >= 0)
+		return;
+	h[0] = *r;
+	for (i = 0;;) {
+		size_t l = 2 * i + 1, big = i;
+		if (l < p->n && mac_row_cmp(&h[l], &h[big]) > 0)
+			big = l;
+		if (l + 1 < p->n && mac_row_cmp(&h[l + 1], &h[big]) > 0)
+			big = l + 1;
+		if (big == i)
+			break;
+		heap_swap(h, i, big);
+		i = big;
+	}
+}
+
+static void mac_page_one(void *arg, const struct riov_dp_mac_info *mi)
+{
+	struct mac_page *p = arg;
+	struct mac_row r = { .is_static = mi->is_static, .local = mi->local,
+			     .remote = mi->type == RIOV_DP_PORT_VTEP };
+
+	memcpy(r.mac, mi->mac, 6);
+	snprintf(r.port, sizeof(r.port), "%s", mi->port);
+	/* a remote static entry of an EVPN network is zebra's (hand-typed VTEPs are refused there) */
+	r.evpn = p->spec->evpn && mi->is_static && r.remote;
+	if (mi->is_static && p->n_smacs > 0) {
+		struct spec_mac key;
+		memcpy(key.mac, mi->mac, 6);
+		const struct spec_mac *s = bsearch(&key, p->smacs, p->n_smacs, sizeof(key), spec_mac_cmp);
+		if (s != NULL)
+			p->found[s->k] = true;
+	}
+	page_offer(p, &r);
+}
+
+static uint32_t net_hash(const char *net)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const unsigned char *c = (const unsigned char *)net; *c; c++)
+		h = (h ^ *c) * 16777619u;
+	return h;
+}
+
+/* The token of the entry after r in network net, into out (MAC_TOKEN_MAX + 1 bytes). */
+static void mac_token_make(const char *net, const struct mac_row *r, char *out)
+{
+	uint8_t b[MAC_TOKEN_FIXED + RIOV_DP_NAME_MAX];
+	const uint32_t h = net_hash(net);
+	const size_t plen = strlen(r->port);
+
+	b[0] = MAC_TOKEN_VERSION;
+	b[1] = (uint8_t)(h >> 24);
+	b[2] = (uint8_t)(h >> 16);
+	b[3] = (uint8_t)(h >> 8);
+	b[4] = (uint8_t)h;
+	memcpy(b + 5, r->mac, 6);
+	memcpy(b + MAC_TOKEN_FIXED, r->port, plen);
+	for (size_t i = 0; i < MAC_TOKEN_FIXED + plen; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Page token tok of network net into cursor. Returns 0, or -EINVAL with msg filled. */
+static int mac_token_parse(const char *net, const char *tok, struct mac_row *cursor, char *msg,
+			   size_t msglen)
+{
+	uint8_t b[MAC_TOKEN_FIXED + RIOV_DP_NAME_MAX];
+	const size_t len = strnlen(tok, MAC_TOKEN_MAX + 1);
+	size_t n = len / 2;
+	bool ok = len % 2 == 0 && len >= 2 * MAC_TOKEN_FIXED && len <= MAC_TOKEN_MAX;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		int hi = hex_digit(tok[2 * i]), lo = hex_digit(tok[2 * i + 1]);
+		if (!(ok = hi >= 0 && lo >= 0))
+			break;
+		b[i] = (uint8_t)((unsigned)hi << 4 | (unsigned)lo);
+		/* a port name's bytes: printable, never NUL */
+		ok = i < MAC_TOKEN_FIXED || (b[i] > ' ' && b[i] < 0x7f);
+	}
+	if (!ok || b[0] != MAC_TOKEN_VERSION) {
+		snprintf(msg, msglen, "network %s: page_token '%.24s%s' is not one Network.ListMacs "
+			 "gave: pass next_page_token back unchanged, or none for the first page", net,
+			 tok, len > 24 ? "..." : "");
+		return -EINVAL;
+	}
+	const uint32_t h = net_hash(net);
+	if (((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]) != h) {
+		snprintf(msg, msglen, "network %s: page_token is another network's: list each network "
+			 "with its own tokens, or start again without one", net);
+		return -EINVAL;
+	}
+	memset(cursor, 0, sizeof(*cursor));
+	memcpy(cursor->mac, b + 5, 6);
+	memcpy(cursor->port, b + MAC_TOKEN_FIXED, n - MAC_TOKEN_FIXED);
+	return 0;
+}
+
+/* The spec's static MACs that parse, sorted by address, into p (the call's memory). */
+static int mac_page_spec(struct riov_rpc_call *call, struct mac_page *p)
+{
+	const Riov__V1__NetworkSpec *spec = p->spec;
+
+	p->smacs = riov_rpc_call_alloc(call, (spec->n_macs + 1) * sizeof(*p->smacs));
+	p->found = riov_rpc_call_alloc(call, spec->n_macs + 1);
+	if (p->smacs == NULL || p->found == NULL)
+		return -ENOMEM;
+	for (size_t k = 0; k < spec->n_macs; k++) {
+		struct spec_mac *sm = &p->smacs[p->n_smacs];
+		if (spec->macs[k] != NULL && riov_mac_parse(spec->macs[k]->mac, sm->mac) == 0) {
+			sm->k = (unsigned)k;
+			p->n_smacs++;
+		}
+	}
+	qsort(p->smacs, p->n_smacs, sizeof(*p->smacs), spec_mac_cmp);
+	return 0;
+}
+
+/* The static MACs of the spec the table does not have (their local port is not there) into p. */
+static void mac_page_pending(struct mac_page *p, const char *net)
+{
+	for (size_t j = 0; j < p->n_smacs; j++) {
+		const Riov__V1__StaticMac *sm = p->spec->macs[p->smacs[j].k];
+		struct mac_row r = { .is_static = true, .pending = true };
+		uint32_t ip;
+
+		if (p->found[p->smacs[j].k])
+			continue;
+		memcpy(r.mac, p->smacs[j].mac, 6);
+		r.remote = str_or_empty(sm->vtep)[0] != '\0';
+		if (r.remote && riov_ipv4_parse(sm->vtep, &ip) == 0)
+			riov_dp_vtep_name(net, ip, r.port, sizeof(r.port));
+		else
+			snprintf(r.port, sizeof(r.port), "%s", str_or_empty(sm->port));
+		page_offer(p, &r);
+	}
+}
+
+/* A MacEntry of the answer and the text it points to (the port's is its row's). */
+struct mac_out {
+	Riov__V1__MacEntry e;
+	char text[RIOV_CFG_MAC];
+};
 
 int svc_h_net_list_macs(struct riov_rpc_call *call, const ProtobufCMessage *reqm, ProtobufCMessage **resp,
 			char *msg, size_t msglen)
 {
 	struct riov_service *svc = riov_rpc_call_user(call);
 	const Riov__V1__NetworkListMacsRequest *req = (const void *)reqm;
-	const char *net = str_or_empty(req->net);
-	int i = svc_net_index(svc, net);
-	struct mac_acc a = { .call = call };
-	char port[RIOV_DP_NAME_MAX];
+	const char *net = str_or_empty(req->net), *tok = str_or_empty(req->page_token);
+	int i = svc_net_index(svc, net), rc;
+	struct mac_page p = { 0 };
 
 	if (i < 0) {
 		snprintf(msg, msglen, "network %.80s does not exist", net[0] ? net : "(no network given)");
 		return -ENOENT;
 	}
-	a.spec = svc->nets[i];
+	p.spec = svc->nets[i];
+	p.size = req->page_size == 0 ? MAC_PAGE_DEFAULT : req->page_size > MAC_PAGE_MAX ? MAC_PAGE_MAX
+										: req->page_size;
+	if (tok[0] != '\0') {
+		if ((rc = mac_token_parse(net, tok, &p.cursor, msg, msglen)) != 0)
+			return rc;
+		p.after = true;
+	}
 	Riov__V1__NetworkListMacsResponse *r = CALL_NEW(call, Riov__V1__NetworkListMacsResponse,
 							riov__v1__network_list_macs_response__init);
-	if (r == NULL || riov_dp_mac_foreach(svc->dp, net, mac_count_one, &a.cap) != 0)
-		return r == NULL ? -ENOMEM : -ENOENT;
-	a.cap += a.spec->n_macs;
-	a.v = riov_rpc_call_alloc(call, (a.cap + 1) * sizeof(*a.v));
-	a.found = riov_rpc_call_alloc(call, a.spec->n_macs + 1);
-	if (a.v == NULL || a.found == NULL)
+	p.heap = riov_rpc_call_alloc(call, p.size * sizeof(*p.heap));
+	if (r == NULL || p.heap == NULL || mac_page_spec(call, &p) != 0)
 		return -ENOMEM;
-	memset(a.found, 0, a.spec->n_macs + 1);
-	riov_dp_mac_foreach(svc->dp, net, mac_entry_one, &a);
-	/* static MACs of the spec the table does not have: their local port is not there */
-	for (size_t k = 0; k < a.spec->n_macs && !a.nomem; k++) {
-		const Riov__V1__StaticMac *sm = a.spec->macs[k];
-		uint8_t mac[6];
-		if (a.found[k] || riov_mac_parse(sm->mac, mac) != 0)
-			continue;
-		const bool remote = str_or_empty(sm->vtep)[0] != '\0';
-		uint32_t ip;
-		if (remote && riov_ipv4_parse(sm->vtep, &ip) == 0)
-			riov_dp_vtep_name(net, ip, port, sizeof(port));
-		else
-			snprintf(port, sizeof(port), "%s", str_or_empty(sm->port));
-		Riov__V1__MacEntry *x = mac_entry(&a, mac, port, remote);
-		if (x != NULL)
-			x->pending = true;
+	if (riov_dp_mac_foreach(svc->dp, net, mac_page_one, &p) != 0)
+		return -ENOENT;
+	mac_page_pending(&p, net);
+	qsort(p.heap, p.n, sizeof(*p.heap), mac_row_qcmp);
+
+	struct mac_out *out = riov_rpc_call_alloc(call, (p.n + 1) * sizeof(*out));
+	r->macs = riov_rpc_call_alloc(call, (p.n + 1) * sizeof(*r->macs));
+	if (out == NULL || r->macs == NULL)
+		return -ENOMEM;
+	for (size_t k = 0; k < p.n; k++) {
+		const struct mac_row *w = &p.heap[k];
+		Riov__V1__MacEntry *x = &out[k].e;
+		const char *at = strchr(w->port, '@');
+		riov__v1__mac_entry__init(x);
+		riov_mac_text(w->mac, out[k].text);
+		x->mac = out[k].text;
+		x->port = (char *)w->port;
+		x->learned = !w->is_static;
+		x->local = w->local;
+		x->remote = w->remote;
+		if (w->remote && at != NULL)
+			x->vtep = (char *)at + 1;
+		x->pending = w->pending;
+		x->evpn = w->evpn;
+		r->macs[k] = x;
 	}
-	if (a.nomem)
-		return -ENOMEM;
-	qsort(a.v, a.n, sizeof(*a.v), mac_entry_cmp);
-	r->macs = a.v;
-	r->n_macs = a.n;
+	r->n_macs = p.n;
+	r->total = p.total > UINT32_MAX ? UINT32_MAX : (uint32_t)p.total;
+	if (p.later > p.n) {
+		if ((r->next_page_token = riov_rpc_call_alloc(call, MAC_TOKEN_MAX + 1)) == NULL)
+			return -ENOMEM;
+		mac_token_make(net, &p.heap[p.n - 1], r->next_page_token);
+	}
 	*resp = &r->base;
 	return 0;
 }
-

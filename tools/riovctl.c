@@ -82,6 +82,10 @@ struct cmd {
 	/* the part of the answer to print, people or --json (NULL: the command's error is printed,
 	 * exit 1); NULL view: all of it */
 	const ProtobufCMessage *(*view)(const struct ctx *x, const ProtobufCMessage *m);
+	/* makes the call(s) and prints instead of one riov_client_call() (a list in pages);
+	 * returns as riov_client_call() */
+	int (*call)(struct ctx *x, struct riov_client *cl, const char *method, ProtobufCMessage *req,
+		    char *err, size_t errlen);
 };
 
 struct ctx {
@@ -252,16 +256,96 @@ static ProtobufCMessage *b_net_mac_add(struct ctx *x)
 		usage_error("net mac add needs one of --vtep A.B.C.D and --port NAME");
 	return b_net_mac(x);
 }
+static const struct opt o_net_mac_list[] = {
+	{ "page-size", "N", "entries per call (riovd's default 1000, at most 5000); all pages are "
+			    "fetched" },
+	{ "limit", "N", "only the first N entries" },
+	{ 0 }
+};
 static ProtobufCMessage *b_net_mac_list(struct ctx *x)
 {
 	Riov__V1__NetworkListMacsRequest *r = NEW(Riov__V1__NetworkListMacsRequest,
 						  riov__v1__network_list_macs_request__init);
 	r->net = pos_or_empty(x, 0);
+	r->page_size = opt_u32(x, "page-size");
+	if (opt_val(x, "limit") && opt_u64(x, "limit") == 0)
+		usage_error("--limit needs a number of entries above 0");
 	return &r->base;
 }
-static void p_mac_list(const struct ctx *x, const ProtobufCMessage *m)
+static void *xrealloc(void *p, size_t n)
 {
-	ctl_print_macs((const Riov__V1__NetworkListMacsResponse *)m);
+	if ((p = realloc(p, n)) == NULL) {
+		fprintf(stderr, "riovctl: out of memory\n");
+		exit(EXIT_CONN);
+	}
+	return p;
+}
+/* Whether MAC entry a comes before b in Network.ListMacs' order (address, then port). */
+static bool mac_before(const Riov__V1__MacEntry *a, const Riov__V1__MacEntry *b)
+{
+	int c = strcmp(a->mac ? a->mac : "", b->mac ? b->mac : "");
+	return c < 0 || (c == 0 && strcmp(a->port ? a->port : "", b->port ? b->port : "") < 0);
+}
+/* net mac list: Network.ListMacs page after page (riovd answers at most 5000 entries a call, as a
+ * table of 32,768 does not fit a frame), printed as one table, or with --json one answer
+ * {"macs": [...]}, as a single call printed them. A page that does not start after the one
+ * before, or an empty one with a next page, is riovd's error (no endless loop). */
+static int call_mac_list(struct ctx *x, struct riov_client *cl, const char *method,
+			 ProtobufCMessage *req, char *err, size_t errlen)
+{
+	Riov__V1__NetworkListMacsRequest *r = (void *)req;
+	const uint64_t limit = opt_val(x, "limit") ? opt_u64(x, "limit") : UINT64_MAX;
+	ProtobufCMessage **pages = NULL;
+	Riov__V1__MacEntry **all = NULL;
+	size_t n_pages = 0, n = 0;
+	uint32_t total = 0;
+	bool more = false;
+	int status;
+
+	r->page_token = "";
+	for (;;) {
+		ProtobufCMessage *m = NULL;
+		if ((status = riov_client_call(cl, method, req, &m, err, errlen)) != 0)
+			break;
+		pages = xrealloc(pages, (n_pages + 1) * sizeof(*pages));
+		pages[n_pages++] = m;
+		const Riov__V1__NetworkListMacsResponse *p = (const void *)m;
+		const char *next = p->next_page_token ? p->next_page_token : "";
+		if ((p->n_macs == 0 && next[0] != '\0') ||
+		    (p->n_macs > 0 && n > 0 && !mac_before(all[n - 1], p->macs[0]))) {
+			snprintf(err, errlen, "riovd's pages of network %s's MAC table do not advance "
+				 "(page %zu)", r->net, n_pages);
+			status = -EPROTO;
+			break;
+		}
+		all = xrealloc(all, (n + p->n_macs + 1) * sizeof(*all));
+		for (size_t k = 0; k < p->n_macs; k++)
+			all[n++] = p->macs[k];
+		total = p->total;
+		more = next[0] != '\0';
+		if (!more || n >= limit)
+			break;
+		r->page_token = (char *)next; /* lives with its page */
+	}
+	if (status == 0) {
+		Riov__V1__NetworkListMacsResponse one = RIOV__V1__NETWORK_LIST_MACS_RESPONSE__INIT;
+		more |= n > limit;
+		one.macs = all;
+		one.n_macs = n > limit ? (size_t)limit : n;
+		if (ctl_json_out) {
+			ctl_print_json_field(&one.base, "macs");
+		} else {
+			ctl_print_macs(&one);
+			if (more)
+				printf("(the first %zu entries of %" PRIu32 ": --limit)\n", one.n_macs,
+				       total);
+		}
+	}
+	for (size_t k = 0; k < n_pages; k++)
+		protobuf_c_message_free_unpacked(pages[k], NULL);
+	free(pages);
+	free(all);
+	return status;
 }
 
 /* --- port */
@@ -739,9 +823,9 @@ static const struct cmd cmds[] = {
 	  b_net_mac_add, NULL },
 	{ "net", "mac del", RIOV_METHOD_ID(Network, delete_mac), "NET MAC", "delete a static MAC", 2,
 	  2, NULL, b_net_mac, NULL },
-	{ "net", "mac list", RIOV_METHOD_ID(Network, list_macs), "NET",
-	  "the network's MAC table: learned and static entries", 1, 1, NULL, b_net_mac_list, NULL,
-	  p_mac_list },
+	{ "net", "mac list", RIOV_METHOD_ID(Network, list_macs), "NET [--page-size N] [--limit N]",
+	  "the network's MAC table: learned and static entries", 1, 1, o_net_mac_list,
+	  b_net_mac_list, NULL, NULL, NULL, call_mac_list },
 	{ "port", "add", RIOV_METHOD_ID(Port, add),
 	  "vhost|eth|uplink NAME [--net NET] [--socket PATH] [--client] [--queues N] [--devargs ARGS] "
 	  "[--features-off LIST] [--offloads on|off] [--mac MAC] [--mtu N] [--assign [--domain N]] "
@@ -1160,6 +1244,8 @@ int main(int argc, char **argv)
 	bool not_shown = false;
 	if (stream) {
 		status = riov_client_stream(cl, method, req, watch_cb, (void *)cmd, err, sizeof(err));
+	} else if (cmd->call) {
+		status = cmd->call(&x, cl, method, req, err, sizeof(err));
 	} else {
 		ProtobufCMessage *resp = NULL;
 		status = riov_client_call(cl, method, req, &resp, err, sizeof(err));

@@ -178,13 +178,17 @@ static void json_value(const ProtobufCFieldDescriptor *f, const void *p, int ind
 	}
 }
 
-static void json_message(const ProtobufCMessage *m, int indent)
+/* m as JSON, only its field called only when that is not NULL. */
+static void json_fields(const ProtobufCMessage *m, int indent, const char *only)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
+	unsigned shown = 0;
 	printf("{");
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		printf("%s\n%*s\"%s\": ", i ? "," : "", indent + 2, "", f->name);
+		if (only != NULL && strcmp(f->name, only) != 0)
+			continue;
+		printf("%s\n%*s\"%s\": ", shown++ ? "," : "", indent + 2, "", f->name);
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = field_count(m, f);
 			printf("[");
@@ -199,10 +203,21 @@ static void json_message(const ProtobufCMessage *m, int indent)
 			json_value(f, field_ptr(m, f, 0), indent + 2);
 		}
 	}
-	printf("%s}", d->n_fields ? "\n" : "");
+	printf("%s}", shown ? "\n" : "");
 	if (indent)
 		return;
 	printf("%*s", indent, "");
+}
+
+static void json_message(const ProtobufCMessage *m, int indent)
+{
+	json_fields(m, indent, NULL);
+}
+
+void ctl_print_json_field(const ProtobufCMessage *m, const char *field)
+{
+	json_fields(m, 0, field);
+	putchar('\n');
 }
 
 /* ------------------------------------------------------------------ output: tables */

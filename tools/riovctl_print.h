@@ -15,6 +15,9 @@ extern bool ctl_json_out;
  *  "path=HEADER" entries ending in NULL, "#path=HEADER" for the number of entries of a repeated
  *  field; NULL = every scalar field), else key-value lines. */
 void ctl_print_answer(const ProtobufCMessage *m, const char *const *cols);
+/** m as ctl_print_answer() prints it with --json, but only its field called field: `net mac
+ *  list` prints {"macs": [...]} of every page as one answer. */
+void ctl_print_json_field(const ProtobufCMessage *m, const char *field);
 /** A table of nrows messages of type rowd, columns as for ctl_print_answer(), indented. */
 void ctl_print_table(const ProtobufCMessage *const *rows, size_t nrows,
 		     const ProtobufCMessageDescriptor *rowd, const char *const *given, int indent);

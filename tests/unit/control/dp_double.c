@@ -604,7 +604,26 @@ int riov_dp_mac_foreach(struct riov_dp *dp, const char *net,
 		snprintf(mi.port, sizeof(mi.port), "%s", x->port);
 		fn(arg, &mi);
 	}
+	const unsigned bulk = strcmp(dp_double.bulk_net, net) == 0 ? dp_double.bulk_macs : 0;
+	for (unsigned j = 0; j < bulk && j < 65536; j++) {
+		struct riov_dp_mac_info mi = { .type = dp_double.bulk_type,
+					       .is_static = dp_double.bulk_static,
+					       .local = dp_double.bulk_type == RIOV_DP_PORT_VHOST };
+		dp_double_bulk_mac(j, mi.mac);
+		snprintf(mi.port, sizeof(mi.port), "%s", dp_double.bulk_port);
+		fn(arg, &mi);
+	}
 	return 0;
+}
+
+void dp_double_bulk_mac(unsigned j, uint8_t mac[6])
+{
+	const unsigned h = (j * 40503u) & 0xffff; /* odd: a bijection of the 16-bit numbers */
+
+	memset(mac, 0, 6);
+	mac[0] = 0x06;
+	mac[4] = (uint8_t)(h >> 8);
+	mac[5] = (uint8_t)h;
 }
 
 unsigned riov_dp_mac_age(struct riov_dp *dp)

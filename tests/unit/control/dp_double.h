@@ -40,6 +40,14 @@ struct dp_double_knobs {
 	unsigned set_vni, vtep_add, vtep_del, set_nexthop;
 	int mac_add_rc;            /* != 0: riov_dp_mac_add() fails with it */
 	unsigned mac_add, mac_del, mac_age;
+	/* a big table without storing it: riov_dp_mac_foreach() of network bulk_net reports, after
+	 * its own entries, bulk_macs (at most 65,536) entries more to port bulk_port (of type
+	 * bulk_type, static or learned), the j-th of them dp_double_bulk_mac(j): a scrambled order,
+	 * as a hash table's */
+	unsigned bulk_macs;
+	char bulk_net[RIOV_DP_NAME_MAX], bulk_port[RIOV_DP_NAME_MAX];
+	enum riov_dp_port_type bulk_type;
+	bool bulk_static;
 	uint32_t last_address;     /* VTEP address of the last uplink added */
 	char last_socket[256];     /* socket path of the last vhost port added */
 	unsigned long long last_features_off;
@@ -63,6 +71,9 @@ bool dp_double_evpn(const struct riov_dp *dp, const char *net);
 /** A learned entry of mac in net to port (a port of net), as a worker makes it; a static entry
  *  stays. Returns 0, -ENOENT, -EINVAL or -ENOSPC. */
 int dp_double_learn(struct riov_dp *dp, const char *net, const uint8_t mac[6], const char *port);
+/** The address of the j-th bulk entry (j < 65,536): 06:00:00:00:hh:ll, hhll = j * 40503 mod 2^16
+ *  (distinct for each j). */
+void dp_double_bulk_mac(unsigned j, uint8_t mac[6]);
 /** Whether net's table has mac; *port (len bytes) and *is_static (both optional) get its entry. */
 bool dp_double_mac(const struct riov_dp *dp, const char *net, const uint8_t mac[6], char *port, size_t len,
 		   bool *is_static);

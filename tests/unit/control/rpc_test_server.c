@@ -3,7 +3,8 @@
  * rpc_test_server: the real RPC layer (control/rpc_server.c, rpc_tls.c, state_store.c) without
  * riovd's dataplane, for tests. It is NOT riovd: it registers Node.Info (built in),
  * Network.Add/Delete/List over an in-memory list (a network with a vni lists canned overlay
- * totals), Network.ListMacs (two canned entries of any network), Config.Save (writes the real state store),
+ * totals), Network.ListMacs (two canned entries of any network, 2,500 more of a network whose
+ * name starts with "many", in pages as riovd gives them), Config.Save (writes the real state store),
  * Config.Show, Metrics.Snapshot and the Metrics.Watch stream; every other method answers
  * UNIMPLEMENTED.
  *
@@ -141,39 +142,73 @@ static Riov__V1__VniCounters *canned_overlay(struct riov_rpc_call *call, uint32_
 	return o;
 }
 
-/* Network.ListMacs: a guest's learned MAC and a static one behind VTEP 10.0.0.2, for any network. */
+/* Network.ListMacs: a guest's learned MAC and a static one behind VTEP 10.0.0.2, for any network;
+ * a network "many..." has MANY_MACS learned ones more (02:00:00:01:hh:ll on vm1, after those two
+ * in order). In pages as riovd makes them (page_size 0: 1000, at most 5000; next_page_token ""
+ * on the last page); the token here is "i<index of the next entry>" (riovctl does not look). */
+#define MANY_MACS 2500u
 static int net_list_macs(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 			 ProtobufCMessage **resp, char *msg, size_t msglen)
 {
 	struct app *a = riov_rpc_call_user(call);
 	const Riov__V1__NetworkListMacsRequest *req = (const void *)reqm;
 	Riov__V1__NetworkListMacsResponse *r = riov_rpc_call_alloc(call, sizeof(*r));
-	Riov__V1__MacEntry *e = riov_rpc_call_alloc(call, 2 * sizeof(*e));
-	Riov__V1__MacEntry **v = riov_rpc_call_alloc(call, 2 * sizeof(*v));
-	char vtep_port[80];
+	char vtep_port[80], *end;
+	unsigned long from = 0;
 
 	if (net_find(a, req->net) < 0) {
 		snprintf(msg, msglen, "network %s does not exist", req->net);
 		return -ENOENT;
 	}
-	if (!r || !e || !v)
+	const size_t n = 2 + (strncmp(req->net, "many", 4) == 0 ? MANY_MACS : 0);
+	const size_t size = req->page_size == 0 ? 1000 : req->page_size > 5000 ? 5000 : req->page_size;
+	if (req->page_token[0] != '\0' &&
+	    (req->page_token[0] != 'i' || (from = strtoul(req->page_token + 1, &end, 10)) == 0 ||
+	     *end != '\0' || from >= n)) {
+		snprintf(msg, msglen, "network %s: page_token '%.20s' is not one Network.ListMacs gave",
+			 req->net, req->page_token);
+		return -EINVAL;
+	}
+	const size_t count = n - from < size ? n - from : size;
+	Riov__V1__MacEntry *e = riov_rpc_call_alloc(call, (count + 1) * sizeof(*e));
+	Riov__V1__MacEntry **v = riov_rpc_call_alloc(call, (count + 1) * sizeof(*v));
+	char (*text)[18] = riov_rpc_call_alloc(call, (count + 1) * sizeof(*text));
+	if (!r || !e || !v || !text)
 		return -ENOMEM;
 	riov__v1__network_list_macs_response__init(r);
-	riov__v1__mac_entry__init(&e[0]);
-	riov__v1__mac_entry__init(&e[1]);
-	e[0].mac = "02:00:00:00:00:01";
-	e[0].port = "vm1";
-	e[0].learned = true;
-	e[0].local = true;
 	snprintf(vtep_port, sizeof(vtep_port), "%.32s@10.0.0.2", req->net);
-	e[1].mac = "02:00:00:00:00:0a";
-	e[1].port = riov_rpc_call_strdup(call, vtep_port);
-	e[1].remote = true;
-	e[1].vtep = "10.0.0.2";
-	v[0] = &e[0];
-	v[1] = &e[1];
+	for (size_t k = 0; k < count; k++) {
+		const size_t i = from + k;
+		riov__v1__mac_entry__init(&e[k]);
+		v[k] = &e[k];
+		if (i == 0) {
+			e[k].mac = "02:00:00:00:00:01";
+			e[k].port = "vm1";
+			e[k].learned = true;
+			e[k].local = true;
+		} else if (i == 1) {
+			e[k].mac = "02:00:00:00:00:0a";
+			e[k].port = riov_rpc_call_strdup(call, vtep_port);
+			e[k].remote = true;
+			e[k].vtep = "10.0.0.2";
+		} else {
+			snprintf(text[k], sizeof(text[k]), "02:00:00:01:%02zx:%02zx", (i - 2) >> 8,
+				 (i - 2) & 0xff);
+			e[k].mac = text[k];
+			e[k].port = "vm1";
+			e[k].learned = true;
+			e[k].local = true;
+		}
+	}
 	r->macs = v;
-	r->n_macs = 2;
+	r->n_macs = count;
+	r->total = (uint32_t)n;
+	if (from + count < n) {
+		r->next_page_token = riov_rpc_call_alloc(call, 24);
+		if (r->next_page_token == NULL)
+			return -ENOMEM;
+		snprintf(r->next_page_token, 24, "i%zu", from + count);
+	}
 	*resp = &r->base;
 	return 0;
 }

@@ -102,9 +102,39 @@ check "a table of the entries" has "^MAC  *PORT  *ENTRY  *WHERE$" out
 check "a guest's learned MAC" has "^02:00:00:00:00:01  vm1  *learned  local$" out
 check "a static MAC behind a VTEP" has "^02:00:00:00:00:0a  red@10.0.0.2  static  *remote 10.0.0.2$" out
 check "net mac list red --json" run 0 net mac list red --json
+check "json mac list is the macs alone" python3 -c "import json; assert list(json.load(open('$T/out'))) == ['macs']"
 check "json mac list parses" python3 -c "import json; m=json.load(open('$T/out'))['macs']; assert [e['mac'] for e in m]==['02:00:00:00:00:01','02:00:00:00:00:0a'] and m[0]['learned'] and m[0]['local'] and not m[1]['learned'] and m[1]['remote'] and m[1]['vtep']=='10.0.0.2' and not m[1]['pending']"
 check "net mac list of an unknown network" run 1 net mac list nope
 check "says which network" has "NOT_FOUND: network nope does not exist" err
+# a table in pages (the test server's network many...: 2,502 entries, 1000 a page by default):
+# one table, one JSON answer, every entry once and in order whatever the page size
+check "net add many" run 0 net add many
+many_ok() { # the JSON answer in $T/out: {"macs": [...]} of the whole table, in order, each once
+	python3 -c "
+import json
+d = json.load(open('$T/out'))
+assert list(d) == ['macs'], list(d)
+m = [e['mac'] for e in d['macs']]
+want = ['02:00:00:00:00:01', '02:00:00:00:00:0a'] + ['02:00:00:01:%02x:%02x' % (i >> 8, i & 255) for i in range(2500)]
+assert m == want, (len(m), m[:3], m[-3:])
+"
+}
+check "net mac list many --json" run 0 net mac list many --json
+check "every page, one answer" many_ok
+check "net mac list many --page-size 7 --json" run 0 net mac list many --page-size 7 --json
+check "every page of 7, one answer" many_ok
+check "net mac list many --page-size 100000 --json" run 0 --json net mac list many --page-size=100000
+check "a page above riovd's largest" many_ok
+check "net mac list many" run 0 net mac list many
+check "one table of them all" bash -c "[ \$(grep -c '^02:00:00:01:.*  vm1  *learned  local\$' '$T/out') -eq 2500 ] && [ \$(grep -c '^MAC ' '$T/out') -eq 1 ] && tail -n 1 '$T/out' | grep -q '^02:00:00:01:09:c3 '"
+check "net mac list many --limit 3" run 0 net mac list many --limit 3 --page-size 2
+check "its first 3 and how many there are" bash -c "[ \$(grep -c '^02:' '$T/out') -eq 3 ] && grep -q '^02:00:00:01:00:00 ' '$T/out' && grep -q '^(the first 3 entries of 2502: --limit)\$' '$T/out'"
+check "net mac list many --limit 2 --json" run 0 --json net mac list many --limit 2
+check "the first 2 as JSON" python3 -c "import json; d=json.load(open('$T/out')); assert list(d)==['macs'] and [e['mac'] for e in d['macs']]==['02:00:00:00:00:01','02:00:00:00:00:0a']"
+check "--limit 0 is a usage error" run 2 net mac list many --limit 0
+check "--page-size must be a number" run 2 net mac list many --page-size lots
+check "net mac list --help names the paging options" run 0 net mac list --help
+check "as --page-size and --limit" bash -c "grep -q -- '--page-size N' '$T/out' && grep -q -- '--limit N' '$T/out'"
 check "net mac add --help" run 0 net mac add --help
 check "mac add help names the method and options" bash -c "grep -q Network.AddMac '$T/out' && grep -q -- '--vtep A.B.C.D' '$T/out' && grep -q -- '--port NAME' '$T/out'"
 check "net --help" run 0 net --help

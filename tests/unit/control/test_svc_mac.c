@@ -164,6 +164,468 @@ static const Riov__V1__NetworkListMacsResponse *list_macs(struct svc_fixture *f,
 
 static const char *const BLUE_VTEPS[] = { "10.0.0.2", "10.0.0.3", NULL };
 
+/* ------------------------------------------------------------------ Network.ListMacs' pages */
+
+/* Network.ListMacs of net, a page of size entries after token; its answer in t until svc_call_end(). */
+static const Riov__V1__NetworkListMacsResponse *list_page(struct svc_fixture *f, struct svc_call *t,
+							  const char *net, uint32_t size, const char *token)
+{
+	Riov__V1__NetworkListMacsRequest req = RIOV__V1__NETWORK_LIST_MACS_REQUEST__INIT;
+
+	req.net = (char *)net;
+	req.page_size = size;
+	req.page_token = (char *)token;
+	if (svc_call(f, t, "Network.ListMacs", &req) != 0)
+		return NULL;
+	return (const void *)t->resp;
+}
+
+/* What a listing saw, in its order. */
+struct listing {
+	struct { char mac[18], port[RIOV_DP_NAME_MAX]; bool pending; } *e;
+	size_t n, cap;
+	unsigned pages, last_total;
+	bool broken;           /* a call failed, a page was too long, or an entry came twice or back */
+};
+
+static void listing_free(struct listing *l)
+{
+	free(l->e);
+	*l = (struct listing){ 0 };
+}
+
+/* Whether entry x comes strictly after the last one listed (the order pages promise). */
+static bool listing_add(struct listing *l, const Riov__V1__MacEntry *x)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 1024;
+		void *e = realloc(l->e, cap * sizeof(*l->e));
+		if (e == NULL)
+			return false;
+		l->e = e;
+		l->cap = cap;
+	}
+	if (l->n > 0) {
+		int c = strcmp(l->e[l->n - 1].mac, x->mac);
+		if (c > 0 || (c == 0 && strcmp(l->e[l->n - 1].port, x->port) >= 0)) {
+			fprintf(stderr, "  %s %s after %s %s: out of order or twice\n", x->mac, x->port,
+				l->e[l->n - 1].mac, l->e[l->n - 1].port);
+			return false;
+		}
+	}
+	snprintf(l->e[l->n].mac, sizeof(l->e[l->n].mac), "%s", x->mac);
+	snprintf(l->e[l->n].port, sizeof(l->e[l->n].port), "%s", x->port);
+	l->e[l->n++].pending = x->pending;
+	return true;
+}
+
+/* Every page of net's table, size entries a page; between pages (after page k, from 1) the test
+ * changes the table with between(f, k, arg) when given. */
+static void list_all(struct svc_fixture *f, const char *net, uint32_t size, struct listing *l,
+		     void (*between)(struct svc_fixture *f, unsigned k, void *arg), void *arg)
+{
+	char token[512] = "";
+	const uint32_t want = size == 0 ? MAC_PAGE_DEFAULT : size > MAC_PAGE_MAX ? MAC_PAGE_MAX : size;
+
+	do {
+		struct svc_call t;
+		const Riov__V1__NetworkListMacsResponse *r = list_page(f, &t, net, size, token);
+		if (r == NULL || r->n_macs > want || strlen(r->next_page_token) >= sizeof(token) ||
+		    (r->n_macs == 0 && r->next_page_token[0] != '\0')) {
+			fprintf(stderr, "  page %u of %s: %s\n", l->pages + 1, net,
+				r == NULL ? t.msg : "bad page");
+			l->broken = true;
+			svc_call_end(&t);
+			return;
+		}
+		for (size_t k = 0; k < r->n_macs && !l->broken; k++)
+			l->broken = !listing_add(l, r->macs[k]);
+		/* a page that is not the last is full */
+		if (r->next_page_token[0] != '\0' && r->n_macs != want) {
+			fprintf(stderr, "  page %u: %zu entries and a next page\n", l->pages + 1, r->n_macs);
+			l->broken = true;
+		}
+		snprintf(token, sizeof(token), "%s", r->next_page_token);
+		l->last_total = r->total;
+		l->pages++;
+		svc_call_end(&t);
+		if (between != NULL && token[0] != '\0')
+			between(f, l->pages, arg);
+	} while (token[0] != '\0' && !l->broken && l->pages < 100000);
+}
+
+static bool listed(const struct listing *l, const uint8_t mac[6], const char *port)
+{
+	char text[18];
+
+	riov_mac_text(mac, text);
+	for (size_t k = 0; k < l->n; k++)
+		if (strcmp(l->e[k].mac, text) == 0 && strcmp(l->e[k].port, port) == 0)
+			return true;
+	return false;
+}
+
+/* blue_with_entries()'s learned entries, local and remote; two addresses learned between pages */
+static const uint8_t L1[6] = { 0x52, 0x54, 0, 0, 0, 1 }, R1[6] = { 0x02, 0, 0, 0, 0x01, 0 };
+static const uint8_t LOW[6] = { 0x02, 0, 0, 0, 0, 0x01 }, HIGH[6] = { 0xfe, 0, 0, 0, 0, 0x01 };
+
+/* A network blue (VNI 100, VTEPs 10.0.0.2 and .3, port vm1) with a few entries of each kind:
+ * static behind a VTEP, static on vm1, pending (on vm2, not there), learned local and remote. */
+static int blue_with_entries(struct svc_fixture *f)
+{
+	if (add_net_end(f, "blue", 100, BLUE_VTEPS) != 0 ||
+	    add_port(f, "vm1", RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST, "blue") != 0 ||
+	    add_port(f, "vm2", RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST, "blue") != 0 ||
+	    mac_end(f, "Network.AddMac", "blue", "02:00:00:00:00:0a", "10.0.0.2", NULL) != 0 ||
+	    mac_end(f, "Network.AddMac", "blue", "02:00:00:00:00:0b", NULL, "vm1") != 0 ||
+	    mac_end(f, "Network.AddMac", "blue", "02:00:00:00:00:0c", NULL, "vm2") != 0 ||
+	    delete_port(f, "vm2") != 0 || /* 0c pending */
+	    dp_double_learn(f->dp, "blue", L1, "vm1") != 0 ||
+	    dp_double_learn(f->dp, "blue", R1, "blue@10.0.0.3") != 0)
+		return -1;
+	return 0;
+}
+
+/* 2,500 bulk entries and 5 of blue's own are listed in order, each once, whatever the page size;
+ * page_size 0 is MAC_PAGE_DEFAULT, above MAC_PAGE_MAX it is MAC_PAGE_MAX. */
+RIOV_TEST(list_macs_in_pages)
+{
+	static const uint32_t sizes[] = { 7, 100, 999, 2505, 2506, 0, MAC_PAGE_MAX, 1000000 };
+	struct svc_fixture f = { 0 };
+	struct listing ref = { 0 };
+	struct svc_call t;
+
+	fabric_double_reset();
+	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(blue_with_entries(&f), 0);
+	dp_double.bulk_macs = 2500;
+	snprintf(dp_double.bulk_net, sizeof(dp_double.bulk_net), "blue");
+	snprintf(dp_double.bulk_port, sizeof(dp_double.bulk_port), "vm1");
+	dp_double.bulk_type = RIOV_DP_PORT_VHOST;
+
+	/* one page of them all is the reference */
+	const Riov__V1__NetworkListMacsResponse *r = list_page(&f, &t, "blue", MAC_PAGE_MAX, NULL);
+	CHECK(r != NULL && r->n_macs == 2505 && r->total == 2505 && r->next_page_token[0] == '\0');
+	for (size_t k = 0; r != NULL && k < r->n_macs; k++)
+		CHECK(listing_add(&ref, r->macs[k]));
+	svc_call_end(&t);
+	CHECK_EQ(ref.n, 2505);
+	for (unsigned j = 0; j < 2500; j++) {
+		uint8_t m[6];
+		dp_double_bulk_mac(j, m);
+		if (!listed(&ref, m, "vm1")) {
+			CHECK(listed(&ref, m, "vm1"));
+			break;
+		}
+	}
+	CHECK(listed(&ref, (const uint8_t[6]){ 0x02, 0, 0, 0, 0, 0x0c }, "vm2"));
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct listing l = { 0 };
+		const uint32_t eff = sizes[i] == 0 ? MAC_PAGE_DEFAULT : sizes[i] > MAC_PAGE_MAX ? MAC_PAGE_MAX
+												: sizes[i];
+		list_all(&f, "blue", sizes[i], &l, NULL, NULL);
+		CHECK(!l.broken);
+		CHECK_EQ(l.n, ref.n);
+		CHECK_EQ(l.pages, (ref.n + eff - 1) / eff);
+		CHECK_EQ(l.last_total, 2505);
+		bool same = l.n == ref.n;
+		for (size_t k = 0; same && k < l.n; k++)
+			same = strcmp(l.e[k].mac, ref.e[k].mac) == 0 &&
+			       strcmp(l.e[k].port, ref.e[k].port) == 0 && l.e[k].pending == ref.e[k].pending;
+		if (!same)
+			fprintf(stderr, "  page size %u: not the reference listing\n", sizes[i]);
+		CHECK(same);
+		listing_free(&l);
+	}
+
+	/* a page an entry: blue's own */
+	dp_double.bulk_macs = 0;
+	struct listing one = { 0 };
+	list_all(&f, "blue", 1, &one, NULL, NULL);
+	CHECK(!one.broken && one.n == 5 && one.pages == 5 && one.last_total == 5);
+	for (size_t k = 0; k < one.n && k < ref.n; k++)
+		CHECK(strcmp(one.e[k].mac, ref.e[k < 4 ? k : ref.n - 1].mac) == 0);
+	listing_free(&one);
+	dp_double.bulk_macs = 2500;
+
+	/* the first page of the default size, and a capped one */
+	CHECK((r = list_page(&f, &t, "blue", 0, NULL)) != NULL && r->n_macs == MAC_PAGE_DEFAULT &&
+	      r->next_page_token[0] != '\0' && r->total == 2505);
+	svc_call_end(&t);
+	dp_double.bulk_macs = 20000;
+	CHECK((r = list_page(&f, &t, "blue", UINT32_MAX, NULL)) != NULL && r->n_macs == MAC_PAGE_MAX &&
+	      r->next_page_token[0] != '\0' && r->total == 20005);
+	svc_call_end(&t);
+	/* an empty table: one empty page */
+	CHECK_EQ(add_net_end(&f, "red", 0, NULL), 0);
+	CHECK((r = list_page(&f, &t, "red", 0, NULL)) != NULL && r->n_macs == 0 && r->total == 0 &&
+	      r->next_page_token[0] == '\0');
+	svc_call_end(&t);
+	listing_free(&ref);
+	fixture_close(&f);
+}
+
+/* Between two pages the table changes (learning, aging, EVPN): an entry that stays is listed once,
+ * one that comes after the page already listed is listed, none twice, the order kept. */
+struct churn {
+	unsigned sizes[8];     /* bulk entries after page k (1..8): the first n of dp_double_bulk_mac() */
+	unsigned least;        /* the fewest there were at any time */
+	bool learned_ok;
+};
+
+static void churn_between(struct svc_fixture *f, unsigned k, void *arg)
+{
+	struct churn *c = arg;
+
+	dp_double.bulk_macs = c->sizes[(k - 1) % 8];
+	if (dp_double.bulk_macs < c->least)
+		c->least = dp_double.bulk_macs;
+	/* learning and aging among blue's own: one before the page made (not listed), one after it */
+	if (k == 1) {
+		c->learned_ok = dp_double_learn(f->dp, "blue", LOW, "vm1") == 0 &&
+				dp_double_learn(f->dp, "blue", HIGH, "vm1") == 0 &&
+				riov_dp_mac_del(f->dp, "blue", L1) == 0;
+	}
+}
+
+RIOV_TEST(list_macs_table_changes_between_pages)
+{
+	struct svc_fixture f = { 0 };
+	struct churn c = { .sizes = { 2000, 3500, 1500, 3000, 3000, 2500, 4000, 1800 } };
+
+	fabric_double_reset();
+	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(blue_with_entries(&f), 0);
+	dp_double.bulk_macs = c.least = 3000;
+	snprintf(dp_double.bulk_net, sizeof(dp_double.bulk_net), "blue");
+	snprintf(dp_double.bulk_port, sizeof(dp_double.bulk_port), "blue@10.0.0.3");
+	dp_double.bulk_type = RIOV_DP_PORT_VTEP;
+	dp_double.bulk_static = true;
+
+	for (uint32_t size = 250; size <= 1000; size += 750) {
+		struct listing l = { 0 };
+		dp_double.bulk_macs = c.least = 3000;
+		list_all(&f, "blue", size, &l, churn_between, &c);
+		CHECK(!l.broken);
+		CHECK(c.learned_ok);
+		CHECK(l.pages > 2);
+		/* the bulk entries there all along: each listed (once: the listing checked the order) */
+		unsigned missing = 0;
+		for (unsigned j = 0; j < c.least; j++) {
+			uint8_t m[6];
+			dp_double_bulk_mac(j, m);
+			missing += !listed(&l, m, "blue@10.0.0.3");
+		}
+		CHECK_EQ(missing, 0);
+		/* blue's own: the static ones and the pending one stayed; fe:.. came after the first
+		 * page, 02:..:01 before it (not listed, no error); 52:54:.. went before its page */
+		CHECK(listed(&l, (const uint8_t[6]){ 0x02, 0, 0, 0, 0, 0x0a }, "blue@10.0.0.2"));
+		CHECK(listed(&l, (const uint8_t[6]){ 0x02, 0, 0, 0, 0, 0x0b }, "vm1"));
+		CHECK(listed(&l, (const uint8_t[6]){ 0x02, 0, 0, 0, 0, 0x0c }, "vm2"));
+		CHECK(listed(&l, HIGH, "vm1"));
+		CHECK(!listed(&l, L1, "vm1"));
+		listing_free(&l);
+		/* back as it was for the next round */
+		riov_dp_mac_del(f.dp, "blue", LOW);
+		riov_dp_mac_del(f.dp, "blue", HIGH);
+		CHECK_EQ(dp_double_learn(f.dp, "blue", L1, "vm1"), 0);
+	}
+
+	/* the entry a token names is gone: the next page starts after where it was */
+	struct svc_call t;
+	dp_double.bulk_macs = 0;
+	const Riov__V1__NetworkListMacsResponse *r = list_page(&f, &t, "blue", 2, NULL);
+	CHECK(r != NULL && r->n_macs == 2 && strcmp(r->macs[1]->mac, "02:00:00:00:00:0b") == 0);
+	char token[512];
+	snprintf(token, sizeof(token), "%s", r != NULL ? r->next_page_token : "");
+	svc_call_end(&t);
+	CHECK_EQ(mac_end(&f, "Network.DeleteMac", "blue", "02:00:00:00:00:0b", NULL, NULL), 0);
+	r = list_page(&f, &t, "blue", 2, token);
+	CHECK(r != NULL && r->n_macs == 2 && strcmp(r->macs[0]->mac, "02:00:00:00:00:0c") == 0 &&
+	      r->macs[0]->pending && strcmp(r->macs[1]->mac, "02:00:00:00:01:00") == 0 && r->total == 4);
+	svc_call_end(&t);
+	fixture_close(&f);
+}
+
+/* A page_token Network.ListMacs did not make, or made for another network: INVALID_ARGUMENT with
+ * a sentence, never a crash. */
+RIOV_TEST(list_macs_bad_tokens)
+{
+	static const char *const bad[] = {
+		"x", "0", "zz", "01", "not a token at all",
+		"0", /* replaced below by a valid one less its last digit */
+		"0", /* ... a valid one with a digit more */
+		"0", /* ... with version 2 */
+		"0", /* ... in upper case */
+		"0", /* ... its port a NUL */
+		"0", /* ... its port a space */
+		"0", /* ... its port too long */
+		"0", /* ... a non-hex digit inside */
+		"0", /* ... its MAC and no port byte but half of one */
+	};
+	char made[16][400];
+	struct svc_fixture f = { 0 };
+	struct svc_call t;
+
+	fabric_double_reset();
+	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(blue_with_entries(&f), 0);
+	CHECK_EQ(add_net_end(&f, "red", 0, NULL), 0);
+	CHECK_EQ(add_port(&f, "vm9", RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST, "red"), 0);
+	CHECK_EQ(dp_double_learn(f.dp, "red", MAC_A, "vm9"), 0);
+	CHECK_EQ(dp_double_learn(f.dp, "red", MAC_B, "vm9"), 0);
+
+	const Riov__V1__NetworkListMacsResponse *r = list_page(&f, &t, "blue", 1, NULL);
+	CHECK(r != NULL && r->n_macs == 1 && r->next_page_token[0] != '\0');
+	char good[400];
+	snprintf(good, sizeof(good), "%s", r != NULL ? r->next_page_token : "");
+	svc_call_end(&t);
+	const size_t n = strlen(good);
+	CHECK(n > 22 && n < sizeof(made[0]) - 200);
+	const char *tok[sizeof(bad) / sizeof(bad[0])];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(made[i], sizeof(made[i]), "%s", good);
+		tok[i] = made[i];
+	}
+	tok[0] = bad[0], tok[1] = bad[1], tok[2] = bad[2], tok[3] = bad[3], tok[4] = bad[4];
+	made[5][n - 1] = '\0';
+	strcat(made[6], "0");
+	made[7][1] = '2';
+	for (char *c = made[8]; *c; c++)
+		*c = (char)(*c >= 'a' && *c <= 'f' ? *c - 32 : *c);
+	snprintf(made[9] + 22, sizeof(made[9]) - 22, "00");
+	snprintf(made[10] + 22, sizeof(made[10]) - 22, "20");
+	snprintf(made[11] + 22, sizeof(made[11]) - 22, "%s", "");
+	for (int k = 0; k < 64; k++)
+		strcat(made[11], "61");
+	made[12][n / 2 * 2 - 3] = 'g';
+	snprintf(made[13] + 22, sizeof(made[13]) - 22, "6");
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (list_page(&f, &t, "blue", 1, tok[i]) != NULL || t.rc != -EINVAL ||
+		    !starts(t.msg, "network blue: page_token '") ||
+		    strstr(t.msg, "is not one Network.ListMacs gave: pass next_page_token back unchanged, "
+				  "or none for the first page") == NULL) {
+			fprintf(stderr, "  token %zu '%s': rc %d, '%s'\n", i, tok[i], t.rc, t.msg);
+			riov_test_failures++;
+		}
+		svc_call_end(&t);
+	}
+	CHECK(riov_rpc_status_from_errno(-EINVAL) == RIOV__V1__STATUS__INVALID_ARGUMENT);
+	/* a good one still is, and another network's is refused */
+	CHECK((r = list_page(&f, &t, "blue", 1, good)) != NULL && r->n_macs == 1);
+	svc_call_end(&t);
+	CHECK(list_page(&f, &t, "red", 1, good) == NULL && t.rc == -EINVAL);
+	CHECK(msg_is(&t, "network red: page_token is another network's: list each network with its own "
+			 "tokens, or start again without one"));
+	svc_call_end(&t);
+	/* an unknown network is NOT_FOUND before its token is looked at */
+	CHECK(list_page(&f, &t, "nope", 1, "garbage") == NULL && t.rc == -ENOENT);
+	svc_call_end(&t);
+	fixture_close(&f);
+}
+
+/* A frame of the RPC server (rpc_dispatch, as for a connection) with Network.ListMacs of net: its
+ * status, its body's length in *frame_len, the answer in *out (free_unpacked) when OK. */
+static int wire_list(struct svc_fixture *f, const char *net, uint32_t size, const char *token,
+		     size_t *frame_len, Riov__V1__NetworkListMacsResponse **out)
+{
+	Riov__V1__NetworkListMacsRequest req = RIOV__V1__NETWORK_LIST_MACS_REQUEST__INIT;
+	Riov__V1__Frame fr = RIOV__V1__FRAME__INIT;
+	uint8_t buf[1024];
+	int status = -1;
+
+	*out = NULL;
+	req.net = (char *)net;
+	req.page_size = size;
+	req.page_token = (char *)token;
+	if (riov__v1__network_list_macs_request__get_packed_size(&req) > sizeof(buf))
+		return -1;
+	fr.request_id = 7;
+	fr.method = "Network.ListMacs";
+	fr.payload.data = buf;
+	fr.payload.len = riov__v1__network_list_macs_request__pack(&req, buf);
+	struct evbuffer *ev = evbuffer_new();
+	if (ev == NULL)
+		return -1;
+	rpc_dispatch(f->rpc, NULL, RIOV_ROLE_READONLY, "unit test", &fr, ev);
+	size_t len = evbuffer_get_length(ev);
+	const uint8_t *p = evbuffer_pullup(ev, -1);
+	if (len >= 4 && p != NULL) {
+		*frame_len = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+		Riov__V1__Frame *a = *frame_len == len - 4 ? riov__v1__frame__unpack(NULL, len - 4, p + 4)
+							    : NULL;
+		if (a != NULL) {
+			status = a->status;
+			if (status != RIOV__V1__STATUS__OK)
+				fprintf(stderr, "  ListMacs %s: %s\n", net, a->message);
+			else
+				*out = riov__v1__network_list_macs_response__unpack(NULL, a->payload.len,
+										     a->payload.data);
+			riov__v1__frame__free_unpacked(a, NULL);
+		}
+	}
+	evbuffer_free(ev);
+	return status;
+}
+
+/* The table of a network full of EVPN MACs behind VTEPs of the longest names a port has: listed
+ * whole through the RPC server, a frame a page (one answer was RESOURCE_EXHAUSTED past about
+ * 15,000 entries); the largest page fits the server's largest frame. */
+RIOV_TEST(list_macs_big_table_over_rpc)
+{
+	struct svc_fixture f = { 0 };
+	Riov__V1__NetworkListMacsResponse *r;
+	char token[512] = "";
+	size_t len = 0, seen = 0, biggest = 0;
+	unsigned pages = 0;
+	bool ordered = true;
+	char last[18] = "";
+
+	fabric_double_reset();
+	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(blue_with_entries(&f), 0);
+	dp_double.bulk_macs = 30000;
+	snprintf(dp_double.bulk_net, sizeof(dp_double.bulk_net), "blue");
+	/* a VTEP's port "<net>@<address>" as long as a name is (RIOV_DP_NAME_MAX - 1) */
+	memset(dp_double.bulk_port, 'b', RIOV_DP_NAME_MAX - 1);
+	memcpy(dp_double.bulk_port + RIOV_DP_NAME_MAX - 1 - 16, "@255.255.255.255", 16);
+	dp_double.bulk_type = RIOV_DP_PORT_VTEP;
+	dp_double.bulk_static = true;
+	CHECK_EQ(strlen(dp_double.bulk_port), RIOV_DP_NAME_MAX - 1);
+
+	do {
+		int status = wire_list(&f, "blue", 0, token, &len, &r);
+		CHECK_EQ(status, RIOV__V1__STATUS__OK);
+		if (status != RIOV__V1__STATUS__OK || r == NULL)
+			break;
+		CHECK(len <= RIOV_FRAME_MAX_DEFAULT);
+		for (size_t k = 0; k < r->n_macs; k++) {
+			ordered &= strcmp(last, r->macs[k]->mac) < 0;
+			snprintf(last, sizeof(last), "%s", r->macs[k]->mac);
+		}
+		seen += r->n_macs;
+		snprintf(token, sizeof(token), "%s", r->next_page_token);
+		riov__v1__network_list_macs_response__free_unpacked(r, NULL);
+		pages++;
+	} while (token[0] != '\0' && pages < 1000);
+	CHECK(ordered); /* one entry per address here */
+	CHECK_EQ(seen, 30005);
+	CHECK_EQ(pages, (30005 + MAC_PAGE_DEFAULT - 1) / MAC_PAGE_DEFAULT);
+
+	/* the largest page, every entry as long as this table has them */
+	CHECK_EQ(wire_list(&f, "blue", MAC_PAGE_MAX, "", &len, &r), RIOV__V1__STATUS__OK);
+	CHECK(r != NULL && r->n_macs == MAC_PAGE_MAX && !r->macs[MAC_PAGE_MAX - 1]->learned &&
+	      strcmp(r->macs[MAC_PAGE_MAX - 1]->vtep, "255.255.255.255") == 0);
+	biggest = len;
+	if (r != NULL)
+		riov__v1__network_list_macs_response__free_unpacked(r, NULL);
+	CHECK(biggest <= RIOV_FRAME_MAX_DEFAULT);
+	fprintf(stderr, "  the largest page: %zu bytes of %u\n", biggest, RIOV_FRAME_MAX_DEFAULT);
+	fixture_close(&f);
+}
+
 RIOV_TEST(static_mac_behind_vtep)
 {
 	struct svc_fixture f = { 0 };
@@ -644,4 +1106,6 @@ RIOV_TEST(aging_sweeps)
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(static_mac_behind_vtep), RIOV_TEST_ENTRY(static_mac_refusals),
 	       RIOV_TEST_ENTRY(static_mac_limits_and_network_add), RIOV_TEST_ENTRY(static_mac_saved_or_undone),
 	       RIOV_TEST_ENTRY(static_mac_follows_its_vtep_and_port), RIOV_TEST_ENTRY(config_file_macs),
-	       RIOV_TEST_ENTRY(aging_sweeps))
+	       RIOV_TEST_ENTRY(aging_sweeps), RIOV_TEST_ENTRY(list_macs_in_pages),
+	       RIOV_TEST_ENTRY(list_macs_table_changes_between_pages), RIOV_TEST_ENTRY(list_macs_bad_tokens),
+	       RIOV_TEST_ENTRY(list_macs_big_table_over_rpc))
