@@ -113,20 +113,6 @@ struct uplink_burst {
 	struct rte_mbuf *grp[RIOV_VIRTQ_BURST], *kern[RIOV_VIRTQ_BURST];
 };
 
-/* Decapsulated frame x (its headers off) from VTEP port vp joins the burst's group. */
-static inline void group_add(struct dp_ctx *c, struct uplink_burst *b, struct dp_port *vp, struct rte_mbuf *x)
-{
-	if (vp != b->gport) {
-		if (b->ng)
-			vtep_rx(c, b->gport, b->grp, b->ng, b->g_bytes);
-		b->ng = 0;
-		b->g_bytes = 0;
-		b->gport = vp;
-	}
-	b->g_bytes += rte_pktmbuf_pkt_len(x);
-	b->grp[b->ng++] = x;
-}
-
 /* k decapsulated frames (bytes in all) from VTEP port vp join the burst's group. */
 static inline void group_add_run(struct dp_ctx *c, struct uplink_burst *b, struct dp_port *vp,
 				 struct rte_mbuf *const *x, uint16_t k, uint64_t bytes)
@@ -141,6 +127,12 @@ static inline void group_add_run(struct dp_ctx *c, struct uplink_burst *b, struc
 	memcpy(b->grp + b->ng, x, k * sizeof(*x));
 	b->ng = (uint16_t)(b->ng + k);
 	b->g_bytes += bytes;
+}
+
+/* Decapsulated frame x (its headers off) from VTEP port vp joins the burst's group. */
+static inline void group_add(struct dp_ctx *c, struct uplink_burst *b, struct dp_port *vp, struct rte_mbuf *x)
+{
+	group_add_run(c, b, vp, &x, 1, rte_pktmbuf_pkt_len(x));
 }
 
 /* Every frame the inline path did not take: read whole if need be, sorted field by field (the

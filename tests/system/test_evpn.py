@@ -23,6 +23,7 @@ IPv6 is off in every namespace and the bridges do no multicast snooping (see tes
 Linux nodes' underlay ends send what a NIC would (no partial checksums), because a riov node's
 af_packet uplink may be on the same wire. Names carry this process's id.
 """
+import contextlib
 import json
 import os
 import re
@@ -450,6 +451,23 @@ def failed(ul, tmp):
     ul.diagnostics()
     log("  riovd's and the guests' logs are in %s" % tmp)
     raise
+
+
+@contextlib.contextmanager
+def riov_case(prefix):
+    """The underlay and working directory (tmpdir(prefix)) of one riov-node test, as
+    `with riov_case("evpn-x") as (ul, tmp):`: a Skip removes both and goes on, a failure logs the
+    diagnostics first (skipped(), failed()); the underlay is stopped whatever happened."""
+    ul = Underlay()
+    tmp = tmpdir(prefix)
+    try:
+        yield ul, tmp
+    except Skip:
+        skipped(ul, tmp)
+    except Exception:
+        failed(ul, tmp)
+    finally:
+        ul.stop()
 
 
 def test_riov_and_linux_evpn():
@@ -1036,9 +1054,7 @@ def test_evpn_frr_restart():
     re-advertisements (they come back); the endpoint's pings reach b's guest again."""
     need(testpmd=True, tools=("ip", "sysctl", "ethtool", "bridge", "ping"))
     frr.need_frr()
-    ul = Underlay()
-    tmp = tmpdir("evpn-frr")
-    try:
+    with riov_case("evpn-frr") as (ul, tmp):
         a, b, lx, clock = riov_topology(ul, tmp)
         nodes = [a, b, lx]
         gb = Guest("B1", b.riovd.socket("vm1"), "icmpecho", mac=MAC_B1).start(tmp)
@@ -1086,12 +1102,6 @@ def test_evpn_frr_restart():
         fabric_clean(nodes)
         gb.stop()
         stop_riov_nodes((a, b))
-    except Skip:
-        skipped(ul, tmp)
-    except Exception:
-        failed(ul, tmp)
-    finally:
-        ul.stop()
 
 
 # ---- an eth port's hosts, and the uplink's address (the same three nodes)
@@ -1126,9 +1136,7 @@ def test_evpn_eth_port_macs():
     flood-and-learn); the route is withdrawn when the port goes."""
     need(tools=("ip", "sysctl", "ethtool", "bridge", "ping"))
     frr.need_frr()
-    ul = Underlay()
-    tmp = tmpdir("evpn-eth")
-    try:
+    with riov_case("evpn-eth") as (ul, tmp):
         a, b, lx, clock = riov_topology(ul, tmp)
         nodes = [a, b, lx]
         ep, mac = eth_endpoint(ul, a, ETH_PORT, ETH_EP_IP)
@@ -1153,12 +1161,6 @@ def test_evpn_eth_port_macs():
               % (ETH_PORT, mac))
         fabric_clean(nodes)
         stop_riov_nodes((a, b))
-    except Skip:
-        skipped(ul, tmp)
-    except Exception:
-        failed(ul, tmp)
-    finally:
-        ul.stop()
 
 
 def type3_from(node, ip):
@@ -1188,9 +1190,7 @@ def test_evpn_uplink_readdress():
     so is the next hop of a's type-3 and type-2 routes at the others."""
     need(tools=("ip", "sysctl", "ethtool", "bridge", "ping"))
     frr.need_frr()
-    ul = Underlay()
-    tmp = tmpdir("evpn-up")
-    try:
+    with riov_case("evpn-up") as (ul, tmp):
         a, b, lx, clock = riov_topology(ul, tmp)
         nodes = [a, b, lx]
         a.ctl.ok("net", "mac", "add", NET, MAC_A1, "--port", "vm1")
@@ -1252,12 +1252,6 @@ def test_evpn_uplink_readdress():
               (B_IP, NEW_A_IP, MAC_A1, NEW_A_IP))
         fabric_clean(nodes)
         stop_riov_nodes((a, b))
-    except Skip:
-        skipped(ul, tmp)
-    except Exception:
-        failed(ul, tmp)
-    finally:
-        ul.stop()
 
 
 if __name__ == "__main__":

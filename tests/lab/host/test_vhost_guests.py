@@ -1804,6 +1804,18 @@ def _guest_ping(vm, ip, count=5, size=None):
     return int(m.group(1)), int(m.group(2)), "DUP!" in text
 
 
+def _first_pings(vm1, vm2):
+    """5 pings each way between the overlay's guests (vm1 on node A, vm2 on B), the first ones
+    they send: each guest's ARP table ends with the other's MAC, resolved across the overlay."""
+    for vm, peer, what in ((vm1, vm2, "vm1 (node A) -> vm2 (node B)"), (vm2, vm1, "vm2 (node B) -> vm1 (node A)")):
+        s, r, dup = _guest_ping(vm, peer.ip)
+        riovtest.check(r == s == 5 and not dup, "%s: %d/%d echo replies%s" % (
+            what, r, s, ", duplicates" if dup else ""))
+    m12, m21 = _guest_arp(vm1, vm2.ip), _guest_arp(vm2, vm1.ip)
+    riovtest.check(m12 == vm2.mac and m21 == vm1.mac, "ARP resolved across the overlay: vm1 has %s at %s, "
+                   "vm2 has %s at %s" % (vm2.ip, m12, vm1.ip, m21))
+
+
 class Overlay:
     """Two riov nodes (namespaces rv-ova<pid>, rv-ovb<pid>) joined by one veth, each with a Linux
     guest (QEMU in the host's namespace) on its vhost port."""
@@ -1934,15 +1946,7 @@ def test_overlay_ping():
 
         # vm1 -> vm2: vm1's ARP request is flooded by A to VTEP 10.0.0.2, B delivers it to vm2 and
         # learns vm1's MAC behind 10.0.0.1; the answer and the pings go back unicast
-        s1, r1, dup1 = _guest_ping(vm1, vm2.ip)
-        s2, r2, dup2 = _guest_ping(vm2, vm1.ip)
-        riovtest.check(r1 == s1 == 5 and not dup1, "vm1 (node A) -> vm2 (node B): %d/%d echo replies%s" % (
-            r1, s1, ", duplicates" if dup1 else ""))
-        riovtest.check(r2 == s2 == 5 and not dup2, "vm2 (node B) -> vm1 (node A): %d/%d echo replies%s" % (
-            r2, s2, ", duplicates" if dup2 else ""))
-        m12, m21 = _guest_arp(vm1, vm2.ip), _guest_arp(vm2, vm1.ip)
-        riovtest.check(m12 == vm2.mac and m21 == vm1.mac, "ARP resolved across the overlay: vm1 has %s at %s, "
-                       "vm2 has %s at %s" % (vm2.ip, m12, vm1.ip, m21))
+        _first_pings(vm1, vm2)
         for n in ov.nodes():
             macs = _num(n.net().get("macs"))
             riovtest.check(macs >= 2, "%s learned %d MACs on %s (its guest's and the remote one's)" % (
@@ -2050,15 +2054,7 @@ def test_evpn_ping():
         riovtest.check(_guest_arp(vm1, vm2.ip) is None and _guest_arp(vm2, vm1.ip) is None,
                        "neither guest knows the other's MAC yet")
         t0 = time.time()
-        s1, r1, dup1 = _guest_ping(vm1, vm2.ip)
-        s2, r2, dup2 = _guest_ping(vm2, vm1.ip)
-        riovtest.check(r1 == s1 == 5 and not dup1, "vm1 (node A) -> vm2 (node B): %d/%d echo replies%s" % (
-            r1, s1, ", duplicates" if dup1 else ""))
-        riovtest.check(r2 == s2 == 5 and not dup2, "vm2 (node B) -> vm1 (node A): %d/%d echo replies%s" % (
-            r2, s2, ", duplicates" if dup2 else ""))
-        m12, m21 = _guest_arp(vm1, vm2.ip), _guest_arp(vm2, vm1.ip)
-        riovtest.check(m12 == vm2.mac and m21 == vm1.mac, "ARP resolved across the overlay: vm1 has %s at %s, "
-                       "vm2 has %s at %s" % (vm2.ip, m12, vm1.ip, m21))
+        _first_pings(vm1, vm2)
         # each guest's MAC is a type-2 route at the other node, pointing at its node's VTEP, and an
         # EVPN entry of the other riovd's switch (riovd's sweep writes the learned MAC to the
         # shadow TAP's FDB every 500 ms; zebra and bgpd take it from there)
