@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "control/config.h"
+#include "dataplane/rdma_link.h"
 
 const char riov_config_default_text[] =
 	"# riovd's embedded defaults: one network, two vhost-user guests in server mode.\n"
@@ -119,6 +120,31 @@ static int get_bool(const config_setting_t *grp, const char *key, bool *dst, con
 			return rc_;                                                          \
 	} while (0)
 
+/* The RDMA peer links' settings (docs/rdma.md): a device name (rdma-core's, such as "rxe0" or
+ * "mlx5_0"; absent or "": no RDMA), the rdma_cm port, the message size and the buffers per link. */
+static int parse_rdma(const config_setting_t *d, const char *o, struct riov_config *c, char *err, size_t el)
+{
+	const config_setting_t *s;
+
+	TRY(get_str(d, "rdma_device", c->rdma_device, sizeof(c->rdma_device), false, o, err, el));
+	s = config_setting_get_member(d, "rdma_device");
+	for (const char *p = c->rdma_device; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_' || *p == '-' || *p == '.'))
+			return fail(err, el, o, s, "'%s' must be an RDMA device's name (letters, digits, "
+				    "'_', '-', '.'), such as \"rxe0\" or \"mlx5_0\"", "rdma_device");
+#if !RIOV_HAVE_RDMA
+	if (c->rdma_device[0] != '\0')
+		return fail(err, el, o, s, "'%s' is set, but riovd was built without RDMA (rdma-core): "
+			    "remove it or rebuild with -Drdma=enabled", "rdma_device");
+#endif
+	TRY(get_uint(d, "rdma_port", &c->rdma_port, 1, 65535, o, err, el));
+	TRY(get_uint(d, "rdma_msg_size", &c->rdma_msg_size, RIOV_RDMA_MSG_MIN, RIOV_RDMA_MSG_MAX, o, err, el));
+	TRY(get_uint(d, "rdma_recv_bufs", &c->rdma_recv_bufs, 4, RIOV_RDMA_BUFS_MAX, o, err, el));
+	TRY(get_uint(d, "rdma_send_bufs", &c->rdma_send_bufs, 2, RIOV_RDMA_BUFS_MAX, o, err, el));
+	return 0;
+}
+
 static int parse_daemon(const config_setting_t *d, const char *o, struct riov_config *c, char *err, size_t el)
 {
 	static const char *const keys[] = { "workers", "control_cpu", "mbufs", "memory_mb", "hugepages",
@@ -128,7 +154,8 @@ static int parse_daemon(const config_setting_t *d, const char *o, struct riov_co
 					    "tls_handshake_timeout_ms", "metrics_max_conns",
 					    "metrics_timeout_ms",
 					    "stats_interval", "idle_sleep_us", "log_level", "eth_devargs_allow",
-					    "mac_aging_s", NULL };
+					    "mac_aging_s", "rdma_device", "rdma_port", "rdma_msg_size",
+					    "rdma_recv_bufs", "rdma_send_bufs", NULL };
 	unsigned cpu = 0;
 	bool have_cpu = config_setting_get_member(d, "control_cpu") != NULL;
 
@@ -168,7 +195,7 @@ static int parse_daemon(const config_setting_t *d, const char *o, struct riov_co
 	if (c->mac_aging_s != 0 && c->mac_aging_s < RIOV_CFG_MAC_AGING_MIN)
 		return fail(err, el, o, config_setting_get_member(d, "mac_aging_s"), "'%s' must be 0 "
 			    "(learned MACs never age) or between 10 and 1000000 seconds", "mac_aging_s");
-	return 0;
+	return parse_rdma(d, o, c, err, el);
 }
 
 static bool name_ok(const char *n)
@@ -583,6 +610,10 @@ static void set_defaults(struct riov_config *c)
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/riov");
 	snprintf(c->rpc_socket, sizeof(c->rpc_socket), "/run/riov/riovd.sock");
 	c->mac_aging_s = 300; /* Linux bridge's ageing_time */
+	c->rdma_port = RIOV_RDMA_PORT_DEFAULT;
+	c->rdma_msg_size = RIOV_RDMA_MSG_DEFAULT;
+	c->rdma_recv_bufs = RIOV_RDMA_RECV_BUFS_DEFAULT;
+	c->rdma_send_bufs = RIOV_RDMA_SEND_BUFS_DEFAULT;
 }
 
 int riov_config_parse(const char *text, const char *origin, struct riov_config *cfg, char *err, size_t errlen)

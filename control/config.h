@@ -81,6 +81,12 @@ struct riov_config {
 	char log_level[RIOV_CFG_STR];  /* log levels (common/log.h riov_log_set()); "" = defaults */
 	unsigned mac_aging_s;          /* seconds a learned MAC stays without a frame from it (at most
 					* 1.5 times that); 0 = never aged; default 300 */
+	/* RDMA peer links (docs/rdma.md): "" = none */
+	char rdma_device[64];          /* rdma-core's device name, e.g. "rxe0" */
+	unsigned rdma_port;            /* rdma_cm port of every node (default 7471) */
+	unsigned rdma_msg_size;        /* bytes of a receive or send buffer (default 65536) */
+	unsigned rdma_recv_bufs;       /* receive buffers per link: the credit window (default 64) */
+	unsigned rdma_send_bufs;       /* send buffers per link (default 64) */
 	unsigned n_nets;
 	char nets[RIOV_CFG_MAX_NETS][RIOV_CFG_NAME];
 	unsigned net_mtu[RIOV_CFG_MAX_NETS];   /* 0: the default (1500) */

@@ -120,6 +120,7 @@ int riov_service_create(const struct riov_service_params *p, struct riov_service
 	}
 	svc_fabric_start(svc); /* before the restore: it adds remote VTEPs */
 	svc_mac_aging_start(svc);
+	svc_rdma_start(svc);
 	*out = svc;
 	return 0;
 }
@@ -180,6 +181,7 @@ void riov_service_destroy(struct riov_service *svc)
 	riov_metrics_http_stop(svc->metrics);
 	if (svc->rpc)
 		riov_rpc_server_free(svc->rpc);
+	svc_rdma_stop(svc); /* links withdrawn from the workers before they are destroyed */
 	svc_evpn_stop(svc);
 	svc_fabric_stop(svc);
 	svc_mac_aging_stop(svc);

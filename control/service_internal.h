@@ -39,6 +39,7 @@ struct evbuffer;
 struct riov_cfg_port;
 struct riov_nh_watch;
 struct svc_evpn;
+struct svc_rdma;
 
 #define STATE_FORMAT 1u
 #define OWN_DOMAINS_MAX 1024u   /* domains made with Domain.Create */
@@ -114,6 +115,8 @@ struct riov_service {
 	uint64_t macs_aged;
 	/* BGP EVPN networks (svc_evpn.c): NULL until one is added or a restore begins */
 	struct svc_evpn *evpn;
+	/* RDMA peer links (svc_rdma.c): NULL without rdma_device */
+	struct svc_rdma *rdma;
 };
 
 /* ------------------------------------------------------------------ method tables */
@@ -325,6 +328,30 @@ void svc_evpn_restore_end(struct riov_service *svc);
 void svc_evpn_stop(struct riov_service *svc);
 /** riov_evpn_* metrics for the Prometheus collector (none without an EVPN network). */
 void svc_evpn_metrics(struct evbuffer *out, struct riov_service *svc);
+
+/** The first uplink's address (network order): the node's VTEP address; 0 without an uplink.
+ *  *name (optional) gets the uplink's name. */
+uint32_t svc_uplink_address(const struct riov_service *svc, const char **name);
+
+/* svc_rdma.c: RDMA peer links (docs/rdma.md, issue 15): with cfg->rdma_device, a listener on
+ * the VTEP address and one link per remote VTEP address of any network */
+/** Start (riov_service_create): nothing without rdma_device. Never fails: problems are logged
+ *  and frames go by VXLAN. */
+void svc_rdma_start(struct riov_service *svc);
+/** Links and context gone (riov_service_destroy). */
+void svc_rdma_stop(struct riov_service *svc);
+/** The VTEPs or the uplinks changed: the context follows the first uplink's address, the links
+ *  the set of remote VTEP addresses (svc_rdma_peer_set). Also once a second on a timer. */
+void svc_rdma_sync(struct riov_service *svc);
+/** The distinct remote VTEP addresses of every network (static and EVPN alike) but local, in
+ *  ascending order, at most max into out. @return how many. */
+unsigned svc_rdma_peer_set(struct riov_dp *dp, uint32_t local, uint32_t *out, unsigned max);
+/** x's transport, rdma_state and rdma_* counters from ip's link ("vxlan", "" without one).
+ *  @return 0 or -ENOMEM. */
+int svc_rdma_vtep_info(struct riov_rpc_call *call, struct riov_service *svc, uint32_t ip,
+		       Riov__V1__VtepInfo *x);
+/** riov_rdma_* metrics for the Prometheus collector (none without links). */
+void svc_rdma_metrics(struct evbuffer *out, struct riov_service *svc);
 
 /* svc_mac.c: the MAC tables: static MACs (NetworkSpec.macs), their listing, aging */
 /** Start the aging timer on svc->base, every cfg->mac_aging_s / 2 s (none without a base or with

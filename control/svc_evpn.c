@@ -155,18 +155,7 @@ static struct evpn_net *net_by_vni(const struct riov_service *svc, uint32_t vni)
 /* The first uplink's address (network order), or 0 when there is no uplink. */
 static uint32_t uplink_address(const struct riov_service *svc, const char **name)
 {
-	for (unsigned k = 0; k < svc->n_ports; k++) {
-		const Riov__V1__PortSpec *ps = svc->ports[k];
-		uint32_t ip;
-		unsigned prefix;
-		if (ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK &&
-		    riov_ipv4_cidr_parse(str_or_empty(ps->address), &ip, &prefix) == 0) {
-			if (name != NULL)
-				*name = ps->name;
-			return ip;
-		}
-	}
-	return 0;
+	return svc_uplink_address(svc, name);
 }
 
 /* ------------------------------------------------------------------ remote VTEPs and MACs */

@@ -166,6 +166,23 @@ void svc_uplink_changed(struct riov_service *svc)
 {
 	if (svc->nh != NULL)
 		riov_nh_watch_refresh(svc->nh);
+	svc_rdma_sync(svc); /* the RDMA listener follows the first uplink's address */
+}
+
+uint32_t svc_uplink_address(const struct riov_service *svc, const char **name)
+{
+	for (unsigned k = 0; k < svc->n_ports; k++) {
+		const Riov__V1__PortSpec *ps = svc->ports[k];
+		uint32_t ip;
+		unsigned prefix;
+		if (ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK &&
+		    riov_ipv4_cidr_parse(str_or_empty(ps->address), &ip, &prefix) == 0) {
+			if (name != NULL)
+				*name = ps->name;
+			return ip;
+		}
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ remote VTEPs */
@@ -262,6 +279,7 @@ int svc_vtep_add(struct riov_service *svc, const char *net, uint32_t ip, char *e
 			 net, a, strerror(-rc));
 		return rc;
 	}
+	svc_rdma_sync(svc); /* a new peer address gets its RDMA link */
 	return 0;
 }
 
@@ -277,6 +295,7 @@ void svc_vtep_del(struct riov_service *svc, const char *net, uint32_t ip)
 	}
 	if (svc->nh != NULL)
 		riov_nh_watch_del(svc->nh, ip);
+	svc_rdma_sync(svc); /* an address no network has any more loses its RDMA link */
 }
 
 int svc_net_fabric_check(struct riov_service *svc, const Riov__V1__NetworkSpec *in, char *err,
@@ -425,6 +444,10 @@ static void vtep_info_one(void *arg, const char *net, uint32_t ip, const struct 
 	}
 	if (x->address == NULL || x->port == NULL ||
 	    (vi->resolved && (x->uplink == NULL || x->next_hop_mac == NULL))) {
+		a->nomem = true;
+		return;
+	}
+	if (svc_rdma_vtep_info(a->call, a->svc, ip, x) != 0) {
 		a->nomem = true;
 		return;
 	}

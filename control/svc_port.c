@@ -580,6 +580,8 @@ int svc_port_add(struct riov_service *svc, const Riov__V1__PortSpec *in, char *e
 		spec->domain_id = ai.did; /* kept: the same domain after a restart */
 	}
 	svc->ports[svc->n_ports++] = spec;
+	if (spec->type == RIOV__V1__PORT_TYPE__PORT_TYPE_UPLINK)
+		svc_rdma_sync(svc); /* the first uplink's address is the RDMA listener's */
 	svc_port_macs_added(svc, spec); /* static MACs of its network on it */
 	svc_evpn_port_added(svc, spec);  /* an EVPN network's shadow TAP, or an uplink EVPN waits for */
 	return 0;

@@ -228,6 +228,7 @@ void svc_prometheus_collect(struct evbuffer *out, void *arg)
 			       port_counters[k].vhost_only);
 	free(pa.v);
 	svc_fabric_metrics(out, svc);
+	svc_rdma_metrics(out, svc);
 	svc_evpn_metrics(out, svc);
 	riov_metrics_header(out, "riov_macs_aged_total", "Learned MAC table entries removed by aging "
 			    "(mac_aging_s without a frame from their address), every network.", "counter");

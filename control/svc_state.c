@@ -289,5 +289,6 @@ int riov_service_restore(struct riov_service *svc, char *err, size_t errlen)
 	svc_evpn_restore_begin(svc); /* EVPN networks: the kernel is reconciled once, at the end */
 	int rc = restore_any(svc, err, errlen);
 	svc_evpn_restore_end(svc);
+	svc_rdma_sync(svc); /* RDMA links to the VTEPs restored, on the uplink's address */
 	return rc;
 }

@@ -211,6 +211,7 @@ int riov_dp_create(const struct riov_dp_params *prm, struct riov_dp **out)
 	return 0;
 fail:
 	riov_vtd_destroy(dp->vtd);
+	dp_rdma_free(dp);
 	rte_free(dp->qs);
 	rte_mempool_free(dp->mp_indirect);
 	rte_mempool_free(dp->mp);

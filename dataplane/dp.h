@@ -136,6 +136,37 @@ int riov_dp_vtep_del(struct riov_dp *dp, const char *net, uint32_t ip);
  *  uplink of that name). */
 int riov_dp_vtep_set_nexthop(struct riov_dp *dp, uint32_t ip, const char *uplink, const uint8_t mac[6]);
 
+/* ---- RDMA peer links (dataplane/fabric_rdma.c, docs/rdma.md) ----
+ * The control plane owns the links (dataplane/rdma_link.h); the dataplane sends frames for a
+ * remote VTEP over its address's link while the link is up (else VXLAN), and hands what the link
+ * receives to the VNI's network through that VTEP's port, as if decapsulated. */
+struct riov_rdma_link;
+struct riov_rdma_conf;
+
+/** What a link needs of the dataplane: conf->rx_pool (the mbufs received frames are attached to:
+ *  the pool of data room 0) and conf->socket_id. */
+void riov_dp_rdma_conf(struct riov_dp *dp, struct riov_rdma_conf *conf);
+/** Give link to the workers as the transport to remote VTEP address ip (network order), in every
+ *  network that has or will have that VTEP; one worker (a hash of ip) owns it: it alone polls it
+ *  and sends on it (frames other workers have for ip go by VXLAN). *worker (optional) gets it.
+ *  Returns 0, -EEXIST (ip has a link), -ENOMEM. */
+int riov_dp_rdma_attach(struct riov_dp *dp, uint32_t ip, struct riov_rdma_link *link, unsigned *worker);
+/** Take ip's link away from the workers; when it returns none uses it any more (publish and
+ *  wait): the caller may destroy it. Returns 0 or -ENOENT. */
+int riov_dp_rdma_detach(struct riov_dp *dp, uint32_t ip);
+
+/** The dataplane's counters of ip's link (those of the link itself: riov_rdma_link_stats()). */
+struct riov_dp_rdma_stats {
+	unsigned worker;               /* the owner */
+	uint64_t tx_frames, tx_bytes;  /* handed to the link */
+	uint64_t rx_frames, rx_bytes;  /* received from it */
+	uint64_t fallback;             /* the link had no room (credits, buffers): sent by VXLAN */
+	uint64_t unknown_vni;          /* received in a VNI no network has: dropped */
+	uint64_t unknown_vtep;         /* received for a network that does not have ip as a VTEP */
+};
+/** Returns 0 or -ENOENT (ip has no link). */
+int riov_dp_rdma_stats(struct riov_dp *dp, uint32_t ip, struct riov_dp_rdma_stats *out);
+
 struct riov_dp_vtep_info {
 	char port[RIOV_DP_NAME_MAX];   /* its port (counters: riov_dp_port_stats) */
 	uint32_t vni;

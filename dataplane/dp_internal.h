@@ -178,6 +178,7 @@ struct dp_port {
 	/* VTEP */
 	uint32_t remote_ip;            /* network order */
 	struct dp_vtep_nh *_Atomic nh; /* NULL: no next hop (frames dropped as no_nexthop) */
+	struct dp_rdma_peer *_Atomic rdma; /* the peer's RDMA link (fabric_rdma.c), NULL: none */
 	/* counters: one slot per worker (each worker writes only its own) */
 	struct dp_qstats wstats[RIOV_DP_MAX_WORKERS];
 	_Atomic uint64_t ring_full;    /* handoff ring full, any worker */
@@ -228,6 +229,7 @@ struct riov_dp {
 	struct dp_port *_Atomic ports[RIOV_DP_MAX_PORTS];
 	struct dp_net *nets[RIOV_DP_MAX_NETS];
 	struct dp_vni_map *_Atomic vni_map;  /* fabric.c */
+	struct dp_rdma_set *_Atomic rdma_set; /* fabric_rdma.c: the RDMA links workers poll */
 	unsigned port_order[RIOV_DP_MAX_PORTS]; /* creation order, for listings */
 	unsigned n_port_order;
 };
@@ -273,6 +275,34 @@ void dp_fabric_vtep_gone(struct riov_dp *dp, const struct dp_port *p);
 void dp_fabric_port_free(struct riov_dp *dp, struct dp_port *p);
 /** Before a network goes: its VNI out of the map. */
 void dp_fabric_net_del(struct riov_dp *dp, struct dp_net *net);
+
+/* ---- RDMA peer links (fabric_rdma.c: control side; fabric_worker.c: workers; docs/rdma.md) ----
+ *
+ * One per remote VTEP address with a link (shared by every network that has the VTEP). Only
+ * worker `worker` sends on and polls the link, so the counters have one writer; the control
+ * thread reads them without a lock. Published in dp->rdma_set (the workers' polling list) and
+ * in the rdma pointer of every VTEP port with that address; withdrawn from both and synced before
+ * the control thread may destroy the link. */
+struct dp_rdma_peer {
+	uint32_t ip;                   /* network order */
+	unsigned worker;               /* the owner */
+	struct riov_rdma_link *link;
+	/* the owner's counters */
+	uint64_t tx_frames, tx_bytes;  /* taken by the link (sent, or refused: the link counts those) */
+	uint64_t rx_frames, rx_bytes;  /* received, before the VNI and VTEP lookup */
+	uint64_t fallback;             /* frames the link had no credits or buffers for: sent by VXLAN */
+	uint64_t unknown_vni, unknown_vtep; /* received frames dropped (the overlay's causes) */
+} __rte_cache_aligned;
+
+struct dp_rdma_set {
+	unsigned n;
+	struct dp_rdma_peer *p[];
+};
+
+/** A VTEP port was added: its rdma pointer from the peer of its address, if any. */
+void dp_rdma_vtep_added(struct riov_dp *dp, struct dp_port *p);
+/** Free what is left (riov_dp_destroy, workers stopped). */
+void dp_rdma_free(struct riov_dp *dp);
 
 /* ---- counters (dp_stats.c): the control thread sums what workers and vrings counted ---- */
 

@@ -277,8 +277,12 @@ int riov_dp_vtep_add(struct riov_dp *dp, const char *netname, uint32_t ip, char 
 		.address = ip,
 	};
 	rc = dp_port_add(dp, &prm, net, err, errlen);
-	if (rc == 0)
+	if (rc == 0) {
+		struct dp_port *p = vtep_find(dp, net, ip);
+		if (p != NULL)
+			dp_rdma_vtep_added(dp, p); /* the peer's RDMA link, if it has one */
 		rc = publish_vteps(dp, net);
+	}
 	if (rc != 0 && err[0] == '\0')
 		snprintf(err, errlen, "network %s: VTEP not added: %s", netname, strerror(-rc));
 	return rc;

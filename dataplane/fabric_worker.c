@@ -19,6 +19,7 @@
 #include <rte_ethdev.h>
 #include <rte_ether.h>
 
+#include "dataplane/rdma_link.h"
 #include "dataplane/vxlan.h"
 #include "dataplane/worker_internal.h"
 
@@ -277,11 +278,108 @@ uint16_t dp_poll_tap(struct dp_ctx *c, struct dp_port *up)
 	return n;
 }
 
+/* ---- RDMA peer links (docs/rdma.md): the worker that owns a link sends on it and polls it ---- */
+
+/* Frames m[0..n) for VTEP port p over its peer's link rp: as many as the link takes (sent, or
+ * refused as no message can carry them: the link counts those), freed here. @return how many. */
+static uint16_t rdma_send(struct dp_ctx *c, struct dp_port *p, struct dp_rdma_peer *rp, struct rte_mbuf **m,
+			  uint16_t n)
+{
+	uint32_t vni[RIOV_VIRTQ_BURST];
+	const uint32_t v = p->net->vni;
+	uint16_t done = 0;
+
+	for (unsigned i = 0; i < (unsigned)RTE_MIN(n, (uint16_t)RIOV_VIRTQ_BURST); i++)
+		vni[i] = v;
+	while (done < n) {
+		const uint16_t b = (uint16_t)RTE_MIN(n - done, RIOV_VIRTQ_BURST);
+		const uint16_t k = riov_rdma_link_tx(rp->link, m + done, vni, b);
+		uint64_t bytes = 0;
+		for (uint16_t i = 0; i < k; i++)
+			bytes += rte_pktmbuf_pkt_len(m[done + i]);
+		rte_pktmbuf_free_bulk(m + done, k);
+		p->wstats[c->w->idx].tx_packets += k;
+		p->wstats[c->w->idx].tx_bytes += bytes;
+		rp->tx_frames += k;
+		rp->tx_bytes += bytes;
+		done = (uint16_t)(done + k);
+		if (k < b)
+			break;
+	}
+	return done;
+}
+
+enum dp_rdma_path dp_rdma_choose(const struct dp_rdma_peer *rp, unsigned w, bool up)
+{
+	if (rp == NULL)
+		return DP_RDMA_PATH_VXLAN;        /* no link to this peer */
+	if (rp->worker != w)
+		return DP_RDMA_PATH_VXLAN;        /* another worker's link: no hand-off (docs/rdma.md) */
+	return up ? DP_RDMA_PATH_RDMA : DP_RDMA_PATH_VXLAN;
+}
+
+uint16_t dp_poll_rdma(struct dp_ctx *c)
+{
+	const struct dp_rdma_set *s = atomic_load_explicit(&c->dp->rdma_set, memory_order_acquire);
+	const unsigned w = c->w->idx;
+	struct rte_mbuf *m[RIOV_VIRTQ_BURST];
+	uint32_t vni[RIOV_VIRTQ_BURST];
+	uint16_t got = 0;
+
+	for (unsigned l = 0; s != NULL && l < s->n; l++) {
+		struct dp_rdma_peer *rp = s->p[l];
+		if (rp->worker != w)
+			continue;
+		/* every loop, frames or not: it is also the link's quiescent point (rdma_link.h) */
+		const uint16_t n = riov_rdma_link_poll(rp->link, m, vni, RIOV_VIRTQ_BURST);
+		got = (uint16_t)(got + n);
+		/* a run of one VNI at a time into its network, through the sender's VTEP port: the path
+		 * of decapsulated VXLAN (split horizon, learning, counters) */
+		for (uint16_t i = 0; i < n;) {
+			uint16_t j = (uint16_t)(i + 1);
+			while (j < n && vni[j] == vni[i])
+				j++;
+			uint64_t bytes = 0;
+			for (uint16_t r = i; r < j; r++)
+				bytes += rte_pktmbuf_pkt_len(m[r]);
+			rp->rx_frames += (uint64_t)(j - i);
+			rp->rx_bytes += bytes;
+			struct dp_net *net = vni_net(c->dp, vni[i]);
+			struct dp_port *vp = net != NULL ? net_vtep(c, net, rp->ip) : NULL;
+			if (vp == NULL) {
+				if (net == NULL)
+					rp->unknown_vni += (uint64_t)(j - i);
+				else
+					rp->unknown_vtep += (uint64_t)(j - i);
+				rte_pktmbuf_free_bulk(m + i, (unsigned)(j - i));
+			} else {
+				vtep_rx(c, vp, m + i, (uint16_t)(j - i), bytes);
+			}
+			i = j;
+		}
+	}
+	return got;
+}
+
 void dp_vtep_send(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
 {
+	const unsigned w = c->w->idx;
+	struct dp_rdma_peer *rp = atomic_load_explicit(&p->rdma, memory_order_acquire);
+
+	/* the peer's RDMA link when this worker owns it and it is up; what it has no room for
+	 * (credits, buffers) goes by VXLAN rather than waiting */
+	if (unlikely(rp != NULL) &&
+	    dp_rdma_choose(rp, w, riov_rdma_link_state(rp->link) == RIOV_RDMA_LINK_UP) == DP_RDMA_PATH_RDMA) {
+		const uint16_t k = rdma_send(c, p, rp, m, n);
+		if (k == n)
+			return;
+		rp->fallback += (uint64_t)(n - k);
+		m += k;
+		n = (uint16_t)(n - k);
+	}
+
 	const struct dp_vtep_nh *nh = atomic_load_explicit(&p->nh, memory_order_acquire);
 	struct dp_port *up = nh != NULL ? port_get(c->dp, nh->uplink) : NULL;
-	const unsigned w = c->w->idx;
 	uint16_t k = 0;
 
 	if (unlikely(up == NULL)) {

@@ -711,6 +711,10 @@ int dp_worker_main(void *arg)
 			}
 			flush_all(&c);
 		}
+		if (atomic_load_explicit(&dp->rdma_set, memory_order_relaxed) != NULL) {
+			got += dp_poll_rdma(&c);
+			flush_all(&c);
+		}
 		notify_flush(&c);
 		w->loops++;
 		if (got) {

@@ -58,5 +58,15 @@ uint16_t dp_poll_uplink(struct dp_ctx *c, struct dp_port *up, uint16_t q);
 uint16_t dp_poll_tap(struct dp_ctx *c, struct dp_port *up);
 /** Encapsulate n frames for remote VTEP p and send them out of its uplink (frees them). */
 void dp_vtep_send(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n);
+/** Poll the RDMA links this worker owns (docs/rdma.md): received frames into their VNI's network
+ *  through the sending peer's VTEP port, as decapsulated VXLAN. @return frames received. */
+uint16_t dp_poll_rdma(struct dp_ctx *c);
+
+/* How frames for a remote VTEP leave: over the peer's RDMA link, or VXLAN. */
+enum dp_rdma_path { DP_RDMA_PATH_VXLAN = 0, DP_RDMA_PATH_RDMA };
+/** The path for frames that worker w has for a VTEP whose peer has link rp (NULL: none) that is
+ *  up or not: RDMA only on the owner's link while it is up (others' frames go by VXLAN: no
+ *  hand-off between workers). Frames the link then has no room for fall back to VXLAN. */
+enum dp_rdma_path dp_rdma_choose(const struct dp_rdma_peer *rp, unsigned w, bool up);
 
 #endif

@@ -459,7 +459,8 @@ void ctl_print_port_detail(const Riov__V1__PortCounters *pc, const char *const *
 }
 
 /* The columns of `net vtep list`, for people. */
-enum { VT_NET, VT_ADDR, VT_ORIGIN, VT_RESOLVED, VT_UPLINK, VT_NEXT_HOP, VT_TX, VT_RX, VT_DROPPED, VT_N };
+enum { VT_NET, VT_ADDR, VT_ORIGIN, VT_RESOLVED, VT_UPLINK, VT_NEXT_HOP, VT_TX, VT_RX, VT_DROPPED, VT_TRANSPORT,
+       VT_RDMA, VT_N };
 
 static void vtep_row(const char *net, const Riov__V1__VtepInfo *v, char cell[VT_N][80])
 {
@@ -476,6 +477,9 @@ static void vtep_row(const char *net, const Riov__V1__VtepInfo *v, char cell[VT_
 	snprintf(cell[VT_TX], 80, "%" PRIu64, v->tx_packets);
 	snprintf(cell[VT_RX], 80, "%" PRIu64, v->rx_packets);
 	snprintf(cell[VT_DROPPED], 80, "%" PRIu64, v->dropped);
+	/* the transport its frames take now, and its RDMA link's state ("-": none) */
+	snprintf(cell[VT_TRANSPORT], 80, "%s", v->transport && v->transport[0] ? v->transport : "vxlan");
+	snprintf(cell[VT_RDMA], 80, "%s", v->rdma_state && v->rdma_state[0] ? v->rdma_state : "-");
 }
 
 /* A network's overlay totals, one line: "NET: VNI N totals: tx ..., rx ..., dropped D (cause n, ...)". */
@@ -493,7 +497,7 @@ static void print_vni_totals(const char *net, const Riov__V1__VniCounters *o)
 void ctl_print_vteps(const Riov__V1__NetworkListResponse *r)
 {
 	static const char *const head[VT_N] = { "NET", "VTEP", "ORIGIN", "RESOLVED", "UPLINK", "NEXT_HOP",
-						"TX_PKTS", "RX_PKTS", "DROPPED" };
+						"TX_PKTS", "RX_PKTS", "DROPPED", "TRANSPORT", "RDMA" };
 	size_t width[VT_N], rows = 0;
 	char cell[VT_N][80];
 
