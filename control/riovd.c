@@ -23,6 +23,7 @@
 #include "control/config.h"
 #include "control/rpc_server.h"
 #include "control/service.h"
+#include "control/watchdog.h"
 #include "dataplane/dp.h"
 #include "vmm/guest_fault.h"
 
@@ -33,9 +34,46 @@ struct riovd {
 	struct event_base *base;
 	struct riov_dp *dp;
 	struct riov_service *svc;
-	struct event *ev_int, *ev_term, *ev_usr1, *ev_stats;
+	struct event *ev_int, *ev_term, *ev_usr1, *ev_stats, *ev_fault;
+	struct riov_watchdog *watchdog;
 	int exit_code;
 };
+
+static void on_fault_hang(evutil_socket_t fd, short what, void *arg)
+{
+	struct riovd *d = arg;
+
+	(void)fd;
+	(void)what;
+	RIOV_LOG(RIOV_LOG_WARN, "test fault RIOV_FAULT_HANG_WORKER_MS: worker 0 stops polling now");
+	riov_dp_fault_hang_worker(d->dp, 0);
+}
+
+/* Test-only faults from the environment (built with fault injection; meson -Dfault_injection):
+ * RIOV_FAULT_HANG_WORKER_MS=N: N ms after ready, worker 0 stops polling (the watchdog test). */
+static void faults_arm(struct riovd *d)
+{
+	const char *v = getenv("RIOV_FAULT_HANG_WORKER_MS");
+	char *end;
+
+	if (v == NULL)
+		return;
+	if (!RIOV_FAULT_INJECTION) {
+		RIOV_LOG(RIOV_LOG_WARN, "RIOV_FAULT_HANG_WORKER_MS ignored: fault injection is not built in");
+		return;
+	}
+	errno = 0;
+	unsigned long ms = strtoul(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || ms > 3600000ul) {
+		RIOV_LOG(RIOV_LOG_WARN, "RIOV_FAULT_HANG_WORKER_MS='%s' ignored: not a number of ms up to 3600000", v);
+		return;
+	}
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000u), .tv_usec = (suseconds_t)(ms % 1000u) * 1000 };
+	d->ev_fault = evtimer_new(d->base, on_fault_hang, d);
+	if (d->ev_fault != NULL)
+		evtimer_add(d->ev_fault, &tv);
+	RIOV_LOG(RIOV_LOG_WARN, "test fault armed: worker 0 stops polling %lu ms after ready", ms);
+}
 
 static void usage(FILE *f)
 {
@@ -433,8 +471,11 @@ int main(int argc, char **argv)
 	RIOV_LOG(RIOV_LOG_NOTICE, "ready: %u network(s), %u port(s), %u worker(s)", n_nets, n_ports,
 		 n_workers);
 	sd_notify(0, "READY=1");
+	riov_watchdog_start(d.base, d.dp, &d.watchdog);   /* failures logged; riovd runs on without */
+	faults_arm(&d);
 	event_base_dispatch(d.base);
 	sd_notify(0, "STOPPING=1");
+	riov_watchdog_stop(d.watchdog);
 	printf("final counters:\n");
 	riov_dp_dump(d.dp, stdout);
 out:
@@ -443,6 +484,8 @@ out:
 	riov_dp_destroy(d.dp);
 	if (d.ev_stats)
 		event_free(d.ev_stats);
+	if (d.ev_fault)
+		event_free(d.ev_fault);
 	event_free(d.ev_int);
 	event_free(d.ev_term);
 	event_free(d.ev_usr1);

@@ -293,6 +293,11 @@ struct riov_dp_queue_stats {
 int riov_dp_port_queue_stats(struct riov_dp *dp, const char *name, struct riov_dp_queue_stats *qs,
 			     unsigned n);
 
+/** Test-only fault (built with RIOV_FAULT_INJECTION, else it does nothing): worker idx stops
+ *  polling and spins without counting its loops until the dataplane stops, as a worker stuck in
+ *  a device or a loop would (the watchdog test). */
+void riov_dp_fault_hang_worker(struct riov_dp *dp, unsigned idx);
+
 struct riov_dp_worker_stats {
 	unsigned lcore;
 	uint64_t busy_cycles, idle_cycles, loops;

@@ -225,6 +225,7 @@ struct riov_dp {
 	unsigned idle_sleep_us;        /* riov_dp_params.idle_sleep_us */
 	struct riov_virtq_held_budget held_budget;   /* RX vrings' held mbufs, together */
 	_Atomic bool stop;
+	_Atomic unsigned fault_hang;   /* test-only (RIOV_FAULT_INJECTION): worker idx + 1 spins, 0 none */
 	struct dp_worker workers[RIOV_DP_MAX_WORKERS];
 	struct dp_port *_Atomic ports[RIOV_DP_MAX_PORTS];
 	struct dp_net *nets[RIOV_DP_MAX_NETS];

@@ -21,6 +21,7 @@
 #include <rte_ether.h>
 #include <rte_hash_crc.h>
 #include <rte_ip.h>
+#include <rte_pause.h>
 #include <rte_prefetch.h>
 
 #include "common/log.h"
@@ -682,6 +683,25 @@ static uint16_t poll_eth(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 
 #define DP_IDLE_LOOPS 1024
 
+void riov_dp_fault_hang_worker(struct riov_dp *dp, unsigned idx)
+{
+#if RIOV_FAULT_INJECTION
+	atomic_store_explicit(&dp->fault_hang, idx + 1, memory_order_relaxed);
+#else
+	(void)dp;
+	(void)idx;
+#endif
+}
+
+#if RIOV_FAULT_INJECTION
+/* The test-only hang: no polls, no loops counted, no quiescent state; only a stop ends it. */
+static __rte_noinline void fault_hang(struct riov_dp *dp)
+{
+	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed))
+		rte_pause();
+}
+#endif
+
 int dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
@@ -716,6 +736,10 @@ int dp_worker_main(void *arg)
 			flush_all(&c);
 		}
 		notify_flush(&c);
+#if RIOV_FAULT_INJECTION
+		if (unlikely(atomic_load_explicit(&dp->fault_hang, memory_order_relaxed) == w->idx + 1))
+			fault_hang(dp);
+#endif
 		w->loops++;
 		if (got) {
 			uint64_t now = rte_rdtsc();
