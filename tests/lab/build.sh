@@ -10,6 +10,8 @@
 #   vmlinux-<ver>        the uncompressed (ELF, PVH-bootable) kernel, when it can be extracted
 #   initramfs.cpio.gz    busybox, /init, the modules, host tools (rdma, ip, ibv_*), riovd + riovctl
 #                        of the tree's build with their libraries and DPDK PMDs, the tests
+#   initramfs-pair.cpio.gz  the same plus an appended archive: dpdk-testpmd (libraries, net_virtio)
+#                        and the pair tests (tests/lab/guest/pair/), for tests/lab/run.sh --pair
 #   lab.env              KERNEL=, INITRD=, KVER= for tests/lab/run.sh
 # Each step is skipped when its inputs have not changed (a key file next to the artifact).
 #
@@ -255,6 +257,7 @@ key_inputs() {
 }
 KEY=$(key_inputs | sha256sum | cut -d' ' -f1)
 INITRD=$CACHE/initramfs.cpio.gz
+STAGE_BASE=$CACHE/initramfs.d
 
 if [ "$(cat "$INITRD.key" 2>/dev/null || true)" = "$KEY" ] && [ -f "$INITRD" ]; then
 	log "initramfs up to date ($INITRD)"
@@ -347,6 +350,79 @@ else
 	log "initramfs $(du -h "$INITRD" | cut -f1)"
 fi
 
+# --- 4. the pair image (tests/lab/run.sh --pair) ------------------------------------------------
+# The image above plus a second cpio archive appended to it (the kernel unpacks concatenated
+# archives in order): the pair tests at /lab/pair, Debian's dpdk-testpmd at its host path with the
+# shared libraries ldd lists (these include the PMDs testpmd links directly: bnxt, i40e, mlx5, ...,
+# which live in DPDK's PMD directory) and net_virtio (virtio-user, testpmd's port on riovd's vhost
+# socket). The single-VM image stays as it was: its riovd loads no virtio or vendor PMD, and it boots
+# no bigger.
+# Also: coreutils' stdbuf (testpmd's stdout to a file, line-buffered: its "Press enter to exit"
+# says it forwards) and libgcc_s (glibc loads it for pthread_cancel, which testpmd calls on exit).
+TESTPMD=$(command -v dpdk-testpmd || true)
+PAIR_PMDS=(net_virtio)
+PAIR_FILES=()
+if [ -n "$TESTPMD" ]; then
+	for m in "${PAIR_PMDS[@]}"; do
+		for f in "$DPDK_PMD_DIR"/librte_"$m".so*; do
+			[ -e "$f" ] && PAIR_FILES+=("$f")
+		done
+	done
+	for f in /usr/bin/stdbuf /usr/libexec/coreutils/libstdbuf.so /lib/x86_64-linux-gnu/libgcc_s.so.1; do
+		[ -e "$f" ] && PAIR_FILES+=("$f")
+	done
+else
+	log "no dpdk-testpmd (apt-get install dpdk): the pair tests will SKIP"
+fi
+pair_key_inputs() {
+	echo "base $KEY"
+	sha256sum "$HERE"/guest/pair/* 2>/dev/null
+	for f in $TESTPMD "${PAIR_FILES[@]}"; do
+		echo "testpmd $f"
+		sha256sum "$f"
+		ldd "$f" 2>/dev/null | awk '/=>/ {print $3}' | while read -r lib; do
+			[ -f "$lib" ] && sha256sum "$lib"
+		done
+	done
+	return 0
+}
+PAIR_KEY=$(pair_key_inputs | sha256sum | cut -d' ' -f1)
+INITRD_PAIR=$CACHE/initramfs-pair.cpio.gz
+if [ "$(cat "$INITRD_PAIR.key" 2>/dev/null || true)" = "$PAIR_KEY" ] && [ -f "$INITRD_PAIR" ]; then
+	log "pair initramfs up to date ($INITRD_PAIR)"
+else
+	log "building the pair initramfs"
+	PSTAGE=$CACHE/initramfs-pair.d
+	rm -rf "$PSTAGE"
+	mkdir -p "$PSTAGE/lab/pair"
+	for t in "$HERE"/guest/pair/*; do
+		[ -f "$t" ] && install -m 0755 "$t" "$PSTAGE/lab/pair/"
+	done
+	for f in $TESTPMD "${PAIR_FILES[@]}"; do
+		copy_with_libs "$f" "$PSTAGE"
+	done
+	# testpmd finds the PMDs it links through its RUNPATH (DPDK's PMD directory); the EAL loads them
+	# again from there, and their own dependencies (net_mlx5 -> common_mlx5) are found by name in
+	# the library directory, where the host has a symlink to each: the guest gets those too.
+	if [ -d "$PSTAGE$DPDK_PMD_DIR" ]; then
+		for f in "$PSTAGE$DPDK_PMD_DIR"/*; do
+			l=$(dirname "$(dirname "$DPDK_PMD_DIR")")/$(basename "$f")
+			if [ -L "$l" ] || [ -e "$l" ]; then copy_path "$l" "$PSTAGE"; fi
+		done
+	fi
+	# what the base image has already (the same host files) is left out of the overlay
+	(cd "$PSTAGE" && find . ! -type d -print) | while read -r f; do
+		if [ -e "$STAGE_BASE/$f" ] || [ -L "$STAGE_BASE/$f" ]; then rm -f "$PSTAGE/$f"; fi
+	done
+	(cd "$PSTAGE" && find . -print0 | LC_ALL=C sort -z |
+		cpio --null -o -H newc --quiet -R 0:0 | gzip -1 > "$INITRD_PAIR.overlay")
+	cat "$INITRD" "$INITRD_PAIR.overlay" > "$INITRD_PAIR.tmp"
+	rm -f "$INITRD_PAIR.overlay"
+	mv "$INITRD_PAIR.tmp" "$INITRD_PAIR"
+	echo "$PAIR_KEY" > "$INITRD_PAIR.key"
+	log "pair initramfs $(du -h "$INITRD_PAIR" | cut -f1)"
+fi
+
 KERNEL=$VMLINUZ
 [ -f "$VMLINUX" ] && KERNEL=$VMLINUX
 cat > "$CACHE/lab.env.tmp" <<EOF
@@ -354,6 +430,7 @@ KVER=$KVER
 KERNEL=$KERNEL
 KERNEL_BZIMAGE=$VMLINUZ
 INITRD=$INITRD
+INITRD_PAIR=$INITRD_PAIR
 EOF
 mv "$CACHE/lab.env.tmp" "$CACHE/lab.env"
 log "ready: kernel $KVER ($KPKG $KPKG_VER), $CACHE/lab.env"

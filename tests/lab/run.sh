@@ -19,6 +19,17 @@
 #   RIOV_LAB_APPEND    extra kernel command line
 #   RIOV_LAB_VERBOSE   1: copy the whole console to stdout while the VM runs
 #   RIOV_LAB_QEMU_ARGS extra QEMU arguments (word-split)
+#   RIOV_LAB_PAIR      1: the same as --pair
+#
+# tests/lab/run.sh --pair (or RIOV_LAB_PAIR=1): the two-VM mode. VM A and VM B boot the pair image
+# (build.sh's initramfs-pair.cpio.gz: the lab image plus dpdk-testpmd and tests/lab/guest/pair/) at
+# once, each with one virtio-net NIC (A 52:54:00:12:36:0a, B 52:54:00:12:36:0b) on a wire to the
+# other's (a pair of unix datagram sockets, pair-a.sock and pair-b.sock in the cache: nothing else
+# on it) and riov.lab.role=a|b on its kernel command line (/init then runs /lab/pair/* with ROLE
+# set). Their consoles go to console-pair-a.log and console-pair-b.log; each result line is printed
+# as "LAB-RESULT pair-<role>-<test> ...", the summary counts both VMs' lines, and the exit status is
+# the worst of the two (as above). RIOV_LAB_TIMEOUT (default 420 here) bounds each VM; the per-test
+# limit is lab.timeout=300 (the tests wait for the other VM over the wire).
 set -uo pipefail
 
 CACHE=${RIOV_LAB_CACHE:-/var/cache/riov-lab}
@@ -57,6 +68,74 @@ exec 9> "$CACHE/run.lock"
 if ! flock -n 9; then
 	echo "lab-run: another lab VM is running; waiting for it" >&2
 	flock 9
+fi
+
+pair=${RIOV_LAB_PAIR:-0}
+[ "${1:-}" = --pair ] && pair=1
+if [ "$pair" = 1 ]; then
+	[ -n "${INITRD_PAIR:-}" ] && [ -f "$INITRD_PAIR" ] || die "no pair initramfs in $CACHE/lab.env: run tests/lab/build.sh"
+	TIMEOUT=${RIOV_LAB_TIMEOUT:-420}
+	append="console=ttyS0 panic=-1 loglevel=4 lab.timeout=300"
+	[ -n "${RIOV_LAB_ONLY:-}" ] && append+=" lab.only=$RIOV_LAB_ONLY"
+	[ -n "${RIOV_LAB_APPEND:-}" ] && append+=" $RIOV_LAB_APPEND"
+	start=$(date +%s.%N)
+	rm -f "$CACHE/pair-a.sock" "$CACHE/pair-b.sock"
+	# Each VM: one CPU, 1 GiB (riovd's 128 MB and testpmd's 256 MB without hugepages come out of
+	# it), no IOMMU, one NIC on the wire. TCG takes a core per VM: the machine's two.
+	for r in a b; do
+		o=b; [ $r = b ] && o=a
+		: > "$CACHE/console-pair-$r.log"
+		(
+			timeout -k 5 "$TIMEOUT" "$QEMU" \
+				-machine q35 -accel tcg -cpu max -smp 1 -m 1024 \
+				-nographic -no-reboot -nodefaults -serial stdio -monitor none \
+				"${bios[@]}" \
+				-kernel "$kernel" -initrd "$INITRD_PAIR" -append "$append riov.lab.role=$r" \
+				-device virtio-net-pci,netdev=w,mac=52:54:00:12:36:0$r \
+				-netdev dgram,id=w,local.type=unix,local.path="$CACHE/pair-$r.sock",remote.type=unix,remote.path="$CACHE/pair-$o.sock" \
+				${RIOV_LAB_QEMU_ARGS:-} \
+				< /dev/null 2>&1 | tr -d '\r' | tee "$CACHE/console-pair-$r.log" | {
+				if [ "${RIOV_LAB_VERBOSE:-0}" = 1 ]; then sed -u "s/^/[$r] /"; else
+				grep --line-buffered -E '^LAB-(RESULT|BOOT|DONE)' |
+					sed -u "s/^LAB-RESULT /LAB-RESULT pair-$r-/; s/^LAB-\(BOOT\|DONE\) /LAB-\1 [$r] /"; fi
+			}
+			echo "${PIPESTATUS[0]}" > "$CACHE/pair-$r.rc"
+		) &
+	done
+	wait
+	rm -f "$CACHE/pair-a.sock" "$CACHE/pair-b.sock"
+	secs=$(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo "?")
+	pass=0 fail=0 skip=0 status=0
+	for r in a b; do
+		log=$CACHE/console-pair-$r.log
+		rc=$(cat "$CACHE/pair-$r.rc" 2>/dev/null || echo "?")
+		pass=$((pass + $(grep -c '^LAB-RESULT [^ ]* PASS' "$log")))
+		fail=$((fail + $(grep -c '^LAB-RESULT [^ ]* FAIL' "$log")))
+		skip=$((skip + $(grep -c '^LAB-RESULT [^ ]* SKIP' "$log")))
+		st=0
+		if ! grep -q '^LAB-DONE' "$log"; then
+			if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+				echo "lab-run: FAIL: VM $r hung: no end of its test list after ${TIMEOUT}s (RIOV_LAB_TIMEOUT); killed" >&2
+				st=2
+			elif grep -q 'Kernel panic' "$log"; then
+				echo "lab-run: FAIL: VM $r's kernel panicked: $(grep -m1 'Kernel panic' "$log")" >&2
+				st=3
+			else
+				echo "lab-run: FAIL: VM $r's QEMU exited (status $rc) before the guest finished its tests" >&2
+				st=3
+			fi
+			echo "---- last 30 console lines of VM $r ($log) ----" >&2
+			tail -n 30 "$log" >&2
+			echo "----" >&2
+		elif grep -q '^LAB-RESULT [^ ]* FAIL' "$log"; then
+			st=1
+		fi
+		[ "$st" -gt "$status" ] && status=$st
+		rm -f "$CACHE/pair-$r.rc"
+	done
+	[ "$pass$fail$skip" = 000 ] && [ "$status" = 0 ] && { echo "lab-run: FAIL: the VMs ran no test" >&2; status=1; }
+	echo "$pass passed, $fail failed, $skip skipped (pair run ${secs}s, consoles in $CACHE/console-pair-{a,b}.log)"
+	exit $status
 fi
 
 LOG=$CACHE/console.log
