@@ -48,6 +48,7 @@ struct svc_rdma {
 	struct riov_rdma_ctx *ctx;             /* NULL: none (no uplink, or it could not be made) */
 	uint32_t local_ip;                     /* ctx's address (network order); 0: no ctx */
 	uint32_t failed_ip;                    /* the address ctx creation last failed on (logged once) */
+	bool removed;                          /* a device went away; no context made since */
 	int failed_rc;
 	struct event *fd_ev;                   /* the event channel readable */
 	struct event *tick_ev;                 /* riov_rdma_cm_poll() when due; the sync once a second */
@@ -260,6 +261,19 @@ static void ctx_up(struct riov_service *svc, uint32_t local, const char *uplink)
 		 c->rdma_port, uplink, c->rdma_msg_size, c->rdma_recv_bufs, c->rdma_send_bufs);
 }
 
+/* The context's device went away: every id, QP and registration on it goes, so that the kernel
+ * can finish removing it; a device with the address is looked for again at each sync. */
+static bool ctx_gone(struct riov_service *svc)
+{
+	struct svc_rdma *r = svc->rdma;
+
+	if (r->ctx == NULL || !riov_rdma_ctx_removed(r->ctx))
+		return false;
+	ctx_down(svc, "the RDMA device was removed");
+	r->removed = true;
+	return true;
+}
+
 void svc_rdma_sync(struct riov_service *svc)
 {
 	struct svc_rdma *r = svc->rdma;
@@ -267,6 +281,7 @@ void svc_rdma_sync(struct riov_service *svc)
 
 	if (r == NULL)
 		return;
+	ctx_gone(svc);
 	const uint32_t local = svc_uplink_address(svc, &uplink);
 	if (r->ctx != NULL && local != r->local_ip)
 		ctx_down(svc, local == 0 ? "the last uplink was deleted" : "the first uplink's address changed");
@@ -274,10 +289,13 @@ void svc_rdma_sync(struct riov_service *svc)
 		r->failed_ip = 0;
 		return;
 	}
+	if (r->ctx == NULL && r->removed)
+		riov_rdma_devices_sync();   /* so that the kernel can finish the removal */
 	if (r->ctx == NULL)
 		ctx_up(svc, local, uplink);
 	if (r->ctx == NULL)
 		return;
+	r->removed = false;
 
 	uint32_t *want = malloc(SVC_RDMA_PEERS_MAX * sizeof(*want));
 	if (want == NULL) {
@@ -348,6 +366,8 @@ static void poll_cm(struct riov_service *svc)
 	if (r->ctx != NULL) {
 		ms = riov_rdma_cm_poll(r->ctx);
 		log_states(r);
+		if (ctx_gone(svc))
+			ms = SVC_RDMA_RETRY_MS;
 		if (ms < 1)
 			ms = 1;
 		if (ms > (int)RIOV_RDMA_CM_TICK_MS)
@@ -555,8 +575,8 @@ void svc_rdma_metrics(struct evbuffer *out, struct riov_service *svc)
 				riov_metrics_sample_u64(out, ctr[c].name, labels, 2, v);
 			}
 	}
-	riov_metrics_header(out, "riov_rdma_fallback_total", "Frames for an RDMA peer that its link had "
-			    "no room for (credits, send buffers): sent by VXLAN.", "counter");
+	riov_metrics_header(out, "riov_rdma_fallback_total", "Frames for an RDMA peer sent by VXLAN "
+			    "while its link was not up.", "counter");
 	for (unsigned i = 0; i < r->n; i++) {
 		const char *labels[] = { "peer", addr[i] };
 		riov_metrics_sample_u64(out, "riov_rdma_fallback_total", labels, 1, ds[i].fallback);

@@ -291,7 +291,7 @@ struct dp_rdma_peer {
 	/* the owner's counters */
 	uint64_t tx_frames, tx_bytes;  /* taken by the link (sent, or refused: the link counts those) */
 	uint64_t rx_frames, rx_bytes;  /* received, before the VNI and VTEP lookup */
-	uint64_t fallback;             /* frames the link had no credits or buffers for: sent by VXLAN */
+	uint64_t fallback;             /* frames sent by VXLAN while the link was not up */
 	uint64_t unknown_vni, unknown_vtep; /* received frames dropped (the overlay's causes) */
 } __rte_cache_aligned;
 

@@ -318,6 +318,13 @@ enum dp_rdma_path dp_rdma_choose(const struct dp_rdma_peer *rp, unsigned w, bool
 	return up ? DP_RDMA_PATH_RDMA : DP_RDMA_PATH_VXLAN;
 }
 
+bool dp_vtep_rdma_fits(const struct dp_ctx *c, const struct dp_port *p, uint32_t len)
+{
+	const struct dp_rdma_peer *rp = atomic_load_explicit(&p->rdma, memory_order_acquire);
+
+	return rp != NULL && rp->worker == c->w->idx && len <= riov_rdma_link_frame_max(rp->link);
+}
+
 uint16_t dp_poll_rdma(struct dp_ctx *c)
 {
 	const struct dp_rdma_set *s = atomic_load_explicit(&c->dp->rdma_set, memory_order_acquire);
@@ -366,16 +373,21 @@ void dp_vtep_send(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint
 	const unsigned w = c->w->idx;
 	struct dp_rdma_peer *rp = atomic_load_explicit(&p->rdma, memory_order_acquire);
 
-	/* the peer's RDMA link when this worker owns it and it is up; what it has no room for
-	 * (credits, buffers) goes by VXLAN rather than waiting */
-	if (unlikely(rp != NULL) &&
-	    dp_rdma_choose(rp, w, riov_rdma_link_state(rp->link) == RIOV_RDMA_LINK_UP) == DP_RDMA_PATH_RDMA) {
-		const uint16_t k = rdma_send(c, p, rp, m, n);
-		if (k == n)
+	/* the peer's RDMA link when this worker owns it and it is up. What it has no room for (every
+	 * send buffer queued or in flight: the peer is slower than its senders) is dropped like a
+	 * full transmit ring's: sent by VXLAN instead, it would overtake the frames queued before it. */
+	if (unlikely(rp != NULL)) {
+		const bool up = riov_rdma_link_state(rp->link) == RIOV_RDMA_LINK_UP;
+		if (dp_rdma_choose(rp, w, up) == DP_RDMA_PATH_RDMA) {
+			const uint16_t k = rdma_send(c, p, rp, m, n);
+			if (unlikely(k < n)) {
+				count_drop(p, w, RIOV_DP_DROP_RING_FULL, (uint16_t)(n - k));
+				rte_pktmbuf_free_bulk(m + k, (unsigned)(n - k));
+			}
 			return;
-		rp->fallback += (uint64_t)(n - k);
-		m += k;
-		n = (uint16_t)(n - k);
+		}
+		if (rp->worker == w)
+			rp->fallback += n;      /* the link is not up: by VXLAN meanwhile */
 	}
 
 	const struct dp_vtep_nh *nh = atomic_load_explicit(&p->nh, memory_order_acquire);
@@ -389,6 +401,14 @@ void dp_vtep_send(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint
 	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *x = m[i];
+		if (unlikely(rte_pktmbuf_pkt_len(x) > p->max_frame) &&
+		    (rte_pktmbuf_pkt_len(x) > p->max_frame + RTE_VLAN_HLEN || rte_pktmbuf_data_len(x) < RTE_ETHER_HDR_LEN ||
+		     rte_pktmbuf_mtod(x, const struct rte_ether_hdr *)->ether_type != RTE_BE16(RTE_ETHER_TYPE_VLAN))) {
+			/* let through for the RDMA link (dp_vtep_rdma_fits), which could not take it */
+			count_drop(p, w, RIOV_DP_DROP_MTU, 1);
+			rte_pktmbuf_free(x);
+			continue;
+		}
 		const uint16_t sport = riov_vxlan_src_port(x);
 		/* in place when the frame is this port's alone, else a header in front of a clone
 		 * (a flooded frame other ports share) */

@@ -34,6 +34,7 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
@@ -48,6 +49,13 @@ RIOV_LOG_COMPONENT("rdma", RIOV_LOG_INFO);
 #define RL_BUF_NONE UINT32_MAX
 #define RL_WC_BATCH 16
 #define RL_BUF_ALIGN 64u         /* buffer stride within a region */
+/* An idle connection is probed: a zero-length RDMA WRITE (it takes no receive buffer, and the
+ * peer's transport acknowledges it) when nothing was posted for this long, so that a peer that
+ * vanished without a disconnect (killed, its device gone) is noticed by the retries running out
+ * rather than only when traffic comes. With RL_ACK_TIMEOUT and 7 retries: within about 3 s. */
+#define RL_KEEPALIVE_MS 500u
+#define RL_ACK_TIMEOUT 16u       /* local ACK timeout, 4.096 us * 2^16 = 268 ms (rdma_cm's own is
+				  * about 1 s on RoCE, 8 s with the retries) */
 
 struct rl_conn {
 	struct riov_rdma_link *link;
@@ -64,6 +72,7 @@ struct rl_conn {
 	bool hello_rx;
 	uint64_t sq_posted, sq_done;
 	uint32_t unsignaled;
+	uint64_t last_post_tsc;    /* when the worker last posted a send (keepalive) */
 	uint32_t *sq_buf;          /* per send queue slot: a send buffer to free on completion */
 	struct ibv_wc rwc[RL_WC_BATCH];
 	int rwc_n, rwc_i;
@@ -79,6 +88,7 @@ struct riov_rdma_ctx {
 	struct ibv_pd *pd;
 	struct riov_rdma_link *links;
 	struct riov_rdma_ctx *next; /* every context of the process (device events) */
+	bool removed;              /* the device went away (DEVICE_REMOVAL, DEVICE_FATAL) */
 };
 
 struct riov_rdma_link {
@@ -103,6 +113,11 @@ struct riov_rdma_link {
 	struct ibv_mr *tx_mr;
 	uint32_t *tx_free;
 	uint32_t tx_nfree;
+	/* worker: the send queue, buffers filled and not yet posted, oldest first (the last one still
+	 * takes frames); their messages' builders by buffer */
+	uint32_t *tx_q;
+	uint32_t tx_qh, tx_qn;
+	struct riov_rdma_msg_builder *tx_b;
 	/* hand-over */
 	_Atomic(struct rl_conn *) conn __rte_cache_aligned;
 	_Atomic uint64_t retired;
@@ -225,6 +240,7 @@ static int post_send(struct riov_rdma_link *l, struct rl_conn *c, void *addr, ui
 		l->tx_free[l->tx_nfree++] = buf;
 	c->sq_posted++;
 	c->unsignaled = sig ? 0 : c->unsignaled + 1;
+	c->last_post_tsc = rte_get_tsc_cycles();
 	l->ws.tx_msgs++;
 	l->ws.tx_inline += inl;
 	l->ws.tx_signaled += sig;
@@ -287,12 +303,41 @@ static void send_credit(struct riov_rdma_link *l, struct rl_conn *c)
 		l->ws.tx_credit_msgs++;
 }
 
+/* The keepalive probe: a signaled zero-length RDMA WRITE (no address or key is needed for zero
+ * bytes, and the peer's QP allows remote writes, as rdma_cm sets it up). Its completion frees no
+ * buffer; if the peer is gone, it completes with a retry error and the connection is torn down. */
+static void send_keepalive(struct riov_rdma_link *l, struct rl_conn *c)
+{
+	const uint64_t pos = c->sq_posted;
+	struct ibv_send_wr wr = {
+		.wr_id = RL_WR_SEND | pos,
+		.opcode = IBV_WR_RDMA_WRITE,
+		.send_flags = IBV_SEND_SIGNALED,
+	}, *bad;
+
+	c->sq_buf[pos % c->sq_depth] = RL_BUF_NONE;
+	int rc = ibv_post_send(c->id->qp, &wr, &bad);
+	if (rc != 0) {
+		l->ws.post_errors++;
+		conn_fail(c, "ibv_post_send (keepalive): %s", strerror(rc));
+		return;
+	}
+	c->sq_posted++;
+	c->unsignaled = 0;
+	c->last_post_tsc = rte_get_tsc_cycles();
+	l->ws.tx_keepalives++;
+}
+
 /* A connection the worker will not use (none, withdrawn or failed): a message half handed out is
  * abandoned (its frames already out stay valid). */
 static void worker_quiesce(struct riov_rdma_link *l)
 {
 	if (l->rxm.active)
 		rl_rxmsg_finish(l->rx, &l->rxm);
+	/* frames queued and never sent are lost with the connection (the buffers come back with
+	 * the next one: conn_resources) */
+	for (; l->tx_qn > 0; l->tx_qn--, l->tx_qh = (l->tx_qh + 1) % l->ctx->conf.send_bufs)
+		l->ws.tx_discarded += l->tx_b[l->tx_q[l->tx_qh]].nframes;
 }
 
 /* The worker's quiescent point. A connection withdrawn during this call (retired moved) is let go
@@ -423,6 +468,33 @@ static uint16_t recv_one(struct riov_rdma_link *l, struct rl_conn *c, const stru
 	}
 }
 
+/* Post the queued messages, oldest first, while credits and the send queue allow: under load the
+ * queue's messages fill up while they wait, so a credit carries as many frames as a message holds. */
+static void tx_flush(struct riov_rdma_link *l, struct rl_conn *c)
+{
+	const uint32_t nb = l->ctx->conf.send_bufs;
+
+	while (l->tx_qn > 0) {
+		const uint32_t buf = l->tx_q[l->tx_qh];
+		struct riov_rdma_msg_builder *b = &l->tx_b[buf];
+		if (b->nframes == 0) {          /* opened for a frame the link refused */
+			l->tx_free[l->tx_nfree++] = buf;
+		} else {
+			if (!rl_credits_can_data(&c->cr)) {
+				l->ws.tx_no_credit++;
+				return;
+			}
+			if (!sq_room(c))
+				return;
+			uint32_t len = riov_rdma_msg_finish(b, rl_credits_take(&c->cr));
+			if (post_send(l, c, b->buf, len, buf) != 0)
+				return;         /* the connection failed: the queue goes with it */
+		}
+		l->tx_qh = (l->tx_qh + 1) % nb;
+		l->tx_qn--;
+	}
+}
+
 uint16_t riov_rdma_link_poll(struct riov_rdma_link *l, struct rte_mbuf **out, uint32_t *vni_out, uint16_t max)
 {
 	struct rl_conn *c = worker_conn(l);
@@ -453,10 +525,15 @@ uint16_t riov_rdma_link_poll(struct riov_rdma_link *l, struct rte_mbuf **out, ui
 		const struct ibv_wc *wc = &c->rwc[c->rwc_i++];
 		n += recv_one(l, c, wc, out + n, vni_out + n, max - n);
 	}
+	if (!atomic_load(&c->failed) && l->tx_qn > 0)
+		tx_flush(l, c);             /* credits that came in */
 	if (atomic_load(&c->failed))
 		worker_quiesce(l);
 	else if (c->hello_rx && rl_credits_due(&c->cr) && sq_room(c))
 		send_credit(l, c);
+	else if (c->hello_rx && sq_room(c) &&
+		 rte_get_tsc_cycles() - c->last_post_tsc > rte_get_tsc_hz() / 1000u * RL_KEEPALIVE_MS)
+		send_keepalive(l, c);
 ack:
 	worker_ack(l);
 	return n;
@@ -465,6 +542,7 @@ ack:
 uint16_t riov_rdma_link_tx(struct riov_rdma_link *l, struct rte_mbuf **m, const uint32_t *vni, uint16_t n)
 {
 	struct rl_conn *c = worker_conn(l);
+	const uint32_t nb = l->ctx->conf.send_bufs;
 	uint16_t i = 0;
 
 	if (c == NULL || !c->hello_rx)
@@ -472,39 +550,40 @@ uint16_t riov_rdma_link_tx(struct riov_rdma_link *l, struct rte_mbuf **m, const 
 	if (reap_send(l, c) != 0)
 		goto ack;
 	while (i < n) {
-		if (!rl_credits_can_data(&c->cr)) {
-			l->ws.tx_no_credit++;
-			break;
-		}
-		if (l->tx_nfree == 0 || !sq_room(c)) {
-			l->ws.tx_no_buf++;
-			break;
-		}
-		struct riov_rdma_msg_builder b;
-		const uint32_t buf = l->tx_free[--l->tx_nfree];
-		uint64_t bytes = 0;
-		riov_rdma_msg_init(&b, tx_buf_addr(l, buf), c->msg_cap);
-		for (; i < n; i++) {
-			int rc = rl_pack_frame(&b, m[i], vni[i]);
-			if (rc == -ENOSPC)
-				break;
-			if (rc != 0) {
-				l->ws.tx_refused++;
+		/* the newest queued message first, then a new one */
+		if (l->tx_qn > 0) {
+			struct riov_rdma_msg_builder *b = &l->tx_b[l->tx_q[(l->tx_qh + l->tx_qn - 1) % nb]];
+			int rc = rl_pack_frame(b, m[i], vni[i]);
+			if (rc == 0) {
+				l->ws.tx_frames++;
+				l->ws.tx_bytes += m[i]->pkt_len;
+				i++;
 				continue;
 			}
-			bytes += m[i]->pkt_len;
+			if (rc != -ENOSPC) {
+				l->ws.tx_refused++;   /* no message takes it: taken, and counted */
+				i++;
+				continue;
+			}
 		}
-		if (b.nframes == 0) {
-			l->tx_free[l->tx_nfree++] = buf;
-			continue;
-		}
-		const uint16_t frames = b.nframes;
-		uint32_t len = riov_rdma_msg_finish(&b, rl_credits_take(&c->cr));
-		if (post_send(l, c, b.buf, len, buf) != 0)
+		if (l->tx_nfree == 0) {
+			l->ws.tx_no_buf++;    /* every send buffer is queued or in flight */
 			break;
-		l->ws.tx_frames += frames;
-		l->ws.tx_bytes += bytes;
+		}
+		const uint32_t buf = l->tx_free[--l->tx_nfree];
+		riov_rdma_msg_init(&l->tx_b[buf], tx_buf_addr(l, buf), c->msg_cap);
+		l->tx_q[(l->tx_qh + l->tx_qn) % nb] = buf;
+		l->tx_qn++;
+		int rc = rl_pack_frame(&l->tx_b[buf], m[i], vni[i]);
+		if (rc == 0) {
+			l->ws.tx_frames++;
+			l->ws.tx_bytes += m[i]->pkt_len;
+		} else {
+			l->ws.tx_refused++;
+		}
+		i++;
 	}
+	tx_flush(l, c);
 ack:
 	worker_ack(l);
 	return i;
@@ -673,6 +752,7 @@ static int conn_resources(struct riov_rdma_link *l, struct rl_conn *c)
 	l->tx_nfree = 0;
 	for (uint32_t i = cf->send_bufs; i-- > 0;)
 		l->tx_free[l->tx_nfree++] = i;
+	l->tx_qh = l->tx_qn = 0;
 	int64_t idx;
 	while ((idx = rl_rxpool_returned(l->rx)) >= 0)
 		l->rx->state[idx] = RL_BUF_FREE;
@@ -698,7 +778,7 @@ static void conn_param(struct rdma_conn_param *p)
 	memset(p, 0, sizeof(*p));
 	p->responder_resources = 0;   /* SENDs only: no RDMA reads */
 	p->initiator_depth = 0;
-	p->retry_count = 7;
+	p->retry_count = 6;           /* 7 would be "retry forever" on rxe: a dead peer never noticed */
 	p->rnr_retry_count = 7;       /* a fallback: credits keep receive buffers ahead */
 }
 
@@ -726,6 +806,16 @@ static void conn_publish(struct riov_rdma_link *l, struct rl_conn *c)
 		 l->connector ? "connector" : "acceptor", c->id->qp->qp_num, c->inline_size);
 }
 
+/* The QP's local ACK timeout (RL_ACK_TIMEOUT); rdma_cm applies it when it moves the QP to RTS. */
+static void set_ack_timeout(struct riov_rdma_link *l, struct rdma_cm_id *id)
+{
+	uint8_t t = RL_ACK_TIMEOUT;
+
+	if (rdma_set_option(id, RDMA_OPTION_ID, RDMA_OPTION_ID_ACK_TIMEOUT, &t, sizeof(t)) != 0)
+		RIOV_LOG(RIOV_LOG_DEBUG, "link to %s: ACK timeout not set (rdma_cm's default): %s", l->name,
+			 strerror(errno));
+}
+
 static void start_connect(struct riov_rdma_link *l)
 {
 	struct riov_rdma_ctx *ctx = l->ctx;
@@ -746,6 +836,7 @@ static void start_connect(struct riov_rdma_link *l)
 		setup_failed(l, "rdma_create_id: %s", strerror(errno));
 		return;
 	}
+	set_ack_timeout(l, c->id);
 	if (rdma_resolve_addr(c->id, (struct sockaddr *)&src, (struct sockaddr *)&dst, RIOV_RDMA_CM_TIMEOUT_MS) != 0)
 		setup_failed(l, "rdma_resolve_addr: %s", strerror(errno));
 }
@@ -816,6 +907,7 @@ static void on_connect_request(struct riov_rdma_ctx *ctx, struct rdma_cm_id *id)
 		return;
 	}
 	conn_param(&p);
+	set_ack_timeout(l, id);
 	if (rdma_accept(id, &p) != 0) {
 		setup_failed(l, "rdma_accept: %s", strerror(errno));
 		return;
@@ -837,6 +929,8 @@ static void on_event(struct riov_rdma_ctx *ctx, enum rdma_cm_event_type type, in
 	if (id == ctx->listen) {
 		RIOV_LOG(type == RDMA_CM_EVENT_DEVICE_REMOVAL ? RIOV_LOG_ERR : RIOV_LOG_INFO, "listener on %s: %s",
 			 ctx->addr, cm_event_str(type));
+		if (type == RDMA_CM_EVENT_DEVICE_REMOVAL)
+			ctx->removed = true;
 		return;
 	}
 	struct rl_conn *c = id->context;
@@ -913,6 +1007,11 @@ static void device_events(struct riov_rdma_ctx *ctx)
 						conn_fail(l->live, "%s", ibv_event_type_str(ae.event_type));
 					}
 			break;
+		case IBV_EVENT_DEVICE_FATAL:
+			RIOV_LOG(RIOV_LOG_ERR, "device %s: %s", ibv_get_device_name(ctx->verbs->device),
+				 ibv_event_type_str(ae.event_type));
+			ctx->removed = true;
+			break;
 		default:
 			RIOV_LOG(RIOV_LOG_INFO, "device %s: %s", ibv_get_device_name(ctx->verbs->device),
 				 ibv_event_type_str(ae.event_type));
@@ -937,6 +1036,20 @@ static int tick(struct riov_rdma_link *l, uint64_t now)
 		return RIOV_RDMA_CM_TICK_MS;
 	}
 	return (int)RTE_MIN(l->next_try_ms - now, (uint64_t)RIOV_RDMA_CM_TICK_MS);
+}
+
+bool riov_rdma_ctx_removed(const struct riov_rdma_ctx *ctx)
+{
+	return ctx->removed;
+}
+
+void riov_rdma_devices_sync(void)
+{
+	int n = 0;
+	struct ibv_context **list = rdma_get_devices(&n);
+
+	if (list != NULL)
+		rdma_free_devices(list);
 }
 
 int riov_rdma_cm_poll(struct riov_rdma_ctx *ctx)
@@ -1081,6 +1194,8 @@ static void link_free_buffers(struct riov_rdma_link *l)
 		rl_rxpool_put(l->rx);
 	rte_free(l->tx_mem);
 	free(l->tx_free);
+	free(l->tx_q);
+	free(l->tx_b);
 }
 
 int riov_rdma_link_create(struct riov_rdma_ctx *ctx, uint32_t peer_ip, struct riov_rdma_link **out)
@@ -1107,7 +1222,9 @@ int riov_rdma_link_create(struct riov_rdma_ctx *ctx, uint32_t peer_ip, struct ri
 	l->tx_size = (size_t)cf->send_bufs * ctx->stride + (size_t)(cf->send_bufs + RL_SQ_EXTRA) * RL_CTL_SLOT;
 	l->tx_mem = rte_zmalloc_socket("rdma_txbufs", l->tx_size, 4096, cf->socket_id);
 	l->tx_free = malloc(sizeof(*l->tx_free) * cf->send_bufs);
-	if (l->rx == NULL || l->tx_mem == NULL || l->tx_free == NULL) {
+	l->tx_q = malloc(sizeof(*l->tx_q) * cf->send_bufs);
+	l->tx_b = calloc(cf->send_bufs, sizeof(*l->tx_b));
+	if (l->rx == NULL || l->tx_mem == NULL || l->tx_free == NULL || l->tx_q == NULL || l->tx_b == NULL) {
 		RIOV_LOG(RIOV_LOG_ERR, "link to %s: cannot allocate its buffers", l->name);
 		goto fail;
 	}

@@ -30,6 +30,7 @@
 #ifndef RIOV_DATAPLANE_RDMA_LINK_H
 #define RIOV_DATAPLANE_RDMA_LINK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dataplane/rdma_msg.h"
@@ -86,8 +87,10 @@ struct riov_rdma_link_stats {
 	uint64_t qp_fatal;          /* asynchronous QP errors */
 	/* worker */
 	uint64_t tx_frames, tx_bytes, tx_msgs, tx_inline, tx_signaled, tx_credit_msgs;
+	uint64_t tx_keepalives;     /* probes of an idle connection (zero-length RDMA WRITEs) */
 	uint64_t tx_no_credit;      /* tx calls stopped for lack of the peer's credits */
-	uint64_t tx_no_buf;         /* ... for lack of send buffers or send queue room */
+	uint64_t tx_no_buf;         /* tx calls stopped: every send buffer queued or in flight */
+	uint64_t tx_discarded;      /* frames queued (taken) and lost with their connection */
 	uint64_t tx_refused;        /* frames no message can take (too long or short, bad chain) */
 	uint64_t rx_frames, rx_bytes, rx_msgs, rx_credit_msgs;
 	uint64_t rx_nombuf;         /* frames dropped: the mbuf pool was empty */
@@ -119,6 +122,20 @@ int riov_rdma_ctx_fd(const struct riov_rdma_ctx *ctx);
  *  @return milliseconds until it wants to be called again (at most RIOV_RDMA_CM_TICK_MS). */
 int riov_rdma_cm_poll(struct riov_rdma_ctx *ctx);
 
+/** Whether the context's device went away (rdma_cm's DEVICE_REMOVAL on the listener, or a fatal
+ *  device event): the owner must destroy the context (riov_rdma_ctx_destroy()) so that the
+ *  kernel can finish removing the device, and make a new one when a device has the address
+ *  again. Control thread. */
+bool riov_rdma_ctx_removed(const struct riov_rdma_ctx *ctx);
+
+/** Let librdmacm drop the devices that are gone: it keeps its own verbs context of each device
+ *  until it notices, at a device list sync, that the device left, and the kernel's removal of a
+ *  device whose driver cannot disassociate its users (rxe) waits for that context to close. It
+ *  notices only while another RDMA device is listed (with none, librdmacm keeps the old one until
+ *  the process exits). Control thread, after riov_rdma_ctx_destroy() of a removed device's
+ *  context, until a new context is made. */
+void riov_rdma_devices_sync(void);
+
 /** A link to the node at peer_ip (network order): registers its buffers; the connector side
  *  starts connecting at the next riov_rdma_cm_poll(). Control thread.
  *  @return 0 with *out; -EINVAL (the peer is this node or not unicast), -EEXIST, -ENOMEM, or
@@ -138,12 +155,15 @@ void riov_rdma_link_stats(const struct riov_rdma_link *link, struct riov_rdma_li
 /** Whether this node connects (its address is the lower one) or accepts. */
 int riov_rdma_link_is_connector(const struct riov_rdma_link *link);
 
-/** Frames for the peer, m[i] in VNI vni[i]: packed into messages of up to the peer's buffer size,
- *  several frames each (copied from the mbuf chains into registered send buffers), sent as far as
- *  the peer's credits, the send buffers and the send queue allow. Worker; never blocks.
- *  @return how many of m[0..n) it took, in order: sent, or refused because no message can carry
- *  them (counted tx_refused); the caller frees those and keeps the rest (not up, no credits, no
- *  buffers: retry or drop). */
+/** Frames for the peer, m[i] in VNI vni[i]: copied from their mbuf chains into messages of up to
+ *  the peer's buffer size in the registered send buffers, several frames each. The messages wait
+ *  in a queue, oldest first, and are posted as far as the peer's credits and the send queue allow
+ *  (here, and in riov_rdma_link_poll() when credits come): while they wait they fill up, so
+ *  batching grows with the load, and the send buffers are the link's queue. Worker; never blocks.
+ *  @return how many of m[0..n) it took, in order: queued or sent (tx_frames), or refused because
+ *  no message can carry them (tx_refused); the caller frees those and keeps the rest (not up, or
+ *  every send buffer taken: tx_no_buf), which it drops or sends another way. Frames taken are
+ *  lost only with their connection (tx_discarded). */
 uint16_t riov_rdma_link_tx(struct riov_rdma_link *link, struct rte_mbuf **m, const uint32_t *vni, uint16_t n);
 
 /** Completions: send buffers back, the peer's HELLO and credits, received frames into out[] (at

@@ -24,6 +24,16 @@ void riov_rdma_ctx_destroy(struct riov_rdma_ctx *ctx)
 	(void)ctx;
 }
 
+void riov_rdma_devices_sync(void)
+{
+}
+
+bool riov_rdma_ctx_removed(const struct riov_rdma_ctx *ctx)
+{
+	(void)ctx;
+	return false;
+}
+
 int riov_rdma_ctx_fd(const struct riov_rdma_ctx *ctx)
 {
 	(void)ctx;

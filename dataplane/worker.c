@@ -294,7 +294,8 @@ static void egress(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uin
 		if (likely(!(x->ol_flags & RIOV_OL_MBUF_FLAGS))) {
 			if (likely(rte_pktmbuf_pkt_len(x) <= p->max_frame) ||
 			    (rte_pktmbuf_data_len(x) >= RTE_ETHER_HDR_LEN &&
-			     fits_mtu(p, rte_pktmbuf_mtod(x, const uint8_t *), rte_pktmbuf_pkt_len(x)))) {
+			     fits_mtu(p, rte_pktmbuf_mtod(x, const uint8_t *), rte_pktmbuf_pkt_len(x))) ||
+			    (p->type == RIOV_DP_PORT_VTEP && dp_vtep_rdma_fits(c, p, rte_pktmbuf_pkt_len(x)))) {
 				m[k++] = x;
 				continue;
 			}

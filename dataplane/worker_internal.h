@@ -68,5 +68,9 @@ enum dp_rdma_path { DP_RDMA_PATH_VXLAN = 0, DP_RDMA_PATH_RDMA };
  *  up or not: RDMA only on the owner's link while it is up (others' frames go by VXLAN: no
  *  hand-off between workers). Frames the link then has no room for fall back to VXLAN. */
 enum dp_rdma_path dp_rdma_choose(const struct dp_rdma_peer *rp, unsigned w, bool up);
+/* Whether a frame of len bytes, longer than VTEP port p's VXLAN MTU, goes whole over p's peer's
+ * RDMA link from this worker (the link is up, this worker owns it, and a message holds it). A
+ * frame that then falls back to VXLAN is dropped as over the MTU there. */
+bool dp_vtep_rdma_fits(const struct dp_ctx *c, const struct dp_port *p, uint32_t len);
 
 #endif

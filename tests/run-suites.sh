@@ -4,7 +4,8 @@
 #   asan    the fast suite again under ASan+UBSan      build-asan/
 #   fuzz    each libFuzzer harness briefly (clang)     build-fuzz/   FUZZ_SECONDS (default 20)
 #   system  real riovd, dpdk-testpmd guests, Linux peers in namespaces (root)
-#   lab     a QEMU (TCG) VM with an emulated VT-d, VFIO and Soft-RoCE (tests/lab, docs/lab.md);
+#   lab     a QEMU (TCG) VM with an emulated VT-d, VFIO and Soft-RoCE (tests/lab, docs/lab.md),
+#           two of them joined by a wire (run.sh --pair: the RDMA transport, rdma-testpmd);
 #           each LAB-RESULT line is one test, a hung or panicked VM one failure; then Linux guests
 #           of riovd on this host (tests/lab/host/test_vhost_guests.py)
 # SUITES="fast asan fuzz system lab" selects; BUILD, BUILD_ASAN, BUILD_FUZZ name the build directories.
@@ -127,6 +128,17 @@ for suite in $SUITES; do
 				echo "$out" | tail -40
 			fi
 			echo "== lab: $p passed, $f failed, $s skipped"
+			# Two lab VMs joined by a wire (tests/lab/run.sh --pair): riovd to riovd over RDMA and
+			# VXLAN (rdma-testpmd; `make lab-pair` runs every pair test). Each VM's line counts.
+			out=$(RIOV_LAB_ONLY=${RIOV_LAB_PAIR_ONLY:-rdma-testpmd} tests/lab/run.sh --pair 2>&1)
+			lrc=$?
+			echo "$out" | grep -E '^(LAB-RESULT|lab-run)|passed,'
+			count_lab_results "$out"
+			if [ "$lrc" -ge 2 ] || [ $((p + f + s)) -eq 0 ]; then
+				FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:pair")
+				echo "$out" | tail -40
+			fi
+			echo "== lab (two VMs): $p passed, $f failed, $s skipped"
 			# Linux guests of riovd on this host (QEMU, vhost-user): tests/lab/host
 			out=$(RIOV_BUILD="$BUILD" python3 tests/lab/host/test_vhost_guests.py 2>&1)
 			echo "$out" | grep -E '^LAB-RESULT'

@@ -28,8 +28,8 @@
 # on it) and riov.lab.role=a|b on its kernel command line (/init then runs /lab/pair/* with ROLE
 # set). Their consoles go to console-pair-a.log and console-pair-b.log; each result line is printed
 # as "LAB-RESULT pair-<role>-<test> ...", the summary counts both VMs' lines, and the exit status is
-# the worst of the two (as above). RIOV_LAB_TIMEOUT (default 420 here) bounds each VM; the per-test
-# limit is lab.timeout=300 (the tests wait for the other VM over the wire).
+# the worst of the two (as above). RIOV_LAB_TIMEOUT (default 900 here) bounds each VM; the per-test
+# limit is lab.timeout=400 (the tests wait for the other VM over the wire).
 set -uo pipefail
 
 CACHE=${RIOV_LAB_CACHE:-/var/cache/riov-lab}
@@ -74,8 +74,8 @@ pair=${RIOV_LAB_PAIR:-0}
 [ "${1:-}" = --pair ] && pair=1
 if [ "$pair" = 1 ]; then
 	[ -n "${INITRD_PAIR:-}" ] && [ -f "$INITRD_PAIR" ] || die "no pair initramfs in $CACHE/lab.env: run tests/lab/build.sh"
-	TIMEOUT=${RIOV_LAB_TIMEOUT:-420}
-	append="console=ttyS0 panic=-1 loglevel=4 lab.timeout=300"
+	TIMEOUT=${RIOV_LAB_TIMEOUT:-900}
+	append="console=ttyS0 panic=-1 loglevel=4 lab.timeout=400"
 	[ -n "${RIOV_LAB_ONLY:-}" ] && append+=" lab.only=$RIOV_LAB_ONLY"
 	[ -n "${RIOV_LAB_APPEND:-}" ] && append+=" $RIOV_LAB_APPEND"
 	start=$(date +%s.%N)

@@ -73,6 +73,17 @@ void riov_rdma_ctx_destroy(struct riov_rdma_ctx *ctx)
 	free(ctx);
 }
 
+void riov_rdma_devices_sync(void)
+{
+	rdma_double.device_syncs++;
+}
+
+bool riov_rdma_ctx_removed(const struct riov_rdma_ctx *ctx)
+{
+	(void)ctx;
+	return rdma_double.ctx_removed;
+}
+
 int riov_rdma_ctx_fd(const struct riov_rdma_ctx *ctx)
 {
 	return ctx->fd;

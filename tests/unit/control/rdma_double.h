@@ -20,11 +20,13 @@ struct rdma_double_knobs {
 	int ctx_create_rc;             /* != 0: riov_rdma_ctx_create() fails with it */
 	int link_create_rc;            /* != 0: riov_rdma_link_create() fails with it */
 	int attach_rc;                 /* != 0: riov_dp_rdma_attach() fails with it */
+	bool ctx_removed;              /* riov_rdma_ctx_removed() of every context */
 	enum riov_rdma_link_state state; /* every link's state */
 	struct riov_rdma_link_stats stats; /* every link's counters */
 	struct riov_dp_rdma_stats dp_stats; /* the dataplane's, for every link */
 	/* calls seen */
 	unsigned ctx_creates, ctx_destroys, link_creates, link_destroys, attaches, detaches, cm_polls;
+	unsigned device_syncs;
 	uint32_t ctx_ip;               /* the last context's address */
 	unsigned ctx_port, ctx_msg_size, ctx_recv_bufs, ctx_send_bufs;
 	/* an error: a link destroyed while the dataplane still had it, or destroyed twice */

@@ -309,5 +309,44 @@ RIOV_TEST(failures_logged_and_retried)
 	CHECK_EQ(rdma_double.misuse, 0);
 }
 
+/* The device goes away (`rdma link delete`, a hot-unplugged NIC): the context and every link on it
+ * are destroyed (the kernel waits for that), the peers go by VXLAN, and the links come back when a
+ * device has the address again. */
+RIOV_TEST(device_removed_and_back)
+{
+	struct svc_fixture f;
+	static const char *const blue[] = { "10.0.0.2", "10.0.0.3" };
+	char tr[16], st[16];
+
+	rdma_double_reset();
+	open_rdma(&f, "rxe0");
+	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(add_net(&f, "blue", 100, blue, 2), 0);
+	CHECK_EQ(add_uplink(&f, "up0", "10.0.0.1/24"), 0);
+	CHECK_EQ(rdma_double.ctx_creates, 1);
+	CHECK_EQ(rdma_double_links(), 2);
+	rdma_double.ctx_removed = true;
+	rdma_double.ctx_create_rc = -ENODEV;   /* no device has the address now */
+	svc_rdma_sync(f.svc);
+	CHECK_EQ(rdma_double.ctx_destroys, 1);
+	CHECK_EQ(rdma_double_links(), 0);
+	CHECK_EQ(rdma_double.ctx_creates, 2);  /* tried again at once, and at every sync */
+	CHECK_EQ(rdma_double.device_syncs, 1); /* librdmacm told to let the device go */
+	CHECK(listed(&f, "blue", "10.0.0.2", tr, st, NULL));
+	CHECK(strcmp(tr, "vxlan") == 0 && strcmp(st, "") == 0);
+	rdma_double.ctx_removed = false;
+	rdma_double.ctx_create_rc = 0;
+	svc_rdma_sync(f.svc);
+	CHECK_EQ(rdma_double.ctx_creates, 3);
+	CHECK_EQ(rdma_double.device_syncs, 2);
+	CHECK_EQ(rdma_double_links(), 2);
+	svc_rdma_sync(f.svc);
+	CHECK_EQ(rdma_double.device_syncs, 2); /* a context again: no more */
+	CHECK(rdma_double_attached(ip4("10.0.0.3")));
+	fixture_close(&f);
+	CHECK_EQ(rdma_double_links(), 0);
+	CHECK_EQ(rdma_double.misuse, 0);
+}
+
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(peer_set_distinct_sorted), RIOV_TEST_ENTRY(links_follow_vteps_and_uplink),
-	       RIOV_TEST_ENTRY(failures_logged_and_retried))
+	       RIOV_TEST_ENTRY(failures_logged_and_retried), RIOV_TEST_ENTRY(device_removed_and_back))

@@ -7,9 +7,10 @@
 #                      says "ready", fails when riovd exits first or is not ready in $RIOVD_WAIT s
 #   riovd_stop         SIGTERM and wait for it to exit (its final counters go to the log)
 #   rctl ARGS          riovctl on riovd's socket
-#   riovd_conf FILE NETS PORTS [EAL_ARGS]   write a small configuration (NETS/PORTS: libconfig
-#                      list bodies) with the lab's settings: no hugepages, 128 MB, one worker that
-#                      naps when idle (the VM has one CPU)
+#   riovd_conf FILE NETS PORTS [EAL_ARGS [RIOVD_KEYS]]   write a small configuration (NETS/PORTS:
+#                      libconfig list bodies; RIOVD_KEYS: more lines of the riovd group) with the
+#                      lab's settings: no hugepages, 128 MB, one worker that naps when idle (the VM
+#                      has one CPU)
 RIOVD=/lab/bin/riovd
 RIOVCTL=/lab/bin/riovctl
 RIOVD_SOCK=/run/riov/riovd.sock
@@ -37,6 +38,7 @@ riovd = {
   rpc_socket = "$RIOVD_SOCK";
   socket_dir = "/run/riov";
   eal_args = "${4:-}";
+${5:-}
 };
 networks = ( $2 );
 ports = ( $3 );
@@ -71,10 +73,33 @@ riovd_start() {
 	return 0
 }
 
+# riovd_term — SIGTERM, and wait up to $RIOVD_STOP_WAIT s; a riovd that does not exit by then has
+# its threads' kernel stacks and its log's end printed and is killed (status 137)
+RIOVD_STOP_WAIT=${RIOVD_STOP_WAIT:-30}
+riovd_term() {
+	local n=0 t
+	kill -TERM "$RIOVD_PID" 2>/dev/null
+	while kill -0 "$RIOVD_PID" 2>/dev/null && [ -d "/proc/$RIOVD_PID/task" ]; do
+		[ "$(cut -d' ' -f3 "/proc/$RIOVD_PID/stat" 2>/dev/null)" != Z ] || break
+		n=$((n + 1))
+		if [ $n -gt $((RIOVD_STOP_WAIT * 10)) ]; then
+			echo "riovd did not exit ${RIOVD_STOP_WAIT} s after SIGTERM; its threads:"
+			for t in /proc/$RIOVD_PID/task/*; do
+				echo "thread $(cat "$t/comm" 2>/dev/null) ($(basename "$t")): $(cat "$t/wchan" 2>/dev/null)"
+				sed 's/^/  /' "$t/stack" 2>/dev/null | head -n 12
+			done
+			tail -n 15 "$RIOVD_LOG.cur" | sed 's/^/riovd: /'
+			kill -KILL "$RIOVD_PID" 2>/dev/null
+			break
+		fi
+		sleep 0.1
+	done
+	wait "$RIOVD_PID"
+}
+
 riovd_stop() {
 	[ -n "$RIOVD_PID" ] || return 0
-	kill -TERM "$RIOVD_PID" 2>/dev/null
-	wait "$RIOVD_PID"
+	riovd_term
 	local rc=$?
 	RIOVD_PID=""
 	cat "$RIOVD_LOG.cur" >> "$RIOVD_LOG"
@@ -95,8 +120,7 @@ fail() {
 # /init's timeout) end the test through it with status 143 (reported as a time-out).
 riovd_cleanup() {
 	if [ -n "$RIOVD_PID" ]; then
-		kill -TERM "$RIOVD_PID" 2>/dev/null
-		wait "$RIOVD_PID" 2>/dev/null
+		riovd_term 2>/dev/null
 		RIOVD_PID=""
 		sed 's/^/riovd: /' "$RIOVD_LOG.cur" | tail -n 30
 	fi

@@ -1,0 +1,165 @@
+#!/bin/sh
+# Two riov nodes over RDMA (issue 15; tests/lab/run.sh --pair; the set-up is /lab/lib/pair.sh's):
+# riovd with rdma_device = "rxe0", and Soft-RoCE on riovd's uplink TAP up0 (`rdma link add rxe0
+# type rxe netdev up0`: the VTEP address is there, so rdma_cm binds the link to rxe0, and RoCE
+# goes out through riovd's exception path like BGP does; docs/rdma.md "Where the device is").
+# Networks blue (VNI 100, MTU 1500: the RDMA link carries whole 1518-byte frames, which VXLAN
+# over this 1500-byte underlay could not) and red (VNI 200, no ports: a frame there would be on
+# the wrong VNI), both with the other VM as static VTEP.
+#   1. the link comes up (A, the lower address, connects); `rdma res show qp` and ibv_devinfo;
+#   2. txonly -> rxonly at 64 and 1518 bytes: the chain of counts of pair_round (drops allowed
+#      only where counted: A's VTEP port when the link's queue is full, B's guest's full ring),
+#      every frame by RDMA (A's link sent = A's VTEP tx, nothing by VXLAN, B's link received =
+#      B's VTEP rx);
+#   3. B's riovd killed with SIGKILL: A reports the link down (the keepalive's retries run out),
+#      B starts again on its saved state (and its rxe device again, on the new TAP): A reports
+#      it up; 64 bytes again: the chain holds (no frame twice), red received nothing;
+#   4. the RDMA devices removed (`rdma link delete rxe0`) on both: riovd lets the device go (the
+#      deletion finishes), the links go down and 64-byte frames go by VXLAN (rdma_fallback), the
+#      same chain.
+. /lab/lib/riovd.sh
+riovd_have || { echo "SKIP: riovd/riovctl not in the initramfs (see build-riovd.log in the lab cache)"; exit 77; }
+command -v dpdk-testpmd > /dev/null || { echo "SKIP: no dpdk-testpmd in the pair image"; exit 77; }
+RDMA=$(command -v rdma) || { echo "SKIP: iproute2's rdma tool not in the image"; exit 77; }
+[ -d /sys/module/rdma_rxe ] || modprobe rdma_rxe 2>/dev/null || { echo "SKIP: no rdma_rxe module"; exit 77; }
+. /lab/lib/pair.sh
+
+# 256 send buffers of 64 KiB: the link's queue while Soft-RoCE over the TAP (under TCG) is slower
+# than the guest's burst
+KEYS='  rdma_device = "rxe0"; rdma_send_bufs = 256;'
+add_rxe() {
+	$RDMA link add rxe0 type rxe netdev up0 || fail "rdma link add rxe0 on up0 failed"
+}
+VTJ=/tmp/vt.json
+# vt NET FIELD — one field of NET's VTEP (its only one) from `net vtep list`
+vt() {
+	rctl --json net vtep list "$1" > "$VTJ" || fail "riovctl net vtep list $1 failed"
+	jval "$2" "$VTJ"
+}
+vtn() { local v; v=$(vt "$1" "$2"); case "$v" in ''|*[!0-9]*) echo 0 ;; *) echo "$v" ;; esac; }
+rdma_is() { [ "$(vt blue rdma_state)" = "$1" ]; }
+rdma_not_up() { [ "$(vt blue rdma_state)" != up ]; }
+# secs_until SECS CMD... — run CMD every 0.2 s until it succeeds; T is the time it took (s, 1 decimal)
+secs_until() {
+	local t=$1 a b
+	shift
+	a=$(cut -d' ' -f1 /proc/uptime)
+	while ! "$@" > /dev/null 2>&1; do
+		b=$(cut -d' ' -f1 /proc/uptime)
+		[ "$(awk -v a="$a" -v b="$b" -v t="$t" 'BEGIN { print (b - a < t) }')" = 1 ] || return 1
+		sleep 0.2
+	done
+	T=$(awk -v a="$a" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }')
+}
+
+# rdma_diag — what the device and riovd say (on a failure)
+rdma_diag() {
+	timeout 5 $RDMA res show qp
+	for f in /sys/class/infiniband/rxe0/ports/1/hw_counters/*; do
+		[ "$(cat "$f")" = 0 ] || echo "rxe0 $(basename "$f") $(cat "$f")"
+	done
+	rctl --json net vtep list blue | grep rdma_
+	grep -iE 'rdma|link to' "$RIOVD_LOG.cur" | tail -n 20 | sed 's/^/riovd: /'
+}
+
+# the rounds' extra counts: how the frames went (RDMA or VXLAN)
+EXPECT=rdma
+pair_extra_start() {
+	rtx0=$(vtn blue rdma_tx_frames); rrx0=$(vtn blue rdma_rx_frames); fb0=$(vtn blue rdma_fallback)
+	redrx0=$(vtn red rx_packets)
+}
+pair_extra_a() {
+	printf 'A_RDMA_TX=%s\nA_FALLBACK=%s\n' $(($(vtn blue rdma_tx_frames) - rtx0)) $(($(vtn blue rdma_fallback) - fb0))
+}
+pair_extra_b() {
+	local rrx=$(($(vtn blue rdma_rx_frames) - rrx0)) red=$(($(vtn red rx_packets) - redrx0))
+	local how="A's link sent ${A_RDMA_TX:-?} (by VXLAN, the link down: ${A_FALLBACK:-?}), B's received $rrx, red received $red"
+	[ "$red" = 0 ] || { echo "frames on the wrong VNI: $how"; return 1; }
+	if [ "$EXPECT" = rdma ]; then
+		[ "${A_RDMA_TX:-x}" = "$A_VTEP_TX" ] && [ "$rrx" = "$b_vrx" ] && [ "${A_FALLBACK:-x}" = 0 ] ||
+			{ echo "not every frame went by RDMA: $how"; return 1; }
+	else
+		[ "${A_RDMA_TX:-x}" = 0 ] && [ "$rrx" = 0 ] && [ "${A_FALLBACK:-x}" = "$A_VTEP_TX" ] ||
+			{ echo "not every frame went by VXLAN with the devices gone: $how"; return 1; }
+	fi
+	echo "$how"
+}
+
+pair_wire
+pair_start 1500 "$KEYS" add_rxe
+rctl net add red --vni 200 --mtu 1500 || fail "net add red refused"
+rctl net vtep add red "$PEER" || fail "vtep add red refused"
+
+# 1. the link
+secs_until 60 rdma_is up || { rctl net vtep list blue; sed 's/^/riovd: /' "$RIOVD_LOG.cur" | grep -i rdma | tail -n 20; fail "the RDMA link to $PEER is not up after 60 s (state $(vt blue rdma_state))"; }
+echo "RDMA link to $PEER up after $T s"
+rctl net vtep list blue
+$RDMA link show
+$RDMA res show qp | tee /tmp/qp.txt
+QPS=$(grep -c 'type RC' /tmp/qp.txt)
+[ "$QPS" -ge 1 ] || fail "rdma res show qp lists no RC queue pair"
+ibv_devinfo -d rxe0 2>&1 | grep -E 'hca_id|state|active_mtu' | sed 's/^[[:space:]]*//' | tr '\n' ' '; echo
+
+# 2. the sizes
+port=7000
+for len in 60 1514; do
+	pair_round "$len" $port
+	port=$((port + 2))
+done
+
+# 3. B's riovd killed with SIGKILL, and started again
+KILLED=""
+if [ "$ROLE" = b ]; then
+	meet_b 7100 "kill"
+	kill -KILL "$RIOVD_PID"; wait "$RIOVD_PID" 2>/dev/null
+	cat "$RIOVD_LOG.cur" >> "$RIOVD_LOG"; RIOVD_PID=""
+	# no TAP, so no way to talk to A: give it the time to notice (the keepalive's retries)
+	sleep "${PAIR_KILL_SECS:-8}"
+	pair_riovd "$KEYS" add_rxe
+	[ -S /run/riov/vm1.sock ] || fail "vm1's socket not restored"
+	secs_until 60 rdma_is up || { rdma_diag; fail "the link is not up again after 60 s (state $(vt blue rdma_state))"; }
+	KILLED="riovd killed and restarted: link up again $T s after B's start"
+	meet_b 7102 "B's link up"
+else
+	est0=$(vtn blue rdma_established)
+	meet_a 7100 "kill"
+	if ! secs_until 30 rdma_not_up; then
+		rdma_diag
+		fail "A still reports the link up 30 s after B's riovd was killed"
+	fi
+	down=$T
+	echo "A reports the link $(vt blue rdma_state) $down s after the kill"
+	secs_until 90 rdma_is up || fail "the link is not up again 90 s later (state $(vt blue rdma_state))"
+	[ "$(vtn blue rdma_established)" -gt "$est0" ] || fail "the link is up but was not made again"
+	KILLED="B's riovd killed: A reported the link down after $down s, up again $T s later (a new connection)"
+	meet_a 7102 "B's link up"
+fi
+echo "$KILLED"
+pair_round 60 7104
+
+# 4. fallback: the RDMA devices gone
+if [ "$ROLE" = b ]; then meet_b 7110 "fallback"; else meet_a 7110 "fallback"; fi
+# The kernel finishes removing an rxe device only once every user has closed it, and librdmacm
+# closes its own context of a device that left only while another RDMA device is listed
+# (riov_rdma_devices_sync(), docs/rdma.md): a second Soft-RoCE device, on a TAP of its own, here.
+$IP tuntap add dev rtap1 mode tap && $IP link set rtap1 up && $RDMA link add rxe1 type rxe netdev rtap1 ||
+	fail "cannot make rxe1 on a TAP of its own"
+$RDMA link delete rxe0 &
+DEL=$!
+del_done() { ! kill -0 "$DEL" 2>/dev/null; }
+secs_until 60 del_done || { rdma_diag; fail "rdma link delete rxe0 still waiting after 60 s (riovd did not let the device go)"; }
+wait "$DEL" || fail "rdma link delete rxe0 failed"
+del=$T
+S=$(vt blue rdma_state)
+secs_until 30 rdma_not_up || fail "the link still up 30 s after rxe0 was deleted"
+echo "rxe0 deleted in $del s: RDMA link ${S:-none}, transport $(vt blue transport)"
+EXPECT=vxlan
+pair_round 60 7112
+
+riovd_stop || fail "riovd did not stop cleanly"
+[ -z "$BAD" ] || fail "counts differ${RESULT}"
+if [ "$ROLE" = b ]; then
+	echo "RDMA (rxe0 on riovd's uplink TAP) A -> B, txonly -> rxonly for ${SECS} s per size; every frame counted once: sent = taken = link sent (+ dropped, counted) = link received = given (+ dropped, counted) = received, nothing on red (VNI 200); $QPS RC QP(s) in rdma res; $KILLED; then by VXLAN without the devices${RESULT}"
+else
+	echo "A, ${SECS} s txonly per size (B checks the chain); $KILLED${RESULT}"
+fi
