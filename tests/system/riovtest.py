@@ -331,6 +331,46 @@ class VethPeer:
         self._sh("ip", "netns", "del", self.ns, check_rc=False)
 
 
+def make_certs(tmp, prefix=""):
+    """TLS files in tmp, each name starting with prefix (a second CA's set beside the first): a CA
+    (ca.pem, ca.key), a server certificate for 127.0.0.1 (server) and two client certificates,
+    admin (CN=ops, OU=admin) and readonly (CN=mon, OU=readonly), each NAME.pem with NAME.key.
+    Returns c: c("admin.pem") is the path of tmp/<prefix>admin.pem. Raises Skip without openssl."""
+    if shutil.which("openssl") is None:
+        raise Skip("the openssl command is not installed")
+
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    c = lambda n: os.path.join(tmp, prefix + n)
+    ossl("req", "-x509", *key, "-keyout", c("ca.key"), "-out", c("ca.pem"), "-days", "2", "-subj",
+         "/CN=riov test CA" + (" " + prefix.rstrip("-") if prefix else ""))
+    with open(c("server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    with open(c("client.ext"), "w") as f:
+        f.write("extendedKeyUsage=clientAuth\n")
+    for name, subj, ext in (("server", "/CN=localhost", "server.ext"), ("admin", "/CN=ops/OU=admin", "client.ext"),
+                            ("readonly", "/CN=mon/OU=readonly", "client.ext")):
+        ossl("req", "-new", *key, "-keyout", c(name + ".key"), "-out", c(name + ".csr"), "-subj", subj)
+        ossl("x509", "-req", "-in", c(name + ".csr"), "-CA", c("ca.pem"), "-CAkey", c("ca.key"), "-CAcreateserial",
+             "-days", "2", "-extfile", c(ext), "-out", c(name + ".pem"))
+    return c
+
+
+def tls_listen_args(c):
+    """riovd's arguments for a TLS listener on 127.0.0.1 (a free port) with make_certs' files c."""
+    return ["--rpc-listen", "127.0.0.1:0", "--tls-cert", c("server.pem"), "--tls-key", c("server.key"),
+            "--tls-ca", c("ca.pem")]
+
+
+def tls_port(riovd):
+    """The port riovd's TLS listener (tls_listen_args) got at its latest start."""
+    found = re.findall(r"control API on tls://127.0.0.1:0 \(port (\d+)\)", riovd.log_text())
+    if not found:
+        raise TestFailure("riovd logged no TLS listener:\n" + riovd.log_text()[-3000:])
+    return int(found[-1])
+
+
 def tmpdir(name):
     d = tempfile.mkdtemp(prefix="riov-%s-" % name)
     return d

@@ -22,8 +22,8 @@ import time
 import urllib.parse
 import urllib.request
 
-from riovtest import (RIOVCTL, Guest, Riovctl, Riovd, Skip, TestFailure, _procs, check, log, main, restart, tmpdir,
-                      wait_for)
+from riovtest import (RIOVCTL, Guest, Riovctl, Riovd, Skip, TestFailure, _procs, check, log, main, make_certs,
+                      restart, tls_listen_args, tls_port, tmpdir, wait_for)
 
 # A vhost-user front-end in Python (Conn) and the hostile soak's cases, reused as they are
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "soak"))
@@ -214,35 +214,12 @@ def test_other_verbs():
     d.stop()
 
 
-def make_certs(tmp):
-    """A CA, a server certificate for 127.0.0.1 and two clients (OU=admin, OU=readonly)."""
-    def ossl(*args):
-        subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
-    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    c = lambda n: os.path.join(tmp, n)
-    ossl("req", "-x509", *key, "-keyout", c("ca.key"), "-out", c("ca.pem"), "-days", "2", "-subj", "/CN=riov test CA")
-    with open(c("server.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-    with open(c("client.ext"), "w") as f:
-        f.write("extendedKeyUsage=clientAuth\n")
-    for name, subj, ext in (("server", "/CN=localhost", "server.ext"), ("admin", "/CN=ops/OU=admin", "client.ext"),
-                            ("readonly", "/CN=mon/OU=readonly", "client.ext")):
-        ossl("req", "-new", *key, "-keyout", c(name + ".key"), "-out", c(name + ".csr"), "-subj", subj)
-        ossl("x509", "-req", "-in", c(name + ".csr"), "-CA", c("ca.pem"), "-CAkey", c("ca.key"), "-CAcreateserial",
-             "-days", "2", "-extfile", c(ext), "-out", c(name + ".pem"))
-    return c
-
-
 def test_tls_roles():
     """riovd's TLS listener (--rpc-listen): client certificates decide the role."""
-    if shutil.which("openssl") is None:
-        raise Skip("the openssl command is not installed")
     tmp = tmpdir("ctl")
     c = make_certs(tmp)
-    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n',
-              extra_args=["--rpc-listen", "127.0.0.1:0", "--tls-cert", c("server.pem"), "--tls-key", c("server.key"),
-                          "--tls-ca", c("ca.pem")]).start()
-    port = int(re.search(r"control API on tls://127.0.0.1:0 \(port (\d+)\)", d.log_text()).group(1))
+    d = Riovd(tmp, 'networks = ( { name = "blue"; } );\n', extra_args=tls_listen_args(c)).start()
+    port = tls_port(d)
     ctl = ctl_for(d)
 
     def tls(who, *args):
@@ -278,7 +255,7 @@ def test_tls_roles():
         f.write(text.replace("memory_mb = 256;", 'memory_mb = 256; tls_roles = "CN=mon:admin; CN=*:readonly"; '
                              'tls_crl = "%s";' % c("crl.pem"), 1))
     d.start()
-    port = int(re.findall(r"control API on tls://127.0.0.1:0 \(port (\d+)\)", d.log_text())[-1])
+    port = tls_port(d)
     r = tls("readonly", "net", "add", "green")
     check(r.returncode == 0 and "green" in nets(ctl), "tls_roles: CN=mon:admin makes the OU=readonly certificate admin")
     r = tls("admin", "node", "info")
