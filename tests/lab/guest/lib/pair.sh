@@ -22,6 +22,11 @@
 #                              BAD when the counts differ. pair_extra_a (A: prints more A_X=n
 #                              lines) and pair_extra_b (B: checks them, returns 1 when they are
 #                              wrong, prints why) are called when the test defines them.
+# The RDMA pair tests' part (riovd with rdma_device = "rxe0", Soft-RoCE on its uplink TAP):
+#   RDMA_KEYS, add_rxe         riovd's settings and pair_start's hook
+#   vt NET FIELD, vtn          a field of NET's VTEP in `net vtep list` (vtn: a number, 0 if not)
+#   rdma_is STATE, rdma_not_up blue's link state
+#   secs_until SECS CMD...     run CMD every 0.2 s until it succeeds; T is how long it took
 case "${ROLE:-}" in
 a) ME=10.0.0.1 PEER=10.0.0.2 GMAC=02:00:00:00:0a:01 ;;
 b) ME=10.0.0.2 PEER=10.0.0.1 GMAC=02:00:00:00:0b:01 ;;
@@ -221,4 +226,34 @@ pair_round() {
 		[ "$G_TX" -gt 0 ] && [ "$G_TX" = "$a_in" ] && [ "$a_in" = $((a_enc + a_dr)) ] || BAD=1
 		RESULT="$RESULT; $fr B: guest sent $G_TX (ring full $G_TXD), riovd A took $a_in, $VT tx $a_enc, dropped $a_dr"
 	fi
+}
+
+# --- RDMA (the pair tests with rdma_device) ----------------------------------------------------
+# 256 send buffers of 64 KiB: the link's queue while Soft-RoCE over the TAP (under TCG) is slower
+# than the guest's burst
+RDMA_KEYS='  rdma_device = "rxe0"; rdma_send_bufs = 256;'
+RDMA=$(command -v rdma)
+add_rxe() {
+	$RDMA link add rxe0 type rxe netdev up0 || fail "rdma link add rxe0 on up0 failed"
+}
+VTJ=/tmp/vt.json
+# vt NET FIELD — one field of NET's VTEP (its only one) from `net vtep list`
+vt() {
+	rctl --json net vtep list "$1" > "$VTJ" || fail "riovctl net vtep list $1 failed"
+	jval "$2" "$VTJ"
+}
+vtn() { local v; v=$(vt "$1" "$2"); case "$v" in ''|*[!0-9]*) echo 0 ;; *) echo "$v" ;; esac; }
+rdma_is() { [ "$(vt blue rdma_state)" = "$1" ]; }
+rdma_not_up() { [ "$(vt blue rdma_state)" != up ]; }
+# secs_until SECS CMD... — T is the time it took (s, 1 decimal); fails after SECS
+secs_until() {
+	local t=$1 a b
+	shift
+	a=$(cut -d' ' -f1 /proc/uptime)
+	while ! "$@" > /dev/null 2>&1; do
+		b=$(cut -d' ' -f1 /proc/uptime)
+		[ "$(awk -v a="$a" -v b="$b" -v t="$t" 'BEGIN { print (b - a < t) }')" = 1 ] || return 1
+		sleep 0.2
+	done
+	T=$(awk -v a="$a" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }')
 }

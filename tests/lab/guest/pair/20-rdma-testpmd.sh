@@ -15,42 +15,15 @@
 #      B starts again on its saved state (and its rxe device again, on the new TAP): A reports
 #      it up; 64 bytes again: the chain holds (no frame twice), red received nothing;
 #   4. the RDMA devices removed (`rdma link delete rxe0`) on both: riovd lets the device go (the
-#      deletion finishes), the links go down and 64-byte frames go by VXLAN (rdma_fallback), the
-#      same chain.
+#      deletion finishes), the links are gone and 64-byte frames go by VXLAN, the same chain. Last
+#      in the VM: Debian 12's kernel (6.1) then keeps a reference on up0, so that no TAP of that
+#      name can be made again in this boot ("unregister_netdevice: waiting for up0 to become free").
 . /lab/lib/riovd.sh
 riovd_have || { echo "SKIP: riovd/riovctl not in the initramfs (see build-riovd.log in the lab cache)"; exit 77; }
 command -v dpdk-testpmd > /dev/null || { echo "SKIP: no dpdk-testpmd in the pair image"; exit 77; }
 RDMA=$(command -v rdma) || { echo "SKIP: iproute2's rdma tool not in the image"; exit 77; }
 [ -d /sys/module/rdma_rxe ] || modprobe rdma_rxe 2>/dev/null || { echo "SKIP: no rdma_rxe module"; exit 77; }
 . /lab/lib/pair.sh
-
-# 256 send buffers of 64 KiB: the link's queue while Soft-RoCE over the TAP (under TCG) is slower
-# than the guest's burst
-KEYS='  rdma_device = "rxe0"; rdma_send_bufs = 256;'
-add_rxe() {
-	$RDMA link add rxe0 type rxe netdev up0 || fail "rdma link add rxe0 on up0 failed"
-}
-VTJ=/tmp/vt.json
-# vt NET FIELD — one field of NET's VTEP (its only one) from `net vtep list`
-vt() {
-	rctl --json net vtep list "$1" > "$VTJ" || fail "riovctl net vtep list $1 failed"
-	jval "$2" "$VTJ"
-}
-vtn() { local v; v=$(vt "$1" "$2"); case "$v" in ''|*[!0-9]*) echo 0 ;; *) echo "$v" ;; esac; }
-rdma_is() { [ "$(vt blue rdma_state)" = "$1" ]; }
-rdma_not_up() { [ "$(vt blue rdma_state)" != up ]; }
-# secs_until SECS CMD... — run CMD every 0.2 s until it succeeds; T is the time it took (s, 1 decimal)
-secs_until() {
-	local t=$1 a b
-	shift
-	a=$(cut -d' ' -f1 /proc/uptime)
-	while ! "$@" > /dev/null 2>&1; do
-		b=$(cut -d' ' -f1 /proc/uptime)
-		[ "$(awk -v a="$a" -v b="$b" -v t="$t" 'BEGIN { print (b - a < t) }')" = 1 ] || return 1
-		sleep 0.2
-	done
-	T=$(awk -v a="$a" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }')
-}
 
 # rdma_diag — what the device and riovd say (on a failure)
 rdma_diag() {
@@ -79,14 +52,14 @@ pair_extra_b() {
 		[ "${A_RDMA_TX:-x}" = "$A_VTEP_TX" ] && [ "$rrx" = "$b_vrx" ] && [ "${A_FALLBACK:-x}" = 0 ] ||
 			{ echo "not every frame went by RDMA: $how"; return 1; }
 	else
-		[ "${A_RDMA_TX:-x}" = 0 ] && [ "$rrx" = 0 ] && [ "${A_FALLBACK:-x}" = "$A_VTEP_TX" ] ||
-			{ echo "not every frame went by VXLAN with the devices gone: $how"; return 1; }
+		# no device, no link (rdma_fallback counts only frames of a link that is not up)
+		[ "${A_RDMA_TX:-x}" = 0 ] && [ "$rrx" = 0 ] || { echo "frames went by RDMA with the devices gone: $how"; return 1; }
 	fi
 	echo "$how"
 }
 
 pair_wire
-pair_start 1500 "$KEYS" add_rxe
+pair_start 1500 "$RDMA_KEYS" add_rxe
 rctl net add red --vni 200 --mtu 1500 || fail "net add red refused"
 rctl net vtep add red "$PEER" || fail "vtep add red refused"
 
@@ -115,7 +88,7 @@ if [ "$ROLE" = b ]; then
 	cat "$RIOVD_LOG.cur" >> "$RIOVD_LOG"; RIOVD_PID=""
 	# no TAP, so no way to talk to A: give it the time to notice (the keepalive's retries)
 	sleep "${PAIR_KILL_SECS:-8}"
-	pair_riovd "$KEYS" add_rxe
+	pair_riovd "$RDMA_KEYS" add_rxe
 	[ -S /run/riov/vm1.sock ] || fail "vm1's socket not restored"
 	secs_until 60 rdma_is up || { rdma_diag; fail "the link is not up again after 60 s (state $(vt blue rdma_state))"; }
 	KILLED="riovd killed and restarted: link up again $T s after B's start"
