@@ -1,10 +1,11 @@
 # riov: the two commands are `make demo` (run the appliance) and `make test` (run every suite).
-# Everything else: `make deps` (Debian packages), `make` (build), `make bench`, `make fuzz`.
+# Everything else: `make deps` (Debian packages), `make` (build), `make bench`, `make fuzz`,
+# `make deb` (a Debian 12 package in dist/).
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 
-.PHONY: all deps build test test-fast demo bench fuzz soak clean lab-test lab-pair
+.PHONY: all deps build test test-fast demo bench fuzz soak clean lab-test lab-pair deb
 
 all: build
 
@@ -38,6 +39,24 @@ soak: build
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) *.setup.log *.build.log
+
+# The Debian 12 packages riov and python3-riov (debian/, docs/deploy.md): dpkg-buildpackage in a
+# throwaway copy of the tree (the files git tracks, and new ones it does not ignore), with Debian's
+# own tools first on PATH; the .deb, .buildinfo and .changes files are put in dist/ and checked by
+# lintian (an error fails the target). Nothing is built in the source tree.
+deb: deps
+	@set -e; tmp=$$(mktemp -d /tmp/riov-deb.XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
+	mkdir "$$tmp/riov"; \
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f do [ -e "$$f" ] && printf "%s\0" "$$f"; done; true' sh | \
+		tar --null -T - -cf - | tar -xf - -C "$$tmp/riov"; \
+	(cd "$$tmp/riov" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		dpkg-buildpackage -us -uc -b -Jauto); \
+	mkdir -p dist; rm -f dist/riov_* dist/riov-dbgsym_* dist/python3-riov_*; \
+	cp "$$tmp"/*.deb "$$tmp"/*.buildinfo "$$tmp"/*.changes dist/; \
+	changes=dist/riov_$$(dpkg-parsechangelog -S Version)_$$(dpkg --print-architecture).changes; \
+	echo "deb: $$(cd dist && ls *.deb | tr '\n' ' ')in dist/; lintian $$changes:"; \
+	lintian "$$changes"
 
 # The lab: a QEMU (TCG) VM with an emulated VT-d, VFIO and Soft-RoCE, built from Debian packages into
 # $(RIOV_LAB_CACHE) (default /var/cache/riov-lab), then Linux guests of riovd under QEMU on this host.

@@ -29,6 +29,10 @@
 
 RIOV_LOG_COMPONENT("riovd", RIOV_LOG_INFO);
 
+#ifndef RIOV_VERSION
+#define RIOV_VERSION "unknown"
+#endif
+
 struct riovd {
 	struct riov_config cfg;
 	struct event_base *base;
@@ -98,7 +102,8 @@ static void usage(FILE *f)
 		"      --log-level SPEC       log levels, e.g. info or notice,vhost=debug (riovctl log levels\n"
 		"                             lists the components; env RIOV_LOG_LEVEL is applied first)\n"
 		"      --print-config         print the effective configuration's embedded defaults and exit\n"
-		"  -h, --help                 this text\n\n"
+		"  -h, --help                 this text\n"
+		"  -V, --version              print riovd's version and exit\n\n"
 		"Signals: SIGTERM/SIGINT stop (printing final counters), SIGUSR1 prints counters.\n");
 }
 
@@ -164,6 +169,7 @@ static int parse_args(struct riovd *d, int argc, char **argv)
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "print-config", no_argument, NULL, OPT_PRINT_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	const char *config = NULL;
@@ -171,9 +177,12 @@ static int parse_args(struct riovd *d, int argc, char **argv)
 	int c, rc;
 
 	/* First pass: the config file, so that flags override it. */
-	while ((c = getopt_long(argc, argv, "c:w:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:w:hV", opts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
+			exit(0);
+		} else if (c == 'V') {
+			printf("riovd %s\n", RIOV_VERSION);
 			exit(0);
 		} else if (c == OPT_PRINT_CONFIG) {
 			fputs(riov_config_default_text, stdout);
@@ -196,7 +205,7 @@ static int parse_args(struct riovd *d, int argc, char **argv)
 		exit(2);
 	}
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:w:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:w:hV", opts, NULL)) != -1) {
 		struct riov_config *k = &d->cfg;
 		char *end;
 		switch (c) {

@@ -22,6 +22,10 @@
 #include "riovctl_print.h"
 #include "rpc_client.h"
 
+#ifndef RIOV_VERSION
+#define RIOV_VERSION "unknown"
+#endif
+
 #define EXIT_RPC 1
 #define EXIT_USAGE 2
 #define EXIT_CONN 3
@@ -923,9 +927,11 @@ static void print_opts(const struct opt *o)
 
 static void help_main(void)
 {
-	printf("usage: riovctl [--connect unix:PATH|tls://HOST:PORT] [--cert F --key F --ca F]\n"
-	       "               [--json] [--timeout S] <object> <verb> [args]\n\n"
-	       "Talks to riovd over its control API (riov.v1).\n\n"
+	/* Laid out for help2man too (deploy/man): "Usage:", "Options:", "Examples:" with "$ " */
+	printf("Usage: riovctl [OPTIONS] <object> <verb> [args]\n\n"
+	       "Talks to riovd over its control API (riov.v1).\n"
+	       "Exit status: 0 success, 1 riovd refused the call, 2 usage error, 3 riovd not "
+	       "reachable.\n\n"
 	       "objects:\n");
 	const char *last = "";
 	for (size_t i = 0; i < N_CMDS; i++) {
@@ -944,25 +950,24 @@ static void help_main(void)
 		}
 		printf("\n");
 	}
-	printf("\nglobal options:\n"
+	printf("\nOptions:\n"
 	       "  --connect ADDR             unix:PATH (default /run/riov/riovd.sock, or\n"
 	       "                             $RIOV_SOCKET) or tls://HOST:PORT\n"
 	       "  --cert F --key F           TLS client certificate and key (role: riovd's tls_roles)\n"
 	       "  --ca F                     CA that signed riovd's certificate\n"
 	       "  --json                     machine-readable output\n"
 	       "  --timeout S                seconds to wait for riovd (default 10)\n"
-	       "  --help                     this text; '<object> --help', '<object> <verb> --help'\n\n"
-	       "examples:\n"
-	       "  riovctl net add blue\n"
-	       "  riovctl port add vhost vm1-eth0 --net blue --socket /run/riov/vm1.sock --client\n"
-	       "  riovctl port add eth up0 --net blue --devargs net_af_packet0,iface=veth0\n"
-	       "  riovctl port add uplink ul0 --devargs net_af_packet1,iface=eth1 --address 10.0.0.1/24\n"
-	       "  riovctl net add red --vni 100 --mtu 1450; riovctl net vtep add red 10.0.0.2\n"
-	       "  riovctl net mac add red 02:00:00:00:00:0a --vtep 10.0.0.2; riovctl net mac list red\n"
-	       "  riovctl port list; riovctl port stats vm1-eth0; riovctl domain show vm1-eth0\n"
-	       "  riovctl faults; riovctl stats --watch; riovctl node info\n\n"
-	       "exit status: 0 success, 1 riovd refused the call, 2 usage error, 3 riovd not "
-	       "reachable\n");
+	       "  --help                     this text; '<object> --help', '<object> <verb> --help'\n"
+	       "  --version                  print riovctl's version and exit\n\n"
+	       "Examples:\n"
+	       "  $ riovctl net add blue\n"
+	       "  $ riovctl port add vhost vm1-eth0 --net blue --socket /run/riov/vm1.sock --client\n"
+	       "  $ riovctl port add eth up0 --net blue --devargs net_af_packet0,iface=veth0\n"
+	       "  $ riovctl port add uplink ul0 --devargs net_af_packet1,iface=eth1 --address 10.0.0.1/24\n"
+	       "  $ riovctl net add red --vni 100 --mtu 1450; riovctl net vtep add red 10.0.0.2\n"
+	       "  $ riovctl net mac add red 02:00:00:00:00:0a --vtep 10.0.0.2; riovctl net mac list red\n"
+	       "  $ riovctl port list; riovctl port stats vm1-eth0; riovctl domain show vm1-eth0\n"
+	       "  $ riovctl faults; riovctl stats --watch; riovctl node info\n");
 }
 
 static void help_obj(const char *obj)
@@ -1116,7 +1121,7 @@ static int watch_cb(const ProtobufCMessage *resp, void *arg)
 }
 
 /* The options before the object (--json, --connect, --timeout ...). Returns the index of the
- * object in argv, or -1 when --help was answered. */
+ * object in argv, or -1 when --help or --version was answered. */
 static int parse_global_opts(int argc, char **argv, struct riov_client_opts *o, double *timeout)
 {
 	double timeout_s = *timeout;
@@ -1126,6 +1131,9 @@ static int parse_global_opts(int argc, char **argv, struct riov_client_opts *o, 
 		const char **dst = NULL;
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			help_main();
+			return -1;
+		} else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+			printf("riovctl %s\n", RIOV_VERSION);
 			return -1;
 		} else if (strcmp(a, "--json") == 0) {
 			ctl_json_out = true;
