@@ -12,6 +12,7 @@
 #   pair_start MTU [KEYS [HOOK]]  riovd (KEYS: more lines of its riovd group), uplink up0, blue with
 #                              MTU, the VTEP, vm1; HOOK runs after the uplink is made; then both
 #                              VMs' riovds answer pings through their TAPs and the VTEP resolves
+#   pair_finish B_LINE A_LINE  riovd stopped, the verdict and the result line
 #   pair_round LEN PORT        one round: A's guest sends LEN-byte frames (without the CRC) to B's
 #                              guest (txonly -> rxonly, $SECS s); B checks the chain of counts
 #                              (PORT: B's meeting port, PORT+1 A's counts): A's guest sent = riovd
@@ -226,6 +227,14 @@ pair_round() {
 		[ "$G_TX" -gt 0 ] && [ "$G_TX" = "$a_in" ] && [ "$a_in" = $((a_enc + a_dr)) ] || BAD=1
 		RESULT="$RESULT; $fr B: guest sent $G_TX (ring full $G_TXD), riovd A took $a_in, $VT tx $a_enc, dropped $a_dr"
 	fi
+}
+
+# pair_finish B_LINE A_LINE — riovd stopped; the test fails when a round's counts differed, else
+# its result line is B_LINE (B: the pair's verdict) or A_LINE, each followed by the rounds'
+pair_finish() {
+	riovd_stop || fail "riovd did not stop cleanly"
+	[ -z "$BAD" ] || fail "counts differ${RESULT}"
+	if [ "$ROLE" = b ]; then echo "$1${RESULT}"; else echo "$2${RESULT}"; fi
 }
 
 # --- RDMA (the pair tests with rdma_device) ----------------------------------------------------

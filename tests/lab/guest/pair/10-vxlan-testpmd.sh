@@ -20,10 +20,5 @@ for len in ${PAIR_SIZES:-60 1464}; do
 	pair_round "$len" $port
 	port=$((port + 2))
 done
-riovd_stop || fail "riovd did not stop cleanly"
-[ -z "$BAD" ] || fail "counts differ${RESULT}"
-if [ "$ROLE" = b ]; then
-	echo "VXLAN VNI 100 A -> B, txonly -> rxonly for ${SECS} s per size: A's guest sent = riovd A took = A's VTEP tx = B's VTEP rx = riovd B gave = B's guest received${RESULT}"
-else
-	echo "A, ${SECS} s txonly per size (B checks the chain)${RESULT}"
-fi
+pair_finish "VXLAN VNI 100 A -> B, txonly -> rxonly for ${SECS} s per size: A's guest sent = riovd A took = A's VTEP tx = B's VTEP rx = riovd B gave = B's guest received" \
+	"A, ${SECS} s txonly per size (B checks the chain)"
