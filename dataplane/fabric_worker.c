@@ -402,8 +402,8 @@ void dp_vtep_send(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *x = m[i];
 		if (unlikely(rte_pktmbuf_pkt_len(x) > p->max_frame) &&
-		    (rte_pktmbuf_pkt_len(x) > p->max_frame + RTE_VLAN_HLEN || rte_pktmbuf_data_len(x) < RTE_ETHER_HDR_LEN ||
-		     rte_pktmbuf_mtod(x, const struct rte_ether_hdr *)->ether_type != RTE_BE16(RTE_ETHER_TYPE_VLAN))) {
+		    (rte_pktmbuf_data_len(x) < RTE_ETHER_HDR_LEN ||
+		     !fits_mtu(p, rte_pktmbuf_mtod(x, const uint8_t *), rte_pktmbuf_pkt_len(x)))) {
 			/* let through for the RDMA link (dp_vtep_rdma_fits), which could not take it */
 			count_drop(p, w, RIOV_DP_DROP_MTU, 1);
 			rte_pktmbuf_free(x);

@@ -49,15 +49,6 @@ static void notify_later(struct dp_ctx *c, struct riov_virtq *vq)
 	c->notify[c->n_notify++] = vq;
 }
 
-/* Does a frame of len bytes starting at f fit port p's MTU? One 802.1Q tag may come on top of it
- * (callers checked that a frame longer than an Ethernet header has its first 14 bytes at f). */
-static inline bool fits_mtu(const struct dp_port *p, const uint8_t *f, uint32_t len)
-{
-	if (likely(len <= p->max_frame))
-		return true;
-	return len <= p->max_frame + RTE_VLAN_HLEN && f[12] == 0x81 && f[13] == 0x00;
-}
-
 /* Deliver n packets to a guest RX vring this worker owns; frees them. */
 static void vhost_deliver(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair *qp,
 			  struct rte_mbuf **m, uint16_t n)

@@ -6,6 +6,8 @@
 #ifndef RIOV_DATAPLANE_WORKER_INTERNAL_H
 #define RIOV_DATAPLANE_WORKER_INTERNAL_H
 
+#include <rte_ether.h>
+
 #include "dataplane/dp_internal.h"
 
 #define DP_OUT_SLOTS 8
@@ -36,6 +38,15 @@ static inline struct dp_port *port_get(struct riov_dp *dp, uint16_t id)
 	if (p == NULL || atomic_load_explicit(&p->deleting, memory_order_relaxed))
 		return NULL;
 	return p;
+}
+
+/* Does a frame of len bytes starting at f fit port p's MTU? One 802.1Q tag may come on top of it
+ * (callers checked that a frame longer than an Ethernet header has its first 14 bytes at f). */
+static inline bool fits_mtu(const struct dp_port *p, const uint8_t *f, uint32_t len)
+{
+	if (likely(len <= p->max_frame))
+		return true;
+	return len <= p->max_frame + RTE_VLAN_HLEN && f[12] == 0x81 && f[13] == 0x00;
 }
 
 static inline void count_drop(struct dp_port *p, unsigned w, enum riov_dp_drop cause, uint64_t n)

@@ -70,6 +70,32 @@ if ! flock -n 9; then
 	flock 9
 fi
 
+# vm_verdict LOG RC WHO — how a VM's run ended, from its console LOG and QEMU's exit status RC
+# (WHO names it in the messages): returns 0 all its tests passed or skipped, 1 a test failed, 2 it
+# hung (killed by the time-out), 3 it died (kernel panic, QEMU gone) before the end of its test
+# list; on 2 and 3 prints why and its last console lines.
+vm_verdict() {
+	local log=$1 rc=$2 who=$3 st
+	if grep -q '^LAB-DONE' "$log"; then
+		grep -q '^LAB-RESULT [^ ]* FAIL' "$log" && return 1
+		return 0
+	fi
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "lab-run: FAIL: $who hung: no end of its test list after ${TIMEOUT}s (RIOV_LAB_TIMEOUT); killed" >&2
+		st=2
+	elif grep -q 'Kernel panic' "$log"; then
+		echo "lab-run: FAIL: $who's kernel panicked: $(grep -m1 'Kernel panic' "$log")" >&2
+		st=3
+	else
+		echo "lab-run: FAIL: $who's QEMU exited (status $rc) before the guest finished its tests" >&2
+		st=3
+	fi
+	echo "---- last 30 console lines of $who ($log) ----" >&2
+	tail -n 30 "$log" >&2
+	echo "----" >&2
+	return $st
+}
+
 pair=${RIOV_LAB_PAIR:-0}
 [ "${1:-}" = --pair ] && pair=1
 if [ "$pair" = 1 ]; then
@@ -112,24 +138,8 @@ if [ "$pair" = 1 ]; then
 		pass=$((pass + $(grep -c '^LAB-RESULT [^ ]* PASS' "$log")))
 		fail=$((fail + $(grep -c '^LAB-RESULT [^ ]* FAIL' "$log")))
 		skip=$((skip + $(grep -c '^LAB-RESULT [^ ]* SKIP' "$log")))
-		st=0
-		if ! grep -q '^LAB-DONE' "$log"; then
-			if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-				echo "lab-run: FAIL: VM $r hung: no end of its test list after ${TIMEOUT}s (RIOV_LAB_TIMEOUT); killed" >&2
-				st=2
-			elif grep -q 'Kernel panic' "$log"; then
-				echo "lab-run: FAIL: VM $r's kernel panicked: $(grep -m1 'Kernel panic' "$log")" >&2
-				st=3
-			else
-				echo "lab-run: FAIL: VM $r's QEMU exited (status $rc) before the guest finished its tests" >&2
-				st=3
-			fi
-			echo "---- last 30 console lines of VM $r ($log) ----" >&2
-			tail -n 30 "$log" >&2
-			echo "----" >&2
-		elif grep -q '^LAB-RESULT [^ ]* FAIL' "$log"; then
-			st=1
-		fi
+		vm_verdict "$log" "$rc" "VM $r"
+		st=$?
 		[ "$st" -gt "$status" ] && status=$st
 		rm -f "$CACHE/pair-$r.rc"
 	done
@@ -177,28 +187,8 @@ pass=$(grep -c '^LAB-RESULT [^ ]* PASS' "$LOG")
 fail=$(grep -c '^LAB-RESULT [^ ]* FAIL' "$LOG")
 skip=$(grep -c '^LAB-RESULT [^ ]* SKIP' "$LOG")
 
-tail_console() {
-	echo "---- last 30 console lines ($LOG) ----" >&2
-	tail -n 30 "$LOG" >&2
-	echo "----" >&2
-}
-
-status=0
-if ! grep -q '^LAB-DONE' "$LOG"; then
-	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-		echo "lab-run: FAIL: the guest hung: no end of the test list after ${TIMEOUT}s (RIOV_LAB_TIMEOUT)" >&2
-		status=2
-	elif grep -q 'Kernel panic' "$LOG"; then
-		echo "lab-run: FAIL: the guest kernel panicked: $(grep -m1 'Kernel panic' "$LOG")" >&2
-		status=3
-	else
-		echo "lab-run: FAIL: QEMU exited (status $rc) before the guest finished its tests" >&2
-		status=3
-	fi
-	tail_console
-elif [ "$fail" -gt 0 ]; then
-	status=1
-fi
+vm_verdict "$LOG" "$rc" "the guest"
+status=$?
 [ "$pass$fail$skip" = 000 ] && [ "$status" = 0 ] && { echo "lab-run: FAIL: the guest ran no test" >&2; status=1; }
 
 echo "$pass passed, $fail failed, $skip skipped (VM run ${secs}s, console in $LOG)"

@@ -120,14 +120,17 @@ static bool listed(struct svc_fixture *f, const char *net, const char *ip, char 
 	return found;
 }
 
-static void open_rdma(struct svc_fixture *f, const char *device)
+/* The doubles reset, and a service opened with rdma_device = device; fixture_open()'s result. */
+static int open_rdma(struct svc_fixture *f, const char *device)
 {
+	rdma_double_reset();
 	memset(f, 0, sizeof(*f));
 	snprintf(f->cfg.rdma_device, sizeof(f->cfg.rdma_device), "%s", device);
 	f->cfg.rdma_port = 7471;
 	f->cfg.rdma_msg_size = 65536;
 	f->cfg.rdma_recv_bufs = 64;
 	f->cfg.rdma_send_bufs = 32;
+	return fixture_open(f);
 }
 
 RIOV_TEST(peer_set_distinct_sorted)
@@ -137,9 +140,7 @@ RIOV_TEST(peer_set_distinct_sorted)
 	static const char *const red[] = { "10.0.0.10", "10.0.0.3", "9.0.0.1" };
 	uint32_t out[8];
 
-	rdma_double_reset();
-	open_rdma(&f, "");
-	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(open_rdma(&f, ""), 0);
 	CHECK_EQ(add_net(&f, "blue", 100, blue, 2), 0);
 	CHECK_EQ(add_net(&f, "red", 200, red, 3), 0);
 	CHECK_EQ(add_net(&f, "plain", 0, NULL, 0), 0);
@@ -171,9 +172,7 @@ RIOV_TEST(links_follow_vteps_and_uplink)
 	static const char *const red[] = { "10.0.0.3" };
 	char tr[16], st[16];
 
-	rdma_double_reset();
-	open_rdma(&f, "rxe0");
-	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(open_rdma(&f, "rxe0"), 0);
 	CHECK_EQ(add_net(&f, "blue", 100, blue, 2), 0);
 	CHECK_EQ(add_net(&f, "red", 200, red, 1), 0);
 	/* no uplink, no VTEP address: nothing yet */
@@ -276,9 +275,7 @@ RIOV_TEST(failures_logged_and_retried)
 	static const char *const blue[] = { "10.0.0.2", "10.0.0.3" };
 	char tr[16], st[16];
 
-	rdma_double_reset();
-	open_rdma(&f, "rxe0");
-	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(open_rdma(&f, "rxe0"), 0);
 	CHECK_EQ(add_net(&f, "blue", 100, blue, 2), 0);
 	rdma_double.ctx_create_rc = -ENODEV;   /* the address is on no RDMA device */
 	CHECK_EQ(add_uplink(&f, "up0", "10.0.0.1/24"), 0);   /* riovd goes on: VXLAN */
@@ -318,9 +315,7 @@ RIOV_TEST(device_removed_and_back)
 	static const char *const blue[] = { "10.0.0.2", "10.0.0.3" };
 	char tr[16], st[16];
 
-	rdma_double_reset();
-	open_rdma(&f, "rxe0");
-	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(open_rdma(&f, "rxe0"), 0);
 	CHECK_EQ(add_net(&f, "blue", 100, blue, 2), 0);
 	CHECK_EQ(add_uplink(&f, "up0", "10.0.0.1/24"), 0);
 	CHECK_EQ(rdma_double.ctx_creates, 1);
