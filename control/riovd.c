@@ -54,29 +54,46 @@ static void on_fault_hang(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Test-only faults from the environment (built with fault injection; meson -Dfault_injection):
- * RIOV_FAULT_HANG_WORKER_MS=N: N ms after ready, worker 0 stops polling (the watchdog test). */
-static void faults_arm(struct riovd *d)
+ * RIOV_FAULT_HANG_WORKER_MS=N: N ms after ready, worker 0 stops polling (the watchdog test);
+ * RIOV_FAULT_KILL_DIRECT_FRAMES=N: once the workers have delivered N frames guest to guest, the
+ * burst that passes N kills riovd (SIGKILL) after the sender's chains went back and before the
+ * receiver's used index moved (the restart drill: no frame is delivered twice). */
+static bool fault_number(const char *name, unsigned long long max, unsigned long long *out)
 {
-	const char *v = getenv("RIOV_FAULT_HANG_WORKER_MS");
+	const char *v = getenv(name);
 	char *end;
 
 	if (v == NULL)
-		return;
+		return false;
 	if (!RIOV_FAULT_INJECTION) {
-		RIOV_LOG(RIOV_LOG_WARN, "RIOV_FAULT_HANG_WORKER_MS ignored: fault injection is not built in");
-		return;
+		RIOV_LOG(RIOV_LOG_WARN, "%s ignored: fault injection is not built in", name);
+		return false;
 	}
 	errno = 0;
-	unsigned long ms = strtoul(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || ms > 3600000ul) {
-		RIOV_LOG(RIOV_LOG_WARN, "RIOV_FAULT_HANG_WORKER_MS='%s' ignored: not a number of ms up to 3600000", v);
-		return;
+	*out = strtoull(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || *out == 0 || *out > max) {
+		RIOV_LOG(RIOV_LOG_WARN, "%s='%s' ignored: not a number from 1 to %llu", name, v, max);
+		return false;
 	}
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000u), .tv_usec = (suseconds_t)(ms % 1000u) * 1000 };
-	d->ev_fault = evtimer_new(d->base, on_fault_hang, d);
-	if (d->ev_fault != NULL)
-		evtimer_add(d->ev_fault, &tv);
-	RIOV_LOG(RIOV_LOG_WARN, "test fault armed: worker 0 stops polling %lu ms after ready", ms);
+	return true;
+}
+
+static void faults_arm(struct riovd *d)
+{
+	unsigned long long n;
+
+	if (fault_number("RIOV_FAULT_HANG_WORKER_MS", 3600000ull, &n)) {
+		struct timeval tv = { .tv_sec = (time_t)(n / 1000u), .tv_usec = (suseconds_t)(n % 1000u) * 1000 };
+		d->ev_fault = evtimer_new(d->base, on_fault_hang, d);
+		if (d->ev_fault != NULL)
+			evtimer_add(d->ev_fault, &tv);
+		RIOV_LOG(RIOV_LOG_WARN, "test fault armed: worker 0 stops polling %llu ms after ready", n);
+	}
+	if (fault_number("RIOV_FAULT_KILL_DIRECT_FRAMES", 1ull << 40, &n)) {
+		riov_dp_fault_kill_direct(d->dp, n);
+		RIOV_LOG(RIOV_LOG_WARN, "test fault armed: riovd kills itself in the guest-to-guest burst "
+			 "that passes %llu frames", n);
+	}
 }
 
 static void usage(FILE *f)

@@ -297,6 +297,12 @@ int riov_dp_port_queue_stats(struct riov_dp *dp, const char *name, struct riov_d
  *  polling and spins without counting its loops until the dataplane stops, as a worker stuck in
  *  a device or a loop would (the watchdog test). */
 void riov_dp_fault_hang_worker(struct riov_dp *dp, unsigned idx);
+/** Test-only fault (as above): the guest-to-guest burst of the direct path in which the frames
+ *  delivered so far pass `frames` raises SIGKILL between returning the sender's chains and
+ *  publishing the receiver's used entries, the one moment where the order of the two decides
+ *  between a lost frame and a frame delivered twice after the restart. Call before the workers
+ *  run traffic (one worker counts). */
+void riov_dp_fault_kill_direct(struct riov_dp *dp, uint64_t frames);
 
 struct riov_dp_worker_stats {
 	unsigned lcore;

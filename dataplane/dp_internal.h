@@ -226,6 +226,7 @@ struct riov_dp {
 	struct riov_virtq_held_budget held_budget;   /* RX vrings' held mbufs, together */
 	_Atomic bool stop;
 	_Atomic unsigned fault_hang;   /* test-only (RIOV_FAULT_INJECTION): worker idx + 1 spins, 0 none */
+	_Atomic uint64_t fault_kill_direct; /* test-only: direct frames to go until SIGKILL, 0 off */
 	struct dp_worker workers[RIOV_DP_MAX_WORKERS];
 	struct dp_port *_Atomic ports[RIOV_DP_MAX_PORTS];
 	struct dp_net *nets[RIOV_DP_MAX_NETS];

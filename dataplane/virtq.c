@@ -120,6 +120,11 @@ static inline void vq_update_avail_event(struct riov_virtq *vq)
 /* Make the used entries written since `old` visible: one release store of used->idx per burst. */
 void vq_publish_used(struct riov_virtq *vq, uint16_t old)
 {
+	if (unlikely(vq->unpublished)) {
+		/* riov_virtq_enqueue_pkts()'s entries, written before these */
+		old = vq->unpublished_from;
+		vq->unpublished = false;
+	}
 	uint16_t added = (uint16_t)(vq->last_used_idx - old);
 	if (added) {
 		__atomic_store_n(&vq_used(vq)->idx, rte_cpu_to_le_16(vq->last_used_idx),
@@ -133,6 +138,12 @@ void vq_publish_used(struct riov_virtq *vq, uint16_t old)
 			vq->signalled_used_valid = false;
 	}
 	vq_update_avail_event(vq);
+}
+
+void riov_virtq_publish_rx(struct riov_virtq *vq)
+{
+	if (vq->unpublished)
+		vq_publish_used(vq, vq->unpublished_from);
 }
 
 /* ---- guest memory through the VT-d model ---- */

@@ -100,6 +100,9 @@ struct riov_virtq {
 	uint32_t msi_data;
 	bool have_irq;
 	uint16_t pending_used;        /* used entries written since the last notify check */
+	bool unpublished;             /* riov_virtq_enqueue_pkts() wrote used entries from
+				       * unpublished_from on that riov_virtq_publish_rx() publishes */
+	uint16_t unpublished_from;
 	uint8_t *log_base;
 	uint64_t log_size;
 	struct riov_virtq_stats stats;
@@ -196,9 +199,17 @@ uint16_t riov_virtq_peek(struct riov_virtq *vq, struct rte_mempool *mp, struct r
 void riov_virtq_peek_done(struct riov_virtq *vq, const struct riov_virtq_pkt *pk, uint16_t n);
 /** Guest RX from peeked packets of another vring (same rules as riov_virtq_enqueue(); packets to
  *  hold for a vIOMMU translation are copied into mbufs from mp first). Returns the number
- *  delivered. */
+ *  delivered. The used entries it writes stay invisible to the guest (used->idx unchanged) until
+ *  riov_virtq_publish_rx(), which the caller calls after riov_virtq_peek_done() of the source
+ *  vring: a riovd killed in between has returned the source's chains and delivered nothing of
+ *  them, so its successor, which serves a vring from its used index, never sends a frame twice
+ *  (at most once; the other order delivered the burst again). Any other publish of vq (an
+ *  enqueue of mbufs) publishes them too. */
 uint16_t riov_virtq_enqueue_pkts(struct riov_virtq *vq, struct rte_mempool *mp,
 				 struct riov_virtq_pkt *const *pk, uint16_t n);
+/** Make the used entries riov_virtq_enqueue_pkts() wrote visible (one release store of
+ *  used->idx); nothing when there are none. Call riov_virtq_notify() after it. */
+void riov_virtq_publish_rx(struct riov_virtq *vq);
 /** A copy of pk in a new mbuf from mp (or pk->m itself, which the caller then owns: pk->m is
  *  cleared). NULL when the pool is empty. */
 struct rte_mbuf *riov_virtq_pkt_mbuf(struct rte_mempool *mp, struct riov_virtq_pkt *pk);

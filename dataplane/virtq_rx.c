@@ -501,7 +501,13 @@ static uint16_t vq_rx_burst(struct riov_virtq *vq, struct rte_mempool *mp, struc
 			RIOV_LOG_RL(RIOV_LOG_WARN, "sid %#x rx: packet dropped (%d)", vq->sid,
 				    rc);
 	}
-	vq_publish_used(vq, old_used);
+	if (pk == NULL) {
+		vq_publish_used(vq, old_used);
+	} else if (!vq->unpublished && vq->last_used_idx != old_used) {
+		/* peeked packets: published by riov_virtq_publish_rx(), after the source's chains */
+		vq->unpublished = true;
+		vq->unpublished_from = old_used;
+	}
 	vq_burst_end(vq);
 	return delivered;
 }

@@ -11,6 +11,7 @@
  * read here (a runt frame is dropped), and they never select anything outside the ingress
  * port's network.
  */
+#include <signal.h>
 #include <string.h>
 
 #include <time.h>
@@ -506,10 +507,25 @@ static bool offload_in(struct dp_port *p, unsigned w, struct dp_vq_pair *qp,
 	return false;
 }
 
+#if RIOV_FAULT_INJECTION
+/* The test-only kill: count this burst's direct deliveries down, SIGKILL when they pass. */
+static __rte_noinline void fault_kill_direct(struct riov_dp *dp, uint64_t delivered)
+{
+	uint64_t left = atomic_load_explicit(&dp->fault_kill_direct, memory_order_relaxed);
+	if (delivered >= left) {
+		RIOV_LOG(RIOV_LOG_WARN, "test fault RIOV_FAULT_KILL_DIRECT_FRAMES: SIGKILL between the "
+			 "sender's and the receiver's used index");
+		raise(SIGKILL);
+	}
+	atomic_store_explicit(&dp->fault_kill_direct, left - delivered, memory_order_relaxed);
+}
+#endif
+
 /* Guest TX, the direct path: peek at a burst of the guest's TX chains; a packet for a guest whose
  * RX vring this worker owns is copied from one guest's buffers into the other's (one copy, no
  * mbuf); every other packet (flood, wire, another worker's vring, a runt) is copied into an mbuf
- * and switched as usual. The TX chains go back to the guest after every copy from them. */
+ * and switched as usual. The TX chains go back to the guest after every copy from them and before
+ * the receivers' used indexes move (riov_virtq_publish_rx): delivery is at most once across a kill. */
 static uint16_t vhost_tx(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair *qp)
 {
 	struct riov_virtq_pkt pk[RIOV_VIRTQ_BURST];
@@ -575,10 +591,31 @@ to_mbuf:;
 		else
 			rest[nr++] = m;
 	}
-	for (unsigned g = 0; g < ng; g++)
-		if (riov_virtq_enqueue_pkts(&gqp[g]->rxq, c->dp->mp, grp[g], gn[g]))
-			notify_later(c, &gqp[g]->rxq);
+	uint32_t got = 0;   /* groups that delivered something */
+	unsigned delivered = 0;
+	RTE_BUILD_BUG_ON(DP_OUT_SLOTS > 32);
+	for (unsigned g = 0; g < ng; g++) {
+		uint16_t d = riov_virtq_enqueue_pkts(&gqp[g]->rxq, c->dp->mp, grp[g], gn[g]);
+		if (d) {
+			got |= 1u << g;
+			delivered += d;
+		}
+	}
+	/* the sender's chains complete before the receivers see the copies: a riovd killed in
+	 * between loses these frames rather than sending them again after its restart */
 	riov_virtq_peek_done(&qp->txq, pk, n);
+#if RIOV_FAULT_INJECTION
+	if (unlikely(delivered != 0 &&
+		     atomic_load_explicit(&c->dp->fault_kill_direct, memory_order_relaxed) != 0))
+		fault_kill_direct(c->dp, delivered);
+#else
+	(void)delivered;
+#endif
+	for (unsigned g = 0; g < ng; g++) {
+		riov_virtq_publish_rx(&gqp[g]->rxq);
+		if (got & (1u << g))
+			notify_later(c, &gqp[g]->rxq);
+	}
 	notify_later(c, &qp->txq);
 	if (nr)
 		dp_switch_burst(c, p, rest, nr);
@@ -684,6 +721,17 @@ void riov_dp_fault_hang_worker(struct riov_dp *dp, unsigned idx)
 	(void)idx;
 #endif
 }
+
+void riov_dp_fault_kill_direct(struct riov_dp *dp, uint64_t frames)
+{
+#if RIOV_FAULT_INJECTION
+	atomic_store_explicit(&dp->fault_kill_direct, frames, memory_order_relaxed);
+#else
+	(void)dp;
+	(void)frames;
+#endif
+}
+
 
 #if RIOV_FAULT_INJECTION
 /* The test-only hang: no polls, no loops counted, no quiescent state; only a stop ends it. */

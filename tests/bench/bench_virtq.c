@@ -187,6 +187,7 @@ static void run_g2g(struct riov_vtd *vtd, struct rte_mempool *mp, bool direct, u
 			n = riov_virtq_peek(&tx, mp, pk, RIOV_VIRTQ_BURST);
 			d = riov_virtq_enqueue_pkts(&rx, mp, pp, n);
 			riov_virtq_peek_done(&tx, pk, n);
+			riov_virtq_publish_rx(&rx);
 		} else {
 			n = tx_mbufs(&tx, mp, pkts);
 			d = riov_virtq_enqueue(&rx, pkts, n);

@@ -224,7 +224,9 @@ static uint16_t fz_rx_pkts(struct riov_virtq *rx, struct rte_mbuf **pkts, uint16
 		pk[i].len = len - left;
 		pp[i] = &pk[i];
 	}
-	return riov_virtq_enqueue_pkts(rx, fz.mp, pp, np);
+	uint16_t d = riov_virtq_enqueue_pkts(rx, fz.mp, pp, np);
+	riov_virtq_publish_rx(rx);
+	return d;
 }
 
 /* Guest RX: two rounds of up to four packets (sizes from the header), as mbufs or peeked.

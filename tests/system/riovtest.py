@@ -89,16 +89,18 @@ class Riovd:
         self.proc = None
         self.counters = None
 
-    def start(self, timeout=60):
+    def start(self, timeout=60, env=None):
         """Start riovd (again, after stop(): same configuration and state directory; the log is
-        appended to) and wait for its new "ready:" line."""
+        appended to) and wait for its new "ready:" line. env: variables added to this start's
+        environment (a test fault)."""
         before = count_ready(self)
         args = [RIOVD, "--config", self.cfg, "--workers", self.workers, "--control-cpu", str(GUEST_CPU)]
         args += self.extra
         if self.netns:
             args = ["ip", "netns", "exec", self.netns] + args
         self.proc = subprocess.Popen(args, stdout=open(self.logf, "a"), stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL,
+                                     env=dict(os.environ, **env) if env else None)
         _procs.append(self.proc)
         def ready():
             if self.proc.poll() is not None:
@@ -217,7 +219,7 @@ class Guest:
     """A DPDK application guest: dpdk-testpmd with a virtio-user port on a vhost-user socket."""
 
     def __init__(self, name, sock, mode, cpu=GUEST_CPU, queues=1, mrg_rxbuf=True, in_order=True,
-                 tx_first=False, pktlen=64, mac=None, peer=None, server=False, extra=()):
+                 tx_first=False, pktlen=64, mac=None, peer=None, server=False, extra=(), eal=()):
         self.name = name
         self.sock = sock
         self.mode = mode
@@ -231,6 +233,7 @@ class Guest:
         self.peer = peer
         self.server = server
         self.extra = list(extra)
+        self.eal = list(eal)   # more EAL arguments (another --vdev: the guest's port 1 and on)
         self.proc = None
         self.logf = None
         self.stats = None
@@ -246,7 +249,7 @@ class Guest:
         if self.server:
             vdev += ",server=1"
         args = ["stdbuf", "-oL", TESTPMD, "--no-huge", "-m", "1024", "--lcores", "0@%d,1@%d" % (self.cpu, self.cpu),
-                "--file-prefix", prefix, "--no-pci", "--vdev", vdev, "--",
+                "--file-prefix", prefix, "--no-pci", "--vdev", vdev] + self.eal + ["--",
                 "--forward-mode=" + self.mode, "--nb-cores=1", "--rxq=%d" % self.queues,
                 "--txq=%d" % self.queues, "--txpkts=%d" % self.pktlen]
         if self.peer:
