@@ -19,6 +19,7 @@
 #include <rte_ethdev.h>
 #include <rte_ether.h>
 
+#include "dataplane/offload.h"
 #include "dataplane/rdma_link.h"
 #include "dataplane/vxlan.h"
 #include "dataplane/worker_internal.h"
@@ -325,6 +326,15 @@ bool dp_vtep_rdma_fits(const struct dp_ctx *c, const struct dp_port *p, uint32_t
 	return rp != NULL && rp->worker == c->w->idx && len <= riov_rdma_link_frame_max(rp->link);
 }
 
+unsigned dp_vtep_rdma_accepts(const struct dp_ctx *c, const struct dp_port *p, uint32_t len)
+{
+	const struct dp_rdma_peer *rp = atomic_load_explicit(&p->rdma, memory_order_acquire);
+
+	if (rp == NULL || rp->worker != c->w->idx || len > riov_rdma_link_ol_frame_max(rp->link))
+		return 0;
+	return RIOV_OL_CSUM | RIOV_OL_TSO4 | RIOV_OL_TSO6 | RIOV_OL_ECN;
+}
+
 uint16_t dp_poll_rdma(struct dp_ctx *c)
 {
 	const struct dp_rdma_set *s = atomic_load_explicit(&c->dp->rdma_set, memory_order_acquire);
@@ -346,9 +356,11 @@ uint16_t dp_poll_rdma(struct dp_ctx *c)
 			uint16_t j = (uint16_t)(i + 1);
 			while (j < n && vni[j] == vni[i])
 				j++;
-			uint64_t bytes = 0;
-			for (uint16_t r = i; r < j; r++)
+			uint64_t bytes = 0, ol_in = 0;
+			for (uint16_t r = i; r < j; r++) {
 				bytes += rte_pktmbuf_pkt_len(m[r]);
+				ol_in += (m[r]->ol_flags & RIOV_OL_MBUF_FLAGS) != 0;
+			}
 			rp->rx_frames += (uint64_t)(j - i);
 			rp->rx_bytes += bytes;
 			struct dp_net *net = vni_net(c->dp, vni[i]);
@@ -360,6 +372,7 @@ uint16_t dp_poll_rdma(struct dp_ctx *c)
 					rp->unknown_vtep += (uint64_t)(j - i);
 				rte_pktmbuf_free_bulk(m + i, (unsigned)(j - i));
 			} else {
+				vp->wstats[w].ol.frames_in += ol_in;   /* whole TSO frames from the peer */
 				vtep_rx(c, vp, m + i, (uint16_t)(j - i), bytes);
 			}
 			i = j;
@@ -388,6 +401,13 @@ void dp_vtep_send(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint
 		}
 		if (rp->worker == w)
 			rp->fallback += n;      /* the link is not up: by VXLAN meanwhile */
+		/* frames egress() let through whole for the link, which went down since: the
+		 * software path makes them fit VXLAN (it sees the link down now) */
+		for (uint16_t i = 0; i < n; i++)
+			if (unlikely(m[i]->ol_flags & RIOV_OL_MBUF_FLAGS)) {
+				dp_egress(c, p, m, n);
+				return;
+			}
 	}
 
 	const struct dp_vtep_nh *nh = atomic_load_explicit(&p->nh, memory_order_acquire);

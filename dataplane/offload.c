@@ -41,6 +41,9 @@
 	(RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_IPV4 |                  \
 	 RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_IP_CKSUM)
 
+/* The bits that say whose buffer an mbuf holds: never copied from one mbuf to another. */
+#define OL_BUF_BITS (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT)
+
 #define OL_ETH_LEN 14u
 #define OL_VLAN_LEN 4u
 #define OL_IPV4_MIN 20u
@@ -700,7 +703,12 @@ static void ol_seg_finish(struct rte_mbuf *s, bool first, const struct ol_pkt *p
 	}
 	sp.ip_len = s->pkt_len - p->l2;
 	ol_fill_l4(s, &sp);
-	s->ol_flags = flags & ~OL_TX_BITS;
+	/* the input's flags but its TX offloads and how its buffer is held: s is the header copy in
+	 * a `direct` mbuf, which owns its buffer. An input attached to an external buffer (an RDMA
+	 * link's receive buffer) would otherwise make s look like one, and its free would look for a
+	 * shinfo it has none of; DPDK 22.11's GSO copies the input's flags into its header mbufs
+	 * too, so the bits are cleared, not kept. */
+	s->ol_flags = flags & ~(OL_TX_BITS | OL_BUF_BITS);
 	s->l2_len = p->l2;
 	s->l3_len = p->l3;
 	s->l4_len = p->l4;

@@ -587,6 +587,13 @@ uint32_t riov_rdma_link_frame_max(const struct riov_rdma_link *l)
 	return riov_rdma_msg_frame_max(l->ws.msg_cap);
 }
 
+uint32_t riov_rdma_link_ol_frame_max(const struct riov_rdma_link *l)
+{
+	if (atomic_load(&l->state) != RIOV_RDMA_LINK_UP)
+		return 0;
+	return riov_rdma_msg_ol_frame_max(l->ws.msg_cap);
+}
+
 /* --- control thread: connections ------------------------------------------------------------ */
 
 static void conn_destroy(struct rl_conn *c)

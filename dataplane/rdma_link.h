@@ -175,5 +175,9 @@ uint16_t riov_rdma_link_poll(struct riov_rdma_link *link, struct rte_mbuf **out,
 
 /** The longest frame riov_rdma_link_tx() can take now (0 when the link is not up). */
 uint32_t riov_rdma_link_frame_max(const struct riov_rdma_link *link);
+/** The same for a frame with offload metadata (RTE_MBUF_F_TX_TCP_SEG or a partial checksum):
+ *  riov_rdma_link_tx() sends it whole with its metadata (rdma_msg.h's offload block), and the
+ *  receiving node segments it, if at all, at its own egress port. */
+uint32_t riov_rdma_link_ol_frame_max(const struct riov_rdma_link *link);
 
 #endif

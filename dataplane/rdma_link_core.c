@@ -16,6 +16,8 @@
 #include <rte_memory.h>
 
 #include "common/log.h"
+#include "dataplane/offload.h"
+#include "dataplane/virtq.h"
 
 RIOV_LOG_COMPONENT("rdma", RIOV_LOG_INFO);
 
@@ -187,6 +189,24 @@ static struct rte_mbuf *rl_attach_frame(struct rl_rxpool *p, struct rl_rxmsg *m,
 	return head;
 }
 
+/* What a peer node may send with a frame: everything riov carries (its own guests' offloads). */
+#define RL_OL_ALL (RIOV_OL_CSUM | RIOV_OL_TSO4 | RIOV_OL_TSO6 | RIOV_OL_ECN)
+
+/* A received offload block becomes mb's metadata through the same validation as a guest's
+ * virtio-net header (riov_ol_from_vnet_hdr(): the frame must agree with it). */
+static bool rl_frame_ol(struct rte_mbuf *mb, const struct riov_rdma_ol *ol)
+{
+	struct riov_virtio_net_hdr h = {
+		.flags = ol->flags,
+		.gso_type = ol->gso_type,
+		.hdr_len = rte_cpu_to_le_16(ol->hdr_len),
+		.gso_size = rte_cpu_to_le_16(ol->gso_size),
+		.csum_start = rte_cpu_to_le_16(ol->csum_start),
+		.csum_offset = rte_cpu_to_le_16(ol->csum_offset),
+	};
+	return riov_ol_from_vnet_hdr(mb, &h, RL_OL_ALL) == 0;
+}
+
 uint16_t rl_rxmsg_walk(struct rl_rxpool *p, struct rl_rxmsg *m, struct rte_mempool *mp, struct rte_mbuf **out,
 		       uint32_t *vni, uint16_t max, struct rl_rxwalk *w)
 {
@@ -200,6 +220,12 @@ uint16_t rl_rxmsg_walk(struct rl_rxpool *p, struct rl_rxmsg *m, struct rte_mempo
 			struct rte_mbuf *mb = rl_attach_frame(p, m, mp, f.data, f.len);
 			if (mb == NULL) {
 				w->nombuf++;
+				break;
+			}
+			if (f.has_ol && !rl_frame_ol(mb, &f.ol)) {
+				/* the peer's metadata is checked like a guest's header */
+				w->drops[RIOV_RDMA_DROP_BAD_OFFLOAD]++;
+				rte_pktmbuf_free(mb);
 				break;
 			}
 			out[n] = mb;
@@ -253,7 +279,20 @@ int rl_pack_frame(struct riov_rdma_msg_builder *b, const struct rte_mbuf *m, uin
 		sum += s->data_len;
 	if (sum != len)
 		return -EINVAL;
-	int rc = riov_rdma_msg_reserve(b, vni, len, &dst);
+	struct riov_rdma_ol ol, *olp = NULL;
+	if (m->ol_flags & RIOV_OL_MBUF_FLAGS) {
+		/* a frame with offload metadata crosses whole with it, as a virtio-net header would
+		 * carry it to a guest that takes everything (gso_size as the sender's: no MTU here) */
+		struct riov_virtio_net_hdr h;
+		riov_ol_to_vnet_hdr(m, RL_OL_ALL, UINT16_MAX, &h);
+		ol = (struct riov_rdma_ol){ .flags = h.flags, .gso_type = h.gso_type,
+					    .hdr_len = rte_le_to_cpu_16(h.hdr_len),
+					    .gso_size = rte_le_to_cpu_16(h.gso_size),
+					    .csum_start = rte_le_to_cpu_16(h.csum_start),
+					    .csum_offset = rte_le_to_cpu_16(h.csum_offset) };
+		olp = &ol;
+	}
+	int rc = riov_rdma_msg_reserve_ol(b, vni, len, olp, &dst);
 	if (rc != 0)
 		return rc;
 	for (const struct rte_mbuf *s = m; s != NULL; s = s->next) {

@@ -112,3 +112,9 @@ uint32_t riov_rdma_link_frame_max(const struct riov_rdma_link *link)
 	(void)link;
 	return 0;
 }
+
+uint32_t riov_rdma_link_ol_frame_max(const struct riov_rdma_link *link)
+{
+	(void)link;
+	return 0;
+}

@@ -16,7 +16,8 @@ _Static_assert(RIOV_RDMA_FRAME_MAX == RIOV_OL_MAX_FRAME, "RDMA frame limit is th
 /* Frame counts and lengths fit their fields; a record's arithmetic cannot wrap in 32 bits. */
 _Static_assert(RIOV_RDMA_FRAMES_MAX <= 0xffffu, "frame count is 16 bits");
 _Static_assert(RIOV_RDMA_MSG_MAX < 0x80000000u, "lengths compared in 32 bits");
-_Static_assert(RIOV_RDMA_HDR_LEN % RIOV_RDMA_ALIGN == 0 && RIOV_RDMA_FRAME_HDR_LEN % RIOV_RDMA_ALIGN == 0,
+_Static_assert(RIOV_RDMA_HDR_LEN % RIOV_RDMA_ALIGN == 0 && RIOV_RDMA_FRAME_HDR_LEN % RIOV_RDMA_ALIGN == 0 &&
+	       RIOV_RDMA_OL_LEN % RIOV_RDMA_ALIGN == 0,
 	       "headers keep records and frames aligned");
 /* The smallest buffer takes a standard 1514-byte frame. */
 _Static_assert(RIOV_RDMA_HDR_LEN + RIOV_RDMA_FRAME_HDR_LEN + 1516u <= RIOV_RDMA_MSG_MIN, "MSG_MIN too small");
@@ -47,6 +48,7 @@ const uint8_t riov_rdma_drop_verdict[RIOV_RDMA_DROP__MAX] = {
 /* Record offsets: flags and VNI share one big-endian word */
 #define R_FLAGS_VNI 0u
 #define R_LEN 4u
+#define R_OL 8u          /* the offload block, with RIOV_RDMA_FRAME_F_OFFLOAD */
 
 /* Per message type: the lengths it may have and whether it carries records. Sizes are checked
  * here, centrally, before anything reads a type's body. */
@@ -200,38 +202,65 @@ enum riov_rdma_msg_verdict riov_rdma_msg_next_frame(struct riov_rdma_msg_iter *i
 	const uint8_t *r = it->buf + it->off;
 	const uint32_t flags_vni = rd32(r + R_FLAGS_VNI);
 	const uint32_t flen = rd32(r + R_LEN);
+	const uint32_t flags = flags_vni >> 24;
+	/* the offload block, when the record says it has one, is part of the record's framing */
+	const uint32_t hdr = RIOV_RDMA_FRAME_HDR_LEN + ((flags & RIOV_RDMA_FRAME_F_OFFLOAD) ? RIOV_RDMA_OL_LEN : 0u);
 	/* Compare the peer's length with what is left before rounding it up: a length near 2^32
-	 * would wrap. Once flen <= left - 8 (at most RIOV_RDMA_MSG_MAX), the record size cannot. */
-	if (flen > left - RIOV_RDMA_FRAME_HDR_LEN || riov_rdma_record_len(flen) > left)
+	 * would wrap. Once flen <= left - hdr (at most RIOV_RDMA_MSG_MAX), the record size cannot. */
+	if (left < hdr || flen > left - hdr || riov_rdma_record_len(flen) + (hdr - RIOV_RDMA_FRAME_HDR_LEN) > left)
 		return iter_close(it, f, RIOV_RDMA_DROP_FRAME_OVERRUN);
 	/* the record is framed: whatever its frame is like, the next one starts after it */
-	it->off += riov_rdma_record_len(flen);
+	it->off += riov_rdma_record_len(flen) + (hdr - RIOV_RDMA_FRAME_HDR_LEN);
 	it->idx++;
 	f->len = flen;
 	f->vni = flags_vni & RIOV_RDMA_VNI_MAX;
-	if ((flags_vni >> 24) & ~RIOV_RDMA_FRAME_F_KNOWN)
+	f->has_ol = false;
+	if (flags & ~RIOV_RDMA_FRAME_F_KNOWN)
 		f->cause = RIOV_RDMA_DROP_FRAME_FLAGS;
 	else if (flen < RIOV_RDMA_FRAME_MIN)
 		f->cause = RIOV_RDMA_DROP_FRAME_SHORT;
 	else if (flen > RIOV_RDMA_FRAME_MAX)
 		f->cause = RIOV_RDMA_DROP_FRAME_LONG;
+	else if ((flags & RIOV_RDMA_FRAME_F_OFFLOAD) && rd16(r + R_OL + 10) != 0)
+		f->cause = RIOV_RDMA_DROP_FRAME_FLAGS;   /* the block's reserved bytes */
 	else {
-		f->data = r + RIOV_RDMA_FRAME_HDR_LEN;
+		if (flags & RIOV_RDMA_FRAME_F_OFFLOAD) {
+			const uint8_t *o = r + R_OL;
+			f->has_ol = true;
+			f->ol.flags = o[0];
+			f->ol.gso_type = o[1];
+			f->ol.hdr_len = rd16(o + 2);
+			f->ol.gso_size = rd16(o + 4);
+			f->ol.csum_start = rd16(o + 6);
+			f->ol.csum_offset = rd16(o + 8);
+		}
+		f->data = r + hdr;
 		return RIOV_RDMA_MSG_OK;
 	}
 	return (enum riov_rdma_msg_verdict)riov_rdma_drop_verdict[f->cause];
 }
 
-uint32_t riov_rdma_msg_frame_max(uint32_t msg_size)
+/* The longest frame alone in a message of msg_size bytes behind a record header of hdr bytes. */
+static uint32_t frame_max(uint32_t msg_size, uint32_t hdr)
 {
 	if (msg_size > RIOV_RDMA_MSG_MAX)
 		msg_size = RIOV_RDMA_MSG_MAX;
 	msg_size &= ~(RIOV_RDMA_ALIGN - 1u);
-	if (msg_size < RIOV_RDMA_HDR_LEN + RIOV_RDMA_FRAME_HDR_LEN + RIOV_RDMA_FRAME_MIN)
+	if (msg_size < RIOV_RDMA_HDR_LEN + hdr + RIOV_RDMA_FRAME_MIN)
 		return 0;
 	/* what is left after the headers is a multiple of 4: a frame of that length needs no padding */
-	const uint32_t room = msg_size - RIOV_RDMA_HDR_LEN - RIOV_RDMA_FRAME_HDR_LEN;
+	const uint32_t room = msg_size - RIOV_RDMA_HDR_LEN - hdr;
 	return room < RIOV_RDMA_FRAME_MAX ? room : RIOV_RDMA_FRAME_MAX;
+}
+
+uint32_t riov_rdma_msg_frame_max(uint32_t msg_size)
+{
+	return frame_max(msg_size, RIOV_RDMA_FRAME_HDR_LEN);
+}
+
+uint32_t riov_rdma_msg_ol_frame_max(uint32_t msg_size)
+{
+	return frame_max(msg_size, RIOV_RDMA_FRAME_HDR_LEN + RIOV_RDMA_OL_LEN);
 }
 
 int riov_rdma_msg_init(struct riov_rdma_msg_builder *b, void *buf, uint32_t cap)
@@ -247,23 +276,41 @@ int riov_rdma_msg_init(struct riov_rdma_msg_builder *b, void *buf, uint32_t cap)
 	return 0;
 }
 
-int riov_rdma_msg_reserve(struct riov_rdma_msg_builder *b, uint32_t vni, uint32_t len, uint8_t **data)
+int riov_rdma_msg_reserve_ol(struct riov_rdma_msg_builder *b, uint32_t vni, uint32_t len,
+			     const struct riov_rdma_ol *ol, uint8_t **data)
 {
-	if (vni > RIOV_RDMA_VNI_MAX || len < RIOV_RDMA_FRAME_MIN || len > riov_rdma_msg_frame_max(b->cap))
+	const uint32_t hdr = RIOV_RDMA_FRAME_HDR_LEN + (ol != NULL ? RIOV_RDMA_OL_LEN : 0u);
+	const uint32_t max = ol != NULL ? riov_rdma_msg_ol_frame_max(b->cap) : riov_rdma_msg_frame_max(b->cap);
+	if (vni > RIOV_RDMA_VNI_MAX || len < RIOV_RDMA_FRAME_MIN || len > max)
 		return -EINVAL;
-	const uint32_t rec = riov_rdma_record_len(len);
+	const uint32_t rec = riov_rdma_record_len(len) + (hdr - RIOV_RDMA_FRAME_HDR_LEN);
 	if (b->nframes == RIOV_RDMA_FRAMES_MAX || rec > b->cap - b->off)
 		return -ENOSPC;
 	uint8_t *r = b->buf + b->off;
-	wr32(r + R_FLAGS_VNI, vni);   /* flags 0 */
+	wr32(r + R_FLAGS_VNI, vni | (ol != NULL ? RIOV_RDMA_FRAME_F_OFFLOAD << 24 : 0u));
 	wr32(r + R_LEN, len);
+	if (ol != NULL) {
+		uint8_t *o = r + R_OL;
+		o[0] = ol->flags;
+		o[1] = ol->gso_type;
+		wr16(o + 2, ol->hdr_len);
+		wr16(o + 4, ol->gso_size);
+		wr16(o + 6, ol->csum_start);
+		wr16(o + 8, ol->csum_offset);
+		wr16(o + 10, 0);
+	}
 	/* Zero the padding now: the buffer is reused, and its old bytes may be another network's
 	 * frames. The caller's copy does not reach it. */
-	memset(r + RIOV_RDMA_FRAME_HDR_LEN + len, 0, rec - RIOV_RDMA_FRAME_HDR_LEN - len);
+	memset(r + hdr + len, 0, rec - hdr - len);
 	b->off += rec;
 	b->nframes++;
-	*data = r + RIOV_RDMA_FRAME_HDR_LEN;
+	*data = r + hdr;
 	return 0;
+}
+
+int riov_rdma_msg_reserve(struct riov_rdma_msg_builder *b, uint32_t vni, uint32_t len, uint8_t **data)
+{
+	return riov_rdma_msg_reserve_ol(b, vni, len, NULL, data);
 }
 
 int riov_rdma_msg_add_frame(struct riov_rdma_msg_builder *b, uint32_t vni, const void *data, uint32_t len)

@@ -11,10 +11,12 @@
  * a message is one SEND, its length is the receive completion's byte count.
  *
  *   message header, 16 bytes          frame record, 8 bytes + the frame + 0-3 bytes of padding
- *    0  u16 magic 0x5256 ("RV")         0  u8  flags (none defined yet: all must be 0)
+ *    0  u16 magic 0x5256 ("RV")         0  u8  flags (0x01 OFFLOAD; no other bit may be set)
  *    2  u8  version (1)                 1  u24 VNI
  *    3  u8  type: 1 HELLO, 2 DATA,      4  u32 frame length (Ethernet header first, no FCS)
- *           3 CREDIT                    8  the frame's bytes
+ *           3 CREDIT                    8  with OFFLOAD: the 12-byte offload block (struct
+ *                                          riov_rdma_ol), and the frame 12 bytes later
+ *                                       8  the frame's bytes
  *    4  u32 length of the whole         8+len  zeros up to the next multiple of 4
  *           message (header, records,
  *           the last record's padding)  HELLO body, 8 bytes (after the header)
@@ -24,8 +26,9 @@
  *
  * - DATA: the header, then `frame count` records (1 to RIOV_RDMA_FRAMES_MAX), back to back, that
  *   fill the message exactly. A record starts at a multiple of 4 from the message's start (the
- *   first at 16), so a frame's bytes start at a multiple of 4 too (record + 8) and its record
- *   takes 8 + (len + 3) / 4 * 4 bytes; the message length is a multiple of 4. A receive buffer
+ *   first at 16), so a frame's bytes start at a multiple of 4 too (record + 8, or + 20 with an
+ *   offload block) and its record takes 8 + (len + 3) / 4 * 4 bytes (12 more with the block);
+ *   the message length is a multiple of 4. A receive buffer
  *   aligned to 4 or more gives every frame that alignment: the receiver can point an mbuf at the
  *   frame where it lies (no memmove), and the sender can reserve a record and copy a frame's
  *   segments straight into it. Padding is written as zeros and ignored on receipt.
@@ -77,11 +80,30 @@
 /* Receive buffer (= largest message) sizes a node may configure and announce in its HELLO */
 #define RIOV_RDMA_MSG_MIN 2048u
 #define RIOV_RDMA_MSG_MAX (1024u * 1024u)
-#define RIOV_RDMA_MSG_DEFAULT (64u * 1024u)
+#define RIOV_RDMA_MSG_DEFAULT (68u * 1024u) /* a 64 KiB IP packet's frame, whole with its record */
 
-/* Frame record flag bits: none yet. A bit gets a meaning in a later version (say, offload
- * metadata between the record header and the frame); until then a set bit drops the frame. */
-#define RIOV_RDMA_FRAME_F_KNOWN 0x00u
+/* Frame record flag bits. OFFLOAD: a 12-byte offload block lies between the record header and
+ * the frame (the frame still starts at a multiple of 4); any other bit drops the frame. */
+#define RIOV_RDMA_FRAME_F_OFFLOAD 0x01u
+#define RIOV_RDMA_FRAME_F_KNOWN RIOV_RDMA_FRAME_F_OFFLOAD
+#define RIOV_RDMA_OL_LEN 12u
+
+/** A frame's offload metadata as it crosses a link (host order here): the fields of the virtio-net
+ *  header the sending node's guest (or riov, for a frame it coalesced) gave it, so that a TSO
+ *  frame of up to 64 KiB crosses whole and is segmented, if at all, at the receiving node's
+ *  egress port. On the wire, after the record header: u8 flags (virtio's: NEEDS_CSUM 1), u8
+ *  gso_type (virtio's: TCPV4 1, TCPV6 4, ECN bit 0x80), u16 hdr_len, u16 gso_size, u16
+ *  csum_start, u16 csum_offset, u16 reserved (0; else the frame is dropped as frame_flags). The
+ *  parser checks only the framing: the receiver validates the values against the frame as it
+ *  does a guest's header (bad_offload). */
+struct riov_rdma_ol {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+};
 
 /** Message types, as on the wire (0 is none: a zeroed buffer is not a message). */
 enum riov_rdma_msg_type {
@@ -123,6 +145,8 @@ enum riov_rdma_msg_verdict {
 	X(FRAME_FLAGS, "frame_flags", DROP)          /* unknown flag bits */                   \
 	/* the caller's */                                                                     \
 	X(UNKNOWN_VNI, "unknown_vni", DROP)          /* no network of this node has the VNI */ \
+	X(BAD_OFFLOAD, "bad_offload", DROP)          /* offload block refused for its frame   \
+						      * (riov_ol_from_vnet_hdr()) */              \
 	X(UNEXPECTED, "unexpected", CLOSE)           /* not now: DATA or CREDIT before HELLO, \
 						      * a second HELLO */                         \
 	X(CREDITS, "credits", CLOSE)                 /* more messages than credits granted */
@@ -171,6 +195,8 @@ struct riov_rdma_frame {
 	uint32_t len;              /* the record's frame length (as the peer wrote it with DROP) */
 	uint32_t vni;              /* <= RIOV_RDMA_VNI_MAX; the record's also with DROP */
 	enum riov_rdma_drop cause; /* with DROP and CLOSE */
+	bool has_ol;               /* OK: the record carried an offload block, in ol */
+	struct riov_rdma_ol ol;
 };
 
 /** Start walking the message at buf that riov_rdma_msg_parse() accepted as info (same buf; the
@@ -199,10 +225,19 @@ static inline uint32_t riov_rdma_record_len(uint32_t len)
 	return RIOV_RDMA_FRAME_HDR_LEN + ((len + RIOV_RDMA_ALIGN - 1u) & ~(RIOV_RDMA_ALIGN - 1u));
 }
 
+/** Record size of a frame of len bytes with an offload block. */
+static inline uint32_t riov_rdma_record_len_ol(uint32_t len)
+{
+	return riov_rdma_record_len(len) + RIOV_RDMA_OL_LEN;
+}
+
 /** The longest frame that fits in a message of msg_size bytes (alone in it): at most
  *  RIOV_RDMA_FRAME_MAX; 0 when msg_size has no room for any frame. A sender with a longer frame
  *  segments it or sends it another way (VXLAN). */
 uint32_t riov_rdma_msg_frame_max(uint32_t msg_size);
+
+/** The same for a frame with an offload block (RIOV_RDMA_OL_LEN bytes less). */
+uint32_t riov_rdma_msg_ol_frame_max(uint32_t msg_size);
 
 /** Whether size is a receive buffer size a node may announce (RIOV_RDMA_MSG_MIN to _MAX). */
 static inline bool riov_rdma_msg_size_ok(uint32_t size)
@@ -222,6 +257,11 @@ int riov_rdma_msg_init(struct riov_rdma_msg_builder *b, void *buf, uint32_t cap)
  *  -EINVAL when no message of this builder's size can take it (vni over 24 bits, len under
  *  RIOV_RDMA_FRAME_MIN or over riov_rdma_msg_frame_max(cap)). Nothing changes on an error. */
 int riov_rdma_msg_reserve(struct riov_rdma_msg_builder *b, uint32_t vni, uint32_t len, uint8_t **data);
+
+/** riov_rdma_msg_reserve() for a frame with offload metadata ol (NULL: none, the same as
+ *  riov_rdma_msg_reserve()); the limit is riov_rdma_msg_ol_frame_max(cap). */
+int riov_rdma_msg_reserve_ol(struct riov_rdma_msg_builder *b, uint32_t vni, uint32_t len,
+			     const struct riov_rdma_ol *ol, uint8_t **data);
 
 /** riov_rdma_msg_reserve() and a copy of the len bytes at data. Same returns. */
 int riov_rdma_msg_add_frame(struct riov_rdma_msg_builder *b, uint32_t vni, const void *data, uint32_t len);

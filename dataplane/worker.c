@@ -278,7 +278,7 @@ static void egress_segment(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf 
  * negotiated it: riov_ol_plan()), else its checksum is filled in or it is segmented here. */
 static void egress(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
 {
-	const unsigned accepts = atomic_load_explicit(&p->ol_accepts, memory_order_relaxed);
+	const unsigned port_accepts = atomic_load_explicit(&p->ol_accepts, memory_order_relaxed);
 	uint16_t k = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
@@ -295,10 +295,15 @@ static void egress(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uin
 			rte_pktmbuf_free(x);
 			continue;
 		}
+		/* a VTEP takes a frame whole with its metadata over the peer's RDMA link */
+		const unsigned accepts = p->type != RIOV_DP_PORT_VTEP ? port_accepts
+			: dp_vtep_rdma_accepts(c, p, rte_pktmbuf_pkt_len(x));
 		switch (riov_ol_plan(x, accepts, p->mtu)) {
 		case RIOV_OL_PLAN_WHOLE:
-			/* a device writes checksums into the frame: a frame other ports share gets copied */
-			if (p->type != RIOV_DP_PORT_VHOST && (x = eth_private(c, p, x)) == NULL)
+			/* a device writes checksums into the frame: a frame other ports share gets copied
+			 * (a guest's or an RDMA link's copy leaves it as it is) */
+			if (p->type != RIOV_DP_PORT_VHOST && p->type != RIOV_DP_PORT_VTEP &&
+			    (x = eth_private(c, p, x)) == NULL)
 				break;
 			p->wstats[c->w->idx].ol.frames_out++;
 			m[k++] = x;
@@ -319,6 +324,11 @@ static void egress(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uin
 		}
 	}
 	send_port(c, p, m, k);
+}
+
+void dp_egress(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n)
+{
+	egress(c, p, m, n);
 }
 
 static void flush_one(struct dp_ctx *c, struct dp_out *o)

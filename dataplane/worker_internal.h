@@ -83,5 +83,15 @@ enum dp_rdma_path dp_rdma_choose(const struct dp_rdma_peer *rp, unsigned w, bool
  * RDMA link from this worker (the link is up, this worker owns it, and a message holds it). A
  * frame that then falls back to VXLAN is dropped as over the MTU there. */
 bool dp_vtep_rdma_fits(const struct dp_ctx *c, const struct dp_port *p, uint32_t len);
+/** The offloads (RIOV_OL_* bits) VTEP port p takes whole for a frame of len bytes with offload
+ *  metadata: all of them while this worker's RDMA link to the peer is up and a message holds the
+ *  frame with its metadata (riov_rdma_link_ol_frame_max()), else none (VXLAN: the frame is
+ *  checksummed or segmented before encapsulation). */
+unsigned dp_vtep_rdma_accepts(const struct dp_ctx *c, const struct dp_port *p, uint32_t len);
+
+/* worker.c */
+
+/** Send m[0..n) out of port p as the switch does (MTU, offload plan, the port's kind). */
+void dp_egress(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf **m, uint16_t n);
 
 #endif

@@ -82,7 +82,8 @@ static unsigned fr_walk(const uint8_t *msg, const struct riov_rdma_msg_info *inf
 		}
 		FR_CHECK(v == RIOV_RDMA_MSG_OK, v, 0);
 		FR_CHECK(f.len >= RIOV_RDMA_FRAME_MIN && f.len <= RIOV_RDMA_FRAME_MAX, f.len, 0);
-		FR_CHECK(f.data == msg + off + RIOV_RDMA_FRAME_HDR_LEN, f.data - msg, off);
+		FR_CHECK(f.data == msg + off + RIOV_RDMA_FRAME_HDR_LEN + (f.has_ol ? RIOV_RDMA_OL_LEN : 0u),
+			 f.data - msg, off);
 		FR_CHECK((f.data - msg) % RIOV_RDMA_ALIGN == 0, f.data - msg, 0);
 		FR_CHECK((size_t)(f.data - msg) + f.len <= info->len, f.data - msg, f.len);
 		fr.rec_off[n] = off;
@@ -107,8 +108,11 @@ static void fr_round_trip(const uint8_t *msg, const struct riov_rdma_msg_info *i
 	struct riov_rdma_msg_builder b;
 	FR_CHECK(riov_rdma_msg_init(&b, fr.out, sizeof(fr.out)) == 0, 0, 0);
 	for (unsigned i = 0; i < n; i++) {
-		int rc = riov_rdma_msg_add_frame(&b, fr.got[i].vni, fr.got[i].data, fr.got[i].len);
+		uint8_t *dst;
+		int rc = riov_rdma_msg_reserve_ol(&b, fr.got[i].vni, fr.got[i].len,
+						  fr.got[i].has_ol ? &fr.got[i].ol : NULL, &dst);
 		FR_CHECK(rc == 0, rc, i);
+		memcpy(dst, fr.got[i].data, fr.got[i].len);
 	}
 	const uint32_t len = riov_rdma_msg_finish(&b, info->credits);
 	FR_CHECK(len <= info->len && len % RIOV_RDMA_ALIGN == 0, len, info->len);
@@ -125,6 +129,8 @@ static void fr_round_trip(const uint8_t *msg, const struct riov_rdma_msg_info *i
 		v = riov_rdma_msg_next_frame(&it, &f);
 		FR_CHECK(v == RIOV_RDMA_MSG_OK, v, i);
 		FR_CHECK(f.vni == fr.got[i].vni && f.len == fr.got[i].len, f.vni, f.len);
+		FR_CHECK(f.has_ol == fr.got[i].has_ol &&
+			 (!f.has_ol || memcmp(&f.ol, &fr.got[i].ol, sizeof(f.ol)) == 0), i, f.has_ol);
 		FR_CHECK(memcmp(f.data, fr.got[i].data, f.len) == 0, i, f.len);
 		/* padding zeroed */
 		for (uint32_t p = f.len; p < riov_rdma_record_len(f.len) - RIOV_RDMA_FRAME_HDR_LEN; p++)
@@ -139,7 +145,8 @@ static void fr_round_trip(const uint8_t *msg, const struct riov_rdma_msg_info *i
 		FR_CHECK(memcmp(fr.out, msg, RIOV_RDMA_HDR_LEN) == 0, 0, 0);
 		for (unsigned i = 0; i < n; i++) {
 			const uint32_t o = fr.rec_off[i];
-			FR_CHECK(memcmp(fr.out + o, msg + o, RIOV_RDMA_FRAME_HDR_LEN + fr.got[i].len) == 0, i, o);
+			const uint32_t hl = RIOV_RDMA_FRAME_HDR_LEN + (fr.got[i].has_ol ? RIOV_RDMA_OL_LEN : 0u);
+			FR_CHECK(memcmp(fr.out + o, msg + o, hl + fr.got[i].len) == 0, i, o);
 		}
 	}
 }

@@ -359,8 +359,11 @@ fi
 # no bigger.
 # Also: coreutils' stdbuf (testpmd's stdout to a file, line-buffered: its "Press enter to exit"
 # says it forwards) and libgcc_s (glibc loads it for pthread_cancel, which testpmd calls on exit).
+# net_pcap and /lab/data/tso.pcap (50 TCP frames of 7,000 payload bytes, made by the system tests'
+# tso_sender.tcp_pcap): a guest that sends TSO frames (testpmd's csum engine, `tso set`).
 TESTPMD=$(command -v dpdk-testpmd || true)
-PAIR_PMDS=(net_virtio)
+PAIR_PMDS=(net_virtio net_pcap)
+TSO_PCAP_ARGS=(02:00:00:00:0b:01 10.91.0.2 50 7000)
 PAIR_FILES=()
 if [ -n "$TESTPMD" ]; then
 	for m in "${PAIR_PMDS[@]}"; do
@@ -376,7 +379,8 @@ else
 fi
 pair_key_inputs() {
 	echo "base $KEY"
-	sha256sum "$HERE"/guest/pair/* 2>/dev/null
+	sha256sum "$HERE"/guest/pair/* "$HERE"/../system/tso_sender.py 2>/dev/null
+	echo "tso.pcap ${TSO_PCAP_ARGS[*]}"
 	for f in $TESTPMD "${PAIR_FILES[@]}"; do
 		echo "testpmd $f"
 		sha256sum "$f"
@@ -401,6 +405,10 @@ else
 	for f in $TESTPMD "${PAIR_FILES[@]}"; do
 		copy_with_libs "$f" "$PSTAGE"
 	done
+	mkdir -p "$PSTAGE/lab/data"
+	PYTHONPATH="$HERE/../system" python3 -c 'import sys, tso_sender
+tso_sender.tcp_pcap(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))' \
+		"$PSTAGE/lab/data/tso.pcap" "${TSO_PCAP_ARGS[@]}" || die "cannot write the pair image's tso.pcap"
 	# testpmd finds the PMDs it links through its RUNPATH (DPDK's PMD directory); the EAL loads them
 	# again from there, and their own dependencies (net_mlx5 -> common_mlx5) are found by name in
 	# the library directory, where the host has a symlink to each: the guest gets those too.

@@ -10,6 +10,7 @@
  */
 #include "dataplane/rdma_link_core.c"
 #include "dataplane/rdma_msg.c"
+#include "dataplane/offload.c"
 #include "tests/fuzz/fuzz_eal.h"
 
 #include "riov_test.h"
@@ -236,7 +237,7 @@ RIOV_TEST(rx_message_of_dropped_frames_and_nombuf)
 	make_msg(rl_rxbuf_addr(p, 0), 4096, lens, 2, &info);
 	/* unknown flag bits on both records: dropped with their cause, no mbuf */
 	rl_rxbuf_addr(p, 0)[16] = 0x80;
-	rl_rxbuf_addr(p, 0)[16 + 8 + 100] = 0x01;
+	rl_rxbuf_addr(p, 0)[16 + 8 + 100] = 0x02;
 	memset(&w, 0, sizeof(w));
 	w.close = RIOV_RDMA_DROP__MAX;
 	rl_rxmsg_start(p, &m, 0, &info);
@@ -390,6 +391,108 @@ RIOV_TEST(tx_pack_chains)
 	CHECK(pools_full());
 }
 
+/* A TCP/IPv4 frame of len bytes (Ethernet, IPv4 without options, TCP without options, payload of
+ * the fill pattern) in one mbuf from the direct pool: the kind of frame a guest hands over for
+ * TSO (IP length of the whole, checksums left for the device). */
+static struct rte_mbuf *tcp4_frame(uint16_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(direct_pool);
+	if (m == NULL || rte_pktmbuf_tailroom(m) < len)
+		return NULL;
+	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, len);
+	if (d == NULL || len < 54) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	memset(d, 0, 54);
+	memcpy(d, "\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00", 14);
+	d[14] = 0x45;
+	d[16] = (uint8_t)((len - 14) >> 8);
+	d[17] = (uint8_t)(len - 14);
+	d[22] = 64;
+	d[23] = 6;
+	memcpy(d + 26, "\x0a\0\0\x01\x0a\0\0\x02", 8);
+	d[46] = 5 << 4;   /* data offset */
+	d[47] = 0x18;     /* ACK PSH */
+	fill(d + 54, len - 54, 9);
+	return m;
+}
+
+/* Offload metadata crosses the link: a TSO frame packed with its metadata comes out of the
+ * receive walk as an mbuf with the same metadata (validated again: a block that disagrees with
+ * the frame drops it as bad_offload), a frame without metadata comes out without. */
+RIOV_TEST(offload_metadata_crosses)
+{
+	struct rl_rxpool *p = rl_rxpool_create(2, RIOV_RDMA_MSG_DEFAULT, SOCKET_ID_ANY);
+	CHECK(p != NULL);
+	if (p == NULL)
+		return;
+	/* a big frame needs a bigger mbuf than the test pools give: 1,800 bytes suffice here */
+	struct rte_mbuf *tso = tcp4_frame(1800), *plain = tcp4_frame(200);
+	CHECK(tso != NULL && plain != NULL);
+	if (tso == NULL || plain == NULL)
+		return;
+	const struct riov_virtio_net_hdr vh = {
+		.flags = RIOV_VNET_HDR_F_NEEDS_CSUM, .gso_type = RIOV_VNET_GSO_TCPV4,
+		.hdr_len = rte_cpu_to_le_16(54), .gso_size = rte_cpu_to_le_16(500),
+		.csum_start = rte_cpu_to_le_16(34), .csum_offset = rte_cpu_to_le_16(16),
+	};
+	CHECK_EQ(riov_ol_from_vnet_hdr(tso, &vh, RL_OL_ALL), 0);
+	CHECK(tso->ol_flags & RTE_MBUF_F_TX_TCP_SEG);
+
+	for (unsigned round = 0; round < 2; round++) {
+		struct riov_rdma_msg_builder b;
+		struct riov_rdma_msg_info info;
+		struct rl_rxmsg m;
+		struct rl_rxwalk w;
+		struct rte_mbuf *out[4];
+		uint32_t vni[4];
+		riov_rdma_msg_init(&b, rl_rxbuf_addr(p, round), RIOV_RDMA_MSG_DEFAULT);
+		CHECK_EQ(rl_pack_frame(&b, tso, 42), 0);
+		CHECK_EQ(rl_pack_frame(&b, plain, 43), 0);
+		uint32_t len = riov_rdma_msg_finish(&b, 1);
+		CHECK_EQ(len, 16 + riov_rdma_record_len_ol(1800) + riov_rdma_record_len(200));
+		if (round == 1)   /* the block says TCPV6 for an IPv4 frame */
+			rl_rxbuf_addr(p, round)[16 + 8 + 1] = RIOV_VNET_GSO_TCPV6;
+		CHECK_EQ(riov_rdma_msg_parse(rl_rxbuf_addr(p, round), len, &info), RIOV_RDMA_MSG_OK);
+		memset(&w, 0, sizeof(w));
+		w.close = RIOV_RDMA_DROP__MAX;
+		rl_rxmsg_start(p, &m, round, &info);
+		uint16_t n = rl_rxmsg_walk(p, &m, attach_pool, out, vni, 4, &w);
+		CHECK(rl_rxmsg_finish(p, &m) == false || n == 0);
+		if (round == 0) {
+			CHECK_EQ(n, 2);
+			CHECK_EQ(w.drops[RIOV_RDMA_DROP_BAD_OFFLOAD], 0);
+			CHECK_EQ(vni[0], 42);
+			CHECK_EQ(out[0]->pkt_len, 1800);
+			CHECK_EQ(out[0]->ol_flags & RIOV_OL_MBUF_FLAGS, tso->ol_flags & RIOV_OL_MBUF_FLAGS);
+			CHECK_EQ(out[0]->tso_segsz, 500);
+			CHECK(out[0]->l2_len == 14 && out[0]->l3_len == 20 && out[0]->l4_len == 20);
+			CHECK_EQ(out[1]->ol_flags & RIOV_OL_MBUF_FLAGS, 0);
+			CHECK_EQ(vni[1], 43);
+			/* the receiving node cuts it where it must: 1746 payload bytes in 500s */
+			struct rte_mbuf *seg[8];
+			int ns = riov_ol_segment(out[0], 1500, direct_pool, attach_pool, seg, 8);
+			CHECK_EQ(ns, 4);
+			for (int k = 0; k < ns; k++) {
+				CHECK_EQ(seg[k]->pkt_len, 54u + (k < 3 ? 500u : 246u));
+				rte_pktmbuf_free(seg[k]);
+			}
+		} else {
+			CHECK_EQ(n, 1);   /* the plain frame only */
+			CHECK_EQ(w.drops[RIOV_RDMA_DROP_BAD_OFFLOAD], 1);
+			CHECK_EQ(vni[0], 43);
+		}
+		rte_pktmbuf_free_bulk(out, n);
+		uint32_t first;
+		CHECK_EQ(ring_count(p, &first), 1);
+	}
+	rte_pktmbuf_free(tso);
+	rte_pktmbuf_free(plain);
+	CHECK(pools_full());
+	rl_rxpool_put(p);
+}
+
 int main(void)
 {
 	static const struct riov_test_case cases[] = {
@@ -397,6 +500,7 @@ int main(void)
 		RIOV_TEST_ENTRY(credits_hello_and_window),
 		RIOV_TEST_ENTRY(rx_frames_attached_freed_in_any_order),
 		RIOV_TEST_ENTRY(rx_message_of_dropped_frames_and_nombuf),
+		RIOV_TEST_ENTRY(offload_metadata_crosses),
 		RIOV_TEST_ENTRY(rx_long_frame_is_two_mbufs_and_pool_outlives_owner),
 		RIOV_TEST_ENTRY(tx_pack_chains),
 	};

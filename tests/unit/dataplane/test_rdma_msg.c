@@ -90,8 +90,17 @@ RIOV_TEST(sizes_and_limits)
 	CHECK_EQ(riov_rdma_record_len(1514), 1524);
 	CHECK_EQ(riov_rdma_record_len(RIOV_RDMA_FRAME_MAX), 8 + 65556);
 	CHECK_EQ(RIOV_RDMA_FRAME_MAX, 65553);
-	/* the default size takes frames of up to 65512 bytes; a whole 64 KiB TSO frame needs more */
-	CHECK_EQ(riov_rdma_msg_frame_max(RIOV_RDMA_MSG_DEFAULT), 65536 - 24);
+	/* the default size takes the largest frame whole, with its offload block too (a 64 KiB TSO
+	 * frame); 64 KiB would take frames of up to 65512 bytes, 65500 with a block */
+	CHECK_EQ(riov_rdma_msg_frame_max(RIOV_RDMA_MSG_DEFAULT), RIOV_RDMA_FRAME_MAX);
+	CHECK_EQ(riov_rdma_msg_ol_frame_max(RIOV_RDMA_MSG_DEFAULT), RIOV_RDMA_FRAME_MAX);
+	CHECK(16 + riov_rdma_record_len_ol(RIOV_RDMA_FRAME_MAX) <= RIOV_RDMA_MSG_DEFAULT);
+	CHECK_EQ(riov_rdma_msg_frame_max(65536), 65536 - 24);
+	CHECK_EQ(riov_rdma_msg_ol_frame_max(65536), 65536 - 36);
+	CHECK_EQ(riov_rdma_record_len_ol(14), 36);
+	CHECK_EQ(riov_rdma_record_len_ol(61), 84);
+	CHECK_EQ(riov_rdma_msg_ol_frame_max(16 + 20 + 14), 0);
+	CHECK_EQ(riov_rdma_msg_ol_frame_max(16 + 20 + 16), 16);
 	CHECK_EQ(riov_rdma_msg_frame_max(RIOV_RDMA_MSG_MIN), 2048 - 24);
 	CHECK_EQ(riov_rdma_msg_frame_max(RIOV_RDMA_MSG_MAX), RIOV_RDMA_FRAME_MAX);
 	CHECK_EQ(riov_rdma_msg_frame_max(0xffffffffu), RIOV_RDMA_FRAME_MAX);
@@ -254,10 +263,10 @@ RIOV_TEST(round_trip_1_to_n_frames)
 	/* many small frames in a 64 KiB message */
 	for (unsigned i = 0; i < DIM(s); i++)
 		s[i] = 14 + i * 17;
-	round_trip(s, DIM(s), RIOV_RDMA_MSG_DEFAULT);
-	/* 65535 bytes need more than the default message (-EINVAL: no message of that size) */
+	round_trip(s, DIM(s), 65536);
+	/* 65535 bytes need more than a 64 KiB message (-EINVAL: no message of that size) */
 	struct riov_rdma_msg_builder b;
-	CHECK_EQ(riov_rdma_msg_init(&b, big, RIOV_RDMA_MSG_DEFAULT), 0);
+	CHECK_EQ(riov_rdma_msg_init(&b, big, 65536), 0);
 	CHECK_EQ(riov_rdma_msg_add_frame(&b, 1, src, 65535), -EINVAL);
 	CHECK_EQ(riov_rdma_msg_add_frame(&b, 1, src, 65512), 0);
 	CHECK_EQ(riov_rdma_msg_finish(&b, 0), 65536);
@@ -615,7 +624,7 @@ RIOV_TEST(frames_dropped_each_with_its_cause)
 		{ "one byte over the largest", 0, RIOV_RDMA_FRAME_MAX + 1, RIOV_RDMA_MSG_DROP,
 		  RIOV_RDMA_DROP_FRAME_LONG },
 		{ "far over the largest", 0, 200000, RIOV_RDMA_MSG_DROP, RIOV_RDMA_DROP_FRAME_LONG },
-		{ "flag bit 0 on a short frame (flags first)", 0x01, 5, RIOV_RDMA_MSG_DROP, RIOV_RDMA_DROP_FRAME_FLAGS },
+		{ "flag bit 1 on a short frame (flags first)", 0x02, 5, RIOV_RDMA_MSG_DROP, RIOV_RDMA_DROP_FRAME_FLAGS },
 		{ "good, last", 0, 1514, RIOV_RDMA_MSG_OK, 0 },
 	};
 	uint32_t off = 16;
@@ -644,6 +653,96 @@ RIOV_TEST(frames_dropped_each_with_its_cause)
 	}
 	CHECK_EQ(riov_rdma_msg_next_frame(&it, &f), RIOV_RDMA_MSG_END);
 	free(x);
+}
+
+/* Frames with offload blocks between plain ones: the block's fields come back as written, the frame
+ * after it intact and 4-byte aligned; a block whose reserved bytes are not zero drops its frame
+ * only; a block that runs past the message closes it; the builder's limit is 12 bytes lower. */
+RIOV_TEST(offload_blocks)
+{
+	static const struct riov_rdma_ol ol[3] = {
+		{ .flags = 1, .gso_type = 1, .hdr_len = 66, .gso_size = 1448, .csum_start = 34, .csum_offset = 16 },
+		{ .flags = 1, .gso_type = 0x84, .hdr_len = 0xfffe, .gso_size = 0xfffd, .csum_start = 0xfffc,
+		  .csum_offset = 0xfffb },
+		{ .flags = 0xff, .gso_type = 0xff, .hdr_len = 0, .gso_size = 0, .csum_start = 0, .csum_offset = 0 },
+	};
+	static const uint32_t len[4] = { 61, 14, 9000, 1514 };
+	struct riov_rdma_msg_builder b;
+	uint8_t *dst;
+
+	memset(big, 0xee, sizeof(big));
+	CHECK_EQ(riov_rdma_msg_init(&b, big, RIOV_RDMA_MSG_DEFAULT), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		for (uint32_t k = 0; k < len[i]; k++)
+			src[k] = (uint8_t)(k * 13 + 7 + i);
+		CHECK_EQ(riov_rdma_msg_reserve_ol(&b, 7 + i, len[i], i < 3 ? &ol[i] : NULL, &dst), 0);
+		CHECK_EQ((uintptr_t)(dst - big) % 4, 0);
+		memcpy(dst, src, len[i]);
+	}
+	uint32_t want = 16 + riov_rdma_record_len_ol(61) + riov_rdma_record_len_ol(14) +
+			riov_rdma_record_len_ol(9000) + riov_rdma_record_len(1514);
+	CHECK_EQ(riov_rdma_msg_finish(&b, 0), want);
+	uint8_t *x = exact(big, want);
+	struct riov_rdma_msg_info info;
+	struct riov_rdma_msg_iter it;
+	struct riov_rdma_frame f;
+	CHECK_EQ(riov_rdma_msg_parse(x, want, &info), RIOV_RDMA_MSG_OK);
+	riov_rdma_msg_iter_init(&it, x, &info);
+	for (unsigned i = 0; i < 4; i++) {
+		CHECK_EQ(riov_rdma_msg_next_frame(&it, &f), RIOV_RDMA_MSG_OK);
+		CHECK_EQ(f.vni, 7 + i);
+		CHECK_EQ(f.len, len[i]);
+		CHECK_EQ((uintptr_t)(f.data - x) % 4, 0);
+		CHECK(pattern_ok(f.data, f.len, 7 + i));
+		CHECK_EQ(f.has_ol, i < 3);
+		if (i < 3)
+			CHECK(memcmp(&f.ol, &ol[i], sizeof(ol[i])) == 0);
+	}
+	CHECK_EQ(riov_rdma_msg_next_frame(&it, &f), RIOV_RDMA_MSG_END);
+
+	/* the first record's block: reserved bytes not zero drop that frame, the others come */
+	x[16 + 8 + 10] = 0x01;
+	riov_rdma_msg_iter_init(&it, x, &info);
+	CHECK_EQ(riov_rdma_msg_next_frame(&it, &f), RIOV_RDMA_MSG_DROP);
+	CHECK_EQ(f.cause, RIOV_RDMA_DROP_FRAME_FLAGS);
+	CHECK(f.data == NULL && f.vni == 7 && f.len == 61);
+	for (unsigned i = 1; i < 4; i++)
+		CHECK_EQ(riov_rdma_msg_next_frame(&it, &f), RIOV_RDMA_MSG_OK);
+	CHECK_EQ(riov_rdma_msg_next_frame(&it, &f), RIOV_RDMA_MSG_END);
+	free(x);
+
+	/* a record whose block or frame runs past the message: 14 bytes after a block that ends the
+	 * message, and a block cut short */
+	for (uint32_t cut = 0; cut <= RIOV_RDMA_OL_LEN + 16; cut += 4) {
+		uint32_t off = raw_rec(big, 16, 0, 1, 60);
+		big[off] = RIOV_RDMA_FRAME_F_OFFLOAD;
+		big[off + 1] = big[off + 2] = 0;
+		big[off + 3] = 2;
+		put32(big + off + 4, 14);
+		memset(big + off + 8, 0, RIOV_RDMA_OL_LEN + 16);
+		uint32_t mlen = off + 8 + cut;
+		raw_hdr(big, 2, mlen, 0, 2);
+		x = exact(big, mlen);
+		CHECK_EQ(riov_rdma_msg_parse(x, mlen, &info), RIOV_RDMA_MSG_OK);
+		riov_rdma_msg_iter_init(&it, x, &info);
+		CHECK_EQ(riov_rdma_msg_next_frame(&it, &f), RIOV_RDMA_MSG_OK);
+		enum riov_rdma_msg_verdict v = riov_rdma_msg_next_frame(&it, &f);
+		if (cut == RIOV_RDMA_OL_LEN + 16) {
+			CHECK_EQ(v, RIOV_RDMA_MSG_OK);   /* block and 14 bytes (and 2 of padding) fit */
+			CHECK(f.has_ol && f.len == 14);
+		} else {
+			CHECK_EQ(v, RIOV_RDMA_MSG_CLOSE);
+			CHECK_EQ(f.cause, RIOV_RDMA_DROP_FRAME_OVERRUN);
+		}
+		free(x);
+	}
+
+	/* the builder: a frame that fits without a block but not with one */
+	CHECK_EQ(riov_rdma_msg_init(&b, big, 65536), 0);
+	CHECK_EQ(riov_rdma_msg_reserve_ol(&b, 1, 65536 - 24, &ol[0], &dst), -EINVAL);
+	CHECK_EQ(riov_rdma_msg_reserve_ol(&b, 1, 65536 - 36, &ol[0], &dst), 0);
+	CHECK_EQ(riov_rdma_msg_reserve_ol(&b, 1, 14, &ol[0], &dst), -ENOSPC);
+	CHECK_EQ(riov_rdma_msg_finish(&b, 0), 65536);
 }
 
 RIOV_TEST(records_that_cannot_be_framed_close)
@@ -767,6 +866,7 @@ int main(int argc, char **argv)
 		RIOV_TEST_ENTRY(header_malformed_each_with_its_cause),
 		RIOV_TEST_ENTRY(truncated_at_every_byte),
 		RIOV_TEST_ENTRY(frames_dropped_each_with_its_cause),
+		RIOV_TEST_ENTRY(offload_blocks),
 		RIOV_TEST_ENTRY(records_that_cannot_be_framed_close),
 		RIOV_TEST_ENTRY(drop_table),
 		RIOV_TEST_ENTRY(corpus_replay),

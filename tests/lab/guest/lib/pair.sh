@@ -14,12 +14,14 @@
 #                              VMs' riovds answer pings through their TAPs and the VTEP resolves
 #   pair_finish B_LINE A_LINE  riovd stopped, the verdict and the result line
 #   pair_round LEN PORT        one round: A's guest sends LEN-byte frames (without the CRC) to B's
-#                              guest (txonly -> rxonly, $SECS s); B checks the chain of counts
+#                              guest (txonly -> rxonly, $SECS s; pair_a_guest, when defined,
+#                              starts A's guest instead); B checks the chain of counts
 #                              (PORT: B's meeting port, PORT+1 A's counts): A's guest sent = riovd
 #                              A took = A's VTEP tx + what it dropped there (counted: the VTEP's
 #                              queue was full), A's VTEP tx = B's VTEP rx = riovd B gave + dropped
 #                              because B's guest's ring was full (the guest is slower than riovd
-#                              under TCG), and B's guest received what riovd B gave; appends to RESULT, sets
+#                              under TCG; SEGS frames each when riovd B segments them: TSO),
+#                              and B's guest received what riovd B gave; appends to RESULT, sets
 #                              BAD when the counts differ. pair_extra_a (A: prints more A_X=n
 #                              lines) and pair_extra_b (B: checks them, returns 1 when they are
 #                              wrong, prints why) are called when the test defines them.
@@ -55,18 +57,20 @@ riovd_traps
 trap 'guest_cleanup; riovd_cleanup' EXIT
 
 # guest_start MODE ARGS... — testpmd (interactive) on vm1's socket; returns when it forwards. Its
-# stdin is a FIFO held open here (fd 7): "start", later "stop" (its statistics; the ports stay up,
-# so riovd takes what is left in the ring) and "quit" (guest_quit).
+# stdin is a FIFO held open here (fd 7): GUEST_PRE's commands (';'-separated) and "start", later
+# "stop" (its statistics; the ports stay up, so riovd takes what is left in the ring) and "quit"
+# (guest_quit). GUEST_EAL: more EAL arguments (a second port).
 guest_start() {
-	local mode=$1 n=0
+	local mode=$1 n=0 c
 	shift
 	rm -f /tmp/g.in; mkfifo /tmp/g.in
 	$STDBUF dpdk-testpmd --no-huge -m 256 --no-pci --lcores 0@0,1@0 --file-prefix "g$ROLE" \
-		--vdev "net_virtio_user0,path=/run/riov/vm1.sock,queues=1,queue_size=1024,mac=$GMAC" -- -i \
+		--vdev "net_virtio_user0,path=/run/riov/vm1.sock,queues=1,queue_size=1024,mac=$GMAC" ${GUEST_EAL:-} -- -i \
 		--forward-mode="$mode" --nb-cores=1 --rxq=1 --txq=1 --rxd=1024 --txd=1024 --total-num-mbufs=8192 "$@" \
 		< /tmp/g.in > "$GLOG" 2>&1 &
 	GPID=$!
 	exec 7> /tmp/g.in
+	echo "${GUEST_PRE:-}" | tr ';' '\n' | while read -r c; do [ -z "$c" ] || echo "$c"; done >&7
 	echo start >&7
 	while ! grep -q 'packet forwarding - ports=' "$GLOG"; do
 		kill -0 "$GPID" 2>/dev/null || { cat "$GLOG"; GPID=""; fail "testpmd ($mode) exited before it forwarded"; }
@@ -202,7 +206,7 @@ pair_round() {
 			RESULT="$RESULT; $fr B: $extra"
 			BAD=1
 		elif [ "$A_SENT" -gt 0 ] && [ "$A_SENT" = "$A_VM1_RX" ] && [ "$A_VM1_RX" = $((A_VTEP_TX + A_VTEP_DROP)) ] &&
-			[ "$A_VTEP_TX" = "$b_vrx" ] && [ "$b_vrx" = $((b_out + b_dr)) ] && [ "$b_out" = "$G_RX" ]; then
+			[ "$A_VTEP_TX" = "$b_vrx" ] && [ $((b_vrx * ${SEGS:-1})) = $((b_out + b_dr)) ] && [ "$b_out" = "$G_RX" ]; then
 			drop=""
 			[ "$A_VTEP_DROP" = 0 ] || drop=" ($A_VTEP_DROP dropped by riovd A: its VTEP port's queue was full)"
 			[ "$b_dr" = 0 ] || drop="$drop ($b_dr dropped by riovd B: its guest's ring was full)"
@@ -213,7 +217,7 @@ pair_round() {
 		fi
 	else
 		meet_a "$port" "B's guest up"
-		guest_start txonly --txpkts=$len --eth-peer=0,$PEER_GMAC
+		if command -v pair_a_guest > /dev/null; then pair_a_guest; else guest_start txonly --txpkts=$len --eth-peer=0,$PEER_GMAC; fi
 		sleep "$SECS"
 		guest_stop
 		quiet "$VT" tx_packets     # riovd A takes what the guest left in its ring
@@ -238,7 +242,7 @@ pair_finish() {
 }
 
 # --- RDMA (the pair tests with rdma_device) ----------------------------------------------------
-# 256 send buffers of 64 KiB: the link's queue while Soft-RoCE over the TAP (under TCG) is slower
+# 256 send buffers of 68 KiB: the link's queue while Soft-RoCE over the TAP (under TCG) is slower
 # than the guest's burst
 RDMA_KEYS='  rdma_device = "rxe0"; rdma_send_bufs = 256;'
 RDMA=$(command -v rdma)

@@ -10,7 +10,9 @@
 #   2. txonly -> rxonly at 64 and 1518 bytes: the chain of counts of pair_round (drops allowed
 #      only where counted: A's VTEP port when the link's queue is full, B's guest's full ring),
 #      every frame by RDMA (A's link sent = A's VTEP tx, nothing by VXLAN, B's link received =
-#      B's VTEP rx);
+#      B's VTEP rx); then 50 TSO frames (testpmd's csum engine with `tso set 1448`) that cross
+#      whole (A's VTEP offload_frames_out = B's offload_frames_in = the frames A's guest sent) and
+#      are segmented by riovd B for its guest, 5 segments each (issue 22);
 #   3. B's riovd killed with SIGKILL: A reports the link down (the keepalive's retries run out),
 #      B starts again on its saved state (and its rxe device again, on the new TAP): A reports
 #      it up; 64 bytes again: the chain holds (no frame twice), red received nothing;
@@ -40,9 +42,11 @@ EXPECT=rdma
 pair_extra_start() {
 	rtx0=$(vtn blue rdma_tx_frames); rrx0=$(vtn blue rdma_rx_frames); fb0=$(vtn blue rdma_fallback)
 	redrx0=$(vtn red rx_packets)
+	olo0=$(num "$VT" offload_frames_out); oli0=$(num "$VT" offload_frames_in); seg0=$(num vm1 sw_segmented)
 }
 pair_extra_a() {
 	printf 'A_RDMA_TX=%s\nA_FALLBACK=%s\n' $(($(vtn blue rdma_tx_frames) - rtx0)) $(($(vtn blue rdma_fallback) - fb0))
+	printf 'A_OL_OUT=%s\n' $(($(num "$VT" offload_frames_out) - olo0))
 }
 pair_extra_b() {
 	local rrx=$(($(vtn blue rdma_rx_frames) - rrx0)) red=$(($(vtn red rx_packets) - redrx0))
@@ -55,7 +59,24 @@ pair_extra_b() {
 		# no device, no link (rdma_fallback counts only frames of a link that is not up)
 		[ "${A_RDMA_TX:-x}" = 0 ] && [ "$rrx" = 0 ] || { echo "frames went by RDMA with the devices gone: $how"; return 1; }
 	fi
+	if [ -n "${TSO:-}" ]; then
+		# each TSO frame crossed whole (one frame on the link) and riovd B cut it for its guest
+		local oli=$(($(num "$VT" offload_frames_in) - oli0)) seg=$(($(num vm1 sw_segmented) - seg0))
+		how="$how; TSO frames: A's VTEP passed ${A_OL_OUT:-?} of them whole, B's VTEP took $oli with their metadata, riovd B segmented $seg for its guest (which takes no TSO)"
+		[ "${A_OL_OUT:-x}" = "$A_SENT" ] && [ "$oli" = "$A_SENT" ] && [ "$seg" = "$b_vrx" ] ||
+			{ echo "TSO frames did not cross whole: $how"; return 1; }
+	fi
 	echo "$how"
+}
+
+# A's guest for the TSO round: testpmd's csum engine forwards /lab/data/tso.pcap's 50 TCP frames (7,000
+# payload bytes each, made at the image's build) from a net_pcap port to its virtio port with
+# `tso set 1448`: its virtio PMD hands each to riovd whole, with a virtio-net header (GSO_TCPV4)
+tso_guest() {
+	GUEST_EAL="--vdev net_pcap0,rx_pcap=/lab/data/tso.pcap,tx_pcap=/tmp/tso-out.pcap"
+	GUEST_PRE="port stop 0;csum set ip sw 0;csum set tcp hw 0;tso set 1448 0;port start 0"
+	guest_start csum --eth-peer=0,$PEER_GMAC --no-flush-rx
+	GUEST_EAL="" GUEST_PRE=""
 }
 
 pair_wire
@@ -79,6 +100,15 @@ for len in 60 1514; do
 	pair_round "$len" $port
 	port=$((port + 2))
 done
+
+# 2b. TSO frames of 7,054 bytes cross the link whole with their metadata (the record's offload
+# block) and are cut into 5 segments each only by riovd B, for its guest
+[ -f /lab/data/tso.pcap ] || fail "no /lab/data/tso.pcap in the pair image"
+pair_a_guest() { tso_guest; }
+TSO=1 SEGS=5
+pair_round 7054 7020
+TSO="" SEGS=1
+unset -f pair_a_guest
 
 # 3. B's riovd killed with SIGKILL, and started again
 KILLED=""
