@@ -67,10 +67,11 @@ lab-test: build
 	RIOV_BUILD=$(BUILD) tests/lab/host/test_vhost_guests.py
 
 # Two lab VMs joined by a wire (tests/lab/run.sh --pair: riovd to riovd over VXLAN and RDMA, testpmd
-# guests; `make test` runs rdma-testpmd). Two boots: after riovd stops with Soft-RoCE on its uplink
-# TAP the 6.1 kernel keeps that TAP's name busy, so an RDMA test is the last of its boot.
-# See docs/lab.md ("Two VMs").
+# guests; `make test` runs rdma-testpmd, `make bench` rdma-bench). One boot each: an RDMA test
+# deletes its Soft-RoCE device before riovd stops, and after that the 6.1 kernel may keep the uplink
+# TAP's name busy. See docs/lab.md ("Two VMs").
 lab-pair: build
 	tests/lab/build.sh
 	RIOV_LAB_ONLY=vxlan-testpmd tests/lab/run.sh --pair
 	RIOV_LAB_ONLY=rdma-testpmd tests/lab/run.sh --pair
+	RIOV_LAB_ONLY=rdma-bench tests/lab/run.sh --pair

@@ -23,4 +23,6 @@ python3 "$HERE/bench_tcp.py" --rounds "${BENCH_TCP_ROUNDS:-3}" --seconds "${BENC
 echo "== bench_evpn (EVPN: remote MACs written to the kernel as zebra writes them, to riovd's switch; median and p99 latency)"
 python3 "$HERE/bench_evpn.py" --macs "${BENCH_EVPN_MACS:-10000}" || rc=1
 echo "== bench_metrics (riovd with 1000 vhost ports, Metrics.Snapshot through riovctl)"; python3 "$HERE/bench_metrics.py" || rc=1
+echo "== rdma-bench (the lab's two VMs: riov's RDMA transport beside ib_send_bw on the same Soft-RoCE device, 64 and 1518 bytes; TCG here, see docs/benchmarks.md)"
+{ "$HERE/../lab/build.sh" && RIOV_LAB_ONLY=rdma-bench "$HERE/../lab/run.sh" --pair; } || rc=1
 exit $rc

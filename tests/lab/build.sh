@@ -128,10 +128,11 @@ BUSYBOX=$BBROOT/bin/busybox
 # --- 3. initramfs ---------------------------------------------------------------------------------
 # Host tools copied into the guest with their shared libraries; each is optional (its test SKIPs).
 # rdma, ip (network namespaces for the riovd tests' Linux peer): iproute2; ibv_devinfo,
-# ibv_rc_pingpong: ibverbs-utils; the rxe provider: ibverbs-providers.
+# ibv_rc_pingpong: ibverbs-utils; ib_send_bw (the pair RDMA benchmark's reference): perftest; the
+# rxe provider: ibverbs-providers.
 RDMA=$(command -v rdma || true)
 HOST_TOOLS=()
-for t in rdma ip ibv_devinfo ibv_rc_pingpong; do
+for t in rdma ip ibv_devinfo ibv_rc_pingpong ib_send_bw; do
 	p=$(command -v "$t" || true)
 	[ -n "$p" ] && HOST_TOOLS+=("$p")
 done

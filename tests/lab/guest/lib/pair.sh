@@ -257,6 +257,24 @@ vt() {
 }
 vtn() { local v; v=$(vt "$1" "$2"); case "$v" in ''|*[!0-9]*) echo 0 ;; *) echo "$v" ;; esac; }
 rdma_is() { [ "$(vt blue rdma_state)" = "$1" ]; }
+# rxe_delete — `rdma link delete rxe0`, and wait until it finished (T: seconds). The kernel
+# finishes removing an rxe device only once every user has closed it, and librdmacm closes its own
+# context of a device that left only while another RDMA device is listed (riov_rdma_devices_sync(),
+# docs/rdma.md): a second Soft-RoCE device, on a TAP of its own, first. Also what a test does
+# before riovd stops: with rxe0 still on up0, Debian 12's kernel (6.1) keeps a reference on up0 and
+# riovd's stop hangs in the TAP's close.
+rxe_delete() {
+	local del
+	$IP tuntap add dev rtap1 mode tap && $IP link set rtap1 up && $RDMA link add rxe1 type rxe netdev rtap1 ||
+		fail "cannot make rxe1 on a TAP of its own"
+	$RDMA link delete rxe0 &
+	del=$!
+	secs_until 60 eval "! kill -0 $del 2>/dev/null" || {
+		! command -v rdma_diag > /dev/null || rdma_diag
+		fail "rdma link delete rxe0 still waiting after 60 s (riovd did not let the device go)"
+	}
+	wait "$del" || fail "rdma link delete rxe0 failed"
+}
 rdma_not_up() { [ "$(vt blue rdma_state)" != up ]; }
 # secs_until SECS CMD... — T is the time it took (s, 1 decimal); fails after SECS
 secs_until() {

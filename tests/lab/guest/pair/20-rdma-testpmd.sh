@@ -142,16 +142,7 @@ pair_round 60 7104
 
 # 4. fallback: the RDMA devices gone
 if [ "$ROLE" = b ]; then meet_b 7110 "fallback"; else meet_a 7110 "fallback"; fi
-# The kernel finishes removing an rxe device only once every user has closed it, and librdmacm
-# closes its own context of a device that left only while another RDMA device is listed
-# (riov_rdma_devices_sync(), docs/rdma.md): a second Soft-RoCE device, on a TAP of its own, here.
-$IP tuntap add dev rtap1 mode tap && $IP link set rtap1 up && $RDMA link add rxe1 type rxe netdev rtap1 ||
-	fail "cannot make rxe1 on a TAP of its own"
-$RDMA link delete rxe0 &
-DEL=$!
-del_done() { ! kill -0 "$DEL" 2>/dev/null; }
-secs_until 60 del_done || { rdma_diag; fail "rdma link delete rxe0 still waiting after 60 s (riovd did not let the device go)"; }
-wait "$DEL" || fail "rdma link delete rxe0 failed"
+rxe_delete
 del=$T
 S=$(vt blue rdma_state)
 secs_until 30 rdma_not_up || fail "the link still up 30 s after rxe0 was deleted"

@@ -1,0 +1,75 @@
+#!/bin/sh
+# The RDMA transport's rate beside ib_send_bw (perftest) on the same rxe device, in the same run
+# (issue 15; tests/lab/run.sh --pair, `make lab-pair`; docs/benchmarks.md). The set-up is
+# rdma-testpmd's (/lab/lib/pair.sh: riovd with rdma_device = "rxe0", Soft-RoCE on riovd's uplink
+# TAP). For 64 and 1518-byte frames:
+#   - ib_send_bw from A to B (its own TCP exchange over riovd's TAP, the RoCE v2 GID of the
+#     node's IPv4 address), messages of the frame's size, for $SECS s: its message rate (B, the
+#     receiver, reports it);
+#   - riov: A's testpmd guest txonly to B's guest for $SECS s; the frames B's VTEP port received
+#     over the link, per second.
+# B prints both and the ratio riov / ib_send_bw. Nothing is asserted but that both ran (TCG rates
+# are not a machine's: the lab has no KVM here).
+. /lab/lib/riovd.sh
+riovd_have || { echo "SKIP: riovd/riovctl not in the initramfs (see build-riovd.log in the lab cache)"; exit 77; }
+command -v dpdk-testpmd > /dev/null || { echo "SKIP: no dpdk-testpmd in the pair image"; exit 77; }
+command -v rdma > /dev/null || { echo "SKIP: iproute2's rdma tool not in the image"; exit 77; }
+IBBW=$(command -v ib_send_bw) || { echo "SKIP: no ib_send_bw in the image (perftest on the build host)"; exit 77; }
+. /lab/lib/pair.sh
+
+pair_wire
+pair_start 1500 "$RDMA_KEYS" add_rxe
+secs_until 60 rdma_is up || fail "the RDMA link to $PEER is not up after 60 s (state $(vt blue rdma_state))"
+# ib_msgs FILE — ib_send_bw's message rate (per second) from its result line
+ib_msgs() {
+	awk 'NF == 5 && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ { r = $5 } END { if (r != "") printf "%.0f", r * 1000000 }' "$1"
+}
+# gid_idx — rxe0's GID table index of the node's IPv4 address (IPv4-mapped, RoCE v2)
+gid_idx() {
+	local g
+	for g in /sys/class/infiniband/rxe0/ports/1/gids/*; do
+		case "$(cat "$g" 2>/dev/null)" in
+		0000:0000:0000:0000:0000:ffff:*)
+			[ "$(cat "/sys/class/infiniband/rxe0/ports/1/gid_attrs/types/$(basename "$g")" 2>/dev/null)" = "RoCE v2" ] &&
+				{ basename "$g"; return 0; } ;;
+		esac
+	done
+	return 1
+}
+GID=$(gid_idx) || fail "no RoCE v2 GID of an IPv4 address on rxe0"
+echo "ib_send_bw uses GID index $GID ($(cat /sys/class/infiniband/rxe0/ports/1/gids/$GID))"
+port=7000
+OUT=""
+for len in 60 1514; do
+	fr=$((len + 4))
+	if [ "$ROLE" = b ]; then
+		timeout $((SECS + 60)) $IBBW -d rxe0 -x "$GID" -F -s "$fr" -D "$SECS" > /tmp/ib.$fr 2>&1 &
+		ib=$!
+		meet_b $port "ib_send_bw $fr"
+		wait $ib || { cat /tmp/ib.$fr; fail "ib_send_bw (server, $fr bytes) failed"; }
+	else
+		meet_a $port "ib_send_bw $fr"
+		sleep 1
+		timeout $((SECS + 60)) $IBBW -d rxe0 -x "$GID" -F -s "$fr" -D "$SECS" "$PEER" > /tmp/ib.$fr 2>&1 || { cat /tmp/ib.$fr; fail "ib_send_bw (client, $fr bytes) failed"; }
+	fi
+	cat /tmp/ib.$fr
+	pair_round "$len" $((port + 2))
+	if [ "$ROLE" = b ]; then
+		ibr=$(ib_msgs /tmp/ib.$fr)
+		[ -n "$ibr" ] && [ "$ibr" -gt 0 ] || fail "no message rate in ib_send_bw's output ($fr bytes)"
+		line=$(awk -v n="$b_vrx" -v s="$SECS" -v ib="$ibr" -v fr="$fr" 'BEGIN {
+			r = n / s
+			printf "%d B: riov %.0f frames/s (%.1f Mbit/s), ib_send_bw %d msgs/s (%.1f Mbit/s): %.2fx",
+			       fr, r, r * fr * 8 / 1e6, ib, ib * fr * 8 / 1e6, r / ib }')
+		echo "$line"
+		OUT="$OUT; $line"
+	fi
+	port=$((port + 4))
+done
+rxe_delete     # before riovd stops (pair.sh)
+riovd_stop || fail "riovd did not stop cleanly"
+if [ "$ROLE" = b ]; then
+	echo "RDMA transport vs ib_send_bw on rxe0 (Soft-RoCE on riovd's uplink TAP, TCG, ${SECS} s each)$OUT"
+else
+	echo "A sent (B measures)${RESULT}"
+fi
