@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riov-perf's NDR/PDR search (tools/riov-perf/perf_search.c) against trial doubles: a system that
+ * loses what is offered above a threshold rate, one that drops every Nth frame at any rate, one
+ * that fails the first trial only (not monotonic), and a trial that fails.
+ */
+#include <errno.h>
+#include <math.h>
+
+#include "riov_test.h"
+
+#include "perf_search.h"
+
+/* A double of a switch that forwards at most cap Mpps: a 1-second trial at rate sends rate*1e6
+ * frames and gets min(rate, cap)*1e6 back */
+struct cap_double {
+	double cap;
+	unsigned calls;
+	double rates[64];
+};
+
+static int cap_trial(void *arg, double rate, struct riov_perf_trial_out *out)
+{
+	struct cap_double *d = arg;
+	if (d->calls < 64)
+		d->rates[d->calls] = rate;
+	d->calls++;
+	out->sent = (uint64_t)llround(rate * 1e6);
+	out->received = rate <= d->cap ? out->sent : (uint64_t)(d->cap * 1e6);
+	return 0;
+}
+
+/* A double of a switch that drops every nth frame */
+struct nth_double {
+	uint64_t n;
+	unsigned calls;
+};
+
+static int nth_trial(void *arg, double rate, struct riov_perf_trial_out *out)
+{
+	struct nth_double *d = arg;
+	d->calls++;
+	out->sent = (uint64_t)llround(rate * 1e6);
+	out->received = out->sent - out->sent / d->n;
+	return 0;
+}
+
+static const struct riov_perf_search_cfg base = {
+	.max_rate = 10, .min_rate = 0.01, .precision = 0.01, .pdr_loss = 0.5, .max_trials = 100,
+};
+
+RIOV_TEST(threshold_converges)
+{
+	static const double caps[] = { 3.3, 0.5, 7.77, 9.995, 0.02 };
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		struct cap_double d = { .cap = caps[i] };
+		struct riov_perf_search_result r;
+		CHECK_EQ(riov_perf_search(&base, cap_trial, &d, &r), 0);
+		CHECK(r.converged);
+		CHECK(r.ndr.found);
+		/* NDR: the passing rate is at most cap and within precision of it */
+		CHECK(r.ndr.rate <= caps[i] && r.ndr.rate >= caps[i] - base.precision);
+		CHECK(r.ndr.upper > caps[i] && r.ndr.upper - r.ndr.rate <= base.precision);
+		CHECK(r.ndr.received == r.ndr.sent);
+		/* PDR: the highest rate with (rate - cap) / rate <= 0.5 %, i.e. cap / 0.995 */
+		double pdr = fmin(caps[i] / 0.995, base.max_rate);
+		CHECK(r.pdr.found);
+		CHECK(r.pdr.rate <= pdr + 1e-6 && r.pdr.rate >= pdr - base.precision);
+		CHECK(r.pdr.rate >= r.ndr.rate);
+		CHECK(r.pdr.sent - r.pdr.received <= r.pdr.sent / 200);
+		CHECK(r.trials == d.calls);
+		CHECK(d.rates[0] == base.max_rate);
+		/* binary: about log2(10 / 0.01) trials per bound */
+		CHECK(r.trials <= 24);
+	}
+}
+
+RIOV_TEST(max_rate_passes)
+{
+	struct cap_double d = { .cap = 100 };
+	struct riov_perf_search_result r;
+	CHECK_EQ(riov_perf_search(&base, cap_trial, &d, &r), 0);
+	CHECK_EQ(r.trials, 1);
+	CHECK(r.converged && r.ndr.found && r.pdr.found);
+	CHECK(r.ndr.rate == 10 && r.pdr.rate == 10);
+}
+
+/* Every 1000th frame lost: 0.1 % at every rate, so no NDR and PDR at max rate with exactly that loss */
+RIOV_TEST(drop_every_1000)
+{
+	struct nth_double d = { .n = 1000 };
+	struct riov_perf_search_result r;
+	CHECK_EQ(riov_perf_search(&base, nth_trial, &d, &r), 0);
+	CHECK(r.converged);
+	CHECK(!r.ndr.found);
+	CHECK(r.ndr.rate == 0);
+	CHECK(r.pdr.found);
+	CHECK(r.pdr.rate == 10);
+	CHECK_EQ(r.pdr.sent - r.pdr.received, 10000);
+	CHECK(d.calls <= 16); /* down to min_rate, then no further */
+}
+
+/* Every 100th: 1 % > 0.5 %, nothing passes, the search stops at min_rate */
+RIOV_TEST(drop_every_100)
+{
+	struct nth_double d = { .n = 100 };
+	struct riov_perf_search_result r;
+	CHECK_EQ(riov_perf_search(&base, nth_trial, &d, &r), 0);
+	CHECK(r.converged);
+	CHECK(!r.ndr.found && !r.pdr.found);
+	CHECK(r.pdr.upper <= base.min_rate);
+}
+
+/* Every 250th: 0.4 %, PDR passes at 0.5 % and fails at 0.3 % */
+RIOV_TEST(pdr_threshold_is_inclusive_of_loss)
+{
+	struct nth_double d = { .n = 250 };
+	struct riov_perf_search_result r;
+	struct riov_perf_search_cfg c = base;
+	CHECK_EQ(riov_perf_search(&c, nth_trial, &d, &r), 0);
+	CHECK(r.pdr.found && r.pdr.rate == 10 && !r.ndr.found);
+	c.pdr_loss = 0.3;
+	CHECK_EQ(riov_perf_search(&c, nth_trial, &d, &r), 0);
+	CHECK(!r.pdr.found);
+}
+
+RIOV_TEST(trial_limit)
+{
+	struct cap_double d = { .cap = 3.3 };
+	struct riov_perf_search_result r;
+	struct riov_perf_search_cfg c = base;
+	c.max_trials = 3;
+	CHECK_EQ(riov_perf_search(&c, cap_trial, &d, &r), 0);
+	CHECK_EQ(r.trials, 3);
+	CHECK_EQ(d.calls, 3);
+	CHECK(!r.converged);
+	CHECK(r.ndr.found && r.ndr.rate <= 3.3); /* 10 fails, 5 fails, 2.5 passes */
+	CHECK(r.ndr.rate == 2.5);
+}
+
+/* Not monotonic: a pass above an earlier fail narrows nothing it lies outside of */
+static int flaky_trial(void *arg, double rate, struct riov_perf_trial_out *out)
+{
+	unsigned *calls = arg;
+	out->sent = 1000000;
+	out->received = (*calls)++ == 1 || rate > 6 ? 990000 : 1000000;
+	return 0;
+}
+
+RIOV_TEST(non_monotonic_stays_consistent)
+{
+	unsigned calls = 0;
+	struct riov_perf_search_result r;
+	CHECK_EQ(riov_perf_search(&base, flaky_trial, &calls, &r), 0);
+	CHECK(r.converged);
+	/* trial 2 at 5 Mpps lost 1 % by chance: both upper bounds are 5 from then on, although rates up
+	 * to 6 would pass; no later trial goes above 5 */
+	CHECK(r.ndr.found && r.ndr.rate < 5 && r.ndr.rate >= 5 - base.precision && r.ndr.upper == 5);
+	CHECK(r.pdr.found && r.pdr.rate < 5 && r.pdr.upper == 5);
+	CHECK(r.ndr.rate <= r.ndr.upper && r.pdr.rate <= r.pdr.upper);
+}
+
+static int failing_trial(void *arg, double rate, struct riov_perf_trial_out *out)
+{
+	return -EIO;
+}
+
+RIOV_TEST(errors)
+{
+	struct riov_perf_search_result r;
+	struct riov_perf_search_cfg c = base;
+	CHECK_EQ(riov_perf_search(&c, failing_trial, NULL, &r), -EIO);
+	c.precision = 0;
+	CHECK_EQ(riov_perf_search(&c, failing_trial, NULL, &r), -EINVAL);
+	c = base;
+	c.min_rate = 20;
+	CHECK_EQ(riov_perf_search(&c, failing_trial, NULL, &r), -EINVAL);
+	c = base;
+	c.max_trials = 0;
+	CHECK_EQ(riov_perf_search(&c, failing_trial, NULL, &r), -EINVAL);
+	c = base;
+	c.max_rate = NAN;
+	CHECK_EQ(riov_perf_search(&c, failing_trial, NULL, &r), -EINVAL);
+	struct riov_perf_trial_out none = { 0, 0 }, more = { 10, 12 };
+	CHECK(riov_perf_loss_pct(&none) == 100.0);
+	CHECK(riov_perf_loss_pct(&more) == 0.0);
+}
+
+RIOV_TEST_MAIN(RIOV_TEST_ENTRY(threshold_converges), RIOV_TEST_ENTRY(max_rate_passes),
+	       RIOV_TEST_ENTRY(drop_every_1000), RIOV_TEST_ENTRY(drop_every_100),
+	       RIOV_TEST_ENTRY(pdr_threshold_is_inclusive_of_loss), RIOV_TEST_ENTRY(trial_limit),
+	       RIOV_TEST_ENTRY(non_monotonic_stays_consistent), RIOV_TEST_ENTRY(errors))

@@ -1,0 +1,155 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# riov-perf itself, briefly, against DPDK's loopback vdevs (no hugepages, one lcore pinned to one CPU):
+#   - bad options exit 2 before or after EAL, --help exits 0;
+#   - net_ring0 (its TX comes back on its RX): sent == received, nothing lost, twice or stale, at 64 B
+#     and IMIX with 16 flows; two ring ports as two streams; an NDR search that passes at its max;
+#   - --drop-every 1000 (the receiver discards every 1000th frame, a lossy switch's double): exactly
+#     sent/1000 lost;
+#   - net_null0 (RX hands out frames that are not riov-perf's): all foreign, no crash;
+#   - the pacing error at 1 Mpps against net_null and net_ring, printed as a measurement, not judged.
+# usage: test_riov_perf_loop.sh RIOV_PERF
+set -u
+perf=$1
+fails=0
+n=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# one CPU of this process's affinity (the first)
+cpu=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
+
+eal() { # eal NAME VDEV... : EAL options for one run
+	local name=$1
+	shift
+	printf '%s\n' --no-huge -m 128 --no-pci --no-shconf --log-level=3 --lcores "0@$cpu" \
+		"--file-prefix=rpl$$_$name"
+	for v in "$@"; do
+		printf '%s\n' --vdev "$v"
+	done
+}
+
+ok() {
+	n=$((n + 1))
+	echo "ok $n $1"
+}
+
+fail() {
+	n=$((n + 1))
+	fails=$((fails + 1))
+	echo "not ok $n $1"
+}
+
+# expect_rc RC NAME ARGS...: riov-perf ARGS exits with RC
+expect_rc() {
+	local want=$1 name=$2
+	shift 2
+	"$perf" "$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$?
+	if [ "$rc" = "$want" ]; then
+		ok "$name (exit $rc)"
+	else
+		fail "$name: exit $rc, wanted $want"
+		tail -5 "$tmp/err"
+	fi
+}
+
+# run NAME CHECK-PY VDEVS -- OPTIONS: riov-perf --json; CHECK-PY (python, r = the JSON object) must hold
+run() {
+	local name=$1 check=$2
+	shift 2
+	local vdevs=()
+	while [ "$1" != "--" ]; do
+		vdevs+=("$1")
+		shift
+	done
+	shift
+	mapfile -t ealargs < <(eal "$name" "${vdevs[@]}")
+	if ! "$perf" "${ealargs[@]}" -- --json --quiet "$@" >"$tmp/$name.json" 2>"$tmp/$name.err"; then
+		fail "$name: riov-perf failed"
+		tail -5 "$tmp/$name.err"
+		return
+	fi
+	if python3 - "$tmp/$name.json" "$check" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ok = eval(sys.argv[2], {"r": r, "all": all, "abs": abs})
+if not ok:
+    print(json.dumps(r, indent=1)[:3000], file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+	then
+		ok "$name"
+	else
+		fail "$name: $check"
+	fi
+}
+
+# usage errors: before EAL (no EAL options needed), and a port that does not exist (after EAL)
+expect_rc 0 help -- --help
+expect_rc 2 bad-size -- --sizes 63
+expect_rc 2 bad-size-word -- --sizes 64,big
+expect_rc 2 bad-rate -- --rate 1x
+expect_rc 2 bad-rate-pct -- --rate 120%
+expect_rc 2 bad-mode -- --mode fast
+expect_rc 2 bad-flows -- --flows 0
+expect_rc 2 bad-pairs -- --pairs 0:
+expect_rc 2 bad-mac -- --dst-mac 02:00:00:00:00
+expect_rc 2 unknown-option -- --frobnicate
+expect_rc 2 missing-argument -- --duration
+expect_rc 2 stray-argument -- 64
+mapfile -t e < <(eal nopport net_ring0)
+expect_rc 2 no-such-port "${e[@]}" -- --pairs 0:3 --duration 0.1
+mapfile -t e < <(eal toomany net_ring0)
+expect_rc 2 too-many-frames "${e[@]}" -- --rate 1000 --duration 3600
+
+# exact counts over the loopback: every frame back once, in order
+exact='(all(s["sent"] == s["received"] and s["lost"] == 0 and s["duplicates"] == 0 and s["reordered"] == 0
+           and s["sent"] > 0 and s["latency_us"]["count"] == s["received"]
+           for x in r["results"] for s in x["trial"]["streams"])
+       and all(x["trial"]["foreign"] == 0 and x["trial"]["stale"] == 0 for x in r["results"]))'
+run ring-64-imix "$exact and [x['trial']['sent'] for x in r['results']] == [60000, 60000]" \
+	net_ring0 -- --rate 0.2 --duration 0.3 --sizes 64,imix --flows 16
+run ring-1518 "$exact and r['results'][0]['trial']['sent'] == 30000" \
+	net_ring0 -- --rate 0.1 --duration 0.3 --sizes 1518 --flows 1000 --dst-mac 02:00:00:00:00:01
+run ring-two-streams "$exact and len(r['results'][0]['trial']['streams']) == 2 and r['results'][0]['trial']['sent'] == 60000" \
+	net_ring0 net_ring1 -- --rate 0.1 --duration 0.3 --pairs 0:0,1:1
+# a lossy double: exactly every 1000th frame lost, nothing else
+run ring-drop-every-1000 "(lambda t: t['sent'] == 100000 and t['lost'] == 100 and t['test_dropped'] == 100
+          and t['received'] == 99900 and t['duplicates'] == 0 and t['foreign'] == 0)(r['results'][0]['trial'])" \
+	net_ring0 -- --rate 0.2 --duration 0.5 --drop-every 1000 --drain 0.1
+# NDR search whose first trial at its max passes; then latency at 50 % of it, also exact
+run ring-ndr "(lambda x: x['search']['ndr']['found'] and x['search']['ndr']['mpps'] == 0.2
+          and x['search']['pdr']['mpps'] == 0.2 and len(x['search']['trials']) == 1
+          and x['latency_trial']['sent'] == x['latency_trial']['received'] == 20000
+          and x['latency_trial']['offered_mpps'] == 0.1)(r['results'][0])" \
+	net_ring0 -- --mode ndr --rate 0.2 --duration 0.2
+# NDR search with every 1000th frame dropped: no NDR, PDR at the max rate (0.1 % <= 0.5 %)
+run ring-ndr-lossy "(lambda s: not s['ndr']['found'] and s['pdr']['found'] and s['pdr']['mpps'] == 0.2
+          and s['pdr']['sent'] - s['pdr']['received'] == 20 and len(s['trials']) == 2)(r['results'][0]['search'])" \
+	net_ring0 -- --mode ndr --rate 0.2 --duration 0.1 --drop-every 1000 --drain 0.02 --trials 2
+# frames that are not ours: net_null's RX with copy=1 hands out 64 zero bytes, with size=30 a pool
+# buffer as it is (often one of ours) cut to 30 bytes: all foreign, all ours lost, no crash
+nullfor="(lambda t: t['received'] == 0 and t['lost'] == t['sent'] == 10000 and t['foreign'] > 0)(r['results'][0]['trial'])"
+run null-zeros "$nullfor" net_null0,copy=1 -- --rate 0.1 --duration 0.1 --drain 0
+run null-truncated "$nullfor" net_null0,size=30 -- --rate 0.1 --duration 0.1 --drain 0
+# net_null's RX without copy replays pool buffers whole: frames of ours seen again, never counted
+# twice as received (duplicates), never more received than sent
+run null-replay "(lambda t: t['received'] <= t['sent'] == 10000)(r['results'][0]['trial'])" \
+	net_null0 -- --rate 0.1 --duration 0.1 --drain 0
+
+# pacing at 1 Mpps, a measurement
+for v in "net_null0,no-rx=1" net_ring0; do
+	name=pace-${v%%,*}
+	mapfile -t e < <(eal "$name" "$v")
+	if "$perf" "${e[@]}" -- --json --quiet --rate 1 --duration 0.3 --drain 0.05 >"$tmp/$name.json" 2>"$tmp/$name.err"; then
+		python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["results"][0]["trial"]
+print("# pacing at 1 Mpps against %s: achieved %.4f Mpps, pacing error %+.3f %%, at most %.1f us behind schedule (tx refused %d, lost %d)"
+      % (sys.argv[2], t["achieved_mpps"], t["pacing_error_pct"], t["pacing_max_lag_us"], t["tx_refused"], t["lost"]))' "$tmp/$name.json" "$v"
+	else
+		echo "# pacing against $v: riov-perf failed"
+		tail -3 "$tmp/$name.err"
+	fi
+done
+
+echo "# $n checks, $fails failed"
+[ "$fails" = 0 ]

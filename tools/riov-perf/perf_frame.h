@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riov-perf's test frames: Ethernet / IPv4 / UDP with a 16-byte payload header right after the
+ * UDP header (offset 42), DPDK-free so that the unit tests build it without EAL.
+ *
+ * Payload header (network byte order):
+ *   0  u16 magic  RIOV_PERF_MAGIC
+ *   2  u8  trial  low 8 bits of the trial number (frames of an earlier trial are "stale")
+ *   3  u8  stream stream index (one per tx->rx port pair)
+ *   4  u32 seq    sequence number within the stream and trial, from 0
+ *   8  u64 tsc    sender's TSC when the frame was handed to the port
+ * A 64-byte frame (60 bytes without FCS) has 18 bytes after the UDP header, so the header is 16.
+ *
+ * Security model: a received frame may be anything (another program's traffic, a truncated copy,
+ * a switch's mangling). riov_perf_frame_parse() checks every length before it reads a field and
+ * says "foreign" for whatever is not exactly one of ours; nothing of a frame is trusted before.
+ */
+#ifndef RIOV_TOOLS_PERF_FRAME_H
+#define RIOV_TOOLS_PERF_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RIOV_PERF_MAGIC 0x52f7u
+#define RIOV_PERF_UDP_PORT 7417u
+#define RIOV_PERF_HDR_OFF 42u  /* Ethernet 14 + IPv4 20 + UDP 8 */
+#define RIOV_PERF_HDR_LEN 16u
+#define RIOV_PERF_MIN_FRAME (RIOV_PERF_HDR_OFF + RIOV_PERF_HDR_LEN) /* bytes without FCS */
+#define RIOV_PERF_FCS 4u
+#define RIOV_PERF_SIZE_MIN 64u   /* frame sizes as on the wire, FCS included (RFC 2544) */
+#define RIOV_PERF_SIZE_MAX 1518u
+#define RIOV_PERF_TSC_OFF (RIOV_PERF_HDR_OFF + 8u)
+
+/** What a sender puts in a frame, what the parser hands back. */
+struct riov_perf_hdr {
+	uint8_t trial;
+	uint8_t stream;
+	uint32_t seq;
+	uint64_t tsc;
+};
+
+/** Addresses of one frame. */
+struct riov_perf_addr {
+	uint8_t dst_mac[6];
+	uint8_t src_mac[6];
+	uint32_t src_ip; /* host order */
+	uint32_t dst_ip;
+	uint16_t src_port;
+};
+
+/** The addresses of flow number flow (0..flows-1) of stream stream: source MAC 02:72:70:ss:ff:ff and
+ *  source IP 10.ss.ff.ff vary with the flow, destination MAC dst_mac, destination IP 10.255.255.1. */
+void riov_perf_flow_addr(struct riov_perf_addr *a, const uint8_t dst_mac[6], uint8_t stream,
+			 uint32_t flow);
+
+/** Write a frame of len bytes (FCS excluded: a 64-byte frame is 60) into buf. Returns 0, or -EINVAL
+ *  when len is below RIOV_PERF_MIN_FRAME or above RIOV_PERF_SIZE_MAX - RIOV_PERF_FCS. The bytes after the
+ *  payload header are zero. */
+int riov_perf_frame_build(uint8_t *buf, size_t len, const struct riov_perf_addr *a,
+			  const struct riov_perf_hdr *h);
+
+/** Rewrite the TSC of a built frame (a frame the port refused and that is sent again). */
+void riov_perf_frame_set_tsc(uint8_t *buf, uint64_t tsc);
+
+/** Parse a received frame: buf holds caplen bytes of its head, frame_len is its whole length.
+ *  Returns 0 and fills *h when it is a riov-perf frame (Ethernet II, IPv4 without options, UDP to
+ *  RIOV_PERF_UDP_PORT, lengths consistent with frame_len, magic), else -EINVAL (foreign or
+ *  truncated). Reads nothing beyond caplen. */
+int riov_perf_frame_parse(const uint8_t *buf, size_t caplen, size_t frame_len, struct riov_perf_hdr *h);
+
+/** Parse "aa:bb:cc:dd:ee:ff" into mac. Returns 0 or -EINVAL. */
+int riov_perf_parse_mac(const char *s, uint8_t mac[6]);
+
+#endif
