@@ -2,7 +2,7 @@
 # Run every suite this machine can run and end with one line "N passed, N failed, N skipped".
 #   fast    unit tests (gcc build)                     build/
 #   asan    the fast suite again under ASan+UBSan      build-asan/
-#   fuzz    each libFuzzer harness briefly (clang)     build-fuzz/   FUZZ_SECONDS (default 20)
+#   fuzz    each libFuzzer harness briefly (clang)     build-fuzz/   FUZZ_SECONDS (default 12), FUZZ_JOBS at once
 #   system  real riovd, dpdk-testpmd guests, Linux peers in namespaces (root)
 #   lab     a QEMU (TCG) VM with an emulated VT-d, VFIO and Soft-RoCE (tests/lab, docs/lab.md),
 #           two of them joined by a wire (run.sh --pair: the RDMA transport, rdma-testpmd);
@@ -23,7 +23,7 @@ read -r -a TESTS_SEL <<<"$TESTS"
 BUILD=${BUILD:-build}
 BUILD_ASAN=${BUILD_ASAN:-build-asan}
 BUILD_FUZZ=${BUILD_FUZZ:-build-fuzz}
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-12}
 PASSED=0 FAILED=0 SKIPPED=0
 FAILED_NAMES=()
 SKIP_REASONS=()
