@@ -99,6 +99,7 @@ run_meson_suite() { # $1 = dir, $2 = suite, $3 = label, rest = extra meson test 
 }
 
 for suite in $SUITES; do
+	suite_start=$SECONDS
 	case $suite in
 	fast)
 		if setup "$BUILD"; then run_meson_suite "$BUILD" fast fast; else build_failed fast; fi ;;
@@ -155,6 +156,7 @@ for suite in $SUITES; do
 		fi ;;
 	*) echo "run-suites: unknown suite $suite" >&2; exit 2 ;;
 	esac
+	echo "-- $suite took $((SECONDS - suite_start)) s (building included)"
 done
 
 if [ -n "$TESTS" ] && [ $((PASSED + FAILED + SKIPPED)) -eq 0 ]; then
