@@ -2,7 +2,6 @@
 # Everything else: `make deps` (Debian packages), `make` (build), `make bench`, `make fuzz`,
 # `make deb` (a Debian 12 package in dist/).
 BUILD ?= build
-BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 
 .PHONY: all deps build test test-fast demo bench fuzz soak clean lab-test lab-pair deb
@@ -38,7 +37,7 @@ soak: build
 	RIOV_BUILD=$(BUILD) python3 tests/soak/kill9.py $${SOAK_CYCLES:-100}
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) *.setup.log *.build.log
+	rm -rf $(BUILD) build-asan $(BUILD_FUZZ) *.setup.log *.build.log
 
 # The Debian 12 packages riov and python3-riov (debian/, docs/deploy.md): dpkg-buildpackage in a
 # throwaway copy of the tree (the files git tracks, and new ones it does not ignore), with Debian's
