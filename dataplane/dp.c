@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -195,6 +196,7 @@ int riov_dp_create(const struct riov_dp_params *prm, struct riov_dp **out)
 		dp->workers[w].dp = dp;
 		dp->workers[w].idx = w;
 		dp->workers[w].lcore = lcore;
+		dp->workers[w].ns_mult = riov_loop_hist_mult(rte_get_tsc_hz());
 		w++;
 	}
 	for (w = 0; w < dp->n_workers; w++) {
@@ -919,12 +921,22 @@ unsigned riov_dp_worker_stats(struct riov_dp *dp, struct riov_dp_worker_stats *o
 	unsigned k;
 
 	for (k = 0; k < dp->n_workers && k < n; k++) {
-		out[k].lcore = dp->workers[k].lcore;
-		out[k].busy_cycles = dp->workers[k].busy_cycles;
-		out[k].idle_cycles = dp->workers[k].idle_cycles;
-		out[k].loops = dp->workers[k].loops;
+		const struct dp_worker *wk = &dp->workers[k];
+		out[k].lcore = wk->lcore;
+		out[k].loops = wk->loops;
+		out[k].busy_loops = wk->busy_loops;
+		out[k].busy_cycles = wk->busy_cycles;
+		out[k].idle_cycles = wk->idle_cycles;
+		out[k].packets = wk->packets;
+		out[k].latency = wk->latency;
 	}
 	return k;
+}
+
+uint64_t riov_dp_tsc_hz(const struct riov_dp *dp)
+{
+	(void)dp;
+	return rte_get_tsc_hz();
 }
 
 /* ---- read-only queries ---- */
@@ -1112,8 +1124,11 @@ void riov_dp_dump(struct riov_dp *dp, FILE *f)
 	for (unsigned w = 0; w < dp->n_workers; w++) {
 		const struct dp_worker *wk = &dp->workers[w];
 		uint64_t all = wk->busy_cycles + wk->idle_cycles;
-		fprintf(f, "worker %u lcore %u busy_ratio %.3f loops %" PRIu64 "\n", w, wk->lcore,
-			all ? (double)wk->busy_cycles / (double)all : 0.0, wk->loops);
+		fprintf(f, "worker %u lcore %u busy_ratio %.3f loops %" PRIu64 " packets %" PRIu64
+			   " cycles_per_packet %.1f bursts %" PRIu64 " latency_max_ns %" PRIu64 "\n",
+			w, wk->lcore, all ? (double)wk->busy_cycles / (double)all : 0.0, wk->loops,
+			wk->packets, wk->packets ? (double)wk->busy_cycles / (double)wk->packets : 0.0,
+			riov_loop_hist_total(&wk->latency), wk->latency.max_ns);
 	}
 	fflush(f);
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dataplane/loop_hist.h"
 #include "dataplane/virtq.h"
 
 struct event_base;
@@ -304,11 +305,27 @@ void riov_dp_fault_hang_worker(struct riov_dp *dp, unsigned idx);
  *  run traffic (one worker counts). */
 void riov_dp_fault_kill_direct(struct riov_dp *dp, uint64_t frames);
 
+/* A worker's own counters (docs/api.md, "Worker counters"), kept by the worker alone. */
 struct riov_dp_worker_stats {
 	unsigned lcore;
-	uint64_t busy_cycles, idle_cycles, loops;
+	uint64_t loops;                /* poll loops */
+	uint64_t busy_loops;           /* loops that moved at least one frame */
+	/* TSC cycles of the busy loops, and of the others (a loop that follows loops not timed
+	 * counts busy from its first burst: worker.c, dp_worker_main()) */
+	uint64_t busy_cycles, idle_cycles;
+	/* frames taken from an input: a guest's TX vring (chains peeked, bad ones too), an eth
+	 * port's or uplink's RX queue, an uplink's TAP, an RDMA link; each frame once, where it
+	 * enters riovd (not again from another worker's handoff ring or a paused guest's hold
+	 * queue). Cycles per packet = busy_cycles / packets */
+	uint64_t packets;
+	/* per burst: from taking it from its input (or handoff or hold ring) to handing its last
+	 * frame on (a guest RX vring, another worker's handoff ring, rte_eth_tx_burst, an RDMA link) */
+	struct riov_loop_hist latency;
 };
+/** Copy the counters of the first n workers (at most) to out. Returns how many. */
 unsigned riov_dp_worker_stats(struct riov_dp *dp, struct riov_dp_worker_stats *out, unsigned n);
+/** The TSC's rate (cycles per second) the workers' cycle counters count in. */
+uint64_t riov_dp_tsc_hz(const struct riov_dp *dp);
 
 /* ---- read-only queries (control thread) ---- */
 

@@ -206,10 +206,16 @@ struct dp_worker {
 	struct riov_dp *dp;
 	unsigned idx;
 	unsigned lcore;
+	uint64_t ns_mult;              /* TSC cycles to ns (riov_loop_hist_mult()), set before launch */
 	struct dp_poll_table *_Atomic table;
+	/* the worker's own counters (riov_dp_worker_stats says what each counts): written by the
+	 * worker alone, read by the control thread without a lock */
 	uint64_t busy_cycles;
 	uint64_t idle_cycles;
 	uint64_t loops;
+	uint64_t busy_loops;
+	uint64_t packets;
+	struct riov_loop_hist latency;
 } __rte_cache_aligned;
 
 struct riov_dp {

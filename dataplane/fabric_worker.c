@@ -193,6 +193,7 @@ uint16_t dp_poll_uplink(struct dp_ctx *c, struct dp_port *up, uint16_t q)
 
 	if (n == 0)
 		return 0;
+	dp_burst_in(c);
 	b.dc.vni = UINT32_MAX;
 	b.dc.ip = 0;
 	b.dc.port = NULL;
@@ -274,8 +275,10 @@ uint16_t dp_poll_tap(struct dp_ctx *c, struct dp_port *up)
 	struct rte_mbuf *m[RIOV_VIRTQ_BURST];
 	uint16_t n = rte_eth_rx_burst(up->tap_id, 0, m, RIOV_VIRTQ_BURST);
 
-	if (n)
+	if (n) {
+		dp_burst_in(c);
 		dp_flush_eth(c, up, m, n);
+	}
 	return n;
 }
 
@@ -350,6 +353,8 @@ uint16_t dp_poll_rdma(struct dp_ctx *c)
 		/* every loop, frames or not: it is also the link's quiescent point (rdma_link.h) */
 		const uint16_t n = riov_rdma_link_poll(rp->link, m, vni, RIOV_VIRTQ_BURST);
 		got = (uint16_t)(got + n);
+		if (n)
+			dp_burst_in(c);
 		/* a run of one VNI at a time into its network, through the sender's VTEP port: the path
 		 * of decapsulated VXLAN (split horizon, learning, counters) */
 		for (uint16_t i = 0; i < n;) {

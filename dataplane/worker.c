@@ -550,6 +550,7 @@ static uint16_t vhost_tx(struct dp_ctx *c, struct dp_port *p, struct dp_vq_pair 
 	uint16_t n = riov_virtq_peek(&qp->txq, c->dp->mp, pk, RIOV_VIRTQ_BURST);
 	if (n == 0)
 		return 0;
+	dp_burst_in(c);   /* out: dp_worker_main(), once what this burst staged is flushed */
 	struct dp_addr_cache ac = DP_ADDR_CACHE_INIT;
 	struct dp_port *last_port = NULL;          /* last_out's port, when last_g >= 0 */
 	int last_out = DP_SW_FLOOD, last_g = -1;   /* last_g: group of last_out, -1 none, -2 mbuf */
@@ -680,16 +681,22 @@ static uint16_t poll_vhost(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 	if (unlikely(q == 0 && rte_ring_count(p->hold) != 0) &&
 	    !atomic_load_explicit(&p->holding, memory_order_acquire)) {
 		unsigned k = rte_ring_sc_dequeue_burst(p->hold, (void **)m, RIOV_VIRTQ_BURST, NULL);
-		if (k)
+		if (k) {
+			dp_burst_in(c);
 			flush_vhost(c, p, m, (uint16_t)k);
+			dp_burst_out(c);
+		}
 	}
 	if (unlikely(q == 0 && atomic_load_explicit(&p->announce, memory_order_relaxed) != 0))
 		send_announce(c, p);
 	/* packets other workers handed to this worker for the guest's RX vring */
 	if (qp->ring != NULL && atomic_load_explicit(&qp->rx_running, memory_order_acquire)) {
 		unsigned k = rte_ring_sc_dequeue_burst(qp->ring, (void **)m, RIOV_VIRTQ_BURST, NULL);
-		if (k)
+		if (k) {
+			dp_burst_in(c);
 			vhost_deliver(c, p, qp, m, (uint16_t)k);
+			dp_burst_out(c);
+		}
 	}
 	if (!atomic_load_explicit(&qp->tx_running, memory_order_acquire))
 		return 0;
@@ -703,6 +710,7 @@ static uint16_t poll_eth(struct dp_ctx *c, struct dp_port *p, uint16_t q)
 
 	if (n == 0)
 		return 0;
+	dp_burst_in(c);
 	struct dp_qstats *st = &p->wstats[c->w->idx];
 	uint64_t bytes = 0;
 	for (uint16_t i = 0; i < n; i++)
@@ -760,15 +768,22 @@ int dp_worker_main(void *arg)
 
 	rte_rcu_qsbr_thread_register(dp->qs, w->idx);
 	rte_rcu_qsbr_thread_online(dp->qs, w->idx);
-	/* One TSC read per loop: the time since the previous read is busy if this loop moved
-	 * packets, idle otherwise (a TSC read costs ~20 ns in a VM: as much as an idle poll). */
+	/* Busy and idle cycles: a loop that moved frames (took a burst from any input, a handoff
+	 * or hold ring too: c.t_first is set) reads the TSC at its end and is busy since the
+	 * previous read when that ended the loop before (`timed`); after loops not timed it is busy
+	 * only since its first burst, the rest idle (loops that find nothing read the TSC once in 64
+	 * only, a TSC read costing ~20 ns in a VM, as much as an idle poll; and a nap is idle). So
+	 * the cycles of a busy loop before its first burst are idle when it follows idle loops. */
 	uint64_t t_prev = rte_rdtsc();
+	bool timed = true;
 	unsigned empty = 0;
 	const struct timespec nap = { .tv_nsec = (long)dp->idle_sleep_us * 1000 };
 	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
 		unsigned got = 0;
 		struct dp_poll_table *t = atomic_load_explicit(&w->table, memory_order_acquire);
 
+		/* got: frames taken from inputs (riov_dp_worker_stats.packets); each burst's latency
+		 * ends once what it staged is flushed (dp_burst_out) */
 		for (unsigned i = 0; t != NULL && i < t->n; i++) {
 			struct dp_port *p = port_get(dp, t->polls[i].port);
 			if (p == NULL)
@@ -780,10 +795,12 @@ int dp_worker_main(void *arg)
 			case DP_POLL_TAP: got += dp_poll_tap(&c, p); break;
 			}
 			flush_all(&c);
+			dp_burst_out(&c);
 		}
 		if (atomic_load_explicit(&dp->rdma_set, memory_order_relaxed) != NULL) {
 			got += dp_poll_rdma(&c);
 			flush_all(&c);
+			dp_burst_out(&c);
 		}
 		notify_flush(&c);
 #if RIOV_FAULT_INJECTION
@@ -791,23 +808,34 @@ int dp_worker_main(void *arg)
 			fault_hang(dp);
 #endif
 		w->loops++;
-		if (got) {
-			uint64_t now = rte_rdtsc();
-			w->busy_cycles += now - t_prev;
+		w->packets += got;
+		const bool busy = c.t_first != 0;
+		if (busy) {
+			const uint64_t now = rte_rdtsc();
+			const uint64_t start = timed ? t_prev : c.t_first;
+			w->idle_cycles += start - t_prev;
+			w->busy_cycles += now - start;
+			w->busy_loops++;
 			t_prev = now;
+			timed = true;
+			c.t_first = 0;
 		} else if ((w->loops & 63) == 0) {
-			uint64_t now = rte_rdtsc();
+			const uint64_t now = rte_rdtsc();
 			w->idle_cycles += now - t_prev;
 			t_prev = now;
+			timed = true;
+		} else {
+			timed = false;
 		}
 		rte_rcu_qsbr_quiescent(dp->qs, w->idx);
-		/* idle_sleep_us: after DP_IDLE_LOOPS empty polls in a row, nap between polls (offline
-		 * for RCU meanwhile, so that publish-and-wait does not wait for the nap) */
-		empty = got ? 0 : empty + 1;
+		/* idle_sleep_us: after DP_IDLE_LOOPS loops in a row that moved nothing, nap between
+		 * polls (offline for RCU meanwhile, so that publish-and-wait does not wait for the nap) */
+		empty = busy ? 0 : empty + 1;
 		if (unlikely(nap.tv_nsec != 0 && empty >= DP_IDLE_LOOPS)) {
 			rte_rcu_qsbr_thread_offline(dp->qs, w->idx);
 			nanosleep(&nap, NULL);
 			rte_rcu_qsbr_thread_online(dp->qs, w->idx);
+			timed = false;
 		}
 	}
 	rte_rcu_qsbr_thread_offline(dp->qs, w->idx);

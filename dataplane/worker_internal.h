@@ -6,6 +6,7 @@
 #ifndef RIOV_DATAPLANE_WORKER_INTERNAL_H
 #define RIOV_DATAPLANE_WORKER_INTERNAL_H
 
+#include <rte_cycles.h>
 #include <rte_ether.h>
 
 #include "dataplane/dp_internal.h"
@@ -30,6 +31,10 @@ struct dp_ctx {
 	 * end of the loop (before the quiescent point: the pointers are not kept past it) */
 	unsigned n_notify;
 	struct riov_virtq *notify[DP_NOTIFY_MAX];
+	/* the worker's latency histogram: TSC when the burst in hand was taken (0: none), and when
+	 * this loop's first burst was (0: none yet; dp_worker_main() times busy loops with it) */
+	uint64_t t_in;
+	uint64_t t_first;
 };
 
 static inline struct dp_port *port_get(struct riov_dp *dp, uint16_t id)
@@ -47,6 +52,27 @@ static inline bool fits_mtu(const struct dp_port *p, const uint8_t *f, uint32_t 
 	if (likely(len <= p->max_frame))
 		return true;
 	return len <= p->max_frame + RTE_VLAN_HLEN && f[12] == 0x81 && f[13] == 0x00;
+}
+
+/* A burst's latency (riov_dp_worker_stats.latency): dp_burst_in() once its input gave frames (an
+ * empty poll costs nothing), dp_burst_out() once its last frame was handed on. Between the two a
+ * second dp_burst_in() keeps the first time: the frames of the RDMA links a worker polls together
+ * are one burst. A TSC read each, and the record: no division, no floating point. */
+static inline void dp_burst_in(struct dp_ctx *c)
+{
+	if (c->t_in == 0)
+		c->t_in = rte_rdtsc();
+}
+
+static inline void dp_burst_out(struct dp_ctx *c)
+{
+	if (c->t_in == 0)
+		return;
+	const uint64_t now = rte_rdtsc();
+	riov_loop_hist_add(&c->w->latency, riov_loop_hist_ns(now - c->t_in, c->w->ns_mult));
+	if (c->t_first == 0)
+		c->t_first = c->t_in;
+	c->t_in = 0;
 }
 
 static inline void count_drop(struct dp_port *p, unsigned w, enum riov_dp_drop cause, uint64_t n)
