@@ -47,6 +47,35 @@ static uint64_t faults_total(const struct riov_vtd_fault_stats *fs)
 	return t;
 }
 
+/* A worker's latency histogram as w's latency fields: the buckets that counted something. */
+static int fill_latency(struct riov_rpc_call *call, Riov__V1__WorkerCounters *w, const struct riov_loop_hist *h)
+{
+	unsigned nb = 0;
+
+	for (unsigned b = 0; b < RIOV_LOOP_HIST_BUCKETS; b++)
+		nb += h->count[b] != 0;
+	w->latency_sum_ns = h->sum_ns;
+	w->latency_max_ns = h->max_ns;
+	if (nb == 0)
+		return 0;
+	w->latency_buckets = riov_rpc_call_alloc(call, nb * sizeof(*w->latency_buckets));
+	if (w->latency_buckets == NULL)
+		return -ENOMEM;
+	for (unsigned b = 0; b < RIOV_LOOP_HIST_BUCKETS; b++) {
+		if (h->count[b] == 0)
+			continue;
+		Riov__V1__LatencyBucket *lb = CALL_NEW(call, Riov__V1__LatencyBucket,
+						       riov__v1__latency_bucket__init);
+		if (lb == NULL)
+			return -ENOMEM;
+		lb->le_ns = riov_loop_hist_le_ns(b);
+		lb->count = h->count[b];
+		w->bursts += h->count[b];   /* from the same copy: always the buckets' sum */
+		w->latency_buckets[w->n_latency_buckets++] = lb;
+	}
+	return 0;
+}
+
 static int fill_snapshot(struct riov_rpc_call *call, struct riov_service *svc, Riov__V1__MetricsSnapshot **out)
 {
 	Riov__V1__MetricsSnapshot *s = CALL_NEW(call, Riov__V1__MetricsSnapshot,
@@ -75,10 +104,16 @@ static int fill_snapshot(struct riov_rpc_call *call, struct riov_service *svc, R
 		w->id = i;
 		w->lcore = ws[i].lcore;
 		w->polls = ws[i].loops;
+		w->busy_polls = ws[i].busy_loops;
+		w->packets = ws[i].packets;
 		w->busy_cycles = ws[i].busy_cycles;
 		w->idle_cycles = ws[i].idle_cycles;
+		rc = fill_latency(call, w, &ws[i].latency);
+		if (rc != 0)
+			return rc;
 		s->workers[s->n_workers++] = w;
 	}
+	s->tsc_hz = riov_dp_tsc_hz(svc->dp);
 	riov_vtd_fault_stats(svc->vtd, &fs);
 	s->faults = faults_total(&fs);
 	*out = s;

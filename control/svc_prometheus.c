@@ -184,6 +184,85 @@ static void queue_metrics(struct evbuffer *out, struct riov_dp *dp, const struct
 	free(v);
 }
 
+/* A counter of riov_dp_worker_stats at field_off, a sample per worker. */
+static void worker_counter(struct evbuffer *out, const struct riov_dp_worker_stats *ws, unsigned nw,
+			   const char *name, const char *help, size_t field_off)
+{
+	char label[16];
+	const char *labels[] = { "worker", label };
+
+	riov_metrics_header(out, name, help, "counter");
+	for (unsigned w = 0; w < nw; w++) {
+		uint64_t v;
+		memcpy(&v, (const char *)&ws[w] + field_off, sizeof(v));
+		snprintf(label, sizeof(label), "%u", w);
+		riov_metrics_sample_u64(out, name, labels, 1, v);
+	}
+}
+
+/* riov_worker_loop_latency_seconds: each worker's latency histogram (dataplane/loop_hist.h) at
+ * the bounds that are powers of two, from 64 ns to 2^30 ns, and +Inf: cumulative counts that
+ * are exact (each such bound ends one of its buckets). riovctl stats has every bucket. */
+static void worker_latency(struct evbuffer *out, const struct riov_dp_worker_stats *ws, unsigned nw)
+{
+	static const char name[] = "riov_worker_loop_latency_seconds";
+	char label[16], le[32];
+	const char *labels[] = { "worker", label, "le", le };
+
+	riov_metrics_header(out, name, "Time from a worker's taking a burst from its input to handing "
+			    "its last frame on, per burst.", "histogram");
+	for (unsigned w = 0; w < nw; w++) {
+		const struct riov_loop_hist *h = &ws[w].latency;
+		uint64_t cum = 0;
+		snprintf(label, sizeof(label), "%u", w);
+		for (unsigned b = 0; b < RIOV_LOOP_HIST_BUCKETS; b++) {
+			const uint64_t bound = riov_loop_hist_le_ns(b);
+			cum += h->count[b];
+			if (bound == UINT64_MAX)
+				snprintf(le, sizeof(le), "+Inf");
+			else if ((bound & (bound - 1)) == 0)
+				snprintf(le, sizeof(le), "%.10g", (double)bound * 1e-9);
+			else
+				continue;
+			riov_metrics_sample_u64(out, "riov_worker_loop_latency_seconds_bucket", labels, 2, cum);
+		}
+		riov_metrics_sample_double(out, "riov_worker_loop_latency_seconds_sum", labels, 1,
+					   (double)h->sum_ns * 1e-9);
+		riov_metrics_sample_u64(out, "riov_worker_loop_latency_seconds_count", labels, 1, cum);
+	}
+}
+
+/* The workers' own counters (riov_dp_worker_stats). */
+static void worker_metrics(struct evbuffer *out, struct riov_dp *dp)
+{
+	struct riov_dp_worker_stats ws[RIOV_DP_MAX_WORKERS];
+	const unsigned nw = riov_dp_worker_stats(dp, ws, RIOV_DP_MAX_WORKERS);
+	char label[16];
+	const char *labels[] = { "worker", label };
+
+	riov_metrics_header(out, "riov_worker_busy_ratio",
+			    "Share of a worker's cycles spent in loops that found work, since start.", "gauge");
+	for (unsigned w = 0; w < nw; w++) {
+		uint64_t all = ws[w].busy_cycles + ws[w].idle_cycles;
+		snprintf(label, sizeof(label), "%u", w);
+		riov_metrics_sample_double(out, "riov_worker_busy_ratio", labels, 1,
+					   all ? (double)ws[w].busy_cycles / (double)all : 0.0);
+	}
+	worker_counter(out, ws, nw, "riov_worker_loops_total", "Poll loops a worker ran.",
+		       offsetof(struct riov_dp_worker_stats, loops));
+	worker_counter(out, ws, nw, "riov_worker_busy_cycles_total",
+		       "TSC cycles of a worker's loops that moved frames.",
+		       offsetof(struct riov_dp_worker_stats, busy_cycles));
+	worker_counter(out, ws, nw, "riov_worker_idle_cycles_total",
+		       "TSC cycles of a worker's loops that moved nothing.",
+		       offsetof(struct riov_dp_worker_stats, idle_cycles));
+	worker_counter(out, ws, nw, "riov_worker_packets_total",
+		       "Frames a worker took from an input (guest TX vring, device RX queue, TAP, RDMA "
+		       "link), each once; cycles per packet = busy cycles / packets.",
+		       offsetof(struct riov_dp_worker_stats, packets));
+	worker_latency(out, ws, nw);
+}
+
 void svc_prometheus_collect(struct evbuffer *out, void *arg)
 {
 	struct riov_service *svc = arg;
@@ -192,8 +271,6 @@ void svc_prometheus_collect(struct evbuffer *out, void *arg)
 	struct port_array pa = { .cap = svc->n_ports + svc_vtep_count(svc) };
 	struct riov_vtd_fault_stats fs;
 	struct riov_vtd_irq_stats is;
-	struct riov_dp_worker_stats ws[RIOV_DP_MAX_WORKERS];
-	char label[16];
 
 	pa.v = calloc(pa.cap + 1, sizeof(*pa.v));
 	if (pa.v != NULL)
@@ -250,22 +327,7 @@ void svc_prometheus_collect(struct evbuffer *out, void *arg)
 			    "Interrupts delivered through the interrupt-remapping table.", "counter");
 	riov_metrics_sample_u64(out, "riov_iommu_interrupts_delivered_total", NULL, 0, is.delivered);
 
-	unsigned nw = riov_dp_worker_stats(svc->dp, ws, RIOV_DP_MAX_WORKERS);
-	riov_metrics_header(out, "riov_worker_busy_ratio",
-			    "Share of a worker's cycles spent in loops that found work, since start.", "gauge");
-	for (unsigned w = 0; w < nw; w++) {
-		uint64_t all = ws[w].busy_cycles + ws[w].idle_cycles;
-		const char *labels[] = { "worker", label };
-		snprintf(label, sizeof(label), "%u", w);
-		riov_metrics_sample_double(out, "riov_worker_busy_ratio", labels, 1,
-					   all ? (double)ws[w].busy_cycles / (double)all : 0.0);
-	}
-	riov_metrics_header(out, "riov_worker_loops_total", "Poll loops a worker ran.", "counter");
-	for (unsigned w = 0; w < nw; w++) {
-		const char *labels[] = { "worker", label };
-		snprintf(label, sizeof(label), "%u", w);
-		riov_metrics_sample_u64(out, "riov_worker_loops_total", labels, 1, ws[w].loops);
-	}
+	worker_metrics(out, svc->dp);
 	riov_metrics_header(out, "riov_state_generation", "Generation of the last state file written.",
 			    "gauge");
 	riov_metrics_sample_u64(out, "riov_state_generation", NULL, 0, svc->generation);

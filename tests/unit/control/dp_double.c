@@ -383,9 +383,18 @@ int riov_dp_net_info(struct riov_dp *dp, const char *name, struct riov_dp_net_in
 /* counters the double does not keep */
 DEFINE_STUB(riov_dp_port_queue_stats, int,
 	    (struct riov_dp *dp, const char *name, struct riov_dp_queue_stats *qs, unsigned n), 0)
-DEFINE_STUB(riov_dp_worker_stats, unsigned,
-	    (struct riov_dp *dp, struct riov_dp_worker_stats *out, unsigned n), 0)
 DEFINE_STUB(riov_dp_n_workers, unsigned, (const struct riov_dp *dp), 1)
+DEFINE_STUB(riov_dp_tsc_hz, uint64_t, (const struct riov_dp *dp), DP_DOUBLE_TSC_HZ)
+
+/* one worker, with the counters of dp_double.worker_counters */
+unsigned riov_dp_worker_stats(struct riov_dp *dp, struct riov_dp_worker_stats *out, unsigned n)
+{
+	(void)dp;
+	if (n == 0)
+		return 0;
+	out[0] = dp_double.worker_counters;
+	return 1;
+}
 
 /* ---- the fabric ---- */
 

@@ -35,6 +35,9 @@ struct dp_double_knobs {
 	 * eth ports report zeros */
 	struct riov_dp_port_stats vhost_counters;
 	struct riov_dp_port_stats vtep_counters;   /* the same for every remote VTEP's port */
+	/* what the double's one worker counted (riov_dp_worker_stats(); lcore as given); its TSC
+	 * runs at DP_DOUBLE_TSC_HZ */
+	struct riov_dp_worker_stats worker_counters;
 	/* calls seen */
 	unsigned net_add, net_del, port_add, port_del;
 	unsigned set_vni, vtep_add, vtep_del, set_nexthop;
@@ -54,6 +57,7 @@ struct dp_double_knobs {
 	unsigned last_mtu;         /* MTU of the last port added */
 };
 extern struct dp_double_knobs dp_double;
+#define DP_DOUBLE_TSC_HZ 2000000000ull
 
 /** A dataplane double with a real VT-d unit (riov_dp_vtd()); knobs reset. NULL when out of
  *  memory. */

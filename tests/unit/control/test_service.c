@@ -797,6 +797,104 @@ RIOV_TEST(vhost_counters_reach_stats_and_metrics)
 	fixture_close(&f);
 }
 
+/* ---- a worker's own counters: Metrics.Snapshot and the metrics endpoint ---- */
+
+/* The sample of `prefix` (a metric name with its labels, "name{...}") in text, or -1. */
+static double sample_of(const char *text, const char *prefix)
+{
+	char key[256];
+	snprintf(key, sizeof(key), "\n%s ", prefix);
+	const char *p = strstr(text, key);
+	return p != NULL ? strtod(p + strlen(key), NULL) : -1.0;
+}
+
+RIOV_TEST(worker_counters_reach_snapshot_and_metrics)
+{
+	static const uint64_t lat[] = { 50, 100, 100, 100, 1000, 1000, 3000, 1ull << 31 };
+	struct riov_dp_worker_stats *w = &dp_double.worker_counters;
+	struct svc_fixture f = { 0 };
+	struct svc_call t;
+	uint64_t sum = 0;
+
+	CHECK_EQ(fixture_open(&f), 0);
+	w->lcore = 3;
+	w->loops = 1000;
+	w->busy_loops = 400;
+	w->busy_cycles = 2000000;
+	w->idle_cycles = 3000000;
+	w->packets = 8000;
+	for (size_t i = 0; i < sizeof(lat) / sizeof(lat[0]); i++) {
+		riov_loop_hist_add(&w->latency, lat[i]);
+		sum += lat[i];
+	}
+	Riov__V1__MetricsSnapshotRequest req = RIOV__V1__METRICS_SNAPSHOT_REQUEST__INIT;
+	CHECK_EQ(svc_call(&f, &t, "Metrics.Snapshot", &req), 0);
+	/* through the wire format, as riovctl gets it */
+	const Riov__V1__MetricsSnapshotResponse *r0 = (const void *)t.resp;
+	uint8_t *buf = malloc(riov__v1__metrics_snapshot_response__get_packed_size(r0));
+	CHECK(buf != NULL);
+	size_t len = riov__v1__metrics_snapshot_response__pack(r0, buf);
+	Riov__V1__MetricsSnapshotResponse *r = riov__v1__metrics_snapshot_response__unpack(NULL, len, buf);
+	svc_call_end(&t);
+	CHECK(r != NULL && r->snapshot != NULL && r->snapshot->n_workers == 1);
+	if (r != NULL && r->snapshot != NULL && r->snapshot->n_workers == 1) {
+		const Riov__V1__WorkerCounters *wc = r->snapshot->workers[0];
+		CHECK(r->snapshot->tsc_hz == DP_DOUBLE_TSC_HZ);
+		CHECK_EQ(wc->id, 0);
+		CHECK_EQ(wc->lcore, 3);
+		CHECK_EQ(wc->polls, 1000);
+		CHECK_EQ(wc->busy_polls, 400);
+		CHECK_EQ(wc->busy_cycles, 2000000);
+		CHECK_EQ(wc->idle_cycles, 3000000);
+		CHECK_EQ(wc->packets, 8000);
+		CHECK_EQ(wc->bursts, 8);
+		CHECK(wc->latency_sum_ns == sum);
+		CHECK(wc->latency_max_ns == 1ull << 31);
+		/* the buckets that counted, rising: <= 64, <= 112 (100), <= 1024, <= 3072, above all */
+		static const uint64_t le[] = { 64, 112, 1024, 3072, UINT64_MAX };
+		static const uint64_t n[] = { 1, 3, 2, 1, 1 };
+		CHECK_EQ(wc->n_latency_buckets, 5);
+		for (size_t k = 0; k < wc->n_latency_buckets && k < 5; k++) {
+			CHECK(wc->latency_buckets[k]->le_ns == le[k]);
+			CHECK_EQ(wc->latency_buckets[k]->count, n[k]);
+		}
+	}
+	riov__v1__metrics_snapshot_response__free_unpacked(r, NULL);
+	free(buf);
+
+	char *text = metrics_text(&f);
+	CHECK(text != NULL);
+	if (text != NULL) {
+		CHECK(sample_of(text, "riov_worker_busy_cycles_total{worker=\"0\"}") == 2000000);
+		CHECK(sample_of(text, "riov_worker_idle_cycles_total{worker=\"0\"}") == 3000000);
+		CHECK(sample_of(text, "riov_worker_packets_total{worker=\"0\"}") == 8000);
+		CHECK(strstr(text, "\n# TYPE riov_worker_loop_latency_seconds histogram\n") != NULL);
+		/* cumulative, at the powers of two: 64 ns, 128 ns (100), 1.024 us, 4.096 us, ... */
+		CHECK(sample_of(text, "riov_worker_loop_latency_seconds_bucket{worker=\"0\",le=\"6.4e-08\"}") == 1);
+		CHECK(sample_of(text, "riov_worker_loop_latency_seconds_bucket{worker=\"0\",le=\"1.28e-07\"}") == 4);
+		CHECK(sample_of(text, "riov_worker_loop_latency_seconds_bucket{worker=\"0\",le=\"5.12e-07\"}") == 4);
+		CHECK(sample_of(text, "riov_worker_loop_latency_seconds_bucket{worker=\"0\",le=\"1.024e-06\"}") == 6);
+		CHECK(sample_of(text, "riov_worker_loop_latency_seconds_bucket{worker=\"0\",le=\"4.096e-06\"}") == 7);
+		CHECK(sample_of(text, "riov_worker_loop_latency_seconds_bucket{worker=\"0\",le=\"1.073741824\"}") == 7);
+		CHECK(sample_of(text, "riov_worker_loop_latency_seconds_bucket{worker=\"0\",le=\"+Inf\"}") == 8);
+		CHECK(sample_of(text, "riov_worker_loop_latency_seconds_count{worker=\"0\"}") == 8);
+		const double s = sample_of(text, "riov_worker_loop_latency_seconds_sum{worker=\"0\"}");
+		CHECK(s > (double)sum * 1e-9 * 0.999999 && s < (double)sum * 1e-9 * 1.000001);
+		/* 25 powers of two and +Inf, never falling */
+		unsigned lines = 0;
+		double last = 0;
+		for (const char *p = text; (p = strstr(p, "\nriov_worker_loop_latency_seconds_bucket{")) != NULL; p++) {
+			const char *v = strchr(strchr(p, '}'), ' ');
+			CHECK(strtod(v, NULL) >= last);
+			last = strtod(v, NULL);
+			lines++;
+		}
+		CHECK_EQ(lines, 26);
+	}
+	free(text);
+	fixture_close(&f);
+}
+
 RIOV_TEST(eth_assign_without_packet_memory)
 {
 	struct svc_fixture f = { 0 };
@@ -920,5 +1018,6 @@ RIOV_TEST_MAIN(RIOV_TEST_ENTRY(network_add_is_saved), RIOV_TEST_ENTRY(network_ad
 	       RIOV_TEST_ENTRY(interrupt_changes_undone_when_not_saved),
 	       RIOV_TEST_ENTRY(restart_replays_the_state),
 	       RIOV_TEST_ENTRY(vhost_counters_reach_stats_and_metrics),
+	       RIOV_TEST_ENTRY(worker_counters_reach_snapshot_and_metrics),
 	       RIOV_TEST_ENTRY(eth_assign_without_packet_memory),
 	       RIOV_TEST_ENTRY(ids_marked_while_their_users_exist))
