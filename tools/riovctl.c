@@ -1107,12 +1107,14 @@ static int watch_cb(const ProtobufCMessage *resp, void *arg)
 		localtime_r(&t, &tm);
 		strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
 		printf("--- %s\n", ts);
-		if (r->snapshot->n_ports)
+		if (r->snapshot->n_ports) {
 			ctl_print_table((const ProtobufCMessage *const *)r->snapshot->ports,
 					r->snapshot->n_ports, &riov__v1__port_counters__descriptor,
 					c_port_stats, 0);
-		else
+			ctl_print_workers(r->snapshot);
+		} else {
 			ctl_print_kv(&r->snapshot->base, 0);
+		}
 	} else {
 		ctl_print_answer(resp, c->cols);
 	}

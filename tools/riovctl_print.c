@@ -8,8 +8,10 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "riovctl_latency.h"
 #include "riovctl_print.h"
 
 /* ------------------------------------------------------------------ output: values */
@@ -345,6 +347,75 @@ void ctl_print_table(const ProtobufCMessage *const *rows, size_t nrows,
 	}
 }
 
+/* The columns of the workers' table, for people: counters and what they give. */
+enum { WK_ID, WK_LCORE, WK_POLLS, WK_BUSY, WK_PACKETS, WK_CPP, WK_BURSTS, WK_P50, WK_P99, WK_P999, WK_MAX,
+       WK_N };
+
+static void worker_row(const Riov__V1__WorkerCounters *w, char cell[WK_N][32])
+{
+	const uint64_t all = w->busy_cycles + w->idle_cycles;
+	struct ctl_latency_bucket *b = calloc(w->n_latency_buckets + 1, sizeof(*b));
+	const size_t nb = b != NULL ? w->n_latency_buckets : 0;
+	static const unsigned pm[] = { [WK_P50] = 500, [WK_P99] = 990, [WK_P999] = 999, [WK_MAX] = 1000 };
+
+	snprintf(cell[WK_ID], 32, "%" PRIu32, w->id);
+	snprintf(cell[WK_LCORE], 32, "%" PRIu32, w->lcore);
+	snprintf(cell[WK_POLLS], 32, "%" PRIu64, w->polls);
+	snprintf(cell[WK_BUSY], 32, "%.1f%%", all ? 100.0 * (double)w->busy_cycles / (double)all : 0.0);
+	snprintf(cell[WK_PACKETS], 32, "%" PRIu64, w->packets);
+	if (w->packets)
+		snprintf(cell[WK_CPP], 32, "%.0f", (double)w->busy_cycles / (double)w->packets);
+	else
+		snprintf(cell[WK_CPP], 32, "-");
+	snprintf(cell[WK_BURSTS], 32, "%" PRIu64, w->bursts);
+	for (size_t i = 0; i < nb; i++) {
+		b[i].le_ns = w->latency_buckets[i]->le_ns;
+		b[i].count = w->latency_buckets[i]->count;
+	}
+	for (int c = WK_P50; c <= WK_MAX; c++) {
+		uint64_t ns = ctl_latency_percentile(b, nb, w->latency_max_ns, pm[c]);
+		if (ns == 0)
+			snprintf(cell[c], 32, "-");   /* no bursts (or a riovd without the histogram) */
+		else
+			ctl_latency_text(ns, cell[c], 32);
+	}
+	free(b);
+}
+
+/* Workers: their counters, cycles per packet (busy cycles / packets) and the percentiles of their
+ * latency histograms. */
+static void print_workers(Riov__V1__WorkerCounters *const *w, size_t n, int indent)
+{
+	static const char *const head[WK_N] = { "ID", "LCORE", "POLLS", "BUSY", "PACKETS", "CYCLES/PKT",
+						"BURSTS", "LAT_P50", "LAT_P99", "LAT_P99.9", "LAT_MAX" };
+	size_t width[WK_N];
+	char cell[WK_N][32];
+
+	for (size_t c = 0; c < WK_N; c++)
+		width[c] = strlen(head[c]);
+	for (size_t k = 0; k < n; k++) {
+		worker_row(w[k], cell);
+		for (size_t c = 0; c < WK_N; c++)
+			if (strlen(cell[c]) > width[c])
+				width[c] = strlen(cell[c]);
+	}
+	printf("%*s", indent, "");
+	for (size_t c = 0; c < WK_N; c++)
+		printf("%-*s%s", c + 1 < WK_N ? (int)width[c] : 0, head[c], c + 1 < WK_N ? "  " : "\n");
+	for (size_t k = 0; k < n; k++) {
+		worker_row(w[k], cell);
+		printf("%*s", indent, "");
+		for (size_t c = 0; c < WK_N; c++)
+			printf("%-*s%s", c + 1 < WK_N ? (int)width[c] : 0, cell[c], c + 1 < WK_N ? "  " : "\n");
+	}
+}
+
+void ctl_print_workers(const Riov__V1__MetricsSnapshot *s)
+{
+	if (s->n_workers)
+		print_workers(s->workers, s->n_workers, 0);
+}
+
 /* Key: value lines; nested messages indented; repeated messages as tables. */
 void ctl_print_kv(const ProtobufCMessage *m, int indent)
 {
@@ -356,7 +427,10 @@ void ctl_print_kv(const ProtobufCMessage *m, int indent)
 			if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 				size_t n = field_count(m, f);
 				printf("%*s%s: %zu\n", indent, "", f->name, n);
-				if (n)
+				if (n && f->descriptor == &riov__v1__worker_counters__descriptor)
+					print_workers((Riov__V1__WorkerCounters *const *)field_ptr(m, f, 0), n,
+						      indent + 2);
+				else if (n)
 					ctl_print_table((const ProtobufCMessage *const *)field_ptr(m, f, 0),
 							n, f->descriptor, NULL, indent + 2);
 			} else {

@@ -23,6 +23,10 @@ void ctl_print_table(const ProtobufCMessage *const *rows, size_t nrows,
 		     const ProtobufCMessageDescriptor *rowd, const char *const *given, int indent);
 /** Key-value lines of m's fields; sub-messages indented, repeated messages as tables. */
 void ctl_print_kv(const ProtobufCMessage *m, int indent);
+/** The workers of a metrics snapshot as a table for people: their counters, cycles per packet
+ *  (busy cycles / packets) and latency percentiles (p50, p99, p99.9, max; riovctl_latency.h).
+ *  ctl_print_kv() prints a snapshot's workers so too. */
+void ctl_print_workers(const Riov__V1__MetricsSnapshot *s);
 /** What `port stats NAME` prints after the port's line: its drops by cause and, for a vhost
  *  port, a "vhost session" block (its vhost-user sessions, memory, migration and IOTLB
  *  counters) and its queue pairs (columns queue_cols) with their drops. */
