@@ -413,6 +413,65 @@ def prom_query(port, q):
         return json.load(f)
 
 
+def check_worker_counters(ctl, rx):
+    """After traffic that has stopped, with one worker: riovctl's worker counters agree with the port
+    counters rx ({port: rx_packets}) and with themselves. Returns the worker's counters."""
+    snap = ctl.json("metrics", "snapshot")["snapshot"]
+    check(len(snap["workers"]) == 1 and snap["tsc_hz"] > 0, "metrics snapshot: one worker and the TSC's rate")
+    w = snap["workers"][0]
+    log("  worker 0: packets %d, busy_polls %d of %d, busy_cycles %d, idle_cycles %d, bursts %d, latency "
+        "sum %d ns, max %d ns, %d buckets" % (w["packets"], w["busy_polls"], w["polls"], w["busy_cycles"],
+                                               w["idle_cycles"], w["bursts"], w["latency_sum_ns"],
+                                               w["latency_max_ns"], len(w["latency_buckets"])))
+    # every frame came from a guest's TX vring: the worker took what the ports received (no bad
+    # descriptors in this traffic, and the RARPs riovd makes are taken from no input)
+    check(w["packets"] == sum(rx.values()) and w["packets"] > 0,
+          "the worker's packets (%d) are the ports' rx_packets together (%s)" % (w["packets"], rx))
+    check(w["busy_cycles"] > 0 and 0 < w["busy_polls"] <= w["polls"],
+          "busy cycles counted, busy loops among the loops")
+    buckets = w["latency_buckets"]
+    les = [b["le_ns"] for b in buckets]
+    check(w["bursts"] == sum(b["count"] for b in buckets) and all(b["count"] > 0 for b in buckets),
+          "latency histogram: its buckets (non-empty ones only) add up to the bursts recorded")
+    check(0 < w["bursts"] <= w["packets"] and w["busy_polls"] <= w["bursts"],
+          "a burst per busy loop at least, a frame per burst at least")
+    check(les == sorted(set(les)), "latency buckets come by rising bound")
+    below = les[-2] if len(les) > 1 else 0
+    check(below < w["latency_max_ns"] <= les[-1], "the longest burst lies in the highest bucket that counted")
+    check(w["latency_max_ns"] <= w["latency_sum_ns"] <= w["latency_max_ns"] * w["bursts"],
+          "latency sum between the longest burst and bursts times it")
+    text = ctl.ok("stats")
+    log("  riovctl stats (workers):\n" + text[text.find("workers:"):])
+    check("CYCLES/PKT" in text and "LAT_P99.9" in text and "LAT_MAX" in text,
+          "riovctl stats prints cycles per packet and latency percentiles")
+    return w
+
+
+def check_worker_metrics(text, w):
+    """The metrics endpoint's text has the worker counters w as riovctl had them, and a well-formed
+    latency histogram: cumulative buckets that never fall, +Inf and _count the bursts."""
+    def sample(name):
+        m = re.search(r"^%s (\S+)$" % re.escape(name), text, re.M)
+        return float(m.group(1)) if m else None
+    for metric, field in (("riov_worker_packets_total", "packets"), ("riov_worker_busy_cycles_total", "busy_cycles")):
+        got = sample('%s{worker="0"}' % metric)
+        check(got == w[field], "metrics: %s %s equals riovctl's %s %d" % (metric, got, field, w[field]))
+    check(sample('riov_worker_idle_cycles_total{worker="0"}') is not None, "metrics: idle cycles per worker")
+    cum = [(le, float(v)) for le, v in
+           re.findall(r'^riov_worker_loop_latency_seconds_bucket\{worker="0",le="([^"]+)"\} (\S+)$', text, re.M)]
+    check(len(cum) == 26 and cum[-1][0] == "+Inf", "metrics: 26 latency buckets (64 ns .. 2^30 ns, +Inf)")
+    check(all(a[1] <= b[1] for a, b in zip(cum, cum[1:])), "metrics: latency buckets are cumulative")
+    check(cum[-1][1] == w["bursts"] == sample('riov_worker_loop_latency_seconds_count{worker="0"}'),
+          "metrics: +Inf bucket and _count equal riovctl's bursts (%d)" % w["bursts"])
+    exact = [sum(b["count"] for b in w["latency_buckets"] if b["le_ns"] <= round(float(le) * 1e9))
+             for le, _ in cum[:-1]]
+    check([v for _, v in cum[:-1]] == exact, "metrics: each bucket's count is what riovctl's buckets give up "
+          "to its bound (%s)" % ", ".join("%s: %d" % (le, v) for le, v in cum if v))
+    total = sample('riov_worker_loop_latency_seconds_sum{worker="0"}')
+    check(total is not None and abs(total - w["latency_sum_ns"] * 1e-9) <= 1e-9 * w["latency_sum_ns"] * 1e-6 + 1e-12,
+          "metrics: _sum is riovctl's latency sum in seconds")
+
+
 def test_prometheus():
     prom = shutil.which("prometheus")
     if prom is None:
@@ -432,15 +491,18 @@ def test_prometheus():
     b.stop()
     want = {p["port"]: p["rx_packets"] for p in ctl.json("port", "stats")["ports"]}
     check(want["vm1"] > 0, "guest traffic was counted (vm1 rx %d)" % want["vm1"])
+    wk = check_worker_counters(ctl, want)
     text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5).read().decode()
     for name in ("riov_port_rx_packets_total", "riov_port_tx_packets_total", "riov_port_rx_bytes_total",
                  "riov_port_tx_bytes_total", "riov_port_drops_total", "riov_iommu_faults_total",
                  "riov_iotlb_hits_total", "riov_iotlb_misses_total", "riov_interrupts_total",
                  "riov_worker_busy_ratio", "riov_rpc_requests_total", "riov_port_queue_packets_total",
-                 "riov_port_queue_bytes_total", "riov_port_queue_running"):
+                 "riov_port_queue_bytes_total", "riov_port_queue_running", "riov_worker_busy_cycles_total",
+                 "riov_worker_idle_cycles_total", "riov_worker_packets_total", "riov_worker_loop_latency_seconds"):
         check("# TYPE %s " % name in text, "the endpoint exports %s" % name)
     check('riov_port_queue_packets_total{port="vm1",net="blue",queue="0",direction="rx"} %d' % want["vm1"] in text,
           "riov_port_queue_packets_total: vm1's queue pair 0 received what the port did")
+    check_worker_metrics(text, wk)
     pport = free_port()
     cfg = os.path.join(tmp, "prometheus.yml")
     with open(cfg, "w") as f:
@@ -472,6 +534,12 @@ def test_prometheus():
     check(byq == want, "Prometheus: riov_port_queue_packets_total summed over queues equals rx_packets (%s)" % byq)
     up = prom_query(pport, 'up{job="riov"}')["data"]["result"]
     check(up and up[0]["value"][1] == "1", "Prometheus sees the riovd target up")
+    r = prom_query(pport, 'riov_worker_loop_latency_seconds_count')["data"]["result"]
+    check([int(float(s["value"][1])) for s in r] == [wk["bursts"]],
+          "Prometheus reads the latency histogram: its _count is riovctl's bursts")
+    r = prom_query(pport, 'histogram_quantile(0.99, riov_worker_loop_latency_seconds_bucket)')["data"]["result"]
+    check(len(r) == 1 and r[0]["metric"].get("worker") == "0" and r[0]["value"][1] != "NaN",
+          "Prometheus computes a p99 from riov_worker_loop_latency_seconds (%s)" % (r[0]["value"][1] if r else r))
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=20)
     d.stop()
