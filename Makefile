@@ -4,7 +4,7 @@
 BUILD ?= build
 BUILD_FUZZ ?= build-fuzz
 
-.PHONY: all deps build test test-fast demo bench fuzz soak clean lab-test lab-pair deb
+.PHONY: all deps build test test-fast demo bench fuzz soak clean lab-test lab-pair lab-sysd deb
 
 all: build
 
@@ -64,6 +64,13 @@ lab-test: build
 	tests/lab/build.sh
 	tests/lab/run.sh
 	RIOV_BUILD=$(BUILD) tests/lab/host/test_vhost_guests.py
+	RIOV_BUILD=$(BUILD) tests/lab/sysd/run.sh
+
+# The systemd VM (tests/lab/sysd): the package of this tree installed with apt, riovd under systemd
+# (group access, reload/restart/stop, kill -9, the watchdog, an upgrade with a guest, purge).
+lab-sysd: build
+	tests/lab/build.sh
+	RIOV_BUILD=$(BUILD) tests/lab/sysd/run.sh
 
 # Two lab VMs joined by a wire (tests/lab/run.sh --pair: riovd to riovd over VXLAN and RDMA, testpmd
 # guests; `make test` runs rdma-testpmd, `make bench` rdma-bench). One boot each: an RDMA test

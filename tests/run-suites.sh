@@ -7,7 +7,8 @@
 #   lab     a QEMU (TCG) VM with an emulated VT-d, VFIO and Soft-RoCE (tests/lab, docs/lab.md),
 #           two of them joined by a wire (run.sh --pair: the RDMA transport, rdma-testpmd);
 #           each LAB-RESULT line is one test, a hung or panicked VM one failure; then Linux guests
-#           of riovd on this host (tests/lab/host/test_vhost_guests.py)
+#           of riovd on this host (tests/lab/host/test_vhost_guests.py); then riov's package under
+#           systemd in the lab's systemd VM (tests/lab/sysd/run.sh)
 # SUITES="fast asan fuzz system lab" selects; BUILD, BUILD_ASAN, BUILD_FUZZ name the build directories.
 # The asan and fuzz suites share one build (clang, ASan+UBSan, libFuzzer's coverage in every
 # library): one sanitizer build of the tree instead of two saves about 4 minutes of CI.
@@ -153,6 +154,16 @@ for suite in $SUITES; do
 			fi
 			[ "$f" -gt 0 ] && echo "$out" | grep -v '^LAB-RESULT' | tail -40
 			echo "== lab (host guests): $p passed, $f failed"
+			# riov's Debian package under a real systemd (tests/lab/sysd: make deb, the systemd VM)
+			out=$(RIOV_BUILD="$BUILD" tests/lab/sysd/run.sh 2>&1)
+			lrc=$?
+			echo "$out" | grep -E '^(LAB-RESULT|sysd-run)|passed,'
+			count_lab_results "$out"
+			if [ "$lrc" -ge 2 ] || [ $((p + f + s)) -eq 0 ]; then
+				FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:sysd")
+				echo "$out" | tail -40
+			fi
+			echo "== lab (systemd VM): $p passed, $f failed, $s skipped"
 		else
 			tail -30 lab-build.log
 			FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:build")

@@ -1,0 +1,110 @@
+#!/bin/bash
+# tests/lab/sysd/run.sh — riov's Debian package under a real systemd: boot the lab's systemd VM
+# (tests/lab/sysd/build.sh) once and collect its results (tests/lab/sysd/tests.sh). Part of
+# `make test`'s lab suite; docs/lab.md, "The systemd VM".
+#
+# Security model: the VM has no network; its console output is only matched against fixed patterns
+# and printed; the shared directory holds only what this script puts there.
+#
+# Steps: `make deb` (the tree's package, in dist/); the "previous" package: the same files
+# repacked with a lower version (there is no earlier release to take), so that the upgrade runs the
+# maintainer scripts of an upgrade (prerm upgrade, postinst configure <old>, the restart) while a
+# guest is connected; the image; one boot. Prints each "LAB-RESULT <name> ..." line, then
+# "N passed, N failed, N skipped". Exit status: 0 all passed or skipped, 1 a test failed, 2 the VM
+# hung (time-out), 3 it died or never ran the tests.
+#
+# Environment: RIOV_LAB_CACHE (default /var/cache/riov-lab), RIOV_BUILD (meson build directory
+# whose riovd, built with fault injection, the watchdog test runs; default build),
+# RIOV_SYSD_TIMEOUT (seconds for the whole VM run, default 600), RIOV_LAB_VERBOSE=1 (the whole
+# console on stdout), RIOV_SYSD_SKIP_DEB=1 (use the packages already in dist/).
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TREE=$(cd "$HERE/../../.." && pwd)
+CACHE=${RIOV_LAB_CACHE:-/var/cache/riov-lab}
+BUILD=${RIOV_BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$TREE/$BUILD ;; esac
+TIMEOUT=${RIOV_SYSD_TIMEOUT:-600}
+QEMU=${QEMU:-qemu-system-x86_64}
+OUT=$CACHE/sysd
+
+die() { echo "sysd-run: ERROR: $*" >&2; exit 3; }
+
+# 1. the package of this tree
+if [ "${RIOV_SYSD_SKIP_DEB:-0}" != 1 ]; then
+	t=$SECONDS
+	make -s -C "$TREE" deb > "$CACHE/sysd-deb.log" 2>&1 || { tail -n 30 "$CACHE/sysd-deb.log"; die "make deb failed (log: $CACHE/sysd-deb.log)"; }
+	echo "sysd-run: make deb took $((SECONDS - t)) s" >&2
+fi
+CUR=$(ls -t "$TREE"/dist/riov_*_amd64.deb 2>/dev/null | head -n1)
+[ -n "$CUR" ] || die "no riov_*_amd64.deb in $TREE/dist"
+VER=$(dpkg-deb -f "$CUR" Version)
+
+# 2. the share: the tests, both packages, the tree's riovd
+SHARE=$OUT/share
+rm -rf "$SHARE"; mkdir -p "$SHARE/debs/prev" "$SHARE/debs/cur" "$SHARE/bin"
+install -m 0755 "$HERE/tests.sh" "$SHARE/tests.sh"
+cp "$CUR" "$SHARE/debs/cur/"
+PREV_VER=${VER%-*}-0~lab1
+[ "$(dpkg --compare-versions "$PREV_VER" lt "$VER" && echo y)" = y ] || die "cannot make a version below $VER"
+tmp=$(mktemp -d)
+dpkg-deb -R "$CUR" "$tmp/p" || die "dpkg-deb -R $CUR failed"
+sed -i "s/^Version: .*/Version: $PREV_VER/" "$tmp/p/DEBIAN/control"
+dpkg-deb -Zgzip -z1 -b "$tmp/p" "$SHARE/debs/prev/riov_${PREV_VER}_amd64.deb" > /dev/null || die "dpkg-deb -b failed"
+rm -rf "$tmp"
+if [ -x "$BUILD/control/riovd" ]; then
+	if ninja -C "$BUILD" control/riovd > "$CACHE/sysd-riovd.log" 2>&1; then
+		install -m 0755 "$BUILD/control/riovd" "$SHARE/bin/riovd"
+	else
+		echo "sysd-run: WARNING: ninja -C $BUILD control/riovd failed (see $CACHE/sysd-riovd.log): the watchdog test will SKIP" >&2
+	fi
+fi
+
+# 3. the image
+"$HERE/build.sh" "$CUR" || die "tests/lab/sysd/build.sh failed"
+# shellcheck disable=SC1091
+. "$OUT/sysd.env"
+
+# 4. one boot; one VM at a time on this machine (the lab's lock)
+exec 9> "$CACHE/run.lock"
+flock 9
+bios=()
+[ -f /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom)
+LOG=$CACHE/console-sysd.log
+: > "$LOG"
+start=$SECONDS
+# Two vCPUs: riovd's worker busy-polls the last one (the packaged configuration), systemd, apt and
+# the guest share the first. 2 GiB: riovd's 512 MB and testpmd's 256 MB without hugepages.
+timeout -k 5 "$TIMEOUT" "$QEMU" \
+	-machine q35 -accel tcg -cpu max -smp 2 -m 2048 \
+	-nographic -no-reboot -nodefaults -serial stdio -monitor none \
+	"${bios[@]}" \
+	-kernel "$KERNEL" -initrd "$INITRD" \
+	-append "console=ttyS0 panic=-1 loglevel=4 systemd.show_status=0 rd.systemd.show_status=0" \
+	-drive file="$ROOTFS",if=virtio,format=raw,snapshot=on \
+	-virtfs local,path="$SHARE",mount_tag=lab,security_model=none,id=lab \
+	< /dev/null 2>&1 | tr -d '\r' | tee "$LOG" | {
+	if [ "${RIOV_LAB_VERBOSE:-0}" = 1 ]; then cat; else grep --line-buffered -E '^LAB-(RESULT|BOOT|DONE)'; fi
+}
+rc=${PIPESTATUS[0]}
+secs=$((SECONDS - start))
+
+pass=$(grep -c '^LAB-RESULT [^ ]* PASS' "$LOG")
+fail=$(grep -c '^LAB-RESULT [^ ]* FAIL' "$LOG")
+skip=$(grep -c '^LAB-RESULT [^ ]* SKIP' "$LOG")
+status=0
+if grep -q '^LAB-DONE' "$LOG"; then
+	[ "$fail" -gt 0 ] && status=1
+else
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "sysd-run: FAIL: the VM hung: no end of its tests after ${TIMEOUT}s (RIOV_SYSD_TIMEOUT); killed" >&2
+		status=2
+	else
+		echo "sysd-run: FAIL: QEMU exited (status $rc) before the VM finished its tests" >&2
+		status=3
+	fi
+	echo "---- last 40 console lines ($LOG) ----" >&2
+	tail -n 40 "$LOG" >&2
+fi
+[ "$fail" -gt 0 ] && grep '^LAB-LOG' "$LOG" | tail -n 40 >&2
+echo "$pass passed, $fail failed, $skip skipped (systemd VM run ${secs}s, riov $VER over $PREV_VER, console in $LOG)"
+exit $status
