@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * riov's one logger: a component, a level, printf-style text to stderr (which systemd's journal
- * collects). Anything a guest or peer can trigger goes through RIOV_LOG_RL, which is rate-limited
- * per call site. Thread-safe: one write(2) per line.
+ * riov's one logger: a component, a level, printf-style text to stderr as "<N>level component: text".
+ * Anything a guest or peer can trigger goes through RIOV_LOG_RL, which is rate-limited per call
+ * site. Thread-safe: one write(2) per line.
+ *
+ * Under systemd (stderr is the stream named by $JOURNAL_STREAM) lines go to the journal instead,
+ * through sd_journal_sendv(), with fields: MESSAGE ("component: text", what stderr shows after the
+ * level), PRIORITY, SYSLOG_IDENTIFIER, RIOV_COMPONENT and, for RIOV_LOG_PORT, RIOV_PORT. The sink
+ * is decided once, at riov_log_init() or the first line, whichever comes first.
  *
  * Components: each source file names the one component it logs as, once, at the top:
  *
@@ -20,9 +25,11 @@
 #ifndef RIOV_COMMON_LOG_H
 #define RIOV_COMMON_LOG_H
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 enum riov_log_level {
 	RIOV_LOG_ERR = 3,
@@ -33,6 +40,8 @@ enum riov_log_level {
 };
 
 #define RIOV_LOG_NAME_MAX 32u   /* longest component name */
+#define RIOV_LOG_LINE_MAX 1024u /* longest line; longer text is cut */
+#define RIOV_LOG_PORT_MAX 64u   /* longest port name in RIOV_PORT (the text keeps it whole) */
 
 /* A log component (one per file, see RIOV_LOG_COMPONENT). Fields are the logger's. */
 struct riov_log_comp {
@@ -49,6 +58,11 @@ void riov_log_comp_register(struct riov_log_comp *c);
 /** Print one line "<level> <component>: text" if level is enabled for c. */
 void riov_log_comp(struct riov_log_comp *c, enum riov_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/** Print one line "<level> <component>: <port>: text" if level is enabled for c; in the journal
+ *  also RIOV_PORT=<port>. port NULL: as riov_log_comp(). */
+void riov_log_comp_port(struct riov_log_comp *c, enum riov_log_level level, const char *port,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Name this file's component and its default level (file scope, once per file). */
 #define RIOV_LOG_COMPONENT(name_, level_)                                                     \
@@ -91,6 +105,22 @@ int riov_ratelimit_ok(struct riov_ratelimit *rl, uint32_t burst, uint32_t interv
 			riov_log_comp(&riov_log_comp_, (lvl_), __VA_ARGS__);                  \
 	} while (0)
 
+/* Log about a port as this file's component: the same text as RIOV_LOG(lvl, "%s: " fmt, port, ...)
+ * and, in the journal, RIOV_PORT=<port>. */
+#define RIOV_LOG_PORT(lvl_, port_, ...)                                                       \
+	do {                                                                                  \
+		if (RIOV_LOG_ENABLED(lvl_))                                                   \
+			riov_log_comp_port(&riov_log_comp_, (lvl_), (port_), __VA_ARGS__);    \
+	} while (0)
+
+/* RIOV_LOG_PORT, rate-limited as RIOV_LOG_RL. */
+#define RIOV_LOG_PORT_RL(lvl_, port_, ...)                                                    \
+	do {                                                                                  \
+		static struct riov_ratelimit rl_;                                             \
+		if (RIOV_LOG_ENABLED(lvl_) && riov_ratelimit_ok(&rl_, 10, 5))                 \
+			riov_log_comp_port(&riov_log_comp_, (lvl_), (port_), __VA_ARGS__);    \
+	} while (0)
+
 /**
  * Apply a level setting: a comma-separated list of LEVEL (every component) and NAME=LEVEL (one
  * component; NAME may end in '*' to match a prefix), applied left to right, e.g.
@@ -119,5 +149,42 @@ struct riov_log_info {
  * @return how many there are (entries beyond max are not written).
  */
 size_t riov_log_levels(struct riov_log_info *out, size_t max);
+
+/** Decide where lines go (stderr or the journal, see above) now rather than at the first line.
+ *  riovd calls it early in main; calling it again changes nothing. Thread-safe. */
+void riov_log_init(void);
+
+/** 1 if lines go to the journal, 0 if to stderr (decides first if nobody has). */
+int riov_log_to_journal(void);
+
+/**
+ * Whether fd is the stream systemd connected to the journal: journal_stream is $JOURNAL_STREAM,
+ * "<dev>:<inode>" in decimal (systemd.exec(5)), and fd's fstat(2) must match both.
+ * @return 1 if it is; 0 if journal_stream is NULL or malformed, fd is another file or fstat fails.
+ */
+int riov_log_is_journal_stream(int fd, const char *journal_stream);
+
+/* Journal fields of one line: the buffers the iovecs point at, all bounded, on the caller's stack. */
+enum { RIOV_LOG_FIELDS_MAX = 5 };
+struct riov_log_fields {
+	struct iovec iov[RIOV_LOG_FIELDS_MAX];
+	char message[sizeof("MESSAGE=") + RIOV_LOG_LINE_MAX];
+	char priority[sizeof("PRIORITY=") + 2];
+	char ident[sizeof("SYSLOG_IDENTIFIER=") + RIOV_LOG_NAME_MAX];
+	char component[sizeof("RIOV_COMPONENT=") + RIOV_LOG_NAME_MAX];
+	char port[sizeof("RIOV_PORT=") + RIOV_LOG_PORT_MAX];
+};
+
+/**
+ * Fill f with one line's journal fields: MESSAGE=<component>: [<port>: ]<text>, PRIORITY=<level>,
+ * SYSLOG_IDENTIFIER=<ident>, RIOV_COMPONENT=<component> and, if port is not NULL,
+ * RIOV_PORT=<port>. Each field is one iovec without a trailing newline; text may hold newlines
+ * (sd_journal_sendv() sends such values length-prefixed). Values too long are cut. No allocation,
+ * no I/O.
+ * @return the number of iovecs filled (4 or 5).
+ */
+size_t riov_log_journal_fields(struct riov_log_fields *f, enum riov_log_level level,
+			       const char *ident, const char *component, const char *port,
+			       const char *text);
 
 #endif

@@ -451,6 +451,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* stderr or the journal: decided before any thread logs (common/log.h) */
+	riov_log_init();
 	parse_args(&d, argc, argv);
 	if (make_dirs(&d.cfg) != 0)
 		return 1;

@@ -2,8 +2,11 @@
 /* Unit tests of common/log.c: components, level settings, the environment, what is printed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -20,6 +23,8 @@ static struct riov_log_comp dp_switch = { .name = "dp-switch", .default_level = 
 
 static void setup(void)
 {
+	/* lines must reach the captured stderr even when the test runs under systemd */
+	unsetenv("JOURNAL_STREAM");
 	riov_log_comp_register(&vhost_a);
 	riov_log_comp_register(&vhost_b);
 	riov_log_comp_register(&vhost_b);   /* twice: harmless */
@@ -137,6 +142,10 @@ static void print_some(void)
 	riov_log_comp(&dp, RIOV_LOG_WARN, "dp shown");
 	RIOV_LOG_RL(RIOV_LOG_NOTICE, "rate-limited %d", 3);
 	RIOV_LOG_RL(RIOV_LOG_DEBUG, "rate-limited hidden %d", 4);
+	RIOV_LOG_PORT(RIOV_LOG_WARN, "vm1", "vring %u stops", 2u);
+	RIOV_LOG(RIOV_LOG_WARN, "%s: vring %u stops", "vm2", 2u);
+	RIOV_LOG_PORT_RL(RIOV_LOG_INFO, "vm3", "port %s", "rate-limited");
+	RIOV_LOG_PORT(RIOV_LOG_DEBUG, "vm4", "port hidden");
 }
 
 RIOV_TEST(only_enabled_lines_are_printed_with_level_and_component)
@@ -149,6 +158,135 @@ RIOV_TEST(only_enabled_lines_are_printed_with_level_and_component)
 	CHECK(strstr(out, "<4>warning dp: dp shown\n") != NULL);
 	CHECK(strstr(out, "<5>notice test: rate-limited 3\n") != NULL);
 	CHECK(strstr(out, "hidden") == NULL);
+	/* RIOV_LOG_PORT prints what RIOV_LOG(lvl, "%s: " fmt, port, ...) prints */
+	CHECK(strstr(out, "<4>warning test: vm1: vring 2 stops\n") != NULL);
+	CHECK(strstr(out, "<4>warning test: vm2: vring 2 stops\n") != NULL);
+	CHECK(strstr(out, "<6>info test: vm3: port rate-limited\n") != NULL);
+	CHECK(!riov_log_to_journal());
+}
+
+static int iov_is(const struct iovec *iov, const char *want)
+{
+	return iov->iov_len == strlen(want) && memcmp(iov->iov_base, want, iov->iov_len) == 0;
+}
+
+RIOV_TEST(journal_fields_of_a_port_line)
+{
+	struct riov_log_fields f;
+	size_t n = riov_log_journal_fields(&f, RIOV_LOG_WARN, "riovd", "vhost", "vm1",
+					   "vring 2 stops\nsecond line");
+
+	CHECK_EQ(n, 5);
+	/* one field each, newlines kept inside the value, no trailing newline or NUL */
+	CHECK(iov_is(&f.iov[0], "MESSAGE=vhost: vm1: vring 2 stops\nsecond line"));
+	CHECK(iov_is(&f.iov[1], "PRIORITY=4"));
+	CHECK(iov_is(&f.iov[2], "SYSLOG_IDENTIFIER=riovd"));
+	CHECK(iov_is(&f.iov[3], "RIOV_COMPONENT=vhost"));
+	CHECK(iov_is(&f.iov[4], "RIOV_PORT=vm1"));
+}
+
+RIOV_TEST(journal_fields_without_a_port)
+{
+	struct riov_log_fields f;
+	size_t n = riov_log_journal_fields(&f, RIOV_LOG_DEBUG, "riovd", "control", NULL, "started");
+
+	CHECK_EQ(n, 4);
+	CHECK(iov_is(&f.iov[0], "MESSAGE=control: started"));
+	CHECK(iov_is(&f.iov[1], "PRIORITY=7"));
+	CHECK(iov_is(&f.iov[3], "RIOV_COMPONENT=control"));
+}
+
+RIOV_TEST(journal_fields_are_bounded)
+{
+	static char text[4 * RIOV_LOG_LINE_MAX], port[4 * RIOV_LOG_PORT_MAX];
+	struct riov_log_fields f;
+	size_t n;
+
+	memset(text, 'x', sizeof(text) - 1);
+	memset(port, 'p', sizeof(port) - 1);
+	n = riov_log_journal_fields(&f, RIOV_LOG_ERR, "riovd", "dp", port, text);
+	CHECK_EQ(n, 5);
+	CHECK_EQ(f.iov[0].iov_len, sizeof(f.message) - 1);
+	CHECK(memcmp(f.iov[0].iov_base, "MESSAGE=dp: ppp", 15) == 0);
+	CHECK_EQ(f.iov[4].iov_len, sizeof(f.port) - 1);
+	CHECK_EQ(f.iov[4].iov_len, strlen("RIOV_PORT=") + RIOV_LOG_PORT_MAX);
+	for (size_t i = 0; i < n; i++)
+		CHECK((char *)f.iov[i].iov_base + f.iov[i].iov_len < (char *)&f + sizeof(f));
+}
+
+/* In a child (whose logger has not decided yet, as this test runs first): stderr is a pipe,
+ * JOURNAL_STREAM is env (NULL: unset); the child's exit status is riov_log_to_journal(). */
+static int sink_in_child(const char *env)
+{
+	int p[2], status = -1;
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct stat st;
+		char s[64];
+
+		dup2(p[1], STDERR_FILENO);
+		fstat(STDERR_FILENO, &st);
+		snprintf(s, sizeof(s), "%llu:%llu", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino);
+		if (env == NULL)
+			unsetenv("JOURNAL_STREAM");
+		else
+			setenv("JOURNAL_STREAM", strcmp(env, "pipe") == 0 ? s : env, 1);
+		riov_log_init();
+		riov_log_init();   /* again: changes nothing */
+		_exit(riov_log_to_journal());
+	}
+	close(p[0]);
+	close(p[1]);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+RIOV_TEST(sink_from_the_environment)
+{
+	CHECK_EQ(sink_in_child(NULL), 0);      /* unset: stderr */
+	CHECK_EQ(sink_in_child("pipe"), 1);    /* stderr's own dev:ino: the journal */
+	CHECK_EQ(sink_in_child("garbage"), 0); /* stderr */
+	CHECK_EQ(sink_in_child("1:1"), 0);     /* another stream: stderr */
+}
+
+RIOV_TEST(journal_stream_detection)
+{
+	char s[64];
+	struct stat st;
+	int p[2];
+
+	CHECK_EQ(pipe(p), 0);
+	CHECK_EQ(fstat(p[1], &st), 0);
+	CHECK_EQ(riov_log_is_journal_stream(p[1], NULL), 0);   /* JOURNAL_STREAM unset */
+	snprintf(s, sizeof(s), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	CHECK_EQ(riov_log_is_journal_stream(p[1], s), 1);
+	CHECK_EQ(riov_log_is_journal_stream(p[0], s), 1);       /* the same pipe */
+	/* as riovd reads it: from the environment */
+	setenv("JOURNAL_STREAM", s, 1);
+	CHECK_EQ(riov_log_is_journal_stream(p[1], getenv("JOURNAL_STREAM")), 1);
+	unsetenv("JOURNAL_STREAM");
+	CHECK_EQ(riov_log_is_journal_stream(p[1], getenv("JOURNAL_STREAM")), 0);
+	/* another inode, garbage */
+	snprintf(s, sizeof(s), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + 1);
+	CHECK_EQ(riov_log_is_journal_stream(p[1], s), 0);
+	static const char *const garbage[] = { "", "garbage", ":", "1:", ":1", "1:2:3", "-1:2",
+					       "1:2x", " 1:2", "99999999999999999999999:1" };
+	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++)
+		CHECK_EQ(riov_log_is_journal_stream(p[1], garbage[i]), 0);
+	snprintf(s, sizeof(s), "%llu:%llu garbage", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	CHECK_EQ(riov_log_is_journal_stream(p[1], s), 0);
+	CHECK_EQ(riov_log_is_journal_stream(-1, "1:2"), 0);
+	close(p[0]);
+	close(p[1]);
 }
 
 RIOV_TEST(level_names)
@@ -157,9 +295,15 @@ RIOV_TEST(level_names)
 	CHECK(riov_log_level_name(2) == NULL && riov_log_level_name(8) == NULL);
 }
 
-RIOV_TEST_MAIN(RIOV_TEST_ENTRY(levels_listed_sorted_once_per_name),
+/* sink_from_the_environment first: its children must inherit a logger that has not decided. */
+RIOV_TEST_MAIN(RIOV_TEST_ENTRY(sink_from_the_environment),
+	       RIOV_TEST_ENTRY(levels_listed_sorted_once_per_name),
 	       RIOV_TEST_ENTRY(set_applies_left_to_right_and_to_every_file_of_a_name),
 	       RIOV_TEST_ENTRY(bad_setting_changes_nothing_and_says_why),
 	       RIOV_TEST_ENTRY(environment_applies_when_a_component_registers),
 	       RIOV_TEST_ENTRY(only_enabled_lines_are_printed_with_level_and_component),
+	       RIOV_TEST_ENTRY(journal_fields_of_a_port_line),
+	       RIOV_TEST_ENTRY(journal_fields_without_a_port),
+	       RIOV_TEST_ENTRY(journal_fields_are_bounded),
+	       RIOV_TEST_ENTRY(journal_stream_detection),
 	       RIOV_TEST_ENTRY(level_names))
