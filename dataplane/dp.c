@@ -326,8 +326,8 @@ static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct r
 	uint16_t q = vi->qid / 2;
 
 	if (q >= p->queues) {
-		RIOV_LOG(RIOV_LOG_WARN, "%s: vring %u beyond %u queue pairs, not served", p->name,
-			 vi->qid, p->queues);
+		RIOV_LOG_PORT(RIOV_LOG_WARN, p->name, "vring %u beyond %u queue pairs, not served",
+			      vi->qid, p->queues);
 		return;
 	}
 	struct dp_vq_pair *qp = &p->qp[q];
@@ -356,7 +356,8 @@ static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct r
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	vq->tc.hits = vq->tc.misses = vq->tc.faults = 0;
 	if (riov_virtq_init(vq, vi) != 0) {
-		RIOV_LOG(RIOV_LOG_WARN, "%s: vring %u refused by the virtqueue code", p->name, vi->qid);
+		RIOV_LOG_PORT(RIOV_LOG_WARN, p->name, "vring %u refused by the virtqueue code",
+			      vi->qid);
 		return;
 	}
 	vq->mtu = p->mtu;
@@ -368,8 +369,8 @@ static void vh_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct r
 	if (vi->log_base != NULL && vi->log_guest_addr != 0)
 		riov_virtq_set_used_log(vq, vi->log_guest_addr);
 	atomic_store_explicit(running, true, memory_order_release);
-	RIOV_LOG(RIOV_LOG_INFO, "%s: vring %u running (size %u, worker %u)", p->name, vi->qid,
-		 vi->size, qp->owner);
+	RIOV_LOG_PORT(RIOV_LOG_INFO, p->name, "vring %u running (size %u, worker %u)", vi->qid,
+		      vi->size, qp->owner);
 }
 
 static void vh_vring_stop(void *ctx, struct riov_vhost_dev *dev, uint16_t qid, uint16_t *last_avail,
@@ -412,7 +413,7 @@ static void vh_link_change(void *ctx, struct riov_vhost_dev *dev, bool up)
 {
 	struct dp_port *p = ctx;
 	atomic_store(&p->link_up, up);
-	RIOV_LOG(RIOV_LOG_INFO, "%s: guest %s", p->name, up ? "connected" : "disconnected");
+	RIOV_LOG_PORT(RIOV_LOG_INFO, p->name, "guest %s", up ? "connected" : "disconnected");
 }
 
 static void vh_announce(void *ctx, struct riov_vhost_dev *dev, const uint8_t mac[6])

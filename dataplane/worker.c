@@ -169,8 +169,9 @@ static uint16_t eth_tx_prepare(struct dp_ctx *c, struct dp_port *p, struct rte_m
 	uint16_t ok = rte_eth_tx_prepare(p->eth_id, (uint16_t)c->w->idx, m, n);
 
 	while (unlikely(ok < n)) {
-		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: the device refused a frame's TX offloads: %s", p->name,
-			    rte_strerror(rte_errno));
+		RIOV_LOG_PORT_RL(RIOV_LOG_WARN, p->name,
+				 "the device refused a frame's TX offloads: %s",
+				 rte_strerror(rte_errno));
 		count_drop(p, c->w->idx, RIOV_DP_DROP_BAD_OFFLOAD, 1);
 		rte_pktmbuf_free(m[ok]);
 		memmove(m + ok, m + ok + 1, (size_t)(n - ok - 1) * sizeof(m[0]));
@@ -242,7 +243,8 @@ static struct rte_mbuf *egress_csum(struct dp_ctx *c, struct dp_port *p, struct 
 	int rc = riov_ol_csum(m);
 	if (unlikely(rc != 0)) {
 		count_drop(p, c->w->idx, RIOV_DP_DROP_BAD_OFFLOAD, 1);
-		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: checksum not filled in: %s", p->name, riov_ol_strerror(rc));
+		RIOV_LOG_PORT_RL(RIOV_LOG_WARN, p->name, "checksum not filled in: %s",
+				 riov_ol_strerror(rc));
 		rte_pktmbuf_free(m);
 		return NULL;
 	}
@@ -263,8 +265,8 @@ static void egress_segment(struct dp_ctx *c, struct dp_port *p, struct rte_mbuf 
 		count_drop(p, c->w->idx, n == -RIOV_OL_E_NO_MBUF ? RIOV_DP_DROP_NO_MBUF
 								: RIOV_DP_DROP_BAD_OFFLOAD, 1);
 		if (n != -RIOV_OL_E_NO_MBUF)
-			RIOV_LOG_RL(RIOV_LOG_WARN, "%s: frame not segmented: %s", p->name,
-				    riov_ol_strerror(n));
+			RIOV_LOG_PORT_RL(RIOV_LOG_WARN, p->name, "frame not segmented: %s",
+					 riov_ol_strerror(n));
 		return;
 	}
 	p->wstats[c->w->idx].ol.sw_segmented++;
@@ -511,8 +513,9 @@ static bool offload_in(struct dp_port *p, unsigned w, struct dp_vq_pair *qp,
 		return true;
 	}
 	count_drop(p, w, RIOV_DP_DROP_BAD_OFFLOAD, 1);
-	RIOV_LOG_RL(RIOV_LOG_WARN, "%s: frame dropped, its virtio-net header is refused: %s", p->name,
-		    riov_ol_strerror(rc));
+	RIOV_LOG_PORT_RL(RIOV_LOG_WARN, p->name,
+			 "frame dropped, its virtio-net header is refused: %s",
+			 riov_ol_strerror(rc));
 	rte_pktmbuf_free(m);
 	return false;
 }

@@ -165,8 +165,9 @@ int vu_h_send_rarp(struct riov_vhost_dev *dev, struct vu_msg *m)
 	memcpy(mac, m->payload, sizeof(mac));
 	if ((mac[0] & 1) || (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0)
 		return -EINVAL;   /* multicast or zero: not a guest's address */
-	RIOV_LOG(RIOV_LOG_INFO, "%s: front-end announces %02x:%02x:%02x:%02x:%02x:%02x (SEND_RARP)",
-		 dev->name, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	RIOV_LOG_PORT(RIOV_LOG_INFO, dev->name,
+		      "front-end announces %02x:%02x:%02x:%02x:%02x:%02x (SEND_RARP)", mac[0],
+		      mac[1], mac[2], mac[3], mac[4], mac[5]);
 	dev->announces++;
 	if (dev->p.ops->announce != NULL)
 		dev->p.ops->announce(dev->p.ops_ctx, dev, mac);
@@ -180,9 +181,10 @@ int vu_h_net_set_mtu(struct riov_vhost_dev *dev, struct vu_msg *m)
 {
 	uint64_t mtu = vu_rd64(m->payload);
 	if (mtu < 68 || mtu > dev->p.mtu) {
-		RIOV_LOG(RIOV_LOG_WARN, "%s: front-end asks for MTU %" PRIu64 ", the port's is %u: refused "
-			 "(raise the port's or the network's MTU, or lower host_mtu)", dev->name, mtu,
-			 dev->p.mtu);
+		RIOV_LOG_PORT(RIOV_LOG_WARN, dev->name, "front-end asks for MTU %" PRIu64
+			      ", the port's is %u: refused "
+			      "(raise the port's or the network's MTU, or lower host_mtu)", mtu,
+			      dev->p.mtu);
 		return -EINVAL;
 	}
 	dev->mtu = (uint16_t)mtu;
@@ -284,8 +286,8 @@ int riov_vhost_dev_create(const struct riov_vhost_dev_params *p, struct riov_vho
 		riov_vhost_dev_destroy(dev);
 		return rc;
 	}
-	RIOV_LOG(RIOV_LOG_INFO, "%s: vhost-user %s on %s", dev->name,
-		 p->mode == RIOV_VHOST_SERVER ? "server" : "client", dev->path);
+	RIOV_LOG_PORT(RIOV_LOG_INFO, dev->name, "vhost-user %s on %s",
+		      p->mode == RIOV_VHOST_SERVER ? "server" : "client", dev->path);
 	*out = dev;
 	return 0;
 }

@@ -139,8 +139,8 @@ void vu_iotlb_miss(struct riov_vhost_dev *dev, uint64_t iova, unsigned access)
 	m.t.perm = (uint8_t)access;
 	m.t.type = VU_IOTLB_MISS;
 	if (send(dev->backend_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(m))
-		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: IOTLB miss request for 0x%llx not sent", dev->name,
-			    (unsigned long long)iova);
+		RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name, "IOTLB miss request for 0x%llx not sent",
+				 (unsigned long long)iova);
 }
 
 /* Workers asked for translations (riov_vhost_vring_info.miss_slot): one miss request each. */
@@ -151,7 +151,7 @@ static void on_miss(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: miss eventfd: %s", dev->name, strerror(errno));
+		RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name, "miss eventfd: %s", strerror(errno));
 	for (unsigned q = 0; q < vu_nvrings(dev); q++) {
 		uint64_t v = atomic_exchange_explicit(&dev->miss_req[q], 0, memory_order_acq_rel);
 		if ((v & 1) && vu_iommu_on(dev))
@@ -225,10 +225,10 @@ static void s1_unmap(struct riov_vhost_dev *dev, uint64_t a, uint64_t len)
 						      : (end + VU_GIB - 1) & ~(VU_GIB - 1);
 	riov_vtd_unmap(dev->p.vtd, dev->p.s1_did, lo, hi - lo);
 	dev->iotlb_evictions++;
-	RIOV_LOG_RL(RIOV_LOG_INFO, "%s: IOTLB invalidation of 0x%llx+0x%llx widened to "
-		    "0x%llx+0x%llx: a superpage could not be split (%s)", dev->name, (unsigned long long)a,
-		    (unsigned long long)len, (unsigned long long)lo, (unsigned long long)(hi - lo),
-		    strerror(-rc));
+	RIOV_LOG_PORT_RL(RIOV_LOG_INFO, dev->name, "IOTLB invalidation of 0x%llx+0x%llx widened to "
+			 "0x%llx+0x%llx: a superpage could not be split (%s)",
+			 (unsigned long long)a, (unsigned long long)len, (unsigned long long)lo,
+			 (unsigned long long)(hi - lo), strerror(-rc));
 }
 
 /* The first stage reached its page-table limit: empty it (the front-end refills it on misses).
@@ -243,9 +243,11 @@ static int s1_evict(struct riov_vhost_dev *dev)
 	riov_vtd_unmap(dev->p.vtd, dev->p.s1_did, 0, 1ull << (12 + 9 * di.levels));
 	vu_iotlb_flush(dev);
 	dev->iotlb_evictions++;
-	RIOV_LOG_RL(RIOV_LOG_INFO, "%s: IOTLB (first stage) at its limit of %llu page-table pages: "
-		    "evicted %llu mapped bytes; the front-end refills them on misses", dev->name,
-		    (unsigned long long)di.table_pages_max, (unsigned long long)di.mapped_bytes);
+	RIOV_LOG_PORT_RL(RIOV_LOG_INFO, dev->name,
+			 "IOTLB (first stage) at its limit of %llu page-table pages: "
+			 "evicted %llu mapped bytes; the front-end refills them on misses",
+			 (unsigned long long)di.table_pages_max,
+			 (unsigned long long)di.mapped_bytes);
 	return 0;
 }
 
@@ -268,9 +270,10 @@ static int update_refused(struct riov_vhost_dev *dev, const struct vu_iotlb *t, 
 			  const char *why)
 {
 	dev->iotlb_refused++;
-	RIOV_LOG_RL(RIOV_LOG_WARN, "%s: IOTLB update iova 0x%llx size 0x%llx uaddr 0x%llx perm %u "
-		    "refused: %s", dev->name, (unsigned long long)t->iova,
-		    (unsigned long long)t->size, (unsigned long long)t->uaddr, t->perm, why);
+	RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name,
+			 "IOTLB update iova 0x%llx size 0x%llx uaddr 0x%llx perm %u refused: %s",
+			 (unsigned long long)t->iova, (unsigned long long)t->size,
+			 (unsigned long long)t->uaddr, t->perm, why);
 	return rc;
 }
 

@@ -71,9 +71,10 @@ static void on_fault(evutil_socket_t fd, short ev, void *arg)
 		return;
 	fault_what(dev, what, sizeof(what));
 	dev->memory_faults += n;
-	RIOV_LOG_RL(RIOV_LOG_ERR, "%s: guest %s faulted (the front-end shrank its file under "
-		    "riovd): device broken, session dropped; reads of it returned zeros", dev->name,
-		    what);
+	RIOV_LOG_PORT_RL(RIOV_LOG_ERR, dev->name,
+			 "guest %s faulted (the front-end shrank its file under "
+			 "riovd): device broken, session dropped; reads of it returned zeros",
+			 what);
 	if (dev->conn_fd >= 0)
 		vu_conn_close(dev);
 	else
@@ -201,8 +202,10 @@ static void vrings_stop_in(struct riov_vhost_dev *dev, uint64_t set)
 		for (unsigned i = 0; i < dev->mem.n; i++) {
 			if (!(set & (1ull << i)) || !vring_in_region(&dev->vr[q], &dev->mem.r[i]))
 				continue;
-			RIOV_LOG(RIOV_LOG_NOTICE, "%s: vring %u stops: its rings are in the region at gpa "
-				 "0x%llx being removed", dev->name, q, (unsigned long long)dev->mem.r[i].d.gpa);
+			RIOV_LOG_PORT(RIOV_LOG_NOTICE, dev->name,
+				      "vring %u stops: its rings are in the region at gpa "
+				      "0x%llx being removed", q,
+				      (unsigned long long)dev->mem.r[i].d.gpa);
 			vu_vring_stop(dev, q);
 			break;
 		}
@@ -226,8 +229,9 @@ static void regions_drop(struct riov_vhost_dev *dev, uint64_t set)
 	for (unsigned i = dev->mem.n; i-- > 0;) {
 		if (!(set & (1ull << i)))
 			continue;
-		RIOV_LOG(RIOV_LOG_DEBUG, "%s: region gpa 0x%llx size 0x%llx removed", dev->name,
-			 (unsigned long long)dev->mem.r[i].d.gpa, (unsigned long long)dev->mem.r[i].d.size);
+		RIOV_LOG_PORT(RIOV_LOG_DEBUG, dev->name, "region gpa 0x%llx size 0x%llx removed",
+			      (unsigned long long)dev->mem.r[i].d.gpa,
+			      (unsigned long long)dev->mem.r[i].d.size);
 		riov_guest_region_munmap(&dev->mem.r[i]);
 		riov_guest_mem_remove(&dev->mem, i);
 	}
@@ -243,8 +247,10 @@ static int region_install(struct riov_vhost_dev *dev, struct riov_guest_region *
 	if (!rc)
 		rc = riov_guest_region_vtd_map(nr, dev->p.vtd, dev->p.did);
 	if (rc) {
-		RIOV_LOG(RIOV_LOG_ERR, "%s: region gpa 0x%llx size 0x%llx: VT-d map: %s", dev->name,
-			 (unsigned long long)nr->d.gpa, (unsigned long long)nr->d.size, strerror(-rc));
+		RIOV_LOG_PORT(RIOV_LOG_ERR, dev->name,
+			      "region gpa 0x%llx size 0x%llx: VT-d map: %s",
+			      (unsigned long long)nr->d.gpa, (unsigned long long)nr->d.size,
+			      strerror(-rc));
 		riov_guest_region_munmap(nr);
 		return rc;
 	}
@@ -275,9 +281,10 @@ static int regions_mmap(struct riov_vhost_dev *dev, struct riov_guest_region *nr
 static void log_region_refused(const struct riov_vhost_dev *dev, const char *what,
 			       const struct riov_guest_region_desc *d, const char *why)
 {
-	RIOV_LOG_RL(RIOV_LOG_WARN, "%s: %s gpa 0x%llx size 0x%llx uaddr 0x%llx offset 0x%llx refused: %s",
-		    dev->name, what, (unsigned long long)d->gpa, (unsigned long long)d->size,
-		    (unsigned long long)d->uaddr, (unsigned long long)d->mmap_offset, why);
+	RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name,
+			 "%s gpa 0x%llx size 0x%llx uaddr 0x%llx offset 0x%llx refused: %s", what,
+			 (unsigned long long)d->gpa, (unsigned long long)d->size,
+			 (unsigned long long)d->uaddr, (unsigned long long)d->mmap_offset, why);
 }
 
 /* ---- requests ---------------------------------------------------------------------------------- */
@@ -300,7 +307,7 @@ int vu_h_set_mem_table(struct riov_vhost_dev *dev, struct vu_msg *m)
 
 	memcpy(&th, m->payload, sizeof(th));
 	if (th.nregions == 0) {
-		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: SET_MEM_TABLE without regions refused", dev->name);
+		RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name, "SET_MEM_TABLE without regions refused");
 		return -EINVAL;
 	}
 	memcpy(d, m->payload + sizeof(th), th.nregions * sizeof(d[0]));
@@ -367,8 +374,9 @@ int vu_h_add_mem_reg(struct riov_vhost_dev *dev, struct vu_msg *m)
 	int i = riov_guest_mem_find_same(&dev->mem, &s.r, m->fds[0]);
 	if (i >= 0) {
 		dev->mem.r[i].refs++;
-		RIOV_LOG(RIOV_LOG_DEBUG, "%s: region gpa 0x%llx added again (%u references)", dev->name,
-			 (unsigned long long)s.r.gpa, dev->mem.r[i].refs);
+		RIOV_LOG_PORT(RIOV_LOG_DEBUG, dev->name,
+			      "region gpa 0x%llx added again (%u references)",
+			      (unsigned long long)s.r.gpa, dev->mem.r[i].refs);
 		return 0;
 	}
 	if (dev->mem.n >= RIOV_VHOST_MAX_MEM_REGIONS) {

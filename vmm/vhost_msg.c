@@ -179,7 +179,8 @@ static void rule_leave(struct riov_vhost_dev *dev)
 {
 	if (dev->holding) {
 		dev->rule_breaks++;
-		RIOV_LOG(RIOV_LOG_ERR, "%s: %s left the vrings held (a bug)", dev->name, dev->rule_msg);
+		RIOV_LOG_PORT(RIOV_LOG_ERR, dev->name, "%s left the vrings held (a bug)",
+			      dev->rule_msg);
 		vu_hold(dev, false);
 	}
 	dev->rule_msg = NULL;
@@ -199,13 +200,13 @@ static int vu_dispatch(struct riov_vhost_dev *dev, struct vu_msg *m)
 	m->reply_size = 0;
 	why = msg_refuse(dev, h, m);
 	if (why) {
-		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: malformed %s (%u) size %u fds %u: %s", dev->name,
-			    vu_request_name(m->request), m->request, m->size, m->nfds, why);
+		RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name, "malformed %s (%u) size %u fds %u: %s",
+				 vu_request_name(m->request), m->request, m->size, m->nfds, why);
 		msg_close_fds(m);
 		return -EBADMSG;
 	}
 
-	RIOV_LOG(RIOV_LOG_DEBUG, "%s: %s size %u fds %u", dev->name, h->name, m->size, m->nfds);
+	RIOV_LOG_PORT(RIOV_LOG_DEBUG, dev->name, "%s size %u fds %u", h->name, m->size, m->nfds);
 	rule_enter(dev, h, m);
 	rc = h->fn(dev, m);
 	rule_leave(dev);
@@ -213,8 +214,9 @@ static int vu_dispatch(struct riov_vhost_dev *dev, struct vu_msg *m)
 	/* after the handler: SET_PROTOCOL_FEATURES that turns REPLY_ACK on is acknowledged */
 	need_ack = (m->flags & VU_FLAG_NEED_REPLY) && vu_has_proto(dev, VU_PF_REPLY_ACK);
 	if (rc < 0) {
-		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: %s failed: %s%s", dev->name, h->name, strerror(-rc),
-			    h->refusable ? " (refused; the session goes on)" : "");
+		RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name, "%s failed: %s%s", h->name,
+				 strerror(-rc),
+				 h->refusable ? " (refused; the session goes on)" : "");
 		if (need_ack) {
 			uint64_t err = 1;
 			vu_send(dev, m->request, &err, sizeof(err), -1);
@@ -315,8 +317,10 @@ int vu_conn_process(struct riov_vhost_dev *dev)
 			if (n > 0) {
 				rx->hdr_have += (size_t)n;
 				if (rx->hdr_have == VU_HDR_SIZE && rx->hdr.h.size > VU_MAX_PAYLOAD) {
-					RIOV_LOG_RL(RIOV_LOG_WARN, "%s: %s payload of %u bytes too large",
-						    dev->name, vu_request_name(rx->hdr.h.request), rx->hdr.h.size);
+					RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name,
+							 "%s payload of %u bytes too large",
+							 vu_request_name(rx->hdr.h.request),
+							 rx->hdr.h.size);
 					goto bad;
 				}
 			}
@@ -329,22 +333,24 @@ int vu_conn_process(struct riov_vhost_dev *dev)
 			return 0;
 		if (n == 0) {
 			if (rx->hdr_have) {
-				RIOV_LOG_RL(RIOV_LOG_WARN, "%s: front-end closed mid-message (%zu header bytes)",
-					    dev->name, rx->hdr_have);
+				RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name,
+						 "front-end closed mid-message (%zu header bytes)",
+						 rx->hdr_have);
 				dev->bad_messages++;
 			} else {
-				RIOV_LOG(RIOV_LOG_INFO, "%s: front-end disconnected", dev->name);
+				RIOV_LOG_PORT(RIOV_LOG_INFO, dev->name, "front-end disconnected");
 			}
 			vu_conn_close(dev);
 			return -1;
 		}
 		if (n < 0) {
-			RIOV_LOG_RL(RIOV_LOG_WARN, "%s: recvmsg: %s", dev->name, strerror((int)-n));
+			RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name, "recvmsg: %s",
+					 strerror((int)-n));
 			vu_conn_close(dev);
 			return -1;
 		}
 		if (rx->fd_error) {
-			RIOV_LOG_RL(RIOV_LOG_WARN, "%s: too many file descriptors", dev->name);
+			RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name, "too many file descriptors");
 			goto bad;
 		}
 		if (rx->hdr_have < VU_HDR_SIZE || rx->pay_have < rx->hdr.h.size)

@@ -67,7 +67,7 @@ int vu_conn_open(struct riov_vhost_dev *dev, int fd)
 	memset(&dev->rx, 0, sizeof(dev->rx));
 	dev->connects++;
 	dev->backoff_ms = BACKOFF_MIN_MS;
-	RIOV_LOG(RIOV_LOG_INFO, "%s: front-end connected", dev->name);
+	RIOV_LOG_PORT(RIOV_LOG_INFO, dev->name, "front-end connected");
 	if (dev->p.ops->link_change)
 		dev->p.ops->link_change(dev->p.ops_ctx, dev, true);
 	return 0;
@@ -176,8 +176,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			return;
 		if (dev->conn_fd >= 0) {
 			/* one front-end at a time: say why in the log and hang up on the newcomer */
-			RIOV_LOG_RL(RIOV_LOG_NOTICE, "%s: refusing a second front-end connection",
-				    dev->name);
+			RIOV_LOG_PORT_RL(RIOV_LOG_NOTICE, dev->name,
+					 "refusing a second front-end connection");
 			close(fd);
 			continue;
 		}
@@ -226,13 +226,13 @@ static void unlink_own(struct riov_vhost_dev *dev)
 		return;
 	if (!S_ISSOCK(st.st_mode) || (uint64_t)st.st_dev != dev->sock_dev ||
 	    (uint64_t)st.st_ino != dev->sock_ino) {
-		RIOV_LOG(RIOV_LOG_NOTICE, "%s: %s is no longer the socket riovd created: left in "
-			 "place", dev->name, dev->path);
+		RIOV_LOG_PORT(RIOV_LOG_NOTICE, dev->name,
+			      "%s is no longer the socket riovd created: left in place", dev->path);
 		return;
 	}
 	if (unlinkat(dev->dir_fd, dev->base, 0) != 0)
-		RIOV_LOG(RIOV_LOG_WARN, "%s: cannot remove %s: %s", dev->name, dev->path,
-			 strerror(errno));
+		RIOV_LOG_PORT(RIOV_LOG_WARN, dev->name, "cannot remove %s: %s", dev->path,
+			      strerror(errno));
 }
 
 int vu_server_listen(struct riov_vhost_dev *dev)
@@ -283,8 +283,9 @@ static int client_connect(struct riov_vhost_dev *dev)
 	if (sfd < 0)
 		return -1;
 	if (fstat(sfd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-		RIOV_LOG_RL(RIOV_LOG_WARN, "%s: %s is not a socket (a link or another file): not "
-			    "connecting", dev->name, dev->path);
+		RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name,
+				 "%s is not a socket (a link or another file): not connecting",
+				 dev->path);
 	} else if (fill_addr(&sa, sfd, NULL) == 0 &&
 		   (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) >= 0 &&
 		   connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {

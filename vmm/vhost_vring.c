@@ -91,11 +91,12 @@ static void rule_break(struct riov_vhost_dev *dev, const char *what, int qid)
 {
 	dev->rule_breaks++;
 	if (qid >= 0)
-		RIOV_LOG(RIOV_LOG_ERR, "%s: %s %s vring %d beyond its row in VU_MESSAGES (a bug)",
-			 dev->name, dev->rule_msg, what, qid);
+		RIOV_LOG_PORT(RIOV_LOG_ERR, dev->name,
+			      "%s %s vring %d beyond its row in VU_MESSAGES (a bug)", dev->rule_msg,
+			      what, qid);
 	else
-		RIOV_LOG(RIOV_LOG_ERR, "%s: %s %s beyond its row in VU_MESSAGES (a bug)", dev->name,
-			 dev->rule_msg, what);
+		RIOV_LOG_PORT(RIOV_LOG_ERR, dev->name,
+			      "%s %s beyond its row in VU_MESSAGES (a bug)", dev->rule_msg, what);
 }
 
 void vu_vring_stop(struct riov_vhost_dev *dev, unsigned qid)
@@ -158,8 +159,8 @@ static int vring_irte(struct riov_vhost_dev *dev, unsigned qid)
 	e.eventfd = vr->callfd;
 	int rc = riov_vtd_irte_set(dev->p.vtd, dev->p.irte_base + qid, &e);
 	if (rc) {
-		RIOV_LOG(RIOV_LOG_ERR, "%s: vring %u: IRTE %u: %s", dev->name, qid, dev->p.irte_base + qid,
-			 strerror(-rc));
+		RIOV_LOG_PORT(RIOV_LOG_ERR, dev->name, "vring %u: IRTE %u: %s", qid,
+			      dev->p.irte_base + qid, strerror(-rc));
 		return rc;
 	}
 	vr->irte_installed = true;
@@ -216,8 +217,9 @@ static void vring_resync(struct riov_vhost_dev *dev, unsigned qid, const void *a
 		return;
 	if ((uint16_t)(avail_idx - vr->last_avail) <= vr->num && (behind == 0 || behind > vr->num))
 		return;
-	RIOV_LOG_RL(RIOV_LOG_NOTICE, "%s: vring %u: base %u/%u from the front-end, the used ring is at %u: "
-		    "serving from %u", dev->name, qid, vr->last_avail, vr->last_used, at, at);
+	RIOV_LOG_PORT_RL(RIOV_LOG_NOTICE, dev->name,
+			 "vring %u: base %u/%u from the front-end, the used ring is at %u: "
+			 "serving from %u", qid, vr->last_avail, vr->last_used, at, at);
 	vr->last_avail = vr->last_used = at;
 	dev->base_resyncs++;
 }
@@ -243,11 +245,11 @@ void vu_vring_try_start(struct riov_vhost_dev *dev, unsigned qid)
 	if (rc) {
 		/* with a vIOMMU this is how every start begins: the IOTLB update is on its way */
 		if (vu_iommu_on(dev) && rc == -ENOENT)
-			RIOV_LOG(RIOV_LOG_DEBUG, "%s: vring %u: waiting for the rings' IOTLB entries",
-				 dev->name, qid);
+			RIOV_LOG_PORT(RIOV_LOG_DEBUG, dev->name,
+				      "vring %u: waiting for the rings' IOTLB entries", qid);
 		else
-			RIOV_LOG_RL(RIOV_LOG_WARN, "%s: vring %u: ring addresses do not translate, "
-				    "pending", dev->name, qid);
+			RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name,
+					 "vring %u: ring addresses do not translate, pending", qid);
 		return;
 	}
 	if (vring_irte(dev, qid))
@@ -258,8 +260,8 @@ void vu_vring_try_start(struct riov_vhost_dev *dev, unsigned qid)
 	vr->ring_h[1] = vi.avail;
 	vr->ring_h[2] = vi.used;
 	vr->running = true;
-	RIOV_LOG(RIOV_LOG_DEBUG, "%s: vring %u started (size %u, avail idx %u)", dev->name, qid, vr->num,
-		 vr->last_avail);
+	RIOV_LOG_PORT(RIOV_LOG_DEBUG, dev->name, "vring %u started (size %u, avail idx %u)", qid,
+		      vr->num, vr->last_avail);
 	dev->p.ops->vring_start(dev->p.ops_ctx, dev, &vi);
 }
 
