@@ -69,6 +69,22 @@ else
 	result group FAIL "alice exit $a_rc ($(echo "$a_out" | head -n1)), bob exit $b_rc ($(echo "$b_out" | head -n1)); /run/riov $(stat -c '%U:%G %a' /run/riov)"
 fi
 
+# --- journal: riovd logs to the journal natively, with riov's fields (docs/api.md, "Log levels")
+why=""
+comp=$(journalctl -u riovd --no-pager -o cat RIOV_COMPONENT=vhost | head -n1)
+byport=$(journalctl -u riovd --no-pager -o cat RIOV_PORT=vm1-eth0)
+nport=$(echo "$byport" | grep -c .)
+[ -n "$comp" ] || why="no line with RIOV_COMPONENT=vhost"
+[ -z "$why" ] && [ "$nport" -lt 1 ] && why="no line with RIOV_PORT=vm1-eth0"
+[ -z "$why" ] && echo "$byport" | grep -v -q 'vm1-eth0' && why="a RIOV_PORT=vm1-eth0 line does not name it: $(echo "$byport" | grep -v -m1 'vm1-eth0')"
+fields=$(journalctl -u riovd --no-pager -o verbose RIOV_PORT=vm1-eth0 -n 1 | grep -oE '^ *(PRIORITY|SYSLOG_IDENTIFIER|RIOV_COMPONENT|RIOV_PORT)=[^ ]*' | tr -d ' ' | tr '\n' ' ')
+if [ -z "$why" ]; then
+	result journal PASS "journalctl -u riovd RIOV_COMPONENT=vhost: '$comp'; RIOV_PORT=vm1-eth0: $nport line(s), e.g. fields $fields"
+else
+	journalctl -u riovd --no-pager -o verbose -n 3 | sed 's/^/LAB-LOG journal: /'
+	result journal FAIL "$why"
+fi
+
 # --- reload, restart, stop, start
 p1=$(mainpid); why=""
 systemctl reload riovd || why="reload failed"
