@@ -262,6 +262,52 @@ size_t riov_log_journal_fields(struct riov_log_fields *f, enum riov_log_level le
 	return n;
 }
 
+static pthread_mutex_t guests_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char port[RIOV_LOG_PORT_MAX];
+	int pid;
+} guests[RIOV_LOG_GUESTS_MAX];
+
+void riov_log_port_guest(const char *port, int pid)
+{
+	int free_slot = -1;
+
+	if (port == NULL || port[0] == '\0' || strlen(port) >= RIOV_LOG_PORT_MAX || pid < 0)
+		return;
+	pthread_mutex_lock(&guests_lock);
+	for (int i = 0; i < RIOV_LOG_GUESTS_MAX; i++) {
+		if (guests[i].pid != 0 && strcmp(guests[i].port, port) == 0) {
+			guests[i].pid = pid;   /* 0: the slot is free again */
+			pthread_mutex_unlock(&guests_lock);
+			return;
+		}
+		if (guests[i].pid == 0 && free_slot < 0)
+			free_slot = i;
+	}
+	if (pid > 0 && free_slot >= 0) {
+		snprintf(guests[free_slot].port, sizeof(guests[free_slot].port), "%s", port);
+		guests[free_slot].pid = pid;
+	}
+	pthread_mutex_unlock(&guests_lock);
+}
+
+int riov_log_port_guest_pid(const char *port)
+{
+	int pid = 0;
+
+	if (port == NULL)
+		return 0;
+	pthread_mutex_lock(&guests_lock);
+	for (int i = 0; i < RIOV_LOG_GUESTS_MAX; i++) {
+		if (guests[i].pid != 0 && strcmp(guests[i].port, port) == 0) {
+			pid = guests[i].pid;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&guests_lock);
+	return pid;
+}
+
 /* The line as journal fields; 0 or sd_journal_sendv()'s negative errno. */
 static int vlog_journal(const char *comp, enum riov_log_level level, const char *port,
 			const char *fmt, va_list ap)
@@ -273,6 +319,12 @@ static int vlog_journal(const char *comp, enum riov_log_level level, const char 
 	if (vsnprintf(text, sizeof(text), fmt, ap) < 0)
 		return -EINVAL;
 	n = riov_log_journal_fields(&f, level, program_invocation_short_name, comp, port, text);
+	int pid = riov_log_port_guest_pid(port);
+	if (pid > 0) {
+		char v[12];
+		snprintf(v, sizeof(v), "%d", pid);
+		set_field(&f.iov[n++], f.guest, sizeof(f.guest), "RIOV_GUEST_PID=", v);
+	}
 	return sd_journal_sendv(f.iov, (int)n);
 }
 

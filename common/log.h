@@ -165,7 +165,7 @@ int riov_log_to_journal(void);
 int riov_log_is_journal_stream(int fd, const char *journal_stream);
 
 /* Journal fields of one line: the buffers the iovecs point at, all bounded, on the caller's stack. */
-enum { RIOV_LOG_FIELDS_MAX = 5 };
+enum { RIOV_LOG_FIELDS_MAX = 6 };
 struct riov_log_fields {
 	struct iovec iov[RIOV_LOG_FIELDS_MAX];
 	char message[sizeof("MESSAGE=") + RIOV_LOG_LINE_MAX];
@@ -173,6 +173,7 @@ struct riov_log_fields {
 	char ident[sizeof("SYSLOG_IDENTIFIER=") + RIOV_LOG_NAME_MAX];
 	char component[sizeof("RIOV_COMPONENT=") + RIOV_LOG_NAME_MAX];
 	char port[sizeof("RIOV_PORT=") + RIOV_LOG_PORT_MAX];
+	char guest[sizeof("RIOV_GUEST_PID=") + 12];
 };
 
 /**
@@ -186,5 +187,17 @@ struct riov_log_fields {
 size_t riov_log_journal_fields(struct riov_log_fields *f, enum riov_log_level level,
 			       const char *ident, const char *component, const char *port,
 			       const char *text);
+
+/* The guest behind a port: the process at the other end of its vhost-user socket (SO_PEERCRED),
+ * which the journal gets as RIOV_GUEST_PID=<pid> on that port's lines (with RIOV_PORT). A small
+ * table (RIOV_LOG_GUESTS_MAX ports), any thread. */
+enum { RIOV_LOG_GUESTS_MAX = 256 };
+
+/** Name port's guest process (pid > 0), or forget it (pid 0). A full table forgets nothing and
+ *  records nothing new: those lines then have no RIOV_GUEST_PID. */
+void riov_log_port_guest(const char *port, int pid);
+
+/** The pid recorded for port, 0 if none. */
+int riov_log_port_guest_pid(const char *port);
 
 #endif

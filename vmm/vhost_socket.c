@@ -67,6 +67,12 @@ int vu_conn_open(struct riov_vhost_dev *dev, int fd)
 	memset(&dev->rx, 0, sizeof(dev->rx));
 	dev->connects++;
 	dev->backoff_ms = BACKOFF_MIN_MS;
+	/* the guest's process (QEMU, a DPDK app) for the journal's RIOV_GUEST_PID; Linux gives the
+	 * peer's credentials on both ends of a connection, so this holds for server and client ports */
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 && cl == sizeof(cred) && cred.pid > 0)
+		riov_log_port_guest(dev->name, (int)cred.pid);
 	RIOV_LOG_PORT(RIOV_LOG_INFO, dev->name, "front-end connected");
 	if (dev->p.ops->link_change)
 		dev->p.ops->link_change(dev->p.ops_ctx, dev, true);
@@ -85,6 +91,7 @@ void vu_conn_close(struct riov_vhost_dev *dev)
 	close(dev->conn_fd);
 	dev->conn_fd = -1;
 	dev->disconnects++;
+	riov_log_port_guest(dev->name, 0);
 	if (dev->p.ops->link_change)
 		dev->p.ops->link_change(dev->p.ops_ctx, dev, false);
 	if (dev->p.mode == RIOV_VHOST_CLIENT && dev->timer_ev) {

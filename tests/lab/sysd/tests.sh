@@ -243,8 +243,11 @@ if [ -z "$why" ]; then
 	[ -z "$why" ] && [ "$v1" = "$v0" ] && why="the version did not change ($v0)"
 	ports=$(riovctl port list 2>/dev/null | awk 'NR > 1 {print $1}' | tr '\n' ' ')
 	[ -z "$why" ] && { echo " $ports " | grep -q ' g1 ' && echo " $ports " | grep -q ' up0 ' || why="ports after the upgrade: $ports"; }
+	# the guest's lines in the journal carry its process (SO_PEERCRED of the vhost-user socket)
+	ng=$(journalctl -u riovd --no-pager -o cat RIOV_PORT=g1 RIOV_GUEST_PID="$GPID" | grep -c .)
+	[ -z "$why" ] && [ "$ng" -lt 2 ] && why="$ng journal line(s) with RIOV_PORT=g1 RIOV_GUEST_PID=$GPID (testpmd), 2 or more expected (one per riovd)"
 	lost=$(( ${sent:-0} - ${recv:-0} ))
-	detail="riov $v0 -> $v1 with apt-get install under a 10/s ping from the peer to the testpmd guest: $recv of $sent replies ($lost lost), longest gap between replies $gap s; riovd PID $p -> $(mainpid); ports kept: $ports"
+	detail="riov $v0 -> $v1 with apt-get install under a 10/s ping from the peer to the testpmd guest: $recv of $sent replies ($lost lost), longest gap between replies $gap s; riovd PID $p -> $(mainpid); ports kept: $ports; $ng journal lines with RIOV_PORT=g1 RIOV_GUEST_PID=$GPID (testpmd)"
 	[ -z "$why" ] && [ -z "$sent" ] && why="ping printed no summary"
 	# the time is measured and reported, not judged (a TCG VM on a shared machine; docs/deploy.md has
 	# the figures): what must hold is that the replies came back after the upgrade

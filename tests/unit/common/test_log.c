@@ -214,6 +214,50 @@ RIOV_TEST(journal_fields_are_bounded)
 		CHECK((char *)f.iov[i].iov_base + f.iov[i].iov_len < (char *)&f + sizeof(f));
 }
 
+RIOV_TEST(guest_pid_per_port)
+{
+	char name[32];
+
+	CHECK_EQ(riov_log_port_guest_pid("vm1"), 0);
+	riov_log_port_guest("vm1", 4242);
+	riov_log_port_guest("vm2", 17);
+	CHECK_EQ(riov_log_port_guest_pid("vm1"), 4242);
+	CHECK_EQ(riov_log_port_guest_pid("vm2"), 17);
+	CHECK_EQ(riov_log_port_guest_pid("vm"), 0);
+	CHECK_EQ(riov_log_port_guest_pid(NULL), 0);
+	riov_log_port_guest("vm1", 5000);   /* a new front-end on the same port */
+	CHECK_EQ(riov_log_port_guest_pid("vm1"), 5000);
+	riov_log_port_guest("vm1", 0);      /* disconnected */
+	CHECK_EQ(riov_log_port_guest_pid("vm1"), 0);
+	CHECK_EQ(riov_log_port_guest_pid("vm2"), 17);
+	/* names too long for the table and negative pids are refused */
+	static char longname[2 * RIOV_LOG_PORT_MAX];
+	memset(longname, 'q', sizeof(longname) - 1);
+	riov_log_port_guest(longname, 1);
+	CHECK_EQ(riov_log_port_guest_pid(longname), 0);
+	riov_log_port_guest("vm3", -1);
+	CHECK_EQ(riov_log_port_guest_pid("vm3"), 0);
+	/* a full table records nothing new and forgets nothing */
+	for (int i = 0; i < RIOV_LOG_GUESTS_MAX + 10; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		riov_log_port_guest(name, 100 + i);
+	}
+	CHECK_EQ(riov_log_port_guest_pid("vm2"), 17);
+	CHECK_EQ(riov_log_port_guest_pid("p0"), 100);
+	snprintf(name, sizeof(name), "p%d", RIOV_LOG_GUESTS_MAX + 5);
+	CHECK_EQ(riov_log_port_guest_pid(name), 0);
+	/* freed slots are used again */
+	riov_log_port_guest("p0", 0);
+	riov_log_port_guest(name, 9);
+	CHECK_EQ(riov_log_port_guest_pid(name), 9);
+	for (int i = 0; i < RIOV_LOG_GUESTS_MAX + 10; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		riov_log_port_guest(name, 0);
+	}
+	riov_log_port_guest("vm2", 0);
+	CHECK_EQ(riov_log_port_guest_pid("vm2"), 0);
+}
+
 /* In a child (whose logger has not decided yet, as this test runs first): stderr is a pipe,
  * JOURNAL_STREAM is env (NULL: unset); the child's exit status is riov_log_to_journal(). */
 static int sink_in_child(const char *env)
@@ -305,5 +349,6 @@ RIOV_TEST_MAIN(RIOV_TEST_ENTRY(sink_from_the_environment),
 	       RIOV_TEST_ENTRY(journal_fields_of_a_port_line),
 	       RIOV_TEST_ENTRY(journal_fields_without_a_port),
 	       RIOV_TEST_ENTRY(journal_fields_are_bounded),
+	       RIOV_TEST_ENTRY(guest_pid_per_port),
 	       RIOV_TEST_ENTRY(journal_stream_detection),
 	       RIOV_TEST_ENTRY(level_names))
