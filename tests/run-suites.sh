@@ -26,6 +26,7 @@ read -r -a TESTS_SEL <<<"$TESTS"
 BUILD=${BUILD:-build}
 BUILD_FUZZ=${BUILD_FUZZ:-build-fuzz}
 BUILD_ASAN=${BUILD_ASAN:-$BUILD_FUZZ}
+# shellcheck disable=SC2054 # meson option values hold commas
 SAN_OPTS=(-Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false)
 FUZZ_SECONDS=${FUZZ_SECONDS:-12}
 PASSED=0 FAILED=0 SKIPPED=0
@@ -85,6 +86,23 @@ count_lab_results() { # $1 = output with "LAB-RESULT <name> PASS|FAIL|SKIP ..." 
 	done
 }
 
+# lab_vm_part NAME LABEL PREFIX CMD...: one VM run (tests/lab/run.sh, tests/lab/sysd/run.sh). Its
+# LAB-RESULT lines count; a run that hung or died (exit status 2 or more: its unfinished tests) or
+# printed no result at all is one more failure, lab:NAME. Lines starting with PREFIX are its own.
+lab_vm_part() {
+	local name=$1 label=$2 prefix=$3 out lrc
+	shift 3
+	out=$("$@" 2>&1)
+	lrc=$?
+	echo "$out" | grep -E "^(LAB-RESULT|$prefix)|passed,"
+	count_lab_results "$out"
+	if [ "$lrc" -ge 2 ] || [ $((p + f + s)) -eq 0 ]; then
+		FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:$name")
+		echo "$out" | tail -40
+	fi
+	echo "== $label: $p passed, $f failed, $s skipped"
+}
+
 setup() { # $1 = dir, rest = meson options
 	local dir=$1; shift
 	if [ ! -f "$dir/build.ninja" ]; then
@@ -124,26 +142,11 @@ for suite in $SUITES; do
 		if setup "$BUILD"; then run_meson_suite "$BUILD" system system --num-processes 1; else build_failed system; fi ;;
 	lab)
 		if tests/lab/build.sh >lab-build.log 2>&1; then
-			out=$(tests/lab/run.sh 2>&1)
-			lrc=$?
-			echo "$out" | grep -E '^(LAB-RESULT|lab-run)|passed,'
-			count_lab_results "$out"
-			if [ "$lrc" -ge 2 ]; then # the VM hung or died: its unfinished tests are one failure
-				FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:vm")
-				echo "$out" | tail -40
-			fi
-			echo "== lab: $p passed, $f failed, $s skipped"
+			lab_vm_part vm lab lab-run tests/lab/run.sh
 			# Two lab VMs joined by a wire (tests/lab/run.sh --pair): riovd to riovd over RDMA and
 			# VXLAN (rdma-testpmd; `make lab-pair` runs every pair test). Each VM's line counts.
-			out=$(RIOV_LAB_ONLY=${RIOV_LAB_PAIR_ONLY:-rdma-testpmd} tests/lab/run.sh --pair 2>&1)
-			lrc=$?
-			echo "$out" | grep -E '^(LAB-RESULT|lab-run)|passed,'
-			count_lab_results "$out"
-			if [ "$lrc" -ge 2 ] || [ $((p + f + s)) -eq 0 ]; then
-				FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:pair")
-				echo "$out" | tail -40
-			fi
-			echo "== lab (two VMs): $p passed, $f failed, $s skipped"
+			lab_vm_part pair "lab (two VMs)" lab-run \
+				env RIOV_LAB_ONLY="${RIOV_LAB_PAIR_ONLY:-rdma-testpmd}" tests/lab/run.sh --pair
 			# Linux guests of riovd on this host (QEMU, vhost-user): tests/lab/host
 			out=$(RIOV_BUILD="$BUILD" python3 tests/lab/host/test_vhost_guests.py 2>&1)
 			echo "$out" | grep -E '^LAB-RESULT'
@@ -155,15 +158,7 @@ for suite in $SUITES; do
 			[ "$f" -gt 0 ] && echo "$out" | grep -v '^LAB-RESULT' | tail -40
 			echo "== lab (host guests): $p passed, $f failed"
 			# riov's Debian package under a real systemd (tests/lab/sysd: make deb, the systemd VM)
-			out=$(RIOV_BUILD="$BUILD" tests/lab/sysd/run.sh 2>&1)
-			lrc=$?
-			echo "$out" | grep -E '^(LAB-RESULT|sysd-run)|passed,'
-			count_lab_results "$out"
-			if [ "$lrc" -ge 2 ] || [ $((p + f + s)) -eq 0 ]; then
-				FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:sysd")
-				echo "$out" | tail -40
-			fi
-			echo "== lab (systemd VM): $p passed, $f failed, $s skipped"
+			lab_vm_part sysd "lab (systemd VM)" sysd-run env RIOV_BUILD="$BUILD" tests/lab/sysd/run.sh
 		else
 			tail -30 lab-build.log
 			FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:build")

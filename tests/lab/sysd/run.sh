@@ -91,20 +91,11 @@ secs=$((SECONDS - start))
 pass=$(grep -c '^LAB-RESULT [^ ]* PASS' "$LOG")
 fail=$(grep -c '^LAB-RESULT [^ ]* FAIL' "$LOG")
 skip=$(grep -c '^LAB-RESULT [^ ]* SKIP' "$LOG")
-status=0
-if grep -q '^LAB-DONE' "$LOG"; then
-	[ "$fail" -gt 0 ] && status=1
-else
-	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-		echo "sysd-run: FAIL: the VM hung: no end of its tests after ${TIMEOUT}s (RIOV_SYSD_TIMEOUT); killed" >&2
-		status=2
-	else
-		echo "sysd-run: FAIL: QEMU exited (status $rc) before the VM finished its tests" >&2
-		status=3
-	fi
-	echo "---- last 40 console lines ($LOG) ----" >&2
-	tail -n 40 "$LOG" >&2
-fi
+# shellcheck source=tests/lab/verdict.sh
+. "$HERE/../verdict.sh"
+TIMEOUT_VAR=RIOV_SYSD_TIMEOUT vm_verdict "$LOG" "$rc" "the systemd VM"
+status=$?
+[ "$pass$fail$skip" = 000 ] && [ "$status" = 0 ] && { echo "sysd-run: FAIL: the VM ran no test" >&2; status=1; }
 [ "$fail" -gt 0 ] && grep '^LAB-LOG' "$LOG" | tail -n 40 >&2
 echo "$pass passed, $fail failed, $skip skipped (systemd VM run ${secs}s, riov $VER over $PREV_VER, console in $LOG)"
 exit $status
