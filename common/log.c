@@ -7,6 +7,14 @@
  * logging never takes the lock. The sink (stderr or the journal) is decided once under
  * pthread_once, which also publishes it to every thread that logs.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* program_invocation_short_name */
+#endif
+/* The journal sink needs libsystemd: meson builds log.c with RIOV_LOG_JOURNAL=1. Without it (the
+ * lab's static programs, built with gcc alone against riov's sources) lines go to stderr only. */
+#ifndef RIOV_LOG_JOURNAL
+#define RIOV_LOG_JOURNAL 0
+#endif
 /* CODE_FILE/CODE_LINE would always name this file: leave them out. */
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include "common/log.h"
@@ -19,7 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#if RIOV_LOG_JOURNAL
 #include <systemd/sd-journal.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -216,7 +226,8 @@ static bool to_journal;
 
 static void decide_sink(void)
 {
-	to_journal = riov_log_is_journal_stream(STDERR_FILENO, getenv("JOURNAL_STREAM")) == 1;
+	to_journal = RIOV_LOG_JOURNAL &&
+		     riov_log_is_journal_stream(STDERR_FILENO, getenv("JOURNAL_STREAM")) == 1;
 }
 
 void riov_log_init(void)
@@ -312,6 +323,14 @@ int riov_log_port_guest_pid(const char *port)
 static int vlog_journal(const char *comp, enum riov_log_level level, const char *port,
 			const char *fmt, va_list ap)
 {
+#if !RIOV_LOG_JOURNAL
+	(void)comp;
+	(void)level;
+	(void)port;
+	(void)fmt;
+	(void)ap;
+	return -ENOSYS;
+#else
 	char text[RIOV_LOG_LINE_MAX];
 	struct riov_log_fields f;
 	size_t n;
@@ -326,6 +345,7 @@ static int vlog_journal(const char *comp, enum riov_log_level level, const char 
 		set_field(&f.iov[n++], f.guest, sizeof(f.guest), "RIOV_GUEST_PID=", v);
 	}
 	return sd_journal_sendv(f.iov, (int)n);
+#endif
 }
 
 static void vlog(const char *comp, enum riov_log_level level, const char *port, const char *fmt,
