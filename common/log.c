@@ -241,13 +241,17 @@ int riov_log_to_journal(void)
 	return to_journal;
 }
 
+/* iov over buf after snprintf(buf, size, ...) returned n: what it holds, without the NUL */
+static void field_iov(struct iovec *iov, char *buf, size_t size, int n)
+{
+	iov->iov_base = buf;
+	iov->iov_len = n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
 /* One "NAME=value" field in buf (cut to size); its iovec without the NUL. */
 static void set_field(struct iovec *iov, char *buf, size_t size, const char *name, const char *value)
 {
-	int n = snprintf(buf, size, "%s%s", name, value ? value : "");
-
-	iov->iov_base = buf;
-	iov->iov_len = n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
+	field_iov(iov, buf, size, snprintf(buf, size, "%s%s", name, value ? value : ""));
 }
 
 size_t riov_log_journal_fields(struct riov_log_fields *f, enum riov_log_level level,
@@ -260,9 +264,7 @@ size_t riov_log_journal_fields(struct riov_log_fields *f, enum riov_log_level le
 
 	m = snprintf(f->message, sizeof(f->message), "MESSAGE=%s: %s%s%s", component,
 		     port ? port : "", port ? ": " : "", text);
-	f->iov[n].iov_base = f->message;
-	f->iov[n++].iov_len = m < 0 ? 0 : (size_t)m >= sizeof(f->message) ? sizeof(f->message) - 1
-									 : (size_t)m;
+	field_iov(&f->iov[n++], f->message, sizeof(f->message), m);
 	/* syslog priorities are 0-7; riov's levels are already those numbers */
 	snprintf(prio, sizeof(prio), "%d", (int)level >= 0 && (int)level <= 7 ? (int)level : 6);
 	set_field(&f->iov[n++], f->priority, sizeof(f->priority), "PRIORITY=", prio);
