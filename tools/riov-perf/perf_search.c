@@ -29,6 +29,24 @@ static void narrow(struct riov_perf_bound *b, double rate, bool pass, const stru
 	}
 }
 
+/* A generator-limited trial at rate (what it achieved): a pass is the bound itself, since nothing
+ * faster can be offered; a fail is an upper bound like any other (narrow() records it). */
+static void limit(struct riov_perf_bound *b, double rate, bool pass, const struct riov_perf_trial_out *t)
+{
+	if (!pass || rate <= b->rate)
+		return;
+	if (rate >= b->upper) {
+		/* an earlier trial failed at or below this rate: the bound stays below it */
+		return;
+	}
+	b->found = true;
+	b->rate = rate;
+	b->upper = rate;
+	b->sent = t->sent;
+	b->received = t->received;
+	b->generator_limited = true;
+}
+
 /* The next rate to try for b, or 0 when b is done */
 static double next_rate(const struct riov_perf_bound *b, const struct riov_perf_search_cfg *cfg)
 {
@@ -56,19 +74,28 @@ int riov_perf_search(const struct riov_perf_search_cfg *cfg, riov_perf_trial_fn 
 	while (rate > 0) {
 		if (res->trials == cfg->max_trials)
 			return 0;
-		struct riov_perf_trial_out t = { 0, 0 };
+		struct riov_perf_trial_out t = { 0, 0, 0 };
 		int rc = trial(arg, rate, &t);
 		if (rc < 0)
 			return rc;
 		res->trials++;
 		double loss = riov_perf_loss_pct(&t);
-		narrow(&res->ndr, rate, t.sent > 0 && t.received >= t.sent, &t);
-		narrow(&res->pdr, rate, t.sent > 0 && loss <= cfg->pdr_loss, &t);
+		bool ndr_pass = t.sent > 0 && t.received >= t.sent;
+		bool pdr_pass = t.sent > 0 && loss <= cfg->pdr_loss;
+		double tried = rate;
+		if (t.achieved > 0 && t.achieved < rate * (1 - RIOV_PERF_GEN_TOLERANCE)) {
+			/* the generator's ceiling: the trial counts at what it sent, nothing above is tried */
+			tried = t.achieved;
+			limit(&res->ndr, tried, ndr_pass, &t);
+			limit(&res->pdr, tried, pdr_pass, &t);
+		}
+		narrow(&res->ndr, tried, ndr_pass, &t);
+		narrow(&res->pdr, tried, pdr_pass, &t);
 		if (rate == cfg->max_rate) {
 			/* max_rate passing is the answer: nothing above it is tried */
-			if (res->ndr.found)
+			if (res->ndr.found && !res->ndr.generator_limited)
 				res->ndr.upper = cfg->max_rate;
-			if (res->pdr.found)
+			if (res->pdr.found && !res->pdr.generator_limited)
 				res->pdr.upper = cfg->max_rate;
 		}
 		rate = next_rate(&res->ndr, cfg);

@@ -9,6 +9,10 @@
  * trial is at max_rate; then the midpoint of the NDR interval until it is within precision, then
  * that of the PDR interval. A result that contradicts an earlier one (the system under test is not
  * monotonic) only narrows an interval it falls inside, so the intervals never cross.
+ *
+ * A trial counts at the rate the generator achieved, not the one asked for: a generator that cannot
+ * send faster than A makes a passing trial the bound itself (found at A, upper A, generator_limited),
+ * since no rate above A can be tried; a failing one lowers the upper bound to A.
  */
 #ifndef RIOV_TOOLS_PERF_SEARCH_H
 #define RIOV_TOOLS_PERF_SEARCH_H
@@ -16,11 +20,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/** What one trial measured: frames sent, distinct frames received (received <= sent). */
+/** What one trial measured: frames sent, distinct frames received (received <= sent), and the rate
+ *  the generator achieved (Mpps per stream; 0: as offered). */
 struct riov_perf_trial_out {
 	uint64_t sent;
 	uint64_t received;
+	double achieved;
 };
+
+/** A trial whose achieved rate is more than this fraction below the offered one was generator
+ *  limited: it counts at its achieved rate, and no rate above that can be tried. */
+#define RIOV_PERF_GEN_TOLERANCE 0.01
 
 /** Run one trial at rate (Mpps, per stream). Returns 0, or a negative errno that ends the search. */
 typedef int (*riov_perf_trial_fn)(void *arg, double rate, struct riov_perf_trial_out *out);
@@ -38,6 +48,8 @@ struct riov_perf_bound {
 	double rate;        /* highest passing rate (Mpps), 0 if none */
 	double upper;       /* lowest failing rate, or max_rate when max_rate passed */
 	uint64_t sent, received; /* the passing trial's */
+	bool generator_limited; /* rate is what the generator achieved in a loss-free (NDR) or
+				 * under-threshold (PDR) trial: the switch may go faster */
 };
 
 struct riov_perf_search_result {

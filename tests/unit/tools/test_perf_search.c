@@ -45,6 +45,23 @@ static int nth_trial(void *arg, double rate, struct riov_perf_trial_out *out)
 	return 0;
 }
 
+/* A switch that forwards at most cap Mpps behind a generator that sends at most gen Mpps */
+struct gen_double {
+	double cap, gen;
+	unsigned calls;
+};
+
+static int gen_trial(void *arg, double rate, struct riov_perf_trial_out *out)
+{
+	struct gen_double *d = arg;
+	d->calls++;
+	double sent = fmin(rate, d->gen);
+	out->achieved = sent < rate ? sent : 0; /* 0: as offered */
+	out->sent = (uint64_t)llround(sent * 1e6);
+	out->received = sent <= d->cap ? out->sent : (uint64_t)(d->cap * 1e6);
+	return 0;
+}
+
 static const struct riov_perf_search_cfg base = {
 	.max_rate = 10, .min_rate = 0.01, .precision = 0.01, .pdr_loss = 0.5, .max_trials = 100,
 };
@@ -83,6 +100,43 @@ RIOV_TEST(max_rate_passes)
 	CHECK_EQ(r.trials, 1);
 	CHECK(r.converged && r.ndr.found && r.pdr.found);
 	CHECK(r.ndr.rate == 10 && r.pdr.rate == 10);
+}
+
+/* The generator sends at most 4 Mpps and the switch takes 9: both bounds are the generator's 4,
+ * flagged, found at once (nothing faster can be offered) */
+RIOV_TEST(generator_limited_pass)
+{
+	struct gen_double d = { .cap = 9, .gen = 4 };
+	struct riov_perf_search_result r;
+	CHECK_EQ(riov_perf_search(&base, gen_trial, &d, &r), 0);
+	CHECK(r.converged);
+	CHECK_EQ(r.trials, 1);
+	CHECK(r.ndr.found && r.ndr.generator_limited && r.ndr.rate == 4 && r.ndr.upper == 4);
+	CHECK(r.pdr.found && r.pdr.generator_limited && r.pdr.rate == 4);
+}
+
+/* The generator sends at most 4 Mpps and the switch takes 3: the limited trial fails, and the search
+ * below it finds the switch's 3, not flagged */
+RIOV_TEST(generator_limited_fail)
+{
+	struct gen_double d = { .cap = 3, .gen = 4 };
+	struct riov_perf_search_result r;
+	CHECK_EQ(riov_perf_search(&base, gen_trial, &d, &r), 0);
+	CHECK(r.converged && r.ndr.found && !r.ndr.generator_limited);
+	CHECK(r.ndr.rate <= 3 && r.ndr.rate >= 3 - base.precision);
+	CHECK(r.ndr.upper <= 4);
+	CHECK(r.pdr.found && !r.pdr.generator_limited);
+	CHECK(r.pdr.rate <= 3 / 0.995 + 1e-6 && r.pdr.rate >= 3 / 0.995 - base.precision);
+	CHECK(r.trials == d.calls && r.trials <= 24);
+}
+
+/* Within the tolerance (1 %) a short trial is not generator limited: the search goes on as usual */
+RIOV_TEST(generator_within_tolerance)
+{
+	struct gen_double d = { .cap = 100, .gen = 9.95 };
+	struct riov_perf_search_result r;
+	CHECK_EQ(riov_perf_search(&base, gen_trial, &d, &r), 0);
+	CHECK(r.ndr.found && !r.ndr.generator_limited && r.ndr.rate == 10);
 }
 
 /* Every 1000th frame lost: 0.1 % at every rate, so no NDR and PDR at max rate with exactly that loss */
@@ -189,4 +243,6 @@ RIOV_TEST(errors)
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(threshold_converges), RIOV_TEST_ENTRY(max_rate_passes),
 	       RIOV_TEST_ENTRY(drop_every_1000), RIOV_TEST_ENTRY(drop_every_100),
 	       RIOV_TEST_ENTRY(pdr_threshold_is_inclusive_of_loss), RIOV_TEST_ENTRY(trial_limit),
-	       RIOV_TEST_ENTRY(non_monotonic_stays_consistent), RIOV_TEST_ENTRY(errors))
+	       RIOV_TEST_ENTRY(non_monotonic_stays_consistent), RIOV_TEST_ENTRY(errors),
+	       RIOV_TEST_ENTRY(generator_limited_pass), RIOV_TEST_ENTRY(generator_limited_fail),
+	       RIOV_TEST_ENTRY(generator_within_tolerance))
