@@ -20,8 +20,9 @@ PACKAGES=(
 	# Linux guests of riovd (tests/lab/host): tools copied into their initramfs; libvirt, started
 	# by the test itself (no systemd needed)
 	iperf3 ethtool libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-	# benchmarks: the reference switch (tests/bench/bench_tcp.py starts its own instance)
-	openvswitch-switch-dpdk
+	# benchmarks: the reference switch (tests/bench/bench_tcp.py and bench_matrix.py start their own
+	# instance), the matrix's SVG plots
+	openvswitch-switch-dpdk gnuplot-nox
 	# EVPN (docs/evpn.md): FRRouting's zebra and bgpd, run per network namespace by whoever needs them
 	frr
 	# the Debian package (make deb, docs/deploy.md): debhelper, its Python add-on, man pages, lintian
