@@ -143,3 +143,29 @@ int riov_perf_parse_mac(const char *s, uint8_t mac[6])
 		mac[i] = (uint8_t)v[i];
 	return 0;
 }
+
+int riov_perf_parse_mac_list(const char *s, uint8_t (*macs)[6], unsigned max)
+{
+	unsigned n = 0;
+
+	if (s == NULL)
+		return -EINVAL;
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		char one[24];
+
+		if (len == 0 || len >= sizeof(one))
+			return -EINVAL;
+		if (n == max)
+			return -E2BIG;
+		memcpy(one, s, len);
+		one[len] = '\0';
+		if (riov_perf_parse_mac(one, macs[n]) < 0)
+			return -EINVAL;
+		n++;
+		if (comma == NULL)
+			return (int)n;
+		s = comma + 1;
+	}
+}

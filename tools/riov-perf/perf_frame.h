@@ -71,4 +71,9 @@ int riov_perf_frame_parse(const uint8_t *buf, size_t caplen, size_t frame_len, s
 /** Parse "aa:bb:cc:dd:ee:ff" into mac. Returns 0 or -EINVAL. */
 int riov_perf_parse_mac(const char *s, uint8_t mac[6]);
 
+/** Parse a comma-separated list of MACs "MAC0,MAC1,..." into macs[0..max-1] (riov-perf's --dst-mac:
+ *  one MAC for every stream, or one per stream). Returns the number of MACs (1 or more), -EINVAL for
+ *  a bad or empty entry, or -E2BIG when there are more than max. */
+int riov_perf_parse_mac_list(const char *s, uint8_t (*macs)[6], unsigned max);
+
 #endif

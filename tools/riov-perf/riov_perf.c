@@ -61,7 +61,8 @@ struct opts {
 	unsigned nsizes;
 	struct size_spec sizes[MAX_SIZES];
 	uint32_t flows;
-	uint8_t dst_mac[6];
+	unsigned ndst;        /* --dst-mac: 1 (every stream) or one per stream */
+	uint8_t dst_mac[MAX_STREAMS][6];
 	double rate;          /* Mpps, or percent of line rate when rate_pct */
 	bool rate_pct;
 	bool rate_given;
@@ -77,6 +78,7 @@ struct opts {
 /* Per stream, per trial: the sender's state and the receiver's counts */
 struct stream {
 	uint16_t tx_port, rx_port;
+	uint8_t dst_mac[6];
 	uint64_t planned, next_seq, sent;
 	uint64_t lag;  /* frames behind the schedule after the last tx burst */
 	struct rte_mbuf *pend[MAX_BURST];
@@ -114,7 +116,8 @@ static void usage(FILE *f)
 		"  --pairs TX:RX,...       port pairs, one stream each (default: every port to itself)\n"
 		"  --sizes LIST            frame sizes 64..1518 with FCS, or imix (7:4:1 of 64/594/1518); default 64\n"
 		"  --flows N               source MAC/IP round robin over N flows per stream (default 1)\n"
-		"  --dst-mac MAC           destination MAC (default ff:ff:ff:ff:ff:ff)\n"
+		"  --dst-mac MAC[,MAC...]  destination MAC: one for every stream, or one per stream in\n"
+		"                          --pairs order (default ff:ff:ff:ff:ff:ff)\n"
 		"  --rate R | P%%           per stream: Mpps, or percent of --line-rate (default 1, ndr: 100%%)\n"
 		"  --line-rate G           line rate in Gbit/s for %% rates and Gbit/s figures (default 10)\n"
 		"  --duration S            trial length in seconds (default 5)\n"
@@ -228,6 +231,17 @@ static int parse_rate(const char *arg)
 	return 0;
 }
 
+/* --dst-mac against the streams, once their number is known (--pairs, or every port after EAL):
+ * one MAC for all, or exactly one per stream. Returns 0 or -EINVAL (message printed). */
+static int check_dst_macs(unsigned nstreams)
+{
+	if (o.ndst == 1 || o.ndst == nstreams)
+		return 0;
+	fprintf(stderr, "riov-perf: --dst-mac: %u MACs for %u stream%s (give one for all, or one per "
+		"stream)\n", o.ndst, nstreams, nstreams == 1 ? "" : "s");
+	return -EINVAL;
+}
+
 /* Options after EAL's. Returns 0, 1 for --help, or -EINVAL (message printed). */
 static int parse_opts(int argc, char **argv)
 {
@@ -251,7 +265,8 @@ static int parse_opts(int argc, char **argv)
 	o.sizes[0].size = 64;
 	snprintf(o.sizes[0].label, sizeof(o.sizes[0].label), "64");
 	o.flows = 1;
-	memset(o.dst_mac, 0xff, 6);
+	o.ndst = 1;
+	memset(o.dst_mac[0], 0xff, 6);
 	o.rate = 1;
 	o.line_rate = 10;
 	o.duration = 5;
@@ -281,7 +296,16 @@ static int parse_opts(int argc, char **argv)
 			rc = parse_u64(a, &v, 1, 65536) < 0 ? bad("--flows (1..65536)", a) : 0;
 			o.flows = (uint32_t)v;
 			break;
-		case O_DST: rc = riov_perf_parse_mac(a, o.dst_mac) < 0 ? bad("--dst-mac", a) : 0; break;
+		case O_DST: {
+			int n = riov_perf_parse_mac_list(a, o.dst_mac, MAX_STREAMS);
+			if (n == -E2BIG)
+				rc = bad("--dst-mac (at most 64 MACs)", a);
+			else if (n < 0)
+				rc = bad("--dst-mac", a);
+			else
+				o.ndst = (unsigned)n;
+			break;
+		}
 		case O_RATE: rc = parse_rate(a); break;
 		case O_LINE: rc = parse_double(a, &o.line_rate, false) < 0 ? bad("--line-rate", a) : 0; break;
 		case O_DUR:
@@ -322,6 +346,8 @@ static int parse_opts(int argc, char **argv)
 	}
 	if (optind < argc)
 		return bad("argument", argv[optind]);
+	if (o.npairs && check_dst_macs(o.npairs) < 0)
+		return -EINVAL;
 	if (o.mode == MODE_NDR && !o.rate_given) {
 		o.rate = 100;
 		o.rate_pct = true;
@@ -420,7 +446,7 @@ static void tx_build(unsigned si, unsigned n, uint64_t now)
 		struct riov_perf_addr a;
 		struct riov_perf_hdr h = { .trial = trial_no, .stream = (uint8_t)si, .seq = (uint32_t)seq,
 					   .tsc = now };
-		riov_perf_flow_addr(&a, o.dst_mac, (uint8_t)si, (uint32_t)(seq % o.flows));
+		riov_perf_flow_addr(&a, s->dst_mac, (uint8_t)si, (uint32_t)(seq % o.flows));
 		uint8_t *p = (uint8_t *)rte_pktmbuf_append(m[i], len);
 		riov_perf_frame_build(p, len, &a, &h);
 		s->pend[s->npend++] = m[i];
@@ -664,10 +690,13 @@ static void json_trial(FILE *f, const struct size_spec *z, const struct trial *t
 	for (unsigned i = 0; i < o.npairs; i++) {
 		const struct stream *s = &streams[i];
 		uint64_t lost = riov_perf_stream_lost(&s->rx, s->sent);
-		fprintf(f, "%s{\"stream\":%u,\"tx_port\":%u,\"rx_port\":%u,\"sent\":%" PRIu64
+		const uint8_t *d = s->dst_mac;
+		fprintf(f, "%s{\"stream\":%u,\"tx_port\":%u,\"rx_port\":%u,"
+			"\"dst_mac\":\"%02x:%02x:%02x:%02x:%02x:%02x\",\"sent\":%" PRIu64
 			",\"received\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"loss_pct\":%.6f,\"duplicates\":%" PRIu64
 			",\"reordered\":%" PRIu64 ",\"latency_us\":", i ? "," : "", i, s->tx_port, s->rx_port,
-			s->sent, s->rx.received, lost, pct(lost, s->sent), s->rx.duplicates, s->rx.reordered);
+			d[0], d[1], d[2], d[3], d[4], d[5], s->sent, s->rx.received, lost, pct(lost, s->sent),
+			s->rx.duplicates, s->rx.reordered);
 		json_lat(f, &s->rx.lat);
 		fprintf(f, "}");
 	}
@@ -866,6 +895,10 @@ int main(int argc, char **argv)
 			o.pair_tx[o.npairs] = o.pair_rx[o.npairs] = p;
 			o.npairs++;
 		}
+		if (check_dst_macs(o.npairs) < 0) {
+			rte_eal_cleanup();
+			return EXIT_USAGE;
+		}
 	}
 	for (unsigned i = 0; i < o.npairs; i++) {
 		if (!rte_eth_dev_is_valid_port(o.pair_tx[i]) || !rte_eth_dev_is_valid_port(o.pair_rx[i])) {
@@ -876,6 +909,7 @@ int main(int argc, char **argv)
 		}
 		streams[i].tx_port = o.pair_tx[i];
 		streams[i].rx_port = o.pair_rx[i];
+		memcpy(streams[i].dst_mac, o.dst_mac[o.ndst == 1 ? 0 : i], 6);
 	}
 	unsigned nused = 0;
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)

@@ -2,7 +2,8 @@
 /*
  * riov-perf's frames (tools/riov-perf/perf_frame.c) and its exact receive accounting
  * (perf_stream.c): build/parse round trips at every size, truncated, mangled and foreign frames
- * refused; loss, duplicates and reordering counted exactly.
+ * refused; --dst-mac's list and each stream's destination MAC; loss, duplicates and reordering
+ * counted exactly.
  */
 #include <errno.h>
 
@@ -142,6 +143,49 @@ RIOV_TEST(parse_mac)
 	CHECK_EQ(riov_perf_parse_mac("", m), -EINVAL);
 }
 
+/* --dst-mac's list: one MAC, or one per stream */
+RIOV_TEST(parse_mac_list)
+{
+	uint8_t m[4][6];
+	memset(m, 0, sizeof(m));
+	CHECK_EQ(riov_perf_parse_mac_list("02:00:00:00:00:01", m, 4), 1);
+	CHECK(m[0][0] == 2 && m[0][5] == 1 && m[1][5] == 0);
+	CHECK_EQ(riov_perf_parse_mac_list("02:00:00:00:00:0a,02:00:00:00:00:0b,ff:ff:ff:ff:ff:ff", m, 4), 3);
+	CHECK(m[0][5] == 0x0a && m[1][5] == 0x0b && m[2][0] == 0xff && m[2][5] == 0xff);
+	CHECK_EQ(riov_perf_parse_mac_list("02:00:00:00:00:01,02:00:00:00:00:02,02:00:00:00:00:03,"
+					  "02:00:00:00:00:04", m, 4), 4);
+	CHECK(m[3][5] == 4);
+	/* more than max, an empty entry, a bad one */
+	CHECK_EQ(riov_perf_parse_mac_list("02:00:00:00:00:01,02:00:00:00:00:02,02:00:00:00:00:03,"
+					  "02:00:00:00:00:04,02:00:00:00:00:05", m, 4), -E2BIG);
+	CHECK_EQ(riov_perf_parse_mac_list("02:00:00:00:00:01,", m, 4), -EINVAL);
+	CHECK_EQ(riov_perf_parse_mac_list(",02:00:00:00:00:01", m, 4), -EINVAL);
+	CHECK_EQ(riov_perf_parse_mac_list("02:00:00:00:00:01,,02:00:00:00:00:02", m, 4), -EINVAL);
+	CHECK_EQ(riov_perf_parse_mac_list("02:00:00:00:00:01,02:00:00:00:00", m, 4), -EINVAL);
+	CHECK_EQ(riov_perf_parse_mac_list("02:00:00:00:00:01;02:00:00:00:00:02", m, 4), -EINVAL);
+	CHECK_EQ(riov_perf_parse_mac_list("02:00:00:00:00:01:02:00:00:00:00:02:03:04", m, 4), -EINVAL);
+	CHECK_EQ(riov_perf_parse_mac_list("", m, 4), -EINVAL);
+	CHECK_EQ(riov_perf_parse_mac_list(NULL, m, 4), -EINVAL);
+}
+
+/* Each stream's frames carry its own destination MAC, whatever the flow; parse does not mind it */
+RIOV_TEST(per_stream_dst_mac)
+{
+	static const uint8_t macs[2][6] = { { 0x02, 0, 0, 0, 0, 0x0a }, { 0x02, 0, 0, 0, 0, 0x0b } };
+	for (uint8_t s = 0; s < 2; s++)
+		for (uint32_t flow = 0; flow < 300; flow += 7) {
+			uint8_t buf[60];
+			struct riov_perf_addr a;
+			struct riov_perf_hdr h = { .trial = 1, .stream = s, .seq = flow, .tsc = 1 };
+			riov_perf_flow_addr(&a, macs[s], s, flow);
+			CHECK_EQ(riov_perf_frame_build(buf, sizeof(buf), &a, &h), 0);
+			CHECK(memcmp(buf, macs[s], 6) == 0);
+			CHECK(buf[6] == 0x02 && buf[9] == s); /* source MAC 02:72:70:ss:ff:ff */
+			CHECK_EQ(riov_perf_frame_parse(buf, sizeof(buf), sizeof(buf), &h), 0);
+			CHECK_EQ(h.stream, s);
+		}
+}
+
 RIOV_TEST(stream_exact_counts)
 {
 	struct riov_perf_stream_rx s;
@@ -178,4 +222,5 @@ RIOV_TEST(stream_exact_counts)
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(round_trip_every_size), RIOV_TEST_ENTRY(header_fields),
 	       RIOV_TEST_ENTRY(build_refuses_bad_sizes), RIOV_TEST_ENTRY(truncated_refused),
 	       RIOV_TEST_ENTRY(foreign_refused), RIOV_TEST_ENTRY(parse_mac),
+	       RIOV_TEST_ENTRY(parse_mac_list), RIOV_TEST_ENTRY(per_stream_dst_mac),
 	       RIOV_TEST_ENTRY(stream_exact_counts))

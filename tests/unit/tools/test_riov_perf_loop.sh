@@ -1,9 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # riov-perf itself, briefly, against DPDK's loopback vdevs (no hugepages, one lcore pinned to one CPU):
-#   - bad options exit 2 before or after EAL, --help exits 0;
+#   - bad options exit 2 before or after EAL (--dst-mac with as many MACs as neither 1 nor the
+#     streams: before EAL with --pairs, after it without), --help exits 0;
 #   - net_ring0 (its TX comes back on its RX): sent == received, nothing lost, twice or stale, at 64 B
-#     and IMIX with 16 flows; two ring ports as two streams; an NDR search that passes at its max;
+#     and IMIX with 16 flows; two ring ports as two streams, each with its own --dst-mac; an NDR
+#     search that passes at its max;
+#   - net_pcap (TX written to a pcap file): every frame of stream s carries --dst-mac's entry s;
 #   - --drop-every 1000 (the receiver discards every 1000th frame, a lossy switch's double): exactly
 #     sent/1000 lost;
 #   - net_null0 (RX hands out frames that are not riov-perf's): all foreign, no crash;
@@ -53,6 +56,16 @@ expect_rc() {
 	fi
 }
 
+# expect_in FILE TEXT NAME: the last expect_rc's stdout or stderr (out, err) holds TEXT
+expect_in() {
+	if grep -qF -- "$2" "$tmp/$1"; then
+		ok "$3"
+	else
+		fail "$3: no '$2' in its std$1"
+		head -5 "$tmp/$1"
+	fi
+}
+
 # run NAME CHECK-PY VDEVS -- OPTIONS: riov-perf --json; CHECK-PY (python, r = the JSON object) must hold
 run() {
 	local name=$1 check=$2
@@ -94,11 +107,22 @@ expect_rc 2 bad-mode -- --mode fast
 expect_rc 2 bad-flows -- --flows 0
 expect_rc 2 bad-pairs -- --pairs 0:
 expect_rc 2 bad-mac -- --dst-mac 02:00:00:00:00
+expect_rc 2 bad-mac-list -- --dst-mac 02:00:00:00:00:01,
+expect_rc 2 bad-mac-list-entry -- --dst-mac 02:00:00:00:00:01,02:00:00:00:00:02:03
+expect_rc 2 macs-over-streams -- --pairs 0:0,1:1 --dst-mac 02:00:00:00:00:01,02:00:00:00:00:02,02:00:00:00:00:03
+expect_in err "riov-perf: --dst-mac: 3 MACs for 2 streams" macs-over-streams-message
+expect_rc 2 macs-under-streams -- --pairs 0,1,2 --dst-mac 02:00:00:00:00:01,02:00:00:00:00:02
+expect_in err "riov-perf: --dst-mac: 2 MACs for 3 streams" macs-under-streams-message
+expect_rc 2 macs-65 -- --dst-mac "$(python3 -c 'print(",".join("02:00:00:00:00:%02x" % i for i in range(65)))')"
 expect_rc 2 unknown-option -- --frobnicate
 expect_rc 2 missing-argument -- --duration
 expect_rc 2 stray-argument -- 64
 mapfile -t e < <(eal nopport net_ring0)
 expect_rc 2 no-such-port "${e[@]}" -- --pairs 0:3 --duration 0.1
+# without --pairs the streams are known after EAL: every port to itself, here one
+mapfile -t e < <(eal macsports net_ring0)
+expect_rc 2 macs-over-ports "${e[@]}" -- --dst-mac 02:00:00:00:00:01,02:00:00:00:00:02 --duration 0.1
+expect_in err "riov-perf: --dst-mac: 2 MACs for 1 stream " macs-over-ports-message
 mapfile -t e < <(eal toomany net_ring0)
 expect_rc 2 too-many-frames "${e[@]}" -- --rate 1000 --duration 3600
 
@@ -115,8 +139,44 @@ run ring-64-imix "$exact and [x['trial']['sent'] for x in r['results']] == [6000
 	net_ring0 -- --rate 0.2 --duration 0.3 --sizes 64,imix --flows 16 --drain 20
 run ring-1518 "$exact and r['results'][0]['trial']['sent'] == 30000" \
 	net_ring0 -- --rate 0.1 --duration 0.3 --sizes 1518 --flows 1000 --dst-mac 02:00:00:00:00:01 --drain 20
-run ring-two-streams "$exact and len(r['results'][0]['trial']['streams']) == 2 and r['results'][0]['trial']['sent'] == 60000" \
+run ring-two-streams "$exact and (len(r['results'][0]['trial']['streams']) == 2 and r['results'][0]['trial']['sent'] == 60000
+          and [s['dst_mac'] for s in r['results'][0]['trial']['streams']] == ['ff:ff:ff:ff:ff:ff'] * 2)" \
 	net_ring0 net_ring1 -- --rate 0.1 --duration 0.3 --pairs 0:0,1:1 --drain 20
+# one destination MAC per stream (--pairs order): each stream's shows in the JSON, the counts exact
+run ring-two-macs "$exact and (lambda ss: [s['dst_mac'] for s in ss] == ['02:00:00:00:00:0a', '02:00:00:00:00:0b']
+          and [(s['tx_port'], s['sent']) for s in ss] == [(1, 20000), (0, 20000)])(r['results'][0]['trial']['streams'])" \
+	net_ring0 net_ring1 -- --rate 0.1 --duration 0.2 --pairs 1:1,0:0 --dst-mac 02:00:00:00:00:0a,02:00:00:00:00:0B --drain 20
+# ... and on the wire: two streams out of one net_pcap port into a pcap file (received nowhere: all
+# lost), every frame's destination MAC the one of the stream in its payload header (offset 45)
+mapfile -t e < <(eal pcap-macs "net_pcap0,tx_pcap=$tmp/macs.pcap" net_null0,no-rx=1)
+if "$perf" "${e[@]}" -- --json --quiet --pairs 0:1,0:1 --dst-mac 02:00:00:00:00:0a,02:00:00:00:00:0b \
+	--flows 4 --rate 0.01 --duration 0.1 --drain 0 >"$tmp/pcap-macs.json" 2>"$tmp/pcap-macs.err"; then
+	if python3 - "$tmp/macs.pcap" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+want = {0: bytes.fromhex("02000000000a"), 1: bytes.fromhex("02000000000b")}
+off, seen = 24, {0: 0, 1: 0}
+while off < len(data):
+    incl = struct.unpack_from("<I", data, off + 8)[0]
+    f = data[off + 16:off + 16 + incl]
+    off += 16 + incl
+    stream = f[45]
+    if f[:6] != want.get(stream):
+        print("stream %d frame to %s" % (stream, f[:6].hex(":")), file=sys.stderr)
+        sys.exit(1)
+    seen[stream] += 1
+print("# pcap: %s frames per stream" % seen)
+sys.exit(0 if seen == {0: 1000, 1: 1000} else 1)
+PY
+	then
+		ok pcap-macs
+	else
+		fail "pcap-macs: frames without their stream's destination MAC"
+	fi
+else
+	fail "pcap-macs: riov-perf failed"
+	tail -5 "$tmp/pcap-macs.err"
+fi
 # a lossy double: exactly every 1000th frame lost, nothing else
 run ring-drop-every-1000 "(lambda t: t['sent'] == 100000 and t['lost'] == 100 and t['test_dropped'] == 100
           and t['received'] == 99900 and t['duplicates'] == 0 and t['foreign'] == 0)(r['results'][0]['trial'])" \
