@@ -36,6 +36,10 @@
 #include "perf_search.h"
 #include "perf_stream.h"
 
+#ifndef RIOV_VERSION
+#define RIOV_VERSION "unknown"
+#endif
+
 #define EXIT_USAGE 2
 #define MAX_STREAMS 64
 #define MAX_SIZES 16
@@ -108,30 +112,46 @@ static const struct size_spec *cur_size;
 static bool progress_shown;
 static uint64_t drop_ctr;     /* --drop-every: riov-perf frames seen this trial */
 
+/* Laid out for help2man too (deploy/man): "Usage:", "Options:", "Exit status:", "Examples:" */
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: riov-perf [EAL options] -- [options]\n"
-		"  --mode fixed|ndr        one trial at --rate, or NDR/PDR search (default fixed)\n"
-		"  --pairs TX:RX,...       port pairs, one stream each (default: every port to itself)\n"
-		"  --sizes LIST            frame sizes 64..1518 with FCS, or imix (7:4:1 of 64/594/1518); default 64\n"
-		"  --flows N               source MAC/IP round robin over N flows per stream (default 1)\n"
-		"  --dst-mac MAC[,MAC...]  destination MAC: one for every stream, or one per stream in\n"
-		"                          --pairs order (default ff:ff:ff:ff:ff:ff)\n"
-		"  --rate R | P%%           per stream: Mpps, or percent of --line-rate (default 1, ndr: 100%%)\n"
-		"  --line-rate G           line rate in Gbit/s for %% rates and Gbit/s figures (default 10)\n"
-		"  --duration S            trial length in seconds (default 5)\n"
-		"  --drain S               wait for frames after a trial, at most S seconds (default 0.5)\n"
-		"  --pdr-loss P            PDR loss threshold in percent (default 0.5)\n"
-		"  --search-precision R    stop the search when NDR/PDR are known within R Mpps (default 1%% of max)\n"
-		"  --min-rate R            lowest rate the search tries, Mpps (default 0.01)\n"
-		"  --trials N              at most N search trials per size (default 20)\n"
-		"  --latency-load P        latency trial at P percent of NDR (default 50)\n"
-		"  --burst N               frames per tx burst at most (default 32)\n"
-		"  --drop-every N          test aid: discard every Nth received frame before counting\n"
-		"  --json                  one JSON object on stdout instead of the table\n"
-		"  --quiet                 no progress line on stderr\n"
-		"  --help\n");
+		"Usage: riov-perf [EAL options] -- [OPTIONS]\n"
+		"Throughput and latency test on DPDK ports: sends paced, timestamped, numbered frames and\n"
+		"counts per stream what comes back (lost, duplicated, reordered, latency); one trial at a\n"
+		"fixed rate or an RFC 2544 NDR/PDR search.\n\n"
+		"Options:\n"
+		"  --mode fixed|ndr          one trial at --rate, or NDR/PDR search (default fixed)\n"
+		"  --pairs TX:RX,...         port pairs, one stream each (default: every port to itself)\n"
+		"  --sizes LIST              frame sizes 64..1518 with FCS, or imix (7:4:1 of 64/594/1518);\n"
+		"                            default 64\n"
+		"  --flows N                 source MAC/IP round robin over N flows per stream (default 1)\n"
+		"  --dst-mac MAC[,MAC...]    destination MAC: one for every stream, or one per stream in\n"
+		"                            --pairs order (default ff:ff:ff:ff:ff:ff)\n"
+		"  --rate R | P%%             per stream: Mpps, or percent of --line-rate (default 1, ndr:\n"
+		"                            100%%)\n"
+		"  --line-rate G             line rate in Gbit/s for %% rates and Gbit/s figures (default 10)\n"
+		"  --duration S              trial length in seconds (default 5)\n"
+		"  --drain S                 wait for frames after a trial, at most S seconds (default 0.5)\n"
+		"  --pdr-loss P              PDR loss threshold in percent (default 0.5)\n"
+		"  --search-precision R      stop the search when NDR/PDR are known within R Mpps (default\n"
+		"                            1%% of the max rate)\n"
+		"  --min-rate R              lowest rate the search tries, Mpps (default 0.01)\n"
+		"  --trials N                at most N search trials per size (default 20)\n"
+		"  --latency-load P          latency trial at P percent of NDR (default 50)\n"
+		"  --burst N                 frames per tx burst at most (default 32)\n"
+		"  --drop-every N            test aid: discard every Nth received frame before counting\n"
+		"  --json                    one JSON object on stdout instead of the table\n"
+		"  --quiet                   no progress line on stderr\n"
+		"  -h, --help                this text (riov-perf --help, or after --)\n"
+		"  --version                 print riov-perf's version and exit\n\n"
+		"EAL options are DPDK's (riov-perf --no-huge --help lists them); a port is any ethdev EAL\n"
+		"gives, e.g. --vdev net_virtio_user0,path=SOCKET towards a switch.\n\n"
+		"Exit status: 0 success, 1 runtime failure (EAL, ports, memory), 2 usage error, 130\n"
+		"interrupted (SIGINT/SIGTERM end the current trial; what was measured is printed).\n\n"
+		"Examples:\n"
+		"  $ riov-perf --no-huge -m 256 --no-pci --vdev net_virtio_user0,path=/run/riov/g0.sock -- --mode ndr --sizes 64,imix\n"
+		"  $ riov-perf --no-huge -m 256 --no-pci --vdev net_ring0 -- --rate 0.2 --duration 1 --json\n");
 }
 
 static int bad(const char *what, const char *arg)
@@ -242,11 +262,13 @@ static int check_dst_macs(unsigned nstreams)
 	return -EINVAL;
 }
 
-/* Options after EAL's. Returns 0, 1 for --help, or -EINVAL (message printed). */
+enum { OPTS_RUN, OPTS_HELP, OPTS_VERSION };
+
+/* Options after EAL's. Returns OPTS_RUN, OPTS_HELP, OPTS_VERSION, or -EINVAL (message printed). */
 static int parse_opts(int argc, char **argv)
 {
 	enum { O_MODE = 256, O_PAIRS, O_SIZES, O_FLOWS, O_DST, O_RATE, O_LINE, O_DUR, O_DRAIN, O_PDR,
-	       O_PREC, O_MINR, O_TRIALS, O_LAT, O_BURST, O_DROP, O_JSON, O_QUIET, O_HELP };
+	       O_PREC, O_MINR, O_TRIALS, O_LAT, O_BURST, O_DROP, O_JSON, O_QUIET, O_HELP, O_VERSION };
 	static const struct option lo[] = {
 		{ "mode", 1, NULL, O_MODE }, { "pairs", 1, NULL, O_PAIRS }, { "sizes", 1, NULL, O_SIZES },
 		{ "flows", 1, NULL, O_FLOWS }, { "dst-mac", 1, NULL, O_DST }, { "rate", 1, NULL, O_RATE },
@@ -255,7 +277,7 @@ static int parse_opts(int argc, char **argv)
 		{ "min-rate", 1, NULL, O_MINR }, { "trials", 1, NULL, O_TRIALS },
 		{ "latency-load", 1, NULL, O_LAT }, { "burst", 1, NULL, O_BURST },
 		{ "drop-every", 1, NULL, O_DROP }, { "json", 0, NULL, O_JSON }, { "quiet", 0, NULL, O_QUIET },
-		{ "help", 0, NULL, O_HELP }, { NULL, 0, NULL, 0 },
+		{ "help", 0, NULL, O_HELP }, { "version", 0, NULL, O_VERSION }, { NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
 	int c;
@@ -337,7 +359,8 @@ static int parse_opts(int argc, char **argv)
 			break;
 		case O_JSON: o.json = true; break;
 		case O_QUIET: o.quiet = true; break;
-		case O_HELP: case 'h': return 1;
+		case O_HELP: case 'h': return OPTS_HELP;
+		case O_VERSION: return OPTS_VERSION;
 		case ':': rc = bad("option (missing argument)", argv[optind - 1]); break;
 		default: rc = bad("option", argv[optind - 1]); break;
 		}
@@ -352,7 +375,23 @@ static int parse_opts(int argc, char **argv)
 		o.rate = 100;
 		o.rate_pct = true;
 	}
-	return 0;
+	return OPTS_RUN;
+}
+
+/* What parse_opts said, before or after EAL: -1 to go on, else the exit status */
+static int opts_done(int rc)
+{
+	if (rc == OPTS_RUN)
+		return -1;
+	if (rc == OPTS_VERSION) {
+		printf("riov-perf %s\n", RIOV_VERSION);
+		return 0;
+	}
+	if (rc == OPTS_HELP) {
+		usage(stdout);
+		return 0;
+	}
+	return EXIT_USAGE; /* the message, with "try --help", is out: the whole text would bury it */
 }
 
 /* Average frame size with FCS */
@@ -856,14 +895,16 @@ int main(int argc, char **argv)
 			dd = i;
 			break;
 		}
+	/* riov-perf --help and --version alone are ours, not EAL's (help2man runs them so) */
+	if (dd < 0 && argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+				    strcmp(argv[1], "--version") == 0))
+		dd = 0;
 	/* options first, so that a bad one is refused before EAL is up */
 	if (dd >= 0) {
 		argv[dd] = argv[0];
-		rc = parse_opts(argc - dd, argv + dd);
-		if (rc != 0) {
-			usage(rc > 0 ? stdout : stderr);
-			return rc > 0 ? 0 : EXIT_USAGE;
-		}
+		rc = opts_done(parse_opts(argc - dd, argv + dd));
+		if (rc >= 0)
+			return rc;
 		eal_argc = dd;
 	}
 	rc = rte_eal_init(eal_argc, argv);
@@ -873,11 +914,10 @@ int main(int argc, char **argv)
 	}
 	if (dd < 0) {
 		argv[rc] = argv[0];
-		rc = parse_opts(argc - rc, argv + rc);
-		if (rc != 0) {
-			usage(rc > 0 ? stdout : stderr);
+		rc = opts_done(parse_opts(argc - rc, argv + rc));
+		if (rc >= 0) {
 			rte_eal_cleanup();
-			return rc > 0 ? 0 : EXIT_USAGE;
+			return rc;
 		}
 	}
 	tsc_hz = rte_get_tsc_hz();

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # riov-perf itself, briefly, against DPDK's loopback vdevs (no hugepages, one lcore pinned to one CPU):
 #   - bad options exit 2 before or after EAL (--dst-mac with as many MACs as neither 1 nor the
-#     streams: before EAL with --pairs, after it without), --help exits 0;
+#     streams: before EAL with --pairs, after it without) with one line of message, --help and
+#     --version (also alone, without EAL) exit 0;
 #   - net_ring0 (its TX comes back on its RX): sent == received, nothing lost, twice or stale, at 64 B
 #     and IMIX with 16 flows; two ring ports as two streams, each with its own --dst-mac; an NDR
 #     search that passes at its max;
@@ -11,9 +12,10 @@
 #     sent/1000 lost;
 #   - net_null0 (RX hands out frames that are not riov-perf's): all foreign, no crash;
 #   - the pacing error at 1 Mpps against net_null and net_ring, printed as a measurement, not judged.
-# usage: test_riov_perf_loop.sh RIOV_PERF
+# usage: test_riov_perf_loop.sh RIOV_PERF VERSION
 set -u
 perf=$1
+version=${2:-}
 fails=0
 n=0
 tmp=$(mktemp -d)
@@ -99,7 +101,17 @@ PY
 
 # usage errors: before EAL (no EAL options needed), and a port that does not exist (after EAL)
 expect_rc 0 help -- --help
+expect_in out "Usage: riov-perf [EAL options] -- [OPTIONS]" help-usage-line
+expect_rc 0 help-alone --help
+expect_in out "  --dst-mac MAC[,MAC...]" help-alone-is-ours
+expect_rc 0 version --version
+expect_in out "riov-perf $version" version-line
+[ "$(wc -l <"$tmp/out")" = 1 ] && ok version-one-line || fail "version-one-line: $(cat "$tmp/out")"
+expect_rc 0 version-after-dashes -- --version
+expect_in out "riov-perf $version" version-after-dashes-line
 expect_rc 2 bad-size -- --sizes 63
+expect_in err "riov-perf: bad --sizes (64..1518 or imix) '63' (try --help)" bad-size-message
+[ "$(wc -l <"$tmp/err")" = 1 ] && ok bad-size-message-alone || fail "bad-size-message-alone: $(cat "$tmp/err")"
 expect_rc 2 bad-size-word -- --sizes 64,big
 expect_rc 2 bad-rate -- --rate 1x
 expect_rc 2 bad-rate-pct -- --rate 120%
