@@ -112,14 +112,16 @@ static const struct size_spec *cur_size;
 static bool progress_shown;
 static uint64_t drop_ctr;     /* --drop-every: riov-perf frames seen this trial */
 
-/* Laid out for help2man too (deploy/man): "Usage:", "Options:", "Exit status:", "Examples:" */
+/* Laid out for help2man too (deploy/man): "Usage:", "Options:", "Examples:" with "$ " */
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: riov-perf [EAL options] -- [OPTIONS]\n"
 		"Throughput and latency test on DPDK ports: sends paced, timestamped, numbered frames and\n"
 		"counts per stream what comes back (lost, duplicated, reordered, latency); one trial at a\n"
-		"fixed rate or an RFC 2544 NDR/PDR search.\n\n"
+		"fixed rate or an RFC 2544 NDR/PDR search.\n"
+		"Exit status: 0 success, 1 runtime failure (EAL, ports, memory), 2 usage error, 130\n"
+		"interrupted (SIGINT/SIGTERM end the current trial; what was measured is printed).\n\n"
 		"Options:\n"
 		"  --mode fixed|ndr          one trial at --rate, or NDR/PDR search (default fixed)\n"
 		"  --pairs TX:RX,...         port pairs, one stream each (default: every port to itself)\n"
@@ -147,11 +149,10 @@ static void usage(FILE *f)
 		"  --version                 print riov-perf's version and exit\n\n"
 		"EAL options are DPDK's (riov-perf --no-huge --help lists them); a port is any ethdev EAL\n"
 		"gives, e.g. --vdev net_virtio_user0,path=SOCKET towards a switch.\n\n"
-		"Exit status: 0 success, 1 runtime failure (EAL, ports, memory), 2 usage error, 130\n"
-		"interrupted (SIGINT/SIGTERM end the current trial; what was measured is printed).\n\n"
 		"Examples:\n"
-		"  $ riov-perf --no-huge -m 256 --no-pci --vdev net_virtio_user0,path=/run/riov/g0.sock -- --mode ndr --sizes 64,imix\n"
-		"  $ riov-perf --no-huge -m 256 --no-pci --vdev net_ring0 -- --rate 0.2 --duration 1 --json\n");
+		"  $ riov-perf --no-huge --vdev net_ring0 -- --duration 1 --json\n"
+		"  $ riov-perf --vdev net_virtio_user0,path=SOCKET -- --mode ndr\n"
+		"  $ riov-perf ... -- --pairs 0:1,1:0 --dst-mac MAC1,MAC0\n");
 }
 
 static int bad(const char *what, const char *arg)
