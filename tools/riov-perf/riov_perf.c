@@ -72,6 +72,8 @@ struct opts {
 	bool rate_given;
 	double line_rate;     /* Gbit/s */
 	double duration, drain;
+	double warmup;        /* seconds of learning frames before each size's first trial */
+	double link_wait;     /* seconds to wait for every port's link before the first trial */
 	double pdr_loss, precision, min_rate, latency_load;
 	unsigned max_trials;
 	unsigned burst;
@@ -135,12 +137,16 @@ static void usage(FILE *f)
 		"  --line-rate G             line rate in Gbit/s for %% rates and Gbit/s figures (default 10)\n"
 		"  --duration S              trial length in seconds (default 5)\n"
 		"  --drain S                 wait for frames after a trial, at most S seconds (default 0.5)\n"
+		"  --warmup S                before each size's first trial, S seconds of learning frames\n"
+		"                            at 0.1 Mpps per stream, not counted (RFC 2544; default 0.5)\n"
+		"  --link-wait S             wait at most S seconds for every port's link before the\n"
+		"                            first frame (default 10; 0: do not wait)\n"
 		"  --pdr-loss P              PDR loss threshold in percent (default 0.5)\n"
 		"  --search-precision R      stop the search when NDR/PDR are known within R Mpps (default\n"
 		"                            1%% of the max rate)\n"
 		"  --min-rate R              lowest rate the search tries, Mpps (default 0.01)\n"
 		"  --trials N                at most N search trials per size (default 20)\n"
-		"  --latency-load P          latency trial at P percent of NDR (default 50)\n"
+		"  --latency-load P          latency trial at P percent of NDR (default 50; 0: none)\n"
 		"  --burst N                 frames per tx burst at most (default 32)\n"
 		"  --drop-every N            test aid: discard every Nth received frame before counting\n"
 		"  --json                    one JSON object on stdout instead of the table\n"
@@ -269,11 +275,13 @@ enum { OPTS_RUN, OPTS_HELP, OPTS_VERSION };
 static int parse_opts(int argc, char **argv)
 {
 	enum { O_MODE = 256, O_PAIRS, O_SIZES, O_FLOWS, O_DST, O_RATE, O_LINE, O_DUR, O_DRAIN, O_PDR,
-	       O_PREC, O_MINR, O_TRIALS, O_LAT, O_BURST, O_DROP, O_JSON, O_QUIET, O_HELP, O_VERSION };
+	       O_PREC, O_MINR, O_TRIALS, O_LAT, O_BURST, O_DROP, O_JSON, O_QUIET, O_HELP, O_VERSION,
+	       O_WARM, O_LINKW };
 	static const struct option lo[] = {
 		{ "mode", 1, NULL, O_MODE }, { "pairs", 1, NULL, O_PAIRS }, { "sizes", 1, NULL, O_SIZES },
 		{ "flows", 1, NULL, O_FLOWS }, { "dst-mac", 1, NULL, O_DST }, { "rate", 1, NULL, O_RATE },
 		{ "line-rate", 1, NULL, O_LINE }, { "duration", 1, NULL, O_DUR }, { "drain", 1, NULL, O_DRAIN },
+		{ "warmup", 1, NULL, O_WARM }, { "link-wait", 1, NULL, O_LINKW },
 		{ "pdr-loss", 1, NULL, O_PDR }, { "search-precision", 1, NULL, O_PREC },
 		{ "min-rate", 1, NULL, O_MINR }, { "trials", 1, NULL, O_TRIALS },
 		{ "latency-load", 1, NULL, O_LAT }, { "burst", 1, NULL, O_BURST },
@@ -294,6 +302,8 @@ static int parse_opts(int argc, char **argv)
 	o.line_rate = 10;
 	o.duration = 5;
 	o.drain = 0.5;
+	o.warmup = 0.5;
+	o.link_wait = 10;
 	o.pdr_loss = 0.5;
 	o.min_rate = 0.01;
 	o.latency_load = 50;
@@ -338,6 +348,13 @@ static int parse_opts(int argc, char **argv)
 		case O_DRAIN:
 			rc = parse_double(a, &o.drain, true) < 0 || o.drain > 60 ? bad("--drain (0..60)", a) : 0;
 			break;
+		case O_WARM:
+			rc = parse_double(a, &o.warmup, true) < 0 || o.warmup > 60 ? bad("--warmup (0..60)", a) : 0;
+			break;
+		case O_LINKW:
+			rc = parse_double(a, &o.link_wait, true) < 0 || o.link_wait > 600 ?
+				bad("--link-wait (0..600)", a) : 0;
+			break;
 		case O_PDR:
 			rc = parse_double(a, &o.pdr_loss, true) < 0 || o.pdr_loss >= 100 ? bad("--pdr-loss", a) : 0;
 			break;
@@ -348,8 +365,8 @@ static int parse_opts(int argc, char **argv)
 			o.max_trials = (unsigned)v;
 			break;
 		case O_LAT:
-			rc = parse_double(a, &o.latency_load, false) < 0 || o.latency_load > 100 ?
-				bad("--latency-load (percent)", a) : 0;
+			rc = parse_double(a, &o.latency_load, true) < 0 || o.latency_load > 100 ?
+				bad("--latency-load (percent, 0: none)", a) : 0;
 			break;
 		case O_BURST:
 			rc = parse_u64(a, &v, 1, MAX_BURST) < 0 ? bad("--burst (1..256)", a) : 0;
@@ -454,6 +471,30 @@ static int port_start(uint16_t port)
 		return rc;
 	}
 	rte_eth_promiscuous_enable(port); /* not every driver has it; a loopback does not need it */
+	return 0;
+}
+
+/* Every port's link up (a virtio-user port's once its switch has connected), or -ETIMEDOUT after
+ * --link-wait seconds */
+static int wait_links(void)
+{
+	if (o.link_wait == 0)
+		return 0;
+	uint64_t t_end = rte_rdtsc() + (uint64_t)(o.link_wait * (double)rte_get_tsc_hz());
+	for (unsigned i = 0; i < n_ports; i++) {
+		struct rte_eth_link link;
+		for (;;) {
+			memset(&link, 0, sizeof(link));
+			if (rte_eth_link_get_nowait(ports[i], &link) < 0 || link.link_status == RTE_ETH_LINK_UP)
+				break; /* a driver without link status: nothing to wait for */
+			if (rte_rdtsc() >= t_end) {
+				fprintf(stderr, "riov-perf: port %u: link down after %.0f s (--link-wait)\n",
+					ports[i], o.link_wait);
+				return -ETIMEDOUT;
+			}
+			rte_delay_ms(10);
+		}
+	}
 	return 0;
 }
 
@@ -783,6 +824,7 @@ static int search_trial(void *arg, double rate, struct riov_perf_trial_out *out)
 		return rc;
 	out->sent = t.sent;
 	out->received = t.received;
+	out->achieved = t.achieved;
 	if (c->json)
 		fprintf(c->json, "%s{\"rate_mpps\":%.6f,\"achieved_mpps\":%.6f,\"sent\":%" PRIu64
 			",\"received\":%" PRIu64 ",\"loss_pct\":%.6f,\"duplicates\":%" PRIu64 "}",
@@ -801,12 +843,16 @@ static void print_bound(const char *name, const struct size_spec *z, const struc
 {
 	if (o.json) {
 		printf("\"%s\":{\"found\":%s,\"mpps\":%.6f,\"gbps\":%.4f,\"total_mpps\":%.6f,\"upper_mpps\":%.6f,"
-		       "\"sent\":%" PRIu64 ",\"received\":%" PRIu64 "}", name, b->found ? "true" : "false",
-		       b->rate, gbps(z, b->rate), b->rate * o.npairs, b->upper, b->sent, b->received);
+		       "\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"generator_limited\":%s}", name,
+		       b->found ? "true" : "false", b->rate, gbps(z, b->rate), b->rate * o.npairs, b->upper,
+		       b->sent, b->received, b->generator_limited ? "true" : "false");
 	} else if (b->found) {
 		printf("  %s: %.4f Mpps/stream (%.3f Gbit/s), %.4f Mpps over %u stream(s); ", name, b->rate,
 		       gbps(z, b->rate), b->rate * o.npairs, o.npairs);
-		if (b->upper > b->rate)
+		if (b->generator_limited)
+			printf("generator limited: riov-perf could send no faster, the system under test may "
+			       "go faster\n");
+		else if (b->upper > b->rate)
 			printf("lowest failing %.4f\n", b->upper);
 		else
 			printf("the highest rate tried\n");
@@ -815,12 +861,34 @@ static void print_bound(const char *name, const struct size_spec *z, const struc
 	}
 }
 
+/* RFC 2544's learning frames: a short trial at a low rate that nothing counts, so that the system
+ * under test has learned the streams' addresses (and warmed its caches) before the first trial */
+static int warm_up(const struct size_spec *z)
+{
+	struct trial t;
+	double duration = o.duration;
+	bool quiet = o.quiet;
+	o.duration = o.warmup;
+	o.quiet = true;
+	int rc = run_trial(fmin(0.1, max_rate(z)), &t);
+	o.duration = duration;
+	o.quiet = quiet;
+	if (rc == 0)
+		trial_release();
+	return rc;
+}
+
 static int run_size(const struct size_spec *z, bool first)
 {
 	struct trial t;
 	int rc;
 
 	cur_size = z;
+	if (o.warmup > 0) {
+		rc = warm_up(z);
+		if (rc < 0)
+			return rc;
+	}
 	if (o.json)
 		printf("%s{\"size\":\"%s\",\"avg_frame_bytes\":%.2f,\"line_mpps\":%.6f,", first ? "" : ",",
 		       z->label, avg_size(z), line_mpps(z));
@@ -868,7 +936,7 @@ static int run_size(const struct size_spec *z, bool first)
 		if (!res.converged)
 			printf("  (stopped after %u trials, not within precision)\n", res.trials);
 	}
-	if (rc == 0 && res.ndr.found) {
+	if (rc == 0 && res.ndr.found && o.latency_load > 0) {
 		rc = run_trial(res.ndr.rate * o.latency_load / 100, &t);
 		if (rc < 0 && rc != -EINTR)
 			return rc;
@@ -968,6 +1036,10 @@ int main(int argc, char **argv)
 			rte_eal_cleanup();
 			return 1;
 		}
+	}
+	if (wait_links() < 0) {
+		rte_eal_cleanup();
+		return 1;
 	}
 	for (unsigned i = 0; i < o.nsizes; i++) {
 		double planned = ceil(max_rate(&o.sizes[i]) * 1e6 * o.duration);

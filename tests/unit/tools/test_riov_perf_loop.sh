@@ -162,7 +162,7 @@ run ring-two-macs "$exact and (lambda ss: [s['dst_mac'] for s in ss] == ['02:00:
 # lost), every frame's destination MAC the one of the stream in its payload header (offset 45)
 mapfile -t e < <(eal pcap-macs "net_pcap0,tx_pcap=$tmp/macs.pcap" net_null0,no-rx=1)
 if "$perf" "${e[@]}" -- --json --quiet --pairs 0:1,0:1 --dst-mac 02:00:00:00:00:0a,02:00:00:00:00:0b \
-	--flows 4 --rate 0.01 --duration 0.1 --drain 0 >"$tmp/pcap-macs.json" 2>"$tmp/pcap-macs.err"; then
+	--flows 4 --rate 0.01 --duration 0.1 --drain 0 --warmup 0 >"$tmp/pcap-macs.json" 2>"$tmp/pcap-macs.err"; then
 	if python3 - "$tmp/macs.pcap" <<'PY'
 import struct, sys
 data = open(sys.argv[1], "rb").read()
@@ -199,6 +199,14 @@ run ring-ndr "(lambda x: x['search']['ndr']['found'] and x['search']['ndr']['mpp
           and x['latency_trial']['sent'] == x['latency_trial']['received'] == 20000
           and x['latency_trial']['offered_mpps'] == 0.1)(r['results'][0])" \
 	net_ring0 -- --mode ndr --rate 0.2 --duration 0.2 --drain 20
+# NDR search from a rate one core cannot send (500 Mpps): the first trial is generator limited and
+# loss-free, so NDR and PDR are what was achieved, flagged, after one trial; --latency-load 0: no
+# latency trial
+run ring-ndr-generator-limited "(lambda x: x['search']['ndr']['found'] and x['search']['ndr']['generator_limited']
+          and x['search']['pdr']['generator_limited'] and len(x['search']['trials']) == 1
+          and 0 < x['search']['ndr']['mpps'] == x['search']['trials'][0]['achieved_mpps'] < 500 * 0.99
+          and 'latency_trial' not in x)(r['results'][0])" \
+	net_ring0 -- --mode ndr --rate 500 --duration 0.02 --drain 1 --latency-load 0 --warmup 0
 # NDR search with every 1000th frame dropped: no NDR, PDR at the max rate (0.1 % <= 0.5 %)
 run ring-ndr-lossy "(lambda s: not s['ndr']['found'] and s['pdr']['found'] and s['pdr']['mpps'] == 0.2
           and s['pdr']['sent'] - s['pdr']['received'] == 20 and len(s['trials']) == 2)(r['results'][0]['search'])" \
