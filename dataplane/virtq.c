@@ -188,7 +188,7 @@ static void vq_ask(struct riov_virtq *vq)
 	}
 }
 
-/* A burst stopped at a VQ_E_MISS: wait until the unit's generation moves past `gen` (the one read
+/* A burst stopped at a VQ_E_MISS: wait until the device's generation moves past `gen` (the one read
  * before the burst translated anything, so an update racing with the miss is not missed). */
 __attribute__((noinline)) void vq_wait_begin(struct riov_virtq *vq, uint64_t gen)
 {

@@ -113,14 +113,15 @@ struct riov_virtq {
 	uint64_t used_gpa;            /* guest-physical address of the used ring */
 	/* A vIOMMU guest's buffer not in the first stage yet (RIOV_VTD_IOTLB_MISS): the queue stops at
 	 * that buffer (TX: the chain stays in the avail ring; RX: the packets are held), asks vmm to
-	 * send the front-end an IOTLB miss, and tries again once the unit's invalidation generation
-	 * moved (an IOTLB update arrived). After RIOV_VIRTQ_MISS_DEADLINE_US the address is a fault. */
+	 * send the front-end an IOTLB miss, and tries again once the device's invalidation generation
+	 * (*tc.genp, iommu/vtd_dp.h) moved: an IOTLB update of this device arrived; other devices'
+	 * updates do not move it. After RIOV_VIRTQ_MISS_DEADLINE_US the address is a fault. */
 	struct {
 		bool active;
 		bool give_up;             /* deadline passed: the next miss is a DMA fault */
 		unsigned access;
 		uint64_t iova;
-		uint64_t gen;             /* unit generation when the miss was seen */
+		uint64_t gen;             /* the device's generation when the miss was seen */
 		uint64_t since, sent;     /* TSC: first miss, last request */
 	} wait;
 	_Atomic uint64_t *miss_slot;  /* from riov_vhost_vring_info; NULL: no one to ask */

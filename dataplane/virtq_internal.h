@@ -178,7 +178,7 @@ static inline void vq_write_used(struct riov_virtq *vq, uint32_t id, uint32_t le
  *  update; iova remembered) or VQ_E_FAULT (recorded in the VT-d fault log once the wait's deadline
  *  passed). */
 int vq_xlate_err(struct riov_virtq *vq, int rc, uint64_t iova, unsigned access);
-/** A burst stopped at a VQ_E_MISS: wait until the unit's generation moves past gen. */
+/** A burst stopped at a VQ_E_MISS: wait until the device's generation moves past gen. */
 void vq_wait_begin(struct riov_virtq *vq, uint64_t gen);
 /** Before a burst while waiting: true to go on, false to keep waiting (asks again when due). */
 bool vq_wait_poll(struct riov_virtq *vq);

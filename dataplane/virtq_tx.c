@@ -188,7 +188,7 @@ static inline bool vq_tx_simple(struct riov_virtq *vq, uint16_t head, struct rio
 }
 
 /* Start a TX burst: up to n (<= RIOV_VIRTQ_BURST) avail heads into heads[], their descriptors and
- * buffers prefetched; *gen is the unit's generation before anything is translated. Returns the
+ * buffers prefetched; *gen is the device's generation before anything is translated. Returns the
  * count; 0 when there is nothing, the queue is broken or it waits for a translation. */
 static uint16_t vq_tx_begin(struct riov_virtq *vq, uint16_t n, uint16_t *heads, uint64_t *gen)
 {

@@ -28,10 +28,14 @@
  * cfg.synchronize(). Caches (IOTLB, context cache) are arrays of entries guarded by per-entry sequence
  * counters: a worker fills an entry only if it can take the counter with one CAS, and readers
  * validate the counter around their loads, so hits take no lock and write nothing shared. Every
- * invalidation first bumps the unit generation `gen`, then scrubs the caches; a fill re-checks `gen`
- * after taking the entry, so a walk that raced with an invalidation never leaves a stale entry
- * behind (the store-buffer pattern with sequentially consistent fences on both sides). The cursor's
- * last-hit cache is valid only while its recorded generation equals `gen`.
+ * invalidation first moves the generations of the source-ids it covers (vtd_inv.c: all of them
+ * for a global one, the device's for a device-selective one, the domain's users for a domain- or
+ * page-selective one), then scrubs the caches; a fill re-checks its requester's generation after
+ * taking the entry, so a walk that raced with an invalidation never leaves a stale entry behind
+ * (the store-buffer pattern with sequentially consistent fences on both sides). A cursor's cached
+ * context and translations are valid only while their recorded generation equals its
+ * source-id's: an invalidation of one domain leaves the cursors of devices in other domains
+ * hitting.
  *
  * Spec references: Intel VT-d Architecture Specification rev. 4.x: 3.4 (legacy-mode address
  * translation), 3.7/3.8 (second-stage translation and its permissions), 6.1-6.2 (caching, CM),
@@ -240,6 +244,7 @@ void riov_vtd_destroy(struct riov_vtd *vtd)
 	free(vtd->root);
 	free(vtd->iotlb);
 	free(vtd->cc);
+	vtd_gen_fini(vtd);
 	vtd_fault_fini(vtd);
 	vtd_ir_fini(vtd);
 	free(vtd);

@@ -105,12 +105,14 @@ enum riov_vtd_ttype {
 };
 
 /** Point source-id `sid` at domain `did` with translation type `tt`. FPD=fpd. Replaces an existing
- *  entry. Caller invalidates the context cache. Returns 0, -ENOENT (no domain), -EINVAL. */
+ *  entry. Caller invalidates the context cache. Returns 0, -ENOENT (no domain), -EINVAL, -ENOMEM
+ *  (nothing changed). */
 int riov_vtd_context_set(struct riov_vtd *vtd, uint16_t sid, uint16_t did, enum riov_vtd_ttype tt,
 			 bool fpd);
 /** Nested translation for a device whose guest runs its own vIOMMU: requests walk the first stage
  *  (domain s1_did, iova -> guest-physical, filled from the guest's IOTLB updates) then the second
- *  stage (domain s2_did, guest-physical -> host). Returns 0, -ENOENT, -EINVAL. */
+ *  stage (domain s2_did, guest-physical -> host). Invalidating either domain reaches the device's
+ *  cursors. Returns 0, -ENOENT, -EINVAL, -ENOMEM (nothing changed). */
 int riov_vtd_context_set_nested(struct riov_vtd *vtd, uint16_t sid, uint16_t s1_did, uint16_t s2_did,
 				bool fpd);
 /** Clear the context entry (present=0). Returns 0 or -ENOENT. */
@@ -130,7 +132,11 @@ int riov_vtd_context_get(const struct riov_vtd *vtd, uint16_t sid, struct riov_v
 
 /* ---- invalidation (VT-d 6.5) ----
  * Each returns once no translate() that starts afterwards can use what was invalidated (the
- * caches, the cursors' last hits); translations already in flight may still complete with it. */
+ * caches, the cursors' last hits); translations already in flight may still complete with it.
+ * Cursors lose what they cached only to invalidations that cover their source-id: global ones,
+ * a device-selective context invalidation of it, and domain- or page-selective IOTLB
+ * invalidations of a domain its context entry names (or named before its last context
+ * invalidation); the cursors of devices in other domains keep hitting. */
 void riov_vtd_inv_context_global(struct riov_vtd *vtd);
 void riov_vtd_inv_context_device(struct riov_vtd *vtd, uint16_t sid);
 void riov_vtd_inv_iotlb_global(struct riov_vtd *vtd);

@@ -9,7 +9,9 @@
  * writers (vtd_raw_*) may store anything: the decoder checks every entry as untrusted.
  *
  * Thread rules: control thread only. Root and context entries (128 bits) are published under the
- * ctx_seq seqlock, which workers read around their decode.
+ * ctx_seq seqlock, which workers read around their decode. Before an entry is published, its
+ * source-id joins the users of the domains it names (vtd_gen_link: their invalidations must reach
+ * its cursors).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,6 +25,9 @@ static struct vtd_ctx_table *ctx_table_get(struct riov_vtd *vtd, uint8_t bus)
 
 	if (ct != NULL)
 		return ct;
+	/* the bus's cursors take their generations from here on (vtd_gen_word) */
+	if (vtd_gen_bus_alloc(vtd, bus) < 0)
+		return NULL;
 	ct = aligned_alloc(VTD_PAGE_SIZE, (sizeof(*ct) + VTD_PAGE_SIZE - 1) & ~(VTD_PAGE_SIZE - 1));
 	if (ct == NULL)
 		return NULL;
@@ -59,6 +64,8 @@ static int ctx_write(struct riov_vtd *vtd, uint16_t sid, uint64_t lo, uint64_t h
 	struct vtd_ctx_ext *x;
 
 	if (ct == NULL)
+		return -ENOMEM;
+	if (vtd_gen_link(vtd, sid, lo, hi, s1) < 0)
 		return -ENOMEM;
 	x = &ct->ext[sid & 0xff];
 	attach_adjust(vtd, x, -1);
@@ -142,6 +149,8 @@ int vtd_raw_ctx_write(struct riov_vtd *vtd, uint16_t sid, uint64_t lo, uint64_t 
 	struct vtd_ctx_table *ct = ctx_table_get(vtd, sid >> 8);
 
 	if (ct == NULL)
+		return -ENOMEM;
+	if (vtd_gen_link(vtd, sid, lo, hi, ct->ext[sid & 0xff].s1_did) < 0)
 		return -ENOMEM;
 	vtd_seq_write_begin(&vtd->ctx_seq);
 	VTD_STORE(&ct->ent[sid & 0xff][0], lo);

@@ -16,11 +16,15 @@ struct riov_vtd;
 struct vtd_domain;
 
 /* Per-queue translation cursor: owned by exactly one worker; holds the requester's source-id, a
- * last-hit cache (one translated page or superpage) and counters the control thread may read. */
+ * last-hit cache (one translated page or superpage) and counters the control thread may read.
+ * What it caches is valid while stamped with the current value of its source-id's invalidation
+ * generation (*genp), which only invalidations covering this source-id move: a global one, a
+ * device-selective context invalidation of it, a domain- or page-selective IOTLB invalidation of
+ * a domain its context entry names (or named before its last context invalidation). */
 struct riov_vtd_cursor {
 	struct riov_vtd *vtd;
 	uint16_t sid;
-	/* last hit: valid while gen equals the unit's invalidation generation */
+	/* last hit: valid while gen equals *genp */
 	uint64_t gen;
 	uint64_t base;        /* iova of the cached page */
 	uint64_t mask;        /* page size - 1 (0 = empty) */
@@ -30,14 +34,14 @@ struct riov_vtd_cursor {
 	uint64_t hits;
 	uint64_t misses;
 	uint64_t faults;
-	/* the requester's decoded context entry, valid while ctx_gen equals the unit's generation
-	 * (saves the context-cache lookup on a last-hit miss); internal to iommu/ */
+	/* the requester's decoded context entry, valid while ctx_gen equals *genp (saves the
+	 * context-cache lookup on a last-hit miss); internal to iommu/ */
 	uint64_t ctx_gen;
 	uint64_t ctx_info;
 	struct vtd_domain *ctx_dom, *ctx_dom1;
 	/* recent hits by 2 MiB region (a guest's buffers spread over many pages; one entry alone
 	 * missed most of the time): slot (iova >> 21) % RIOV_VTD_CURSOR_SLOTS, each valid while its
-	 * gen equals the unit's generation */
+	 * gen equals *genp */
 	struct riov_vtd_cursor_slot {
 		uint64_t gen;
 		uint64_t base;
@@ -45,11 +49,14 @@ struct riov_vtd_cursor {
 		uint64_t hbase;
 		unsigned perm;
 	} slot[64];
-	const volatile uint64_t *genp; /* the unit's invalidation generation (for the inline hit) */
+	/* the source-id's invalidation generation (for the inline hit; a caller that waits for an
+	 * invalidation of this device, e.g. after -RIOV_VTD_IOTLB_MISS, waits for it to move). Until
+	 * the source-id's bus has a context table, the unit's, which every invalidation moves. */
+	const volatile uint64_t *genp;
 };
 #define RIOV_VTD_CURSOR_SLOTS 64
 
-/** Initialise a cursor for requests from source-id sid. */
+/** Initialise a cursor for requests from source-id sid. Any thread. */
 void riov_vtd_cursor_init(struct riov_vtd_cursor *c, struct riov_vtd *vtd, uint16_t sid);
 
 /** Translate [iova, iova+len) for access (RIOV_VTD_READ and/or RIOV_VTD_WRITE; 0 checks only that

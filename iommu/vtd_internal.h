@@ -187,12 +187,18 @@ struct vtd_cc_ent {
 #define VTD_CCI_S1DID(i) ((uint16_t)((i) >> 32))
 
 /* Software extension of a context table (not seen by "hardware" rules). */
+#define VTD_LINKS 4
 struct vtd_ctx_ext {
 	uint16_t s1_did;       /* first-stage domain when VTD_CTX_HI_RIOV_NESTED */
 	uint16_t att_did;      /* attachment bookkeeping: what context_set attached */
 	uint16_t att_s1;
 	uint8_t att_kind;      /* 0 none, 1 single, 2 nested */
-	uint8_t pad;
+	/* the domain ids whose users lists hold this source-id (vtd_inv.c): every did an entry
+	 * written here named since the source-id's last context invalidation; lk_lost when there
+	 * were more than VTD_LINKS (then every list is searched at the next one) */
+	uint8_t nlk;
+	uint16_t lk[VTD_LINKS];
+	uint8_t lk_lost;
 };
 
 /* A context table: 256 architectural entries (4 KiB, as hardware reads them) + riov's extension. */
@@ -219,6 +225,25 @@ struct vtd_domain {
 	uint8_t nested_used;             /* ever used by a nested context (sticky) */
 };
 
+/* Invalidation generation of one source-id (VT-d has none; riov's cursors are its device-IOTLB):
+ * the word a requester's cursor checks on every hit (riov_vtd_cursor.genp). Every invalidation
+ * that covers what the requester may have cached moves it, before the caches are scrubbed and
+ * once more after (vtd_inv.c). One cache line each, so that one device's invalidations do not
+ * take the line from under its neighbours' hits. */
+struct vtd_sgen {
+	_Alignas(64) _Atomic uint64_t gen;
+};
+
+/* The source-ids whose cursors may hold translations through a domain id: every source-id a
+ * context entry naming it (as its domain, or as the first stage of a nested one) was written
+ * for, kept until that source-id's next context invalidation (the cached context may still name
+ * the domain until then). A domain's invalidations move these source-ids' generations only.
+ * Control thread only. */
+struct vtd_users {
+	uint16_t *sid;
+	uint32_t n, cap;
+};
+
 struct vtd_irte_rt {                /* per-IRTE runtime state riov keeps beside the table */
 	int eventfd;
 	uint32_t coalesce_count;
@@ -241,7 +266,13 @@ struct vtd_fault_log {
 
 struct riov_vtd {
 	struct riov_vtd_config cfg;
-	/* invalidation generation: bumped by every invalidation before caches are scrubbed */
+	/* invalidation generations (vtd_inv.c): per source-id, a page of 256 per bus allocated with
+	 * the bus's context table (workers read the pointers with __atomic loads) ... */
+	struct vtd_sgen *sgen[256];
+	/* ... the source-ids each domain id's invalidations move (pages of 256 by did) ... */
+	struct vtd_users *users[256];
+	/* ... and the unit's, moved by every invalidation: the word of a cursor whose bus had no
+	 * context table yet when it was made (until its next miss finds the bus's page) */
 	_Alignas(64) _Atomic uint64_t gen;
 	_Alignas(64) _Atomic uint32_t ctx_seq;   /* seqlock over root/context table writes */
 	_Atomic uint32_t ir_seq;                 /* seqlock over IRTE writes */
@@ -328,6 +359,22 @@ static inline struct vtd_cc_ent *vtd_cc_slot(const struct riov_vtd *vtd, uint16_
 /* vtd_inv.c: scrub every cache entry that refers to domain d (riov_vtd_domain_destroy, after d is
  * unlinked): context-cache entries naming it, IOTLB entries tagged with its did. Control thread. */
 void vtd_inv_domain_gone(struct riov_vtd *vtd, const struct vtd_domain *d);
+/* vtd_inv.c: allocate bus's page of source-id generations (ctx_table_get, before the bus's
+ * context table is published). Returns 0 or -ENOMEM. Control thread. */
+int vtd_gen_bus_alloc(struct riov_vtd *vtd, uint8_t bus);
+/* vtd_inv.c: before the context entry (lo, hi) with first-stage did s1 is published for sid, put
+ * sid in the users lists of the domain ids it names. Returns 0 or -ENOMEM (then nothing may be
+ * written). Control thread. */
+int vtd_gen_link(struct riov_vtd *vtd, uint16_t sid, uint64_t lo, uint64_t hi, uint16_t s1);
+/* vtd_inv.c: free the generations and users lists (riov_vtd_destroy). */
+void vtd_gen_fini(struct riov_vtd *vtd);
+/* The generation word of sid's cursors: its source-id generation once its bus has a context
+ * table, the unit's before. Any thread. */
+static inline const volatile uint64_t *vtd_gen_word(struct riov_vtd *vtd, uint16_t sid)
+{
+	struct vtd_sgen *pg = __atomic_load_n(&vtd->sgen[sid >> 8], __ATOMIC_ACQUIRE);
+	return (const volatile uint64_t *)(pg != NULL ? &pg[sid & 0xff].gen : &vtd->gen);
+}
 
 /* vtd_fault.c: the one fault reporter (applies FPD, collapsing, overflow). Returns -reason. */
 int vtd_fault_report(struct riov_vtd *vtd, uint16_t sid, unsigned reason, bool is_write, bool is_ir,

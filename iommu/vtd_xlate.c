@@ -75,10 +75,11 @@ static bool iotlb_lookup(const struct riov_vtd *vtd, uint64_t tag, unsigned size
 	return false;
 }
 
-/* Fill one entry if it can be taken without waiting; discard it again if an invalidation started
- * after this translation's walk began (g0), so no stale entry outlives the invalidation. */
+/* Fill one entry if it can be taken without waiting; discard it again if an invalidation that
+ * covers the requester (its generation *gp) started after this translation's walk began (g0), so
+ * no stale entry outlives the invalidation. */
 static void iotlb_fill(struct riov_vtd *vtd, uint64_t tag, const struct vtd_xlate *x, uint64_t g0,
-		       unsigned victim)
+		       const volatile uint64_t *gp, unsigned victim)
 {
 	uint64_t key = x->base | x->shift;
 	struct vtd_iotlb_ent *set = vtd_iotlb_set(vtd, tag, key), *e = NULL;
@@ -99,7 +100,7 @@ static void iotlb_fill(struct riov_vtd *vtd, uint64_t tag, const struct vtd_xlat
 	VTD_STORE(&e->perm, x->perm);
 	VTD_STORE(&e->tag, tag);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&vtd->gen, memory_order_relaxed) != g0)
+	if (__atomic_load_n(gp, __ATOMIC_RELAXED) != g0)
 		VTD_STORE(&e->tag, 0);
 	atomic_store_explicit(&e->seq, s + 2, memory_order_release);
 }
@@ -125,7 +126,8 @@ static bool cc_lookup(const struct riov_vtd *vtd, uint16_t sid, struct vtd_ctx *
 	return !(s & 1) && atomic_load_explicit(&e->seq, memory_order_relaxed) == s;
 }
 
-static void cc_fill(struct riov_vtd *vtd, uint16_t sid, const struct vtd_ctx *ctx, uint64_t g0)
+static void cc_fill(struct riov_vtd *vtd, uint16_t sid, const struct vtd_ctx *ctx, uint64_t g0,
+		    const volatile uint64_t *gp)
 {
 	struct vtd_cc_ent *e = vtd_cc_slot(vtd, sid);
 	uint32_t s = atomic_load_explicit(&e->seq, memory_order_relaxed);
@@ -138,7 +140,7 @@ static void cc_fill(struct riov_vtd *vtd, uint16_t sid, const struct vtd_ctx *ct
 	VTD_STORE(&e->dom1, ctx->dom1);
 	VTD_STORE(&e->sid_valid, sid | 0x10000u);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&vtd->gen, memory_order_relaxed) != g0)
+	if (__atomic_load_n(gp, __ATOMIC_RELAXED) != g0)
 		VTD_STORE(&e->sid_valid, 0);
 	atomic_store_explicit(&e->seq, s + 2, memory_order_release);
 }
@@ -273,19 +275,39 @@ void riov_vtd_cursor_init(struct riov_vtd_cursor *c, struct riov_vtd *vtd, uint1
 	memset(c, 0, sizeof(*c));
 	c->vtd = vtd;
 	c->sid = sid;
-	c->genp = (const volatile uint64_t *)&vtd->gen;
-	c->gen = 0; /* the unit's generation starts at 1: empty */
+	c->genp = vtd_gen_word(vtd, sid);
+	c->gen = 0; /* generations start at 1: empty */
 	c->ctx_gen = 0;
 }
 
+/* A cursor made before its bus had a context table watches the unit's generation; once the
+ * bus has its page of source-id generations, it moves to its own word, empty (every stamp it
+ * holds is of the unit's word). */
+static void cursor_rebind(struct riov_vtd_cursor *c)
+{
+	const volatile uint64_t *w = vtd_gen_word(c->vtd, c->sid);
+
+	if (w == c->genp)
+		return;
+	c->genp = w;
+	c->gen = 0;
+	c->ctx_gen = 0;
+	for (unsigned i = 0; i < RIOV_VTD_CURSOR_SLOTS; i++)
+		c->slot[i].gen = 0;
+}
+
 /* The miss path. g0, the generation every fill is stamped with, is read here, before anything
- * is looked up: a fill is discarded if an invalidation starts after this point (see the top). */
+ * is looked up: a fill is discarded if an invalidation covering this source-id starts after this
+ * point (see the top). */
 static __attribute__((noinline)) int
 translate_slow(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned access, void **hva,
 	       uint64_t *mapped)
 {
 	struct riov_vtd *vtd = c->vtd;
-	uint64_t g0 = atomic_load_explicit(&vtd->gen, memory_order_acquire);
+	if (__builtin_expect(c->genp == (const volatile uint64_t *)&vtd->gen, 0))
+		cursor_rebind(c);
+	const volatile uint64_t *gp = c->genp;
+	uint64_t g0 = __atomic_load_n(gp, __ATOMIC_ACQUIRE);
 	struct vtd_ctx ctx;
 	struct vtd_xlate x;
 	bool s1_absent = false;   /* nested: the first stage has nothing there (not a fault) */
@@ -302,7 +324,7 @@ translate_slow(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned 
 			rc = ctx_resolve(vtd, c->sid, &ctx);
 			if (rc < 0)
 				goto fault;
-			cc_fill(vtd, c->sid, &ctx, g0);
+			cc_fill(vtd, c->sid, &ctx, g0, gp);
 		}
 		c->ctx_gen = g0;
 		c->ctx_info = ctx.info;
@@ -362,7 +384,7 @@ translate_slow(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned 
 				if (x.perm == 0 && !(sizes & (1u << ((x.shift - 12) / 9))))
 					atomic_fetch_or_explicit(&ctx.dom->sizes, 1u << ((x.shift - 12) / 9),
 								 memory_order_relaxed);
-				iotlb_fill(vtd, tag, &x, g0, (unsigned)c->misses);
+				iotlb_fill(vtd, tag, &x, g0, gp, (unsigned)c->misses);
 			}
 		}
 	}
@@ -395,7 +417,7 @@ fault:
 int riov_vtd_translate(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned access,
 		       void **hva, uint64_t *mapped)
 {
-	uint64_t g = atomic_load_explicit(&c->vtd->gen, memory_order_acquire);
+	uint64_t g = __atomic_load_n(c->genp, __ATOMIC_ACQUIRE);
 
 	if (likely(c->gen == g && (iova & ~c->mask) == c->base && (access & ~c->perm) == 0)) {
 		uint64_t m = c->base + c->mask + 1 - iova;
