@@ -867,6 +867,9 @@ static void fill_counters(Riov__V1__PortCounters *pc, const struct riov_dp_port_
 	pc->memory_faults = st->vhost.memory_faults;
 	pc->iotlb_refused = st->vhost.iotlb_refused;
 	pc->iotlb_evictions = st->vhost.iotlb_evictions;
+	pc->iotlb_updates = st->vhost.iotlb_updates;
+	pc->iotlb_invalidations = st->vhost.iotlb_invalidations;
+	pc->iotlb_miss_requests = st->vhost.iotlb_miss_requests;
 	pc->vring_base_resyncs = st->vhost.base_resyncs;
 }
 

@@ -92,6 +92,15 @@ static const struct {
 	VHOST_COUNTER(vhost.iotlb_evictions, "riov_port_iotlb_evictions_total", "Times a vhost "
 		      "port's first-stage IOTLB was emptied or an invalidation widened to stay within "
 		      "its page-table limit."),
+	VHOST_COUNTER(vhost.iotlb_updates, "riov_port_iotlb_updates_total", "IOTLB updates of a "
+		      "vhost port's front-end taken into the first stage (its guest's vIOMMU mapped "
+		      "something)."),
+	VHOST_COUNTER(vhost.iotlb_invalidations, "riov_port_iotlb_invalidations_total", "IOTLB "
+		      "invalidations of a vhost port's front-end handled (its guest's vIOMMU unmapped "
+		      "something)."),
+	VHOST_COUNTER(vhost.iotlb_miss_requests, "riov_port_iotlb_miss_requests_total", "IOTLB "
+		      "misses riovd sent a vhost port's front-end (a vring's rings or a buffer had no "
+		      "translation yet)."),
 	VHOST_COUNTER(vhost.base_resyncs, "riov_port_vring_base_resyncs_total", "Vrings of a vhost "
 		      "port started from the used ring's index instead of the base its front-end sent."),
 	/* checksum and segmentation offloads through a port */

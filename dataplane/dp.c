@@ -1080,9 +1080,12 @@ static void dump_port(void *arg, const struct riov_dp_port_stats *st)
 			o->frames_out, o->sw_checksums, o->sw_segmented, o->sw_segments);
 	if (st->type == RIOV_DP_PORT_VHOST)
 		fprintf(f, " vhost_connects %" PRIu64 " vhost_messages %" PRIu64 " vhost_refused %" PRIu64
-			   " memory_faults %" PRIu64 " iotlb_refused %" PRIu64 " vring_base_resyncs %" PRIu64,
+			   " memory_faults %" PRIu64 " iotlb_refused %" PRIu64 " vring_base_resyncs %" PRIu64
+			   " iotlb_updates %" PRIu64 " iotlb_invalidations %" PRIu64
+			   " iotlb_miss_requests %" PRIu64,
 			st->vhost.connects, st->vhost.messages, st->vhost.refused, st->vhost.memory_faults,
-			st->vhost.iotlb_refused, st->vhost.base_resyncs);
+			st->vhost.iotlb_refused, st->vhost.base_resyncs, st->vhost.iotlb_updates,
+			st->vhost.iotlb_invalidations, st->vhost.iotlb_miss_requests);
 	fputc('\n', f);
 }
 

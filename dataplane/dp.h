@@ -228,6 +228,9 @@ struct riov_dp_vhost_stats {
 	uint64_t memory_faults;       /* guest memory that faulted under riovd: each ended the session */
 	uint64_t iotlb_refused;       /* IOTLB updates refused (too large, outside guest memory) */
 	uint64_t iotlb_evictions;     /* first-stage IOTLB emptied or widened to stay in bounds */
+	uint64_t iotlb_updates;       /* IOTLB updates taken (the guest's vIOMMU mapped something) */
+	uint64_t iotlb_invalidations; /* IOTLB invalidations handled (it unmapped something) */
+	uint64_t iotlb_miss_requests; /* IOTLB misses sent to the front-end (back-end channel) */
 	uint64_t base_resyncs;        /* vrings started from the used ring's index, not the base the
 				       * front-end sent (it had lost track) */
 };

@@ -74,6 +74,9 @@ static void vhost_dev_counters(const struct riov_vhost_dev *vdev, struct riov_dp
 	vh->memory_faults = vs.memory_faults;
 	vh->iotlb_refused = vs.iotlb_refused;
 	vh->iotlb_evictions = vs.iotlb_evictions;
+	vh->iotlb_updates = vs.iotlb_updates;
+	vh->iotlb_invalidations = vs.iotlb_invalidations;
+	vh->iotlb_miss_requests = vs.iotlb_miss_requests;
 	vh->base_resyncs = vs.base_resyncs;
 }
 

@@ -487,11 +487,12 @@ static void print_drops(const char *what, Riov__V1__DropCounter *const *d, size_
 
 /* A vhost port's counters eth ports do not have, a line per theme: its vhost-user sessions; guest
  * memory and migration; the vIOMMU's IOTLB. Printed as "field value" with the JSON names. */
-static const char *const vhost_session_lines[][6] = {
+static const char *const vhost_session_lines[][7] = {
 	{ "vhost_connects", "vhost_disconnects", "vhost_messages", "vhost_bad_messages",
 	  "vhost_refused", NULL },
 	{ "memory_faults", "vring_base_resyncs", "dirty_log_writes", "announces", NULL },
-	{ "iotlb_waits", "iotlb_refused", "iotlb_evictions", NULL },
+	{ "iotlb_updates", "iotlb_invalidations", "iotlb_miss_requests", "iotlb_waits",
+	  "iotlb_refused", "iotlb_evictions", NULL },
 	{ "offload_frames_in", "offload_frames_out", "sw_checksums", "sw_segmented", "sw_segments", NULL },
 };
 

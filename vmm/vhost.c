@@ -322,6 +322,9 @@ void riov_vhost_dev_stats(const struct riov_vhost_dev *dev, struct riov_vhost_de
 	st->disconnects = dev->disconnects;
 	st->iotlb_refused = dev->iotlb_refused;
 	st->iotlb_evictions = dev->iotlb_evictions;
+	st->iotlb_updates = dev->iotlb_updates;
+	st->iotlb_invalidations = dev->iotlb_invalidations;
+	st->iotlb_miss_requests = dev->iotlb_miss_requests;
 	st->memory_faults = dev->memory_faults;
 	st->base_resyncs = dev->base_resyncs;
 }

@@ -161,6 +161,10 @@ struct riov_vhost_dev_stats {
 	uint64_t disconnects;
 	uint64_t iotlb_refused;       /* IOTLB updates refused (too large, outside guest memory) */
 	uint64_t iotlb_evictions;     /* first-stage IOTLB emptied or widened to stay in bounds */
+	uint64_t iotlb_updates;       /* IOTLB updates taken (a vIOMMU guest mapped something) */
+	uint64_t iotlb_invalidations; /* IOTLB invalidations handled (it unmapped something) */
+	uint64_t iotlb_miss_requests; /* IOTLB misses sent to the front-end on the back-end channel
+				       * (a vring's rings or a buffer had no translation yet) */
 	uint64_t memory_faults;       /* guest memory that faulted under riovd (a file the front-end
 				       * shrank): each dropped the session, riovd went on */
 	uint64_t base_resyncs;        /* vrings started from the used ring's index instead of the

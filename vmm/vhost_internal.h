@@ -349,6 +349,11 @@ struct riov_vhost_dev {
 	uint64_t iotlb_refused;   /* IOTLB updates refused (vhost_iotlb.c: reason logged) */
 	uint64_t iotlb_evictions; /* first-stage entries dropped beyond what the front-end asked, to
 				   * stay within the page-table limit (vhost_iotlb.c) */
+	uint64_t iotlb_updates;   /* IOTLB updates taken into the first stage (vhost_iotlb.c) */
+	uint64_t iotlb_invalidations; /* IOTLB invalidations handled (vhost_iotlb.c) */
+	uint64_t iotlb_miss_requests; /* IOTLB miss requests sent on the back-end channel */
+	bool s1_wide;             /* the first stage changed beyond the message's range (eviction,
+				   * widened invalidation): the next flush is domain-selective */
 	uint64_t memory_faults; /* front-end memory that faulted under riovd (vhost_mem.c) */
 	int fault_efd;          /* written by the SIGBUS guard (guest_fault.c) while fault_ev */
 	struct event *fault_ev; /* on fault_efd while front-end memory is mapped (vhost_mem.c) */
@@ -437,7 +442,8 @@ void vu_inflight_release(struct riov_vhost_dev *dev);
 int vu_domains_attach(struct riov_vhost_dev *dev);
 /** Clear the context entry and destroy the domains vmm created. */
 void vu_domains_detach(struct riov_vhost_dev *dev);
-/** Invalidate the IOTLB of the device's domains. */
+/** Invalidate the IOTLB of the device's domains (domain-selective: only this device's cursors
+ *  are concerned). */
 void vu_iotlb_flush(struct riov_vhost_dev *dev);
 /** Ask the front-end on the back-end channel for the translation of iova (IOTLB miss), if there
  *  is a channel; best effort. */

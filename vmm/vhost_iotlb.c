@@ -32,6 +32,16 @@
  * negotiated, logged rate-limited with its reason, and counted (iotlb_refused); the session and
  * the device's other mappings go on.
  *
+ * Invalidation is scoped to the device (iommu/vtd_inv.c): its domains have no other users, so
+ * an update or invalidation moves only this device's generation, which wakes its waiting vrings
+ * and leaves every other device's translation cursors hitting. An IOTLB message changes only the
+ * first stage: it is invalidated page-selectively over the range (domain-selectively when the
+ * range is larger than 1 GiB, unaligned beyond that, or was widened or evicted), never the
+ * second stage nor the unit.
+ *
+ * Counters (riov_vhost_dev_stats): updates taken, invalidations handled, miss requests sent, and
+ * the refusals and evictions above.
+ *
  * Thread rules: control thread only; the workers' miss requests arrive through atomics and an
  * eventfd (vu_miss_open).
  */
@@ -91,8 +101,10 @@ int vu_domains_attach(struct riov_vhost_dev *dev)
 	if (rc)
 		return rc;
 	dev->ctx_mode = want;
+	/* the device's context changed (VT-d 6.5.3: then the IOTLB of the domains it used): this
+	 * device's caches only */
 	riov_vtd_inv_context_device(dev->p.vtd, dev->p.sid);
-	riov_vtd_inv_iotlb_global(dev->p.vtd);
+	vu_iotlb_flush(dev);
 	return 0;
 }
 
@@ -103,6 +115,22 @@ void vu_iotlb_flush(struct riov_vhost_dev *dev)
 		riov_vtd_inv_iotlb_domain(dev->p.vtd, dev->p.s1_did);
 }
 
+/* An IOTLB message changed the first stage over [iova, iova+size) (or more: s1_wide): invalidate
+ * it, page-selectively when one aligned block of at most 1 GiB covers the range. */
+static void s1_flush(struct riov_vhost_dev *dev, uint64_t iova, uint64_t size)
+{
+	if (!dev->s1_wide) {
+		for (unsigned am = 0; am <= 18; am++) {
+			uint64_t blk = RIOV_GUEST_PAGE << am, base = iova & ~(blk - 1);
+			if (size <= blk && iova - base <= blk - size &&
+			    riov_vtd_inv_iotlb_page(dev->p.vtd, dev->p.s1_did, base, am) == 0)
+				return;
+		}
+	}
+	dev->s1_wide = false;
+	riov_vtd_inv_iotlb_domain(dev->p.vtd, dev->p.s1_did);
+}
+
 void vu_domains_detach(struct riov_vhost_dev *dev)
 {
 	if (dev->ctx_mode) {
@@ -111,13 +139,15 @@ void vu_domains_detach(struct riov_vhost_dev *dev)
 		dev->ctx_mode = 0;
 	}
 	vu_iotlb_flush(dev);
+	/* destroying a domain scrubs every cache entry that refers to it (and reaches the cursors
+	 * that used it): nothing of this device is left for a unit-wide invalidation */
 	if (dev->s1_created)
 		riov_vtd_domain_destroy(dev->p.vtd, dev->p.s1_did);
 	if (dev->s2_created)
 		riov_vtd_domain_destroy(dev->p.vtd, dev->p.did);
 	dev->s1_ready = dev->s1_created = false;
 	dev->s2_ready = dev->s2_created = false;
-	riov_vtd_inv_iotlb_global(dev->p.vtd);
+	dev->s1_wide = false;
 }
 
 /* ---- misses: the back-end channel -------------------------------------------------------------- */
@@ -141,6 +171,8 @@ void vu_iotlb_miss(struct riov_vhost_dev *dev, uint64_t iova, unsigned access)
 	if (send(dev->backend_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(m))
 		RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name, "IOTLB miss request for 0x%llx not sent",
 				 (unsigned long long)iova);
+	else
+		dev->iotlb_miss_requests++;
 }
 
 /* Workers asked for translations (riov_vhost_vring_info.miss_slot): one miss request each. */
@@ -224,6 +256,7 @@ static void s1_unmap(struct riov_vhost_dev *dev, uint64_t a, uint64_t len)
 	uint64_t hi = end > UINT64_MAX - (VU_GIB - 1) ? (UINT64_MAX & ~(VU_GIB - 1))
 						      : (end + VU_GIB - 1) & ~(VU_GIB - 1);
 	riov_vtd_unmap(dev->p.vtd, dev->p.s1_did, lo, hi - lo);
+	dev->s1_wide = true;   /* the flush must cover [lo, hi) */
 	dev->iotlb_evictions++;
 	RIOV_LOG_PORT_RL(RIOV_LOG_INFO, dev->name, "IOTLB invalidation of 0x%llx+0x%llx widened to "
 			 "0x%llx+0x%llx: a superpage could not be split (%s)",
@@ -241,7 +274,7 @@ static int s1_evict(struct riov_vhost_dev *dev)
 		return -ENOSPC;
 	/* the whole domain: 1 GiB-aligned, so no superpage is split */
 	riov_vtd_unmap(dev->p.vtd, dev->p.s1_did, 0, 1ull << (12 + 9 * di.levels));
-	vu_iotlb_flush(dev);
+	riov_vtd_inv_iotlb_domain(dev->p.vtd, dev->p.s1_did);
 	dev->iotlb_evictions++;
 	RIOV_LOG_PORT_RL(RIOV_LOG_INFO, dev->name,
 			 "IOTLB (first stage) at its limit of %llu page-table pages: "
@@ -297,14 +330,16 @@ static int iotlb_update(struct riov_vhost_dev *dev, const struct vu_iotlb *t)
 			 small ? " (iova and guest address not congruent modulo 2 MiB)" : "");
 		return update_refused(dev, t, -E2BIG, why);
 	}
-	/* first stage: iova -> guest-physical; the second stage then takes it to riovd */
+	/* first stage: iova -> guest-physical; the second stage then takes it to riovd. The
+	 * invalidation also wakes this device's vrings waiting for the translation. */
 	rc = s1_map(dev, t->iova, gpa, t->size, t->perm);
-	vu_iotlb_flush(dev);
+	s1_flush(dev, t->iova, t->size);
 	if (rc) {
 		snprintf(why, sizeof(why), "%s", rc == -ENOSPC ? "more page tables than the first "
 			 "stage may hold, even empty" : strerror(-rc));
 		return update_refused(dev, t, rc, why);
 	}
+	dev->iotlb_updates++;
 	/* retry only the pending vrings this update concerns: a failed probe is a recorded DMA
 	 * fault, and the fault log is for real ones */
 	for (unsigned q = 0; q < vu_nvrings(dev); q++)
@@ -322,7 +357,8 @@ static void iotlb_invalidate(struct riov_vhost_dev *dev, const struct vu_iotlb *
 	/* Running rings keep their host pointers: they stay inside guest memory, which the second
 	 * stage still maps, so riovd stays safe whatever the guest invalidates. */
 	s1_unmap(dev, a, end - a);
-	vu_iotlb_flush(dev);
+	s1_flush(dev, a, end - a);
+	dev->iotlb_invalidations++;
 }
 
 int vu_h_iotlb_msg(struct riov_vhost_dev *dev, struct vu_msg *m)

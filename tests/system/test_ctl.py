@@ -782,12 +782,16 @@ def check_vhost_session(ctl, d, mport):
           "vm1: the second session and its messages counted")
     check(st2["iotlb_refused"] > 0, "vm1: the IOTLB updates beyond guest memory counted as refused (%d)"
           % st2["iotlb_refused"])
+    check(st2["iotlb_updates"] == 0 and st2["iotlb_invalidations"] == 1,
+          "vm1: no IOTLB update taken, its one invalidation counted (%d, %d)"
+          % (st2["iotlb_updates"], st2["iotlb_invalidations"]))
     text = ctl.ok("port", "stats", "vm1")
     check("vhost session:" in text and "vhost_connects 2," in text and
           "iotlb_refused %d," % st2["iotlb_refused"] in text,
           "port stats NAME prints the vhost session block for people")
     for field in ("vhost_connects", "vhost_disconnects", "vhost_messages", "vhost_bad_messages", "vhost_refused",
-                  "iotlb_refused", "iotlb_evictions", "memory_faults", "vring_base_resyncs"):
+                  "iotlb_refused", "iotlb_evictions", "iotlb_updates", "iotlb_invalidations",
+                  "iotlb_miss_requests", "memory_faults", "vring_base_resyncs"):
         metric = "riov_port_%s_total" % field
         got = metric_sample(mport, metric, "vm1")
         check(got == st2[field], "metrics: %s{port=\"vm1\"} %s equals riovctl's %s %d"

@@ -687,6 +687,9 @@ static const struct {
 	VHOST_FIELD(vhost.memory_faults, memory_faults, "riov_port_memory_faults_total"),
 	VHOST_FIELD(vhost.iotlb_refused, iotlb_refused, "riov_port_iotlb_refused_total"),
 	VHOST_FIELD(vhost.iotlb_evictions, iotlb_evictions, "riov_port_iotlb_evictions_total"),
+	VHOST_FIELD(vhost.iotlb_updates, iotlb_updates, "riov_port_iotlb_updates_total"),
+	VHOST_FIELD(vhost.iotlb_invalidations, iotlb_invalidations, "riov_port_iotlb_invalidations_total"),
+	VHOST_FIELD(vhost.iotlb_miss_requests, iotlb_miss_requests, "riov_port_iotlb_miss_requests_total"),
 	VHOST_FIELD(vhost.base_resyncs, vring_base_resyncs, "riov_port_vring_base_resyncs_total"),
 };
 #define N_VHOST_FIELDS (sizeof(vhost_fields) / sizeof(vhost_fields[0]))

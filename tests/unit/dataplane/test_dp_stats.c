@@ -155,7 +155,8 @@ RIOV_TEST(vhost_port_has_its_device_counters)
 	vdev_double = (struct riov_vhost_dev_stats){
 		.connected = true, .messages = 101, .bad_messages = 2, .refused = 3, .connects = 4,
 		.disconnects = 5, .iotlb_refused = 6, .iotlb_evictions = 7, .memory_faults = 8,
-		.base_resyncs = 9,
+		.base_resyncs = 9, .iotlb_updates = 10, .iotlb_invalidations = 11,
+		.iotlb_miss_requests = 12,
 	};
 	p->vdev = (struct riov_vhost_dev *)&device;
 	vdev_double_dev = p->vdev;
@@ -171,6 +172,9 @@ RIOV_TEST(vhost_port_has_its_device_counters)
 	CHECK_EQ(st.vhost.iotlb_evictions, 7);
 	CHECK_EQ(st.vhost.memory_faults, 8);
 	CHECK_EQ(st.vhost.base_resyncs, 9);
+	CHECK_EQ(st.vhost.iotlb_updates, 10);
+	CHECK_EQ(st.vhost.iotlb_invalidations, 11);
+	CHECK_EQ(st.vhost.iotlb_miss_requests, 12);
 	port_free(dp, p);
 }
 

@@ -172,8 +172,9 @@ static int64_t invalidate(struct fx *f, uint64_t iova, uint64_t size)
 }
 
 /* Server with a unit whose domains hold at most table_pages (0: the default); a front-end that
- * negotiated a vIOMMU and REPLY_ACK and sent a memory table of guest_size bytes at gpa 0. */
-static void fx_open(struct fx *f, uint32_t table_pages, uint64_t guest_size)
+ * negotiated a vIOMMU, REPLY_ACK and the protocol features extra_pf and sent a memory table of
+ * guest_size bytes at gpa 0. */
+static void fx_open_pf(struct fx *f, uint32_t table_pages, uint64_t guest_size, uint64_t extra_pf)
 {
 	static int seq;
 	memset(f, 0, sizeof(*f));
@@ -213,7 +214,7 @@ static void fx_open(struct fx *f, uint32_t table_pages, uint64_t guest_size)
 			    (1ull << RIOV_VIRTIO_F_IOMMU_PLATFORM);
 	CHECK_EQ(fe_send(f, VU_SET_OWNER, 0, NULL, 0, NULL, 0), 0);
 	CHECK((fe_get_u64(f, VU_GET_FEATURES) & features) == features);
-	uint64_t pf = (1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIGURE_MEM_SLOTS);
+	uint64_t pf = (1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | extra_pf;
 	CHECK((fe_get_u64(f, VU_GET_PROTOCOL_FEATURES) & pf) == pf);
 	CHECK_EQ(fe_call_u64(f, VU_SET_PROTOCOL_FEATURES, pf, NULL, 0), 0);
 	CHECK_EQ(fe_call_u64(f, VU_SET_FEATURES, features, NULL, 0), 0);
@@ -222,6 +223,11 @@ static void fx_open(struct fx *f, uint32_t table_pages, uint64_t guest_size)
 		struct riov_guest_region_desc r;
 	} mt = { { 1, 0 }, { 0, guest_size, (uint64_t)(uintptr_t)f->map, 0 } };
 	CHECK_EQ(fe_call(f, VU_SET_MEM_TABLE, &mt, sizeof(mt), &f->memfd, 1), 0);
+}
+
+static void fx_open(struct fx *f, uint32_t table_pages, uint64_t guest_size)
+{
+	fx_open_pf(f, table_pages, guest_size, 0);
 }
 
 static void fx_close(struct fx *f)
@@ -458,7 +464,109 @@ RIOV_TEST(giant_memory_region_refused_by_the_same_limit)
 	fx_close(&f);
 }
 
+static uint64_t gen_of(const struct riov_vtd_cursor *c)
+{
+	return __atomic_load_n(c->genp, __ATOMIC_ACQUIRE);
+}
+
+static int xl(struct riov_vtd_cursor *c, uint64_t iova, uint64_t *h)
+{
+	void *p = NULL;
+	uint64_t m;
+	int rc = riov_vtd_translate(c, iova, 8, RIOV_VTD_READ, &p, &m);
+	if (h)
+		*h = (uint64_t)(uintptr_t)p;
+	return rc;
+}
+
+/* Issue 18: a vIOMMU guest's IOTLB messages invalidate its own device only. An update moves the
+ * device's generation (what a vring waiting for the translation watches) and leaves a neighbour
+ * device's cursor hitting; so do an invalidation and one too large for a page-selective
+ * invalidation. Updates, invalidations and the miss requests sent on the back-end channel are
+ * counted. */
+RIOV_TEST(iotlb_messages_scoped_and_counted)
+{
+	struct fx f;
+	int sv[2], callfd, kickfd;
+	fx_open_pf(&f, 0, 64 * MB, 1ull << VU_PF_BACKEND_REQ);
+
+	/* the back-end channel */
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	CHECK_EQ(fe_call_u64(&f, VU_SET_BACKEND_REQ_FD, 0, &sv[1], 1), 0);
+	close(sv[1]);
+
+	/* a neighbour: another device in its own domain on the same unit, its cursor warm */
+	const uint16_t nsid = 0x0110, ndid = 0x50;
+	CHECK_EQ(riov_vtd_domain_create(f.vtd, ndid, 4), 0);
+	CHECK_EQ(riov_vtd_map(f.vtd, ndid, 0, 0x40000000, 2 * MB, 3), 0);
+	CHECK_EQ(riov_vtd_context_set(f.vtd, nsid, ndid, RIOV_VTD_TT_MULTI_LEVEL, false), 0);
+	riov_vtd_inv_context_device(f.vtd, nsid);
+	struct riov_vtd_cursor nb, dc;
+	uint64_t h;
+	riov_vtd_cursor_init(&nb, f.vtd, nsid);
+	CHECK_EQ(xl(&nb, 8, &h), 0);
+	CHECK_EQ(h, 0x40000008);
+
+	/* the device's rings are not mapped yet: a miss request goes to the front-end */
+	const uint64_t ring_iova = 3 * GB;
+	setup_vring(&f, ring_iova, &callfd, &kickfd);
+	CHECK_EQ(f.starts, 0);
+	CHECK(stats(&f).iotlb_miss_requests >= 1);
+	struct {
+		uint32_t request, flags, size;
+		struct vu_iotlb t;
+	} __attribute__((packed)) miss;
+	CHECK_EQ(recv(sv[0], &miss, sizeof(miss), MSG_DONTWAIT), (ssize_t)sizeof(miss));
+	CHECK_EQ(miss.request, VU_BACKEND_IOTLB_MSG);
+	CHECK_EQ(miss.t.type, VU_IOTLB_MISS);
+	CHECK(miss.t.iova >= ring_iova + 0x10000 && miss.t.iova < ring_iova + 0x13000);
+
+	/* an update: the device's generation moves, the neighbour's does not */
+	riov_vtd_cursor_init(&dc, f.vtd, SID);
+	CHECK_EQ(xl(&dc, 5 * GB + 8, NULL), -RIOV_VTD_IOTLB_MISS);
+	uint64_t gd = gen_of(&dc), gn = gen_of(&nb), nh = nb.hits, nm = nb.misses;
+	CHECK_EQ(update(&f, 5 * GB, 4 * KB, 8 * KB, 3), 0);
+	CHECK(gen_of(&dc) != gd);
+	CHECK_EQ(gen_of(&nb), gn);
+	CHECK_EQ(dma_reads(&f, 5 * GB + 9, 8 * KB + 9), 0);   /* riovd's mapping of that byte */
+	CHECK_EQ(xl(&dc, 5 * GB + 9, NULL), 0);
+	/* the rings' update starts the vring; the neighbour has not missed once */
+	CHECK_EQ(update(&f, ring_iova + 0x10000, 0x10000, 0x10000, 3), 0);
+	CHECK_EQ(f.starts, 1);
+	CHECK_EQ(xl(&nb, 16, &h), 0);
+	CHECK_EQ(h, 0x40000010);
+	CHECK_EQ(nb.hits, nh + 1);
+	CHECK_EQ(nb.misses, nm);
+
+	/* an invalidation: the page is gone for the device, the neighbour still hits */
+	gd = gen_of(&dc);
+	CHECK_EQ(invalidate(&f, 5 * GB, 4 * KB), 0);
+	CHECK(gen_of(&dc) != gd);
+	CHECK_EQ(xl(&dc, 5 * GB + 9, NULL), -RIOV_VTD_IOTLB_MISS);
+	/* one of 3 GiB, unaligned (domain-selective on the first stage): still only the device */
+	CHECK_EQ(update(&f, 7 * GB + 4 * KB, 4 * KB, 12 * KB, 3), 0);
+	CHECK_EQ(xl(&dc, 7 * GB + 4 * KB, NULL), 0);
+	CHECK_EQ(invalidate(&f, 6 * GB + 4 * KB, 3 * GB), 0);
+	CHECK_EQ(xl(&dc, 7 * GB + 4 * KB, NULL), -RIOV_VTD_IOTLB_MISS);
+	/* a refused update is not counted as taken */
+	CHECK_EQ(update(&f, 9 * GB, 4 * KB, 128 * MB, 3), 1);   /* beyond guest memory */
+	CHECK_EQ(gen_of(&nb), gn);
+	CHECK_EQ(xl(&nb, 24, NULL), 0);
+	CHECK_EQ(nb.misses, nm);
+
+	struct riov_vhost_dev_stats st = stats(&f);
+	CHECK_EQ(st.iotlb_updates, 3);
+	CHECK_EQ(st.iotlb_invalidations, 2);
+	CHECK_EQ(st.iotlb_refused, 1);
+	CHECK(st.connected);
+	close(sv[0]);
+	close(callfd);
+	close(kickfd);
+	fx_close(&f);
+}
+
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(giant_update_refused_device_keeps_working),
 	       RIOV_TEST_ENTRY(honest_updates_thousands),
 	       RIOV_TEST_ENTRY(limit_evicts_first_stage_honest_guest_goes_on),
-	       RIOV_TEST_ENTRY(giant_memory_region_refused_by_the_same_limit))
+	       RIOV_TEST_ENTRY(giant_memory_region_refused_by_the_same_limit),
+	       RIOV_TEST_ENTRY(iotlb_messages_scoped_and_counted))
