@@ -624,6 +624,33 @@ void svc_port_from_config(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps
 
 /* ------------------------------------------------------------------ RPC */
 
+/* PortInfo.feature_names: the negotiated virtio features by name, lowest bit first (a bit
+ * without one as "bit_N"). Returns 0 or -ENOMEM. */
+static int fill_feature_names(struct riov_rpc_call *call, Riov__V1__PortInfo *pi, uint64_t features)
+{
+	size_t n = (size_t)__builtin_popcountll(features);
+
+	if (n == 0)
+		return 0;
+	pi->feature_names = riov_rpc_call_alloc(call, n * sizeof(char *));
+	if (pi->feature_names == NULL)
+		return -ENOMEM;
+	for (unsigned b = 0; b < 64; b++) {
+		if (!(features & (1ull << b)))
+			continue;
+		const char *name = riov_virtio_feature_name(b);
+		char other[16];
+		if (name == NULL) {
+			snprintf(other, sizeof(other), "bit_%u", b);
+			name = other;
+		}
+		char *s = riov_rpc_call_strdup(call, name);
+		if (s == NULL)
+			return -ENOMEM;
+		pi->feature_names[pi->n_feature_names++] = s;
+	}
+	return 0;
+}
 static Riov__V1__PortInfo *port_info(struct riov_rpc_call *call, struct riov_service *svc,
 				     const Riov__V1__PortSpec *spec)
 {
@@ -655,6 +682,9 @@ static Riov__V1__PortInfo *port_info(struct riov_rpc_call *call, struct riov_ser
 		pi->domain_id = ai.did;
 	}
 	pi->features = di.features;
+	pi->queue_pairs = di.queue_pairs;
+	if (fill_feature_names(call, pi, di.features) != 0)
+		return NULL;
 	if (di.type == RIOV_DP_PORT_VHOST)
 		pi->state = di.broken ? "broken: a vring was marked broken (see riovd's log)"
 			    : di.link_up ? "up"

@@ -961,6 +961,7 @@ int riov_dp_port_info(struct riov_dp *dp, const char *name, struct riov_dp_port_
 	struct riov_vhost_dev_stats vs;
 	riov_vhost_dev_stats(p->vdev, &vs);
 	out->features = vs.connected ? vs.features : 0;
+	out->queue_pairs = vs.connected ? vs.queue_pairs : 0;
 	for (uint16_t q = 0; q < p->queues; q++)
 		out->broken |= p->qp[q].rxq.broken || p->qp[q].txq.broken;
 	return 0;

@@ -346,6 +346,7 @@ struct riov_dp_port_info {
 	uint16_t sid;
 	uint16_t did;
 	uint64_t features;             /* vhost: negotiated virtio features (0 before negotiation) */
+	uint16_t queue_pairs;          /* vhost: queue pairs the guest has set up (a vring running) */
 };
 /** Fill out for the port called name. Returns 0 or -ENOENT. */
 int riov_dp_port_info(struct riov_dp *dp, const char *name, struct riov_dp_port_info *out);

@@ -460,7 +460,8 @@ static ProtobufCMessage *b_port_list(struct ctx *x)
 static const char *const c_port_list[] = { "spec.name=NAME", "spec.type=TYPE", "spec.net=NET",
 					   "state=STATE", "spec.queues=QUEUES",
 					   "spec.socket_path=SOCKET", "spec.devargs=DEVARGS",
-					   "spec.address=ADDRESS", "domain_id=DOMAIN", NULL };
+					   "spec.address=ADDRESS", "domain_id=DOMAIN",
+					   "queue_pairs=QUEUE_PAIRS", "feature_names=FEATURES", NULL };
 static ProtobufCMessage *b_port_stats(struct ctx *x)
 {
 	Riov__V1__PortStatsRequest *r = NEW(Riov__V1__PortStatsRequest,

@@ -207,6 +207,63 @@ int vu_h_get_status(struct riov_vhost_dev *dev, struct vu_msg *m)
 
 /* ---- public API -------------------------------------------------------------------------------- */
 
+const char *riov_virtio_feature_name(unsigned bit)
+{
+	static const char *const names[64] = {
+		[RIOV_VIRTIO_NET_F_CSUM] = "csum",
+		[RIOV_VIRTIO_NET_F_GUEST_CSUM] = "guest_csum",
+		[2] = "ctrl_guest_offloads",
+		[RIOV_VIRTIO_NET_F_MTU] = "mtu",
+		[5] = "mac",
+		[RIOV_VIRTIO_NET_F_GUEST_TSO4] = "guest_tso4",
+		[RIOV_VIRTIO_NET_F_GUEST_TSO6] = "guest_tso6",
+		[RIOV_VIRTIO_NET_F_GUEST_ECN] = "guest_ecn",
+		[10] = "guest_ufo",
+		[RIOV_VIRTIO_NET_F_HOST_TSO4] = "host_tso4",
+		[RIOV_VIRTIO_NET_F_HOST_TSO6] = "host_tso6",
+		[RIOV_VIRTIO_NET_F_HOST_ECN] = "host_ecn",
+		[14] = "host_ufo",
+		[RIOV_VIRTIO_NET_F_MRG_RXBUF] = "mrg_rxbuf",
+		[16] = "status",
+		[VU_VIRTIO_NET_F_CTRL_VQ] = "ctrl_vq",
+		[18] = "ctrl_rx",
+		[19] = "ctrl_vlan",
+		[20] = "ctrl_rx_extra",
+		[21] = "guest_announce",
+		[RIOV_VIRTIO_NET_F_MQ] = "mq",
+		[23] = "ctrl_mac_addr",
+		[VU_VIRTIO_F_NOTIFY_ON_EMPTY] = "notify_on_empty",
+		[RIOV_VHOST_F_LOG_ALL] = "log_all",
+		[VU_VIRTIO_F_ANY_LAYOUT] = "any_layout",
+		[RIOV_VIRTIO_F_RING_INDIRECT] = "indirect",
+		[RIOV_VIRTIO_F_RING_EVENT_IDX] = "event_idx",
+		[VU_F_PROTOCOL_FEATURES] = "protocol_features",
+		[RIOV_VIRTIO_F_VERSION_1] = "version_1",
+		[RIOV_VIRTIO_F_IOMMU_PLATFORM] = "iommu_platform",
+		[34] = "packed",
+		[RIOV_VIRTIO_F_IN_ORDER] = "in_order",
+		[36] = "order_platform",
+		[37] = "sr_iov",
+		[38] = "notification_data",
+		[39] = "notif_config_data",
+		[40] = "ring_reset",
+		[41] = "admin_vq",
+		[51] = "device_stats",
+		[52] = "vq_notf_coal",
+		[53] = "notf_coal",
+		[54] = "guest_uso4",
+		[55] = "guest_uso6",
+		[56] = "host_uso",
+		[57] = "hash_report",
+		[58] = "guest_hdrlen",
+		[59] = "rss",
+		[60] = "rsc_ext",
+		[61] = "standby",
+		[62] = "speed_duplex",
+	};
+	return bit < 64 ? names[bit] : NULL;
+}
+
 static uint64_t offered_features(const struct riov_vhost_dev_params *p)
 {
 	static const unsigned bits[] = {

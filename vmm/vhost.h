@@ -46,6 +46,13 @@ struct riov_vhost_dev;
 #define RIOV_VIRTIO_F_VERSION_1       32
 #define RIOV_VIRTIO_F_IOMMU_PLATFORM  33
 #define RIOV_VIRTIO_F_IN_ORDER        35
+/** The name of virtio feature bit `bit` (0..63) as riov shows it: the virtio 1.2 name (5.1.3, 6)
+ *  in lower case without its VIRTIO_F_ / VIRTIO_NET_F_ prefix ("mrg_rxbuf", "event_idx",
+ *  "in_order", "packed", "iommu_platform" for VIRTIO_F_ACCESS_PLATFORM, "indirect" for
+ *  VIRTIO_F_RING_INDIRECT_DESC as features_off spells it; vhost-user's "protocol_features" and
+ *  vhost's "log_all"), or NULL for a bit without a name here. Any thread. */
+const char *riov_virtio_feature_name(unsigned bit);
+
 /* The checksum and segmentation offloads, both ways (a port's "offloads" feature switch) */
 #define RIOV_VIRTIO_NET_OFFLOADS                                                                  \
 	((1ull << RIOV_VIRTIO_NET_F_CSUM) | (1ull << RIOV_VIRTIO_NET_F_GUEST_CSUM) |              \
@@ -151,7 +158,8 @@ struct riov_vhost_dev_stats {
 	uint64_t protocol_features;
 	uint32_t mem_regions;
 	uint64_t mem_bytes;
-	uint16_t queue_pairs;         /* negotiated (MQ) */
+	uint16_t queue_pairs;         /* set up by the guest: the highest queue pair with a running
+				       * vring (MQ) */
 	uint64_t messages;            /* vhost-user messages handled */
 	uint64_t bad_messages;        /* messages that closed the connection */
 	uint64_t refused;             /* well-formed requests refused with the session kept (memory

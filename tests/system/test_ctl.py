@@ -109,6 +109,8 @@ def test_ports():
     check(p["spec"]["queues"] == 2 and p["spec"]["features_off"] == ["mrg_rxbuf", "in_order", "offloads"],
           "queues and withheld features (--offloads off: offloads) are kept")
     check(p["state"] == "waiting for guest" and p["domain_id"] >= 1, "state and domain id reported")
+    check(p["feature_names"] == [] and p["queue_pairs"] == 0 and p["features"] == 0,
+          "no guest yet: no negotiated features, no queue pairs")
     abs_sock = os.path.join(tmp, "abs-vm2.sock")
     ctl.ok("port", "add", "vhost", "vm2", "--net", "blue", "--socket", abs_sock)
     check(os.path.exists(abs_sock), "an absolute socket path is used as given")
@@ -275,6 +277,17 @@ def test_runtime_port_traffic():
     a = Guest("A", d.socket("vm1"), "txonly", mac=MAC_A, peer=MAC_B).start(tmp)
     wait_for(lambda: all(p["state"] == "up" for p in ctl.json("port", "list")["ports"]), 10, "both ports up")
     time.sleep(2)
+    # port list: what each guest negotiated, by name (testpmd virtio-user: mrg_rxbuf=1, in_order=1)
+    pl = {p["spec"]["name"]: p for p in ctl.json("port", "list")["ports"]}
+    log("  vm1 negotiated %s, %d queue pair(s)" % (",".join(pl["vm1"]["feature_names"]), pl["vm1"]["queue_pairs"]))
+    for n in ("vm1", "vm2"):
+        names = pl[n]["feature_names"]
+        check({"version_1", "mrg_rxbuf", "in_order"} <= set(names) and pl[n]["queue_pairs"] == 1 and
+              all(pl[n]["features"] >> b & 1 for b in (15, 32, 35)),
+              "port list --json: %s's negotiated features by name and its one queue pair" % n)
+    text = ctl.ok("port", "list")
+    check("FEATURES" in text and "QUEUE_PAIRS" in text and ",".join(pl["vm1"]["feature_names"]) in text,
+          "port list prints the feature names for people")
     # the guest is connected: its domain exists and has its memory mapped
     dom = ctl.json("domain", "show", "vm1")
     spec = dom["domain"]
@@ -817,6 +830,9 @@ def test_port_stats_queues_and_causes():
     b = Guest("B", d.socket("vm2"), "rxonly", queues=2, mac=MAC_B).start(tmp)
     wait_for(lambda: all(p["state"] == "up" for p in ctl.json("port", "list")["ports"]), 10, "both ports up")
     time.sleep(2)
+    pl = {p["spec"]["name"]: p for p in ctl.json("port", "list")["ports"]}
+    check(all(pl[n]["queue_pairs"] == 2 and "mq" in pl[n]["feature_names"] for n in ("vm1", "vm2")),
+          "port list: both guests set up 2 queue pairs and negotiated mq")
     live = {n: ctl.json("port", "stats", n)["ports"][0] for n in ("vm1", "vm2")}
     for n in ("vm1", "vm2"):
         check([(q["queue"], q["rx_running"], q["tx_running"]) for q in live[n]["queues"]] ==

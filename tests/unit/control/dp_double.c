@@ -335,6 +335,8 @@ int riov_dp_port_info(struct riov_dp *dp, const char *name, struct riov_dp_port_
 	if (out->type == RIOV_DP_PORT_VHOST) {
 		out->sid = (uint16_t)(RIOV_DP_VHOST_SID_FIRST + i);
 		out->did = (uint16_t)(1 + i);
+		out->features = dp_double.vhost_features;
+		out->queue_pairs = dp_double.vhost_queue_pairs;
 	}
 	return 0;
 }

@@ -35,6 +35,9 @@ struct dp_double_knobs {
 	 * eth ports report zeros */
 	struct riov_dp_port_stats vhost_counters;
 	struct riov_dp_port_stats vtep_counters;   /* the same for every remote VTEP's port */
+	/* what riov_dp_port_info() reports for every vhost port: negotiated features, queue pairs */
+	uint64_t vhost_features;
+	uint16_t vhost_queue_pairs;
 	/* what the double's one worker counted (riov_dp_worker_stats(); lcore as given); its TSC
 	 * runs at DP_DOUBLE_TSC_HZ */
 	struct riov_dp_worker_stats worker_counters;

@@ -403,7 +403,26 @@ RIOV_TEST(port_socket_and_features)
 	lr.net = "blue";
 	CHECK_EQ(svc_call(&f, &t, "Port.List", &lr), 0);
 	CHECK_EQ(((Riov__V1__PortListResponse *)t.resp)->n_ports, 1);
+	CHECK_EQ(((Riov__V1__PortListResponse *)t.resp)->ports[0]->n_feature_names, 0);  /* no guest */
 	svc_call_end(&t);
+	/* a guest negotiated: its features by name, lowest bit first, and its queue pairs */
+	dp_double.vhost_features = (1ull << RIOV_VIRTIO_NET_F_CSUM) | (1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF) |
+				   (1ull << RIOV_VIRTIO_F_RING_EVENT_IDX) | (1ull << RIOV_VIRTIO_F_VERSION_1) |
+				   (1ull << RIOV_VIRTIO_F_IOMMU_PLATFORM) | (1ull << 34) |
+				   (1ull << RIOV_VIRTIO_F_IN_ORDER) | (1ull << 63);
+	dp_double.vhost_queue_pairs = 2;
+	CHECK_EQ(svc_call(&f, &t, "Port.List", &lr), 0);
+	const Riov__V1__PortInfo *pi = ((Riov__V1__PortListResponse *)t.resp)->ports[0];
+	static const char *const want[] = { "csum", "mrg_rxbuf", "event_idx", "version_1", "iommu_platform",
+					    "packed", "in_order", "bit_63" };
+	CHECK_EQ(pi->n_feature_names, 8);
+	for (size_t k = 0; k < 8 && k < pi->n_feature_names; k++)
+		CHECK(strcmp(pi->feature_names[k], want[k]) == 0);
+	CHECK_EQ(pi->queue_pairs, 2);
+	CHECK_EQ(pi->features, dp_double.vhost_features);
+	svc_call_end(&t);
+	dp_double.vhost_features = 0;
+	dp_double.vhost_queue_pairs = 0;
 	fixture_close(&f);
 }
 

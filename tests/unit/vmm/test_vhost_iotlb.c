@@ -483,12 +483,21 @@ static int xl(struct riov_vtd_cursor *c, uint64_t iova, uint64_t *h)
  * device's generation (what a vring waiting for the translation watches) and leaves a neighbour
  * device's cursor hitting; so do an invalidation and one too large for a page-selective
  * invalidation. Updates, invalidations and the miss requests sent on the back-end channel are
- * counted. */
+ * counted. Every virtio feature riovd offers has a name for Port.List. */
 RIOV_TEST(iotlb_messages_scoped_and_counted)
 {
 	struct fx f;
 	int sv[2], callfd, kickfd;
 	fx_open_pf(&f, 0, 64 * MB, 1ull << VU_PF_BACKEND_REQ);
+	uint64_t offered = fe_get_u64(&f, VU_GET_FEATURES);
+	for (unsigned b = 0; b < 64; b++)
+		if (offered & (1ull << b) && riov_virtio_feature_name(b) == NULL) {
+			fprintf(stderr, "  offered feature bit %u has no name\n", b);
+			CHECK(!"every feature riovd offers has a name");
+		}
+	CHECK(strcmp(riov_virtio_feature_name(RIOV_VIRTIO_F_IOMMU_PLATFORM), "iommu_platform") == 0);
+	CHECK(strcmp(riov_virtio_feature_name(34), "packed") == 0);
+	CHECK(riov_virtio_feature_name(64) == NULL);
 
 	/* the back-end channel */
 	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
