@@ -282,6 +282,17 @@ static int parse_args(struct riovd *d, int argc, char **argv)
 	return 0;
 }
 
+/* EAL's runtime directory (/run/dpdk/riovd<pid>): with --no-shconf or --in-memory it holds only
+ * the telemetry socket, which DPDK unlinks in an atexit handler but leaves the directory, one more
+ * at every start. This handler, registered before EAL's, runs after it and removes the directory. */
+static char eal_rundir[PATH_MAX];
+
+static void remove_eal_rundir(void)
+{
+	if (eal_rundir[0] != '\0')
+		(void)rmdir(eal_rundir);
+}
+
 /* Build the EAL command line: worker lcores pinned to the configured CPUs, no hugepages unless
  * asked, no shared files (several riovd may run side by side), no PCI scan unless eal_args asks. */
 static int eal_start(struct riovd *d, const char *argv0, unsigned *n_workers)
@@ -355,10 +366,12 @@ static int eal_start(struct riovd *d, const char *argv0, unsigned *n_workers)
 		args[n++] = "--no-pci";
 	args[n] = NULL;
 	RIOV_LOG(RIOV_LOG_INFO, "EAL: lcores %s, %s", lcores, c->hugepages ? "hugepages" : "no hugepages");
+	atexit(remove_eal_rundir);
 	if (rte_eal_init(n, args) < 0) {
 		RIOV_LOG(RIOV_LOG_ERR, "DPDK EAL init failed: %s", rte_strerror(rte_errno));
 		return -rte_errno;
 	}
+	snprintf(eal_rundir, sizeof(eal_rundir), "%s", rte_eal_get_runtime_dir());
 	return 0;
 }
 

@@ -129,6 +129,10 @@ class Riovd:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise TestFailure("riovd did not stop within %d s" % timeout)
+        # DPDK's runtime directory of the stopped riovd: riovd removes it (it held nothing)
+        rundir = "/var/run/dpdk/riovd%d" % self.proc.pid
+        if os.getuid() == 0 and os.path.exists(rundir):
+            raise TestFailure("riovd left its DPDK runtime directory %s behind" % rundir)
         text = self.log_text()
         idx = text.rfind("final counters:")
         if idx < 0:
