@@ -149,12 +149,7 @@ class TestpmdSw:
         return int(m[-1][0]), int(m[-1][1])
 
     def stop(self):
-        self.proc.stdin.write(b"quit\n")
-        self.proc.stdin.flush()
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        bench_switch.quit_testpmd(self.proc)
 
 
 class OvsSw(bench_tcp.OvsSwitch):

@@ -95,6 +95,16 @@ def bursts_in_flight():
     return RING // 32 - 1
 
 
+def quit_testpmd(proc):
+    """An interactive dpdk-testpmd's `quit`, then its exit (killed after 60 s)."""
+    proc.stdin.write(b"quit\n")
+    proc.stdin.flush()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 class LoopGuest:
     """dpdk-testpmd with two virtio-user ports forwarding to each other (mac mode)."""
 
@@ -131,12 +141,7 @@ class LoopGuest:
         self.proc.stdin.write(b"stop\n")
         self.proc.stdin.flush()
         wait_for(lambda: "Accumulated forward statistics" in open(self.logf).read(), 30, "guest stats")
-        self.proc.stdin.write(b"quit\n")
-        self.proc.stdin.flush()
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        quit_testpmd(self.proc)
         if HUGE_DIR is not None:  # --single-file-segments leaves the guest's memory file behind
             for name in os.listdir(HUGE_DIR):
                 if name.startswith("riovbg%d" % os.getpid()):
