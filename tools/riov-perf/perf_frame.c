@@ -9,37 +9,43 @@
 #include <stdio.h>
 #include <string.h>
 
+/* big-endian fields at any alignment */
 static void put16(uint8_t *p, uint16_t v)
 {
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
+	riov_perf_put16(p, v);
 }
 
 static void put32(uint8_t *p, uint32_t v)
 {
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
+	uint32_t be = __builtin_bswap32(v);
+	memcpy(p, &be, sizeof(be));
 }
 
 static void put64(uint8_t *p, uint64_t v)
 {
-	put32(p, v >> 32);
-	put32(p + 4, v & 0xffffffffu);
+	uint64_t be = __builtin_bswap64(v);
+	memcpy(p, &be, sizeof(be));
 }
 
 static uint16_t get16(const uint8_t *p)
 {
-	return (uint16_t)(p[0] << 8 | p[1]);
+	uint16_t be;
+	memcpy(&be, p, sizeof(be));
+	return __builtin_bswap16(be);
 }
 
 static uint32_t get32(const uint8_t *p)
 {
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
+	uint32_t be;
+	memcpy(&be, p, sizeof(be));
+	return __builtin_bswap32(be);
 }
 
 static uint64_t get64(const uint8_t *p)
 {
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
+	uint64_t be;
+	memcpy(&be, p, sizeof(be));
+	return __builtin_bswap64(be);
 }
 
 /* RFC 1071 over the 20-byte IPv4 header (its checksum field zero) */
@@ -103,9 +109,18 @@ int riov_perf_frame_build(uint8_t *buf, size_t len, const struct riov_perf_addr 
 	return 0;
 }
 
-void riov_perf_frame_set_tsc(uint8_t *buf, uint64_t tsc)
+void riov_perf_tmpl_init(struct riov_perf_tmpl *t, const uint8_t dst_mac[6], uint8_t trial, uint8_t stream)
 {
-	put64(buf + RIOV_PERF_TSC_OFF, tsc);
+	struct riov_perf_addr a;
+	struct riov_perf_hdr h = { .trial = trial, .stream = stream, .seq = 0, .tsc = 0 };
+	const uint8_t *ip = t->head + 14;
+
+	riov_perf_flow_addr(&a, dst_mac, stream, 0);
+	riov_perf_frame_build(t->head, RIOV_PERF_MIN_FRAME, &a, &h);
+	t->csum_base = 0;
+	for (int i = 0; i < 20; i += 2)
+		if (i != 2 && i != 10 && i != 14) /* total length, checksum, source IP's low word */
+			t->csum_base += get16(ip + i);
 }
 
 int riov_perf_frame_parse(const uint8_t *buf, size_t caplen, size_t frame_len, struct riov_perf_hdr *h)

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define RIOV_PERF_MAGIC 0x52f7u
 #define RIOV_PERF_UDP_PORT 7417u
@@ -59,8 +60,60 @@ void riov_perf_flow_addr(struct riov_perf_addr *a, const uint8_t dst_mac[6], uin
 int riov_perf_frame_build(uint8_t *buf, size_t len, const struct riov_perf_addr *a,
 			  const struct riov_perf_hdr *h);
 
-/** Rewrite the TSC of a built frame (a frame the port refused and that is sent again). */
-void riov_perf_frame_set_tsc(uint8_t *buf, uint64_t tsc);
+/** Write the TSC of a built frame: riov-perf stamps a burst's frames right before handing them to
+ *  the port (and again when the port refused them and they are offered anew). */
+static inline void riov_perf_frame_set_tsc(uint8_t *buf, uint64_t tsc)
+{
+	uint64_t be = __builtin_bswap64(tsc);
+	memcpy(buf + RIOV_PERF_TSC_OFF, &be, sizeof(be));
+}
+
+/*
+ * A stream's frame template: the 58 head bytes of its frames in one trial, built once by
+ * riov_perf_frame_build() (flow 0, sequence number 0, TSC 0), so that a frame is a copy of them with
+ * the few fields that vary patched in: the flow (source MAC, IP and port), the lengths, the IPv4
+ * header checksum (from the sum of the header words that do not vary), the sequence number. The
+ * result is byte for byte what riov_perf_frame_build() writes, the TSC left 0
+ * (riov_perf_frame_set_tsc() stamps it); test_perf_frame checks this at every size and many flows.
+ */
+struct riov_perf_tmpl {
+	uint8_t head[RIOV_PERF_MIN_FRAME];
+	uint32_t csum_base; /* sum of the IPv4 header's 16-bit words but total length, source IP's low
+			     * word (the flow) and the checksum, not folded */
+};
+
+/** The template of stream's frames in trial trial, towards dst_mac. */
+void riov_perf_tmpl_init(struct riov_perf_tmpl *t, const uint8_t dst_mac[6], uint8_t trial, uint8_t stream);
+
+static inline void riov_perf_put16(uint8_t *p, uint16_t v)
+{
+	uint16_t be = __builtin_bswap16(v);
+	memcpy(p, &be, sizeof(be));
+}
+
+/** Write a frame of len bytes (FCS excluded; RIOV_PERF_MIN_FRAME.. RIOV_PERF_SIZE_MAX - RIOV_PERF_FCS,
+ *  which the caller guarantees) of flow flow (below 65536) with sequence number seq from template t
+ *  into buf: what riov_perf_frame_build() writes with riov_perf_flow_addr()'s addresses, TSC 0. */
+static inline void riov_perf_tmpl_write(const struct riov_perf_tmpl *t, uint8_t *buf, size_t len,
+					uint32_t flow, uint32_t seq)
+{
+	uint8_t *ip = buf + 14, *udp = buf + 34;
+	uint16_t ip_len = (uint16_t)(len - 14);
+	uint32_t sum = t->csum_base + ip_len + (flow & 0xffff);
+	uint32_t seq_be = __builtin_bswap32(seq);
+
+	memcpy(buf, t->head, RIOV_PERF_MIN_FRAME);
+	riov_perf_put16(buf + 10, (uint16_t)flow);       /* source MAC's last two bytes */
+	riov_perf_put16(ip + 2, ip_len);
+	riov_perf_put16(ip + 14, (uint16_t)flow);        /* source IP's low word */
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	riov_perf_put16(ip + 10, (uint16_t)~sum);
+	riov_perf_put16(udp, (uint16_t)(1024 + (flow & 0x3fff)));
+	riov_perf_put16(udp + 4, (uint16_t)(len - 34));
+	memcpy(buf + RIOV_PERF_HDR_OFF + 4, &seq_be, sizeof(seq_be));
+	memset(buf + RIOV_PERF_MIN_FRAME, 0, len - RIOV_PERF_MIN_FRAME);
+}
 
 /** Parse a received frame: buf holds caplen bytes of its head, frame_len is its whole length.
  *  Returns 0 and fills *h when it is a riov-perf frame (Ethernet II, IPv4 without options, UDP to

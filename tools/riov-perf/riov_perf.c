@@ -87,6 +87,9 @@ struct stream {
 	uint8_t dst_mac[6];
 	uint64_t planned, next_seq, sent;
 	uint64_t lag;  /* frames behind the schedule after the last tx burst */
+	struct riov_perf_tmpl tmpl; /* this trial's frame head */
+	uint32_t next_flow;   /* next_seq % --flows */
+	unsigned next_imix;   /* next_seq % IMIX_LEN */
 	struct rte_mbuf *pend[MAX_BURST];
 	unsigned npend;
 	struct riov_perf_stream_rx rx;
@@ -110,6 +113,7 @@ static unsigned n_ports;
 static uint8_t trial_no;
 static volatile sig_atomic_t stopping;
 static uint64_t tsc_hz;
+static double ns_per_tsc;
 static const struct size_spec *cur_size;
 static bool progress_shown;
 static uint64_t drop_ctr;     /* --drop-every: riov-perf frames seen this trial */
@@ -508,13 +512,10 @@ static bool port_used(uint16_t port)
 
 /* ---- a trial --------------------------------------------------------------------------------- */
 
-static uint16_t frame_size(const struct size_spec *z, uint64_t seq)
-{
-	return z->size ? z->size : imix_pattern[seq % IMIX_LEN];
-}
-
-/* Build up to n new frames of stream s into its pending array */
-static void tx_build(unsigned si, unsigned n, uint64_t now)
+/* Build up to n new frames of stream s into its pending array, from its template; their TSC is
+ * stamped when they are handed to the port (tx_stream). Frames are built in sequence order, so the
+ * flow and the IMIX position are counters, not divisions. */
+static void tx_build(unsigned si, unsigned n)
 {
 	struct stream *s = &streams[si];
 	struct rte_mbuf *m[MAX_BURST];
@@ -522,14 +523,14 @@ static void tx_build(unsigned si, unsigned n, uint64_t now)
 	if (rte_pktmbuf_alloc_bulk(pool, m, n) != 0)
 		return; /* the pool is empty for now: frames in flight come back */
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t seq = s->next_seq++;
-		uint16_t len = frame_size(cur_size, seq) - RIOV_PERF_FCS;
-		struct riov_perf_addr a;
-		struct riov_perf_hdr h = { .trial = trial_no, .stream = (uint8_t)si, .seq = (uint32_t)seq,
-					   .tsc = now };
-		riov_perf_flow_addr(&a, s->dst_mac, (uint8_t)si, (uint32_t)(seq % o.flows));
+		uint16_t len = (cur_size->size ? cur_size->size : imix_pattern[s->next_imix]) - RIOV_PERF_FCS;
 		uint8_t *p = (uint8_t *)rte_pktmbuf_append(m[i], len);
-		riov_perf_frame_build(p, len, &a, &h);
+		riov_perf_tmpl_write(&s->tmpl, p, len, s->next_flow, (uint32_t)s->next_seq);
+		s->next_seq++;
+		if (++s->next_flow == o.flows)
+			s->next_flow = 0;
+		if (++s->next_imix == IMIX_LEN)
+			s->next_imix = 0;
 		s->pend[s->npend++] = m[i];
 	}
 }
@@ -545,14 +546,15 @@ static uint64_t tx_stream(unsigned si, uint64_t t0, double frames_per_tsc, uint6
 		due = s->planned;
 	if (s->npend == 0 && due > s->next_seq) {
 		uint64_t n = due - s->next_seq;
-		tx_build(si, (unsigned)(n < o.burst ? n : o.burst), now);
-	} else if (s->npend) {
-		/* refused earlier: their latency starts now */
-		for (unsigned i = 0; i < s->npend; i++)
-			riov_perf_frame_set_tsc(rte_pktmbuf_mtod(s->pend[i], uint8_t *), now);
+		tx_build(si, (unsigned)(n < o.burst ? n : o.burst));
 	}
 	if (s->npend == 0)
 		return 0;
+	/* a frame's latency starts when it is handed to the port: one TSC for the burst, read right
+	 * before it (frames the port refused earlier are stamped anew) */
+	uint64_t stamp = rte_rdtsc();
+	for (unsigned i = 0; i < s->npend; i++)
+		riov_perf_frame_set_tsc(rte_pktmbuf_mtod(s->pend[i], uint8_t *), stamp);
 	uint16_t k = rte_eth_tx_burst(s->tx_port, 0, s->pend, (uint16_t)s->npend);
 	s->sent += k;
 	refused = s->npend - k;
@@ -586,7 +588,7 @@ static void rx_port(uint16_t port, struct trial *t)
 		} else if (o.drop_every && ++drop_ctr % o.drop_every == 0) {
 			t->test_dropped++;
 		} else {
-			uint64_t ns = (uint64_t)((double)(now - h.tsc) * 1e9 / (double)tsc_hz);
+			uint64_t ns = (uint64_t)((double)(now - h.tsc) * ns_per_tsc);
 			if (riov_perf_stream_rx(&streams[h.stream].rx, h.seq, ns) == RIOV_PERF_RX_OUT_OF_RANGE)
 				t->foreign++;
 		}
@@ -649,6 +651,9 @@ static int run_trial(double rate, struct trial *t)
 		s->planned = planned;
 		s->next_seq = s->sent = 0;
 		s->npend = 0;
+		s->next_flow = 0;
+		s->next_imix = 0;
+		riov_perf_tmpl_init(&s->tmpl, s->dst_mac, trial_no, (uint8_t)i);
 		if (riov_perf_stream_init(&s->rx, planned) < 0) {
 			while (i--)
 				riov_perf_stream_fini(&streams[i].rx);
@@ -990,6 +995,7 @@ int main(int argc, char **argv)
 		}
 	}
 	tsc_hz = rte_get_tsc_hz();
+	ns_per_tsc = 1e9 / (double)tsc_hz;
 	uint16_t nports = rte_eth_dev_count_avail();
 	if (nports == 0) {
 		fprintf(stderr, "riov-perf: no ports (give EAL a --vdev, e.g. net_ring0)\n");
