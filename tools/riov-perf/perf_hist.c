@@ -7,16 +7,6 @@
 
 #define S RIOV_PERF_HIST_SUB_BITS
 
-unsigned riov_perf_hist_index(uint64_t v)
-{
-	if (v < RIOV_PERF_HIST_SUB)
-		return (unsigned)v;
-	unsigned m = 63u - (unsigned)__builtin_clzll(v); /* m >= S */
-	unsigned sub = (unsigned)(v >> (m - S)) & (RIOV_PERF_HIST_SUB - 1);
-	/* m == S gives index v itself: the linear and the logarithmic parts join without a gap */
-	return RIOV_PERF_HIST_SUB + (m - S) * RIOV_PERF_HIST_SUB + sub;
-}
-
 uint64_t riov_perf_hist_low(unsigned i)
 {
 	if (i < RIOV_PERF_HIST_SUB)
@@ -38,17 +28,6 @@ void riov_perf_hist_reset(struct riov_perf_hist *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->min = UINT64_MAX;
-}
-
-void riov_perf_hist_add(struct riov_perf_hist *h, uint64_t v)
-{
-	h->bucket[riov_perf_hist_index(v)]++;
-	h->count++;
-	h->sum += (double)v;
-	if (v < h->min)
-		h->min = v;
-	if (v > h->max)
-		h->max = v;
 }
 
 void riov_perf_hist_merge(struct riov_perf_hist *dst, const struct riov_perf_hist *src)

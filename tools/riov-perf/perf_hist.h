@@ -26,8 +26,28 @@ struct riov_perf_hist {
 /** Empty the histogram. */
 void riov_perf_hist_reset(struct riov_perf_hist *h);
 
+/** Bucket index of v (inline: riov-perf counts every received frame). */
+static inline unsigned riov_perf_hist_index(uint64_t v)
+{
+	if (v < RIOV_PERF_HIST_SUB)
+		return (unsigned)v;
+	unsigned m = 63u - (unsigned)__builtin_clzll(v); /* m >= S */
+	unsigned sub = (unsigned)(v >> (m - RIOV_PERF_HIST_SUB_BITS)) & (RIOV_PERF_HIST_SUB - 1);
+	/* m == S gives index v itself: the linear and the logarithmic parts join without a gap */
+	return RIOV_PERF_HIST_SUB + (m - RIOV_PERF_HIST_SUB_BITS) * RIOV_PERF_HIST_SUB + sub;
+}
+
 /** Count one value. */
-void riov_perf_hist_add(struct riov_perf_hist *h, uint64_t v);
+static inline void riov_perf_hist_add(struct riov_perf_hist *h, uint64_t v)
+{
+	h->bucket[riov_perf_hist_index(v)]++;
+	h->count++;
+	h->sum += (double)v;
+	if (v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+}
 
 /** Add src's counts to dst. */
 void riov_perf_hist_merge(struct riov_perf_hist *dst, const struct riov_perf_hist *src);
@@ -40,8 +60,7 @@ uint64_t riov_perf_hist_percentile(const struct riov_perf_hist *h, double p);
 /** Mean, 0 for an empty histogram. */
 double riov_perf_hist_mean(const struct riov_perf_hist *h);
 
-/** Bucket index of v, and the lowest and highest values of bucket i (for the tests). */
-unsigned riov_perf_hist_index(uint64_t v);
+/** The lowest and highest values of bucket i (for the tests). */
 uint64_t riov_perf_hist_low(unsigned i);
 uint64_t riov_perf_hist_high(unsigned i);
 

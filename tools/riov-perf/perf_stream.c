@@ -31,29 +31,6 @@ void riov_perf_stream_fini(struct riov_perf_stream_rx *s)
 	s->capacity = 0;
 }
 
-enum riov_perf_rx_verdict riov_perf_stream_rx(struct riov_perf_stream_rx *s, uint64_t seq, uint64_t lat_ns)
-{
-	if (seq >= s->capacity) {
-		s->out_of_range++;
-		return RIOV_PERF_RX_OUT_OF_RANGE;
-	}
-	uint64_t bit = 1ull << (seq % 64);
-	uint64_t *w = &s->seen[seq / 64];
-	if (*w & bit) {
-		s->duplicates++;
-		return RIOV_PERF_RX_DUPLICATE;
-	}
-	*w |= bit;
-	s->received++;
-	riov_perf_hist_add(&s->lat, lat_ns);
-	if (seq < s->next) {
-		s->reordered++;
-		return RIOV_PERF_RX_REORDERED;
-	}
-	s->next = seq + 1;
-	return RIOV_PERF_RX_NEW;
-}
-
 uint64_t riov_perf_stream_lost(const struct riov_perf_stream_rx *s, uint64_t sent)
 {
 	return s->received >= sent ? 0 : sent - s->received;

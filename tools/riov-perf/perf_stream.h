@@ -43,8 +43,30 @@ void riov_perf_stream_reset(struct riov_perf_stream_rx *s);
 void riov_perf_stream_fini(struct riov_perf_stream_rx *s);
 
 /** Count a received frame with sequence number seq and latency lat_ns (counted in the histogram for
- *  new frames only, reordered included). Returns what it was. */
-enum riov_perf_rx_verdict riov_perf_stream_rx(struct riov_perf_stream_rx *s, uint64_t seq, uint64_t lat_ns);
+ *  new frames only, reordered included). Returns what it was. Inline: riov-perf's every frame. */
+static inline enum riov_perf_rx_verdict riov_perf_stream_rx(struct riov_perf_stream_rx *s, uint64_t seq,
+							    uint64_t lat_ns)
+{
+	if (seq >= s->capacity) {
+		s->out_of_range++;
+		return RIOV_PERF_RX_OUT_OF_RANGE;
+	}
+	uint64_t bit = 1ull << (seq % 64);
+	uint64_t *w = &s->seen[seq / 64];
+	if (*w & bit) {
+		s->duplicates++;
+		return RIOV_PERF_RX_DUPLICATE;
+	}
+	*w |= bit;
+	s->received++;
+	riov_perf_hist_add(&s->lat, lat_ns);
+	if (seq < s->next) {
+		s->reordered++;
+		return RIOV_PERF_RX_REORDERED;
+	}
+	s->next = seq + 1;
+	return RIOV_PERF_RX_NEW;
+}
 
 /** Frames lost of sent: sent minus the distinct frames received (0 if more arrived, which a correct
  *  peer cannot do: those are duplicates or out of range). */
