@@ -65,12 +65,15 @@ lab-test: build
 	tests/lab/run.sh
 	RIOV_BUILD=$(BUILD) tests/lab/host/test_vhost_guests.py
 	RIOV_BUILD=$(BUILD) tests/lab/sysd/run.sh
+	RIOV_BUILD=$(BUILD) RIOV_SYSD_RUNNER=nspawn RIOV_SYSD_SKIP_DEB=1 tests/lab/sysd/run.sh
 
 # The systemd VM (tests/lab/sysd): the package of this tree installed with apt, riovd under systemd
-# (group access, reload/restart/stop, kill -9, the watchdog, an upgrade with a guest, purge).
+# (group access, reload/restart/stop, kill -9, the watchdog, an upgrade with a guest, purge); then the
+# same image and tests natively, in a systemd-nspawn container.
 lab-sysd: build
 	tests/lab/build.sh
 	RIOV_BUILD=$(BUILD) tests/lab/sysd/run.sh
+	RIOV_BUILD=$(BUILD) RIOV_SYSD_RUNNER=nspawn RIOV_SYSD_SKIP_DEB=1 tests/lab/sysd/run.sh
 
 # Two lab VMs joined by a wire (tests/lab/run.sh --pair: riovd to riovd over VXLAN and RDMA, testpmd
 # guests; `make test` runs rdma-testpmd, `make bench` rdma-bench). One boot each: an RDMA test

@@ -15,8 +15,9 @@ PACKAGES=(
 	iproute2 iputils-ping procps prometheus
 	# the lab (tests/lab): QEMU under TCG, initramfs tools, verbs tools copied into the VM
 	qemu-system-x86 qemu-utils cpio kmod xz-utils bc ibverbs-utils ibverbs-providers perftest
-	# the lab's systemd VM (tests/lab/sysd): its Debian root file system, made into an ext4 image
-	mmdebstrap e2fsprogs
+	# the lab's systemd VM (tests/lab/sysd): its Debian root file system, made into an ext4 image,
+	# booted under QEMU and as a container (systemd-nspawn)
+	mmdebstrap e2fsprogs systemd-container
 	# Linux guests of riovd (tests/lab/host): tools copied into their initramfs; libvirt, started
 	# by the test itself (no systemd needed)
 	iperf3 ethtool libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients

@@ -8,7 +8,8 @@
 #           two of them joined by a wire (run.sh --pair: the RDMA transport, rdma-testpmd);
 #           each LAB-RESULT line is one test, a hung or panicked VM one failure; then Linux guests
 #           of riovd on this host (tests/lab/host/test_vhost_guests.py); then riov's package under
-#           systemd in the lab's systemd VM (tests/lab/sysd/run.sh)
+#           systemd in the lab's systemd VM and, natively, in a systemd-nspawn container of the
+#           same image (tests/lab/sysd/run.sh)
 # SUITES="fast asan fuzz system lab" selects; BUILD, BUILD_ASAN, BUILD_FUZZ name the build directories.
 # The asan and fuzz suites share one build (clang, ASan+UBSan, libFuzzer's coverage in every
 # library): one sanitizer build of the tree instead of two saves about 4 minutes of CI.
@@ -159,6 +160,10 @@ for suite in $SUITES; do
 			echo "== lab (host guests): $p passed, $f failed"
 			# riov's Debian package under a real systemd (tests/lab/sysd: make deb, the systemd VM)
 			lab_vm_part sysd "lab (systemd VM)" sysd-run env RIOV_BUILD="$BUILD" tests/lab/sysd/run.sh
+			# the same root file system and tests in a systemd-nspawn container: the host's speed
+			# (the upgrade's gap as operators will see it), the package just built
+			lab_vm_part sysd-nspawn "lab (systemd container)" sysd-run env RIOV_BUILD="$BUILD" \
+				RIOV_SYSD_RUNNER=nspawn RIOV_SYSD_SKIP_DEB=1 tests/lab/sysd/run.sh
 		else
 			tail -30 lab-build.log
 			FAILED=$((FAILED + 1)); FAILED_NAMES+=("lab:build")

@@ -20,7 +20,7 @@ vm_verdict() {
 		echo "lab-run: FAIL: $who's kernel panicked: $(grep -m1 'Kernel panic' "$log")" >&2
 		st=3
 	else
-		echo "lab-run: FAIL: $who's QEMU exited (status $rc) before the guest finished its tests" >&2
+		echo "lab-run: FAIL: $who exited (status $rc) before it finished its tests" >&2
 		st=3
 	fi
 	echo "---- last 30 console lines of $who ($log) ----" >&2
