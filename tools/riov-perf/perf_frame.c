@@ -27,34 +27,13 @@ static void put64(uint8_t *p, uint64_t v)
 	memcpy(p, &be, sizeof(be));
 }
 
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t be;
-	memcpy(&be, p, sizeof(be));
-	return __builtin_bswap16(be);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t be;
-	memcpy(&be, p, sizeof(be));
-	return __builtin_bswap32(be);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t be;
-	memcpy(&be, p, sizeof(be));
-	return __builtin_bswap64(be);
-}
-
 /* RFC 1071 over the 20-byte IPv4 header (its checksum field zero) */
 static uint16_t ip_csum(const uint8_t *ip)
 {
 	uint32_t sum = 0;
 
 	for (int i = 0; i < 20; i += 2)
-		sum += get16(ip + i);
+		sum += riov_perf_get16(ip + i);
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)~sum;
@@ -120,30 +99,7 @@ void riov_perf_tmpl_init(struct riov_perf_tmpl *t, const uint8_t dst_mac[6], uin
 	t->csum_base = 0;
 	for (int i = 0; i < 20; i += 2)
 		if (i != 2 && i != 10 && i != 14) /* total length, checksum, source IP's low word */
-			t->csum_base += get16(ip + i);
-}
-
-int riov_perf_frame_parse(const uint8_t *buf, size_t caplen, size_t frame_len, struct riov_perf_hdr *h)
-{
-	if (buf == NULL || caplen < RIOV_PERF_MIN_FRAME || frame_len < caplen)
-		return -EINVAL;
-	const uint8_t *ip = buf + 14, *udp = buf + 34, *ph = buf + RIOV_PERF_HDR_OFF;
-	if (get16(buf + 12) != 0x0800 || ip[0] != 0x45 || ip[9] != 17)
-		return -EINVAL;
-	/* fragments are not ours (offset or MF set) */
-	if ((get16(ip + 6) & 0x3fff) != 0)
-		return -EINVAL;
-	size_t ip_len = get16(ip + 2), udp_len = get16(udp + 4);
-	/* the frame may carry padding after the IP datagram, never less than it announces */
-	if (ip_len < 20 + 8 + RIOV_PERF_HDR_LEN || ip_len > frame_len - 14 || udp_len != ip_len - 20)
-		return -EINVAL;
-	if (get16(udp + 2) != RIOV_PERF_UDP_PORT || get16(ph) != RIOV_PERF_MAGIC)
-		return -EINVAL;
-	h->trial = ph[2];
-	h->stream = ph[3];
-	h->seq = get32(ph + 4);
-	h->tsc = get64(ph + 8);
-	return 0;
+			t->csum_base += riov_perf_get16(ip + i);
 }
 
 int riov_perf_parse_mac(const char *s, uint8_t mac[6])

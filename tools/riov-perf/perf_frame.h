@@ -18,6 +18,7 @@
 #ifndef RIOV_TOOLS_PERF_FRAME_H
 #define RIOV_TOOLS_PERF_FRAME_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -115,11 +116,55 @@ static inline void riov_perf_tmpl_write(const struct riov_perf_tmpl *t, uint8_t 
 	memset(buf + RIOV_PERF_MIN_FRAME, 0, len - RIOV_PERF_MIN_FRAME);
 }
 
+/* big-endian fields at any alignment */
+static inline uint16_t riov_perf_get16(const uint8_t *p)
+{
+	uint16_t be;
+	memcpy(&be, p, sizeof(be));
+	return __builtin_bswap16(be);
+}
+
+static inline uint32_t riov_perf_get32(const uint8_t *p)
+{
+	uint32_t be;
+	memcpy(&be, p, sizeof(be));
+	return __builtin_bswap32(be);
+}
+
+static inline uint64_t riov_perf_get64(const uint8_t *p)
+{
+	uint64_t be;
+	memcpy(&be, p, sizeof(be));
+	return __builtin_bswap64(be);
+}
+
 /** Parse a received frame: buf holds caplen bytes of its head, frame_len is its whole length.
  *  Returns 0 and fills *h when it is a riov-perf frame (Ethernet II, IPv4 without options, UDP to
  *  RIOV_PERF_UDP_PORT, lengths consistent with frame_len, magic), else -EINVAL (foreign or
- *  truncated). Reads nothing beyond caplen. */
-int riov_perf_frame_parse(const uint8_t *buf, size_t caplen, size_t frame_len, struct riov_perf_hdr *h);
+ *  truncated). Reads nothing beyond caplen. Inline: riov-perf parses every frame it receives. */
+static inline int riov_perf_frame_parse(const uint8_t *buf, size_t caplen, size_t frame_len,
+					struct riov_perf_hdr *h)
+{
+	if (buf == NULL || caplen < RIOV_PERF_MIN_FRAME || frame_len < caplen)
+		return -EINVAL;
+	const uint8_t *ip = buf + 14, *udp = buf + 34, *ph = buf + RIOV_PERF_HDR_OFF;
+	if (riov_perf_get16(buf + 12) != 0x0800 || ip[0] != 0x45 || ip[9] != 17)
+		return -EINVAL;
+	/* fragments are not ours (offset or MF set) */
+	if ((riov_perf_get16(ip + 6) & 0x3fff) != 0)
+		return -EINVAL;
+	size_t ip_len = riov_perf_get16(ip + 2), udp_len = riov_perf_get16(udp + 4);
+	/* the frame may carry padding after the IP datagram, never less than it announces */
+	if (ip_len < 20 + 8 + RIOV_PERF_HDR_LEN || ip_len > frame_len - 14 || udp_len != ip_len - 20)
+		return -EINVAL;
+	if (riov_perf_get16(udp + 2) != RIOV_PERF_UDP_PORT || riov_perf_get16(ph) != RIOV_PERF_MAGIC)
+		return -EINVAL;
+	h->trial = ph[2];
+	h->stream = ph[3];
+	h->seq = riov_perf_get32(ph + 4);
+	h->tsc = riov_perf_get64(ph + 8);
+	return 0;
+}
 
 /** Parse "aa:bb:cc:dd:ee:ff" into mac. Returns 0 or -EINVAL. */
 int riov_perf_parse_mac(const char *s, uint8_t mac[6]);

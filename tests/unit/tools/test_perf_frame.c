@@ -61,7 +61,7 @@ RIOV_TEST(header_fields)
 	CHECK_EQ(sum, 0xffff);
 	CHECK(buf[38] == 0 && buf[39] == 26); /* UDP length 60 - 34 */
 	riov_perf_frame_set_tsc(buf, 42);
-	struct riov_perf_hdr h;
+	struct riov_perf_hdr h = { 0 };
 	CHECK_EQ(riov_perf_frame_parse(buf, sizeof(buf), sizeof(buf), &h), 0);
 	CHECK(h.tsc == 42);
 	/* flows differ in source MAC and IP; the same flow of another stream differs too */
@@ -251,7 +251,7 @@ RIOV_TEST(template_equals_build)
 			}
 	CHECK(checked > 100000);
 	/* the stamp is the builder's TSC field */
-	struct riov_perf_hdr h;
+	struct riov_perf_hdr h = { 0 };
 	riov_perf_frame_set_tsc(got, 0x0123456789abcdefull);
 	CHECK_EQ(riov_perf_frame_parse(got, RIOV_PERF_SIZE_MAX - RIOV_PERF_FCS, RIOV_PERF_SIZE_MAX - RIOV_PERF_FCS,
 				       &h), 0);
