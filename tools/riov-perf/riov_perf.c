@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -960,6 +961,16 @@ static int run_size(const struct size_spec *z, bool first)
 	return rc;
 }
 
+/* EAL's runtime directory (/run/dpdk/<file-prefix>): with --no-shconf or --in-memory it holds
+ * only the telemetry socket, which DPDK unlinks at exit but leaves the directory, one per run */
+static char eal_rundir[PATH_MAX];
+
+static void remove_eal_rundir(void)
+{
+	if (eal_rundir[0] != '\0')
+		(void)rmdir(eal_rundir);
+}
+
 int main(int argc, char **argv)
 {
 	int dd = -1, rc, eal_argc = argc;
@@ -981,7 +992,10 @@ int main(int argc, char **argv)
 			return rc;
 		eal_argc = dd;
 	}
+	atexit(remove_eal_rundir); /* before EAL's own atexit handlers: it runs after them */
 	rc = rte_eal_init(eal_argc, argv);
+	if (rc >= 0)
+		snprintf(eal_rundir, sizeof(eal_rundir), "%s", rte_eal_get_runtime_dir());
 	if (rc < 0) {
 		fprintf(stderr, "riov-perf: EAL: %s\n", rte_strerror(rte_errno));
 		return 1;

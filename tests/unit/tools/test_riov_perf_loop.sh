@@ -235,5 +235,11 @@ print("# pacing at 1 Mpps against %s: achieved %.4f Mpps, pacing error %+.3f %%,
 	fi
 done
 
+# every run removed its DPDK runtime directory (/var/run/dpdk/<file-prefix> for root: EAL leaves it)
+if [ "$(id -u)" = 0 ]; then
+	left=$(ls -d /var/run/dpdk/rpl$$_* 2>/dev/null | wc -l)
+	if [ "$left" = 0 ]; then ok "runtime-dirs-removed"; else fail "runtime-dirs-removed: $left left in /var/run/dpdk"; fi
+fi
+
 echo "# $n checks, $fails failed"
 [ "$fails" = 0 ]
