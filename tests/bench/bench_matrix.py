@@ -199,10 +199,7 @@ def riov_perf(tmp, sw, args, seconds):
     try:
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=open(errf, "w"), text=True, timeout=1800)
     finally:
-        if bench_switch.HUGE_DIR is not None:
-            for n in os.listdir(bench_switch.HUGE_DIR):
-                if n.startswith(prefix):
-                    os.unlink(os.path.join(bench_switch.HUGE_DIR, n))
+        bench_switch.remove_huge_files(prefix)
     try:
         res = json.loads(r.stdout)
     except ValueError:

@@ -95,6 +95,16 @@ def bursts_in_flight():
     return RING // 32 - 1
 
 
+def remove_huge_files(prefix):
+    """The files of HUGE_DIR named prefix*: a process's memory that --single-file-segments (or OVS,
+    or a killed process) leaves behind; nothing without hugepages."""
+    if HUGE_DIR is None:
+        return
+    for name in os.listdir(HUGE_DIR):
+        if name.startswith(prefix):
+            os.unlink(os.path.join(HUGE_DIR, name))
+
+
 def quit_testpmd(proc):
     """An interactive dpdk-testpmd's `quit`, then its exit (killed after 60 s)."""
     proc.stdin.write(b"quit\n")
@@ -142,10 +152,7 @@ class LoopGuest:
         self.proc.stdin.flush()
         wait_for(lambda: "Accumulated forward statistics" in open(self.logf).read(), 30, "guest stats")
         quit_testpmd(self.proc)
-        if HUGE_DIR is not None:  # --single-file-segments leaves the guest's memory file behind
-            for name in os.listdir(HUGE_DIR):
-                if name.startswith("riovbg%d" % os.getpid()):
-                    os.unlink(os.path.join(HUGE_DIR, name))
+        remove_huge_files("riovbg%d" % os.getpid())
         text = open(self.logf).read()
         import re
         rx = [int(x) for x in re.findall(r"Forward statistics for port \d.*?RX-packets:\s+(\d+)", text, re.S)]

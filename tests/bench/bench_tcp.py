@@ -190,10 +190,7 @@ class OvsSwitch:
             except (OSError, ValueError):
                 pass
         self.started = []
-        if bench_switch.HUGE_DIR is not None:
-            for n in os.listdir(bench_switch.HUGE_DIR):
-                if n.startswith("riovbenchovs%d" % os.getpid()):
-                    os.unlink(os.path.join(bench_switch.HUGE_DIR, n))
+        bench_switch.remove_huge_files("riovbenchovs%d" % os.getpid())
 
 
 class BridgeSwitch:

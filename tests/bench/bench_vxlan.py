@@ -208,10 +208,7 @@ class BenchGuest:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-        if bs.HUGE_DIR is not None:  # --single-file-segments leaves the guest's memory file behind
-            for name in os.listdir(bs.HUGE_DIR):
-                if name.startswith(self.prefix):
-                    os.unlink(os.path.join(bs.HUGE_DIR, name))
+        bs.remove_huge_files(self.prefix)  # --single-file-segments leaves the guest's memory file behind
         m = re.search(r"Forward statistics for port 0.*?RX-packets:\s+(\d+).*?TX-packets:\s+(\d+)", self.log(), re.S)
         return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
