@@ -838,7 +838,7 @@ static int search_trial(void *arg, double rate, struct riov_perf_trial_out *out)
 	else
 		printf("  trial %2u: %.4f Mpps/stream (achieved %.4f)  sent %" PRIu64 "  lost %" PRIu64
 		       " (%.4f %%)%s\n", c->n + 1, rate, t.achieved, t.sent, t.lost, pct(t.lost, t.sent),
-		       t.achieved < rate * 0.99 ? "  [generator limited]" : "");
+		       t.achieved < rate * (1 - RIOV_PERF_GEN_TOLERANCE) ? "  [generator limited]" : "");
 	fflush(stdout);
 	c->n++;
 	trial_release();
