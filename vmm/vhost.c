@@ -240,7 +240,7 @@ const char *riov_virtio_feature_name(unsigned bit)
 		[VU_F_PROTOCOL_FEATURES] = "protocol_features",
 		[RIOV_VIRTIO_F_VERSION_1] = "version_1",
 		[RIOV_VIRTIO_F_IOMMU_PLATFORM] = "iommu_platform",
-		[34] = "packed",
+		[RIOV_VIRTIO_F_RING_PACKED] = "packed",
 		[RIOV_VIRTIO_F_IN_ORDER] = "in_order",
 		[36] = "order_platform",
 		[37] = "sr_iov",
@@ -276,6 +276,8 @@ static uint64_t offered_features(const struct riov_vhost_dev_params *p)
 	uint64_t f = RIOV_VIRTIO_NET_OFFLOADS;
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
 		f |= 1ull << bits[i];
+	if (p->packed)
+		f |= 1ull << RIOV_VIRTIO_F_RING_PACKED;
 	return f & ~p->features_off;
 }
 

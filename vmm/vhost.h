@@ -45,6 +45,7 @@ struct riov_vhost_dev;
 #define RIOV_VHOST_F_LOG_ALL          26
 #define RIOV_VIRTIO_F_VERSION_1       32
 #define RIOV_VIRTIO_F_IOMMU_PLATFORM  33
+#define RIOV_VIRTIO_F_RING_PACKED     34
 #define RIOV_VIRTIO_F_IN_ORDER        35
 /** The name of virtio feature bit `bit` (0..63) as riov shows it: the virtio 1.2 name (5.1.3, 6)
  *  in lower case without its VIRTIO_F_ / VIRTIO_NET_F_ prefix ("mrg_rxbuf", "event_idx",
@@ -66,11 +67,15 @@ const char *riov_virtio_feature_name(unsigned bit);
 struct riov_vhost_vring_info {
 	uint16_t qid;                 /* even: guest RX (device writes), odd: guest TX (device reads) */
 	uint16_t size;                /* power of two, 1..32768 */
-	void *desc;                   /* struct vring_desc[size] */
-	void *avail;                  /* struct vring_avail + ring[size] + used_event */
-	void *used;                   /* struct vring_used + ring[size] + avail_event */
-	uint16_t last_avail_idx;      /* from SET_VRING_BASE */
-	uint16_t last_used_idx;
+	/* split ring (virtio 1.2 2.7) / packed ring (2.8, VIRTIO_F_RING_PACKED in features): */
+	void *desc;                   /* struct vring_desc[size] / the descriptor ring (16 B each) */
+	void *avail;                  /* struct vring_avail + ring[size] + used_event / the driver
+				       * event suppression area (4 bytes, the device reads it) */
+	void *used;                   /* struct vring_used + ring[size] + avail_event / the device
+				       * event suppression area (4 bytes, the device writes it) */
+	uint16_t last_avail_idx;      /* from SET_VRING_BASE; packed: the index in bits 0-14, the
+				       * wrap counter in bit 15 (a new ring: 0x8000) */
+	uint16_t last_used_idx;       /* packed: as last_avail_idx */
 	uint64_t features;            /* negotiated virtio features */
 	struct riov_vtd *vtd;         /* translation for descriptor addresses: unit + source-id */
 	uint16_t sid;
@@ -98,7 +103,8 @@ struct riov_vhost_vring_info {
 struct riov_vhost_ops {
 	/** A vring became ready (addresses, base, kick set and enabled): start serving it. */
 	void (*vring_start)(void *ctx, struct riov_vhost_dev *dev, const struct riov_vhost_vring_info *vi);
-	/** Stop serving vring qid; return only once no worker touches it. Report the indices reached. */
+	/** Stop serving vring qid; return only once no worker touches it. Report the indices reached
+	 *  (packed rings: with their wrap counters in bit 15, as vring_info gave them). */
 	void (*vring_stop)(void *ctx, struct riov_vhost_dev *dev, uint16_t qid, uint16_t *last_avail_idx,
 			   uint16_t *last_used_idx);
 	/** The front-end connected (true) or went away (false). May be NULL. */
@@ -123,6 +129,8 @@ struct riov_vhost_dev_params {
 	uint16_t max_queue_pairs;     /* 1..RIOV_VHOST_MAX_QUEUE_PAIRS */
 	uint64_t features_off;        /* virtio feature bits to withhold (e.g. mrg_rxbuf off) */
 	uint16_t mtu;                 /* the port's MTU (VIRTIO_NET_F_MTU, NET_SET_MTU); 0 = 1500 */
+	bool packed;                  /* the owner serves packed virtqueues: VIRTIO_F_RING_PACKED is
+				       * offered (unless features_off withholds it) */
 	struct event_base *base;
 	struct riov_vtd *vtd;         /* the unit this device's DMA goes through */
 	uint16_t sid;                 /* the device's source-id */

@@ -469,6 +469,12 @@ static inline bool vu_has_proto(const struct riov_vhost_dev *dev, unsigned bit)
 	return dev->proto & (1ull << bit);
 }
 
+/* The rings are packed virtqueues (virtio 1.2 2.8) */
+static inline bool vu_packed(const struct riov_vhost_dev *dev)
+{
+	return vu_has_feature(dev, RIOV_VIRTIO_F_RING_PACKED);
+}
+
 static inline bool vu_iommu_on(const struct riov_vhost_dev *dev)
 {
 	return vu_has_feature(dev, RIOV_VIRTIO_F_IOMMU_PLATFORM);

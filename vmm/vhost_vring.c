@@ -210,6 +210,8 @@ static void vring_resync(struct riov_vhost_dev *dev, unsigned qid, const void *a
 	if (!vr->base_from_fe)
 		return;   /* a restart after a pause: the dataplane's own indices */
 	vr->base_from_fe = false;
+	if (vu_packed(dev))
+		return;   /* no index in a packed ring's memory: the base given is where to start */
 	/* completions the base would take again: a base behind the used index is never right (the
 	 * used index counts what the device completed, and it completes only what it took) */
 	uint16_t behind = (uint16_t)(at - vr->last_avail);
@@ -236,12 +238,31 @@ void vu_vring_try_start(struct riov_vhost_dev *dev, unsigned qid)
 	if (vr->running || !vring_ready(dev, vr))
 		return;
 	memset(&vi, 0, sizeof(vi));
-	rc = ring_map(dev, vr->desc, 16ull * vr->num, RIOV_VTD_READ, &vi.desc);
-	if (!rc)
-		rc = ring_map(dev, vr->avail, 4 + 2ull * vr->num + ev, RIOV_VTD_READ, &vi.avail);
-	if (!rc)
-		rc = ring_map(dev, vr->used, 4 + 8ull * vr->num + ev, RIOV_VTD_READ | RIOV_VTD_WRITE,
-			      &vi.used);
+	if (vu_packed(dev)) {
+		/* features may have come after the addresses and the base: checked here again */
+		if ((vr->avail & 3) || (vr->used & 3) || (vr->last_avail & 0x7fff) >= vr->num ||
+		    (vr->last_used & 0x7fff) >= vr->num) {
+			RIOV_LOG_PORT_RL(RIOV_LOG_WARN, dev->name,
+					 "vring %u: packed ring with event areas not 4-byte aligned or a "
+					 "base (%#x) beyond its %u entries: not started", qid,
+					 vr->last_avail, vr->num);
+			return;
+		}
+		/* 2.8: the descriptor ring (the device writes used descriptors into it), the driver
+		 * event suppression area (read), the device's (written) */
+		rc = ring_map(dev, vr->desc, 16ull * vr->num, RIOV_VTD_READ | RIOV_VTD_WRITE, &vi.desc);
+		if (!rc)
+			rc = ring_map(dev, vr->avail, 4, RIOV_VTD_READ, &vi.avail);
+		if (!rc)
+			rc = ring_map(dev, vr->used, 4, RIOV_VTD_READ | RIOV_VTD_WRITE, &vi.used);
+	} else {
+		rc = ring_map(dev, vr->desc, 16ull * vr->num, RIOV_VTD_READ, &vi.desc);
+		if (!rc)
+			rc = ring_map(dev, vr->avail, 4 + 2ull * vr->num + ev, RIOV_VTD_READ, &vi.avail);
+		if (!rc)
+			rc = ring_map(dev, vr->used, 4 + 8ull * vr->num + ev,
+				      RIOV_VTD_READ | RIOV_VTD_WRITE, &vi.used);
+	}
 	if (rc) {
 		/* with a vIOMMU this is how every start begins: the IOTLB update is on its way */
 		if (vu_iommu_on(dev) && rc == -ENOENT)
@@ -302,8 +323,11 @@ int vu_h_set_vring_addr(struct riov_vhost_dev *dev, struct vu_msg *m)
 	VU_STOPS(SET_VRING_ADDR, PAUSE_NAMED);
 	struct vu_vring_addr a;
 	memcpy(&a, m->payload, sizeof(a));
-	/* virtio 1.2 2.7: descriptor table 16, available ring 2, used ring 4 byte aligned */
+	/* virtio 1.2 2.7: descriptor table 16, available ring 2, used ring 4 byte aligned; 2.8
+	 * (packed): descriptor ring 16, both event suppression areas 4 */
 	if ((a.desc & 15) || (a.avail & 1) || (a.used & 3) || (a.flags & ~VU_VRING_F_LOG))
+		return -EINVAL;
+	if (vu_packed(dev) && (a.avail & 3))
 		return -EINVAL;
 	struct vu_vring *vr = &dev->vr[a.index];
 	/* QEMU re-sends the addresses of a running vring to switch logging: stop, update, restart. */
@@ -328,11 +352,25 @@ int vu_h_set_vring_base(struct riov_vhost_dev *dev, struct vu_msg *m)
 	struct vu_vring_state s;
 	memcpy(&s, m->payload, sizeof(s));
 	struct vu_vring *vr = &dev->vr[s.index];
-	if (s.num > 0xffff)
+	uint16_t base = (uint16_t)s.num;
+	if (vu_packed(dev)) {
+		/* bits 0-14 the next descriptor, bit 15 its wrap counter (DPDK's virtio-user sends
+		 * only these); QEMU adds the used side in bits 16-31. A net ring stops with nothing
+		 * in flight (riov returns every chain it takes before a stop reports its indices),
+		 * so the device's used side starts where its avail side does. */
+		if (vr->num_set && (base & 0x7fff) >= vr->num)
+			return -EINVAL;
+		if ((s.num >> 16) != 0 && (s.num >> 16) != base)
+			RIOV_LOG_PORT_RL(RIOV_LOG_NOTICE, dev->name,
+					 "vring %u: packed base: used side %#x differs from the avail "
+					 "side %#x: serving both from the avail side", s.index,
+					 s.num >> 16, base);
+	} else if (s.num > 0xffff) {
 		return -EINVAL;
+	}
 	if (vr->running)
 		return -EBUSY;
-	vr->last_avail = vr->last_used = (uint16_t)s.num;
+	vr->last_avail = vr->last_used = base;
 	vr->base_from_fe = true;
 	vu_vring_try_start(dev, s.index);
 	return 0;
@@ -351,6 +389,8 @@ int vu_h_get_vring_base(struct riov_vhost_dev *dev, struct vu_msg *m)
 	if (!vu_has_feature(dev, VU_F_PROTOCOL_FEATURES))
 		vr->enabled = false;
 	s.num = vr->last_avail;
+	if (vu_packed(dev))   /* and the used side with its wrap counter, as QEMU reads it */
+		s.num |= (uint32_t)vr->last_used << 16;
 	memcpy(m->reply, &s, sizeof(s));
 	m->reply_size = sizeof(s);
 	return VU_REPLIED;

@@ -57,10 +57,12 @@ static void fz_touch(const volatile uint8_t *p, size_t len)
 static void fz_vring_start(void *ctx, struct riov_vhost_dev *dev, const struct riov_vhost_vring_info *vi)
 {
 	struct fz_ctx *c = ctx;
-	/* the dataplane will read and write these: every byte must be mapped */
+	/* the dataplane will read and write these: every byte must be mapped (a packed ring: the
+	 * descriptor ring and two 4-byte event suppression areas) */
+	bool packed = vi->features & (1ull << RIOV_VIRTIO_F_RING_PACKED);
 	fz_touch(vi->desc, 16u * vi->size);
-	fz_touch(vi->avail, 4u + 2u * vi->size);
-	fz_touch(vi->used, 4u + 8u * vi->size);
+	fz_touch(vi->avail, packed ? 4u : 4u + 2u * vi->size);
+	fz_touch(vi->used, packed ? 4u : 4u + 8u * vi->size);
 	if (vi->log_base)
 		fz_touch(vi->log_base, vi->log_size);
 	c->vi[vi->qid] = *vi;
@@ -234,7 +236,7 @@ int riov_vhost_fuzz_one(const uint8_t *data, size_t size)
 	struct riov_vhost_dev_params p = {
 		.name = "fuzz", .path = "fuzz", .mode = RIOV_VHOST_SERVER, .max_queue_pairs = 4,
 		.base = base, .vtd = vtd, .sid = 0x10, .did = 1, .s1_did = 2, .irte_base = 8,
-		.ops = &ops, .ops_ctx = &ctx,
+		.ops = &ops, .ops_ctx = &ctx, .packed = true,   /* a front-end may choose packed rings */
 	};
 	struct riov_vhost_dev *dev = vtd && base ? vu_dev_alloc(&p) : NULL;
 	if (dev && fz_connect(dev, &peer) == 0)

@@ -137,6 +137,8 @@ static void fx_path(struct fx *f)
 /* the VT-d unit's synchronize callback for the next fx_init (NULL: single-threaded) */
 static void (*fx_sync)(void *arg);
 static void *fx_sync_arg;
+/* the owner serves packed rings, for the next fx_init */
+static bool fx_packed;
 
 static int fx_init(struct fx *f, enum riov_vhost_mode mode)
 {
@@ -153,7 +155,7 @@ static int fx_init(struct fx *f, enum riov_vhost_mode mode)
 	struct riov_vhost_dev_params p = {
 		.name = "ut0", .path = f->path, .mode = mode, .max_queue_pairs = QP, .base = f->base,
 		.vtd = f->vtd, .sid = SID, .did = DID, .s1_did = S1DID, .irte_base = IRTE_BASE,
-		.ops = &t_ops, .ops_ctx = &f->rec,
+		.ops = &t_ops, .ops_ctx = &f->rec, .packed = fx_packed,
 	};
 	return riov_vhost_dev_create(&p, &f->dev);
 }
@@ -873,6 +875,120 @@ RIOV_TEST(server_good_session)
 	fx_fini(&f);
 	CHECK_EQ(count_fds(), before);
 	CHECK_EQ(count_memfd_maps(), 0);
+}
+
+/* ---- packed virtqueues (vmm's part: negotiation, ring layout, base) --------------------------- */
+
+#define FEAT_PACKED (FEAT_BASE | (1ull << RIOV_VIRTIO_F_RING_PACKED))
+
+/* Negotiate packed rings and map guest memory; rings of vring 0 at 0x10000 (descriptors),
+ * 0x11000 (driver area), 0x12000 (device area) of guest memory. */
+static int packed_session(struct fx *f, struct guest *g)
+{
+	fx_packed = true;
+	CHECK_EQ(fx_init(f, RIOV_VHOST_SERVER), 0);
+	fx_packed = false;
+	guest_init(g, 0);
+	int fd = fe_connect(f);
+	CHECK(fd >= 0);
+	negotiate(f, fd, FEAT_PACKED);
+	CHECK_EQ(send_mem_table(f, fd, g), 0);
+	return fd;
+}
+
+RIOV_TEST(packed_offered_only_when_the_owner_serves_it)
+{
+	struct fx f = { 0 };
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	int fd = fe_connect(&f);
+	CHECK(fd >= 0);
+	CHECK_EQ(fe_send(fd, VU_SET_OWNER, 0, NULL, 0, NULL, 0), 0);
+	CHECK((fe_get_u64(&f, fd, VU_GET_FEATURES) & (1ull << RIOV_VIRTIO_F_RING_PACKED)) == 0);
+	close(fd);
+	fx_fini(&f);
+
+	fx_packed = true;
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	fx_packed = false;
+	fd = fe_connect(&f);
+	CHECK(fd >= 0);
+	CHECK_EQ(fe_send(fd, VU_SET_OWNER, 0, NULL, 0, NULL, 0), 0);
+	CHECK(fe_get_u64(&f, fd, VU_GET_FEATURES) & (1ull << RIOV_VIRTIO_F_RING_PACKED));
+	CHECK(strcmp(riov_virtio_feature_name(RIOV_VIRTIO_F_RING_PACKED), "packed") == 0);
+	close(fd);
+	fx_fini(&f);
+}
+
+/* QEMU's order and values: the base carries the avail side (index, wrap counter in bit 15) and
+ * the used side in bits 16-31; the rings map as a packed ring's (a 4 KiB descriptor ring, two
+ * 4-byte event areas); GET_VRING_BASE answers both sides with their wrap counters. */
+RIOV_TEST(packed_rings_start_and_base_carries_wrap_counters)
+{
+	struct fx f = { 0 };
+	struct guest g;
+	int callfd, kickfd;
+	int fd = packed_session(&f, &g);
+	uint64_t b = (uint64_t)(uintptr_t)g.map;
+	struct vu_vring_addr a = { 0, 0, b + 0x10000, b + 0x12000, b + 0x11000, 0 };
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_NUM, 0, 256), 0);
+	CHECK_EQ(fe_call(&f, fd, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_BASE, 0, 0x80058005u), 0);
+	callfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_VRING_CALL, 0, &callfd, 1), 0);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_VRING_KICK, 0, &kickfd, 1), 0);
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_ENABLE, 0, 1), 0);
+	CHECK_EQ(f.rec.starts, 1);
+	CHECK(f.rec.last.features & (1ull << RIOV_VIRTIO_F_RING_PACKED));
+	CHECK_EQ(f.rec.last.size, 256);
+	CHECK_EQ(f.rec.last.last_avail_idx, 0x8005);
+	CHECK_EQ(f.rec.last.last_used_idx, 0x8005);
+	check_rings(&f.rec.last, &g);
+
+	f.rec.stop_la = 0x0007;      /* the avail side wrapped (counter 0), the used side not yet */
+	f.rec.stop_lu = 0x80fe;
+	struct vu_vring_state s = { 0, 0 };
+	CHECK_EQ(fe_send(fd, VU_GET_VRING_BASE, 0, &s, sizeof(s), NULL, 0), 0);
+	CHECK_EQ(fe_recv(&f, fd, VU_GET_VRING_BASE, &s, sizeof(s), NULL), 8);
+	CHECK_EQ(s.num, 0x80fe0007u);
+
+	/* DPDK's virtio-user: the avail side alone, a new ring (index 0, wrap counter 1) */
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_BASE, 0, 0x8000), 0);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_VRING_KICK, 0, &kickfd, 1), 0);
+	CHECK_EQ(f.rec.starts, 2);
+	CHECK_EQ(f.rec.last.last_avail_idx, 0x8000);
+	CHECK_EQ(f.rec.last.last_used_idx, 0x8000);
+	CHECK_EQ(fx_stats(&f).bad_messages, 0);
+	close(fd);
+	close(callfd);
+	close(kickfd);
+	guest_fini(&g);
+	fx_fini(&f);
+}
+
+/* A base beyond the ring, or a driver area only 2-byte aligned: refused, the front-end hung up. */
+RIOV_TEST(packed_bad_base_and_area_alignment)
+{
+	for (int k = 0; k < 2; k++) {
+		struct fx f = { 0 };
+		struct guest g;
+		int fd = packed_session(&f, &g);
+		uint64_t b = (uint64_t)(uintptr_t)g.map;
+		CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_NUM, 0, 256), 0);
+		if (k == 0) {
+			struct vu_vring_state s = { 0, 0x8000 | 256 };
+			fe_send(fd, VU_SET_VRING_BASE, 0, &s, sizeof(s), NULL, 0);
+		} else {
+			struct vu_vring_addr a = { 0, 0, b + 0x10000, b + 0x12000, b + 0x11002, 0 };
+			fe_send(fd, VU_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0);
+		}
+		CHECK(fe_wait_closed(&f, fd));
+		CHECK_EQ(fx_stats(&f).bad_messages, 1);
+		CHECK_EQ(f.rec.starts, 0);
+		close(fd);
+		guest_fini(&g);
+		fx_fini(&f);
+	}
 }
 
 RIOV_TEST(server_refuses_second_frontend)
@@ -2306,6 +2422,9 @@ RIOV_TEST(fuzz_entry_smoke)
 }
 
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(server_good_session), RIOV_TEST_ENTRY(server_refuses_second_frontend),
+	       RIOV_TEST_ENTRY(packed_offered_only_when_the_owner_serves_it),
+	       RIOV_TEST_ENTRY(packed_rings_start_and_base_carries_wrap_counters),
+	       RIOV_TEST_ENTRY(packed_bad_base_and_area_alignment),
 	       RIOV_TEST_ENTRY(server_path_busy_and_stale),
 	       RIOV_TEST_ENTRY(repeated_mem_table_restarts_and_no_leak),
 	       RIOV_TEST_ENTRY(repeated_get_inflight_fd_no_leak), RIOV_TEST_ENTRY(add_rem_mem_reg),
