@@ -53,8 +53,18 @@ struct riov_vtd_cursor {
 	 * invalidation of this device, e.g. after -RIOV_VTD_IOTLB_MISS, waits for it to move). Until
 	 * the source-id's bus has a context table, the unit's, which every invalidation moves. */
 	const volatile uint64_t *genp;
+	/* recent hits on 4 KiB pages, by page (a vIOMMU guest's first stage maps its buffers in
+	 * 4 KiB pages, a 2 MiB region's slot above then held one of them at a time and missed every
+	 * other buffer): page[(iova >> 12) % RIOV_VTD_CURSOR_PAGES], 1 MiB of them, each valid while
+	 * its gen equals *genp. Only 4 KiB results go here, bigger pages to slot[]. */
+	struct riov_vtd_cursor_page {
+		uint64_t gen;
+		uint64_t base;        /* iova of the page | its RIOV_VTD_READ/WRITE permissions */
+		uint64_t hbase;       /* host address of the page */
+	} page[256];
 };
 #define RIOV_VTD_CURSOR_SLOTS 64
+#define RIOV_VTD_CURSOR_PAGES 256
 
 /** Initialise a cursor for requests from source-id sid. Any thread. */
 void riov_vtd_cursor_init(struct riov_vtd_cursor *c, struct riov_vtd *vtd, uint16_t sid);
@@ -85,6 +95,14 @@ static inline bool riov_vtd_cursor_hit(struct riov_vtd_cursor *c, uint64_t iova,
 		c->hits++;
 		*mapped = m < len ? m : len;
 		*hva = (void *)(uintptr_t)(sl->hbase + (iova - sl->base));
+		return true;
+	}
+	const struct riov_vtd_cursor_page *pg = &c->page[(iova >> 12) % RIOV_VTD_CURSOR_PAGES];
+	if (pg->gen == g && ((pg->base ^ iova) & ~0xfffull) == 0 && (access & ~pg->base & 3) == 0) {
+		uint64_t m = 0x1000 - (iova & 0xfff);
+		c->hits++;
+		*mapped = m < len ? m : len;
+		*hva = (void *)(uintptr_t)(pg->hbase + (iova & 0xfff));
 		return true;
 	}
 	return false;

@@ -294,6 +294,8 @@ static void cursor_rebind(struct riov_vtd_cursor *c)
 	c->ctx_gen = 0;
 	for (unsigned i = 0; i < RIOV_VTD_CURSOR_SLOTS; i++)
 		c->slot[i].gen = 0;
+	for (unsigned i = 0; i < RIOV_VTD_CURSOR_PAGES; i++)
+		c->page[i].gen = 0;
 }
 
 /* The miss path. g0, the generation every fill is stamped with, is read here, before anything
@@ -396,12 +398,19 @@ translate_slow(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned 
 	c->mask = (1ull << x.shift) - 1;
 	c->hbase = x.hbase;
 	c->perm = x.perm;
-	struct riov_vtd_cursor_slot *sl = &c->slot[(iova >> 21) % RIOV_VTD_CURSOR_SLOTS];
-	sl->gen = g0;
-	sl->base = x.base;
-	sl->mask = c->mask;
-	sl->hbase = x.hbase;
-	sl->perm = x.perm;
+	if (x.shift == 12) {
+		struct riov_vtd_cursor_page *pg = &c->page[(iova >> 12) % RIOV_VTD_CURSOR_PAGES];
+		pg->gen = g0;
+		pg->base = x.base | (x.perm & (RIOV_VTD_READ | RIOV_VTD_WRITE));
+		pg->hbase = x.hbase;
+	} else {
+		struct riov_vtd_cursor_slot *sl = &c->slot[(iova >> 21) % RIOV_VTD_CURSOR_SLOTS];
+		sl->gen = g0;
+		sl->base = x.base;
+		sl->mask = c->mask;
+		sl->hbase = x.hbase;
+		sl->perm = x.perm;
+	}
 	uint64_t m = x.base + (1ull << x.shift) - iova;
 	*mapped = m < len ? m : len;
 	*hva = (void *)(uintptr_t)(x.hbase + (iova - x.base));
@@ -426,13 +435,7 @@ int riov_vtd_translate(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, u
 		*hva = (void *)(uintptr_t)(c->hbase + (iova - c->base));
 		return 0;
 	}
-	const struct riov_vtd_cursor_slot *sl = &c->slot[(iova >> 21) % RIOV_VTD_CURSOR_SLOTS];
-	if (likely(sl->gen == g && (iova & ~sl->mask) == sl->base && (access & ~sl->perm) == 0)) {
-		uint64_t m = sl->base + sl->mask + 1 - iova;
-		c->hits++;
-		*mapped = m < len ? m : len;
-		*hva = (void *)(uintptr_t)(sl->hbase + (iova - sl->base));
+	if (riov_vtd_cursor_hit(c, iova, len, access, hva, mapped))
 		return 0;
-	}
 	return translate_slow(c, iova, len, access, hva, mapped);
 }

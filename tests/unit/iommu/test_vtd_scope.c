@@ -404,6 +404,67 @@ RIOV_TEST(test_concurrent_neighbour)
 	riov_vtd_destroy(t.v);
 }
 
+/* A vIOMMU guest's buffers in 4 KiB first-stage pages: the cursor keeps 256 of them (its page
+ * cache), so a ring's worth of buffer pages hits from the second pass on; each entry answers only
+ * its page, with its permissions, and only for the generation it was filled in. */
+RIOV_TEST(test_cursor_page_cache)
+{
+	struct riov_vtd *v = mk();
+	struct riov_vtd_cursor a;
+	uint64_t h;
+	void *p;
+	uint64_t m;
+	const uint64_t io = GB + 0x1000;   /* 4 KiB off a 2 MiB boundary: 4 KiB first-stage pages */
+	CHECK_EQ(riov_vtd_domain_create(v, 0x8001, 4), 0);
+	CHECK_EQ(riov_vtd_domain_create(v, DID_A, 4), 0);
+	CHECK_EQ(riov_vtd_context_set_nested(v, SID_A, 0x8001, DID_A, false), 0);
+	CHECK_EQ(riov_vtd_map(v, DID_A, 0, HA, 4 * MB, 3), 0);
+	/* 200 pages read-write onto gpa 0x1000.., page 200 read-only, page 456 (same cache index as
+	 * page 200) read-write */
+	CHECK_EQ(riov_vtd_map(v, 0x8001, io, 0x1000, 200 * 4096, 3), 0);
+	CHECK_EQ(riov_vtd_map(v, 0x8001, io + 200 * 4096, 0x200000, 4096, RIOV_VTD_READ), 0);
+	CHECK_EQ(riov_vtd_map(v, 0x8001, io + 456 * 4096, 0x300000, 4096, 3), 0);
+	riov_vtd_cursor_init(&a, v, SID_A);
+	for (unsigned pass = 0; pass < 2; pass++) {
+		uint64_t m0 = a.misses;
+		for (uint64_t i = 0; i < 200; i++) {
+			CHECK_EQ(xl(&a, io + i * 4096 + 0x10 + i, &h), 0);
+			CHECK_EQ(h, HA + 0x1000 + i * 4096 + 0x10 + i);
+		}
+		CHECK_EQ(a.misses - m0, pass == 0 ? 200u : 0u);
+	}
+	/* the mapped length ends at the page */
+	CHECK_EQ(riov_vtd_translate_inline(&a, io + 0xff0, 64, RIOV_VTD_READ, &p, &m), 0);
+	CHECK_EQ(m, 0x10);
+	/* a read-only page: a read fills its entry, a write still faults */
+	CHECK_EQ(xl(&a, io + 200 * 4096, &h), 0);
+	CHECK_EQ(h, HA + 0x200000);
+	uint64_t m0 = a.misses;
+	CHECK_EQ(riov_vtd_translate_inline(&a, io + 200 * 4096 + 8, 8, RIOV_VTD_WRITE, &p, &m),
+		 -RIOV_VTD_FR_WRITE);
+	CHECK_EQ(a.misses, m0 + 1);
+	/* two pages of one cache index take turns: each answer is its own page's */
+	for (unsigned k = 0; k < 4; k++) {
+		CHECK_EQ(xl(&a, io + 200 * 4096 + 0x20, &h), 0);
+		CHECK_EQ(h, HA + 0x200020);
+		CHECK_EQ(xl(&a, io + 456 * 4096 + 0x20, &h), 0);
+		CHECK_EQ(h, HA + 0x300020);
+	}
+	/* the guest unmaps page 7 (IOTLB invalidation of it): the cached page is not used again */
+	CHECK_EQ(xl(&a, io + 7 * 4096, &h), 0);
+	CHECK_EQ(riov_vtd_unmap(v, 0x8001, io + 7 * 4096, 4096), 0);
+	CHECK_EQ(riov_vtd_inv_iotlb_page(v, 0x8001, io + 7 * 4096, 0), 0);
+	CHECK_EQ(xl(&a, io + 7 * 4096 + 8, NULL), -RIOV_VTD_IOTLB_MISS);
+	CHECK_EQ(xl(&a, io + 8 * 4096 + 8, &h), 0);
+	CHECK_EQ(h, HA + 0x1000 + 8 * 4096 + 8);
+	/* remapped elsewhere: the new address */
+	CHECK_EQ(riov_vtd_map(v, 0x8001, io + 7 * 4096, 0x380000, 4096, 3), 0);
+	CHECK_EQ(riov_vtd_inv_iotlb_page(v, 0x8001, io + 7 * 4096, 0), 0);
+	CHECK_EQ(xl(&a, io + 7 * 4096 + 8, &h), 0);
+	CHECK_EQ(h, HA + 0x380008);
+	riov_vtd_destroy(v);
+}
+
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(test_domain_selective_spares_other_domains),
 	       RIOV_TEST_ENTRY(test_page_selective_spares_other_domains),
 	       RIOV_TEST_ENTRY(test_global_reaches_every_device),
@@ -411,4 +472,4 @@ RIOV_TEST_MAIN(RIOV_TEST_ENTRY(test_domain_selective_spares_other_domains),
 	       RIOV_TEST_ENTRY(test_moved_device_keeps_old_domain_users),
 	       RIOV_TEST_ENTRY(test_nested_scope), RIOV_TEST_ENTRY(test_destroy_reaches_users),
 	       RIOV_TEST_ENTRY(test_cursor_before_context_table),
-	       RIOV_TEST_ENTRY(test_concurrent_neighbour))
+	       RIOV_TEST_ENTRY(test_concurrent_neighbour), RIOV_TEST_ENTRY(test_cursor_page_cache))
