@@ -6,7 +6,13 @@
  * guest's memory one 2 MiB page: translation cursor hits), one core; then
  * guest to guest (a TX ring into an RX ring) through an mbuf (TX into mbufs + enqueue) and directly
  * (peek + enqueue_pkts + peek_done, the worker's path for a guest RX vring it owns).
- * The program plays guests that re-post the same buffers. Runs about 4-6 seconds in total.
+ * The program plays guests that re-post the same buffers.
+ * Each case runs three ways (BENCH_VIRTQ_MODES, default "plain,viommu-2m,viommu-4k"): plain (the
+ * descriptors carry guest-physical addresses, one second-stage domain), and as a vIOMMU guest
+ * (issue 18): the descriptors carry IOVAs, the device's context is nested, a first stage maps
+ * them onto the same guest memory in 2 MiB pages (a DPDK guest's hugepages through its vfio) or in
+ * 4 KiB pages (a Linux guest's DMA API), and the ratio vIOMMU / plain is printed per case. Runs
+ * about 40 seconds in total (BENCH_VIRTQ_ROUNDS rounds, default 3, medians printed at the end).
  * Usage: bench_virtq [packets-per-case [case [bytes]]]   (default 5,000,000; case: dequeue,
  * enqueue, via-mbuf or direct; default all, at 64 and 1518 bytes: run one case under callgrind
  * to count its instructions per packet)
@@ -30,6 +36,16 @@
 #define GPA 0x100000000ull
 #define SID 0x0200
 #define DID 9
+/* the vIOMMU guest: its own source-id, nested: first stage DID_S1 (iova -> gpa), second DID */
+#define SID_V 0x0201
+#define DID_S1 10
+#define IOVA_2M 0x40000000ull      /* 2 MiB aligned: first-stage 2 MiB pages */
+#define IOVA_4K 0x60001000ull      /* 4 KiB off a 2 MiB boundary: 4 KiB pages */
+#define IOVA_G2 0x10000000ull      /* the second guest's buffers, this far above the first's */
+
+/* the mode's requester and the addresses its guests' descriptors carry (base of guest memory) */
+static uint16_t sid = SID;
+static uint64_t base1, base2;
 
 struct vdesc {
 	uint64_t addr;
@@ -51,9 +67,21 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static double median(const double *v, unsigned n)
+{
+	double t[16];
+	for (unsigned i = 0; i < n; i++) {
+		unsigned j = i;
+		for (; j > 0 && t[j - 1] > v[i]; j--)
+			t[j] = t[j - 1];
+		t[j] = v[i];
+	}
+	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
 static uint64_t buf_gpa(unsigned i)
 {
-	return GPA + 3 * 4096 + (uint64_t)i * BUF;
+	return base1 + 3 * 4096 + (uint64_t)i * BUF;
 }
 
 /* Guest: make `k` more entries available (descriptor i -> buffer i, set up once). */
@@ -81,12 +109,13 @@ static uint16_t tx_mbufs(struct riov_virtq *vq, struct rte_mempool *mp, struct r
 	return out;
 }
 
-static void run(struct riov_vtd *vtd, struct rte_mempool *mp, bool tx, uint32_t len, uint64_t total)
+static double run(struct riov_vtd *vtd, struct rte_mempool *mp, bool tx, uint32_t len, uint64_t total,
+		  const char *mode)
 {
 	struct riov_vhost_vring_info vi = {
 		.qid = tx ? 1 : 0, .size = RING, .desc = desc, .avail = avail, .used = used,
 		.features = (1ull << RIOV_VIRTIO_F_VERSION_1) | (1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF),
-		.vtd = vtd, .sid = SID, .callfd = -1,
+		.vtd = vtd, .sid = sid, .callfd = -1,
 	};
 	struct riov_virtq vq;
 	memset(mem, 0, 3 * 4096);
@@ -129,10 +158,11 @@ static void run(struct riov_vtd *vtd, struct rte_mempool *mp, bool tx, uint32_t 
 	uint64_t dt = now_ns() - t0;
 	if (!tx)
 		rte_pktmbuf_free_bulk(pkts, RIOV_VIRTQ_BURST);
-	printf("%-8s %5u bytes: %7.1f ns/packet (%.2f Mpps, %llu packets, hits %llu misses %llu)\n",
+	printf("%-8s %5u bytes: %7.1f ns/packet (%.2f Mpps, %llu packets, hits %llu misses %llu)%s\n",
 	       tx ? "dequeue" : "enqueue", len, (double)dt / done, done * 1e3 / dt,
 	       (unsigned long long)done, (unsigned long long)vq.tc.hits,
-	       (unsigned long long)vq.tc.misses);
+	       (unsigned long long)vq.tc.misses, mode);
+	return (double)dt / done;
 }
 
 /* A second guest's RX ring (guest to guest runs): its own memory, same domain. */
@@ -150,13 +180,14 @@ static void post2(uint16_t k)
 	__atomic_store_n(&avail2[1], (uint16_t)(idx + k), __ATOMIC_RELEASE);
 }
 
-static void run_g2g(struct riov_vtd *vtd, struct rte_mempool *mp, bool direct, uint32_t len, uint64_t total)
+static double run_g2g(struct riov_vtd *vtd, struct rte_mempool *mp, bool direct, uint32_t len,
+		      uint64_t total, const char *mode)
 {
 	const uint64_t f = (1ull << RIOV_VIRTIO_F_VERSION_1) | (1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF);
 	struct riov_vhost_vring_info vt = { .qid = 1, .size = RING, .desc = desc, .avail = avail,
-					    .used = used, .features = f, .vtd = vtd, .sid = SID, .callfd = -1 };
+					    .used = used, .features = f, .vtd = vtd, .sid = sid, .callfd = -1 };
 	struct riov_vhost_vring_info vr = { .qid = 0, .size = RING, .desc = desc2, .avail = avail2,
-					    .used = used2, .features = f, .vtd = vtd, .sid = SID, .callfd = -1 };
+					    .used = used2, .features = f, .vtd = vtd, .sid = sid, .callfd = -1 };
 	struct riov_virtq tx, rx;
 	memset(mem, 0, 3 * 4096);
 	memset(mem2, 0, 3 * 4096);
@@ -165,7 +196,7 @@ static void run_g2g(struct riov_vtd *vtd, struct rte_mempool *mp, bool direct, u
 		desc[i].len = 12 + len;
 		desc[i].flags = 0;
 		memset(mem + 3 * 4096 + (size_t)i * BUF, 0, 12);
-		desc2[i].addr = GPA2 + 3 * 4096 + (uint64_t)i * BUF;
+		desc2[i].addr = base2 + 3 * 4096 + (uint64_t)i * BUF;
 		desc2[i].len = BUF;
 		desc2[i].flags = 2; /* WRITE */
 	}
@@ -204,8 +235,11 @@ static void run_g2g(struct riov_vtd *vtd, struct rte_mempool *mp, bool direct, u
 		post2(n);
 	}
 	uint64_t dt = now_ns() - t0;
-	printf("%-8s %5u bytes: %7.1f ns/packet (%.2f Mpps, guest to guest%s)\n", direct ? "direct" : "via-mbuf",
-	       len, (double)dt / done, done * 1e3 / dt, direct ? ", no mbuf" : "");
+	printf("%-8s %5u bytes: %7.1f ns/packet (%.2f Mpps, guest to guest%s, hits %llu misses %llu)%s\n",
+	       direct ? "direct" : "via-mbuf", len, (double)dt / done, done * 1e3 / dt,
+	       direct ? ", no mbuf" : "", (unsigned long long)(tx.tc.hits + rx.tc.hits),
+	       (unsigned long long)(tx.tc.misses + rx.tc.misses), mode);
+	return (double)dt / done;
 }
 
 int main(int argc, char **argv)
@@ -257,22 +291,86 @@ int main(int argc, char **argv)
 	desc2 = (struct vdesc *)mem2;
 	avail2 = (uint16_t *)(mem2 + 4096);
 	used2 = (uint16_t *)(mem2 + 2 * 4096);
+	/* the vIOMMU guest: the same memories behind a first stage, in 2 MiB and in 4 KiB pages */
+	if (riov_vtd_domain_create(vtd, DID_S1, 4) < 0 ||
+	    riov_vtd_map(vtd, DID_S1, IOVA_2M, GPA, mem_len, RIOV_VTD_READ | RIOV_VTD_WRITE) < 0 ||
+	    riov_vtd_map(vtd, DID_S1, IOVA_2M + IOVA_G2, GPA2, mem_len, RIOV_VTD_READ | RIOV_VTD_WRITE) < 0 ||
+	    riov_vtd_map(vtd, DID_S1, IOVA_4K, GPA, mem_len, RIOV_VTD_READ | RIOV_VTD_WRITE) < 0 ||
+	    riov_vtd_map(vtd, DID_S1, IOVA_4K + IOVA_G2, GPA2, mem_len, RIOV_VTD_READ | RIOV_VTD_WRITE) < 0 ||
+	    riov_vtd_context_set_nested(vtd, SID_V, DID_S1, DID, false) < 0) {
+		fprintf(stderr, "vIOMMU guest setup failed\n");
+		return 1;
+	}
 	riov_vtd_inv_context_global(vtd);
 	riov_vtd_inv_iotlb_global(vtd);
+	static const struct {
+		const char *name, *label;
+		uint16_t sid;
+		uint64_t b1, b2;
+	} modes[] = {
+		{ "plain", "", SID, GPA, GPA2 },
+		{ "viommu-2m", " [vIOMMU, 2 MiB first-stage pages]", SID_V, IOVA_2M, IOVA_2M + IOVA_G2 },
+		{ "viommu-4k", " [vIOMMU, 4 KiB first-stage pages]", SID_V, IOVA_4K, IOVA_4K + IOVA_G2 },
+	};
+	enum { NMODES = sizeof(modes) / sizeof(modes[0]), MAX_ROUNDS = 15 };
+	const char *want_modes = getenv("BENCH_VIRTQ_MODES");
+	if (want_modes == NULL)
+		want_modes = "plain,viommu-2m,viommu-4k";
 	const uint32_t sizes[] = { one_size ? one_size : 64, 1518 };
 	const unsigned nsizes = one_size ? 1 : 2;
-	for (unsigned s = 0; s < nsizes; s++) {
-		if (WANT("dequeue"))
-			run(vtd, mp, true, sizes[s], total);
-		if (WANT("enqueue"))
-			run(vtd, mp, false, sizes[s], total);
+	static const char *const cases[] = { "dequeue", "enqueue", "via-mbuf", "direct" };
+	const char *rs = getenv("BENCH_VIRTQ_ROUNDS");
+	unsigned rounds = rs != NULL ? (unsigned)strtoul(rs, NULL, 0) : 3;
+	if (rounds < 1 || rounds > MAX_ROUNDS)
+		rounds = 3;
+	bool on[NMODES];
+	unsigned non = 0;
+	for (unsigned md = 0; md < NMODES; md++) {
+		char key[32], list[256];
+		snprintf(key, sizeof(key), ",%s,", modes[md].name);
+		snprintf(list, sizeof(list), ",%s,", want_modes);
+		on[md] = strstr(list, key) != NULL;
+		non += on[md];
 	}
-	for (unsigned s = 0; s < nsizes; s++) {
-		if (WANT("via-mbuf"))
-			run_g2g(vtd, mp, false, sizes[s], total);
-		if (WANT("direct"))
-			run_g2g(vtd, mp, true, sizes[s], total);
-	}
+	/* rounds, and within each case and size the modes one after the other in an order that
+	 * turns every round, so that the machine's drifts fall on every mode alike */
+	static double ns[NMODES][4][2][MAX_ROUNDS];
+	for (unsigned r = 0; r < rounds; r++)
+		for (unsigned k = 0; k < 4; k++)
+			for (unsigned s = 0; s < nsizes; s++) {
+				if (!WANT(cases[k]))
+					continue;
+				for (unsigned j = 0; j < NMODES; j++) {
+					unsigned md = (j + r) % NMODES;
+					if (!on[md])
+						continue;
+					sid = modes[md].sid;
+					base1 = modes[md].b1;
+					base2 = modes[md].b2;
+					ns[md][k][s][r] = k < 2 ? run(vtd, mp, k == 0, sizes[s], total, modes[md].label)
+							       : run_g2g(vtd, mp, k == 3, sizes[s], total,
+									 modes[md].label);
+				}
+			}
+	/* medians of the rounds; packets per second with a vIOMMU against without (issue 18: >= 0.9) */
+	printf("median of %u rounds, ns/packet:\n", rounds);
+	for (unsigned k = 0; k < 4; k++)
+		for (unsigned s = 0; s < nsizes; s++) {
+			if (!WANT(cases[k]))
+				continue;
+			double med[NMODES];
+			for (unsigned md = 0; md < NMODES; md++)
+				med[md] = on[md] ? median(ns[md][k][s], rounds) : 0;
+			printf("%-8s %5u bytes:", cases[k], sizes[s]);
+			for (unsigned md = 0; md < NMODES; md++)
+				if (on[md])
+					printf(" %s %.1f", modes[md].name, med[md]);
+			for (unsigned md = 1; md < NMODES; md++)
+				if (on[0] && on[md])
+					printf("; %s/plain %.2f x the packet rate", modes[md].name, med[0] / med[md]);
+			printf("\n");
+		}
+	(void)non;
 	riov_vtd_destroy(vtd);
 	free(mem2);
 	free(mem);
