@@ -13,9 +13,39 @@ double riov_perf_loss_pct(const struct riov_perf_trial_out *t)
 	return (double)(t->sent - rx) * 100.0 / (double)t->sent;
 }
 
+enum riov_perf_limit riov_perf_trial_limit(double rate, const struct riov_perf_trial_out *t)
+{
+	bool limited = t->achieved > 0 ? t->achieved < rate * (1 - RIOV_PERF_GEN_TOLERANCE) :
+					 t->sent == 0 && t->refused > 0;
+	if (!limited)
+		return RIOV_PERF_LIMIT_NONE;
+	return (double)t->refused > (double)t->sent * RIOV_PERF_BP_SHARE ? RIOV_PERF_LIMIT_BACKPRESSURE :
+									       RIOV_PERF_LIMIT_GENERATOR;
+}
+
+const char *riov_perf_limit_name(enum riov_perf_limit l)
+{
+	switch (l) {
+	case RIOV_PERF_LIMIT_GENERATOR: return "generator";
+	case RIOV_PERF_LIMIT_BACKPRESSURE: return "backpressure";
+	default: return "none";
+	}
+}
+
+double riov_perf_offered_loss_pct(double rate, const struct riov_perf_trial_out *t)
+{
+	if (t->sent == 0 || !(rate > 0))
+		return 100.0;
+	double delivered = (100.0 - riov_perf_loss_pct(t)) / 100.0;
+	if (t->achieved > 0 && t->achieved < rate)
+		delivered *= t->achieved / rate;
+	return (1.0 - delivered) * 100.0;
+}
+
 /* Narrow b with a trial at rate, if rate lies inside b's open interval (lower bound b->rate, 0 when
- * nothing passed yet). */
-static void narrow(struct riov_perf_bound *b, double rate, bool pass, const struct riov_perf_trial_out *t)
+ * nothing passed yet). A fail records why upper failed: lim is BACKPRESSURE or NONE. */
+static void narrow(struct riov_perf_bound *b, double rate, bool pass, const struct riov_perf_trial_out *t,
+		   enum riov_perf_limit lim)
 {
 	if (rate <= b->rate || rate >= b->upper)
 		return;
@@ -26,6 +56,7 @@ static void narrow(struct riov_perf_bound *b, double rate, bool pass, const stru
 		b->received = t->received;
 	} else {
 		b->upper = rate;
+		b->limit = lim;
 	}
 }
 
@@ -44,7 +75,7 @@ static void limit(struct riov_perf_bound *b, double rate, bool pass, const struc
 	b->upper = rate;
 	b->sent = t->sent;
 	b->received = t->received;
-	b->generator_limited = true;
+	b->limit = RIOV_PERF_LIMIT_GENERATOR;
 }
 
 /* The next rate to try for b, or 0 when b is done */
@@ -74,7 +105,7 @@ int riov_perf_search(const struct riov_perf_search_cfg *cfg, riov_perf_trial_fn 
 	while (rate > 0) {
 		if (res->trials == cfg->max_trials)
 			return 0;
-		struct riov_perf_trial_out t = { 0, 0, 0 };
+		struct riov_perf_trial_out t = { 0, 0, 0, 0 };
 		int rc = trial(arg, rate, &t);
 		if (rc < 0)
 			return rc;
@@ -83,19 +114,26 @@ int riov_perf_search(const struct riov_perf_search_cfg *cfg, riov_perf_trial_fn 
 		bool ndr_pass = t.sent > 0 && t.received >= t.sent;
 		bool pdr_pass = t.sent > 0 && loss <= cfg->pdr_loss;
 		double tried = rate;
-		if (t.achieved > 0 && t.achieved < rate * (1 - RIOV_PERF_GEN_TOLERANCE)) {
+		enum riov_perf_limit lim = riov_perf_trial_limit(rate, &t);
+		if (lim == RIOV_PERF_LIMIT_GENERATOR) {
 			/* the generator's ceiling: the trial counts at what it sent, nothing above is tried */
 			tried = t.achieved;
 			limit(&res->ndr, tried, ndr_pass, &t);
 			limit(&res->pdr, tried, pdr_pass, &t);
+			lim = RIOV_PERF_LIMIT_NONE; /* a fail at the achieved rate is a fail by loss */
+		} else if (lim == RIOV_PERF_LIMIT_BACKPRESSURE) {
+			/* the system under test refused part of the offered load: at the offered rate, what
+			 * it did not take is lost (RFC 2544 section 26.1 counts frames offered) */
+			ndr_pass = false;
+			pdr_pass = t.sent > 0 && riov_perf_offered_loss_pct(rate, &t) <= cfg->pdr_loss;
 		}
-		narrow(&res->ndr, tried, ndr_pass, &t);
-		narrow(&res->pdr, tried, pdr_pass, &t);
+		narrow(&res->ndr, tried, ndr_pass, &t, lim);
+		narrow(&res->pdr, tried, pdr_pass, &t, lim);
 		if (rate == cfg->max_rate) {
 			/* max_rate passing is the answer: nothing above it is tried */
-			if (res->ndr.found && !res->ndr.generator_limited)
+			if (res->ndr.found && res->ndr.limit != RIOV_PERF_LIMIT_GENERATOR)
 				res->ndr.upper = cfg->max_rate;
-			if (res->pdr.found && !res->pdr.generator_limited)
+			if (res->pdr.found && res->pdr.limit != RIOV_PERF_LIMIT_GENERATOR)
 				res->pdr.upper = cfg->max_rate;
 		}
 		rate = next_rate(&res->ndr, cfg);

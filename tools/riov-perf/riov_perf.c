@@ -88,11 +88,13 @@ struct stream {
 	uint8_t dst_mac[6];
 	uint64_t planned, next_seq, sent;
 	uint64_t lag;  /* frames behind the schedule after the last tx burst */
+	uint64_t refused_frames; /* distinct frames the port refused at least once */
 	struct riov_perf_tmpl tmpl; /* this trial's frame head */
 	uint32_t next_flow;   /* next_seq % --flows */
 	unsigned next_imix;   /* next_seq % IMIX_LEN */
 	struct rte_mbuf *pend[MAX_BURST];
 	unsigned npend;
+	bool pend_refused;    /* pend holds frames the port refused before (new ones: only when empty) */
 	struct riov_perf_stream_rx rx;
 };
 
@@ -102,6 +104,7 @@ struct trial {
 	double tx_seconds;
 	uint64_t sent, received, lost, duplicates, reordered;
 	uint64_t foreign, stale, tx_refused, test_dropped;
+	uint64_t tx_refused_frames; /* distinct frames behind tx_refused (which counts every refusal) */
 	uint64_t max_lag;           /* frames: the furthest any stream fell behind its schedule */
 	struct riov_perf_hist lat;  /* all streams */
 };
@@ -158,6 +161,18 @@ static void usage(FILE *f)
 		"  --quiet                   no progress line on stderr\n"
 		"  -h, --help                this text (riov-perf --help, or after --)\n"
 		"  --version                 print riov-perf's version and exit\n\n"
+		"Limited trials:\n"
+		"A trial more than 1 %% short of its offered rate is limited, for one of two reasons,\n"
+		"marked in the trial lines, the bounds and the tables, and as \"limit\" in the JSON:\n"
+		"  (gen) generator      the ports took the frames (refused no more than 1 %% as many as\n"
+		"                       were sent) but riov-perf's core sent no faster: the trial counts\n"
+		"                       at its achieved rate, and a bound that passes there is riov-perf's\n"
+		"                       ceiling (the system under test may go faster)\n"
+		"  (bp) backpressure    the ports refused more than 1 %% as many frames as were sent (a\n"
+		"                       switch that does not empty its virtio ring in time): the system\n"
+		"                       under test did not take the offered load; the trial counts at the\n"
+		"                       offered rate, what was not delivered as loss (NDR fails), and the\n"
+		"                       search goes on below it\n\n"
 		"EAL options are DPDK's (riov-perf --no-huge --help lists them); a port is any ethdev EAL\n"
 		"gives, e.g. --vdev net_virtio_user0,path=SOCKET towards a switch.\n\n"
 		"Examples:\n"
@@ -559,8 +574,11 @@ static uint64_t tx_stream(unsigned si, uint64_t t0, double frames_per_tsc, uint6
 	uint16_t k = rte_eth_tx_burst(s->tx_port, 0, s->pend, (uint16_t)s->npend);
 	s->sent += k;
 	refused = s->npend - k;
+	if (!s->pend_refused)
+		s->refused_frames += refused; /* a frame is counted at its first refusal only */
 	memmove(s->pend, s->pend + k, (s->npend - k) * sizeof(s->pend[0]));
 	s->npend -= k;
+	s->pend_refused = s->npend > 0;
 	s->lag = due > s->sent ? due - s->sent : 0;
 	return refused;
 }
@@ -622,12 +640,14 @@ static uint64_t total_sent(void)
 static void progress(uint64_t t0, uint64_t now, double offered)
 {
 	double el = (double)(now - t0) / (double)tsc_hz;
-	uint64_t tx = total_sent(), rx = total_received();
+	uint64_t tx = total_sent(), rx = total_received(), refused = 0;
 	double ach = el > 0 ? (double)tx / el / 1e6 / o.npairs : 0;
+	for (unsigned i = 0; i < o.npairs; i++)
+		refused += streams[i].refused_frames;
 	fprintf(stderr, "%s[%s] %4.1f s  offered %.3f Mpps  achieved %.3f Mpps  sent %" PRIu64
-		"  received %" PRIu64 "  not back yet %" PRIu64 "%s",
+		"  received %" PRIu64 "  not back yet %" PRIu64 "  port refused %" PRIu64 "%s",
 		isatty(2) ? "\r" : "", cur_size->label, el, offered, ach, tx, rx, tx > rx ? tx - rx : 0,
-		isatty(2) ? "   " : "\n");
+		refused, isatty(2) ? "   " : "\n");
 	progress_shown = true;
 }
 
@@ -652,6 +672,8 @@ static int run_trial(double rate, struct trial *t)
 		s->planned = planned;
 		s->next_seq = s->sent = 0;
 		s->npend = 0;
+		s->pend_refused = false;
+		s->refused_frames = 0;
 		s->next_flow = 0;
 		s->next_imix = 0;
 		riov_perf_tmpl_init(&s->tmpl, s->dst_mac, trial_no, (uint8_t)i);
@@ -714,6 +736,7 @@ static int run_trial(double rate, struct trial *t)
 		t->lost += riov_perf_stream_lost(&s->rx, s->sent);
 		t->duplicates += s->rx.duplicates;
 		t->reordered += s->rx.reordered;
+		t->tx_refused_frames += s->refused_frames;
 		riov_perf_hist_merge(&t->lat, &s->rx.lat);
 	}
 	/* the last frame is due at t0 + planned / rate: sent over that span is the achieved rate */
@@ -761,6 +784,13 @@ static double pacing_err(const struct trial *t)
 	return t->offered > 0 ? (t->achieved / t->offered - 1) * 100 : 0;
 }
 
+/* What held t below its offered rate: the rule the search applies (perf_search.h) */
+static enum riov_perf_limit trial_limit(const struct trial *t)
+{
+	struct riov_perf_trial_out out = { t->sent, t->received, t->achieved, t->tx_refused_frames };
+	return riov_perf_trial_limit(t->offered, &out);
+}
+
 /* A trial as JSON, the streams' state still allocated */
 static void json_trial(FILE *f, const struct size_spec *z, const struct trial *t)
 {
@@ -768,10 +798,12 @@ static void json_trial(FILE *f, const struct size_spec *z, const struct trial *t
 		"\"offered_gbps\":%.4f,\"tx_seconds\":%.6f,\"sent\":%" PRIu64 ",\"received\":%" PRIu64
 		",\"lost\":%" PRIu64 ",\"loss_pct\":%.6f,\"duplicates\":%" PRIu64 ",\"reordered\":%" PRIu64
 		",\"foreign\":%" PRIu64 ",\"stale\":%" PRIu64 ",\"tx_refused\":%" PRIu64
-		",\"test_dropped\":%" PRIu64 ",\"pacing_max_lag_us\":%.3f,\"latency_us\":",
+		",\"tx_refused_frames\":%" PRIu64 ",\"limit\":\"%s\",\"test_dropped\":%" PRIu64
+		",\"pacing_max_lag_us\":%.3f,\"latency_us\":",
 		t->offered, t->achieved, pacing_err(t), gbps(z, t->offered), t->tx_seconds, t->sent,
 		t->received, t->lost, pct(t->lost, t->sent), t->duplicates, t->reordered, t->foreign,
-		t->stale, t->tx_refused, t->test_dropped, max_lag_us(t));
+		t->stale, t->tx_refused, t->tx_refused_frames, riov_perf_limit_name(trial_limit(t)),
+		t->test_dropped, max_lag_us(t));
 	json_lat(f, &t->lat);
 	fprintf(f, ",\"streams\":[");
 	for (unsigned i = 0; i < o.npairs; i++) {
@@ -807,11 +839,24 @@ static void table_trial(FILE *f, const struct size_spec *z, const struct trial *
 			us(riov_perf_hist_percentile(h, 50)), us(riov_perf_hist_percentile(h, 99)),
 			us(riov_perf_hist_percentile(h, 99.9)), us(h->max));
 	}
-	fprintf(f, "  foreign %" PRIu64 "  stale %" PRIu64 "  tx refused (retried) %" PRIu64, t->foreign,
-		t->stale, t->tx_refused);
+	fprintf(f, "  foreign %" PRIu64 "  stale %" PRIu64 "  tx refused (retried) %" PRIu64 " (%" PRIu64
+		" frames)", t->foreign, t->stale, t->tx_refused, t->tx_refused_frames);
 	if (o.drop_every)
 		fprintf(f, "  test-dropped %" PRIu64, t->test_dropped);
 	fprintf(f, "\n");
+	switch (trial_limit(t)) {
+	case RIOV_PERF_LIMIT_GENERATOR:
+		fprintf(f, "  (gen) generator limited: the ports took what they were offered, riov-perf's "
+			"core sent no faster\n");
+		break;
+	case RIOV_PERF_LIMIT_BACKPRESSURE:
+		fprintf(f, "  (bp) backpressure: the ports refused %" PRIu64 " frames (%.2f %% of those sent), "
+			"the system under test did not take the offered load\n", t->tx_refused_frames,
+			pct(t->tx_refused_frames, t->sent));
+		break;
+	default:
+		break;
+	}
 }
 
 /* ---- modes --------------------------------------------------------------------------------- */
@@ -831,14 +876,23 @@ static int search_trial(void *arg, double rate, struct riov_perf_trial_out *out)
 	out->sent = t.sent;
 	out->received = t.received;
 	out->achieved = t.achieved;
+	out->refused = t.tx_refused_frames;
+	enum riov_perf_limit lim = riov_perf_trial_limit(rate, out);
 	if (c->json)
 		fprintf(c->json, "%s{\"rate_mpps\":%.6f,\"achieved_mpps\":%.6f,\"sent\":%" PRIu64
-			",\"received\":%" PRIu64 ",\"loss_pct\":%.6f,\"duplicates\":%" PRIu64 "}",
-			c->n ? "," : "", rate, t.achieved, t.sent, t.received, pct(t.lost, t.sent), t.duplicates);
+			",\"received\":%" PRIu64 ",\"loss_pct\":%.6f,\"duplicates\":%" PRIu64
+			",\"tx_refused_frames\":%" PRIu64 ",\"limit\":\"%s\"}", c->n ? "," : "", rate,
+			t.achieved, t.sent, t.received, pct(t.lost, t.sent), t.duplicates, t.tx_refused_frames,
+			riov_perf_limit_name(lim));
+	else if (lim == RIOV_PERF_LIMIT_BACKPRESSURE)
+		printf("  trial %2u: %.4f Mpps/stream (achieved %.4f)  sent %" PRIu64 "  lost %" PRIu64
+		       " (%.4f %%)  (bp) [backpressure: port refused %" PRIu64 " frames, %.2f %% of the "
+		       "offered load not delivered]\n", c->n + 1, rate, t.achieved, t.sent, t.lost,
+		       pct(t.lost, t.sent), t.tx_refused_frames, riov_perf_offered_loss_pct(rate, out));
 	else
 		printf("  trial %2u: %.4f Mpps/stream (achieved %.4f)  sent %" PRIu64 "  lost %" PRIu64
 		       " (%.4f %%)%s\n", c->n + 1, rate, t.achieved, t.sent, t.lost, pct(t.lost, t.sent),
-		       t.achieved < rate * (1 - RIOV_PERF_GEN_TOLERANCE) ? "  [generator limited]" : "");
+		       lim == RIOV_PERF_LIMIT_GENERATOR ? "  (gen) [generator limited]" : "");
 	fflush(stdout);
 	c->n++;
 	trial_release();
@@ -849,21 +903,26 @@ static void print_bound(const char *name, const struct size_spec *z, const struc
 {
 	if (o.json) {
 		printf("\"%s\":{\"found\":%s,\"mpps\":%.6f,\"gbps\":%.4f,\"total_mpps\":%.6f,\"upper_mpps\":%.6f,"
-		       "\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"generator_limited\":%s}", name,
-		       b->found ? "true" : "false", b->rate, gbps(z, b->rate), b->rate * o.npairs, b->upper,
-		       b->sent, b->received, b->generator_limited ? "true" : "false");
+		       "\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"generator_limited\":%s,"
+		       "\"limit\":\"%s\"}", name, b->found ? "true" : "false", b->rate, gbps(z, b->rate),
+		       b->rate * o.npairs, b->upper, b->sent, b->received,
+		       b->limit == RIOV_PERF_LIMIT_GENERATOR ? "true" : "false", riov_perf_limit_name(b->limit));
 	} else if (b->found) {
 		printf("  %s: %.4f Mpps/stream (%.3f Gbit/s), %.4f Mpps over %u stream(s); ", name, b->rate,
 		       gbps(z, b->rate), b->rate * o.npairs, o.npairs);
-		if (b->generator_limited)
-			printf("generator limited: riov-perf could send no faster, the system under test may "
-			       "go faster\n");
+		if (b->limit == RIOV_PERF_LIMIT_GENERATOR)
+			printf("(gen) generator limited: riov-perf could send no faster, the system under test "
+			       "may go faster\n");
+		else if (b->limit == RIOV_PERF_LIMIT_BACKPRESSURE)
+			printf("lowest failing %.4f (bp): backpressure, the system under test refused frames "
+			       "offered there\n", b->upper);
 		else if (b->upper > b->rate)
 			printf("lowest failing %.4f\n", b->upper);
 		else
 			printf("the highest rate tried\n");
 	} else {
-		printf("  %s: not found (every trial down to %.4f Mpps failed)\n", name, b->upper);
+		printf("  %s: not found (every trial down to %.4f Mpps failed%s)\n", name, b->upper,
+		       b->limit == RIOV_PERF_LIMIT_BACKPRESSURE ? ", the lowest (bp) by backpressure" : "");
 	}
 }
 

@@ -7,6 +7,11 @@
 #   - net_ring0 (its TX comes back on its RX): sent == received, nothing lost, twice or stale, at 64 B
 #     and IMIX with 16 flows; two ring ports as two streams, each with its own --dst-mac; an NDR
 #     search that passes at its max;
+#   - what limits a trial short of its rate: at 500 Mpps with bursts of 32 (riov-perf's receive side
+#     takes up to 64 a round off the ring, more than is put on) the port takes every frame and the
+#     trial is labelled "generator"; with bursts of 256 the ring fills faster than riov-perf's own
+#     receive side empties it, the port refuses frames and the trial is "backpressure" (a fixed
+#     trial, and a search whose first trial fails there instead of passing as the generator's rate);
 #   - net_pcap (TX written to a pcap file): every frame of stream s carries --dst-mac's entry s;
 #   - --drop-every 1000 (the receiver discards every 1000th frame, a lossy switch's double): exactly
 #     sent/1000 lost;
@@ -104,6 +109,8 @@ expect_rc 0 help -- --help
 expect_in out "Usage: riov-perf [EAL options] -- [OPTIONS]" help-usage-line
 expect_rc 0 help-alone --help
 expect_in out "  --dst-mac MAC[,MAC...]" help-alone-is-ours
+expect_in out "  (bp) backpressure " help-explains-backpressure
+expect_in out "  (gen) generator " help-explains-generator
 expect_rc 0 version --version
 expect_in out "riov-perf $version" version-line
 [ "$(wc -l <"$tmp/out")" = 1 ] && ok version-one-line || fail "version-one-line: $(cat "$tmp/out")"
@@ -146,7 +153,8 @@ expect_rc 2 too-many-frames "${e[@]}" -- --rate 1000 --duration 3600
 exact='(all(s["sent"] == s["received"] and s["lost"] == 0 and s["duplicates"] == 0 and s["reordered"] == 0
            and s["sent"] > 0 and s["latency_us"]["count"] == s["received"]
            for x in r["results"] for s in x["trial"]["streams"])
-       and all(x["trial"]["foreign"] == 0 and x["trial"]["stale"] == 0 for x in r["results"]))'
+       and all(x["trial"]["foreign"] == 0 and x["trial"]["stale"] == 0 and x["trial"]["limit"] == "none"
+               and x["trial"]["tx_refused_frames"] == 0 for x in r["results"]))'
 run ring-64-imix "$exact and [x['trial']['sent'] for x in r['results']] == [60000, 60000]" \
 	net_ring0 -- --rate 0.2 --duration 0.3 --sizes 64,imix --flows 16 --drain 20
 run ring-1518 "$exact and r['results'][0]['trial']['sent'] == 30000" \
@@ -204,9 +212,29 @@ run ring-ndr "(lambda x: x['search']['ndr']['found'] and x['search']['ndr']['mpp
 # latency trial
 run ring-ndr-generator-limited "(lambda x: x['search']['ndr']['found'] and x['search']['ndr']['generator_limited']
           and x['search']['pdr']['generator_limited'] and len(x['search']['trials']) == 1
+          and x['search']['ndr']['limit'] == x['search']['pdr']['limit'] == 'generator'
+          and x['search']['trials'][0]['limit'] == 'generator'
+          and x['search']['trials'][0]['tx_refused_frames'] == 0
           and 0 < x['search']['ndr']['mpps'] == x['search']['trials'][0]['achieved_mpps'] < 500 * 0.99
           and 'latency_trial' not in x)(r['results'][0])" \
 	net_ring0 -- --mode ndr --rate 500 --duration 0.02 --drain 1 --latency-load 0 --warmup 0
+# the same rate with bursts of 256: riov-perf's receive side takes at most 64 frames a round off the
+# ring while its sender puts up to 256 on, so the ring fills and the port refuses frames (retried,
+# none lost): backpressure, in a fixed trial and as the search's first trial, which fails at the
+# offered rate (what the ring did not take counts as lost) instead of passing as the generator's
+run ring-generator "(lambda t: t['limit'] == 'generator' and t['tx_refused_frames'] == t['tx_refused'] == 0
+          and 0 < t['achieved_mpps'] < 500 * 0.99 and t['lost'] == 0)(r['results'][0]['trial'])" \
+	net_ring0 -- --rate 500 --duration 0.02 --drain 1 --warmup 0
+run ring-backpressure "(lambda t: t['limit'] == 'backpressure' and t['tx_refused_frames'] > t['sent'] / 100
+          and t['tx_refused'] >= t['tx_refused_frames'] and 0 < t['achieved_mpps'] < 500 * 0.99
+          and t['lost'] == 0 and t['sent'] == t['received'])(r['results'][0]['trial'])" \
+	net_ring0 -- --rate 500 --duration 0.02 --drain 20 --warmup 0 --burst 256
+run ring-ndr-backpressure "(lambda s: not s['ndr']['found'] and not s['pdr']['found']
+          and len(s['trials']) == 1
+          and s['trials'][0]['limit'] == 'backpressure' and s['trials'][0]['loss_pct'] == 0
+          and s['ndr']['limit'] == s['pdr']['limit'] == 'backpressure' and not s['ndr']['generator_limited']
+          and s['ndr']['upper_mpps'] == 500)(r['results'][0]['search'])" \
+	net_ring0 -- --mode ndr --rate 500 --duration 0.02 --drain 20 --warmup 0 --burst 256 --trials 1
 # NDR search with every 1000th frame dropped: no NDR, PDR at the max rate (0.1 % <= 0.5 %)
 run ring-ndr-lossy "(lambda s: not s['ndr']['found'] and s['pdr']['found'] and s['pdr']['mpps'] == 0.2
           and s['pdr']['sent'] - s['pdr']['received'] == 20 and len(s['trials']) == 2)(r['results'][0]['search'])" \
