@@ -19,7 +19,9 @@ core and is not measured on this two-CPU machine.
 
 Per switch and frame size (64, 256, 1518 bytes with FCS, IMIX 7:4:1), per round:
   - NDR and PDR (0.5 % loss), riov-perf's binary search (--mode ndr), trials of --seconds; a bound
-    the generator could not go beyond (riov-perf's one core sends no faster) is flagged ">=";
+    the generator could not go beyond (riov-perf's one core sends no faster) is flagged ">= ... (gen)",
+    one whose lowest failing rate failed because the switch refused frames (backpressure: its
+    virtio ring was full) "(bp)": riov-perf's "limit" of the bound (docs/riov-perf.md);
   - one trial at the switch's own NDR: its cycles per packet from its own counters over that trial
     (riovd: the worker's busy cycles / packets, `riovctl stats`; testpmd: busy cycles / packets of
     --record-core-cycles; OVS: processing cycles / packets received of dpif-netdev/pmd-stats-show);
@@ -211,12 +213,26 @@ def riov_perf(tmp, sw, args, seconds):
 
 
 def bound(search, key):
-    """(Mpps per stream, generator limited) of the search's ndr or pdr; (0, False) when not found.
-    A bound is its passing trial's achieved rate when the generator fell behind."""
+    """(Mpps per stream, generator limited, limit) of the search's ndr or pdr. A bound is its passing
+    trial's achieved rate when the generator fell behind. limit is riov-perf's: "generator", or
+    "backpressure" (the lowest failing rate failed because the switch refused frames, also when
+    nothing passed), or "none"; None from a riov-perf before it had "limit" (then generator_limited
+    also covered backpressure)."""
     b = search[key]
+    limit = b.get("limit")
     if not b.get("found"):
-        return 0.0, False
-    return float(b["mpps"]), bool(b.get("generator_limited"))
+        return 0.0, False, limit
+    return float(b["mpps"]), bool(b.get("generator_limited")), limit
+
+
+def limit_mark(limited, limit):
+    """The table's mark after a bound: (gen) or (bp); nothing for a bound of no limit, or of unknown
+    limit (a summary from before riov-perf told them apart: its ">=" alone)"""
+    if limit == "generator" and limited:
+        return " (gen)"
+    if limit == "backpressure":
+        return " (bp)"
+    return ""
 
 
 def measure(sw, tmp, size, args, riov_ndr):
@@ -229,9 +245,10 @@ def measure(sw, tmp, size, args, riov_ndr):
                               "--trials", str(args.trials), "--latency-load", "0",
                               "--search-precision", "%.4f" % (line_mpps(size, 10.0) * 0.005)], args.seconds)
     s = res["search"]
-    out["ndr"], out["ndr_limited"] = bound(s, "ndr")
-    out["pdr"], out["pdr_limited"] = bound(s, "pdr")
+    out["ndr"], out["ndr_limited"], out["ndr_limit"] = bound(s, "ndr")
+    out["pdr"], out["pdr_limited"], out["pdr_limit"] = bound(s, "pdr")
     out["trials"] = len(s.get("trials", []))
+    out["backpressure_trials"] = sum(1 for t in s.get("trials", []) if t.get("limit") == "backpressure")
     out["cycles_per_packet"] = None
     if out["ndr"] > 0:
         c0 = sw.counters()
@@ -270,10 +287,12 @@ def run_round(args, rnd, results):
                 r = measure(sw, tmp, size, args, riov_ndr)
                 results[name][size].append(r)
                 lat = r["latency"] or {}
-                print("  round %d %-7s %4s B: NDR %s%.3f Mpps, PDR %s%.3f Mpps (%d trials), %s cycles/packet "
-                      "at NDR, latency at %.3f Mpps p50 %s p99 %s us" % (
+                print("  round %d %-7s %4s B: NDR %s%.3f Mpps%s, PDR %s%.3f Mpps%s (%d trials, %d with "
+                      "backpressure), %s cycles/packet at NDR, latency at %.3f Mpps p50 %s p99 %s us" % (
                           rnd + 1, name, size, ">=" if r["ndr_limited"] else "", r["ndr"],
-                          ">=" if r["pdr_limited"] else "", r["pdr"], r["trials"],
+                          limit_mark(r["ndr_limited"], r["ndr_limit"]),
+                          ">=" if r["pdr_limited"] else "", r["pdr"],
+                          limit_mark(r["pdr_limited"], r["pdr_limit"]), r["trials"], r["backpressure_trials"],
                           "%.0f" % r["cycles_per_packet"] if r["cycles_per_packet"] else "-",
                           r["latency_rate"], lat.get("p50", "-"), lat.get("p99", "-")), flush=True)
         finally:
@@ -287,6 +306,17 @@ def med(rows, key, sub=None):
     return statistics.median(vals) if vals else None
 
 
+def summary_limit(rows, key):
+    """A bound's limit over the rounds: generator when any round's was (as its ">=": the median may
+    be one), else backpressure when any round's was, else none; None when no round says (rounds
+    of a riov-perf before it had "limit")."""
+    limits = [r.get(key) for r in rows]
+    for want in ("generator", "backpressure", "none"):
+        if want in limits:
+            return want
+    return None
+
+
 def summarize(args, results):
     """The matrix: per size and switch the medians over the rounds, then the ratios."""
     summary = {}
@@ -297,6 +327,9 @@ def summarize(args, results):
                 "ndr_mpps": med(rows, "ndr"), "pdr_mpps": med(rows, "pdr"),
                 "ndr_limited": any(r["ndr_limited"] for r in rows),
                 "pdr_limited": any(r["pdr_limited"] for r in rows),
+                "ndr_limit": summary_limit(rows, "ndr_limit"),
+                "pdr_limit": summary_limit(rows, "pdr_limit"),
+                "backpressure_trials": sum(r.get("backpressure_trials", 0) for r in rows),
                 "cycles_per_packet": med(rows, "cycles_per_packet"),
                 "cycles_per_packet_common": med(rows, "cycles_per_packet_common"),
                 "latency_mpps": med(rows, "latency_rate"),
@@ -307,8 +340,8 @@ def summarize(args, results):
     return summary
 
 
-def fmt(v, spec="%.3f", limited=False):
-    return "-" if v is None else (">=" if limited else "") + spec % v
+def fmt(v, spec="%.3f", limited=False, mark=""):
+    return "-" if v is None else (">=" if limited else "") + spec % v + mark
 
 
 def ratio(a, b):
@@ -317,18 +350,23 @@ def ratio(a, b):
 
 def print_table(args, summary):
     lines = ["matrix: %d round(s), trials of %g s, NDR/PDR per stream (two streams), Gbit/s per stream "
-             "(layer 1); latency at 50 %% of riov's NDR; cycles per packet at each switch's own NDR" %
-             (args.rounds, args.seconds),
+             "(layer 1); latency at 50 %% of riov's NDR; cycles per packet at each switch's own NDR; "
+             ">=: riov-perf sent no faster, the switch goes at least that fast ((gen): held back by "
+             "riov-perf's own core); (bp): the switch refused frames (backpressure) at the lowest "
+             "failing rate" % (args.rounds, args.seconds),
              "| size | switch | NDR Mpps | NDR Gbit/s | PDR Mpps | PDR Gbit/s | cycles/packet at NDR | "
              "latency load Mpps | cycles/packet at it | p50 us | p99 us | p99.9 us | max us |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for size in args.sizes:
         for name in args.switches:
             m = summary[size][name]
+            # a summary from before riov-perf told generator and backpressure apart has no *_limit
             lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                size, name, fmt(m["ndr_mpps"], limited=m["ndr_limited"]),
+                size, name, fmt(m["ndr_mpps"], limited=m["ndr_limited"],
+                                mark=limit_mark(m["ndr_limited"], m.get("ndr_limit"))),
                 fmt(m["ndr_mpps"] and gbps(size, m["ndr_mpps"]), "%.2f", m["ndr_limited"]),
-                fmt(m["pdr_mpps"], limited=m["pdr_limited"]),
+                fmt(m["pdr_mpps"], limited=m["pdr_limited"],
+                    mark=limit_mark(m["pdr_limited"], m.get("pdr_limit"))),
                 fmt(m["pdr_mpps"] and gbps(size, m["pdr_mpps"]), "%.2f", m["pdr_limited"]),
                 fmt(m["cycles_per_packet"], "%.0f"), fmt(m["latency_mpps"]),
                 fmt(m["cycles_per_packet_common"], "%.0f"), fmt(m["p50_us"], "%.2f"),
@@ -369,7 +407,7 @@ def plot(args, summary):
     rows = (len(args.sizes) + cols - 1) // cols
     script = """set terminal svg size 800,450 dynamic font 'sans,11'
 set output '%s'
-set title 'NDR per stream (Mpps), riov-perf VM-to-VM, two streams (the table marks generator-limited bounds)'
+set title 'NDR per stream (Mpps), riov-perf VM-to-VM, two streams (the table marks limited bounds: gen, bp)'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
