@@ -187,8 +187,16 @@ static void vring_info(struct riov_vhost_dev *dev, unsigned qid, struct riov_vho
 	if (vu_has_feature(dev, RIOV_VHOST_F_LOG_ALL) && dev->log_base) {
 		vi->log_base = dev->log_base;
 		vi->log_size = dev->log_size;
-		if (vr->addr_flags & VU_VRING_F_LOG)
-			vi->log_guest_addr = vr->log;
+		if (vr->addr_flags & VU_VRING_F_LOG) {
+			/* a packed ring's used descriptors are written into its descriptor ring: log
+			 * at the ring's guest address (the front-end's log address is the device
+			 * area's), as the used ring's is given for a split ring */
+			uint64_t ga;
+			if (!vu_packed(dev))
+				vi->log_guest_addr = vr->log;
+			else if (ring_iova(dev, vr->desc, 16ull * vr->num, &ga) == 0)
+				vi->log_guest_addr = ga;
+		}
 	}
 }
 

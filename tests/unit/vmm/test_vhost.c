@@ -966,6 +966,43 @@ RIOV_TEST(packed_rings_start_and_base_carries_wrap_counters)
 	fx_fini(&f);
 }
 
+/* Dirty logging of a packed ring: the device writes used descriptors into the descriptor ring, so
+ * the used-ring log address the front-end gives (its device area's) is replaced by the descriptor
+ * ring's guest address. */
+RIOV_TEST(packed_ring_logs_at_the_descriptor_ring)
+{
+	struct fx f = { 0 };
+	struct guest g;
+	int fd = packed_session(&f, &g);
+	uint64_t b = (uint64_t)(uintptr_t)g.map;
+	int lfd = memfd_create("ut-log", MFD_CLOEXEC);
+	CHECK(ftruncate(lfd, 0x1000) == 0);
+	struct vu_log l = { 0x1000, 0 };
+	uint64_t r = ~0ull;
+	CHECK_EQ(fe_send(fd, VU_SET_LOG_BASE, 0, &l, sizeof(l), &lfd, 1), 0);
+	CHECK_EQ(fe_recv(&f, fd, VU_SET_LOG_BASE, &r, sizeof(r), NULL), 8);
+	CHECK_EQ(r, 0);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_FEATURES, FEAT_PACKED | (1ull << RIOV_VHOST_F_LOG_ALL), NULL, 0), 0);
+	/* rings at gpa 0x10000 (descriptors), 0x11000, 0x12000; the front-end's log address 0x12000 */
+	struct vu_vring_addr a = { 0, VU_VRING_F_LOG, b + 0x10000, b + 0x12000, b + 0x11000, 0x12000 };
+	int callfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_NUM, 0, 256), 0);
+	CHECK_EQ(fe_call(&f, fd, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_BASE, 0, 0x8000), 0);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_VRING_CALL, 0, &callfd, 1), 0);
+	CHECK_EQ(fe_call_u64(&f, fd, VU_SET_VRING_KICK, 0, &kickfd, 1), 0);
+	CHECK_EQ(fe_call_state(&f, fd, VU_SET_VRING_ENABLE, 0, 1), 0);
+	CHECK_EQ(f.rec.starts, 1);
+	CHECK(f.rec.last.log_base != NULL);
+	CHECK_EQ(f.rec.last.log_guest_addr, 0x10000);
+	close(lfd);
+	close(fd);
+	close(callfd);
+	close(kickfd);
+	guest_fini(&g);
+	fx_fini(&f);
+}
+
 /* A base beyond the ring, or a driver area only 2-byte aligned: refused, the front-end hung up. */
 RIOV_TEST(packed_bad_base_and_area_alignment)
 {
@@ -2425,6 +2462,7 @@ RIOV_TEST_MAIN(RIOV_TEST_ENTRY(server_good_session), RIOV_TEST_ENTRY(server_refu
 	       RIOV_TEST_ENTRY(packed_offered_only_when_the_owner_serves_it),
 	       RIOV_TEST_ENTRY(packed_rings_start_and_base_carries_wrap_counters),
 	       RIOV_TEST_ENTRY(packed_bad_base_and_area_alignment),
+	       RIOV_TEST_ENTRY(packed_ring_logs_at_the_descriptor_ring),
 	       RIOV_TEST_ENTRY(server_path_busy_and_stale),
 	       RIOV_TEST_ENTRY(repeated_mem_table_restarts_and_no_leak),
 	       RIOV_TEST_ENTRY(repeated_get_inflight_fd_no_leak), RIOV_TEST_ENTRY(add_rem_mem_reg),
