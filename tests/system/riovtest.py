@@ -223,7 +223,8 @@ class Guest:
     """A DPDK application guest: dpdk-testpmd with a virtio-user port on a vhost-user socket."""
 
     def __init__(self, name, sock, mode, cpu=GUEST_CPU, queues=1, mrg_rxbuf=True, in_order=True,
-                 tx_first=False, pktlen=64, mac=None, peer=None, server=False, extra=(), eal=()):
+                 tx_first=False, pktlen=64, mac=None, peer=None, server=False, extra=(), eal=(),
+                 packed=False):
         self.name = name
         self.sock = sock
         self.mode = mode
@@ -231,6 +232,7 @@ class Guest:
         self.queues = queues
         self.mrg_rxbuf = mrg_rxbuf
         self.in_order = in_order
+        self.packed = packed   # packed virtqueues (virtio-user's packed_vq=1)
         self.tx_first = tx_first
         self.pktlen = pktlen
         self.mac = mac
@@ -252,6 +254,8 @@ class Guest:
             vdev += ",mac=" + self.mac
         if self.server:
             vdev += ",server=1"
+        if self.packed:
+            vdev += ",packed_vq=1"
         args = ["stdbuf", "-oL", TESTPMD, "--no-huge", "-m", "1024", "--lcores", "0@%d,1@%d" % (self.cpu, self.cpu),
                 "--file-prefix", prefix, "--no-pci", "--vdev", vdev] + self.eal + ["--",
                 "--forward-mode=" + self.mode, "--nb-cores=1", "--rxq=%d" % self.queues,

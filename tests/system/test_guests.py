@@ -12,7 +12,7 @@ import struct
 import subprocess
 import time
 
-from riovtest import BUILD, Guest, Riovd, check, drops, log, main, tmpdir, wait_for
+from riovtest import BUILD, Guest, Riovctl, Riovd, check, drops, log, main, tmpdir, wait_for
 
 MAC_A = "02:00:00:00:00:0a"
 MAC_B = "02:00:00:00:00:0b"
@@ -26,13 +26,25 @@ def config(queues=1):
             ');\n' % (queues, queues))
 
 
-def txonly_rxonly(mrg_rxbuf, in_order, queues=1, seconds=3, pktlen=64):
+def check_packed(d, packed):
+    """Both guests' ports negotiated packed rings (riovctl port list), or both did not."""
+    ctl = Riovctl(os.path.join(d.tmp, "riovd.sock"))
+    wait_for(lambda: all(p["state"] == "up" for p in ctl.json("port", "list")["ports"]), 10, "both ports up")
+    pl = {p["spec"]["name"]: p for p in ctl.json("port", "list")["ports"]}
+    got = ["packed" in pl[n]["feature_names"] for n in ("vm1", "vm2")]
+    check(got == [packed, packed], "the guests' rings are %s (port list: vm1 %s)" % (
+        "packed" if packed else "split", ",".join(pl["vm1"]["feature_names"])))
+
+
+def txonly_rxonly(mrg_rxbuf, in_order, queues=1, seconds=3, pktlen=64, packed=False):
     tmp = tmpdir("guests")
     d = Riovd(tmp, config(queues)).start()
     b = Guest("B", d.socket("vm2"), "rxonly", queues=queues, mrg_rxbuf=mrg_rxbuf, in_order=in_order,
-              mac=MAC_B).start(tmp)
+              mac=MAC_B, packed=packed).start(tmp)
     a = Guest("A", d.socket("vm1"), "txonly", queues=queues, mrg_rxbuf=mrg_rxbuf, in_order=in_order,
-              mac=MAC_A, peer=MAC_B, pktlen=pktlen).start(tmp)
+              mac=MAC_A, peer=MAC_B, pktlen=pktlen, packed=packed).start(tmp)
+    if packed:
+        check_packed(d, True)
     time.sleep(seconds)
     sa = a.stop()
     time.sleep(1)  # let riovd deliver what is still in flight to B
@@ -84,14 +96,16 @@ def test_txonly_rxonly_1518_nomrg():
     txonly_rxonly(False, False, pktlen=1514)
 
 
-def forwarding(mode, mrg_rxbuf=True, in_order=False, queues=1, seconds=3):
+def forwarding(mode, mrg_rxbuf=True, in_order=False, queues=1, seconds=3, packed=False):
     """Both guests forward what they receive back (io or mac); guest A starts with a first burst."""
     tmp = tmpdir("fwd")
     d = Riovd(tmp, config(queues)).start()
     b = Guest("B", d.socket("vm2"), mode, queues=queues, mrg_rxbuf=mrg_rxbuf, in_order=in_order,
-              mac=MAC_B, peer=MAC_A).start(tmp)
+              mac=MAC_B, peer=MAC_A, packed=packed).start(tmp)
     a = Guest("A", d.socket("vm1"), mode, queues=queues, mrg_rxbuf=mrg_rxbuf, in_order=in_order,
-              mac=MAC_A, peer=MAC_B, tx_first=True).start(tmp)
+              mac=MAC_A, peer=MAC_B, tx_first=True, packed=packed).start(tmp)
+    if packed:
+        check_packed(d, True)
     time.sleep(seconds)
     sa = a.stop()
     sb = b.stop()
@@ -125,6 +139,39 @@ def test_mac_forwarding():
 
 def test_io_forwarding_nomrg_inorder_2queues():
     forwarding("io", mrg_rxbuf=False, in_order=True, queues=2)
+
+
+# Packed virtqueues (issue 18): testpmd's virtio-user with packed_vq=1
+def test_packed_txonly_rxonly_mrg_inorder():
+    txonly_rxonly(True, True, packed=True)
+
+
+def test_packed_txonly_rxonly_mrg_noinorder():
+    txonly_rxonly(True, False, packed=True)
+
+
+def test_packed_txonly_rxonly_nomrg_inorder():
+    txonly_rxonly(False, True, packed=True)
+
+
+def test_packed_txonly_rxonly_nomrg_noinorder():
+    txonly_rxonly(False, False, packed=True)
+
+
+def test_packed_txonly_rxonly_2queues():
+    txonly_rxonly(True, False, queues=2, packed=True)
+
+
+def test_packed_txonly_rxonly_1518_nomrg():
+    txonly_rxonly(False, False, pktlen=1514, packed=True)
+
+
+def test_packed_io_forwarding():
+    forwarding("io", packed=True)
+
+
+def test_packed_io_forwarding_nomrg_inorder_2queues():
+    forwarding("io", mrg_rxbuf=False, in_order=True, queues=2, packed=True)
 
 
 def test_guest_restart():
@@ -295,4 +342,8 @@ if __name__ == "__main__":
           test_txonly_rxonly_nomrg_inorder, test_txonly_rxonly_nomrg_noinorder,
           test_txonly_rxonly_2queues, test_txonly_rxonly_1518_nomrg,
           test_io_forwarding, test_mac_forwarding, test_io_forwarding_nomrg_inorder_2queues,
-          test_guest_restart, test_sigkill_full_rate])
+          test_guest_restart, test_sigkill_full_rate,
+          test_packed_txonly_rxonly_mrg_inorder, test_packed_txonly_rxonly_mrg_noinorder,
+          test_packed_txonly_rxonly_nomrg_inorder, test_packed_txonly_rxonly_nomrg_noinorder,
+          test_packed_txonly_rxonly_2queues, test_packed_txonly_rxonly_1518_nomrg,
+          test_packed_io_forwarding, test_packed_io_forwarding_nomrg_inorder_2queues])
