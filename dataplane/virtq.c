@@ -142,8 +142,12 @@ void vq_publish_used(struct riov_virtq *vq, uint16_t old)
 
 void riov_virtq_publish_rx(struct riov_virtq *vq)
 {
-	if (vq->unpublished)
-		vq_publish_used(vq, vq->unpublished_from);
+	if (vq->unpublished) {
+		if (unlikely(vq->packed))
+			vqp_publish(vq);
+		else
+			vq_publish_used(vq, vq->unpublished_from);
+	}
 }
 
 /* ---- guest memory through the VT-d model ---- */
@@ -244,6 +248,13 @@ static int vq_guest_read(struct riov_virtq *vq, uint64_t iova, void *dst, uint32
 	return 0;
 }
 
+/* vq_guest_read() for the packed ring's file (virtq_packed.c: indirect tables), out of line so
+ * that vq_chain_next() keeps its code as it was. */
+int vq_guest_copy(struct riov_virtq *vq, uint64_t iova, void *dst, uint32_t len)
+{
+	return vq_guest_read(vq, iova, dst, len);
+}
+
 /* ---- descriptor chains ---- */
 
 /* Fetch the next buffer descriptor of a chain into *d (a private copy). `write` is the direction
@@ -311,7 +322,9 @@ static void vq_notify_fenced(struct riov_virtq *vq)
 	vq->pending_used = 0;
 
 	bool need;
-	if (vq->event_idx) {
+	if (unlikely(vq->packed)) {
+		need = vqp_need_interrupt(vq);
+	} else if (vq->event_idx) {
 		uint16_t ev = rte_le_to_cpu_16(__atomic_load_n(vq_used_event(vq), __ATOMIC_RELAXED));
 		uint16_t old = vq->signalled_used;
 		bool valid = vq->signalled_used_valid;
@@ -359,12 +372,19 @@ int riov_virtq_init(struct riov_virtq *vq, const struct riov_vhost_vring_info *v
 {
 	if (vq == NULL || vi == NULL || vi->vtd == NULL)
 		return -EINVAL;
-	if (vi->size == 0 || vi->size > RIOV_VHOST_MAX_RING_SIZE || (vi->size & (vi->size - 1)))
+	/* 2.8: a packed ring's size need not be a power of two */
+	const bool packed = vi->features & (1ull << RIOV_VIRTIO_F_RING_PACKED);
+	if (vi->size == 0 || vi->size > RIOV_VHOST_MAX_RING_SIZE ||
+	    (!packed && (vi->size & (vi->size - 1))))
 		return -EINVAL;
 	if (vi->desc == NULL || vi->avail == NULL || vi->used == NULL)
 		return -EINVAL;
-	if ((uintptr_t)vi->desc % RIOV_VRING_DESC_ALIGN || (uintptr_t)vi->avail % RIOV_VRING_AVAIL_ALIGN ||
-	    (uintptr_t)vi->used % RIOV_VRING_USED_ALIGN)
+	if (packed ? (uintptr_t)vi->desc % RIOV_VRING_PACKED_DESC_ALIGN ||
+			     (uintptr_t)vi->avail % RIOV_VRING_PACKED_EVENT_ALIGN ||
+			     (uintptr_t)vi->used % RIOV_VRING_PACKED_EVENT_ALIGN
+		   : (uintptr_t)vi->desc % RIOV_VRING_DESC_ALIGN ||
+			     (uintptr_t)vi->avail % RIOV_VRING_AVAIL_ALIGN ||
+			     (uintptr_t)vi->used % RIOV_VRING_USED_ALIGN)
 		return -EINVAL;
 
 	const uint64_t f = vi->features;
@@ -402,6 +422,10 @@ int riov_virtq_init(struct riov_virtq *vq, const struct riov_vhost_vring_info *v
 	vq->log_size = vi->log_base ? vi->log_size : 0;
 	vq->miss_slot = vi->miss_slot;
 	vq->miss_efd = vi->miss_efd;
+	if (packed) {
+		vq->packed = true;
+		return vqp_init(vq);
+	}
 
 	/* Workers poll the avail ring: ask the guest not to kick (2.7.10). With EVENT_IDX the flag
 	 * is ignored by the driver and avail_event does the job. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * riov's virtio split virtqueue code (virtio 1.2 section 2.7), the device side, for one vring.
+ * riov's virtio virtqueue code, the device side, for one vring: split rings (virtio 1.2 section
+ * 2.7) and packed rings (section 2.8, VIRTIO_F_RING_PACKED; dataplane/virtq_packed.c).
  *
  * Security model: the guest owns the ring memory and may change it at any time. Every index is
  * masked or checked before use, descriptors are copied out of guest memory before they are
@@ -72,6 +73,10 @@ struct riov_virtq_held_budget {
 #define RIOV_VIRTQ_MISS_RESEND_US 20000     /* ask the front-end again after this long */
 #define RIOV_VIRTQ_MISS_DEADLINE_US 1000000 /* then the address counts as a DMA fault */
 
+#define RIOV_VIRTQ_PACKED_MAX_SIZE 32768  /* buffer ids tracked in flight */
+#define RIOV_VIRTQ_PACKED_PEND 512        /* used descriptors committed and not yet published; also
+					   * the most buffers one mergeable RX packet may take */
+
 struct riov_virtq {
 	/* ring, host addresses */
 	void *desc;
@@ -88,6 +93,7 @@ struct riov_virtq {
 	bool indirect;
 	bool in_order;
 	bool broken;
+	bool packed;                  /* packed ring (2.8): see pk below */
 	uint16_t hdr_len;             /* 12 with VERSION_1 or MRG_RXBUF, else 10 */
 	uint8_t ol_sends;             /* RIOV_OL_* the guest may send (CSUM, HOST_TSO4/6, HOST_ECN):
 				       * guest TX reads its virtio-net headers only when non-zero */
@@ -132,13 +138,39 @@ struct riov_virtq {
 	uint64_t held_max_tsc;        /* RIOV_VIRTQ_HELD_MAX_US in TSC cycles */
 	struct riov_virtq_held_budget *held_budget;  /* shared with the other vrings; NULL: none */
 	struct rte_mbuf *held[RIOV_VIRTQ_HELD];
+	/* Packed rings (vq->packed, virtio 1.2 2.8): desc is the descriptor ring, avail the driver's
+	 * event suppression area, used the device's. last_avail_idx / last_used_idx hold avail and pub
+	 * below as index | wrap counter << 15 (vhost-user's packed vring base). A used descriptor is
+	 * committed to pend[] (the ring slot is the driver's descriptor until then) and written to the
+	 * ring only when published, the first one's flags last. */
+	struct {
+		uint16_t avail;           /* next ring slot to read */
+		uint16_t used;            /* slot of the next used descriptor to commit */
+		uint16_t pub;             /* slot of the first committed, unpublished one */
+		bool avail_wrap;          /* the driver's wrap counter the device expects at avail */
+		bool used_wrap;           /* the device's wrap counter at used */
+		bool pub_wrap;            /* ... at pub */
+		uint16_t n_pend;
+		uint32_t signalled;       /* published position at the last interrupt decision (DESC) */
+		uint32_t moved;           /* ring slots published since then */
+		uint64_t inflight[RIOV_VIRTQ_PACKED_MAX_SIZE / 64]; /* buffer ids the device holds */
+		struct {
+			uint16_t id;
+			uint16_t ndesc;   /* ring slots the used descriptor skips */
+			uint32_t len;
+		} pend[RIOV_VIRTQ_PACKED_PEND];
+	} pk;
 };
 
 /** Initialise from the vring info vmm handed over (resets stats and the broken state). Sets
  *  used->flags = VRING_USED_F_NO_NOTIFY and, with EVENT_IDX, keeps avail_event behind the guest so
  *  it never kicks (workers poll). Interrupts are raised only if vi->msi_addr is non-zero.
- *  Returns 0, or -EINVAL (size not a power of two in 1..32768, NULL or misaligned ring parts,
- *  no VT-d unit). */
+ *  With VIRTIO_F_RING_PACKED (bit 34) in vi->features the ring is packed: vi->desc is the
+ *  descriptor ring, vi->avail the driver's and vi->used the device's event suppression area (whose
+ *  flags are set to DISABLE), vi->last_avail_idx / last_used_idx carry index | wrap << 15, and the
+ *  size need not be a power of two.
+ *  Returns 0, or -EINVAL (size not a power of two in 1..32768 (packed: 1..32768), NULL or
+ *  misaligned ring parts, a packed base index beyond the ring, no VT-d unit). */
 int riov_virtq_init(struct riov_virtq *vq, const struct riov_vhost_vring_info *vi);
 
 /** Guest RX: copy up to n packets into guest buffers (with a virtio-net header; mergeable buffers
@@ -173,13 +205,14 @@ uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint1
 
 struct riov_virtq_pkt {
 	uint32_t len;                 /* frame bytes (virtio-net header excluded) */
-	uint16_t head;                /* chain to complete */
+	uint16_t head;                /* chain to complete (packed: its buffer id) */
 	bool bad;                     /* dropped (counted): complete only */
 	uint8_t nseg;
 	uint8_t peek_len;             /* min(len, RIOV_VIRTQ_PEEK) */
 	bool has_ol;                  /* the header asks for an offload (flags or gso_type set): the
 				       * frame goes through an mbuf with its metadata (vhdr) */
 	struct riov_virtio_net_hdr vhdr; /* the guest's header (private copy) when has_ol */
+	uint16_t ndesc;               /* packed ring: ring slots the chain took */
 	uint8_t peek[RIOV_VIRTQ_PEEK];
 	struct rte_mbuf *m;           /* non-NULL: the chain had more than RIOV_VIRTQ_PKT_SEGS
 				       * segments and was copied into this mbuf (use it instead) */
@@ -235,7 +268,8 @@ void riov_virtq_notify(struct riov_virtq *vq);
 void riov_virtq_notify_many(struct riov_virtq *const *vqs, unsigned n);
 
 /** Dirty-log the used ring too (VHOST_F_LOG_ALL): used_gpa is the ring's guest-physical address
- *  (vhost-user log_guest_addr). Only meaningful when vq->log_base is set. */
+ *  (vhost-user log_guest_addr); for a packed ring, the descriptor ring's, where used descriptors
+ *  are written. Only meaningful when vq->log_base is set. */
 void riov_virtq_set_used_log(struct riov_virtq *vq, uint64_t used_gpa);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Split virtqueue layout (virtio 1.2 section 2.7) and virtio-net header (section 5.1.6), and what
- * the device side's files share (dataplane/virtq.c, virtq_tx.c, virtq_rx.c): chain results, ring
+ * the device side's files share (dataplane/virtq.c, virtq_tx.c, virtq_rx.c, virtq_packed.c): chain results, ring
  * access, descriptor decoding and chain walking, prefetch hints. Private to those files, their
  * unit test and the fuzz harness (tests/fuzz/fuzz_virtq.c). All fields are little-endian in guest
  * memory.
@@ -58,6 +58,39 @@ struct riov_vring_used {
 	struct riov_vring_used_elem ring[]; /* [size], then uint16_t avail_event (EVENT_IDX) */
 };
 
+/* Packed virtqueues (virtio 1.2 2.8): one descriptor ring the driver makes descriptors available
+ * in and the device writes used descriptors back to, in place; two event suppression areas. */
+#define RIOV_VIRTIO_F_RING_PACKED 34
+
+struct riov_vring_packed_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;          /* buffer id (of the chain's last descriptor) */
+	uint16_t flags;
+};
+
+/* 2.8.1 / 2.8.6: NEXT, WRITE and INDIRECT as in the split ring, and the two wrap flags */
+#define RIOV_VRING_PACKED_DESC_F_AVAIL (1u << 7)
+#define RIOV_VRING_PACKED_DESC_F_USED  (1u << 15)
+
+/* 2.8.10: the driver's (vi->avail) and the device's (vi->used) event suppression areas */
+struct riov_vring_packed_event {
+	uint16_t off_wrap;    /* desc_event_off (bits 0-14), desc_event_wrap (bit 15) */
+	uint16_t flags;       /* RIOV_VRING_PACKED_EVENT_FLAG_* */
+};
+
+#define RIOV_VRING_PACKED_EVENT_FLAG_ENABLE  0u
+#define RIOV_VRING_PACKED_EVENT_FLAG_DISABLE 1u
+#define RIOV_VRING_PACKED_EVENT_FLAG_DESC    2u   /* only with VIRTIO_F_RING_EVENT_IDX */
+#define RIOV_VRING_PACKED_EVENT_FLAGS_MASK   3u
+
+#define RIOV_VRING_PACKED_DESC_ALIGN  16u
+#define RIOV_VRING_PACKED_EVENT_ALIGN 4u
+
+/* vhost-user's packed ring base (SET/GET_VRING_BASE): index in bits 0-14, wrap counter in 15. */
+#define RIOV_VRING_PACKED_IDX_MASK  0x7fffu
+#define RIOV_VRING_PACKED_WRAP_BIT  15
+
 #define RIOV_VIRTIO_NET_HDR_NUM_BUFFERS_OFF 10u
 
 /* Bytes of each ring part for a queue of `size` entries (with the EVENT_IDX trailer). */
@@ -91,6 +124,8 @@ static inline int riov_vring_need_event(uint16_t event_idx, uint16_t new_idx, ui
 #include <rte_branch_prediction.h>
 #include <rte_byteorder.h>
 #include <rte_common.h>
+#include <rte_mbuf.h>
+#include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
 #include "common/log.h"
@@ -272,5 +307,168 @@ static inline void vq_prefetch_buffers(const struct riov_virtq *vq, const uint16
 			vq_prefetch_w(p + vq->hdr_len);
 	}
 }
+
+/* ---- guest TX and RX copies (virtq_tx.c, virtq_rx.c; the packed ring's file uses them too) ---- */
+
+/* Add n frame bytes at src (guest memory, translated) to a peeked packet: the first
+ * RIOV_VIRTQ_PEEK into its private copy, the rest as segments (adjacent ones merged). */
+static inline int vq_pk_add(struct riov_virtq_pkt *pk, unsigned *peek, unsigned *nseg, const uint8_t *src,
+			    uint32_t n)
+{
+	if (*peek < RIOV_VIRTQ_PEEK) {
+		/* the private copy: the switch decides on it and delivers it (a variable-size memcpy
+		 * became `rep movsq` here, slow to start) */
+		uint32_t c = RTE_MIN(n, RIOV_VIRTQ_PEEK - *peek);
+		if (likely(c == RIOV_VIRTQ_PEEK))
+			rte_memcpy(pk->peek, src, RIOV_VIRTQ_PEEK);
+		else
+			rte_memcpy(pk->peek + *peek, src, c);
+		*peek += c;
+		src += c;
+		n -= c;
+	}
+	if (n == 0)
+		return 0;
+	if (*nseg && pk->seg[*nseg - 1].p + pk->seg[*nseg - 1].len == src) {
+		pk->seg[*nseg - 1].len += n;
+		return 0;
+	}
+	if (*nseg == RIOV_VIRTQ_PKT_SEGS)
+		return VQ_E_SEGS;
+	pk->seg[*nseg].p = src;
+	pk->seg[*nseg].len = n;
+	(*nseg)++;
+	return 0;
+}
+
+/** vq_mbuf_append() of virtq_tx.c: append n bytes to the mbuf chain headed by head (tail in
+ *  *tailp), adding segments from mp. Returns 0, VQ_E_NOMBUF or VQ_E_BIG. */
+int vq_tx_mbuf_append(struct rte_mempool *mp, struct rte_mbuf *head, struct rte_mbuf **tailp,
+		      const uint8_t *src, uint32_t n);
+/** vq_guest_read() of virtq.c: copy len bytes from guest address iova (READ). Returns 0,
+ *  VQ_E_FAULT or VQ_E_MISS. */
+int vq_guest_copy(struct riov_virtq *vq, uint64_t iova, void *dst, uint32_t len);
+
+/* The source of an RX copy: a virtio-net header, then an mbuf chain or a peeked packet. */
+struct vq_rx_src {
+	const uint8_t *hdr;
+	uint32_t hdr_len;
+	uint32_t done;              /* header + payload bytes consumed */
+	const struct rte_mbuf *seg; /* current payload segment (mbuf source) */
+	uint32_t seg_off;           /* offset in the current segment or piece */
+	const struct riov_virtq_pkt *pk; /* peeked source: piece 0 = peek, k = seg[k - 1] */
+	unsigned piece;
+	const struct riov_virtio_net_hdr *ohdr; /* offload fields for the header (mbuf with TX
+						 * offload metadata), or NULL: all zero */
+};
+
+/* Current chunk of a peeked packet; 0 when exhausted. */
+static inline uint32_t vq_rx_src_pk_chunk(struct vq_rx_src *s, const uint8_t **p)
+{
+	const struct riov_virtq_pkt *pk = s->pk;
+	for (;;) {
+		const uint8_t *base;
+		uint32_t len;
+		if (s->piece == 0) {
+			base = pk->peek;
+			len = pk->peek_len;
+		} else if (s->piece <= pk->nseg) {
+			base = pk->seg[s->piece - 1].p;
+			len = pk->seg[s->piece - 1].len;
+		} else {
+			return 0;
+		}
+		if (s->seg_off < len) {
+			*p = base + s->seg_off;
+			return len - s->seg_off;
+		}
+		s->piece++;
+		s->seg_off = 0;
+	}
+}
+
+/* Current source chunk; 0 when the packet is exhausted. */
+static inline uint32_t vq_rx_src_chunk(struct vq_rx_src *s, const uint8_t **p)
+{
+	if (s->done < s->hdr_len) {
+		*p = s->hdr + s->done;
+		return s->hdr_len - s->done;
+	}
+	if (s->pk != NULL)
+		return vq_rx_src_pk_chunk(s, p);
+	while (s->seg != NULL && s->seg_off >= s->seg->data_len) {
+		s->seg = s->seg->next;
+		s->seg_off = 0;
+	}
+	if (s->seg == NULL)
+		return 0;
+	*p = rte_pktmbuf_mtod_offset(s->seg, const uint8_t *, s->seg_off);
+	return s->seg->data_len - s->seg_off;
+}
+
+static inline void vq_rx_src_advance(struct vq_rx_src *s, uint32_t c)
+{
+	if (s->done >= s->hdr_len)
+		s->seg_off += c;
+	s->done += c;
+}
+
+/* Whether the guest's buffer already holds the virtio-net header riov is about to write there: a
+ * buffer the guest posts again mostly does, from its last use (riov writes the same header to every
+ * packet, and DPDK's virtio driver leaves equal fields unwritten when it sends a buffer on). Not
+ * storing it keeps the line valid in the guest CPU's cache: a store takes the line away, and the
+ * guest then waits for it from this CPU when it sends the buffer on and reads the header (in the
+ * 64 B loop of docs/benchmarks.md, 150 samples per million packets of the guest's profile there,
+ * 56 with this check). Reads guest memory the caller has translated for writing; a guest that
+ * changes the bytes meanwhile only spoils its own packet. */
+static inline bool vq_rx_hdr_same(const uint8_t *dst, const uint8_t *hdr, uint32_t len)
+{
+	uint64_t a, b;
+	uint32_t c, d;
+	uint16_t e, f;
+
+	memcpy(&a, dst, 8);
+	memcpy(&b, hdr, 8);
+	if (len == 12) {
+		memcpy(&c, dst + 8, 4);
+		memcpy(&d, hdr + 8, 4);
+		return a == b && c == d;
+	}
+	if (len == 10) {
+		memcpy(&e, dst + 8, 2);
+		memcpy(&f, hdr + 8, 2);
+		return a == b && e == f;
+	}
+	return false;
+}
+
+/* Held RX packets (virtq_rx.c). */
+/** Keep pkts[0..n) for later (a reference of the queue's own on every segment); beyond the limits
+ *  they are dropped as NO_BUFFER. */
+void vq_hold(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n);
+/** Copy pk[0..n) into mbufs from mp and hold them. */
+void vq_hold_pkts(struct riov_virtq *vq, struct rte_mempool *mp, struct riov_virtq_pkt *const *pk,
+		  uint16_t n);
+/** Empty held[] (its mbufs are the caller's now) and give its segments back to the budget. */
+void vq_held_clear(struct riov_virtq *vq);
+/** Give back what the queue holds, each counted as a NO_BUFFER drop. */
+void vq_held_drop(struct riov_virtq *vq);
+
+/* ---- packed rings (virtq_packed.c): what the public entry points branch to on vq->packed ---- */
+
+/** The packed part of riov_virtq_init(): the cursors from vq->last_avail_idx/last_used_idx and the
+ *  device's event suppression. Returns 0 or -EINVAL. */
+int vqp_init(struct riov_virtq *vq);
+uint16_t vqp_peek(struct riov_virtq *vq, struct rte_mempool *mp, struct riov_virtq_pkt *pk, uint16_t n);
+void vqp_peek_done(struct riov_virtq *vq, const struct riov_virtq_pkt *pk, uint16_t n);
+/** riov_virtq_enqueue() (pk NULL) and riov_virtq_enqueue_pkts() (pkts NULL). */
+uint16_t vqp_enqueue(struct riov_virtq *vq, struct rte_mempool *mp, struct rte_mbuf **pkts,
+		     struct riov_virtq_pkt *const *pk, uint16_t n);
+/** Write out and publish the used descriptors committed so far. */
+void vqp_publish(struct riov_virtq *vq);
+uint16_t vqp_flush_held(struct riov_virtq *vq);
+/** After the caller's full barrier: whether the driver's event suppression asks for an interrupt
+ *  for what was published since the last call (2.8.10). */
+bool vqp_need_interrupt(struct riov_virtq *vq);
 
 #endif

@@ -28,98 +28,6 @@
 #include "iommu/vtd_dp.h"
 
 
-struct vq_rx_src {
-	const uint8_t *hdr;
-	uint32_t hdr_len;
-	uint32_t done;              /* header + payload bytes consumed */
-	const struct rte_mbuf *seg; /* current payload segment (mbuf source) */
-	uint32_t seg_off;           /* offset in the current segment or piece */
-	const struct riov_virtq_pkt *pk; /* peeked source: piece 0 = peek, k = seg[k - 1] */
-	unsigned piece;
-	const struct riov_virtio_net_hdr *ohdr; /* offload fields for the header (mbuf with TX
-						 * offload metadata), or NULL: all zero */
-};
-
-/* Current chunk of a peeked packet; 0 when exhausted. */
-static inline uint32_t vq_rx_src_pk_chunk(struct vq_rx_src *s, const uint8_t **p)
-{
-	const struct riov_virtq_pkt *pk = s->pk;
-	for (;;) {
-		const uint8_t *base;
-		uint32_t len;
-		if (s->piece == 0) {
-			base = pk->peek;
-			len = pk->peek_len;
-		} else if (s->piece <= pk->nseg) {
-			base = pk->seg[s->piece - 1].p;
-			len = pk->seg[s->piece - 1].len;
-		} else {
-			return 0;
-		}
-		if (s->seg_off < len) {
-			*p = base + s->seg_off;
-			return len - s->seg_off;
-		}
-		s->piece++;
-		s->seg_off = 0;
-	}
-}
-
-/* Current source chunk; 0 when the packet is exhausted. */
-static inline uint32_t vq_rx_src_chunk(struct vq_rx_src *s, const uint8_t **p)
-{
-	if (s->done < s->hdr_len) {
-		*p = s->hdr + s->done;
-		return s->hdr_len - s->done;
-	}
-	if (s->pk != NULL)
-		return vq_rx_src_pk_chunk(s, p);
-	while (s->seg != NULL && s->seg_off >= s->seg->data_len) {
-		s->seg = s->seg->next;
-		s->seg_off = 0;
-	}
-	if (s->seg == NULL)
-		return 0;
-	*p = rte_pktmbuf_mtod_offset(s->seg, const uint8_t *, s->seg_off);
-	return s->seg->data_len - s->seg_off;
-}
-
-static inline void vq_rx_src_advance(struct vq_rx_src *s, uint32_t c)
-{
-	if (s->done >= s->hdr_len)
-		s->seg_off += c;
-	s->done += c;
-}
-
-/* Whether the guest's buffer already holds the virtio-net header riov is about to write there: a
- * buffer the guest posts again mostly does, from its last use (riov writes the same header to every
- * packet, and DPDK's virtio driver leaves equal fields unwritten when it sends a buffer on). Not
- * storing it keeps the line valid in the guest CPU's cache: a store takes the line away, and the
- * guest then waits for it from this CPU when it sends the buffer on and reads the header (in the
- * 64 B loop of docs/benchmarks.md, 150 samples per million packets of the guest's profile there,
- * 56 with this check). Reads guest memory the caller has translated for writing; a guest that
- * changes the bytes meanwhile only spoils its own packet. */
-static inline bool vq_rx_hdr_same(const uint8_t *dst, const uint8_t *hdr, uint32_t len)
-{
-	uint64_t a, b;
-	uint32_t c, d;
-	uint16_t e, f;
-
-	memcpy(&a, dst, 8);
-	memcpy(&b, hdr, 8);
-	if (len == 12) {
-		memcpy(&c, dst + 8, 4);
-		memcpy(&d, hdr + 8, 4);
-		return a == b && c == d;
-	}
-	if (len == 10) {
-		memcpy(&e, dst + 8, 2);
-		memcpy(&f, hdr + 8, 2);
-		return a == b && e == f;
-	}
-	return false;
-}
-
 /* Fill the chain at `head` from the source. *written gets the bytes written to this chain; the host
  * addresses of the header's num_buffers bytes are recorded in nb[]. Returns 0 (chain full or packet
  * done) or VQ_E_BAD / VQ_E_FAULT / VQ_E_MISS. */
@@ -372,7 +280,7 @@ static bool vq_budget_take(struct riov_virtq_held_budget *b, uint16_t segs)
 }
 
 /* Empty held[] (its mbufs are the caller's now) and give its segments back to the budget. */
-static void vq_held_clear(struct riov_virtq *vq)
+void vq_held_clear(struct riov_virtq *vq)
 {
 	if (vq->held_budget != NULL && vq->held_segs)
 		atomic_fetch_sub_explicit(&vq->held_budget->used, vq->held_segs, memory_order_relaxed);
@@ -381,7 +289,7 @@ static void vq_held_clear(struct riov_virtq *vq)
 	vq->held_since = 0;
 }
 
-static void vq_hold(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
+void vq_hold(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
 {
 	for (uint16_t i = 0; i < n; i++) {
 		const uint16_t segs = pkts[i]->nb_segs;
@@ -400,7 +308,7 @@ static void vq_hold(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
 }
 
 /* Give back what the queue holds, each counted as a NO_BUFFER drop. */
-static void vq_held_drop(struct riov_virtq *vq)
+void vq_held_drop(struct riov_virtq *vq)
 {
 	if (vq->n_held) {
 		vq->stats.drops[RIOV_VQ_DROP_NO_BUFFER] += vq->n_held;
@@ -411,7 +319,7 @@ static void vq_held_drop(struct riov_virtq *vq)
 
 /* Copy pk[0..n) into mbufs and hold them (their only reference is then the queue's); no copy once
  * the queue holds all it may. */
-static void vq_hold_pkts(struct riov_virtq *vq, struct rte_mempool *mp, struct riov_virtq_pkt *const *pk,
+void vq_hold_pkts(struct riov_virtq *vq, struct rte_mempool *mp, struct riov_virtq_pkt *const *pk,
 			 uint16_t n)
 {
 	for (uint16_t i = 0; i < n; i++) {
@@ -519,6 +427,8 @@ uint16_t riov_virtq_flush_held(struct riov_virtq *vq)
 
 	if (likely(k == 0))
 		return 0;
+	if (unlikely(vq->packed))
+		return vqp_flush_held(vq);
 	if (vq->broken) {
 		vq->stats.drops[RIOV_VQ_DROP_BROKEN] += k;
 		riov_virtq_release(vq);
@@ -575,11 +485,15 @@ static uint16_t vq_rx_enqueue(struct riov_virtq *vq, struct rte_mempool *mp, str
 
 uint16_t riov_virtq_enqueue(struct riov_virtq *vq, struct rte_mbuf **pkts, uint16_t n)
 {
+	if (unlikely(vq->packed))
+		return vqp_enqueue(vq, NULL, pkts, NULL, n);
 	return vq_rx_enqueue(vq, NULL, pkts, NULL, n);
 }
 
 uint16_t riov_virtq_enqueue_pkts(struct riov_virtq *vq, struct rte_mempool *mp,
 				 struct riov_virtq_pkt *const *pk, uint16_t n)
 {
+	if (unlikely(vq->packed))
+		return vqp_enqueue(vq, mp, NULL, pk, n);
 	return vq_rx_enqueue(vq, mp, NULL, pk, n);
 }

@@ -60,35 +60,12 @@ static int vq_mbuf_append(struct rte_mempool *mp, struct rte_mbuf *head, struct 
 	return 0;
 }
 
-/* Add n frame bytes at src (guest memory, translated) to a peeked packet: the first
- * RIOV_VIRTQ_PEEK into its private copy, the rest as segments (adjacent ones merged). */
-static inline int vq_pk_add(struct riov_virtq_pkt *pk, unsigned *peek, unsigned *nseg, const uint8_t *src,
-			    uint32_t n)
+/* vq_mbuf_append() for the packed ring's file (virtq_packed.c), out of line so that the split
+ * ring's callers here keep their code as it was. */
+int vq_tx_mbuf_append(struct rte_mempool *mp, struct rte_mbuf *head, struct rte_mbuf **tailp,
+		      const uint8_t *src, uint32_t n)
 {
-	if (*peek < RIOV_VIRTQ_PEEK) {
-		/* the private copy: the switch decides on it and delivers it (a variable-size memcpy
-		 * became `rep movsq` here, slow to start) */
-		uint32_t c = RTE_MIN(n, RIOV_VIRTQ_PEEK - *peek);
-		if (likely(c == RIOV_VIRTQ_PEEK))
-			rte_memcpy(pk->peek, src, RIOV_VIRTQ_PEEK);
-		else
-			rte_memcpy(pk->peek + *peek, src, c);
-		*peek += c;
-		src += c;
-		n -= c;
-	}
-	if (n == 0)
-		return 0;
-	if (*nseg && pk->seg[*nseg - 1].p + pk->seg[*nseg - 1].len == src) {
-		pk->seg[*nseg - 1].len += n;
-		return 0;
-	}
-	if (*nseg == RIOV_VIRTQ_PKT_SEGS)
-		return VQ_E_SEGS;
-	pk->seg[*nseg].p = src;
-	pk->seg[*nseg].len = n;
-	(*nseg)++;
-	return 0;
+	return vq_mbuf_append(mp, head, tailp, src, n);
 }
 
 /* Walk the TX chain at `head`: copy the frame into mbuf m (pk NULL), or describe it in place in
@@ -222,6 +199,8 @@ uint16_t riov_virtq_peek(struct riov_virtq *vq, struct rte_mempool *mp, struct r
 	uint16_t heads[RIOV_VIRTQ_BURST];
 	uint64_t gen;
 
+	if (unlikely(vq->packed))
+		return vqp_peek(vq, mp, pk, n);
 	n = vq_tx_begin(vq, n, heads, &gen);
 	if (n == 0)
 		return 0;
@@ -281,6 +260,10 @@ void riov_virtq_peek_done(struct riov_virtq *vq, const struct riov_virtq_pkt *pk
 	const uint16_t old_used = vq->last_used_idx;
 	const bool batch = vq->in_order && vq->inorder_batch;
 
+	if (unlikely(vq->packed)) {
+		vqp_peek_done(vq, pk, n);
+		return;
+	}
 	if (n == 0)
 		return;
 	for (uint16_t i = 0; i < n; i++) {

@@ -10,6 +10,7 @@
 #include "dataplane/virtq.c"
 #include "dataplane/virtq_rx.c"
 #include "dataplane/virtq_tx.c"
+#include "dataplane/virtq_packed.c"
 #include "dataplane/offload.c"
 #include "tests/fuzz/fuzz_virtq.c"
 
