@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libFuzzer harness for the split virtqueue device code (dataplane/virtq*.c): the input becomes
+ * libFuzzer harness for the virtqueue device code (dataplane/virtq*.c), split and packed rings:
+ * the input becomes
  * guest ring memory served by riov_virtq_peek/peek_done/pkt_mbuf (guest TX, the worker's calls) and
  * riov_virtq_enqueue/enqueue_pkts (guest RX) through a real VT-d domain, in riov_virtq_fuzz_one().
  * The unit test tests/unit/dataplane/test_virtq.c runs the same function. Seeds:
@@ -18,6 +19,11 @@
  * 2-5) and the RX packet sizes (bytes 6-7); the rest fills the memory from its start. Between
  * bursts the "guest" moves avail->idx by input-chosen amounts, so the device also sees stale,
  * repeated and far-ahead indices.
+ * Byte 0 bit 6 selects a packed ring (virtio 1.2 2.8) instead: its size is 1 + (byte 0 & 63) below
+ * 16, else 1 + (byte 0 & 63) * 37 % 256 (not a power of two), page 0 holds the descriptor ring,
+ * page 1 the driver's and page 2 the device's event suppression area, bytes 2-3 the start index
+ * with its wrap counter (bit 15; the index reduced modulo the size), used from the same place;
+ * between bursts the "driver" flips the AVAIL/USED flags of an input-chosen slot.
  *
  * Thread rules: one thread. Sets up EAL (or reuses it), a mempool and a VT-d unit on first use.
  */
@@ -49,6 +55,8 @@
 
 static struct {
 	bool ready;
+	bool packed;          /* this input's rings are packed (psize slots) */
+	uint16_t psize;
 	bool failed;
 	struct riov_vtd *vtd;
 	uint8_t *mem;
@@ -124,9 +132,17 @@ static void fz_vring(struct riov_vhost_vring_info *vi, uint16_t qid, uint16_t si
 	vi->msi_data = fz.msi_data;
 }
 
-/* The guest moves its avail index by an input-chosen amount. */
+/* The guest moves its avail index by an input-chosen amount; a packed ring's driver flips the
+ * AVAIL (bit 0 of by) and USED (bit 1) flags of slot by % size instead. */
 static void fz_guest_post(uint8_t by)
 {
+	if (fz.packed) {
+		struct riov_vring_packed_desc *d = (struct riov_vring_packed_desc *)fz.mem + by % fz.psize;
+		uint16_t fl = (by & 1 ? RIOV_VRING_PACKED_DESC_F_AVAIL : 0) |
+			      (by & 2 ? RIOV_VRING_PACKED_DESC_F_USED : 0);
+		__atomic_store_n(&d->flags, (uint16_t)(d->flags ^ fl), __ATOMIC_RELEASE);
+		return;
+	}
 	struct riov_vring_avail *av = (struct riov_vring_avail *)(fz.mem + 4096);
 	av->idx = (uint16_t)(av->idx + by);
 }
@@ -138,7 +154,8 @@ static void fz_log_on(struct riov_virtq *vq)
 {
 	vq->log_base = fz_logbuf;
 	vq->log_size = sizeof(fz_logbuf);
-	riov_virtq_set_used_log(vq, FZ_GPA + 2 * 4096);
+	/* a packed ring's used descriptors are written in the descriptor ring */
+	riov_virtq_set_used_log(vq, fz.packed ? FZ_GPA : FZ_GPA + 2 * 4096);
 }
 
 /* Guest TX, as the worker takes it: peek, read the segments in place; with `direct` every other
@@ -286,6 +303,15 @@ int riov_virtq_fuzz_one(const uint8_t *data, size_t size)
 		feat |= RIOV_VIRTIO_NET_OFFLOADS;
 	uint16_t la = (uint16_t)(data[2] | data[3] << 8);
 	uint16_t lu = (uint16_t)(data[4] | data[5] << 8);
+	fz.packed = data[0] & 64;
+	if (fz.packed) {
+		const unsigned v = data[0] & 63;
+		qsz = (uint16_t)(v < 16 ? v + 1 : 1 + v * 37 % 256);
+		fz.psize = qsz;
+		feat |= 1ull << RIOV_VIRTIO_F_RING_PACKED;
+		la = (uint16_t)((la & RIOV_VRING_PACKED_IDX_MASK) % qsz | (la & 0x8000));
+		lu = la;
+	}
 
 	/* the rest is guest memory, from its start (descriptor table first) */
 	memset(fz.mem, 0, FZ_PAGES * 4096u);

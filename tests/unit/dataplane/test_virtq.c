@@ -1598,6 +1598,16 @@ RIOV_TEST(fuzz_entry_smoke)
 	in[1] |= 0x80;                                      /* the worker's direct path */
 	CHECK_EQ(riov_virtq_fuzz_one(in, sizeof(in)), 1);
 	CHECK_EQ(riov_virtq_fuzz_one(in, 3), 0);
+	/* a packed ring of 4 slots (byte 0 bit 6), start index 0 with wrap counter 1 */
+	struct riov_vring_packed_desc pd = { .addr = FZ_GPA + 3 * 4096, .len = 112, .id = 0,
+					     .flags = RIOV_VRING_PACKED_DESC_F_AVAIL };
+	memset(in, 0, sizeof(in));
+	in[0] = 0x40 | 3;
+	in[1] = 0x03;
+	in[3] = 0x80;
+	CHECK_EQ(riov_virtq_fuzz_one(in, sizeof(in)), 0);   /* nothing available */
+	memcpy(in + 8, &pd, sizeof(pd));
+	CHECK_EQ(riov_virtq_fuzz_one(in, sizeof(in)), 1);   /* TX took it; RX: the slot is used now */
 }
 
 /* ---------------- vIOMMU: waiting for the front-end's IOTLB ---------------- */

@@ -38,3 +38,32 @@ seed('rx_fault', 2, 0, [(b(12), 512, WRITE, 0), (b(14), 512, WRITE, 0), (b(3), 1
 # a loop, an out-of-range head and an index near the wrap
 seed('loop', 3, V1 | IND, [(b(3), 12, NEXT, 1), (b(3, 12), 30, NEXT, 0)], [0, 9, 0], pages=4,
      la=0xfffe, lu=0xfffe)
+
+# Packed rings (byte 0 bit 6; sizes 1..16 from its low bits): page 0 the descriptor ring
+# (addr, len, id, flags), page 1 the driver's event suppression area, page 2 the device's.
+PACKED, AVAIL, USED = 64, 1 << 7, 1 << 15
+
+def seed_packed(name, size, feat, descs, la=0x8000, sz=(5, 40), drv_event=(0, 0), extra=(), pages=6):
+    mem = bytearray(P * pages)
+    for i, (addr, ln, ident, fl) in enumerate(descs):
+        struct.pack_into('<QIHH', mem, 16 * i, addr, ln, ident, fl)
+    struct.pack_into('<HH', mem, P, drv_event[0], drv_event[1])
+    for off, data in extra:
+        mem[off:off + len(data)] = data
+    hdr = bytes([PACKED | (size - 1), feat, la & 0xff, la >> 8, la & 0xff, la >> 8, sz[0], sz[1]])
+    open(name, 'wb').write(hdr + bytes(mem))
+
+# TX: a two-descriptor chain, a one-descriptor packet, and a chain crossing the ring's end
+seed_packed('packed_tx', 5, V1 | EVT, [(b(3), 12, 0, AVAIL | NEXT), (b(3, 64), 200, 0, AVAIL),
+                                       (b(4), 300, 1, AVAIL), (b(4, 512), 12, 2, USED | NEXT),
+                                       (b(4, 1024), 100, 2, AVAIL | NEXT)],
+            drv_event=(0x8001, 2))
+# TX indirect table at page 5, in-order batching
+ptbl = struct.pack('<QIHHQIHHQIHH', b(3), 12, 0, 0, b(3, 100), 60, 0, 0, b(4), 500, 0, 0)
+seed_packed('packed_tx_indirect', 4, V1 | IND | INO | BATCH, [(b(5), 48, 3, AVAIL | INDIRECT)],
+            extra=[(5 * P, ptbl)])
+# RX: mergeable buffers, one in the read-only page, the dirty log
+seed_packed('packed_rx_mrg', 7, V1 | MRG | LOG,
+            [(b(3), 256, 0, AVAIL | WRITE), (b(3, 256), 256, 1, AVAIL | WRITE),
+             (b(4), 12, 2, AVAIL | WRITE | NEXT), (b(4, 12), 1000, 2, AVAIL | WRITE),
+             (b(12), 512, 3, AVAIL | WRITE), (b(4, 2048), 2000, 4, AVAIL | WRITE)], sz=(200, 60))
