@@ -228,8 +228,9 @@ __attribute__((noinline)) bool vq_wait_poll(struct riov_virtq *vq)
 	return false;
 }
 
-/* Copy len bytes from guest address iova (READ). Returns 0, VQ_E_FAULT or VQ_E_MISS. */
-static int vq_guest_read(struct riov_virtq *vq, uint64_t iova, void *dst, uint32_t len)
+/* Copy len bytes from guest address iova (READ). Returns 0, VQ_E_FAULT or VQ_E_MISS. Always
+ * inlined: vq_chain_next() had it inlined before vq_guest_copy() became its second caller. */
+static inline __attribute__((always_inline)) int vq_guest_read(struct riov_virtq *vq, uint64_t iova, void *dst, uint32_t len)
 {
 	uint8_t *d = dst;
 	while (len) {
