@@ -13,6 +13,8 @@
 #include "dataplane/virtq_packed.c"
 #include "dataplane/offload.c"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 
 #include "riov_test.h"
@@ -939,6 +941,133 @@ RIOV_TEST(packed_dirty_log)
 	penv_fini(&e);
 }
 
+/* ---------------- a driver that scribbles concurrently ---------------- */
+
+struct scribbler {
+	uint8_t *mem;
+	uint64_t gpa;
+	volatile int stop;
+	unsigned long rounds;
+};
+
+/* Random stores into both descriptor rings (fields, flags with the wrap bits), the driver's event
+ * area and the buffers, from another thread while the device serves the rings. */
+static void *scribble(void *arg)
+{
+	struct scribbler *sc = arg;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	while (!sc->stop) {
+		for (unsigned k = 0; k < 64; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			struct riov_vring_packed_desc *ring = (void *)(sc->mem + 2048 * (x & 1));
+			struct riov_vring_packed_desc *d = &ring[(x >> 8) & 15];
+			struct riov_vring_packed_event *drv = (void *)(sc->mem + 2 * 4096);
+			switch ((x >> 20) & 7) {
+			case 0:
+				d->addr = sc->gpa + ((x >> 24) & (PAGES * 4096ull - 1));
+				break;
+			case 1:
+				d->len = (uint32_t)(x >> 32) & 0x1ffff;
+				break;
+			case 2:
+				d->id = (uint16_t)(x >> 40) & 31;
+				break;
+			case 3:
+			case 4:
+				__atomic_store_n(&d->flags, (uint16_t)(x >> 33) & (A_BIT | U_BIT | 7),
+						 __ATOMIC_RELEASE);
+				break;
+			case 5:
+				sc->mem[BUF_FIRST_PAGE * 4096u + ((x >> 28) & 0xffff)] = (uint8_t)x;
+				break;
+			default:
+				drv->off_wrap = (uint16_t)(x >> 12);
+				drv->flags = (uint16_t)(x >> 44) & 3;
+				break;
+			}
+		}
+		__atomic_fetch_add(&sc->rounds, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static int p_open_at(struct penv *e, struct riov_virtq *vq, uint16_t qid, void *desc, uint16_t base,
+		     uint64_t features)
+{
+	struct riov_vhost_vring_info vi = {
+		.qid = qid, .size = 16, .desc = desc, .avail = e->d.drv, .used = e->d.dev,
+		.last_avail_idx = base, .last_used_idx = base, .features = features | F_PK,
+		.vtd = e->vtd, .sid = T_SID, .callfd = e->d.efd,
+		.msi_addr = e->d.msi_addr, .msi_data = e->d.msi_data,
+	};
+	return riov_virtq_init(vq, &vi);
+}
+
+RIOV_TEST(packed_hostile_driver_thread)
+{
+	struct penv e;
+	struct riov_virtq tx, rx;
+	struct scribbler sc = { 0 };
+	pthread_t th;
+	penv_init(&e);
+	struct riov_vring_packed_desc *tring = (void *)e.d.mem, *rring = (void *)(e.d.mem + 2048);
+	const uint64_t feat = F_V1 | F_MRG | F_IND | F_EVT;
+	CHECK_EQ(p_open_at(&e, &tx, 1, tring, 0x8000, feat), 0);
+	CHECK_EQ(p_open_at(&e, &rx, 0, rring, 0x8000, feat), 0);
+	for (uint16_t i = 0; i < 16; i++) {
+		uint64_t tb = p_buf(&e.d, 12 + 100);
+		tring[i] = (struct riov_vring_packed_desc){ .addr = tb, .len = 112, .id = i, .flags = A_BIT };
+		rring[i] = (struct riov_vring_packed_desc){ .addr = p_buf(&e.d, 1024), .len = 1024, .id = i,
+							    .flags = A_BIT | RIOV_VRING_DESC_F_WRITE };
+	}
+	sc.mem = e.d.mem;
+	sc.gpa = e.d.gpa;
+	pthread_attr_t attr;
+	cpu_set_t all;
+	CPU_ZERO(&all);
+	for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++)
+		CPU_SET(c, &all);
+	pthread_attr_init(&attr);
+	pthread_attr_setaffinity_np(&attr, sizeof(all), &all);
+	CHECK_EQ(pthread_create(&th, &attr, scribble, &sc), 0);
+	pthread_attr_destroy(&attr);
+	unsigned long moved = 0, restarts = 0;
+	for (unsigned it = 0;
+	     it < 5000 || (__atomic_load_n(&sc.rounds, __ATOMIC_RELAXED) < 3000 && it < 5000000);
+	     it++) {
+		struct rte_mbuf *p[RIOV_VIRTQ_BURST];
+		uint16_t n = tx_take(&tx, p, RIOV_VIRTQ_BURST);
+		riov_virtq_enqueue(&rx, p, n);
+		moved += n;
+		free_pkts(p, n);
+		if (n == 0)
+			sched_yield();
+		riov_virtq_flush_held(&rx);
+		riov_virtq_notify(&tx);
+		riov_virtq_notify(&rx);
+		/* a broken queue is restarted where the device had got to */
+		if (tx.broken) {
+			restarts++;
+			CHECK_EQ(p_open_at(&e, &tx, 1, tring, tx.last_avail_idx, feat), 0);
+		}
+		if (rx.broken) {
+			restarts++;
+			uint16_t base = rx.last_avail_idx;
+			riov_virtq_release(&rx);
+			CHECK_EQ(p_open_at(&e, &rx, 0, rring, base, feat), 0);
+		}
+	}
+	sc.stop = 1;
+	pthread_join(th, NULL);
+	riov_virtq_release(&rx);
+	printf("# hostile packed driver: %lu rounds, %lu packets out, %lu restarts\n", sc.rounds, moved,
+	       restarts);
+	riov_vtd_faults_read(e.vtd, (struct riov_vtd_fault[16]){ 0 }, 16, true);
+	penv_fini(&e);
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -969,6 +1098,7 @@ int main(void)
 		RIOV_TEST_ENTRY(packed_bad_chains),
 		RIOV_TEST_ENTRY(packed_bad_overrun),
 		RIOV_TEST_ENTRY(packed_dirty_log),
+		RIOV_TEST_ENTRY(packed_hostile_driver_thread),
 	};
 	int rc = riov_test_run(cases, sizeof(cases) / sizeof(cases[0]));
 	rte_mempool_free(mp);
