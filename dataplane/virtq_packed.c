@@ -510,6 +510,8 @@ void vqp_peek_done(struct riov_virtq *vq, const struct riov_virtq_pkt *pk, uint1
 			vq->stats.bytes += pk[i].len;
 		}
 		/* TX buffers are only read: used length 0 */
+		if (unlikely(vq->pk.n_pend == RIOV_VIRTQ_PACKED_PEND))
+			vqp_publish(vq);  /* not from peek (<= RIOV_VIRTQ_BURST), but n is the caller's */
 		if (!batch) {
 			vqp_stage(vq, 0, pk[i].head, pk[i].ndesc, 0);
 			vqp_commit(vq, 1);
