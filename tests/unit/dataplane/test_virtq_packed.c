@@ -50,7 +50,7 @@ struct pdrv {
 	uint16_t uidx;        /* next slot to read a used descriptor at */
 	bool uwrap;
 	uint16_t next_id;
-	uint16_t chain_len[512]; /* ring slots of each buffer id */
+	uint16_t chain_len[1024]; /* ring slots of each buffer id */
 	uint64_t next_buf;
 	int efd;
 	uint64_t msi_addr;
@@ -147,7 +147,7 @@ static int p_open(struct penv *e, struct riov_virtq *vq, uint16_t qid, uint16_t 
 	d->aidx = d->uidx = 0;
 	d->awrap = d->uwrap = true;
 	d->next_id = 0;
-	memset(d->desc, 0, 2 * 4096);
+	memset(d->desc, 0, 16u * size);
 	struct riov_vhost_vring_info vi = {
 		.qid = qid, .size = size, .desc = d->desc, .avail = d->drv, .used = d->dev,
 		.last_avail_idx = 0x8000, .last_used_idx = 0x8000,
@@ -182,7 +182,7 @@ static uint16_t p_post_id(struct pdrv *d, const struct pdesc *descs, unsigned n,
 	__atomic_store_n(&d->desc[head].flags, head_flags, __ATOMIC_RELEASE);
 	d->aidx = slot;
 	d->awrap = wrap;
-	if (id < 512)
+	if (id < 1024)
 		d->chain_len[id] = (uint16_t)n;
 	return id;
 }
@@ -204,7 +204,7 @@ static bool p_used(struct pdrv *d, uint16_t *id, uint32_t *len, uint16_t skip)
 		return false;
 	*id = d->desc[d->uidx].id;
 	*len = d->desc[d->uidx].len;
-	uint32_t k = skip ? skip : (*id < 512 ? d->chain_len[*id] : 1);
+	uint32_t k = skip ? skip : (*id < 1024 ? d->chain_len[*id] : 1);
 	uint32_t i = d->uidx + k;
 	if (i >= d->size) {
 		i -= d->size;
@@ -617,6 +617,126 @@ RIOV_TEST(packed_rx_publish_order)
 	CHECK_EQ(vq.last_used_idx, 0x8002);
 	riov_virtq_notify(&vq);
 	CHECK_EQ(efd_count(d->efd), 1);
+	penv_fini(&e);
+}
+
+/* More segments than a riov_virtq_pkt holds: copied into an mbuf by the peek. */
+RIOV_TEST(packed_tx_many_segments)
+{
+	struct penv e;
+	struct riov_virtq vq;
+	struct pdrv *d = &e.d;
+	uint8_t f[1000];
+	penv_init(&e);
+	CHECK_EQ(p_open(&e, &vq, 1, 32, F_V1), 0);
+	fill_frame(f, sizeof(f), 4);
+	uint32_t s[11];
+	for (unsigned k = 0; k < 11; k++)
+		s[k] = k == 0 ? 12 : 70;
+	uint16_t id0 = p_tx_post(d, f, sizeof(f), s, 11);
+	struct rte_mbuf *p[2];
+	CHECK_EQ(tx_take(&vq, p, 2), 1);
+	CHECK(mbuf_equals(p[0], f, sizeof(f)));
+	rte_pktmbuf_free(p[0]);
+	uint16_t id;
+	uint32_t len;
+	CHECK(p_used(d, &id, &len, 0) && id == id0);
+	CHECK_EQ(d->uidx, 12);
+	penv_fini(&e);
+}
+
+/* Without mergeable buffers a packet larger than the buffer is dropped and the buffer kept; a
+ * first buffer shorter than the header is a malformed chain, returned empty. */
+RIOV_TEST(packed_rx_too_big_and_short_header)
+{
+	struct penv e;
+	struct riov_virtq vq;
+	struct pdrv *d = &e.d;
+	penv_init(&e);
+	CHECK_EQ(p_open(&e, &vq, 0, 16, F_V1), 0);
+	p_rx_post(d, 100, 1);
+	struct rte_mbuf *m = mk_pkt(200, 1), *s = mk_pkt(50, 2);
+	CHECK_EQ(riov_virtq_enqueue(&vq, &m, 1), 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_TOO_BIG], 1);
+	CHECK_EQ(vq.pk.avail, 0);
+	CHECK_EQ(riov_virtq_enqueue(&vq, &s, 1), 1);    /* the kept buffer takes a smaller one */
+	uint16_t id;
+	uint32_t len;
+	CHECK(p_used(d, &id, &len, 0) && len == 62);
+	CHECK_EQ(p_open(&e, &vq, 0, 16, F_V1 | F_MRG), 0);
+	uint16_t b = p_rx_post(d, 8, 1);
+	p_rx_post(d, 2048, 1);
+	CHECK_EQ(riov_virtq_enqueue(&vq, &s, 1), 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_BAD_DESC], 1);
+	CHECK(p_used(d, &id, &len, 0) && id == b && len == 0);
+	CHECK_EQ(riov_virtq_enqueue(&vq, &s, 1), 1);
+	CHECK(p_used(d, &id, &len, 0) && len == 62);
+	rte_pktmbuf_free(m);
+	rte_pktmbuf_free(s);
+	penv_fini(&e);
+}
+
+/* A ring larger than pend[]: mergeable packets of 19 buffers each. Mbufs: pend[] is published on
+ * the way when full. Peeked packets: the packet that does not fit waits (held, copied into an
+ * mbuf) until riov_virtq_publish_rx() made room, then goes with the next flush. */
+RIOV_TEST(packed_rx_pend_full)
+{
+	struct penv e;
+	struct riov_virtq vq;
+	struct pdrv *d = &e.d;
+	static uint8_t other[1200];
+	penv_init(&e);
+	for (unsigned mode = 0; mode < 2; mode++) {
+		d->desc = (void *)(d->mem + 40 * 4096);  /* 600 slots: pages 40-42 */
+		d->next_buf = p_page(d, BUF_FIRST_PAGE);
+		CHECK_EQ(p_open(&e, &vq, 0, 600, F_V1 | F_MRG), 0);
+		for (unsigned k = 0; k < 600; k++)
+			p_rx_post(d, 64, 1);
+		const unsigned npk = 30;       /* 1212 bytes: 19 buffers each, 570 in all */
+		uint16_t got = 0;
+		if (mode == 0) {
+			struct rte_mbuf *m[30];
+			for (unsigned i = 0; i < npk; i++)
+				m[i] = mk_pkt(1200, i);
+			got = riov_virtq_enqueue(&vq, m, (uint16_t)npk);
+			CHECK_EQ(got, npk);
+			free_pkts(m, (uint16_t)npk);
+		} else {
+			static struct riov_virtq_pkt pk[30];
+			struct riov_virtq_pkt *pp[30];
+			for (unsigned i = 0; i < npk; i++) {
+				memset(&pk[i], 0, sizeof(pk[i]));
+				pk[i].len = 1200;
+				pk[i].peek_len = RIOV_VIRTQ_PEEK;
+				memset(pk[i].peek, (int)i, RIOV_VIRTQ_PEEK);
+				pk[i].nseg = 1;
+				pk[i].seg[0].p = other;
+				pk[i].seg[0].len = 1200 - RIOV_VIRTQ_PEEK;
+				pp[i] = &pk[i];
+			}
+			got = riov_virtq_enqueue_pkts(&vq, mp, pp, (uint16_t)npk);
+			CHECK_EQ(got, 26);            /* 26 * 19 = 494; the 27th would pass 512 */
+			CHECK_EQ(vq.n_held, 4);
+			uint16_t id;
+			uint32_t len;
+			CHECK(!p_used(d, &id, &len, 0));
+			riov_virtq_publish_rx(&vq);
+			CHECK_EQ(riov_virtq_flush_held(&vq), 4);
+			got += 4;
+		}
+		uint16_t id;
+		uint32_t len;
+		unsigned seen = 0, bad = 0;
+		while (p_used(d, &id, &len, 0)) {
+			if (id != seen || len != (seen % 19 == 18 ? 1212 - 18 * 64 : 64))
+				bad++;
+			seen++;
+		}
+		CHECK_EQ(seen, 570);
+		CHECK_EQ(bad, 0);
+		CHECK_EQ(vq.stats.packets, npk);
+		CHECK_EQ(vq.stats.broken, 0);
+	}
 	penv_fini(&e);
 }
 
@@ -1092,6 +1212,9 @@ int main(void)
 		RIOV_TEST_ENTRY(packed_rx_single),
 		RIOV_TEST_ENTRY(packed_rx_mergeable),
 		RIOV_TEST_ENTRY(packed_rx_publish_order),
+		RIOV_TEST_ENTRY(packed_tx_many_segments),
+		RIOV_TEST_ENTRY(packed_rx_too_big_and_short_header),
+		RIOV_TEST_ENTRY(packed_rx_pend_full),
 		RIOV_TEST_ENTRY(packed_notify_rules),
 		RIOV_TEST_ENTRY(packed_bad_not_available),
 		RIOV_TEST_ENTRY(packed_bad_ids),
