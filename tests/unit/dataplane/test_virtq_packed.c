@@ -740,6 +740,102 @@ RIOV_TEST(packed_rx_pend_full)
 	penv_fini(&e);
 }
 
+/* ---------------- vIOMMU: waiting for the front-end's IOTLB ---------------- */
+
+#define S1_DID 6
+
+/* Nested translation: the first stage (S1_DID, the guest's vIOMMU) empty at first. */
+static void nested_on(struct penv *e)
+{
+	CHECK_EQ(riov_vtd_domain_create(e->vtd, S1_DID, 4), 0);
+	CHECK_EQ(riov_vtd_context_set_nested(e->vtd, T_SID, S1_DID, T_DID, false), 0);
+	riov_vtd_inv_context_global(e->vtd);
+	riov_vtd_inv_iotlb_global(e->vtd);
+}
+
+static void s1_map_pages(struct penv *e, unsigned first, unsigned last)
+{
+	for (unsigned p = first; p <= last; p++)
+		CHECK_EQ(riov_vtd_map(e->vtd, S1_DID, p_page(&e->d, p), p_page(&e->d, p), 4096,
+				      RIOV_VTD_READ | RIOV_VTD_WRITE), 0);
+	riov_vtd_inv_iotlb_domain(e->vtd, S1_DID);
+}
+
+/* A miss leaves the chain available (TX) or holds the packets (RX) with nothing consumed, asks
+ * the front-end once, and goes on when the device's IOTLB update arrives. */
+RIOV_TEST(packed_viommu_waits)
+{
+	struct penv e;
+	struct riov_virtq vq;
+	struct pdrv *d = &e.d;
+	_Atomic uint64_t slot = 0;
+	uint8_t f[100];
+	penv_init(&e);
+	nested_on(&e);
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	CHECK_EQ(p_open(&e, &vq, 1, 16, F_V1), 0);
+	vq.miss_slot = &slot;
+	vq.miss_efd = efd;
+	fill_frame(f, sizeof(f), 7);
+	uint64_t buf = d->next_buf;
+	uint16_t i1 = p_tx_post(d, f, sizeof(f), NULL, 0);
+	struct rte_mbuf *p[4];
+	CHECK_EQ(tx_take(&vq, p, 4), 0);
+	CHECK_EQ(vq.pk.avail, 0);
+	CHECK_EQ(vq.stats.iotlb_waits, 1);
+	CHECK_EQ(atomic_load(&slot), (buf & ~0xfffull) | RIOV_VTD_READ << 1 | 1);
+	CHECK_EQ(efd_count(efd), 1);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_DMA_FAULT], 0);
+	CHECK_EQ(tx_take(&vq, p, 4), 0);           /* no update yet: still waiting */
+	CHECK_EQ(vq.stats.iotlb_waits, 1);
+	s1_map_pages(&e, BUF_FIRST_PAGE, BUF_FIRST_PAGE + 1);
+	uint16_t n = tx_take(&vq, p, 4);
+	CHECK_EQ(n, 1);
+	if (n == 1)
+		CHECK(mbuf_equals(p[0], f, sizeof(f)));
+	free_pkts(p, n);
+	uint16_t id;
+	uint32_t len;
+	CHECK(p_used(d, &id, &len, 0) && id == i1);
+	/* past the deadline the miss is a DMA fault: the chain comes back with length 0 */
+	d->next_buf = p_page(d, PAGES - 8);
+	i1 = p_tx_post(d, f, sizeof(f), NULL, 0);
+	CHECK_EQ(tx_take(&vq, p, 4), 0);
+	CHECK(vq.wait.active);
+	vq.wait.since -= (RIOV_VIRTQ_MISS_DEADLINE_US + 1000) * (rte_get_tsc_hz() / 1000000);
+	CHECK_EQ(tx_take(&vq, p, 4), 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_DMA_FAULT], 1);
+	CHECK(p_used(d, &id, &len, 0) && id == i1 && len == 0);
+	struct riov_vtd_fault rec[2];
+	CHECK_EQ(riov_vtd_faults_read(e.vtd, rec, 2, true), 1);
+	riov_virtq_release(&vq);
+
+	/* RX: the packets are held, in order, until the translation arrives */
+	CHECK_EQ(p_open(&e, &vq, 0, 16, F_V1 | F_MRG), 0);
+	vq.miss_slot = &slot;
+	vq.miss_efd = efd;
+	d->next_buf = p_page(d, BUF_FIRST_PAGE + 8);
+	uint64_t rb = d->next_buf;
+	p_rx_post(d, 2048, 1);
+	p_rx_post(d, 2048, 1);
+	struct rte_mbuf *m[2] = { mk_pkt(100, 1), mk_pkt(200, 2) };
+	CHECK_EQ(riov_virtq_enqueue(&vq, m, 2), 0);
+	CHECK_EQ(vq.n_held, 2);
+	CHECK_EQ(vq.pk.avail, 0);
+	CHECK(vq.wait.active);
+	CHECK_EQ(atomic_load(&slot), (rb & ~0xfffull) | RIOV_VTD_WRITE << 1 | 1);
+	CHECK(!p_used(d, &id, &len, 0));
+	CHECK_EQ(riov_virtq_flush_held(&vq), 0);
+	s1_map_pages(&e, BUF_FIRST_PAGE + 8, BUF_FIRST_PAGE + 9);
+	CHECK_EQ(riov_virtq_flush_held(&vq), 2);
+	CHECK(p_used(d, &id, &len, 0) && len == 112);
+	CHECK(p_used(d, &id, &len, 0) && len == 212);
+	free_pkts(m, 2);
+	riov_virtq_release(&vq);
+	close(efd);
+	penv_fini(&e);
+}
+
 /* ---------------- interrupts ---------------- */
 
 static void tx_one(struct pdrv *d, struct riov_virtq *vq)
@@ -1215,6 +1311,7 @@ int main(void)
 		RIOV_TEST_ENTRY(packed_tx_many_segments),
 		RIOV_TEST_ENTRY(packed_rx_too_big_and_short_header),
 		RIOV_TEST_ENTRY(packed_rx_pend_full),
+		RIOV_TEST_ENTRY(packed_viommu_waits),
 		RIOV_TEST_ENTRY(packed_notify_rules),
 		RIOV_TEST_ENTRY(packed_bad_not_available),
 		RIOV_TEST_ENTRY(packed_bad_ids),
