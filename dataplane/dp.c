@@ -472,6 +472,7 @@ static int vhost_port_init(struct riov_dp *dp, struct dp_port *p, const struct r
 		.max_queue_pairs = p->queues,
 		.features_off = prm->features_off,
 		.mtu = p->mtu,
+		.packed = true,     /* packed virtqueues: dataplane/virtq_packed.c */
 		.base = dp->base,
 		.vtd = dp->vtd,
 		.sid = DP_SID(p->id),

@@ -60,7 +60,7 @@ struct riov_vring_used {
 
 /* Packed virtqueues (virtio 1.2 2.8): one descriptor ring the driver makes descriptors available
  * in and the device writes used descriptors back to, in place; two event suppression areas. */
-#define RIOV_VIRTIO_F_RING_PACKED 34
+#define RIOV_VIRTIO_F_RING_PACKED 34      /* as vmm/vhost.h has it */
 
 struct riov_vring_packed_desc {
 	uint64_t addr;

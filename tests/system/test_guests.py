@@ -146,14 +146,6 @@ def test_packed_txonly_rxonly_mrg_inorder():
     txonly_rxonly(True, True, packed=True)
 
 
-def test_packed_txonly_rxonly_mrg_noinorder():
-    txonly_rxonly(True, False, packed=True)
-
-
-def test_packed_txonly_rxonly_nomrg_inorder():
-    txonly_rxonly(False, True, packed=True)
-
-
 def test_packed_txonly_rxonly_nomrg_noinorder():
     txonly_rxonly(False, False, packed=True)
 
@@ -343,7 +335,6 @@ if __name__ == "__main__":
           test_txonly_rxonly_2queues, test_txonly_rxonly_1518_nomrg,
           test_io_forwarding, test_mac_forwarding, test_io_forwarding_nomrg_inorder_2queues,
           test_guest_restart, test_sigkill_full_rate,
-          test_packed_txonly_rxonly_mrg_inorder, test_packed_txonly_rxonly_mrg_noinorder,
-          test_packed_txonly_rxonly_nomrg_inorder, test_packed_txonly_rxonly_nomrg_noinorder,
+          test_packed_txonly_rxonly_mrg_inorder, test_packed_txonly_rxonly_nomrg_noinorder,
           test_packed_txonly_rxonly_2queues, test_packed_txonly_rxonly_1518_nomrg,
           test_packed_io_forwarding, test_packed_io_forwarding_nomrg_inorder_2queues])

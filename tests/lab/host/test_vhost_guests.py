@@ -431,6 +431,32 @@ def test_ping_viommu():
         s.stop()
 
 
+def test_ping_packed(viommu=False):
+    """Linux guests with packed virtqueues (virtio-net-pci packed=on, issue 18) ping through riovd,
+    with and without a vIOMMU."""
+    s = Setup("packed" + ("-viommu" if viommu else ""), viommu=viommu)
+    for vm in s.vms():
+        vm.nic_extra = ",packed=on"
+    s.start(boot_timeout=180 if viommu else 120)
+    try:
+        pl = {p["spec"]["name"]: p for p in s.ctl.json("port", "list")["ports"]}
+        names = {n: pl[n].get("feature_names", []) for n in ("vm1", "vm2")}
+        riovtest.check(all("packed" in v for v in names.values()),
+                       "both guests negotiated packed rings (vm1: %s)" % ",".join(names["vm1"]))
+        both_ways(s)
+        st = s.port("vm1")
+        r1, t1 = int(st.get("rx_packets", 0)), int(st.get("tx_packets", 0))
+        riovtest.check(_drop_causes(st) == {}, "vm1: riovd dropped nothing (%s)" % _drop_causes(st))
+        return "vm1 <-> vm2 5/5 each way on packed rings%s (vm1 rx %d tx %d, IOTLB hits %s misses %s)" % (
+            " with a vIOMMU" if viommu else "", r1, t1, st.get("iotlb_hits", 0), st.get("iotlb_misses", 0))
+    finally:
+        s.stop()
+
+
+def test_ping_packed_viommu():
+    return test_ping_packed(viommu=True)
+
+
 def seqs(vm, since):
     return [int(m.group(1)) for m in vm.find(r"seq=(\d+) ttl", since)]
 
@@ -2105,7 +2131,8 @@ def test_evpn_ping():
             signal.signal(signal.SIGTERM, old_term)
 
 
-TESTS = [("ping", test_ping), ("ping-viommu", test_ping_viommu), ("reboot-restart", test_reboot_restart),
+TESTS = [("ping", test_ping), ("ping-viommu", test_ping_viommu), ("ping-packed", test_ping_packed),
+         ("ping-packed-viommu", test_ping_packed_viommu), ("reboot-restart", test_reboot_restart),
          ("reboot-restart-viommu", test_reboot_restart_viommu), ("mq", test_mq), ("hotplug", test_hotplug),
          ("hotplug-mq", test_hotplug_mq), ("mq-restart", test_mq_restart), ("libvirt", test_libvirt),
          ("kill-restart", test_kill_restart), ("migrate", test_migrate), ("offloads", test_offloads),
