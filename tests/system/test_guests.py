@@ -146,10 +146,6 @@ def test_packed_txonly_rxonly_mrg_inorder():
     txonly_rxonly(True, True, packed=True)
 
 
-def test_packed_txonly_rxonly_nomrg_noinorder():
-    txonly_rxonly(False, False, packed=True)
-
-
 def test_packed_txonly_rxonly_2queues():
     txonly_rxonly(True, False, queues=2, packed=True)
 
@@ -158,22 +154,25 @@ def test_packed_txonly_rxonly_1518_nomrg():
     txonly_rxonly(False, False, pktlen=1514, packed=True)
 
 
-def test_packed_io_forwarding():
-    forwarding("io", packed=True)
-
-
 def test_packed_io_forwarding_nomrg_inorder_2queues():
     forwarding("io", mrg_rxbuf=False, in_order=True, queues=2, packed=True)
 
 
 def test_guest_restart():
-    """Guest A quits and comes back; guest B is served throughout."""
+    """Guest A quits and comes back; guest B is served throughout. B's rings are packed, A's
+    split in its first and third life and packed in its second (issue 18)."""
     tmp = tmpdir("restart")
     d = Riovd(tmp, config()).start()
-    b = Guest("B", d.socket("vm2"), "rxonly", mac=MAC_B).start(tmp)
+    b = Guest("B", d.socket("vm2"), "rxonly", mac=MAC_B, packed=True).start(tmp)
     total_tx = 0
+    ctl = Riovctl(os.path.join(tmp, "riovd.sock"))
     for round_ in range(3):
-        a = Guest("A", d.socket("vm1"), "txonly", mac=MAC_A, peer=MAC_B).start(tmp)
+        packed = round_ == 1
+        a = Guest("A", d.socket("vm1"), "txonly", mac=MAC_A, peer=MAC_B, packed=packed).start(tmp)
+        wait_for(lambda: all(p["state"] == "up" for p in ctl.json("port", "list")["ports"]), 10, "both ports up")
+        pl = {p["spec"]["name"]: p for p in ctl.json("port", "list")["ports"]}
+        check(("packed" in pl["vm1"]["feature_names"]) == packed and "packed" in pl["vm2"]["feature_names"],
+              "life %d: A's rings %s, B's packed" % (round_ + 1, "packed" if packed else "split"))
         time.sleep(2)
         sa = a.stop()
         log("  round %d: guest A sent %d" % (round_, sa["tx"]))
@@ -220,7 +219,7 @@ def seq_state(path):
     return last, resumes
 
 
-def test_sigkill_full_rate():
+def test_sigkill_full_rate(packed=False):
     """Issue 12's drill: a testpmd pair at full rate while riovd is killed with SIGKILL and
     restarted 3 times (the first time by its test fault, at the one moment of a burst where a
     frame could be delivered twice). Guest A (flowgen) numbers every frame its ring accepts; guest B forwards
@@ -245,9 +244,9 @@ def test_sigkill_full_rate():
     try:
         # the guests are the vhost-user servers (riovd connects to them, and again after a
         # restart); DPDK's virtio-user server waits in its probe until riovd has connected
-        b = Guest("B", d.socket("vm2"), "io", server=True,
+        b = Guest("B", d.socket("vm2"), "io", server=True, packed=packed,
                   eal=["--vdev", "net_pcap0,rx_pcap=%s,tx_pcap=%s" % (empty, fifo)]).start(tmp)
-        a = Guest("A", d.socket("vm1"), "flowgen", server=True,
+        a = Guest("A", d.socket("vm1"), "flowgen", server=True, packed=packed,
                   extra=["--flowgen-flows=2147483647"]).start(tmp)
 
         firsts = []   # the checker's frame count of the first frame after each restart
@@ -329,12 +328,16 @@ def test_sigkill_full_rate():
           "what A left in its ring at its close (between %d and %d)" % (max(left_least, 0), left_most))
 
 
+def test_packed_sigkill_full_rate():
+    test_sigkill_full_rate(packed=True)
+
+
 if __name__ == "__main__":
     main([test_txonly_rxonly_mrg_inorder, test_txonly_rxonly_mrg_noinorder,
           test_txonly_rxonly_nomrg_inorder, test_txonly_rxonly_nomrg_noinorder,
           test_txonly_rxonly_2queues, test_txonly_rxonly_1518_nomrg,
           test_io_forwarding, test_mac_forwarding, test_io_forwarding_nomrg_inorder_2queues,
           test_guest_restart, test_sigkill_full_rate,
-          test_packed_txonly_rxonly_mrg_inorder, test_packed_txonly_rxonly_nomrg_noinorder,
+          test_packed_txonly_rxonly_mrg_inorder,
           test_packed_txonly_rxonly_2queues, test_packed_txonly_rxonly_1518_nomrg,
-          test_packed_io_forwarding, test_packed_io_forwarding_nomrg_inorder_2queues])
+          test_packed_io_forwarding_nomrg_inorder_2queues, test_packed_sigkill_full_rate])
