@@ -30,8 +30,12 @@ pages DPDK puts every mbuf in a page of its own, so the guest's mbuf headers all
 same few cache sets, and with 1024-entry rings the guest's buffers no longer fit its L2: either way
 the guest's own cache misses set the rate, whichever switch serves it (docs/benchmarks.md).
 
+Ring kinds (issue 18): with --rings both (make bench) every round runs the guest on split rings
+and on packed ones (virtio-user packed_vq=1) against both switches, four runs in random order, and
+prints per size the packed/split ratio of each switch beside riov/testpmd for each kind.
+
 usage: bench_switch.py [--pairs N] [--seconds S] [--sizes 64,1518] [--hugepages auto|on|off]
-                       [--ring 256|512|1024]
+                       [--ring 256|512|1024] [--rings split|packed|both]
 """
 import argparse
 import os
@@ -118,9 +122,10 @@ def quit_testpmd(proc):
 class LoopGuest:
     """dpdk-testpmd with two virtio-user ports forwarding to each other (mac mode)."""
 
-    def __init__(self, sock1, sock2, size, bursts=None):
+    def __init__(self, sock1, sock2, size, bursts=None, packed=False):
         self.socks = (sock1, sock2)
         self.size = size
+        self.packed = packed
         self.bursts = bursts if bursts is not None else bursts_in_flight()
 
     def start(self, tmp):
@@ -130,8 +135,8 @@ class LoopGuest:
                 "--lcores", "0@%d,1@%d" % (riovtest.GUEST_CPU, riovtest.GUEST_CPU),
                 "--file-prefix", "riovbg%d" % os.getpid(), "--no-pci"]
         for i, sk in enumerate(self.socks):
-            args += ["--vdev", "net_virtio_user%d,path=%s,queues=1,mrg_rxbuf=%d,queue_size=%d,mac=%s"
-                     % (i, sk, mrg, RING, (MAC_A, MAC_B)[i])]
+            args += ["--vdev", "net_virtio_user%d,path=%s,queues=1,mrg_rxbuf=%d,queue_size=%d,mac=%s%s"
+                     % (i, sk, mrg, RING, (MAC_A, MAC_B)[i], ",packed_vq=1" if self.packed else "")]
         # a size is the frame on the wire with its FCS (RFC 2544): 4 bytes more than the buffer, so
         # 1518 is the largest frame an MTU of 1500 carries (riovd drops larger ones: mtu_exceeded)
         args += ["--", "-i", "--forward-mode=mac", "--nb-cores=1", "--txpkts=%d" % (self.size - 4),
@@ -228,21 +233,21 @@ def cpu_times():
     return v[7], sum(v)
 
 
-def one_run(kind, size, seconds):
+def one_run(kind, size, seconds, packed=False):
     """Returns (packets per second, percent of CPU time stolen during the run)."""
     s0, t0 = cpu_times()
-    rate = _one_run(kind, size, seconds)
+    rate = _one_run(kind, size, seconds, packed)
     s1, t1 = cpu_times()
     return rate, 100.0 * (s1 - s0) / max(1, t1 - t0)
 
 
-def _one_run(kind, size, seconds):
+def _one_run(kind, size, seconds, packed):
     tmp = tmpdir("bench-" + kind)
     if kind == "riov":
         sw = riov_switch(tmp).start()
     else:
         sw = TestpmdSwitch(tmp).start()
-    g = LoopGuest(sw.socket("vm1"), sw.socket("vm2"), size).start(tmp)
+    g = LoopGuest(sw.socket("vm1"), sw.socket("vm2"), size, packed=packed).start(tmp)
     time.sleep(1)  # warm-up
     t0 = time.time()
     time.sleep(seconds)
@@ -263,6 +268,8 @@ def main():
                     help="2 MiB pages for guest and switches (auto: when they can be had)")
     ap.add_argument("--ring", type=int, default=RING, choices=(256, 512, 1024),
                     help="entries per guest ring (256: the default of QEMU's virtio-net and of virtio-user)")
+    ap.add_argument("--rings", choices=("split", "packed", "both"), default="split",
+                    help="the guest's virtqueues: split, packed (packed_vq=1), or both in every round")
     args = ap.parse_args()
     RING = args.ring
     huge = Hugepages()
@@ -283,29 +290,48 @@ def main():
         huge.release()
 
 
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
 def run(args):
-    results = {}
+    kinds = {"split": [False], "packed": [True], "both": [False, True]}[args.rings]
     for size in [int(s) for s in args.sizes.split(",")]:
-        ratios, rr, tt = [], [], []
+        # per ring kind: riov/testpmd ratios of each round, riov's and testpmd's rates
+        ratios = {p: [] for p in kinds}
+        rr = {p: [] for p in kinds}
+        tt = {p: [] for p in kinds}
         for i in range(args.pairs):
-            order = ["riov", "testpmd"]
+            order = [(k, p) for p in kinds for k in ("riov", "testpmd")]
             random.shuffle(order)
-            got = {k: one_run(k, size, args.seconds) for k in order}
-            (r_rx, r_st), (t_rx, t_st) = got["riov"], got["testpmd"]
-            rr.append(r_rx)
-            tt.append(t_rx)
-            ratios.append(r_rx / t_rx if t_rx else float("nan"))
-            print("  %4d B pair %d (%s first): riov %.2f Mpps (steal %.0f %%), testpmd %.2f Mpps "
-                  "(steal %.0f %%), ratio %.2f" % (size, i + 1, order[0], r_rx / 1e6, r_st, t_rx / 1e6,
-                                                  t_st, ratios[-1]), flush=True)
-        med = statistics.median(ratios)
-        rm, tm = statistics.median(rr), statistics.median(tt)
+            got = {kp: one_run(kp[0], size, args.seconds, kp[1]) for kp in order}
+            for p in kinds:
+                (r_rx, r_st), (t_rx, t_st) = got[("riov", p)], got[("testpmd", p)]
+                rr[p].append(r_rx)
+                tt[p].append(t_rx)
+                ratios[p].append(ratio(r_rx, t_rx))
+                print("  %4d B pair %d%s (%s first): riov %.2f Mpps (steal %.0f %%), testpmd %.2f Mpps "
+                      "(steal %.0f %%), ratio %.2f" % (size, i + 1, ", packed rings" if p else "",
+                                                      "%s%s" % (order[0][0], " packed" if order[0][1] else ""),
+                                                      r_rx / 1e6, r_st, t_rx / 1e6, t_st, ratios[p][-1]),
+                      flush=True)
         gbit = lambda pps: pps * (size + 20) * 8 / 1e9  # noqa: E731 (wire size incl. preamble+IFG)
-        print("switch %d B: riov %.2f Mpps %.2f Gbit/s, testpmd %.2f Mpps %.2f Gbit/s, ratio riov/testpmd "
-              "median %.2f (range %.2f-%.2f, %d pairs); ratio of medians %.2f, of maxima %.2f"
-              % (size, rm / 1e6, gbit(rm), tm / 1e6, gbit(tm), med, min(ratios), max(ratios), len(ratios),
-                 rm / tm if tm else float("nan"), max(rr) / max(tt) if max(tt) else float("nan")), flush=True)
-        results[size] = med
+        for p in kinds:
+            med = statistics.median(ratios[p])
+            rm, tm = statistics.median(rr[p]), statistics.median(tt[p])
+            print("switch %d B%s: riov %.2f Mpps %.2f Gbit/s, testpmd %.2f Mpps %.2f Gbit/s, ratio riov/testpmd "
+                  "median %.2f (range %.2f-%.2f, %d pairs); ratio of medians %.2f, of maxima %.2f"
+                  % (size, ", packed rings" if p else "", rm / 1e6, gbit(rm), tm / 1e6, gbit(tm), med,
+                     min(ratios[p]), max(ratios[p]), len(ratios[p]), ratio(rm, tm), ratio(max(rr[p]), max(tt[p]))),
+                  flush=True)
+        if len(kinds) == 2:
+            # packed against split for each switch: per round, then the median
+            rp = [ratio(a, b) for a, b in zip(rr[True], rr[False])]
+            tp = [ratio(a, b) for a, b in zip(tt[True], tt[False])]
+            print("rings %d B: packed/split riov median %.2f (range %.2f-%.2f), testpmd median %.2f "
+                  "(range %.2f-%.2f), %d rounds" % (size, statistics.median(rp), min(rp), max(rp),
+                                                    statistics.median(tp), min(tp), max(tp), len(rp)),
+                  flush=True)
     return 0
 
 

@@ -16,8 +16,8 @@ for b in "$BUILD"/tests/bench/bench_*; do
 	echo "== $(basename "$b")"
 	taskset -c "$(($(nproc) - 1))" "$b" || rc=1
 done
-echo "== bench_switch (riovd vs dpdk-testpmd net_vhost, one testpmd virtio-user guest with two ports, on hugepages reserved for the run)"
-python3 "$HERE/bench_switch.py" --pairs "${BENCH_PAIRS:-5}" --seconds "${BENCH_SECONDS:-4}" || rc=1
+echo "== bench_switch (riovd vs dpdk-testpmd net_vhost, one testpmd virtio-user guest with two ports, on hugepages reserved for the run; split and packed rings)"
+python3 "$HERE/bench_switch.py" --pairs "${BENCH_PAIRS:-5}" --seconds "${BENCH_SECONDS:-4}" --rings both || rc=1
 echo "== bench_matrix (riov-perf's NDR/PDR, latency and the switch's cycles per packet: riovd, dpdk-testpmd net_vhost io, Open vSwitch with DPDK; VM to VM, 64/256/1518/IMIX)"
 python3 "$HERE/bench_matrix.py" --rounds "${BENCH_MATRIX_ROUNDS:-3}" --seconds "${BENCH_MATRIX_SECONDS:-2}" \
 	--trials "${BENCH_MATRIX_TRIALS:-10}" --out "$RIOV_BUILD/bench" || rc=1
