@@ -11,12 +11,20 @@
  * descriptors carry guest-physical addresses, one second-stage domain), and as a vIOMMU guest
  * (issue 18): the descriptors carry IOVAs, the device's context is nested, a first stage maps
  * them onto the same guest memory in 2 MiB pages (a DPDK guest's hugepages through its vfio) or in
- * 4 KiB pages (a Linux guest's DMA API), and the ratio vIOMMU / plain is printed per case. Runs
- * about 40 seconds in total (BENCH_VIRTQ_ROUNDS rounds, default 3, medians printed at the end).
+ * 4 KiB pages (a Linux guest's DMA API), and the ratio vIOMMU / plain is printed per case.
+ * "-churn" modes run the same while another thread (on CPU 0) changes the vIOMMU guest's first
+ * stage at BENCH_VIRTQ_CHURN pairs per second (default 50,000): maps a 4 KiB page the guest does
+ * not use and invalidates it page-selectively, then unmaps and invalidates it again (a vhost-user
+ * IOTLB update and invalidation): viommu-4k-churn is that guest's own rate, plain-churn a
+ * neighbour's (another device, same second-stage memory) meanwhile. Runs about a minute
+ * (BENCH_VIRTQ_ROUNDS rounds, default 3, medians printed at the end).
  * Usage: bench_virtq [packets-per-case [case [bytes]]]   (default 5,000,000; case: dequeue,
  * enqueue, via-mbuf or direct; default all, at 64 and 1518 bytes: run one case under callgrind
  * to count its instructions per packet)
  */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +50,7 @@
 #define IOVA_2M 0x40000000ull      /* 2 MiB aligned: first-stage 2 MiB pages */
 #define IOVA_4K 0x60001000ull      /* 4 KiB off a 2 MiB boundary: 4 KiB pages */
 #define IOVA_G2 0x10000000ull      /* the second guest's buffers, this far above the first's */
+#define IOVA_CH 0x20000000ull      /* the churn's pages (an anchor page keeps their table) */
 
 /* the mode's requester and the addresses its guests' descriptors carry (base of guest memory) */
 static uint16_t sid = SID;
@@ -65,6 +74,46 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The vIOMMU guest's first stage changing under the traffic (the control thread's part) */
+static struct {
+	struct riov_vtd *vtd;
+	double rate;                /* map+unmap pairs per second */
+	_Atomic int on, quit;
+	_Atomic uint64_t pairs;
+} churn;
+
+static void *churn_main(void *arg)
+{
+	cpu_set_t cs;
+	CPU_ZERO(&cs);
+	CPU_SET(0, &cs);
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs);
+	uint64_t k = 0, next = 0;
+	while (!atomic_load(&churn.quit)) {
+		if (!atomic_load(&churn.on)) {
+			usleep(1000);
+			next = 0;
+			continue;
+		}
+		uint64_t t = now_ns();
+		if (next == 0)
+			next = t;
+		if (t < next)
+			continue;
+		next += (uint64_t)(1e9 / churn.rate);
+		uint64_t io = IOVA_CH + 4096 * (1 + k % 500);
+		k++;
+		if (riov_vtd_map(churn.vtd, DID_S1, io, GPA + 4096 * (k % 400), 4096,
+				 RIOV_VTD_READ | RIOV_VTD_WRITE) == 0) {
+			riov_vtd_inv_iotlb_page(churn.vtd, DID_S1, io, 0);
+			riov_vtd_unmap(churn.vtd, DID_S1, io, 4096);
+			riov_vtd_inv_iotlb_page(churn.vtd, DID_S1, io, 0);
+			atomic_fetch_add(&churn.pairs, 1);
+		}
+	}
+	return arg;
 }
 
 static double median(const double *v, unsigned n)
@@ -301,21 +350,40 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vIOMMU guest setup failed\n");
 		return 1;
 	}
+	/* the churn's anchor: its leaf table stays while pages come and go beside it */
+	if (riov_vtd_map(vtd, DID_S1, IOVA_CH, GPA, 4096, RIOV_VTD_READ) < 0) {
+		fprintf(stderr, "churn anchor failed\n");
+		return 1;
+	}
 	riov_vtd_inv_context_global(vtd);
 	riov_vtd_inv_iotlb_global(vtd);
+	const char *cr = getenv("BENCH_VIRTQ_CHURN");
+	churn.vtd = vtd;
+	churn.rate = cr != NULL ? strtod(cr, NULL) : 50000;
+	if (!(churn.rate > 0 && churn.rate <= 1e7))
+		churn.rate = 50000;
+	pthread_t churn_th;
+	if (pthread_create(&churn_th, NULL, churn_main, NULL) != 0) {
+		fprintf(stderr, "churn thread failed\n");
+		return 1;
+	}
 	static const struct {
 		const char *name, *label;
 		uint16_t sid;
 		uint64_t b1, b2;
+		bool churn;
 	} modes[] = {
-		{ "plain", "", SID, GPA, GPA2 },
-		{ "viommu-2m", " [vIOMMU, 2 MiB first-stage pages]", SID_V, IOVA_2M, IOVA_2M + IOVA_G2 },
-		{ "viommu-4k", " [vIOMMU, 4 KiB first-stage pages]", SID_V, IOVA_4K, IOVA_4K + IOVA_G2 },
+		{ "plain", "", SID, GPA, GPA2, false },
+		{ "viommu-2m", " [vIOMMU, 2 MiB first-stage pages]", SID_V, IOVA_2M, IOVA_2M + IOVA_G2, false },
+		{ "viommu-4k", " [vIOMMU, 4 KiB first-stage pages]", SID_V, IOVA_4K, IOVA_4K + IOVA_G2, false },
+		{ "viommu-4k-churn", " [vIOMMU, 4 KiB pages, its first stage changing]", SID_V, IOVA_4K,
+		  IOVA_4K + IOVA_G2, true },
+		{ "plain-churn", " [plain, the vIOMMU guest's first stage changing]", SID, GPA, GPA2, true },
 	};
 	enum { NMODES = sizeof(modes) / sizeof(modes[0]), MAX_ROUNDS = 15 };
 	const char *want_modes = getenv("BENCH_VIRTQ_MODES");
 	if (want_modes == NULL)
-		want_modes = "plain,viommu-2m,viommu-4k";
+		want_modes = "plain,viommu-2m,viommu-4k,viommu-4k-churn,plain-churn";
 	const uint32_t sizes[] = { one_size ? one_size : 64, 1518 };
 	const unsigned nsizes = one_size ? 1 : 2;
 	static const char *const cases[] = { "dequeue", "enqueue", "via-mbuf", "direct" };
@@ -347,9 +415,16 @@ int main(int argc, char **argv)
 					sid = modes[md].sid;
 					base1 = modes[md].b1;
 					base2 = modes[md].b2;
+					uint64_t p0 = atomic_load(&churn.pairs), t0 = now_ns();
+					atomic_store(&churn.on, modes[md].churn);
 					ns[md][k][s][r] = k < 2 ? run(vtd, mp, k == 0, sizes[s], total, modes[md].label)
 							       : run_g2g(vtd, mp, k == 3, sizes[s], total,
 									 modes[md].label);
+					atomic_store(&churn.on, 0);
+					if (modes[md].churn)
+						printf("  (first-stage map+unmap pairs meanwhile: %.0f /s)\n",
+						       (double)(atomic_load(&churn.pairs) - p0) * 1e9 /
+							       (double)(now_ns() - t0));
 				}
 			}
 	/* medians of the rounds; packets per second with a vIOMMU against without (issue 18: >= 0.9) */
@@ -371,6 +446,8 @@ int main(int argc, char **argv)
 			printf("\n");
 		}
 	(void)non;
+	atomic_store(&churn.quit, 1);
+	pthread_join(churn_th, NULL);
 	riov_vtd_destroy(vtd);
 	free(mem2);
 	free(mem);
