@@ -36,7 +36,7 @@ def check_packed(d, packed):
         "packed" if packed else "split", ",".join(pl["vm1"]["feature_names"])))
 
 
-def txonly_rxonly(mrg_rxbuf, in_order, queues=1, seconds=3, pktlen=64, packed=False):
+def txonly_rxonly(mrg_rxbuf, in_order, queues=1, seconds=2, pktlen=64, packed=False):
     tmp = tmpdir("guests")
     d = Riovd(tmp, config(queues)).start()
     b = Guest("B", d.socket("vm2"), "rxonly", queues=queues, mrg_rxbuf=mrg_rxbuf, in_order=in_order,
@@ -96,7 +96,7 @@ def test_txonly_rxonly_1518_nomrg():
     txonly_rxonly(False, False, pktlen=1514)
 
 
-def forwarding(mode, mrg_rxbuf=True, in_order=False, queues=1, seconds=3, packed=False):
+def forwarding(mode, mrg_rxbuf=True, in_order=False, queues=1, seconds=2, packed=False):
     """Both guests forward what they receive back (io or mac); guest A starts with a first burst."""
     tmp = tmpdir("fwd")
     d = Riovd(tmp, config(queues)).start()
