@@ -287,9 +287,7 @@ int vq_chain_next(struct riov_virtq *vq, struct vq_chain *ch, struct riov_vring_
 			/* 2.7.5.3: only with the feature, never with NEXT, never inside a table */
 			if (!vq->indirect || ch->in_ind || (d->flags & RIOV_VRING_DESC_F_NEXT))
 				return VQ_E_BAD;
-			if (d->len == 0 || d->len % 16 != 0 || d->len / 16 > RIOV_VIRTQ_MAX_INDIRECT)
-				return VQ_E_BAD;
-			if (d->addr > UINT64_MAX - d->len)
+			if (!vq_indirect_table_ok(d->addr, d->len))
 				return VQ_E_BAD;
 			ch->in_ind = true;
 			ch->ind_addr = d->addr;

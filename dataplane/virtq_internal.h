@@ -274,6 +274,14 @@ static inline void vq_chain_start(const struct riov_virtq *vq, struct vq_chain *
 int vq_chain_next(struct riov_virtq *vq, struct vq_chain *ch, struct riov_vring_desc *d,
 		  bool write);
 
+/* An indirect descriptor's table, by its address and length, as both ring kinds take it (virtio
+ * 1.2 2.7.5.3, 2.8.13): a whole number of 16-byte entries, at least one, at most
+ * RIOV_VIRTQ_MAX_INDIRECT, not wrapping the address space. */
+static inline bool vq_indirect_table_ok(uint64_t addr, uint32_t len)
+{
+	return len != 0 && len % 16 == 0 && len / 16 <= RIOV_VIRTQ_MAX_INDIRECT && addr <= UINT64_MAX - len;
+}
+
 /* Prefetch for writing (PREFETCHW where the build enables it: dataplane/meson.build). */
 static inline void vq_prefetch_w(const void *p)
 {

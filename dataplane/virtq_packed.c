@@ -189,9 +189,7 @@ static int vqp_chain_next(struct riov_virtq *vq, struct vqp_chain *ch, struct ri
 				 * direct descriptors of the same chain), a whole number of entries */
 				if (!vq->indirect || (d->flags & RIOV_VRING_DESC_F_NEXT) || ch->ndesc != 1)
 					return VQ_E_BAD;
-				if (d->len == 0 || d->len % 16 != 0 || d->len / 16 > RIOV_VIRTQ_MAX_INDIRECT)
-					return VQ_E_BAD;
-				if (d->addr > UINT64_MAX - d->len)
+				if (!vq_indirect_table_ok(d->addr, d->len))
 					return VQ_E_BAD;
 				ch->in_ind = true;
 				ch->ind_addr = d->addr;
