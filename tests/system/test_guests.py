@@ -26,14 +26,15 @@ def config(queues=1):
             ');\n' % (queues, queues))
 
 
-def check_packed(d, packed):
-    """Both guests' ports negotiated packed rings (riovctl port list), or both did not."""
+def check_packed(d, vm1, vm2, what=""):
+    """vm1's and vm2's ports negotiated packed rings or not, as given (riovctl port list)."""
     ctl = Riovctl(os.path.join(d.tmp, "riovd.sock"))
     wait_for(lambda: all(p["state"] == "up" for p in ctl.json("port", "list")["ports"]), 10, "both ports up")
     pl = {p["spec"]["name"]: p for p in ctl.json("port", "list")["ports"]}
     got = ["packed" in pl[n]["feature_names"] for n in ("vm1", "vm2")]
-    check(got == [packed, packed], "the guests' rings are %s (port list: vm1 %s)" % (
-        "packed" if packed else "split", ",".join(pl["vm1"]["feature_names"])))
+    kind = lambda p: "packed" if p else "split"  # noqa: E731
+    check(got == [vm1, vm2], "%sA's rings %s, B's %s (port list: vm1 %s)" % (
+        what, kind(vm1), kind(vm2), ",".join(pl["vm1"]["feature_names"])))
 
 
 def txonly_rxonly(mrg_rxbuf, in_order, queues=1, seconds=2, pktlen=64, packed=False):
@@ -44,7 +45,7 @@ def txonly_rxonly(mrg_rxbuf, in_order, queues=1, seconds=2, pktlen=64, packed=Fa
     a = Guest("A", d.socket("vm1"), "txonly", queues=queues, mrg_rxbuf=mrg_rxbuf, in_order=in_order,
               mac=MAC_A, peer=MAC_B, pktlen=pktlen, packed=packed).start(tmp)
     if packed:
-        check_packed(d, True)
+        check_packed(d, True, True)
     time.sleep(seconds)
     sa = a.stop()
     time.sleep(1)  # let riovd deliver what is still in flight to B
@@ -105,7 +106,7 @@ def forwarding(mode, mrg_rxbuf=True, in_order=False, queues=1, seconds=2, packed
     a = Guest("A", d.socket("vm1"), mode, queues=queues, mrg_rxbuf=mrg_rxbuf, in_order=in_order,
               mac=MAC_A, peer=MAC_B, tx_first=True, packed=packed).start(tmp)
     if packed:
-        check_packed(d, True)
+        check_packed(d, True, True)
     time.sleep(seconds)
     sa = a.stop()
     sb = b.stop()
@@ -165,14 +166,10 @@ def test_guest_restart():
     d = Riovd(tmp, config()).start()
     b = Guest("B", d.socket("vm2"), "rxonly", mac=MAC_B, packed=True).start(tmp)
     total_tx = 0
-    ctl = Riovctl(os.path.join(tmp, "riovd.sock"))
     for round_ in range(3):
         packed = round_ == 1
         a = Guest("A", d.socket("vm1"), "txonly", mac=MAC_A, peer=MAC_B, packed=packed).start(tmp)
-        wait_for(lambda: all(p["state"] == "up" for p in ctl.json("port", "list")["ports"]), 10, "both ports up")
-        pl = {p["spec"]["name"]: p for p in ctl.json("port", "list")["ports"]}
-        check(("packed" in pl["vm1"]["feature_names"]) == packed and "packed" in pl["vm2"]["feature_names"],
-              "life %d: A's rings %s, B's packed" % (round_ + 1, "packed" if packed else "split"))
+        check_packed(d, packed, True, "life %d: " % (round_ + 1))
         time.sleep(2)
         sa = a.stop()
         log("  round %d: guest A sent %d" % (round_, sa["tx"]))
