@@ -53,6 +53,7 @@ struct riov_vtd_cursor {
 	 * invalidation of this device, e.g. after -RIOV_VTD_IOTLB_MISS, waits for it to move). Until
 	 * the source-id's bus has a context table, the unit's, which every invalidation moves. */
 	const volatile uint64_t *genp;
+	uint64_t swept;       /* the generation every entry stamped with was last checked against */
 	/* recent hits on 4 KiB pages, by page (a vIOMMU guest's first stage maps its buffers in
 	 * 4 KiB pages, a 2 MiB region's slot above then held one of them at a time and missed every
 	 * other buffer): page[(iova >> 12) % RIOV_VTD_CURSOR_PAGES], 1 MiB of them, each valid while

@@ -230,8 +230,19 @@ struct vtd_domain {
  * that covers what the requester may have cached moves it, before the caches are scrubbed and
  * once more after (vtd_inv.c). One cache line each, so that one device's invalidations do not
  * take the line from under its neighbours' hits. */
+/* What one move of a source-id's generation covered: iova [start, end) of a page-selective
+ * invalidation of a domain whose addresses are the source-id's own, or everything (end 0). gen is
+ * the generation the move reached, 0 while the record is written (a seqlock). */
+struct vtd_inv_rec {
+	_Atomic uint64_t gen;
+	_Atomic uint64_t start;
+	_Atomic uint64_t end;
+};
+#define VTD_INV_LOG 16
+
 struct vtd_sgen {
 	_Alignas(64) _Atomic uint64_t gen;
+	struct vtd_inv_rec log[VTD_INV_LOG];
 };
 
 /* The source-ids whose cursors may hold translations through a domain id: every source-id a
@@ -374,6 +385,30 @@ static inline const volatile uint64_t *vtd_gen_word(struct riov_vtd *vtd, uint16
 {
 	struct vtd_sgen *pg = __atomic_load_n(&vtd->sgen[sid >> 8], __ATOMIC_ACQUIRE);
 	return (const volatile uint64_t *)(pg != NULL ? &pg[sid & 0xff].gen : &vtd->gen);
+}
+
+/* The ranges the moves of sg's generation after `from` up to `to` covered, into r[] (start, end
+ * pairs; at most VTD_INV_LOG). Returns how many, or -1 when it cannot tell (from 0, more moves
+ * than the log keeps, a record overwritten or being written) or one of them covered everything. */
+static inline int vtd_gens_ranges(const struct vtd_sgen *sg, uint64_t from, uint64_t to, uint64_t r[][2])
+{
+	int n = 0;
+	if (from == 0 || to - from > VTD_INV_LOG)
+		return -1;
+	for (uint64_t k = from + 1; k <= to; k++) {
+		const struct vtd_inv_rec *x = &sg->log[k % VTD_INV_LOG];
+		if (atomic_load_explicit(&x->gen, memory_order_acquire) != k)
+			return -1;
+		uint64_t s = atomic_load_explicit(&x->start, memory_order_relaxed);
+		uint64_t e = atomic_load_explicit(&x->end, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&x->gen, memory_order_relaxed) != k || e == 0)
+			return -1;
+		r[n][0] = s;
+		r[n][1] = e;
+		n++;
+	}
+	return n;
 }
 
 /* vtd_fault.c: the one fault reporter (applies FPD, collapsing, overflow). Returns -reason. */

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "iommu/vtd_internal.h"
 
@@ -66,6 +67,19 @@ static inline void word_bump(_Atomic uint64_t *w)
 			      memory_order_relaxed);
 }
 
+static inline void sgen_bump(struct vtd_sgen *sg, uint64_t start, uint64_t end)
+{
+	uint64_t g = atomic_load_explicit(&sg->gen, memory_order_relaxed) + 1;
+	struct vtd_inv_rec *r = &sg->log[g % VTD_INV_LOG];
+
+	atomic_store_explicit(&r->gen, 0, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&r->start, start, memory_order_relaxed);
+	atomic_store_explicit(&r->end, end, memory_order_relaxed);
+	atomic_store_explicit(&r->gen, g, memory_order_release);
+	atomic_store_explicit(&sg->gen, g, memory_order_release);
+}
+
 /* After the words moved and before the caches are read (the store-buffer pattern of vtd.c). */
 static inline void gens_published(void)
 {
@@ -78,7 +92,7 @@ static void bump_sid(struct riov_vtd *vtd, uint16_t sid)
 
 	word_bump(&vtd->gen);
 	if (pg != NULL)
-		word_bump(&pg[sid & 0xff].gen);
+		sgen_bump(&pg[sid & 0xff], 0, 0);
 	gens_published();
 }
 
@@ -90,7 +104,7 @@ static void bump_all(struct riov_vtd *vtd)
 		if (pg == NULL)
 			continue;
 		for (unsigned i = 0; i < 256; i++)
-			word_bump(&pg[i].gen);
+			sgen_bump(&pg[i], 0, 0);
 	}
 	gens_published();
 }
@@ -101,17 +115,39 @@ static struct vtd_users *users_of(const struct riov_vtd *vtd, uint16_t did)
 	return pg != NULL ? &pg[did & 0xff] : NULL;
 }
 
-static void bump_did(struct riov_vtd *vtd, uint16_t did)
+static bool did_is_sids_iova(const struct riov_vtd *vtd, uint16_t did, uint16_t sid)
+{
+	const struct vtd_ctx_table *ct = vtd->ctx_tables[sid >> 8];
+	if (ct == NULL)
+		return false;
+	uint64_t lo = ct->ent[sid & 0xff][0], hi = ct->ent[sid & 0xff][1];
+	uint16_t d = (uint16_t)((hi & VTD_CTX_HI_DID) >> VTD_CTX_HI_DID_SHIFT);
+	if (!(lo & VTD_CTX_LO_P))
+		return false;
+	if (hi & VTD_CTX_HI_RIOV_NESTED)
+		return ct->ext[sid & 0xff].s1_did == did && d != did;
+	return d == did;
+}
+
+static void bump_did_range(struct riov_vtd *vtd, uint16_t did, uint64_t start, uint64_t end)
 {
 	const struct vtd_users *u = users_of(vtd, did);
 
 	word_bump(&vtd->gen);
 	for (uint32_t i = 0; u != NULL && i < u->n; i++) {
-		struct vtd_sgen *pg = vtd->sgen[u->sid[i] >> 8];
-		if (pg != NULL)
-			word_bump(&pg[u->sid[i] & 0xff].gen);
+		uint16_t sid = u->sid[i];
+		struct vtd_sgen *pg = vtd->sgen[sid >> 8];
+		if (pg == NULL)
+			continue;
+		bool own = end != 0 && did_is_sids_iova(vtd, did, sid);
+		sgen_bump(&pg[sid & 0xff], own ? start : 0, own ? end : 0);
 	}
 	gens_published();
+}
+
+static void bump_did(struct riov_vtd *vtd, uint16_t did)
+{
+	bump_did_range(vtd, did, 0, 0);
 }
 
 int vtd_gen_bus_alloc(struct riov_vtd *vtd, uint8_t bus)
@@ -123,6 +159,7 @@ int vtd_gen_bus_alloc(struct riov_vtd *vtd, uint8_t bus)
 	pg = aligned_alloc(64, 256 * sizeof(*pg));
 	if (pg == NULL)
 		return -ENOMEM;
+	memset(pg, 0, 256 * sizeof(*pg));
 	for (unsigned i = 0; i < 256; i++)
 		atomic_init(&pg[i].gen, 1);   /* cursors start at 0: empty */
 	__atomic_store_n(&vtd->sgen[bus], pg, __ATOMIC_RELEASE);
@@ -365,7 +402,7 @@ int riov_vtd_inv_iotlb_page(struct riov_vtd *vtd, uint16_t did, uint64_t addr, u
 	a.did = did;
 	a.start = addr;
 	a.end = addr + (VTD_PAGE_SIZE << am);
-	bump_did(vtd, did);
+	bump_did_range(vtd, did, a.start, a.end);
 	struct vtd_domain *d = vtd_dom_get(vtd, did);
 	if (am <= 6 && d != NULL && !VTD_LOAD(&d->nested_used)) {
 		/* Targeted: probe the sets that can hold an entry overlapping the range, for every
@@ -380,11 +417,11 @@ int riov_vtd_inv_iotlb_page(struct riov_vtd *vtd, uint16_t did, uint64_t addr, u
 					cache_clear_iotlb_if(vtd, &set[w], match_page, &a);
 			}
 		}
-		bump_did(vtd, did);
+		bump_did_range(vtd, did, a.start, a.end);
 		return 0;
 	}
 	iotlb_scrub(vtd, match_page, &a);
-	bump_did(vtd, did);
+	bump_did_range(vtd, did, a.start, a.end);
 	return 0;
 }
 

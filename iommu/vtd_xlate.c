@@ -292,10 +292,48 @@ static void cursor_rebind(struct riov_vtd_cursor *c)
 	c->genp = w;
 	c->gen = 0;
 	c->ctx_gen = 0;
+	c->swept = 0;
 	for (unsigned i = 0; i < RIOV_VTD_CURSOR_SLOTS; i++)
 		c->slot[i].gen = 0;
 	for (unsigned i = 0; i < RIOV_VTD_CURSOR_PAGES; i++)
 		c->page[i].gen = 0;
+}
+
+static inline bool in_ranges(uint64_t r[][2], int n, uint64_t first, uint64_t last)
+{
+	for (int i = 0; i < n; i++)
+		if (r[i][0] <= last && first < r[i][1])
+			return true;
+	return false;
+}
+
+/* The generation moved from c->swept to g: every entry stamped c->swept that none of the moves'
+ * ranges covers is good at g too (the moves were page-selective invalidations of other pages). */
+static __attribute__((noinline)) void cursor_sweep(struct riov_vtd_cursor *c, const struct vtd_sgen *sg,
+						   uint64_t g)
+{
+	uint64_t r[VTD_INV_LOG][2];
+	uint64_t s = c->swept;
+	int n = vtd_gens_ranges(sg, s, g, r);
+
+	c->swept = g;
+	if (n < 0)
+		return;
+	if (c->ctx_gen == s)
+		c->ctx_gen = g;
+	if (c->gen == s && c->mask != 0 && !in_ranges(r, n, c->base, c->base + c->mask))
+		c->gen = g;
+	for (unsigned i = 0; i < RIOV_VTD_CURSOR_SLOTS; i++) {
+		struct riov_vtd_cursor_slot *sl = &c->slot[i];
+		if (sl->gen == s && sl->mask != 0 && !in_ranges(r, n, sl->base, sl->base + sl->mask))
+			sl->gen = g;
+	}
+	for (unsigned i = 0; i < RIOV_VTD_CURSOR_PAGES; i++) {
+		struct riov_vtd_cursor_page *pg = &c->page[i];
+		uint64_t b = pg->base & ~0xfffull;
+		if (pg->gen == s && !in_ranges(r, n, b, b + 0xfff))
+			pg->gen = g;
+	}
 }
 
 /* The miss path. g0, the generation every fill is stamped with, is read here, before anything
@@ -315,6 +353,11 @@ translate_slow(struct riov_vtd_cursor *c, uint64_t iova, uint64_t len, unsigned 
 	bool s1_absent = false;   /* nested: the first stage has nothing there (not a fault) */
 	int rc;
 
+	if (c->swept != g0 && gp != (const volatile uint64_t *)&vtd->gen) {
+		cursor_sweep(c, (const struct vtd_sgen *)(const void *)gp, g0);
+		if (riov_vtd_cursor_hit(c, iova, len, access, hva, mapped))
+			return 0;
+	}
 	c->misses++;
 	if (c->ctx_gen == g0) {
 		/* the cursor's copy of its context: valid for this generation */

@@ -465,6 +465,85 @@ RIOV_TEST(test_cursor_page_cache)
 	riov_vtd_destroy(v);
 }
 
+RIOV_TEST(test_page_selective_keeps_other_entries)
+{
+	struct riov_vtd *v = mk();
+	struct riov_vtd_cursor a, b;
+	uint64_t h;
+	const uint64_t io = GB + 0x1000;
+	CHECK_EQ(riov_vtd_domain_create(v, 0x8001, 4), 0);
+	CHECK_EQ(riov_vtd_domain_create(v, DID_A, 4), 0);
+	CHECK_EQ(riov_vtd_domain_create(v, DID_B, 4), 0);
+	CHECK_EQ(riov_vtd_context_set_nested(v, SID_A, 0x8001, DID_A, false), 0);
+	CHECK_EQ(riov_vtd_context_set(v, SID_B, DID_B, RIOV_VTD_TT_MULTI_LEVEL, false), 0);
+	CHECK_EQ(riov_vtd_map(v, DID_A, 0, HA, 4 * MB, 3), 0);
+	CHECK_EQ(riov_vtd_map(v, DID_B, 0, HB, 4 * MB, 3), 0);
+	CHECK_EQ(riov_vtd_map(v, 0x8001, io, 0x1000, 64 * 4096, 3), 0);
+	riov_vtd_cursor_init(&a, v, SID_A);
+	riov_vtd_cursor_init(&b, v, SID_B);
+	for (uint64_t i = 0; i < 64; i++)
+		CHECK_EQ(xl(&a, io + i * 4096, NULL), 0);
+	CHECK_EQ(xl(&b, 0x10, NULL), 0);
+	CHECK_EQ(xl(&b, 2 * MB + 0x10, NULL), 0);
+	CHECK_EQ(riov_vtd_map(v, 0x8001, io + 100 * 4096, 0x100000, 4096, 3), 0);
+	uint64_t g = gen_of(&a);
+	CHECK_EQ(riov_vtd_inv_iotlb_page(v, 0x8001, io + 100 * 4096, 0), 0);
+	CHECK(gen_of(&a) != g);
+	uint64_t m0 = a.misses;
+	for (uint64_t i = 0; i < 64; i++) {
+		CHECK_EQ(xl(&a, io + i * 4096 + 8, &h), 0);
+		CHECK_EQ(h, HA + 0x1000 + i * 4096 + 8);
+	}
+	CHECK_EQ(a.misses, m0);
+	CHECK_EQ(xl(&a, io + 100 * 4096, &h), 0);
+	CHECK_EQ(h, HA + 0x100000);
+	CHECK_EQ(riov_vtd_unmap(v, 0x8001, io + 7 * 4096, 4096), 0);
+	CHECK_EQ(riov_vtd_inv_iotlb_page(v, 0x8001, io + 7 * 4096, 0), 0);
+	CHECK_EQ(riov_vtd_unmap(v, 0x8001, io + 8 * 4096, 4096), 0);
+	CHECK_EQ(riov_vtd_map(v, 0x8001, io + 8 * 4096, 0x200000, 4096, 3), 0);
+	CHECK_EQ(riov_vtd_inv_iotlb_page(v, 0x8001, io + 8 * 4096, 0), 0);
+	m0 = a.misses;
+	CHECK_EQ(xl(&a, io + 7 * 4096 + 8, NULL), -RIOV_VTD_IOTLB_MISS);
+	CHECK_EQ(xl(&a, io + 8 * 4096 + 8, &h), 0);
+	CHECK_EQ(h, HA + 0x200008);
+	CHECK_EQ(a.misses, m0 + 2);
+	CHECK_EQ(xl(&a, io + 9 * 4096 + 8, &h), 0);
+	CHECK_EQ(h, HA + 0x1000 + 9 * 4096 + 8);
+	CHECK_EQ(a.misses, m0 + 2);
+	CHECK_EQ(riov_vtd_inv_iotlb_page(v, 0x8001, io - 0x1000 + 16 * 4096, 4), 0);
+	m0 = a.misses;
+	CHECK_EQ(xl(&a, io + 40 * 4096, NULL), 0);
+	CHECK_EQ(a.misses, m0);
+	CHECK_EQ(xl(&a, io + 20 * 4096, NULL), 0);
+	CHECK_EQ(a.misses, m0 + 1);
+	for (unsigned k = 0; k < VTD_INV_LOG; k++)
+		CHECK_EQ(riov_vtd_inv_iotlb_page(v, 0x8001, io + 100 * 4096, 0), 0);
+	m0 = a.misses;
+	CHECK_EQ(xl(&a, io + 41 * 4096, NULL), 0);
+	CHECK_EQ(a.misses, m0 + 1);
+	CHECK_EQ(xl(&a, io + 42 * 4096, NULL), 0);
+	CHECK_EQ(riov_vtd_inv_iotlb_page(v, DID_A, 3 * MB, 0), 0);
+	m0 = a.misses;
+	CHECK_EQ(xl(&a, io + 42 * 4096, NULL), 0);
+	CHECK_EQ(a.misses, m0 + 1);
+	CHECK_EQ(xl(&a, io + 43 * 4096, NULL), 0);
+	riov_vtd_inv_iotlb_domain(v, 0x8001);
+	m0 = a.misses;
+	CHECK_EQ(xl(&a, io + 43 * 4096, NULL), 0);
+	CHECK_EQ(a.misses, m0 + 1);
+	CHECK_EQ(xl(&b, 0x10, NULL), 0);
+	CHECK_EQ(xl(&b, 2 * MB + 0x10, NULL), 0);
+	CHECK_EQ(riov_vtd_inv_iotlb_page(v, DID_B, 3 * MB, 0), 0);
+	m0 = b.misses;
+	CHECK_EQ(xl(&b, 0x18, &h), 0);
+	CHECK_EQ(h, HB + 0x18);
+	CHECK_EQ(b.misses, m0);
+	CHECK_EQ(xl(&b, 2 * MB + 0x18, &h), 0);
+	CHECK_EQ(h, HB + 2 * MB + 0x18);
+	CHECK_EQ(b.misses, m0 + 1);
+	riov_vtd_destroy(v);
+}
+
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(test_domain_selective_spares_other_domains),
 	       RIOV_TEST_ENTRY(test_page_selective_spares_other_domains),
 	       RIOV_TEST_ENTRY(test_global_reaches_every_device),
@@ -472,4 +551,5 @@ RIOV_TEST_MAIN(RIOV_TEST_ENTRY(test_domain_selective_spares_other_domains),
 	       RIOV_TEST_ENTRY(test_moved_device_keeps_old_domain_users),
 	       RIOV_TEST_ENTRY(test_nested_scope), RIOV_TEST_ENTRY(test_destroy_reaches_users),
 	       RIOV_TEST_ENTRY(test_cursor_before_context_table),
-	       RIOV_TEST_ENTRY(test_concurrent_neighbour), RIOV_TEST_ENTRY(test_cursor_page_cache))
+	       RIOV_TEST_ENTRY(test_concurrent_neighbour), RIOV_TEST_ENTRY(test_cursor_page_cache),
+	       RIOV_TEST_ENTRY(test_page_selective_keeps_other_entries))
