@@ -20,7 +20,10 @@ struct vtd_domain;
  * What it caches is valid while stamped with the current value of its source-id's invalidation
  * generation (*genp), which only invalidations covering this source-id move: a global one, a
  * device-selective context invalidation of it, a domain- or page-selective IOTLB invalidation of
- * a domain its context entry names (or named before its last context invalidation). */
+ * a domain its context entry names (or named before its last context invalidation). A
+ * page-selective invalidation of the source-id's own addresses also records its range: the first
+ * miss after the generation moved restamps the entries no recorded range covers (vtd_xlate.c,
+ * cursor_sweep). */
 struct riov_vtd_cursor {
 	struct riov_vtd *vtd;
 	uint16_t sid;
