@@ -233,14 +233,17 @@ static bool range_hits(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return b >= a ? b - a < alen : a - b < blen;   /* no sums: addresses may be near 2^64 */
 }
 
-/* Does [iova, iova+size) meet one of the vring's rings (addresses as IOVAs)? */
-static bool vring_touches(const struct vu_vring *vr, uint64_t iova, uint64_t size)
+/* Does [iova, iova+size) meet one of the vring's areas (addresses as IOVAs)? A split ring's
+ * avail and used rings, or a packed ring's two 4-byte event suppression areas. */
+static bool vring_touches(const struct riov_vhost_dev *dev, const struct vu_vring *vr, uint64_t iova,
+			  uint64_t size)
 {
 	if (!vr->addr_set || !vr->num_set)
 		return false;
+	bool packed = vu_packed(dev);
 	return range_hits(vr->desc, 16ull * vr->num, iova, size) ||
-	       range_hits(vr->avail, 6 + 2ull * vr->num, iova, size) ||
-	       range_hits(vr->used, 6 + 8ull * vr->num, iova, size);
+	       range_hits(vr->avail, packed ? 4 : 6 + 2ull * vr->num, iova, size) ||
+	       range_hits(vr->used, packed ? 4 : 6 + 8ull * vr->num, iova, size);
 }
 
 /* Unmap [a, a+len) from the first stage. If a superpage reaching past either end cannot be split
@@ -343,7 +346,7 @@ static int iotlb_update(struct riov_vhost_dev *dev, const struct vu_iotlb *t)
 	/* retry only the pending vrings this update concerns: a failed probe is a recorded DMA
 	 * fault, and the fault log is for real ones */
 	for (unsigned q = 0; q < vu_nvrings(dev); q++)
-		if (!dev->vr[q].running && vring_touches(&dev->vr[q], t->iova, t->size))
+		if (!dev->vr[q].running && vring_touches(dev, &dev->vr[q], t->iova, t->size))
 			vu_vring_try_start(dev, q);
 	return 0;
 }

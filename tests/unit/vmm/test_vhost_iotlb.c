@@ -174,6 +174,8 @@ static int64_t invalidate(struct fx *f, uint64_t iova, uint64_t size)
 /* Server with a unit whose domains hold at most table_pages (0: the default); a front-end that
  * negotiated a vIOMMU, REPLY_ACK and the protocol features extra_pf and sent a memory table of
  * guest_size bytes at gpa 0. */
+static bool fx_packed;   /* the next fx_open_pf offers and negotiates packed rings */
+
 static void fx_open_pf(struct fx *f, uint32_t table_pages, uint64_t guest_size, uint64_t extra_pf)
 {
 	static int seq;
@@ -186,7 +188,7 @@ static void fx_open_pf(struct fx *f, uint32_t table_pages, uint64_t guest_size, 
 	struct riov_vhost_dev_params p = {
 		.name = "iotlb0", .path = f->path, .mode = RIOV_VHOST_SERVER, .max_queue_pairs = 1,
 		.base = f->base, .vtd = f->vtd, .sid = SID, .did = DID, .s1_did = S1DID,
-		.irte_base = IRTE_BASE, .ops = &t_ops, .ops_ctx = f,
+		.irte_base = IRTE_BASE, .ops = &t_ops, .ops_ctx = f, .packed = fx_packed,
 	};
 	CHECK_EQ(riov_vhost_dev_create(&p, &f->dev), 0);
 
@@ -211,7 +213,7 @@ static void fx_open_pf(struct fx *f, uint32_t table_pages, uint64_t guest_size, 
 		usleep(100);
 	}
 	uint64_t features = (1ull << RIOV_VIRTIO_F_VERSION_1) | (1ull << VU_F_PROTOCOL_FEATURES) |
-			    (1ull << RIOV_VIRTIO_F_IOMMU_PLATFORM);
+			    (1ull << RIOV_VIRTIO_F_IOMMU_PLATFORM) | (fx_packed ? 1ull << 34 : 0);
 	CHECK_EQ(fe_send(f, VU_SET_OWNER, 0, NULL, 0, NULL, 0), 0);
 	CHECK((fe_get_u64(f, VU_GET_FEATURES) & features) == features);
 	uint64_t pf = (1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | extra_pf;
@@ -574,8 +576,60 @@ RIOV_TEST(iotlb_messages_scoped_and_counted)
 	fx_close(&f);
 }
 
+/* A packed ring waiting for its IOTLB entries is retried on an update that meets one of its
+ * areas: the descriptor ring and two 4-byte event suppression areas, not a split ring's avail
+ * and used rings of 6 + 2 and 8 bytes a slot (a retry probes, and a failed probe is one more
+ * miss request to the front-end). */
+RIOV_TEST(packed_pending_ring_retried_for_its_own_areas)
+{
+	struct fx f;
+	int sv[2], callfd, kickfd;
+	fx_packed = true;
+	fx_open_pf(&f, 0, 64 * MB, 1ull << VU_PF_BACKEND_REQ);
+	fx_packed = false;
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	CHECK_EQ(fe_call_u64(&f, VU_SET_BACKEND_REQ_FD, 0, &sv[1], 1), 0);
+	close(sv[1]);
+
+	/* 4096 slots: descriptors 64 KiB at R + 0x10000, driver area at R + 0x20000, device area
+	 * at R + 0x30000 */
+	const uint64_t r = 3 * GB;
+	struct vu_vring_addr a = { 0, 0, r + 0x10000, r + 0x30000, r + 0x20000, 0 };
+	CHECK_EQ(fe_call_state(&f, VU_SET_VRING_NUM, 0, 4096), 0);
+	CHECK_EQ(fe_call(&f, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	CHECK_EQ(fe_call_state(&f, VU_SET_VRING_BASE, 0, 1u << 15), 0);   /* wrap counter 1 */
+	callfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK_EQ(fe_call_u64(&f, VU_SET_VRING_CALL, 0, &callfd, 1), 0);
+	CHECK_EQ(fe_call_u64(&f, VU_SET_VRING_KICK, 0, &kickfd, 1), 0);
+	CHECK_EQ(fe_call_state(&f, VU_SET_VRING_ENABLE, 0, 1), 0);
+	CHECK_EQ(f.starts, 0);
+	uint64_t m0 = stats(&f).iotlb_miss_requests;
+	CHECK(m0 >= 1);
+	/* the descriptors: retried, now the driver area misses */
+	CHECK_EQ(update(&f, r + 0x10000, 0x10000, 0x100000, 3), 0);
+	uint64_t m1 = stats(&f).iotlb_miss_requests;
+	CHECK(m1 > m0);
+	/* the page after the driver area: a split ring's avail ring of 4096 slots would reach it,
+	 * a packed ring's 4 bytes do not: no retry, no miss request */
+	CHECK_EQ(update(&f, r + 0x21000, 0x1000, 0x200000, 3), 0);
+	CHECK_EQ(stats(&f).iotlb_miss_requests, m1);
+	CHECK_EQ(f.starts, 0);
+	/* the two areas: started */
+	CHECK_EQ(update(&f, r + 0x20000, 0x1000, 0x210000, 3), 0);
+	CHECK(stats(&f).iotlb_miss_requests > m1);
+	CHECK_EQ(f.starts, 0);
+	CHECK_EQ(update(&f, r + 0x30000, 0x1000, 0x220000, 3), 0);
+	CHECK_EQ(f.starts, 1);
+	close(sv[0]);
+	close(callfd);
+	close(kickfd);
+	fx_close(&f);
+}
+
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(giant_update_refused_device_keeps_working),
 	       RIOV_TEST_ENTRY(honest_updates_thousands),
 	       RIOV_TEST_ENTRY(limit_evicts_first_stage_honest_guest_goes_on),
 	       RIOV_TEST_ENTRY(giant_memory_region_refused_by_the_same_limit),
-	       RIOV_TEST_ENTRY(iotlb_messages_scoped_and_counted))
+	       RIOV_TEST_ENTRY(iotlb_messages_scoped_and_counted),
+	       RIOV_TEST_ENTRY(packed_pending_ring_retried_for_its_own_areas))
