@@ -421,6 +421,34 @@ static inline void vq_rx_src_advance(struct vq_rx_src *s, uint32_t c)
 	s->done += c;
 }
 
+/* Copy up to `left` frame bytes of src (a peeked packet or an mbuf chain, from its start) to dst;
+ * returns the bytes copied (less than left only if the source is shorter). A loop of its own rather
+ * than vq_rx_src_chunk()'s general walk: that one costs 35 more instructions per 64 B packet. For
+ * the one-descriptor RX paths of both ring kinds (vq_rx_simple(), vqp_rx_simple()). */
+static inline uint32_t vq_rx_src_copy(uint8_t *dst, const struct vq_rx_src *src, uint32_t left)
+{
+	uint32_t done = 0;
+
+	if (src->pk != NULL) {
+		const struct riov_virtq_pkt *pk = src->pk;
+		uint32_t c = RTE_MIN((uint32_t)pk->peek_len, left);
+		rte_memcpy(dst, pk->peek, c);
+		done = c;
+		for (unsigned k = 0; k < pk->nseg && done < left; k++) {
+			c = RTE_MIN(pk->seg[k].len, left - done);
+			rte_memcpy(dst + done, pk->seg[k].p, c);
+			done += c;
+		}
+		return done;
+	}
+	for (const struct rte_mbuf *m = src->seg; m != NULL && done < left; m = m->next) {
+		uint32_t c = RTE_MIN((uint32_t)m->data_len, left - done);
+		rte_memcpy(dst + done, rte_pktmbuf_mtod(m, const uint8_t *), c);
+		done += c;
+	}
+	return done;
+}
+
 /* Whether the guest's buffer already holds the virtio-net header riov is about to write there: a
  * buffer the guest posts again mostly does, from its last use (riov writes the same header to every
  * packet, and DPDK's virtio driver leaves equal fields unwritten when it sends a buffer on). Not

@@ -88,33 +88,6 @@ static int vq_rx_fill(struct riov_virtq *vq, uint16_t head, struct vq_rx_src *s,
 	}
 }
 
-/* Copy up to `left` frame bytes of src (a peeked packet or an mbuf chain, from its start) to dst;
- * returns the bytes copied (less than left only if the source is shorter). A loop of its own rather
- * than vq_rx_src_chunk()'s general walk: that one costs 35 more instructions per 64 B packet. */
-static inline uint32_t vq_rx_src_copy(uint8_t *dst, const struct vq_rx_src *src, uint32_t left)
-{
-	uint32_t done = 0;
-
-	if (src->pk != NULL) {
-		const struct riov_virtq_pkt *pk = src->pk;
-		uint32_t c = RTE_MIN((uint32_t)pk->peek_len, left);
-		rte_memcpy(dst, pk->peek, c);
-		done = c;
-		for (unsigned k = 0; k < pk->nseg && done < left; k++) {
-			c = RTE_MIN(pk->seg[k].len, left - done);
-			rte_memcpy(dst + done, pk->seg[k].p, c);
-			done += c;
-		}
-		return done;
-	}
-	for (const struct rte_mbuf *m = src->seg; m != NULL && done < left; m = m->next) {
-		uint32_t c = RTE_MIN((uint32_t)m->data_len, left - done);
-		rte_memcpy(dst + done, rte_pktmbuf_mtod(m, const uint8_t *), c);
-		done += c;
-	}
-	return done;
-}
-
 /* The common delivery, without walking the chain: the next avail chain is one device-writable
  * descriptor (no NEXT or INDIRECT) that takes the header and the whole frame inside one page the
  * translation cursor holds. Writes it as vq_rx_one() would (num_buffers 1) and returns true; false
