@@ -149,6 +149,23 @@ static inline void vqp_chain_start(const struct riov_virtq *vq, struct vqp_chain
 	ch->slot = vq->pk.avail;
 }
 
+/* *ch as a walk of the one-descriptor chain at the avail position (buffer id `id`) leaves it: the
+ * one-descriptor paths take it with vqp_take() as the walks' chains are taken. */
+static inline void vqp_chain_one(const struct riov_virtq *vq, struct vqp_chain *ch, uint16_t id)
+{
+	ch->ind_addr = 0;
+	ch->ind_idx = 0;
+	ch->ind_limit = 0;
+	ch->slot = (uint16_t)(vq->pk.avail + 1 == vq->size ? 0 : vq->pk.avail + 1);
+	ch->ndesc = 1;
+	ch->id = id;
+	ch->end = true;
+	ch->in_ind = false;
+}
+
+/* Flags that make a descriptor more than one plain buffer (a chain goes on, or a table). */
+#define VQP_F_CHAIN (RIOV_VRING_DESC_F_NEXT | RIOV_VRING_DESC_F_INDIRECT)
+
 /* Fetch the next buffer descriptor of the chain at the avail position into *d (a private copy)
  * with direction `write`. Returns 1 with a descriptor, 0 at the end of the chain, VQ_E_BAD for a
  * malformed chain, VQ_E_FAULT if an indirect table does not translate (VQ_E_MISS: not yet).
@@ -438,6 +455,46 @@ static int vqp_tx_walk(struct riov_virtq *vq, struct vqp_chain *ch, struct rte_m
 	return 0;
 }
 
+/* vq_tx_simple() of virtq_tx.c for the chain at the avail position (available: the caller read its
+ * flags with acquire ordering): one descriptor (no NEXT, INDIRECT or WRITE) holding the virtio-net
+ * header and the whole frame inside one mapping the translation cursor holds. Fills *pk as
+ * vqp_tx_walk() would (the header to hdr when not NULL) and *ch as its walk would leave it, and
+ * returns true; the caller takes the chain with vqp_take(), which checks the id. False (nothing
+ * consumed, counted or recorded) leaves the chain to vqp_tx_walk(), which handles every other
+ * shape and reports every error. */
+static inline bool vqp_tx_simple(struct riov_virtq *vq, struct vqp_chain *ch, struct riov_virtq_pkt *pk,
+				 uint8_t *hdr)
+{
+	struct riov_vring_packed_desc d;
+	void *hva;
+	uint64_t mapped;
+
+	vqp_ring_desc(vq, vq->pk.avail, &d);
+	if ((d.flags & (VQP_F_CHAIN | RIOV_VRING_DESC_F_WRITE)) != 0 || d.len <= vq->hdr_len ||
+	    d.len - vq->hdr_len > RIOV_VIRTQ_MAX_PAYLOAD)
+		return false;
+	if (!riov_vtd_cursor_hit(&vq->tc, d.addr, d.len, RIOV_VTD_READ, &hva, &mapped) || mapped != d.len)
+		return false;
+	const uint8_t *frame = (const uint8_t *)hva + vq->hdr_len;
+	const uint32_t flen = d.len - vq->hdr_len;
+	if (hdr != NULL)
+		memcpy(hdr, hva, vq->hdr_len);
+	if (likely(flen >= RIOV_VIRTQ_PEEK)) {
+		rte_memcpy(pk->peek, frame, RIOV_VIRTQ_PEEK);
+		pk->peek_len = RIOV_VIRTQ_PEEK;
+		pk->nseg = flen > RIOV_VIRTQ_PEEK;
+		pk->seg[0].p = frame + RIOV_VIRTQ_PEEK;
+		pk->seg[0].len = flen - RIOV_VIRTQ_PEEK;
+	} else {
+		rte_memcpy(pk->peek, frame, flen);
+		pk->peek_len = (uint8_t)flen;
+		pk->nseg = 0;
+	}
+	pk->len = flen;
+	vqp_chain_one(vq, ch, d.id);
+	return true;
+}
+
 uint16_t vqp_peek(struct riov_virtq *vq, struct rte_mempool *mp, struct riov_virtq_pkt *pk, uint16_t n)
 {
 	if (unlikely(vq->broken)) {
@@ -457,24 +514,27 @@ uint16_t vqp_peek(struct riov_virtq *vq, struct rte_mempool *mp, struct riov_vir
 		p->m = NULL;
 		p->has_ol = false;
 		uint8_t *hdr = vq->ol_sends ? (uint8_t *)&p->vhdr : NULL;
-		int rc = vqp_tx_walk(vq, &ch, mp, NULL, p, hdr);
-		if (unlikely(rc == VQ_E_SEGS)) {
-			/* scattered wider than a descriptor holds: copy it into an mbuf now */
-			struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
-			rc = m ? vqp_tx_walk(vq, &ch, mp, m, NULL, hdr) : VQ_E_NOMBUF;
-			if (rc == 0) {
-				p->m = m;
-				p->len = m->pkt_len;
-			} else {
-				rte_pktmbuf_free(m);
+		int rc = 0;
+		if (unlikely(!vqp_tx_simple(vq, &ch, p, hdr))) {
+			rc = vqp_tx_walk(vq, &ch, mp, NULL, p, hdr);
+			if (unlikely(rc == VQ_E_SEGS)) {
+				/* scattered wider than a descriptor holds: copy it into an mbuf now */
+				struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+				rc = m ? vqp_tx_walk(vq, &ch, mp, m, NULL, hdr) : VQ_E_NOMBUF;
+				if (rc == 0) {
+					p->m = m;
+					p->len = m->pkt_len;
+				} else {
+					rte_pktmbuf_free(m);
+				}
 			}
+			if (unlikely(rc == VQ_E_MISS)) {
+				vq_wait_begin(vq, gen); /* the chain stays available until its translation */
+				break;
+			}
+			if (unlikely(rc < 0))
+				(void)vqp_chain_finish(vq, &ch);
 		}
-		if (unlikely(rc == VQ_E_MISS)) {
-			vq_wait_begin(vq, gen); /* the chain stays available until its translation */
-			break;
-		}
-		if (unlikely(rc < 0))
-			(void)vqp_chain_finish(vq, &ch);
 		if (unlikely(!vqp_take(vq, &ch))) {
 			rte_pktmbuf_free(p->m);
 			p->m = NULL;
