@@ -750,6 +750,47 @@ drop:
 	return rc;
 }
 
+/* vq_rx_simple() of virtq_rx.c for the chain at the avail position: one device-writable descriptor
+ * (no NEXT or INDIRECT) that takes the header and the whole frame inside one mapping the
+ * translation cursor holds, with room in pend[]. Takes it (vqp_take(): id in range and not in
+ * flight), writes the packet as vqp_rx_one() would (num_buffers 1) and commits its used descriptor:
+ * 0. VQ_E_BAD: the chain could not be taken, the queue is broken (nothing written). 1: not that
+ * shape (nothing consumed, counted or recorded): vqp_rx_one() delivers the packet, merges it over
+ * several buffers, drops it or waits. */
+static inline int vqp_rx_simple(struct riov_virtq *vq, const struct vq_rx_src *src, uint32_t pkt_len)
+{
+	struct riov_vring_packed_desc d;
+	struct vqp_chain ch;
+	void *hva;
+	uint64_t mapped;
+
+	if (unlikely(vq->pk.n_pend == RIOV_VIRTQ_PACKED_PEND) || !vqp_avail(vq))
+		return 1;
+	vqp_ring_desc(vq, vq->pk.avail, &d);
+	const uint64_t total = (uint64_t)vq->hdr_len + pkt_len;
+	/* (a descriptor that wraps the address space is malformed: vqp_chain_next()'s to report) */
+	if ((d.flags & (VQP_F_CHAIN | RIOV_VRING_DESC_F_WRITE)) != RIOV_VRING_DESC_F_WRITE || d.len < total ||
+	    d.addr > UINT64_MAX - d.len)
+		return 1;
+	if (!riov_vtd_cursor_hit(&vq->tc, d.addr, total, RIOV_VTD_WRITE, &hva, &mapped) || mapped != total)
+		return 1;
+	vqp_chain_one(vq, &ch, d.id);
+	if (unlikely(!vqp_take(vq, &ch)))
+		return VQ_E_BAD;
+	uint8_t *dst = hva;
+	/* 5.1.6.4: no offload metadata (the caller's check), so flags/gso are zero; num_buffers 1
+	 * (the legacy 10-byte header ends before it). Left unwritten when the buffer holds it already
+	 * (vq_rx_hdr_same()). */
+	const struct riov_virtio_net_hdr hdr = { .num_buffers = rte_cpu_to_le_16(1) };
+	if (!vq_rx_hdr_same(dst, (const uint8_t *)&hdr, vq->hdr_len))
+		memcpy(dst, &hdr, vq->hdr_len);
+	const uint32_t w = vq->hdr_len + vq_rx_src_copy(dst + vq->hdr_len, src, pkt_len);
+	vq_log_write(vq, d.addr, w);
+	vqp_stage(vq, 0, ch.id, 1, w);
+	vqp_commit(vq, 1);
+	return 0;
+}
+
 /* vq_rx_burst() of virtq_rx.c: deliver n packets in order, mbufs pkts[] (pk NULL) or peeked
  * packets pk[] (pkts NULL; mp for the ones to hold). */
 static uint16_t vqp_rx_burst(struct riov_virtq *vq, struct rte_mempool *mp, struct rte_mbuf **pkts,
@@ -774,7 +815,9 @@ static uint16_t vqp_rx_burst(struct riov_virtq *vq, struct rte_mempool *mp, stru
 			src.pk = pk[i]->m ? NULL : pk[i];
 			len = pk[i]->m ? pk[i]->m->pkt_len : pk[i]->len;
 		}
-		int rc = vqp_rx_one(vq, &src, len, pk == NULL);
+		int rc = likely(src.ohdr == NULL) ? vqp_rx_simple(vq, &src, len) : 1;
+		if (rc == 1)
+			rc = vqp_rx_one(vq, &src, len, pk == NULL);
 		if (likely(rc == 0)) {
 			delivered++;
 			vq->stats.packets++;

@@ -1177,6 +1177,25 @@ static bool p_tx_fast(struct riov_virtq *vq)
 	return vqp_avail(vq) && vqp_tx_simple(vq, &ch, &pk, NULL);
 }
 
+/* What the RX fast path makes of a packet of len bytes at the avail position (1: left to
+ * vqp_rx_one()), tried on a copy of the queue (it writes only the guest buffer the real call
+ * writes the same way, or nothing). */
+static int p_rx_fast(const struct riov_virtq *vq, uint32_t len)
+{
+	static struct riov_virtq copy;
+	static uint8_t frame[2048];
+	struct riov_virtq_pkt pk = { .len = len, .peek_len = (uint8_t)RTE_MIN(len, (uint32_t)RIOV_VIRTQ_PEEK) };
+	if (len > RIOV_VIRTQ_PEEK) {
+		pk.nseg = 1;
+		pk.seg[0].p = frame + RIOV_VIRTQ_PEEK;
+		pk.seg[0].len = len - RIOV_VIRTQ_PEEK;
+	}
+	struct vq_rx_src src = { .pk = &pk };
+	copy = *vq;
+	copy.log_base = NULL;
+	return vqp_rx_simple(&copy, &src, len);
+}
+
 /* The frame of a peeked packet, gathered. */
 static uint32_t pk_collect(const struct riov_virtq_pkt *pk, uint8_t *out)
 {
@@ -1251,6 +1270,329 @@ RIOV_TEST(packed_fast_tx_one)
 	CHECK_EQ(vq.last_avail_idx, 2);
 	CHECK_EQ(vq.stats.packets, 5);
 	CHECK_EQ(vq.stats.broken, 0);
+	penv_fini(&e);
+}
+
+/* One-descriptor RX buffers take the fast path (mbufs, peeked packets, the legacy header), the
+ * used descriptor and the buffer dirty-logged as on the general path. */
+RIOV_TEST(packed_fast_rx_one)
+{
+	struct penv e;
+	struct riov_virtq vq;
+	struct pdrv *d = &e.d;
+	static uint8_t log[(0x20000000ull >> 12) / 8 + PAGES];
+	static uint8_t f[1500];
+	penv_init(&e);
+	for (unsigned legacy = 0; legacy < 2; legacy++) {
+		const uint16_t hl = legacy ? 10 : 12;
+		d->next_buf = p_page(d, BUF_FIRST_PAGE + 10 * legacy);
+		CHECK_EQ(p_open(&e, &vq, 0, 8, legacy ? 0 : F_V1), 0);
+		CHECK_EQ(vq.hdr_len, hl);
+		memset(log, 0, sizeof(log));
+		vq.log_base = log;
+		vq.log_size = sizeof(log);
+		riov_virtq_set_used_log(&vq, d->gpa);
+		p_warm(&vq, d->next_buf, RIOV_VTD_WRITE);
+		uint16_t ids[3];
+		uint64_t bufs[3];
+		for (unsigned k = 0; k < 3; k++) {
+			bufs[k] = d->next_buf;
+			ids[k] = p_rx_post(d, 1600, 1);
+		}
+		CHECK_EQ(p_rx_fast(&vq, 64), 0);
+		static const uint32_t lens[] = { 64, 1500, 20 };
+		struct rte_mbuf *m[3];
+		for (unsigned k = 0; k < 3; k++)
+			m[k] = mk_pkt(lens[k], 30 + k);
+		CHECK_EQ(riov_virtq_enqueue(&vq, m, 3), 3);
+		free_pkts(m, 3);
+		for (unsigned k = 0; k < 3; k++) {
+			uint16_t id;
+			uint32_t len;
+			CHECK(p_used(d, &id, &len, 0) && id == ids[k] && len == hl + lens[k]);
+			const uint8_t *b = p_host(d, bufs[k]);
+			struct riov_virtio_net_hdr hdr;
+			memcpy(&hdr, b, sizeof(hdr));
+			CHECK(hdr.flags == 0 && hdr.gso_type == 0 && hdr.csum_start == 0);
+			if (!legacy)
+				CHECK_EQ(hdr.num_buffers, 1);
+			fill_frame(f, lens[k], 30 + k);
+			CHECK(memcmp(b + hl, f, lens[k]) == 0);
+			CHECK_EQ(b[hl + lens[k]], 0xee);
+			uint64_t pg = bufs[k] >> 12;
+			CHECK(log[pg >> 3] & (1u << (pg & 7)));
+		}
+		uint64_t rpg = d->gpa >> 12;
+		CHECK(log[rpg >> 3] & (1u << (rpg & 7)));
+		CHECK_EQ(vq.stats.packets, 3);
+		CHECK_EQ(vq.stats.broken, 0);
+	}
+	penv_fini(&e);
+}
+
+/* The direct path: packets peeked from one guest's packed TX ring go into another guest's packed
+ * RX ring, both one descriptor a buffer, without an mbuf. */
+RIOV_TEST(packed_fast_direct)
+{
+	struct penv ea, eb;
+	struct riov_virtq tx, rx;
+	struct pdrv *a = &ea.d, *b = &eb.d;
+	static const uint32_t lens[] = { 60, 64, 1514, 200 };
+	static uint8_t f[4][1514];
+	penv_init(&ea);
+	penv_init(&eb);
+	CHECK_EQ(p_open(&ea, &tx, 1, 256, F_V1), 0);
+	CHECK_EQ(p_open(&eb, &rx, 0, 256, F_V1 | F_MRG), 0);
+	p_warm(&tx, a->next_buf, RIOV_VTD_READ);
+	p_warm(&rx, b->next_buf, RIOV_VTD_WRITE);
+	uint64_t bufs[4];
+	for (unsigned k = 0; k < 4; k++) {
+		fill_frame(f[k], lens[k], 40 + k);
+		p_tx_post(a, f[k], lens[k], NULL, 0);
+		bufs[k] = b->next_buf;
+		p_rx_post(b, 2048, 1);
+	}
+	CHECK(p_tx_fast(&tx));
+	CHECK_EQ(p_rx_fast(&rx, 60), 0);
+	struct riov_virtq_pkt pk[RIOV_VIRTQ_BURST], *ptr[4];
+	CHECK_EQ(riov_virtq_peek(&tx, mp, pk, RIOV_VIRTQ_BURST), 4);
+	for (unsigned k = 0; k < 4; k++)
+		ptr[k] = &pk[k];
+	CHECK_EQ(riov_virtq_enqueue_pkts(&rx, mp, ptr, 4), 4);
+	riov_virtq_peek_done(&tx, pk, 4);
+	uint16_t id;
+	uint32_t len;
+	CHECK(!p_used(b, &id, &len, 0));            /* published after the source's chains */
+	riov_virtq_publish_rx(&rx);
+	for (unsigned k = 0; k < 4; k++) {
+		CHECK(p_used(a, &id, &len, 0) && id == k && len == 0);
+		CHECK(p_used(b, &id, &len, 0) && id == k && len == 12 + lens[k]);
+		const uint8_t *buf = p_host(b, bufs[k]);
+		CHECK_EQ(buf[10] | buf[11] << 8, 1);   /* num_buffers */
+		CHECK(memcmp(buf + 12, f[k], lens[k]) == 0);
+	}
+	CHECK_EQ(rx.stats.packets, 4);
+	CHECK_EQ(tx.stats.packets, 4);
+	penv_fini(&ea);
+	penv_fini(&eb);
+}
+
+/* A one-descriptor RX buffer too small for the packet leaves it to the general path: without
+ * mergeable buffers the packet is dropped (TOO_BIG) and the buffer kept, for which the next
+ * smaller packet takes the fast path; with them the packet is merged over two buffers. */
+RIOV_TEST(packed_fast_rx_small)
+{
+	struct penv e;
+	struct riov_virtq vq;
+	struct pdrv *d = &e.d;
+	static uint8_t f[200];
+	penv_init(&e);
+	CHECK_EQ(p_open(&e, &vq, 0, 8, F_V1), 0);
+	p_warm(&vq, d->next_buf, RIOV_VTD_WRITE);
+	uint64_t b0 = d->next_buf;
+	uint16_t i0 = p_rx_post(d, 12 + 100, 1);
+	CHECK_EQ(p_rx_fast(&vq, 101), 1);
+	CHECK_EQ(p_rx_fast(&vq, 100), 0);          /* exactly header + frame: fits */
+	struct rte_mbuf *big = mk_pkt(101, 1), *small = mk_pkt(100, 2);
+	CHECK_EQ(riov_virtq_enqueue(&vq, &big, 1), 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_TOO_BIG], 1);
+	CHECK_EQ(vq.pk.avail, 0);
+	CHECK_EQ(riov_virtq_enqueue(&vq, &small, 1), 1);
+	uint16_t id;
+	uint32_t len;
+	CHECK(p_used(d, &id, &len, 0) && id == i0 && len == 112);
+	fill_frame(f, 100, 2);
+	CHECK(memcmp((uint8_t *)p_host(d, b0) + 12, f, 100) == 0);
+
+	CHECK_EQ(p_open(&e, &vq, 0, 8, F_V1 | F_MRG), 0);
+	p_warm(&vq, d->next_buf, RIOV_VTD_WRITE);
+	uint64_t b1 = d->next_buf;
+	uint16_t i1 = p_rx_post(d, 12 + 63, 1);
+	uint64_t b2 = d->next_buf;
+	uint16_t i2 = p_rx_post(d, 1024, 1);
+	CHECK_EQ(p_rx_fast(&vq, 64), 1);
+	CHECK_EQ(riov_virtq_enqueue(&vq, &big, 1), 1);
+	CHECK(p_used(d, &id, &len, 0) && id == i1 && len == 12 + 63);
+	CHECK(p_used(d, &id, &len, 0) && id == i2 && len == 101 - 63);
+	struct riov_virtio_net_hdr hdr;
+	memcpy(&hdr, p_host(d, b1), sizeof(hdr));
+	CHECK_EQ(hdr.num_buffers, 2);
+	fill_frame(f, 101, 1);
+	CHECK(memcmp((uint8_t *)p_host(d, b1) + 12, f, 63) == 0);
+	CHECK(memcmp(p_host(d, b2), f + 63, 101 - 63) == 0);
+	CHECK_EQ(vq.stats.packets, 1);
+	rte_pktmbuf_free(big);
+	rte_pktmbuf_free(small);
+	penv_fini(&e);
+}
+
+/* A one-descriptor buffer across two mappings whose host pages are apart: the cursor holds the
+ * first, the fast path does not take it (it would read or write past that mapping's host page),
+ * and the general path gathers or scatters it over both. */
+RIOV_TEST(packed_fast_two_mappings)
+{
+	struct penv e;
+	struct riov_virtq tx, rx;
+	struct pdrv *d = &e.d;
+	uint8_t *host = NULL;
+	static uint8_t f[300], out[400];
+	penv_init(&e);
+	/* gpa pages X and X + 1 (past the test's memory) on host pages 2 and 0 of their own */
+	CHECK_EQ(posix_memalign((void **)&host, 4096, 3 * 4096), 0);
+	memset(host, 0, 3 * 4096);
+	const uint64_t x = p_page(d, PAGES + 16);
+	CHECK_EQ(riov_vtd_map(e.vtd, T_DID, x, (uint64_t)(uintptr_t)(host + 2 * 4096), 4096,
+			      RIOV_VTD_READ | RIOV_VTD_WRITE), 0);
+	CHECK_EQ(riov_vtd_map(e.vtd, T_DID, x + 4096, (uint64_t)(uintptr_t)host, 4096,
+			      RIOV_VTD_READ | RIOV_VTD_WRITE), 0);
+	riov_vtd_inv_iotlb_global(e.vtd);
+	const uint64_t buf = x + 4096 - 100;      /* 100 bytes in page X, the rest in X + 1 */
+
+	/* TX: header and 88 frame bytes before the boundary, 212 after */
+	CHECK_EQ(p_open(&e, &tx, 1, 8, F_V1), 0);
+	p_warm(&tx, x, RIOV_VTD_READ);
+	fill_frame(f, sizeof(f), 50);
+	memset(host + 3 * 4096 - 100, 0, 12);
+	memcpy(host + 3 * 4096 - 88, f, 88);
+	memcpy(host, f + 88, sizeof(f) - 88);
+	struct pdesc one = { .addr = buf, .len = 12 + sizeof(f) };
+	uint16_t id = p_post(d, &one, 1);
+	CHECK(!p_tx_fast(&tx));
+	struct riov_virtq_pkt pk[4];
+	CHECK_EQ(riov_virtq_peek(&tx, mp, pk, 4), 1);
+	CHECK(!pk[0].bad && pk[0].len == sizeof(f) && pk[0].nseg == 2);
+	CHECK_EQ(pk_collect(&pk[0], out), sizeof(f));
+	CHECK(memcmp(out, f, sizeof(f)) == 0);
+	riov_virtq_peek_done(&tx, pk, 1);
+	uint16_t uid;
+	uint32_t len;
+	CHECK(p_used(d, &uid, &len, 0) && uid == id);
+
+	/* RX: a 300-byte buffer at the same place, a 200-byte frame */
+	memset(d->desc, 0, 16u * 8);
+	CHECK_EQ(p_open(&e, &rx, 0, 8, F_V1), 0);
+	p_warm(&rx, x, RIOV_VTD_WRITE);
+	memset(host, 0xee, 3 * 4096);
+	struct pdesc w = { .addr = buf, .len = 300, .flags = RIOV_VRING_DESC_F_WRITE };
+	id = p_post(d, &w, 1);
+	CHECK_EQ(p_rx_fast(&rx, 200), 1);
+	struct rte_mbuf *m = mk_pkt(200, 51);
+	CHECK_EQ(riov_virtq_enqueue(&rx, &m, 1), 1);
+	rte_pktmbuf_free(m);
+	CHECK(p_used(d, &uid, &len, 0) && uid == id && len == 212);
+	fill_frame(f, 200, 51);
+	CHECK(memcmp(host + 3 * 4096 - 88, f, 88) == 0);
+	CHECK(memcmp(host, f + 88, 200 - 88) == 0);
+	CHECK_EQ(host[200 - 88], 0xee);
+	CHECK_EQ(host[4096], 0xee);               /* nothing past the first mapping's host page */
+	CHECK_EQ(tx.stats.broken + rx.stats.broken, 0);
+	penv_fini(&e);
+	free(host);
+}
+
+/* A one-descriptor chain of the fast path's shape whose id is out of range (TX, RX) or in flight
+ * (TX) breaks the ring as on the general path; nothing is written to such an RX buffer. */
+RIOV_TEST(packed_fast_bad_ids)
+{
+	struct penv e;
+	struct riov_virtq vq;
+	struct pdrv *d = &e.d;
+	uint8_t f[64];
+	struct pdesc ds[1];
+	struct riov_virtq_pkt pk[4];
+	penv_init(&e);
+	fill_frame(f, sizeof(f), 0);
+	/* TX, id out of range */
+	CHECK_EQ(p_open(&e, &vq, 1, 8, F_V1), 0);
+	p_warm(&vq, d->next_buf, RIOV_VTD_READ);
+	p_tx_descs(d, 12, f, sizeof(f), NULL, 0, ds);
+	p_post_id(d, ds, 1, 8);
+	CHECK(p_tx_fast(&vq));
+	CHECK_EQ(riov_virtq_peek(&vq, mp, pk, 4), 0);
+	CHECK(vq.broken);
+	CHECK_EQ(vq.stats.broken, 1);
+	CHECK_EQ(vq.pk.avail, 0);
+	/* TX, id in flight: the second of two chains with id 3 in one burst, and in the next burst */
+	for (unsigned later = 0; later < 2; later++) {
+		CHECK_EQ(p_open(&e, &vq, 1, 8, F_V1), 0);
+		p_warm(&vq, ds[0].addr, RIOV_VTD_READ);
+		p_post_id(d, ds, 1, 3);
+		if (later)
+			CHECK_EQ(riov_virtq_peek(&vq, mp, pk, 4), 1);
+		p_post_id(d, ds, 1, 3);
+		CHECK(p_tx_fast(&vq));
+		CHECK_EQ(riov_virtq_peek(&vq, mp, pk + later, 4), 1 - later);
+		CHECK(vq.broken);
+		CHECK_EQ(vq.stats.broken, 1);
+		CHECK_EQ(vq.pk.avail, 1);
+		riov_virtq_peek_done(&vq, pk, 1);
+		uint16_t id;
+		uint32_t len;
+		CHECK(p_used(d, &id, &len, 0) && id == 3);
+		CHECK(!p_used(d, &id, &len, 0));
+	}
+	/* RX, id out of range. (An RX id is in flight only between the buffers of one mergeable
+	 * packet, and the fast path takes only a packet's first buffer: packed_bad_ids.) */
+	CHECK_EQ(p_open(&e, &vq, 0, 8, F_V1), 0);
+	p_warm(&vq, d->next_buf, RIOV_VTD_WRITE);
+	struct pdesc rb = { .addr = p_buf(d, 256), .len = 256, .flags = RIOV_VRING_DESC_F_WRITE };
+	memset(p_host(d, rb.addr), 0xee, 256);
+	p_post_id(d, &rb, 1, 9);
+	struct rte_mbuf *m[3] = { mk_pkt(100, 1), mk_pkt(100, 2), mk_pkt(100, 3) };
+	CHECK_EQ(p_rx_fast(&vq, 100), VQ_E_BAD);
+	CHECK_EQ(riov_virtq_enqueue(&vq, m, 3), 0);
+	free_pkts(m, 3);
+	CHECK(vq.broken);
+	CHECK_EQ(vq.stats.broken, 1);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_BROKEN], 3);
+	CHECK_EQ(vq.n_held, 0);
+	CHECK_EQ(((uint8_t *)p_host(d, rb.addr))[0], 0xee);   /* nothing written */
+	CHECK_EQ(((uint8_t *)p_host(d, rb.addr))[12], 0xee);
+	uint16_t id;
+	uint32_t len;
+	CHECK(!p_used(d, &id, &len, 0));
+	penv_fini(&e);
+}
+
+/* A one-descriptor buffer in the wrong direction (TX with WRITE, RX without) is not the fast
+ * path's: the general path drops it as malformed and returns it with length 0, the ring intact. */
+RIOV_TEST(packed_fast_wrong_direction)
+{
+	struct penv e;
+	struct riov_virtq vq;
+	struct pdrv *d = &e.d;
+	uint8_t f[64];
+	struct pdesc ds[1];
+	penv_init(&e);
+	fill_frame(f, sizeof(f), 0);
+	CHECK_EQ(p_open(&e, &vq, 1, 8, F_V1), 0);
+	p_warm(&vq, d->next_buf, RIOV_VTD_READ | RIOV_VTD_WRITE);
+	p_tx_descs(d, 12, f, sizeof(f), NULL, 0, ds);
+	ds[0].flags = RIOV_VRING_DESC_F_WRITE;
+	uint16_t id = p_post(d, ds, 1);
+	CHECK(!p_tx_fast(&vq));
+	expect_tx_bad(d, &vq, RIOV_VQ_DROP_BAD_DESC, id);
+	ds[0].flags = 0;                            /* the same buffer, rightly directed: fast */
+	id = p_post(d, ds, 1);
+	CHECK(p_tx_fast(&vq));
+	struct rte_mbuf *p[2];
+	CHECK_EQ(tx_take(&vq, p, 2), 1);
+	CHECK(mbuf_equals(p[0], f, sizeof(f)));
+	free_pkts(p, 1);
+
+	CHECK_EQ(p_open(&e, &vq, 0, 8, F_V1), 0);
+	p_warm(&vq, d->next_buf, RIOV_VTD_READ | RIOV_VTD_WRITE);
+	struct pdesc ro = { .addr = p_buf(d, 2048), .len = 2048 };
+	id = p_post(d, &ro, 1);
+	CHECK_EQ(p_rx_fast(&vq, 100), 1);
+	struct rte_mbuf *m = mk_pkt(100, 1);
+	CHECK_EQ(riov_virtq_enqueue(&vq, &m, 1), 0);
+	CHECK_EQ(vq.stats.drops[RIOV_VQ_DROP_BAD_DESC], 1);
+	uint16_t uid;
+	uint32_t len;
+	CHECK(p_used(d, &uid, &len, 0) && uid == id && len == 0);
+	CHECK(!vq.broken);
+	rte_pktmbuf_free(m);
 	penv_fini(&e);
 }
 
@@ -1416,6 +1758,12 @@ int main(void)
 		RIOV_TEST_ENTRY(packed_bad_overrun),
 		RIOV_TEST_ENTRY(packed_dirty_log),
 		RIOV_TEST_ENTRY(packed_fast_tx_one),
+		RIOV_TEST_ENTRY(packed_fast_rx_one),
+		RIOV_TEST_ENTRY(packed_fast_direct),
+		RIOV_TEST_ENTRY(packed_fast_rx_small),
+		RIOV_TEST_ENTRY(packed_fast_two_mappings),
+		RIOV_TEST_ENTRY(packed_fast_bad_ids),
+		RIOV_TEST_ENTRY(packed_fast_wrong_direction),
 		RIOV_TEST_ENTRY(packed_hostile_driver_thread),
 	};
 	int rc = riov_test_run(cases, sizeof(cases) / sizeof(cases[0]));
