@@ -458,7 +458,7 @@ static int vqp_tx_walk(struct riov_virtq *vq, struct vqp_chain *ch, struct rte_m
 		while (left) {
 			void *hva;
 			uint64_t mapped;
-			int trc = riov_vtd_translate(&vq->tc, addr, left, RIOV_VTD_READ, &hva, &mapped);
+			int trc = riov_vtd_translate_inline(&vq->tc, addr, left, RIOV_VTD_READ, &hva, &mapped);
 			if (unlikely(trc < 0))
 				return vq_xlate_err(vq, trc, addr, RIOV_VTD_READ);
 			if (unlikely(mapped == 0 || mapped > left))
@@ -662,7 +662,7 @@ static int vqp_rx_fill(struct riov_virtq *vq, struct vqp_chain *ch, struct vq_rx
 			}
 			void *hva;
 			uint64_t mapped;
-			int trc = riov_vtd_translate(&vq->tc, addr, left, RIOV_VTD_WRITE, &hva, &mapped);
+			int trc = riov_vtd_translate_inline(&vq->tc, addr, left, RIOV_VTD_WRITE, &hva, &mapped);
 			if (unlikely(trc < 0))
 				return vq_xlate_err(vq, trc, addr, RIOV_VTD_WRITE);
 			if (unlikely(mapped == 0 || mapped > left))
