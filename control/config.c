@@ -528,7 +528,7 @@ static int parse_ports(const config_setting_t *l, const char *o, struct riov_con
 					    "devargs",   "client",    "queues",    "mrg_rxbuf",
 					    "in_order",  "event_idx", "indirect",  "assign",
 					    "domain_id", "mtu",       "offloads",  "address",
-					    "gateway",   NULL };
+					    "gateway",   "packed",    NULL };
 
 	if (!config_setting_is_list(l))
 		return fail(err, el, o, l, "'%s' must be a list ( { ... }, ... )", "ports");
@@ -545,7 +545,8 @@ static int parse_ports(const config_setting_t *l, const char *o, struct riov_con
 			return fail(err, el, o, g, "each of '%s' must be a group { ... }", "ports");
 		TRY(check_keys(g, keys, o, err, el));
 		p->queues = 1;
-		p->mrg_rxbuf = p->in_order = p->event_idx = p->indirect = p->offloads = true;
+		p->mrg_rxbuf = p->in_order = p->event_idx = p->indirect = p->packed = true;
+		p->offloads = true;
 		TRY(get_str(g, "name", p->name, sizeof(p->name), true, o, err, el));
 		if (!name_ok(p->name))
 			return fail(err, el, o, g, "bad port name '%s'", p->name);
@@ -559,6 +560,7 @@ static int parse_ports(const config_setting_t *l, const char *o, struct riov_con
 		TRY(get_bool(g, "in_order", &p->in_order, o, err, el));
 		TRY(get_bool(g, "event_idx", &p->event_idx, o, err, el));
 		TRY(get_bool(g, "indirect", &p->indirect, o, err, el));
+		TRY(get_bool(g, "packed", &p->packed, o, err, el));
 		TRY(get_bool(g, "offloads", &p->offloads, o, err, el));
 		TRY(get_bool(g, "assign", &p->assign, o, err, el));
 		TRY(get_uint(g, "domain_id", &p->domain_id, 0, 65535, o, err, el));

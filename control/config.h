@@ -36,6 +36,7 @@ struct riov_cfg_port {
 	bool in_order;                 /* default true */
 	bool event_idx;                /* default true */
 	bool indirect;                 /* default true */
+	bool packed;                   /* default true: packed virtqueues (VIRTIO_F_RING_PACKED) */
 	bool offloads;                 /* default true: checksum and segmentation offloads */
 	bool assign;                   /* eth on a PCI function: assign it through riov's VT-d model */
 	unsigned domain_id;            /* assign: its domain (0: allocate) */

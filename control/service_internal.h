@@ -381,7 +381,7 @@ int svc_h_net_list_macs(struct riov_rpc_call *call, const ProtobufCMessage *reqm
 			ProtobufCMessage **resp, char *msg, size_t msglen);
 
 /* svc_port.c */
-#define SVC_N_FEATURES 5u  /* virtio features a port may withhold (features_off) */
+#define SVC_N_FEATURES 6u  /* virtio features a port may withhold (features_off) */
 /** Index of port name in the desired state, or -1. */
 int svc_port_index(const struct riov_service *svc, const char *name);
 /** Add a port to the dataplane and the desired state (not saved). */

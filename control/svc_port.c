@@ -56,6 +56,7 @@ static const struct {
 	{ "in_order", 1ull << RIOV_VIRTIO_F_IN_ORDER },
 	{ "event_idx", 1ull << RIOV_VIRTIO_F_RING_EVENT_IDX },
 	{ "indirect", 1ull << RIOV_VIRTIO_F_RING_INDIRECT },
+	{ "packed", 1ull << RIOV_VIRTIO_F_RING_PACKED },
 	{ "offloads", RIOV_VIRTIO_NET_OFFLOADS },
 };
 #define N_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
@@ -123,7 +124,7 @@ static int port_features_off(const Riov__V1__PortSpec *ps, struct riov_dp_port_p
 				break;
 		if (k == N_FEATURES) {
 			snprintf(err, errlen, "port %s: unknown virtio feature '%.64s' (features_off takes "
-				 "mrg_rxbuf, in_order, event_idx, indirect, offloads)", pp->name,
+				 "mrg_rxbuf, in_order, event_idx, indirect, packed, offloads)", pp->name,
 				 str_or_empty(ps->features_off[i]));
 			return -EINVAL;
 		}
@@ -604,7 +605,7 @@ void svc_port_from_config(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps
 	if (ps->type == RIOV__V1__PORT_TYPE__PORT_TYPE_VHOST) {
 		ps->socket_path = (char *)cp->socket;
 		const bool on[N_FEATURES] = { cp->mrg_rxbuf, cp->in_order, cp->event_idx, cp->indirect,
-					      cp->offloads };
+					      cp->packed, cp->offloads };
 		ps->features_off = feat;
 		for (size_t k = 0; k < N_FEATURES; k++)
 			if (!on[k])

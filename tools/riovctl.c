@@ -359,7 +359,8 @@ static const struct opt o_port_add[] = {
 	{ "client", NULL, "vhost: connect to the socket (QEMU is the server)" },
 	{ "queues", "N", "queue pairs (default 1)" },
 	{ "devargs", "ARGS", "eth, uplink: DPDK devargs, e.g. net_af_packet0,iface=veth0" },
-	{ "features-off", "LIST", "vhost: comma-separated virtio features to withhold" },
+	{ "features-off", "LIST", "vhost: comma-separated virtio features to withhold (mrg_rxbuf, "
+				  "in_order, event_idx, indirect, packed, offloads)" },
 	{ "offloads", "on|off", "vhost: checksum and segmentation offloads; eth, uplink: receive "
 				"coalescing of TCP (default on; off = --features-off offloads)" },
 	{ "mac", "MAC", "fixed MAC address" },

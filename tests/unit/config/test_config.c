@@ -26,6 +26,7 @@ RIOV_TEST(embedded_defaults)
 	CHECK(strcmp(c.ports[0].name, "vm1") == 0);
 	CHECK(strcmp(c.ports[1].type, "vhost") == 0);
 	CHECK(c.ports[0].mrg_rxbuf && c.ports[0].in_order);
+	CHECK(c.ports[0].packed && c.ports[1].packed);   /* packed virtqueues offered by default */
 	CHECK(strcmp(c.rpc_socket, "/run/riov/riovd.sock") == 0);
 	riov_config_free(&c);
 }
@@ -51,7 +52,7 @@ RIOV_TEST(full_settings)
 			"networks = ( { name = \"a\"; }, { name = \"b\"; mtu = 9000; } );\n"
 			"ports = ( { name = \"p1\"; type = \"eth\"; net = \"b\"; devargs = \"net_tap0\"; queues = 2; },\n"
 			"  { name = \"p2\"; type = \"vhost\"; net = \"a\"; socket = \"/x.sock\"; client = true;\n"
-			"    mrg_rxbuf = false; mtu = 1280; } );\n";
+			"    mrg_rxbuf = false; packed = false; mtu = 1280; } );\n";
 	CHECK_EQ(parse(t, &c, err), 0);
 	CHECK(strcmp(c.workers, "2-3") == 0);
 	CHECK_EQ(c.control_cpu, 1);
@@ -60,6 +61,7 @@ RIOV_TEST(full_settings)
 	CHECK(c.ports[1].client);
 	CHECK(!c.ports[1].mrg_rxbuf);
 	CHECK(c.ports[1].in_order);
+	CHECK(!c.ports[1].packed);
 	CHECK_EQ(c.net_mtu[0], 0);
 	CHECK_EQ(c.net_mtu[1], 9000);
 	CHECK_EQ(c.ports[0].mtu, 0);
@@ -79,6 +81,9 @@ RIOV_TEST(bad_inputs_named_errors)
 		{ "riovd = { wrokers = \"1\"; };", "unknown setting 'wrokers'" },
 		{ "riovd = { memory_mb = 1; };", "'memory_mb' must be between" },
 		{ "riovd = { hugepages = 3; };", "must be true or false" },
+		{ "networks = ({name=\"n\";});\nports = ( { name = \"p\"; type = \"vhost\"; net = \"n\"; "
+		  "socket = \"s\"; packed = \"no\"; } );",
+		  "t.conf:2: 'packed' must be true or false" },
 		{ "bogus = 1;", "unknown setting 'bogus'" },
 		{ "riovd = {", "t.conf:1:" },
 		{ "networks = ( { name = \"a b\"; } );", "bad network name" },

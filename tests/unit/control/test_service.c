@@ -233,7 +233,7 @@ RIOV_TEST(port_add_refusals)
 		  .msg = "port vm1: MTU 67 is outside 68-9000 (leave it out for the network's)" },
 		{ "feature", -1, .feature = "bogus", .rc = -EINVAL,
 		  .msg = "port vm1: unknown virtio feature 'bogus' (features_off takes mrg_rxbuf, "
-			 "in_order, event_idx, indirect, offloads)" },
+			 "in_order, event_idx, indirect, packed, offloads)" },
 		{ "eth feature", ETH, .devargs = "net_null0", .feature = "in_order", .rc = -EINVAL,
 		  .msg = "port vm1: an eth or uplink port takes only 'offloads' in features_off (its "
 			 "receive coalescing of TCP); 'in_order' is for vhost ports" },
@@ -424,6 +424,51 @@ RIOV_TEST(port_socket_and_features)
 	dp_double.vhost_features = 0;
 	dp_double.vhost_queue_pairs = 0;
 	fixture_close(&f);
+}
+
+/* "packed" withholds VIRTIO_F_RING_PACKED: through the API, in the state file and back at a
+ * restart, and from the configuration file's packed = false. */
+RIOV_TEST(port_packed_withheld)
+{
+	struct svc_fixture f = { 0 };
+	Riov__V1__PortSpec ps;
+	struct svc_call t;
+	char *feat[] = { "packed" };
+	const unsigned long long packed = 1ull << RIOV_VIRTIO_F_RING_PACKED;
+
+	CHECK_EQ(fixture_open(&f), 0);
+	CHECK_EQ(add_net(&f, "blue"), 0);
+	vhost_spec(&ps, "vm1", "blue", "vm1.sock");
+	ps.features_off = feat;
+	ps.n_features_off = 1;
+	CHECK_EQ(add_port(&f, &ps, &t), 0);
+	svc_call_end(&t);
+	CHECK_EQ(dp_double.last_features_off, packed);
+	const Riov__V1__State *st = saved_state(&f, &t);
+	CHECK(st && st->n_ports == 1 && st->ports[0]->n_features_off == 1 &&
+	      strcmp(st->ports[0]->features_off[0], "packed") == 0);
+	svc_call_end(&t);
+	dp_double.last_features_off = 0;
+	fixture_stop(&f);
+	CHECK_EQ(fixture_open(&f), 0);   /* the state file replayed */
+	CHECK(dp_double_has_port(f.dp, "vm1") && f.svc->restore_failed == 0);
+	CHECK_EQ(dp_double.last_features_off, packed);
+	fixture_close(&f);
+
+	/* a configuration file's port with packed = false: only "packed" withheld */
+	struct riov_cfg_port cp = { .queues = 1, .mrg_rxbuf = true, .in_order = true,
+				    .event_idx = true, .indirect = true, .packed = false,
+				    .offloads = true };
+	char *cfeat[SVC_N_FEATURES];
+	snprintf(cp.name, sizeof(cp.name), "vm2");
+	snprintf(cp.net, sizeof(cp.net), "blue");
+	snprintf(cp.type, sizeof(cp.type), "vhost");
+	snprintf(cp.socket, sizeof(cp.socket), "vm2.sock");
+	svc_port_from_config(&cp, &ps, cfeat);
+	CHECK(ps.n_features_off == 1 && strcmp(ps.features_off[0], "packed") == 0);
+	cp.packed = true;
+	svc_port_from_config(&cp, &ps, cfeat);
+	CHECK_EQ(ps.n_features_off, 0);
 }
 
 /* The text after "<what>: the state file could not be written: " must be the store's. */
@@ -1034,7 +1079,8 @@ RIOV_TEST_MAIN(RIOV_TEST_ENTRY(network_add_is_saved), RIOV_TEST_ENTRY(network_ad
 	       RIOV_TEST_ENTRY(network_delete_with_ports_is_failed_precondition),
 	       RIOV_TEST_ENTRY(port_add_refusals), RIOV_TEST_ENTRY(port_add_maps_dataplane_errors),
 	       RIOV_TEST_ENTRY(eth_port_offloads_off), RIOV_TEST_ENTRY(mtu_network_and_port),
-	       RIOV_TEST_ENTRY(port_socket_and_features), RIOV_TEST_ENTRY(failed_save_undoes_adds),
+	       RIOV_TEST_ENTRY(port_socket_and_features), RIOV_TEST_ENTRY(port_packed_withheld),
+	       RIOV_TEST_ENTRY(failed_save_undoes_adds),
 	       RIOV_TEST_ENTRY(failed_save_undoes_deletes),
 	       RIOV_TEST_ENTRY(domain_changes_undone_when_not_saved),
 	       RIOV_TEST_ENTRY(interrupt_changes_undone_when_not_saved),
