@@ -137,8 +137,9 @@ static void fx_path(struct fx *f)
 /* the VT-d unit's synchronize callback for the next fx_init (NULL: single-threaded) */
 static void (*fx_sync)(void *arg);
 static void *fx_sync_arg;
-/* the owner serves packed rings, for the next fx_init */
+/* the owner serves packed rings, and the features it withholds, for the next fx_init */
 static bool fx_packed;
+static uint64_t fx_features_off;
 
 static int fx_init(struct fx *f, enum riov_vhost_mode mode)
 {
@@ -155,7 +156,7 @@ static int fx_init(struct fx *f, enum riov_vhost_mode mode)
 	struct riov_vhost_dev_params p = {
 		.name = "ut0", .path = f->path, .mode = mode, .max_queue_pairs = QP, .base = f->base,
 		.vtd = f->vtd, .sid = SID, .did = DID, .s1_did = S1DID, .irte_base = IRTE_BASE,
-		.ops = &t_ops, .ops_ctx = &f->rec, .packed = fx_packed,
+		.ops = &t_ops, .ops_ctx = &f->rec, .packed = fx_packed, .features_off = fx_features_off,
 	};
 	return riov_vhost_dev_create(&p, &f->dev);
 }
@@ -916,6 +917,31 @@ RIOV_TEST(packed_offered_only_when_the_owner_serves_it)
 	CHECK(fe_get_u64(&f, fd, VU_GET_FEATURES) & (1ull << RIOV_VIRTIO_F_RING_PACKED));
 	CHECK(strcmp(riov_virtio_feature_name(RIOV_VIRTIO_F_RING_PACKED), "packed") == 0);
 	close(fd);
+	fx_fini(&f);
+}
+
+/* A port with "packed" in features_off (svc_port.c) is served by an owner that serves packed
+ * rings: VIRTIO_F_RING_PACKED is not offered, the rest is, and a front-end that sets it anyway
+ * is refused as for any feature not offered. */
+RIOV_TEST(packed_withheld_by_features_off)
+{
+	struct fx f = { 0 };
+	fx_packed = true;
+	fx_features_off = 1ull << RIOV_VIRTIO_F_RING_PACKED;
+	CHECK_EQ(fx_init(&f, RIOV_VHOST_SERVER), 0);
+	fx_packed = false;
+	fx_features_off = 0;
+	int fd = fe_connect(&f);
+	CHECK(fd >= 0);
+	CHECK_EQ(fe_send(fd, VU_SET_OWNER, 0, NULL, 0, NULL, 0), 0);
+	uint64_t offered = fe_get_u64(&f, fd, VU_GET_FEATURES);
+	CHECK((offered & (1ull << RIOV_VIRTIO_F_RING_PACKED)) == 0);
+	CHECK((offered & FEAT_BASE) == FEAT_BASE);
+	CHECK_EQ(fe_send(fd, VU_SET_FEATURES, 0, &(uint64_t){ FEAT_PACKED }, 8, NULL, 0), 0);
+	CHECK(fe_wait_closed(&f, fd));
+	close(fd);
+	CHECK_EQ(fx_stats(&f).bad_messages, 1);
+	good_session(&f);   /* split rings on the same port */
 	fx_fini(&f);
 }
 
@@ -2460,6 +2486,7 @@ RIOV_TEST(fuzz_entry_smoke)
 
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(server_good_session), RIOV_TEST_ENTRY(server_refuses_second_frontend),
 	       RIOV_TEST_ENTRY(packed_offered_only_when_the_owner_serves_it),
+	       RIOV_TEST_ENTRY(packed_withheld_by_features_off),
 	       RIOV_TEST_ENTRY(packed_rings_start_and_base_carries_wrap_counters),
 	       RIOV_TEST_ENTRY(packed_bad_base_and_area_alignment),
 	       RIOV_TEST_ENTRY(packed_ring_logs_at_the_descriptor_ring),
