@@ -101,12 +101,13 @@ def test_ports():
     d = Riovd(tmp, 'networks = ( { name = "blue"; }, { name = "wire"; } );\n').start()
     ctl = ctl_for(d)
     r = ctl.json("port", "add", "vhost", "vm1", "--net", "blue", "--socket", "vm1.sock", "--queues", "2",
-                 "--features-off", "mrg_rxbuf,in_order", "--offloads", "off")
+                 "--features-off", "mrg_rxbuf,in_order,packed", "--offloads", "off")
     p = r["port"]
     check(p["spec"]["socket_path"] == os.path.join(tmp, "vm1.sock"),
           "a relative socket path is served under socket_dir (%s)" % p["spec"]["socket_path"])
     check(os.path.exists(os.path.join(tmp, "vm1.sock")), "riovd listens on the vhost-user socket")
-    check(p["spec"]["queues"] == 2 and p["spec"]["features_off"] == ["mrg_rxbuf", "in_order", "offloads"],
+    check(p["spec"]["queues"] == 2 and
+          p["spec"]["features_off"] == ["mrg_rxbuf", "in_order", "packed", "offloads"],
           "queues and withheld features (--offloads off: offloads) are kept")
     check(p["state"] == "waiting for guest" and p["domain_id"] >= 1, "state and domain id reported")
     check(p["feature_names"] == [] and p["queue_pairs"] == 0 and p["features"] == 0,
@@ -146,7 +147,8 @@ def test_ports():
     refused(ctl, ["port", "add", "vhost", "vm3", "--net", "nosuch", "--socket", "vm3.sock"], "NOT_FOUND",
             "network nosuch does not exist", "port on an unknown network")
     refused(ctl, ["port", "add", "vhost", "vm3", "--net", "blue", "--socket", "vm3.sock", "--features-off",
-                  "bogus"], "INVALID_ARGUMENT", "unknown virtio feature 'bogus'", "unknown feature")
+                  "bogus"], "INVALID_ARGUMENT", "unknown virtio feature 'bogus' (features_off takes mrg_rxbuf, "
+            "in_order, event_idx, indirect, packed, offloads)", "unknown feature")
     refused(ctl, ["port", "add", "vhost", "vm3", "--net", "blue", "--socket", "vm1.sock"], "riovctl:",
             "vm1.sock", "socket path already served by another port")
     refused(ctl, ["port", "add", "vhost", "vm3", "--net", "blue", "--socket", "vm3.sock", "--queues", "99"],

@@ -18,12 +18,12 @@ MAC_A = "02:00:00:00:00:0a"
 MAC_B = "02:00:00:00:00:0b"
 
 
-def config(queues=1):
+def config(queues=1, vm1_extra=""):
     return ('networks = ( { name = "blue"; } );\n'
             'ports = (\n'
-            '  { name = "vm1"; type = "vhost"; net = "blue"; socket = "vm1.sock"; queues = %d; },\n'
+            '  { name = "vm1"; type = "vhost"; net = "blue"; socket = "vm1.sock"; queues = %d;%s },\n'
             '  { name = "vm2"; type = "vhost"; net = "blue"; socket = "vm2.sock"; queues = %d; }\n'
-            ');\n' % (queues, queues))
+            ');\n' % (queues, vm1_extra, queues))
 
 
 def check_packed(d, vm1, vm2, what=""):
@@ -37,15 +37,15 @@ def check_packed(d, vm1, vm2, what=""):
         what, kind(vm1), kind(vm2), ",".join(pl["vm1"]["feature_names"])))
 
 
-def txonly_rxonly(mrg_rxbuf, in_order, queues=1, seconds=2, pktlen=64, packed=False):
+def txonly_rxonly(mrg_rxbuf, in_order, queues=1, seconds=2, pktlen=64, packed=False, vm1_packed_off=False):
     tmp = tmpdir("guests")
-    d = Riovd(tmp, config(queues)).start()
+    d = Riovd(tmp, config(queues, " packed = false;" if vm1_packed_off else "")).start()
     b = Guest("B", d.socket("vm2"), "rxonly", queues=queues, mrg_rxbuf=mrg_rxbuf, in_order=in_order,
               mac=MAC_B, packed=packed).start(tmp)
     a = Guest("A", d.socket("vm1"), "txonly", queues=queues, mrg_rxbuf=mrg_rxbuf, in_order=in_order,
               mac=MAC_A, peer=MAC_B, pktlen=pktlen, packed=packed).start(tmp)
     if packed:
-        check_packed(d, True, True)
+        check_packed(d, not vm1_packed_off, True)
     time.sleep(seconds)
     sa = a.stop()
     time.sleep(1)  # let riovd deliver what is still in flight to B
@@ -157,6 +157,13 @@ def test_packed_txonly_rxonly_1518_nomrg():
 
 def test_packed_io_forwarding_nomrg_inorder_2queues():
     forwarding("io", mrg_rxbuf=False, in_order=True, queues=2, packed=True)
+
+
+def test_packed_withheld():
+    """vm1 withholds packed rings (packed = false; in the configuration file, features_off
+    "packed"): guest A asks for them (packed_vq=1) and gets split ones, guest B gets packed ones,
+    and A's frames reach B."""
+    txonly_rxonly(True, True, packed=True, vm1_packed_off=True)
 
 
 def test_guest_restart():
@@ -337,4 +344,5 @@ if __name__ == "__main__":
           test_guest_restart, test_sigkill_full_rate,
           test_packed_txonly_rxonly_mrg_inorder,
           test_packed_txonly_rxonly_2queues, test_packed_txonly_rxonly_1518_nomrg,
-          test_packed_io_forwarding_nomrg_inorder_2queues, test_packed_sigkill_full_rate])
+          test_packed_io_forwarding_nomrg_inorder_2queues, test_packed_sigkill_full_rate,
+          test_packed_withheld])
