@@ -45,22 +45,26 @@ int svc_port_index(const struct riov_service *svc, const char *name)
 	return -1;
 }
 
-/* Virtio features a port may withhold from its guest, by the names the config file uses
- * ("offloads": every checksum and segmentation offload, both ways; the last entry, and the only
- * one an eth port takes: there it turns off receive coalescing, dataplane/gro.h). */
-static const struct {
-	const char *name;
-	uint64_t bits;
-} feature_names[] = {
-	{ "mrg_rxbuf", 1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF },
-	{ "in_order", 1ull << RIOV_VIRTIO_F_IN_ORDER },
-	{ "event_idx", 1ull << RIOV_VIRTIO_F_RING_EVENT_IDX },
-	{ "indirect", 1ull << RIOV_VIRTIO_F_RING_INDIRECT },
-	{ "packed", 1ull << RIOV_VIRTIO_F_RING_PACKED },
-	{ "offloads", RIOV_VIRTIO_NET_OFFLOADS },
+/* Virtio features a port may withhold from its guest (features_off; the configuration file's
+ * port keys of the same names): single features by the names Port.List shows negotiated ones by
+ * (riov_virtio_feature_name(), one table of names for both), and "offloads": every checksum and
+ * segmentation offload, both ways; the last entry, and the only one an eth port takes: there it
+ * turns off receive coalescing, dataplane/gro.h. */
+static const uint64_t feature_bits[] = {
+	1ull << RIOV_VIRTIO_NET_F_MRG_RXBUF,  1ull << RIOV_VIRTIO_F_IN_ORDER,
+	1ull << RIOV_VIRTIO_F_RING_EVENT_IDX, 1ull << RIOV_VIRTIO_F_RING_INDIRECT,
+	1ull << RIOV_VIRTIO_F_RING_PACKED,    RIOV_VIRTIO_NET_OFFLOADS,
 };
-#define N_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
-_Static_assert(N_FEATURES == SVC_N_FEATURES, "SVC_N_FEATURES counts feature_names");
+#define N_FEATURES (sizeof(feature_bits) / sizeof(feature_bits[0]))
+_Static_assert(N_FEATURES == SVC_N_FEATURES, "SVC_N_FEATURES counts feature_bits");
+
+/* The features_off name of feature_bits[k]. */
+static const char *feature_name(size_t k)
+{
+	if (feature_bits[k] == RIOV_VIRTIO_NET_OFFLOADS)
+		return "offloads";
+	return riov_virtio_feature_name((unsigned)__builtin_ctzll(feature_bits[k]));
+}
 
 /* The path a vhost port serves, as people read it: relative paths live under the configuration's
  * socket_dir (riov_vhost_socket_confine() decides whether it may be served). */
@@ -120,21 +124,25 @@ static int port_features_off(const Riov__V1__PortSpec *ps, struct riov_dp_port_p
 	for (size_t i = 0; i < ps->n_features_off; i++) {
 		size_t k;
 		for (k = 0; k < N_FEATURES; k++)
-			if (strcmp(str_or_empty(ps->features_off[i]), feature_names[k].name) == 0)
+			if (strcmp(str_or_empty(ps->features_off[i]), feature_name(k)) == 0)
 				break;
 		if (k == N_FEATURES) {
+			char names[128];
+			size_t o = 0;
+			for (size_t j = 0; j < N_FEATURES && o < sizeof(names); j++)
+				o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", j ? ", " : "",
+						      feature_name(j));
 			snprintf(err, errlen, "port %s: unknown virtio feature '%.64s' (features_off takes "
-				 "mrg_rxbuf, in_order, event_idx, indirect, packed, offloads)", pp->name,
-				 str_or_empty(ps->features_off[i]));
+				 "%s)", pp->name, str_or_empty(ps->features_off[i]), names);
 			return -EINVAL;
 		}
-		if (pp->type != RIOV_DP_PORT_VHOST && feature_names[k].bits != RIOV_VIRTIO_NET_OFFLOADS) {
+		if (pp->type != RIOV_DP_PORT_VHOST && feature_bits[k] != RIOV_VIRTIO_NET_OFFLOADS) {
 			snprintf(err, errlen, "port %s: an eth or uplink port takes only 'offloads' in "
 				 "features_off (its receive coalescing of TCP); '%s' is for vhost ports",
-				 pp->name, feature_names[k].name);
+				 pp->name, feature_name(k));
 			return -EINVAL;
 		}
-		pp->features_off |= feature_names[k].bits;
+		pp->features_off |= feature_bits[k];
 	}
 	return 0;
 }
@@ -609,7 +617,7 @@ void svc_port_from_config(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps
 		ps->features_off = feat;
 		for (size_t k = 0; k < N_FEATURES; k++)
 			if (!on[k])
-				feat[ps->n_features_off++] = (char *)feature_names[k].name;
+				feat[ps->n_features_off++] = (char *)feature_name(k);
 	} else {
 		ps->devargs = (char *)cp->devargs;
 		ps->assign = cp->assign;
@@ -618,7 +626,7 @@ void svc_port_from_config(const struct riov_cfg_port *cp, Riov__V1__PortSpec *ps
 		ps->gateway = (char *)cp->gateway;
 		if (!cp->offloads) {   /* no receive coalescing */
 			ps->features_off = feat;
-			feat[ps->n_features_off++] = (char *)feature_names[N_FEATURES - 1].name;
+			feat[ps->n_features_off++] = (char *)feature_name(N_FEATURES - 1);
 		}
 	}
 }

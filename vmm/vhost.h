@@ -50,8 +50,9 @@ struct riov_vhost_dev;
 /** The name of virtio feature bit `bit` (0..63) as riov shows it: the virtio 1.2 name (5.1.3, 6)
  *  in lower case without its VIRTIO_F_ / VIRTIO_NET_F_ prefix ("mrg_rxbuf", "event_idx",
  *  "in_order", "packed", "iommu_platform" for VIRTIO_F_ACCESS_PLATFORM, "indirect" for
- *  VIRTIO_F_RING_INDIRECT_DESC as features_off spells it; vhost-user's "protocol_features" and
- *  vhost's "log_all"), or NULL for a bit without a name here. Any thread. */
+ *  VIRTIO_F_RING_INDIRECT_DESC; vhost-user's "protocol_features" and vhost's "log_all"), or NULL
+ *  for a bit without a name here. Port.Add's features_off names the bits it withholds by these
+ *  names (control/svc_port.c). Any thread. */
 const char *riov_virtio_feature_name(unsigned bit);
 
 /* The checksum and segmentation offloads, both ways (a port's "offloads" feature switch) */
