@@ -17,6 +17,8 @@
 
 #include <stdint.h>
 
+#include "vmm/vhost.h"   /* the virtio feature bits (RIOV_VIRTIO_F_RING_PACKED ...): one definition */
+
 /* virtio 1.2 2.7.5 */
 #define RIOV_VRING_DESC_F_NEXT     1u
 #define RIOV_VRING_DESC_F_WRITE    2u
@@ -58,9 +60,9 @@ struct riov_vring_used {
 	struct riov_vring_used_elem ring[]; /* [size], then uint16_t avail_event (EVENT_IDX) */
 };
 
-/* Packed virtqueues (virtio 1.2 2.8): one descriptor ring the driver makes descriptors available
- * in and the device writes used descriptors back to, in place; two event suppression areas. */
-#define RIOV_VIRTIO_F_RING_PACKED 34      /* as vmm/vhost.h has it */
+/* Packed virtqueues (virtio 1.2 2.8, VIRTIO_F_RING_PACKED): one descriptor ring the driver makes
+ * descriptors available in and the device writes used descriptors back to, in place; two event
+ * suppression areas. */
 
 struct riov_vring_packed_desc {
 	uint64_t addr;
