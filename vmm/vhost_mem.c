@@ -474,10 +474,14 @@ int vu_h_set_log_fd(struct riov_vhost_dev *dev, struct vu_msg *m)
 
 /* ---- inflight ---------------------------------------------------------------------------------- */
 
-static uint64_t inflight_size(uint16_t nq, uint16_t qs)
+/* The inflight region of nq queues of qs entries (vhost-user "Inflight I/O tracking"): per queue
+ * a split ring's 16-byte header and 16 bytes a descriptor, or a packed ring's 32-byte header
+ * (its wrap counters and free list heads) and 32 bytes a descriptor (id, flags, length, address
+ * of each), each queue's part 64-byte aligned. */
+static uint64_t inflight_size(uint16_t nq, uint16_t qs, bool packed)
 {
-	/* split-ring inflight region per queue: 16-byte header + 16 bytes per descriptor */
-	uint64_t per = (16ull + 16ull * qs + INFLIGHT_ALIGN - 1) & ~(uint64_t)(INFLIGHT_ALIGN - 1);
+	const uint64_t unit = packed ? 32 : 16;
+	uint64_t per = (unit + unit * qs + INFLIGHT_ALIGN - 1) & ~(uint64_t)(INFLIGHT_ALIGN - 1);
 	return per * nq;
 }
 
@@ -497,7 +501,7 @@ int vu_h_get_inflight_fd(struct riov_vhost_dev *dev, struct vu_msg *m)
 	int rc = inflight_check(dev, &in);
 	if (rc)
 		return rc;
-	uint64_t size = inflight_size(in.num_queues, in.queue_size);
+	uint64_t size = inflight_size(in.num_queues, in.queue_size, vu_packed(dev));
 
 	/* A repeated request releases the previous region first. */
 	vu_inflight_release(dev);
@@ -541,7 +545,7 @@ int vu_h_set_inflight_fd(struct riov_vhost_dev *dev, struct vu_msg *m)
 	int rc = inflight_check(dev, &in);
 	if (rc)
 		return rc;
-	if (in.mmap_size == 0 || in.mmap_size > inflight_size(in.num_queues, in.queue_size) * 2 + 4096)
+	if (in.mmap_size == 0 || in.mmap_size > inflight_size(in.num_queues, in.queue_size, vu_packed(dev)) * 2 + 4096)
 		return -EINVAL;
 	uint8_t *base = map_file_range(m->fds[0], in.mmap_offset, in.mmap_size, &map, &map_len,
 				       &sealed);

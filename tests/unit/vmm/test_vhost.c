@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -895,6 +896,29 @@ static int packed_session(struct fx *f, struct guest *g)
 	negotiate(f, fd, FEAT_PACKED);
 	CHECK_EQ(send_mem_table(f, fd, g), 0);
 	return fd;
+}
+
+/* GET_INFLIGHT_FD on packed rings: the region has a packed ring's layout (32-byte header and
+ * 32 bytes a descriptor per queue), not a split ring's half of that. */
+RIOV_TEST(packed_inflight_region_sized_for_packed)
+{
+	struct fx f = { 0 };
+	struct guest g;
+	int fd = packed_session(&f, &g);
+	struct vu_inflight in = { 0, 0, 2, 256 }, out;
+	int rfd;
+	CHECK_EQ(fe_send(fd, VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), NULL, 0), 0);
+	CHECK_EQ(fe_recv(&f, fd, VU_GET_INFLIGHT_FD, &out, sizeof(out), &rfd), (int)sizeof(out));
+	CHECK(rfd >= 0);
+	CHECK(out.mmap_size >= 2ull * (32 + 32 * 256));
+	struct stat st;
+	CHECK_EQ(fstat(rfd, &st), 0);
+	CHECK((uint64_t)st.st_size >= 2ull * (32 + 32 * 256));
+	CHECK_EQ(fe_call(&f, fd, VU_SET_INFLIGHT_FD, &out, sizeof(out), &rfd, 1), 0);
+	close(rfd);
+	close(fd);
+	guest_fini(&g);
+	fx_fini(&f);
 }
 
 RIOV_TEST(packed_offered_only_when_the_owner_serves_it)
@@ -2486,6 +2510,7 @@ RIOV_TEST(fuzz_entry_smoke)
 
 RIOV_TEST_MAIN(RIOV_TEST_ENTRY(server_good_session), RIOV_TEST_ENTRY(server_refuses_second_frontend),
 	       RIOV_TEST_ENTRY(packed_offered_only_when_the_owner_serves_it),
+	       RIOV_TEST_ENTRY(packed_inflight_region_sized_for_packed),
 	       RIOV_TEST_ENTRY(packed_withheld_by_features_off),
 	       RIOV_TEST_ENTRY(packed_rings_start_and_base_carries_wrap_counters),
 	       RIOV_TEST_ENTRY(packed_bad_base_and_area_alignment),
