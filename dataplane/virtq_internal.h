@@ -423,6 +423,24 @@ static inline void vq_rx_src_advance(struct vq_rx_src *s, uint32_t c)
 	s->done += c;
 }
 
+/* A peeked packet of flen bytes at frame, contiguous in one mapping (the one-descriptor TX paths
+ * of both ring kinds): its first RIOV_VIRTQ_PEEK bytes copied, the rest left where it is. */
+static inline void vq_pkt_one(struct riov_virtq_pkt *pk, const uint8_t *frame, uint32_t flen)
+{
+	if (likely(flen >= RIOV_VIRTQ_PEEK)) {
+		rte_memcpy(pk->peek, frame, RIOV_VIRTQ_PEEK);
+		pk->peek_len = RIOV_VIRTQ_PEEK;
+		pk->nseg = flen > RIOV_VIRTQ_PEEK;
+		pk->seg[0].p = frame + RIOV_VIRTQ_PEEK;
+		pk->seg[0].len = flen - RIOV_VIRTQ_PEEK;
+	} else {
+		rte_memcpy(pk->peek, frame, flen);
+		pk->peek_len = (uint8_t)flen;
+		pk->nseg = 0;
+	}
+	pk->len = flen;
+}
+
 /* Copy up to `left` frame bytes of src (a peeked packet or an mbuf chain, from its start) to dst;
  * returns the bytes copied (less than left only if the source is shorter). A loop of its own rather
  * than vq_rx_src_chunk()'s general walk: that one costs 35 more instructions per 64 B packet. For

@@ -519,18 +519,7 @@ static inline bool vqp_tx_simple(struct riov_virtq *vq, struct vqp_chain *ch, st
 	const uint32_t flen = d.len - vq->hdr_len;
 	if (hdr != NULL)
 		memcpy(hdr, hva, vq->hdr_len);
-	if (likely(flen >= RIOV_VIRTQ_PEEK)) {
-		rte_memcpy(pk->peek, frame, RIOV_VIRTQ_PEEK);
-		pk->peek_len = RIOV_VIRTQ_PEEK;
-		pk->nseg = flen > RIOV_VIRTQ_PEEK;
-		pk->seg[0].p = frame + RIOV_VIRTQ_PEEK;
-		pk->seg[0].len = flen - RIOV_VIRTQ_PEEK;
-	} else {
-		rte_memcpy(pk->peek, frame, flen);
-		pk->peek_len = (uint8_t)flen;
-		pk->nseg = 0;
-	}
-	pk->len = flen;
+	vq_pkt_one(pk, frame, flen);
 	vqp_chain_one(vq, ch, d.id);
 	return true;
 }
