@@ -21,6 +21,8 @@
 #   RIOV_LAB_KERNEL_VERSION   its Debian version (default 6.1.170-3); both together are the pin
 #   RIOV_LAB_EXTRA            optional directory copied into the guest as /lab/extra (e.g. riov binaries)
 #   RIOV_LAB_BUILD            meson build directory of riovd/riovctl (default <tree>/build)
+#   RIOV_LAB_BACKPORTS        1: the backports lab (tests/lab/backports.sh, sourced): QEMU 10 and Linux
+#                             6.12 from bookworm-backports, this whole build under $RIOV_LAB_CACHE/backports
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,6 +42,14 @@ MODULES=(e1000e virtio_pci virtio_net nvme vfio vfio_iommu_type1 vfio-pci crc32_
 
 log() { echo "lab-build: $*" >&2; }
 die() { echo "lab-build: ERROR: $*" >&2; exit 1; }
+
+# Test directories whose scripts go to the guest's /lab/tests besides tests/lab/guest/tests/.
+LAB_TEST_DIRS=()
+if [ "${RIOV_LAB_BACKPORTS:-0}" = 1 ]; then
+	# sets CACHE, KPKG, KPKG_VER, adds to MODULES and LAB_TEST_DIRS
+	# shellcheck source=tests/lab/backports.sh
+	. "$HERE/backports.sh"
+fi
 
 for tool in apt-get dpkg-deb cpio depmod modprobe gzip xz sha256sum ldd; do
 	command -v "$tool" >/dev/null || die "missing '$tool' (apt-get install -y cpio kmod xz-utils)"
@@ -105,6 +115,15 @@ if [ ! -f "$VMLINUX" ] && [ ! -f "$VMLINUX.none" ]; then
 	off=$(LC_ALL=C grep -abo $'\xfd7zXZ' "$VMLINUZ" 2>/dev/null | head -n1 | cut -d: -f1 || true)
 	# (tail may die of SIGPIPE once xz has its one stream: judge by the result, not the pipe status)
 	[ -n "$off" ] && { tail -c +$((off + 1)) "$VMLINUZ" | xz -dc --single-stream > "$VMLINUX.tmp" 2>/dev/null || true; }
+	if [ -z "$off" ] && command -v zstd >/dev/null; then
+		# a zstd kernel (Debian's 6.12): the payload as the boot header places it (setup_sects at
+		# 0x1f1, payload_offset and payload_length at 0x248), less its 4-byte size trailer
+		s=$(od -An -tu1 -j $((0x1f1)) -N1 "$VMLINUZ" | tr -d ' '); [ "$s" = 0 ] && s=4
+		po=$(od -An -tu4 -j $((0x248)) -N4 "$VMLINUZ" | tr -d ' ')
+		pl=$(od -An -tu4 -j $((0x24c)) -N4 "$VMLINUZ" | tr -d ' ')
+		off=$(( (s + 1) * 512 + po ))
+		{ tail -c +$((off + 1)) "$VMLINUZ" | head -c $((pl - 4)) | zstd -dcq > "$VMLINUX.tmp" 2>/dev/null || true; }
+	fi
 	if [ -n "$off" ] && [ "$(head -c 4 "$VMLINUX.tmp" | od -An -c | tr -d ' ')" = '177ELF' ]; then
 		mv "$VMLINUX.tmp" "$VMLINUX"
 	else
@@ -235,6 +254,10 @@ key_inputs() {
 	echo "busybox $BBKEY"
 	echo "modules ${MODULES[*]}"
 	sha256sum "$HERE/build.sh" "$HERE/modules.sh" "$HERE"/guest/init "$HERE"/guest/tests/* "$HERE"/guest/lib/* 2>/dev/null
+	for d in "${LAB_TEST_DIRS[@]}"; do
+		echo "tests $d"
+		sha256sum "$d"/* "$HERE/backports.sh"
+	done
 	for f in "${HOST_TOOLS[@]}" $RXE_PROVIDER; do
 		echo "host $f $(dpkg-query -S "$f" 2>/dev/null | cut -d: -f1)"
 		sha256sum "$f"
@@ -272,6 +295,11 @@ else
 	install -m 0755 "$HERE/guest/init" "$STAGE/init"
 	for t in "$HERE"/guest/tests/*; do
 		[ -f "$t" ] && install -m 0755 "$t" "$STAGE/lab/tests/"
+	done
+	for d in "${LAB_TEST_DIRS[@]}"; do
+		for t in "$d"/*; do
+			[ -f "$t" ] && install -m 0755 "$t" "$STAGE/lab/tests/"
+		done
 	done
 	# shell functions the tests source (/lab/lib/*.sh)
 	mkdir -p "$STAGE/lab/lib"
