@@ -20,6 +20,7 @@
 #   RIOV_LAB_VERBOSE   1: copy the whole console to stdout while the VM runs
 #   RIOV_LAB_QEMU_ARGS extra QEMU arguments (word-split)
 #   RIOV_LAB_PAIR      1: the same as --pair
+#   RIOV_LAB_BACKPORTS 1: the same as --backports
 #
 # tests/lab/run.sh --pair (or RIOV_LAB_PAIR=1): the two-VM mode. VM A and VM B boot the pair image
 # (build.sh's initramfs-pair.cpio.gz: the lab image plus dpdk-testpmd and tests/lab/guest/pair/) at
@@ -30,6 +31,12 @@
 # as "LAB-RESULT pair-<role>-<test> ...", the summary counts both VMs' lines, and the exit status is
 # the worst of the two (as above). RIOV_LAB_TIMEOUT (default 900 here) bounds each VM; the per-test
 # limit is lab.timeout=400 (the tests wait for the other VM over the wire).
+#
+# tests/lab/run.sh --backports (or RIOV_LAB_BACKPORTS=1): the backports lab (tests/lab/backports.sh;
+# build it with RIOV_LAB_BACKPORTS=1 tests/lab/build.sh): QEMU 10 and the lab image for Linux 6.12
+# from $RIOV_LAB_CACHE/backports (lab.env, qemu.env; the console log is there too), and the single
+# VM gets one more device: an igb NIC (Intel 82576, SR-IOV with 7 VFs; QEMU 7.2 has no igb) on
+# user-mode networking with restrict=on. With --pair: the two VMs on QEMU 10 and 6.12.
 set -uo pipefail
 
 CACHE=${RIOV_LAB_CACHE:-/var/cache/riov-lab}
@@ -37,6 +44,33 @@ TIMEOUT=${RIOV_LAB_TIMEOUT:-240}
 QEMU=${QEMU:-qemu-system-x86_64}
 
 die() { echo "lab-run: ERROR: $*" >&2; exit 3; }
+
+pair=${RIOV_LAB_PAIR:-0}
+backports=${RIOV_LAB_BACKPORTS:-0}
+for a in "$@"; do
+	case $a in
+	--pair) pair=1 ;;
+	--backports) backports=1 ;;
+	*) die "usage: $0 [--pair] [--backports]" ;;
+	esac
+done
+
+# one lab VM at a time, whichever QEMU it runs on: the lock stays in the main cache
+LOCK=$CACHE/run.lock
+qboot=/usr/share/qemu/qboot.rom
+qemu_l=() igb=()
+if [ "$backports" = 1 ]; then
+	CACHE=$CACHE/backports
+	[ -f "$CACHE/qemu.env" ] && [ -f "$CACHE/lab.env" ] ||
+		die "no backports lab in $CACHE: run RIOV_LAB_BACKPORTS=1 tests/lab/build.sh first"
+	# QEMU=, QEMU_DATADIRS=, QEMU_MODULE_DIR=, QEMU_QBOOT= (tests/lab/backports.sh)
+	# shellcheck disable=SC1091
+	. "$CACHE/qemu.env"
+	export QEMU_MODULE_DIR
+	for d in $QEMU_DATADIRS; do qemu_l+=(-L "$d"); done
+	qboot=$QEMU_QBOOT
+	igb=(-device igb,netdev=ni,mac=52:54:00:12:34:05 -netdev user,id=ni,restrict=on)
+fi
 
 [ -f "$CACHE/lab.env" ] || die "$CACHE/lab.env missing: run tests/lab/build.sh first"
 # shellcheck disable=SC1091
@@ -54,7 +88,7 @@ vmlinux) [ "$KERNEL" != "$KERNEL_BZIMAGE" ] || die "no uncompressed vmlinux was 
 esac
 bios=()
 case "${RIOV_LAB_BIOS:-qboot}" in
-qboot) [ -f /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom) ;;
+qboot) [ -f "$qboot" ] && bios=(-bios "$qboot") ;;
 seabios) ;;
 *) die "RIOV_LAB_BIOS must be qboot or seabios" ;;
 esac
@@ -64,7 +98,7 @@ append="console=ttyS0 intel_iommu=on panic=-1 loglevel=4 lab.timeout=60"
 [ -n "${RIOV_LAB_APPEND:-}" ] && append+=" $RIOV_LAB_APPEND"
 
 # One VM at a time on this machine: TCG takes a whole core.
-exec 9> "$CACHE/run.lock"
+exec 9> "$LOCK"
 if ! flock -n 9; then
 	echo "lab-run: another lab VM is running; waiting for it" >&2
 	flock 9
@@ -74,8 +108,6 @@ fi
 # shellcheck source=tests/lab/verdict.sh
 . "$(dirname "${BASH_SOURCE[0]}")/verdict.sh"
 
-pair=${RIOV_LAB_PAIR:-0}
-[ "${1:-}" = --pair ] && pair=1
 if [ "$pair" = 1 ]; then
 	[ -n "${INITRD_PAIR:-}" ] && [ -f "$INITRD_PAIR" ] || die "no pair initramfs in $CACHE/lab.env: run tests/lab/build.sh"
 	TIMEOUT=${RIOV_LAB_TIMEOUT:-900}
@@ -93,7 +125,7 @@ if [ "$pair" = 1 ]; then
 			timeout -k 5 "$TIMEOUT" "$QEMU" \
 				-machine q35 -accel tcg -cpu max -smp 1 -m 1024 \
 				-nographic -no-reboot -nodefaults -serial stdio -monitor none \
-				"${bios[@]}" \
+				"${qemu_l[@]}" "${bios[@]}" \
 				-kernel "$kernel" -initrd "$INITRD_PAIR" -append "$append riov.lab.role=$r" \
 				-device virtio-net-pci,netdev=w,mac=52:54:00:12:36:0$r \
 				-netdev dgram,id=w,local.type=unix,local.path="$CACHE/pair-$r.sock",remote.type=unix,remote.path="$CACHE/pair-$o.sock" \
@@ -144,7 +176,7 @@ timeout -k 5 "$TIMEOUT" "$QEMU" \
 	-device intel-iommu,intremap=on,caching-mode=on \
 	-cpu max -smp 1 -m 1024 \
 	-nographic -no-reboot -nodefaults -serial stdio -monitor none \
-	"${bios[@]}" \
+	"${qemu_l[@]}" "${bios[@]}" \
 	-kernel "$kernel" -initrd "$INITRD" -append "$append" \
 	-device e1000e,netdev=wa,mac=52:54:00:12:34:01 \
 	-netdev dgram,id=wa,local.type=unix,local.path="$WIRE_A",remote.type=unix,remote.path="$WIRE_B" \
@@ -153,6 +185,7 @@ timeout -k 5 "$TIMEOUT" "$QEMU" \
 	-device nvme,serial=riovlab0,subsys=nvs0,sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2,max_ioqpairs=8,msix_qsize=4 \
 	-device virtio-net-pci,netdev=wb,mac=52:54:00:12:34:03 \
 	-netdev dgram,id=wb,local.type=unix,local.path="$WIRE_B",remote.type=unix,remote.path="$WIRE_A" \
+	"${igb[@]}" \
 	${RIOV_LAB_QEMU_ARGS:-} \
 	< /dev/null 2>&1 | tr -d '\r' | tee "$LOG" | {
 	if [ "${RIOV_LAB_VERBOSE:-0}" = 1 ]; then cat; else grep --line-buffered -E '^LAB-(RESULT|BOOT|DONE)'; fi
