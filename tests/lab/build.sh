@@ -222,9 +222,11 @@ fi
 # build directory has: rdma_link_smoke needs rdma-core). A failed build leaves one out: its test SKIPs.
 LAB_DPDK_BINS=()
 if [ -f "$RIOV_BUILD/build.ninja" ] && command -v ninja >/dev/null; then
+	# (the list whole first: grep -q leaving early would SIGPIPE ninja, and pipefail then said "no")
+	targets=$(ninja -C "$RIOV_BUILD" -t targets all 2>/dev/null || true)
 	for t in rdma_link_smoke; do
 		tgt=tests/lab/guest/dpdk/$t
-		ninja -C "$RIOV_BUILD" -t targets all 2>/dev/null | grep -q "^$tgt:" || continue
+		grep -q "^$tgt:" <<< "$targets" || continue
 		if ninja -C "$RIOV_BUILD" "$tgt" > "$CACHE/build-$t.log" 2>&1; then
 			LAB_DPDK_BINS+=("$RIOV_BUILD/$tgt")
 		else
