@@ -290,32 +290,35 @@ static inline void vq_prefetch_w(const void *p)
 	__builtin_prefetch(p, 1, 3);
 }
 
-/* Prefetch the first buffer of each chain whose translation the cursor already holds. Only a
- * hint: the descriptor is read again, checked and translated when the chain is processed. */
+/* Prefetch the buffer at guest address addr if the cursor's 2 MiB slot already holds its
+ * translation (both ring kinds). Only a hint: the descriptor is read again, checked and translated
+ * when the chain is processed. */
+static inline void vq_prefetch_buffer(const struct riov_virtq *vq, uint64_t addr, bool write)
+{
+	const struct riov_vtd_cursor_slot *sl = &vq->tc.slot[(addr >> 21) % RIOV_VTD_CURSOR_SLOTS];
+	if (sl->mask == 0 || (addr & ~sl->mask) != sl->base)
+		return;
+	const uint8_t *p = (const uint8_t *)(uintptr_t)(sl->hbase + (addr - sl->base));
+	rte_prefetch0(p);
+	if (!write)
+		return;
+	/* RX: the virtio-net header is mostly left as it is (vq_rx_hdr_same()), so its line is only
+	 * read and stays valid in the guest's cache; the frame's first line is written: ask for it
+	 * in exclusive state, so the stores of the copy do not wait */
+	const uint64_t frame = addr + vq->hdr_len;
+	if (((frame ^ addr) & ~63ull) != 0 && (frame & ~sl->mask) == sl->base)
+		vq_prefetch_w(p + vq->hdr_len);
+}
+
+/* The split ring's: the first buffer of each chain heads[0..k). */
 static inline void vq_prefetch_buffers(const struct riov_virtq *vq, const uint16_t *heads, uint16_t k,
 				       bool write)
 {
 	const struct riov_vring_desc *desc = vq->desc;
 	const uint16_t mask = (uint16_t)(vq->size - 1);
 
-	for (uint16_t j = 0; j < k; j++) {
-		uint64_t addr = __atomic_load_n(&desc[heads[j] & mask].addr, __ATOMIC_RELAXED);
-		const struct riov_vtd_cursor_slot *sl = &vq->tc.slot[(addr >> 21) % RIOV_VTD_CURSOR_SLOTS];
-		if (sl->mask == 0 || (addr & ~sl->mask) != sl->base)
-			continue;
-		const uint8_t *p = (const uint8_t *)(uintptr_t)(sl->hbase + (addr - sl->base));
-		if (!write) {
-			rte_prefetch0(p);
-			continue;
-		}
-		/* RX: the virtio-net header is mostly left as it is (vq_rx_hdr_same()), so its line
-		 * is only read and stays valid in the guest's cache; the frame's first line is
-		 * written: ask for it in exclusive state, so the stores of the copy do not wait */
-		rte_prefetch0(p);
-		const uint64_t frame = addr + vq->hdr_len;
-		if (((frame ^ addr) & ~63ull) != 0 && (frame & ~sl->mask) == sl->base)
-			vq_prefetch_w(p + vq->hdr_len);
-	}
+	for (uint16_t j = 0; j < k; j++)
+		vq_prefetch_buffer(vq, __atomic_load_n(&desc[heads[j] & mask].addr, __ATOMIC_RELAXED), write);
 }
 
 /* ---- guest TX and RX copies (virtq_tx.c, virtq_rx.c; the packed ring's file uses them too) ---- */

@@ -123,22 +123,6 @@ static inline void vqp_ring_desc(const struct riov_virtq *vq, uint16_t slot,
 	vqp_decode(d, &raw);
 }
 
-/* vq_prefetch_buffers()'s hint for one buffer at guest address addr, if the cursor's 2 MiB slot
- * holds its translation (kept apart so that the split ring's code stays as it was). */
-static inline void vqp_prefetch_buffer(const struct riov_virtq *vq, uint64_t addr, bool write)
-{
-	const struct riov_vtd_cursor_slot *sl = &vq->tc.slot[(addr >> 21) % RIOV_VTD_CURSOR_SLOTS];
-	if (sl->mask == 0 || (addr & ~sl->mask) != sl->base)
-		return;
-	const uint8_t *p = (const uint8_t *)(uintptr_t)(sl->hbase + (addr - sl->base));
-	rte_prefetch0(p);
-	/* RX: the header's line is mostly only read (vq_rx_hdr_same()), the frame's first line is
-	 * written: that one in exclusive state */
-	const uint64_t frame = addr + vq->hdr_len;
-	if (write && ((frame ^ addr) & ~63ull) != 0 && (frame & ~sl->mask) == sl->base)
-		vq_prefetch_w(p + vq->hdr_len);
-}
-
 /* Start the cache misses of a burst early and in parallel (vq_tx_begin() and vq_rx_prefetch() of
  * the split ring): the buffers of up to k slots from the avail position on that look available,
  * each as the first buffer of a chain. The descriptors themselves are consecutive and read in
@@ -154,7 +138,7 @@ static inline void vqp_prefetch(const struct riov_virtq *vq, uint16_t k, bool wr
 		const uint16_t f = rte_le_to_cpu_16(__atomic_load_n(&ring[slot].flags, __ATOMIC_RELAXED));
 		if (!!(f & RIOV_VRING_PACKED_DESC_F_AVAIL) != wrap || !!(f & RIOV_VRING_PACKED_DESC_F_USED) == wrap)
 			break;
-		vqp_prefetch_buffer(vq, rte_le_to_cpu_64(__atomic_load_n(&ring[slot].addr, __ATOMIC_RELAXED)),
+		vq_prefetch_buffer(vq, rte_le_to_cpu_64(__atomic_load_n(&ring[slot].addr, __ATOMIC_RELAXED)),
 				    write);
 		if (++slot == vq->size) {
 			slot = 0;
