@@ -405,11 +405,25 @@ static int mkdir_p(const char *dir, mode_t mode)
 	return 0;
 }
 
+/* Where vhost ports' packed vrings record their positions for the next riovd: beside the
+ * sockets, under /run in production, so a reboot empties it (dataplane/dp.h). NULL if the name
+ * does not fit. */
+static const char *ring_record_dir(const struct riov_config *c, char *buf, size_t len)
+{
+	if ((size_t)snprintf(buf, len, "%s/vring-records", c->socket_dir) >= len)
+		return NULL;
+	return buf;
+}
+
 /* The directories riovd writes to: vhost sockets, state, the RPC socket's. Returns 0 or -errno
  * (logged). */
 static int make_dirs(const struct riov_config *c)
 {
 	int rc = mkdir_p(c->socket_dir, 0755);
+	char rec_dir[PATH_MAX];
+
+	if (rc == 0 && ring_record_dir(c, rec_dir, sizeof(rec_dir)) != NULL)
+		rc = mkdir_p(rec_dir, 0700);
 
 	if (rc == 0)
 		rc = mkdir_p(c->state_dir, 0750);
@@ -484,8 +498,10 @@ int main(int argc, char **argv)
 		RIOV_LOG(RIOV_LOG_ERR, "cannot create the event loop");
 		return 1;
 	}
+	char rec_dir[PATH_MAX];
 	struct riov_dp_params dpp = { .n_workers = n_workers, .nb_mbufs = d.cfg.mbufs, .base = d.base,
-					  .idle_sleep_us = d.cfg.idle_sleep_us };
+					  .idle_sleep_us = d.cfg.idle_sleep_us,
+					  .ring_record_dir = ring_record_dir(&d.cfg, rec_dir, sizeof(rec_dir)) };
 	rc = riov_dp_create(&dpp, &d.dp);
 	if (rc != 0) {
 		RIOV_LOG(RIOV_LOG_ERR, "cannot start the dataplane: %s", strerror(-rc));

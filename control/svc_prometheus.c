@@ -102,7 +102,8 @@ static const struct {
 		      "misses riovd sent a vhost port's front-end (a vring's rings or a buffer had no "
 		      "translation yet)."),
 	VHOST_COUNTER(vhost.base_resyncs, "riov_port_vring_base_resyncs_total", "Vrings of a vhost "
-		      "port started from the used ring's index instead of the base its front-end sent."),
+		      "port started from the used ring's index (a packed ring: riovd's record of it) instead of "
+		      "the base its front-end sent."),
 	/* checksum and segmentation offloads through a port */
 	ANY_COUNTER(ol.frames_in, "riov_port_offload_frames_in_total", "Frames taken from a port "
 		    "with a partial checksum or TSO (a guest's virtio-net header; for an eth port, the TSO "

@@ -7,8 +7,11 @@
  * on this thread; a queue's "running" flag is the publication, dp_sync() the wait.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -151,6 +154,13 @@ int riov_dp_create(const struct riov_dp_params *prm, struct riov_dp **out)
 		return -ENOMEM;
 	dp->n_workers = prm->n_workers;
 	dp->idle_sleep_us = prm->idle_sleep_us;
+	if (prm->ring_record_dir != NULL &&
+	    (size_t)snprintf(dp->ring_record_dir, sizeof(dp->ring_record_dir), "%s", prm->ring_record_dir) >=
+		    sizeof(dp->ring_record_dir)) {
+		RIOV_LOG(RIOV_LOG_WARN, "ring record directory %s: name too long, not used",
+			 prm->ring_record_dir);
+		dp->ring_record_dir[0] = '\0';
+	}
 	const unsigned nb_mbufs = prm->nb_mbufs ? prm->nb_mbufs : 16383;
 	/* what guests slow to give RX buffers back may pin of the pool, together (virtq.h) */
 	dp->held_budget.cap = (int32_t)nb_mbufs / 4;
@@ -435,6 +445,18 @@ static const struct riov_vhost_ops vh_ops = {
 	.announce = vh_announce,
 };
 
+
+/* The ring record file of vhost port `name` (riov_dp_params.ring_record_dir), in buf; NULL when
+ * there is no directory or the name cannot be a file's. */
+static const char *dp_ring_record(const struct riov_dp *dp, const char *name, char *buf, size_t len)
+{
+	if (dp->ring_record_dir[0] == '\0' || name[0] == '\0' || name[0] == '.' || strchr(name, '/') != NULL)
+		return NULL;
+	if ((size_t)snprintf(buf, len, "%s/%s", dp->ring_record_dir, name) >= len)
+		return NULL;
+	return buf;
+}
+
 static int vhost_port_init(struct riov_dp *dp, struct dp_port *p, const struct riov_dp_port_params *prm,
 			   char *err, size_t errlen)
 {
@@ -465,8 +487,10 @@ static int vhost_port_init(struct riov_dp *dp, struct dp_port *p, const struct r
 				return -ENOMEM;
 		}
 	}
+	char rec[PATH_MAX];
 	struct riov_vhost_dev_params vp = {
 		.name = p->name,
+		.ring_record = dp_ring_record(dp, p->name, rec, sizeof(rec)),
 		.path = prm->socket,
 		.mode = prm->client ? RIOV_VHOST_CLIENT : RIOV_VHOST_SERVER,
 		.max_queue_pairs = p->queues,
@@ -873,7 +897,11 @@ int riov_dp_port_del(struct riov_dp *dp, const char *name)
 		}
 	}
 	RIOV_LOG(RIOV_LOG_INFO, "port %s deleted", p->name);
+	char rec[PATH_MAX];
+	const char *rec_path = p->type == RIOV_DP_PORT_VHOST ? dp_ring_record(dp, p->name, rec, sizeof(rec)) : NULL;
 	port_free(dp, p);
+	if (rec_path != NULL)
+		(void)unlink(rec_path);   /* a port deleted: nothing of its rings goes on */
 	return 0;
 }
 

@@ -39,6 +39,9 @@ struct riov_dp_params {
 	unsigned idle_sleep_us;        /* a worker that found nothing for a while sleeps this long
 				        * between polls (0: busy-poll); for hosts where riovd shares
 				        * its CPUs (tests, small labs), not for production */
+	const char *ring_record_dir;   /* where each vhost port's packed vrings record their position
+				        * for the next riovd (one file per port, named after it; vmm/
+				        * vhost.h riov_vhost_dev_params.ring_record); NULL: nowhere */
 };
 
 /** Create the dataplane after rte_eal_init(): mempool, RCU, VT-d unit. Workers start here too.

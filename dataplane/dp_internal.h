@@ -229,6 +229,7 @@ struct riov_dp {
 	struct event_base *base;
 	unsigned n_workers;
 	unsigned idle_sleep_us;        /* riov_dp_params.idle_sleep_us */
+	char ring_record_dir[256];     /* riov_dp_params.ring_record_dir; "" none */
 	struct riov_virtq_held_budget held_budget;   /* RX vrings' held mbufs, together */
 	_Atomic bool stop;
 	_Atomic unsigned fault_hang;   /* test-only (RIOV_FAULT_INJECTION): worker idx + 1 spins, 0 none */

@@ -423,6 +423,7 @@ int riov_virtq_init(struct riov_virtq *vq, const struct riov_vhost_vring_info *v
 	vq->miss_efd = vi->miss_efd;
 	if (packed) {
 		vq->packed = true;
+		vq->pk.rec = vi->ring_rec;
 		return vqp_init(vq);
 	}
 

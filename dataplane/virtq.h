@@ -24,6 +24,7 @@
 struct rte_mbuf;
 struct rte_mempool;
 struct riov_vhost_vring_info;
+struct riov_vring_rec;
 
 #define RIOV_VIRTQ_BURST 32
 
@@ -153,6 +154,8 @@ struct riov_virtq {
 		uint16_t n_pend;
 		uint32_t signalled;       /* published position at the last interrupt decision (DESC) */
 		uint32_t moved;           /* ring slots published since then */
+		struct riov_vring_rec *rec; /* where each publish is recorded for the next riovd
+					     * (vmm/vhost.h); NULL: nowhere */
 		uint64_t inflight[RIOV_VIRTQ_PACKED_MAX_SIZE / 64]; /* buffer ids the device holds */
 		struct {
 			uint16_t id;

@@ -333,8 +333,10 @@ void vqp_publish(struct riov_virtq *vq)
 	vq->unpublished = false;
 	if (n == 0)
 		return;
+	uint16_t head = first;
 	for (uint16_t i = 0; i < n; i++) {
 		struct riov_vring_packed_desc *d = &ring[slot];
+		head = slot;
 		const uint16_t fl = wrap ? (RIOV_VRING_PACKED_DESC_F_AVAIL | RIOV_VRING_PACKED_DESC_F_USED) : 0;
 		__atomic_store_n(&d->id, rte_cpu_to_le_16(vq->pk.pend[i].id), __ATOMIC_RELAXED);
 		__atomic_store_n(&d->len, rte_cpu_to_le_32(vq->pk.pend[i].len), __ATOMIC_RELAXED);
@@ -346,7 +348,15 @@ void vqp_publish(struct riov_virtq *vq)
 		moved += vq->pk.pend[i].ndesc;
 		vqp_step(vq, &slot, &wrap, vq->pk.pend[i].ndesc);
 	}
+	/* the last chain's head still holds the driver's address: read while the slot is the
+	 * device's (the driver may reuse it once the flags below are stored) */
+	const uint64_t head_addr = vq->pk.rec != NULL ? __atomic_load_n(&ring[head].addr, __ATOMIC_RELAXED) : 0;
 	__atomic_store_n(&ring[first].flags, rte_cpu_to_le_16(first_flags), __ATOMIC_RELEASE);
+	if (vq->pk.rec != NULL) {
+		const uint16_t l = (uint16_t)(n - 1);
+		riov_vring_rec_put(vq->pk.rec, vqp_enc(slot, wrap), vq->pk.pend[l].ndesc, vq->pk.pend[l].id,
+				   vq->pk.pend[l].len, head_addr);
+	}
 	vq->pk.pub = slot;
 	vq->pk.pub_wrap = wrap;
 	vq->pk.n_pend = 0;

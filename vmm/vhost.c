@@ -120,6 +120,8 @@ int vu_h_reset(struct riov_vhost_dev *dev, struct vu_msg *m)
 	VU_STOPS(RESET_OWNER, ANY);
 	VU_STOPS(RESET_DEVICE, ANY);
 	vu_session_release(dev, true);
+	for (unsigned q = 0; q < RIOV_VHOST_MAX_VRINGS; q++)
+		vu_ring_rec_forget(dev, q);   /* the rings start anew */
 	return 0;
 }
 
@@ -338,6 +340,7 @@ int riov_vhost_dev_create(const struct riov_vhost_dev_params *p, struct riov_vho
 	struct riov_vhost_dev *dev = vu_dev_alloc(p);
 	if (!dev)
 		return -ENOMEM;
+	vu_ring_rec_open(dev);
 	int rc = vu_miss_open(dev);
 	if (!rc)
 		rc = p->mode == RIOV_VHOST_SERVER ? vu_server_listen(dev) : vu_client_start(dev);
@@ -358,6 +361,7 @@ void riov_vhost_dev_destroy(struct riov_vhost_dev *dev)
 	vu_sockets_close(dev);
 	vu_session_release(dev, false);
 	vu_miss_close(dev);
+	vu_ring_rec_close(dev);
 	free(dev->path);
 	free(dev);
 }

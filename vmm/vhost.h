@@ -62,6 +62,38 @@ const char *riov_virtio_feature_name(unsigned bit);
 	 (1ull << RIOV_VIRTIO_NET_F_GUEST_ECN) | (1ull << RIOV_VIRTIO_NET_F_HOST_TSO4) |          \
 	 (1ull << RIOV_VIRTIO_NET_F_HOST_TSO6) | (1ull << RIOV_VIRTIO_NET_F_HOST_ECN))
 
+/* A packed vring's position as the dataplane last published it, in a file that outlives riovd
+ * (riov_vhost_dev_params.ring_record). A packed ring keeps no index in guest memory, and QEMU
+ * restores none for it when its back-end went away (it sends the base of the vring's last start
+ * again), so a riovd killed or restarted under a running guest finds where to go on here, once
+ * the ring itself confirms it (vmm/vhost_ringrec.c). The worker that serves the vring writes it
+ * after each publish with riov_vring_rec_put(); vmm clears it when a front-end has been told
+ * the position (GET_VRING_BASE) or resets the device. */
+struct riov_vring_rec {
+	_Atomic uint64_t pos;   /* 0: none. Bits 0-15 the position after the last used descriptor
+				 * (index | wrap << 15); 16-31 that descriptor's chain length in ring
+				 * slots (>= 1); 32-47 its buffer id; 48-63 its length's low 16 bits */
+	_Atomic uint64_t chk;   /* the chain's head descriptor's addr (as in the ring) ^ a hash of
+				 * pos: a record and the ring must agree on the buffer too */
+};
+
+static inline uint64_t riov_vring_rec_hash(uint64_t pos)
+{
+	return pos * 0x9e3779b97f4a7c15ull;
+}
+
+/** Record the position `at` (index | wrap << 15) reached by publishing a used descriptor for a
+ *  chain of ndesc slots with buffer id `id`, length len, whose head descriptor's addr field reads
+ *  addr_raw. pos is stored after chk. */
+static inline void riov_vring_rec_put(struct riov_vring_rec *r, uint16_t at, uint16_t ndesc, uint16_t id,
+				      uint32_t len, uint64_t addr_raw)
+{
+	const uint64_t pos = (uint64_t)at | (uint64_t)ndesc << 16 | (uint64_t)id << 32 |
+			     (uint64_t)(len & 0xffff) << 48;
+	atomic_store_explicit(&r->chk, addr_raw ^ riov_vring_rec_hash(pos), memory_order_relaxed);
+	atomic_store_explicit(&r->pos, pos, memory_order_release);
+}
+
 /* What the dataplane needs to serve one vring. Ring pointers are host addresses obtained by
  * translating the ring's guest addresses through the device's domain (each ring lies within one
  * mapping; vmm checked that). Descriptor buffers are translated per packet by the dataplane. */
@@ -99,6 +131,10 @@ struct riov_vhost_vring_info {
 	 * waits). The slot stays valid until vring_stop() returns. */
 	_Atomic uint64_t *miss_slot;
 	int miss_efd;
+	/* added by vmm: where a packed vring's worker records its published position
+	 * (riov_vring_rec_put after each publish); NULL for split rings or without a record file.
+	 * Valid until vring_stop() returns. */
+	struct riov_vring_rec *ring_rec;
 };
 
 struct riov_vhost_ops {
@@ -138,6 +174,11 @@ struct riov_vhost_dev_params {
 	uint16_t did;                 /* second-stage domain id for guest memory (created by vmm) */
 	uint16_t s1_did;              /* first-stage domain id used when the guest has a vIOMMU */
 	uint32_t irte_base;           /* IRTE indexes irte_base .. irte_base + 2*max_queue_pairs - 1 */
+	const char *ring_record;      /* the file (created if missing) where packed vrings' positions
+				       * are recorded for the next riovd (struct riov_vring_rec); in a
+				       * directory only riovd writes, on a file system that empties at
+				       * boot (/run). NULL: none, and a riovd restarted under a QEMU
+				       * guest with packed rings cannot go on serving them */
 	const struct riov_vhost_ops *ops;
 	void *ops_ctx;
 };

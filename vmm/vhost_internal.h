@@ -9,7 +9,8 @@
  * Files: vhost.c (device life, negotiation, device-level requests, public API), vhost_socket.c
  * (server and client sockets, reconnect, the connection), vhost_msg.c (message I/O, checks and
  * dispatch), vhost_vring.c (vrings: start, stop, pause, their requests), vhost_mem.c (guest memory
- * table, dirty log, inflight), vhost_iotlb.c (VT-d domains, IOTLB requests, back-end channel).
+ * table, dirty log, inflight), vhost_iotlb.c (VT-d domains, IOTLB requests, back-end channel),
+ * vhost_ringrec.c (packed vrings' positions kept for the next riovd).
  *
  * Numbers and names from the vhost-user specification (QEMU docs/interop/vhost-user.rst), which
  * calls the back-end's own channel to the front-end the back-end channel (BACKEND_REQ_FD). Layouts
@@ -359,7 +360,10 @@ struct riov_vhost_dev {
 	struct event *fault_ev; /* on fault_efd while front-end memory is mapped (vhost_mem.c) */
 	int log_fault_h, inflight_fault_h;   /* guard handles of the log, inflight maps; 0 none */
 	uint64_t announces;     /* SEND_RARP requests passed on to ops->announce */
-	uint64_t base_resyncs;  /* vring bases taken from the used ring (vring_resync) */
+	uint64_t base_resyncs;  /* vring bases taken from the used ring (vring_resync) or from the
+				 * ring record (vhost_ringrec.c) */
+	/* the ring record file (riov_vhost_dev_params.ring_record), mapped; NULL without one */
+	struct vu_ring_rec_file *rec;
 };
 
 /* ---- the dispatch table (vhost_msg.c) -------------------------------------------------------- */
@@ -451,6 +455,27 @@ void vu_iotlb_miss(struct riov_vhost_dev *dev, uint64_t iova, unsigned access);
 /** Create the eventfd and event the workers' IOTLB miss requests arrive on. Returns 0 or -ENOMEM. */
 int vu_miss_open(struct riov_vhost_dev *dev);
 void vu_miss_close(struct riov_vhost_dev *dev);
+
+/* ---- packed vrings' positions for the next riovd (vhost_ringrec.c) ---------------------------- */
+
+/** Map the device's ring record file (p.ring_record), creating or re-initialising it when it is
+ *  missing or not one; what a previous riovd recorded in it is kept. Failing to is logged and
+ *  leaves the device without one (never fatal). */
+void vu_ring_rec_open(struct riov_vhost_dev *dev);
+void vu_ring_rec_close(struct riov_vhost_dev *dev);
+/** The record of vring qid, NULL without a record file. */
+struct riov_vring_rec *vu_ring_rec(struct riov_vhost_dev *dev, unsigned qid);
+/** The front-end learned (GET_VRING_BASE) or reset vring qid's position: forget the record. */
+void vu_ring_rec_forget(struct riov_vhost_dev *dev, unsigned qid);
+/** A packed vring about to start from a base the front-end sent: if its record shows where the
+ *  ring went on to and the ring in guest memory (desc: its host address) confirms it, start
+ *  there instead (logged, counted in base_resyncs). */
+void vu_ring_rec_resume(struct riov_vhost_dev *dev, unsigned qid, const void *desc);
+/** Whether the packed descriptor ring of num slots at desc shows that it went on from the
+ *  record (pos, chk): the used descriptor the record names still at its slot, as the device
+ *  wrote it, or every slot since made available again in its lap. Then *at is the recorded
+ *  position (index | wrap << 15). Reads the ring (guest memory) only. */
+bool vu_ring_rec_check(const void *desc, uint32_t num, uint64_t pos, uint64_t chk, uint16_t *at);
 
 /* ---- small helpers --------------------------------------------------------------------------- */
 

@@ -180,6 +180,7 @@ static void vring_info(struct riov_vhost_dev *dev, unsigned qid, struct riov_vho
 	vi->vtd = dev->p.vtd;
 	vi->sid = dev->p.sid;
 	vi->callfd = vr->callfd;
+	vi->ring_rec = vu_packed(dev) ? vu_ring_rec(dev, qid) : NULL;
 	atomic_store(&dev->miss_req[qid], 0);
 	vi->miss_slot = &dev->miss_req[qid];
 	vi->miss_efd = dev->miss_efd;
@@ -207,19 +208,22 @@ static void vring_info(struct riov_vhost_dev *dev, unsigned qid, struct riov_vho
  * served from, start there, as QEMU itself does after its back-end went away and as DPDK's own
  * back-end does: what riovd completed is in the used ring, what it took and had not completed
  * when it went away is served again (such a front-end keeps no in-flight record). A base the
- * ring can be served from is the front-end's to give (QEMU's, a migration's) and is kept. */
-static void vring_resync(struct riov_vhost_dev *dev, unsigned qid, const void *avail, const void *used)
+ * ring can be served from is the front-end's to give (QEMU's, a migration's) and is kept.
+ * A packed ring keeps no index in guest memory: riovd's own record of it does (vhost_ringrec.c). */
+static void vring_resync(struct riov_vhost_dev *dev, unsigned qid, const struct riov_vhost_vring_info *vi)
 {
 	struct vu_vring *vr = &dev->vr[qid];
-	/* both rings start with flags, then idx */
-	uint16_t avail_idx = __atomic_load_n((const uint16_t *)avail + 1, __ATOMIC_ACQUIRE);
-	uint16_t at = __atomic_load_n((const uint16_t *)used + 1, __ATOMIC_ACQUIRE);
 
 	if (!vr->base_from_fe)
 		return;   /* a restart after a pause: the dataplane's own indices */
 	vr->base_from_fe = false;
-	if (vu_packed(dev))
-		return;   /* no index in a packed ring's memory: the base given is where to start */
+	if (vu_packed(dev)) {
+		vu_ring_rec_resume(dev, qid, vi->desc);
+		return;
+	}
+	/* both rings start with flags, then idx */
+	uint16_t avail_idx = __atomic_load_n((const uint16_t *)vi->avail + 1, __ATOMIC_ACQUIRE);
+	uint16_t at = __atomic_load_n((const uint16_t *)vi->used + 1, __ATOMIC_ACQUIRE);
 	/* completions the base would take again: a base behind the used index is never right (the
 	 * used index counts what the device completed, and it completes only what it took) */
 	uint16_t behind = (uint16_t)(at - vr->last_avail);
@@ -283,7 +287,7 @@ void vu_vring_try_start(struct riov_vhost_dev *dev, unsigned qid)
 	}
 	if (vring_irte(dev, qid))
 		return;
-	vring_resync(dev, qid, vi.avail, vi.used);
+	vring_resync(dev, qid, &vi);
 	vring_info(dev, qid, &vi);
 	vr->ring_h[0] = vi.desc;
 	vr->ring_h[1] = vi.avail;
@@ -396,6 +400,7 @@ int vu_h_get_vring_base(struct riov_vhost_dev *dev, struct vu_msg *m)
 	vr->kick_set = false;
 	if (!vu_has_feature(dev, VU_F_PROTOCOL_FEATURES))
 		vr->enabled = false;
+	vu_ring_rec_forget(dev, s.index);   /* the front-end knows the position now */
 	s.num = vr->last_avail;
 	if (vu_packed(dev))   /* and the used side with its wrap counter, as QEMU reads it */
 		s.num |= (uint32_t)vr->last_used << 16;

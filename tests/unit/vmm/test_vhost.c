@@ -141,6 +141,7 @@ static void *fx_sync_arg;
 /* the owner serves packed rings, and the features it withholds, for the next fx_init */
 static bool fx_packed;
 static uint64_t fx_features_off;
+static const char *fx_ring_record;   /* the ring record file for the next fx_init, NULL none */
 
 static int fx_init(struct fx *f, enum riov_vhost_mode mode)
 {
@@ -158,6 +159,7 @@ static int fx_init(struct fx *f, enum riov_vhost_mode mode)
 		.name = "ut0", .path = f->path, .mode = mode, .max_queue_pairs = QP, .base = f->base,
 		.vtd = f->vtd, .sid = SID, .did = DID, .s1_did = S1DID, .irte_base = IRTE_BASE,
 		.ops = &t_ops, .ops_ctx = &f->rec, .packed = fx_packed, .features_off = fx_features_off,
+		.ring_record = fx_ring_record,
 	};
 	return riov_vhost_dev_create(&p, &f->dev);
 }
@@ -1051,6 +1053,222 @@ RIOV_TEST(packed_ring_logs_at_the_descriptor_ring)
 	close(kickfd);
 	guest_fini(&g);
 	fx_fini(&f);
+}
+
+/* ---- packed vrings' positions for the next riovd (vhost_ringrec.c) ---- */
+
+#define RR_AVAIL (1u << 7)
+#define RR_USED (1u << 15)
+
+/* a packed descriptor as the ring holds it */
+struct rr_slot {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+
+static void rr_set(struct rr_slot *ring, unsigned slot, uint64_t addr, uint32_t len, uint16_t id, bool avail,
+		   bool used)
+{
+	ring[slot] = (struct rr_slot){ addr, len, id, (uint16_t)((avail ? RR_AVAIL : 0) | (used ? RR_USED : 0)) };
+}
+
+/* the record a worker writes, as (pos, chk) */
+static void rr_record(uint16_t at, uint16_t ndesc, uint16_t id, uint32_t len, uint64_t addr, uint64_t *pos,
+		      uint64_t *chk)
+{
+	struct riov_vring_rec r;
+	riov_vring_rec_put(&r, at, ndesc, id, len, addr);
+	*pos = atomic_load(&r.pos);
+	*chk = atomic_load(&r.chk);
+}
+
+/* The ring confirms a record when the used descriptor it names is still at its chain's head slot
+ * as the device wrote it, or when every slot since is available again (an idle guest's RX ring);
+ * a ring set up anew (a guest that reset its device, DPDK's virtio-user reconnecting) confirms
+ * no other position; torn or malformed records confirm nothing. */
+RIOV_TEST(ring_record_confirmed_only_by_the_ring)
+{
+	struct rr_slot ring[8];
+	uint64_t pos, chk;
+	uint16_t at = 0;
+
+	/* second lap (wrap 0), the device at slot 5: slots 0-4 used in this lap, 5-7 in the last */
+	for (unsigned i = 0; i < 8; i++)
+		rr_set(ring, i, 0x100000 + 0x1000 * i, 60, (uint16_t)i, i >= 5, i >= 5);
+	rr_record(5, 1, 4, 60, 0x104000, &pos, &chk);
+	CHECK(vu_ring_rec_check(ring, 8, pos, chk, &at));
+	CHECK_EQ(at, 5);
+	/* the record and the ring disagree: id, length, the head's address (a torn record) */
+	uint64_t p2, c2;
+	rr_record(5, 1, 3, 60, 0x104000, &p2, &c2);
+	CHECK(!vu_ring_rec_check(ring, 8, p2, c2, &at));
+	rr_record(5, 1, 4, 61, 0x104000, &p2, &c2);
+	CHECK(!vu_ring_rec_check(ring, 8, p2, c2, &at));
+	CHECK(!vu_ring_rec_check(ring, 8, pos, chk ^ 1, &at));
+	/* a position the device has not reached: its head slot is not used in that lap */
+	rr_record(7, 1, 6, 60, 0x106000, &p2, &c2);
+	CHECK(!vu_ring_rec_check(ring, 8, p2, c2, &at));
+
+	/* the driver refilled every slot: 5-7 available in lap 0, 0-4 in lap 1 (head overwritten) */
+	for (unsigned i = 0; i < 8; i++)
+		rr_set(ring, i, 0x200000 + 0x1000 * i, 1518, (uint16_t)i, i < 5, i >= 5);
+	CHECK(vu_ring_rec_check(ring, 8, pos, chk, &at));
+	CHECK_EQ(at, 5);
+	/* ... but one slot not yet refilled, the head overwritten: nothing confirms */
+	rr_set(ring, 3, 0x103000, 60, 3, false, false);
+	CHECK(!vu_ring_rec_check(ring, 8, pos, chk, &at));
+
+	/* a ring set up anew: the driver filled it from slot 0 in lap 1 */
+	for (unsigned i = 0; i < 8; i++)
+		rr_set(ring, i, 0x300000 + 0x1000 * i, 1518, (uint16_t)i, true, false);
+	CHECK(!vu_ring_rec_check(ring, 8, pos, chk, &at));
+	rr_record(0x8000 | 5, 1, 4, 1518, 0x304000, &p2, &c2);
+	CHECK(!vu_ring_rec_check(ring, 8, p2, c2, &at));
+	rr_record(0x8000, 1, 7, 1518, 0x307000, &p2, &c2);   /* only its own start position */
+	CHECK(vu_ring_rec_check(ring, 8, p2, c2, &at));
+	CHECK_EQ(at, 0x8000);
+	/* ... or zeroed, nothing made available yet: a record of id 0, length 0 in lap 0 (a TX
+	 * used descriptor) matches its flags, not its address */
+	memset(ring, 0, sizeof(ring));
+	rr_record(3, 1, 0, 0, 0x402000, &p2, &c2);
+	CHECK(!vu_ring_rec_check(ring, 8, p2, c2, &at));
+
+	/* a chain of 3 slots across the ring's end: head at slot 6 of lap 0, the device at 1/lap 1 */
+	memset(ring, 0, sizeof(ring));
+	rr_set(ring, 6, 0x500000, 3000, 2, false, false);
+	rr_record(0x8000 | 1, 3, 2, 3000, 0x500000, &p2, &c2);
+	CHECK(vu_ring_rec_check(ring, 8, p2, c2, &at));
+	CHECK_EQ(at, 0x8001);
+
+	/* malformed: none, index beyond the ring, no chain, a chain longer than the ring */
+	CHECK(!vu_ring_rec_check(ring, 8, 0, 0, &at));
+	rr_record(8, 1, 0, 0, 0, &p2, &c2);
+	CHECK(!vu_ring_rec_check(ring, 8, p2, c2, &at));
+	rr_record(2, 0, 0, 0, 0, &p2, &c2);
+	CHECK(!vu_ring_rec_check(ring, 8, p2, c2, &at));
+	rr_record(2, 9, 0, 0, 0, &p2, &c2);
+	CHECK(!vu_ring_rec_check(ring, 8, p2, c2, &at));
+	CHECK(!vu_ring_rec_check(NULL, 8, pos, chk, &at));
+}
+
+/* A packed session on an existing guest (another riovd's device, the same front-end memory). */
+static int rr_session(struct fx *f, struct guest *g)
+{
+	fx_packed = true;
+	CHECK_EQ(fx_init(f, RIOV_VHOST_SERVER), 0);
+	fx_packed = false;
+	int fd = fe_connect(f);
+	CHECK(fd >= 0);
+	negotiate(f, fd, FEAT_PACKED);
+	CHECK_EQ(send_mem_table(f, fd, g), 0);
+	return fd;
+}
+
+/* Start vring 0 of a packed session from base; the rings at gpa 0x10000 (descriptors), 0x11000,
+ * 0x12000 of g. */
+static void rr_start(struct fx *f, int fd, struct guest *g, uint32_t base, int *callfd, int *kickfd)
+{
+	uint64_t b = (uint64_t)(uintptr_t)g->map;
+	struct vu_vring_addr a = { 0, 0, b + 0x10000, b + 0x12000, b + 0x11000, 0 };
+	CHECK_EQ(fe_call_state(f, fd, VU_SET_VRING_NUM, 0, 256), 0);
+	CHECK_EQ(fe_call(f, fd, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	CHECK_EQ(fe_call_state(f, fd, VU_SET_VRING_BASE, 0, base), 0);
+	CHECK_EQ(fe_call_u64(f, fd, VU_SET_VRING_CALL, 0, callfd, 1), 0);
+	CHECK_EQ(fe_call_u64(f, fd, VU_SET_VRING_KICK, 0, kickfd, 1), 0);
+	CHECK_EQ(fe_call_state(f, fd, VU_SET_VRING_ENABLE, 0, 1), 0);
+}
+
+/* QEMU after its back-end went away: riovd killed while the guest's packed vring stood at slot
+ * 3, and QEMU sends the base of the vring's last start (slot 0) again. The next riovd starts
+ * where its record says, because the ring confirms it; the front-end told the position
+ * (GET_VRING_BASE) clears the record; a ring set up anew keeps the front-end's base. Without
+ * the record (before vhost_ringrec.c) the vring started at slot 0, where the guest never makes
+ * a buffer available again. */
+RIOV_TEST(packed_ring_record_resumes_after_a_restart)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/tmp/riov-vhost-ut-%d.rec", (int)getpid());
+	unlink(path);
+	struct fx f = { 0 };
+	struct guest g;
+	int callfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	fx_ring_record = path;
+	int fd = packed_session(&f, &g);
+	rr_start(&f, fd, &g, 0x80008000u, &callfd, &kickfd);
+	CHECK_EQ(f.rec.starts, 1);
+	struct riov_vring_rec *rec = f.rec.last.ring_rec;
+	CHECK(rec != NULL);
+	/* the worker's part: three used descriptors published in lap 1, the last one recorded */
+	struct rr_slot *ring = (struct rr_slot *)(g.map + 0x10000);
+	for (unsigned i = 0; i < 3; i++)
+		rr_set(ring, i, 0x20000 + 0x800 * i, 90, (uint16_t)(10 + i), true, true);
+	riov_vring_rec_put(rec, 0x8003, 1, 12, 90, 0x21000);
+	/* riovd goes away (its workers stopped, nothing answered to the front-end) */
+	close(fd);
+	fx_fini(&f);
+
+	struct fx f2 = { 0 };
+	memcpy(f2.path, f.path, sizeof(f.path));
+	fd = rr_session(&f2, &g);
+	rr_start(&f2, fd, &g, 0x80008000u, &callfd, &kickfd);
+	CHECK_EQ(f2.rec.starts, 1);
+	CHECK_EQ(f2.rec.last.last_avail_idx, 0x8003);
+	CHECK_EQ(f2.rec.last.last_used_idx, 0x8003);
+	CHECK_EQ(fx_stats(&f2).base_resyncs, 1);
+	rec = f2.rec.last.ring_rec;
+	CHECK(rec != NULL && atomic_load(&rec->pos) != 0);
+
+	/* the front-end asks for the position: it knows it now, the record goes */
+	f2.rec.stop_la = f2.rec.stop_lu = 0x8003;
+	struct vu_vring_state st = { 0, 0 };
+	CHECK_EQ(fe_send(fd, VU_GET_VRING_BASE, 0, &st, sizeof(st), NULL, 0), 0);
+	CHECK_EQ(fe_recv(&f2, fd, VU_GET_VRING_BASE, &st, sizeof(st), NULL), 8);
+	CHECK_EQ(atomic_load(&rec->pos), 0);
+	CHECK_EQ(fe_call_state(&f2, fd, VU_SET_VRING_BASE, 0, 0x8000), 0);
+	CHECK_EQ(fe_call_u64(&f2, fd, VU_SET_VRING_KICK, 0, &kickfd, 1), 0);
+	CHECK_EQ(f2.rec.starts, 2);
+	CHECK_EQ(f2.rec.last.last_avail_idx, 0x8000);
+
+	/* a record again, and a ring the driver set up anew (zeroed): the front-end's base stands */
+	riov_vring_rec_put(rec, 0x8003, 1, 12, 90, 0x21000);
+	memset(ring, 0, 16 * 256);
+	close(fd);
+	fx_fini(&f2);
+	struct fx f3 = { 0 };
+	memcpy(f3.path, f.path, sizeof(f.path));
+	fd = rr_session(&f3, &g);
+	rr_start(&f3, fd, &g, 0x80008000u, &callfd, &kickfd);
+	CHECK_EQ(f3.rec.last.last_avail_idx, 0x8000);
+	CHECK_EQ(fx_stats(&f3).base_resyncs, 0);
+	close(fd);
+	fx_fini(&f3);
+	fx_ring_record = NULL;
+
+	/* a device without a record file gives its workers none; a file that is not a record is
+	 * made one */
+	int w = open(path, O_WRONLY | O_TRUNC);
+	CHECK(w >= 0 && write(w, "junk", 4) == 4);
+	close(w);
+	fx_ring_record = path;
+	struct fx f4 = { 0 };
+	fd = rr_session(&f4, &g);
+	fx_ring_record = NULL;
+	rr_start(&f4, fd, &g, 0x8000, &callfd, &kickfd);
+	CHECK(f4.rec.last.ring_rec != NULL && atomic_load(&f4.rec.last.ring_rec->pos) == 0);
+	close(fd);
+	fx_fini(&f4);
+	struct fx f5 = { 0 };
+	fd = rr_session(&f5, &g);
+	rr_start(&f5, fd, &g, 0x8000, &callfd, &kickfd);
+	CHECK(f5.rec.last.ring_rec == NULL);
+	close(fd);
+	fx_fini(&f5);
+	close(callfd);
+	close(kickfd);
+	guest_fini(&g);
+	unlink(path);
 }
 
 /* A base beyond the ring, or a driver area only 2-byte aligned: refused, the front-end hung up. */
@@ -2515,6 +2733,8 @@ RIOV_TEST_MAIN(RIOV_TEST_ENTRY(server_good_session), RIOV_TEST_ENTRY(server_refu
 	       RIOV_TEST_ENTRY(packed_rings_start_and_base_carries_wrap_counters),
 	       RIOV_TEST_ENTRY(packed_bad_base_and_area_alignment),
 	       RIOV_TEST_ENTRY(packed_ring_logs_at_the_descriptor_ring),
+	       RIOV_TEST_ENTRY(ring_record_confirmed_only_by_the_ring),
+	       RIOV_TEST_ENTRY(packed_ring_record_resumes_after_a_restart),
 	       RIOV_TEST_ENTRY(server_path_busy_and_stale),
 	       RIOV_TEST_ENTRY(repeated_mem_table_restarts_and_no_leak),
 	       RIOV_TEST_ENTRY(repeated_get_inflight_fd_no_leak), RIOV_TEST_ENTRY(add_rem_mem_reg),
