@@ -15,6 +15,7 @@
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include "tests/eal_rundir.h"
 
 /** EAL on 64 MB of 4 KiB pages (--no-huge and legacy memory: DPDK 22.11 has no --in-memory for
  *  it), file prefix name + pid, and two pools without per-lcore caches, so that their counts show
@@ -29,6 +30,7 @@ static inline int riov_fuzz_eal_pools(const char *name, unsigned n_direct, unsig
 	snprintf(prefix, sizeof(prefix), "--file-prefix=%s%d", name, (int)getpid());
 	char *argv[] = { (char *)name, "--no-huge", "-m", "64", "--no-pci", "--no-shconf", "--log-level=1",
 			 prefix, NULL };
+	riov_eal_rundir_remove_at_exit();
 	if (rte_eal_init(8, argv) < 0 && rte_errno != EALREADY)
 		return -1;
 	snprintf(pool, sizeof(pool), "%s_d", name);

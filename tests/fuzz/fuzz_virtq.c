@@ -44,6 +44,7 @@
 #include "iommu/vtd.h"
 #include "tests/fuzz/fuzz_entry.h"
 #include "vmm/vhost.h"
+#include "tests/eal_rundir.h"
 
 #define FZ_GPA 0x40000000ull
 #define FZ_PAGES 16u
@@ -105,6 +106,7 @@ static int fz_setup(void)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=fuzzvq%d", (int)getpid());
 	char *argv[] = { a0, a1, a2, a3, a4, a5, a6, prefix, NULL };
 
+	riov_eal_rundir_remove_at_exit();
 	if (rte_eal_init(8, argv) < 0 && rte_errno != EALREADY)
 		return -1;
 	fz.mp = rte_pktmbuf_pool_create("fuzzvq", 511, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);

@@ -29,6 +29,24 @@ GUEST_CPU = 0
 _procs = []
 
 
+EAL_RUN_DIR = "/run/dpdk"
+
+
+def _remove_eal_dirs(pids):
+    """DPDK's runtime directories (EAL_RUN_DIR/<file-prefix>) of programs that are gone: this
+    process's DPDK programs are named riov...<our pid>[_...] (testpmd, the bench generators), a
+    riovd riovd<its pid>, which riovd removes itself unless it was killed. Left behind they pile up
+    by the hundred over `make test` runs."""
+    pat = re.compile(r"^riov[a-z]*(%s)(_.*)?$" % "|".join(str(p) for p in pids))
+    try:
+        names = os.listdir(EAL_RUN_DIR)
+    except OSError:
+        return
+    for n in names:
+        if pat.match(n):
+            shutil.rmtree(os.path.join(EAL_RUN_DIR, n), ignore_errors=True)
+
+
 def _cleanup():
     for p in _procs:
         if p.poll() is None:
@@ -37,6 +55,7 @@ def _cleanup():
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+    _remove_eal_dirs([os.getpid()] + [p.pid for p in _procs if p.poll() is not None])
 
 
 atexit.register(_cleanup)

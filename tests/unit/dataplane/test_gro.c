@@ -20,6 +20,7 @@
 #include "dataplane/virtq.h"
 #include "riov_test.h"
 #include "tests/fuzz/fuzz_gro.c"
+#include "tests/eal_rundir.h"
 
 static const char *corpus_dir = "tests/fuzz/corpus/gro";
 
@@ -288,6 +289,7 @@ int main(int argc, char **argv)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=tgro%d", (int)getpid());
 	char *eal[] = { "test_gro", "--no-huge", "-m", "64", "--no-pci", "--no-shconf", "--log-level=1",
 			 prefix, NULL };
+	riov_eal_rundir_remove_at_exit();
 	if (rte_eal_init(8, eal) < 0 && rte_errno != EALREADY) {
 		fprintf(stderr, "EAL init failed\n");
 		return 1;

@@ -15,6 +15,7 @@
 #include <dirent.h>
 
 #include "riov_test.h"
+#include "tests/eal_rundir.h"
 
 #define ALL_OL (RIOV_OL_CSUM | RIOV_OL_TSO4 | RIOV_OL_TSO6 | RIOV_OL_ECN)
 #define TCP_FIN 0x01
@@ -774,6 +775,7 @@ int main(int argc, char **argv)
 			"--log-level=1", prefix, NULL };
 	if (argc > 1)
 		corpus_dir = argv[1];
+	riov_eal_rundir_remove_at_exit();
 	if (rte_eal_init(8, eal) < 0 || riov_offload_fuzz_one(NULL, 0) < 0) {
 		fprintf(stderr, "EAL or mempools failed\n");
 		return 1;

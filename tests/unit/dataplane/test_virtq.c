@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 
 #include "riov_test.h"
+#include "tests/eal_rundir.h"
 
 #define T_SID 0x0100
 #define T_DID 3
@@ -2102,6 +2103,7 @@ int main(void)
 	 * keeps the run free of shared config files */
 	char *argv[] = { "test_virtq", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
 			 "--log-level=1", prefix, NULL };
+	riov_eal_rundir_remove_at_exit();
 	if (rte_eal_init(8, argv) < 0) {
 		fprintf(stderr, "rte_eal_init failed\n");
 		return 1;

@@ -19,6 +19,7 @@
 
 #include "riov_test.h"
 #include "vmm/vhost_internal.h"   /* vu_ring_rec_check: the record as the next riovd reads it */
+#include "tests/eal_rundir.h"
 
 #define T_SID 0x0200
 #define T_DID 5
@@ -1798,6 +1799,7 @@ int main(void)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=test_virtq_packed_%d", (int)getpid());
 	char *argv[] = { "test_virtq_packed", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
 			 "--log-level=1", prefix, NULL };
+	riov_eal_rundir_remove_at_exit();
 	if (rte_eal_init(8, argv) < 0) {
 		fprintf(stderr, "rte_eal_init failed\n");
 		return 1;
