@@ -16,7 +16,9 @@
  * stage at BENCH_VIRTQ_CHURN pairs per second (default 50,000): maps a 4 KiB page the guest does
  * not use and invalidates it page-selectively, then unmaps and invalidates it again (a vhost-user
  * IOTLB update and invalidation): viommu-4k-churn is that guest's own rate, plain-churn a
- * neighbour's (another device, same second-stage memory) meanwhile. Runs about a minute
+ * neighbour's (another device, same second-stage memory) meanwhile; plain-churn-far a plain
+ * guest's while the same churn changes a VT-d unit no guest uses (the churn thread's cost to this
+ * CPU by itself, which the other two are also compared with). Runs about a minute
  * (BENCH_VIRTQ_ROUNDS rounds, default 3, medians printed at the end).
  * Usage: bench_virtq [packets-per-case [case [bytes]]]   (default 5,000,000; case: dequeue,
  * enqueue, via-mbuf or direct; default all, at 64 and 1518 bytes: run one case under callgrind
@@ -38,6 +40,7 @@
 #include "dataplane/virtq.h"
 #include "iommu/vtd.h"
 #include "vmm/vhost.h"
+#include "tests/eal_rundir.h"
 
 #define RING 256u
 #define BUF 2048u
@@ -78,7 +81,8 @@ static uint64_t now_ns(void)
 
 /* The vIOMMU guest's first stage changing under the traffic (the control thread's part) */
 static struct {
-	struct riov_vtd *vtd;
+	struct riov_vtd *_Atomic vtd; /* the unit whose first stage changes: the guests' or far */
+	struct riov_vtd *near, *far;
 	double rate;                /* map+unmap pairs per second */
 	_Atomic int on, quit;
 	_Atomic uint64_t pairs;
@@ -104,12 +108,12 @@ static void *churn_main(void *arg)
 			continue;
 		next += (uint64_t)(1e9 / churn.rate);
 		uint64_t io = IOVA_CH + 4096 * (1 + k % 500);
+		struct riov_vtd *u = atomic_load(&churn.vtd);
 		k++;
-		if (riov_vtd_map(churn.vtd, DID_S1, io, GPA + 4096 * (k % 400), 4096,
-				 RIOV_VTD_READ | RIOV_VTD_WRITE) == 0) {
-			riov_vtd_inv_iotlb_page(churn.vtd, DID_S1, io, 0);
-			riov_vtd_unmap(churn.vtd, DID_S1, io, 4096);
-			riov_vtd_inv_iotlb_page(churn.vtd, DID_S1, io, 0);
+		if (riov_vtd_map(u, DID_S1, io, GPA + 4096 * (k % 400), 4096, RIOV_VTD_READ | RIOV_VTD_WRITE) == 0) {
+			riov_vtd_inv_iotlb_page(u, DID_S1, io, 0);
+			riov_vtd_unmap(u, DID_S1, io, 4096);
+			riov_vtd_inv_iotlb_page(u, DID_S1, io, 0);
 			atomic_fetch_add(&churn.pairs, 1);
 		}
 	}
@@ -305,6 +309,7 @@ int main(int argc, char **argv)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=bench_virtq_%d", (int)getpid());
 	char *eal[] = { "bench_virtq", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
 			"--log-level=1", prefix, NULL };
+	riov_eal_rundir_remove_at_exit();
 	if (rte_eal_init(8, eal) < 0) {
 		fprintf(stderr, "rte_eal_init failed\n");
 		return 1;
@@ -357,8 +362,18 @@ int main(int argc, char **argv)
 	}
 	riov_vtd_inv_context_global(vtd);
 	riov_vtd_inv_iotlb_global(vtd);
+	/* the same churn on a unit no guest uses: what the churn thread costs the worker's CPU by
+	 * itself (this 2-vCPU machine's vCPUs share a core's caches and more), without riov's model */
+	struct riov_vtd *far = riov_vtd_create(&cfg);
+	if (far == NULL || riov_vtd_domain_create(far, DID_S1, 4) < 0 ||
+	    riov_vtd_map(far, DID_S1, IOVA_CH, GPA, 4096, RIOV_VTD_READ) < 0) {
+		fprintf(stderr, "far unit setup failed\n");
+		return 1;
+	}
 	const char *cr = getenv("BENCH_VIRTQ_CHURN");
-	churn.vtd = vtd;
+	churn.near = vtd;
+	churn.far = far;
+	atomic_store(&churn.vtd, vtd);
 	churn.rate = cr != NULL ? strtod(cr, NULL) : 50000;
 	if (!(churn.rate > 0 && churn.rate <= 1e7))
 		churn.rate = 50000;
@@ -371,19 +386,20 @@ int main(int argc, char **argv)
 		const char *name, *label;
 		uint16_t sid;
 		uint64_t b1, b2;
-		bool churn;
+		bool churn, far;
 	} modes[] = {
-		{ "plain", "", SID, GPA, GPA2, false },
-		{ "viommu-2m", " [vIOMMU, 2 MiB first-stage pages]", SID_V, IOVA_2M, IOVA_2M + IOVA_G2, false },
-		{ "viommu-4k", " [vIOMMU, 4 KiB first-stage pages]", SID_V, IOVA_4K, IOVA_4K + IOVA_G2, false },
+		{ "plain", "", SID, GPA, GPA2, false, false },
+		{ "viommu-2m", " [vIOMMU, 2 MiB first-stage pages]", SID_V, IOVA_2M, IOVA_2M + IOVA_G2, false, false },
+		{ "viommu-4k", " [vIOMMU, 4 KiB first-stage pages]", SID_V, IOVA_4K, IOVA_4K + IOVA_G2, false, false },
 		{ "viommu-4k-churn", " [vIOMMU, 4 KiB pages, its first stage changing]", SID_V, IOVA_4K,
-		  IOVA_4K + IOVA_G2, true },
-		{ "plain-churn", " [plain, the vIOMMU guest's first stage changing]", SID, GPA, GPA2, true },
+		  IOVA_4K + IOVA_G2, true, false },
+		{ "plain-churn", " [plain, the vIOMMU guest's first stage changing]", SID, GPA, GPA2, true, false },
+		{ "plain-churn-far", " [plain, another unit's first stage changing]", SID, GPA, GPA2, true, true },
 	};
 	enum { NMODES = sizeof(modes) / sizeof(modes[0]), MAX_ROUNDS = 15 };
 	const char *want_modes = getenv("BENCH_VIRTQ_MODES");
 	if (want_modes == NULL)
-		want_modes = "plain,viommu-2m,viommu-4k,viommu-4k-churn,plain-churn";
+		want_modes = "plain,viommu-2m,viommu-4k,viommu-4k-churn,plain-churn,plain-churn-far";
 	const uint32_t sizes[] = { one_size ? one_size : 64, 1518 };
 	const unsigned nsizes = one_size ? 1 : 2;
 	static const char *const cases[] = { "dequeue", "enqueue", "via-mbuf", "direct" };
@@ -416,6 +432,7 @@ int main(int argc, char **argv)
 					base1 = modes[md].b1;
 					base2 = modes[md].b2;
 					uint64_t p0 = atomic_load(&churn.pairs), t0 = now_ns();
+					atomic_store(&churn.vtd, modes[md].far ? churn.far : churn.near);
 					atomic_store(&churn.on, modes[md].churn);
 					ns[md][k][s][r] = k < 2 ? run(vtd, mp, k == 0, sizes[s], total, modes[md].label)
 							       : run_g2g(vtd, mp, k == 3, sizes[s], total,
@@ -443,12 +460,20 @@ int main(int argc, char **argv)
 			for (unsigned md = 1; md < NMODES; md++)
 				if (on[0] && on[md])
 					printf("; %s/plain %.2f x the packet rate", modes[md].name, med[0] / med[md]);
+			/* against a plain guest under the same CPU interference (the churn on the far
+			 * unit): what riov's model costs the vIOMMU guest and its neighbour by itself */
+			const unsigned vc = 3, pc = 4, pf = 5;
+			if (on[pf] && on[vc])
+				printf("; %s/%s %.2f", modes[vc].name, modes[pf].name, med[pf] / med[vc]);
+			if (on[pf] && on[pc])
+				printf("; %s/%s %.2f", modes[pc].name, modes[pf].name, med[pf] / med[pc]);
 			printf("\n");
 		}
 	(void)non;
 	atomic_store(&churn.quit, 1);
 	pthread_join(churn_th, NULL);
 	riov_vtd_destroy(vtd);
+	riov_vtd_destroy(far);
 	free(mem2);
 	free(mem);
 	rte_mempool_free(mp);
