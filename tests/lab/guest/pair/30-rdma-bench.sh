@@ -4,8 +4,8 @@
 # rdma-testpmd's (/lab/lib/pair.sh: riovd with rdma_device = "rxe0", Soft-RoCE on riovd's uplink
 # TAP). For 64 and 1518-byte frames:
 #   - ib_send_bw from A to B (its own TCP exchange over riovd's TAP, the RoCE v2 GID of the
-#     node's IPv4 address), messages of the frame's size, for $SECS s: its message rate (B, the
-#     receiver, reports it);
+#     node's IPv4 address, the ACK timeout of riov's link), messages of the frame's size, for
+#     $SECS s: its message rate (B, the receiver, reports it);
 #   - riov: A's testpmd guest txonly to B's guest for $SECS s; the frames B's VTEP port received
 #     over the link, per second.
 # B prints both and the ratio riov / ib_send_bw. Nothing is asserted but that both ran and got
@@ -58,19 +58,26 @@ path_diag() {
 	echo "after $1: riovd's link $(rctl --json net vtep list blue | grep -E '"rdma_(state|tx_frames|rx_frames|fallback|dropped|established)"' | tr -d ' \n')"
 }
 echo "ib_send_bw uses GID index $GID ($(cat /sys/class/infiniband/rxe0/ports/1/gids/$GID))"
+# ib_send_bw's QPs get the local ACK timeout of riov's link (RL_ACK_TIMEOUT in
+# dataplane/rdma_link.c: 4.096 us * 2^16 = 268 ms) instead of perftest's 14 (67 ms): under TCG a
+# RoCE round trip through both riovds often takes longer, and at 67 ms rxe's requester resent
+# windows that had arrived (the receiver's duplicate_request in the thousands, the sender's
+# completer_retry_err, nothing dropped anywhere): a few messages a second, none at all in some
+# runs when the host's cores were busy elsewhere. Both transports now wait as long for an ACK.
+IBTO=16
 port=7000
 OUT=""
 for len in 60 1514; do
 	fr=$((len + 4))
 	if [ "$ROLE" = b ]; then
-		timeout $((SECS + 60)) $IBBW -d rxe0 -x "$GID" -F -s "$fr" -D "$SECS" > /tmp/ib.$fr 2>&1 &
+		timeout $((SECS + 60)) $IBBW -d rxe0 -x "$GID" -F -u $IBTO -s "$fr" -D "$SECS" > /tmp/ib.$fr 2>&1 &
 		ib=$!
 		meet_b $port "ib_send_bw $fr"
 		wait $ib || { cat /tmp/ib.$fr; fail "ib_send_bw (server, $fr bytes) failed"; }
 	else
 		meet_a $port "ib_send_bw $fr"
 		sleep 1
-		timeout $((SECS + 60)) $IBBW -d rxe0 -x "$GID" -F -s "$fr" -D "$SECS" "$PEER" > /tmp/ib.$fr 2>&1 || { cat /tmp/ib.$fr; fail "ib_send_bw (client, $fr bytes) failed"; }
+		timeout $((SECS + 60)) $IBBW -d rxe0 -x "$GID" -F -u $IBTO -s "$fr" -D "$SECS" "$PEER" > /tmp/ib.$fr 2>&1 || { cat /tmp/ib.$fr; fail "ib_send_bw (client, $fr bytes) failed"; }
 	fi
 	cat /tmp/ib.$fr
 	path_diag "ib_send_bw $fr"
