@@ -76,8 +76,8 @@ lab-sysd: build
 	RIOV_BUILD=$(BUILD) RIOV_SYSD_RUNNER=nspawn RIOV_SYSD_SKIP_DEB=1 tests/lab/sysd/run.sh
 
 # Two lab VMs joined by a wire (tests/lab/run.sh --pair: riovd to riovd over VXLAN and RDMA, testpmd
-# guests; `make test` runs rdma-testpmd, `make bench` rdma-bench). One boot each: an RDMA test
-# deletes its Soft-RoCE device before riovd stops, and after that the 6.1 kernel may keep the uplink
+# guests; `make test` runs rdma-testpmd, `make bench` rdma-bench). One boot each: rdma-testpmd
+# deletes its Soft-RoCE device while riovd runs, and after that the 6.1 kernel may keep the uplink
 # TAP's name busy. See docs/lab.md ("Two VMs").
 lab-pair: build
 	tests/lab/build.sh

@@ -412,6 +412,10 @@ void svc_rdma_stop(struct riov_service *svc)
 	if (r == NULL)
 		return;
 	ctx_down(svc, "riovd stops");
+	/* before the uplinks go (riov_service_destroy runs before riov_dp_destroy): an rxe device on
+	 * an uplink's TAP would otherwise make the TAP's close wait for librdmacm's context of it,
+	 * which only closes when the process is gone (rdma_link.h) */
+	riov_rdma_devices_release();
 	if (r->tick_ev != NULL)
 		event_free(r->tick_ev);
 	free(r);

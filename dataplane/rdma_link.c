@@ -129,6 +129,8 @@ struct riov_rdma_link {
 };
 
 static struct riov_rdma_ctx *all_ctx;   /* control thread */
+static bool cm_used;                    /* librdmacm initialised (a context was attempted) */
+static bool cm_released;                /* riov_rdma_devices_release() ran: librdmacm is done */
 
 static uint64_t now_ms(void)
 {
@@ -1050,6 +1052,38 @@ void riov_rdma_devices_sync(void)
 		rdma_free_devices(list);
 }
 
+void riov_rdma_devices_release(void)
+{
+	int n = 0;
+
+	if (!cm_used || cm_released)
+		return;
+	if (all_ctx != NULL) {
+		/* a context's ids, QPs and PD are on these: closing them under it is not allowed */
+		RIOV_LOG(RIOV_LOG_ERR, "RDMA: a context is still open (%s): device contexts left to librdmacm",
+			 all_ctx->addr);
+		return;
+	}
+	cm_released = true;
+	/* rdma_get_devices() hands out librdmacm's own contexts (one per device, opened on the
+	 * first use of each); with every id destroyed none carries a PD or a QP any more. They are
+	 * closed here, not given back (rdma_free_devices() would keep them open): librdmacm is not
+	 * called again in this process, and it has nothing that closes them at exit. */
+	struct ibv_context **list = rdma_get_devices(&n);
+	if (list == NULL)
+		return;
+	for (int i = 0; i < n; i++) {
+		char name[IBV_SYSFS_NAME_MAX];
+		snprintf(name, sizeof(name), "%s", ibv_get_device_name(list[i]->device));
+		const int rc = ibv_close_device(list[i]);
+		if (rc != 0)
+			RIOV_LOG(RIOV_LOG_WARN, "RDMA device %s: ibv_close_device: %s", name, strerror(rc > 0 ? rc : errno));
+		else
+			RIOV_LOG(RIOV_LOG_INFO, "RDMA device %s: librdmacm's context closed (riovd stops)", name);
+	}
+	free(list);
+}
+
 int riov_rdma_cm_poll(struct riov_rdma_ctx *ctx)
 {
 	struct rdma_cm_event *ev;
@@ -1109,7 +1143,13 @@ int riov_rdma_ctx_create(const struct riov_rdma_conf *conf, struct riov_rdma_ctx
 		return -EINVAL;
 	}
 	ctx->stride = RTE_ALIGN_CEIL(cf->msg_size, RL_BUF_ALIGN);
+	if (cm_released) {
+		RIOV_LOG(RIOV_LOG_ERR, "RDMA on %s: riovd is stopping (the device contexts are closed)", ctx->addr);
+		free(ctx);
+		return -ESHUTDOWN;
+	}
 
+	cm_used = true;
 	ctx->ch = rdma_create_event_channel();
 	if (ctx->ch == NULL) {
 		rc = -errno;

@@ -136,6 +136,17 @@ bool riov_rdma_ctx_removed(const struct riov_rdma_ctx *ctx);
  *  context, until a new context is made. */
 void riov_rdma_devices_sync(void);
 
+/** The process stops: close the verbs context librdmacm keeps of every RDMA device. librdmacm
+ *  opens one per device it resolves an address on and closes it only when a device list sync
+ *  finds the device gone, never at exit. A device whose driver cannot disassociate its users
+ *  (rxe) is removed only once every context of it is closed, and it holds its netdev until
+ *  then: with Soft-RoCE on an uplink's TAP, closing the TAP (riovd's stop) waits for the rxe
+ *  device, which waits for this context, in the same process: riovd hung in the TAP's close,
+ *  uninterruptibly, even after SIGKILL. Every context must have been destroyed first; after
+ *  this call librdmacm must not be called again (its list still holds the closed contexts).
+ *  Control thread, once, when riovd stops, before its uplinks go. */
+void riov_rdma_devices_release(void);
+
 /** A link to the node at peer_ip (network order): registers its buffers; the connector side
  *  starts connecting at the next riov_rdma_cm_poll(). Control thread.
  *  @return 0 with *out; -EINVAL (the peer is this node or not unicast), -EEXIST, -ENOMEM, or

@@ -28,6 +28,10 @@ void riov_rdma_devices_sync(void)
 {
 }
 
+void riov_rdma_devices_release(void)
+{
+}
+
 bool riov_rdma_ctx_removed(const struct riov_rdma_ctx *ctx)
 {
 	(void)ctx;

@@ -57,6 +57,7 @@ int riov_rdma_ctx_create(const struct riov_rdma_conf *conf, struct riov_rdma_ctx
 	if (*out == NULL)
 		return -ENOMEM;
 	(*out)->fd = -1; /* nothing to watch: the service polls on its timer */
+	rdma_double.ctx_live++;
 	rdma_double.ctx_ip = conf->local_ip;
 	rdma_double.ctx_port = conf->port;
 	rdma_double.ctx_msg_size = conf->msg_size;
@@ -70,12 +71,20 @@ void riov_rdma_ctx_destroy(struct riov_rdma_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	rdma_double.ctx_destroys++;
+	rdma_double.ctx_live--;
 	free(ctx);
 }
 
 void riov_rdma_devices_sync(void)
 {
 	rdma_double.device_syncs++;
+}
+
+void riov_rdma_devices_release(void)
+{
+	rdma_double.device_releases++;
+	if (rdma_double.ctx_live != 0)
+		rdma_double.misuse++;   /* librdmacm's contexts closed under a live context */
 }
 
 bool riov_rdma_ctx_removed(const struct riov_rdma_ctx *ctx)

@@ -27,9 +27,12 @@ struct rdma_double_knobs {
 	/* calls seen */
 	unsigned ctx_creates, ctx_destroys, link_creates, link_destroys, attaches, detaches, cm_polls;
 	unsigned device_syncs;
+	unsigned device_releases;      /* riov_rdma_devices_release() calls */
+	unsigned ctx_live;             /* contexts made and not destroyed */
 	uint32_t ctx_ip;               /* the last context's address */
 	unsigned ctx_port, ctx_msg_size, ctx_recv_bufs, ctx_send_bufs;
-	/* an error: a link destroyed while the dataplane still had it, or destroyed twice */
+	/* an error: a link destroyed while the dataplane still had it, or destroyed twice; the
+	 * device contexts released while a context lived */
 	unsigned misuse;
 };
 extern struct rdma_double_knobs rdma_double;

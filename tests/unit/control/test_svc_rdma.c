@@ -259,6 +259,8 @@ RIOV_TEST(links_follow_vteps_and_uplink)
 	CHECK_EQ(rdma_double_links(), 2);
 	fixture_stop(&f);
 	CHECK_EQ(rdma_double_links(), 0);
+	/* riovd stops: librdmacm's device contexts closed once, after the context (misuse: before) */
+	CHECK_EQ(rdma_double.device_releases, 1);
 	CHECK_EQ(rdma_double.misuse, 0);
 	unsigned made = rdma_double.link_creates;
 	CHECK_EQ(fixture_open(&f), 0);

@@ -260,9 +260,9 @@ rdma_is() { [ "$(vt blue rdma_state)" = "$1" ]; }
 # rxe_delete — `rdma link delete rxe0`, and wait until it finished (T: seconds). The kernel
 # finishes removing an rxe device only once every user has closed it, and librdmacm closes its own
 # context of a device that left only while another RDMA device is listed (riov_rdma_devices_sync(),
-# docs/rdma.md): a second Soft-RoCE device, on a TAP of its own, first. Also what a test does
-# before riovd stops: with rxe0 still on up0, Debian 12's kernel (6.1) keeps a reference on up0 and
-# riovd's stop hangs in the TAP's close.
+# docs/rdma.md): a second Soft-RoCE device, on a TAP of its own, first. (riovd may also stop with
+# rxe0 still on up0: it closes librdmacm's contexts first, and rxe0 goes with the TAP; before it
+# did, its stop hung in the TAP's close. rdma-bench stops it that way.)
 rxe_delete() {
 	local del
 	$IP tuntap add dev rtap1 mode tap && $IP link set rtap1 up && $RDMA link add rxe1 type rxe netdev rtap1 ||

@@ -74,26 +74,40 @@ riovd_start() {
 }
 
 # riovd_term — SIGTERM, and wait up to $RIOVD_STOP_WAIT s; a riovd that does not exit by then has
-# its threads' kernel stacks and its log's end printed and is killed (status 137)
+# its threads' kernel stacks and its log's end printed and is killed (status 137). One that does
+# not go 10 s after SIGKILL either (a thread stuck uninterruptibly in the kernel: SIGKILL cannot
+# end it, and `wait` would block until the per-test time-out) is left behind: status 137, and
+# RIOVD_STUCK says so (fail and the exit trap add it to the result line).
 RIOVD_STOP_WAIT=${RIOVD_STOP_WAIT:-30}
-riovd_term() {
-	local n=0 t
-	kill -TERM "$RIOVD_PID" 2>/dev/null
+RIOVD_STUCK=""
+# riovd_gone SECS — whether riovd exited (or is a zombie: `wait` returns at once) within SECS
+riovd_gone() {
+	local n=0
 	while kill -0 "$RIOVD_PID" 2>/dev/null && [ -d "/proc/$RIOVD_PID/task" ]; do
-		[ "$(cut -d' ' -f3 "/proc/$RIOVD_PID/stat" 2>/dev/null)" != Z ] || break
+		[ "$(cut -d' ' -f3 "/proc/$RIOVD_PID/stat" 2>/dev/null)" != Z ] || return 0
 		n=$((n + 1))
-		if [ $n -gt $((RIOVD_STOP_WAIT * 10)) ]; then
-			echo "riovd did not exit ${RIOVD_STOP_WAIT} s after SIGTERM; its threads:"
-			for t in /proc/$RIOVD_PID/task/*; do
-				echo "thread $(cat "$t/comm" 2>/dev/null) ($(basename "$t")): $(cat "$t/wchan" 2>/dev/null)"
-				sed 's/^/  /' "$t/stack" 2>/dev/null | head -n 12
-			done
-			tail -n 15 "$RIOVD_LOG.cur" | sed 's/^/riovd: /'
-			kill -KILL "$RIOVD_PID" 2>/dev/null
-			break
-		fi
+		[ $n -le $(($1 * 10)) ] || return 1
 		sleep 0.1
 	done
+	return 0
+}
+riovd_term() {
+	local t
+	kill -TERM "$RIOVD_PID" 2>/dev/null
+	if ! riovd_gone "$RIOVD_STOP_WAIT"; then
+		echo "riovd did not exit ${RIOVD_STOP_WAIT} s after SIGTERM; its threads:"
+		for t in /proc/$RIOVD_PID/task/*; do
+			echo "thread $(cat "$t/comm" 2>/dev/null) ($(basename "$t")): $(cat "$t/wchan" 2>/dev/null)"
+			sed 's/^/  /' "$t/stack" 2>/dev/null | head -n 12
+		done
+		tail -n 15 "$RIOVD_LOG.cur" | sed 's/^/riovd: /'
+		kill -KILL "$RIOVD_PID" 2>/dev/null
+		if ! riovd_gone 10; then
+			RIOVD_STUCK="riovd hung in its stop: still there 10 s after SIGKILL (in $(cat "/proc/$RIOVD_PID/wchan" 2>/dev/null), state $(cut -d' ' -f3 "/proc/$RIOVD_PID/stat" 2>/dev/null)), left behind"
+			echo "$RIOVD_STUCK"
+			return 137
+		fi
+	fi
 	wait "$RIOVD_PID"
 }
 
@@ -109,7 +123,7 @@ riovd_stop() {
 # fail MESSAGE — the test fails; MESSAGE is its result line (printed again after riovd's log)
 RIOVD_FAIL=""
 fail() {
-	RIOVD_FAIL="$*"
+	RIOVD_FAIL="$*${RIOVD_STUCK:+: $RIOVD_STUCK}"
 	echo "$*"
 	exit 1
 }
@@ -123,6 +137,7 @@ riovd_cleanup() {
 		riovd_term 2>/dev/null
 		RIOVD_PID=""
 		sed 's/^/riovd: /' "$RIOVD_LOG.cur" | tail -n 30
+		[ -z "$RIOVD_STUCK" ] || RIOVD_FAIL="${RIOVD_FAIL:+$RIOVD_FAIL; then }$RIOVD_STUCK"
 	fi
 	wire_peer_down
 	[ -z "$RIOVD_FAIL" ] || echo "$RIOVD_FAIL"
