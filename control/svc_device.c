@@ -387,7 +387,9 @@ int svc_sriov_index(const struct riov_service *svc, const char *pf)
 	if (riov_pci_parse(pf, &a) != 0)
 		return -1;
 	for (unsigned i = 0; i < svc->n_sriov; i++)
-		if (riov_pci_parse(svc->sriov[i]->pf, &b) == 0 && memcmp(&a, &b, sizeof(a)) == 0)
+		/* field by field: the struct has a padding byte that riov_pci_parse() leaves as it was */
+		if (riov_pci_parse(svc->sriov[i]->pf, &b) == 0 && a.domain == b.domain &&
+		    a.bus == b.bus && a.dev == b.dev && a.fn == b.fn)
 			return (int)i;
 	return -1;
 }
