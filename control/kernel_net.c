@@ -440,15 +440,20 @@ static struct nlmsghdr *kvf_build_get(void *buf, unsigned ifindex)
 	return nlh;
 }
 
-/* A VF attribute's payload when it holds at least len bytes, else NULL. */
-static const void *kvf_payload(const struct nlattr *a, size_t len)
+/* A VF attribute's payload into m (len bytes) when it holds that much; every VF attribute's
+ * struct starts with the VF's index, which goes to v->vf. Returns false for a short one. */
+static bool kvf_take(const struct nlattr *a, void *m, size_t len, struct riov_kernel_vf *v)
 {
-	return mnl_attr_get_payload_len(a) >= len ? mnl_attr_get_payload(a) : NULL;
+	if (mnl_attr_get_payload_len(a) < len)
+		return false;
+	memcpy(m, mnl_attr_get_payload(a), len);
+	memcpy(&v->vf, m, sizeof(v->vf));
+	return true;
 }
 
 /* One IFLA_VF_INFO into *v (fields: what it reported; a driver that does not report spoof check
- * or trust sends (u32)-1 for it). Every VF attribute starts with the VF's index. Returns false
- * when it names no VF (no attribute riov reads, or each too short). */
+ * or trust sends (u32)-1 for it). Returns false when it names no VF (no attribute riov reads, or
+ * each too short). */
 static bool kvf_parse_info(const struct nlattr *info, struct riov_kernel_vf *v)
 {
 	const struct nlattr *a;
@@ -456,81 +461,57 @@ static bool kvf_parse_info(const struct nlattr *info, struct riov_kernel_vf *v)
 
 	memset(v, 0, sizeof(*v));
 	mnl_attr_for_each_nested(a, info) {
-		const void *p;
+		union {
+			struct ifla_vf_mac mac;
+			struct ifla_vf_vlan vlan;
+			struct ifla_vf_spoofchk spoofchk;
+			struct ifla_vf_trust trust;
+			struct ifla_vf_link_state link;
+			struct ifla_vf_rate rate;
+		} m;
 		switch (mnl_attr_get_type(a)) {
-		case IFLA_VF_MAC: {
-			struct ifla_vf_mac m;
-			if ((p = kvf_payload(a, sizeof(m))) == NULL)
-				break;
-			memcpy(&m, p, sizeof(m));
-			v->vf = m.vf;
-			named = true;
-			memcpy(v->mac, m.mac, sizeof(v->mac));
+		case IFLA_VF_MAC:
+			if (!kvf_take(a, &m, sizeof(m.mac), v))
+				continue;
+			memcpy(v->mac, m.mac.mac, sizeof(v->mac));
 			v->fields |= RIOV_KVF_MAC;
 			break;
-		}
-		case IFLA_VF_VLAN: {
-			struct ifla_vf_vlan m;
-			if ((p = kvf_payload(a, sizeof(m))) == NULL)
-				break;
-			memcpy(&m, p, sizeof(m));
-			v->vf = m.vf;
-			named = true;
-			v->vlan = (uint16_t)m.vlan;
-			v->qos = (uint8_t)m.qos;
+		case IFLA_VF_VLAN:
+			if (!kvf_take(a, &m, sizeof(m.vlan), v))
+				continue;
+			v->vlan = (uint16_t)m.vlan.vlan;
+			v->qos = (uint8_t)m.vlan.qos;
 			v->fields |= RIOV_KVF_VLAN;
 			break;
-		}
-		case IFLA_VF_SPOOFCHK: {
-			struct ifla_vf_spoofchk m;
-			if ((p = kvf_payload(a, sizeof(m))) == NULL)
-				break;
-			memcpy(&m, p, sizeof(m));
-			v->vf = m.vf;
-			named = true;
-			if (m.setting <= 1) {
-				v->spoofchk = m.setting;
-				v->fields |= RIOV_KVF_SPOOFCHK;
-			}
+		case IFLA_VF_SPOOFCHK:
+			if (!kvf_take(a, &m, sizeof(m.spoofchk), v))
+				continue;
+			v->spoofchk = m.spoofchk.setting == 1;
+			v->fields |= m.spoofchk.setting <= 1 ? RIOV_KVF_SPOOFCHK : 0;
 			break;
-		}
-		case IFLA_VF_TRUST: {
-			struct ifla_vf_trust m;
-			if ((p = kvf_payload(a, sizeof(m))) == NULL)
-				break;
-			memcpy(&m, p, sizeof(m));
-			v->vf = m.vf;
-			named = true;
-			if (m.setting <= 1) {
-				v->trust = m.setting;
-				v->fields |= RIOV_KVF_TRUST;
-			}
+		case IFLA_VF_TRUST:
+			if (!kvf_take(a, &m, sizeof(m.trust), v))
+				continue;
+			v->trust = m.trust.setting == 1;
+			v->fields |= m.trust.setting <= 1 ? RIOV_KVF_TRUST : 0;
 			break;
-		}
-		case IFLA_VF_LINK_STATE: {
-			struct ifla_vf_link_state m;
-			if ((p = kvf_payload(a, sizeof(m))) == NULL)
-				break;
-			memcpy(&m, p, sizeof(m));
-			v->vf = m.vf;
-			named = true;
-			v->link_state = m.link_state;
+		case IFLA_VF_LINK_STATE:
+			if (!kvf_take(a, &m, sizeof(m.link), v))
+				continue;
+			v->link_state = m.link.link_state;
 			v->fields |= RIOV_KVF_LINK_STATE;
 			break;
-		}
-		case IFLA_VF_RATE: {
-			struct ifla_vf_rate m;
-			if ((p = kvf_payload(a, sizeof(m))) == NULL)
-				break;
-			memcpy(&m, p, sizeof(m));
-			v->vf = m.vf;
-			named = true;
-			v->min_tx_rate = m.min_tx_rate;
-			v->max_tx_rate = m.max_tx_rate;
+		case IFLA_VF_RATE:
+			if (!kvf_take(a, &m, sizeof(m.rate), v))
+				continue;
+			v->min_tx_rate = m.rate.min_tx_rate;
+			v->max_tx_rate = m.rate.max_tx_rate;
 			v->fields |= RIOV_KVF_RATE;
 			break;
+		default:
+			continue;
 		}
-		}
+		named = true;
 	}
 	return named;
 }

@@ -8,66 +8,19 @@
  * (fabric_double.h): no real PF or netdev is touched.
  */
 #include <errno.h>
-#include <ftw.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "fabric_double.h"
 #include "riov_test.h"
 #include "svc_fixture.h"
-#include "vmm/assign_internal.h"
+#include "unit/sysfs_double.h"
 
 #define PF "0000:00:05.0"      /* igb-like PF: 7 VFs, netdev pf0 */
 #define NOSRIOV "0000:00:06.0" /* a function without SR-IOV */
 #define NONET "0000:00:07.0"   /* a PF whose driver has no netdev */
 
-static char sys_root[64];
-
-static void put(const char *rel, const char *text)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "%s/%s", sys_root, rel);
-	FILE *fp = fopen(path, "w");
-	if (fp != NULL) {
-		fputs(text, fp);
-		fclose(fp);
-	}
-}
-
-static void get(const char *rel, char *out, size_t len)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "%s/%s", sys_root, rel);
-	out[0] = '\0';
-	FILE *fp = fopen(path, "r");
-	if (fp != NULL) {
-		size_t n = fread(out, 1, len - 1, fp);
-		out[n] = '\0';
-		fclose(fp);
-	}
-}
-
-static void mk(const char *rel)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "%s/%s", sys_root, rel);
-	mkdir(path, 0700);
-}
-
-static void link_to(const char *rel_target, const char *rel_link)
-{
-	char t[256], l[256];
-	snprintf(t, sizeof(t), "%s/%s", sys_root, rel_target);
-	snprintf(l, sizeof(l), "%s/%s", sys_root, rel_link);
-	if (symlink(t, l) != 0)
-		perror("symlink");
-}
-
 static void sysfs_double(void)
 {
-	snprintf(sys_root, sizeof(sys_root), "/tmp/riov-sriov-XXXXXX");
-	if (mkdtemp(sys_root) == NULL)
-		abort();
+	sysfs_root_new("riov-sriov");
 	static const char *const dirs[] = {
 		"bus", "bus/pci", "bus/pci/devices", "bus/pci/drivers", "bus/pci/drivers/igb",
 		"bus/pci/devices/" PF, "bus/pci/devices/" PF "/net", "bus/pci/devices/" PF "/net/pf0",
@@ -95,19 +48,7 @@ static void sysfs_double(void)
 		snprintf(lnk, sizeof(lnk), "bus/pci/devices/" PF "/virtfn%d", v);
 		link_to(vf, lnk);
 	}
-	asg_sysfs_root_set(sys_root);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static void sysfs_double_free(void)
-{
-	asg_sysfs_root_set(NULL);
-	nftw(sys_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	sysfs_root_use();
 }
 
 /* The PF's sriov_numvfs and sriov_drivers_autoprobe, as riovd left them. */
