@@ -1045,6 +1045,11 @@ static int h_dev_set_vf(struct riov_rpc_call *call, const ProtobufCMessage *reqm
 	if ((c.spec = svc_msg_dup(&tmp.base)) == NULL)
 		return -ENOMEM;
 	if ((rc = vf_kernel_set(canon, netdev, &kv, 1, msg, msglen)) != 0) {
+		/* the kernel applies a VF's settings in its own order and stops at the first it
+		 * refuses: those before it are given back what it reported before */
+		char e2[320];
+		if (c.before.fields != 0)
+			riov_kernel_vf_set(netdev, &c.before, 1, e2, sizeof(e2));
 		riov__v1__sriov_spec__free_unpacked(c.spec, NULL);
 		return rc;
 	}

@@ -313,6 +313,7 @@ RIOV_TEST(kernel_refusal_reported_with_its_message)
 		 "VF trust is not supported by this driver");
 	Riov__V1__VfConfig c = vf1_cfg();
 	CHECK_EQ(set_vf(&f, PF, c, msg, sizeof(msg)), -EOPNOTSUPP);
+	CHECK_EQ(kernel_double.vf_sets, 3); /* the request, then what the kernel reported before */
 	CHECK(strstr(msg, "the kernel refused the VF settings") != NULL);
 	CHECK(strstr(msg, "VF trust is not supported by this driver") != NULL);
 	CHECK(strstr(msg, "pf0") != NULL);
