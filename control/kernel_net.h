@@ -15,6 +15,8 @@
 #ifndef RIOV_CONTROL_KERNEL_NET_H
 #define RIOV_CONTROL_KERNEL_NET_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /** How the kernel reaches an IPv4 destination. Addresses in network byte order. */
@@ -45,5 +47,45 @@ int riov_kernel_route_add(const char *ifname, uint32_t dst, unsigned prefix, uin
  *  RTM_NEWNEIGH with NTF_USE, as `ip neigh ... use`), without waiting for the answer. Returns 0 or
  *  -errno. */
 int riov_kernel_neigh_resolve(uint32_t ifindex, uint32_t ip);
+
+/* ---- SR-IOV VFs through the PF's driver (rtnetlink, issue 19) ---- */
+
+/** What riov_kernel_vf_set() sets of a VF, and what riov_kernel_vf_get() found reported. */
+#define RIOV_KVF_MAC        (1u << 0)
+#define RIOV_KVF_VLAN       (1u << 1)
+#define RIOV_KVF_SPOOFCHK   (1u << 2)
+#define RIOV_KVF_TRUST      (1u << 3)
+#define RIOV_KVF_LINK_STATE (1u << 4)
+#define RIOV_KVF_RATE       (1u << 5)
+
+/** One VF's settings as IFLA_VF_INFO carries them. Values are checked by the caller (the kernel
+ *  only passes them to the PF's driver); link_state is IFLA_VF_LINK_STATE_AUTO/ENABLE/DISABLE. */
+struct riov_kernel_vf {
+	uint32_t vf;           /* the VF's index */
+	uint32_t fields;       /* RIOV_KVF_*: set (or reported) */
+	uint8_t mac[6];
+	uint16_t vlan;         /* 0-4095 */
+	uint8_t qos;           /* 0-7 */
+	bool spoofchk, trust;
+	uint32_t link_state;
+	uint32_t min_tx_rate, max_tx_rate; /* Mbit/s, 0: no limit */
+};
+
+/** The most VFs riov_kernel_vf_get() reports (a PCIe PF has at most 65535; riov's PFs far fewer). */
+#define RIOV_KVF_MAX 256
+
+/** Set the VFs' settings in one RTM_SETLINK on the PF's interface ifname (an IFLA_VF_INFO per
+ *  entry of vfs, in IFLA_VFINFO_LIST). Returns 0, -EINVAL (bad name, n 0 or too many), -ENODEV
+ *  (no such interface), or the kernel's -errno with err holding its extended ACK message when
+ *  it sent one (the kernel applies a message's VF settings in order and stops at the first
+ *  refused: earlier ones of the same message stay). */
+int riov_kernel_vf_set(const char *ifname, const struct riov_kernel_vf *vfs, unsigned n,
+		       char *err, size_t errlen);
+
+/** The VF settings the PF's driver reports for interface ifname (RTM_GETLINK with IFLA_EXT_MASK
+ *  RTEXT_FILTER_VF): up to max entries into out, *n how many (0 for an interface without VFs).
+ *  Returns 0, -EINVAL, -ENODEV, or -errno with err. */
+int riov_kernel_vf_get(const char *ifname, struct riov_kernel_vf *out, unsigned max, unsigned *n,
+		       char *err, size_t errlen);
 
 #endif

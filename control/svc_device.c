@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * riov.v1.Device: PCI functions assigned through riov's VT-d model, SR-IOV VF counts, and the
- * kernel's DMAR faults of assigned functions relayed into riov's fault log.
+ * riov.v1.Device: PCI functions assigned through riov's VT-d model, SR-IOV VF counts and VF
+ * settings (MAC, VLAN, spoof check, trust, link state, rate: through the PF's driver by
+ * rtnetlink, control/kernel_net.h), and the kernel's DMAR faults of assigned functions relayed
+ * into riov's fault log.
  *
  * A function is assigned through riov's VT-d model (vmm/assign.h) either for riovd's own eth port
  * (PortSpec.assign: DPDK's PMD drives it, its domain holds riovd's packet memory) or for a guest
@@ -11,7 +13,9 @@
  *
  * Security model: requests come from RPC clients that passed the server's transport and role
  * checks (control/rpc_server.h), but their content is untrusted. Device.* act on the host (driver
- * binding and sriov_numvfs in sysfs, VFIO) for the PCI addresses an admin names: vmm/pci.c
+ * binding and sriov_numvfs in sysfs, VF settings by rtnetlink, VFIO) for the PCI addresses an
+ * admin names; every VF setting is checked (index, unicast MAC, ranges) before the device is
+ * touched: vmm/pci.c
  * parses them strictly, functions in the vhost ports' source-id range and functions assigned or
  * attached already are refused, and what an assigned function's domain maps is riovd's own memory,
  * never a host address from a client. DMAR lines of the kernel log are parsed by vmm/dmar_log.c and
@@ -22,6 +26,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -30,6 +35,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "control/config.h"
+#include "control/kernel_net.h"
 #include "control/service_internal.h"
 
 RIOV_LOG_COMPONENT("riovd", RIOV_LOG_INFO);
@@ -387,21 +394,164 @@ int svc_sriov_index(const struct riov_service *svc, const char *pf)
 	if (riov_pci_parse(pf, &a) != 0)
 		return -1;
 	for (unsigned i = 0; i < svc->n_sriov; i++)
-		if (riov_pci_parse(svc->sriov[i]->pf, &b) == 0 && memcmp(&a, &b, sizeof(a)) == 0)
+		/* field by field: the struct has a padding byte that riov_pci_parse() leaves as it was */
+		if (riov_pci_parse(svc->sriov[i]->pf, &b) == 0 && a.domain == b.domain &&
+		    a.bus == b.bus && a.dev == b.dev && a.fn == b.fn)
 			return (int)i;
 	return -1;
 }
 
-/* Set pf's VF count (not saved). Refused while an assigned function is one of the VFs that
- * would go away. */
+/* A VF's rate limit riovd accepts (Mbit/s): 400 Gbit/s, above any PF riov meets; the PF's driver
+ * refuses more than its link's speed. */
+#define VF_RATE_MAX 400000u
+
+/* Check VF setting c of a PF with num_vfs VFs and turn it into a netlink VF entry *kv (only the
+ * fields c sets). Returns 0 or -EINVAL with err. */
+static int vf_config_check(const char *pf, const Riov__V1__VfConfig *c, unsigned num_vfs,
+			   struct riov_kernel_vf *kv, char *err, size_t errlen)
+{
+	const char *mac = str_or_empty(c->mac);
+
+	memset(kv, 0, sizeof(*kv));
+	if (c->vf >= num_vfs) {
+		snprintf(err, errlen, "%s has %u VF(s): there is no VF %u (VFs are numbered from 0)", pf,
+			 num_vfs, c->vf);
+		return -EINVAL;
+	}
+	kv->vf = c->vf;
+	if (mac[0]) {
+		if (riov_mac_parse(mac, kv->mac) != 0) {
+			snprintf(err, errlen, "%s VF %u: '%.40s' is not a MAC address (xx:xx:xx:xx:xx:xx)",
+				 pf, c->vf, mac);
+			return -EINVAL;
+		}
+		static const uint8_t zero[6];
+		if ((kv->mac[0] & 1) || memcmp(kv->mac, zero, 6) == 0) {
+			snprintf(err, errlen, "%s VF %u: %s is a %s address: a VF's MAC must be unicast and "
+				 "not zero", pf, c->vf, mac, kv->mac[0] & 1 ? "multicast" : "zero");
+			return -EINVAL;
+		}
+		kv->fields |= RIOV_KVF_MAC;
+	}
+	if (c->set_vlan) {
+		if (c->vlan > 4095 || c->qos > 7) {
+			snprintf(err, errlen, "%s VF %u: %s %u is out of range (VLAN 0-4095, QoS 0-7)", pf,
+				 c->vf, c->vlan > 4095 ? "VLAN" : "QoS", c->vlan > 4095 ? c->vlan : c->qos);
+			return -EINVAL;
+		}
+		kv->vlan = (uint16_t)c->vlan;
+		kv->qos = (uint8_t)c->qos;
+		kv->fields |= RIOV_KVF_VLAN;
+	} else if (c->vlan || c->qos) {
+		snprintf(err, errlen, "%s VF %u: a VLAN or QoS needs set_vlan", pf, c->vf);
+		return -EINVAL;
+	}
+	const Riov__V1__VfToggle tg[2] = { c->spoofchk, c->trust };
+	for (int i = 0; i < 2; i++) {
+		if (tg[i] == RIOV__V1__VF_TOGGLE__VF_KEEP)
+			continue;
+		if (tg[i] != RIOV__V1__VF_TOGGLE__VF_ON && tg[i] != RIOV__V1__VF_TOGGLE__VF_OFF) {
+			snprintf(err, errlen, "%s VF %u: %s %d is not VF_ON or VF_OFF", pf, c->vf,
+				 i ? "trust" : "spoofchk", (int)tg[i]);
+			return -EINVAL;
+		}
+		if (i == 0)
+			kv->spoofchk = tg[i] == RIOV__V1__VF_TOGGLE__VF_ON;
+		else
+			kv->trust = tg[i] == RIOV__V1__VF_TOGGLE__VF_ON;
+		kv->fields |= i ? RIOV_KVF_TRUST : RIOV_KVF_SPOOFCHK;
+	}
+	switch (c->link_state) {
+	case RIOV__V1__VF_LINK_STATE__VF_LINK_KEEP:
+		break;
+	case RIOV__V1__VF_LINK_STATE__VF_LINK_AUTO:
+	case RIOV__V1__VF_LINK_STATE__VF_LINK_ENABLE:
+	case RIOV__V1__VF_LINK_STATE__VF_LINK_DISABLE:
+		/* IFLA_VF_LINK_STATE_AUTO, _ENABLE, _DISABLE are 0, 1, 2 */
+		kv->link_state = (uint32_t)c->link_state - RIOV__V1__VF_LINK_STATE__VF_LINK_AUTO;
+		kv->fields |= RIOV_KVF_LINK_STATE;
+		break;
+	default:
+		snprintf(err, errlen, "%s VF %u: link state %d is not auto, enable or disable", pf, c->vf,
+			 (int)c->link_state);
+		return -EINVAL;
+	}
+	if (c->set_rate) {
+		if (c->max_tx_rate > VF_RATE_MAX) {
+			snprintf(err, errlen, "%s VF %u: a rate of %u Mbit/s is too large (at most %u)", pf,
+				 c->vf, c->max_tx_rate, VF_RATE_MAX);
+			return -EINVAL;
+		}
+		kv->max_tx_rate = c->max_tx_rate;
+		kv->fields |= RIOV_KVF_RATE;
+	} else if (c->max_tx_rate) {
+		snprintf(err, errlen, "%s VF %u: a rate needs set_rate", pf, c->vf);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Check every VF setting of spec (for num_vfs VFs, one setting per VF) into kv (room for
+ * RIOV_KVF_MAX); *n how many set something. Returns 0 or -EINVAL with err. */
+static int vf_configs_check(const char *pf, const Riov__V1__SriovSpec *spec,
+			    struct riov_kernel_vf *kv, unsigned *n, char *err, size_t errlen)
+{
+	*n = 0;
+	if (spec->n_vf_configs > RIOV_KVF_MAX) {
+		snprintf(err, errlen, "%s: %zu VF settings are more than riovd sets (%u)", pf,
+			 spec->n_vf_configs, RIOV_KVF_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < spec->n_vf_configs; i++) {
+		int rc = vf_config_check(pf, spec->vf_configs[i], spec->num_vfs, &kv[*n], err, errlen);
+		if (rc != 0)
+			return rc;
+		for (unsigned j = 0; j < *n; j++)
+			if (kv[j].vf == kv[*n].vf) {
+				snprintf(err, errlen, "%s: VF %u has two settings: give one per VF", pf,
+					 kv[j].vf);
+				return -EINVAL;
+			}
+		if (kv[*n].fields != 0)
+			(*n)++;
+	}
+	return 0;
+}
+
+/* Give n VF settings kv to pf's driver through its netdev. Returns 0 or -errno with err (the
+ * kernel's message when it sent one). */
+static int vf_kernel_set(const char *pf, const char *netdev, const struct riov_kernel_vf *kv,
+			 unsigned n, char *err, size_t errlen)
+{
+	char why[320];
+	int rc = riov_kernel_vf_set(netdev, kv, n, why, sizeof(why));
+
+	if (rc != 0)
+		snprintf(err, errlen, "%s (%s): the kernel refused the VF settings: %s%s", pf, netdev,
+			 why[0] ? why : strerror(-rc), rc == -EOPNOTSUPP ?
+			 " (the PF's driver does not support this VF setting)" : "");
+	return rc;
+}
+
+/* Set pf's VF count and its VFs' settings (not saved). Refused while an assigned function is one
+ * of the VFs that would go away; every VF setting is checked, and the PF's netdev found, before
+ * anything changes. When the kernel refuses the settings, a changed VF count is set back. */
 int svc_sriov_apply(struct riov_service *svc, const Riov__V1__SriovSpec *in, char *err, size_t errlen)
 {
 	struct riov_sriov_info si;
 	const char *pf = str_or_empty(in->pf);
+	struct riov_kernel_vf *kv = NULL;
+	char netdev[IFNAMSIZ] = "";
+	unsigned n_kv = 0;
 	int rc = riov_sriov_get(pf, &si, err, errlen);
 
 	if (rc != 0)
 		return rc;
+	if (in->num_vfs > si.total_vfs) {
+		snprintf(err, errlen, "%s supports at most %u VFs (sriov_totalvfs), not %u", pf,
+			 si.total_vfs, in->num_vfs);
+		return -EINVAL;
+	}
 	for (unsigned v = in->num_vfs; v < si.num_vfs; v++) {
 		char vf[32];
 		const char *who = NULL;
@@ -413,7 +563,22 @@ int svc_sriov_apply(struct riov_service *svc, const Riov__V1__SriovSpec *in, cha
 			return -EBUSY;
 		}
 	}
-	return riov_sriov_set(pf, in->num_vfs, err, errlen);
+	if (in->n_vf_configs != 0) {
+		if ((kv = calloc(RIOV_KVF_MAX, sizeof(*kv))) == NULL)
+			return -ENOMEM;
+		if ((rc = vf_configs_check(pf, in, kv, &n_kv, err, errlen)) != 0 ||
+		    (n_kv != 0 && (rc = riov_sriov_netdev(pf, netdev, sizeof(netdev), err, errlen)) != 0))
+			goto out;
+	}
+	if ((rc = riov_sriov_set(pf, in->num_vfs, err, errlen)) != 0 || n_kv == 0)
+		goto out;
+	if ((rc = vf_kernel_set(pf, netdev, kv, n_kv, err, errlen)) != 0 && si.num_vfs != in->num_vfs) {
+		char e2[128];
+		riov_sriov_set(pf, si.num_vfs, e2, sizeof(e2));
+	}
+out:
+	free(kv);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ RPC */
@@ -572,6 +737,70 @@ static int h_dev_list(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
 	return 0;
 }
 
+static const char *vf_toggle_name(const struct riov_kernel_vf *v, uint32_t field, bool on)
+{
+	return (v->fields & field) == 0 ? "" : on ? "on" : "off";
+}
+
+/* The PF's netdev and its VFs' settings as the kernel reports them into si (vf_error says why
+ * not). Returns 0 or -ENOMEM. */
+static int vf_states(struct riov_rpc_call *call, Riov__V1__SriovInfo *si, const char *pf)
+{
+	static const char *const link[] = { "auto", "enable", "disable" };
+	char netdev[IFNAMSIZ], err[400];
+	struct riov_kernel_vf *kv = calloc(RIOV_KVF_MAX, sizeof(*kv));
+	unsigned n = 0;
+	int rc = -ENOMEM;
+
+	if (kv == NULL)
+		return -ENOMEM;
+	if (riov_sriov_netdev(pf, netdev, sizeof(netdev), err, sizeof(err)) == 0) {
+		si->netdev = riov_rpc_call_strdup(call, netdev);
+		char kerr[256];
+		if (riov_kernel_vf_get(netdev, kv, RIOV_KVF_MAX, &n, kerr, sizeof(kerr)) != 0) {
+			snprintf(err, sizeof(err), "%s: cannot read its VFs' settings: %s", netdev, kerr);
+			n = 0;
+		} else if (n == 0) {
+			snprintf(err, sizeof(err), "%s: the kernel reports no VF settings (its driver "
+				 "gives none)", netdev);
+		}
+	}
+	if (n == 0) {
+		si->vf_error = riov_rpc_call_strdup(call, err);
+		rc = si->vf_error ? 0 : -ENOMEM;
+		goto out;
+	}
+	si->vf_states = riov_rpc_call_alloc(call, n * sizeof(*si->vf_states));
+	if (si->vf_states == NULL)
+		goto out;
+	for (unsigned i = 0; i < n; i++) {
+		const struct riov_kernel_vf *v = &kv[i];
+		Riov__V1__VfState *st = CALL_NEW(call, Riov__V1__VfState, riov__v1__vf_state__init);
+		char mac[18];
+		if (st == NULL)
+			goto out;
+		st->vf = v->vf;
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", v->mac[0], v->mac[1],
+			 v->mac[2], v->mac[3], v->mac[4], v->mac[5]);
+		st->mac = (v->fields & RIOV_KVF_MAC) ? riov_rpc_call_strdup(call, mac) : "";
+		st->vlan = v->vlan;
+		st->qos = v->qos;
+		st->spoofchk = (char *)vf_toggle_name(v, RIOV_KVF_SPOOFCHK, v->spoofchk);
+		st->trust = (char *)vf_toggle_name(v, RIOV_KVF_TRUST, v->trust);
+		st->link_state = (char *)((v->fields & RIOV_KVF_LINK_STATE) && v->link_state < 3
+					  ? link[v->link_state] : "");
+		st->max_tx_rate = v->max_tx_rate;
+		st->min_tx_rate = v->min_tx_rate;
+		if (st->mac == NULL)
+			goto out;
+		si->vf_states[si->n_vf_states++] = st;
+	}
+	rc = 0;
+out:
+	free(kv);
+	return rc;
+}
+
 static Riov__V1__SriovInfo *sriov_info(struct riov_rpc_call *call, const Riov__V1__SriovSpec *spec)
 {
 	Riov__V1__SriovInfo *si = CALL_NEW(call, Riov__V1__SriovInfo, riov__v1__sriov_info__init);
@@ -594,7 +823,9 @@ static Riov__V1__SriovInfo *sriov_info(struct riov_rpc_call *call, const Riov__V
 			break;
 		si->vfs[si->n_vfs++] = riov_rpc_call_strdup(call, vf);
 	}
-	return si;
+	if (x.num_vfs == 0)
+		return si;
+	return vf_states(call, si, spec->pf) != 0 ? NULL : si;
 }
 
 /* Device.SetVfs's change: spec (kept unless it sets 0 VFs) replaced old (or NULL); the PF had
@@ -644,16 +875,25 @@ static int h_dev_set_vfs(struct riov_rpc_call *call, const ProtobufCMessage *req
 	char canon[16];
 	riov_pci_parse(pf, &a); /* riov_sriov_get() parsed it */
 	riov_pci_format(&a, canon, sizeof(canon));
-	Riov__V1__SriovSpec *spec = malloc(sizeof(*spec));
-	char *pfc = strdup(canon);
-	if (spec == NULL || pfc == NULL) {
-		free(spec);
-		free(pfc);
-		return -ENOMEM;
+	/* VF settings: the request's; without any, those kept for VFs that remain (a new VF count
+	 * makes new VFs: riovd gives them their settings again) */
+	Riov__V1__SriovSpec tmp = RIOV__V1__SRIOV_SPEC__INIT;
+	Riov__V1__SriovSpec *old_spec = k >= 0 ? svc->sriov[k] : NULL;
+	Riov__V1__VfConfig *kept[RIOV_KVF_MAX];
+	tmp.pf = canon;
+	tmp.num_vfs = req->sriov->num_vfs;
+	if (req->sriov->n_vf_configs != 0) {
+		tmp.n_vf_configs = req->sriov->n_vf_configs;
+		tmp.vf_configs = req->sriov->vf_configs;
+	} else if (old_spec != NULL) {
+		tmp.vf_configs = kept;
+		for (size_t i = 0; i < old_spec->n_vf_configs && tmp.n_vf_configs < RIOV_KVF_MAX; i++)
+			if (old_spec->vf_configs[i]->vf < tmp.num_vfs)
+				kept[tmp.n_vf_configs++] = old_spec->vf_configs[i];
 	}
-	riov__v1__sriov_spec__init(spec);
-	spec->pf = pfc;
-	spec->num_vfs = req->sriov->num_vfs;
+	Riov__V1__SriovSpec *spec = svc_msg_dup(&tmp.base);
+	if (spec == NULL)
+		return -ENOMEM;
 	if ((rc = svc_sriov_apply(svc, spec, msg, msglen)) != 0) {
 		riov__v1__sriov_spec__free_unpacked(spec, NULL);
 		return rc;
@@ -677,9 +917,154 @@ static int h_dev_set_vfs(struct riov_rpc_call *call, const ProtobufCMessage *req
 		return -ENOMEM;
 	shown->pf = riov_rpc_call_strdup(call, canon);
 	shown->num_vfs = req->sriov->num_vfs;
+	if (spec->num_vfs != 0) { /* kept in svc->sriov: outlives the call */
+		shown->n_vf_configs = spec->n_vf_configs;
+		shown->vf_configs = spec->vf_configs;
+	}
 	if (spec->num_vfs == 0)
 		riov__v1__sriov_spec__free_unpacked(spec, NULL); /* 0 VFs: nothing kept */
 	if (shown->pf == NULL || (r->sriov = sriov_info(call, shown)) == NULL)
+		return -ENOMEM;
+	*resp = &r->base;
+	return 0;
+}
+
+/* VF setting c (of the request) over old (NULL: none kept) into out: c's fields that are not at
+ * their zero value replace old's. Strings point into c or old. */
+static void vf_config_merge(const Riov__V1__VfConfig *old, const Riov__V1__VfConfig *c,
+			    Riov__V1__VfConfig *out)
+{
+	riov__v1__vf_config__init(out);
+	if (old != NULL)
+		*out = *old;
+	out->vf = c->vf;
+	if (str_or_empty(c->mac)[0])
+		out->mac = c->mac;
+	if (c->set_vlan) {
+		out->set_vlan = true;
+		out->vlan = c->vlan;
+		out->qos = c->qos;
+	}
+	if (c->spoofchk != RIOV__V1__VF_TOGGLE__VF_KEEP)
+		out->spoofchk = c->spoofchk;
+	if (c->trust != RIOV__V1__VF_TOGGLE__VF_KEEP)
+		out->trust = c->trust;
+	if (c->link_state != RIOV__V1__VF_LINK_STATE__VF_LINK_KEEP)
+		out->link_state = c->link_state;
+	if (c->set_rate) {
+		out->set_rate = true;
+		out->max_tx_rate = c->max_tx_rate;
+	}
+}
+
+/* Device.SetVf's change: spec replaced old at svc->sriov[k]; undo gives the VF back what the
+ * kernel reported before (the fields the request set). */
+struct set_vf_change {
+	Riov__V1__SriovSpec *spec, *old;
+	unsigned k;
+	const char *pf, *netdev;
+	struct riov_kernel_vf before;
+};
+
+static void set_vf_undo(struct riov_service *svc, void *arg)
+{
+	struct set_vf_change *c = arg;
+	char e2[320];
+
+	svc->sriov[c->k] = c->old;
+	riov__v1__sriov_spec__free_unpacked(c->spec, NULL);
+	if (c->before.fields != 0 && riov_kernel_vf_set(c->netdev, &c->before, 1, e2, sizeof(e2)) != 0)
+		RIOV_LOG(RIOV_LOG_ERR, "%s VF %u: its settings before could not be given back: %s",
+			 c->pf, c->before.vf, e2);
+}
+
+static int h_dev_set_vf(struct riov_rpc_call *call, const ProtobufCMessage *reqm,
+			ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	struct riov_service *svc = riov_rpc_call_user(call);
+	const Riov__V1__DeviceSetVfRequest *req = (const void *)reqm;
+	const char *pf = str_or_empty(req->pf);
+	struct riov_kernel_vf kv, *now = NULL;
+	char netdev[IFNAMSIZ], why[320];
+	unsigned n_now = 0;
+	int k = svc_sriov_index(svc, pf), rc;
+
+	if (req->config == NULL) {
+		snprintf(msg, msglen, "Device.SetVf needs the PF and the VF's settings");
+		return -EINVAL;
+	}
+	if (k < 0) {
+		struct riov_sriov_info si;
+		if ((rc = riov_sriov_get(pf, &si, msg, msglen)) != 0)
+			return rc;
+		snprintf(msg, msglen, "riovd made no VFs on %s: riovctl device vfs %s N first", pf, pf);
+		return -ENOENT;
+	}
+	Riov__V1__SriovSpec *old = svc->sriov[k];
+	const char *canon = old->pf;
+	if ((rc = vf_config_check(canon, req->config, old->num_vfs, &kv, msg, msglen)) != 0)
+		return rc;
+	if (kv.fields == 0) {
+		snprintf(msg, msglen, "%s VF %u: no setting given (mac, vlan, spoofchk, trust, link_state "
+			 "or rate)", canon, req->config->vf);
+		return -EINVAL;
+	}
+	if ((rc = riov_sriov_netdev(canon, netdev, sizeof(netdev), msg, msglen)) != 0)
+		return rc;
+	/* what the kernel says now, to give it back if the state cannot be saved */
+	struct set_vf_change c = { .pf = canon, .netdev = netdev, .k = (unsigned)k, .old = old };
+	if ((now = calloc(RIOV_KVF_MAX, sizeof(*now))) == NULL)
+		return -ENOMEM;
+	if (riov_kernel_vf_get(netdev, now, RIOV_KVF_MAX, &n_now, why, sizeof(why)) == 0)
+		for (unsigned i = 0; i < n_now; i++)
+			if (now[i].vf == kv.vf) {
+				c.before = now[i];
+				c.before.fields &= kv.fields;
+			}
+	free(now);
+	/* the new spec: old's, with this VF's setting merged in */
+	Riov__V1__VfConfig merged, *cfgs[RIOV_KVF_MAX + 1];
+	Riov__V1__SriovSpec tmp = *old;
+	size_t n = 0;
+	bool placed = false;
+	for (size_t i = 0; i < old->n_vf_configs && n < RIOV_KVF_MAX; i++) {
+		if (old->vf_configs[i]->vf == req->config->vf) {
+			vf_config_merge(old->vf_configs[i], req->config, &merged);
+			cfgs[n++] = &merged;
+			placed = true;
+		} else {
+			cfgs[n++] = old->vf_configs[i];
+		}
+	}
+	if (!placed) {
+		vf_config_merge(NULL, req->config, &merged);
+		cfgs[n++] = &merged;
+	}
+	tmp.vf_configs = cfgs;
+	tmp.n_vf_configs = n;
+	if ((c.spec = svc_msg_dup(&tmp.base)) == NULL)
+		return -ENOMEM;
+	if ((rc = vf_kernel_set(canon, netdev, &kv, 1, msg, msglen)) != 0) {
+		/* the kernel applies a VF's settings in its own order and stops at the first it
+		 * refuses: those before it are given back what it reported before */
+		char e2[320];
+		if (c.before.fields != 0)
+			riov_kernel_vf_set(netdev, &c.before, 1, e2, sizeof(e2));
+		riov__v1__sriov_spec__free_unpacked(c.spec, NULL);
+		return rc;
+	}
+	svc->sriov[k] = c.spec;
+	rc = svc_save_or_undo(svc, set_vf_undo, &c, msg, msglen, "VF %u of %s not changed",
+			      req->config->vf, canon);
+	if (rc != 0)
+		return rc;
+	riov__v1__sriov_spec__free_unpacked(old, NULL);
+	canon = svc->sriov[k]->pf; /* old's is gone */
+	RIOV_LOG(RIOV_LOG_NOTICE, "%s VF %u: settings set by %s", canon, req->config->vf,
+		 riov_rpc_call_peer(call));
+	Riov__V1__DeviceSetVfResponse *r = CALL_NEW(call, Riov__V1__DeviceSetVfResponse,
+						    riov__v1__device_set_vf_response__init);
+	if (r == NULL || (r->sriov = sriov_info(call, svc->sriov[k])) == NULL)
 		return -ENOMEM;
 	*resp = &r->base;
 	return 0;
@@ -709,5 +1094,6 @@ static const struct svc_method device_methods[] = {
 	SVC_METHOD(Device, list, READONLY, h_dev_list),
 	SVC_METHOD(Device, set_vfs, ADMIN, h_dev_set_vfs),
 	SVC_METHOD(Device, list_vfs, READONLY, h_dev_list_vfs),
+	SVC_METHOD(Device, set_vf, ADMIN, h_dev_set_vf),
 };
 SVC_TABLE(svc_device_table, Device, device_methods);

@@ -749,12 +749,106 @@ static ProtobufCMessage *b_dev_vfs(struct ctx *x)
 	r->sriov->num_vfs = parse_u32(x->pos[1], "N");
 	return &r->base;
 }
+static const struct opt o_dev_vf[] = {
+	{ "mac", "MAC", "the VF's MAC address (unicast, not zero)" },
+	{ "vlan", "V[:QOS]", "port VLAN 0-4095 (0: none) and 802.1p priority 0-7" },
+	{ "spoofchk", "on|off", "drop frames the VF sends from another source MAC" },
+	{ "trust", "on|off", "trusted VF (may change its MAC, promiscuous mode)" },
+	{ "link", "auto|enable|disable", "the VF's link: follow the PF's, always up, always down" },
+	{ "rate", "MBPS", "maximum transmit rate in Mbit/s (0: no limit)" },
+	{ 0 }
+};
+static Riov__V1__VfToggle opt_toggle(struct ctx *x, const char *name)
+{
+	const char *v = opt_val(x, name);
+	if (v == NULL)
+		return RIOV__V1__VF_TOGGLE__VF_KEEP;
+	if (strcmp(v, "on") == 0)
+		return RIOV__V1__VF_TOGGLE__VF_ON;
+	if (strcmp(v, "off") == 0)
+		return RIOV__V1__VF_TOGGLE__VF_OFF;
+	usage_error("--%s takes on or off, not '%s'", name, v);
+}
+static ProtobufCMessage *b_dev_vf(struct ctx *x)
+{
+	static const char *const links[] = { "auto", "enable", "disable" };
+	Riov__V1__DeviceSetVfRequest *r = NEW(Riov__V1__DeviceSetVfRequest,
+					      riov__v1__device_set_vf_request__init);
+	Riov__V1__VfConfig *c = r->config = NEW(Riov__V1__VfConfig, riov__v1__vf_config__init);
+	const char *vlan = opt_val(x, "vlan"), *link = opt_val(x, "link");
+
+	r->pf = pos_or_empty(x, 0);
+	c->vf = parse_u32(x->pos[1], "VF");
+	c->mac = opt_str(x, "mac");
+	if (vlan != NULL) {
+		char *v = xalloc(strlen(vlan) + 1), *colon;
+		strcpy(v, vlan);
+		if ((colon = strchr(v, ':')) != NULL) {
+			*colon = '\0';
+			c->qos = parse_u32(colon + 1, "--vlan's QOS");
+		}
+		c->vlan = parse_u32(v, "--vlan");
+		c->set_vlan = true;
+	}
+	c->spoofchk = opt_toggle(x, "spoofchk");
+	c->trust = opt_toggle(x, "trust");
+	if (link != NULL) {
+		for (int i = 0; i < 3 && c->link_state == RIOV__V1__VF_LINK_STATE__VF_LINK_KEEP; i++)
+			if (strcmp(link, links[i]) == 0)
+				c->link_state = RIOV__V1__VF_LINK_STATE__VF_LINK_AUTO + i;
+		if (c->link_state == RIOV__V1__VF_LINK_STATE__VF_LINK_KEEP)
+			usage_error("--link takes auto, enable or disable, not '%s'", link);
+	}
+	if (opt_val(x, "rate")) {
+		c->set_rate = true;
+		c->max_tx_rate = opt_u32(x, "rate");
+	}
+	if (!c->mac[0] && !vlan && !link && !c->set_rate && c->spoofchk == 0 && c->trust == 0)
+		usage_error("device vf needs a setting: --mac, --vlan, --spoofchk, --trust, --link or "
+			    "--rate");
+	return &r->base;
+}
 static ProtobufCMessage *b_dev_pfs(struct ctx *x)
 {
 	return &NEW(Riov__V1__DeviceListVfsRequest, riov__v1__device_list_vfs_request__init)->base;
 }
 static const char *const c_dev_pfs[] = { "spec.pf=PF", "spec.num_vfs=VFS", "total_vfs=TOTAL",
-					 "driver=DRIVER", "vfs=VF_ADDRESSES", NULL };
+					 "driver=DRIVER", "netdev=NETDEV", "vfs=VF_ADDRESSES", NULL };
+static const char *const c_dev_vf_states[] = { "vf=VF", "mac=MAC", "vlan=VLAN", "qos=QOS",
+					       "spoofchk=SPOOFCHK", "trust=TRUST",
+					       "link_state=LINK", "max_tx_rate=MAX_TX_MBPS", NULL };
+/* One PF (Device.SetVfs's and SetVf's answer, each of ListVfs'): its line, then its VFs as the
+ * kernel reports them. */
+static void p_sriov(const Riov__V1__SriovInfo *si)
+{
+	ctl_print_table((const ProtobufCMessage *const *)&si, 1, &riov__v1__sriov_info__descriptor,
+			c_dev_pfs, 0);
+	if (si->n_vf_states)
+		ctl_print_table((const ProtobufCMessage *const *)si->vf_states, si->n_vf_states,
+				&riov__v1__vf_state__descriptor, c_dev_vf_states, 2);
+	else if (si->vf_error && si->vf_error[0])
+		printf("  VF settings: %s\n", si->vf_error);
+}
+static void p_dev_pfs(const struct ctx *x, const ProtobufCMessage *m)
+{
+	const Riov__V1__DeviceListVfsResponse *r = (const void *)m;
+	if (r->n_pfs == 0)
+		printf("(no pfs)\n");
+	for (size_t i = 0; i < r->n_pfs; i++)
+		p_sriov(r->pfs[i]);
+}
+static void p_dev_vfs(const struct ctx *x, const ProtobufCMessage *m)
+{
+	const Riov__V1__DeviceSetVfsResponse *r = (const void *)m;
+	if (r->sriov)
+		p_sriov(r->sriov);
+}
+static void p_dev_vf(const struct ctx *x, const ProtobufCMessage *m)
+{
+	const Riov__V1__DeviceSetVfResponse *r = (const void *)m;
+	if (r->sriov)
+		p_sriov(r->sriov);
+}
 
 /* --- metrics / stats */
 static const struct opt o_stats[] = { { "watch", NULL, "print a snapshot every interval" },
@@ -881,9 +975,16 @@ static const struct cmd cmds[] = {
 	  "assigned functions (--json: MSI-X vectors, IRTEs, interrupts)", 0, 1, NULL, b_dev_list,
 	  c_dev_list },
 	{ "device", "vfs", RIOV_METHOD_ID(Device, set_vfs), "PF N",
-	  "create N SR-IOV VFs on PF (0 removes them)", 2, 2, NULL, b_dev_vfs, NULL },
+	  "create N SR-IOV VFs on PF (0 removes them; VF settings of the VFs that remain are kept)",
+	  2, 2, NULL, b_dev_vfs, NULL, p_dev_vfs },
+	{ "device", "vf", RIOV_METHOD_ID(Device, set_vf),
+	  "PF VF [--mac MAC] [--vlan V[:QOS]] [--spoofchk on|off] [--trust on|off] "
+	  "[--link auto|enable|disable] [--rate MBPS]",
+	  "set a VF's MAC, VLAN, spoof check, trust, link state or rate (through the PF's driver)",
+	  2, 2, o_dev_vf, b_dev_vf, NULL, p_dev_vf },
 	{ "device", "pfs", RIOV_METHOD_ID(Device, list_vfs), "",
-	  "PFs whose VFs riovd created, and their VFs", 0, 0, NULL, b_dev_pfs, c_dev_pfs },
+	  "PFs whose VFs riovd created, their VFs and the VFs' settings as the kernel reports them",
+	  0, 0, NULL, b_dev_pfs, c_dev_pfs, p_dev_pfs },
 	{ "faults", "read", RIOV_METHOD_ID(Faults, read), "[DEVICE] [--max N]",
 	  "recorded DMA and interrupt faults (default verb)", 0, 1, o_faults_read, b_faults_read,
 	  c_faults },

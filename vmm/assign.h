@@ -207,5 +207,9 @@ int riov_sriov_set(const char *pf, unsigned num_vfs, char *err, size_t errlen);
 /** PCI address of VF number vf of pf (its virtfn<vf> link) into out ("dddd:bb:dd.f").
  *  Returns 0, -EINVAL or -ENOENT (no such VF now). */
 int riov_sriov_vf(const char *pf, unsigned vf, char *out, size_t len);
+/** The network interface of PF pf (the one entry of its sysfs net/ directory) into out (len at
+ *  least IFNAMSIZ). Returns 0, -EINVAL, -ENODEV (no such function, or no interface: its driver
+ *  has no netdev) or -ENOTSUP (several), with err. */
+int riov_sriov_netdev(const char *pf, char *out, size_t len, char *err, size_t errlen);
 
 #endif

@@ -23,11 +23,9 @@
 
 #include "vmm/assign.h"
 
-#define SYS_PCI "/sys/bus/pci/devices/" /* sriov.c; pci.c and assign.c use asg_sys_path() */
-
 /* ---- sysfs (pci.c) ---- */
 
-/** Point pci.c and assign.c at another sysfs root (NULL: "/sys"). For unit tests only, which
+/** Point pci.c, assign.c and sriov.c at another sysfs root (NULL: "/sys"). For unit tests only, which
  *  build a test double of sysfs (plain files and links) in a temporary directory. */
 void asg_sysfs_root_set(const char *root);
 /** rel ("bus/pci/devices/...") under the sysfs root into out. */

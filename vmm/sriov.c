@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * SR-IOV through sysfs (see assign.h): a PF's VF count (sriov_totalvfs, sriov_numvfs), with the PF
- * driver's VF autoprobe off so that the VFs wait for riov to assign them, and a VF's PCI address.
+ * driver's VF autoprobe off so that the VFs wait for riov to assign them, a VF's PCI address, and
+ * the PF's network interface (whose driver takes the VFs' settings over rtnetlink).
  *
  * Security model: the PF's address comes from RPC clients and the configuration file: it is parsed
  * strictly and only its canonical form is put into sysfs paths; a VF's address is read from the
@@ -10,7 +11,9 @@
  *
  * Thread rules: control thread only.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <net/if.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +36,9 @@ static int pf_dir(const char *pf, char *dir, size_t len, char *canon, size_t cle
 		return -EINVAL;
 	}
 	riov_pci_format(&a, canon, clen);
-	snprintf(dir, len, SYS_PCI "%s", canon);
+	char rel[64];
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s", canon);
+	asg_sys_path(dir, len, rel);
 	if (access(dir, F_OK) != 0) {
 		snprintf(err, errlen, "there is no PCI function %s", canon);
 		return -ENODEV;
@@ -122,5 +127,40 @@ int riov_sriov_vf(const char *pf, unsigned vf, char *out, size_t len)
 	if (base[0] == '\0' || riov_pci_parse(base, &a) != 0)
 		return -ENOENT;
 	riov_pci_format(&a, out, len);
+	return 0;
+}
+
+int riov_sriov_netdev(const char *pf, char *out, size_t len, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 8], canon[16], name[IFNAMSIZ] = "";
+	int rc = pf_dir(pf, dir, sizeof(dir), canon, sizeof(canon), err, errlen);
+	struct dirent *de;
+	unsigned n = 0;
+
+	if (rc != 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/net", dir);
+	DIR *d = opendir(path);
+	if (d != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			size_t l = strlen(de->d_name);
+			if (de->d_name[0] == '.' || l == 0 || l >= sizeof(name))
+				continue;
+			if (n++ == 0)
+				memcpy(name, de->d_name, l + 1);
+		}
+		closedir(d);
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "%s has no network interface (no PF driver with a netdev: the VFs' "
+			 "MAC, VLAN and other settings go through it)", canon);
+		return -ENODEV;
+	}
+	if (n > 1) {
+		snprintf(err, errlen, "%s has %u network interfaces: riov sets VFs through a PF with one",
+			 canon, n);
+		return -ENOTSUP;
+	}
+	snprintf(out, len, "%s", name);
 	return 0;
 }

@@ -27,6 +27,13 @@ struct kernel_double_knobs {
 	char route_ifname[16];       /* the last route added ... */
 	uint32_t route_dst, route_gw;
 	unsigned route_prefix;
+	/* SR-IOV VFs (riov_kernel_vf_set/get): one PF netdev's VFs as its driver would hold them */
+	int vf_set_rc;               /* != 0: riov_kernel_vf_set() fails with it ... */
+	char vf_set_msg[128];        /* ... and this extended ACK message */
+	unsigned vf_sets;            /* riov_kernel_vf_set() calls (failed ones too) */
+	char vf_ifname[16];          /* the interface of the last riov_kernel_vf_set() */
+	unsigned vf_count;           /* VFs riov_kernel_vf_get() reports */
+	struct riov_kernel_vf vf[8]; /* their settings: every field reported */
 };
 extern struct kernel_double_knobs kernel_double;
 

@@ -19,7 +19,8 @@
 #include "iommu/vtd.h"
 #include "riov_test.h"
 #include "vmm/assign.h"
-#include "vmm/assign_internal.h" /* asg_sysfs_root_set: the test double of sysfs */
+#include "vmm/assign_internal.h"
+#include "unit/sysfs_double.h"
 
 RIOV_TEST(pci_parse_good)
 {
@@ -177,55 +178,10 @@ RIOV_TEST(sriov_refuses)
 
 #define FN "0000:00:01.0"
 
-static char sys_root[64];
-
-static void put(const char *rel, const char *text)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "%s/%s", sys_root, rel);
-	FILE *f = fopen(path, "w");
-	if (f != NULL) {
-		fputs(text, f);
-		fclose(f);
-	}
-}
-
-static void get(const char *rel, char *out, size_t len)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "%s/%s", sys_root, rel);
-	out[0] = '\0';
-	FILE *f = fopen(path, "r");
-	if (f != NULL) {
-		size_t n = fread(out, 1, len - 1, f);
-		out[n] = '\0';
-		fclose(f);
-	}
-}
-
-static void mk(const char *rel)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "%s/%s", sys_root, rel);
-	mkdir(path, 0700);
-}
-
-static void link_to(const char *rel_target, const char *rel_link)
-{
-	char t[256], l[256];
-	snprintf(t, sizeof(t), "%s/%s", sys_root, rel_target);
-	snprintf(l, sizeof(l), "%s/%s", sys_root, rel_link);
-	unlink(l);
-	if (symlink(t, l) != 0)
-		perror("symlink");
-}
-
 /* FN on host driver e1000e in IOMMU group 7, alone in it unless `shared`. */
 static void sysfs_double(bool shared)
 {
-	snprintf(sys_root, sizeof(sys_root), "/tmp/riov-sysfs-XXXXXX");
-	if (mkdtemp(sys_root) == NULL)
-		abort();
+	sysfs_root_new("riov-sysfs");
 	static const char *const dirs[] = {
 		"bus", "bus/pci", "bus/pci/devices", ("bus/pci/devices/" FN), "bus/pci/drivers",
 		"bus/pci/drivers/e1000e", "bus/pci/drivers/vfio-pci", "kernel", "kernel/iommu_groups",
@@ -245,19 +201,7 @@ static void sysfs_double(bool shared)
 		put("kernel/iommu_groups/7/devices/0000:00:01.1", "");
 	link_to("bus/pci/drivers/e1000e", "bus/pci/devices/" FN "/driver");
 	link_to("kernel/iommu_groups/7", "bus/pci/devices/" FN "/iommu_group");
-	asg_sysfs_root_set(sys_root);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static void sysfs_double_free(void)
-{
-	asg_sysfs_root_set(NULL);
-	nftw(sys_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	sysfs_root_use();
 }
 
 static bool host_driver_untouched(void)
