@@ -61,19 +61,9 @@ struct riov_vring_used {
 };
 
 /* Packed virtqueues (virtio 1.2 2.8, VIRTIO_F_RING_PACKED): one descriptor ring the driver makes
- * descriptors available in and the device writes used descriptors back to, in place; two event
- * suppression areas. */
-
-struct riov_vring_packed_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t id;          /* buffer id (of the chain's last descriptor) */
-	uint16_t flags;
-};
-
-/* 2.8.1 / 2.8.6: NEXT, WRITE and INDIRECT as in the split ring, and the two wrap flags */
-#define RIOV_VRING_PACKED_DESC_F_AVAIL (1u << 7)
-#define RIOV_VRING_PACKED_DESC_F_USED  (1u << 15)
+ * descriptors available in and the device writes used descriptors back to, in place (struct
+ * riov_vring_packed_desc and its wrap flags, vmm/vhost.h: vmm reads the ring too); two event
+ * suppression areas. NEXT, WRITE and INDIRECT as in the split ring. */
 
 /* 2.8.10: the driver's (vi->avail) and the device's (vi->used) event suppression areas */
 struct riov_vring_packed_event {

@@ -62,6 +62,19 @@ const char *riov_virtio_feature_name(unsigned bit);
 	 (1ull << RIOV_VIRTIO_NET_F_GUEST_ECN) | (1ull << RIOV_VIRTIO_NET_F_HOST_TSO4) |          \
 	 (1ull << RIOV_VIRTIO_NET_F_HOST_TSO6) | (1ull << RIOV_VIRTIO_NET_F_HOST_ECN))
 
+/* A packed virtqueue's descriptor (virtio 1.2 2.8.13) as it lies in the descriptor ring
+ * (little-endian), and its two wrap flags (2.8.1): one definition for the dataplane, which serves
+ * the ring (dataplane/virtq_packed.c), and vmm, which reads it to check a ring record
+ * (vhost_ringrec.c). */
+struct riov_vring_packed_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;          /* buffer id (of the chain's last descriptor) */
+	uint16_t flags;
+};
+#define RIOV_VRING_PACKED_DESC_F_AVAIL (1u << 7)
+#define RIOV_VRING_PACKED_DESC_F_USED  (1u << 15)
+
 /* A packed vring's position as the dataplane last published it, in a file that outlives riovd
  * (riov_vhost_dev_params.ring_record). A packed ring keeps no index in guest memory, and QEMU
  * restores none for it when its back-end went away (it sends the base of the vring's last start

@@ -62,19 +62,9 @@ _Static_assert(offsetof(struct vu_ring_rec_file, rec) == 64, "records start at 6
 
 /* ---- the ring's word on it ------------------------------------------------------------------ */
 
-/* a packed descriptor as it lies in the ring (virtio 1.2 2.8.13), little-endian */
-struct rr_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t id;
-	uint16_t flags;
-};
-#define RR_F_AVAIL (1u << 7)
-#define RR_F_USED  (1u << 15)
-
-static inline void rr_read(const void *desc, uint32_t slot, struct rr_desc *d)
+static inline void rr_read(const void *desc, uint32_t slot, struct riov_vring_packed_desc *d)
 {
-	const struct rr_desc *ring = desc;
+	const struct riov_vring_packed_desc *ring = desc;
 	/* flags first, with acquire: the rest is at least as new */
 	d->flags = __atomic_load_n(&ring[slot].flags, __ATOMIC_ACQUIRE);
 	d->addr = __atomic_load_n(&ring[slot].addr, __ATOMIC_RELAXED);
@@ -84,7 +74,8 @@ static inline void rr_read(const void *desc, uint32_t slot, struct rr_desc *d)
 
 static inline bool rr_flags_are(uint16_t flags, bool avail, bool used)
 {
-	return !!(flags & RR_F_AVAIL) == avail && !!(flags & RR_F_USED) == used;
+	return !!(flags & RIOV_VRING_PACKED_DESC_F_AVAIL) == avail &&
+	       !!(flags & RIOV_VRING_PACKED_DESC_F_USED) == used;
 }
 
 bool vu_ring_rec_check(const void *desc, uint32_t num, uint64_t pos, uint64_t chk, uint16_t *at)
@@ -92,7 +83,7 @@ bool vu_ring_rec_check(const void *desc, uint32_t num, uint64_t pos, uint64_t ch
 	const uint16_t p = (uint16_t)pos, ndesc = (uint16_t)(pos >> 16);
 	const uint32_t idx = p & 0x7fffu;
 	const bool wrap = p >> 15;
-	struct rr_desc d;
+	struct riov_vring_packed_desc d;
 
 	if (pos == 0 || desc == NULL || num == 0 || idx >= num || ndesc == 0 || ndesc > num)
 		return false;

@@ -1057,21 +1057,13 @@ RIOV_TEST(packed_ring_logs_at_the_descriptor_ring)
 
 /* ---- packed vrings' positions for the next riovd (vhost_ringrec.c) ---- */
 
-#define RR_AVAIL (1u << 7)
-#define RR_USED (1u << 15)
-
-/* a packed descriptor as the ring holds it */
-struct rr_slot {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t id;
-	uint16_t flags;
-};
-
-static void rr_set(struct rr_slot *ring, unsigned slot, uint64_t addr, uint32_t len, uint16_t id, bool avail,
-		   bool used)
+static void rr_set(struct riov_vring_packed_desc *ring, unsigned slot, uint64_t addr, uint32_t len,
+		   uint16_t id, bool avail, bool used)
 {
-	ring[slot] = (struct rr_slot){ addr, len, id, (uint16_t)((avail ? RR_AVAIL : 0) | (used ? RR_USED : 0)) };
+	ring[slot] = (struct riov_vring_packed_desc){
+		addr, len, id,
+		(uint16_t)((avail ? RIOV_VRING_PACKED_DESC_F_AVAIL : 0) | (used ? RIOV_VRING_PACKED_DESC_F_USED : 0))
+	};
 }
 
 /* the record a worker writes, as (pos, chk) */
@@ -1090,7 +1082,7 @@ static void rr_record(uint16_t at, uint16_t ndesc, uint16_t id, uint32_t len, ui
  * no other position; torn or malformed records confirm nothing. */
 RIOV_TEST(ring_record_confirmed_only_by_the_ring)
 {
-	struct rr_slot ring[8];
+	struct riov_vring_packed_desc ring[8];
 	uint64_t pos, chk;
 	uint16_t at = 0;
 
@@ -1201,7 +1193,7 @@ RIOV_TEST(packed_ring_record_resumes_after_a_restart)
 	struct riov_vring_rec *rec = f.rec.last.ring_rec;
 	CHECK(rec != NULL);
 	/* the worker's part: three used descriptors published in lap 1, the last one recorded */
-	struct rr_slot *ring = (struct rr_slot *)(g.map + 0x10000);
+	struct riov_vring_packed_desc *ring = (struct riov_vring_packed_desc *)(g.map + 0x10000);
 	for (unsigned i = 0; i < 3; i++)
 		rr_set(ring, i, 0x20000 + 0x800 * i, 90, (uint16_t)(10 + i), true, true);
 	riov_vring_rec_put(rec, 0x8003, 1, 12, 90, 0x21000);
