@@ -415,14 +415,13 @@ static const char *ring_record_dir(const struct riov_config *c, char *buf, size_
 	return buf;
 }
 
-/* The directories riovd writes to: vhost sockets, state, the RPC socket's. Returns 0 or -errno
- * (logged). */
-static int make_dirs(const struct riov_config *c)
+/* The directories riovd writes to: vhost sockets, the ring records' (rec_dir, NULL none), state,
+ * the RPC socket's. Returns 0 or -errno (logged). */
+static int make_dirs(const struct riov_config *c, const char *rec_dir)
 {
 	int rc = mkdir_p(c->socket_dir, 0755);
-	char rec_dir[PATH_MAX];
 
-	if (rc == 0 && ring_record_dir(c, rec_dir, sizeof(rec_dir)) != NULL)
+	if (rc == 0 && rec_dir != NULL)
 		rc = mkdir_p(rec_dir, 0700);
 
 	if (rc == 0)
@@ -481,7 +480,9 @@ int main(int argc, char **argv)
 	/* stderr or the journal: decided before any thread logs (common/log.h) */
 	riov_log_init();
 	parse_args(&d, argc, argv);
-	if (make_dirs(&d.cfg) != 0)
+	char rec_buf[PATH_MAX];
+	const char *rec_dir = ring_record_dir(&d.cfg, rec_buf, sizeof(rec_buf));
+	if (make_dirs(&d.cfg, rec_dir) != 0)
 		return 1;
 	if (eal_start(&d, argv[0], &n_workers) != 0)
 		return 1;
@@ -498,10 +499,9 @@ int main(int argc, char **argv)
 		RIOV_LOG(RIOV_LOG_ERR, "cannot create the event loop");
 		return 1;
 	}
-	char rec_dir[PATH_MAX];
 	struct riov_dp_params dpp = { .n_workers = n_workers, .nb_mbufs = d.cfg.mbufs, .base = d.base,
 					  .idle_sleep_us = d.cfg.idle_sleep_us,
-					  .ring_record_dir = ring_record_dir(&d.cfg, rec_dir, sizeof(rec_dir)) };
+					  .ring_record_dir = rec_dir };
 	rc = riov_dp_create(&dpp, &d.dp);
 	if (rc != 0) {
 		RIOV_LOG(RIOV_LOG_ERR, "cannot start the dataplane: %s", strerror(-rc));

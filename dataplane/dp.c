@@ -445,7 +445,6 @@ static const struct riov_vhost_ops vh_ops = {
 	.announce = vh_announce,
 };
 
-
 /* The ring record file of vhost port `name` (riov_dp_params.ring_record_dir), in buf; NULL when
  * there is no directory or the name cannot be a file's. */
 static const char *dp_ring_record(const struct riov_dp *dp, const char *name, char *buf, size_t len)
