@@ -382,21 +382,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "churn thread failed\n");
 		return 1;
 	}
+	enum { M_PLAIN, M_V2M, M_V4K, M_V4K_CHURN, M_PLAIN_CHURN, M_PLAIN_CHURN_FAR, NMODES };
 	static const struct {
 		const char *name, *label;
 		uint16_t sid;
 		uint64_t b1, b2;
 		bool churn, far;
-	} modes[] = {
-		{ "plain", "", SID, GPA, GPA2, false, false },
-		{ "viommu-2m", " [vIOMMU, 2 MiB first-stage pages]", SID_V, IOVA_2M, IOVA_2M + IOVA_G2, false, false },
-		{ "viommu-4k", " [vIOMMU, 4 KiB first-stage pages]", SID_V, IOVA_4K, IOVA_4K + IOVA_G2, false, false },
-		{ "viommu-4k-churn", " [vIOMMU, 4 KiB pages, its first stage changing]", SID_V, IOVA_4K,
-		  IOVA_4K + IOVA_G2, true, false },
-		{ "plain-churn", " [plain, the vIOMMU guest's first stage changing]", SID, GPA, GPA2, true, false },
-		{ "plain-churn-far", " [plain, another unit's first stage changing]", SID, GPA, GPA2, true, true },
+	} modes[NMODES] = {
+		[M_PLAIN] = { "plain", "", SID, GPA, GPA2, false, false },
+		[M_V2M] = { "viommu-2m", " [vIOMMU, 2 MiB first-stage pages]", SID_V, IOVA_2M, IOVA_2M + IOVA_G2,
+			    false, false },
+		[M_V4K] = { "viommu-4k", " [vIOMMU, 4 KiB first-stage pages]", SID_V, IOVA_4K, IOVA_4K + IOVA_G2,
+			    false, false },
+		[M_V4K_CHURN] = { "viommu-4k-churn", " [vIOMMU, 4 KiB pages, its first stage changing]", SID_V,
+				  IOVA_4K, IOVA_4K + IOVA_G2, true, false },
+		[M_PLAIN_CHURN] = { "plain-churn", " [plain, the vIOMMU guest's first stage changing]", SID, GPA,
+				    GPA2, true, false },
+		[M_PLAIN_CHURN_FAR] = { "plain-churn-far", " [plain, another unit's first stage changing]", SID,
+					GPA, GPA2, true, true },
 	};
-	enum { NMODES = sizeof(modes) / sizeof(modes[0]), MAX_ROUNDS = 15 };
+	enum { MAX_ROUNDS = 15 };
 	const char *want_modes = getenv("BENCH_VIRTQ_MODES");
 	if (want_modes == NULL)
 		want_modes = "plain,viommu-2m,viommu-4k,viommu-4k-churn,plain-churn,plain-churn-far";
@@ -462,7 +467,7 @@ int main(int argc, char **argv)
 					printf("; %s/plain %.2f x the packet rate", modes[md].name, med[0] / med[md]);
 			/* against a plain guest under the same CPU interference (the churn on the far
 			 * unit): what riov's model costs the vIOMMU guest and its neighbour by itself */
-			const unsigned vc = 3, pc = 4, pf = 5;
+			const unsigned vc = M_V4K_CHURN, pc = M_PLAIN_CHURN, pf = M_PLAIN_CHURN_FAR;
 			if (on[pf] && on[vc])
 				printf("; %s/%s %.2f", modes[vc].name, modes[pf].name, med[pf] / med[vc]);
 			if (on[pf] && on[pc])
